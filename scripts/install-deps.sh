@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages dtlsgw needs to build, test and run.
+# Idempotent: does nothing when every package is already installed.
+set -eu
+PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+libdpdk-dev dpdk libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev
+gnutls-bin libcoap3-bin iproute2 ethtool procps python3"
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing$missing"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $missing

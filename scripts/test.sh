@@ -1,0 +1,23 @@
+#!/bin/sh
+# The whole test suite from a fresh Debian 12 machine: installs what is
+# missing, builds a normal and a sanitizer (address,undefined) build, runs
+# the unit tests in both and the interop / end-to-end tests in the normal
+# build, and ends with one line `N passed, N failed` over every CUnit suite.
+# Interop and end-to-end tests need root (network namespaces).
+set -u
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh || exit 1
+
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized || exit 1
+ninja -C build || exit 1
+[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dgateway=disabled || exit 1
+ninja -C build-asan || exit 1
+
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
+meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs >/dev/null 2>&1
+meson test -C build --num-processes 1 --print-errorlogs --no-rebuild 2>&1 | \
+    grep -E '^ *[0-9]+/[0-9]+ ' || true
+echo "== summary (unit tests under ASan/UBSan, then the normal build) =="
+python3 tests/summarize.py build-asan/meson-logs/testlog.json build/meson-logs/testlog.json

@@ -1,0 +1,46 @@
+/* cu_main.h — common main() for the project's CUnit test programs.
+ *
+ * A test program defines `void cu_register(void)` (adding its suites with
+ * CU_add_suite / CU_add_test) and includes this header once, in one file.
+ * The program prints the CUnit report and a final machine-readable line
+ *   CUNIT-SUMMARY <program> passed=N failed=M
+ * that tests/summarize.py sums over every program of the run.
+ * Exit status is 0 only when nothing failed.
+ */
+#ifndef DTLSGW_CU_MAIN_H
+#define DTLSGW_CU_MAIN_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+void cu_register(void);
+
+int main(int argc, char **argv)
+{
+    const char *name = strrchr(argv[0], '/');
+    name = name ? name + 1 : argv[0];
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        printf("CUNIT-SUMMARY %s passed=0 failed=1\n", name);
+        return 1;
+    }
+    cu_register();
+    CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE
+                                                             : CU_BRM_NORMAL);
+    CU_basic_run_tests();
+    unsigned run = CU_get_number_of_tests_run();
+    unsigned failed = CU_get_number_of_tests_failed() +
+                      CU_get_number_of_suites_failed();
+    unsigned passed = run >= CU_get_number_of_tests_failed()
+                          ? run - CU_get_number_of_tests_failed()
+                          : 0;
+    if (CU_get_error() != CUE_SUCCESS)
+        failed++;
+    printf("\nCUNIT-SUMMARY %s passed=%u failed=%u\n", name, passed, failed);
+    fflush(stdout);
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
+
+#endif
