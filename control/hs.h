@@ -1,0 +1,200 @@
+/* hs.h — sans-IO DTLS 1.2 server handshake engine (RFC 6347) on libcrypto.
+ *
+ * Bytes in, bytes out: the caller feeds received datagrams and the current
+ * time; the engine returns datagrams to send, the next timer deadline and
+ * events.  No sockets, no DPDK, no threads inside.  All calls for one
+ * struct hs_ctx (and its handshakes) come from one thread (the control
+ * plane); the only shared-with-dataplane function is hs_cookie_check(),
+ * which is stateless and thread-safe for concurrent readers of the secret.
+ */
+#ifndef DTLSGW_HS_H
+#define DTLSGW_HS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cr_aead.h"
+#include "cr_err.h"
+
+/* ---- limits (units in the names) ------------------------------------- */
+#define HS_MTU_DEFAULT_BYTES 1400
+#define HS_MTU_MIN_BYTES 256
+#define HS_MTU_MAX_BYTES 16384
+#define HS_RETRANS_INITIAL_DEFAULT_MS 1000
+#define HS_RETRANS_MAX_DEFAULT_MS 60000
+#define HS_MSG_MAX_BYTES (64 * 1024)          /* one handshake message */
+#define HS_BUFFERED_MAX_BYTES (128 * 1024)    /* all reassembly per handshake */
+#define HS_OUT_MAX_DGRAMS 64                  /* datagrams of one output */
+#define HS_MAX_SUITES 32
+#define HS_IDENTITY_MAX_LEN 255
+#define HS_SNI_MAX_LEN 255
+#define HS_BAD_MAC_LIMIT_DEFAULT 0            /* 0: unlimited (drop+count) */
+
+/* ---- cipher suites (IANA codes) ---------------------------------------- */
+#define HS_PSK_AES128_CCM8 0xC0A8
+#define HS_PSK_AES128_CCM 0xC0A4
+#define HS_PSK_AES128_GCM 0x00A8
+#define HS_PSK_AES256_GCM 0x00A9
+#define HS_PSK_CHACHA20 0xCCAB
+#define HS_ECDHE_PSK_CHACHA20 0xCCAC
+#define HS_ECDHE_ECDSA_AES128_GCM 0xC02B
+#define HS_ECDHE_ECDSA_AES256_GCM 0xC02C
+#define HS_ECDHE_ECDSA_CHACHA20 0xCCA9
+#define HS_ECDHE_ECDSA_AES128_CCM8 0xC0AE
+#define HS_ECDHE_ECDSA_AES128_CCM 0xC0AC
+#define HS_ECDHE_RSA_AES128_GCM 0xC02F
+#define HS_ECDHE_RSA_AES256_GCM 0xC030
+#define HS_ECDHE_RSA_CHACHA20 0xCCA8
+
+enum hs_kex { HS_KEX_PSK, HS_KEX_ECDHE_PSK, HS_KEX_ECDHE_ECDSA, HS_KEX_ECDHE_RSA };
+
+struct hs_suite_info {
+    uint16_t id;
+    const char *name;          /* IANA name, e.g. TLS_PSK_WITH_AES_128_CCM_8 */
+    enum hs_kex kex;
+    enum cr_aead_alg aead;
+    bool sha384;               /* PRF hash: SHA-384 (else SHA-256) */
+};
+/* NULL when the suite is not supported. */
+const struct hs_suite_info *hs_suite_find(uint16_t id);
+const struct hs_suite_info *hs_suite_by_name(const char *name);
+/* Parses "NAME:NAME:..." or hex codes into ids; returns count or <0. */
+int hs_suite_list_parse(const char *list, uint16_t *out_ids, unsigned max);
+
+/* ---- credentials ------------------------------------------------------- */
+struct hs_creds;
+CR_WUR struct hs_creds *hs_creds_new(void);
+void hs_creds_free(struct hs_creds *c);
+/* Server certificate chain (leaf first) + private key (ECDSA P-256/P-384 or
+ * RSA), both PEM.  May be called once per key type. */
+CR_WUR int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
+                              const char *key_pem_path);
+/* PSK identities, GnuTLS psktool format: `identity:hexkey` per line.
+ * Replaces the previous set atomically (reload without restart). */
+CR_WUR int hs_creds_load_psk_file(struct hs_creds *c, const char *path);
+CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity,
+                            const uint8_t *key, size_t key_len);
+/* CA bundle used to verify client certificates. */
+CR_WUR int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path);
+
+/* ---- configuration ----------------------------------------------------- */
+enum hs_client_auth { HS_CLIENT_AUTH_NONE, HS_CLIENT_AUTH_OPTIONAL, HS_CLIENT_AUTH_REQUIRE };
+
+struct hs_params {
+    uint16_t suites[HS_MAX_SUITES];   /* server preference order */
+    unsigned n_suites;                /* 0: built-in default order */
+    uint32_t mtu_bytes;               /* UDP payload budget per datagram */
+    uint32_t retrans_initial_ms;
+    uint32_t retrans_max_ms;
+    bool cookie_required;             /* default true; off is logged */
+    bool require_ems;                 /* RFC 7627, default true */
+    enum hs_client_auth client_auth;
+    uint32_t bad_mac_limit;           /* 0: unlimited */
+    uint8_t cid_len;                  /* reserved for RFC 9146; 0 */
+};
+/* Fills the defaults described above. */
+void hs_params_default(struct hs_params *p);
+
+/* Shared by all handshakes of one listener; owns the cookie secrets. */
+struct hs_ctx;
+CR_WUR struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds);
+void hs_ctx_free(struct hs_ctx *ctx);
+/* Rotate the cookie secret (previous one still accepted). */
+CR_WUR int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx);
+
+/* Transport address of the peer (bound into the cookie). */
+struct hs_peer {
+    uint8_t addr[16];   /* IPv4 in the first 4 bytes when family == 4 */
+    uint16_t port;      /* host order */
+    uint8_t family;     /* 4 or 6 */
+};
+
+/* ---- stateless cookie exchange (RFC 6347 §4.2.1) ------------------------
+ * Callable without the rest of the engine.  Looks at a datagram from an
+ * unknown peer:
+ *   HS_COOKIE_VALID     - a ClientHello with a valid cookie: create a hs;
+ *   HS_COOKIE_SEND_HVR  - a ClientHello without (or with a stale/wrong)
+ *                         cookie: send out_hvr (never larger than the input);
+ *   HS_COOKIE_DROP      - anything else: drop silently (counted by caller).
+ * Nothing is allocated. */
+enum hs_cookie_verdict { HS_COOKIE_VALID = 0, HS_COOKIE_SEND_HVR = 1, HS_COOKIE_DROP = 2 };
+int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer,
+                    const uint8_t *dgram, size_t len, uint8_t *out_hvr,
+                    size_t out_cap, size_t *out_hvr_len);
+
+/* ---- one handshake ------------------------------------------------------ */
+struct hs;
+
+enum hs_event {
+    HS_EV_NONE = 0,
+    HS_EV_ESTABLISHED,   /* keys ready: hs_keys() */
+    HS_EV_CLOSED,        /* close_notify received (our close_notify in out) */
+    HS_EV_FAILED,        /* fatal alert sent or received; hs is dead */
+    HS_EV_TIMEOUT,       /* retransmission gave up */
+};
+
+struct hs_dgram {
+    const uint8_t *data;     /* owned by the hs; valid until its next call */
+    size_t len;
+};
+
+struct hs_out {
+    struct hs_dgram dgrams[HS_OUT_MAX_DGRAMS];
+    unsigned n_dgrams;
+    uint64_t next_timer_ms;  /* absolute deadline; 0: no timer */
+    enum hs_event event;
+    int alert;               /* alert description sent/received, or -1 */
+    /* Application data records (epoch >= 1) decrypted by the engine: only
+     * when the caller feeds them to hs_input (the gateway's dataplane does
+     * its own; the test driver may use this). */
+    struct hs_dgram app[HS_OUT_MAX_DGRAMS];
+    unsigned n_app;
+};
+
+/* Everything the dataplane needs to run the session. */
+struct hs_keys {
+    uint16_t suite;
+    enum cr_aead_alg aead;
+    uint16_t epoch;                          /* 1 */
+    uint8_t key_len, iv_len;
+    uint8_t client_write_key[CR_AEAD_KEY_MAX_LEN];
+    uint8_t server_write_key[CR_AEAD_KEY_MAX_LEN];
+    uint8_t client_write_iv[CR_AEAD_FIXED_IV_MAX_LEN];
+    uint8_t server_write_iv[CR_AEAD_FIXED_IV_MAX_LEN];
+    uint64_t server_write_seq_next;          /* first free write seq, epoch 1 */
+    uint64_t client_read_seq_top;            /* highest client epoch-1 seq seen */
+    char peer_identity[HS_IDENTITY_MAX_LEN + 1]; /* PSK identity or cert subject */
+    char sni[HS_SNI_MAX_LEN + 1];
+    enum hs_kex kex;
+};
+
+/* Creates a handshake for a peer whose cookie verified (or with cookies
+ * off).  The first hs_input() must be that ClientHello datagram. */
+CR_WUR struct hs *hs_new(struct hs_ctx *ctx, const struct hs_peer *peer, uint64_t now_ms);
+/* Wipes all secrets and frees. */
+void hs_free(struct hs *hs);
+/* Feeds one received datagram.  Invalid records are dropped silently and
+ * counted; returns 0, or a negative CR_ERR_* when the handshake failed
+ * (out->event then says HS_EV_FAILED and out carries the alert). */
+int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
+             struct hs_out *out);
+/* Call at out->next_timer_ms: retransmits the last flight or gives up. */
+int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out);
+/* Builds an encrypted close_notify (after ESTABLISHED) into out->dgrams. */
+int hs_close(struct hs *hs, struct hs_out *out);
+/* Encrypts one application data record (test driver / small senders). */
+int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf,
+                size_t out_cap, size_t *out_len);
+const struct hs_keys *hs_keys(const struct hs *hs);   /* NULL before ESTABLISHED */
+bool hs_established(const struct hs *hs);
+
+struct hs_stats {
+    uint64_t bad_mac;          /* records that failed authentication */
+    uint64_t dropped_records;  /* invalid records dropped silently */
+    uint64_t retransmits;
+    uint64_t flights_sent;
+};
+const struct hs_stats *hs_get_stats(const struct hs *hs);
+
+#endif
