@@ -1,0 +1,63 @@
+/* hs_reasm.h — reassembly of incoming DTLS handshake fragments
+ * (RFC 6347 §4.2.2-4.2.3): out of order, duplicated and overlapping
+ * fragments, with hard caps on message size and on bytes buffered.
+ *
+ * Owns: buffered fragments of the peer's messages with message_seq >= the
+ * next expected one.  Must not: interpret message bodies, decrypt records.
+ * Called only from the thread that owns the handshake.
+ */
+#ifndef DTLSGW_HS_REASM_H
+#define DTLSGW_HS_REASM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cr_err.h"
+
+#define HS_FRAG_HDR_LEN 12              /* type len(3) seq(2) off(3) flen(3) */
+#define HS_REASM_MAX_PENDING_MSGS 8     /* message_seq window ahead of next */
+
+/* Per-record outcome flags (OR-ed into *out_flags). */
+#define HS_REASM_F_OLD 0x1        /* a fragment of an already-consumed message
+                                     (peer retransmitted its last flight) */
+#define HS_REASM_F_FUTURE 0x2     /* fragment(s) beyond the window, dropped */
+#define HS_REASM_F_CONFLICT 0x4   /* overlap with different bytes, changed
+                                     type/length: record dropped */
+
+struct hs_reasm_msg {
+    uint8_t type;
+    uint16_t seq;
+    uint16_t epoch;           /* epoch of the record(s) that carried it */
+    uint32_t len;
+    const uint8_t *body;      /* valid until the next hs_reasm_* call */
+};
+
+struct hs_reasm_slot;          /* private */
+
+struct hs_reasm {
+    uint16_t next_seq;              /* next message_seq to deliver */
+    size_t max_msg_bytes;
+    size_t max_buffered_bytes;
+    size_t buffered_bytes;
+    struct hs_reasm_slot *slots[HS_REASM_MAX_PENDING_MSGS]; /* index seq-next */
+    uint8_t *delivered;             /* body of the last delivered message */
+};
+
+void hs_reasm_init(struct hs_reasm *r, size_t max_msg_bytes, size_t max_buffered_bytes);
+/* Frees everything buffered (and wipes it). */
+void hs_reasm_clear(struct hs_reasm *r);
+
+/* Adds every handshake fragment of one record body (type 22), epoch given.
+ * Returns 0 when the record was well formed (fragments stored, ignored as
+ * duplicates, or old: see flags), CR_ERR_DECODE for a malformed record
+ * (truncated header, offset+length past the message length, zero-length
+ * fragment of a non-empty message), CR_ERR_LIMIT when a cap was hit.
+ * On any error nothing of the record is kept beyond what was already valid. */
+CR_WUR int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body,
+                               size_t len, unsigned *out_flags);
+
+/* Pops the next complete message in message_seq order.  Returns 1 and fills
+ * *out, or 0 when the next message is not complete yet. */
+int hs_reasm_next(struct hs_reasm *r, struct hs_reasm_msg *out);
+
+#endif
