@@ -23,6 +23,7 @@ struct gw_port_cfg {
     uint32_t ipv4;              /* host order */
     uint8_t prefix_len;
     uint32_t gateway_ipv4;      /* next hop for off-link destinations; 0: none */
+    uint32_t src_line;          /* line of the entry in the config; 0: default */
 };
 
 struct gw_listener_cfg {
@@ -42,6 +43,7 @@ struct gw_listener_cfg {
     uint32_t idle_timeout_ms;           /* default 300000 */
     uint16_t nat_port_min;              /* gateway-side ports towards backend */
     uint16_t nat_port_max;              /* default 20000..59999 */
+    uint32_t src_line;                  /* line of the entry in the config; 0: default */
 };
 
 struct gw_config {
@@ -53,6 +55,7 @@ struct gw_config {
     uint32_t max_sessions;                   /* default 65536 */
     uint32_t stats_interval_ms;              /* 0: no periodic print */
     bool checksum_offload;                   /* use NIC TX csum offload if offered */
+    char source[GW_PATH_MAX_LEN];            /* config name for messages; "" default */
 };
 
 /* Defaults (one port 0 with 10.0.0.1/24, one listener on 4433 → backend

@@ -77,6 +77,12 @@ CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity,
                             const uint8_t *key, size_t key_len);
 /* CA bundle used to verify client certificates. */
 CR_WUR int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path);
+/* (added) PSK identity hint sent in ServerKeyExchange (RFC 4279 §2); with
+ * none set, plain PSK suites send no ServerKeyExchange and ECDHE-PSK sends
+ * an empty hint.  hint NULL clears it. */
+CR_WUR int hs_creds_set_psk_hint(struct hs_creds *c, const char *hint);
+/* (added) Human-readable reason of the last failed load (file:line: why). */
+const char *hs_creds_last_error(const struct hs_creds *c);
 
 /* ---- configuration ----------------------------------------------------- */
 enum hs_client_auth { HS_CLIENT_AUTH_NONE, HS_CLIENT_AUTH_OPTIONAL, HS_CLIENT_AUTH_REQUIRE };

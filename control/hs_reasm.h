@@ -16,6 +16,8 @@
 
 #define HS_FRAG_HDR_LEN 12              /* type len(3) seq(2) off(3) flen(3) */
 #define HS_REASM_MAX_PENDING_MSGS 8     /* message_seq window ahead of next */
+#define HS_REASM_MAX_FRAGS_PER_RECORD 64 /* fragments in one record body; more
+                                           is CR_ERR_LIMIT */
 
 /* Per-record outcome flags (OR-ed into *out_flags). */
 #define HS_REASM_F_OLD 0x1        /* a fragment of an already-consumed message

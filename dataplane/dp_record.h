@@ -38,7 +38,9 @@ enum dp_content_type {
     X(TOO_LONG, "record length over the RFC limit")                           \
     X(EMPTY, "zero-length record where content is required")                  \
     X(CID_UNEXPECTED, "tls12_cid record on a listener without CID")           \
-    X(BAD_SEQ, "sequence number out of range")
+    X(BAD_SEQ, "sequence number out of range")                                \
+    X(CID_EPOCH0, "tls12_cid record in epoch 0 (CIDs protect only epoch > 0)") \
+    X(TOO_MANY, "more records in the datagram than the caller's array holds")
 
 enum dp_record_err {
     DP_RECORD_OK = 0,
@@ -62,9 +64,9 @@ struct dp_record {
     uint8_t cid_len;
 };
 
-/* Parses the record at *buf (of *len bytes).  On success advances *buf/*len
+/* Parses the record at *buf (of *len bytes).  On success advances *buf and *len
  * past it and returns DP_RECORD_OK.  On error returns a DP_RECORD_ERR_* code
- * and leaves *buf/*len unchanged: the caller drops the rest of the datagram
+ * and leaves *buf and *len unchanged: the caller drops the rest of the datagram
  * (RFC 6347 §4.1.2.7: invalid records are silently discarded).
  * cid_len: the connection ID length this listener negotiates (0: no CID; a
  * tls12_cid record is then an error). */
@@ -73,13 +75,17 @@ int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len,
 
 /* Splits a datagram into at most max records.  Returns the number parsed;
  * *out_err is DP_RECORD_OK when the whole datagram was consumed, else the
- * reason the remaining bytes were dropped. */
+ * reason the remaining bytes were dropped (DP_RECORD_ERR_TOO_MANY when more
+ * than max records were present; DP_RECORD_ERR_TRUNCATED_HEADER for an empty
+ * datagram).  out_err may be NULL.  Policy decisions (heartbeat, zero-length
+ * records, DTLS 1.0 version, CID in epoch 0) are listed in dp_record.c. */
 unsigned dp_record_split(const uint8_t *buf, size_t len, uint8_t cid_len,
                          struct dp_record *recs, unsigned max, int *out_err);
 
 /* Writes a record header; cid may be NULL (plain 13-byte header, type as
  * given) or point to cid_len bytes (type should be DP_CT_TLS12_CID).
- * Returns the header length written (13 or 13 + cid_len). */
+ * Returns the header length written (13 or 13 + cid_len), or 0 (nothing
+ * written) when seq > DP_REC_SEQ_MAX or cid_len > DP_REC_CID_MAX_LEN. */
 size_t dp_record_write_hdr(uint8_t *out, uint8_t type, uint16_t version,
                            uint16_t epoch, uint64_t seq, const uint8_t *cid,
                            uint8_t cid_len, uint16_t length);

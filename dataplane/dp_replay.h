@@ -27,17 +27,23 @@ enum dp_replay_verdict {
 struct dp_replay {
     uint64_t top;         /* highest accepted sequence number */
     uint32_t win_bits;    /* window size in bits */
-    uint32_t n_words;     /* win_bits / 64 */
+    uint32_t n_words;     /* win_bits / 64 + 1 (top's word is partly used) */
     uint8_t any;          /* 0 until the first update */
     uint64_t bitmap[];    /* n_words words, ring-indexed by seq / 64 */
 };
 
-/* Bytes needed for a window of win_bits (rounded up to a multiple of 64). */
+/* Bytes needed for a window of win_bits (rounded up to a multiple of 64, at
+ * least DP_REPLAY_WIN_MIN_BITS); 0 when win_bits is 0 or above
+ * DP_REPLAY_WIN_MAX_BITS. */
 size_t dp_replay_size(uint32_t win_bits);
 /* Initializes r (which has dp_replay_size(win_bits) bytes).  Returns 0, or -1
  * when win_bits is out of range. */
 int dp_replay_init(struct dp_replay *r, uint32_t win_bits);
+/* Read-only: DP_REPLAY_OK when seq may be accepted (the first seq after
+ * init always is), else DP_REPLAY_DUP / _OLD / _RANGE. */
 int dp_replay_check(const struct dp_replay *r, uint64_t seq);
+/* Marks seq as received; call only after dp_replay_check said OK and the
+ * record's tag verified.  Re-init the window when the read epoch changes. */
 void dp_replay_update(struct dp_replay *r, uint64_t seq);
 
 #endif

@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-libdpdk-dev dpdk libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev
+libdpdk-dev dpdk libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev libjansson-dev
 gnutls-bin libcoap3-bin iproute2 ethtool procps python3"
 missing=""
 for p in $PKGS; do

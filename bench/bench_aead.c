@@ -1,0 +1,404 @@
+/* bench_aead.c — throughput of crypto/cr_aead against its limits.
+ *
+ * Owns nothing shared; a standalone program.  For every suite and payload
+ * size it measures, in records/s and TSC cycles/record:
+ *   ours  — cr_aead_open_batch() (and cr_aead_seal_batch()) on batches of 32
+ *           records, nonce and AAD built from DTLS fields per record;
+ *   raw   — the same 32 decrypt jobs submitted straight to ipsec-mb as one
+ *           burst (nonce and AAD prepared once, outside the timed loop, no
+ *           tag comparison): the limit for ours;
+ *   evp   — OpenSSL EVP per record with a pre-keyed EVP_CIPHER_CTX (IV, AAD,
+ *           update, set tag, final).
+ * Open (decrypt) is the main figure: it is the dataplane's RX path.
+ * Measurements are interleaved and repeated; the best round is reported.
+ * Must not: assert on timings (benchmarks print figures only).
+ *
+ * Usage: bench-aead [--quick] [--json]
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "cr_aead.h"
+
+#define BENCH_BATCH 32
+#define BENCH_ROUNDS 11
+#define BENCH_MAX_PAYLOAD_BYTES 1400
+
+static const unsigned sizes[] = {64, 256, 512, 1024, 1400};
+#define N_SIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+static double tsc_hz;
+
+static inline uint64_t tsc(void)
+{
+    _mm_lfence();
+    uint64_t t = __rdtsc();
+    _mm_lfence();
+    return t;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void calibrate_tsc(void)
+{
+    double best = 0;
+    for (int i = 0; i < 3; i++) {
+        double t0 = now_s();
+        uint64_t c0 = tsc();
+        while (now_s() - t0 < 0.02)
+            ;
+        double t1 = now_s();
+        uint64_t c1 = tsc();
+        double hz = (double)(c1 - c0) / (t1 - t0);
+        if (hz > best)
+            best = hz;
+    }
+    tsc_hz = best;
+}
+
+struct bench {
+    enum cr_aead_alg alg;
+    unsigned size;
+    struct cr_aead_ctx *ctx;
+    struct cr_aead_key key;
+    uint8_t raw_key[32];
+    uint8_t fixed_iv[12];
+    uint8_t pt[BENCH_BATCH][BENCH_MAX_PAYLOAD_BYTES];
+    uint8_t ct[BENCH_BATCH][BENCH_MAX_PAYLOAD_BYTES];
+    uint8_t out[BENCH_BATCH][BENCH_MAX_PAYLOAD_BYTES];
+    uint8_t tag[BENCH_BATCH][16];
+    uint8_t expl[BENCH_BATCH][8];
+    struct cr_aead_op ops[BENCH_BATCH];
+    /* raw path */
+    IMB_MGR *mgr;
+    uint8_t nonce[BENCH_BATCH][16];
+    uint8_t aad[BENCH_BATCH][16];
+    uint8_t raw_tag[BENCH_BATCH][16];
+    IMB_JOB *jobs[IMB_MAX_JOBS];
+    /* evp path */
+    EVP_CIPHER_CTX *evp;
+};
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-aead: %s\n", what);
+    exit(1);
+}
+
+static const EVP_CIPHER *evp_cipher(enum cr_aead_alg alg)
+{
+    switch (alg) {
+    case CR_AEAD_AES128_GCM:
+        return EVP_aes_128_gcm();
+    case CR_AEAD_AES256_GCM:
+        return EVP_aes_256_gcm();
+    case CR_AEAD_AES128_CCM:
+    case CR_AEAD_AES128_CCM8:
+        return EVP_aes_128_ccm();
+    default:
+        return EVP_chacha20_poly1305();
+    }
+}
+
+static void bench_setup(struct bench *b, enum cr_aead_alg alg, unsigned size)
+{
+    b->alg = alg;
+    b->size = size;
+    if (RAND_bytes(b->raw_key, sizeof(b->raw_key)) != 1 ||
+        RAND_bytes(b->fixed_iv, sizeof(b->fixed_iv)) != 1)
+        die("RAND_bytes");
+    if (cr_aead_key_init(&b->key, b->ctx, alg, b->raw_key,
+                         cr_aead_key_len(alg), b->fixed_iv,
+                         cr_aead_fixed_iv_len(alg)) != CR_OK)
+        die("key init");
+    for (unsigned i = 0; i < BENCH_BATCH; i++) {
+        struct cr_aead_op *op = &b->ops[i];
+        if (RAND_bytes(b->pt[i], (int)size) != 1)
+            die("RAND_bytes");
+        memset(op, 0, sizeof(*op));
+        op->key = &b->key;
+        op->in = b->pt[i];
+        op->out = b->ct[i];
+        op->tag = b->tag[i];
+        op->len = size;
+        op->epoch = 1;
+        op->version = 0xfefd;
+        op->seq = 1000 + i;
+        op->type = 23;
+        cr_aead_explicit_nonce(b->expl[i], op->epoch, op->seq);
+        op->explicit_nonce = b->expl[i];
+    }
+    if (cr_aead_seal_batch(b->ctx, b->ops, BENCH_BATCH) != BENCH_BATCH)
+        die("seal failed");
+    for (unsigned i = 0; i < BENCH_BATCH; i++) {
+        b->ops[i].in = b->ct[i];
+        b->ops[i].out = b->out[i];
+        /* raw path: the same nonce and AAD, prepared once */
+        if (cr_aead_build_aad(&b->ops[i], b->aad[i]) != CR_DTLS_AAD_LEN)
+            die("aad");
+        cr_aead_build_nonce(&b->ops[i], b->nonce[i]);
+    }
+    if (cr_aead_open_batch(b->ctx, b->ops, BENCH_BATCH) != BENCH_BATCH)
+        die("open failed");
+    for (unsigned i = 0; i < BENCH_BATCH; i++)
+        if (memcmp(b->out[i], b->pt[i], size) != 0)
+            die("open mismatch");
+
+    /* EVP: key the context once. */
+    if (EVP_DecryptInit_ex(b->evp, evp_cipher(alg), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(b->evp, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
+        die("evp init");
+    if ((alg == CR_AEAD_AES128_CCM || alg == CR_AEAD_AES128_CCM8) &&
+        EVP_CIPHER_CTX_ctrl(b->evp, EVP_CTRL_AEAD_SET_TAG,
+                            (int)cr_aead_tag_len(alg), NULL) != 1)
+        die("evp ccm tag len");
+    if (EVP_DecryptInit_ex(b->evp, NULL, NULL, b->raw_key, NULL) != 1)
+        die("evp key");
+}
+
+/* ---- the three contenders, one batch of BENCH_BATCH records each ------ */
+
+static void run_ours_open(struct bench *b)
+{
+    if (cr_aead_open_batch(b->ctx, b->ops, BENCH_BATCH) != BENCH_BATCH)
+        die("open failed in loop");
+}
+
+static void run_ours_seal(struct bench *b)
+{
+    /* Seal into out[] (leaves ct[]/tag[] intact for the open runs). */
+    static uint8_t tags[BENCH_BATCH][16];
+    struct cr_aead_op ops[BENCH_BATCH];
+    memcpy(ops, b->ops, sizeof(ops));
+    for (unsigned i = 0; i < BENCH_BATCH; i++) {
+        ops[i].in = b->pt[i];
+        ops[i].out = b->out[i];
+        ops[i].tag = tags[i];
+    }
+    if (cr_aead_seal_batch(b->ctx, ops, BENCH_BATCH) != BENCH_BATCH)
+        die("seal failed in loop");
+}
+
+static void raw_fill(struct bench *b, IMB_JOB *job, unsigned i)
+{
+    const struct cr_aead_key *k = &b->key;
+    job->src = b->ct[i];
+    job->dst = b->out[i];
+    job->cipher_start_src_offset_in_bytes = 0;
+    job->msg_len_to_cipher_in_bytes = b->size;
+    job->hash_start_src_offset_in_bytes = 0;
+    job->msg_len_to_hash_in_bytes = b->size;
+    job->iv = b->nonce[i];
+    job->iv_len_in_bytes = 12;
+    job->auth_tag_output = b->raw_tag[i];
+    job->auth_tag_output_len_in_bytes = k->tag_len;
+    job->cipher_direction = IMB_DIR_DECRYPT;
+    switch (b->alg) {
+    case CR_AEAD_AES128_GCM:
+    case CR_AEAD_AES256_GCM:
+        job->enc_keys = job->dec_keys = &k->k.gcm;
+        job->key_len_in_bytes = k->key_len;
+        job->cipher_mode = IMB_CIPHER_GCM;
+        job->hash_alg = IMB_AUTH_AES_GMAC;
+        job->chain_order = IMB_ORDER_HASH_CIPHER;
+        job->u.GCM.aad = b->aad[i];
+        job->u.GCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
+        break;
+    case CR_AEAD_AES128_CCM:
+    case CR_AEAD_AES128_CCM8:
+        job->enc_keys = job->dec_keys = k->k.aes.enc;
+        job->key_len_in_bytes = 16;
+        job->cipher_mode = IMB_CIPHER_CCM;
+        job->hash_alg = IMB_AUTH_AES_CCM;
+        job->chain_order = IMB_ORDER_CIPHER_HASH;
+        job->u.CCM.aad = b->aad[i];
+        job->u.CCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
+        break;
+    default:
+        job->enc_keys = job->dec_keys = k->k.chacha;
+        job->key_len_in_bytes = 32;
+        job->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
+        job->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
+        job->chain_order = IMB_ORDER_HASH_CIPHER;
+        job->u.CHACHA20_POLY1305.aad = b->aad[i];
+        job->u.CHACHA20_POLY1305.aad_len_in_bytes = CR_DTLS_AAD_LEN;
+        break;
+    }
+}
+
+static void run_raw_open(struct bench *b)
+{
+    IMB_MGR *mgr = b->mgr;
+    unsigned k = IMB_GET_NEXT_BURST(mgr, BENCH_BATCH, b->jobs);
+    if (k != BENCH_BATCH)
+        die("raw: short burst");
+    for (unsigned i = 0; i < BENCH_BATCH; i++)
+        raw_fill(b, b->jobs[i], i);
+    unsigned n = IMB_SUBMIT_BURST_NOCHECK(mgr, BENCH_BATCH, b->jobs);
+    while (n < BENCH_BATCH) {
+        unsigned f = IMB_FLUSH_BURST(mgr, IMB_MAX_JOBS, b->jobs);
+        if (f == 0)
+            break;
+        n += f;
+    }
+}
+
+static void run_evp_open(struct bench *b)
+{
+    EVP_CIPHER_CTX *c = b->evp;
+    bool ccm = b->alg == CR_AEAD_AES128_CCM || b->alg == CR_AEAD_AES128_CCM8;
+    int tag_len = (int)cr_aead_tag_len(b->alg);
+    int outl;
+    uint8_t fin[16];
+    for (unsigned i = 0; i < BENCH_BATCH; i++) {
+        int ok = 1;
+        if (ccm)
+            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len,
+                                      b->tag[i]);
+        ok &= EVP_DecryptInit_ex(c, NULL, NULL, NULL, b->nonce[i]);
+        if (ccm)
+            ok &= EVP_DecryptUpdate(c, NULL, &outl, NULL, (int)b->size);
+        ok &= EVP_DecryptUpdate(c, NULL, &outl, b->aad[i], CR_DTLS_AAD_LEN);
+        if (!ccm)
+            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len,
+                                      b->tag[i]);
+        ok &= EVP_DecryptUpdate(c, b->out[i], &outl, b->ct[i], (int)b->size);
+        if (!ccm)
+            ok &= EVP_DecryptFinal_ex(c, fin, &outl);
+        if (ok != 1)
+            die("evp open failed");
+    }
+}
+
+/* ---- timing --------------------------------------------------------------- */
+
+typedef void (*run_fn)(struct bench *);
+
+/* Cycles per record over n_batches batches. */
+static double time_run(run_fn f, struct bench *b, unsigned n_batches)
+{
+    uint64_t t0 = tsc();
+    for (unsigned i = 0; i < n_batches; i++)
+        f(b);
+    uint64_t t1 = tsc();
+    return (double)(t1 - t0) / ((double)n_batches * BENCH_BATCH);
+}
+
+/* Batches that take about target_s. */
+static unsigned calibrate_batches(run_fn f, struct bench *b, double target_s)
+{
+    double cyc = time_run(f, b, 4);
+    double batches = target_s * tsc_hz / (cyc * BENCH_BATCH);
+    if (batches < 4)
+        batches = 4;
+    if (batches > 1e6)
+        batches = 1e6;
+    return (unsigned)batches;
+}
+
+int main(int argc, char **argv)
+{
+    bool json = false, quick = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--json]\n", argv[0]);
+            return 2;
+        }
+    }
+    calibrate_tsc();
+    const double target_s = quick ? 0.002 : 0.005;
+    const int rounds = quick ? 3 : BENCH_ROUNDS;
+
+    struct bench *b = NULL;
+    if (posix_memalign((void **)&b, 64, sizeof(*b)) != 0)
+        die("out of memory");
+    memset(b, 0, sizeof(*b));
+    b->ctx = cr_aead_ctx_new();
+    b->mgr = alloc_mb_mgr(0);
+    b->evp = EVP_CIPHER_CTX_new();
+    if (b->ctx == NULL || b->mgr == NULL || b->evp == NULL)
+        die("setup");
+    IMB_ARCH arch;
+    init_mb_mgr_auto(b->mgr, &arch);
+
+    if (!json) {
+        printf("bench-aead: ipsec-mb %s (%s), TSC %.3f GHz, batch %d, best of"
+               " %d rounds\n",
+               imb_get_version_str(), cr_aead_ctx_arch_name(b->ctx),
+               tsc_hz / 1e9, BENCH_BATCH, rounds);
+        printf("%-18s %5s | %10s %8s | %10s %8s | %6s | %10s | %10s %8s\n",
+               "suite", "size", "open r/s", "cyc/rec", "raw r/s", "cyc/rec",
+               "ratio", "seal r/s", "evp r/s", "cyc/rec");
+    }
+    double worst_ratio = 10;
+    for (int alg = 0; alg < CR_AEAD_N_ALGS; alg++) {
+        for (unsigned si = 0; si < N_SIZES; si++) {
+            bench_setup(b, (enum cr_aead_alg)alg, sizes[si]);
+            run_fn fns[4] = {run_ours_open, run_raw_open, run_evp_open,
+                             run_ours_seal};
+            unsigned nb[4];
+            double best[4];
+            for (int f = 0; f < 4; f++) {
+                nb[f] = calibrate_batches(fns[f], b, target_s);
+                best[f] = 1e30;
+            }
+            /* Interleave the contenders; keep each one's best round. */
+            for (int r = 0; r < rounds; r++) {
+                for (int f = 0; f < 4; f++) {
+                    double c = time_run(fns[f], b, nb[f]);
+                    if (c < best[f])
+                        best[f] = c;
+                }
+            }
+            double rps[4];
+            for (int f = 0; f < 4; f++)
+                rps[f] = tsc_hz / best[f];
+            double ratio = rps[0] / rps[1];
+            if (ratio < worst_ratio)
+                worst_ratio = ratio;
+            const char *name = cr_aead_alg_name((enum cr_aead_alg)alg);
+            if (json) {
+                printf("{\"suite\":\"%s\",\"size\":%u,\"ours_rps\":%.0f,"
+                       "\"raw_rps\":%.0f,\"evp_rps\":%.0f,"
+                       "\"ours_cycles\":%.1f,\"raw_cycles\":%.1f,"
+                       "\"ratio\":%.3f,\"ours_seal_rps\":%.0f,"
+                       "\"evp_cycles\":%.1f,\"arch\":\"%s\"}\n",
+                       name, sizes[si], rps[0], rps[1], rps[2], best[0],
+                       best[1], ratio, rps[3], best[2],
+                       cr_aead_ctx_arch_name(b->ctx));
+            } else {
+                printf("%-18s %5u | %10.0f %8.1f | %10.0f %8.1f | %6.3f | "
+                       "%10.0f | %10.0f %8.1f\n",
+                       name, sizes[si], rps[0], best[0], rps[1], best[1],
+                       ratio, rps[3], rps[2], best[2]);
+            }
+            fflush(stdout);
+            cr_aead_key_wipe(&b->key);
+        }
+    }
+    if (!json)
+        printf("worst ours/raw ratio (open): %.3f\n", worst_ratio);
+    EVP_CIPHER_CTX_free(b->evp);
+    free_mb_mgr(b->mgr);
+    cr_aead_ctx_free(b->ctx);
+    free(b);
+    return 0;
+}

@@ -1,0 +1,918 @@
+/* gw_config.c — the gateway's YAML configuration (libyaml document API).
+ *
+ * Owns: the defaults of every configurable value, parsing of the config
+ * file into struct gw_config, and cross-field validation.  Every error names
+ * the file, the line (from libyaml's node marks, 1-based) and the key path:
+ *   "gw.yaml:12: listeners[0].mtu: 70000 out of range 256..16384"
+ * Unknown keys are errors, so a typo never silently falls back to a default.
+ * Must not: touch DPDK or sockets, load credentials (only checks that the
+ * files are readable), or keep any state outside the caller's struct.
+ *
+ * Accepted layout (every key optional; lists replace the defaults):
+ *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D}]
+ *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
+ *                       cert2, key2, psk_file, ca_file,
+ *                       client_auth: none|optional|require, suites: [..] or
+ *                       "A:B", mtu, cookie, require_ems, replay_window,
+ *                       retransmit_initial_ms, retransmit_max_ms,
+ *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI}]
+ *   control_socket, max_sessions, stats_interval_ms, checksum_offload
+ * Durations (*_ms keys) take plain milliseconds or "250ms", "30s", "5m", "1h".
+ */
+#include "gw_config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "dp_replay.h"
+
+/* ---- limits (units in the names) -------------------------------------- */
+#define GW_CFG_FILE_MAX_BYTES (1024 * 1024)   /* larger config files are refused */
+#define GW_CFG_KEY_PATH_MAX_LEN 96
+#define GW_MAX_SESSIONS_LIMIT (16u * 1024 * 1024)
+#define GW_DURATION_MAX_MS UINT32_MAX
+#define GW_DEFAULT_LISTEN_PORT 4433
+#define GW_DEFAULT_BACKEND_PORT 5683
+#define GW_DEFAULT_IDLE_TIMEOUT_MS 300000u
+#define GW_DEFAULT_NAT_PORT_MIN 20000
+#define GW_DEFAULT_NAT_PORT_MAX 59999
+#define GW_DEFAULT_MAX_SESSIONS 65536u
+#define GW_DEFAULT_CONTROL_SOCKET "/run/dtlsgw.sock"
+#define GW_IPV4(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | \
+                             ((uint32_t)(c) << 8) | (uint32_t)(d))
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static void port_default(struct gw_port_cfg *p, unsigned idx)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "net%u", idx);
+    p->port_id = (uint16_t)idx;
+}
+
+static void listener_default(struct gw_listener_cfg *l, unsigned idx)
+{
+    memset(l, 0, sizeof(*l));
+    snprintf(l->name, sizeof(l->name), "listener%u", idx);
+    l->ipv4 = GW_IPV4(10, 0, 0, 1);
+    l->udp_port = GW_DEFAULT_LISTEN_PORT;
+    l->backend_ipv4 = GW_IPV4(10, 0, 1, 2);
+    l->backend_port = GW_DEFAULT_BACKEND_PORT;
+    hs_params_default(&l->hs);
+    l->replay_window_bits = DP_REPLAY_WIN_DEFAULT_BITS;
+    l->idle_timeout_ms = GW_DEFAULT_IDLE_TIMEOUT_MS;
+    l->nat_port_min = GW_DEFAULT_NAT_PORT_MIN;
+    l->nat_port_max = GW_DEFAULT_NAT_PORT_MAX;
+}
+
+void gw_config_default(struct gw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    port_default(&cfg->ports[0], 0);
+    cfg->ports[0].ipv4 = GW_IPV4(10, 0, 0, 1);
+    cfg->ports[0].prefix_len = 24;
+    cfg->n_ports = 1;
+    listener_default(&cfg->listeners[0], 0);
+    cfg->n_listeners = 1;
+    snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
+             GW_DEFAULT_CONTROL_SOCKET);
+    cfg->max_sessions = GW_DEFAULT_MAX_SESSIONS;
+    cfg->stats_interval_ms = 0;
+    cfg->checksum_offload = true;
+}
+
+/* ---- parse state and error reporting ------------------------------------ */
+
+struct parse {
+    yaml_document_t *doc;
+    const char *name;
+    char *err;
+    unsigned err_len;
+    /* listeners whose `address` was given; others take ports[0]'s address */
+    bool listener_addr_set[GW_MAX_LISTENERS];
+};
+
+static unsigned node_line(const yaml_node_t *n)
+{
+    return n ? (unsigned)n->start_mark.line + 1 : 0;
+}
+
+__attribute__((format(printf, 5, 6))) static int fail(struct parse *ps, unsigned line,
+                                                        const char *key, int rc,
+                                                        const char *fmt, ...)
+{
+    if (ps->err && ps->err_len) {
+        int n = snprintf(ps->err, ps->err_len, "%s:%u: %s: ", ps->name, line, key);
+        if (n >= 0 && (unsigned)n < ps->err_len) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(ps->err + n, ps->err_len - (unsigned)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return rc;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE: return "a scalar";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "an empty node";
+    }
+}
+
+/* A scalar's text, NUL-terminated by libyaml.  Empty/null values are errors
+ * for every key we have. */
+CR_WUR static int scalar(struct parse *ps, const yaml_node_t *n, const char *key,
+                         const char **out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "expected a scalar, got %s",
+                    node_kind(n));
+    if (n->data.scalar.length == 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "missing value");
+    if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "NUL byte in value");
+    *out = (const char *)n->data.scalar.value;
+    return 0;
+}
+
+/* Decimal only: a leading 0 is not octal here and signs are refused. */
+CR_WUR static int parse_u64_text(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return CR_ERR_DECODE;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0')
+        return CR_ERR_DECODE;
+    *out = v;
+    return 0;
+}
+
+CR_WUR static int get_uint(struct parse *ps, const yaml_node_t *n, const char *key,
+                           uint64_t min, uint64_t max, uint64_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    uint64_t v;
+    if (parse_u64_text(s, &v) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a number", s);
+    if (v < min || v > max)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "%s out of range %" PRIu64 "..%" PRIu64, s, min, max);
+    *out = v;
+    return 0;
+}
+
+/* Milliseconds: "1500", "1500ms", "30s", "5m", "1h". */
+CR_WUR static int get_duration_ms(struct parse *ps, const yaml_node_t *n, const char *key,
+                                  uint64_t min, uint32_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    char digits[32];
+    size_t nd = strspn(s, "0123456789");
+    if (nd == 0 || nd >= sizeof(digits))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not a duration (e.g. 1500, 1500ms, 30s, 5m, 1h)", s);
+    memcpy(digits, s, nd);
+    digits[nd] = '\0';
+    const char *unit = s + nd;
+    uint64_t mult;
+    if (*unit == '\0' || strcmp(unit, "ms") == 0)
+        mult = 1;
+    else if (strcmp(unit, "s") == 0)
+        mult = 1000;
+    else if (strcmp(unit, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(unit, "h") == 0)
+        mult = 3600 * 1000;
+    else
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' has an unknown unit (ms, s, m, h)", s);
+    uint64_t v;
+    if (parse_u64_text(digits, &v) < 0 || v > GW_DURATION_MAX_MS / mult)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "'%s' is too long", s);
+    v *= mult;
+    if (v < min)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "'%s' is below the minimum of %" PRIu64 " ms", s, min);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* YAML 1.1 booleans. */
+CR_WUR static int get_bool(struct parse *ps, const yaml_node_t *n, const char *key,
+                           bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "y"};
+    static const char *const no[] = {"false", "no", "off", "n"};
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a boolean (true/false)",
+                s);
+}
+
+CR_WUR static int get_string(struct parse *ps, const yaml_node_t *n, const char *key,
+                             char *dst, size_t dst_len)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    if (strlen(s) >= dst_len)
+        return fail(ps, node_line(n), key, CR_ERR_LIMIT, "value longer than %zu bytes",
+                    dst_len - 1);
+    memcpy(dst, s, strlen(s) + 1);
+    return 0;
+}
+
+CR_WUR static int ipv4_text(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1)
+        return CR_ERR_DECODE;
+    *out = ntohl(a.s_addr);
+    return 0;
+}
+
+CR_WUR static int get_ipv4(struct parse *ps, const yaml_node_t *n, const char *key,
+                           uint32_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    if (ipv4_text(s, out) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv4 address (A.B.C.D)", s);
+    return 0;
+}
+
+/* "A.B.C.D/N" with N in 1..32. */
+CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
+                                  uint32_t *out_ip, uint8_t *out_prefix)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    const char *slash = strchr(s, '/');
+    char ip[INET_ADDRSTRLEN];
+    uint64_t plen = 0;
+    if (!slash || (size_t)(slash - s) >= sizeof(ip))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address with prefix (A.B.C.D/N)", s);
+    memcpy(ip, s, (size_t)(slash - s));
+    ip[slash - s] = '\0';
+    if (ipv4_text(ip, out_ip) < 0 || parse_u64_text(slash + 1, &plen) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address with prefix (A.B.C.D/N)", s);
+    if (plen < 1 || plen > 32)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "prefix length /%" PRIu64
+                    " out of range 1..32", plen);
+    *out_prefix = (uint8_t)plen;
+    return 0;
+}
+
+/* "A.B.C.D:P" with P in 1..65535. */
+CR_WUR static int get_ipv4_port(struct parse *ps, const yaml_node_t *n, const char *key,
+                                uint32_t *out_ip, uint16_t *out_port)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    const char *colon = strrchr(s, ':');
+    char ip[INET_ADDRSTRLEN];
+    uint64_t port = 0;
+    if (!colon || (size_t)(colon - s) >= sizeof(ip))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address and port (A.B.C.D:PORT)", s);
+    memcpy(ip, s, (size_t)(colon - s));
+    ip[colon - s] = '\0';
+    if (ipv4_text(ip, out_ip) < 0 || parse_u64_text(colon + 1, &port) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address and port (A.B.C.D:PORT)", s);
+    if (port < 1 || port > 65535)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "port %" PRIu64 " out of range 1..65535", port);
+    *out_port = (uint16_t)port;
+    return 0;
+}
+
+/* "LO-HI", 1 <= LO <= HI <= 65535. */
+CR_WUR static int get_port_range(struct parse *ps, const yaml_node_t *n, const char *key,
+                                 uint16_t *out_lo, uint16_t *out_hi)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    const char *dash = strchr(s, '-');
+    char lo_s[8];
+    uint64_t lo, hi;
+    if (!dash || (size_t)(dash - s) >= sizeof(lo_s))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a range (LO-HI)", s);
+    memcpy(lo_s, s, (size_t)(dash - s));
+    lo_s[dash - s] = '\0';
+    if (parse_u64_text(lo_s, &lo) < 0 || parse_u64_text(dash + 1, &hi) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a range (LO-HI)", s);
+    if (lo < 1 || hi > 65535 || lo > hi)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "'%s' must satisfy 1 <= LO <= HI <= 65535", s);
+    *out_lo = (uint16_t)lo;
+    *out_hi = (uint16_t)hi;
+    return 0;
+}
+
+CR_WUR static int get_client_auth(struct parse *ps, const yaml_node_t *n, const char *key,
+                                  enum hs_client_auth *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    if (strcmp(s, "none") == 0)
+        *out = HS_CLIENT_AUTH_NONE;
+    else if (strcmp(s, "optional") == 0)
+        *out = HS_CLIENT_AUTH_OPTIONAL;
+    else if (strcmp(s, "require") == 0)
+        *out = HS_CLIENT_AUTH_REQUIRE;
+    else
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not one of none, optional, require", s);
+    return 0;
+}
+
+/* A list of suite names / hex codes, or one "A:B:C" string, parsed by the
+ * engine's hs_suite_list_parse(). */
+CR_WUR static int get_suites(struct parse *ps, const yaml_node_t *n, const char *key,
+                             struct hs_params *hs)
+{
+    uint16_t ids[HS_MAX_SUITES];
+    unsigned n_ids = 0;
+    const yaml_node_t *items[HS_MAX_SUITES + 1];
+    unsigned n_items = 0;
+
+    if (n->type == YAML_SCALAR_NODE) {
+        items[n_items++] = n;
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            const yaml_node_t *item = yaml_document_get_node(ps->doc, *it);
+            if (n_items == HS_MAX_SUITES)
+                return fail(ps, node_line(item), key, CR_ERR_LIMIT,
+                            "more than %d suites", HS_MAX_SUITES);
+            items[n_items++] = item;
+        }
+    } else {
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "expected a list of suite names, got %s", node_kind(n));
+    }
+    if (n_items == 0)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "empty suite list");
+
+    for (unsigned i = 0; i < n_items; i++) {
+        const char *s;
+        CR_GUARD(scalar(ps, items[i], key, &s));
+        int got = hs_suite_list_parse(s, ids + n_ids, HS_MAX_SUITES - n_ids);
+        if (got <= 0)
+            return fail(ps, node_line(items[i]), key, CR_ERR_UNSUPPORTED,
+                        "unknown or unsupported cipher suite in '%s'", s);
+        for (unsigned j = n_ids; j < n_ids + (unsigned)got; j++)
+            for (unsigned k = 0; k < j; k++)
+                if (ids[k] == ids[j])
+                    return fail(ps, node_line(items[i]), key, CR_ERR_INVAL,
+                                "suite 0x%04X listed twice", ids[j]);
+        n_ids += (unsigned)got;
+    }
+    memcpy(hs->suites, ids, n_ids * sizeof(ids[0]));
+    hs->n_suites = n_ids;
+    return 0;
+}
+
+/* ---- mapping walker ------------------------------------------------------ */
+
+/* Calls fn(key_text, key_node, value_node) for each pair; rejects non-scalar
+ * and duplicate keys. */
+typedef int (*pair_fn)(struct parse *ps, void *obj, const char *path, const char *k,
+                       const yaml_node_t *kn, const yaml_node_t *v);
+
+CR_WUR static int walk_mapping(struct parse *ps, const yaml_node_t *map, const char *path,
+                               void *obj, pair_fn fn)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(ps, node_line(map), path, CR_ERR_DECODE, "expected a mapping, got %s",
+                    node_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *kn = yaml_document_get_node(ps->doc, p->key);
+        const yaml_node_t *vn = yaml_document_get_node(ps->doc, p->value);
+        if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
+            return fail(ps, node_line(kn ? kn : map), path, CR_ERR_DECODE,
+                        "keys must be plain words");
+        const char *k = (const char *)kn->data.scalar.value;
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            const yaml_node_t *qk = yaml_document_get_node(ps->doc, q->key);
+            if (qk && qk->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)qk->data.scalar.value, k) == 0) {
+                char full[GW_CFG_KEY_PATH_MAX_LEN];
+                snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "", k);
+                return fail(ps, node_line(kn), full, CR_ERR_DECODE,
+                            "duplicate key (first at line %u)", node_line(qk));
+            }
+        }
+        CR_GUARD(fn(ps, obj, path, k, kn, vn));
+    }
+    return 0;
+}
+
+#define KEY_PATH(buf, path, k) snprintf((buf), sizeof(buf), "%s%s%s", (path), *(path) ? "." : "", (k))
+
+CR_WUR static int unknown_key(struct parse *ps, const char *full, const yaml_node_t *kn)
+{
+    return fail(ps, node_line(kn), full, CR_ERR_DECODE, "unknown key");
+}
+
+/* ---- ports ------------------------------------------------------------- */
+
+struct port_ctx {
+    struct gw_port_cfg *p;
+    bool addr_set;
+};
+
+CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const char *k,
+                            const yaml_node_t *kn, const yaml_node_t *v)
+{
+    struct port_ctx *pc = obj;
+    struct gw_port_cfg *p = pc->p;
+    char full[GW_CFG_KEY_PATH_MAX_LEN];
+    KEY_PATH(full, path, k);
+    uint64_t u;
+
+    if (strcmp(k, "name") == 0)
+        return get_string(ps, v, full, p->name, sizeof(p->name));
+    if (strcmp(k, "port_id") == 0) {
+        CR_GUARD(get_uint(ps, v, full, 0, UINT16_MAX, &u));
+        p->port_id = (uint16_t)u;
+        return 0;
+    }
+    if (strcmp(k, "address") == 0) {
+        CR_GUARD(get_ipv4_prefix(ps, v, full, &p->ipv4, &p->prefix_len));
+        pc->addr_set = true;
+        return 0;
+    }
+    if (strcmp(k, "gateway") == 0)
+        return get_ipv4(ps, v, full, &p->gateway_ipv4);
+    return unknown_key(ps, full, kn);
+}
+
+/* ---- listeners ----------------------------------------------------------- */
+
+CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path,
+                                const char *k, const yaml_node_t *kn, const yaml_node_t *v)
+{
+    struct gw_listener_cfg *l = obj;
+    char full[GW_CFG_KEY_PATH_MAX_LEN];
+    KEY_PATH(full, path, k);
+    uint64_t u;
+
+    if (strcmp(k, "name") == 0)
+        return get_string(ps, v, full, l->name, sizeof(l->name));
+    if (strcmp(k, "port") == 0) {
+        CR_GUARD(get_uint(ps, v, full, 1, UINT16_MAX, &u));
+        l->udp_port = (uint16_t)u;
+        return 0;
+    }
+    if (strcmp(k, "backend") == 0)
+        return get_ipv4_port(ps, v, full, &l->backend_ipv4, &l->backend_port);
+    if (strcmp(k, "cert") == 0)
+        return get_string(ps, v, full, l->cert_file, sizeof(l->cert_file));
+    if (strcmp(k, "key") == 0)
+        return get_string(ps, v, full, l->key_file, sizeof(l->key_file));
+    if (strcmp(k, "cert2") == 0)
+        return get_string(ps, v, full, l->cert2_file, sizeof(l->cert2_file));
+    if (strcmp(k, "key2") == 0)
+        return get_string(ps, v, full, l->key2_file, sizeof(l->key2_file));
+    if (strcmp(k, "psk_file") == 0)
+        return get_string(ps, v, full, l->psk_file, sizeof(l->psk_file));
+    if (strcmp(k, "ca_file") == 0)
+        return get_string(ps, v, full, l->ca_file, sizeof(l->ca_file));
+    if (strcmp(k, "client_auth") == 0)
+        return get_client_auth(ps, v, full, &l->hs.client_auth);
+    if (strcmp(k, "suites") == 0)
+        return get_suites(ps, v, full, &l->hs);
+    if (strcmp(k, "mtu") == 0) {
+        CR_GUARD(get_uint(ps, v, full, HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES, &u));
+        l->hs.mtu_bytes = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "cookie") == 0)
+        return get_bool(ps, v, full, &l->hs.cookie_required);
+    if (strcmp(k, "require_ems") == 0)
+        return get_bool(ps, v, full, &l->hs.require_ems);
+    if (strcmp(k, "replay_window") == 0) {
+        CR_GUARD(get_uint(ps, v, full, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS, &u));
+        if (u % 64 != 0)
+            return fail(ps, node_line(v), full, CR_ERR_INVAL,
+                        "%" PRIu64 " is not a multiple of 64", u);
+        l->replay_window_bits = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "retransmit_initial_ms") == 0)
+        return get_duration_ms(ps, v, full, 1, &l->hs.retrans_initial_ms);
+    if (strcmp(k, "retransmit_max_ms") == 0)
+        return get_duration_ms(ps, v, full, 1, &l->hs.retrans_max_ms);
+    if (strcmp(k, "idle_timeout_ms") == 0)
+        return get_duration_ms(ps, v, full, 1, &l->idle_timeout_ms);
+    if (strcmp(k, "bad_mac_limit") == 0) {
+        CR_GUARD(get_uint(ps, v, full, 0, UINT32_MAX, &u));
+        l->hs.bad_mac_limit = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "nat_ports") == 0)
+        return get_port_range(ps, v, full, &l->nat_port_min, &l->nat_port_max);
+    return unknown_key(ps, full, kn);
+}
+
+/* ---- lists of entries ------------------------------------------------------ */
+
+CR_WUR static int load_ports(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(ps, node_line(seq), "ports", CR_ERR_DECODE, "expected a list, got %s",
+                    node_kind(seq));
+    unsigned n = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++, n++) {
+        const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
+        char path[GW_CFG_KEY_PATH_MAX_LEN];
+        snprintf(path, sizeof(path), "ports[%u]", n);
+        if (n == GW_MAX_PORTS)
+            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d ports",
+                        GW_MAX_PORTS);
+        struct port_ctx pc = {.p = &cfg->ports[n]};
+        port_default(pc.p, n);
+        pc.p->src_line = node_line(e);
+        CR_GUARD(walk_mapping(ps, e, path, &pc, port_pair));
+        if (!pc.addr_set)
+            return fail(ps, node_line(e), path, CR_ERR_INVAL,
+                        "missing required key 'address' (A.B.C.D/N)");
+    }
+    if (n == 0)
+        return fail(ps, node_line(seq), "ports", CR_ERR_INVAL, "at least one port needed");
+    cfg->n_ports = n;
+    return 0;
+}
+
+struct listener_ctx {
+    struct gw_listener_cfg *l;
+    unsigned idx;
+};
+
+CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *path,
+                                    const char *k, const yaml_node_t *kn,
+                                    const yaml_node_t *v)
+{
+    struct listener_ctx *lc = obj;
+    if (strcmp(k, "address") == 0) {
+        char full[GW_CFG_KEY_PATH_MAX_LEN];
+        KEY_PATH(full, path, k);
+        CR_GUARD(get_ipv4(ps, v, full, &lc->l->ipv4));
+        ps->listener_addr_set[lc->idx] = true;
+        return 0;
+    }
+    return listener_pair(ps, lc->l, path, k, kn, v);
+}
+
+CR_WUR static int load_listeners(struct parse *ps, struct gw_config *cfg,
+                                 const yaml_node_t *seq)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(ps, node_line(seq), "listeners", CR_ERR_DECODE,
+                    "expected a list, got %s", node_kind(seq));
+    unsigned n = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start;
+         it < seq->data.sequence.items.top; it++, n++) {
+        const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
+        char path[GW_CFG_KEY_PATH_MAX_LEN];
+        snprintf(path, sizeof(path), "listeners[%u]", n);
+        if (n == GW_MAX_LISTENERS)
+            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d listeners",
+                        GW_MAX_LISTENERS);
+        struct listener_ctx lc = {.l = &cfg->listeners[n], .idx = n};
+        listener_default(lc.l, n);
+        lc.l->src_line = node_line(e);
+        ps->listener_addr_set[n] = false;
+        CR_GUARD(walk_mapping(ps, e, path, &lc, listener_pair_idx));
+    }
+    if (n == 0)
+        return fail(ps, node_line(seq), "listeners", CR_ERR_INVAL,
+                    "at least one listener needed");
+    cfg->n_listeners = n;
+    return 0;
+}
+
+/* ---- top level ----------------------------------------------------------- */
+
+struct top_ctx {
+    struct gw_config *cfg;
+    bool listeners_seen;
+};
+
+CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const char *k,
+                           const yaml_node_t *kn, const yaml_node_t *v)
+{
+    struct top_ctx *tc = obj;
+    struct gw_config *cfg = tc->cfg;
+    (void)path;
+    uint64_t u;
+
+    if (strcmp(k, "ports") == 0)
+        return load_ports(ps, cfg, v);
+    if (strcmp(k, "listeners") == 0) {
+        tc->listeners_seen = true;
+        return load_listeners(ps, cfg, v);
+    }
+    if (strcmp(k, "control_socket") == 0) {
+        struct sockaddr_un sun;
+        return get_string(ps, v, k, cfg->control_socket,
+                          sizeof(cfg->control_socket) < sizeof(sun.sun_path)
+                              ? sizeof(cfg->control_socket)
+                              : sizeof(sun.sun_path));
+    }
+    if (strcmp(k, "max_sessions") == 0) {
+        CR_GUARD(get_uint(ps, v, k, 1, GW_MAX_SESSIONS_LIMIT, &u));
+        cfg->max_sessions = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "stats_interval_ms") == 0) {
+        const char *s;
+        CR_GUARD(scalar(ps, v, k, &s));
+        if (strcmp(s, "0") == 0) {
+            cfg->stats_interval_ms = 0;
+            return 0;
+        }
+        return get_duration_ms(ps, v, k, 1, &cfg->stats_interval_ms);
+    }
+    if (strcmp(k, "checksum_offload") == 0)
+        return get_bool(ps, v, k, &cfg->checksum_offload);
+    return unknown_key(ps, k, kn);
+}
+
+CR_WUR static int load_parser(struct gw_config *cfg, yaml_parser_t *parser,
+                              const char *name, char *err, unsigned err_len)
+{
+    struct parse ps = {.name = name, .err = err, .err_len = err_len};
+    yaml_document_t doc;
+    int rc;
+
+    if (err && err_len)
+        err[0] = '\0';
+    if (!yaml_parser_load(parser, &doc)) {
+        const char *what = parser->problem ? parser->problem : "syntax error";
+        unsigned line = (unsigned)parser->problem_mark.line + 1;
+        if (parser->context)
+            return fail(&ps, line, "yaml", CR_ERR_DECODE, "%s %s", what, parser->context);
+        return fail(&ps, line, "yaml", CR_ERR_DECODE, "%s", what);
+    }
+    ps.doc = &doc;
+    struct gw_config tmp;   /* cfg stays untouched on error */
+    memcpy(&tmp, cfg, sizeof(tmp));
+    snprintf(tmp.source, sizeof(tmp.source), "%s", name);
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {   /* empty file: all defaults */
+        rc = 0;
+        goto done;
+    }
+    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
+        rc = 0;   /* a document with only comments */
+        goto done;
+    }
+    struct top_ctx tc = {.cfg = &tmp};
+    for (unsigned i = 0; i < GW_MAX_LISTENERS; i++)
+        ps.listener_addr_set[i] = true;   /* defaults keep their address */
+    CR_GUARD_GOTO(walk_mapping(&ps, root, "", &tc, top_pair), out);
+
+    /* A second document in the same file is a mistake, not ignored. */
+    yaml_document_t doc2;
+    if (!yaml_parser_load(parser, &doc2)) {
+        rc = fail(&ps, (unsigned)parser->problem_mark.line + 1, "yaml", CR_ERR_DECODE,
+                  "%s", parser->problem ? parser->problem : "syntax error");
+        goto out;
+    }
+    yaml_node_t *root2 = yaml_document_get_root_node(&doc2);
+    unsigned line2 = root2 ? node_line(root2) : 0;
+    yaml_document_delete(&doc2);
+    if (root2) {
+        rc = fail(&ps, line2, "yaml", CR_ERR_DECODE,
+                  "more than one document (only one allowed)");
+        goto out;
+    }
+    /* Listeners without an address listen on the first port's address. */
+    for (unsigned i = 0; i < tmp.n_listeners; i++)
+        if (tc.listeners_seen && !ps.listener_addr_set[i])
+            tmp.listeners[i].ipv4 = tmp.ports[0].ipv4;
+    rc = 0;
+done:
+    memcpy(cfg, &tmp, sizeof(tmp));
+out:
+    yaml_document_delete(&doc);
+    return rc;
+}
+
+int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *name,
+                          char *err, unsigned err_len)
+{
+    if (!cfg || !yaml)
+        return CR_ERR_INVAL;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return CR_ERR_NOMEM;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, strlen(yaml));
+    int rc = load_parser(cfg, &parser, name ? name : "<string>", err, err_len);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int gw_config_load(struct gw_config *cfg, const char *path, char *err, unsigned err_len)
+{
+    struct parse ps = {.name = path, .err = err, .err_len = err_len};
+    if (!cfg || !path)
+        return CR_ERR_INVAL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(&ps, 0, "config", CR_ERR_IO, "cannot open: %s", strerror(errno));
+    char *buf = malloc(GW_CFG_FILE_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return CR_ERR_NOMEM;
+    }
+    size_t n = fread(buf, 1, GW_CFG_FILE_MAX_BYTES + 1, f);
+    int read_err = ferror(f);
+    fclose(f);
+    int rc;
+    if (read_err)
+        rc = fail(&ps, 0, "config", CR_ERR_IO, "read error");
+    else if (n > GW_CFG_FILE_MAX_BYTES)
+        rc = fail(&ps, 0, "config", CR_ERR_LIMIT, "file larger than %d bytes",
+                  GW_CFG_FILE_MAX_BYTES);
+    else if (memchr(buf, '\0', n))
+        rc = fail(&ps, 0, "config", CR_ERR_DECODE, "NUL byte in file");
+    else {
+        buf[n] = '\0';
+        rc = gw_config_load_string(cfg, buf, path, err, err_len);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- validation ------------------------------------------------------------- */
+
+static uint32_t prefix_mask(uint8_t plen)
+{
+    return plen == 0 ? 0 : (uint32_t)(UINT32_MAX << (32 - plen));
+}
+
+CR_WUR static int check_readable(struct parse *ps, unsigned line, const char *key,
+                                 const char *path)
+{
+    if (access(path, R_OK) != 0)
+        return fail(ps, line, key, CR_ERR_IO, "cannot read '%s': %s", path,
+                    strerror(errno));
+    return 0;
+}
+
+int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
+{
+    if (!cfg)
+        return CR_ERR_INVAL;
+    struct parse ps = {.name = cfg->source[0] ? cfg->source : "<defaults>", .err = err,
+                       .err_len = err_len};
+    char key[GW_CFG_KEY_PATH_MAX_LEN];
+    if (err && err_len)
+        err[0] = '\0';
+
+    if (cfg->n_ports < 1 || cfg->n_ports > GW_MAX_PORTS)
+        return fail(&ps, 0, "ports", CR_ERR_INVAL, "need 1..%d ports", GW_MAX_PORTS);
+    if (cfg->n_listeners < 1 || cfg->n_listeners > GW_MAX_LISTENERS)
+        return fail(&ps, 0, "listeners", CR_ERR_INVAL, "need 1..%d listeners",
+                    GW_MAX_LISTENERS);
+
+    for (unsigned i = 0; i < cfg->n_ports; i++) {
+        const struct gw_port_cfg *p = &cfg->ports[i];
+        snprintf(key, sizeof(key), "ports[%u]", i);
+        if (p->ipv4 == 0 || p->prefix_len < 1 || p->prefix_len > 32)
+            return fail(&ps, p->src_line, key, CR_ERR_INVAL, "no valid address/prefix");
+        for (unsigned j = 0; j < i; j++) {
+            if (cfg->ports[j].port_id == p->port_id)
+                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                            "port_id %u already used by ports[%u]", p->port_id, j);
+            if (cfg->ports[j].ipv4 == p->ipv4)
+                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                            "address already used by ports[%u]", j);
+        }
+        if (p->gateway_ipv4) {
+            uint32_t m = prefix_mask(p->prefix_len);
+            if ((p->gateway_ipv4 & m) != (p->ipv4 & m) || p->gateway_ipv4 == p->ipv4)
+                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                            "gateway is not another host on the port's subnet");
+        }
+    }
+
+    for (unsigned i = 0; i < cfg->n_listeners; i++) {
+        const struct gw_listener_cfg *l = &cfg->listeners[i];
+        unsigned line = l->src_line;
+        snprintf(key, sizeof(key), "listeners[%u]", i);
+        bool on_port = false;
+        for (unsigned j = 0; j < cfg->n_ports; j++)
+            on_port |= cfg->ports[j].ipv4 == l->ipv4;
+        if (!on_port)
+            return fail(&ps, line, key, CR_ERR_INVAL,
+                        "address is not one of the ports' addresses");
+        if (l->udp_port == 0)
+            return fail(&ps, line, key, CR_ERR_INVAL, "port 0");
+        for (unsigned j = 0; j < i; j++)
+            if (cfg->listeners[j].ipv4 == l->ipv4 && cfg->listeners[j].udp_port == l->udp_port)
+                return fail(&ps, line, key, CR_ERR_INVAL,
+                            "address and port already used by listeners[%u]", j);
+        if (l->backend_ipv4 == 0 || l->backend_port == 0)
+            return fail(&ps, line, key, CR_ERR_INVAL, "no backend address:port");
+        if (l->nat_port_min == 0 || l->nat_port_min > l->nat_port_max)
+            return fail(&ps, line, key, CR_ERR_INVAL, "nat_ports range is empty");
+        for (unsigned j = 0; j < cfg->n_listeners; j++) {
+            const struct gw_listener_cfg *o = &cfg->listeners[j];
+            if (o->ipv4 == l->ipv4 && o->udp_port >= l->nat_port_min &&
+                o->udp_port <= l->nat_port_max)
+                return fail(&ps, line, key, CR_ERR_INVAL,
+                            "nat_ports %u-%u contain the listening port %u of listeners[%u]",
+                            l->nat_port_min, l->nat_port_max, o->udp_port, j);
+        }
+        if (l->hs.mtu_bytes < HS_MTU_MIN_BYTES || l->hs.mtu_bytes > HS_MTU_MAX_BYTES)
+            return fail(&ps, line, key, CR_ERR_INVAL, "mtu %u out of range %d..%d",
+                        l->hs.mtu_bytes, HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
+        if (l->hs.retrans_initial_ms == 0 || l->hs.retrans_initial_ms > l->hs.retrans_max_ms)
+            return fail(&ps, line, key, CR_ERR_INVAL,
+                        "retransmit_initial_ms %u must be in 1..retransmit_max_ms (%u)",
+                        l->hs.retrans_initial_ms, l->hs.retrans_max_ms);
+        if (l->replay_window_bits < DP_REPLAY_WIN_MIN_BITS ||
+            l->replay_window_bits > DP_REPLAY_WIN_MAX_BITS || l->replay_window_bits % 64)
+            return fail(&ps, line, key, CR_ERR_INVAL,
+                        "replay_window %u is not a multiple of 64 in %d..%d",
+                        l->replay_window_bits, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS);
+        if (l->idle_timeout_ms == 0)
+            return fail(&ps, line, key, CR_ERR_INVAL, "idle_timeout_ms is 0");
+
+        /* Credentials: a certificate comes with its key, and the listener
+         * needs at least one way to authenticate itself. */
+        if (!l->cert_file[0] != !l->key_file[0])
+            return fail(&ps, line, key, CR_ERR_INVAL, "cert and key must be given together");
+        if (!l->cert2_file[0] != !l->key2_file[0])
+            return fail(&ps, line, key, CR_ERR_INVAL,
+                        "cert2 and key2 must be given together");
+        if (l->cert2_file[0] && !l->cert_file[0])
+            return fail(&ps, line, key, CR_ERR_INVAL, "cert2 given without cert");
+        if (!l->cert_file[0] && !l->psk_file[0])
+            return fail(&ps, line, key, CR_ERR_INVAL,
+                        "no credentials: give cert+key and/or psk_file");
+        if (l->hs.client_auth != HS_CLIENT_AUTH_NONE && !l->ca_file[0])
+            return fail(&ps, line, key, CR_ERR_INVAL, "client_auth needs ca_file");
+        const struct {
+            const char *name;
+            const char *path;
+        } files[] = {{"cert", l->cert_file},   {"key", l->key_file},
+                     {"cert2", l->cert2_file}, {"key2", l->key2_file},
+                     {"psk_file", l->psk_file}, {"ca_file", l->ca_file}};
+        for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+            if (!files[f].path[0])
+                continue;
+            char fkey[GW_CFG_KEY_PATH_MAX_LEN + 16];
+            snprintf(fkey, sizeof(fkey), "%s.%s", key, files[f].name);
+            CR_GUARD(check_readable(&ps, line, fkey, files[f].path));
+        }
+    }
+
+    struct sockaddr_un sun;
+    if (!cfg->control_socket[0])
+        return fail(&ps, 0, "control_socket", CR_ERR_INVAL, "empty path");
+    if (strlen(cfg->control_socket) >= sizeof(sun.sun_path))
+        return fail(&ps, 0, "control_socket", CR_ERR_LIMIT, "path longer than %zu bytes",
+                    sizeof(sun.sun_path) - 1);
+    if (cfg->max_sessions < 1 || cfg->max_sessions > GW_MAX_SESSIONS_LIMIT)
+        return fail(&ps, 0, "max_sessions", CR_ERR_INVAL, "%u out of range 1..%u",
+                    cfg->max_sessions, GW_MAX_SESSIONS_LIMIT);
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* gw_cp.h — the control plane of dtlsgw, run on the main lcore.
+ *
+ * Owns: the per-peer handshake table (one thread, a plain rte_hash), the
+ * handshake engine contexts and credentials of each listener, session
+ * installation/removal (the single writer of the session table), NAT-port
+ * allocation, retransmission timers (rte_timer), idle reaping, close_notify,
+ * ARP/ICMP (through gw_net), the control socket handlers, stats printing.
+ * Must not: block (except the final drain at shutdown), run on a worker, or
+ * touch a session's owner-only fields while its owner may run (it encrypts
+ * a close_notify with wr_seq only after the session's RCU grace period, or
+ * after the workers stopped).
+ */
+#ifndef DTLSGW_GW_CP_H
+#define DTLSGW_GW_CP_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "cr_err.h"
+#include "dp_worker.h"
+#include "gw_config.h"
+
+#define GW_CP_REAP_PERIOD_MS 250
+#define GW_CP_RECLAIM_PERIOD_MS 10
+#define GW_CP_SHUTDOWN_DRAIN_MS 200
+#define GW_CP_PUNT_BURST 32
+
+struct gw_cp;
+
+/* Builds the control plane over an initialized dp_gw (ports started, rings
+ * and session table created): loads credentials, creates one handshake
+ * context per listener, sets up next hops and the control socket.  On error
+ * returns a negative CR_ERR_* with a message in err. */
+CR_WUR int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g,
+                        char *err, size_t err_len);
+/* Runs the control loop until *stop becomes non-zero. */
+void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop);
+/* After the workers stopped: send close_notify to every live session,
+ * free everything the control plane holds and drain TX. */
+void gw_cp_shutdown(struct gw_cp *cp);
+void gw_cp_free(struct gw_cp *cp);
+/* Prints the non-zero counters (and sessions) to f. */
+void gw_cp_print_stats(struct gw_cp *cp, FILE *f, bool all);
+
+#endif

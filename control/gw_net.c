@@ -1,0 +1,258 @@
+/* gw_net.c — ARP (RFC 826) responder/resolver, ICMP echo (RFC 792) responder
+ * and control-plane UDP frames.
+ *
+ * Owns: next-hop resolution state; see gw_net.h.
+ * Must not: run on a worker or answer for foreign addresses.
+ */
+#include "gw_net.h"
+
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+
+#include "dp_counters.h"
+
+void gw_net_init(struct gw_net *n, struct dp_gw *g)
+{
+    memset(n, 0, sizeof(*n));
+    n->g = g;
+}
+
+int gw_net_nexthop_add(struct gw_net *n, uint32_t dst_ip_be)
+{
+    struct dp_gw *g = n->g;
+    int port = -1;
+    uint32_t nh_ip = 0;
+    for (unsigned i = 0; i < g->n_ports; i++)
+        if (dp_port_on_link(&g->ports[i], dst_ip_be)) {
+            port = (int)i;
+            nh_ip = dst_ip_be;
+            break;
+        }
+    if (port < 0)
+        for (unsigned i = 0; i < g->n_ports; i++)
+            if (g->ports[i].gw_be != 0) {
+                port = (int)i;
+                nh_ip = g->ports[i].gw_be;
+                break;
+            }
+    if (port < 0)
+        return -1;
+    for (unsigned i = 0; i < g->n_nexthops; i++)
+        if (g->nexthops[i].ip_be == nh_ip && g->nexthops[i].port_idx == port)
+            return (int)i;
+    if (g->n_nexthops >= DP_MAX_NEXTHOPS)
+        return -1;
+    unsigned i = g->n_nexthops;
+    g->nexthops[i].ip_be = nh_ip;
+    g->nexthops[i].port_idx = (uint16_t)port;
+    __atomic_store_n(&g->nexthops[i].mac_word, 0, __ATOMIC_RELAXED);
+    n->nh_last_req_ms[i] = 0;
+    g->n_nexthops++;
+    return (int)i;
+}
+
+bool gw_net_nexthop_resolved(const struct gw_net *n, unsigned nh)
+{
+    return nh < n->g->n_nexthops &&
+           (__atomic_load_n(&n->g->nexthops[nh].mac_word, __ATOMIC_RELAXED) & DP_NH_VALID);
+}
+
+static void learn(struct gw_net *n, unsigned port, uint32_t ip_be,
+                  const struct rte_ether_addr *mac)
+{
+    struct dp_gw *g = n->g;
+    if (rte_is_zero_ether_addr(mac) || !rte_is_unicast_ether_addr(mac))
+        return;
+    for (unsigned i = 0; i < g->n_nexthops; i++) {
+        struct dp_nexthop *nh = &g->nexthops[i];
+        if (nh->ip_be != ip_be || nh->port_idx != port)
+            continue;
+        uint64_t w = dp_mac_to_word(mac) | DP_NH_VALID;
+        /* One 64-bit store publishes MAC and valid bit together; workers
+         * load it relaxed (no other data depends on it). */
+        if (__atomic_load_n(&nh->mac_word, __ATOMIC_RELAXED) != w) {
+            __atomic_store_n(&nh->mac_word, w, __ATOMIC_RELAXED);
+            dp_cnt_inc(DP_CNT_CP_ARP_LEARNED);
+        }
+    }
+}
+
+static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
+{
+    struct dp_gw *g = n->g;
+    unsigned port = m->port;
+    if (port >= g->n_ports ||
+        m->data_len < RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr)) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ARP);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+    if (a->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        a->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+        a->arp_hlen != RTE_ETHER_ADDR_LEN || a->arp_plen != 4) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ARP);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    const struct dp_port *p = &g->ports[port];
+    struct rte_arp_ipv4 *d = &a->arp_data;
+    learn(n, port, d->arp_sip, &d->arp_sha);
+    if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) && d->arp_tip == p->ip_be) {
+        /* RFC 826: swap sender/target, fill in our hardware address. */
+        a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+        rte_ether_addr_copy(&d->arp_sha, &d->arp_tha);
+        d->arp_tip = d->arp_sip;
+        rte_ether_addr_copy(&p->mac, &d->arp_sha);
+        d->arp_sip = p->ip_be;
+        rte_ether_addr_copy(&d->arp_tha, &eth->dst_addr);
+        rte_ether_addr_copy(&p->mac, &eth->src_addr);
+        m->ol_flags = 0;
+        dp_cnt_inc(DP_CNT_CP_ARP_REPLY_SENT);
+        return m;
+    }
+    if (a->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY))
+        dp_cnt_inc(DP_CNT_DROP_CP_ARP);   /* request for someone else */
+    rte_pktmbuf_free(m);
+    return NULL;
+}
+
+static struct rte_mbuf *icmp_input(struct gw_net *n, struct rte_mbuf *m)
+{
+    struct dp_gw *g = n->g;
+    unsigned port = m->port;
+    /* The worker validated Ethernet/IPv4 lengths, checksum and that the
+     * destination is one of ours. */
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+    uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+    if (port >= g->n_ports || tot - ihl < sizeof(struct rte_icmp_hdr)) {
+        dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    struct rte_icmp_hdr *ic = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl);
+    uint32_t icmp_len = tot - ihl;
+    if (ic->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || ic->icmp_code != 0 ||
+        rte_raw_cksum(ic, icmp_len) != 0xffff) {
+        dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    /* RFC 792: echo reply = request with addresses swapped, type 0. */
+    ic->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    ic->icmp_cksum = 0;
+    ic->icmp_cksum = (uint16_t)~rte_raw_cksum(ic, icmp_len);
+    uint32_t tmp = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = tmp;
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+    rte_ether_addr_copy(&g->ports[port].mac, &eth->src_addr);
+    /* Drop L2 padding past the IPv4 datagram. */
+    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - tot));
+    m->ol_flags = 0;
+    dp_cnt_inc(DP_CNT_CP_ICMP_ECHO_REPLY);
+    return m;
+}
+
+struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m)
+{
+    if (m->data_len < RTE_ETHER_HDR_LEN) {
+        dp_cnt_inc(DP_CNT_DROP_SHORT_FRAME);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+        return arp_input(n, m);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
+        m->data_len >= RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr)) {
+        const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+        if (ip->next_proto_id == IPPROTO_ICMP)
+            return icmp_input(n, m);
+    }
+    dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
+    rte_pktmbuf_free(m);
+    return NULL;
+}
+
+static struct rte_mbuf *arp_request(struct dp_gw *g, unsigned nh)
+{
+    const struct dp_nexthop *e = &g->nexthops[nh];
+    const struct dp_port *p = &g->ports[e->port_idx];
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+    if (m == NULL)
+        return NULL;
+    uint16_t len = RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr);
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, len);
+    if (eth == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    memset(eth, 0, len);
+    memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+    rte_ether_addr_copy(&p->mac, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+    a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    a->arp_hlen = RTE_ETHER_ADDR_LEN;
+    a->arp_plen = 4;
+    a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    rte_ether_addr_copy(&p->mac, &a->arp_data.arp_sha);
+    a->arp_data.arp_sip = p->ip_be;
+    a->arp_data.arp_tip = e->ip_be;
+    m->port = e->port_idx;
+    return m;
+}
+
+unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out,
+                         unsigned max)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n->g->n_nexthops && k < max; i++) {
+        uint64_t period = gw_net_nexthop_resolved(n, i) ? GW_NET_ARP_REFRESH_MS
+                                                        : GW_NET_ARP_RETRY_MS;
+        if (n->nh_last_req_ms[i] != 0 && now_ms - n->nh_last_req_ms[i] < period)
+            continue;
+        struct rte_mbuf *m = arp_request(n->g, i);
+        if (m == NULL) {
+            dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+            break;
+        }
+        n->nh_last_req_ms[i] = now_ms;
+        out[k++] = m;
+        dp_cnt_inc(DP_CNT_CP_ARP_REQUEST_SENT);
+    }
+    return k;
+}
+
+struct rte_mbuf *gw_net_udp_frame(struct dp_gw *g, unsigned port_idx,
+                                  const struct rte_ether_addr *dst_mac, uint32_t src_ip,
+                                  uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+                                  const uint8_t *data, size_t len)
+{
+    if (port_idx >= g->n_ports || len > g->ports[port_idx].mtu - 28u)
+        return NULL;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+    if (m == NULL)
+        return NULL;
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP_UDP_LEN + len));
+    if (d == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    memcpy(d + DP_ETH_IP_UDP_LEN, data, len);
+    dp_pkt_write_ipv4_udp(m, &g->ports[port_idx], dst_mac, src_ip, dst_ip, src_port, dst_port);
+    m->port = (uint16_t)port_idx;
+    return m;
+}

@@ -1,0 +1,58 @@
+/* gw_net.h — the gateway's own L2/L3 presence, run by the control plane:
+ * ARP responder and next-hop resolver, ICMP echo responder, and UDP frames
+ * built from control-plane data (handshake flights, HelloVerifyRequests).
+ *
+ * Owns: the next-hop entries of struct dp_gw (their IPs, their resolution
+ * timers) and publishing resolved MACs to the workers (one atomic 64-bit
+ * store per entry, see dp_worker.h).
+ * Must not: be called from a worker, block, or answer for addresses that
+ * are not one of the gateway's ports.
+ *
+ * Checksums: every frame built here carries full software IPv4/UDP/ICMP
+ * checksums (dp_pkt_write_ipv4_udp, see the policy in dp_port.h).
+ */
+#ifndef DTLSGW_GW_NET_H
+#define DTLSGW_GW_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "dp_worker.h"
+
+#define GW_NET_ARP_RETRY_MS 1000          /* unresolved next hop: re-ask */
+#define GW_NET_ARP_REFRESH_MS 30000       /* resolved: refresh */
+
+struct gw_net {
+    struct dp_gw *g;
+    uint64_t nh_last_req_ms[DP_MAX_NEXTHOPS];
+};
+
+void gw_net_init(struct gw_net *n, struct dp_gw *g);
+
+/* Next hop towards dst_ip_be (network order): the destination itself when a
+ * port's subnet holds it, else the first port's configured gateway.  Reuses
+ * an existing entry.  Returns its index, or -1 when no port can reach it. */
+int gw_net_nexthop_add(struct gw_net *n, uint32_t dst_ip_be);
+bool gw_net_nexthop_resolved(const struct gw_net *n, unsigned nh);
+
+/* Handles a punted ARP or ICMP frame (m->port = port index).  Returns a
+ * reply frame to transmit on m->port (m reused), or NULL when m was
+ * consumed (learned, dropped and counted). */
+struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m);
+
+/* Builds ARP requests for next hops that are unresolved (every
+ * GW_NET_ARP_RETRY_MS) or due a refresh; up to max frames into out.
+ * Returns the count (out[i]->port = port index). */
+unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out,
+                         unsigned max);
+
+/* A UDP frame carrying data on port port_idx (m->port set).  NULL when no
+ * mbuf or too big for one segment. */
+struct rte_mbuf *gw_net_udp_frame(struct dp_gw *g, unsigned port_idx,
+                                  const struct rte_ether_addr *dst_mac, uint32_t src_ip,
+                                  uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+                                  const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,158 @@
+/* hs_cookie.c — stateless cookie exchange (RFC 6347 §4.2.1).
+ *
+ * Owns: nothing (the secrets live in struct hs_ctx, the MAC in
+ * crypto/cr_cookie.c).  Must not: allocate, keep state per peer, or answer
+ * with more bytes than it received (no amplification).
+ *
+ * What the cookie covers (in this order):
+ *   peer family (1) || peer port (2, big endian) || peer address (16; an
+ *   IPv4 address in the first 4 bytes, the rest zero) ||
+ *   ClientHello.client_version (2) || ClientHello.random (32) ||
+ *   ClientHello.session_id length (1) || session_id (0..32)
+ * These are the fixed fields that precede the cookie, so they are inside
+ * any first fragment that carries the cookie: a fragmented ClientHello is
+ * checked on its first fragment alone.  cipher_suites and extensions are
+ * not covered (they may be in later fragments).
+ *
+ * The cookie is HMAC-SHA256 truncated to 32 bytes, or shorter when the
+ * HelloVerifyRequest would otherwise be larger than the ClientHello
+ * datagram; below CR_COOKIE_MIN_LEN bytes the datagram is dropped.
+ */
+#ifndef NO_COMPAT_IMB_API_053
+#define NO_COMPAT_IMB_API_053 /* ipsec-mb's SHA1/... macros clash with libcrypto */
+#endif
+#include "hs.h"
+#include "hs_cursor.h"
+#include "hs_reasm.h"
+#include "hs_priv.h"
+
+#include <string.h>
+
+#include "dp_record.h"
+
+#define HS_MT_CLIENT_HELLO 1
+#define HS_MT_HELLO_VERIFY_REQUEST 3
+#define HS_RANDOM_LEN 32
+#define HS_SESSION_ID_MAX_LEN 32
+/* HelloVerifyRequest: record header + handshake header + server_version(2)
+ * + cookie length (1); the cookie follows. */
+#define HS_HVR_FIXED_LEN (DP_REC_HDR_LEN + HS_FRAG_HDR_LEN + 2 + 1)
+
+int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
+                    const uint8_t *random, const uint8_t *session_id,
+                    size_t session_id_len, uint8_t *out, size_t *out_len)
+{
+    size_t n = 0;
+
+    CR_ENSURE(peer && random && out && out_len, CR_ERR_INVAL);
+    CR_ENSURE(peer->family == 4 || peer->family == 6, CR_ERR_INVAL);
+    CR_ENSURE(session_id_len <= HS_SESSION_ID_MAX_LEN, CR_ERR_INVAL);
+    out[n++] = peer->family;
+    out[n++] = (uint8_t)(peer->port >> 8);
+    out[n++] = (uint8_t)peer->port;
+    memset(out + n, 0, 16);
+    memcpy(out + n, peer->addr, peer->family == 4 ? 4 : 16);
+    n += 16;
+    out[n++] = (uint8_t)(client_version >> 8);
+    out[n++] = (uint8_t)client_version;
+    memcpy(out + n, random, HS_RANDOM_LEN);
+    n += HS_RANDOM_LEN;
+    out[n++] = (uint8_t)session_id_len;
+    if (session_id_len)
+        memcpy(out + n, session_id, session_id_len);
+    n += session_id_len;
+    *out_len = n;
+    return 0;
+}
+
+int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer,
+                    const uint8_t *dgram, size_t len, uint8_t *out_hvr, size_t out_cap,
+                    size_t *out_hvr_len)
+{
+    const uint8_t *buf = dgram;
+    size_t left = len;
+    struct dp_record rec;
+    struct hs_cur c, sid, cookie;
+    uint8_t mt, in[HS_COOKIE_INPUT_MAX_LEN], mac[CR_COOKIE_MAC_LEN];
+    uint32_t msg_len, frag_off, frag_len;
+    uint16_t msg_seq, client_version;
+    const uint8_t *random;
+    size_t in_len;
+
+    if (out_hvr_len)
+        *out_hvr_len = 0;
+    if (!ctx || !peer || !dgram || !out_hvr || !out_hvr_len)
+        return HS_COOKIE_DROP;
+    if (dp_record_next(&buf, &left, 0, &rec) != DP_RECORD_OK)
+        return HS_COOKIE_DROP;
+    if (rec.type != DP_CT_HANDSHAKE || rec.epoch != 0)
+        return HS_COOKIE_DROP;
+
+    /* RFC 6347 §4.2.2 handshake header; the first fragment must start the
+     * message (fragment_offset 0). */
+    hs_cur_init(&c, rec.fragment, rec.length);
+    if (!hs_cur_u8(&c, &mt) || !hs_cur_u24(&c, &msg_len) || !hs_cur_u16(&c, &msg_seq) ||
+        !hs_cur_u24(&c, &frag_off) || !hs_cur_u24(&c, &frag_len))
+        return HS_COOKIE_DROP;
+    if (mt != HS_MT_CLIENT_HELLO || frag_off != 0 || frag_len > msg_len ||
+        frag_len > hs_cur_len(&c) || msg_len > HS_MSG_MAX_BYTES)
+        return HS_COOKIE_DROP;
+    hs_cur_init(&c, hs_cur_data(&c), frag_len);
+
+    /* RFC 5246 §7.4.1.2 / RFC 6347 §4.2.1: client_version, random,
+     * session_id<0..32>, cookie<0..2^8-1> must all be in this fragment. */
+    if (!hs_cur_u16(&c, &client_version) || !hs_cur_span(&c, &random, HS_RANDOM_LEN) ||
+        !hs_cur_prefixed8(&c, &sid) || !hs_cur_prefixed8(&c, &cookie))
+        return HS_COOKIE_DROP;
+    if ((client_version >> 8) != 0xfe || hs_cur_len(&sid) > HS_SESSION_ID_MAX_LEN)
+        return HS_COOKIE_DROP;
+    if (hs_cookie_input(peer, client_version, random, hs_cur_data(&sid), hs_cur_len(&sid),
+                        in, &in_len) != 0)
+        return HS_COOKIE_DROP;
+
+    if (hs_cur_len(&cookie) > 0 &&
+        cr_cookie_verify(&ctx->cookie, in, in_len, hs_cur_data(&cookie),
+                         hs_cur_len(&cookie)) == 0)
+        return HS_COOKIE_VALID;
+
+    /* HelloVerifyRequest, never larger than what we received. */
+    if (len < HS_HVR_FIXED_LEN + CR_COOKIE_MIN_LEN)
+        return HS_COOKIE_DROP;
+    size_t cookie_len = len - HS_HVR_FIXED_LEN;
+    if (cookie_len > CR_COOKIE_MAC_LEN)
+        cookie_len = CR_COOKIE_MAC_LEN;
+    size_t hvr_len = HS_HVR_FIXED_LEN + cookie_len;
+    if (out_cap < hvr_len)
+        return HS_COOKIE_DROP;
+    if (cr_cookie_mac(&ctx->cookie, in, in_len, mac) != 0)
+        return HS_COOKIE_DROP;
+
+    uint8_t *p = out_hvr;
+    size_t body_len = 2 + 1 + cookie_len;
+    /* RFC 6347 §4.2.1: "the server MUST use the record sequence number in
+     * the ClientHello as the record sequence number in the
+     * HelloVerifyRequest"; "DTLS 1.2 server implementations SHOULD use DTLS
+     * version 1.0 regardless of the version of TLS that is expected to be
+     * negotiated" (server_version and record version 0xfeff). */
+    p += dp_record_write_hdr(p, DP_CT_HANDSHAKE, DP_VERSION_DTLS10, 0, rec.seq, NULL, 0,
+                             (uint16_t)(HS_FRAG_HDR_LEN + body_len));
+    *p++ = HS_MT_HELLO_VERIFY_REQUEST;
+    *p++ = 0;
+    *p++ = (uint8_t)(body_len >> 8);
+    *p++ = (uint8_t)body_len;
+    /* message_seq echoes the ClientHello's. */
+    *p++ = (uint8_t)(msg_seq >> 8);
+    *p++ = (uint8_t)msg_seq;
+    *p++ = 0;
+    *p++ = 0;
+    *p++ = 0;
+    *p++ = 0;
+    *p++ = (uint8_t)(body_len >> 8);
+    *p++ = (uint8_t)body_len;
+    *p++ = (uint8_t)(DP_VERSION_DTLS10 >> 8);
+    *p++ = (uint8_t)DP_VERSION_DTLS10;
+    *p++ = (uint8_t)cookie_len;
+    memcpy(p, mac, cookie_len);
+    *out_hvr_len = hvr_len;
+    return HS_COOKIE_SEND_HVR;
+}

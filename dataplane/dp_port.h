@@ -1,0 +1,159 @@
+/* dp_port.h — ethdev ports of the gateway: queue layout, mempool, and the
+ * IPv4/UDP header writer with the gateway's checksum policy.
+ *
+ * Owns: configuring each DPDK port with one RX queue per worker when the
+ * device spreads flows (RSS, or net_af_packet's PACKET_FANOUT across its
+ * qpairs), else one RX queue; one TX queue per worker plus, when the device
+ * has one more, a control-plane TX queue; the mbuf pool.
+ * Must not: know about sessions or DTLS.
+ *
+ * Checksum policy (explicit, both directions):
+ *   - Everything the gateway sends carries a full IPv4 header checksum and a
+ *     full UDP checksum computed in software (dp_pkt_finish_ipv4_udp), unless
+ *     the config enables checksum_offload AND the port offers IPv4+UDP TX
+ *     checksum offload, in which case the NIC fills them.
+ *   - Every received IPv4 header checksum is verified, and every received
+ *     UDP checksum is verified unless it is zero (RFC 768: zero means "no
+ *     checksum" over IPv4).  A NIC's RX "good" flag is trusted; "bad" drops.
+ *     Kernel peers on a veth leave partial checksums unless TX offload is off
+ *     on their veth (`ethtool -K IF tx off`); such frames are dropped and
+ *     counted as DROP_UDP_CSUM.
+ */
+#ifndef DTLSGW_DP_PORT_H
+#define DTLSGW_DP_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_udp.h>
+
+#define DP_MAX_PORTS 4
+#define DP_MAX_WORKERS 32
+#define DP_MAX_RXQ_PER_PORT 64
+#define DP_PORT_RX_DESC 1024
+#define DP_PORT_TX_DESC 1024
+#define DP_MBUF_CACHE 256
+#define DP_MBUF_DATA_BYTES RTE_MBUF_DEFAULT_BUF_SIZE
+#define DP_PORT_MTU_DEFAULT_BYTES 1500
+#define DP_ETH_IP_UDP_LEN (RTE_ETHER_HDR_LEN + 20 + 8)   /* 42 */
+
+struct dp_port {
+    uint16_t port_id;
+    uint16_t n_rxq;
+    uint16_t n_txq;
+    int16_t cp_txq;            /* dedicated control-plane TX queue, or -1 */
+    uint16_t mtu;              /* L3 MTU in bytes */
+    bool spread;               /* RX queues spread flows (RSS / fanout) */
+    bool tx_csum_offload;
+    uint8_t prefix_len;
+    uint32_t ip_be;            /* our address, network order */
+    uint32_t gw_be;            /* next hop for off-link, network order; 0 none */
+    struct rte_ether_addr mac;
+    char driver[32];
+};
+
+/* Creates the gateway's mbuf pool.  NULL on error (rte_errno). */
+struct rte_mempool *dp_port_pool_create(const char *name, unsigned n_mbufs, int socket_id);
+
+/* Configures and starts port p->port_id for n_workers workers.  Fields
+ * ip_be/prefix_len/gw_be are the caller's; the rest is filled.  On error
+ * returns a negative errno and writes a message into err. */
+int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool,
+                 bool want_csum_offload, char *err, size_t err_len);
+void dp_port_close(struct dp_port *p);
+
+/* True when ip_be (network order) is on p's subnet. */
+static inline bool dp_port_on_link(const struct dp_port *p, uint32_t ip_be)
+{
+    if (p->prefix_len == 0)
+        return true;
+    uint32_t mask = p->prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> p->prefix_len);
+    return ((rte_be_to_cpu_32(ip_be) ^ rte_be_to_cpu_32(p->ip_be)) & mask) == 0;
+}
+
+/* Writes Ethernet + IPv4 (20 bytes, DF set, TTL 64) + UDP headers in front
+ * of the UDP payload that starts at the mbuf's data offset 42 (the caller
+ * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
+ * the checksums per the policy above.  All addresses/ports network order. */
+static inline void dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
+                                         const struct rte_ether_addr *dst_mac,
+                                         uint32_t src_ip, uint32_t dst_ip,
+                                         uint16_t src_port, uint16_t dst_port)
+{
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
+    uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - 20);
+
+    rte_ether_addr_copy(dst_mac, &eth->dst_addr);
+    rte_ether_addr_copy(&p->mac, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->type_of_service = 0;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + 20));
+    ip->packet_id = 0;
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->hdr_checksum = 0;
+    ip->src_addr = src_ip;
+    ip->dst_addr = dst_ip;
+    udp->src_port = src_port;
+    udp->dst_port = dst_port;
+    udp->dgram_len = rte_cpu_to_be_16(udp_len);
+    udp->dgram_cksum = 0;
+    m->l2_len = RTE_ETHER_HDR_LEN;
+    m->l3_len = 20;
+    m->pkt_len = m->data_len;
+    if (p->tx_csum_offload) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+        udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+    } else {
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        /* rte_ipv4_udptcp_cksum maps a computed 0 to 0xffff (RFC 768). */
+        udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+    }
+}
+
+/* Verifies a received IPv4 header checksum (ihl already validated). */
+static inline bool dp_pkt_ipv4_csum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
+{
+    uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+        return true;
+    if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+        return false;
+    size_t ihl = (size_t)(ip->version_ihl & 0x0f) * 4;
+    return rte_raw_cksum(ip, ihl) == 0xffff;
+}
+
+/* Verifies a received UDP checksum; zero means "none" (RFC 768).  The UDP
+ * length was validated against the IPv4 length by the caller. */
+static inline bool dp_pkt_udp_csum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+                                      const struct rte_udp_hdr *udp)
+{
+    uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        return true;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+        return false;
+    if (udp->dgram_cksum == 0)
+        return true;
+    uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
+    /* phdr_cksum used the IPv4 total length; recompute over the UDP length
+     * as rte_ipv4_udptcp_cksum does: pseudo header + UDP header + data. */
+    uint16_t l4_len = rte_be_to_cpu_16(udp->dgram_len);
+    sum = (uint32_t)rte_raw_cksum(udp, l4_len) + sum;
+    sum = ((sum >> 16) & 0xffff) + (sum & 0xffff);
+    sum = ((sum >> 16) & 0xffff) + (sum & 0xffff);
+    return (uint16_t)sum == 0xffff;
+}
+
+#endif

@@ -1,0 +1,239 @@
+/* dp_session.c — session objects, the lock-free session table, the NAT-port
+ * map and their RCU (QSBR) reclamation.
+ *
+ * Owns: the rte_hash (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
+ * block, the single writer is the control plane), the NAT map (an array of
+ * 65536 session pointers indexed by the gateway-side port), the QSBR
+ * variable the workers report to, and the FIFO of removed sessions waiting
+ * for their grace period.
+ * Must not: be written by more than one thread (control plane), free a
+ * session or a hash key slot before every reader passed a quiescent state
+ * after its removal, or allocate on the reader path.
+ */
+#include "dp_session.h"
+
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "cr_err.h"
+
+struct dp_sess_table {
+    struct rte_hash *hash;
+    struct dp_session **nat;            /* DP_SESS_NAT_PORTS entries */
+    struct rte_rcu_qsbr *qsbr;
+    struct dp_session *pend_head;       /* removed, waiting for grace period */
+    struct dp_session *pend_tail;
+    uint32_t n_live;
+    uint32_t n_pending;
+    uint32_t max_sessions;
+};
+
+struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
+{
+    size_t rsz = dp_replay_size(win_bits);
+    if (rsz == 0)
+        return NULL;
+    size_t base = RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
+    struct dp_session *s = rte_zmalloc_socket("dp_session", base + rsz,
+                                              RTE_CACHE_LINE_SIZE, socket_id);
+    if (s == NULL)
+        return NULL;
+    s->replay = (struct dp_replay *)((uint8_t *)s + base);
+    if (dp_replay_init(s->replay, win_bits) != 0) {
+        rte_free(s);
+        return NULL;
+    }
+    s->hash_pos = -1;
+    return s;
+}
+
+void dp_session_free(struct dp_session *s)
+{
+    if (s == NULL)
+        return;
+    cr_aead_key_wipe(&s->rd_key);
+    cr_aead_key_wipe(&s->wr_key);
+    s->wr_seq = 0;
+    rte_free(s);
+}
+
+struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
+                                           unsigned n_readers, int socket_id)
+{
+    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE) {
+        rte_errno = EINVAL;
+        return NULL;
+    }
+    struct dp_sess_table *t = rte_zmalloc_socket("dp_sess_table", sizeof(*t),
+                                                 RTE_CACHE_LINE_SIZE, socket_id);
+    if (t == NULL) {
+        rte_errno = ENOMEM;
+        return NULL;
+    }
+    t->max_sessions = max_sessions;
+    struct rte_hash_parameters hp = {
+        .name = name,
+        .entries = max_sessions,
+        .key_len = sizeof(struct dp_sess_key),
+        .hash_func = rte_hash_crc,
+        .hash_func_init_val = 0x9e3779b9,
+        .socket_id = socket_id,
+        /* Lock-free readers with one writer; implies NO_FREE_ON_DEL, so a
+         * deleted key slot is only recycled by dp_sess_reclaim after the
+         * grace period (a reader may still be comparing that key). */
+        .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+    };
+    t->hash = rte_hash_create(&hp);
+    if (t->hash == NULL)
+        goto fail;
+    t->nat = rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS,
+                                RTE_CACHE_LINE_SIZE, socket_id);
+    if (t->nat == NULL)
+        goto fail;
+    size_t qsz = rte_rcu_qsbr_get_memsize(n_readers);
+    t->qsbr = rte_zmalloc_socket("dp_sess_qsbr", qsz, RTE_CACHE_LINE_SIZE, socket_id);
+    if (t->qsbr == NULL || rte_rcu_qsbr_init(t->qsbr, n_readers) != 0)
+        goto fail;
+    return t;
+fail:
+    if (rte_errno == 0)
+        rte_errno = ENOMEM;
+    rte_hash_free(t->hash);
+    rte_free(t->nat);
+    rte_free(t->qsbr);
+    rte_free(t);
+    return NULL;
+}
+
+struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t)
+{
+    return t->qsbr;
+}
+
+uint32_t dp_sess_count(const struct dp_sess_table *t)
+{
+    return t->n_live;
+}
+
+uint32_t dp_sess_pending(const struct dp_sess_table *t)
+{
+    return t->n_pending;
+}
+
+int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
+{
+    CR_ENSURE(t != NULL && s != NULL && !s->installed, CR_ERR_INVAL);
+    CR_ENSURE(t->n_live < t->max_sessions, CR_ERR_LIMIT);
+    CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL,
+              CR_ERR_INVAL);
+    CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
+    /* rte_hash_add_key_data publishes the data pointer with release
+     * semantics in LF mode, so a reader that finds the key sees every field
+     * written above. */
+    int32_t pos = rte_hash_add_key_data(t->hash, &s->key, s);
+    if (pos == -ENOSPC)
+        return CR_ERR_LIMIT;
+    CR_ENSURE(pos >= 0, CR_ERR_INVAL);
+    s->hash_pos = rte_hash_lookup(t->hash, &s->key);
+    /* Release: a worker that loads this pointer (acquire) sees a fully
+     * initialized session. */
+    __atomic_store_n(&t->nat[s->nat_port], s, __ATOMIC_RELEASE);
+    s->installed = true;
+    t->n_live++;
+    return CR_OK;
+}
+
+void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_close)
+{
+    if (t == NULL || s == NULL || !s->installed)
+        return;
+    int32_t pos = rte_hash_del_key(t->hash, &s->key);
+    if (pos >= 0)
+        s->hash_pos = pos;
+    /* Clear the NAT slot so no new reader finds s.  The control plane's
+     * port allocator keeps the port itself reserved until reclaim. */
+    if (__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == s)
+        __atomic_store_n(&t->nat[s->nat_port], NULL, __ATOMIC_RELEASE);
+    s->installed = false;
+    s->send_close = send_close;
+    /* Token after both unpublish steps: a reader that reported quiescent
+     * after it can no longer hold s. */
+    s->rcu_token = rte_rcu_qsbr_start(t->qsbr);
+    s->rcu_next = NULL;
+    if (t->pend_tail != NULL)
+        t->pend_tail->rcu_next = s;
+    else
+        t->pend_head = s;
+    t->pend_tail = s;
+    t->n_live--;
+    t->n_pending++;
+}
+
+unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg,
+                         bool wait)
+{
+    unsigned n = 0;
+    while (t->pend_head != NULL && (wait || n < DP_SESS_RECLAIM_BATCH)) {
+        struct dp_session *s = t->pend_head;
+        /* Tokens are monotonic along the FIFO: stop at the first session
+         * whose grace period is not over. */
+        if (rte_rcu_qsbr_check(t->qsbr, s->rcu_token, wait) != 1)
+            break;
+        t->pend_head = s->rcu_next;
+        if (t->pend_head == NULL)
+            t->pend_tail = NULL;
+        t->n_pending--;
+        if (s->hash_pos >= 0)
+            rte_hash_free_key_with_position(t->hash, s->hash_pos);
+        if (cb != NULL)
+            cb(s, arg);
+        dp_session_free(s);
+        n++;
+    }
+    return n;
+}
+
+struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next)
+{
+    const void *key;
+    void *data;
+    if (rte_hash_iterate(t->hash, &key, &data, next) < 0)
+        return NULL;
+    return data;
+}
+
+void dp_sess_table_free(struct dp_sess_table *t)
+{
+    if (t == NULL)
+        return;
+    uint32_t it = 0;
+    struct dp_session *s;
+    /* Remove everything, then reclaim (no reader runs any more). */
+    while ((s = dp_sess_iterate(t, &it)) != NULL) {
+        dp_sess_remove(t, s, false);
+        it = 0;
+    }
+    (void)dp_sess_reclaim(t, NULL, NULL, true);
+    rte_hash_free(t->hash);
+    rte_free(t->nat);
+    rte_free(t->qsbr);
+    rte_free(t);
+}
+
+struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k)
+{
+    void *data = NULL;
+    if (rte_hash_lookup_data(t->hash, k, &data) < 0)
+        return NULL;
+    return data;
+}
+
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port)
+{
+    /* Acquire pairs with the release in dp_sess_install. */
+    return __atomic_load_n(&t->nat[nat_port], __ATOMIC_ACQUIRE);
+}

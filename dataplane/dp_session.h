@@ -1,0 +1,120 @@
+/* dp_session.h — established DTLS sessions and the lock-free session table
+ * (the control/data contract of DESIGN.md).
+ *
+ * Owns: the session object (keys, replay window, write sequence, backend
+ * binding), the rte_hash keyed by (client ip, client port, local ip, local
+ * port) with lock-free reader/writer concurrency, the NAT-port map (gateway
+ * port towards the backend → session), and reclamation through rte_rcu_qsbr.
+ * Must not: know about handshakes, parse packets or allocate on lookup.
+ *
+ * Threads:
+ *   - the control plane is the single writer: dp_sess_install/remove/reclaim;
+ *   - workers read: dp_sess_lookup, dp_sess_by_nat, and report quiescent
+ *     states on the table's QSBR variable once per loop, never holding a
+ *     session pointer across a quiescent state;
+ *   - session fields are written by the control plane before install and
+ *     are then read-only, except the ones marked "owner" (written only by
+ *     the owning worker) and last_rx_tsc (owner writes, control plane reads,
+ *     relaxed atomics: an approximate idle time is all it needs).
+ */
+#ifndef DTLSGW_DP_SESSION_H
+#define DTLSGW_DP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_rcu_qsbr.h>
+
+#include "cr_aead.h"
+#include "dp_replay.h"
+
+#define DP_SESS_MAX_DEFAULT 65536
+#define DP_SESS_NAT_PORTS 65536
+#define DP_SESS_RECLAIM_BATCH 256
+
+/* All fields in network byte order, exactly as read from the packet. */
+struct dp_sess_key {
+    uint32_t client_ip;
+    uint32_t local_ip;
+    uint16_t client_port;
+    uint16_t local_port;
+};
+
+struct dp_session {
+    /* ---- read-only after install ---- */
+    struct cr_aead_key rd_key;          /* client_write key: open */
+    struct cr_aead_key wr_key;          /* server_write key: seal */
+    struct dp_sess_key key;
+    uint32_t backend_ip;                /* network order */
+    uint32_t nat_ip;                    /* our address on the backend port, network order */
+    uint16_t backend_port;              /* network order */
+    uint16_t nat_port;                  /* host order: index of the NAT map */
+    uint16_t client_port_id;            /* DPDK port towards the client */
+    uint16_t backend_port_id;           /* DPDK port towards the backend */
+    uint16_t backend_nh;                /* next-hop index (dp_worker.h) */
+    uint16_t owner;                     /* owning worker index */
+    uint16_t epoch;                     /* current read = write epoch */
+    uint16_t version;                   /* record version (0xfefd) */
+    uint16_t listener;                  /* listener index */
+    uint8_t explicit_nonce_len;         /* 8 (GCM/CCM) or 0 (ChaCha20) */
+    uint8_t tag_len;
+    struct rte_ether_addr client_mac;   /* L2 next hop towards the client */
+
+    /* ---- owner worker only ---- */
+    uint64_t wr_seq __rte_cache_aligned; /* next write sequence number */
+    uint64_t rx_records;
+    uint64_t tx_records;
+    uint64_t last_rx_tsc;               /* relaxed store (owner), relaxed load (cp) */
+    struct dp_replay *replay;           /* points into this allocation */
+
+    /* ---- control plane only ---- */
+    struct dp_session *rcu_next __rte_cache_aligned;
+    uint64_t rcu_token;
+    int32_t hash_pos;
+    bool installed;
+    bool send_close;                    /* send close_notify once reclaimed */
+    void *cp_ref;                       /* control plane's back pointer */
+};
+
+struct dp_sess_table;
+
+/* Allocates a zeroed session with a replay window of win_bits (a multiple of
+ * 64 in [DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS]).  NULL on error. */
+struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id);
+/* Wipes key material and frees. */
+void dp_session_free(struct dp_session *s);
+
+/* max_sessions entries; n_readers worker threads (QSBR thread ids
+ * 0..n_readers-1).  NULL on error (rte_errno set). */
+struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
+                                           unsigned n_readers, int socket_id);
+/* Frees every session still in the table or waiting; no reader may run. */
+void dp_sess_table_free(struct dp_sess_table *t);
+struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);
+uint32_t dp_sess_count(const struct dp_sess_table *t);
+uint32_t dp_sess_pending(const struct dp_sess_table *t);
+
+/* Control plane.  Publishes s (all read-only fields set, s->nat_port free).
+ * 0, or CR_ERR_LIMIT (table full), CR_ERR_INVAL (key or NAT port in use). */
+CR_WUR int dp_sess_install(struct dp_sess_table *t, struct dp_session *s);
+/* Control plane.  Unpublishes s; it is freed by dp_sess_reclaim once every
+ * reader passed a quiescent state.  send_close: ask the reclaim callback to
+ * send a close_notify (after the grace period the owner no longer touches
+ * wr_seq, so the control plane may use it). */
+void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_close);
+/* Control plane.  Frees sessions whose grace period ended, oldest first;
+ * calls cb(s, arg) before each free (NULL: none).  wait: block until all
+ * pending are free (shutdown).  Returns the number freed. */
+typedef void (*dp_sess_reclaim_cb)(struct dp_session *s, void *arg);
+unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg,
+                         bool wait);
+/* Control plane: iterate live sessions (*next starts at 0); NULL at end. */
+struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
+
+/* Workers (and control plane).  Lock-free. */
+struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
+
+#endif

@@ -1,0 +1,751 @@
+/* dp_worker.c — the dataplane worker lcore: poll, classify, decrypt or
+ * encrypt in one ipsec-mb batch per burst, rewrite, transmit.
+ *
+ * Owns: per-worker state (struct dp_worker: AEAD context, RX queues polled,
+ * TX buffers, batch arrays), the per-lcore counters, the classification of
+ * frames, and the session fields marked "owner" in dp_session.h for the
+ * sessions this worker owns.
+ * Must not: parse handshake messages (anything but epoch-current
+ * application data of a live session goes to the control plane), allocate
+ * anything but mbufs, block, or touch a session it does not own beyond the
+ * read-only fields (those frames are handed to the owner over its ring).
+ *
+ * Replay discipline (RFC 6347 §4.1.2.6, "the receiver ... MUST discard
+ * ... duplicate[s]"; the window is updated "only if the MAC verification
+ * succeeds"): dp_replay_check before the batch, and again after the tag
+ * verified (a duplicate inside the same burst passed the first check), then
+ * dp_replay_update.
+ */
+#include "dp_worker.h"
+
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "cr_aead.h"
+#include "dp_counters.h"
+#include "dp_record.h"
+
+struct dp_lcore_counters dp_counters[RTE_MAX_LCORE];
+
+static const char *const counter_names[DP_CNT_N] = {
+#define X(name, kind, desc) #name,
+    DP_COUNTERS(X)
+#undef X
+};
+static const char *const counter_descs[DP_CNT_N] = {
+#define X(name, kind, desc) desc,
+    DP_COUNTERS(X)
+#undef X
+};
+static const uint8_t counter_kinds[DP_CNT_N] = {
+#define X(name, kind, desc) kind,
+    DP_COUNTERS(X)
+#undef X
+};
+
+const char *dp_counter_name(enum dp_counter_id id)
+{
+    return (unsigned)id < DP_CNT_N ? counter_names[id] : "?";
+}
+const char *dp_counter_desc(enum dp_counter_id id)
+{
+    return (unsigned)id < DP_CNT_N ? counter_descs[id] : "?";
+}
+int dp_counter_is_drop(enum dp_counter_id id)
+{
+    return (unsigned)id < DP_CNT_N ? counter_kinds[id] : 0;
+}
+uint64_t dp_counter_total(enum dp_counter_id id)
+{
+    uint64_t sum = 0;
+    for (unsigned l = 0; l < RTE_MAX_LCORE; l++)
+        sum += __atomic_load_n(&dp_counters[l].c[id], __ATOMIC_RELAXED);
+    return sum;
+}
+uint64_t dp_counter_drops_total(void)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < DP_CNT_N; i++)
+        if (counter_kinds[i])
+            sum += dp_counter_total((enum dp_counter_id)i);
+    return sum;
+}
+
+/* ---- per-worker state ---------------------------------------------------- */
+
+struct open_pkt {
+    struct rte_mbuf *m;
+    struct dp_session *s;
+    uint16_t first_op;
+    uint16_t n_ops;
+};
+
+struct dp_worker {
+    struct dp_gw *g;
+    unsigned idx;
+    unsigned lcore;
+    struct cr_aead_ctx *aead;
+    struct dp_lcore_counters *cnt;
+    uint64_t now_tsc;
+    struct {
+        uint16_t port_idx;
+        uint16_t q;
+    } rxq[DP_MAX_PORTS * DP_MAX_RXQ_PER_PORT];
+    unsigned n_rxq;
+    struct rte_mbuf *tx[DP_MAX_PORTS][DP_TXBUF_MAX];
+    unsigned n_tx[DP_MAX_PORTS];
+    /* client → backend: records to open, grouped by frame */
+    struct cr_aead_op open_ops[DP_OPS_MAX];
+    struct open_pkt open_pkts[DP_BURST];
+    unsigned n_open_ops;
+    unsigned n_open_pkts;
+    /* backend → client: one record per frame */
+    struct cr_aead_op seal_ops[DP_BURST];
+    struct rte_mbuf *seal_pkts[DP_BURST];
+    struct dp_session *seal_sess[DP_BURST];
+    unsigned n_seal;
+    struct dp_record recs[DP_REC_MAX_PER_DGRAM];
+};
+
+#define CNT(w, name) ((w)->cnt->c[DP_CNT_##name]++)
+
+int dp_gw_find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be)
+{
+    for (unsigned i = 0; i < g->n_listeners; i++)
+        if (g->listeners[i].ip_be == ip_be && g->listeners[i].port_be == port_be)
+            return (int)i;
+    return -1;
+}
+
+int dp_gw_find_port_by_ip(const struct dp_gw *g, uint32_t ip_be)
+{
+    for (unsigned i = 0; i < g->n_ports; i++)
+        if (g->ports[i].ip_be == ip_be)
+            return (int)i;
+    return -1;
+}
+
+int dp_gw_rings_create(struct dp_gw *g)
+{
+    char name[RTE_RING_NAMESIZE];
+    for (unsigned i = 0; i < g->n_workers; i++) {
+        snprintf(name, sizeof(name), "dgw_punt%u", i);
+        g->punt[i] = rte_ring_create(name, DP_RING_PUNT_SIZE, (int)rte_socket_id(),
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+        snprintf(name, sizeof(name), "dgw_hoff%u", i);
+        g->handoff[i] = rte_ring_create(name, DP_RING_HANDOFF_SIZE, (int)rte_socket_id(),
+                                        RING_F_SC_DEQ);
+        snprintf(name, sizeof(name), "dgw_cptx%u", i);
+        g->cptx[i] = rte_ring_create(name, DP_RING_CPTX_SIZE, (int)rte_socket_id(),
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+        if (g->punt[i] == NULL || g->handoff[i] == NULL || g->cptx[i] == NULL)
+            return -rte_errno;
+    }
+    return 0;
+}
+
+static void ring_drain_free(struct rte_ring *r)
+{
+    void *objs[DP_BURST];
+    unsigned n;
+    if (r == NULL)
+        return;
+    while ((n = rte_ring_dequeue_burst(r, objs, DP_BURST, NULL)) > 0)
+        rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, n);
+}
+
+void dp_gw_rings_free(struct dp_gw *g)
+{
+    for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
+        ring_drain_free(g->punt[i]);
+        ring_drain_free(g->handoff[i]);
+        ring_drain_free(g->cptx[i]);
+        rte_ring_free(g->punt[i]);
+        rte_ring_free(g->handoff[i]);
+        rte_ring_free(g->cptx[i]);
+        g->punt[i] = g->handoff[i] = g->cptx[i] = NULL;
+    }
+}
+
+struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx)
+{
+    struct dp_worker *w = rte_zmalloc("dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+    if (w == NULL)
+        return NULL;
+    w->g = g;
+    w->idx = idx;
+    w->lcore = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
+    w->cnt = &dp_counters[w->lcore];
+    w->aead = cr_aead_ctx_new();
+    if (w->aead == NULL) {
+        rte_free(w);
+        return NULL;
+    }
+    /* Queue q of a port is polled by worker q % n_workers. */
+    for (unsigned p = 0; p < g->n_ports; p++)
+        for (unsigned q = 0; q < g->ports[p].n_rxq; q++)
+            if (q % g->n_workers == idx) {
+                w->rxq[w->n_rxq].port_idx = (uint16_t)p;
+                w->rxq[w->n_rxq].q = (uint16_t)q;
+                w->n_rxq++;
+            }
+    return w;
+}
+
+void dp_worker_free(struct dp_worker *w)
+{
+    if (w == NULL)
+        return;
+    dp_worker_flush(w);
+    cr_aead_ctx_free(w->aead);
+    rte_free(w);
+}
+
+/* ---- TX --------------------------------------------------------------------- */
+
+static void tx_flush_port(struct dp_worker *w, unsigned p)
+{
+    unsigned n = w->n_tx[p];
+    if (n == 0)
+        return;
+    const struct dp_port *port = &w->g->ports[p];
+    /* Worker idx owns TX queue idx on every port (dp_port_init checked
+     * that the device has one per worker). */
+    uint16_t sent = rte_eth_tx_burst(port->port_id, (uint16_t)w->idx, w->tx[p], (uint16_t)n);
+    w->cnt->c[DP_CNT_TX_PKTS] += sent;
+    if (sent < n) {
+        w->cnt->c[DP_CNT_DROP_TX_FULL] += n - sent;
+        rte_pktmbuf_free_bulk(&w->tx[p][sent], n - sent);
+    }
+    w->n_tx[p] = 0;
+}
+
+static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *m)
+{
+    if (w->n_tx[p] == DP_TXBUF_MAX)
+        tx_flush_port(w, p);
+    w->tx[p][w->n_tx[p]++] = m;
+}
+
+void dp_worker_flush(struct dp_worker *w)
+{
+    for (unsigned p = 0; p < w->g->n_ports; p++)
+        tx_flush_port(w, p);
+}
+
+static inline void drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_counter_id why)
+{
+    w->cnt->c[why]++;
+    rte_pktmbuf_free(m);
+}
+
+static inline void punt(struct dp_worker *w, struct rte_mbuf *m)
+{
+    if (rte_ring_enqueue(w->g->punt[w->idx], m) != 0) {
+        drop(w, m, DP_CNT_DROP_PUNT_FULL);
+        return;
+    }
+    CNT(w, PUNT);
+}
+
+static inline void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned owner,
+                           bool from_handoff)
+{
+    if (from_handoff || owner >= w->g->n_workers) {
+        drop(w, m, DP_CNT_DROP_HANDOFF_OWNER);
+        return;
+    }
+    if (rte_ring_enqueue(w->g->handoff[owner], m) != 0) {
+        drop(w, m, DP_CNT_DROP_HANDOFF_FULL);
+        return;
+    }
+    CNT(w, HANDOFF_OUT);
+}
+
+/* ---- client → backend --------------------------------------------------- */
+
+static void flush_open(struct dp_worker *w)
+{
+    struct dp_gw *g = w->g;
+    if (w->n_open_pkts == 0)
+        return;
+    cr_aead_open_batch(w->aead, w->open_ops, w->n_open_ops);
+
+    for (unsigned j = 0; j < w->n_open_pkts; j++) {
+        struct open_pkt *op = &w->open_pkts[j];
+        struct dp_session *s = op->s;
+        struct rte_mbuf *m = op->m;
+        int last_good = -1;
+        unsigned n_good = 0;
+
+        for (unsigned k = op->first_op; k < (unsigned)op->first_op + op->n_ops; k++) {
+            struct cr_aead_op *o = &w->open_ops[k];
+            if (o->status != CR_OK) {
+                CNT(w, DROP_AUTH);
+                o->user = NULL;
+                continue;
+            }
+            /* Second check: a duplicate inside this burst. */
+            if (dp_replay_check(s->replay, o->seq) != DP_REPLAY_OK) {
+                CNT(w, DROP_REPLAY);
+                o->user = NULL;
+                continue;
+            }
+            dp_replay_update(s->replay, o->seq);
+            s->rx_records++;
+            o->user = o;
+            last_good = (int)k;
+            n_good++;
+        }
+        if (n_good == 0) {
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        /* Relaxed: the control plane only needs an approximate idle time. */
+        __atomic_store_n(&s->last_rx_tsc, w->now_tsc, __ATOMIC_RELAXED);
+
+        uint64_t mw = __atomic_load_n(&g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
+        if (!(mw & DP_NH_VALID)) {
+            w->cnt->c[DP_CNT_DROP_NH_UNRESOLVED] += n_good;
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        struct rte_ether_addr nh_mac;
+        dp_word_to_mac(mw, &nh_mac);
+        const struct dp_port *bp = &g->ports[s->backend_port_id];
+        uint16_t nat_port_be = rte_cpu_to_be_16(s->nat_port);
+
+        for (unsigned k = op->first_op; k < (unsigned)op->first_op + op->n_ops; k++) {
+            struct cr_aead_op *o = &w->open_ops[k];
+            if (o->user == NULL)
+                continue;
+            struct rte_mbuf *out;
+            if ((int)k == last_good) {
+                /* In place: the plaintext becomes the UDP payload. */
+                size_t off = (size_t)(o->out - rte_pktmbuf_mtod(m, uint8_t *));
+                rte_pktmbuf_adj(m, (uint16_t)(off - DP_ETH_IP_UDP_LEN));
+                rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - o->len));
+                m->ol_flags = 0;
+                out = m;
+            } else {
+                out = rte_pktmbuf_alloc(g->pool);
+                if (out == NULL) {
+                    CNT(w, DROP_NO_MBUF);
+                    continue;
+                }
+                uint8_t *d = (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
+                if (d == NULL) {
+                    rte_pktmbuf_free(out);
+                    CNT(w, DROP_TOO_BIG);
+                    continue;
+                }
+                memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
+            }
+            dp_pkt_write_ipv4_udp(out, bp, &nh_mac, s->nat_ip, s->backend_ip, nat_port_be,
+                                  s->backend_port);
+            tx_enqueue(w, s->backend_port_id, out);
+            CNT(w, RX_RECORDS);
+        }
+    }
+    w->n_open_pkts = 0;
+    w->n_open_ops = 0;
+}
+
+static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                           const struct dp_listener *l, uint8_t *payload, uint16_t plen)
+{
+    int err = DP_RECORD_OK;
+    unsigned nrec = dp_record_split(payload, plen, l->cid_len, w->recs,
+                                    DP_REC_MAX_PER_DGRAM, &err);
+    if (nrec == 0) {
+        drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
+        return;
+    }
+    /* Only application data of the current epoch stays here; handshake,
+     * CCS, alerts (encrypted or not) and other epochs go to the control
+     * plane, whole datagram (RFC 6347 §4.2.4: a repeated final flight must
+     * reach the handshake engine). */
+    for (unsigned i = 0; i < nrec; i++)
+        if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
+            punt(w, m);
+            return;
+        }
+    if (err != DP_RECORD_OK)
+        CNT(w, DROP_RECORD_MALFORMED);   /* trailing garbage after nrec records */
+
+    if (w->n_open_pkts == DP_BURST || w->n_open_ops + nrec > DP_OPS_MAX)
+        flush_open(w);
+
+    unsigned first = w->n_open_ops;
+    unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
+    for (unsigned i = 0; i < nrec; i++) {
+        const struct dp_record *r = &w->recs[i];
+        if (r->length < need) {
+            CNT(w, DROP_RECORD_SHORT);
+            continue;
+        }
+        if (dp_replay_check(s->replay, r->seq) != DP_REPLAY_OK) {
+            CNT(w, DROP_REPLAY);
+            continue;
+        }
+        uint8_t *frag = (uint8_t *)(uintptr_t)r->fragment;
+        struct cr_aead_op *o = &w->open_ops[w->n_open_ops++];
+        o->key = &s->rd_key;
+        o->in = frag + s->explicit_nonce_len;
+        o->out = frag + s->explicit_nonce_len;
+        o->len = (uint32_t)(r->length - need);
+        o->tag = frag + s->explicit_nonce_len + o->len;
+        o->epoch = r->epoch;
+        o->version = r->version;
+        o->seq = r->seq;
+        o->explicit_nonce = s->explicit_nonce_len ? frag : NULL;
+        o->cid = NULL;
+        o->cid_len = 0;
+        o->type = r->type;
+        o->status = CR_ERR_INVAL;
+        o->user = NULL;
+    }
+    unsigned n_ops = w->n_open_ops - first;
+    if (n_ops == 0) {
+        rte_pktmbuf_free(m);
+        return;
+    }
+    struct open_pkt *op = &w->open_pkts[w->n_open_pkts++];
+    op->m = m;
+    op->s = s;
+    op->first_op = (uint16_t)first;
+    op->n_ops = (uint16_t)n_ops;
+}
+
+/* ---- backend → client --------------------------------------------------- */
+
+static void flush_seal(struct dp_worker *w)
+{
+    if (w->n_seal == 0)
+        return;
+    cr_aead_seal_batch(w->aead, w->seal_ops, w->n_seal);
+    for (unsigned i = 0; i < w->n_seal; i++) {
+        struct rte_mbuf *m = w->seal_pkts[i];
+        struct dp_session *s = w->seal_sess[i];
+        if (w->seal_ops[i].status != CR_OK) {
+            drop(w, m, DP_CNT_DROP_SEAL_FAILED);
+            continue;
+        }
+        dp_pkt_write_ipv4_udp(m, &w->g->ports[s->client_port_id], &s->client_mac,
+                              s->key.local_ip, s->key.client_ip, s->key.local_port,
+                              s->key.client_port);
+        s->tx_records++;
+        tx_enqueue(w, s->client_port_id, m);
+        CNT(w, TX_RECORDS);
+    }
+    w->n_seal = 0;
+}
+
+/* Lays out Eth|IP|UDP|record header|explicit nonce|data|tag in m, whose
+ * data currently starts with the `len` data bytes; returns the op's record
+ * pointer or NULL (m untouched but must be dropped). */
+static uint8_t *frame_record(struct dp_session *s, struct rte_mbuf *m, uint16_t len,
+                             uint8_t type, uint64_t seq)
+{
+    uint16_t hdr = (uint16_t)(DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN + s->explicit_nonce_len);
+    if (rte_pktmbuf_prepend(m, hdr) == NULL)
+        return NULL;
+    if (rte_pktmbuf_append(m, s->tag_len) == NULL)
+        return NULL;
+    uint8_t *rec = rte_pktmbuf_mtod_offset(m, uint8_t *, DP_ETH_IP_UDP_LEN);
+    dp_record_write_hdr(rec, type, s->version, s->epoch, seq, NULL, 0,
+                        (uint16_t)(s->explicit_nonce_len + len + s->tag_len));
+    if (s->explicit_nonce_len)
+        cr_aead_explicit_nonce(rec + DP_REC_HDR_LEN, s->epoch, seq);
+    return rec;
+}
+
+static void fill_seal_op(struct dp_session *s, struct cr_aead_op *o, uint8_t *rec, uint16_t len,
+                         uint8_t type, uint64_t seq)
+{
+    uint8_t *data = rec + DP_REC_HDR_LEN + s->explicit_nonce_len;
+    o->key = &s->wr_key;
+    o->in = data;
+    o->out = data;
+    o->tag = data + len;
+    o->len = len;
+    o->epoch = s->epoch;
+    o->version = s->version;
+    o->seq = seq;
+    o->explicit_nonce = s->explicit_nonce_len ? rec + DP_REC_HDR_LEN : NULL;
+    o->cid = NULL;
+    o->cid_len = 0;
+    o->type = type;
+    o->status = CR_ERR_INVAL;
+    o->user = NULL;
+}
+
+static void backend_reply(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                          uint8_t *payload, uint16_t plen)
+{
+    const struct dp_port *cp = &w->g->ports[s->client_port_id];
+    size_t rec_len = (size_t)s->explicit_nonce_len + plen + s->tag_len;
+    if (rec_len > DP_REC_CIPHERTEXT_MAX_LEN ||
+        DP_ETH_IP_UDP_LEN - RTE_ETHER_HDR_LEN + DP_REC_HDR_LEN + rec_len > cp->mtu) {
+        drop(w, m, DP_CNT_DROP_TOO_BIG);
+        return;
+    }
+    if (s->wr_seq > DP_REC_SEQ_MAX) {
+        drop(w, m, DP_CNT_DROP_SEQ_EXHAUSTED);
+        return;
+    }
+    if (w->n_seal == DP_BURST)
+        flush_seal(w);
+    /* Strip the old headers and any L2 padding: data = the UDP payload. */
+    rte_pktmbuf_adj(m, (uint16_t)(payload - rte_pktmbuf_mtod(m, uint8_t *)));
+    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - plen));
+    m->ol_flags = 0;
+    uint64_t seq = s->wr_seq;
+    uint8_t *rec = frame_record(s, m, plen, DP_CT_APPLICATION_DATA, seq);
+    if (rec == NULL) {
+        drop(w, m, DP_CNT_DROP_TOO_BIG);
+        return;
+    }
+    s->wr_seq = seq + 1;   /* owner-only field: plain store */
+    unsigned i = w->n_seal++;
+    fill_seal_op(s, &w->seal_ops[i], rec, plen, DP_CT_APPLICATION_DATA, seq);
+    w->seal_pkts[i] = m;
+    w->seal_sess[i] = s;
+}
+
+struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
+                                       struct cr_aead_ctx *aead, uint8_t type,
+                                       const uint8_t *data, uint16_t len)
+{
+    if (s->wr_seq > DP_REC_SEQ_MAX)
+        return NULL;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+    if (m == NULL)
+        return NULL;
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+    if (d == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    memcpy(d, data, len);
+    uint64_t seq = s->wr_seq;
+    uint8_t *rec = frame_record(s, m, len, type, seq);
+    if (rec == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    s->wr_seq = seq + 1;
+    struct cr_aead_op o;
+    fill_seal_op(s, &o, rec, len, type, seq);
+    if (cr_aead_seal_batch(aead, &o, 1) != 1) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    dp_pkt_write_ipv4_udp(m, &g->ports[s->client_port_id], &s->client_mac, s->key.local_ip,
+                          s->key.client_ip, s->key.local_port, s->key.client_port);
+    m->port = s->client_port_id;
+    return m;
+}
+
+/* ---- classification ------------------------------------------------------ */
+
+static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
+{
+    struct dp_gw *g = w->g;
+    if (m->nb_segs != 1) {
+        drop(w, m, DP_CNT_DROP_MULTISEG);
+        return;
+    }
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    uint32_t len = m->data_len;
+    if (len < RTE_ETHER_HDR_LEN) {
+        drop(w, m, DP_CNT_DROP_SHORT_FRAME);
+        return;
+    }
+    const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)b;
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+        punt(w, m);
+        return;
+    }
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+        drop(w, m, DP_CNT_DROP_NOT_IPV4);
+        return;
+    }
+    /* Fixed offsets after one length check per header. */
+    if (len - RTE_ETHER_HDR_LEN < sizeof(struct rte_ipv4_hdr)) {
+        drop(w, m, DP_CNT_DROP_SHORT_FRAME);
+        return;
+    }
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
+    uint32_t l3_avail = len - RTE_ETHER_HDR_LEN;
+    uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+    uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+    if ((ip->version_ihl >> 4) != 4 || ihl < 20 || ihl > l3_avail || tot < ihl ||
+        tot > l3_avail) {
+        drop(w, m, DP_CNT_DROP_IP_HEADER);
+        return;
+    }
+    if (!dp_pkt_ipv4_csum_ok(m, ip)) {
+        drop(w, m, DP_CNT_DROP_IP_CSUM);
+        return;
+    }
+    if ((rte_be_to_cpu_16(ip->fragment_offset) &
+         (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+        drop(w, m, DP_CNT_DROP_IP_FRAGMENT);
+        return;
+    }
+    if (dp_gw_find_port_by_ip(g, ip->dst_addr) < 0) {
+        drop(w, m, DP_CNT_DROP_NOT_FOR_US);
+        return;
+    }
+    if (ip->next_proto_id == IPPROTO_ICMP) {
+        punt(w, m);
+        return;
+    }
+    if (ip->next_proto_id != IPPROTO_UDP) {
+        drop(w, m, DP_CNT_DROP_NOT_UDP);
+        return;
+    }
+    if (tot - ihl < sizeof(struct rte_udp_hdr)) {
+        drop(w, m, DP_CNT_DROP_SHORT_FRAME);
+        return;
+    }
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+    if (rte_be_to_cpu_16(udp->dgram_len) != tot - ihl) {
+        drop(w, m, DP_CNT_DROP_UDP_LEN);
+        return;
+    }
+    if (!dp_pkt_udp_csum_ok(m, ip, udp)) {
+        drop(w, m, DP_CNT_DROP_UDP_CSUM);
+        return;
+    }
+    uint8_t *payload = (uint8_t *)udp + sizeof(*udp);
+    uint16_t plen = (uint16_t)(tot - ihl - sizeof(*udp));
+
+    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
+    if (li >= 0) {
+        struct dp_sess_key k = {
+            .client_ip = ip->src_addr,
+            .local_ip = ip->dst_addr,
+            .client_port = udp->src_port,
+            .local_port = udp->dst_port,
+        };
+        struct dp_session *s = dp_sess_lookup(g->sessions, &k);
+        if (s == NULL) {
+            punt(w, m);   /* unknown peer: cookie exchange / handshake */
+            return;
+        }
+        if (s->owner != w->idx) {
+            handoff(w, m, s->owner, from_handoff);
+            return;
+        }
+        client_records(w, m, s, &g->listeners[li], payload, plen);
+        return;
+    }
+    struct dp_session *s = dp_sess_by_nat(g->sessions, rte_be_to_cpu_16(udp->dst_port));
+    if (s == NULL) {
+        drop(w, m, DP_CNT_DROP_NO_LISTENER);
+        return;
+    }
+    if (s->nat_ip != ip->dst_addr || s->backend_ip != ip->src_addr ||
+        s->backend_port != udp->src_port) {
+        drop(w, m, DP_CNT_DROP_NAT_PEER);
+        return;
+    }
+    if (s->owner != w->idx) {
+        handoff(w, m, s->owner, from_handoff);
+        return;
+    }
+    backend_reply(w, m, s, payload, plen);
+}
+
+void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
+                       bool from_handoff)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (i + 1 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        classify(w, pkts[i], from_handoff);
+    }
+    flush_open(w);
+    flush_seal(w);
+}
+
+/* ---- the lcore loop -------------------------------------------------------- */
+
+int dp_worker_main(void *arg)
+{
+    struct dp_worker_arg *a = arg;
+    struct dp_gw *g = a->gw;
+    unsigned idx = a->idx;
+    struct dp_worker *w = dp_worker_new(g, idx);
+    struct rte_mbuf *pkts[DP_BURST];
+    struct rte_rcu_qsbr *qsbr = dp_sess_qsbr(g->sessions);
+
+    if (w == NULL) {
+        fprintf(stderr, "dtlsgw: worker %u: cannot allocate its state\n", idx);
+        return -1;
+    }
+    (void)rte_rcu_qsbr_thread_register(qsbr, idx);
+    rte_rcu_qsbr_thread_online(qsbr, idx);
+    __atomic_store_n(&g->running[idx], 1, __ATOMIC_RELEASE);
+    uint32_t idle = 0;
+
+    /* Acquire pairs with the control plane's release store of stop. */
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+        /* No session pointer survives from the previous iteration. */
+        rte_rcu_qsbr_quiescent(qsbr, idx);
+        w->now_tsc = rte_get_tsc_cycles();
+        unsigned work = 0;
+        for (unsigned r = 0; r < w->n_rxq; r++) {
+            const struct dp_port *p = &g->ports[w->rxq[r].port_idx];
+            uint16_t n = rte_eth_rx_burst(p->port_id, w->rxq[r].q, pkts, DP_BURST);
+            if (n == 0)
+                continue;
+            w->cnt->c[DP_CNT_RX_PKTS] += n;
+            for (uint16_t i = 0; i < n; i++)
+                pkts[i]->port = w->rxq[r].port_idx;
+            dp_worker_process(w, pkts, n, false);
+            work += n;
+        }
+        unsigned n = rte_ring_dequeue_burst(g->handoff[idx], (void **)pkts, DP_BURST, NULL);
+        if (n > 0) {
+            w->cnt->c[DP_CNT_HANDOFF_IN] += n;
+            dp_worker_process(w, pkts, n, true);
+            work += n;
+        }
+        n = rte_ring_dequeue_burst(g->cptx[idx], (void **)pkts, DP_BURST, NULL);
+        for (unsigned i = 0; i < n; i++) {
+            unsigned p = pkts[i]->port;
+            if (p >= g->n_ports) {
+                drop(w, pkts[i], DP_CNT_DROP_TX_FULL);
+                continue;
+            }
+            tx_enqueue(w, p, pkts[i]);
+        }
+        work += n;
+        dp_worker_flush(w);
+        if (work != 0) {
+            idle = 0;
+            continue;
+        }
+        if (g->idle_sleep_us != 0 && ++idle >= g->idle_polls) {
+            /* Offline while asleep so a grace period never waits on us. */
+            rte_rcu_qsbr_thread_offline(qsbr, idx);
+            rte_delay_us_sleep(g->idle_sleep_us);
+            rte_rcu_qsbr_thread_online(qsbr, idx);
+            CNT(w, IDLE_SLEEP);
+        }
+    }
+    dp_worker_flush(w);
+    rte_rcu_qsbr_thread_offline(qsbr, idx);
+    (void)rte_rcu_qsbr_thread_unregister(qsbr, idx);
+    dp_worker_free(w);
+    __atomic_store_n(&g->running[idx], 0, __ATOMIC_RELEASE);
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* dp_worker.h — the dataplane worker lcores and the state they share with
+ * the control plane.
+ *
+ * Owns: the per-burst pipeline (classify → session lookup → replay check →
+ * one AEAD batch → replay update → rewrite → TX) in both directions, the
+ * punt rings (worker → control plane, the mbuf itself), the hand-off rings
+ * (any worker → owning worker), the control-plane TX rings (control plane →
+ * worker, used when a port has no dedicated control TX queue), and the
+ * lock-free next-hop MAC table.
+ * Must not: parse handshake messages, allocate anything but mbufs, block, or
+ * write a session field it does not own (see dp_session.h).
+ */
+#ifndef DTLSGW_DP_WORKER_H
+#define DTLSGW_DP_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dp_port.h"
+#include "dp_session.h"
+
+#define DP_BURST 32
+#define DP_MAX_LISTENERS 16
+#define DP_MAX_NEXTHOPS 64
+#define DP_RING_PUNT_SIZE 4096
+#define DP_RING_HANDOFF_SIZE 4096
+#define DP_RING_CPTX_SIZE 1024
+#define DP_OPS_MAX 128                   /* AEAD ops collected per flush */
+#define DP_TXBUF_MAX 256                 /* frames buffered per port per loop */
+#define DP_IDLE_POLLS_DEFAULT 256        /* empty loops before sleeping */
+#define DP_IDLE_SLEEP_US_DEFAULT 100
+
+struct dp_listener {
+    uint32_t ip_be;
+    uint16_t port_be;
+    uint16_t port_idx;        /* index into dp_gw.ports */
+    uint8_t cid_len;
+};
+
+/* A next hop: ip is set by the control plane before the entry is used;
+ * mac_word is published with one atomic 64-bit store: bit 63 valid, low 48
+ * bits the MAC.  Workers load it relaxed: a stale but valid MAC is fine. */
+struct dp_nexthop {
+    uint32_t ip_be;
+    uint16_t port_idx;
+    uint64_t mac_word;
+};
+#define DP_NH_VALID (UINT64_C(1) << 63)
+
+static inline uint64_t dp_mac_to_word(const struct rte_ether_addr *a)
+{
+    uint64_t w = 0;
+    for (int i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+        w = (w << 8) | a->addr_bytes[i];
+    return w;
+}
+static inline void dp_word_to_mac(uint64_t w, struct rte_ether_addr *a)
+{
+    for (int i = RTE_ETHER_ADDR_LEN - 1; i >= 0; i--) {
+        a->addr_bytes[i] = (uint8_t)w;
+        w >>= 8;
+    }
+}
+
+/* Shared between the control plane (writer of everything here before the
+ * workers start, and of nexthops/stop afterwards) and the workers. */
+struct dp_gw {
+    struct dp_port ports[DP_MAX_PORTS];
+    unsigned n_ports;
+    struct dp_listener listeners[DP_MAX_LISTENERS];
+    unsigned n_listeners;
+    unsigned n_workers;
+    unsigned worker_lcore[DP_MAX_WORKERS];
+    struct dp_sess_table *sessions;
+    struct rte_mempool *pool;
+    struct rte_ring *punt[DP_MAX_WORKERS];     /* worker i → control plane, SP/SC */
+    struct rte_ring *handoff[DP_MAX_WORKERS];  /* any worker → worker i, MP/SC */
+    struct rte_ring *cptx[DP_MAX_WORKERS];     /* control plane → worker i, SP/SC */
+    struct dp_nexthop nexthops[DP_MAX_NEXTHOPS];
+    unsigned n_nexthops;
+    uint32_t idle_polls;                       /* empty loops before a sleep */
+    uint32_t idle_sleep_us;                    /* 0: never sleep */
+    volatile int stop;                         /* set by the control plane */
+    volatile int running[DP_MAX_WORKERS];      /* set/cleared by each worker */
+};
+
+/* Creates the rings of g (n_workers set).  0 or negative errno. */
+int dp_gw_rings_create(struct dp_gw *g);
+void dp_gw_rings_free(struct dp_gw *g);
+
+/* rte_eal_remote_launch entry: arg is a struct dp_worker_arg. */
+struct dp_worker_arg {
+    struct dp_gw *gw;
+    unsigned idx;             /* worker index = QSBR thread id */
+};
+int dp_worker_main(void *arg);
+
+/* For the control plane: the listener matching (ip, port), or -1. */
+int dp_gw_find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be);
+/* The port owning ip_be as its address, or -1. */
+int dp_gw_find_port_by_ip(const struct dp_gw *g, uint32_t ip_be);
+
+/* Encrypts one record of `type` with the session's write key at its current
+ * wr_seq (then increments it) into a new frame to the client.  Only for the
+ * thread that owns wr_seq at that moment: the owning worker, or the control
+ * plane once the session is reclaimed or the workers stopped.  NULL when no
+ * mbuf, the sequence space is exhausted or sealing failed. */
+struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
+                                       struct cr_aead_ctx *aead, uint8_t type,
+                                       const uint8_t *data, uint16_t len);
+
+/* Worker pipeline entry points, exposed for tests and the dataplane bench:
+ * processes n frames as if received on worker idx (from_handoff: they came
+ * over the hand-off ring) and transmits the results. */
+struct dp_worker;
+struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx);
+void dp_worker_free(struct dp_worker *w);
+void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
+                       bool from_handoff);
+void dp_worker_flush(struct dp_worker *w);
+
+#endif

@@ -1,0 +1,628 @@
+/* hs_driver.c — hs-driver: the sans-IO handshake engine (control/hs.h)
+ * behind a kernel UDP socket, so real DTLS clients (openssl s_client,
+ * gnutls-cli, libcoap) can be run against it in tests.
+ *
+ * Per peer address: stateless cookie exchange first (hs_cookie_check, HVR
+ * sent back), a struct hs once the cookie verified, poll() on the engine's
+ * timer deadlines, and after ESTABLISHED the application data either echoed
+ * back (--echo) or forwarded to a UDP backend over a per-session socket
+ * (--backend), with the backend's replies encrypted back (hs_seal_app).
+ * One log line per session event ("ESTABLISHED peer=... suite=... identity=...").
+ * --capture DIR writes every handshake's received datagrams in the fuzz
+ * input format of tests/fuzz/fuzz_engine.c (2-byte big-endian length, then
+ * the datagram; length 0 marks a retransmission timer firing).
+ *
+ * Owns: sockets, the peer table, logs and capture files.  Must not: parse
+ * DTLS itself (everything goes through hs.h).  Test tool, not the product.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hs.h"
+
+#define DRV_MAX_SESSIONS 128
+#define DRV_MAX_CERTS 4
+#define DRV_DGRAM_MAX_BYTES 65535
+#define DRV_SEAL_OVERHEAD_MAX_BYTES 64      /* header 13 + nonce 8 + tag 16 */
+#define DRV_IDLE_DEFAULT_MS 60000
+#define DRV_POLL_MAX_MS 1000
+#define DRV_CAPTURE_MAX_BYTES (256 * 1024)
+#define DRV_CAPTURE_TIMER_MARK 0            /* length 0: hs_timeout() */
+
+struct session {
+    bool used;
+    unsigned id;
+    struct sockaddr_in addr;
+    struct hs_peer peer;
+    struct hs *hs;
+    uint64_t timer_ms;          /* 0: none */
+    uint64_t last_ms;
+    bool established;
+    int be_fd;                  /* backend socket (--backend), or -1 */
+    uint8_t *cap;               /* --capture buffer */
+    size_t cap_len;
+    bool cap_written;
+};
+
+struct drv_stats {
+    uint64_t rx, tx, hvr_sent, cookie_drops, new_hs, established, closed, failed,
+        timeouts, idle_expired, app_in, app_out, table_full, send_errors;
+};
+
+static struct session g_sess[DRV_MAX_SESSIONS];
+static struct drv_stats g_st;
+static unsigned g_next_id = 1;
+static int g_fd = -1;
+static FILE *g_log;
+static const char *g_capture_dir;
+static bool g_have_backend;
+static struct sockaddr_in g_backend;
+static uint64_t g_idle_ms = DRV_IDLE_DEFAULT_MS;
+static volatile sig_atomic_t g_stop;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+__attribute__((format(printf, 1, 2))) static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(g_log, fmt, ap);
+    va_end(ap);
+    fputc('\n', g_log);
+    fflush(g_log);
+}
+
+static const char *peer_str(const struct sockaddr_in *a, char *buf, size_t cap)
+{
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+    snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
+    return buf;
+}
+
+static int parse_hostport(const char *s, struct sockaddr_in *out)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    out->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+static void send_to_peer(const struct sockaddr_in *to, const uint8_t *buf, size_t len)
+{
+    if (sendto(g_fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
+        g_st.send_errors++;
+    else
+        g_st.tx++;
+}
+
+/* ---- capture (fuzz corpus) ------------------------------------------- */
+static void cap_append(struct session *s, const uint8_t *d, size_t len)
+{
+    if (s->cap == NULL || s->cap_written || len > 0xffffu)
+        return;
+    if (len + 2 > DRV_CAPTURE_MAX_BYTES - s->cap_len)
+        return;
+    s->cap[s->cap_len++] = (uint8_t)(len >> 8);
+    s->cap[s->cap_len++] = (uint8_t)len;
+    memcpy(s->cap + s->cap_len, d, len);
+    s->cap_len += len;
+}
+
+static void cap_write(struct session *s, const char *tag)
+{
+    if (s->cap == NULL || s->cap_written || s->cap_len == 0)
+        return;
+    s->cap_written = true;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/hs-%d-%u-%s.bin", g_capture_dir, (int)getpid(), s->id,
+             tag);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        logf_("CAPTURE-ERROR %s: %s", path, strerror(errno));
+        return;
+    }
+    if (fwrite(s->cap, 1, s->cap_len, f) != s->cap_len)
+        logf_("CAPTURE-ERROR %s: short write", path);
+    fclose(f);
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+static struct session *sess_find(const struct sockaddr_in *a)
+{
+    for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++) {
+        struct session *s = &g_sess[i];
+        if (s->used && s->addr.sin_addr.s_addr == a->sin_addr.s_addr &&
+            s->addr.sin_port == a->sin_port)
+            return s;
+    }
+    return NULL;
+}
+
+static void sess_remove(struct session *s, const char *why)
+{
+    char ps[64];
+    if (!s->used)
+        return;
+    cap_write(s, s->established ? "est" : "fail");
+    const struct hs_stats *hst = hs_get_stats(s->hs);
+    logf_("REMOVED id=%u peer=%s reason=%s bad_mac=%llu dropped=%llu retransmits=%llu", s->id,
+          peer_str(&s->addr, ps, sizeof(ps)), why,
+          (unsigned long long)(hst ? hst->bad_mac : 0),
+          (unsigned long long)(hst ? hst->dropped_records : 0),
+          (unsigned long long)(hst ? hst->retransmits : 0));
+    hs_free(s->hs);
+    if (s->be_fd >= 0)
+        close(s->be_fd);
+    free(s->cap);
+    memset(s, 0, sizeof(*s));
+    s->be_fd = -1;
+}
+
+static struct session *sess_add(struct hs_ctx *ctx, const struct sockaddr_in *a,
+                                const struct hs_peer *peer, uint64_t now)
+{
+    struct session *slot = NULL;
+    for (unsigned i = 0; i < DRV_MAX_SESSIONS && slot == NULL; i++)
+        if (!g_sess[i].used)
+            slot = &g_sess[i];
+    if (slot == NULL) {
+        g_st.table_full++;
+        return NULL;
+    }
+    struct hs *hs = hs_new(ctx, peer, now);
+    if (hs == NULL)
+        return NULL;
+    memset(slot, 0, sizeof(*slot));
+    slot->used = true;
+    slot->id = g_next_id++;
+    slot->addr = *a;
+    slot->peer = *peer;
+    slot->hs = hs;
+    slot->last_ms = now;
+    slot->be_fd = -1;
+    if (g_capture_dir != NULL)
+        slot->cap = malloc(DRV_CAPTURE_MAX_BYTES); /* NULL: just no capture */
+    g_st.new_hs++;
+    return slot;
+}
+
+static int backend_open(struct session *s)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)&g_backend, sizeof(g_backend)) != 0) {
+        close(fd);
+        return -1;
+    }
+    s->be_fd = fd;
+    return 0;
+}
+
+static void seal_and_send(struct session *s, const uint8_t *pt, size_t len)
+{
+    static uint8_t rec[DRV_DGRAM_MAX_BYTES + DRV_SEAL_OVERHEAD_MAX_BYTES];
+    size_t rec_len = 0;
+    int rc = hs_seal_app(s->hs, pt, len, rec, sizeof(rec), &rec_len);
+    if (rc < 0) {
+        logf_("SEAL-ERROR id=%u len=%zu: %s", s->id, len, cr_strerror(rc));
+        return;
+    }
+    send_to_peer(&s->addr, rec, rec_len);
+    g_st.app_out++;
+}
+
+static void on_established(struct session *s)
+{
+    char ps[64];
+    const struct hs_keys *k = hs_keys(s->hs);
+    const struct hs_suite_info *si = k ? hs_suite_find(k->suite) : NULL;
+    s->established = true;
+    g_st.established++;
+    static const char *kex_names[] = {"PSK", "ECDHE_PSK", "ECDHE_ECDSA", "ECDHE_RSA"};
+    logf_("ESTABLISHED id=%u peer=%s suite=%s suite_id=0x%04X kex=%s identity=\"%s\" sni=\"%s\"",
+          s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?",
+          k ? k->suite : 0, k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?",
+          k ? k->peer_identity : "", k ? k->sni : "");
+    cap_write(s, "est");
+    if (g_have_backend && backend_open(s) != 0)
+        logf_("BACKEND-ERROR id=%u: %s", s->id, strerror(errno));
+}
+
+/* Acts on one engine output; returns false when the session was removed. */
+static bool handle_out(struct session *s, int rc, const struct hs_out *out)
+{
+    char ps[64];
+    for (unsigned i = 0; i < out->n_dgrams; i++)
+        send_to_peer(&s->addr, out->dgrams[i].data, out->dgrams[i].len);
+    s->timer_ms = out->next_timer_ms;
+    if (out->event == HS_EV_ESTABLISHED && !s->established)
+        on_established(s);
+    for (unsigned i = 0; i < out->n_app; i++) {
+        g_st.app_in++;
+        if (g_have_backend) {
+            if (s->be_fd >= 0 && send(s->be_fd, out->app[i].data, out->app[i].len, 0) < 0)
+                g_st.send_errors++;
+        } else {
+            seal_and_send(s, out->app[i].data, out->app[i].len);
+        }
+    }
+    switch (out->event) {
+    case HS_EV_CLOSED:
+        g_st.closed++;
+        logf_("CLOSED id=%u peer=%s", s->id, peer_str(&s->addr, ps, sizeof(ps)));
+        sess_remove(s, "close_notify");
+        return false;
+    case HS_EV_FAILED:
+        g_st.failed++;
+        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id,
+              peer_str(&s->addr, ps, sizeof(ps)), out->alert, rc, cr_strerror(rc));
+        sess_remove(s, "failed");
+        return false;
+    case HS_EV_TIMEOUT:
+        g_st.timeouts++;
+        logf_("TIMEOUT id=%u peer=%s", s->id, peer_str(&s->addr, ps, sizeof(ps)));
+        sess_remove(s, "timeout");
+        return false;
+    default:
+        break;
+    }
+    if (rc < 0) {
+        g_st.failed++;
+        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id,
+              peer_str(&s->addr, ps, sizeof(ps)), out->alert, rc, cr_strerror(rc));
+        sess_remove(s, "error");
+        return false;
+    }
+    return true;
+}
+
+static void on_client_dgram(struct hs_ctx *ctx, bool cookies, const struct sockaddr_in *from,
+                            const uint8_t *d, size_t len, uint64_t now)
+{
+    static struct hs_out out;
+    static uint8_t hvr[DRV_DGRAM_MAX_BYTES];
+    struct session *s = sess_find(from);
+    if (s == NULL) {
+        struct hs_peer peer = {.port = ntohs(from->sin_port), .family = 4};
+        memcpy(peer.addr, &from->sin_addr, 4);
+        if (cookies) {
+            size_t hvr_len = 0;
+            int v = hs_cookie_check(ctx, &peer, d, len, hvr, sizeof(hvr), &hvr_len);
+            if (v == HS_COOKIE_SEND_HVR) {
+                send_to_peer(from, hvr, hvr_len);
+                g_st.hvr_sent++;
+                return;
+            }
+            if (v != HS_COOKIE_VALID) {
+                g_st.cookie_drops++;
+                return;
+            }
+        }
+        s = sess_add(ctx, from, &peer, now);
+        if (s == NULL)
+            return;
+    }
+    s->last_ms = now;
+    memset(&out, 0, sizeof(out));
+    if (!s->established)
+        cap_append(s, d, len);
+    int rc = hs_input(s->hs, d, len, now, &out);
+    handle_out(s, rc, &out);
+}
+
+static void on_timer(struct session *s, uint64_t now)
+{
+    static struct hs_out out;
+    memset(&out, 0, sizeof(out));
+    if (!s->established)
+        cap_append(s, NULL, DRV_CAPTURE_TIMER_MARK);
+    int rc = hs_timeout(s->hs, now, &out);
+    handle_out(s, rc, &out);
+}
+
+static void on_backend_dgram(struct session *s, uint64_t now)
+{
+    static uint8_t buf[DRV_DGRAM_MAX_BYTES];
+    for (;;) {
+        ssize_t n = recv(s->be_fd, buf, sizeof(buf), 0);
+        if (n < 0)
+            return; /* EAGAIN, or ECONNREFUSED from an earlier send */
+        s->last_ms = now;
+        seal_and_send(s, buf, (size_t)n);
+    }
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: hs-driver [--bind ADDR] [--port PORT] [--port-file FILE] [--log FILE]\n"
+            "       [--psk-file FILE] [--cert CHAIN.pem --key KEY.pem]... [--ca CA.pem]\n"
+            "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
+            "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
+            "       [--idle-ms MS] [--retrans-ms MS]\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"bind", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'P'}, {"log", required_argument, NULL, 'l'},
+        {"psk-file", required_argument, NULL, 'k'},  {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'K'},       {"ca", required_argument, NULL, 'a'},
+        {"client-auth", optional_argument, NULL, 'A'},
+        {"mtu", required_argument, NULL, 'm'},       {"suites", required_argument, NULL, 's'},
+        {"no-cookie", no_argument, NULL, 'n'},       {"echo", no_argument, NULL, 'e'},
+        {"backend", required_argument, NULL, 'B'},   {"capture", required_argument, NULL, 'C'},
+        {"idle-ms", required_argument, NULL, 'i'},   {"retrans-ms", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
+    const char *psk_file = NULL, *ca_file = NULL, *suites = NULL;
+    const char *certs[DRV_MAX_CERTS], *keys[DRV_MAX_CERTS];
+    unsigned n_certs = 0, n_keys = 0;
+    long port = 0;
+    struct hs_params params;
+    hs_params_default(&params);
+    bool cookies = true;
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (o) {
+        case 'b': bind_addr = optarg; break;
+        case 'p':
+            port = strtol(optarg, &end, 10);
+            if (*end != '\0' || port < 0 || port > 65535) {
+                fprintf(stderr, "hs-driver: bad --port %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'P': port_file = optarg; break;
+        case 'l': log_path = optarg; break;
+        case 'k': psk_file = optarg; break;
+        case 'c':
+            if (n_certs == DRV_MAX_CERTS) {
+                fprintf(stderr, "hs-driver: at most %d --cert\n", DRV_MAX_CERTS);
+                return 2;
+            }
+            certs[n_certs++] = optarg;
+            break;
+        case 'K':
+            if (n_keys == DRV_MAX_CERTS) {
+                fprintf(stderr, "hs-driver: at most %d --key\n", DRV_MAX_CERTS);
+                return 2;
+            }
+            keys[n_keys++] = optarg;
+            break;
+        case 'a': ca_file = optarg; break;
+        case 'A':
+            if (optarg == NULL || strcmp(optarg, "require") == 0)
+                params.client_auth = HS_CLIENT_AUTH_REQUIRE;
+            else if (strcmp(optarg, "optional") == 0)
+                params.client_auth = HS_CLIENT_AUTH_OPTIONAL;
+            else if (strcmp(optarg, "none") == 0)
+                params.client_auth = HS_CLIENT_AUTH_NONE;
+            else {
+                fprintf(stderr, "hs-driver: bad --client-auth %s\n", optarg);
+                return 2;
+            }
+            break;
+        case 'm': {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*end != '\0' || v < HS_MTU_MIN_BYTES || v > HS_MTU_MAX_BYTES) {
+                fprintf(stderr, "hs-driver: --mtu must be %d..%d\n", HS_MTU_MIN_BYTES,
+                        HS_MTU_MAX_BYTES);
+                return 2;
+            }
+            params.mtu_bytes = (uint32_t)v;
+            break;
+        }
+        case 's': suites = optarg; break;
+        case 'n': cookies = false; break;
+        case 'e': g_have_backend = false; break;
+        case 'B':
+            if (parse_hostport(optarg, &g_backend) != 0) {
+                fprintf(stderr, "hs-driver: bad --backend %s (want IPv4:PORT)\n", optarg);
+                return 2;
+            }
+            g_have_backend = true;
+            break;
+        case 'C': g_capture_dir = optarg; break;
+        case 'i': g_idle_ms = strtoull(optarg, NULL, 10); break;
+        case 'r': params.retrans_initial_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        default: usage(); return 2;
+        }
+    }
+    if (optind != argc || n_certs != n_keys) {
+        usage();
+        return 2;
+    }
+    params.cookie_required = cookies;
+    if (suites != NULL) {
+        int n = hs_suite_list_parse(suites, params.suites, HS_MAX_SUITES);
+        if (n <= 0) {
+            fprintf(stderr, "hs-driver: bad --suites %s: %s\n", suites,
+                    n < 0 ? cr_strerror(n) : "empty");
+            return 2;
+        }
+        params.n_suites = (unsigned)n;
+    }
+    g_log = stderr;
+    if (log_path != NULL && (g_log = fopen(log_path, "a")) == NULL) {
+        perror(log_path);
+        return 1;
+    }
+
+    struct hs_creds *creds = hs_creds_new();
+    if (creds == NULL) {
+        fprintf(stderr, "hs-driver: out of memory\n");
+        return 1;
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < n_certs && rc == 0; i++)
+        if ((rc = hs_creds_load_cert(creds, certs[i], keys[i])) < 0)
+            fprintf(stderr, "hs-driver: %s / %s: %s\n", certs[i], keys[i], cr_strerror(rc));
+    if (rc == 0 && psk_file != NULL && (rc = hs_creds_load_psk_file(creds, psk_file)) < 0)
+        fprintf(stderr, "hs-driver: %s: %s\n", psk_file, cr_strerror(rc));
+    if (rc == 0 && ca_file != NULL && (rc = hs_creds_load_ca(creds, ca_file)) < 0)
+        fprintf(stderr, "hs-driver: %s: %s\n", ca_file, cr_strerror(rc));
+    if (rc < 0) {
+        hs_creds_free(creds);
+        return 1;
+    }
+    struct hs_ctx *ctx = hs_ctx_new(&params, creds);
+    if (ctx == NULL) {
+        fprintf(stderr, "hs-driver: hs_ctx_new failed (no usable suite for the credentials?)\n");
+        hs_creds_free(creds);
+        return 1;
+    }
+
+    struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, bind_addr, &la.sin_addr) != 1) {
+        fprintf(stderr, "hs-driver: bad --bind %s\n", bind_addr);
+        return 2;
+    }
+    g_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (g_fd < 0 || bind(g_fd, (struct sockaddr *)&la, sizeof(la)) != 0) {
+        perror("hs-driver: bind");
+        return 1;
+    }
+    socklen_t sl = sizeof(la);
+    getsockname(g_fd, (struct sockaddr *)&la, &sl);
+    if (port_file != NULL) {
+        char tmp[1024];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        if (f == NULL || fprintf(f, "%u\n", ntohs(la.sin_port)) < 0 || fclose(f) != 0 ||
+            rename(tmp, port_file) != 0) {
+            perror("hs-driver: port file");
+            return 1;
+        }
+    }
+    logf_("LISTENING %s:%u mode=%s cookies=%s mtu=%u", bind_addr, ntohs(la.sin_port),
+          g_have_backend ? "backend" : "echo", cookies ? "on" : "off", params.mtu_bytes);
+    for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++)
+        g_sess[i].be_fd = -1;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static uint8_t buf[DRV_DGRAM_MAX_BYTES];
+    static struct pollfd pfd[1 + DRV_MAX_SESSIONS];
+    static struct session *pses[1 + DRV_MAX_SESSIONS];
+    while (!g_stop) {
+        uint64_t now = now_ms();
+        uint64_t wake = now + DRV_POLL_MAX_MS;
+        unsigned n = 0;
+        pfd[n].fd = g_fd;
+        pfd[n].events = POLLIN;
+        pses[n++] = NULL;
+        for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++) {
+            struct session *s = &g_sess[i];
+            if (!s->used)
+                continue;
+            if (s->timer_ms != 0 && s->timer_ms < wake)
+                wake = s->timer_ms;
+            if (s->be_fd >= 0) {
+                pfd[n].fd = s->be_fd;
+                pfd[n].events = POLLIN;
+                pses[n++] = s;
+            }
+        }
+        int timeout = wake > now ? (int)(wake - now) : 0;
+        int r = poll(pfd, n, timeout);
+        if (r < 0 && errno != EINTR) {
+            perror("hs-driver: poll");
+            break;
+        }
+        now = now_ms();
+        if (r > 0 && (pfd[0].revents & POLLIN)) {
+            for (unsigned burst = 0; burst < 64; burst++) {
+                struct sockaddr_in from;
+                socklen_t fl = sizeof(from);
+                ssize_t len = recvfrom(g_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+                if (len < 0)
+                    break;
+                g_st.rx++;
+                if (fl != sizeof(from) || from.sin_family != AF_INET)
+                    continue;
+                on_client_dgram(ctx, cookies, &from, buf, (size_t)len, now);
+            }
+        }
+        for (unsigned i = 1; r > 0 && i < n; i++)
+            if (pses[i]->used && pses[i]->be_fd == pfd[i].fd &&
+                (pfd[i].revents & (POLLIN | POLLERR)))
+                on_backend_dgram(pses[i], now);
+        for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++) {
+            struct session *s = &g_sess[i];
+            if (s->used && s->timer_ms != 0 && s->timer_ms <= now)
+                on_timer(s, now);
+            if (s->used && now - s->last_ms > g_idle_ms) {
+                g_st.idle_expired++;
+                sess_remove(s, "idle");
+            }
+        }
+    }
+
+    for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++)
+        if (g_sess[i].used) {
+            static struct hs_out out;
+            memset(&out, 0, sizeof(out));
+            if (g_sess[i].established && hs_close(g_sess[i].hs, &out) == 0)
+                for (unsigned j = 0; j < out.n_dgrams; j++)
+                    send_to_peer(&g_sess[i].addr, out.dgrams[j].data, out.dgrams[j].len);
+            sess_remove(&g_sess[i], "shutdown");
+        }
+    logf_("STATS rx=%llu tx=%llu hvr=%llu cookie_drops=%llu new_hs=%llu established=%llu "
+          "closed=%llu failed=%llu timeouts=%llu idle=%llu app_in=%llu app_out=%llu "
+          "table_full=%llu send_errors=%llu",
+          (unsigned long long)g_st.rx, (unsigned long long)g_st.tx,
+          (unsigned long long)g_st.hvr_sent, (unsigned long long)g_st.cookie_drops,
+          (unsigned long long)g_st.new_hs, (unsigned long long)g_st.established,
+          (unsigned long long)g_st.closed, (unsigned long long)g_st.failed,
+          (unsigned long long)g_st.timeouts, (unsigned long long)g_st.idle_expired,
+          (unsigned long long)g_st.app_in, (unsigned long long)g_st.app_out,
+          (unsigned long long)g_st.table_full, (unsigned long long)g_st.send_errors);
+    hs_ctx_free(ctx);
+    hs_creds_free(creds);
+    close(g_fd);
+    if (g_log != stderr)
+        fclose(g_log);
+    return 0;
+}

@@ -1,0 +1,500 @@
+/* test_gw_config.c — CUnit suite for control/gw_config.c: defaults, good
+ * files (every key), every error kind with its file:line: key prefix, and
+ * cross-field validation against real temporary files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "cu_main.h"
+#include "gw_config.h"
+
+#define IP(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
+
+static char tmpdir[64];
+static char psk_path[128], cert_path[128], key_path[128], ca_path[128];
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int suite_init(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_gw_config.XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(psk_path, sizeof(psk_path), "%s/psk.txt", tmpdir);
+    snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
+    snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
+    snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", tmpdir);
+    const char *files[] = {psk_path, cert_path, key_path, ca_path};
+    for (size_t i = 0; i < 4; i++) {
+        FILE *f = fopen(files[i], "w");
+        if (!f)
+            return -1;
+        fputs("x\n", f);
+        fclose(f);
+    }
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    char path[192];
+    const char *names[] = {"psk.txt", "cert.pem", "key.pem", "ca.pem", "gw.yaml"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+        unlink(path);
+    }
+    rmdir(tmpdir);
+    return 0;
+}
+
+/* Parses yaml over defaults; expects failure with "t.yaml:LINE: KEY: ..."
+ * and `what` somewhere in the message.  The config must stay unchanged. */
+static void expect_err(const char *yaml, unsigned line, const char *key, const char *what)
+{
+    struct gw_config cfg, before;
+    char err[GW_ERR_MAX_LEN];
+    char prefix[128];
+    gw_config_default(&cfg);
+    before = cfg;
+    int rc = gw_config_load_string(&cfg, yaml, "t.yaml", err, sizeof(err));
+    CU_ASSERT(rc < 0);
+    snprintf(prefix, sizeof(prefix), "t.yaml:%u: %s: ", line, key);
+    if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what)) {
+        printf("\n  yaml: %s\n  want: %s...%s\n  got:  %s\n", yaml, prefix, what, err);
+        CU_FAIL("error message mismatch");
+    }
+    CU_ASSERT(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+}
+
+static void test_defaults(void)
+{
+    struct gw_config c;
+    struct hs_params hp;
+    memset(&c, 0xA5, sizeof(c));
+    gw_config_default(&c);
+    hs_params_default(&hp);
+    CU_ASSERT_EQUAL(c.n_ports, 1);
+    CU_ASSERT_EQUAL(c.ports[0].port_id, 0);
+    CU_ASSERT_EQUAL(c.ports[0].ipv4, IP(10, 0, 0, 1));
+    CU_ASSERT_EQUAL(c.ports[0].prefix_len, 24);
+    CU_ASSERT_EQUAL(c.ports[0].gateway_ipv4, 0);
+    CU_ASSERT_EQUAL(c.n_listeners, 1);
+    const struct gw_listener_cfg *l = &c.listeners[0];
+    CU_ASSERT_EQUAL(l->ipv4, IP(10, 0, 0, 1));
+    CU_ASSERT_EQUAL(l->udp_port, 4433);
+    CU_ASSERT_EQUAL(l->backend_ipv4, IP(10, 0, 1, 2));
+    CU_ASSERT_EQUAL(l->backend_port, 5683);
+    CU_ASSERT_EQUAL(l->replay_window_bits, 1024);
+    CU_ASSERT_EQUAL(l->idle_timeout_ms, 300000);
+    CU_ASSERT_EQUAL(l->nat_port_min, 20000);
+    CU_ASSERT_EQUAL(l->nat_port_max, 59999);
+    CU_ASSERT_STRING_EQUAL(l->cert_file, "");
+    CU_ASSERT_STRING_EQUAL(l->psk_file, "");
+    CU_ASSERT(memcmp(&l->hs, &hp, sizeof(hp)) == 0);
+    CU_ASSERT(l->hs.cookie_required);
+    CU_ASSERT_STRING_EQUAL(c.control_socket, "/run/dtlsgw.sock");
+    CU_ASSERT_EQUAL(c.max_sessions, 65536);
+    CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
+    CU_ASSERT(c.checksum_offload);
+    CU_ASSERT_STRING_EQUAL(c.source, "");
+}
+
+static void test_empty_keeps_defaults(void)
+{
+    struct gw_config c, d;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&d);
+    const char *docs[] = {"", "# only a comment\n", "---\n", "\n\n"};
+    for (size_t i = 0; i < 4; i++) {
+        gw_config_default(&c);
+        CU_ASSERT_EQUAL(gw_config_load_string(&c, docs[i], "e.yaml", err, sizeof(err)), 0);
+        CU_ASSERT_STRING_EQUAL(c.source, "e.yaml");
+        memset(c.source, 0, sizeof(c.source));
+        CU_ASSERT(memcmp(&c, &d, sizeof(c)) == 0);
+    }
+}
+
+static const char *full_yaml =
+    "# full config\n"
+    "ports:\n"
+    "  - name: client\n"
+    "    port_id: 0\n"
+    "    address: 192.168.10.1/24\n"
+    "    gateway: 192.168.10.254\n"
+    "  - name: backend\n"
+    "    port_id: 1\n"
+    "    address: 10.9.0.1/16\n"
+    "listeners:\n"
+    "  - name: coap\n"
+    "    address: 192.168.10.1\n"
+    "    port: 5684\n"
+    "    backend: 10.9.0.2:5683\n"
+    "    psk_file: /etc/dtlsgw/psk.txt\n"
+    "    cert: /etc/dtlsgw/cert.pem\n"
+    "    key: /etc/dtlsgw/key.pem\n"
+    "    cert2: /etc/dtlsgw/rsa.pem\n"
+    "    key2: /etc/dtlsgw/rsa.key\n"
+    "    ca_file: /etc/dtlsgw/ca.pem\n"
+    "    client_auth: optional\n"
+    "    suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n"
+    "    mtu: 1200\n"
+    "    cookie: false\n"
+    "    require_ems: no\n"
+    "    replay_window: 256\n"
+    "    retransmit_initial_ms: 500ms\n"
+    "    retransmit_max_ms: 30s\n"
+    "    idle_timeout_ms: 5m\n"
+    "    bad_mac_limit: 10\n"
+    "    nat_ports: 30000-30999\n"
+    "  - port: 4433\n"
+    "    psk_file: /p\n"
+    "    suites: \"TLS_PSK_WITH_AES_128_GCM_SHA256:TLS_PSK_WITH_AES_128_CCM_8\"\n"
+    "    idle_timeout_ms: 2500\n"
+    "control_socket: /tmp/gw.sock\n"
+    "max_sessions: 1000\n"
+    "stats_interval_ms: 2s\n"
+    "checksum_offload: off\n";
+
+static void test_full_file(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN] = "";
+    gw_config_default(&c);
+    int rc = gw_config_load_string(&c, full_yaml, "full.yaml", err, sizeof(err));
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    CU_ASSERT_EQUAL(c.n_ports, 2);
+    CU_ASSERT_STRING_EQUAL(c.ports[0].name, "client");
+    CU_ASSERT_EQUAL(c.ports[0].ipv4, IP(192, 168, 10, 1));
+    CU_ASSERT_EQUAL(c.ports[0].prefix_len, 24);
+    CU_ASSERT_EQUAL(c.ports[0].gateway_ipv4, IP(192, 168, 10, 254));
+    CU_ASSERT_EQUAL(c.ports[0].src_line, 3);
+    CU_ASSERT_EQUAL(c.ports[1].port_id, 1);
+    CU_ASSERT_EQUAL(c.ports[1].ipv4, IP(10, 9, 0, 1));
+    CU_ASSERT_EQUAL(c.ports[1].prefix_len, 16);
+    CU_ASSERT_EQUAL(c.ports[1].gateway_ipv4, 0);
+    CU_ASSERT_EQUAL(c.n_listeners, 2);
+    const struct gw_listener_cfg *l = &c.listeners[0];
+    CU_ASSERT_STRING_EQUAL(l->name, "coap");
+    CU_ASSERT_EQUAL(l->src_line, 11);
+    CU_ASSERT_EQUAL(l->ipv4, IP(192, 168, 10, 1));
+    CU_ASSERT_EQUAL(l->udp_port, 5684);
+    CU_ASSERT_EQUAL(l->backend_ipv4, IP(10, 9, 0, 2));
+    CU_ASSERT_EQUAL(l->backend_port, 5683);
+    CU_ASSERT_STRING_EQUAL(l->psk_file, "/etc/dtlsgw/psk.txt");
+    CU_ASSERT_STRING_EQUAL(l->cert_file, "/etc/dtlsgw/cert.pem");
+    CU_ASSERT_STRING_EQUAL(l->key_file, "/etc/dtlsgw/key.pem");
+    CU_ASSERT_STRING_EQUAL(l->cert2_file, "/etc/dtlsgw/rsa.pem");
+    CU_ASSERT_STRING_EQUAL(l->key2_file, "/etc/dtlsgw/rsa.key");
+    CU_ASSERT_STRING_EQUAL(l->ca_file, "/etc/dtlsgw/ca.pem");
+    CU_ASSERT_EQUAL(l->hs.client_auth, HS_CLIENT_AUTH_OPTIONAL);
+    CU_ASSERT_EQUAL(l->hs.n_suites, 2);
+    CU_ASSERT_EQUAL(l->hs.suites[0], HS_PSK_AES128_CCM8);
+    CU_ASSERT_EQUAL(l->hs.suites[1], HS_ECDHE_ECDSA_AES128_GCM);
+    CU_ASSERT_EQUAL(l->hs.mtu_bytes, 1200);
+    CU_ASSERT_FALSE(l->hs.cookie_required);
+    CU_ASSERT_FALSE(l->hs.require_ems);
+    CU_ASSERT_EQUAL(l->replay_window_bits, 256);
+    CU_ASSERT_EQUAL(l->hs.retrans_initial_ms, 500);
+    CU_ASSERT_EQUAL(l->hs.retrans_max_ms, 30000);
+    CU_ASSERT_EQUAL(l->idle_timeout_ms, 300000);
+    CU_ASSERT_EQUAL(l->hs.bad_mac_limit, 10);
+    CU_ASSERT_EQUAL(l->nat_port_min, 30000);
+    CU_ASSERT_EQUAL(l->nat_port_max, 30999);
+
+    /* Second listener: defaults except what it sets; address from ports[0]. */
+    struct hs_params hp;
+    hs_params_default(&hp);
+    const struct gw_listener_cfg *m = &c.listeners[1];
+    CU_ASSERT_STRING_EQUAL(m->name, "listener1");
+    CU_ASSERT_EQUAL(m->ipv4, IP(192, 168, 10, 1));
+    CU_ASSERT_EQUAL(m->udp_port, 4433);
+    CU_ASSERT_EQUAL(m->backend_ipv4, IP(10, 0, 1, 2));
+    CU_ASSERT_EQUAL(m->idle_timeout_ms, 2500);
+    CU_ASSERT_EQUAL(m->hs.n_suites, 2);
+    CU_ASSERT_EQUAL(m->hs.suites[0], HS_PSK_AES128_GCM);
+    CU_ASSERT_EQUAL(m->hs.suites[1], HS_PSK_AES128_CCM8);
+    CU_ASSERT_EQUAL(m->hs.mtu_bytes, hp.mtu_bytes);
+    CU_ASSERT_EQUAL(m->hs.cookie_required, hp.cookie_required);
+    CU_ASSERT_EQUAL(m->nat_port_min, 20000);
+
+    CU_ASSERT_STRING_EQUAL(c.control_socket, "/tmp/gw.sock");
+    CU_ASSERT_EQUAL(c.max_sessions, 1000);
+    CU_ASSERT_EQUAL(c.stats_interval_ms, 2000);
+    CU_ASSERT_FALSE(c.checksum_offload);
+    CU_ASSERT_STRING_EQUAL(c.source, "full.yaml");
+}
+
+static void test_durations(void)
+{
+    static const struct {
+        const char *text;
+        uint32_t ms;
+    } cases[] = {{"1", 1},         {"1500", 1500},    {"1500ms", 1500}, {"30s", 30000},
+                 {"5m", 300000},   {"1h", 3600000},   {"0001", 1},      {"4294967295", 4294967295u},
+                 {"1193h", 1193u * 3600000u}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct gw_config c;
+        char yaml[128], err[GW_ERR_MAX_LEN];
+        snprintf(yaml, sizeof(yaml), "listeners:\n  - idle_timeout_ms: %s\n", cases[i].text);
+        gw_config_default(&c);
+        CU_ASSERT_EQUAL(gw_config_load_string(&c, yaml, "d.yaml", err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(c.listeners[0].idle_timeout_ms, cases[i].ms);
+    }
+    expect_err("listeners:\n  - idle_timeout_ms: 1194h\n", 2, "listeners[0].idle_timeout_ms",
+               "too long");
+    expect_err("listeners:\n  - idle_timeout_ms: 4294967296\n", 2,
+               "listeners[0].idle_timeout_ms", "too long");
+    expect_err("listeners:\n  - idle_timeout_ms: 10d\n", 2, "listeners[0].idle_timeout_ms",
+               "unknown unit");
+    expect_err("listeners:\n  - idle_timeout_ms: 0\n", 2, "listeners[0].idle_timeout_ms",
+               "below the minimum");
+    expect_err("listeners:\n  - idle_timeout_ms: -5s\n", 2, "listeners[0].idle_timeout_ms",
+               "not a duration");
+    expect_err("listeners:\n  - retransmit_max_ms: s\n", 2, "listeners[0].retransmit_max_ms",
+               "not a duration");
+    /* stats_interval_ms accepts 0 (off). */
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, "stats_interval_ms: 0\n", "s", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
+}
+
+static void test_syntax_errors(void)
+{
+    expect_err("ports:\n  - address: [1, 2\n", 3, "yaml", "");
+    expect_err("a: b\n  c: d\n", 2, "yaml", "");
+    expect_err("key: \"unterminated\n", 2, "yaml", "");
+    expect_err("max_sessions: 5\n---\nmax_sessions: 6\n", 3, "yaml", "more than one document");
+    expect_err("- 1\n- 2\n", 1, "", "expected a mapping");
+    expect_err("just text\n", 1, "", "expected a mapping");
+}
+
+static void test_unknown_and_duplicate_keys(void)
+{
+    expect_err("max_sessions: 5\nmax_session: 6\n", 2, "max_session", "unknown key");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    adress: 1.2.3.4\n", 3, "ports[0].adress",
+               "unknown key");
+    expect_err("listeners:\n  - port: 1\n  - port: 2\n    bogus: 1\n", 4, "listeners[1].bogus",
+               "unknown key");
+    expect_err("max_sessions: 5\n\nmax_sessions: 6\n", 3, "max_sessions",
+               "duplicate key (first at line 1)");
+    expect_err("listeners:\n  - mtu: 1000\n    mtu: 1100\n", 3, "listeners[0].mtu", "duplicate");
+    expect_err("? [a, b]\n: 1\n", 1, "", "keys must be plain words");
+}
+
+static void test_type_errors(void)
+{
+    expect_err("ports: 3\n", 1, "ports", "expected a list, got a scalar");
+    expect_err("listeners:\n  a: 1\n", 2, "listeners", "expected a list, got a mapping");
+    expect_err("ports:\n  - 1\n", 2, "ports[0]", "expected a mapping, got a scalar");
+    expect_err("max_sessions: [1]\n", 1, "max_sessions", "expected a scalar, got a list");
+    expect_err("control_socket:\n", 1, "control_socket", "missing value");
+    expect_err("listeners:\n  - suites: {a: 1}\n", 2, "listeners[0].suites",
+               "expected a list of suite names");
+    expect_err("listeners:\n  - suites: []\n", 2, "listeners[0].suites", "empty suite list");
+}
+
+static void test_value_errors(void)
+{
+    expect_err("max_sessions: lots\n", 1, "max_sessions", "not a number");
+    expect_err("max_sessions: -1\n", 1, "max_sessions", "not a number");
+    expect_err("max_sessions: 0x10\n", 1, "max_sessions", "not a number");
+    expect_err("max_sessions: 0\n", 1, "max_sessions", "out of range");
+    expect_err("max_sessions: 99999999999999999999999\n", 1, "max_sessions", "not a number");
+    expect_err("checksum_offload: maybe\n", 1, "checksum_offload", "not a boolean");
+    expect_err("ports:\n  - port_id: 70000\n    address: 10.0.0.1/24\n", 2, "ports[0].port_id",
+               "out of range 0..65535");
+    expect_err("ports:\n  - address: 10.0.0.1\n", 2, "ports[0].address", "A.B.C.D/N");
+    expect_err("ports:\n  - address: 10.0.0.300/24\n", 2, "ports[0].address", "A.B.C.D/N");
+    expect_err("ports:\n  - address: 10.0.0.1/33\n", 2, "ports[0].address", "out of range 1..32");
+    expect_err("ports:\n  - address: 10.0.0.1/0\n", 2, "ports[0].address", "out of range 1..32");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    gateway: gw\n", 3, "ports[0].gateway",
+               "not an IPv4 address");
+    expect_err("listeners:\n  - address: 1.2.3\n", 2, "listeners[0].address",
+               "not an IPv4 address");
+    expect_err("listeners:\n  - port: 0\n", 2, "listeners[0].port", "out of range 1..65535");
+    expect_err("listeners:\n  - backend: 10.0.1.2\n", 2, "listeners[0].backend",
+               "A.B.C.D:PORT");
+    expect_err("listeners:\n  - backend: 10.0.1.2:70000\n", 2, "listeners[0].backend",
+               "out of range");
+    expect_err("listeners:\n  - backend: host:80\n", 2, "listeners[0].backend", "A.B.C.D:PORT");
+    expect_err("listeners:\n  - nat_ports: 5000\n", 2, "listeners[0].nat_ports", "LO-HI");
+    expect_err("listeners:\n  - nat_ports: 6000-5000\n", 2, "listeners[0].nat_ports",
+               "LO <= HI");
+    expect_err("listeners:\n  - nat_ports: 0-5000\n", 2, "listeners[0].nat_ports", "LO <= HI");
+    expect_err("listeners:\n  - nat_ports: 1-65536\n", 2, "listeners[0].nat_ports", "LO <= HI");
+    expect_err("listeners:\n  - client_auth: always\n", 2, "listeners[0].client_auth",
+               "none, optional, require");
+    expect_err("listeners:\n  - mtu: 100\n", 2, "listeners[0].mtu", "out of range 256..16384");
+    expect_err("listeners:\n  - replay_window: 100\n", 2, "listeners[0].replay_window",
+               "not a multiple of 64");
+    expect_err("listeners:\n  - replay_window: 16384\n", 2, "listeners[0].replay_window",
+               "out of range 64..8192");
+    expect_err("listeners:\n  - cookie: 2\n", 2, "listeners[0].cookie", "not a boolean");
+    expect_err("listeners:\n  - suites:\n    - TLS_PSK_WITH_AES_128_CCM_8\n"
+               "    - TLS_RSA_WITH_RC4_128_MD5\n",
+               4, "listeners[0].suites", "unknown or unsupported cipher suite");
+    expect_err("listeners:\n  - suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_PSK_WITH_AES_128_CCM_8]\n",
+               2, "listeners[0].suites", "listed twice");
+    char yaml[600];
+    snprintf(yaml, sizeof(yaml), "listeners:\n  - name: %0*d\n", 40, 7);
+    expect_err(yaml, 2, "listeners[0].name", "longer than 31 bytes");
+    snprintf(yaml, sizeof(yaml), "control_socket: /%0*d\n", 110, 7);
+    expect_err(yaml, 1, "control_socket", "longer than 107 bytes");
+}
+
+static void test_limits_and_required(void)
+{
+    expect_err("ports:\n  - name: x\n", 2, "ports[0]", "missing required key 'address'");
+    expect_err("ports: []\n", 1, "ports", "at least one port");
+    expect_err("listeners: []\n", 1, "listeners", "at least one listener");
+    char yaml[2048];
+    int n = snprintf(yaml, sizeof(yaml), "ports:\n");
+    for (int i = 0; i < GW_MAX_PORTS + 1; i++)
+        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "  - address: 10.0.%d.1/24\n", i);
+    expect_err(yaml, 2 + GW_MAX_PORTS, "ports[4]", "more than 4 ports");
+    n = snprintf(yaml, sizeof(yaml), "# c\nlisteners:\n");
+    for (int i = 0; i < GW_MAX_LISTENERS + 1; i++)
+        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "  - port: %d\n", 1000 + i);
+    expect_err(yaml, 3 + GW_MAX_LISTENERS, "listeners[16]", "more than 16 listeners");
+    n = snprintf(yaml, sizeof(yaml), "listeners:\n  - suites:\n");
+    for (int i = 0; i < HS_MAX_SUITES + 1; i++)
+        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "    - TLS_PSK_WITH_AES_128_CCM_8\n");
+    expect_err(yaml, 3 + HS_MAX_SUITES, "listeners[0].suites", "more than 32 suites");
+}
+
+static void test_load_file(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN], path[192];
+    snprintf(path, sizeof(path), "%s/gw.yaml", tmpdir);
+    write_file(path, "max_sessions: 77\nlisteners:\n  - port: 9\n    mtu: 10\n");
+    gw_config_default(&c);
+    CU_ASSERT(gw_config_load(&c, path, err, sizeof(err)) < 0);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:4: listeners[0].mtu: ", path);
+    CU_ASSERT(strncmp(err, want, strlen(want)) == 0);
+    CU_ASSERT_EQUAL(c.max_sessions, 65536);   /* untouched on error */
+
+    write_file(path, "max_sessions: 77\n");
+    CU_ASSERT_EQUAL(gw_config_load(&c, path, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.max_sessions, 77);
+    CU_ASSERT_STRING_EQUAL(c.source, path);
+
+    snprintf(path, sizeof(path), "%s/missing.yaml", tmpdir);
+    CU_ASSERT_EQUAL(gw_config_load(&c, path, err, sizeof(err)), CR_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "missing.yaml:0: config: cannot open"));
+    /* A NULL/zero error buffer is allowed. */
+    CU_ASSERT(gw_config_load_string(&c, "bogus: 1\n", "x", NULL, 0) < 0);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, NULL, "x", err, sizeof(err)), CR_ERR_INVAL);
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static int load_and_validate(const char *fmt, char *err, size_t err_len)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml), fmt, psk_path, cert_path, key_path, ca_path);
+    struct gw_config c;
+    gw_config_default(&c);
+    int rc = gw_config_load_string(&c, yaml, "v.yaml", err, (unsigned)err_len);
+    if (rc < 0) {
+        printf("\n  parse failed: %s\n", err);
+        return 1000;
+    }
+    return gw_config_validate(&c, err, (unsigned)err_len);
+}
+
+static void expect_valid_err(const char *fmt, unsigned line, const char *key, const char *what)
+{
+    char err[GW_ERR_MAX_LEN], prefix[128];
+    int rc = load_and_validate(fmt, err, sizeof(err));
+    CU_ASSERT(rc < 0);
+    snprintf(prefix, sizeof(prefix), "v.yaml:%u: %s: ", line, key);
+    if (rc >= 0 || strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what)) {
+        printf("\n  want: %s...%s\n  got:  %s (rc %d)\n", prefix, what, err, rc);
+        CU_FAIL("validation message mismatch");
+    }
+}
+
+/* The format always receives psk, cert, key, ca paths in that order. */
+#define TWO_PORTS                                                                          \
+    "ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"
+
+static void test_validate(void)
+{
+    char err[GW_ERR_MAX_LEN];
+    struct gw_config d;
+    gw_config_default(&d);
+    CU_ASSERT(gw_config_validate(&d, err, sizeof(err)) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "<defaults>:0: listeners[0]: no credentials"));
+
+    /* lines:          1-4 ports, 5 listeners, 6 entry */
+    CU_ASSERT_EQUAL(load_and_validate(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert: %s\n"
+                                                "    key: %s\n    ca_file: %s\n"
+                                                "    client_auth: require\n",
+                                      err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(load_and_validate(TWO_PORTS "listeners:\n  - psk_file: %s\n", err, sizeof(err)),
+                    0);
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    address: 10.0.2.1\n", 6,
+                     "listeners[0]", "not one of the ports' addresses");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert: %s\n", 6, "listeners[0]",
+                     "cert and key must be given together");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert2: %s\n    key2: %s\n", 6,
+                     "listeners[0]", "cert2 given without cert");
+    expect_valid_err(TWO_PORTS "listeners:\n  - name: x\n", 6, "listeners[0]", "no credentials");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    client_auth: optional\n", 6,
+                     "listeners[0]", "client_auth needs ca_file");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial_ms: 2m\n", 6,
+                     "listeners[0]", "retransmit_initial_ms 120000 must be in 1..");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6,
+                     "listeners[0]", "contain the listening port 25000");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n  - psk_file: %s\n", 7,
+                     "listeners[1]", "already used by listeners[0]");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s.gone\n", 6, "listeners[0].psk_file",
+                     "cannot read");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n"
+                     "    port_id: 0\nlisteners:\n  - psk_file: %s\n",
+                     3, "ports[1]", "port_id 0 already used by ports[0]");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.0.1/16\n    port_id: 3\n"
+                     "listeners:\n  - psk_file: %s\n",
+                     3, "ports[1]", "address already used by ports[0]");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    gateway: 10.0.5.1\n"
+                     "listeners:\n  - psk_file: %s\n",
+                     2, "ports[0]", "gateway is not another host");
+
+    /* Defaults from gw_config_default() plus a PSK file validate. */
+    snprintf(d.listeners[0].psk_file, sizeof(d.listeners[0].psk_file), "%s", psk_path);
+    CU_ASSERT_EQUAL(gw_config_validate(&d, err, sizeof(err)), 0);
+    d.max_sessions = 0;
+    CU_ASSERT(gw_config_validate(&d, err, sizeof(err)) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "max_sessions"));
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
+    CU_add_test(s, "defaults", test_defaults);
+    CU_add_test(s, "empty document keeps defaults", test_empty_keeps_defaults);
+    CU_add_test(s, "full file, every key", test_full_file);
+    CU_add_test(s, "durations", test_durations);
+    CU_add_test(s, "syntax errors with line", test_syntax_errors);
+    CU_add_test(s, "unknown and duplicate keys", test_unknown_and_duplicate_keys);
+    CU_add_test(s, "type errors", test_type_errors);
+    CU_add_test(s, "value errors", test_value_errors);
+    CU_add_test(s, "limits and required keys", test_limits_and_required);
+    CU_add_test(s, "load from file", test_load_file);
+    CU_add_test(s, "validate", test_validate);
+}
