@@ -193,6 +193,11 @@ int hs_close(struct hs *hs, struct hs_out *out);
 int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf,
                 size_t out_cap, size_t *out_len);
 const struct hs_keys *hs_keys(const struct hs *hs);   /* NULL before ESTABLISHED */
+/* (added) Epoch-1 records the engine writes after ESTABLISHED (hs_seal_app,
+ * hs_close, no_renegotiation / close_notify answers) use their own counter,
+ * starting at keys.server_write_seq_next.  A caller whose dataplane has
+ * consumed sequence numbers raises it with this before hs_close(). */
+void hs_set_write_seq(struct hs *hs, uint64_t seq);
 bool hs_established(const struct hs *hs);
 
 struct hs_stats {

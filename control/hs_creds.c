@@ -114,6 +114,8 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
             set_err(c, "%s: EC key must be on P-256 or P-384", key_pem_path);
             CR_ENSURE_GOTO(false, CR_ERR_UNSUPPORTED, fail);
         }
+        slot.ec_group = strcmp(curve, "prime256v1") == 0 ? CR_GROUP_SECP256R1
+                                                         : CR_GROUP_SECP384R1;
     }
 
     f = fopen(chain_pem_path, "r");

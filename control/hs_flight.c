@@ -22,7 +22,7 @@
 /* Largest handshake fragment one record can carry (RFC 6347 §4.1:
  * the plaintext of a record is at most 2^14 bytes). */
 #define FLIGHT_FRAG_MAX_BYTES (DP_REC_PLAINTEXT_MAX_LEN - HS_FRAG_HDR_LEN)
-#define FLIGHT_CCS_LEN 1
+#define FLIGHT_CCS_LEN        1
 
 void hs_flight_init(struct hs_flight *f)
 {
@@ -41,8 +41,8 @@ void hs_flight_reset(struct hs_flight *f)
     memset(f, 0, sizeof(*f));
 }
 
-int hs_flight_add_handshake(struct hs_flight *f, uint16_t epoch, uint8_t msg_type,
-                            uint16_t msg_seq, const uint8_t *body, uint32_t len)
+int hs_flight_add_handshake(struct hs_flight *f, uint16_t epoch, uint8_t msg_type, uint16_t msg_seq,
+                            const uint8_t *body, uint32_t len)
 {
     CR_ENSURE(f->n_items < HS_FLIGHT_MAX_ITEMS, CR_ERR_LIMIT);
     CR_ENSURE(epoch <= 1, CR_ERR_INVAL);
@@ -89,12 +89,12 @@ struct emitter {
     uint64_t seq[2];
     uint8_t *buf;
     size_t cap;
-    size_t used;            /* bytes of buf written */
-    size_t dgram_start;     /* offset of the open datagram in buf */
+    size_t used;        /* bytes of buf written */
+    size_t dgram_start; /* offset of the open datagram in buf */
     struct hs_dgram *dgrams;
     unsigned max;
-    unsigned n;             /* datagrams closed so far */
-    uint8_t pt[HS_MTU_MAX_BYTES];   /* plaintext scratch for sealed records */
+    unsigned n;                   /* datagrams closed so far */
+    uint8_t pt[HS_MTU_MAX_BYTES]; /* plaintext scratch for sealed records */
 };
 
 static size_t record_overhead(const struct emitter *e, uint16_t epoch)
@@ -131,9 +131,8 @@ static int make_room(struct emitter *e, size_t rec_len)
 }
 
 /* Appends one record whose plaintext is hdr (hdr_len bytes) + data. */
-static int put_record(struct emitter *e, uint8_t type, uint16_t epoch,
-                      const uint8_t *hdr, size_t hdr_len, const uint8_t *data,
-                      size_t data_len)
+static int put_record(struct emitter *e, uint8_t type, uint16_t epoch, const uint8_t *hdr,
+                      size_t hdr_len, const uint8_t *data, size_t data_len)
 {
     size_t pt_len = hdr_len + data_len;
     size_t rec_len = record_overhead(e, epoch) + pt_len;
@@ -141,8 +140,8 @@ static int put_record(struct emitter *e, uint8_t type, uint16_t epoch,
     CR_ENSURE(e->seq[epoch] <= DP_REC_SEQ_MAX, CR_ERR_LIMIT);
     uint8_t *out = e->buf + e->used;
     if (epoch == 0) {
-        size_t h = dp_record_write_hdr(out, type, DP_VERSION_DTLS12, epoch,
-                                       e->seq[epoch], NULL, 0, (uint16_t)pt_len);
+        size_t h = dp_record_write_hdr(out, type, DP_VERSION_DTLS12, epoch, e->seq[epoch], NULL, 0,
+                                       (uint16_t)pt_len);
         memcpy(out + h, hdr, hdr_len);
         if (data_len > 0)
             memcpy(out + h + hdr_len, data, data_len);
@@ -152,11 +151,9 @@ static int put_record(struct emitter *e, uint8_t type, uint16_t epoch,
         memcpy(e->pt, hdr, hdr_len);
         if (data_len > 0)
             memcpy(e->pt + hdr_len, data, data_len);
-        int rc = e->sealer->seal(e->sealer->arg, type, epoch, e->seq[epoch], e->pt,
-                                 pt_len, out, dgram_room(e) < e->cap - e->used
-                                                  ? dgram_room(e)
-                                                  : e->cap - e->used,
-                                 &out_len);
+        int rc = e->sealer->seal(
+            e->sealer->arg, type, epoch, e->seq[epoch], e->pt, pt_len, out,
+            dgram_room(e) < e->cap - e->used ? dgram_room(e) : e->cap - e->used, &out_len);
         OPENSSL_cleanse(e->pt, pt_len);
         CR_GUARD(rc);
         /* The sealer must stay within the overhead it declared, or the
@@ -202,11 +199,11 @@ static int emit_handshake(struct emitter *e, const struct hs_flight_item *it)
     return 0;
 }
 
-int hs_flight_emit(const struct hs_flight *f, size_t mtu,
-                   const struct hs_record_sealer *sealer, uint64_t seq[2], uint8_t *buf,
-                   size_t cap, struct hs_dgram *dgrams, unsigned max, unsigned *n_out)
+int hs_flight_emit(const struct hs_flight *f, size_t mtu, const struct hs_record_sealer *sealer,
+                   uint64_t seq[2], uint8_t *buf, size_t cap, struct hs_dgram *dgrams, unsigned max,
+                   unsigned *n_out)
 {
-    static const uint8_t ccs_body[FLIGHT_CCS_LEN] = { 1 };
+    static const uint8_t ccs_body[FLIGHT_CCS_LEN] = {1};
     struct emitter *e;
     int rc = 0;
 
@@ -218,8 +215,7 @@ int hs_flight_emit(const struct hs_flight *f, size_t mtu,
         CR_ENSURE(it->epoch <= 1, CR_ERR_INVAL);
         CR_ENSURE(it->epoch == 0 || (sealer && sealer->seal), CR_ERR_INVAL);
         size_t min_rec = DP_REC_HDR_LEN + (it->epoch > 0 ? sealer->overhead : 0) +
-                         (it->is_ccs ? FLIGHT_CCS_LEN
-                                     : HS_FRAG_HDR_LEN + (it->len > 0 ? 1 : 0));
+                         (it->is_ccs ? FLIGHT_CCS_LEN : HS_FRAG_HDR_LEN + (it->len > 0 ? 1 : 0));
         CR_ENSURE(min_rec <= mtu, CR_ERR_INVAL);
     }
 
@@ -253,6 +249,6 @@ int hs_flight_emit(const struct hs_flight *f, size_t mtu,
     *n_out = e->n;
     rc = 0;
 out:
-    free(e);      /* e->pt was wiped after each sealed record */
+    free(e); /* e->pt was wiped after each sealed record */
     return rc;
 }

@@ -37,6 +37,7 @@ struct hs_psk_set {
 
 struct hs_cert_slot {
     EVP_PKEY *key;                      /* NULL: slot empty */
+    uint16_t ec_group;                  /* NamedGroup of an EC key, else 0 */
     uint8_t *der[CR_PK_CHAIN_MAX_CERTS];   /* leaf first */
     size_t der_len[CR_PK_CHAIN_MAX_CERTS];
     unsigned n;

@@ -27,10 +27,10 @@
 struct hs_reasm_slot {
     uint8_t type;
     uint16_t epoch;
-    uint32_t len;           /* message length declared by the first fragment */
-    uint32_t n_received;    /* distinct body bytes received */
-    uint8_t *bitmap;        /* (len + 7) / 8 bytes, bit i: body byte i seen */
-    uint8_t data[];         /* len bytes of body, then the bitmap */
+    uint32_t len;        /* message length declared by the first fragment */
+    uint32_t n_received; /* distinct body bytes received */
+    uint8_t *bitmap;     /* (len + 7) / 8 bytes, bit i: body byte i seen */
+    uint8_t data[];      /* len bytes of body, then the bitmap */
 };
 
 /* One parsed fragment of the record being added. */
@@ -41,8 +41,8 @@ struct frag {
     uint32_t flen;
     uint16_t seq;
     uint8_t type;
-    uint8_t window;         /* 1: inside the pending window (to be stored) */
-    uint8_t first_of_seq;   /* 1: first in-window fragment of its seq here */
+    uint8_t window;       /* 1: inside the pending window (to be stored) */
+    uint8_t first_of_seq; /* 1: first in-window fragment of its seq here */
 };
 
 static uint32_t load_be24(const uint8_t *p)
@@ -192,11 +192,11 @@ static int parse_frags(const struct hs_reasm *r, const uint8_t *body, size_t len
     return n;
 }
 
-int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body,
-                        size_t len, unsigned *out_flags)
+int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body, size_t len,
+                        unsigned *out_flags)
 {
     struct frag frags[HS_REASM_MAX_FRAGS_PER_RECORD];
-    struct hs_reasm_slot *fresh[HS_REASM_MAX_PENDING_MSGS] = { NULL };
+    struct hs_reasm_slot *fresh[HS_REASM_MAX_PENDING_MSGS] = {NULL};
     unsigned flags = 0;
     size_t new_bytes = 0;
     int n;
@@ -245,8 +245,7 @@ int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body,
             new_bytes += f->msg_len;
         }
         for (int j = 0; j < i; j++) {
-            if (frags[j].window && frags[j].seq == f->seq &&
-                conflicts_with_frag(&frags[j], f))
+            if (frags[j].window && frags[j].seq == f->seq && conflicts_with_frag(&frags[j], f))
                 goto conflict;
         }
     }
@@ -303,8 +302,7 @@ int hs_reasm_next(struct hs_reasm *r, struct hs_reasm_msg *out)
     /* A zero-length message is complete once its (0, 0) fragment came. */
     if (!s || s->n_received != s->len)
         return 0;
-    memmove(&r->slots[0], &r->slots[1],
-            (HS_REASM_MAX_PENDING_MSGS - 1) * sizeof(r->slots[0]));
+    memmove(&r->slots[0], &r->slots[1], (HS_REASM_MAX_PENDING_MSGS - 1) * sizeof(r->slots[0]));
     r->slots[HS_REASM_MAX_PENDING_MSGS - 1] = NULL;
     r->buffered_bytes -= s->len;
     out->type = s->type;

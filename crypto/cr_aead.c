@@ -8,13 +8,19 @@
  * Must not: parse records, know about sessions, allocate or block per record,
  * or leave jobs queued in the IMB_MGR between calls.
  *
- * Zero-length payloads: ipsec-mb 1.3 accepts msg_len 0 for GCM and
- * ChaCha20-Poly1305 but its job validator rejects CCM jobs with an empty
- * message (and the CCM manager needs a source buffer).  A CCM record with an
- * empty payload (an empty DTLS application-data record) is therefore sealed
- * and opened with OpenSSL EVP (AES-128-CCM, L=3) outside the burst; it is
- * rare and never on a hot path.  The tag it produces is bit-identical (CCM is
- * fully specified by SP 800-38C), which the differential tests check.
+ * Zero-length payloads: ipsec-mb 1.3 handles msg_len 0 for GCM, CCM and
+ * ChaCha20-Poly1305 (checked against NIST/Wycheproof empty-message vectors
+ * and OpenSSL EVP in the tests); jobs never get NULL buffers: empty records
+ * use a static dummy source/destination that is never read or written.
+ *
+ * ipsec-mb 1.3 burst API caveat (fixed in 1.4): bursts that start in the
+ * middle of the manager's job array are mishandled (a CCM job can be left in
+ * its out-of-order manager while the queue reads empty; FLUSH_BURST can
+ * return stale jobs after the queue wrapped).  Every burst here therefore
+ * starts at slot 0 of an empty queue (queue_realign()), is at most
+ * CR_AEAD_BATCH_MAX (64) jobs so it never wraps, and is drained completely;
+ * completion is judged from each job slot's own status and user_data, the
+ * lists ipsec-mb returns are only cross-checked.
  */
 #include "cr_aead.h"
 
@@ -23,7 +29,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 /* RFC 6347 §4.1 / RFC 5246 §6.2.1: "The length (in bytes) of the following
  * TLSPlaintext.fragment.  The length MUST NOT exceed 2^14."  For RFC 9146
@@ -62,7 +67,10 @@ struct cr_aead_ctx {
     uint64_t n_job_errors;
     uint64_t n_burst_calls;   /* bursts submitted */
     uint64_t n_job_api_calls; /* chunks run through the job API */
-    EVP_CIPHER_CTX *evp; /* zero-length CCM only */
+    uint64_t n_realigns;      /* queue moved back to slot 0 */
+    bool force_job_api;       /* tests: exercise the job API fallback */
+    /* All-zero key for realign jobs; ipsec-mb needs it 16-byte aligned. */
+    struct gcm_key_data realign_key __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -71,16 +79,6 @@ static inline void put_be16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
-}
-
-static inline void put_be48(uint8_t *p, uint64_t v)
-{
-    p[0] = (uint8_t)(v >> 40);
-    p[1] = (uint8_t)(v >> 32);
-    p[2] = (uint8_t)(v >> 24);
-    p[3] = (uint8_t)(v >> 16);
-    p[4] = (uint8_t)(v >> 8);
-    p[5] = (uint8_t)v;
 }
 
 /* epoch(2) || seq(6), big-endian: the DTLS 64-bit record sequence number. */
@@ -110,6 +108,8 @@ static const char *arch_name(IMB_ARCH arch)
 
 /* ---- context ---------------------------------------------------------- */
 
+static bool queue_realign(struct cr_aead_ctx *ctx);
+
 struct cr_aead_ctx *cr_aead_ctx_new(void)
 {
     struct cr_aead_ctx *ctx = NULL;
@@ -123,9 +123,10 @@ struct cr_aead_ctx *cr_aead_ctx_new(void)
     init_mb_mgr_auto(ctx->mgr, &ctx->arch);
     if (imb_get_errno(ctx->mgr) != 0 || ctx->arch == IMB_ARCH_NONE)
         goto fail;
-    ctx->evp = EVP_CIPHER_CTX_new();
-    if (ctx->evp == NULL)
-        goto fail;
+    static const uint8_t zero_key[16];
+    IMB_AES128_GCM_PRE(ctx->mgr, zero_key, &ctx->realign_key);
+    /* init_mb_mgr() leaves the job queue mid-array; start at slot 0. */
+    queue_realign(ctx);
     return ctx;
 fail:
     if (ctx->mgr != NULL)
@@ -138,13 +139,10 @@ void cr_aead_ctx_free(struct cr_aead_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    EVP_CIPHER_CTX_free(ctx->evp);
-    /* Scratch holds AAD, nonces and tags only, but the manager's internal
-     * state may hold key-derived material: wipe both. */
-    if (ctx->mgr != NULL) {
-        OPENSSL_cleanse(ctx->mgr, sizeof(*ctx->mgr));
+    /* The manager holds pointers to keys, never key bytes; free_mb_mgr()
+     * needs its contents intact.  Scratch holds computed tags: wipe it. */
+    if (ctx->mgr != NULL)
         free_mb_mgr(ctx->mgr);
-    }
     OPENSSL_cleanse(ctx, sizeof(*ctx));
     free(ctx);
 }
@@ -291,10 +289,8 @@ int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx,
     key->key_len = (uint8_t)secret_len;
     key->fixed_iv_len = (uint8_t)fixed_iv_len;
 
-    if (tmp != NULL) {
-        OPENSSL_cleanse(tmp, sizeof(*tmp));
+    if (tmp != NULL)
         free_mb_mgr(tmp);
-    }
     return CR_OK;
 }
 
@@ -312,7 +308,7 @@ void cr_aead_explicit_nonce(uint8_t out[8], uint16_t epoch, uint64_t seq)
     memcpy(out, &v, 8);
 }
 
-void cr_aead_build_nonce(const struct cr_aead_op *op, uint8_t nonce[12])
+static inline void build_nonce(const struct cr_aead_op *op, uint8_t *nonce)
 {
     const struct cr_aead_key *key = op->key;
     if (key->alg == CR_AEAD_CHACHA20_POLY1305) {
@@ -337,6 +333,11 @@ void cr_aead_build_nonce(const struct cr_aead_op *op, uint8_t nonce[12])
            CR_AEAD_EXPLICIT_NONCE_LEN);
 }
 
+void cr_aead_build_nonce(const struct cr_aead_op *op, uint8_t nonce[12])
+{
+    build_nonce(op, nonce);
+}
+
 /* Assumes op->cid_len <= CR_AEAD_CID_MAX_LEN (checked by the caller). */
 static inline unsigned build_aad(const struct cr_aead_op *op, uint8_t *aad)
 {
@@ -346,9 +347,13 @@ static inline unsigned build_aad(const struct cr_aead_op *op, uint8_t *aad)
          * TLSCompressed.length, where seq_num is epoch(2) || seq(6). */
         uint64_t seq64 = dtls_seq64_be(op->epoch, op->seq);
         memcpy(aad, &seq64, 8);
-        aad[8] = op->type;
-        put_be16(aad + 9, op->version);
-        put_be16(aad + 11, (uint16_t)op->len);
+        /* type(1) || version(2) || length(2), stored as one little-endian
+         * word: 8 bytes written, the 3 bytes past the AAD are don't-care
+         * (the scratch AAD buffers are 48 bytes). */
+        uint64_t tail = (uint64_t)op->type |
+                        (uint64_t)__builtin_bswap16(op->version) << 8 |
+                        (uint64_t)__builtin_bswap16((uint16_t)op->len) << 24;
+        memcpy(aad + 8, &tail, 8);
         return CR_DTLS_AAD_LEN;
     }
     /* RFC 9146 §5: "additional_data = seq_num_placeholder + tls12_cid +
@@ -397,10 +402,34 @@ int cr_aead_build_aad(const struct cr_aead_op *op, uint8_t *aad)
                             op->type != AEAD_TLS12_CID_TYPE))
         return CR_ERR_INVAL;
     CR_ENSURE(op->len <= AEAD_PLAINTEXT_MAX_BYTES, CR_ERR_INVAL);
-    return (int)build_aad(op, aad);
+    /* build_aad() may store a few bytes past the AAD; write exactly. */
+    uint8_t tmp[sizeof(((struct aead_scratch *)0)->aad)];
+    unsigned n = build_aad(op, tmp);
+    memcpy(aad, tmp, n);
+    return (int)n;
 }
 
 /* ---- job construction --------------------------------------------------- */
+
+/* Constant-time tag comparison (tag_len is 8 or 16, a public value): the
+ * same guarantee as CRYPTO_memcmp() — no branch or memory access depends on
+ * the tag bytes — as two word XORs OR-ed together, without a library call
+ * per record (the open hot path).  Returns non-zero on mismatch; only that
+ * public accept/reject bit is branched on. */
+static inline int tag_mismatch(const uint8_t *a, const uint8_t *b,
+                               unsigned tag_len)
+{
+    uint64_t a0, b0, a1 = 0, b1 = 0;
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    if (tag_len == 16) {
+        memcpy(&a1, a + 8, 8);
+        memcpy(&b1, b + 8, 8);
+    }
+    uint64_t diff = (a0 ^ b0) | (a1 ^ b1);
+    /* Fold to one bit without a data-dependent branch. */
+    return (int)((diff | (0 - diff)) >> 63);
+}
 
 /* A valid, never-written source/destination for zero-length jobs: ipsec-mb
  * rejects NULL buffers even when nothing is read. */
@@ -469,52 +498,6 @@ static inline void job_fill(IMB_JOB *job, const struct cr_aead_key *key,
     }
 }
 
-/* Zero-length CCM through EVP (see the file header).  Returns CR_OK,
- * CR_ERR_AUTH or CR_ERR_CRYPTO. */
-static int ccm_empty_evp(struct cr_aead_ctx *ctx, const struct cr_aead_key *key,
-                         bool seal, const uint8_t *nonce, const uint8_t *aad,
-                         unsigned aad_len, uint8_t *tag)
-{
-    /* Rebuild the raw key from the expanded schedule: the first round key
-     * of an AES-128 schedule is the key itself. */
-    uint8_t raw[16];
-    uint8_t dummy[16];
-    int outl = 0;
-    int rc = CR_ERR_CRYPTO;
-    EVP_CIPHER_CTX *e = ctx->evp;
-    memcpy(raw, key->k.aes.enc, 16);
-
-    if (EVP_CipherInit_ex(e, EVP_aes_128_ccm(), NULL, NULL, NULL, seal) != 1)
-        goto out;
-    if (EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_SET_IVLEN, AEAD_NONCE_LEN,
-                            NULL) != 1)
-        goto out;
-    if (EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_SET_TAG, key->tag_len,
-                            seal ? NULL : tag) != 1)
-        goto out;
-    if (EVP_CipherInit_ex(e, NULL, NULL, raw, nonce, seal) != 1)
-        goto out;
-    if (EVP_CipherUpdate(e, NULL, &outl, NULL, 0) != 1) /* total length 0 */
-        goto out;
-    if (EVP_CipherUpdate(e, NULL, &outl, aad, (int)aad_len) != 1)
-        goto out;
-    if (seal) {
-        if (EVP_CipherUpdate(e, dummy, &outl, dummy, 0) != 1 ||
-            EVP_CipherFinal_ex(e, dummy, &outl) != 1 ||
-            EVP_CIPHER_CTX_ctrl(e, EVP_CTRL_AEAD_GET_TAG, key->tag_len,
-                                tag) != 1)
-            goto out;
-        rc = CR_OK;
-    } else {
-        /* For CCM decryption the tag is verified by the (only) update. */
-        rc = EVP_CipherUpdate(e, dummy, &outl, dummy, 0) == 1 ? CR_OK
-                                                              : CR_ERR_AUTH;
-    }
-out:
-    OPENSSL_cleanse(raw, sizeof(raw));
-    return rc;
-}
-
 /* ---- burst driver ------------------------------------------------------- */
 
 /* Completes every job of the burst in flight (ctx->jobs[0..k)) before
@@ -529,22 +512,25 @@ static void burst_drain(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
                         unsigned k, unsigned n_ret)
 {
     IMB_MGR *mgr = ctx->mgr;
+    /* Common case (GCM and ChaCha20 complete inside SUBMIT_BURST): every
+     * job of the burst came back, in order.  Settle() still checks each
+     * slot's status. */
+    if (n_ret == k) {
+        unsigned same = 0;
+        for (unsigned r = 0; r < k; r++)
+            same += ctx->done[r] == ctx->jobs[r];
+        if (same == k)
+            return;
+    }
     for (unsigned round = 0;; round++) {
-        /* Sanity-check what ipsec-mb reported as completed.  The common
-         * case (GCM and ChaCha20 complete inside SUBMIT_BURST) is every job
-         * of the burst returned in order: then the burst is done. */
-        unsigned n_in_order = 0;
+        /* Cross-check what ipsec-mb reported as completed. */
         for (unsigned r = 0; r < n_ret; r++) {
             IMB_JOB *j = ctx->done[r];
             uintptr_t slot = (uintptr_t)j->user_data2;
             if (slot >= k || ctx->jobs[slot] != j ||
                 j->user_data != pend[slot])
                 ctx->n_foreign_completions++;
-            else
-                n_in_order += slot == r;
         }
-        if (round == 0 && n_in_order == k && n_ret == k)
-            return;
         bool busy = IMB_QUEUE_SIZE(mgr) != 0;
         if (!busy) {
             for (unsigned i = 0; i < k; i++) {
@@ -570,6 +556,59 @@ static void queue_reset(struct cr_aead_ctx *ctx)
         (void)IMB_FLUSH_BURST(ctx->mgr, IMB_MAX_JOBS, ctx->done);
 }
 
+/* Makes the next job slot slot 0 of the manager's job array, so that a
+ * burst of up to CR_AEAD_BATCH_MAX jobs neither starts mid-queue nor wraps.
+ * ipsec-mb 1.3 mishandles bursts that start mid-queue: a CCM job can be left
+ * in its out-of-order manager while the queue reads empty, and FLUSH_BURST
+ * returns stale jobs after the queue wrapped (fixed in 1.4).  The queue is
+ * mid-array after init_mb_mgr() and after anyone used the manager's job API
+ * (cr_aead_ctx_mgr()).  The burst API rewinds an emptied queue to slot 0,
+ * so one zero-length GCM job (synchronous: it completes inside
+ * SUBMIT_BURST) submitted as a burst brings the queue back.  Returns true
+ * when the queue is empty and at slot 0. */
+static bool queue_realign(struct cr_aead_ctx *ctx)
+{
+    IMB_MGR *mgr = ctx->mgr;
+    IMB_JOB *next[1];
+    if (IMB_QUEUE_SIZE(mgr) != 0)
+        queue_reset(ctx);
+    if (IMB_QUEUE_SIZE(mgr) != 0 || IMB_GET_NEXT_BURST(mgr, 1, next) != 1)
+        return false;
+    if (next[0] == &mgr->jobs[0])
+        return true;
+    struct aead_scratch *s = &ctx->s[0];
+    memset(s->nonce, 0, sizeof(s->nonce));
+    IMB_JOB *job = next[0];
+    job->src = empty_buf;
+    job->dst = empty_buf;
+    job->cipher_start_src_offset_in_bytes = 0;
+    job->msg_len_to_cipher_in_bytes = 0;
+    job->hash_start_src_offset_in_bytes = 0;
+    job->msg_len_to_hash_in_bytes = 0;
+    job->iv = s->nonce;
+    job->iv_len_in_bytes = AEAD_NONCE_LEN;
+    job->auth_tag_output = s->tag;
+    job->auth_tag_output_len_in_bytes = 16;
+    job->cipher_direction = IMB_DIR_ENCRYPT;
+    job->enc_keys = &ctx->realign_key;
+    job->dec_keys = &ctx->realign_key;
+    job->key_len_in_bytes = 16;
+    job->cipher_mode = IMB_CIPHER_GCM;
+    job->hash_alg = IMB_AUTH_AES_GMAC;
+    job->chain_order = IMB_ORDER_CIPHER_HASH;
+    job->u.GCM.aad = s->aad;
+    job->u.GCM.aad_len_in_bytes = 0;
+    job->u.GCM.ctx = NULL;
+    job->user_data = NULL;
+    job->user_data2 = NULL;
+    ctx->n_realigns++;
+    (void)IMB_SUBMIT_BURST(mgr, 1, next);
+    if (IMB_QUEUE_SIZE(mgr) != 0)
+        queue_reset(ctx);
+    return IMB_QUEUE_SIZE(mgr) == 0 && IMB_GET_NEXT_BURST(mgr, 1, next) == 1 &&
+           next[0] == &mgr->jobs[0];
+}
+
 /* Runs pend[0..k) through the single-job API (see batch_chunk for when).
  * Leaves ctx->jobs[i] pointing at op i's job slot; k <= CR_AEAD_BATCH_MAX
  * is less than IMB_MAX_JOBS, so no slot is reused before the caller reads
@@ -583,7 +622,7 @@ static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
         struct cr_aead_op *op = pend[i];
         struct aead_scratch *s = &ctx->s[i];
         IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-        cr_aead_build_nonce(op, s->nonce);
+        build_nonce(op, s->nonce);
         unsigned aad_len = build_aad(op, s->aad);
         job_fill(job, op->key, seal, op->len ? op->in : NULL,
                  op->len ? op->out : NULL, op->len, s->nonce, s->aad, aad_len,
@@ -602,15 +641,74 @@ static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
             break;
 }
 
-/* Processes ops[0..n), n <= CR_AEAD_BATCH_MAX.  Returns the number OK. */
+/* Sets the status of pend[0..k) from their completed jobs ctx->jobs[0..k)
+ * and returns how many are CR_OK.  Open compares tags in constant time. */
+static unsigned settle(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
+                       unsigned k, bool seal)
+{
+    unsigned n_ok = 0;
+    for (unsigned i = 0; i < k; i++) {
+        struct cr_aead_op *op = pend[i];
+        const IMB_JOB *job = ctx->jobs[i];
+        if (job->status != IMB_STATUS_COMPLETED || job->user_data != op) {
+            op->status = CR_ERR_CRYPTO;
+            ctx->n_job_errors++;
+            continue;
+        }
+        if (!seal && tag_mismatch(ctx->s[i].tag, op->tag, op->key->tag_len)) {
+            op->status = CR_ERR_AUTH;
+            continue;
+        }
+        op->status = CR_OK;
+        n_ok++;
+    }
+    return n_ok;
+}
+
+/* Fallback for a queue that could not be rewound to slot 0: validate, then
+ * run the chunk through the job API. */
+static unsigned chunk_job_api(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
+                              unsigned n, bool seal)
+{
+    unsigned n_ok = 0, k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct cr_aead_op *op = &ops[i];
+        int rc = op_check(op);
+        if (rc != CR_OK)
+            op->status = (int16_t)rc;
+        else
+            ctx->pending[k++] = op;
+    }
+    if (k == 0)
+        return n_ok;
+    job_api_run(ctx, ctx->pending, k, seal);
+    return n_ok + settle(ctx, ctx->pending, k, seal);
+}
+
+/* Processes ops[0..n), n <= CR_AEAD_BATCH_MAX, as one burst: validate and
+ * fill each op's job in a single pass, submit, drain, settle.  Returns the
+ * number of ops with status CR_OK. */
 static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
                             unsigned n, bool seal)
 {
     IMB_MGR *mgr = ctx->mgr;
     unsigned n_ok = 0;
-    unsigned want = 0;
 
-    /* Validate; collect the ops that go to ipsec-mb. */
+    /* The burst must start at slot 0 of an empty queue (queue_realign()).
+     * That is the state every call leaves behind, so normally this is one
+     * GET_NEXT_BURST and one queue-size call per chunk. */
+    if (IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
+        ctx->jobs[0] != &mgr->jobs[0] || IMB_QUEUE_SIZE(mgr) != 0) {
+        if (!queue_realign(ctx) ||
+            IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
+            ctx->jobs[0] != &mgr->jobs[0])
+            return chunk_job_api(ctx, ops, n, seal);
+    }
+    if (ctx->force_job_api)
+        return chunk_job_api(ctx, ops, n, seal);
+
+    /* The n job slots are contiguous from slot 0; the first k are used. */
+    unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {
         struct cr_aead_op *op = &ops[i];
         int rc = op_check(op);
@@ -618,99 +716,36 @@ static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
             op->status = (int16_t)rc;
             continue;
         }
-        if (op->len == 0 && (op->key->alg == CR_AEAD_AES128_CCM ||
-                             op->key->alg == CR_AEAD_AES128_CCM8)) {
-            struct aead_scratch *s = &ctx->s[0];
-            cr_aead_build_nonce(op, s->nonce);
-            unsigned aad_len = build_aad(op, s->aad);
-            rc = ccm_empty_evp(ctx, op->key, seal, s->nonce, s->aad, aad_len,
-                               op->tag);
-            op->status = (int16_t)rc;
-            n_ok += rc == CR_OK;
-            continue;
-        }
-        ctx->pending[want++] = op;
+        struct aead_scratch *s = &ctx->s[k];
+        IMB_JOB *job = ctx->jobs[k];
+        build_nonce(op, s->nonce);
+        unsigned aad_len = build_aad(op, s->aad);
+        job_fill(job, op->key, seal, op->len ? op->in : NULL,
+                 op->len ? op->out : NULL, op->len, s->nonce, s->aad, aad_len,
+                 seal ? op->tag : s->tag);
+        job->user_data = op;
+        job->user_data2 = (void *)(uintptr_t)k;
+        ctx->pending[k] = op;
+        k++;
     }
+    if (k == 0)
+        return n_ok;
 
-    if (IMB_QUEUE_SIZE(mgr) != 0)
-        queue_reset(ctx);
-
-    unsigned base = 0;
-    while (base < want) {
-        struct cr_aead_op **pend = &ctx->pending[base];
-        unsigned m = want - base;
-        unsigned k = IMB_GET_NEXT_BURST(mgr, m, ctx->jobs);
-        if (k == 0) {
-            queue_reset(ctx);
-            k = IMB_GET_NEXT_BURST(mgr, m, ctx->jobs);
-        }
-        if (k == 0) {
-            /* Cannot happen with an empty queue; fail rather than loop. */
-            for (unsigned i = 0; i < m; i++)
-                pend[i]->status = CR_ERR_CRYPTO;
-            ctx->n_job_errors += m;
-            break;
-        }
-        if (ctx->jobs[0] != &mgr->jobs[0]) {
-            /* The queue does not start at slot 0: someone used this
-             * manager's job API (cr_aead_ctx_mgr()).  ipsec-mb 1.3's burst
-             * path mishandles bursts that start mid-queue (a CCM job is left
-             * in its out-of-order manager while the queue reads empty, and
-             * FLUSH_BURST returns stale jobs after the queue wrapped; fixed
-             * in 1.4), so run this chunk through the job API, which tracks
-             * the queue position itself.  Our own bursts always start at
-             * slot 0 because every call drains the queue completely. */
-            k = m;
-            job_api_run(ctx, pend, k, seal);
-        } else {
-            for (unsigned i = 0; i < k; i++) {
-                struct cr_aead_op *op = pend[i];
-                struct aead_scratch *s = &ctx->s[i];
-                IMB_JOB *job = ctx->jobs[i];
-                cr_aead_build_nonce(op, s->nonce);
-                unsigned aad_len = build_aad(op, s->aad);
-                job_fill(job, op->key, seal, op->len ? op->in : NULL,
-                         op->len ? op->out : NULL, op->len, s->nonce, s->aad,
-                         aad_len, seal ? op->tag : s->tag);
-                job->user_data = op;
-                job->user_data2 = (void *)(uintptr_t)i;
-                ctx->done[i] = job;
-            }
-            ctx->n_burst_calls++;
-            /* op_check() validated every caller-supplied field and
-                 * job_fill() sets the rest from a valid key, so ipsec-mb's
-                 * per-job validator is skipped (it costs ~10% at 64 bytes). */
-            unsigned n_ret = IMB_SUBMIT_BURST_NOCHECK(mgr, k, ctx->done);
-            if (n_ret == 0 && imb_get_errno(mgr) != 0) {
-                /* Nothing was queued. */
-                for (unsigned i = 0; i < k; i++)
-                    pend[i]->status = CR_ERR_CRYPTO;
-                ctx->n_job_errors += k;
-                base += k;
-                continue;
-            }
-            burst_drain(ctx, pend, k, n_ret);
-        }
-
-        for (unsigned i = 0; i < k; i++) {
-            struct cr_aead_op *op = pend[i];
-            const IMB_JOB *job = ctx->jobs[i];
-            if (job->status != IMB_STATUS_COMPLETED || job->user_data != op) {
-                op->status = CR_ERR_CRYPTO;
-                ctx->n_job_errors++;
-                continue;
-            }
-            if (!seal &&
-                CRYPTO_memcmp(ctx->s[i].tag, op->tag, op->key->tag_len) != 0) {
-                op->status = CR_ERR_AUTH;
-                continue;
-            }
-            op->status = CR_OK;
-            n_ok++;
-        }
-        base += k;
+    memcpy(ctx->done, ctx->jobs, k * sizeof(ctx->jobs[0]));
+    ctx->n_burst_calls++;
+    /* op_check() validated every caller-supplied field and job_fill() sets
+     * the rest from a valid key, so ipsec-mb's per-job validator is skipped
+     * (it costs ~10% at 64 bytes). */
+    unsigned n_ret = IMB_SUBMIT_BURST_NOCHECK(mgr, k, ctx->done);
+    if (n_ret == 0 && imb_get_errno(mgr) != 0) {
+        /* Nothing was queued. */
+        for (unsigned i = 0; i < k; i++)
+            ctx->pending[i]->status = CR_ERR_CRYPTO;
+        ctx->n_job_errors += k;
+        return n_ok;
     }
-    return n_ok;
+    burst_drain(ctx, ctx->pending, k, n_ret);
+    return n_ok + settle(ctx, ctx->pending, k, seal);
 }
 
 static unsigned batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
@@ -758,11 +793,8 @@ aead_raw_one(struct cr_aead_ctx *ctx, const struct cr_aead_key *key, bool seal,
     memcpy(s->nonce, nonce, AEAD_NONCE_LEN);
     if (aad_len != 0)
         memcpy(s->aad, aad, aad_len);
-    if (len == 0 && (key->alg == CR_AEAD_AES128_CCM ||
-                     key->alg == CR_AEAD_AES128_CCM8))
-        return ccm_empty_evp(ctx, key, seal, s->nonce, s->aad, aad_len, tag);
-
-    queue_reset(ctx);
+    /* Same rule as batch_chunk(): bursts start at slot 0 of an empty queue. */
+    CR_ENSURE(queue_realign(ctx), CR_ERR_CRYPTO);
     CR_ENSURE(IMB_GET_NEXT_BURST(ctx->mgr, 1, ctx->jobs) == 1, CR_ERR_CRYPTO);
     IMB_JOB *job = ctx->jobs[0];
     job_fill(job, key, seal, len ? in : NULL, len ? out : NULL, len, s->nonce,
@@ -771,11 +803,12 @@ aead_raw_one(struct cr_aead_ctx *ctx, const struct cr_aead_key *key, bool seal,
     job->user_data2 = (void *)(uintptr_t)0;
     ctx->pending[0] = NULL;
     ctx->done[0] = job;
+    /* Checked submit: ipsec-mb validates the raw nonce/AAD lengths. */
     unsigned n_ret = IMB_SUBMIT_BURST(ctx->mgr, 1, ctx->done);
     CR_ENSURE(n_ret != 0 || imb_get_errno(ctx->mgr) == 0, CR_ERR_CRYPTO);
     burst_drain(ctx, ctx->pending, 1, n_ret);
     CR_ENSURE(job->status == IMB_STATUS_COMPLETED, CR_ERR_CRYPTO);
-    if (!seal && CRYPTO_memcmp(s->tag, tag, key->tag_len) != 0)
+    if (!seal && tag_mismatch(s->tag, tag, key->tag_len))
         return CR_ERR_AUTH;
     return CR_OK;
 }

@@ -667,6 +667,7 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
 void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
                        bool from_handoff)
 {
+    w->now_tsc = rte_get_tsc_cycles();
     for (unsigned i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -700,7 +701,6 @@ int dp_worker_main(void *arg)
     while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
         /* No session pointer survives from the previous iteration. */
         rte_rcu_qsbr_quiescent(qsbr, idx);
-        w->now_tsc = rte_get_tsc_cycles();
         unsigned work = 0;
         for (unsigned r = 0; r < w->n_rxq; r++) {
             const struct dp_port *p = &g->ports[w->rxq[r].port_idx];

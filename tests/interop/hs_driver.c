@@ -259,7 +259,9 @@ static void on_established(struct session *s)
           s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?",
           k ? k->suite : 0, k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?",
           k ? k->peer_identity : "", k ? k->sni : "");
-    cap_write(s, "est");
+    char tag[16];
+    snprintf(tag, sizeof(tag), "est-%04x", k ? k->suite : 0);
+    cap_write(s, tag);
     if (g_have_backend && backend_open(s) != 0)
         logf_("BACKEND-ERROR id=%u: %s", s->id, strerror(errno));
 }

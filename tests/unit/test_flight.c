@@ -16,14 +16,14 @@
 
 /* ---- fake sealer: header, 8-byte explicit nonce, XOR, 16-byte tag ---- */
 #define FAKE_NONCE_LEN 8
-#define FAKE_TAG_LEN 16
-#define FAKE_OVERHEAD (FAKE_NONCE_LEN + FAKE_TAG_LEN)
+#define FAKE_TAG_LEN   16
+#define FAKE_OVERHEAD  (FAKE_NONCE_LEN + FAKE_TAG_LEN)
 
 struct fake_key {
     uint8_t k;
     unsigned calls;
-    int fail_at;        /* fail the n-th call (1-based); 0: never */
-    size_t lie;         /* extra bytes written beyond the declared overhead */
+    int fail_at; /* fail the n-th call (1-based); 0: never */
+    size_t lie;  /* extra bytes written beyond the declared overhead */
 };
 
 static void fake_tag(uint8_t k, uint64_t seq, const uint8_t *ct, size_t n, uint8_t *tag)
@@ -35,9 +35,8 @@ static void fake_tag(uint8_t k, uint64_t seq, const uint8_t *ct, size_t n, uint8
         tag[i] = (uint8_t)(h >> ((i & 7) * 8)) ^ (uint8_t)i;
 }
 
-static int fake_seal(void *arg, uint8_t type, uint16_t epoch, uint64_t seq,
-                     const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                     size_t *out_len)
+static int fake_seal(void *arg, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *pt,
+                     size_t pt_len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     struct fake_key *key = arg;
     key->calls++;
@@ -46,8 +45,8 @@ static int fake_seal(void *arg, uint8_t type, uint16_t epoch, uint64_t seq,
     size_t body = FAKE_NONCE_LEN + pt_len + FAKE_TAG_LEN + key->lie;
     if (DP_REC_HDR_LEN + body > out_cap)
         return CR_ERR_LIMIT;
-    size_t h = dp_record_write_hdr(out, type, DP_VERSION_DTLS12, epoch, seq, NULL, 0,
-                                   (uint16_t)body);
+    size_t h =
+        dp_record_write_hdr(out, type, DP_VERSION_DTLS12, epoch, seq, NULL, 0, (uint16_t)body);
     uint8_t *p = out + h;
     for (int i = 0; i < FAKE_NONCE_LEN; i++)
         p[i] = (uint8_t)(seq >> (56 - 8 * i));
@@ -142,8 +141,7 @@ static void build_flight(struct hs_flight *f, const struct tmsg *msgs, unsigned 
     for (unsigned i = 0; i < n; i++) {
         const struct tmsg *m = &msgs[i];
         int rc = m->is_ccs ? hs_flight_add_ccs(f, m->epoch)
-                           : hs_flight_add_handshake(f, m->epoch, m->type, m->seq,
-                                                     m->body, m->len);
+                           : hs_flight_add_handshake(f, m->epoch, m->type, m->seq, m->body, m->len);
         CU_ASSERT_EQUAL_FATAL(rc, 0);
     }
 }
@@ -156,8 +154,8 @@ static void check_emit(const struct tmsg *msgs, unsigned n_msgs, size_t mtu, uin
 {
     static uint8_t pt[HS_MTU_MAX_BYTES];
     struct hs_reasm r;
-    uint64_t want_seq[2] = { seq_before[0], seq_before[1] };
-    unsigned msg_i = 0;         /* next expected message (in flight order) */
+    uint64_t want_seq[2] = {seq_before[0], seq_before[1]};
+    unsigned msg_i = 0; /* next expected message (in flight order) */
     size_t max_overhead = DP_REC_HDR_LEN + FAKE_OVERHEAD + HS_FRAG_HDR_LEN + 1;
 
     hs_reasm_init(&r, HS_MSG_MAX_BYTES, HS_BUFFERED_MAX_BYTES);
@@ -180,8 +178,8 @@ static void check_emit(const struct tmsg *msgs, unsigned n_msgs, size_t mtu, uin
             CU_ASSERT(dgrams[d].data == dgrams[d - 1].data + dgrams[d - 1].len);
         struct dp_record recs[DP_REC_MAX_PER_DGRAM];
         int err = -1;
-        unsigned nr = dp_record_split(dgrams[d].data, dgrams[d].len, 0, recs,
-                                      DP_REC_MAX_PER_DGRAM, &err);
+        unsigned nr =
+            dp_record_split(dgrams[d].data, dgrams[d].len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
         CU_ASSERT_EQUAL_FATAL(err, DP_RECORD_OK);
         CU_ASSERT_FATAL(nr > 0);
         for (unsigned i = 0; i < nr; i++) {
@@ -250,30 +248,30 @@ static struct hs_dgram out_dgrams[HS_OUT_MAX_DGRAMS * 4];
 
 static void test_emit_mtus(void)
 {
-    static const size_t mtus[] = { 576, 1400, 256, HS_MTU_MIN_BYTES + 1, 9000 };
+    static const size_t mtus[] = {576, 1400, 256, HS_MTU_MIN_BYTES + 1, 9000};
     struct hs_flight f;
-    struct fake_key key = { .k = 0x5a };
-    struct hs_record_sealer sealer = { fake_seal, FAKE_OVERHEAD, &key };
+    struct fake_key key = {.k = 0x5a};
+    struct hs_record_sealer sealer = {fake_seal, FAKE_OVERHEAD, &key};
     build_flight(&f, flight_msgs, n_flight_msgs);
     for (size_t i = 0; i < sizeof(mtus) / sizeof(mtus[0]); i++) {
-        uint64_t seq[2] = { 7, 0 };
+        uint64_t seq[2] = {7, 0};
         unsigned total_prev = 0;
         for (int round = 0; round < 3; round++) {
-            uint64_t before[2] = { seq[0], seq[1] };
+            uint64_t before[2] = {seq[0], seq[1]};
             unsigned n = 0;
             CU_ASSERT_EQUAL_FATAL(hs_flight_emit(&f, mtus[i], &sealer, seq, out_buf,
-                                                 sizeof(out_buf), out_dgrams,
-                                                 HS_OUT_MAX_DGRAMS * 4, &n), 0);
+                                                 sizeof(out_buf), out_dgrams, HS_OUT_MAX_DGRAMS * 4,
+                                                 &n),
+                                  0);
             /* The 5 KB certificate alone needs several datagrams. */
             CU_ASSERT(n >= 5000 / mtus[i]);
             if (round > 0)
-                CU_ASSERT_EQUAL(n, total_prev);   /* same shape on retransmit */
+                CU_ASSERT_EQUAL(n, total_prev); /* same shape on retransmit */
             total_prev = n;
             /* Re-emits continue the sequence numbers. */
             CU_ASSERT(seq[0] > before[0]);
             CU_ASSERT_EQUAL(seq[1], before[1] + 1);
-            check_emit(flight_msgs, n_flight_msgs, mtus[i], key.k, out_dgrams, n, before,
-                       seq);
+            check_emit(flight_msgs, n_flight_msgs, mtus[i], key.k, out_dgrams, n, before, seq);
         }
     }
     hs_flight_reset(&f);
@@ -291,26 +289,30 @@ static void test_packing(void)
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 2, 1, a, sizeof(a)), 0);
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 12, 2, b, sizeof(b)), 0);
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 14, 3, NULL, 0), 0);
-    uint64_t seq[2] = { 0, 0 };
+    uint64_t seq[2] = {0, 0};
     unsigned n = 0;
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), 0);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT_EQUAL(out_dgrams[0].len, 3 * (13 + 12) + 200);
     CU_ASSERT_EQUAL(seq[0], 3);
     /* Exact fit: an MTU of exactly the three records still is one datagram,
      * one byte less splits the last one off. */
     CU_ASSERT_EQUAL(hs_flight_emit(&f, 3 * 25 + 200, NULL, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), 0);
+                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT_EQUAL(hs_flight_emit(&f, 3 * 25 + 199, NULL, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), 0);
+                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 2);
     CU_ASSERT_EQUAL(out_dgrams[1].len, 25);
     /* Smallest MTU: one byte of fragment per record. */
-    uint64_t s2[2] = { 0, 0 };
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 26, NULL, s2, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS * 4, &n), 0);
+    uint64_t s2[2] = {0, 0};
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 26, NULL, s2, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS * 4, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 201);
     CU_ASSERT_EQUAL(s2[0], 201);
     hs_flight_reset(&f);
@@ -319,11 +321,11 @@ static void test_packing(void)
 static void test_errors(void)
 {
     struct hs_flight f;
-    struct fake_key key = { .k = 3 };
-    struct hs_record_sealer sealer = { fake_seal, FAKE_OVERHEAD, &key };
-    uint8_t body[64] = { 0 };
+    struct fake_key key = {.k = 3};
+    struct hs_record_sealer sealer = {fake_seal, FAKE_OVERHEAD, &key};
+    uint8_t body[64] = {0};
     unsigned n = 77;
-    uint64_t seq[2] = { 5, 9 };
+    uint64_t seq[2] = {5, 9};
 
     hs_flight_init(&f);
     for (int i = 0; i < HS_FLIGHT_MAX_ITEMS; i++)
@@ -334,33 +336,35 @@ static void test_errors(void)
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 2, 1, 0, body, 10), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(hs_flight_add_ccs(&f, 2), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 1, 0, NULL, 10), CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 1, 0, body, HS_MSG_MAX_BYTES + 1),
-                    CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 1, 0, body, HS_MSG_MAX_BYTES + 1), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(f.n_items, 0);
 
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 0, 1, 0, body, 64), 0);
     /* MTU must hold a header + 1 byte of fragment. */
     CU_ASSERT_EQUAL(hs_flight_emit(&f, 25, NULL, seq, out_buf, sizeof(out_buf), out_dgrams,
-                                   HS_OUT_MAX_DGRAMS, &n), CR_ERR_INVAL);
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    CR_ERR_INVAL);
     CU_ASSERT_EQUAL(n, 0);
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, HS_MTU_MAX_BYTES + 1, NULL, seq, out_buf,
-                                   sizeof(out_buf), out_dgrams, HS_OUT_MAX_DGRAMS, &n),
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, HS_MTU_MAX_BYTES + 1, NULL, seq, out_buf, sizeof(out_buf),
+                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n),
                     CR_ERR_INVAL);
     /* Output buffer or datagram array too small: error, seqs untouched. */
     CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, 13 + 12 + 63, out_dgrams,
-                                   HS_OUT_MAX_DGRAMS, &n), CR_ERR_LIMIT);
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 30, NULL, seq, out_buf, sizeof(out_buf), out_dgrams,
-                                   5, &n), CR_ERR_LIMIT);
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 30, NULL, seq, out_buf, sizeof(out_buf), out_dgrams, 5, &n),
+                    CR_ERR_LIMIT);
     CU_ASSERT(seq[0] == 5 && seq[1] == 9);
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, 13 + 12 + 64, out_dgrams,
-                                   1, &n), 0);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, 13 + 12 + 64, out_dgrams, 1, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 1);
     CU_ASSERT_EQUAL(seq[0], 6);
     /* Epoch 1 needs a sealer and room for its overhead. */
     CU_ASSERT_EQUAL(hs_flight_add_ccs(&f, 0), 0);
     CU_ASSERT_EQUAL(hs_flight_add_handshake(&f, 1, 20, 1, body, 12), 0);
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    CR_ERR_INVAL);
     CU_ASSERT_EQUAL(hs_flight_emit(&f, 13 + 12 + FAKE_OVERHEAD, &sealer, seq, out_buf,
                                    sizeof(out_buf), out_dgrams, HS_OUT_MAX_DGRAMS, &n),
                     CR_ERR_INVAL);
@@ -371,26 +375,29 @@ static void test_errors(void)
     CU_ASSERT(seq[0] == 6 + 3 + 1 && seq[1] == 9 + 12);
     /* A failing sealer: its error, seqs untouched. */
     key.fail_at = (int)key.calls + 1;
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, &sealer, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), CR_ERR_CRYPTO);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, &sealer, seq, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    CR_ERR_CRYPTO);
     key.fail_at = 0;
     CU_ASSERT(seq[0] == 6 + 3 + 1 && seq[1] == 9 + 12);
     /* A sealer writing more than it declared would break the MTU. */
     key.lie = 1;
-    CU_ASSERT_NOT_EQUAL(hs_flight_emit(&f, 13 + 64 + 12 + 13 + 1 + 13 + 12 + 12 +
-                                                FAKE_OVERHEAD,
+    CU_ASSERT_NOT_EQUAL(hs_flight_emit(&f, 13 + 64 + 12 + 13 + 1 + 13 + 12 + 12 + FAKE_OVERHEAD,
                                        &sealer, seq, out_buf, sizeof(out_buf), out_dgrams,
-                                       HS_OUT_MAX_DGRAMS, &n), 0);
+                                       HS_OUT_MAX_DGRAMS, &n),
+                        0);
     key.lie = 0;
     /* Sequence number space exhausted. */
-    uint64_t top[2] = { DP_REC_SEQ_MAX, 0 };
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, &sealer, top, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), CR_ERR_LIMIT);
+    uint64_t top[2] = {DP_REC_SEQ_MAX, 0};
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, &sealer, top, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(top[0], DP_REC_SEQ_MAX);
     hs_flight_reset(&f);
     /* An empty flight emits nothing. */
-    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf),
-                                   out_dgrams, HS_OUT_MAX_DGRAMS, &n), 0);
+    CU_ASSERT_EQUAL(hs_flight_emit(&f, 1400, NULL, seq, out_buf, sizeof(out_buf), out_dgrams,
+                                   HS_OUT_MAX_DGRAMS, &n),
+                    0);
     CU_ASSERT_EQUAL(n, 0);
 }
 
@@ -398,8 +405,8 @@ static void test_errors(void)
 static void test_random_flights(void)
 {
     static struct tmsg msgs[HS_FLIGHT_MAX_ITEMS];
-    struct fake_key key = { .k = 0xc3 };
-    struct hs_record_sealer sealer = { fake_seal, FAKE_OVERHEAD, &key };
+    struct fake_key key = {.k = 0xc3};
+    struct hs_record_sealer sealer = {fake_seal, FAKE_OVERHEAD, &key};
     for (int round = 0; round < 150; round++) {
         unsigned n_msgs = 1 + rnd32() % HS_FLIGHT_MAX_ITEMS;
         uint16_t epoch = 0, mseq = (uint16_t)(rnd32() % 5);
@@ -423,8 +430,8 @@ static void test_random_flights(void)
         size_t mtu = 13 + FAKE_OVERHEAD + 12 + 1 + rnd32() % 1600;
         struct hs_flight f;
         build_flight(&f, msgs, n_msgs);
-        uint64_t seq[2] = { rnd32() % 1000, rnd32() % 1000 };
-        uint64_t before[2] = { seq[0], seq[1] };
+        uint64_t seq[2] = {rnd32() % 1000, rnd32() % 1000};
+        uint64_t before[2] = {seq[0], seq[1]};
         unsigned n = 0;
         int rc = hs_flight_emit(&f, mtu, &sealer, seq, out_buf, sizeof(out_buf), out_dgrams,
                                 HS_OUT_MAX_DGRAMS * 4, &n);

@@ -30,14 +30,21 @@ static uint32_t rnd_below(uint32_t n)
 }
 
 /* Appends one fragment (header + bytes) at p; returns bytes written. */
-static size_t put_frag(uint8_t *p, uint8_t type, uint32_t msg_len, uint16_t seq,
-                       uint32_t off, uint32_t flen, const uint8_t *data)
+static size_t put_frag(uint8_t *p, uint8_t type, uint32_t msg_len, uint16_t seq, uint32_t off,
+                       uint32_t flen, const uint8_t *data)
 {
     p[0] = type;
-    p[1] = (uint8_t)(msg_len >> 16); p[2] = (uint8_t)(msg_len >> 8); p[3] = (uint8_t)msg_len;
-    p[4] = (uint8_t)(seq >> 8); p[5] = (uint8_t)seq;
-    p[6] = (uint8_t)(off >> 16); p[7] = (uint8_t)(off >> 8); p[8] = (uint8_t)off;
-    p[9] = (uint8_t)(flen >> 16); p[10] = (uint8_t)(flen >> 8); p[11] = (uint8_t)flen;
+    p[1] = (uint8_t)(msg_len >> 16);
+    p[2] = (uint8_t)(msg_len >> 8);
+    p[3] = (uint8_t)msg_len;
+    p[4] = (uint8_t)(seq >> 8);
+    p[5] = (uint8_t)seq;
+    p[6] = (uint8_t)(off >> 16);
+    p[7] = (uint8_t)(off >> 8);
+    p[8] = (uint8_t)off;
+    p[9] = (uint8_t)(flen >> 16);
+    p[10] = (uint8_t)(flen >> 8);
+    p[11] = (uint8_t)flen;
     if (flen && data)
         memcpy(p + 12, data, flen);
     return 12 + (size_t)flen;
@@ -52,9 +59,8 @@ static void fill_msgs(void)
 }
 
 /* Adds a record made of one fragment of msgbuf[m]. */
-static int add1(struct hs_reasm *r, uint16_t epoch, uint8_t type, uint32_t msg_len,
-                uint16_t seq, uint32_t off, uint32_t flen, const uint8_t *src,
-                unsigned *flags)
+static int add1(struct hs_reasm *r, uint16_t epoch, uint8_t type, uint32_t msg_len, uint16_t seq,
+                uint32_t off, uint32_t flen, const uint8_t *src, unsigned *flags)
 {
     static uint8_t rec[16 + 70000];
     size_t n = put_frag(rec, type, msg_len, seq, off, flen, src + off);
@@ -105,27 +111,27 @@ static void test_zero_length_message(void)
 struct bad_case {
     const char *name;
     uint32_t msg_len, off, flen;
-    size_t trunc;      /* bytes cut off the end of the record */
+    size_t trunc; /* bytes cut off the end of the record */
     int want;
 };
 
 static void test_bad_fragments_table(void)
 {
     static const struct bad_case cases[] = {
-        { "zero-length fragment of non-empty message", 100, 0, 0, 0, CR_ERR_DECODE },
-        { "zero-length fragment in the middle", 100, 50, 0, 0, CR_ERR_DECODE },
-        { "offset past the message", 100, 101, 0, 0, CR_ERR_DECODE },
-        { "offset+length past the message", 100, 90, 11, 0, CR_ERR_DECODE },
-        { "offset huge (overflow bait)", 100, 0xffffff, 1, 0, CR_ERR_DECODE },
-        { "length huge (overflow bait)", 100, 1, 0xffffff, 0, CR_ERR_DECODE },
-        { "fragment body truncated", 100, 0, 100, 1, CR_ERR_DECODE },
-        { "fragment body truncated to nothing", 100, 0, 100, 100, CR_ERR_DECODE },
-        { "header truncated", 100, 0, 100, 101, CR_ERR_DECODE },
-        { "header truncated to 1 byte", 100, 0, 100, 111, CR_ERR_DECODE },
-        { "message over max_msg_bytes", MAX_MSG + 1, 0, 100, 0, CR_ERR_LIMIT },
-        { "message 2^24-1", 0xffffff, 0, 100, 0, CR_ERR_LIMIT },
-        { "exact end is fine", 100, 90, 10, 0, 0 },
-        { "exact max_msg_bytes is fine", MAX_MSG, 0, 100, 0, 0 },
+        {"zero-length fragment of non-empty message", 100, 0, 0, 0, CR_ERR_DECODE},
+        {"zero-length fragment in the middle", 100, 50, 0, 0, CR_ERR_DECODE},
+        {"offset past the message", 100, 101, 0, 0, CR_ERR_DECODE},
+        {"offset+length past the message", 100, 90, 11, 0, CR_ERR_DECODE},
+        {"offset huge (overflow bait)", 100, 0xffffff, 1, 0, CR_ERR_DECODE},
+        {"length huge (overflow bait)", 100, 1, 0xffffff, 0, CR_ERR_DECODE},
+        {"fragment body truncated", 100, 0, 100, 1, CR_ERR_DECODE},
+        {"fragment body truncated to nothing", 100, 0, 100, 100, CR_ERR_DECODE},
+        {"header truncated", 100, 0, 100, 101, CR_ERR_DECODE},
+        {"header truncated to 1 byte", 100, 0, 100, 111, CR_ERR_DECODE},
+        {"message over max_msg_bytes", MAX_MSG + 1, 0, 100, 0, CR_ERR_LIMIT},
+        {"message 2^24-1", 0xffffff, 0, 100, 0, CR_ERR_LIMIT},
+        {"exact end is fine", 100, 90, 10, 0, 0},
+        {"exact max_msg_bytes is fine", MAX_MSG, 0, 100, 0, 0},
     };
     static uint8_t rec[64 + 4096];
     uint8_t data[4096];
@@ -180,7 +186,7 @@ static void test_bad_record_keeps_nothing(void)
     hs_reasm_init(&r, MAX_MSG, MAX_BUF);
     size_t n = put_frag(rec, 1, 500, 0, 0, 200, msgbuf[0]);
     n += put_frag(rec + n, 2, 10, 1, 0, 10, msgbuf[1]);
-    n += put_frag(rec + n, 1, 500, 0, 450, 51, msgbuf[0]);   /* past end */
+    n += put_frag(rec + n, 1, 500, 0, 450, 51, msgbuf[0]); /* past end */
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, rec, n, &fl), CR_ERR_DECODE);
     CU_ASSERT_EQUAL(r.buffered_bytes, 0);
     for (int i = 0; i < HS_REASM_MAX_PENDING_MSGS; i++)
@@ -188,7 +194,7 @@ static void test_bad_record_keeps_nothing(void)
     /* Same record with a conflicting fragment instead: dropped whole. */
     n = put_frag(rec, 1, 500, 0, 0, 200, msgbuf[0]);
     n += put_frag(rec + n, 2, 10, 1, 0, 10, msgbuf[1]);
-    n += put_frag(rec + n, 1, 500, 0, 100, 200, msgbuf[2]);  /* other bytes */
+    n += put_frag(rec + n, 1, 500, 0, 100, 200, msgbuf[2]); /* other bytes */
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, rec, n, &fl), 0);
     CU_ASSERT(fl & HS_REASM_F_CONFLICT);
     CU_ASSERT_EQUAL(r.buffered_bytes, 0);
@@ -197,7 +203,7 @@ static void test_bad_record_keeps_nothing(void)
     /* Several messages in one good record are all delivered in order. */
     n = put_frag(rec, 1, 500, 0, 0, 300, msgbuf[0]);
     n += put_frag(rec + n, 2, 10, 1, 0, 10, msgbuf[1]);
-    n += put_frag(rec + n, 1, 500, 0, 250, 250, msgbuf[0] + 250);  /* same bytes */
+    n += put_frag(rec + n, 1, 500, 0, 250, 250, msgbuf[0] + 250); /* same bytes */
     n += put_frag(rec + n, 14, 0, 2, 0, 0, NULL);
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, rec, n, &fl), 0);
     CU_ASSERT_EQUAL(fl, 0);
@@ -347,8 +353,8 @@ static void test_caps(void)
 
 /* ---- randomized: shuffled, duplicated, overlapping fragments ---------- */
 
-#define R_MSGS 6
-#define R_MAX_LEN 6000
+#define R_MSGS      6
+#define R_MAX_LEN   6000
 #define R_MAX_FRAGS 400
 
 struct rfrag {
@@ -384,17 +390,17 @@ static void test_random_roundtrip(void)
                     if (rnd_below(3))
                         flen = cut;
                 }
-                frags[n_frags++] = (struct rfrag){ (uint16_t)m, off, flen };
+                frags[n_frags++] = (struct rfrag){(uint16_t)m, off, flen};
                 off += flen;
             } while (off < lens[m] && n_frags < R_MAX_FRAGS - 40);
             if (off < lens[m])
-                frags[n_frags++] = (struct rfrag){ (uint16_t)m, off, lens[m] - off };
+                frags[n_frags++] = (struct rfrag){(uint16_t)m, off, lens[m] - off};
             /* ... plus duplicates and random overlapping ranges. */
             unsigned extra = rnd_below(6);
             for (unsigned k = 0; k < extra && lens[m] > 0 && n_frags < R_MAX_FRAGS; k++) {
                 uint32_t o = rnd_below(lens[m]);
                 uint32_t l = 1 + rnd_below(lens[m] - o);
-                frags[n_frags++] = (struct rfrag){ (uint16_t)m, o, l };
+                frags[n_frags++] = (struct rfrag){(uint16_t)m, o, l};
             }
             if (rnd_below(2) && n_frags < R_MAX_FRAGS)
                 frags[n_frags] = frags[rnd_below(n_frags)], n_frags++;
@@ -413,11 +419,10 @@ static void test_random_roundtrip(void)
         while (i < n_frags) {
             unsigned per = 1 + rnd_below(4);
             size_t n = 0;
-            while (per-- > 0 && i < n_frags &&
-                   n + 12 + frags[i].flen <= sizeof(rec)) {
+            while (per-- > 0 && i < n_frags && n + 12 + frags[i].flen <= sizeof(rec)) {
                 const struct rfrag *f = &frags[i++];
-                n += put_frag(rec + n, types[f->seq], lens[f->seq], f->seq, f->off,
-                              f->flen, msgs[f->seq] + f->off);
+                n += put_frag(rec + n, types[f->seq], lens[f->seq], f->seq, f->off, f->flen,
+                              msgs[f->seq] + f->off);
             }
             unsigned fl;
             int rc = hs_reasm_add_record(&r, 2, rec, n, &fl);
@@ -510,8 +515,7 @@ static void test_random_mutations(void)
         } else {
             uint32_t len = 1 + rnd_below(100);
             uint32_t off = rnd_below(len);
-            n = put_frag(rec, 5, len, (uint16_t)rnd_below(3), off,
-                         1 + rnd_below(len - off), msg);
+            n = put_frag(rec, 5, len, (uint16_t)rnd_below(3), off, 1 + rnd_below(len - off), msg);
             if (rnd_below(2))
                 rec[rnd_below(12)] ^= (uint8_t)(1 + rnd_below(255));
             else

@@ -1,0 +1,985 @@
+/* gw_cp.c — the control plane loop: punted frames, handshakes, session
+ * lifecycle, timers, ARP/ICMP, control socket.
+ *
+ * Owns: everything listed in gw_cp.h.  All of it runs on the main lcore;
+ * the only state shared with workers is the session table (we are its
+ * single writer), the next-hop table (gw_net) and the rings.
+ * Must not: block, or write a session's owner-only fields (wr_seq, replay
+ * window) while a worker may still hold the session.
+ *
+ * Session end (RFC 6347 §4.1 / RFC 5246 §7.2.1): a close_notify received
+ * removes the session at once and is answered with our close_notify; a
+ * fatal alert removes it without an answer; an idle session is removed
+ * after the listener's idle timeout and told close_notify.  Our
+ * close_notify is sealed with the session's write sequence number once the
+ * RCU grace period proves the owning worker no longer uses it.
+ */
+#include "gw_cp.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_timer.h>
+#include <rte_udp.h>
+
+#include "cr_aead.h"
+#include "dp_counters.h"
+#include "dp_record.h"
+#include "gw_net.h"
+#include "hs.h"
+
+#ifdef GW_HAVE_CTL
+#include "gw_ctl.h"
+#endif
+
+#define CP_HVR_MAX_BYTES 512
+#define CP_NAT_WORDS (DP_SESS_NAT_PORTS / 64)
+#define CP_ALERT_LEVEL_FATAL 2
+#define CP_ALERT_CLOSE_NOTIFY 0
+
+struct cp_peer {
+    struct dp_sess_key key;
+    struct hs *hs;
+    struct dp_session *sess;
+    struct rte_timer timer;
+    bool fired;                      /* timer expired, handled in the loop */
+    struct rte_ether_addr mac;       /* L2 source of the peer's last frame */
+    uint16_t port_idx;               /* port towards the peer */
+    uint16_t listener;
+    uint16_t worker;                 /* worker whose queue received it */
+};
+
+struct cp_listener {
+    struct hs_creds *creds;
+    struct hs_ctx *ctx;
+    int nh;                          /* next hop towards the backend */
+    uint16_t nat_next;
+};
+
+struct gw_cp {
+    const struct gw_config *cfg;
+    struct dp_gw *g;
+    struct gw_net net;
+    struct cr_aead_ctx *aead;
+    struct cp_listener lst[GW_MAX_LISTENERS];
+    struct rte_hash *peers;
+    uint32_t n_peers;
+    uint32_t max_peers;
+    uint64_t nat_used[CP_NAT_WORDS];
+    unsigned rr_next;
+    bool workers_running;
+    uint64_t hz;
+    uint64_t tick_per_ms;
+    uint64_t now_ms;
+    uint64_t last_reap_ms;
+    uint64_t last_arp_ms;
+    uint64_t last_stats_ms;
+    uint64_t last_ctl_ms;
+#ifdef GW_HAVE_CTL
+    struct gw_ctl *ctl;
+#endif
+};
+
+static uint64_t cp_now_ms(const struct gw_cp *cp)
+{
+    return rte_get_timer_cycles() / cp->tick_per_ms;
+}
+
+/* ---- TX ---------------------------------------------------------------- */
+
+static void cp_tx(struct gw_cp *cp, struct rte_mbuf *m)
+{
+    struct dp_gw *g = cp->g;
+    unsigned p = m->port;
+    if (p >= g->n_ports) {
+        dp_cnt_inc(DP_CNT_DROP_TX_FULL);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    const struct dp_port *port = &g->ports[p];
+    uint16_t sent;
+    if (port->cp_txq >= 0) {
+        sent = rte_eth_tx_burst(port->port_id, (uint16_t)port->cp_txq, &m, 1);
+    } else if (cp->workers_running) {
+        /* No spare TX queue: worker 0 transmits for us. */
+        if (rte_ring_enqueue(g->cptx[0], m) != 0) {
+            dp_cnt_inc(DP_CNT_DROP_TX_FULL);
+            rte_pktmbuf_free(m);
+        }
+        return;
+    } else {
+        /* Workers stopped: their queue 0 is ours now. */
+        sent = rte_eth_tx_burst(port->port_id, 0, &m, 1);
+    }
+    if (sent == 1) {
+        dp_cnt_inc(DP_CNT_TX_PKTS);
+    } else {
+        dp_cnt_inc(DP_CNT_DROP_TX_FULL);
+        rte_pktmbuf_free(m);
+    }
+}
+
+static void send_to_peer(struct gw_cp *cp, const struct cp_peer *peer, const uint8_t *data,
+                         size_t len)
+{
+    struct rte_mbuf *m = gw_net_udp_frame(cp->g, peer->port_idx, &peer->mac, peer->key.local_ip,
+                                          peer->key.client_ip, peer->key.local_port,
+                                          peer->key.client_port, data, len);
+    if (m == NULL) {
+        dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+        return;
+    }
+    cp_tx(cp, m);
+}
+
+/* ---- NAT ports ---------------------------------------------------------- */
+
+static int nat_alloc(struct gw_cp *cp, unsigned li)
+{
+    const struct gw_listener_cfg *l = &cp->cfg->listeners[li];
+    uint32_t lo = l->nat_port_min, hi = l->nat_port_max;
+    if (lo == 0 || hi < lo)
+        return -1;
+    uint32_t span = hi - lo + 1;
+    uint32_t start = cp->lst[li].nat_next;
+    for (uint32_t i = 0; i < span; i++) {
+        uint32_t port = lo + (start + i) % span;
+        if (!(cp->nat_used[port / 64] & (UINT64_C(1) << (port % 64)))) {
+            cp->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
+            cp->lst[li].nat_next = (uint16_t)((start + i + 1) % span);
+            return (int)port;
+        }
+    }
+    return -1;
+}
+
+static void nat_free(struct gw_cp *cp, uint16_t port)
+{
+    cp->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));
+}
+
+/* ---- peers ----------------------------------------------------------------- */
+
+static void peer_hs_peer(const struct cp_peer *peer, struct hs_peer *hp)
+{
+    memset(hp, 0, sizeof(*hp));
+    memcpy(hp->addr, &peer->key.client_ip, 4);
+    hp->port = rte_be_to_cpu_16(peer->key.client_port);
+    hp->family = 4;
+}
+
+static void timer_cb(struct rte_timer *t, void *arg)
+{
+    (void)t;
+    struct cp_peer *peer = arg;
+    /* Work happens in the loop, not here: rte_timer_manage still touches
+     * the timer after this returns, so the peer must not be freed now. */
+    peer->fired = true;
+}
+
+static void session_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
+{
+    if (peer->sess == NULL)
+        return;
+    peer->sess->cp_ref = NULL;
+    dp_sess_remove(cp->g->sessions, peer->sess, send_close);
+    peer->sess = NULL;
+}
+
+static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
+{
+    session_remove(cp, peer, send_close);
+    rte_timer_stop_sync(&peer->timer);
+    hs_free(peer->hs);
+    peer->hs = NULL;
+    if (rte_hash_del_key(cp->peers, &peer->key) >= 0)
+        cp->n_peers--;
+    free(peer);
+}
+
+static void reclaim_cb(struct dp_session *s, void *arg)
+{
+    struct gw_cp *cp = arg;
+    nat_free(cp, s->nat_port);
+    dp_cnt_inc(DP_CNT_CP_SESS_FREED);
+    if (!s->send_close)
+        return;
+    /* RFC 5246 §7.2.1 close_notify: alert level warning(1), description 0.
+     * The grace period is over: no worker uses s any more, so wr_seq is
+     * ours. */
+    static const uint8_t close_notify[2] = {1, CP_ALERT_CLOSE_NOTIFY};
+    struct rte_mbuf *m =
+        dp_session_seal_frame(cp->g, s, cp->aead, DP_CT_ALERT, close_notify, sizeof(close_notify));
+    if (m == NULL) {
+        dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+        return;
+    }
+    cp_tx(cp, m);
+    dp_cnt_inc(DP_CNT_CP_CLOSE_NOTIFY_SENT);
+}
+
+/* ---- session install --------------------------------------------------------- */
+
+static uint32_t replay_bits(uint32_t cfg_bits)
+{
+    uint32_t b = cfg_bits ? cfg_bits : DP_REPLAY_WIN_DEFAULT_BITS;
+    b = (b + 63) / 64 * 64;
+    if (b < DP_REPLAY_WIN_MIN_BITS)
+        b = DP_REPLAY_WIN_MIN_BITS;
+    if (b > DP_REPLAY_WIN_MAX_BITS)
+        b = DP_REPLAY_WIN_MAX_BITS;
+    return b;
+}
+
+static int session_install(struct gw_cp *cp, struct cp_peer *peer)
+{
+    struct dp_gw *g = cp->g;
+    const struct gw_listener_cfg *lc = &cp->cfg->listeners[peer->listener];
+    const struct hs_keys *k = hs_keys(peer->hs);
+    int rc;
+    if (k == NULL)
+        return CR_ERR_INVAL;
+    int nh = cp->lst[peer->listener].nh;
+    if (nh < 0) {
+        dp_cnt_inc(DP_CNT_DROP_CP_NO_NEXTHOP);
+        return CR_ERR_INVAL;
+    }
+    int nat = nat_alloc(cp, peer->listener);
+    if (nat < 0) {
+        dp_cnt_inc(DP_CNT_DROP_CP_NAT_EXHAUSTED);
+        return CR_ERR_LIMIT;
+    }
+    struct dp_session *s = dp_session_alloc(replay_bits(lc->replay_window_bits),
+                                            (int)rte_socket_id());
+    if (s == NULL) {
+        nat_free(cp, (uint16_t)nat);
+        return CR_ERR_NOMEM;
+    }
+    s->key = peer->key;
+    CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key,
+                                   k->key_len, k->client_write_iv, k->iv_len), fail);
+    CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key,
+                                   k->key_len, k->server_write_iv, k->iv_len), fail);
+    s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
+    s->backend_port = rte_cpu_to_be_16(lc->backend_port);
+    s->backend_nh = (uint16_t)nh;
+    s->backend_port_id = g->nexthops[nh].port_idx;
+    s->nat_ip = g->ports[s->backend_port_id].ip_be;
+    s->nat_port = (uint16_t)nat;
+    s->client_port_id = peer->port_idx;
+    s->client_mac = peer->mac;
+    s->listener = peer->listener;
+    /* Owner: the worker whose RX queue receives this client when the port
+     * spreads flows; round robin when one queue receives everything. */
+    if (g->ports[peer->port_idx].spread && peer->worker < g->n_workers)
+        s->owner = peer->worker;
+    else
+        s->owner = (uint16_t)(cp->rr_next++ % g->n_workers);
+    s->epoch = k->epoch;
+    s->version = DP_VERSION_DTLS12;
+    s->explicit_nonce_len = (uint8_t)cr_aead_explicit_nonce_len(k->aead);
+    s->tag_len = (uint8_t)cr_aead_tag_len(k->aead);
+    s->wr_seq = k->server_write_seq_next;
+    /* The client's Finished used epoch-1 sequence numbers up to this one. */
+    dp_replay_update(s->replay, k->client_read_seq_top);
+    s->last_rx_tsc = rte_get_tsc_cycles();
+    s->cp_ref = peer;
+    rc = dp_sess_install(g->sessions, s);
+    if (rc < 0)
+        goto fail;
+    peer->sess = s;
+    dp_cnt_inc(DP_CNT_CP_SESS_INSTALLED);
+    return CR_OK;
+fail:
+    dp_cnt_inc(DP_CNT_DROP_CP_INSTALL);
+    nat_free(cp, (uint16_t)nat);
+    dp_session_free(s);
+    return rc;
+}
+
+/* ---- handshake output --------------------------------------------------------- */
+
+/* Sends out's datagrams, re-arms the timer, acts on the event.  Returns
+ * false when the peer was freed. */
+static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_out *out)
+{
+    for (unsigned i = 0; i < out->n_dgrams; i++)
+        send_to_peer(cp, peer, out->dgrams[i].data, out->dgrams[i].len);
+    if (out->next_timer_ms != 0) {
+        uint64_t now = cp_now_ms(cp);
+        uint64_t dt = out->next_timer_ms > now ? out->next_timer_ms - now : 1;
+        (void)rte_timer_reset(&peer->timer, dt * cp->tick_per_ms, SINGLE, rte_lcore_id(),
+                              timer_cb, peer);
+    } else {
+        (void)rte_timer_stop(&peer->timer);
+    }
+    switch (out->event) {
+    case HS_EV_ESTABLISHED:
+        dp_cnt_inc(DP_CNT_CP_HS_ESTABLISHED);
+        if (peer->sess == NULL && session_install(cp, peer) < 0) {
+            peer_free(cp, peer, false);
+            return false;
+        }
+        return true;
+    case HS_EV_CLOSED:
+        dp_cnt_inc(DP_CNT_CP_SESS_CLOSED);
+        peer_free(cp, peer, false);
+        return false;
+    case HS_EV_FAILED:
+        dp_cnt_inc(DP_CNT_CP_HS_FAILED);
+        peer_free(cp, peer, false);
+        return false;
+    case HS_EV_TIMEOUT:
+        dp_cnt_inc(DP_CNT_CP_HS_TIMEOUT);
+        peer_free(cp, peer, false);
+        return false;
+    default:
+        return true;
+    }
+}
+
+static void hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
+{
+    struct hs_out out;
+    memset(&out, 0, sizeof(out));
+    int rc = hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
+    if (rc < 0 && out.event != HS_EV_FAILED)
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_INPUT);
+    (void)handle_out(cp, peer, &out);
+}
+
+/* Starts a handshake for a peer whose ClientHello passed the cookie check
+ * (or cookies are off).  peer may be an existing entry being reused. */
+static void peer_start(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
+{
+    struct hs_peer hp;
+    peer_hs_peer(peer, &hp);
+    peer->hs = hs_new(cp->lst[peer->listener].ctx, &hp, cp_now_ms(cp));
+    if (peer->hs == NULL) {
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
+        peer_free(cp, peer, false);
+        return;
+    }
+    dp_cnt_inc(DP_CNT_CP_HS_STARTED);
+    hs_feed(cp, peer, d, len);
+}
+
+static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
+                          unsigned port_idx, const struct rte_ether_addr *mac,
+                          const uint8_t *d, size_t len)
+{
+    uint8_t hvr[CP_HVR_MAX_BYTES];
+    size_t hvr_len = 0;
+    struct hs_peer hp;
+    memset(&hp, 0, sizeof(hp));
+    memcpy(hp.addr, &key->client_ip, 4);
+    hp.port = rte_be_to_cpu_16(key->client_port);
+    hp.family = 4;
+    int v = hs_cookie_check(cp->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
+    if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
+        struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip,
+                                              key->client_ip, key->local_port,
+                                              key->client_port, hvr, hvr_len);
+        if (m == NULL) {
+            dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+        } else {
+            cp_tx(cp, m);
+            dp_cnt_inc(DP_CNT_CP_HVR_SENT);
+        }
+        return HS_COOKIE_SEND_HVR;
+    }
+    if (v == HS_COOKIE_DROP) {
+        dp_cnt_inc(DP_CNT_DROP_CP_COOKIE);
+        return HS_COOKIE_DROP;
+    }
+    return HS_COOKIE_VALID;   /* valid cookie, or cookies off */
+}
+
+/* A datagram from the peer of a live session that a worker did not take:
+ * a new ClientHello, an encrypted alert, a repeated final flight. */
+static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d,
+                             size_t len)
+{
+    struct dp_session *s = peer->sess;
+    struct dp_record recs[DP_REC_MAX_PER_DGRAM];
+    int err = DP_RECORD_OK;
+    unsigned n = dp_record_split(d, len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
+    if (n == 0) {
+        dp_cnt_inc(DP_CNT_DROP_RECORD_MALFORMED);
+        return;
+    }
+    if (recs[0].epoch == 0 && recs[0].type == DP_CT_HANDSHAKE) {
+        /* RFC 6347 §4.2.8: a ClientHello on an existing association; after
+         * a verified cookie the new handshake replaces the old session. */
+        if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,
+                           len) != HS_COOKIE_VALID)
+            return;
+        dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
+        session_remove(cp, peer, false);
+        (void)rte_timer_stop(&peer->timer);
+        hs_free(peer->hs);
+        peer->hs = NULL;
+        peer_start(cp, peer, d, len);
+        return;
+    }
+    bool fed_hs = false;
+    for (unsigned i = 0; i < n && peer->sess == s; i++) {
+        const struct dp_record *r = &recs[i];
+        if (r->epoch != s->epoch) {
+            dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
+            continue;
+        }
+        if (r->type == DP_CT_HANDSHAKE) {
+            /* RFC 6347 §4.2.4: the client repeated its final flight (our
+             * Finished was lost): the engine retransmits its last flight. */
+            if (!fed_hs) {
+                dp_cnt_inc(DP_CNT_CP_FINAL_FLIGHT_REPEAT);
+                fed_hs = true;
+                struct hs_out out;
+                memset(&out, 0, sizeof(out));
+                (void)hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
+                for (unsigned j = 0; j < out.n_dgrams; j++)
+                    send_to_peer(cp, peer, out.dgrams[j].data, out.dgrams[j].len);
+            }
+            continue;
+        }
+        if (r->type != DP_CT_ALERT) {
+            dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
+            continue;
+        }
+        /* Encrypted alert: authenticate with the session's read key (it is
+         * read-only; the replay window stays the worker's). */
+        unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
+        uint8_t buf[64];
+        if (r->length < need || r->length - need != 2 || r->length > sizeof(buf)) {
+            dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
+            continue;
+        }
+        memcpy(buf, r->fragment, r->length);
+        struct cr_aead_op o;
+        memset(&o, 0, sizeof(o));
+        o.key = &s->rd_key;
+        o.in = buf + s->explicit_nonce_len;
+        o.out = buf + s->explicit_nonce_len;
+        o.len = 2;
+        o.tag = buf + s->explicit_nonce_len + 2;
+        o.epoch = r->epoch;
+        o.version = r->version;
+        o.seq = r->seq;
+        o.explicit_nonce = s->explicit_nonce_len ? buf : NULL;
+        o.type = r->type;
+        if (cr_aead_open_batch(cp->aead, &o, 1) != 1) {
+            dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
+            continue;
+        }
+        uint8_t level = o.out[0], desc = o.out[1];
+        if (desc == CP_ALERT_CLOSE_NOTIFY) {
+            /* RFC 5246 §7.2.1: "the other party MUST respond with a
+             * close_notify alert of its own and close down the connection
+             * immediately". */
+            dp_cnt_inc(DP_CNT_CP_SESS_CLOSED);
+            peer_free(cp, peer, true);
+            return;
+        }
+        if (level == CP_ALERT_LEVEL_FATAL) {
+            dp_cnt_inc(DP_CNT_CP_SESS_FATAL_ALERT);
+            peer_free(cp, peer, false);
+            return;
+        }
+    }
+}
+
+static void dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
+{
+    struct dp_gw *g = cp->g;
+    /* The worker validated Ethernet/IPv4/UDP lengths and checksums. */
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+    const uint8_t *d = (const uint8_t *)(udp + 1);
+    size_t len = rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp);
+    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
+    if (li < 0 || m->port >= g->n_ports) {
+        dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
+        return;
+    }
+    struct dp_sess_key key = {
+        .client_ip = ip->src_addr,
+        .local_ip = ip->dst_addr,
+        .client_port = udp->src_port,
+        .local_port = udp->dst_port,
+    };
+    void *data = NULL;
+    struct cp_peer *peer = NULL;
+    if (rte_hash_lookup_data(cp->peers, &key, &data) >= 0)
+        peer = data;
+    if (peer != NULL) {
+        rte_ether_addr_copy(&eth->src_addr, &peer->mac);
+        peer->port_idx = m->port;
+        if (peer->sess != NULL)
+            session_datagram(cp, peer, d, len);
+        else
+            hs_feed(cp, peer, d, len);
+        return;
+    }
+    /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */
+    if (cookie_verdict(cp, (unsigned)li, &key, m->port, &eth->src_addr, d, len) !=
+        HS_COOKIE_VALID)
+        return;
+    if (cp->n_peers >= cp->max_peers) {
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
+        return;
+    }
+    peer = calloc(1, sizeof(*peer));
+    if (peer == NULL) {
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
+        return;
+    }
+    peer->key = key;
+    rte_ether_addr_copy(&eth->src_addr, &peer->mac);
+    peer->port_idx = m->port;
+    peer->listener = (uint16_t)li;
+    peer->worker = (uint16_t)worker;
+    rte_timer_init(&peer->timer);
+    if (rte_hash_add_key_data(cp->peers, &peer->key, peer) < 0) {
+        free(peer);
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
+        return;
+    }
+    cp->n_peers++;
+    peer_start(cp, peer, d, len);
+}
+
+static void punt_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
+{
+    const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    if (m->data_len >= RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + 8 &&
+        eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
+        ((const struct rte_ipv4_hdr *)(eth + 1))->next_proto_id == IPPROTO_UDP) {
+        dtls_input(cp, m, worker);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    struct rte_mbuf *reply = gw_net_input(&cp->net, m);
+    if (reply != NULL)
+        cp_tx(cp, reply);
+}
+
+/* ---- periodic work ---------------------------------------------------------- */
+
+static void reap_idle(struct gw_cp *cp)
+{
+    struct cp_peer *victims[DP_SESS_RECLAIM_BATCH];
+    unsigned n = 0;
+    uint64_t now = rte_get_tsc_cycles();
+    uint64_t tsc_ms = rte_get_tsc_hz() / 1000;
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    while (n < DP_SESS_RECLAIM_BATCH && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        struct cp_peer *peer = data;
+        if (peer->sess == NULL)
+            continue;
+        uint32_t idle_ms = cp->cfg->listeners[peer->listener].idle_timeout_ms;
+        if (idle_ms == 0)
+            continue;
+        uint64_t last = __atomic_load_n(&peer->sess->last_rx_tsc, __ATOMIC_RELAXED);
+        if (now > last && (now - last) / tsc_ms >= idle_ms)
+            victims[n++] = peer;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        dp_cnt_inc(DP_CNT_CP_SESS_IDLE_REAPED);
+        peer_free(cp, victims[i], true);
+    }
+}
+
+static void process_fired(struct gw_cp *cp)
+{
+    /* Collect first: handling one peer may free it, never another. */
+    struct cp_peer *list[256];
+    unsigned n = 0;
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    while (n < RTE_DIM(list) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        struct cp_peer *peer = data;
+        if (peer->fired)
+            list[n++] = peer;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct cp_peer *peer = list[i];
+        peer->fired = false;
+        if (peer->hs == NULL)
+            continue;
+        struct hs_out out;
+        memset(&out, 0, sizeof(out));
+        dp_cnt_inc(DP_CNT_CP_HS_RETRANSMIT);
+        (void)hs_timeout(peer->hs, cp_now_ms(cp), &out);
+        (void)handle_out(cp, peer, &out);
+    }
+}
+
+void gw_cp_print_stats(struct gw_cp *cp, FILE *f, bool all)
+{
+    fprintf(f, "dtlsgw: sessions=%u pending_free=%u peers=%u", dp_sess_count(cp->g->sessions),
+            dp_sess_pending(cp->g->sessions), cp->n_peers);
+    for (unsigned i = 0; i < DP_CNT_N; i++) {
+        uint64_t v = dp_counter_total((enum dp_counter_id)i);
+        if (v != 0 || all)
+            fprintf(f, " %s=%" PRIu64, dp_counter_name((enum dp_counter_id)i), v);
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+/* ---- control socket ------------------------------------------------------------- */
+#ifdef GW_HAVE_CTL
+static int ctl_stats(void *arg, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    json_t *c = json_object();
+    for (unsigned i = 0; i < DP_CNT_N; i++)
+        json_object_set_new(c, dp_counter_name((enum dp_counter_id)i),
+                            json_integer((json_int_t)dp_counter_total((enum dp_counter_id)i)));
+    json_object_set_new(res, "counters", c);
+    json_object_set_new(res, "sessions", json_integer(dp_sess_count(cp->g->sessions)));
+    json_object_set_new(res, "pending_free", json_integer(dp_sess_pending(cp->g->sessions)));
+    json_object_set_new(res, "peers", json_integer(cp->n_peers));
+    json_object_set_new(res, "drops", json_integer((json_int_t)dp_counter_drops_total()));
+    json_object_set_new(res, "workers", json_integer(cp->g->n_workers));
+    return 0;
+}
+
+static void ip_str(uint32_t be, char *out, size_t cap)
+{
+    uint32_t h = rte_be_to_cpu_32(be);
+    snprintf(out, cap, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
+}
+
+static int ctl_sessions(void *arg, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    uint64_t now = rte_get_tsc_cycles(), tsc_ms = rte_get_tsc_hz() / 1000;
+    while (rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        struct cp_peer *peer = data;
+        struct dp_session *s = peer->sess;
+        char a[32];
+        json_t *o = json_object();
+        ip_str(peer->key.client_ip, a, sizeof(a));
+        json_object_set_new(o, "client", json_string(a));
+        json_object_set_new(o, "client_port",
+                            json_integer(rte_be_to_cpu_16(peer->key.client_port)));
+        json_object_set_new(o, "listener",
+                            json_string(cp->cfg->listeners[peer->listener].name));
+        json_object_set_new(o, "state", json_string(s ? "established" : "handshake"));
+        const struct hs_keys *k = peer->hs ? hs_keys(peer->hs) : NULL;
+        if (k != NULL) {
+            const struct hs_suite_info *si = hs_suite_find(k->suite);
+            json_object_set_new(o, "suite", json_string(si ? si->name : "?"));
+            json_object_set_new(o, "identity", json_string(k->peer_identity));
+        }
+        if (s != NULL) {
+            uint64_t last = __atomic_load_n(&s->last_rx_tsc, __ATOMIC_RELAXED);
+            json_object_set_new(o, "nat_port", json_integer(s->nat_port));
+            json_object_set_new(o, "owner", json_integer(s->owner));
+            json_object_set_new(o, "rx_records", json_integer((json_int_t)__atomic_load_n(
+                                                     &s->rx_records, __ATOMIC_RELAXED)));
+            json_object_set_new(o, "tx_records", json_integer((json_int_t)__atomic_load_n(
+                                                     &s->tx_records, __ATOMIC_RELAXED)));
+            json_object_set_new(o, "idle_ms",
+                                json_integer(now > last ? (json_int_t)((now - last) / tsc_ms) : 0));
+        }
+        json_array_append_new(res, o);
+    }
+    return 0;
+}
+
+static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    struct cp_peer *victims[64];
+    unsigned n = 0;
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    while (n < RTE_DIM(victims) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        struct cp_peer *peer = data;
+        if (peer->key.client_ip == rte_cpu_to_be_32(ipv4) &&
+            (port == 0 || peer->key.client_port == rte_cpu_to_be_16(port)))
+            victims[n++] = peer;
+    }
+    for (unsigned i = 0; i < n; i++)
+        peer_free(cp, victims[i], true);
+    json_object_set_new(res, "killed", json_integer(n));
+    return 0;
+}
+
+static int ctl_reload_psk(void *arg, json_t *res, char *err)
+{
+    struct gw_cp *cp = arg;
+    unsigned n = 0;
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++) {
+        const char *f = cp->cfg->listeners[i].psk_file;
+        if (f[0] == 0)
+            continue;
+        int rc = hs_creds_load_psk_file(cp->lst[i].creds, f);
+        if (rc < 0) {
+            snprintf(err, GW_CTL_ERR_MAX_LEN, "%s: %s", f, cr_strerror(rc));
+            return rc;
+        }
+        n++;
+    }
+    json_object_set_new(res, "reloaded", json_integer(n));
+    return 0;
+}
+
+static int ctl_rotate_cookie(void *arg, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        CR_GUARD(hs_ctx_rotate_cookie_secret(cp->lst[i].ctx));
+    json_object_set_new(res, "rotated", json_integer(cp->cfg->n_listeners));
+    return 0;
+}
+#endif
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g, char *err,
+                 size_t err_len)
+{
+    struct gw_cp *cp = calloc(1, sizeof(*cp));
+    int rc;
+    if (cp == NULL)
+        return CR_ERR_NOMEM;
+    cp->cfg = cfg;
+    cp->g = g;
+    cp->hz = rte_get_timer_hz();
+    cp->tick_per_ms = cp->hz / 1000 ? cp->hz / 1000 : 1;
+    cp->workers_running = false;
+    gw_net_init(&cp->net, g);
+    cp->aead = cr_aead_ctx_new();
+    if (cp->aead == NULL) {
+        snprintf(err, err_len, "cannot create the control plane's AEAD context");
+        rc = CR_ERR_NOMEM;
+        goto fail;
+    }
+    if (rte_timer_subsystem_init() < 0 && rte_errno != EALREADY) {
+        snprintf(err, err_len, "rte_timer subsystem init failed");
+        rc = CR_ERR_NOMEM;
+        goto fail;
+    }
+    cp->max_peers = cfg->max_sessions ? cfg->max_sessions : DP_SESS_MAX_DEFAULT;
+    struct rte_hash_parameters hp = {
+        .name = "dgw_cp_peers",
+        .entries = cp->max_peers * 2,
+        .key_len = sizeof(struct dp_sess_key),
+        .hash_func = rte_hash_crc,
+        .socket_id = (int)rte_socket_id(),
+    };
+    cp->peers = rte_hash_create(&hp);
+    if (cp->peers == NULL) {
+        snprintf(err, err_len, "cannot create the peer table: %s", rte_strerror(rte_errno));
+        rc = CR_ERR_NOMEM;
+        goto fail;
+    }
+    for (unsigned i = 0; i < cfg->n_listeners; i++) {
+        const struct gw_listener_cfg *l = &cfg->listeners[i];
+        struct cp_listener *cl = &cp->lst[i];
+        cl->creds = hs_creds_new();
+        if (cl->creds == NULL) {
+            rc = CR_ERR_NOMEM;
+            snprintf(err, err_len, "listener %s: out of memory", l->name);
+            goto fail;
+        }
+        if (l->psk_file[0] && (rc = hs_creds_load_psk_file(cl->creds, l->psk_file)) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load PSK file %s: %s", l->name,
+                     l->psk_file, cr_strerror(rc));
+            goto fail;
+        }
+        if (l->cert_file[0] &&
+            (rc = hs_creds_load_cert(cl->creds, l->cert_file, l->key_file)) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s",
+                     l->name, l->cert_file, l->key_file, cr_strerror(rc));
+            goto fail;
+        }
+        if (l->cert2_file[0] &&
+            (rc = hs_creds_load_cert(cl->creds, l->cert2_file, l->key2_file)) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s",
+                     l->name, l->cert2_file, l->key2_file, cr_strerror(rc));
+            goto fail;
+        }
+        if (l->ca_file[0] && (rc = hs_creds_load_ca(cl->creds, l->ca_file)) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load CA file %s: %s", l->name,
+                     l->ca_file, cr_strerror(rc));
+            goto fail;
+        }
+        cl->ctx = hs_ctx_new(&l->hs, cl->creds);
+        if (cl->ctx == NULL) {
+            rc = CR_ERR_INVAL;
+            snprintf(err, err_len, "listener %s: cannot create the handshake context "
+                     "(credentials missing for the configured suites?)", l->name);
+            goto fail;
+        }
+        cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
+        if (cl->nh < 0) {
+            rc = CR_ERR_INVAL;
+            snprintf(err, err_len, "listener %s: backend %u.%u.%u.%u is on no port's subnet "
+                     "and no port has a gateway", l->name, l->backend_ipv4 >> 24,
+                     (l->backend_ipv4 >> 16) & 255, (l->backend_ipv4 >> 8) & 255,
+                     l->backend_ipv4 & 255);
+            goto fail;
+        }
+    }
+#ifdef GW_HAVE_CTL
+    if (cfg->control_socket[0]) {
+        rc = gw_ctl_open(&cp->ctl, cfg->control_socket);
+        if (rc < 0) {
+            snprintf(err, err_len, "cannot open the control socket %s: %s",
+                     cfg->control_socket, cr_strerror(rc));
+            goto fail;
+        }
+    }
+#endif
+    *out = cp;
+    return CR_OK;
+fail:
+    gw_cp_free(cp);
+    return rc;
+}
+
+void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
+{
+    struct dp_gw *g = cp->g;
+    struct rte_mbuf *pkts[GW_CP_PUNT_BURST];
+#ifdef GW_HAVE_CTL
+    struct gw_ctl_handlers h = {
+        .arg = cp,
+        .stats = ctl_stats,
+        .sessions = ctl_sessions,
+        .kill = ctl_kill,
+        .reload_psk = ctl_reload_psk,
+        .rotate_cookie = ctl_rotate_cookie,
+    };
+#endif
+    cp->workers_running = true;
+    uint32_t idle = 0;
+    while (!*stop) {
+        unsigned work = 0;
+        cp->now_ms = cp_now_ms(cp);
+        for (unsigned w = 0; w < g->n_workers; w++) {
+            unsigned n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST, NULL);
+            for (unsigned i = 0; i < n; i++)
+                punt_input(cp, pkts[i], w);
+            work += n;
+        }
+        rte_timer_manage();
+        process_fired(cp);
+        if (cp->now_ms - cp->last_arp_ms >= 100) {
+            struct rte_mbuf *arps[DP_MAX_NEXTHOPS];
+            unsigned n = gw_net_arp_tick(&cp->net, cp->now_ms, arps, DP_MAX_NEXTHOPS);
+            for (unsigned i = 0; i < n; i++)
+                cp_tx(cp, arps[i]);
+            cp->last_arp_ms = cp->now_ms;
+        }
+        (void)dp_sess_reclaim(g->sessions, reclaim_cb, cp, false);
+        if (cp->now_ms - cp->last_reap_ms >= GW_CP_REAP_PERIOD_MS) {
+            reap_idle(cp);
+            cp->last_reap_ms = cp->now_ms;
+        }
+#ifdef GW_HAVE_CTL
+        if (cp->ctl != NULL && cp->now_ms - cp->last_ctl_ms >= 5) {
+            (void)gw_ctl_poll(cp->ctl, &h);
+            cp->last_ctl_ms = cp->now_ms;
+        }
+#endif
+        if (cp->cfg->stats_interval_ms != 0 &&
+            cp->now_ms - cp->last_stats_ms >= cp->cfg->stats_interval_ms) {
+            gw_cp_print_stats(cp, stdout, false);
+            cp->last_stats_ms = cp->now_ms;
+        }
+        if (work != 0) {
+            idle = 0;
+        } else if (g->idle_sleep_us != 0 && ++idle >= g->idle_polls) {
+            rte_delay_us_sleep(g->idle_sleep_us);
+            dp_cnt_inc(DP_CNT_IDLE_SLEEP);
+        }
+    }
+}
+
+void gw_cp_shutdown(struct gw_cp *cp)
+{
+    struct dp_gw *g = cp->g;
+    cp->workers_running = false;
+    /* Punted frames still queued: answer nothing more, just free them. */
+    for (unsigned w = 0; w < g->n_workers; w++) {
+        struct rte_mbuf *pkts[GW_CP_PUNT_BURST];
+        unsigned n;
+        while ((n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST,
+                                           NULL)) > 0)
+            rte_pktmbuf_free_bulk(pkts, n);
+        /* Frames we queued for worker 0 to send: send them ourselves. */
+        while ((n = rte_ring_dequeue_burst(g->cptx[w], (void **)pkts, GW_CP_PUNT_BURST,
+                                           NULL)) > 0)
+            for (unsigned i = 0; i < n; i++)
+                cp_tx(cp, pkts[i]);
+    }
+    /* Every live session gets a close_notify sealed with its write
+     * sequence; the workers stopped, so the grace period is immediate. */
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    while (rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        peer_free(cp, data, true);
+        it = 0;
+    }
+    (void)dp_sess_reclaim(g->sessions, reclaim_cb, cp, true);
+    uint64_t until = cp_now_ms(cp) + GW_CP_SHUTDOWN_DRAIN_MS;
+    while (cp_now_ms(cp) < until) {
+        for (unsigned p = 0; p < g->n_ports; p++)
+            for (uint16_t q = 0; q < g->ports[p].n_txq; q++)
+                (void)rte_eth_tx_done_cleanup(g->ports[p].port_id, q, 0);
+        rte_delay_us_sleep(10000);
+    }
+}
+
+void gw_cp_free(struct gw_cp *cp)
+{
+    if (cp == NULL)
+        return;
+    if (cp->peers != NULL) {
+        uint32_t it = 0;
+        const void *key;
+        void *data;
+        while (rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+            peer_free(cp, data, false);
+            it = 0;
+        }
+        rte_hash_free(cp->peers);
+    }
+#ifdef GW_HAVE_CTL
+    gw_ctl_close(cp->ctl);
+#endif
+    for (unsigned i = 0; i < GW_MAX_LISTENERS; i++) {
+        hs_ctx_free(cp->lst[i].ctx);
+        hs_creds_free(cp->lst[i].creds);
+    }
+    cr_aead_ctx_free(cp->aead);
+    free(cp);
+}

@@ -1,0 +1,375 @@
+/* gw_main.c — the dtlsgw process: EAL init, options after `--`, config,
+ * ports, worker lcores, control plane on the main lcore, signals, clean
+ * stop.
+ *
+ *   dtlsgw [EAL options] -- --config FILE [options]
+ *
+ * Owns: process start-up order and shutdown order (stop RX in the workers,
+ * close_notify to live sessions from the control plane, drain, exit 0).
+ * Must not: do per-packet work, or leave a DPDK port or hugepage file
+ * behind on a clean stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include "dp_counters.h"
+#include "dp_worker.h"
+#include "gw_config.h"
+#include "gw_cp.h"
+
+#define GW_MAIN_MBUFS_MAX 262143u
+#define GW_MAIN_MBUFS_MIN 8191u
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dtlsgw [EAL options] -- [options]\n"
+            "\n"
+            "DTLS 1.2 gateway: terminates DTLS from clients on the configured listeners\n"
+            "and forwards the plaintext datagrams to UDP backends (one NAT port per session).\n"
+            "\n"
+            "EAL options (DPDK), e.g.:\n"
+            "  -l 0-2                      main lcore (control plane) + worker lcores\n"
+            "  --no-pci --vdev=net_af_packet0,iface=veth0,qpairs=2\n"
+            "  --no-huge -m 512            run without hugepages\n"
+            "  --file-prefix NAME          run several instances side by side\n"
+            "\n"
+            "Options after --:\n"
+            "  -c, --config FILE           YAML configuration (default: built-in defaults)\n"
+            "  -s, --stats MS              print counters every MS milliseconds (0: off)\n"
+            "      --idle-sleep-us N       sleep N us when an lcore's poll found nothing\n"
+            "                              for a while (default %u; 0: busy poll)\n"
+            "      --idle-polls N          empty polls before such a sleep (default %u)\n"
+            "      --max-sessions N        override the config's max_sessions\n"
+            "  -h, --help                  this text\n"
+            "\n"
+            "Checksums: the gateway writes full IPv4/UDP checksums in software on every\n"
+            "frame it sends (or uses NIC TX offload when offered and checksum_offload is\n"
+            "on), and verifies received IPv4 and non-zero UDP checksums.  Kernel peers on a\n"
+            "veth need `ethtool -K IF tx off` or their frames carry partial checksums.\n",
+            DP_IDLE_SLEEP_US_DEFAULT, DP_IDLE_POLLS_DEFAULT);
+}
+
+struct app_opts {
+    const char *config;
+    long stats_ms;
+    long idle_sleep_us;
+    long idle_polls;
+    long max_sessions;
+};
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != 0 || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_app_args(int argc, char **argv, struct app_opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"stats", required_argument, NULL, 's'},
+        {"idle-sleep-us", required_argument, NULL, 1},
+        {"idle-polls", required_argument, NULL, 2},
+        {"max-sessions", required_argument, NULL, 3},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 's':
+            if (parse_long(optarg, 0, 86400000, &o->stats_ms) != 0) {
+                fprintf(stderr, "dtlsgw: --stats: not a number of milliseconds: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case 1:
+            if (parse_long(optarg, 0, 1000000, &o->idle_sleep_us) != 0) {
+                fprintf(stderr, "dtlsgw: --idle-sleep-us: expected 0..1000000: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case 2:
+            if (parse_long(optarg, 1, 100000000, &o->idle_polls) != 0) {
+                fprintf(stderr, "dtlsgw: --idle-polls: expected 1..100000000: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case 3:
+            if (parse_long(optarg, 8, 16777216, &o->max_sessions) != 0) {
+                fprintf(stderr, "dtlsgw: --max-sessions: expected 8..16777216: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            fprintf(stderr, "dtlsgw: unknown option (see dtlsgw --help)\n");
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dtlsgw: unexpected argument: %s (see dtlsgw --help)\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static void ipv4_str(uint32_t h, char *out, size_t cap)
+{
+    snprintf(out, cap, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
+}
+
+static struct dp_gw g_gw;
+static struct gw_config g_cfg;
+static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
+
+int main(int argc, char **argv)
+{
+    char err[GW_ERR_MAX_LEN];
+    struct app_opts o = {.config = NULL, .stats_ms = -1, .idle_sleep_us = -1,
+                         .idle_polls = -1, .max_sessions = -1};
+    struct gw_cp *cp = NULL;
+    int rc, ret = 1;
+
+    /* --help works without EAL (EAL's own --help would exit non-zero). */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+
+    rc = rte_eal_init(argc, argv);
+    if (rc < 0) {
+        fprintf(stderr, "dtlsgw: EAL initialisation failed: %s\n"
+                "dtlsgw: check the EAL options before `--` (see dtlsgw --help)\n",
+                rte_strerror(rte_errno));
+        return 1;
+    }
+    argc -= rc;
+    argv += rc;
+    if (parse_app_args(argc, argv, &o) != 0)
+        goto out_eal;
+
+    gw_config_default(&g_cfg);
+    if (o.config != NULL) {
+        rc = gw_config_load(&g_cfg, o.config, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "dtlsgw: config: %s\n", err);
+            goto out_eal;
+        }
+    } else {
+        fprintf(stderr, "dtlsgw: no --config given: using the built-in defaults\n");
+    }
+    if (o.stats_ms >= 0)
+        g_cfg.stats_interval_ms = (uint32_t)o.stats_ms;
+    if (o.max_sessions > 0)
+        g_cfg.max_sessions = (uint32_t)o.max_sessions;
+    rc = gw_config_validate(&g_cfg, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "dtlsgw: config: %s\n", err);
+        goto out_eal;
+    }
+
+    struct dp_gw *g = &g_gw;
+    unsigned n_lcores = rte_lcore_count();
+    if (n_lcores < 2) {
+        fprintf(stderr, "dtlsgw: need at least 2 lcores (main = control plane, 1+ workers); "
+                "got %u: use e.g. -l 0-1\n", n_lcores);
+        goto out_eal;
+    }
+    g->n_workers = n_lcores - 1;
+    if (g->n_workers > DP_MAX_WORKERS) {
+        fprintf(stderr, "dtlsgw: at most %u worker lcores\n", DP_MAX_WORKERS);
+        goto out_eal;
+    }
+    unsigned wi = 0, lc;
+    RTE_LCORE_FOREACH_WORKER(lc) {
+        g->worker_lcore[wi++] = lc;
+    }
+    g->idle_sleep_us = o.idle_sleep_us >= 0 ? (uint32_t)o.idle_sleep_us : DP_IDLE_SLEEP_US_DEFAULT;
+    g->idle_polls = o.idle_polls > 0 ? (uint32_t)o.idle_polls : DP_IDLE_POLLS_DEFAULT;
+
+    unsigned avail = rte_eth_dev_count_avail();
+    if (g_cfg.n_ports > DP_MAX_PORTS) {
+        fprintf(stderr, "dtlsgw: at most %u ports\n", DP_MAX_PORTS);
+        goto out_eal;
+    }
+    for (unsigned i = 0; i < g_cfg.n_ports; i++) {
+        const struct gw_port_cfg *pc = &g_cfg.ports[i];
+        if (!rte_eth_dev_is_valid_port(pc->port_id)) {
+            fprintf(stderr, "dtlsgw: config port %s uses DPDK port %u but only %u DPDK "
+                    "port(s) exist: add a --vdev (e.g. --vdev=net_af_packet%u,iface=IF) "
+                    "or bind a NIC\n", pc->name, pc->port_id, avail, pc->port_id);
+            goto out_eal;
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (g_cfg.ports[j].port_id == pc->port_id) {
+                fprintf(stderr, "dtlsgw: config ports %s and %s both use DPDK port %u\n",
+                        g_cfg.ports[j].name, pc->name, pc->port_id);
+                goto out_eal;
+            }
+    }
+    g->n_ports = g_cfg.n_ports;
+
+    unsigned want = g->n_ports * (g->n_workers + 1) * (DP_PORT_RX_DESC + DP_PORT_TX_DESC) +
+                    g->n_workers * (DP_RING_PUNT_SIZE + DP_RING_HANDOFF_SIZE + DP_RING_CPTX_SIZE) +
+                    (g->n_workers + 1) * (DP_MBUF_CACHE + DP_TXBUF_MAX * DP_MAX_PORTS) + 4096;
+    unsigned n_mbufs = GW_MAIN_MBUFS_MIN;
+    while (n_mbufs < want && n_mbufs < GW_MAIN_MBUFS_MAX)
+        n_mbufs = n_mbufs * 2 + 1;
+    g->pool = dp_port_pool_create("dgw_mbufs", n_mbufs, (int)rte_socket_id());
+    if (g->pool == NULL) {
+        fprintf(stderr, "dtlsgw: cannot create a pool of %u mbufs: %s (give EAL more "
+                "memory, e.g. -m 1024)\n", n_mbufs, rte_strerror(rte_errno));
+        goto out_eal;
+    }
+
+    for (unsigned i = 0; i < g->n_ports; i++) {
+        const struct gw_port_cfg *pc = &g_cfg.ports[i];
+        struct dp_port *p = &g->ports[i];
+        p->port_id = pc->port_id;
+        p->ip_be = rte_cpu_to_be_32(pc->ipv4);
+        p->prefix_len = pc->prefix_len;
+        p->gw_be = rte_cpu_to_be_32(pc->gateway_ipv4);
+        rc = dp_port_init(p, g->n_workers, g->pool, g_cfg.checksum_offload, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "dtlsgw: %s\n", err);
+            goto out_ports;
+        }
+        char ip[20];
+        ipv4_str(pc->ipv4, ip, sizeof(ip));
+        printf("dtlsgw: port %s = DPDK port %u (%s) %s/%u mac " RTE_ETHER_ADDR_PRT_FMT
+               " rxq=%u%s txq=%u control-txq=%s csum=%s mtu=%u\n",
+               pc->name, p->port_id, p->driver, ip, p->prefix_len,
+               RTE_ETHER_ADDR_BYTES(&p->mac), p->n_rxq, p->spread ? " (spread)" : "",
+               p->n_txq, p->cp_txq >= 0 ? "own" : "via worker 0",
+               p->tx_csum_offload ? "offload" : "software", p->mtu);
+    }
+
+    if (g_cfg.n_listeners > DP_MAX_LISTENERS) {
+        fprintf(stderr, "dtlsgw: at most %u listeners\n", DP_MAX_LISTENERS);
+        goto out_ports;
+    }
+    for (unsigned i = 0; i < g_cfg.n_listeners; i++) {
+        const struct gw_listener_cfg *l = &g_cfg.listeners[i];
+        struct dp_listener *dl = &g->listeners[i];
+        dl->ip_be = rte_cpu_to_be_32(l->ipv4);
+        dl->port_be = rte_cpu_to_be_16(l->udp_port);
+        dl->cid_len = l->hs.cid_len;
+        int pi = dp_gw_find_port_by_ip(g, dl->ip_be);
+        if (pi < 0) {
+            char ip[20];
+            ipv4_str(l->ipv4, ip, sizeof(ip));
+            fprintf(stderr, "dtlsgw: listener %s: address %s is not a port's address\n",
+                    l->name, ip);
+            goto out_ports;
+        }
+        dl->port_idx = (uint16_t)pi;
+        char ip[20], bip[20];
+        ipv4_str(l->ipv4, ip, sizeof(ip));
+        ipv4_str(l->backend_ipv4, bip, sizeof(bip));
+        printf("dtlsgw: listener %s on %s:%u -> backend %s:%u (nat ports %u-%u)\n", l->name,
+               ip, l->udp_port, bip, l->backend_port, l->nat_port_min, l->nat_port_max);
+    }
+    g->n_listeners = g_cfg.n_listeners;
+
+    uint32_t max_sessions = g_cfg.max_sessions ? g_cfg.max_sessions : DP_SESS_MAX_DEFAULT;
+    g->sessions = dp_sess_table_create("dgw_sessions", max_sessions, g->n_workers,
+                                       (int)rte_socket_id());
+    if (g->sessions == NULL) {
+        fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n",
+                max_sessions, rte_strerror(rte_errno));
+        goto out_ports;
+    }
+    rc = dp_gw_rings_create(g);
+    if (rc != 0) {
+        fprintf(stderr, "dtlsgw: cannot create rings: %s\n", rte_strerror(-rc));
+        goto out_tables;
+    }
+    rc = gw_cp_create(&cp, &g_cfg, g, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "dtlsgw: %s\n", err);
+        goto out_tables;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+
+    for (unsigned i = 0; i < g->n_workers; i++) {
+        g_wargs[i].gw = g;
+        g_wargs[i].idx = i;
+        rc = rte_eal_remote_launch(dp_worker_main, &g_wargs[i], g->worker_lcore[i]);
+        if (rc != 0) {
+            fprintf(stderr, "dtlsgw: cannot launch worker %u on lcore %u: %s\n", i,
+                    g->worker_lcore[i], rte_strerror(-rc));
+            __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+            rte_eal_mp_wait_lcore();
+            goto out_cp;
+        }
+    }
+    printf("dtlsgw: running: %u worker(s) on lcores", g->n_workers);
+    for (unsigned i = 0; i < g->n_workers; i++)
+        printf(" %u", g->worker_lcore[i]);
+    printf(", control plane on lcore %u; Ctrl-C to stop\n", rte_lcore_id());
+    fflush(stdout);
+
+    gw_cp_run(cp, &g_stop);
+
+    printf("dtlsgw: stopping: %u live session(s) get close_notify\n",
+           dp_sess_count(g->sessions));
+    /* Release: workers stop polling RX and exit their loop. */
+    __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+    rte_eal_mp_wait_lcore();
+    gw_cp_shutdown(cp);
+    gw_cp_print_stats(cp, stdout, false);
+    ret = 0;
+out_cp:
+    gw_cp_free(cp);
+out_tables:
+    dp_gw_rings_free(g);
+    dp_sess_table_free(g->sessions);
+out_ports:
+    for (unsigned i = 0; i < g->n_ports; i++)
+        dp_port_close(&g->ports[i]);
+    if (g->pool != NULL)
+        rte_mempool_free(g->pool);
+out_eal:
+    rte_eal_cleanup();
+    if (ret == 0)
+        printf("dtlsgw: stopped\n");
+    return ret;
+}

@@ -1,0 +1,563 @@
+/* e2e_helper.c — e2e-helper: the small programs the end-to-end test runs
+ * inside its network namespaces.  Not part of the product.
+ *
+ *   e2e-helper echo --bind IP:PORT [--log FILE]
+ *       UDP echo backend; logs "IP:PORT LEN PAYLOAD" per datagram, so the
+ *       test sees what the backend received (plaintext) and from which
+ *       gateway-side port.
+ *   e2e-helper clients --server IP:PORT --src IP[,IP...] [--n N]
+ *       [--src-port P] [--psk-identity ID --psk-key HEX] [--cipher C]
+ *       [--timeout-ms MS] [--wait-go] [--attack K] [--close] [--tag T]
+ *       N concurrent DTLS 1.2 PSK clients (libssl), spread over the source
+ *       addresses; each handshakes, sends a unique payload and checks the
+ *       byte-exact echo (resent every RESEND_MS until echoed).  Prints
+ *       "READY established=E echoed=O failed=F".  With --wait-go it then
+ *       waits for a line on stdin and runs round 2: with --attack K each
+ *       client first sends K exact replays of its last record and K copies
+ *       with a forged sequence number (bad tag), then a fresh payload that
+ *       must still be echoed; prints "DONE echoed=O failed=F replays=R
+ *       forged=G".  --close sends close_notify at the end ("CLOSED n");
+ *       otherwise the sockets are simply closed (sessions stay live).
+ *   e2e-helper garbage --target IP:PORT --src IP [--n N] [--seed S] [--pps R]
+ *       N malformed datagrams (random bytes, truncated and bad-length record
+ *       headers, fake epoch-1 records, junk handshakes); prints "SENT n".
+ *
+ * Owns: its sockets and SSL objects.  Must not: depend on the gateway's
+ * code (it is a real, independent peer).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#define H_MAX_CLIENTS 1024
+#define H_MAX_SRCS 32
+#define H_DGRAM_MAX_BYTES 2048
+#define H_PAYLOAD_MAX_LEN 512
+#define H_RESEND_MS 400
+#define H_DEFAULT_TIMEOUT_MS 30000
+#define H_FORGED_SEQ_JUMP 100000
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int parse_ipport(const char *s, struct sockaddr_in *out)
+{
+    char ip[64];
+    const char *c = strrchr(s, ':');
+    if (!c || (size_t)(c - s) >= sizeof(ip))
+        return -1;
+    memcpy(ip, s, (size_t)(c - s));
+    ip[c - s] = '\0';
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    int port = atoi(c + 1);
+    if (inet_pton(AF_INET, ip, &out->sin_addr) != 1 || port < 0 || port > 65535)
+        return -1;
+    out->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+/* ---- echo -------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_stop;
+static void on_term(int s)
+{
+    (void)s;
+    g_stop = 1;
+}
+
+static int cmd_echo(const char *bind_s, const char *log_path)
+{
+    struct sockaddr_in a;
+    if (!bind_s || parse_ipport(bind_s, &a) < 0) {
+        fprintf(stderr, "echo: --bind IP:PORT needed\n");
+        return 2;
+    }
+    FILE *log = log_path ? fopen(log_path, "a") : NULL;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        perror("echo: bind");
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_term};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    printf("ECHO listening %s\n", bind_s);
+    fflush(stdout);
+    uint8_t buf[65536];
+    while (!g_stop) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            continue;
+        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+        if (log) {
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
+            fprintf(log, "%s:%u %zd ", ip, ntohs(from.sin_port), n);
+            for (ssize_t i = 0; i < n && i < 300; i++)
+                fputc(buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '.', log);
+            fputc('\n', log);
+            fflush(log);
+        }
+    }
+    if (log)
+        fclose(log);
+    return 0;
+}
+
+/* ---- garbage ----------------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+static size_t make_garbage(uint8_t *b, unsigned i)
+{
+    size_t len;
+    switch (i % 6) {
+    case 0: /* random bytes, random length 1..1400 */
+        len = 1 + rnd() % 1400;
+        for (size_t k = 0; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        return len;
+    case 1: /* truncated record header */
+        len = 1 + rnd() % 12;
+        b[0] = 23;
+        b[1] = 0xfe;
+        b[2] = 0xfd;
+        for (size_t k = 3; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        return len;
+    case 2: /* header whose length runs past the datagram */
+        len = 13 + rnd() % 40;
+        b[0] = 23, b[1] = 0xfe, b[2] = 0xfd, b[3] = 0, b[4] = 1;
+        for (size_t k = 5; k < 11; k++)
+            b[k] = (uint8_t)rnd();
+        b[11] = 0x05, b[12] = 0xdc; /* claims 1500 */
+        for (size_t k = 13; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        return len;
+    case 3: /* well-formed epoch-1 app data from an unknown peer */
+        len = 13 + 8 + 16 + rnd() % 200;
+        b[0] = 23, b[1] = 0xfe, b[2] = 0xfd, b[3] = 0, b[4] = 1;
+        for (size_t k = 5; k < 11; k++)
+            b[k] = (uint8_t)rnd();
+        b[11] = (uint8_t)((len - 13) >> 8), b[12] = (uint8_t)(len - 13);
+        for (size_t k = 13; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        return len;
+    case 4: /* epoch-0 handshake record with junk inside */
+        len = 13 + 12 + rnd() % 100;
+        b[0] = 22, b[1] = 0xfe, b[2] = 0xff, b[3] = 0, b[4] = 0;
+        for (size_t k = 5; k < 11; k++)
+            b[k] = 0;
+        b[11] = (uint8_t)((len - 13) >> 8), b[12] = (uint8_t)(len - 13);
+        for (size_t k = 13; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        b[13] = (uint8_t)(1 + rnd() % 20);
+        return len;
+    default: /* unknown content type / version */
+        len = 13 + rnd() % 64;
+        for (size_t k = 0; k < len; k++)
+            b[k] = (uint8_t)rnd();
+        b[0] = (uint8_t)(30 + rnd() % 200);
+        b[11] = (uint8_t)((len - 13) >> 8), b[12] = (uint8_t)(len - 13);
+        return len;
+    }
+}
+
+static int cmd_garbage(const char *target_s, const char *src_s, unsigned n, uint64_t seed,
+                       unsigned pps)
+{
+    struct sockaddr_in t, s;
+    if (!target_s || parse_ipport(target_s, &t) < 0) {
+        fprintf(stderr, "garbage: --target IP:PORT needed\n");
+        return 2;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (src_s) {
+        char b[80];
+        snprintf(b, sizeof(b), "%s:0", src_s);
+        if (parse_ipport(b, &s) < 0 || bind(fd, (struct sockaddr *)&s, sizeof(s)) != 0) {
+            perror("garbage: bind");
+            return 1;
+        }
+    }
+    rng_state = seed ? seed : 0x9E3779B97F4A7C15ull;
+    uint8_t buf[H_DGRAM_MAX_BYTES];
+    unsigned sent = 0;
+    uint64_t t0 = mono_ms();
+    for (unsigned i = 0; i < n; i++) {
+        size_t len = make_garbage(buf, i);
+        if (sendto(fd, buf, len, 0, (struct sockaddr *)&t, sizeof(t)) == (ssize_t)len)
+            sent++;
+        if (pps && i % 50 == 49) {   /* pace so the AF_PACKET ring keeps up */
+            uint64_t due = t0 + (uint64_t)(i + 1) * 1000u / pps;
+            while (mono_ms() < due) {
+                struct timespec ts = {0, 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    printf("SENT %u\n", sent);
+    return 0;
+}
+
+/* ---- DTLS clients -------------------------------------------------------- */
+
+struct cl {
+    int fd;
+    SSL *ssl;
+    bool established, echoed, failed;
+    char payload[H_PAYLOAD_MAX_LEN];
+    size_t payload_len;
+    uint64_t last_send_ms;
+    uint8_t last_rec[H_DGRAM_MAX_BYTES];   /* last app-data datagram sent */
+    size_t last_rec_len;
+};
+
+static struct cl g_cl[H_MAX_CLIENTS];
+static const char *g_psk_id = "gwe-client";
+static uint8_t g_psk[64];
+static size_t g_psk_len;
+
+static unsigned psk_cb(SSL *ssl, const char *hint, char *identity, unsigned max_id,
+                       unsigned char *psk, unsigned max_psk)
+{
+    (void)ssl;
+    (void)hint;
+    if (strlen(g_psk_id) + 1 > max_id || g_psk_len > max_psk)
+        return 0;
+    memcpy(identity, g_psk_id, strlen(g_psk_id) + 1);
+    memcpy(psk, g_psk, g_psk_len);
+    return (unsigned)g_psk_len;
+}
+
+/* Keeps a copy of the last application-data datagram each client writes. */
+static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                   int ret, size_t *processed)
+{
+    (void)argi;
+    (void)argl;
+    (void)processed;
+    if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && len > 0 &&
+        len <= H_DGRAM_MAX_BYTES && (uint8_t)argp[0] == 23) {
+        struct cl *c = (struct cl *)BIO_get_callback_arg(b);
+        memcpy(c->last_rec, argp, len);
+        c->last_rec_len = len;
+    }
+    return ret;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned round)
+{
+    if (c->payload_len == 0 || c->echoed) {
+        int l = snprintf(c->payload, sizeof(c->payload), "e2e|%s|client=%u|round=%u|", tag, idx,
+                         round);
+        for (; l < 120; l++)
+            c->payload[l] = "abcdefghijklmnopqrstuvwxyz0123456789"[((unsigned)l * 7 + idx) % 36];
+        c->payload_len = (size_t)l;
+        c->echoed = false;
+    }
+    int w = SSL_write(c->ssl, c->payload, (int)c->payload_len);
+    (void)w;
+    c->last_send_ms = mono_ms();
+}
+
+/* Drives every client until all reached the goal or the deadline passed.
+ * goal 0: handshake + echo of the current payload. */
+static void run_round(unsigned n, const char *tag, unsigned round, uint64_t deadline)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (g_cl[i].established && !g_cl[i].failed) {
+            g_cl[i].echoed = true;   /* makes send_payload build a new payload */
+            send_payload(&g_cl[i], tag, i, round);
+        }
+    static struct pollfd pfd[H_MAX_CLIENTS];
+    for (;;) {
+        unsigned pending = 0;
+        uint64_t now = mono_ms();
+        for (unsigned i = 0; i < n; i++) {
+            struct cl *c = &g_cl[i];
+            pfd[i].fd = c->fd;
+            pfd[i].events = POLLIN;
+            pfd[i].revents = 0;
+            if (c->failed || (c->established && c->echoed)) {
+                pfd[i].fd = -1;
+                continue;
+            }
+            pending++;
+            if (!c->established) {
+                struct timeval tv;
+                if (DTLSv1_get_timeout(c->ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0)
+                    DTLSv1_handle_timeout(c->ssl);
+            } else if (now - c->last_send_ms > H_RESEND_MS) {
+                send_payload(c, tag, i, round);
+            }
+        }
+        if (pending == 0 || now >= deadline)
+            break;
+        poll(pfd, n, 20);
+        for (unsigned i = 0; i < n; i++) {
+            struct cl *c = &g_cl[i];
+            if (pfd[i].fd < 0)
+                continue;
+            if (!c->established) {
+                int r = SSL_do_handshake(c->ssl);
+                if (r == 1) {
+                    c->established = true;
+                    send_payload(c, tag, i, round);
+                } else {
+                    int e = SSL_get_error(c->ssl, r);
+                    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                        c->failed = true;
+                        fprintf(stderr, "client %u: handshake failed (%d)\n", i, e);
+                        ERR_print_errors_fp(stderr);
+                    }
+                }
+                continue;
+            }
+            char buf[H_DGRAM_MAX_BYTES];
+            for (;;) {
+                int r = SSL_read(c->ssl, buf, sizeof(buf));
+                if (r <= 0) {
+                    int e = SSL_get_error(c->ssl, r);
+                    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                        c->failed = true;
+                        fprintf(stderr, "client %u: read failed (%d)\n", i, e);
+                    }
+                    break;
+                }
+                if ((size_t)r == c->payload_len && memcmp(buf, c->payload, (size_t)r) == 0)
+                    c->echoed = true;
+            }
+        }
+    }
+}
+
+static int cmd_clients(int argc, char **argv)
+{
+    const char *server_s = NULL, *src_list = NULL, *cipher = "PSK-AES128-CCM8",
+               *key_hex = "00112233445566778899aabbccddeeff", *tag = "t";
+    unsigned n = 1, attack = 0, src_port = 0;
+    int timeout_ms = H_DEFAULT_TIMEOUT_MS;
+    bool wait_go = false, do_close = false;
+    static const struct option opts[] = {
+        {"server", 1, NULL, 's'},  {"src", 1, NULL, 'a'},          {"n", 1, NULL, 'n'},
+        {"src-port", 1, NULL, 'p'}, {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
+        {"cipher", 1, NULL, 'c'},   {"timeout-ms", 1, NULL, 't'},   {"wait-go", 0, NULL, 'g'},
+        {"attack", 1, NULL, 'x'},   {"close", 0, NULL, 'C'},        {"tag", 1, NULL, 'T'},
+        {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 's': server_s = optarg; break;
+        case 'a': src_list = optarg; break;
+        case 'n': n = (unsigned)atoi(optarg); break;
+        case 'p': src_port = (unsigned)atoi(optarg); break;
+        case 'i': g_psk_id = optarg; break;
+        case 'k': key_hex = optarg; break;
+        case 'c': cipher = optarg; break;
+        case 't': timeout_ms = atoi(optarg); break;
+        case 'g': wait_go = true; break;
+        case 'x': attack = (unsigned)atoi(optarg); break;
+        case 'C': do_close = true; break;
+        case 'T': tag = optarg; break;
+        default: return 2;
+        }
+    }
+    struct sockaddr_in srv;
+    if (!server_s || parse_ipport(server_s, &srv) < 0 || n == 0 || n > H_MAX_CLIENTS ||
+        (src_port && n != 1)) {
+        fprintf(stderr, "clients: bad arguments\n");
+        return 2;
+    }
+    g_psk_len = strlen(key_hex) / 2;
+    for (size_t i = 0; i < g_psk_len && i < sizeof(g_psk); i++) {
+        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return 2;
+        g_psk[i] = (uint8_t)(hi << 4 | lo);
+    }
+    struct in_addr srcs[H_MAX_SRCS];
+    unsigned n_srcs = 0;
+    if (src_list) {
+        char tmp[1024];
+        snprintf(tmp, sizeof(tmp), "%s", src_list);
+        char *save = NULL;
+        for (char *t = strtok_r(tmp, ",", &save); t && n_srcs < H_MAX_SRCS;
+             t = strtok_r(NULL, ",", &save))
+            if (inet_pton(AF_INET, t, &srcs[n_srcs]) == 1)
+                n_srcs++;
+    }
+
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1) {
+        fprintf(stderr, "clients: unknown cipher %s\n", cipher);
+        return 2;
+    }
+    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
+    SSL_CTX_set_read_ahead(ctx, 1);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct cl *c = &g_cl[i];
+        c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)src_port)};
+        if (n_srcs)
+            la.sin_addr = srcs[i % n_srcs];
+        int one = 1;
+        setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(c->fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
+            connect(c->fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
+            perror("clients: bind/connect");
+            return 1;
+        }
+        BIO *bio = BIO_new_dgram(c->fd, BIO_NOCLOSE);
+        BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &srv);
+        BIO_set_callback_ex(bio, bio_cb);
+        BIO_set_callback_arg(bio, (char *)c);
+        c->ssl = SSL_new(ctx);
+        SSL_set_bio(c->ssl, bio, bio);
+        SSL_set_connect_state(c->ssl);
+        SSL_do_handshake(c->ssl);
+    }
+    run_round(n, tag, 1, mono_ms() + (uint64_t)timeout_ms);
+    unsigned est = 0, ok = 0, failed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += g_cl[i].established;
+        ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
+    }
+    failed = n - ok;
+    printf("READY established=%u echoed=%u failed=%u\n", est, ok, failed);
+    fflush(stdout);
+    int rc = failed ? 1 : 0;
+
+    if (wait_go) {
+        char line[64];
+        if (!fgets(line, sizeof(line), stdin))
+            line[0] = '\0';
+        unsigned replays = 0, forged = 0;
+        for (unsigned a = 0; a < attack; a++) {
+            for (unsigned i = 0; i < n; i++) {
+                struct cl *c = &g_cl[i];
+                if (!c->established || c->last_rec_len < 13)
+                    continue;
+                if (send(c->fd, c->last_rec, c->last_rec_len, 0) > 0)
+                    replays++;
+                uint8_t f[H_DGRAM_MAX_BYTES];
+                memcpy(f, c->last_rec, c->last_rec_len);
+                /* bump the 48-bit sequence number: same ciphertext, new AAD */
+                uint64_t seq = 0;
+                for (int k = 5; k < 11; k++)
+                    seq = seq << 8 | f[k];
+                seq += H_FORGED_SEQ_JUMP + a;
+                for (int k = 10; k >= 5; k--, seq >>= 8)
+                    f[k] = (uint8_t)seq;
+                if (send(c->fd, f, c->last_rec_len, 0) > 0)
+                    forged++;
+            }
+        }
+        run_round(n, tag, 2, mono_ms() + (uint64_t)timeout_ms);
+        ok = 0;
+        for (unsigned i = 0; i < n; i++)
+            ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
+        printf("DONE echoed=%u failed=%u replays=%u forged=%u\n", ok, n - ok, replays, forged);
+        fflush(stdout);
+        rc = ok == n ? 0 : 1;
+    }
+    unsigned closed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (do_close && g_cl[i].established) {
+            SSL_shutdown(g_cl[i].ssl);
+            closed++;
+        }
+        SSL_free(g_cl[i].ssl);
+        close(g_cl[i].fd);
+    }
+    if (do_close) {
+        printf("CLOSED %u\n", closed);
+        fflush(stdout);
+    }
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: e2e-helper echo|clients|garbage ...\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    if (strcmp(mode, "clients") == 0)
+        return cmd_clients(argc - 1, argv + 1);
+    const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL;
+    unsigned n = 10000, pps = 0;
+    uint64_t seed = 1;
+    static const struct option opts[] = {
+        {"bind", 1, NULL, 'b'}, {"log", 1, NULL, 'l'}, {"target", 1, NULL, 't'},
+        {"src", 1, NULL, 'a'},  {"n", 1, NULL, 'n'},   {"seed", 1, NULL, 's'},
+        {"pps", 1, NULL, 'r'},  {NULL, 0, NULL, 0}};
+    int o;
+    optind = 2;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'b': bind_s = optarg; break;
+        case 'l': log_s = optarg; break;
+        case 't': target = optarg; break;
+        case 'a': src = optarg; break;
+        case 'n': n = (unsigned)atoi(optarg); break;
+        case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'r': pps = (unsigned)atoi(optarg); break;
+        default: return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(mode, "echo") == 0)
+        return cmd_echo(bind_s, log_s);
+    if (strcmp(mode, "garbage") == 0)
+        return cmd_garbage(target, src, n, seed, pps);
+    fprintf(stderr, "e2e-helper: unknown mode %s\n", mode);
+    return 2;
+}

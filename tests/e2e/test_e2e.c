@@ -1,0 +1,1145 @@
+/* test_e2e.c — end-to-end tests of the running gateway (dtlsgw) with real
+ * third-party peers, in network namespaces built here.
+ *
+ *   gwe-cli  (clients)     gwe-gw (dtlsgw, DPDK net_af_packet)   gwe-be (backends)
+ *   gwe-c1 10.77.0.2-.9 ── gwe-c0 [port 0 10.77.0.1/24]
+ *                                 [port 1 10.77.1.1/24] gwe-b0 ── gwe-b1 10.77.1.2
+ *
+ * The gateway's veth ends have no kernel address (the gateway owns them);
+ * the peers' veth ends have TX checksum offload off (AF_PACKET would see
+ * partial checksums otherwise).  Backends: e2e-helper echo on 10.77.1.2:7000
+ * (logs what it receives) and coap-server-notls on 10.77.1.2:5683.
+ * Listeners: 4433 echo (PSK + ECDSA + RSA certificates), 5684 CoAP (PSK),
+ * 4435 echo with a 3 s idle timeout.
+ *
+ * Owns: the gwe-* namespaces and links, its temporary directory and the
+ * processes it starts; everything is torn down in the suite cleanup and at
+ * exit, even after a failure.  Needs root.  Paths come from the environment
+ * (tests/e2e/meson.build): DTLSGW_BIN, DTLSGW_CTL, DTLSGW_E2E_HELPER,
+ * DTLSGW_IMPAIR_RELAY.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+
+#include "cu_main.h"
+#include "gw_ctl.h"
+
+#define E2E_PATH_MAX_LEN 512
+#define E2E_CMD_MAX_LEN 2048
+#define E2E_MAX_ARGS 48
+#define E2E_MAX_PROCS 64
+#define E2E_CLIENT_TIMEOUT_S 15
+#define E2E_GW_START_TIMEOUT_MS 60000
+#define E2E_KILL_GRACE_MS 3000
+#define E2E_IDLE_TIMEOUT_S 3
+#define E2E_N_MANY 200
+#define E2E_N_GARBAGE 10000
+#define E2E_ATTACK_PER_CLIENT 5
+
+#define GW_IP "10.77.0.1"
+#define GW_BE_IP "10.77.1.1"
+#define BE_IP "10.77.1.2"
+#define CLI_IP "10.77.0.2"
+#define PORT_ECHO 4433
+#define PORT_COAP 5684
+#define PORT_IDLE 4435
+#define PSK_ID "gwe-client"
+#define PSK_HEX "00112233445566778899aabbccddeeff"
+#define COAP_ID "coap-client"
+#define COAP_KEY "secretPSK"               /* libcoap -k takes the key as text */
+#define COAP_KEY_HEX "73656372657450534b"
+
+static char g_dir[64];
+static const char *g_bin, *g_ctl, *g_helper, *g_relay;
+static char g_sock[E2E_PATH_MAX_LEN];
+static bool g_ready;        /* topology + gateway up */
+static bool g_setup_ok;     /* setup succeeded (stays true after the stop test) */
+static char g_setup_err[256];
+
+/* ---- small utilities --------------------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static char *path_in(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", g_dir, name);
+    return buf;
+}
+
+/* Runs a shell command quietly (output appended to setup.log); exit status. */
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+    char cmd[E2E_CMD_MAX_LEN], full[E2E_CMD_MAX_LEN + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof(full), "( %s ) >>%s/setup.log 2>&1", cmd, g_dir[0] ? g_dir : "/tmp");
+    int st = system(full);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *b = malloc(cap + 1);
+    size_t n;
+    while (b && (n = fread(b + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            char *nb = realloc(b, cap * 2 + 1);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[len] = '\0';
+    return b;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+struct proc {
+    pid_t pid;
+    int in_fd;
+    char out[E2E_PATH_MAX_LEN];
+    bool exited;
+    int status;
+};
+
+static pid_t g_procs[E2E_MAX_PROCS];
+
+static void reg(pid_t pid, bool add)
+{
+    for (unsigned i = 0; i < E2E_MAX_PROCS; i++) {
+        if (add && g_procs[i] == 0) {
+            g_procs[i] = pid;
+            return;
+        }
+        if (!add && g_procs[i] == pid) {
+            g_procs[i] = 0;
+            return;
+        }
+    }
+}
+
+/* Starts argv in namespace ns (NULL: here), own process group, output to
+ * out_name in the test dir, stdin from a pipe (want_stdin) or /dev/null. */
+static int proc_start(struct proc *p, const char *ns, const char *out_name, bool want_stdin,
+                      char *const argv[])
+{
+    char *full[E2E_MAX_ARGS + 5];
+    unsigned k = 0;
+    if (ns) {
+        full[k++] = "ip";
+        full[k++] = "netns";
+        full[k++] = "exec";
+        full[k++] = (char *)ns;
+    }
+    for (unsigned i = 0; argv[i] && k < E2E_MAX_ARGS + 4; i++)
+        full[k++] = argv[i];
+    full[k] = NULL;
+    memset(p, 0, sizeof(*p));
+    p->in_fd = -1;
+    path_in(p->out, sizeof(p->out), out_name);
+    int pfd[2] = {-1, -1};
+    if (want_stdin && pipe2(pfd, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int in = want_stdin ? pfd[0] : open("/dev/null", O_RDONLY);
+        int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        execvp(full[0], full);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    reg(pid, true);
+    p->pid = pid;
+    if (want_stdin) {
+        close(pfd[0]);
+        p->in_fd = pfd[1];
+    }
+    return 0;
+}
+
+static bool proc_exited(struct proc *p)
+{
+    if (p->pid <= 0 || p->exited)
+        return true;
+    int st;
+    if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+        p->exited = true;
+        p->status = st;
+        reg(p->pid, false);
+        kill(-p->pid, SIGKILL);
+        return true;
+    }
+    return false;
+}
+
+/* Waits up to ms for the exit; true when exited. */
+static bool proc_wait(struct proc *p, unsigned ms)
+{
+    uint64_t end = mono_ms() + ms;
+    while (!proc_exited(p) && mono_ms() < end)
+        sleep_ms(10);
+    return p->exited;
+}
+
+static void proc_stop(struct proc *p, int sig)
+{
+    if (p->in_fd >= 0) {
+        close(p->in_fd);
+        p->in_fd = -1;
+    }
+    if (p->pid <= 0 || p->exited)
+        return;
+    kill(-p->pid, sig);
+    if (!proc_wait(p, E2E_KILL_GRACE_MS)) {
+        kill(-p->pid, SIGKILL);
+        waitpid(p->pid, &p->status, 0);
+        p->exited = true;
+        reg(p->pid, false);
+    }
+}
+
+/* Waits until the process output contains needle (or it exits / times out). */
+static bool proc_wait_output(struct proc *p, const char *needle, unsigned ms)
+{
+    uint64_t end = mono_ms() + ms;
+    for (;;) {
+        char *o = slurp(p->out);
+        bool found = o && strstr(o, needle);
+        free(o);
+        if (found)
+            return true;
+        if (mono_ms() >= end || proc_exited(p)) {
+            o = slurp(p->out);
+            found = o && strstr(o, needle);
+            free(o);
+            return found;
+        }
+        sleep_ms(20);
+    }
+}
+
+/* ---- control socket --------------------------------------------------------- */
+
+static json_t *ctl(const char *cmd)
+{
+    char *reply = NULL;
+    if (gw_ctl_request(g_sock, cmd, 5000, &reply) != 0)
+        return NULL;
+    json_t *j = json_loads(reply, 0, NULL);
+    free(reply);
+    json_t *res = NULL;
+    if (j && json_is_true(json_object_get(j, "ok")))
+        res = json_incref(json_object_get(j, "result"));
+    json_decref(j);
+    return res;
+}
+
+static bool key_matches(const char *key, const char *name)
+{
+    if (strcasecmp(key, name) == 0)
+        return true;
+    /* "DROP_REPLAY" may also appear as "replay" inside a "drops" object */
+    return strncasecmp(name, "drop_", 5) == 0 && strcasecmp(key, name + 5) == 0;
+}
+
+/* Finds an integer counter anywhere in the stats tree; -1 when absent. */
+static long long stat_find(json_t *j, const char *name)
+{
+    const char *k;
+    json_t *v;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) {
+            if (json_is_integer(v) && key_matches(k, name))
+                return json_integer_value(v);
+        }
+        json_object_foreach(j, k, v) {
+            long long r = stat_find(v, name);
+            if (r >= 0)
+                return r;
+        }
+    }
+    return -1;
+}
+
+static long long stat_now(const char *name)
+{
+    json_t *s = ctl("stats");
+    long long v = s ? stat_find(s, name) : -1;
+    json_decref(s);
+    return v;
+}
+
+/* Total of all drop counters: the gateway's "drops" total when it reports
+ * one, else the sum of every DROP_* counter. */
+static long long drops_total(json_t *stats)
+{
+    json_t *t = json_object_get(stats, "drops");
+    if (json_is_integer(t))
+        return json_integer_value(t);
+    json_t *c = json_object_get(stats, "counters");
+    const char *k;
+    json_t *v;
+    long long sum = 0;
+    json_object_foreach(c, k, v) {
+        if (json_is_integer(v) && strncasecmp(k, "drop_", 5) == 0)
+            sum += json_integer_value(v);
+    }
+    return sum;
+}
+
+/* Number of live sessions (any state) of the client ip:port (port 0: any
+ * port of ip).  -1 when the gateway does not answer.  Session objects carry
+ * "client" (A.B.C.D) and "client_port". */
+static int sessions_for(const char *ip, unsigned port)
+{
+    json_t *s = ctl("sessions");
+    if (!json_is_array(s)) {
+        json_decref(s);
+        return -1;
+    }
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(s, i, e) {
+        const char *c = json_string_value(json_object_get(e, "client"));
+        json_t *cp = json_object_get(e, "client_port");
+        if (c && strcmp(c, ip) == 0 &&
+            (port == 0 || (json_is_integer(cp) && json_integer_value(cp) == (json_int_t)port)))
+            n++;
+    }
+    json_decref(s);
+    return n;
+}
+
+static int sessions_total(void)
+{
+    json_t *s = ctl("sessions");
+    int n = json_is_array(s) ? (int)json_array_size(s) : -1;
+    json_decref(s);
+    return n;
+}
+
+/* ---- topology, credentials, gateway ----------------------------------------- */
+
+static struct proc g_gw, g_echo, g_coap;
+
+static void topo_down(void)
+{
+    sh("ip netns del gwe-gw; ip netns del gwe-cli; ip netns del gwe-be; "
+       "ip link del gwe-c0; ip link del gwe-b0; true");
+}
+
+static int topo_up(void)
+{
+    topo_down();
+    if (sh("set -e; for n in gwe-gw gwe-cli gwe-be; do ip netns add $n; "
+           "ip -n $n link set lo up; "
+           "ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done") != 0)
+        return -1;
+    if (sh("set -e; ip link add gwe-c0 netns gwe-gw type veth peer name gwe-c1 netns gwe-cli; "
+           "ip link add gwe-b0 netns gwe-gw type veth peer name gwe-b1 netns gwe-be; "
+           "ip -n gwe-gw link set gwe-c0 up; ip -n gwe-gw link set gwe-b0 up; "
+           "ip -n gwe-cli link set gwe-c1 up; ip -n gwe-be link set gwe-b1 up; "
+           "ip netns exec gwe-cli ethtool -K gwe-c1 tx off; "
+           "ip netns exec gwe-be ethtool -K gwe-b1 tx off; "
+           "ip -n gwe-be addr add " BE_IP "/24 dev gwe-b1; "
+           "ip -n gwe-be route add default via " GW_BE_IP "; "
+           "for i in 2 3 4 5 6 7 8 9 20; do ip -n gwe-cli addr add 10.77.0.$i/24 dev gwe-c1; done; "
+           "ip -n gwe-cli route add default via " GW_IP) != 0)
+        return -1;
+    return 0;
+}
+
+static int make_creds(void)
+{
+    char p[E2E_PATH_MAX_LEN];
+    FILE *f = fopen(path_in(p, sizeof(p), "psk.txt"), "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%s:%s\n%s:%s\n", PSK_ID, PSK_HEX, COAP_ID, COAP_KEY_HEX);
+    fclose(f);
+    return sh("set -e; cd %s; "
+              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+              "-keyout ec.key -out ec.crt -days 30 -subj /CN=gwe-gateway "
+              "-addext subjectAltName=IP:" GW_IP "; "
+              "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.crt "
+              "-days 30 -subj /CN=gwe-gateway-rsa -addext subjectAltName=IP:" GW_IP,
+              g_dir);
+}
+
+static int write_config(void)
+{
+    char p[E2E_PATH_MAX_LEN];
+    FILE *f = fopen(path_in(p, sizeof(p), "gw.yaml"), "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "# written by test-e2e\n"
+            "ports:\n"
+            "  - {name: clients, port_id: 0, address: " GW_IP "/24}\n"
+            "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24}\n"
+            "listeners:\n"
+            "  - name: echo\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    cert: %s/ec.crt\n"
+            "    key: %s/ec.key\n"
+            "    cert2: %s/rsa.crt\n"
+            "    key2: %s/rsa.key\n"
+            "    idle_timeout_ms: 120s\n"
+            "    retransmit_initial_ms: 500\n"
+            "    nat_ports: 20000-29999\n"
+            "  - name: coap\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":5683\n"
+            "    psk_file: %s/psk.txt\n"
+            "    idle_timeout_ms: 120s\n"
+            "    nat_ports: 30000-39999\n"
+            "  - name: short-idle\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    idle_timeout_ms: %ds\n"
+            "    nat_ports: 40000-49999\n"
+            "control_socket: %s\n"
+            "max_sessions: 4096\n",
+            PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE, g_dir,
+            E2E_IDLE_TIMEOUT_S, g_sock);
+    fclose(f);
+    return 0;
+}
+
+static int start_gateway(void)
+{
+    char cfg[E2E_PATH_MAX_LEN];
+    char *argv[] = {(char *)g_bin,
+                    "--lcores=0@0,1@(0-1),2@(0-1)",
+                    "--no-pci",
+                    "--no-huge",
+                    "-m",
+                    "1024",
+                    "--file-prefix=gwe",
+                    "--vdev=net_af_packet0,iface=gwe-c0,qpairs=2",
+                    "--vdev=net_af_packet1,iface=gwe-b0,qpairs=2",
+                    "--",
+                    "--config",
+                    path_in(cfg, sizeof(cfg), "gw.yaml"),
+                    NULL};
+    if (proc_start(&g_gw, "gwe-gw", "gateway.log", false, argv) != 0)
+        return -1;
+    uint64_t end = mono_ms() + E2E_GW_START_TIMEOUT_MS;
+    while (mono_ms() < end) {
+        json_t *s = ctl("stats");
+        if (s) {
+            json_decref(s);
+            return 0;
+        }
+        if (proc_exited(&g_gw))
+            return -1;
+        sleep_ms(200);
+    }
+    return -1;
+}
+
+static void teardown(void)
+{
+    proc_stop(&g_gw, SIGTERM);
+    proc_stop(&g_echo, SIGTERM);
+    proc_stop(&g_coap, SIGTERM);
+    for (unsigned i = 0; i < E2E_MAX_PROCS; i++)
+        if (g_procs[i] > 0) {
+            kill(-g_procs[i], SIGKILL);
+            waitpid(g_procs[i], NULL, 0);
+            g_procs[i] = 0;
+        }
+    topo_down();
+}
+
+static void at_exit_teardown(void)
+{
+    if (g_dir[0])
+        teardown();
+}
+
+static int suite_init(void)
+{
+    g_bin = getenv("DTLSGW_BIN");
+    g_ctl = getenv("DTLSGW_CTL");
+    g_helper = getenv("DTLSGW_E2E_HELPER");
+    g_relay = getenv("DTLSGW_IMPAIR_RELAY");
+    snprintf(g_dir, sizeof(g_dir), "/tmp/gwe.XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        g_dir[0] = '\0';
+        snprintf(g_setup_err, sizeof(g_setup_err), "mkdtemp failed");
+        return 0;
+    }
+    chmod(g_dir, 0755);
+    path_in(g_sock, sizeof(g_sock), "ctl.sock");
+    atexit(at_exit_teardown);
+    if (geteuid() != 0) {
+        snprintf(g_setup_err, sizeof(g_setup_err), "needs root (network namespaces)");
+        return 0;
+    }
+    if (!g_bin || access(g_bin, X_OK) != 0 || !g_helper || access(g_helper, X_OK) != 0) {
+        snprintf(g_setup_err, sizeof(g_setup_err),
+                 "DTLSGW_BIN / DTLSGW_E2E_HELPER not set or not executable");
+        return 0;
+    }
+    if (topo_up() != 0) {
+        snprintf(g_setup_err, sizeof(g_setup_err), "topology setup failed (see %s/setup.log)",
+                 g_dir);
+        return 0;
+    }
+    if (make_creds() != 0 || write_config() != 0) {
+        snprintf(g_setup_err, sizeof(g_setup_err), "credentials/config failed (%s/setup.log)",
+                 g_dir);
+        return 0;
+    }
+    char log[E2E_PATH_MAX_LEN];
+    char *echo_argv[] = {(char *)g_helper, "echo", "--bind", BE_IP ":7000", "--log",
+                         path_in(log, sizeof(log), "echo-received.log"), NULL};
+    char *coap_argv[] = {"coap-server-notls", "-A", BE_IP, "-p", "5683", "-v", "6", NULL};
+    if (proc_start(&g_echo, "gwe-be", "echo.out", false, echo_argv) != 0 ||
+        proc_start(&g_coap, "gwe-be", "coap-server.log", false, coap_argv) != 0 ||
+        !proc_wait_output(&g_echo, "ECHO listening", 5000)) {
+        snprintf(g_setup_err, sizeof(g_setup_err), "backends did not start");
+        return 0;
+    }
+    if (start_gateway() != 0) {
+        snprintf(g_setup_err, sizeof(g_setup_err),
+                 "gateway did not start or its control socket did not answer (see %s/gateway.log)",
+                 g_dir);
+        return 0;
+    }
+    g_ready = g_setup_ok = true;
+    printf("\ne2e: work dir %s, gateway up\n", g_dir);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    teardown();
+    /* keep the logs of a failed run, remove those of a clean one */
+    if (g_dir[0] && CU_get_number_of_failures() == 0 && g_setup_ok)
+        sh("rm -rf %s", g_dir);
+    else if (g_dir[0])
+        printf("e2e: logs kept in %s\n", g_dir);
+    return 0;
+}
+
+#define REQUIRE_READY()                                                                    \
+    do {                                                                                   \
+        if (!g_ready) {                                                                    \
+            fprintf(stderr, "e2e: setup failed: %s\n", g_setup_err);                       \
+            CU_FAIL_FATAL("setup failed");                                                 \
+        }                                                                                  \
+    } while (0)
+
+/* ---- third-party clients ------------------------------------------------------ */
+
+struct argvb {
+    char *v[E2E_MAX_ARGS];
+    unsigned n;
+    char store[E2E_MAX_ARGS][E2E_PATH_MAX_LEN];
+};
+
+__attribute__((format(printf, 2, 3))) static void av(struct argvb *b, const char *fmt, ...)
+{
+    if (b->n >= E2E_MAX_ARGS - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->store[b->n], E2E_PATH_MAX_LEN, fmt, ap);
+    va_end(ap);
+    b->v[b->n] = b->store[b->n];
+    b->v[++b->n] = NULL;
+}
+
+static unsigned g_run_no;
+
+/* Starts an interactive client (openssl s_client / gnutls-cli) in gwe-cli,
+ * waits for `ready`, sends one unique line and waits for it to come back
+ * byte-exact (the echo backend returns it).  Also checks the backend logged
+ * the plaintext.  Returns true on success; explains failures on stderr. */
+static bool echo_session(const char *name, struct argvb *b, const char *ready,
+                         const char *expect)
+{
+    char line[256], out[64];
+    unsigned no = ++g_run_no;
+    int ll = snprintf(line, sizeof(line), "e2e-%u-%s-", no, name);
+    for (; ll < 150; ll++)
+        line[ll] = "abcdefghijklmnopqrstuvwxyz0123456789"[(ll * 5 + no) % 36];
+    line[ll++] = '\n';
+    line[ll] = '\0';
+    snprintf(out, sizeof(out), "client-%03u.log", no);
+    struct proc p;
+    if (proc_start(&p, "gwe-cli", out, true, b->v) != 0)
+        return false;
+    bool ok = proc_wait_output(&p, ready, E2E_CLIENT_TIMEOUT_S * 1000);
+    const char *why = ok ? NULL : "handshake did not complete";
+    if (ok) {
+        /* resend until echoed: the first datagram may meet an unresolved
+         * next hop at the gateway */
+        ok = false;
+        uint64_t end = mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+        char *expect_twice_line = line;
+        while (!ok && mono_ms() < end && !proc_exited(&p)) {
+            if (write(p.in_fd, line, (size_t)ll) != ll)
+                break;
+            for (int i = 0; i < 25 && !ok; i++) {
+                sleep_ms(40);
+                char *o = slurp(p.out);
+                const char *r = o ? strstr(o, ready) : NULL;
+                ok = r && strstr(r, expect_twice_line);
+                free(o);
+            }
+        }
+        why = ok ? NULL : "no byte-exact echo";
+    }
+    if (ok && expect) {
+        char *o = slurp(p.out);
+        ok = o && strstr(o, expect);
+        free(o);
+        why = ok ? NULL : "client output lacks the expected suite";
+    }
+    if (ok) {
+        char lp[E2E_PATH_MAX_LEN];
+        char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
+        line[ll - 1] = '\0';
+        ok = be && strstr(be, line);
+        free(be);
+        why = ok ? NULL : "backend did not log the plaintext";
+    }
+    proc_stop(&p, SIGTERM);
+    if (!ok)
+        fprintf(stderr, "e2e: %s: FAIL: %s (output %s)\n", name, why, p.out);
+    return ok;
+}
+
+struct suite_case {
+    const char *ossl, *iana;
+    int cred;   /* 0 PSK, 1 ECDSA, 2 RSA */
+    const char *gnutls_kx, *gnutls_cipher;
+};
+
+static const struct suite_case k_suites[] = {
+    {"PSK-AES128-CCM8", "TLS_PSK_WITH_AES_128_CCM_8", 0, "PSK", "AES-128-CCM-8"},
+    {"PSK-AES128-CCM", "TLS_PSK_WITH_AES_128_CCM", 0, "PSK", "AES-128-CCM"},
+    {"PSK-AES128-GCM-SHA256", "TLS_PSK_WITH_AES_128_GCM_SHA256", 0, "PSK", "AES-128-GCM"},
+    {"PSK-AES256-GCM-SHA384", "TLS_PSK_WITH_AES_256_GCM_SHA384", 0, "PSK", "AES-256-GCM"},
+    {"PSK-CHACHA20-POLY1305", "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256", 0, "PSK",
+     "CHACHA20-POLY1305"},
+    {"ECDHE-PSK-CHACHA20-POLY1305", "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256", 0,
+     "ECDHE-PSK", "CHACHA20-POLY1305"},
+    {"ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 1,
+     "ECDHE-ECDSA", "AES-128-GCM"},
+    {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 1,
+     "ECDHE-ECDSA", "AES-256-GCM"},
+    {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 1,
+     "ECDHE-ECDSA", "CHACHA20-POLY1305"},
+    {"ECDHE-ECDSA-AES128-CCM8", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", 1, "ECDHE-ECDSA",
+     "AES-128-CCM-8"},
+    {"ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", 1, "ECDHE-ECDSA",
+     "AES-128-CCM"},
+    {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 2, "ECDHE-RSA",
+     "AES-128-GCM"},
+    {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 2, "ECDHE-RSA",
+     "AES-256-GCM"},
+    {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 2,
+     "ECDHE-RSA", "CHACHA20-POLY1305"},
+};
+#define N_SUITES (sizeof(k_suites) / sizeof(k_suites[0]))
+
+static void test_openssl_suites(void)
+{
+    REQUIRE_READY();
+    char p[E2E_PATH_MAX_LEN], expect[128];
+    unsigned pass = 0;
+    for (unsigned i = 0; i < N_SUITES; i++) {
+        const struct suite_case *sc = &k_suites[i];
+        struct argvb b = {.n = 0};
+        av(&b, "openssl");
+        av(&b, "s_client");
+        av(&b, "-dtls1_2");
+        av(&b, "-connect");
+        av(&b, GW_IP ":%d", PORT_ECHO);
+        av(&b, "-cipher");
+        av(&b, "%s", sc->ossl);
+        if (sc->cred == 0) {
+            av(&b, "-psk_identity");
+            av(&b, PSK_ID);
+            av(&b, "-psk");
+            av(&b, PSK_HEX);
+        } else {
+            av(&b, "-CAfile");
+            av(&b, "%s", path_in(p, sizeof(p), sc->cred == 1 ? "ec.crt" : "rsa.crt"));
+            av(&b, "-verify_return_error");
+            av(&b, "-verify_ip");
+            av(&b, GW_IP);
+        }
+        snprintf(expect, sizeof(expect), "Cipher is %s", sc->ossl);
+        bool ok = echo_session(sc->ossl, &b, "Cipher is ", expect);
+        printf("  openssl s_client %-32s %s\n", sc->ossl, ok ? "PASS" : "FAIL");
+        pass += ok;
+        CU_ASSERT(ok);
+    }
+    printf("  openssl: %u/%zu suites\n", pass, N_SUITES);
+}
+
+static void test_gnutls(void)
+{
+    REQUIRE_READY();
+    char p[E2E_PATH_MAX_LEN];
+    unsigned pass = 0, tried = 0;
+    for (unsigned i = 0; i < N_SUITES; i++) {
+        const struct suite_case *sc = &k_suites[i];
+        struct argvb b = {.n = 0};
+        av(&b, "gnutls-cli");
+        av(&b, "--udp");
+        av(&b, "--port");
+        av(&b, "%d", PORT_ECHO);
+        av(&b, "--priority");
+        av(&b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+%s", sc->gnutls_kx,
+           sc->gnutls_cipher);
+        if (sc->cred == 0) {
+            av(&b, "--pskusername");
+            av(&b, PSK_ID);
+            av(&b, "--pskkey");
+            av(&b, PSK_HEX);
+        } else {
+            av(&b, "--x509cafile");
+            av(&b, "%s", path_in(p, sizeof(p), sc->cred == 1 ? "ec.crt" : "rsa.crt"));
+        }
+        av(&b, GW_IP);
+        tried++;
+        bool ok;
+        const char *note = "";
+        if (strcmp(sc->gnutls_kx, "ECDHE-PSK") == 0) {
+            /* gnutls-cli 3.7.9 (Debian 12) segfaults right after an
+             * ECDHE-PSK handshake, against any server: only the handshake
+             * is checked, as counted by the gateway. */
+            note = " (handshake only: gnutls-cli 3.7.9 crashes after ECDHE-PSK)";
+            long long est0 = stat_now("CP_HS_ESTABLISHED");
+            struct proc p;
+            ok = proc_start(&p, "gwe-cli", "gnutls-ecdhe-psk.log", true, b.v) == 0;
+            uint64_t end = mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+            while (ok && stat_now("CP_HS_ESTABLISHED") <= est0 && mono_ms() < end)
+                sleep_ms(50);
+            ok = ok && stat_now("CP_HS_ESTABLISHED") > est0;
+            proc_stop(&p, SIGTERM);
+        } else {
+            ok = echo_session(sc->ossl, &b, "- Simple Client Mode", NULL);
+        }
+        printf("  gnutls-cli %-38s %s%s\n", sc->ossl, ok ? "PASS" : "FAIL", note);
+        pass += ok;
+        CU_ASSERT(ok);
+    }
+    printf("  gnutls-cli: %u/%u suites\n", pass, tried);
+}
+
+/* coap-client over coaps+PSK through the gateway must print exactly what
+ * coap-client-notls gets from the backend directly. */
+static void test_coap(void)
+{
+    REQUIRE_READY();
+    struct proc d;
+    char *direct_argv[] = {"coap-client-notls", "-m", "get", "coap://" BE_IP "/", NULL};
+    CU_ASSERT_EQUAL_FATAL(proc_start(&d, "gwe-be", "coap-direct.log", false, direct_argv), 0);
+    CU_ASSERT(proc_wait(&d, 10000));
+    char *direct = slurp(d.out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(direct);
+    CU_ASSERT(strlen(direct) > 10);
+    const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
+    for (unsigned i = 0; i < 2; i++) {
+        struct proc c;
+        char out[64];
+        snprintf(out, sizeof(out), "%s.log", clients[i]);
+        char *argv[] = {(char *)clients[i], "-m", "get", "-u", COAP_ID, "-k", COAP_KEY,
+                        "coaps://" GW_IP ":5684/", NULL};
+        CU_ASSERT_EQUAL_FATAL(proc_start(&c, "gwe-cli", out, false, argv), 0);
+        bool exited = proc_wait(&c, 20000);
+        CU_ASSERT(exited);
+        char *got = slurp(c.out);
+        bool same = got && strcmp(got, direct) == 0;
+        printf("  %-20s coaps GET / %s\n", clients[i], same ? "PASS (byte-exact)" : "FAIL");
+        if (!same)
+            fprintf(stderr, "e2e: %s got:\n%s\nwanted:\n%s\n", clients[i], got ? got : "(none)",
+                    direct);
+        CU_ASSERT(same);
+        CU_ASSERT(exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+        free(got);
+        proc_stop(&c, SIGTERM);
+    }
+    free(direct);
+}
+
+/* ---- e2e-helper driven tests ----------------------------------------------------- */
+
+static bool helper_clients(struct proc *p, const char *out, bool wait_go, const char *extra[])
+{
+    char *argv[E2E_MAX_ARGS];
+    unsigned k = 0;
+    argv[k++] = (char *)g_helper;
+    argv[k++] = "clients";
+    for (unsigned i = 0; extra[i] && k < E2E_MAX_ARGS - 3; i++)
+        argv[k++] = (char *)extra[i];
+    if (wait_go)
+        argv[k++] = "--wait-go";
+    argv[k] = NULL;
+    return proc_start(p, "gwe-cli", out, wait_go, argv) == 0;
+}
+
+static void test_many_clients_and_garbage(void)
+{
+    REQUIRE_READY();
+    json_t *s0 = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s0);
+    long long drops0 = drops_total(s0);
+    long long hvr0 = stat_find(s0, "CP_HVR_SENT");
+    long long replay0 = stat_find(s0, "DROP_REPLAY");
+    long long auth0 = stat_find(s0, "DROP_AUTH");
+    json_decref(s0);
+    int sess0 = sessions_total();
+
+    struct proc cl;
+    char n_s[16], attack_s[16];
+    snprintf(n_s, sizeof(n_s), "%d", E2E_N_MANY);
+    snprintf(attack_s, sizeof(attack_s), "%d", E2E_ATTACK_PER_CLIENT);
+    const char *args[] = {"--server", GW_IP ":4433", "--n", n_s, "--src",
+                          "10.77.0.2,10.77.0.3,10.77.0.4,10.77.0.5,10.77.0.6,10.77.0.7,"
+                          "10.77.0.8,10.77.0.9",
+                          "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--timeout-ms", "60000",
+                          "--attack", attack_s, "--tag", "many", NULL};
+    CU_ASSERT_FATAL(helper_clients(&cl, "many-clients.log", true, args));
+    char want[64];
+    snprintf(want, sizeof(want), "READY established=%d echoed=%d failed=0", E2E_N_MANY,
+             E2E_N_MANY);
+    bool ready = proc_wait_output(&cl, "READY ", 90000);
+    char *o = slurp(cl.out);
+    bool all = o && strstr(o, want);
+    printf("  %d clients: %s\n", E2E_N_MANY, all ? "all established and echoed" : "FAIL");
+    if (!all)
+        fprintf(stderr, "e2e: many clients: %s\n", o ? o : "(no output)");
+    free(o);
+    CU_ASSERT(ready && all);
+
+    /* every client has its own session and its own gateway-side port */
+    int sess1 = sessions_total();
+    CU_ASSERT(sess1 >= sess0 + E2E_N_MANY);
+    /* the sessions are spread over both worker lcores */
+    json_t *sl = ctl("sessions");
+    unsigned per_owner[8] = {0};
+    size_t si;
+    json_t *se;
+    json_array_foreach(sl, si, se) {
+        json_int_t ow = json_integer_value(json_object_get(se, "owner"));
+        if (json_is_integer(json_object_get(se, "owner")) && ow >= 0 && ow < 8)
+            per_owner[ow]++;
+    }
+    json_decref(sl);
+    printf("  sessions per worker: %u / %u\n", per_owner[0], per_owner[1]);
+    CU_ASSERT(per_owner[0] > 0 && per_owner[1] > 0);
+    char lp[E2E_PATH_MAX_LEN];
+    char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
+    unsigned distinct = 0;
+    if (be) {
+        /* lines "GWIP:PORT LEN e2e|many|client=I|round=1|..." */
+        static char seen[65536];
+        memset(seen, 0, sizeof(seen));
+        for (char *line = strtok(be, "\n"); line; line = strtok(NULL, "\n")) {
+            char *m = strstr(line, " e2e|many|client=");
+            char *colon = strchr(line, ':');
+            if (!m || !colon || colon > m)
+                continue;
+            unsigned port = (unsigned)atoi(colon + 1);
+            if (port < 65536 && !seen[port]) {
+                seen[port] = 1;
+                distinct++;
+            }
+        }
+    }
+    free(be);
+    printf("  backend saw %u distinct gateway-side ports\n", distinct);
+    CU_ASSERT(distinct >= E2E_N_MANY);
+
+    /* garbage at the listener while the sessions are live */
+    struct proc g;
+    char n_g[16];
+    snprintf(n_g, sizeof(n_g), "%d", E2E_N_GARBAGE);
+    char *gargv[] = {(char *)g_helper, "garbage", "--target", GW_IP ":4433", "--src",
+                     "10.77.0.20", "--n", n_g, "--pps", "5000", "--seed", "7", NULL};
+    CU_ASSERT_FATAL(proc_start(&g, "gwe-cli", "garbage.log", false, gargv) == 0);
+    CU_ASSERT(proc_wait(&g, 60000));
+    char *go = slurp(g.out);
+    char want_sent[32];
+    snprintf(want_sent, sizeof(want_sent), "SENT %d", E2E_N_GARBAGE);
+    CU_ASSERT(go && strstr(go, want_sent));
+    free(go);
+    sleep_ms(1000);
+    CU_ASSERT(!proc_exited(&g_gw));
+
+    /* round 2: replays and forged sequence numbers, then fresh data */
+    CU_ASSERT(write(cl.in_fd, "go\n", 3) == 3);
+    bool done = proc_wait_output(&cl, "DONE ", 60000);
+    o = slurp(cl.out);
+    snprintf(want, sizeof(want), "DONE echoed=%d failed=0", E2E_N_MANY);
+    bool all2 = done && o && strstr(o, want);
+    printf("  after garbage + replays: %s\n", all2 ? "all sessions still answer" : "FAIL");
+    if (!all2)
+        fprintf(stderr, "e2e: round 2: %s\n", o ? o : "(no output)");
+    free(o);
+    CU_ASSERT(all2);
+    proc_stop(&cl, SIGTERM);
+    sleep_ms(500);
+
+    json_t *s1 = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
+    long long drops = drops_total(s1) - drops0;
+    long long hvr = stat_find(s1, "CP_HVR_SENT") - hvr0;
+    long long replay = stat_find(s1, "DROP_REPLAY") - replay0;
+    long long auth = stat_find(s1, "DROP_AUTH") - auth0;
+    json_decref(s1);
+    long long n_attack = (long long)E2E_N_MANY * E2E_ATTACK_PER_CLIENT;
+    printf("  counted: drops +%lld (garbage %d, replays %lld, forged %lld), HVR +%lld, "
+           "DROP_REPLAY +%lld, DROP_AUTH +%lld\n",
+           drops, E2E_N_GARBAGE, n_attack, n_attack, hvr, replay, auth);
+    /* every garbage datagram is dropped with a reason or answered (HVR) */
+    CU_ASSERT(drops + hvr >= E2E_N_GARBAGE + 2 * n_attack);
+    CU_ASSERT(replay >= n_attack);
+    CU_ASSERT(auth >= n_attack);
+    CU_ASSERT(!proc_exited(&g_gw));
+}
+
+static void test_idle_reap(void)
+{
+    REQUIRE_READY();
+    long long reaped0 = stat_now("CP_SESS_IDLE_REAPED");
+    struct proc c;
+    const char *args[] = {"--server", GW_IP ":4435", "--src", "10.77.0.3", "--src-port",
+                          "41100", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--tag",
+                          "idle", NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "idle-client.log", false, args));
+    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.3", 41100), 1);
+    uint64_t t0 = mono_ms();
+    int left = 1;
+    while (left != 0 && mono_ms() - t0 < (E2E_IDLE_TIMEOUT_S + 10) * 1000u) {
+        sleep_ms(250);
+        left = sessions_for("10.77.0.3", 41100);
+    }
+    uint64_t took = mono_ms() - t0;
+    printf("  idle session reaped after %.1f s (timeout %d s)\n", (double)took / 1000.0,
+           E2E_IDLE_TIMEOUT_S);
+    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT(took + 500 >= (E2E_IDLE_TIMEOUT_S - 1) * 1000u);
+    CU_ASSERT(stat_now("CP_SESS_IDLE_REAPED") > reaped0);
+}
+
+static void test_close_notify(void)
+{
+    REQUIRE_READY();
+    long long closed0 = stat_now("CP_SESS_CLOSED");
+    struct proc c;
+    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.4", "--src-port",
+                          "41200", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--close",
+                          "--tag", "close", NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "close-client.log", false, args));
+    CU_ASSERT(proc_wait(&c, 20000));
+    char *o = slurp(c.out);
+    CU_ASSERT(o && strstr(o, "READY established=1 echoed=1") && strstr(o, "CLOSED 1"));
+    free(o);
+    uint64_t t0 = mono_ms();
+    int left = 1;
+    while (left != 0 && mono_ms() - t0 < 2000) {
+        left = sessions_for("10.77.0.4", 41200);
+        if (left)
+            sleep_ms(50);
+    }
+    printf("  close_notify: session removed after %llu ms\n",
+           (unsigned long long)(mono_ms() - t0));
+    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT(stat_now("CP_SESS_CLOSED") > closed0);
+}
+
+static void test_reconnect_same_port(void)
+{
+    REQUIRE_READY();
+    long long est0 = stat_now("CP_HS_ESTABLISHED");
+    for (int round = 0; round < 2; round++) {
+        struct proc c;
+        char out[64];
+        snprintf(out, sizeof(out), "reconnect-%d.log", round);
+        const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.5", "--src-port",
+                              "41300", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX,
+                              "--tag", round ? "reconnect2" : "reconnect1", NULL};
+        CU_ASSERT_FATAL(helper_clients(&c, out, false, args));
+        CU_ASSERT(proc_wait(&c, 25000));
+        char *o = slurp(c.out);
+        bool ok = o && strstr(o, "READY established=1 echoed=1");
+        printf("  connect %d from 10.77.0.5:41300: %s\n", round + 1, ok ? "PASS" : "FAIL");
+        CU_ASSERT(ok);
+        free(o);
+        CU_ASSERT_EQUAL(sessions_for("10.77.0.5", 41300), 1);
+    }
+    CU_ASSERT(stat_now("CP_HS_ESTABLISHED") >= est0 + 2);
+}
+
+static void test_kill_command(void)
+{
+    REQUIRE_READY();
+    struct proc c;
+    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.6", "--src-port",
+                          "41400", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--tag",
+                          "kill", NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "kill-client.log", false, args));
+    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.6", 41400), 1);
+    /* through the real CLI */
+    struct proc k;
+    char *kargv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6:41400", NULL};
+    CU_ASSERT_FATAL(g_ctl && proc_start(&k, NULL, "ctl-kill.log", false, kargv) == 0);
+    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
+    uint64_t t0 = mono_ms();
+    int left = 1;
+    while (left != 0 && mono_ms() - t0 < 2000) {
+        left = sessions_for("10.77.0.6", 41400);
+        if (left)
+            sleep_ms(50);
+    }
+    CU_ASSERT_EQUAL(left, 0);
+    /* no such client: nothing killed */
+    char *k2argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6:9", NULL};
+    CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill2.log", false, k2argv) == 0);
+    CU_ASSERT(proc_wait(&k, 5000));
+    char *o = slurp(k.out);
+    CU_ASSERT(o && strstr(o, "\"killed\":0"));
+    free(o);
+    /* malformed address: the CLI reports the error and exits 1 */
+    char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6", NULL};
+    CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill3.log", false, k3argv) == 0);
+    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 1);
+}
+
+static void test_impaired_path(void)
+{
+    REQUIRE_READY();
+    if (!g_relay || access(g_relay, X_OK) != 0) {
+        CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
+        return;
+    }
+    unsigned ok_runs = 0;
+    for (int seed = 1; seed <= 3; seed++) {
+        struct proc r, c;
+        char seed_s[16], rout[64], cout[64];
+        snprintf(seed_s, sizeof(seed_s), "%d", seed);
+        snprintf(rout, sizeof(rout), "relay-%d.log", seed);
+        snprintf(cout, sizeof(cout), "relay-client-%d.log", seed);
+        char *rargv[] = {(char *)g_relay, "--listen", "24000", "--bind", "127.0.0.1", "--to",
+                         GW_IP ":4433", "--loss", "0.2", "--reorder", "0.2", "--dup", "0.2",
+                         "--seed", seed_s, NULL};
+        CU_ASSERT_FATAL(proc_start(&r, "gwe-cli", rout, false, rargv) == 0);
+        sleep_ms(300);
+        const char *args[] = {"--server", "127.0.0.1:24000", "--n", "4", "--psk-identity",
+                              PSK_ID, "--psk-key", PSK_HEX, "--timeout-ms", "60000", "--tag",
+                              "lossy", NULL};
+        CU_ASSERT_FATAL(helper_clients(&c, cout, false, args));
+        proc_wait(&c, 70000);
+        char *o = slurp(c.out);
+        bool ok = o && strstr(o, "READY established=4 echoed=4");
+        printf("  20%% loss/reorder/dup, seed %d: %s\n", seed, ok ? "4/4 handshakes" : "FAIL");
+        if (!ok)
+            fprintf(stderr, "e2e: relay run %d: %s\n", seed, o ? o : "(none)");
+        free(o);
+        ok_runs += ok;
+        proc_stop(&c, SIGTERM);
+        proc_stop(&r, SIGTERM);
+    }
+    CU_ASSERT_EQUAL(ok_runs, 3);
+}
+
+static void test_clean_stop(void)
+{
+    REQUIRE_READY();
+    CU_ASSERT(!proc_exited(&g_gw));
+    kill(g_gw.pid, SIGTERM);
+    bool exited = proc_wait(&g_gw, 15000);
+    CU_ASSERT(exited);
+    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+    printf("  gateway stopped on SIGTERM: %s\n",
+           exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0 ? "exit 0"
+                                                                              : "FAIL");
+    g_ready = false;
+    snprintf(g_setup_err, sizeof(g_setup_err), "gateway stopped");
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("e2e", suite_init, suite_clean);
+    CU_add_test(s, "openssl s_client, every suite", test_openssl_suites);
+    CU_add_test(s, "gnutls-cli, every suite", test_gnutls);
+    CU_add_test(s, "coap-client-openssl/-gnutls byte-exact", test_coap);
+    CU_add_test(s, "200 clients, garbage, replays", test_many_clients_and_garbage);
+    CU_add_test(s, "idle session reaped", test_idle_reap);
+    CU_add_test(s, "close_notify removes the session", test_close_notify);
+    CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
+    CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
+    CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
+    CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
+}

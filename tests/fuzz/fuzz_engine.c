@@ -1,0 +1,195 @@
+/* fuzz_engine.c — libFuzzer target for the DTLS 1.2 handshake engine
+ * (control/hs.h): hs_cookie_check, hs_new, hs_input, hs_timeout and, once
+ * a handshake is up, hs_seal_app and hs_close.
+ *
+ * Input format (also what `hs-driver --capture DIR` writes, so the seed
+ * corpus in corpus/engine/ is real handshakes from the interop runs): a
+ * sequence of entries, each a 2-byte big-endian length and that many bytes
+ * of one UDP datagram from the client; a length of 0 means "the
+ * retransmission timer fired" (hs_timeout at the engine's deadline).
+ * A truncated last entry is fed as far as it goes.
+ *
+ * Credentials are made once in LLVMFuzzerInitialize: an ECDSA P-256 and an
+ * RSA-2048 self-signed certificate (libcrypto, into a temp dir that is
+ * removed again) and the PSK identities the interop tests use, so captured
+ * ClientHellos select the same suites.  Cookies are off for the handshake
+ * context (the fuzzer cannot compute cookies); every datagram is also run
+ * through hs_cookie_check of a second, cookie-on context.
+ *
+ * Randomness: a fuzzing build defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+ * (top-level meson.build); the engine must then draw its randoms from a
+ * deterministic source (tests/fuzz/README.md), so inputs replay exactly.
+ * This target owns no randomness of its own.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "hs.h"
+
+#define FUZZ_MAX_DGRAMS 64            /* entries fed per input */
+#define FUZZ_STEP_MS 10               /* clock advance per datagram */
+#define FUZZ_START_MS 1000000
+#define FUZZ_SEAL_BUF_BYTES 256
+
+static struct hs_creds *g_creds;
+static struct hs_ctx *g_ctx;          /* cookies off: drives handshakes */
+static struct hs_ctx *g_cookie_ctx;   /* cookies on: hs_cookie_check only */
+
+static const uint8_t k_psk1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const char k_psk2[] = "secretPSK-coap01";
+
+static int write_self_signed(const char *dir, const char *name, EVP_PKEY *pk)
+{
+    char path[512];
+    int ok = 0;
+    X509 *x = X509_new();
+    if (x == NULL || pk == NULL)
+        goto out;
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400L);
+    X509_set_pubkey(x, pk);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, n);
+    if (X509_sign(x, pk, EVP_sha256()) <= 0)
+        goto out;
+    snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        goto out;
+    ok = PEM_write_X509(f, x);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        ok = 0;
+        goto out;
+    }
+    ok = ok && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+out:
+    X509_free(x);
+    return ok ? 0 : -1;
+}
+
+static int load_pair(const char *dir, const char *name)
+{
+    char crt[512], key[512];
+    snprintf(crt, sizeof(crt), "%s/%s.crt", dir, name);
+    snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+    int rc = hs_creds_load_cert(g_creds, crt, key);
+    unlink(crt);
+    unlink(key);
+    return rc;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    char dir[] = "/tmp/fuzz-engine-XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        abort();
+    g_creds = hs_creds_new();
+    if (g_creds == NULL)
+        abort();
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    if (write_self_signed(dir, "ec", ec) != 0 || write_self_signed(dir, "rsa", rsa) != 0 ||
+        load_pair(dir, "ec") < 0 || load_pair(dir, "rsa") < 0) {
+        fprintf(stderr, "fuzz-engine: certificate setup failed\n");
+        abort();
+    }
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(rsa);
+    rmdir(dir);
+    if (hs_creds_add_psk(g_creds, "Client_identity", k_psk1, sizeof(k_psk1)) < 0 ||
+        hs_creds_add_psk(g_creds, "coap-client", (const uint8_t *)k_psk2,
+                         sizeof(k_psk2) - 1) < 0)
+        abort();
+    struct hs_params p;
+    hs_params_default(&p);
+    p.cookie_required = false;
+    g_ctx = hs_ctx_new(&p, g_creds);
+    hs_params_default(&p);
+    g_cookie_ctx = hs_ctx_new(&p, g_creds);
+    if (g_ctx == NULL || g_cookie_ctx == NULL)
+        abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct hs_out out;
+    static uint8_t hvr[2048];
+    const struct hs_peer peer = {.addr = {127, 0, 0, 1}, .port = 40000, .family = 4};
+    uint64_t now = FUZZ_START_MS;
+    struct hs *hs = hs_new(g_ctx, &peer, now);
+    if (hs == NULL)
+        return 0;
+    bool dead = false;
+    uint64_t timer_ms = 0;          /* the engine's last deadline, 0: none */
+    for (unsigned i = 0; i < FUZZ_MAX_DGRAMS && size >= 2 && !dead; i++) {
+        size_t len = (size_t)data[0] << 8 | data[1];
+        data += 2;
+        size -= 2;
+        if (len > size)
+            len = size;
+        memset(&out, 0, sizeof(out));
+        int rc;
+        if (len == 0) {
+            now = timer_ms > now ? timer_ms : now + 1000;
+            rc = hs_timeout(hs, now, &out);
+        } else {
+            size_t hvr_len = 0;
+            int v = hs_cookie_check(g_cookie_ctx, &peer, data, len, hvr, sizeof(hvr), &hvr_len);
+            /* The HVR is never larger than the datagram that asked for it. */
+            if (v == HS_COOKIE_SEND_HVR && hvr_len > len)
+                abort();
+            now += FUZZ_STEP_MS;
+            rc = hs_input(hs, data, len, now, &out);
+        }
+        timer_ms = out.next_timer_ms;
+        if (out.n_dgrams > HS_OUT_MAX_DGRAMS || out.n_app > HS_OUT_MAX_DGRAMS)
+            abort();
+        /* Touch every output byte so ASan sees stale pointers. */
+        unsigned sum = 0;
+        for (unsigned j = 0; j < out.n_dgrams; j++)
+            for (size_t k = 0; k < out.dgrams[j].len; k++)
+                sum += out.dgrams[j].data[k];
+        for (unsigned j = 0; j < out.n_app; j++)
+            for (size_t k = 0; k < out.app[j].len; k++)
+                sum += out.app[j].data[k];
+        (void)sum;
+        if (rc < 0 || out.event == HS_EV_FAILED || out.event == HS_EV_CLOSED ||
+            out.event == HS_EV_TIMEOUT)
+            dead = true;
+        data += len;
+        size -= len;
+    }
+    if (!dead && hs_established(hs)) {
+        static uint8_t rec[FUZZ_SEAL_BUF_BYTES];
+        size_t rec_len = 0;
+        if (hs_keys(hs) == NULL)
+            abort();
+        if (hs_seal_app(hs, (const uint8_t *)"ping", 4, rec, sizeof(rec), &rec_len) == 0 &&
+            rec_len > sizeof(rec))
+            abort();
+        memset(&out, 0, sizeof(out));
+        if (hs_close(hs, &out) < 0)
+            dead = true;
+    }
+    hs_free(hs);
+    return 0;
+}

@@ -1,0 +1,244 @@
+/* test_creds.c — control/hs_creds.c: psktool files (good, bad lines with
+ * file:line errors, duplicates, atomic reload), certificate chains and keys
+ * (EC P-256/P-384, RSA, mismatched key, bad files), CA bundles, PSK hint.
+ */
+#ifndef NO_COMPAT_IMB_API_053
+#define NO_COMPAT_IMB_API_053
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "cu_main.h"
+#include "hs.h"
+#include "hs_priv.h"
+
+static char dir[128];
+
+static const char *fpath(const char *name)
+{
+    static char buf[4][256];
+    static unsigned k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(fpath(name), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void write_key_cert(const char *prefix, EVP_PKEY *key, EVP_PKEY *cert_key)
+{
+    char n[64];
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, cert_key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)prefix, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_sign(x, cert_key, EVP_sha256());
+    snprintf(n, sizeof(n), "%s-cert.pem", prefix);
+    FILE *f = fopen(fpath(n), "w");
+    PEM_write_X509(f, x);
+    fclose(f);
+    snprintf(n, sizeof(n), "%s-key.pem", prefix);
+    f = fopen(fpath(n), "w");
+    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_free(x);
+}
+
+static int init(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/dtlsgw-test-creds-XXXXXX");
+    return mkdtemp(dir) ? 0 : 1;
+}
+
+static int clean(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_psk_file_good(void)
+{
+    struct hs_creds *c = hs_creds_new();
+    write_file("good.psk", "alice:000102030405060708090a0b0c0d0e0f\r\n"
+                           "\n"
+                           "# comment\n"
+                           "urn:dev:ops:32473-Fridge-1234:DEADBEEF\n"
+                           "bob:ff");
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("good.psk")), 0);
+    const struct hs_psk_entry *e = hs_creds_find_psk(c, (const uint8_t *)"alice", 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->key_len, 16);
+    CU_ASSERT_EQUAL(e->key[15], 0x0f);
+    /* identity with colons: split at the last one */
+    e = hs_creds_find_psk(c, (const uint8_t *)"urn:dev:ops:32473-Fridge-1234", 29);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->key_len, 4);
+    CU_ASSERT_EQUAL(e->key[0], 0xde);
+    e = hs_creds_find_psk(c, (const uint8_t *)"bob", 3);
+    CU_ASSERT(e && e->key_len == 1 && e->key[0] == 0xff);
+    CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"carol", 5));
+    CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"alic", 4));
+    CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"", 0));
+    CU_ASSERT(hs_creds_has_psk(c));
+    hs_creds_free(c);
+}
+
+static void test_psk_file_bad_lines(void)
+{
+    static const struct {
+        const char *text;
+        const char *err_part;
+    } cases[] = {
+        { "alice:0001\nnocolon\n", ":2: expected identity:hexkey" },
+        { "alice:0g01\n", ":1: bad hex digit" },
+        { "alice:001\n", ":1: key must be an even number" },
+        { "alice:\n", ":1: key must be" },
+        { ":0001\n", ":1: identity length" },
+        { "a:01\nb:02\na:03\n", "identity 'a' appears more than once" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hs_creds *c = hs_creds_new();
+        write_file("bad.psk", cases[i].text);
+        CU_ASSERT(hs_creds_load_psk_file(c, fpath("bad.psk")) < 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(hs_creds_last_error(c), cases[i].err_part));
+        CU_ASSERT_FALSE(hs_creds_has_psk(c));
+        hs_creds_free(c);
+    }
+    /* Key over the maximum length and an over-long line. */
+    char big[2 * HS_PSK_LINE_MAX_LEN];
+    struct hs_creds *c = hs_creds_new();
+    strcpy(big, "k:");
+    for (unsigned i = 0; i < 2 * (HS_PSK_MAX_KEY_LEN + 1); i++)
+        strcat(big, "a");
+    strcat(big, "\n");
+    write_file("long.psk", big);
+    CU_ASSERT(hs_creds_load_psk_file(c, fpath("long.psk")) < 0);
+    memset(big, 'x', sizeof(big) - 2);
+    big[sizeof(big) - 2] = '\n';
+    big[sizeof(big) - 1] = 0;
+    write_file("long2.psk", big);
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("long2.psk")), CR_ERR_LIMIT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hs_creds_last_error(c), ":1: line longer"));
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("missing.psk")), CR_ERR_IO);
+    hs_creds_free(c);
+}
+
+static void test_psk_reload_atomic(void)
+{
+    struct hs_creds *c = hs_creds_new();
+    write_file("v1.psk", "alice:01\n");
+    write_file("v2.psk", "bob:02\n");
+    write_file("broken.psk", "carol:03\nbroken\n");
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("v1.psk")), 0);
+    /* A failed reload keeps the old set entirely. */
+    CU_ASSERT(hs_creds_load_psk_file(c, fpath("broken.psk")) < 0);
+    CU_ASSERT_PTR_NOT_NULL(hs_creds_find_psk(c, (const uint8_t *)"alice", 5));
+    CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"carol", 5));
+    /* A good reload replaces it entirely. */
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("v2.psk")), 0);
+    CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"alice", 5));
+    CU_ASSERT_PTR_NOT_NULL(hs_creds_find_psk(c, (const uint8_t *)"bob", 3));
+    /* add_psk on top; duplicate refused. */
+    const uint8_t k[3] = { 1, 2, 3 };
+    CU_ASSERT_EQUAL(hs_creds_add_psk(c, "dave", k, 3), 0);
+    CU_ASSERT(hs_creds_add_psk(c, "dave", k, 3) < 0);
+    CU_ASSERT(hs_creds_add_psk(c, "eve", k, 0) < 0);
+    CU_ASSERT_PTR_NOT_NULL(hs_creds_find_psk(c, (const uint8_t *)"dave", 4));
+    CU_ASSERT_PTR_NOT_NULL(hs_creds_find_psk(c, (const uint8_t *)"bob", 3));
+    /* Many identities stay searchable (sorted set). */
+    for (unsigned i = 0; i < 300; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "dev-%u", i * 7919 % 1000);
+        CU_ASSERT_EQUAL(hs_creds_add_psk(c, id, k, 3), 0);
+    }
+    bool all = true;
+    for (unsigned i = 0; i < 300; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "dev-%u", i * 7919 % 1000);
+        all = all && hs_creds_find_psk(c, (const uint8_t *)id, strlen(id)) != NULL;
+    }
+    CU_ASSERT(all);
+    hs_creds_free(c);
+}
+
+static void test_certs(void)
+{
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ec384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    EVP_PKEY *ec521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    write_key_cert("ec", ec, ec);
+    write_key_cert("ec384", ec384, ec384);
+    write_key_cert("ec521", ec521, ec521);
+    write_key_cert("rsa", rsa, rsa);
+    write_key_cert("mismatch", ec, ec384);   /* key does not match the cert */
+
+    struct hs_creds *c = hs_creds_new();
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec-cert.pem"), fpath("ec-key.pem")), 0);
+    CU_ASSERT_PTR_NOT_NULL(c->ecdsa.key);
+    CU_ASSERT_EQUAL(c->ecdsa.n, 1);
+    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 23);
+    CU_ASSERT_PTR_NULL(c->rsa.key);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("rsa-cert.pem"), fpath("rsa-key.pem")), 0);
+    CU_ASSERT_PTR_NOT_NULL(c->rsa.key);
+    /* Reload of the EC slot replaces it. */
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec384-cert.pem"), fpath("ec384-key.pem")),
+                    0);
+    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 24);
+    /* Failures leave the slot alone and say why. */
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("mismatch-cert.pem"), fpath("mismatch-key.pem")),
+                    CR_ERR_VERIFY);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hs_creds_last_error(c), "does not match"));
+    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 24);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec521-cert.pem"), fpath("ec521-key.pem")),
+                    CR_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("nope.pem"), fpath("ec-key.pem")), CR_ERR_IO);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec-cert.pem"), fpath("nope.pem")), CR_ERR_IO);
+    write_file("garbage.pem", "not a pem file\n");
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("garbage.pem"), fpath("ec-key.pem")),
+                    CR_ERR_DECODE);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec-cert.pem"), fpath("garbage.pem")),
+                    CR_ERR_DECODE);
+    /* CA bundle */
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, fpath("ec-cert.pem")), 0);
+    CU_ASSERT_PTR_NOT_NULL(c->ca);
+    CU_ASSERT(hs_creds_load_ca(c, fpath("garbage.pem")) < 0);
+    CU_ASSERT_PTR_NOT_NULL(c->ca);   /* old store kept */
+    /* PSK hint */
+    CU_ASSERT_EQUAL(hs_creds_set_psk_hint(c, "hint"), 0);
+    CU_ASSERT(c->has_psk_hint && c->psk_hint_len == 4);
+    CU_ASSERT_EQUAL(hs_creds_set_psk_hint(c, NULL), 0);
+    CU_ASSERT_FALSE(c->has_psk_hint);
+    hs_creds_free(c);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(ec384);
+    EVP_PKEY_free(ec521);
+    EVP_PKEY_free(rsa);
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("creds", init, clean);
+    CU_add_test(s, "psk file good", test_psk_file_good);
+    CU_add_test(s, "psk file bad lines", test_psk_file_bad_lines);
+    CU_add_test(s, "psk reload atomic", test_psk_reload_atomic);
+    CU_add_test(s, "certificates", test_certs);
+}

@@ -1,0 +1,1386 @@
+/* test_engine.c — the handshake engine (control/hs_engine.c) driven in
+ * process by a real libssl DTLS 1.2 client over an in-memory datagram
+ * queue (one BIO_write = one datagram, so MTU and fragmentation are real).
+ *
+ * Covers: every suite (handshake + application data both ways), cookie
+ * exchange and rotation, retransmission on timeout and on a repeated client
+ * flight, MTU 576 with a multi-KB certificate chain, unknown PSK identity,
+ * client certificates, renegotiation refusal, close_notify.
+ */
+#ifndef NO_COMPAT_IMB_API_053
+#define NO_COMPAT_IMB_API_053
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "cu_main.h"
+#include "hs.h"
+
+/* ---- datagram queue BIO ------------------------------------------------- */
+#define DQ_MAX 512
+
+struct dq {
+    uint8_t *pkt[DQ_MAX];
+    size_t len[DQ_MAX];
+    unsigned head, n;
+    unsigned total_pushed;
+    size_t max_len_seen;
+};
+
+static void dq_push(struct dq *q, const uint8_t *p, size_t len)
+{
+    CU_ASSERT_FATAL(q->n < DQ_MAX);
+    unsigned i = (q->head + q->n) % DQ_MAX;
+    q->pkt[i] = malloc(len ? len : 1);
+    memcpy(q->pkt[i], p, len);
+    q->len[i] = len;
+    q->n++;
+    q->total_pushed++;
+    if (len > q->max_len_seen)
+        q->max_len_seen = len;
+}
+
+/* Pops into a malloc'ed buffer owned by the caller. */
+static uint8_t *dq_pop(struct dq *q, size_t *len)
+{
+    if (!q->n)
+        return NULL;
+    uint8_t *p = q->pkt[q->head];
+    *len = q->len[q->head];
+    q->head = (q->head + 1) % DQ_MAX;
+    q->n--;
+    return p;
+}
+
+static void dq_clear(struct dq *q)
+{
+    size_t l;
+    uint8_t *p;
+    while ((p = dq_pop(q, &l)))
+        free(p);
+}
+
+static int dq_bio_write(BIO *b, const char *data, int len)
+{
+    struct dq *q = BIO_get_data(b);
+    dq_push(q, (const uint8_t *)data, (size_t)len);
+    return len;
+}
+
+static int dq_bio_read(BIO *b, char *data, int len)
+{
+    struct dq *q = BIO_get_data(b);
+    size_t l;
+    BIO_clear_retry_flags(b);
+    uint8_t *p = dq_pop(q, &l);
+    if (!p) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    if (l > (size_t)len)
+        l = (size_t)len;
+    memcpy(data, p, l);
+    free(p);
+    return (int)l;
+}
+
+static long dq_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_DGRAM_QUERY_MTU: return 0;
+    case BIO_CTRL_WPENDING: return 0;
+    case BIO_CTRL_PENDING: {
+        struct dq *q = BIO_get_data(b);
+        return q->n ? (long)q->len[q->head] : 0;
+    }
+    default: return 0;
+    }
+}
+
+static int dq_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *dq_method(void)
+{
+    static BIO_METHOD *m;
+    if (!m) {
+        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dgram-queue");
+        BIO_meth_set_write(m, dq_bio_write);
+        BIO_meth_set_read(m, dq_bio_read);
+        BIO_meth_set_ctrl(m, dq_bio_ctrl);
+        BIO_meth_set_create(m, dq_bio_create);
+    }
+    return m;
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+static const uint8_t psk_key[16] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                     0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10 };
+static const char *psk_identity = "client1";
+static char tmpdir[256];
+
+static unsigned int client_psk_cb(SSL *ssl, const char *hint, char *identity,
+                                  unsigned int max_identity_len, unsigned char *psk,
+                                  unsigned int max_psk_len)
+{
+    (void)hint;
+    const char *id = SSL_get_ex_data(ssl, 0) ? SSL_get_ex_data(ssl, 0) : psk_identity;
+    if (strlen(id) + 1 > max_identity_len || sizeof(psk_key) > max_psk_len)
+        return 0;
+    strcpy(identity, id);
+    memcpy(psk, psk_key, sizeof(psk_key));
+    return sizeof(psk_key);
+}
+
+static unsigned int fast_timer_cb(SSL *s, unsigned int timer_us)
+{
+    (void)s;
+    /* Client retransmission: 20 ms, doubling. */
+    return timer_us == 0 ? 20000 : 2 * timer_us;
+}
+
+struct pair {
+    SSL_CTX *cctx;
+    SSL *ssl;
+    struct dq c2s, s2c;
+    struct hs_ctx *sctx;
+    struct hs_creds *creds;
+    struct hs *hs;
+    struct hs_peer peer;
+    uint64_t now;
+    bool server_established;
+    bool server_failed;
+    int server_alert;
+    unsigned hvr_sent;
+    unsigned server_dgrams;
+    size_t server_max_dgram;
+    /* drop the next n server datagrams (loss simulation) */
+    unsigned drop_server;
+    char app_rx[256];
+    size_t app_rx_len;
+};
+
+static void pair_free(struct pair *p)
+{
+    SSL_free(p->ssl);
+    SSL_CTX_free(p->cctx);
+    hs_free(p->hs);
+    hs_ctx_free(p->sctx);
+    hs_creds_free(p->creds);
+    dq_clear(&p->c2s);
+    dq_clear(&p->s2c);
+    memset(p, 0, sizeof(*p));
+}
+
+static void push_out(struct pair *p, const struct hs_out *out)
+{
+    for (unsigned i = 0; i < out->n_dgrams; i++) {
+        p->server_dgrams++;
+        if (out->dgrams[i].len > p->server_max_dgram)
+            p->server_max_dgram = out->dgrams[i].len;
+        if (p->drop_server) {
+            p->drop_server--;
+            continue;
+        }
+        dq_push(&p->s2c, out->dgrams[i].data, out->dgrams[i].len);
+    }
+    for (unsigned i = 0; i < out->n_app; i++) {
+        size_t n = out->app[i].len;
+        if (n > sizeof(p->app_rx) - p->app_rx_len)
+            n = sizeof(p->app_rx) - p->app_rx_len;
+        memcpy(p->app_rx + p->app_rx_len, out->app[i].data, n);
+        p->app_rx_len += n;
+    }
+    if (out->event == HS_EV_ESTABLISHED)
+        p->server_established = true;
+    if (out->event == HS_EV_FAILED || out->event == HS_EV_TIMEOUT) {
+        p->server_failed = true;
+        p->server_alert = out->alert;
+    }
+}
+
+/* Feeds one client datagram to the server side (cookie check first). */
+static void server_rx(struct pair *p, const uint8_t *d, size_t len)
+{
+    struct hs_out out;
+    if (!p->hs) {
+        uint8_t hvr[512];
+        size_t hvr_len = 0;
+        int v = hs_cookie_check(p->sctx, &p->peer, d, len, hvr, sizeof(hvr), &hvr_len);
+        if (v == HS_COOKIE_SEND_HVR) {
+            CU_ASSERT(hvr_len <= len);
+            p->hvr_sent++;
+            dq_push(&p->s2c, hvr, hvr_len);
+            return;
+        }
+        if (v != HS_COOKIE_VALID)
+            return;
+        p->hs = hs_new(p->sctx, &p->peer, p->now);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p->hs);
+    }
+    if (p->server_failed)
+        return;
+    hs_input(p->hs, d, len, p->now, &out);
+    push_out(p, &out);
+}
+
+static void pump_client_to_server(struct pair *p)
+{
+    size_t len = 0;
+    uint8_t *d;
+    while ((d = dq_pop(&p->c2s, &len))) {
+        server_rx(p, d, len);
+        free(d);
+    }
+}
+
+static int pair_init(struct pair *p, const char *cipher_list, const struct hs_params *params,
+                     struct hs_creds *creds)
+{
+    memset(p, 0, sizeof(*p));
+    p->peer.family = 4;
+    p->peer.addr[0] = 192;
+    p->peer.addr[1] = 0;
+    p->peer.addr[2] = 2;
+    p->peer.addr[3] = 7;
+    p->peer.port = 40000;
+    p->now = 1000000;
+    p->creds = creds;
+    p->sctx = hs_ctx_new(params, creds);
+    if (!p->sctx)
+        return -1;
+    p->cctx = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(p->cctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(p->cctx, DTLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(p->cctx, cipher_list) != 1)
+        return -1;
+    SSL_CTX_set_psk_client_callback(p->cctx, client_psk_cb);
+    SSL_CTX_set_verify(p->cctx, SSL_VERIFY_NONE, NULL);
+    p->ssl = SSL_new(p->cctx);
+    BIO *rb = BIO_new(dq_method()), *wb = BIO_new(dq_method());
+    BIO_set_data(rb, &p->s2c);
+    BIO_set_data(wb, &p->c2s);
+    SSL_set_bio(p->ssl, rb, wb);
+    SSL_set_options(p->ssl, SSL_OP_NO_QUERY_MTU);
+    SSL_set_mtu(p->ssl, params->mtu_bytes);
+    DTLS_set_link_mtu(p->ssl, params->mtu_bytes + 28);
+    DTLS_set_timer_cb(p->ssl, fast_timer_cb);
+    SSL_set_connect_state(p->ssl);
+    return 0;
+}
+
+/* Runs the handshake; returns 1 when both sides finished. */
+static int run_handshake(struct pair *p, unsigned max_rounds)
+{
+    for (unsigned r = 0; r < max_rounds; r++) {
+        int rc = SSL_do_handshake(p->ssl);
+        pump_client_to_server(p);
+        if (rc == 1 && p->server_established)
+            return 1;
+        if (rc <= 0) {
+            int e = SSL_get_error(p->ssl, rc);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                return 0;
+        }
+        if (p->server_failed)
+            return 0;
+    }
+    return 0;
+}
+
+static struct hs_creds *psk_creds(void)
+{
+    struct hs_creds *c = hs_creds_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(hs_creds_add_psk(c, psk_identity, psk_key, sizeof(psk_key)), 0);
+    return c;
+}
+
+/* Application data both ways after the handshake. */
+static void exchange_app_data(struct pair *p)
+{
+    const char *c_msg = "ping from client";
+    const char *s_msg = "pong from server";
+    uint8_t rec[512];
+    size_t rec_len = 0;
+    char buf[256];
+
+    CU_ASSERT_EQUAL(SSL_write(p->ssl, c_msg, (int)strlen(c_msg)), (int)strlen(c_msg));
+    p->app_rx_len = 0;
+    pump_client_to_server(p);
+    CU_ASSERT_EQUAL(p->app_rx_len, strlen(c_msg));
+    CU_ASSERT(memcmp(p->app_rx, c_msg, strlen(c_msg)) == 0);
+
+    CU_ASSERT_EQUAL(hs_seal_app(p->hs, (const uint8_t *)s_msg, strlen(s_msg), rec,
+                                sizeof(rec), &rec_len), 0);
+    dq_push(&p->s2c, rec, rec_len);
+    int n = SSL_read(p->ssl, buf, sizeof(buf));
+    CU_ASSERT_EQUAL(n, (int)strlen(s_msg));
+    if (n > 0)
+        CU_ASSERT(memcmp(buf, s_msg, (size_t)n) == 0);
+}
+
+static void check_keys(struct pair *p, uint16_t suite)
+{
+    const struct hs_keys *k = hs_keys(p->hs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+    CU_ASSERT_EQUAL(k->suite, suite);
+    CU_ASSERT_EQUAL(k->epoch, 1);
+    const SSL_CIPHER *c = SSL_get_current_cipher(p->ssl);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(SSL_CIPHER_get_protocol_id(c), suite);
+    /* Key material equals what the client derived. */
+    uint8_t master[48];
+    SSL_SESSION *sess = SSL_get_session(p->ssl);
+    CU_ASSERT_EQUAL(SSL_SESSION_get_master_key(sess, master, sizeof(master)), 48);
+}
+
+static void run_psk_suite(uint16_t suite, const char *ossl_name)
+{
+    struct hs_params params;
+    struct pair p;
+    char list[128];
+
+    hs_params_default(&params);
+    snprintf(list, sizeof(list), "%s:@SECLEVEL=0", ossl_name);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, psk_creds()), 0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    CU_ASSERT_EQUAL(p.hvr_sent, 1);
+    if (p.server_established) {
+        check_keys(&p, suite);
+        exchange_app_data(&p);
+        CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->peer_identity, psk_identity);
+    }
+    pair_free(&p);
+}
+
+static void test_psk_aes128_ccm8(void) { run_psk_suite(HS_PSK_AES128_CCM8, "PSK-AES128-CCM8"); }
+static void test_psk_aes128_gcm(void) { run_psk_suite(HS_PSK_AES128_GCM, "PSK-AES128-GCM-SHA256"); }
+static void test_psk_aes128_ccm(void) { run_psk_suite(HS_PSK_AES128_CCM, "PSK-AES128-CCM"); }
+static void test_psk_aes256_gcm(void) { run_psk_suite(HS_PSK_AES256_GCM, "PSK-AES256-GCM-SHA384"); }
+static void test_psk_chacha20(void) { run_psk_suite(HS_PSK_CHACHA20, "PSK-CHACHA20-POLY1305"); }
+static void test_ecdhe_psk_chacha20(void)
+{
+    run_psk_suite(HS_ECDHE_PSK_CHACHA20, "ECDHE-PSK-CHACHA20-POLY1305");
+}
+
+/* ---- certificates generated at test time -------------------------------- */
+static EVP_PKEY *gen_key(bool rsa)
+{
+    return rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+               : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+                      bool ca, long serial)
+{
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"dtlsgw test",
+                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                               0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                                            ca ? "critical,CA:TRUE" : "CA:FALSE");
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+                            ca ? "critical,keyCertSign,cRLSign"
+                               : "critical,digitalSignature,keyEncipherment");
+    X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    X509_sign(x, issuer_key, EVP_sha256());
+    return x;
+}
+
+/* Writes <tmpdir>/<prefix>-chain.pem (leaf + n_inter intermediates),
+ * <prefix>-key.pem and <prefix>-ca.pem (root). */
+static void make_pki(const char *prefix, bool rsa, unsigned n_inter)
+{
+    char path[512];
+    EVP_PKEY *root_key = gen_key(rsa);
+    X509 *root = gen_cert("root", root_key, NULL, root_key, true, 1);
+    EVP_PKEY *keys[8];
+    X509 *certs[8];
+    X509 *issuer = root;
+    EVP_PKEY *issuer_key = root_key;
+    for (unsigned i = 0; i < n_inter; i++) {
+        char cn[32];
+        snprintf(cn, sizeof(cn), "intermediate %u", i);
+        keys[i] = gen_key(rsa);
+        certs[i] = gen_cert(cn, keys[i], issuer, issuer_key, true, 10 + i);
+        issuer = certs[i];
+        issuer_key = keys[i];
+    }
+    EVP_PKEY *leaf_key = gen_key(rsa);
+    char leaf_cn[64];
+    snprintf(leaf_cn, sizeof(leaf_cn), "%s leaf", prefix);
+    X509 *leaf = gen_cert(leaf_cn, leaf_key, issuer, issuer_key, false, 100);
+
+    snprintf(path, sizeof(path), "%s/%s-chain.pem", tmpdir, prefix);
+    FILE *f = fopen(path, "w");
+    PEM_write_X509(f, leaf);
+    for (unsigned i = n_inter; i-- > 0;)
+        PEM_write_X509(f, certs[i]);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/%s-key.pem", tmpdir, prefix);
+    f = fopen(path, "w");
+    PEM_write_PrivateKey(f, leaf_key, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/%s-ca.pem", tmpdir, prefix);
+    f = fopen(path, "w");
+    PEM_write_X509(f, root);
+    fclose(f);
+
+    X509_free(leaf);
+    EVP_PKEY_free(leaf_key);
+    for (unsigned i = 0; i < n_inter; i++) {
+        X509_free(certs[i]);
+        EVP_PKEY_free(keys[i]);
+    }
+    X509_free(root);
+    EVP_PKEY_free(root_key);
+}
+
+static const char *tpath(const char *name)
+{
+    static char buf[4][512];
+    static unsigned k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static int suite_init(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/dtlsgw-test-engine-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    make_pki("ec", false, 1);
+    make_pki("rsa", true, 1);
+    make_pki("big", true, 4);      /* multi-KB chain for MTU 576 */
+    make_pki("client", false, 1);  /* client certificate PKI */
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static struct hs_creds *cert_creds(void)
+{
+    struct hs_creds *c = psk_creds();
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, tpath("ec-chain.pem"), tpath("ec-key.pem")), 0);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, tpath("rsa-chain.pem"), tpath("rsa-key.pem")), 0);
+    return c;
+}
+
+static void run_cert_suite(uint16_t suite, const char *ossl_name)
+{
+    struct hs_params params;
+    struct pair p;
+    char list[128];
+
+    hs_params_default(&params);
+    snprintf(list, sizeof(list), "%s:@SECLEVEL=0", ossl_name);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, cert_creds()), 0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established) {
+        check_keys(&p, suite);
+        exchange_app_data(&p);
+        /* The client saw our leaf. */
+        X509 *peer = SSL_get1_peer_certificate(p.ssl);
+        CU_ASSERT_PTR_NOT_NULL(peer);
+        X509_free(peer);
+    }
+    pair_free(&p);
+}
+
+static void test_ecdsa_aes128_gcm(void)
+{
+    run_cert_suite(HS_ECDHE_ECDSA_AES128_GCM, "ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+static void test_ecdsa_aes256_gcm(void)
+{
+    run_cert_suite(HS_ECDHE_ECDSA_AES256_GCM, "ECDHE-ECDSA-AES256-GCM-SHA384");
+}
+static void test_ecdsa_chacha20(void)
+{
+    run_cert_suite(HS_ECDHE_ECDSA_CHACHA20, "ECDHE-ECDSA-CHACHA20-POLY1305");
+}
+static void test_ecdsa_ccm8(void)
+{
+    run_cert_suite(HS_ECDHE_ECDSA_AES128_CCM8, "ECDHE-ECDSA-AES128-CCM8");
+}
+static void test_ecdsa_ccm(void)
+{
+    run_cert_suite(HS_ECDHE_ECDSA_AES128_CCM, "ECDHE-ECDSA-AES128-CCM");
+}
+static void test_rsa_aes128_gcm(void)
+{
+    run_cert_suite(HS_ECDHE_RSA_AES128_GCM, "ECDHE-RSA-AES128-GCM-SHA256");
+}
+static void test_rsa_aes256_gcm(void)
+{
+    run_cert_suite(HS_ECDHE_RSA_AES256_GCM, "ECDHE-RSA-AES256-GCM-SHA384");
+}
+static void test_rsa_chacha20(void)
+{
+    run_cert_suite(HS_ECDHE_RSA_CHACHA20, "ECDHE-RSA-CHACHA20-POLY1305");
+}
+
+/* ---- cookie exchange ---------------------------------------------------- */
+static void test_cookie_hvr_and_rotation(void)
+{
+    struct hs_params params;
+    struct pair p;
+    uint8_t hvr[512], *ch1, *ch2;
+    size_t ch1_len = 0, ch2_len = 0, hvr_len = 0;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
+    ch1 = dq_pop(&p.c2s, &ch1_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ch1);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    /* RFC 6347 §4.2.1: HVR record seq = ClientHello record seq; versions
+     * 0xfeff; message_seq echoes; never larger than the ClientHello. */
+    CU_ASSERT(hvr_len <= ch1_len);
+    CU_ASSERT_EQUAL(hvr[0], 22);
+    CU_ASSERT_EQUAL(hvr[1], 0xfe);
+    CU_ASSERT_EQUAL(hvr[2], 0xff);
+    CU_ASSERT(memcmp(hvr + 5, ch1 + 5, 6) == 0);
+    CU_ASSERT_EQUAL(hvr[13], 3);
+    CU_ASSERT(memcmp(hvr + 13 + 4, ch1 + 13 + 4, 2) == 0);
+    CU_ASSERT_EQUAL(hvr[25], 0xfe);
+    CU_ASSERT_EQUAL(hvr[26], 0xff);
+    CU_ASSERT_EQUAL(hvr[27], 32);
+    CU_ASSERT_EQUAL(hvr_len, 28 + 32);
+    /* A datagram too small for the HVR is dropped. */
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, 40, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_DROP);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    dq_push(&p.s2c, hvr, hvr_len);
+    CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
+    ch2 = dq_pop(&p.c2s, &ch2_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ch2);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_VALID);
+    /* Bound to the transport address. */
+    struct hs_peer other = p.peer;
+    other.port++;
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    other = p.peer;
+    other.addr[3]++;
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    /* Tampered cookie byte. */
+    uint8_t *bad = malloc(ch2_len);
+    memcpy(bad, ch2, ch2_len);
+    size_t cookie_off = 13 + 12 + 2 + 32 + 1 + bad[13 + 12 + 2 + 32] + 1;
+    bad[cookie_off + 3] ^= 1;
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    /* Only the first fragment is needed: cut the datagram right after the
+     * cookie and fix the lengths (fragment_length and record length). */
+    memcpy(bad, ch2, ch2_len);
+    size_t cut = cookie_off + bad[cookie_off - 1];
+    size_t frag_len = cut - 25;
+    bad[13 + 9] = 0;
+    bad[13 + 10] = (uint8_t)(frag_len >> 8);
+    bad[13 + 11] = (uint8_t)frag_len;
+    bad[11] = (uint8_t)((cut - 13) >> 8);
+    bad[12] = (uint8_t)(cut - 13);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_VALID);
+    /* One byte short of the cookie: not enough to check -> drop. */
+    bad[13 + 11] = (uint8_t)(frag_len - 1);
+    bad[12] = (uint8_t)(cut - 14);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut - 1, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_DROP);
+    free(bad);
+    /* Rotation: previous secret still accepted, the one before is not. */
+    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_VALID);
+    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
+                                    &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    /* Not a ClientHello: drop. */
+    uint8_t junk[64] = { 23, 0xfe, 0xfd };
+    junk[12] = 40;
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, junk, 53, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_DROP);
+    free(ch1);
+    free(ch2);
+    pair_free(&p);
+}
+
+/* ---- retransmission ----------------------------------------------------- */
+static void test_retransmit_on_timeout(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    /* CH1 -> HVR, CH2 -> flight 2 (lost). */
+    p.drop_server = 100;
+    run_handshake(&p, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
+    CU_ASSERT(p.server_dgrams >= 1);
+    p.drop_server = 0;
+    /* Not yet due. */
+    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now + 999, &out), 0);
+    CU_ASSERT_EQUAL(out.n_dgrams, 0);
+    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 1000);
+    p.now += 1000;
+    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now, &out), 0);
+    CU_ASSERT(out.n_dgrams >= 1);
+    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 2000);   /* doubled */
+    push_out(&p, &out);
+    CU_ASSERT_EQUAL(hs_get_stats(p.hs)->retransmits, 1);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established) {
+        /* No timer after the final flight. */
+        CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now + 100000, &out), 0);
+        CU_ASSERT_EQUAL(out.n_dgrams, 0);
+        exchange_app_data(&p);
+    }
+    pair_free(&p);
+}
+
+static void test_timeout_gives_up(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+    unsigned resent = 0;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    p.drop_server = 1000;
+    run_handshake(&p, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
+    uint64_t t = p.now;
+    int rc = 0;
+    uint64_t expect_delay = 1000;
+    for (unsigned i = 0; i < 20; i++) {
+        t += expect_delay;
+        rc = hs_timeout(p.hs, t, &out);
+        if (out.event == HS_EV_TIMEOUT)
+            break;
+        CU_ASSERT_EQUAL(rc, 0);
+        CU_ASSERT(out.n_dgrams >= 1);
+        resent++;
+        expect_delay = expect_delay * 2 > 60000 ? 60000 : expect_delay * 2;
+        CU_ASSERT_EQUAL(out.next_timer_ms, t + expect_delay);
+    }
+    /* 1 s doubling to 60 s: resends at 1,2,4,8,16,32 s then 60 s expiry. */
+    CU_ASSERT_EQUAL(resent, 6);
+    CU_ASSERT_EQUAL(out.event, HS_EV_TIMEOUT);
+    CU_ASSERT(rc < 0);
+    pair_free(&p);
+}
+
+static void test_retransmit_on_repeated_client_flight(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    p.drop_server = 100;
+    run_handshake(&p, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
+    p.drop_server = 0;
+    /* The client's timer fires: it resends ClientHello; the engine answers
+     * with flight 2 again (RFC 6347 §4.2.4). */
+    usleep(30000);
+    CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0);
+    unsigned before = p.server_dgrams;
+    pump_client_to_server(&p);
+    CU_ASSERT(p.server_dgrams > before);
+    CU_ASSERT_EQUAL(hs_get_stats(p.hs)->retransmits, 1);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    pair_free(&p);
+}
+
+static void test_resend_final_flight(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    /* Run until the server is established, losing its final flight. */
+    for (unsigned r = 0; r < 10 && !p.server_established; r++) {
+        SSL_do_handshake(p.ssl);
+        size_t len = 0;
+        uint8_t *d;
+        while ((d = dq_pop(&p.c2s, &len))) {
+            unsigned before = p.server_dgrams;
+            server_rx(&p, d, len);
+            free(d);
+            if (p.server_established) {
+                /* drop what this input produced: the final flight */
+                while (p.s2c.n > 0 && p.server_dgrams > before) {
+                    size_t l;
+                    free(dq_pop(&p.s2c, &l));
+                    before++;
+                }
+            }
+        }
+    }
+    CU_ASSERT_FATAL(p.server_established);
+    CU_ASSERT(SSL_is_init_finished(p.ssl) == 0);
+    uint64_t seq_next = hs_keys(p.hs)->server_write_seq_next;
+    usleep(30000);
+    CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0);   /* client repeats its flight */
+    pump_client_to_server(&p);
+    CU_ASSERT(hs_get_stats(p.hs)->retransmits >= 1);
+    CU_ASSERT_EQUAL(run_handshake(&p, 10), 1);
+    CU_ASSERT(SSL_is_init_finished(p.ssl) == 1);
+    /* Resends never reach the numbers handed to the dataplane. */
+    CU_ASSERT_EQUAL(hs_keys(p.hs)->server_write_seq_next, seq_next);
+    exchange_app_data(&p);
+    pair_free(&p);
+}
+
+/* Splits every queued client datagram into single records and delivers
+ * epoch-1 records before the ChangeCipherSpec (reordering). */
+static void pump_reordered(struct pair *p)
+{
+    uint8_t *recs[64];
+    size_t lens[64];
+    unsigned n = 0;
+    size_t len = 0;
+    uint8_t *d;
+    while ((d = dq_pop(&p->c2s, &len))) {
+        size_t off = 0;
+        while (off + 13 <= len && n < 64) {
+            size_t rl = 13 + (size_t)(d[off + 11] << 8 | d[off + 12]);
+            if (rl > len - off)
+                break;
+            recs[n] = malloc(rl);
+            memcpy(recs[n], d + off, rl);
+            lens[n++] = rl;
+            off += rl;
+        }
+        free(d);
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < n; i++) {
+            bool epoch1 = recs[i][3] != 0 || recs[i][4] != 0;
+            if ((pass == 0) == epoch1)
+                server_rx(p, recs[i], lens[i]);
+        }
+    for (unsigned i = 0; i < n; i++)
+        free(recs[i]);
+}
+
+static void test_finished_before_ccs(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
+        SSL_do_handshake(p.ssl);
+        pump_reordered(&p);
+    }
+    CU_ASSERT(p.server_established);
+    CU_ASSERT_FALSE(p.server_failed);
+    CU_ASSERT_EQUAL(run_handshake(&p, 5), 1);
+    pair_free(&p);
+}
+
+/* ---- failures ----------------------------------------------------------- */
+static void test_unknown_psk_identity(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    SSL_set_ex_data(p.ssl, 0, (void *)"nobody");
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT(p.server_failed);
+    CU_ASSERT_EQUAL(p.server_alert, 115);   /* unknown_psk_identity */
+    /* The client got the fatal alert. */
+    SSL_do_handshake(p.ssl);
+    unsigned long e = ERR_peek_last_error();
+    CU_ASSERT(e != 0);
+    ERR_clear_error();
+    pair_free(&p);
+}
+
+static void test_ems_required(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT_EQUAL(p.server_alert, 40);    /* handshake_failure */
+    pair_free(&p);
+    ERR_clear_error();
+
+    /* Allowed when not required: classic master secret. */
+    params.require_ems = false;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established)
+        exchange_app_data(&p);
+    pair_free(&p);
+}
+
+static void test_no_common_suite(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    /* Certificate suite offered, but only PSK credentials configured. */
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params,
+                                    psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT_EQUAL(p.server_alert, 40);
+    pair_free(&p);
+    ERR_clear_error();
+}
+
+static void test_bad_mac_dropped_then_limit(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+
+    hs_params_default(&params);
+    params.bad_mac_limit = 2;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    const char *msg = "tamper me";
+    SSL_write(p.ssl, msg, (int)strlen(msg));
+    size_t len = 0;
+    uint8_t *d = dq_pop(&p.c2s, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    d[len - 1] ^= 0x80;   /* tag */
+    for (unsigned i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+        CU_ASSERT_EQUAL(out.n_app, 0);
+        CU_ASSERT_EQUAL(out.n_dgrams, 0);
+        CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
+    }
+    CU_ASSERT_EQUAL(hs_get_stats(p.hs)->bad_mac, 2);
+    CU_ASSERT(hs_input(p.hs, d, len, p.now, &out) < 0);
+    CU_ASSERT_EQUAL(out.event, HS_EV_FAILED);
+    CU_ASSERT_EQUAL(out.alert, 20);         /* bad_record_mac */
+    CU_ASSERT_EQUAL(out.n_dgrams, 1);
+    free(d);
+    pair_free(&p);
+}
+
+static void test_close_notify(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
+    size_t len = 0;
+    uint8_t *d = dq_pop(&p.c2s, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    free(d);
+    CU_ASSERT_EQUAL(out.event, HS_EV_CLOSED);
+    CU_ASSERT_EQUAL(out.n_dgrams, 1);
+    push_out(&p, &out);
+    CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 1);   /* our close_notify verified */
+    pair_free(&p);
+
+    /* Server-initiated. */
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    CU_ASSERT_EQUAL(hs_close(p.hs, &out), 0);
+    CU_ASSERT_EQUAL(out.n_dgrams, 1);
+    push_out(&p, &out);
+    char buf[16];
+    CU_ASSERT_EQUAL(SSL_read(p.ssl, buf, sizeof(buf)), 0);
+    CU_ASSERT_EQUAL(SSL_get_error(p.ssl, 0), SSL_ERROR_ZERO_RETURN);
+    pair_free(&p);
+}
+
+static void test_renegotiation_refused(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
+                                    psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    CU_ASSERT_EQUAL(SSL_renegotiate(p.ssl), 1);
+    SSL_do_handshake(p.ssl);
+    size_t len = 0;
+    uint8_t *d = dq_pop(&p.c2s, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(d[3], 0);
+    CU_ASSERT_EQUAL(d[4], 1);   /* epoch 1 ClientHello */
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    free(d);
+    CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
+    CU_ASSERT_EQUAL(out.n_dgrams, 1);
+    CU_ASSERT(hs_established(p.hs));
+    /* The warning is protected (epoch 1) and names no_renegotiation: open
+     * it with the client's view of the keys by handing it to the client. */
+    CU_ASSERT_EQUAL(out.dgrams[0].data[0], 21);
+    CU_ASSERT_EQUAL(out.dgrams[0].data[4], 1);
+    push_out(&p, &out);
+    SSL_do_handshake(p.ssl);
+    unsigned long e = ERR_peek_last_error();
+    CU_ASSERT_EQUAL(ERR_GET_REASON(e), SSL_R_NO_RENEGOTIATION);
+    ERR_clear_error();
+    pair_free(&p);
+}
+
+/* ---- certificates: MTU, client auth ------------------------------------- */
+static void test_mtu_576_big_chain(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_creds *c = hs_creds_new();
+
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, tpath("big-chain.pem"), tpath("big-key.pem")), 0);
+    hs_params_default(&params);
+    params.mtu_bytes = 576;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params, c), 0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 30), 1);
+    CU_ASSERT(p.server_max_dgram <= 576);
+    CU_ASSERT(p.server_dgrams >= 8);   /* > 4 KB of flight 2 */
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p.ssl);
+    CU_ASSERT_PTR_NOT_NULL(chain);
+    if (chain)
+        CU_ASSERT_EQUAL(sk_X509_num(chain), 5);
+    if (p.server_established)
+        exchange_app_data(&p);
+    pair_free(&p);
+}
+
+static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, bool expect_ok)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_creds *c = cert_creds();
+
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("client-ca.pem")), 0);
+    hs_params_default(&params);
+    params.client_auth = mode;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
+    if (client_has_cert) {
+        CU_ASSERT_EQUAL(SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem")), 1);
+        CU_ASSERT_EQUAL(SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"),
+                                                SSL_FILETYPE_PEM),
+                        1);
+    }
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), expect_ok ? 1 : 0);
+    if (expect_ok && p.server_established) {
+        const struct hs_keys *k = hs_keys(p.hs);
+        if (client_has_cert) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(k->peer_identity, "CN=client leaf"));
+        } else {
+            CU_ASSERT_EQUAL(k->peer_identity[0], '\0');
+        }
+        exchange_app_data(&p);
+    }
+    if (!expect_ok)
+        CU_ASSERT_EQUAL(p.server_alert, 40);
+    pair_free(&p);
+    ERR_clear_error();
+}
+
+static void test_client_auth_require(void) { client_auth_case(HS_CLIENT_AUTH_REQUIRE, true, true); }
+static void test_client_auth_require_missing(void)
+{
+    client_auth_case(HS_CLIENT_AUTH_REQUIRE, false, false);
+}
+static void test_client_auth_optional(void)
+{
+    client_auth_case(HS_CLIENT_AUTH_OPTIONAL, false, true);
+    client_auth_case(HS_CLIENT_AUTH_OPTIONAL, true, true);
+}
+
+static void test_client_auth_untrusted(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_creds *c = cert_creds();
+
+    /* CA of another PKI: the client chain does not verify. */
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("ec-ca.pem")), 0);
+    hs_params_default(&params);
+    params.client_auth = HS_CLIENT_AUTH_REQUIRE;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
+    SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem"));
+    SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT_EQUAL(p.server_alert, 42);    /* bad_certificate */
+    pair_free(&p);
+    ERR_clear_error();
+}
+
+static void test_groups(void)
+{
+    static const char *const groups[] = { "X25519", "P-256", "P-384", "P-384:P-521" };
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        struct hs_params params;
+        struct pair p;
+        hs_params_default(&params);
+        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params,
+                                        cert_creds()),
+                              0);
+        CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, groups[i]), 1);
+        CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+        if (p.server_established)
+            exchange_app_data(&p);
+        pair_free(&p);
+    }
+    /* ECDSA: the P-256 certificate needs P-256 among the client's groups
+     * (RFC 8422 §5.1); the ECDHE group itself may differ. */
+    static const struct {
+        const char *groups;
+        int ok;
+    } ec_cases[] = { { "X25519:P-256", 1 }, { "P-384:P-256", 1 }, { "X25519", 0 },
+                     { "P-384:P-521", 0 }, { "P-521", 0 } };
+    for (size_t i = 0; i < sizeof(ec_cases) / sizeof(ec_cases[0]); i++) {
+        struct hs_params params;
+        struct pair p;
+        hs_params_default(&params);
+        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params,
+                                        cert_creds()),
+                              0);
+        CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, ec_cases[i].groups), 1);
+        CU_ASSERT_EQUAL(run_handshake(&p, 20), ec_cases[i].ok);
+        if (!ec_cases[i].ok)
+            CU_ASSERT_EQUAL(p.server_alert, 40);
+        pair_free(&p);
+        ERR_clear_error();
+    }
+}
+
+static void test_server_preference(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    /* Client offers several; default order picks GCM before CCM-8. */
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:@SECLEVEL=0",
+                                    &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established)
+        CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_GCM);
+    pair_free(&p);
+    /* Configured order wins. */
+    CU_ASSERT_EQUAL(hs_suite_list_parse("TLS_PSK_WITH_AES_128_CCM_8:0x00A8", params.suites,
+                                        HS_MAX_SUITES),
+                    2);
+    params.n_suites = 2;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:PSK-AES128-CCM8:@SECLEVEL=0",
+                                    &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established)
+        CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_CCM8);
+    pair_free(&p);
+}
+
+static void test_psk_hint_and_sni(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_creds *c = psk_creds();
+
+    CU_ASSERT_EQUAL(hs_creds_set_psk_hint(c, "gateway-hint"), 0);
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, c), 0);
+    SSL_set_tlsext_host_name(p.ssl, "sensor.example");
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    if (p.server_established) {
+        CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->sni, "sensor.example");
+        exchange_app_data(&p);
+    }
+    pair_free(&p);
+}
+
+/* CertificateVerify delivered after CCS and Finished (reordering, or the
+ * datagram holding it lost once): the handshake still completes. */
+static void test_cert_verify_after_ccs(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_creds *c = cert_creds();
+
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("client-ca.pem")), 0);
+    hs_params_default(&params);
+    params.client_auth = HS_CLIENT_AUTH_REQUIRE;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
+    SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem"));
+    SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM);
+    unsigned moved = 0;
+    for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
+        SSL_do_handshake(p.ssl);
+        uint8_t *recs[64];
+        size_t lens[64];
+        unsigned n = 0;
+        size_t len = 0;
+        uint8_t *d;
+        while ((d = dq_pop(&p.c2s, &len))) {
+            size_t off = 0;
+            while (off + 13 <= len && n < 64) {
+                size_t rl = 13 + (size_t)(d[off + 11] << 8 | d[off + 12]);
+                if (rl > len - off)
+                    break;
+                recs[n] = malloc(rl);
+                memcpy(recs[n], d + off, rl);
+                lens[n++] = rl;
+                off += rl;
+            }
+            free(d);
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (unsigned i = 0; i < n; i++) {
+                bool cv = recs[i][0] == 22 && recs[i][4] == 0 && lens[i] > 25 &&
+                          recs[i][13] == 15;
+                if ((pass == 1) == cv) {
+                    if (cv)
+                        moved++;
+                    server_rx(&p, recs[i], lens[i]);
+                }
+            }
+        for (unsigned i = 0; i < n; i++)
+            free(recs[i]);
+    }
+    CU_ASSERT(moved >= 1);
+    CU_ASSERT(p.server_established);
+    CU_ASSERT_EQUAL(run_handshake(&p, 5), 1);
+    if (p.server_established)
+        CU_ASSERT_PTR_NOT_NULL(strstr(hs_keys(p.hs)->peer_identity, "CN=client leaf"));
+    pair_free(&p);
+}
+
+/* Garbage and mutated datagrams never crash the engine; a genuine
+ * handshake still completes afterwards when the junk was only dropped. */
+static void test_garbage_input(void)
+{
+    struct hs_params params;
+    struct hs_out out;
+    struct hs_creds *creds = psk_creds();
+    struct hs_peer peer = { { 10, 1, 1, 1 }, 1234, 4 };
+    uint8_t buf[600];
+
+    hs_params_default(&params);
+    struct hs_ctx *ctx = hs_ctx_new(&params, creds);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    for (unsigned i = 0; i < 3000; i++) {
+        struct hs *hs = hs_new(ctx, &peer, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(hs);
+        size_t len = (size_t)(rand() % (int)sizeof(buf));
+        for (size_t j = 0; j < len; j++)
+            buf[j] = (uint8_t)rand();
+        /* Plausible record headers half of the time. */
+        if (len > 25 && (i & 1)) {
+            buf[0] = 22;
+            buf[1] = 0xfe;
+            buf[2] = 0xfd;
+            buf[3] = 0;
+            buf[4] = (uint8_t)(i & 2 ? 0 : 1);
+            buf[11] = (uint8_t)((len - 13) >> 8);
+            buf[12] = (uint8_t)(len - 13);
+            buf[13] = 1;
+        }
+        int rc = hs_input(hs, buf, len, 0, &out);
+        CU_ASSERT(rc == 0 || out.event == HS_EV_FAILED);
+        CU_ASSERT(out.n_dgrams <= HS_OUT_MAX_DGRAMS);
+        hs_free(hs);
+    }
+    hs_ctx_free(ctx);
+    hs_creds_free(creds);
+}
+
+/* ---- suite table (control/hs_suites.c) ----------------------------------- */
+static void test_suite_table(void)
+{
+    uint16_t ids[HS_MAX_SUITES];
+    const struct hs_suite_info *s = hs_suite_find(HS_PSK_AES128_CCM8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s->name, "TLS_PSK_WITH_AES_128_CCM_8");
+    CU_ASSERT_EQUAL(s->kex, HS_KEX_PSK);
+    CU_ASSERT_EQUAL(s->aead, CR_AEAD_AES128_CCM8);
+    CU_ASSERT_FALSE(s->sha384);
+    s = hs_suite_find(HS_PSK_AES256_GCM);
+    CU_ASSERT(s && s->sha384);
+    s = hs_suite_find(HS_ECDHE_RSA_AES256_GCM);
+    CU_ASSERT(s && s->sha384 && s->kex == HS_KEX_ECDHE_RSA);
+    CU_ASSERT_PTR_NULL(hs_suite_find(0x002f));
+    CU_ASSERT_PTR_EQUAL(hs_suite_by_name("ECDHE-PSK-CHACHA20-POLY1305"),
+                        hs_suite_find(HS_ECDHE_PSK_CHACHA20));
+    CU_ASSERT_PTR_EQUAL(hs_suite_by_name("tls_ecdhe_ecdsa_with_aes_128_ccm"),
+                        hs_suite_find(HS_ECDHE_ECDSA_AES128_CCM));
+    CU_ASSERT_PTR_NULL(hs_suite_by_name("AES128-SHA"));
+    /* All 14 suites of hs.h are in the table with distinct names. */
+    static const uint16_t all[] = {
+        HS_PSK_AES128_CCM8, HS_PSK_AES128_CCM, HS_PSK_AES128_GCM, HS_PSK_AES256_GCM,
+        HS_PSK_CHACHA20, HS_ECDHE_PSK_CHACHA20, HS_ECDHE_ECDSA_AES128_GCM,
+        HS_ECDHE_ECDSA_AES256_GCM, HS_ECDHE_ECDSA_CHACHA20, HS_ECDHE_ECDSA_AES128_CCM8,
+        HS_ECDHE_ECDSA_AES128_CCM, HS_ECDHE_RSA_AES128_GCM, HS_ECDHE_RSA_AES256_GCM,
+        HS_ECDHE_RSA_CHACHA20 };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        s = hs_suite_find(all[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        CU_ASSERT_PTR_EQUAL(hs_suite_by_name(s->name), s);
+    }
+    /* Lists: names of both styles, hex, separators, duplicates folded. */
+    CU_ASSERT_EQUAL(hs_suite_list_parse("PSK-AES128-CCM8:TLS_PSK_WITH_AES_128_GCM_SHA256, "
+                                        "0xCCAB 0xc0a8",
+                                        ids, HS_MAX_SUITES),
+                    3);
+    CU_ASSERT_EQUAL(ids[0], HS_PSK_AES128_CCM8);
+    CU_ASSERT_EQUAL(ids[1], HS_PSK_AES128_GCM);
+    CU_ASSERT_EQUAL(ids[2], HS_PSK_CHACHA20);
+    CU_ASSERT_EQUAL(hs_suite_list_parse("PSK-AES128-CCM8:BOGUS", ids, HS_MAX_SUITES),
+                    CR_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(hs_suite_list_parse("0x12345", ids, HS_MAX_SUITES), CR_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(hs_suite_list_parse("0x", ids, HS_MAX_SUITES), CR_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(hs_suite_list_parse("", ids, HS_MAX_SUITES), CR_ERR_DECODE);
+    CU_ASSERT_EQUAL(hs_suite_list_parse("0xC0A8:0x00A8", ids, 1), CR_ERR_LIMIT);
+    /* Invalid configured suite refused by hs_ctx_new. */
+    struct hs_params params;
+    struct hs_creds *c = hs_creds_new();
+    hs_params_default(&params);
+    params.suites[0] = 0x002f;
+    params.n_suites = 1;
+    CU_ASSERT_PTR_NULL(hs_ctx_new(&params, c));
+    hs_params_default(&params);
+    params.mtu_bytes = 100;
+    CU_ASSERT_PTR_NULL(hs_ctx_new(&params, c));
+    hs_creds_free(c);
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("engine", suite_init, suite_clean);
+    CU_add_test(s, "PSK-AES128-CCM8", test_psk_aes128_ccm8);
+    CU_add_test(s, "PSK-AES128-GCM", test_psk_aes128_gcm);
+    CU_add_test(s, "PSK-AES128-CCM", test_psk_aes128_ccm);
+    CU_add_test(s, "PSK-AES256-GCM", test_psk_aes256_gcm);
+    CU_add_test(s, "PSK-CHACHA20", test_psk_chacha20);
+    CU_add_test(s, "ECDHE-PSK-CHACHA20", test_ecdhe_psk_chacha20);
+    CU_add_test(s, "ECDHE-ECDSA-AES128-GCM", test_ecdsa_aes128_gcm);
+    CU_add_test(s, "ECDHE-ECDSA-AES256-GCM", test_ecdsa_aes256_gcm);
+    CU_add_test(s, "ECDHE-ECDSA-CHACHA20", test_ecdsa_chacha20);
+    CU_add_test(s, "ECDHE-ECDSA-AES128-CCM8", test_ecdsa_ccm8);
+    CU_add_test(s, "ECDHE-ECDSA-AES128-CCM", test_ecdsa_ccm);
+    CU_add_test(s, "ECDHE-RSA-AES128-GCM", test_rsa_aes128_gcm);
+    CU_add_test(s, "ECDHE-RSA-AES256-GCM", test_rsa_aes256_gcm);
+    CU_add_test(s, "ECDHE-RSA-CHACHA20", test_rsa_chacha20);
+    CU_add_test(s, "cookie HVR and rotation", test_cookie_hvr_and_rotation);
+    CU_add_test(s, "retransmit on timeout", test_retransmit_on_timeout);
+    CU_add_test(s, "timeout gives up", test_timeout_gives_up);
+    CU_add_test(s, "retransmit on repeated client flight", test_retransmit_on_repeated_client_flight);
+    CU_add_test(s, "resend final flight", test_resend_final_flight);
+    CU_add_test(s, "Finished before CCS", test_finished_before_ccs);
+    CU_add_test(s, "unknown PSK identity", test_unknown_psk_identity);
+    CU_add_test(s, "EMS required", test_ems_required);
+    CU_add_test(s, "no common suite", test_no_common_suite);
+    CU_add_test(s, "bad MAC drop and limit", test_bad_mac_dropped_then_limit);
+    CU_add_test(s, "close_notify", test_close_notify);
+    CU_add_test(s, "renegotiation refused", test_renegotiation_refused);
+    CU_add_test(s, "MTU 576 big chain", test_mtu_576_big_chain);
+    CU_add_test(s, "client auth require", test_client_auth_require);
+    CU_add_test(s, "client auth require missing", test_client_auth_require_missing);
+    CU_add_test(s, "client auth optional", test_client_auth_optional);
+    CU_add_test(s, "client auth untrusted", test_client_auth_untrusted);
+    CU_add_test(s, "groups", test_groups);
+    CU_add_test(s, "server preference", test_server_preference);
+    CU_add_test(s, "PSK hint and SNI", test_psk_hint_and_sni);
+    CU_add_test(s, "CertificateVerify after CCS", test_cert_verify_after_ccs);
+    CU_add_test(s, "garbage input", test_garbage_input);
+    s = CU_add_suite("hs_suites", NULL, NULL);
+    CU_add_test(s, "suite table and lists", test_suite_table);
+}

@@ -1,0 +1,202 @@
+/* test_session.c — CUnit suite for dataplane/dp_session.c: the lock-free
+ * session table, the NAT map and RCU (QSBR) reclamation.
+ * Runs EAL in memory without hugepages or PCI (--no-shconf --no-huge). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_lcore.h>
+
+#include "cu_main.h"
+#include "dp_session.h"
+
+static struct dp_sess_table *t;
+static int n_cb;
+
+static int suite_init(void)
+{
+    char *argv[] = {"test-session", "--no-shconf", "--file-prefix=t_session", "--no-huge", "--no-pci", "-m", "256",
+                    "-l", "0", "--log-level=error", NULL};
+    if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+        return -1;
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    rte_eal_cleanup();
+    return 0;
+}
+
+static struct dp_session *mk(uint32_t ip, uint16_t port, uint16_t nat)
+{
+    struct dp_session *s = dp_session_alloc(128, SOCKET_ID_ANY);
+    if (s == NULL)
+        return NULL;
+    s->key.client_ip = ip;
+    s->key.client_port = port;
+    s->key.local_ip = 0x0100000a;
+    s->key.local_port = 0x5111;
+    s->nat_port = nat;
+    return s;
+}
+
+static void count_cb(struct dp_session *s, void *arg)
+{
+    (void)arg;
+    CU_ASSERT_PTR_NOT_NULL(s);
+    n_cb++;
+}
+
+static void test_alloc_replay(void)
+{
+    CU_ASSERT_PTR_NULL(dp_session_alloc(0, SOCKET_ID_ANY));
+    CU_ASSERT_PTR_NULL(dp_session_alloc(100, SOCKET_ID_ANY));     /* not a multiple of 64 */
+    CU_ASSERT_PTR_NULL(dp_session_alloc(DP_REPLAY_WIN_MAX_BITS + 64, SOCKET_ID_ANY));
+    struct dp_session *s = dp_session_alloc(DP_REPLAY_WIN_MAX_BITS, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->replay->win_bits, DP_REPLAY_WIN_MAX_BITS);
+    CU_ASSERT_EQUAL(dp_replay_check(s->replay, 5), DP_REPLAY_OK);
+    dp_replay_update(s->replay, 5);
+    CU_ASSERT_EQUAL(dp_replay_check(s->replay, 5), DP_REPLAY_DUP);
+    dp_session_free(s);
+}
+
+static void test_install_lookup_remove(void)
+{
+    t = dp_sess_table_create("t_sess1", 64, 2, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct dp_session *a = mk(0x0200000a, 0x1111, 20000);
+    struct dp_session *b = mk(0x0300000a, 0x1111, 20001);
+    CU_ASSERT_EQUAL(dp_sess_install(t, a), CR_OK);
+    CU_ASSERT_EQUAL(dp_sess_install(t, b), CR_OK);
+    CU_ASSERT_EQUAL(dp_sess_count(t), 2);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &a->key), a);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &b->key), b);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20000), a);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20001), b);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20002));
+    struct dp_sess_key k = a->key;
+    k.client_port = 0x2222;
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &k));
+
+    /* Same key again, or same NAT port: refused. */
+    struct dp_session *dup = mk(0x0200000a, 0x1111, 20005);
+    CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
+    dup->key.client_port = 0x3333;
+    dup->nat_port = 20001;
+    CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
+    dp_session_free(dup);
+
+    uint32_t it = 0, seen = 0;
+    while (dp_sess_iterate(t, &it) != NULL)
+        seen++;
+    CU_ASSERT_EQUAL(seen, 2);
+
+    dp_sess_remove(t, a, true);
+    CU_ASSERT_EQUAL(dp_sess_count(t), 1);
+    CU_ASSERT_EQUAL(dp_sess_pending(t), 1);
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &k));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &(struct dp_sess_key){.client_ip = 0x0200000a,
+                                                                .local_ip = 0x0100000a,
+                                                                .client_port = 0x1111,
+                                                                .local_port = 0x5111}));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20000));
+    /* No reader registered: the grace period is immediate. */
+    n_cb = 0;
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, count_cb, NULL, false), 1);
+    CU_ASSERT_EQUAL(n_cb, 1);
+    CU_ASSERT_EQUAL(dp_sess_pending(t), 0);
+    /* Removing twice is harmless. */
+    dp_sess_remove(t, b, false);
+    dp_sess_remove(t, b, false);
+    CU_ASSERT_EQUAL(dp_sess_count(t), 0);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
+static void test_grace_period(void)
+{
+    t = dp_sess_table_create("t_sess2", 64, 2, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct rte_rcu_qsbr *q = dp_sess_qsbr(t);
+    /* Two readers online (thread ids 0 and 1); both must pass a quiescent
+     * state after the removal. */
+    CU_ASSERT_EQUAL(rte_rcu_qsbr_thread_register(q, 0), 0);
+    CU_ASSERT_EQUAL(rte_rcu_qsbr_thread_register(q, 1), 0);
+    rte_rcu_qsbr_thread_online(q, 0);
+    rte_rcu_qsbr_thread_online(q, 1);
+    struct dp_session *a = mk(0x0200000a, 0x1111, 30000);
+    struct dp_session *b = mk(0x0300000a, 0x1111, 30001);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(t, a), CR_OK);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(t, b), CR_OK);
+    dp_sess_remove(t, a, false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 0);
+    rte_rcu_qsbr_quiescent(q, 0);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 0);
+    /* b is removed after reader 0's report: reader 0 must report again
+     * before b can go, while a (older) is free once reader 1 reports. */
+    dp_sess_remove(t, b, false);
+    rte_rcu_qsbr_quiescent(q, 1);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);   /* a only: 0 is behind b */
+    CU_ASSERT_EQUAL(dp_sess_pending(t), 1);
+    rte_rcu_qsbr_quiescent(q, 0);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);
+    CU_ASSERT_EQUAL(dp_sess_pending(t), 0);
+    /* An offline reader never blocks a grace period. */
+    struct dp_session *c = mk(0x0400000a, 0x1111, 30002);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(t, c), CR_OK);
+    rte_rcu_qsbr_thread_offline(q, 0);
+    dp_sess_remove(t, c, false);
+    rte_rcu_qsbr_quiescent(q, 1);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);
+    rte_rcu_qsbr_thread_offline(q, 1);
+    (void)rte_rcu_qsbr_thread_unregister(q, 0);
+    (void)rte_rcu_qsbr_thread_unregister(q, 1);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
+static void test_capacity(void)
+{
+    enum { CAP = 16 };
+    t = dp_sess_table_create("t_sess3", CAP, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad", 4, 1, SOCKET_ID_ANY));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad2", 64, 0, SOCKET_ID_ANY));
+    struct dp_session *s[CAP + 1];
+    unsigned ok = 0;
+    for (unsigned i = 0; i < CAP; i++) {
+        s[i] = mk(0x0a000000u + i, 0x1000, (uint16_t)(40000 + i));
+        if (dp_sess_install(t, s[i]) == CR_OK)
+            ok++;
+    }
+    CU_ASSERT_EQUAL(ok, CAP);
+    s[CAP] = mk(0x0b000000u, 0x1000, 41000);
+    CU_ASSERT_EQUAL(dp_sess_install(t, s[CAP]), CR_ERR_LIMIT);
+    dp_session_free(s[CAP]);
+    /* Remove + reclaim frees a slot (key position recycled after grace). */
+    dp_sess_remove(t, s[3], false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
+    struct dp_session *n = mk(0x0c000000u, 0x1000, 40003);
+    CU_ASSERT_EQUAL(dp_sess_install(t, n), CR_OK);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 40003), n);
+    /* Random differential check against a naive list. */
+    for (unsigned i = 0; i < CAP; i++) {
+        if (i == 3)
+            continue;
+        CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &s[i]->key), s[i]);
+    }
+    dp_sess_table_free(t);   /* frees the remaining sessions too */
+    t = NULL;
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
+    CU_add_test(s, "alloc and replay window", test_alloc_replay);
+    CU_add_test(s, "install, lookup, NAT map, remove", test_install_lookup_remove);
+    CU_add_test(s, "RCU grace period", test_grace_period);
+    CU_add_test(s, "capacity and slot reuse", test_capacity);
+}
