@@ -93,6 +93,7 @@
 #define HS_PREMASTER_MAX_LEN (2 + CR_ECDHE_SECRET_MAX_LEN + 2 + HS_PSK_MAX_KEY_LEN)
 #define HS_EARLY_EPOCH1_MAX_RECORDS 4   /* epoch-1 records held until CCS */
 #define HS_FINAL_RESEND_MAX 16          /* final-flight resends (1 epoch-1 rec each) */
+#define HS_PEER_RESEND_GAP_MS 100       /* one resend per repeated peer flight */
 #define HS_CH_MAX_EXTENSIONS 64
 #define HS_SIG_ALGS_MAX 64
 #define HS_ALERT_SLOTS 4
@@ -211,6 +212,8 @@ struct hs {
     struct dp_replay *replay;          /* epoch-1 read window */
     uint64_t client_read_top;
     unsigned final_resends;
+    bool resent_by_peer;               /* last_peer_resend_ms is valid */
+    uint64_t last_peer_resend_ms;
 
     uint64_t timer_deadline_ms;        /* 0: no timer */
     uint32_t cur_timeout_ms;
@@ -411,10 +414,19 @@ static int emit_flight(struct hs *hs, struct hs_out *out)
 }
 
 /* Stored flight sent again (timer, or the peer repeated its flight). */
-static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms)
+static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, bool by_peer)
 {
     if (!hs->have_flight || hs->flight_emitted)
         return 0;
+    /* A repeated peer flight arrives as several datagrams (CKE, CCS,
+     * Finished...): answer the first, not each one. */
+    if (by_peer && hs->resent_by_peer &&
+        now_ms - hs->last_peer_resend_ms < HS_PEER_RESEND_GAP_MS)
+        return 0;
+    if (by_peer) {
+        hs->resent_by_peer = true;
+        hs->last_peer_resend_ms = now_ms;
+    }
     if (hs->flight_final) {
         /* RFC 6347 §4.2.4: the last flight is resent when the peer
          * retransmits its final flight; each resend consumes one epoch-1
@@ -669,7 +681,20 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
         hs->sig_scheme = scheme;
         return 0;
     }
-    return HS_ERR_HANDSHAKE;
+    /* RFC 5246 §7.2.2 insufficient_security: "the server requires ciphers
+     * more secure than those supported by the client" — every suite the
+     * client offered is one we know but were configured not to use. */
+    bool known_offered = false, usable_offered = false;
+    struct hs_cur c = ch->suites;
+    uint16_t id;
+    while (hs_cur_u16(&c, &id)) {
+        if (!hs_suite_find(id))
+            continue;
+        known_offered = true;
+        for (unsigned i = 0; i < hs->ctx->n_suites; i++)
+            usable_offered |= hs->ctx->suites[i] == id;
+    }
+    return known_offered && !usable_offered ? HS_ERR_INSUFFICIENT : HS_ERR_HANDSHAKE;
 }
 
 static const struct hs_cert_slot *server_cert(const struct hs *hs)
@@ -1462,7 +1487,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
             CR_GUARD_GOTO(replay_early(hs, out, now_ms), failed);
     }
     if (hs->resend_requested && hs->state != ST_CLOSED)
-        CR_GUARD_GOTO(resend_flight(hs, out, now_ms), failed);
+        CR_GUARD_GOTO(resend_flight(hs, out, now_ms, true), failed);
     out->next_timer_ms = hs->timer_deadline_ms;
     return 0;
 failed:
@@ -1492,7 +1517,7 @@ int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out)
     uint64_t next = (uint64_t)hs->cur_timeout_ms * 2;
     hs->cur_timeout_ms = next > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms
                                                           : (uint32_t)next;
-    rc = resend_flight(hs, out, now_ms);
+    rc = resend_flight(hs, out, now_ms, false);
     if (rc < 0)
         return fail(hs, out, rc);
     out->next_timer_ms = hs->timer_deadline_ms;

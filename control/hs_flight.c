@@ -151,9 +151,11 @@ static int put_record(struct emitter *e, uint8_t type, uint16_t epoch, const uin
         memcpy(e->pt, hdr, hdr_len);
         if (data_len > 0)
             memcpy(e->pt + hdr_len, data, data_len);
-        int rc = e->sealer->seal(
-            e->sealer->arg, type, epoch, e->seq[epoch], e->pt, pt_len, out,
-            dgram_room(e) < e->cap - e->used ? dgram_room(e) : e->cap - e->used, &out_len);
+        size_t out_cap = dgram_room(e);
+        if (out_cap > e->cap - e->used)
+            out_cap = e->cap - e->used;
+        int rc = e->sealer->seal(e->sealer->arg, type, epoch, e->seq[epoch], e->pt, pt_len, out,
+                                 out_cap, &out_len);
         OPENSSL_cleanse(e->pt, pt_len);
         CR_GUARD(rc);
         /* The sealer must stay within the overhead it declared, or the

@@ -14,35 +14,39 @@
 
 #include "cr_err.h"
 
-#define HS_FRAG_HDR_LEN 12              /* type len(3) seq(2) off(3) flen(3) */
-#define HS_REASM_MAX_PENDING_MSGS 8     /* message_seq window ahead of next */
-#define HS_REASM_MAX_FRAGS_PER_RECORD 64 /* fragments in one record body; more
-                                           is CR_ERR_LIMIT */
+/* type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3) */
+#define HS_FRAG_HDR_LEN 12
+/* message_seq window ahead of next_seq that is buffered */
+#define HS_REASM_MAX_PENDING_MSGS 8
+/* fragments in one record body; more is CR_ERR_LIMIT */
+#define HS_REASM_MAX_FRAGS_PER_RECORD 64
 
 /* Per-record outcome flags (OR-ed into *out_flags). */
-#define HS_REASM_F_OLD 0x1        /* a fragment of an already-consumed message
-                                     (peer retransmitted its last flight) */
-#define HS_REASM_F_FUTURE 0x2     /* fragment(s) beyond the window, dropped */
-#define HS_REASM_F_CONFLICT 0x4   /* overlap with different bytes, changed
-                                     type/length: record dropped */
+/* a fragment of an already-consumed message (peer retransmitted its last
+ * flight) */
+#define HS_REASM_F_OLD 0x1
+/* fragment(s) beyond the window, dropped */
+#define HS_REASM_F_FUTURE 0x2
+/* overlap with different bytes, changed type/length: record dropped */
+#define HS_REASM_F_CONFLICT 0x4
 
 struct hs_reasm_msg {
     uint8_t type;
     uint16_t seq;
-    uint16_t epoch;           /* epoch of the record(s) that carried it */
+    uint16_t epoch; /* epoch of the record(s) that carried it */
     uint32_t len;
-    const uint8_t *body;      /* valid until the next hs_reasm_* call */
+    const uint8_t *body; /* valid until the next hs_reasm_* call */
 };
 
-struct hs_reasm_slot;          /* private */
+struct hs_reasm_slot; /* private */
 
 struct hs_reasm {
-    uint16_t next_seq;              /* next message_seq to deliver */
+    uint16_t next_seq; /* next message_seq to deliver */
     size_t max_msg_bytes;
     size_t max_buffered_bytes;
     size_t buffered_bytes;
     struct hs_reasm_slot *slots[HS_REASM_MAX_PENDING_MSGS]; /* index seq-next */
-    uint8_t *delivered;             /* body of the last delivered message */
+    uint8_t *delivered;                                     /* body of the last delivered message */
 };
 
 void hs_reasm_init(struct hs_reasm *r, size_t max_msg_bytes, size_t max_buffered_bytes);
@@ -55,8 +59,8 @@ void hs_reasm_clear(struct hs_reasm *r);
  * (truncated header, offset+length past the message length, zero-length
  * fragment of a non-empty message), CR_ERR_LIMIT when a cap was hit.
  * On any error nothing of the record is kept beyond what was already valid. */
-CR_WUR int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body,
-                               size_t len, unsigned *out_flags);
+CR_WUR int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body, size_t len,
+                               unsigned *out_flags);
 
 /* Pops the next complete message in message_seq order.  Returns 1 and fills
  * *out, or 0 when the next message is not complete yet. */

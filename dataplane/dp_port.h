@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
@@ -87,14 +88,17 @@ static inline void dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_por
                                          uint16_t src_port, uint16_t dst_port)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
     uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - 20);
 
-    rte_ether_addr_copy(dst_mac, &eth->dst_addr);
-    rte_ether_addr_copy(&p->mac, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    /* In-place rewrites leave the frame at an odd address (the DTLS record
+     * header is 13 bytes), so the Ethernet header is written bytewise; the
+     * IPv4 and UDP header structs are packed (no alignment assumed). */
+    memcpy(b, dst_mac->addr_bytes, RTE_ETHER_ADDR_LEN);
+    memcpy(b + RTE_ETHER_ADDR_LEN, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    b[12] = (uint8_t)(RTE_ETHER_TYPE_IPV4 >> 8);
+    b[13] = (uint8_t)RTE_ETHER_TYPE_IPV4;
     ip->version_ihl = RTE_IPV4_VHL_DEF;
     ip->type_of_service = 0;
     ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + 20));

@@ -99,7 +99,8 @@ static size_t build_ch(uint8_t *p, uint16_t ms, const uint8_t *cookie, size_t co
         r[n++] = (uint8_t)i;
     r[n++] = 0;                 /* session_id */
     r[n++] = (uint8_t)cookie_len;
-    memcpy(r + n, cookie, cookie_len);
+    if (cookie_len)
+        memcpy(r + n, cookie, cookie_len);
     n += cookie_len;
     r[n++] = (uint8_t)(pad >> 8); r[n++] = (uint8_t)pad;
     memset(r + n, 0xc0, pad);

@@ -881,15 +881,15 @@ static void test_hvr_from_client(void)
 /* Flight 3 with its Finished replaced by an epoch-1 ClientHello. */
 static void hook_client_hello_epoch1(struct drv *d, unsigned flight_no, void *arg)
 {
-    (void)arg;
     if (flight_no == 2) {
         /* keep a copy of the ClientHello (with cookie) */
         unsigned n = flight_split(&d->to_srv, recs_a);
         int i = find_msg(recs_a, n, HT_CLIENT_HELLO);
         CU_ASSERT_FATAL(i >= 0);
-        static struct rec *saved;
-        saved = malloc(sizeof(*saved));
+        struct rec *saved = malloc(sizeof(*saved));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(saved);
         *saved = recs_a[i];
+        free(*(struct rec **)arg);
         *(struct rec **)arg = saved;
         return;
     }
@@ -1463,7 +1463,8 @@ static void test_truncated_client_hello(void)
 struct trunc_arg {
     uint8_t type;
     size_t cut;
-    size_t full_len; /* out: the message's real length */
+    size_t full_len; /* out: the message's real length in this run */
+    bool applied;    /* out: the message was truncated in this run */
 };
 
 static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
@@ -1480,6 +1481,7 @@ static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
         uint8_t vd[12];
         memset(vd, 0x33, sizeof(vd));
         t->full_len = 12;
+        t->applied = t->cut < t->full_len;
         seal_msg(&k, recs_a[f].seq, HT_FINISHED, finished_mseq(recs_a, n), vd, (uint32_t)t->cut,
                  &recs_a[f]);
     } else {
@@ -1488,7 +1490,8 @@ static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
         struct rec *r = &recs_a[i];
         t->full_len = be24(r->body + 1);
         CU_ASSERT_FATAL(be24(r->body + 9) == t->full_len);
-        if (t->cut < t->full_len) {
+        t->applied = t->cut < t->full_len;
+        if (t->applied) {
             put_be24(r->body + 1, (uint32_t)t->cut);
             put_be24(r->body + 9, (uint32_t)t->cut);
             r->len = 12 + t->cut;
@@ -1500,26 +1503,43 @@ static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
 static void truncate_all(enum cli_kind kind, enum hs_client_auth auth, uint8_t type,
                          const char *name, int alt_alert)
 {
-    struct trunc_arg t = {type, 0, 0};
-    unsigned n_bad = 0, n_run = 0;
-    for (t.cut = 0; t.full_len == 0 || t.cut < t.full_len; t.cut++) {
+    struct trunc_arg t = {type, 0, 0, false};
+    unsigned n_bad = 0, n_applied = 0;
+    size_t min_len = SIZE_MAX;
+    for (t.cut = 0;; t.cut++) {
         struct drv d;
-        drv_init(&d, kind, true, auth);
-        d.hook = hook_truncate;
-        d.hook_arg = &t;
-        drv_run(&d);
-        n_run++;
+        /* ECDSA signatures (DER) vary in length from run to run: retry a
+         * cut a few times until the message is longer than the cut. */
+        for (int attempt = 0; attempt < 8; attempt++) {
+            t.applied = false;
+            t.full_len = 0;
+            drv_init(&d, kind, true, auth);
+            d.hook = hook_truncate;
+            d.hook_arg = &t;
+            drv_run(&d);
+            if (t.applied || t.full_len == 0)
+                break;
+            drv_free(&d);
+        }
+        if (!t.applied) {
+            if (t.full_len != 0)
+                break; /* past the end of every message seen */
+            drv_free(&d);
+            break; /* the hook never ran: nothing to truncate */
+        }
+        n_applied++;
+        if (t.full_len < min_len)
+            min_len = t.full_len;
         int ok = d.failed && !d.established && (d.alert == AL_DECODE_ERROR || d.alert == alt_alert);
         if (!ok && n_bad++ < 5)
             printf("\n  %s cut at %zu of %zu: failed=%d alert=%d", name, t.cut, t.full_len,
                    d.failed, d.alert);
         CU_ASSERT(ok);
         drv_free(&d);
-        if (t.full_len == 0)
-            break; /* the hook never ran: nothing to truncate */
     }
-    CU_ASSERT(t.full_len > 0);
-    CU_ASSERT_EQUAL(n_run, t.full_len);
+    /* Every cut 0 .. length-1 of the message was tried. */
+    CU_ASSERT(n_applied > 0);
+    CU_ASSERT(n_applied >= min_len);
 }
 
 static void test_truncated_cke_psk(void)
@@ -1618,7 +1638,6 @@ static void test_many_client_hellos(void)
     size_t live0 = 0;
     unsigned n_valid = 0;
     for (unsigned k = 0; k < 1000; k++) {
-        struct dq q = {0};
         if (k == 10) /* after warm-up (lazy provider caches) */
             live0 = n_ossl_alloc - n_ossl_free;
         RAND_bytes(ch.body + 12 + 2, 32);
@@ -1664,7 +1683,6 @@ static void test_many_client_hellos(void)
         if (rc == 0)
             n_valid++;
         hs_free(hs);
-        dq_clear(&q);
     }
     CU_ASSERT_EQUAL(n_valid, 1000);
     if (counters_on)
