@@ -15,7 +15,11 @@
  * shared with other work, so long runs and best-of-rounds are both noisy).
  * Must not: assert on timings (benchmarks print figures only).
  *
- * Usage: bench-aead [--quick] [--json]
+ * Usage: bench-aead [--quick] [--json] [--suite NAME] [--size BYTES]
+ *                   [--budget SECONDS]
+ *   --suite/--size restrict the run to one suite (as printed, e.g.
+ *   AES-128-GCM) and/or one payload size; --budget sets the time spent per
+ *   suite and size (default 0.5 s, --quick 0.08 s).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -350,19 +354,33 @@ static void measure(run_fn *fns, struct bench *b, unsigned n_samples,
 int main(int argc, char **argv)
 {
     bool json = false, quick = false;
+    const char *only_suite = NULL;
+    unsigned only_size = 0;
+    double budget_arg = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = true;
         else if (strcmp(argv[i], "--quick") == 0)
             quick = true;
+        else if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc)
+            only_suite = argv[++i];
+        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
+            only_size = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc &&
+                 (budget_arg = strtod(argv[++i], NULL)) > 0 &&
+                 budget_arg <= 60)
+            ;
         else {
-            fprintf(stderr, "usage: %s [--quick] [--json]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--quick] [--json] [--suite NAME] "
+                    "[--size BYTES] [--budget SECONDS]\n",
+                    argv[0]);
             return 2;
         }
     }
     calibrate_tsc();
     /* Time budget per suite and size: 25 combinations. */
-    const double budget_s = quick ? 0.08 : 0.5;
+    const double budget_s = budget_arg > 0 ? budget_arg : quick ? 0.08 : 0.5;
 
     struct bench *b = NULL;
     if (posix_memalign((void **)&b, 64, sizeof(*b)) != 0)
@@ -387,7 +405,12 @@ int main(int argc, char **argv)
     }
     double worst_ratio = 10;
     for (int alg = 0; alg < CR_AEAD_N_ALGS; alg++) {
+        if (only_suite != NULL &&
+            strcmp(only_suite, cr_aead_alg_name((enum cr_aead_alg)alg)) != 0)
+            continue;
         for (unsigned si = 0; si < N_SIZES; si++) {
+            if (only_size != 0 && only_size != sizes[si])
+                continue;
             bench_setup(b, (enum cr_aead_alg)alg, sizes[si]);
             bench_check_evp(b);
             run_fn fns[N_CONTENDERS] = {run_ours_open, run_raw_open,

@@ -37,19 +37,19 @@
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
-#define GW_CFG_FILE_MAX_BYTES (1024 * 1024)   /* larger config files are refused */
-#define GW_CFG_KEY_PATH_MAX_LEN 96
-#define GW_MAX_SESSIONS_LIMIT (16u * 1024 * 1024)
-#define GW_DURATION_MAX_MS UINT32_MAX
-#define GW_DEFAULT_LISTEN_PORT 4433
-#define GW_DEFAULT_BACKEND_PORT 5683
+#define GW_CFG_FILE_MAX_BYTES      (1024 * 1024) /* larger config files are refused */
+#define GW_CFG_KEY_PATH_MAX_LEN    96
+#define GW_MAX_SESSIONS_LIMIT      (16u * 1024 * 1024)
+#define GW_DURATION_MAX_MS         UINT32_MAX
+#define GW_DEFAULT_LISTEN_PORT     4433
+#define GW_DEFAULT_BACKEND_PORT    5683
 #define GW_DEFAULT_IDLE_TIMEOUT_MS 300000u
-#define GW_DEFAULT_NAT_PORT_MIN 20000
-#define GW_DEFAULT_NAT_PORT_MAX 59999
-#define GW_DEFAULT_MAX_SESSIONS 65536u
-#define GW_DEFAULT_CONTROL_SOCKET "/run/dtlsgw.sock"
-#define GW_IPV4(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | \
-                             ((uint32_t)(c) << 8) | (uint32_t)(d))
+#define GW_DEFAULT_NAT_PORT_MIN    20000
+#define GW_DEFAULT_NAT_PORT_MAX    59999
+#define GW_DEFAULT_MAX_SESSIONS    65536u
+#define GW_DEFAULT_CONTROL_SOCKET  "/run/dtlsgw.sock"
+#define GW_IPV4(a, b, c, d)                                                                        \
+    (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
 /* ---- defaults ----------------------------------------------------------- */
 
@@ -84,8 +84,7 @@ void gw_config_default(struct gw_config *cfg)
     cfg->n_ports = 1;
     listener_default(&cfg->listeners[0], 0);
     cfg->n_listeners = 1;
-    snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s",
-             GW_DEFAULT_CONTROL_SOCKET);
+    snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", GW_DEFAULT_CONTROL_SOCKET);
     cfg->max_sessions = GW_DEFAULT_MAX_SESSIONS;
     cfg->stats_interval_ms = 0;
     cfg->checksum_offload = true;
@@ -108,8 +107,7 @@ static unsigned node_line(const yaml_node_t *n)
 }
 
 __attribute__((format(printf, 5, 6))) static int fail(struct parse *ps, unsigned line,
-                                                        const char *key, int rc,
-                                                        const char *fmt, ...)
+                                                      const char *key, int rc, const char *fmt, ...)
 {
     if (ps->err && ps->err_len) {
         int n = snprintf(ps->err, ps->err_len, "%s:%u: %s: ", ps->name, line, key);
@@ -126,17 +124,20 @@ __attribute__((format(printf, 5, 6))) static int fail(struct parse *ps, unsigned
 static const char *node_kind(const yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "an empty node";
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "an empty node";
     }
 }
 
 /* A scalar's text, NUL-terminated by libyaml.  Empty/null values are errors
  * for every key we have. */
-CR_WUR static int scalar(struct parse *ps, const yaml_node_t *n, const char *key,
-                         const char **out)
+CR_WUR static int scalar(struct parse *ps, const yaml_node_t *n, const char *key, const char **out)
 {
     if (n->type != YAML_SCALAR_NODE)
         return fail(ps, node_line(n), key, CR_ERR_DECODE, "expected a scalar, got %s",
@@ -163,8 +164,8 @@ CR_WUR static int parse_u64_text(const char *s, uint64_t *out)
     return 0;
 }
 
-CR_WUR static int get_uint(struct parse *ps, const yaml_node_t *n, const char *key,
-                           uint64_t min, uint64_t max, uint64_t *out)
+CR_WUR static int get_uint(struct parse *ps, const yaml_node_t *n, const char *key, uint64_t min,
+                           uint64_t max, uint64_t *out)
 {
     const char *s;
     CR_GUARD(scalar(ps, n, key, &s));
@@ -172,8 +173,8 @@ CR_WUR static int get_uint(struct parse *ps, const yaml_node_t *n, const char *k
     if (parse_u64_text(s, &v) < 0)
         return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a number", s);
     if (v < min || v > max)
-        return fail(ps, node_line(n), key, CR_ERR_INVAL,
-                    "%s out of range %" PRIu64 "..%" PRIu64, s, min, max);
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "%s out of range %" PRIu64 "..%" PRIu64, s,
+                    min, max);
     *out = v;
     return 0;
 }
@@ -202,8 +203,8 @@ CR_WUR static int get_duration_ms(struct parse *ps, const yaml_node_t *n, const 
     else if (strcmp(unit, "h") == 0)
         mult = 3600 * 1000;
     else
-        return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "'%s' has an unknown unit (ms, s, m, h)", s);
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' has an unknown unit (ms, s, m, h)",
+                    s);
     uint64_t v;
     if (parse_u64_text(digits, &v) < 0 || v > GW_DURATION_MAX_MS / mult)
         return fail(ps, node_line(n), key, CR_ERR_INVAL, "'%s' is too long", s);
@@ -216,8 +217,7 @@ CR_WUR static int get_duration_ms(struct parse *ps, const yaml_node_t *n, const 
 }
 
 /* YAML 1.1 booleans. */
-CR_WUR static int get_bool(struct parse *ps, const yaml_node_t *n, const char *key,
-                           bool *out)
+CR_WUR static int get_bool(struct parse *ps, const yaml_node_t *n, const char *key, bool *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "y"};
     static const char *const no[] = {"false", "no", "off", "n"};
@@ -233,12 +233,11 @@ CR_WUR static int get_bool(struct parse *ps, const yaml_node_t *n, const char *k
             return 0;
         }
     }
-    return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a boolean (true/false)",
-                s);
+    return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a boolean (true/false)", s);
 }
 
-CR_WUR static int get_string(struct parse *ps, const yaml_node_t *n, const char *key,
-                             char *dst, size_t dst_len)
+CR_WUR static int get_string(struct parse *ps, const yaml_node_t *n, const char *key, char *dst,
+                             size_t dst_len)
 {
     const char *s;
     CR_GUARD(scalar(ps, n, key, &s));
@@ -258,14 +257,13 @@ CR_WUR static int ipv4_text(const char *s, uint32_t *out)
     return 0;
 }
 
-CR_WUR static int get_ipv4(struct parse *ps, const yaml_node_t *n, const char *key,
-                           uint32_t *out)
+CR_WUR static int get_ipv4(struct parse *ps, const yaml_node_t *n, const char *key, uint32_t *out)
 {
     const char *s;
     CR_GUARD(scalar(ps, n, key, &s));
     if (ipv4_text(s, out) < 0)
-        return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "'%s' is not an IPv4 address (A.B.C.D)", s);
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not an IPv4 address (A.B.C.D)",
+                    s);
     return 0;
 }
 
@@ -287,8 +285,8 @@ CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const 
         return fail(ps, node_line(n), key, CR_ERR_DECODE,
                     "'%s' is not an address with prefix (A.B.C.D/N)", s);
     if (plen < 1 || plen > 32)
-        return fail(ps, node_line(n), key, CR_ERR_INVAL, "prefix length /%" PRIu64
-                    " out of range 1..32", plen);
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "prefix length /%" PRIu64 " out of range 1..32", plen);
     *out_prefix = (uint8_t)plen;
     return 0;
 }
@@ -311,8 +309,8 @@ CR_WUR static int get_ipv4_port(struct parse *ps, const yaml_node_t *n, const ch
         return fail(ps, node_line(n), key, CR_ERR_DECODE,
                     "'%s' is not an address and port (A.B.C.D:PORT)", s);
     if (port < 1 || port > 65535)
-        return fail(ps, node_line(n), key, CR_ERR_INVAL,
-                    "port %" PRIu64 " out of range 1..65535", port);
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "port %" PRIu64 " out of range 1..65535",
+                    port);
     *out_port = (uint16_t)port;
     return 0;
 }
@@ -333,8 +331,8 @@ CR_WUR static int get_port_range(struct parse *ps, const yaml_node_t *n, const c
     if (parse_u64_text(lo_s, &lo) < 0 || parse_u64_text(dash + 1, &hi) < 0)
         return fail(ps, node_line(n), key, CR_ERR_DECODE, "'%s' is not a range (LO-HI)", s);
     if (lo < 1 || hi > 65535 || lo > hi)
-        return fail(ps, node_line(n), key, CR_ERR_INVAL,
-                    "'%s' must satisfy 1 <= LO <= HI <= 65535", s);
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "'%s' must satisfy 1 <= LO <= HI <= 65535",
+                    s);
     *out_lo = (uint16_t)lo;
     *out_hi = (uint16_t)hi;
     return 0;
@@ -370,17 +368,17 @@ CR_WUR static int get_suites(struct parse *ps, const yaml_node_t *n, const char 
     if (n->type == YAML_SCALAR_NODE) {
         items[n_items++] = n;
     } else if (n->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *it = n->data.sequence.items.start;
-             it < n->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
             const yaml_node_t *item = yaml_document_get_node(ps->doc, *it);
             if (n_items == HS_MAX_SUITES)
-                return fail(ps, node_line(item), key, CR_ERR_LIMIT,
-                            "more than %d suites", HS_MAX_SUITES);
+                return fail(ps, node_line(item), key, CR_ERR_LIMIT, "more than %d suites",
+                            HS_MAX_SUITES);
             items[n_items++] = item;
         }
     } else {
-        return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "expected a list of suite names, got %s", node_kind(n));
+        return fail(ps, node_line(n), key, CR_ERR_DECODE, "expected a list of suite names, got %s",
+                    node_kind(n));
     }
     if (n_items == 0)
         return fail(ps, node_line(n), key, CR_ERR_INVAL, "empty suite list");
@@ -417,8 +415,8 @@ CR_WUR static int walk_mapping(struct parse *ps, const yaml_node_t *map, const c
     if (map->type != YAML_MAPPING_NODE)
         return fail(ps, node_line(map), path, CR_ERR_DECODE, "expected a mapping, got %s",
                     node_kind(map));
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         const yaml_node_t *kn = yaml_document_get_node(ps->doc, p->key);
         const yaml_node_t *vn = yaml_document_get_node(ps->doc, p->value);
         if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
@@ -440,7 +438,8 @@ CR_WUR static int walk_mapping(struct parse *ps, const yaml_node_t *map, const c
     return 0;
 }
 
-#define KEY_PATH(buf, path, k) snprintf((buf), sizeof(buf), "%s%s%s", (path), *(path) ? "." : "", (k))
+#define KEY_PATH(buf, path, k)                                                                     \
+    snprintf((buf), sizeof(buf), "%s%s%s", (path), *(path) ? "." : "", (k))
 
 CR_WUR static int unknown_key(struct parse *ps, const char *full, const yaml_node_t *kn)
 {
@@ -482,8 +481,8 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
 
 /* ---- listeners ----------------------------------------------------------- */
 
-CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path,
-                                const char *k, const yaml_node_t *kn, const yaml_node_t *v)
+CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, const char *k,
+                                const yaml_node_t *kn, const yaml_node_t *v)
 {
     struct gw_listener_cfg *l = obj;
     char full[GW_CFG_KEY_PATH_MAX_LEN];
@@ -527,8 +526,8 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path,
     if (strcmp(k, "replay_window") == 0) {
         CR_GUARD(get_uint(ps, v, full, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS, &u));
         if (u % 64 != 0)
-            return fail(ps, node_line(v), full, CR_ERR_INVAL,
-                        "%" PRIu64 " is not a multiple of 64", u);
+            return fail(ps, node_line(v), full, CR_ERR_INVAL, "%" PRIu64 " is not a multiple of 64",
+                        u);
         l->replay_window_bits = (uint32_t)u;
         return 0;
     }
@@ -556,14 +555,13 @@ CR_WUR static int load_ports(struct parse *ps, struct gw_config *cfg, const yaml
         return fail(ps, node_line(seq), "ports", CR_ERR_DECODE, "expected a list, got %s",
                     node_kind(seq));
     unsigned n = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start;
-         it < seq->data.sequence.items.top; it++, n++) {
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++, n++) {
         const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
         char path[GW_CFG_KEY_PATH_MAX_LEN];
         snprintf(path, sizeof(path), "ports[%u]", n);
         if (n == GW_MAX_PORTS)
-            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d ports",
-                        GW_MAX_PORTS);
+            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d ports", GW_MAX_PORTS);
         struct port_ctx pc = {.p = &cfg->ports[n]};
         port_default(pc.p, n);
         pc.p->src_line = node_line(e);
@@ -583,9 +581,8 @@ struct listener_ctx {
     unsigned idx;
 };
 
-CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *path,
-                                    const char *k, const yaml_node_t *kn,
-                                    const yaml_node_t *v)
+CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *path, const char *k,
+                                    const yaml_node_t *kn, const yaml_node_t *v)
 {
     struct listener_ctx *lc = obj;
     if (strcmp(k, "address") == 0) {
@@ -598,15 +595,14 @@ CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *pat
     return listener_pair(ps, lc->l, path, k, kn, v);
 }
 
-CR_WUR static int load_listeners(struct parse *ps, struct gw_config *cfg,
-                                 const yaml_node_t *seq)
+CR_WUR static int load_listeners(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(ps, node_line(seq), "listeners", CR_ERR_DECODE,
-                    "expected a list, got %s", node_kind(seq));
+        return fail(ps, node_line(seq), "listeners", CR_ERR_DECODE, "expected a list, got %s",
+                    node_kind(seq));
     unsigned n = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start;
-         it < seq->data.sequence.items.top; it++, n++) {
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++, n++) {
         const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
         char path[GW_CFG_KEY_PATH_MAX_LEN];
         snprintf(path, sizeof(path), "listeners[%u]", n);
@@ -620,8 +616,7 @@ CR_WUR static int load_listeners(struct parse *ps, struct gw_config *cfg,
         CR_GUARD(walk_mapping(ps, e, path, &lc, listener_pair_idx));
     }
     if (n == 0)
-        return fail(ps, node_line(seq), "listeners", CR_ERR_INVAL,
-                    "at least one listener needed");
+        return fail(ps, node_line(seq), "listeners", CR_ERR_INVAL, "at least one listener needed");
     cfg->n_listeners = n;
     return 0;
 }
@@ -673,8 +668,8 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     return unknown_key(ps, k, kn);
 }
 
-CR_WUR static int load_parser(struct gw_config *cfg, yaml_parser_t *parser,
-                              const char *name, char *err, unsigned err_len)
+CR_WUR static int load_parser(struct gw_config *cfg, yaml_parser_t *parser, const char *name,
+                              char *err, unsigned err_len)
 {
     struct parse ps = {.name = name, .err = err, .err_len = err_len};
     yaml_document_t doc;
@@ -690,36 +685,35 @@ CR_WUR static int load_parser(struct gw_config *cfg, yaml_parser_t *parser,
         return fail(&ps, line, "yaml", CR_ERR_DECODE, "%s", what);
     }
     ps.doc = &doc;
-    struct gw_config tmp;   /* cfg stays untouched on error */
+    struct gw_config tmp; /* cfg stays untouched on error */
     memcpy(&tmp, cfg, sizeof(tmp));
     snprintf(tmp.source, sizeof(tmp.source), "%s", name);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) {   /* empty file: all defaults */
+    if (!root) { /* empty file: all defaults */
         rc = 0;
         goto done;
     }
     if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) {
-        rc = 0;   /* a document with only comments */
+        rc = 0; /* a document with only comments */
         goto done;
     }
     struct top_ctx tc = {.cfg = &tmp};
     for (unsigned i = 0; i < GW_MAX_LISTENERS; i++)
-        ps.listener_addr_set[i] = true;   /* defaults keep their address */
+        ps.listener_addr_set[i] = true; /* defaults keep their address */
     CR_GUARD_GOTO(walk_mapping(&ps, root, "", &tc, top_pair), out);
 
     /* A second document in the same file is a mistake, not ignored. */
     yaml_document_t doc2;
     if (!yaml_parser_load(parser, &doc2)) {
-        rc = fail(&ps, (unsigned)parser->problem_mark.line + 1, "yaml", CR_ERR_DECODE,
-                  "%s", parser->problem ? parser->problem : "syntax error");
+        rc = fail(&ps, (unsigned)parser->problem_mark.line + 1, "yaml", CR_ERR_DECODE, "%s",
+                  parser->problem ? parser->problem : "syntax error");
         goto out;
     }
     yaml_node_t *root2 = yaml_document_get_root_node(&doc2);
     unsigned line2 = root2 ? node_line(root2) : 0;
     yaml_document_delete(&doc2);
     if (root2) {
-        rc = fail(&ps, line2, "yaml", CR_ERR_DECODE,
-                  "more than one document (only one allowed)");
+        rc = fail(&ps, line2, "yaml", CR_ERR_DECODE, "more than one document (only one allowed)");
         goto out;
     }
     /* Listeners without an address listen on the first port's address. */
@@ -734,8 +728,8 @@ out:
     return rc;
 }
 
-int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *name,
-                          char *err, unsigned err_len)
+int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *name, char *err,
+                          unsigned err_len)
 {
     if (!cfg || !yaml)
         return CR_ERR_INVAL;
@@ -787,12 +781,10 @@ static uint32_t prefix_mask(uint8_t plen)
     return plen == 0 ? 0 : (uint32_t)(UINT32_MAX << (32 - plen));
 }
 
-CR_WUR static int check_readable(struct parse *ps, unsigned line, const char *key,
-                                 const char *path)
+CR_WUR static int check_readable(struct parse *ps, unsigned line, const char *key, const char *path)
 {
     if (access(path, R_OK) != 0)
-        return fail(ps, line, key, CR_ERR_IO, "cannot read '%s': %s", path,
-                    strerror(errno));
+        return fail(ps, line, key, CR_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     return 0;
 }
 
@@ -800,8 +792,8 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 {
     if (!cfg)
         return CR_ERR_INVAL;
-    struct parse ps = {.name = cfg->source[0] ? cfg->source : "<defaults>", .err = err,
-                       .err_len = err_len};
+    struct parse ps = {
+        .name = cfg->source[0] ? cfg->source : "<defaults>", .err = err, .err_len = err_len};
     char key[GW_CFG_KEY_PATH_MAX_LEN];
     if (err && err_len)
         err[0] = '\0';
@@ -809,8 +801,7 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
     if (cfg->n_ports < 1 || cfg->n_ports > GW_MAX_PORTS)
         return fail(&ps, 0, "ports", CR_ERR_INVAL, "need 1..%d ports", GW_MAX_PORTS);
     if (cfg->n_listeners < 1 || cfg->n_listeners > GW_MAX_LISTENERS)
-        return fail(&ps, 0, "listeners", CR_ERR_INVAL, "need 1..%d listeners",
-                    GW_MAX_LISTENERS);
+        return fail(&ps, 0, "listeners", CR_ERR_INVAL, "need 1..%d listeners", GW_MAX_LISTENERS);
 
     for (unsigned i = 0; i < cfg->n_ports; i++) {
         const struct gw_port_cfg *p = &cfg->ports[i];
@@ -841,8 +832,7 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         for (unsigned j = 0; j < cfg->n_ports; j++)
             on_port |= cfg->ports[j].ipv4 == l->ipv4;
         if (!on_port)
-            return fail(&ps, line, key, CR_ERR_INVAL,
-                        "address is not one of the ports' addresses");
+            return fail(&ps, line, key, CR_ERR_INVAL, "address is not one of the ports' addresses");
         if (l->udp_port == 0)
             return fail(&ps, line, key, CR_ERR_INVAL, "port 0");
         for (unsigned j = 0; j < i; j++)
@@ -862,8 +852,8 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                             l->nat_port_min, l->nat_port_max, o->udp_port, j);
         }
         if (l->hs.mtu_bytes < HS_MTU_MIN_BYTES || l->hs.mtu_bytes > HS_MTU_MAX_BYTES)
-            return fail(&ps, line, key, CR_ERR_INVAL, "mtu %u out of range %d..%d",
-                        l->hs.mtu_bytes, HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
+            return fail(&ps, line, key, CR_ERR_INVAL, "mtu %u out of range %d..%d", l->hs.mtu_bytes,
+                        HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
         if (l->hs.retrans_initial_ms == 0 || l->hs.retrans_initial_ms > l->hs.retrans_max_ms)
             return fail(&ps, line, key, CR_ERR_INVAL,
                         "retransmit_initial_ms %u must be in 1..retransmit_max_ms (%u)",
@@ -871,8 +861,8 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         if (l->replay_window_bits < DP_REPLAY_WIN_MIN_BITS ||
             l->replay_window_bits > DP_REPLAY_WIN_MAX_BITS || l->replay_window_bits % 64)
             return fail(&ps, line, key, CR_ERR_INVAL,
-                        "replay_window %u is not a multiple of 64 in %d..%d",
-                        l->replay_window_bits, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS);
+                        "replay_window %u is not a multiple of 64 in %d..%d", l->replay_window_bits,
+                        DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS);
         if (l->idle_timeout_ms == 0)
             return fail(&ps, line, key, CR_ERR_INVAL, "idle_timeout_ms is 0");
 
@@ -881,8 +871,7 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         if (!l->cert_file[0] != !l->key_file[0])
             return fail(&ps, line, key, CR_ERR_INVAL, "cert and key must be given together");
         if (!l->cert2_file[0] != !l->key2_file[0])
-            return fail(&ps, line, key, CR_ERR_INVAL,
-                        "cert2 and key2 must be given together");
+            return fail(&ps, line, key, CR_ERR_INVAL, "cert2 and key2 must be given together");
         if (l->cert2_file[0] && !l->cert_file[0])
             return fail(&ps, line, key, CR_ERR_INVAL, "cert2 given without cert");
         if (!l->cert_file[0] && !l->psk_file[0])
@@ -893,9 +882,8 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         const struct {
             const char *name;
             const char *path;
-        } files[] = {{"cert", l->cert_file},   {"key", l->key_file},
-                     {"cert2", l->cert2_file}, {"key2", l->key2_file},
-                     {"psk_file", l->psk_file}, {"ca_file", l->ca_file}};
+        } files[] = {{"cert", l->cert_file}, {"key", l->key_file},      {"cert2", l->cert2_file},
+                     {"key2", l->key2_file}, {"psk_file", l->psk_file}, {"ca_file", l->ca_file}};
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             if (!files[f].path[0])
                 continue;

@@ -12,38 +12,38 @@
 
 #include "hs.h"
 
-#define GW_MAX_PORTS 4
+#define GW_MAX_PORTS     4
 #define GW_MAX_LISTENERS 16
-#define GW_PATH_MAX_LEN 256
-#define GW_ERR_MAX_LEN 512
+#define GW_PATH_MAX_LEN  256
+#define GW_ERR_MAX_LEN   512
 
 struct gw_port_cfg {
-    char name[32];              /* informational, e.g. "net0" */
-    uint16_t port_id;           /* DPDK port id */
-    uint32_t ipv4;              /* host order */
+    char name[32];    /* informational, e.g. "net0" */
+    uint16_t port_id; /* DPDK port id */
+    uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
-    uint32_t gateway_ipv4;      /* next hop for off-link destinations; 0: none */
-    uint32_t src_line;          /* line of the entry in the config; 0: default */
+    uint32_t gateway_ipv4; /* next hop for off-link destinations; 0: none */
+    uint32_t src_line;     /* line of the entry in the config; 0: default */
 };
 
 struct gw_listener_cfg {
     char name[32];
-    uint32_t ipv4;              /* host order; must be one of the ports' addresses */
-    uint16_t udp_port;          /* default 4433 */
-    uint32_t backend_ipv4;      /* host order */
+    uint32_t ipv4;         /* host order; must be one of the ports' addresses */
+    uint16_t udp_port;     /* default 4433 */
+    uint32_t backend_ipv4; /* host order */
     uint16_t backend_port;
-    char cert_file[GW_PATH_MAX_LEN];    /* may be empty */
+    char cert_file[GW_PATH_MAX_LEN]; /* may be empty */
     char key_file[GW_PATH_MAX_LEN];
-    char cert2_file[GW_PATH_MAX_LEN];   /* optional second (e.g. RSA) cert */
+    char cert2_file[GW_PATH_MAX_LEN]; /* optional second (e.g. RSA) cert */
     char key2_file[GW_PATH_MAX_LEN];
-    char psk_file[GW_PATH_MAX_LEN];     /* psktool format; may be empty */
-    char ca_file[GW_PATH_MAX_LEN];      /* client auth CA; may be empty */
-    struct hs_params hs;                /* suites, mtu, cookie, timers, client auth */
-    uint32_t replay_window_bits;        /* default 1024 */
-    uint32_t idle_timeout_ms;           /* default 300000 */
-    uint16_t nat_port_min;              /* gateway-side ports towards backend */
-    uint16_t nat_port_max;              /* default 20000..59999 */
-    uint32_t src_line;                  /* line of the entry in the config; 0: default */
+    char psk_file[GW_PATH_MAX_LEN]; /* psktool format; may be empty */
+    char ca_file[GW_PATH_MAX_LEN];  /* client auth CA; may be empty */
+    struct hs_params hs;            /* suites, mtu, cookie, timers, client auth */
+    uint32_t replay_window_bits;    /* default 1024 */
+    uint32_t idle_timeout_ms;       /* default 300000 */
+    uint16_t nat_port_min;          /* gateway-side ports towards backend */
+    uint16_t nat_port_max;          /* default 20000..59999 */
+    uint32_t src_line;              /* line of the entry in the config; 0: default */
 };
 
 struct gw_config {
@@ -51,11 +51,11 @@ struct gw_config {
     unsigned n_ports;
     struct gw_listener_cfg listeners[GW_MAX_LISTENERS];
     unsigned n_listeners;
-    char control_socket[GW_PATH_MAX_LEN];   /* default /run/dtlsgw.sock */
-    uint32_t max_sessions;                   /* default 65536 */
-    uint32_t stats_interval_ms;              /* 0: no periodic print */
-    bool checksum_offload;                   /* use NIC TX csum offload if offered */
-    char source[GW_PATH_MAX_LEN];            /* config name for messages; "" default */
+    char control_socket[GW_PATH_MAX_LEN]; /* default /run/dtlsgw.sock */
+    uint32_t max_sessions;                /* default 65536 */
+    uint32_t stats_interval_ms;           /* 0: no periodic print */
+    bool checksum_offload;                /* use NIC TX csum offload if offered */
+    char source[GW_PATH_MAX_LEN];         /* config name for messages; "" default */
 };
 
 /* Defaults (one port 0 with 10.0.0.1/24, one listener on 4433 → backend
@@ -66,8 +66,8 @@ void gw_config_default(struct gw_config *cfg);
 int gw_config_load(struct gw_config *cfg, const char *path, char *err, unsigned err_len);
 /* Same, from a string (name used in messages); for tests and the embedded
  * demo config. */
-int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *name,
-                          char *err, unsigned err_len);
+int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *name, char *err,
+                          unsigned err_len);
 /* Checks cross-field consistency (listener address on a port, files
  * readable, port ranges); same error format. */
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len);

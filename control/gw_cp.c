@@ -311,6 +311,14 @@ fail:
  * false when the peer was freed. */
 static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_out *out)
 {
+    /* Install before the final flight leaves: the client may send
+     * application data as soon as it has our Finished, and the worker must
+     * find the session by then. */
+    if (out->event == HS_EV_ESTABLISHED && peer->sess == NULL &&
+        session_install(cp, peer) < 0) {
+        peer_free(cp, peer, false);   /* counted as DROP_CP_INSTALL */
+        return false;
+    }
     for (unsigned i = 0; i < out->n_dgrams; i++)
         send_to_peer(cp, peer, out->dgrams[i].data, out->dgrams[i].len);
     if (out->next_timer_ms != 0) {
@@ -324,10 +332,6 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     switch (out->event) {
     case HS_EV_ESTABLISHED:
         dp_cnt_inc(DP_CNT_CP_HS_ESTABLISHED);
-        if (peer->sess == NULL && session_install(cp, peer) < 0) {
-            peer_free(cp, peer, false);
-            return false;
-        }
         return true;
     case HS_EV_CLOSED:
         dp_cnt_inc(DP_CNT_CP_SESS_CLOSED);
@@ -401,6 +405,31 @@ static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_ke
         return HS_COOKIE_DROP;
     }
     return HS_COOKIE_VALID;   /* valid cookie, or cookies off */
+}
+
+/* The workers' stateless pre-check of datagrams from peers without a
+ * session (dp_unknown_peer_fn): a ClientHello without a valid cookie is
+ * answered with a HelloVerifyRequest right on the worker; everything else
+ * (verified ClientHellos, later flights of peers in their handshake, which
+ * only this thread's peer table knows, and garbage) is punted.  Runs on
+ * worker lcores: reads only the listener's handshake context (cookie
+ * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
+static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be,
+                               uint16_t peer_port_be, const uint8_t *d, size_t len,
+                               uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    const struct gw_cp *cp = arg;
+    if (li >= cp->cfg->n_listeners || !cp->cfg->listeners[li].hs.cookie_required)
+        return DP_PEER_PUNT;
+    struct hs_peer hp;
+    memset(&hp, 0, sizeof(hp));
+    memcpy(hp.addr, &peer_ip_be, 4);
+    hp.port = rte_be_to_cpu_16(peer_port_be);
+    hp.family = 4;
+    if (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len) ==
+        HS_COOKIE_SEND_HVR)
+        return DP_PEER_REPLY;
+    return DP_PEER_PUNT;
 }
 
 /* A datagram from the peer of a live session that a worker did not take:
@@ -497,7 +526,23 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
     }
 }
 
-static void dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
+/* True when every record of the datagram is application data of the
+ * session's epoch, i.e. dataplane work. */
+static bool app_data_only(const struct dp_session *s, const uint8_t *d, size_t len)
+{
+    struct dp_record recs[DP_REC_MAX_PER_DGRAM];
+    int err = DP_RECORD_OK;
+    unsigned n = dp_record_split(d, len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
+    if (n == 0)
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        if (recs[i].type != DP_CT_APPLICATION_DATA || recs[i].epoch != s->epoch)
+            return false;
+    return true;
+}
+
+/* Returns true when m was passed on (not to be freed by the caller). */
+static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
 {
     struct dp_gw *g = cp->g;
     /* The worker validated Ethernet/IPv4/UDP lengths and checksums. */
@@ -510,7 +555,7 @@ static void dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
     if (li < 0 || m->port >= g->n_ports) {
         dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
-        return;
+        return false;
     }
     struct dp_sess_key key = {
         .client_ip = ip->src_addr,
@@ -525,24 +570,34 @@ static void dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     if (peer != NULL) {
         rte_ether_addr_copy(&eth->src_addr, &peer->mac);
         peer->port_idx = m->port;
+        if (peer->sess != NULL && app_data_only(peer->sess, d, len)) {
+            /* Punted just before the session was installed: the owner
+             * worker handles it (its replay window, its keys). */
+            if (rte_ring_enqueue(g->handoff[peer->sess->owner], m) == 0) {
+                dp_cnt_inc(DP_CNT_HANDOFF_OUT);
+                return true;
+            }
+            dp_cnt_inc(DP_CNT_DROP_HANDOFF_FULL);
+            return false;
+        }
         if (peer->sess != NULL)
             session_datagram(cp, peer, d, len);
         else
             hs_feed(cp, peer, d, len);
-        return;
+        return false;
     }
     /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */
     if (cookie_verdict(cp, (unsigned)li, &key, m->port, &eth->src_addr, d, len) !=
         HS_COOKIE_VALID)
-        return;
+        return false;
     if (cp->n_peers >= cp->max_peers) {
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
-        return;
+        return false;
     }
     peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
-        return;
+        return false;
     }
     peer->key = key;
     rte_ether_addr_copy(&eth->src_addr, &peer->mac);
@@ -553,10 +608,11 @@ static void dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     if (rte_hash_add_key_data(cp->peers, &peer->key, peer) < 0) {
         free(peer);
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
-        return;
+        return false;
     }
     cp->n_peers++;
     peer_start(cp, peer, d, len);
+    return false;
 }
 
 static void punt_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
@@ -565,8 +621,8 @@ static void punt_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     if (m->data_len >= RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + 8 &&
         eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
         ((const struct rte_ipv4_hdr *)(eth + 1))->next_proto_id == IPPROTO_UDP) {
-        dtls_input(cp, m, worker);
-        rte_pktmbuf_free(m);
+        if (!dtls_input(cp, m, worker))
+            rte_pktmbuf_free(m);
         return;
     }
     struct rte_mbuf *reply = gw_net_input(&cp->net, m);
@@ -847,6 +903,9 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
             goto fail;
         }
     }
+    /* Set before the workers start; they only read it. */
+    g->unknown_peer = worker_unknown_peer;
+    g->unknown_peer_arg = cp;
 #ifdef GW_HAVE_CTL
     if (cfg->control_socket[0]) {
         rc = gw_ctl_open(&cp->ctl, cfg->control_socket);
@@ -963,6 +1022,10 @@ void gw_cp_free(struct gw_cp *cp)
 {
     if (cp == NULL)
         return;
+    if (cp->g->unknown_peer_arg == cp) {
+        cp->g->unknown_peer = NULL;
+        cp->g->unknown_peer_arg = NULL;
+    }
     if (cp->peers != NULL) {
         uint32_t it = 0;
         const void *key;

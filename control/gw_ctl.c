@@ -21,18 +21,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GW_CTL_LISTEN_BACKLOG 16
+#define GW_CTL_LISTEN_BACKLOG   16
 #define GW_CTL_READ_CHUNK_BYTES 4096
 
-enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WRITING };
+enum conn_state {
+    CONN_FREE = 0,
+    CONN_READING,
+    CONN_WRITING
+};
 
 struct gw_ctl_conn {
     int fd;
     enum conn_state state;
     uint64_t last_progress_ms;
     size_t in_len;
-    char in[GW_CTL_LINE_MAX_LEN + 1];   /* +1: room to detect an overlong line */
-    char *out;                          /* reply + '\n', malloc'd */
+    char in[GW_CTL_LINE_MAX_LEN + 1]; /* +1: room to detect an overlong line */
+    char *out;                        /* reply + '\n', malloc'd */
     size_t out_len;
     size_t out_off;
 };
@@ -182,8 +186,8 @@ static json_t *dispatch(char *line, const struct gw_ctl_handlers *h)
     }
     const char *cmd = line;
 
-    static const char *const names[] = {"stats", "sessions", "kill", "reload-psk",
-                                        "rotate-cookie", "help"};
+    static const char *const names[] = {"stats",      "sessions",      "kill",
+                                        "reload-psk", "rotate-cookie", "help"};
     size_t which = sizeof(names) / sizeof(names[0]);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(cmd, names[i]) == 0)
@@ -305,7 +309,7 @@ static int conn_read(struct gw_ctl_conn *c, const struct gw_ctl_handlers *h)
                 conn_close(c);
             return 0;
         }
-        if (n == 0) {   /* EOF: the line ends here, if there is one */
+        if (n == 0) { /* EOF: the line ends here, if there is one */
             if (c->in_len == 0) {
                 conn_close(c);
                 return 0;
@@ -322,7 +326,7 @@ static int conn_read(struct gw_ctl_conn *c, const struct gw_ctl_handlers *h)
             return 1;
         }
         if (nl) {
-            *nl = '\0';   /* bytes after the first line are ignored */
+            *nl = '\0'; /* bytes after the first line are ignored */
             conn_answer(c, dispatch(c->in, h));
             return 1;
         }
@@ -336,8 +340,8 @@ static void conn_write(struct gw_ctl_conn *c)
         return;
     }
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -362,16 +366,16 @@ int gw_ctl_poll(struct gw_ctl *ctl, const struct gw_ctl_handlers *h)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EMFILE ||
-                errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                break;   /* retried on the next poll */
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EMFILE || errno == ENFILE ||
+                errno == ENOBUFS || errno == ENOMEM)
+                break; /* retried on the next poll */
             return CR_ERR_IO;
         }
         struct gw_ctl_conn *slot = NULL;
         for (unsigned i = 0; i < GW_CTL_MAX_CONNS && !slot; i++)
             if (ctl->conns[i].state == CONN_FREE)
                 slot = &ctl->conns[i];
-        if (!slot) {   /* all busy: the client sees EOF and may retry */
+        if (!slot) { /* all busy: the client sees EOF and may retry */
             close(fd);
             continue;
         }
@@ -485,7 +489,7 @@ int gw_ctl_request(const char *path, const char *command, int timeout_ms, char *
         len += (size_t)n;
     }
     if (len == 0)
-        goto out;   /* server closed without a reply (e.g. all slots busy) */
+        goto out; /* server closed without a reply (e.g. all slots busy) */
     while (len > 0 && buf[len - 1] == '\n')
         len--;
     buf[len] = '\0';

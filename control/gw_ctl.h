@@ -28,13 +28,13 @@
 
 #include "cr_err.h"
 
-#define GW_CTL_LINE_MAX_LEN 256         /* one request line, without '\n' */
-#define GW_CTL_MAX_CONNS 16             /* concurrent client connections */
-#define GW_CTL_CONN_TIMEOUT_MS 5000     /* a client that sends nothing is dropped */
-#define GW_CTL_REPLY_MAX_BYTES (64u * 1024 * 1024)  /* one serialized reply */
-#define GW_CTL_ACCEPT_PER_POLL 8        /* new connections taken per poll */
-#define GW_CTL_ERR_MAX_LEN 200          /* handler error message */
-#define GW_CTL_DEFAULT_SOCKET "/run/dtlsgw.sock"
+#define GW_CTL_LINE_MAX_LEN    256                 /* one request line, without '\n' */
+#define GW_CTL_MAX_CONNS       16                  /* concurrent client connections */
+#define GW_CTL_CONN_TIMEOUT_MS 5000                /* a client that sends nothing is dropped */
+#define GW_CTL_REPLY_MAX_BYTES (64u * 1024 * 1024) /* one serialized reply */
+#define GW_CTL_ACCEPT_PER_POLL 8                   /* new connections taken per poll */
+#define GW_CTL_ERR_MAX_LEN     200                 /* handler error message */
+#define GW_CTL_DEFAULT_SOCKET  "/run/dtlsgw.sock"
 
 /* Command handlers, all called on the polling thread.  Each returns 0 with
  * `result` filled (an empty object or array is fine), or a negative CR_ERR_*
@@ -72,7 +72,6 @@ CR_WUR int gw_ctl_parse_addr(const char *text, uint32_t *out_ipv4, uint16_t *out
  * (without the trailing newline) into a malloc'd string (*out_reply, free()
  * it).  Waits at most timeout_ms in total.  Returns 0, CR_ERR_IO (cannot
  * connect, timeout), CR_ERR_LIMIT (reply too big) or CR_ERR_INVAL. */
-CR_WUR int gw_ctl_request(const char *path, const char *command, int timeout_ms,
-                          char **out_reply);
+CR_WUR int gw_ctl_request(const char *path, const char *command, int timeout_ms, char **out_reply);
 
 #endif

@@ -161,6 +161,7 @@ int main(int argc, char **argv)
     struct gw_cp *cp = NULL;
     int rc, ret = 1;
 
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* log lines in order when piped */
     /* --help works without EAL (EAL's own --help would exit non-zero). */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

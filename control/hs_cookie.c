@@ -23,24 +23,23 @@
 #endif
 #include "hs.h"
 #include "hs_cursor.h"
-#include "hs_reasm.h"
 #include "hs_priv.h"
+#include "hs_reasm.h"
 
 #include <string.h>
 
 #include "dp_record.h"
 
-#define HS_MT_CLIENT_HELLO 1
+#define HS_MT_CLIENT_HELLO         1
 #define HS_MT_HELLO_VERIFY_REQUEST 3
-#define HS_RANDOM_LEN 32
-#define HS_SESSION_ID_MAX_LEN 32
+#define HS_RANDOM_LEN              32
+#define HS_SESSION_ID_MAX_LEN      32
 /* HelloVerifyRequest: record header + handshake header + server_version(2)
  * + cookie length (1); the cookie follows. */
 #define HS_HVR_FIXED_LEN (DP_REC_HDR_LEN + HS_FRAG_HDR_LEN + 2 + 1)
 
-int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
-                    const uint8_t *random, const uint8_t *session_id,
-                    size_t session_id_len, uint8_t *out, size_t *out_len)
+int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const uint8_t *random,
+                    const uint8_t *session_id, size_t session_id_len, uint8_t *out, size_t *out_len)
 {
     size_t n = 0;
 
@@ -65,9 +64,8 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
     return 0;
 }
 
-int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer,
-                    const uint8_t *dgram, size_t len, uint8_t *out_hvr, size_t out_cap,
-                    size_t *out_hvr_len)
+int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const uint8_t *dgram,
+                    size_t len, uint8_t *out_hvr, size_t out_cap, size_t *out_hvr_len)
 {
     const uint8_t *buf = dgram;
     size_t left = len;
@@ -106,13 +104,12 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer,
         return HS_COOKIE_DROP;
     if ((client_version >> 8) != 0xfe || hs_cur_len(&sid) > HS_SESSION_ID_MAX_LEN)
         return HS_COOKIE_DROP;
-    if (hs_cookie_input(peer, client_version, random, hs_cur_data(&sid), hs_cur_len(&sid),
-                        in, &in_len) != 0)
+    if (hs_cookie_input(peer, client_version, random, hs_cur_data(&sid), hs_cur_len(&sid), in,
+                        &in_len) != 0)
         return HS_COOKIE_DROP;
 
     if (hs_cur_len(&cookie) > 0 &&
-        cr_cookie_verify(&ctx->cookie, in, in_len, hs_cur_data(&cookie),
-                         hs_cur_len(&cookie)) == 0)
+        cr_cookie_verify(&ctx->cookie, in, in_len, hs_cur_data(&cookie), hs_cur_len(&cookie)) == 0)
         return HS_COOKIE_VALID;
 
     /* HelloVerifyRequest, never larger than what we received. */

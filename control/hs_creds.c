@@ -25,8 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-static void set_err(struct hs_creds *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void set_err(struct hs_creds *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(struct hs_creds *c, const char *fmt, ...)
 {
     va_list ap;
@@ -78,8 +77,7 @@ void hs_creds_free(struct hs_creds *c)
 
 /* ---- certificates ------------------------------------------------------- */
 
-int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
-                       const char *key_pem_path)
+int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const char *key_pem_path)
 {
     struct hs_cert_slot slot;
     FILE *f = NULL;
@@ -114,8 +112,7 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
             set_err(c, "%s: EC key must be on P-256 or P-384", key_pem_path);
             CR_ENSURE_GOTO(false, CR_ERR_UNSUPPORTED, fail);
         }
-        slot.ec_group = strcmp(curve, "prime256v1") == 0 ? CR_GROUP_SECP256R1
-                                                         : CR_GROUP_SECP384R1;
+        slot.ec_group = strcmp(curve, "prime256v1") == 0 ? CR_GROUP_SECP256R1 : CR_GROUP_SECP384R1;
     }
 
     f = fopen(chain_pem_path, "r");
@@ -125,13 +122,11 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
     }
     while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
         if (slot.n >= CR_PK_CHAIN_MAX_CERTS) {
-            set_err(c, "%s: more than %d certificates", chain_pem_path,
-                    CR_PK_CHAIN_MAX_CERTS);
+            set_err(c, "%s: more than %d certificates", chain_pem_path, CR_PK_CHAIN_MAX_CERTS);
             CR_ENSURE_GOTO(false, CR_ERR_LIMIT, fail);
         }
         if (slot.n == 0 && X509_check_private_key(x, slot.key) != 1) {
-            set_err(c, "%s: first certificate does not match key %s", chain_pem_path,
-                    key_pem_path);
+            set_err(c, "%s: first certificate does not match key %s", chain_pem_path, key_pem_path);
             CR_ENSURE_GOTO(false, CR_ERR_VERIFY, fail);
         }
         unsigned char *der = NULL;
@@ -173,8 +168,8 @@ static int psk_cmp(const void *a, const void *b)
     return memcmp(x->identity, y->identity, x->id_len);
 }
 
-static int psk_set_add(struct hs_psk_set *s, const uint8_t *id, size_t id_len,
-                       const uint8_t *key, size_t key_len)
+static int psk_set_add(struct hs_psk_set *s, const uint8_t *id, size_t id_len, const uint8_t *key,
+                       size_t key_len)
 {
     CR_ENSURE(id_len >= 1 && id_len <= HS_IDENTITY_MAX_LEN, CR_ERR_INVAL);
     CR_ENSURE(key_len >= 1 && key_len <= HS_PSK_MAX_KEY_LEN, CR_ERR_INVAL);
@@ -259,14 +254,13 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
         lineno++;
         size_t len = strlen(line);
         if (len > 0 && line[len - 1] != '\n' && !feof(f)) {
-            set_err(c, "%s:%u: line longer than %d bytes", path, lineno,
-                    HS_PSK_LINE_MAX_LEN);
+            set_err(c, "%s:%u: line longer than %d bytes", path, lineno, HS_PSK_LINE_MAX_LEN);
             CR_ENSURE_GOTO(false, CR_ERR_LIMIT, fail);
         }
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0 || line[0] == '#')
-            continue;   /* blank lines and comments */
+            continue; /* blank lines and comments */
         /* psktool writes `identity:hexkey`; the key has no ':', so the last
          * colon separates (identities may contain colons). */
         char *colon = strrchr(line, ':');
@@ -278,13 +272,12 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
         const char *hex = colon + 1;
         size_t hex_len = strlen(hex);
         if (id_len == 0 || id_len > HS_IDENTITY_MAX_LEN) {
-            set_err(c, "%s:%u: identity length must be 1..%d", path, lineno,
-                    HS_IDENTITY_MAX_LEN);
+            set_err(c, "%s:%u: identity length must be 1..%d", path, lineno, HS_IDENTITY_MAX_LEN);
             CR_ENSURE_GOTO(false, CR_ERR_DECODE, fail);
         }
         if (hex_len == 0 || hex_len % 2 != 0 || hex_len / 2 > HS_PSK_MAX_KEY_LEN) {
-            set_err(c, "%s:%u: key must be an even number of hex digits, 1..%d bytes",
-                    path, lineno, HS_PSK_MAX_KEY_LEN);
+            set_err(c, "%s:%u: key must be an even number of hex digits, 1..%d bytes", path, lineno,
+                    HS_PSK_MAX_KEY_LEN);
             CR_ENSURE_GOTO(false, CR_ERR_DECODE, fail);
         }
         for (size_t i = 0; i < hex_len / 2; i++) {
@@ -296,8 +289,7 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
             }
             key[i] = (uint8_t)(hi << 4 | lo);
         }
-        CR_GUARD_GOTO(psk_set_add(set, (const uint8_t *)line, id_len, key, hex_len / 2),
-                      fail);
+        CR_GUARD_GOTO(psk_set_add(set, (const uint8_t *)line, id_len, key, hex_len / 2), fail);
     }
     if (ferror(f)) {
         set_err(c, "%s: read error", path);
@@ -305,8 +297,8 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
     }
     int dup = psk_set_finish(set);
     if (dup >= 0) {
-        set_err(c, "%s: identity '%.*s' appears more than once", path,
-                (int)set->e[dup].id_len, (const char *)set->e[dup].identity);
+        set_err(c, "%s: identity '%.*s' appears more than once", path, (int)set->e[dup].id_len,
+                (const char *)set->e[dup].identity);
         CR_ENSURE_GOTO(false, CR_ERR_DECODE, fail);
     }
     fclose(f);
@@ -326,8 +318,7 @@ fail:
     return rc;
 }
 
-int hs_creds_add_psk(struct hs_creds *c, const char *identity, const uint8_t *key,
-                     size_t key_len)
+int hs_creds_add_psk(struct hs_creds *c, const char *identity, const uint8_t *key, size_t key_len)
 {
     struct hs_psk_set *set;
     int rc;

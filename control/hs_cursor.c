@@ -106,15 +106,24 @@ static bool prefixed(struct hs_cur *c, struct hs_cur *out, unsigned width)
     uint64_t n;
 
     if (!get_be(c, width, &n) || !hs_cur_sub(c, out, (size_t)n)) {
-        *c = save;   /* advance only on success */
+        *c = save; /* advance only on success */
         return false;
     }
     return true;
 }
 
-bool hs_cur_prefixed8(struct hs_cur *c, struct hs_cur *out) { return prefixed(c, out, 1); }
-bool hs_cur_prefixed16(struct hs_cur *c, struct hs_cur *out) { return prefixed(c, out, 2); }
-bool hs_cur_prefixed24(struct hs_cur *c, struct hs_cur *out) { return prefixed(c, out, 3); }
+bool hs_cur_prefixed8(struct hs_cur *c, struct hs_cur *out)
+{
+    return prefixed(c, out, 1);
+}
+bool hs_cur_prefixed16(struct hs_cur *c, struct hs_cur *out)
+{
+    return prefixed(c, out, 2);
+}
+bool hs_cur_prefixed24(struct hs_cur *c, struct hs_cur *out)
+{
+    return prefixed(c, out, 3);
+}
 
 /* ---- builder ----------------------------------------------------------- */
 
@@ -186,8 +195,14 @@ static int put_be(struct hs_buf *b, uint64_t v, unsigned n)
     return 0;
 }
 
-int hs_buf_u8(struct hs_buf *b, uint8_t v) { return put_be(b, v, 1); }
-int hs_buf_u16(struct hs_buf *b, uint16_t v) { return put_be(b, v, 2); }
+int hs_buf_u8(struct hs_buf *b, uint8_t v)
+{
+    return put_be(b, v, 1);
+}
+int hs_buf_u16(struct hs_buf *b, uint16_t v)
+{
+    return put_be(b, v, 2);
+}
 int hs_buf_u24(struct hs_buf *b, uint32_t v)
 {
     if (v > 0xffffffu) {
@@ -196,7 +211,10 @@ int hs_buf_u24(struct hs_buf *b, uint32_t v)
     }
     return put_be(b, v, 3);
 }
-int hs_buf_u32(struct hs_buf *b, uint32_t v) { return put_be(b, v, 4); }
+int hs_buf_u32(struct hs_buf *b, uint32_t v)
+{
+    return put_be(b, v, 4);
+}
 int hs_buf_u48(struct hs_buf *b, uint64_t v)
 {
     if (v >> 48) {

@@ -33,8 +33,14 @@ static inline void hs_cur_init(struct hs_cur *c, const uint8_t *p, size_t len)
     c->p = p;
     c->len = len;
 }
-static inline size_t hs_cur_len(const struct hs_cur *c) { return c->len; }
-static inline const uint8_t *hs_cur_data(const struct hs_cur *c) { return c->p; }
+static inline size_t hs_cur_len(const struct hs_cur *c)
+{
+    return c->len;
+}
+static inline const uint8_t *hs_cur_data(const struct hs_cur *c)
+{
+    return c->p;
+}
 
 CR_WUR bool hs_cur_u8(struct hs_cur *c, uint8_t *out);
 CR_WUR bool hs_cur_u16(struct hs_cur *c, uint16_t *out);
@@ -57,7 +63,7 @@ struct hs_buf {
     uint8_t *p;
     size_t len;
     size_t cap;
-    size_t max_len;   /* hard cap in bytes */
+    size_t max_len; /* hard cap in bytes */
     bool err;
 };
 
@@ -66,7 +72,10 @@ void hs_buf_init(struct hs_buf *b, size_t max_len);
 void hs_buf_free(struct hs_buf *b);
 /* Empties without freeing (contents wiped). */
 void hs_buf_clear(struct hs_buf *b);
-static inline bool hs_buf_ok(const struct hs_buf *b) { return !b->err; }
+static inline bool hs_buf_ok(const struct hs_buf *b)
+{
+    return !b->err;
+}
 /* Puts: 0 on success, negative (and the sticky error set) on failure. */
 int hs_buf_u8(struct hs_buf *b, uint8_t v);
 int hs_buf_u16(struct hs_buf *b, uint16_t v);

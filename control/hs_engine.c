@@ -42,79 +42,79 @@
 
 /* ---- wire constants ----------------------------------------------------- */
 /* HandshakeType (RFC 5246 §7.4, RFC 6347 §4.3.2). */
-#define MT_CLIENT_HELLO 1
-#define MT_SERVER_HELLO 2
-#define MT_CERTIFICATE 11
+#define MT_CLIENT_HELLO        1
+#define MT_SERVER_HELLO        2
+#define MT_CERTIFICATE         11
 #define MT_SERVER_KEY_EXCHANGE 12
 #define MT_CERTIFICATE_REQUEST 13
-#define MT_SERVER_HELLO_DONE 14
-#define MT_CERTIFICATE_VERIFY 15
+#define MT_SERVER_HELLO_DONE   14
+#define MT_CERTIFICATE_VERIFY  15
 #define MT_CLIENT_KEY_EXCHANGE 16
-#define MT_FINISHED 20
+#define MT_FINISHED            20
 
 /* ExtensionType. */
-#define EXT_SERVER_NAME 0
-#define EXT_SUPPORTED_GROUPS 10
-#define EXT_EC_POINT_FORMATS 11
-#define EXT_SIGNATURE_ALGORITHMS 13
+#define EXT_SERVER_NAME            0
+#define EXT_SUPPORTED_GROUPS       10
+#define EXT_EC_POINT_FORMATS       11
+#define EXT_SIGNATURE_ALGORITHMS   13
 #define EXT_EXTENDED_MASTER_SECRET 23
-#define EXT_RENEGOTIATION_INFO 0xff01
+#define EXT_RENEGOTIATION_INFO     0xff01
 
 #define SCSV_EMPTY_RENEGOTIATION_INFO 0x00ff
-#define CURVE_TYPE_NAMED 3
-#define POINT_FORMAT_UNCOMPRESSED 0
-#define CERT_TYPE_RSA_SIGN 1
-#define CERT_TYPE_ECDSA_SIGN 64
+#define CURVE_TYPE_NAMED              3
+#define POINT_FORMAT_UNCOMPRESSED     0
+#define CERT_TYPE_RSA_SIGN            1
+#define CERT_TYPE_ECDSA_SIGN          64
 
 /* AlertLevel / AlertDescription (RFC 5246 §7.2, RFC 4279, RFC 5746). */
-#define ALERT_LEVEL_WARNING 1
-#define ALERT_LEVEL_FATAL 2
-#define ALERT_CLOSE_NOTIFY 0
-#define ALERT_UNEXPECTED_MESSAGE 10
-#define ALERT_BAD_RECORD_MAC 20
-#define ALERT_HANDSHAKE_FAILURE 40
-#define ALERT_BAD_CERTIFICATE 42
-#define ALERT_ILLEGAL_PARAMETER 47
-#define ALERT_DECODE_ERROR 50
-#define ALERT_DECRYPT_ERROR 51
-#define ALERT_PROTOCOL_VERSION 70
+#define ALERT_LEVEL_WARNING         1
+#define ALERT_LEVEL_FATAL           2
+#define ALERT_CLOSE_NOTIFY          0
+#define ALERT_UNEXPECTED_MESSAGE    10
+#define ALERT_BAD_RECORD_MAC        20
+#define ALERT_HANDSHAKE_FAILURE     40
+#define ALERT_BAD_CERTIFICATE       42
+#define ALERT_ILLEGAL_PARAMETER     47
+#define ALERT_DECODE_ERROR          50
+#define ALERT_DECRYPT_ERROR         51
+#define ALERT_PROTOCOL_VERSION      70
 #define ALERT_INSUFFICIENT_SECURITY 71
-#define ALERT_INTERNAL_ERROR 80
-#define ALERT_NO_RENEGOTIATION 100
-#define ALERT_UNKNOWN_PSK_IDENTITY 115
+#define ALERT_INTERNAL_ERROR        80
+#define ALERT_NO_RENEGOTIATION      100
+#define ALERT_UNKNOWN_PSK_IDENTITY  115
 
 /* ---- limits ------------------------------------------------------------- */
-#define HS_RANDOM_LEN 32
-#define HS_SESSION_ID_MAX_LEN 32
-#define HS_MASTER_LEN 48
-#define HS_VERIFY_DATA_LEN 12
-#define HS_KEY_BLOCK_MAX_LEN (2 * CR_AEAD_KEY_MAX_LEN + 2 * CR_AEAD_FIXED_IV_MAX_LEN)
-#define HS_TRANSCRIPT_MAX_BYTES (HS_BUFFERED_MAX_BYTES + 64 * 1024)
-#define HS_PREMASTER_MAX_LEN (2 + CR_ECDHE_SECRET_MAX_LEN + 2 + HS_PSK_MAX_KEY_LEN)
+#define HS_RANDOM_LEN               32
+#define HS_SESSION_ID_MAX_LEN       32
+#define HS_MASTER_LEN               48
+#define HS_VERIFY_DATA_LEN          12
+#define HS_KEY_BLOCK_MAX_LEN        (2 * CR_AEAD_KEY_MAX_LEN + 2 * CR_AEAD_FIXED_IV_MAX_LEN)
+#define HS_TRANSCRIPT_MAX_BYTES     (HS_BUFFERED_MAX_BYTES + 64 * 1024)
+#define HS_PREMASTER_MAX_LEN        (2 + CR_ECDHE_SECRET_MAX_LEN + 2 + HS_PSK_MAX_KEY_LEN)
 #define HS_EARLY_EPOCH1_MAX_RECORDS 4   /* epoch-1 records held until CCS */
-#define HS_FINAL_RESEND_MAX 16          /* final-flight resends (1 epoch-1 rec each) */
-#define HS_PEER_RESEND_GAP_MS 100       /* one resend per repeated peer flight */
-#define HS_CH_MAX_EXTENSIONS 64
-#define HS_SIG_ALGS_MAX 64
-#define HS_ALERT_SLOTS 4
-#define HS_ALERT_RECORD_MAX_LEN 64
-#define HS_REPLAY_WIN_BITS 64
-#define HS_DGRAM_OVERHEAD_BYTES 64      /* per-datagram slack when sizing buffers */
+#define HS_FINAL_RESEND_MAX         16  /* final-flight resends (1 epoch-1 rec each) */
+#define HS_PEER_RESEND_GAP_MS       100 /* one resend per repeated peer flight */
+#define HS_CH_MAX_EXTENSIONS        64
+#define HS_SIG_ALGS_MAX             64
+#define HS_ALERT_SLOTS              4
+#define HS_ALERT_RECORD_MAX_LEN     64
+#define HS_REPLAY_WIN_BITS          64
+#define HS_DGRAM_OVERHEAD_BYTES     64 /* per-datagram slack when sizing buffers */
 
 /* ---- errors: engine failures and the one error → alert mapping ---------- */
 /* Engine-internal failure codes (below the cr_err range) name the alert the
  * RFC asks for; HS_FAILURES maps each to its alert and to the public
  * CR_ERR_* that hs_input() returns. */
-#define HS_FAILURES(X)                                                         \
-    X(HS_ERR_UNEXPECTED, -100, ALERT_UNEXPECTED_MESSAGE, CR_ERR_DECODE)        \
-    X(HS_ERR_UNKNOWN_PSK, -101, ALERT_UNKNOWN_PSK_IDENTITY, CR_ERR_AUTH)       \
-    X(HS_ERR_PROTOCOL_VERSION, -102, ALERT_PROTOCOL_VERSION, CR_ERR_UNSUPPORTED) \
-    X(HS_ERR_ILLEGAL, -103, ALERT_ILLEGAL_PARAMETER, CR_ERR_DECODE)            \
-    X(HS_ERR_INSUFFICIENT, -104, ALERT_INSUFFICIENT_SECURITY, CR_ERR_UNSUPPORTED) \
-    X(HS_ERR_HANDSHAKE, -105, ALERT_HANDSHAKE_FAILURE, CR_ERR_UNSUPPORTED)     \
-    X(HS_ERR_BAD_CERT, -106, ALERT_BAD_CERTIFICATE, CR_ERR_VERIFY)             \
-    X(HS_ERR_BAD_MAC, -107, ALERT_BAD_RECORD_MAC, CR_ERR_AUTH)                 \
-    X(HS_ERR_DECRYPT, -108, ALERT_DECRYPT_ERROR, CR_ERR_AUTH)                  \
+#define HS_FAILURES(X)                                                                             \
+    X(HS_ERR_UNEXPECTED, -100, ALERT_UNEXPECTED_MESSAGE, CR_ERR_DECODE)                            \
+    X(HS_ERR_UNKNOWN_PSK, -101, ALERT_UNKNOWN_PSK_IDENTITY, CR_ERR_AUTH)                           \
+    X(HS_ERR_PROTOCOL_VERSION, -102, ALERT_PROTOCOL_VERSION, CR_ERR_UNSUPPORTED)                   \
+    X(HS_ERR_ILLEGAL, -103, ALERT_ILLEGAL_PARAMETER, CR_ERR_DECODE)                                \
+    X(HS_ERR_INSUFFICIENT, -104, ALERT_INSUFFICIENT_SECURITY, CR_ERR_UNSUPPORTED)                  \
+    X(HS_ERR_HANDSHAKE, -105, ALERT_HANDSHAKE_FAILURE, CR_ERR_UNSUPPORTED)                         \
+    X(HS_ERR_BAD_CERT, -106, ALERT_BAD_CERTIFICATE, CR_ERR_VERIFY)                                 \
+    X(HS_ERR_BAD_MAC, -107, ALERT_BAD_RECORD_MAC, CR_ERR_AUTH)                                     \
+    X(HS_ERR_DECRYPT, -108, ALERT_DECRYPT_ERROR, CR_ERR_AUTH)                                      \
     X(HS_ERR_PEER_ALERT, -109, -1, CR_ERR_VERIFY)
 
 enum hs_failure {
@@ -127,51 +127,59 @@ enum hs_failure {
 static int alert_for_error(int err)
 {
     switch (err) {
-#define X(name, code, alert, pub)                                              \
-    case name: return alert;
+#define X(name, code, alert, pub)                                                                  \
+    case name:                                                                                     \
+        return alert;
         HS_FAILURES(X)
 #undef X
-    case CR_ERR_DECODE: return ALERT_DECODE_ERROR;
-    case CR_ERR_AUTH: return ALERT_DECRYPT_ERROR;
-    case CR_ERR_VERIFY: return ALERT_BAD_CERTIFICATE;
-    case CR_ERR_UNSUPPORTED: return ALERT_HANDSHAKE_FAILURE;
-    default: return ALERT_INTERNAL_ERROR;
+    case CR_ERR_DECODE:
+        return ALERT_DECODE_ERROR;
+    case CR_ERR_AUTH:
+        return ALERT_DECRYPT_ERROR;
+    case CR_ERR_VERIFY:
+        return ALERT_BAD_CERTIFICATE;
+    case CR_ERR_UNSUPPORTED:
+        return ALERT_HANDSHAKE_FAILURE;
+    default:
+        return ALERT_INTERNAL_ERROR;
     }
 }
 
 static int public_error(int err)
 {
     switch (err) {
-#define X(name, code, alert, pub)                                              \
-    case name: return pub;
+#define X(name, code, alert, pub)                                                                  \
+    case name:                                                                                     \
+        return pub;
         HS_FAILURES(X)
 #undef X
-    default: return err;
+    default:
+        return err;
     }
 }
 
 /* ---- state -------------------------------------------------------------- */
 enum hs_state {
-    ST_WAIT_CH,            /* ClientHello (with valid cookie) */
-    ST_WAIT_CLIENT_CERT,   /* client Certificate (we sent CertificateRequest) */
-    ST_WAIT_CKE,           /* ClientKeyExchange */
-    ST_WAIT_CERT_VERIFY,   /* CertificateVerify (client sent a certificate) */
-    ST_WAIT_CCS,           /* ChangeCipherSpec record */
-    ST_WAIT_FINISHED,      /* client Finished (epoch 1) */
+    ST_WAIT_CH,          /* ClientHello (with valid cookie) */
+    ST_WAIT_CLIENT_CERT, /* client Certificate (we sent CertificateRequest) */
+    ST_WAIT_CKE,         /* ClientKeyExchange */
+    ST_WAIT_CERT_VERIFY, /* CertificateVerify (client sent a certificate) */
+    ST_WAIT_CCS,         /* ChangeCipherSpec record */
+    ST_WAIT_FINISHED,    /* client Finished (epoch 1) */
     ST_ESTABLISHED,
     ST_CLOSED,
     ST_FAILED,
 };
 
 struct early_rec {
-    uint8_t *data;         /* one whole epoch-1 record (header + body) */
+    uint8_t *data; /* one whole epoch-1 record (header + body) */
     size_t len;
 };
 
 struct hs {
     /* Record keys first: they need 64-byte alignment (cr_aead_key). */
-    struct cr_aead_key rkey;           /* client_write: opens client records */
-    struct cr_aead_key wkey;           /* server_write: seals our records */
+    struct cr_aead_key rkey; /* client_write: opens client records */
+    struct cr_aead_key wkey; /* server_write: seals our records */
 
     struct hs_ctx *ctx;
     struct hs_peer peer;
@@ -180,11 +188,11 @@ struct hs {
 
     struct hs_reasm reasm;
     struct hs_flight flight;
-    bool flight_final;                 /* the stored flight ends the handshake */
+    bool flight_final; /* the stored flight ends the handshake */
     bool have_flight;
-    uint64_t wseq[2];                  /* next write seq per epoch */
-    uint64_t app_wseq;                 /* epoch-1 writes after ESTABLISHED */
-    uint16_t next_msg_seq;             /* server message_seq */
+    uint64_t wseq[2];      /* next write seq per epoch */
+    uint64_t app_wseq;     /* epoch-1 writes after ESTABLISHED */
+    uint16_t next_msg_seq; /* server message_seq */
     bool first_record_seen;
 
     uint8_t client_random[HS_RANDOM_LEN];
@@ -197,34 +205,34 @@ struct hs {
     uint8_t ecdhe_pub[CR_ECDHE_PUB_MAX_LEN];
     size_t ecdhe_pub_len;
     uint8_t master[HS_MASTER_LEN];
-    struct hs_buf transcript;          /* full handshake messages, DTLS form */
+    struct hs_buf transcript; /* full handshake messages, DTLS form */
 
     bool cert_requested;
     bool client_cert;
     EVP_PKEY *client_pub;
 
-    bool keys_ready;                   /* rkey/wkey set (after CKE) */
-    bool read_epoch1;                  /* client's CCS processed */
-    bool write_epoch1;                 /* our CCS sent */
-    bool ccs_early;                    /* CCS arrived before CKE was complete */
+    bool keys_ready;   /* rkey/wkey set (after CKE) */
+    bool read_epoch1;  /* client's CCS processed */
+    bool write_epoch1; /* our CCS sent */
+    bool ccs_early;    /* CCS arrived before CKE was complete */
     struct early_rec early[HS_EARLY_EPOCH1_MAX_RECORDS];
     unsigned n_early;
-    struct dp_replay *replay;          /* epoch-1 read window */
+    struct dp_replay *replay; /* epoch-1 read window */
     uint64_t client_read_top;
     unsigned final_resends;
-    bool resent_by_peer;               /* last_peer_resend_ms is valid */
+    bool resent_by_peer; /* last_peer_resend_ms is valid */
     uint64_t last_peer_resend_ms;
 
-    uint64_t timer_deadline_ms;        /* 0: no timer */
+    uint64_t timer_deadline_ms; /* 0: no timer */
     uint32_t cur_timeout_ms;
-    bool resend_requested;             /* during one hs_input */
-    bool flight_emitted;               /* during one call */
+    bool resend_requested; /* during one hs_input */
+    bool flight_emitted;   /* during one call */
 
-    uint8_t *out_buf;                  /* datagrams of the last emission */
+    uint8_t *out_buf; /* datagrams of the last emission */
     size_t out_cap;
     uint8_t alert_buf[HS_ALERT_SLOTS][HS_ALERT_RECORD_MAX_LEN];
     unsigned n_alerts;
-    uint8_t *app_buf;                  /* plaintext of decrypted records */
+    uint8_t *app_buf; /* plaintext of decrypted records */
     size_t app_cap;
     size_t app_used;
 
@@ -253,9 +261,8 @@ static size_t aead_overhead(const struct hs *hs)
 }
 
 /* Writes one protected record (RFC 6347 §4.1, RFC 5246 §6.2.3.3). */
-static int seal_record(void *arg, uint8_t type, uint16_t epoch, uint64_t seq,
-                       const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                       size_t *out_len)
+static int seal_record(void *arg, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *pt,
+                       size_t pt_len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     struct hs *hs = arg;
     uint8_t nonce[CR_AEAD_EXPLICIT_NONCE_LEN];
@@ -283,8 +290,7 @@ static int seal_record(void *arg, uint8_t type, uint16_t epoch, uint64_t seq,
     op.seq = seq;
     op.explicit_nonce = nonce;
     op.type = type;
-    CR_ENSURE(cr_aead_seal_batch(hs->ctx->aead, &op, 1) == 1 && op.status == CR_OK,
-              CR_ERR_CRYPTO);
+    CR_ENSURE(cr_aead_seal_batch(hs->ctx->aead, &op, 1) == 1 && op.status == CR_OK, CR_ERR_CRYPTO);
     *out_len = DP_REC_HDR_LEN + body;
     return 0;
 }
@@ -325,15 +331,14 @@ static int open_record(struct hs *hs, const struct dp_record *rec, uint8_t *pt)
  * protected after (RFC 5246 §7.2). */
 static int queue_alert(struct hs *hs, struct hs_out *out, uint8_t level, uint8_t desc)
 {
-    const uint8_t body[2] = { level, desc };
+    const uint8_t body[2] = {level, desc};
     size_t len = 0;
 
-    CR_ENSURE(hs->n_alerts < HS_ALERT_SLOTS && out->n_dgrams < HS_OUT_MAX_DGRAMS,
-              CR_ERR_LIMIT);
+    CR_ENSURE(hs->n_alerts < HS_ALERT_SLOTS && out->n_dgrams < HS_OUT_MAX_DGRAMS, CR_ERR_LIMIT);
     uint8_t *buf = hs->alert_buf[hs->n_alerts];
     if (hs->write_epoch1) {
-        uint64_t *seq = hs->state == ST_ESTABLISHED || hs->state == ST_CLOSED
-                            ? &hs->app_wseq : &hs->wseq[1];
+        uint64_t *seq =
+            hs->state == ST_ESTABLISHED || hs->state == ST_CLOSED ? &hs->app_wseq : &hs->wseq[1];
         CR_ENSURE(*seq <= DP_REC_SEQ_MAX, CR_ERR_LIMIT);
         CR_GUARD(seal_record(hs, DP_CT_ALERT, 1, *seq, body, sizeof(body), buf,
                              HS_ALERT_RECORD_MAX_LEN, &len));
@@ -380,7 +385,7 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
 
 static int emit_flight(struct hs *hs, struct hs_out *out)
 {
-    struct hs_record_sealer sealer = { seal_record, 0, hs };
+    struct hs_record_sealer sealer = {seal_record, 0, hs};
     size_t mtu = hs->ctx->p.mtu_bytes;
     size_t total = 0;
     unsigned n = 0;
@@ -392,10 +397,10 @@ static int emit_flight(struct hs *hs, struct hs_out *out)
     for (unsigned i = 0; i < hs->flight.n_items; i++)
         total += hs->flight.items[i].len + HS_FRAG_HDR_LEN + DP_REC_HDR_LEN;
     /* Fragments of at least (mtu - per-record overhead) bytes each. */
-    size_t per_dgram = mtu > 2 * HS_DGRAM_OVERHEAD_BYTES ? mtu - 2 * HS_DGRAM_OVERHEAD_BYTES
-                                                         : mtu / 2;
-    size_t est = total + (total / per_dgram + hs->flight.n_items + 2) *
-                             (HS_DGRAM_OVERHEAD_BYTES + mtu / 4);
+    size_t per_dgram =
+        mtu > 2 * HS_DGRAM_OVERHEAD_BYTES ? mtu - 2 * HS_DGRAM_OVERHEAD_BYTES : mtu / 2;
+    size_t est =
+        total + (total / per_dgram + hs->flight.n_items + 2) * (HS_DGRAM_OVERHEAD_BYTES + mtu / 4);
     if (est > hs->out_cap) {
         uint8_t *nb = malloc(est);
         CR_ENSURE(nb, CR_ERR_NOMEM);
@@ -420,8 +425,7 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
         return 0;
     /* A repeated peer flight arrives as several datagrams (CKE, CCS,
      * Finished...): answer the first, not each one. */
-    if (by_peer && hs->resent_by_peer &&
-        now_ms - hs->last_peer_resend_ms < HS_PEER_RESEND_GAP_MS)
+    if (by_peer && hs->resent_by_peer && now_ms - hs->last_peer_resend_ms < HS_PEER_RESEND_GAP_MS)
         return 0;
     if (by_peer) {
         hs->resent_by_peer = true;
@@ -586,14 +590,13 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
              * the renegotiated_connection field is zero, and if it is not,
              * MUST abort the handshake." */
             struct hs_cur rc_field;
-            CR_ENSURE(hs_cur_prefixed8(&body, &rc_field) && hs_cur_len(&body) == 0,
-                      CR_ERR_DECODE);
+            CR_ENSURE(hs_cur_prefixed8(&body, &rc_field) && hs_cur_len(&body) == 0, CR_ERR_DECODE);
             CR_ENSURE(hs_cur_len(&rc_field) == 0, HS_ERR_HANDSHAKE);
             ch->reneg = true;
             break;
         }
         default:
-            break;   /* unknown extensions are ignored (RFC 5246 §7.4.1.4) */
+            break; /* unknown extensions are ignored (RFC 5246 §7.4.1.4) */
         }
     }
     return 0;
@@ -616,10 +619,10 @@ static uint16_t choose_group(const struct client_hello *ch)
 
 static uint16_t choose_sig_scheme(const struct client_hello *ch, EVP_PKEY *key)
 {
-    static const uint16_t ec_pref[] = { CR_SIG_ECDSA_SECP256R1_SHA256,
-                                        CR_SIG_ECDSA_SECP384R1_SHA384 };
-    static const uint16_t rsa_pref[] = { CR_SIG_RSA_PKCS1_SHA256, CR_SIG_RSA_PSS_RSAE_SHA256,
-                                         CR_SIG_RSA_PKCS1_SHA384 };
+    static const uint16_t ec_pref[] = {CR_SIG_ECDSA_SECP256R1_SHA256,
+                                       CR_SIG_ECDSA_SECP384R1_SHA384};
+    static const uint16_t rsa_pref[] = {CR_SIG_RSA_PKCS1_SHA256, CR_SIG_RSA_PSS_RSAE_SHA256,
+                                        CR_SIG_RSA_PKCS1_SHA384};
     enum cr_pk_type t = cr_pk_type_of(key);
 
     if (t == CR_PK_NONE)
@@ -661,8 +664,7 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
             break;
         case HS_KEX_ECDHE_ECDSA:
         case HS_KEX_ECDHE_RSA: {
-            const struct hs_cert_slot *slot =
-                s->kex == HS_KEX_ECDHE_ECDSA ? &cr->ecdsa : &cr->rsa;
+            const struct hs_cert_slot *slot = s->kex == HS_KEX_ECDHE_ECDSA ? &cr->ecdsa : &cr->rsa;
             if (!slot->key || !ecdhe_ok)
                 continue;
             /* RFC 8422 §5.1 / §2.1: the ECDSA certificate's curve must be
@@ -699,15 +701,13 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
 
 static const struct hs_cert_slot *server_cert(const struct hs *hs)
 {
-    return hs->suite->kex == HS_KEX_ECDHE_ECDSA ? &hs->ctx->creds->ecdsa
-                                                : &hs->ctx->creds->rsa;
+    return hs->suite->kex == HS_KEX_ECDHE_ECDSA ? &hs->ctx->creds->ecdsa : &hs->ctx->creds->rsa;
 }
 
 /* Signature schemes we accept in the client's CertificateVerify. */
-static const uint16_t cv_schemes[] = { CR_SIG_ECDSA_SECP256R1_SHA256,
-                                       CR_SIG_ECDSA_SECP384R1_SHA384,
-                                       CR_SIG_RSA_PSS_RSAE_SHA256, CR_SIG_RSA_PKCS1_SHA256,
-                                       CR_SIG_RSA_PKCS1_SHA384 };
+static const uint16_t cv_schemes[] = {CR_SIG_ECDSA_SECP256R1_SHA256, CR_SIG_ECDSA_SECP384R1_SHA384,
+                                      CR_SIG_RSA_PSS_RSAE_SHA256, CR_SIG_RSA_PKCS1_SHA256,
+                                      CR_SIG_RSA_PKCS1_SHA384};
 #define N_CV_SCHEMES (sizeof(cv_schemes) / sizeof(cv_schemes[0]))
 
 static bool is_ecdhe(const struct hs *hs)
@@ -732,9 +732,9 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
     /* ServerHello */
     hs_buf_u16(&b, DP_VERSION_DTLS12);
     hs_buf_bytes(&b, hs->server_random, HS_RANDOM_LEN);
-    hs_buf_u8(&b, 0);                       /* session_id: no resumption */
+    hs_buf_u8(&b, 0); /* session_id: no resumption */
     hs_buf_u16(&b, hs->suite->id);
-    hs_buf_u8(&b, 0);                       /* compression: null */
+    hs_buf_u8(&b, 0); /* compression: null */
     hs_buf_open(&b, 2, &m1);
     if (hs->secure_reneg) {
         /* RFC 5746 §3.6: "the server MUST include an empty
@@ -755,7 +755,7 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
     }
     hs_buf_close(&b, 2, m1);
     if (b.len >= 2 && b.p[b.len - 1] == 0 && b.p[b.len - 2] == 0 && m1 == b.len - 2)
-        b.len -= 2;                         /* no extensions: omit the block */
+        b.len -= 2; /* no extensions: omit the block */
     CR_GUARD_GOTO(add_message(hs, 0, MT_SERVER_HELLO, &b), done);
 
     /* Certificate */
@@ -773,12 +773,11 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
 
     /* ServerKeyExchange */
     if (is_ecdhe(hs)) {
-        CR_GUARD_GOTO(cr_ecdhe_keygen(hs->group, &hs->ecdhe, hs->ecdhe_pub,
-                                      sizeof(hs->ecdhe_pub), &hs->ecdhe_pub_len),
+        CR_GUARD_GOTO(cr_ecdhe_keygen(hs->group, &hs->ecdhe, hs->ecdhe_pub, sizeof(hs->ecdhe_pub),
+                                      &hs->ecdhe_pub_len),
                       done);
     }
-    if (hs->suite->kex == HS_KEX_ECDHE_PSK ||
-        (hs->suite->kex == HS_KEX_PSK && cr->has_psk_hint)) {
+    if (hs->suite->kex == HS_KEX_ECDHE_PSK || (hs->suite->kex == HS_KEX_PSK && cr->has_psk_hint)) {
         /* RFC 4279 §2 / RFC 5489 §2: psk_identity_hint<0..2^16-1>
          * [+ ServerECDHParams for ECDHE_PSK], not signed. */
         hs_buf_clear(&b);
@@ -829,7 +828,7 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
         for (size_t i = 0; i < N_CV_SCHEMES; i++)
             hs_buf_u16(&b, cv_schemes[i]);
         hs_buf_close(&b, 2, m2);
-        hs_buf_u16(&b, 0);                  /* certificate_authorities: any */
+        hs_buf_u16(&b, 0); /* certificate_authorities: any */
         CR_GUARD_GOTO(add_message(hs, 0, MT_CERTIFICATE_REQUEST, &b), done);
     }
 
@@ -865,7 +864,7 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
     CR_ENSURE(hs_cur_len(&comp) >= 1, CR_ERR_DECODE);
     if (hs_cur_len(&c) > 0) {
         CR_ENSURE(hs_cur_prefixed16(&c, &exts), CR_ERR_DECODE);
-        CR_ENSURE(hs_cur_len(&c) == 0, CR_ERR_DECODE);   /* consumed exactly */
+        CR_ENSURE(hs_cur_len(&c) == 0, CR_ERR_DECODE); /* consumed exactly */
         CR_GUARD(parse_extensions(hs, &exts, &ch));
     }
     /* DTLS versions count down: 0xfeff is 1.0, 0xfefd is 1.2.  A client
@@ -885,11 +884,11 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
     memcpy(hs->client_random, random, HS_RANDOM_LEN);
     CR_GUARD(choose_suite(hs, &ch));
     CR_ENSURE(RAND_bytes(hs->server_random, HS_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
-    hs->cert_requested = hs->ctx->p.client_auth != HS_CLIENT_AUTH_NONE &&
-                         (hs->suite->kex == HS_KEX_ECDHE_ECDSA ||
-                          hs->suite->kex == HS_KEX_ECDHE_RSA);
+    hs->cert_requested =
+        hs->ctx->p.client_auth != HS_CLIENT_AUTH_NONE &&
+        (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA);
     if (hs->cert_requested && hs->ctx->p.client_auth == HS_CLIENT_AUTH_REQUIRE)
-        CR_ENSURE(hs->ctx->creds->ca, HS_ERR_HANDSHAKE);   /* cannot verify anyone */
+        CR_ENSURE(hs->ctx->creds->ca, HS_ERR_HANDSHAKE); /* cannot verify anyone */
     hs->keys.suite = hs->suite->id;
     hs->keys.kex = hs->suite->kex;
     hs->keys.aead = hs->suite->aead;
@@ -908,8 +907,8 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
 
 /* ---- client Certificate / CertificateVerify ----------------------------- */
 
-static int on_client_certificate(struct hs *hs, const struct hs_reasm_msg *msg,
-                                 struct hs_out *out, uint64_t now_ms)
+static int on_client_certificate(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                                 uint64_t now_ms)
 {
     const uint8_t *der[CR_PK_CHAIN_MAX_CERTS];
     size_t der_len[CR_PK_CHAIN_MAX_CERTS];
@@ -950,7 +949,7 @@ static int after_client_keys(struct hs *hs)
 {
     hs->state = ST_WAIT_CCS;
     if (hs->read_epoch1) {
-        hs->state = ST_WAIT_FINISHED;   /* CCS came while CertificateVerify was due */
+        hs->state = ST_WAIT_FINISHED; /* CCS came while CertificateVerify was due */
         return 0;
     }
     if (hs->ccs_early)
@@ -958,8 +957,8 @@ static int after_client_keys(struct hs *hs)
     return 0;
 }
 
-static int on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg,
-                                 struct hs_out *out, uint64_t now_ms)
+static int on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                                 uint64_t now_ms)
 {
     struct hs_cur c, sig;
     uint16_t scheme;
@@ -999,14 +998,14 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
          * "extended master secret", session_hash)[0..47], session_hash being
          * the hash of the handshake messages through ClientKeyExchange. */
         CR_GUARD(transcript_hash(hs, hash, &hash_len));
-        CR_GUARD_GOTO(cr_tls12_prf(sha384, pms, pms_len, "extended master secret", hash,
-                                   hash_len, NULL, 0, hs->master, HS_MASTER_LEN),
+        CR_GUARD_GOTO(cr_tls12_prf(sha384, pms, pms_len, "extended master secret", hash, hash_len,
+                                   NULL, 0, hs->master, HS_MASTER_LEN),
                       done);
     } else {
         /* RFC 5246 §8.1. */
         CR_GUARD_GOTO(cr_tls12_prf(sha384, pms, pms_len, "master secret", hs->client_random,
-                                   HS_RANDOM_LEN, hs->server_random, HS_RANDOM_LEN,
-                                   hs->master, HS_MASTER_LEN),
+                                   HS_RANDOM_LEN, hs->server_random, HS_RANDOM_LEN, hs->master,
+                                   HS_MASTER_LEN),
                       done);
     }
     /* RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random
@@ -1014,8 +1013,8 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
      * server_write_key, client_write_IV, server_write_IV. */
     CR_ENSURE_GOTO(key_len > 0 && 2 * key_len + 2 * iv_len <= sizeof(kb), CR_ERR_INVAL, done);
     CR_GUARD_GOTO(cr_tls12_prf(sha384, hs->master, HS_MASTER_LEN, "key expansion",
-                               hs->server_random, HS_RANDOM_LEN, hs->client_random,
-                               HS_RANDOM_LEN, kb, 2 * key_len + 2 * iv_len),
+                               hs->server_random, HS_RANDOM_LEN, hs->client_random, HS_RANDOM_LEN,
+                               kb, 2 * key_len + 2 * iv_len),
                   done);
     hs->keys.key_len = (uint8_t)key_len;
     hs->keys.iv_len = (uint8_t)iv_len;
@@ -1037,8 +1036,8 @@ done:
     return rc;
 }
 
-static int on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg,
-                                  struct hs_out *out, uint64_t now_ms)
+static int on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                                  uint64_t now_ms)
 {
     struct hs_cur c, identity, point;
     uint8_t z[CR_ECDHE_SECRET_MAX_LEN], pms[HS_PREMASTER_MAX_LEN];
@@ -1134,8 +1133,8 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
      * Hash(handshake_messages))[0..11]. */
     CR_ENSURE(msg->len == HS_VERIFY_DATA_LEN, CR_ERR_DECODE);
     CR_GUARD(transcript_hash(hs, hash, &hash_len));
-    CR_GUARD(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN, "client finished",
-                          hash, hash_len, NULL, 0, expect, sizeof(expect)));
+    CR_GUARD(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN, "client finished", hash,
+                          hash_len, NULL, 0, expect, sizeof(expect)));
     if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0)
         return HS_ERR_DECRYPT;
     CR_GUARD(transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
@@ -1145,9 +1144,8 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs_buf_init(&b, HS_VERIFY_DATA_LEN);
     uint8_t *vd = hs_buf_reserve(&b, HS_VERIFY_DATA_LEN);
     CR_ENSURE_GOTO(vd, CR_ERR_NOMEM, done);
-    CR_GUARD_GOTO(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN,
-                               "server finished", hash, hash_len, NULL, 0, vd,
-                               HS_VERIFY_DATA_LEN),
+    CR_GUARD_GOTO(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN, "server finished",
+                               hash, hash_len, NULL, 0, vd, HS_VERIFY_DATA_LEN),
                   done);
     hs_flight_reset(&hs->flight);
     hs->have_flight = true;
@@ -1178,18 +1176,18 @@ typedef int (*msg_handler)(struct hs *hs, const struct hs_reasm_msg *msg, struct
 struct transition {
     enum hs_state state;
     uint8_t msg_type;
-    uint16_t epoch;          /* epoch the message must arrive in */
-    bool hash_first;         /* transcript gets the message before the handler */
+    uint16_t epoch;  /* epoch the message must arrive in */
+    bool hash_first; /* transcript gets the message before the handler */
     msg_handler fn;
 };
 
 /* Every (state, message) pair not listed is unexpected_message. */
 static const struct transition transitions[] = {
-    { ST_WAIT_CH, MT_CLIENT_HELLO, 0, false, on_client_hello },
-    { ST_WAIT_CLIENT_CERT, MT_CERTIFICATE, 0, true, on_client_certificate },
-    { ST_WAIT_CKE, MT_CLIENT_KEY_EXCHANGE, 0, true, on_client_key_exchange },
-    { ST_WAIT_CERT_VERIFY, MT_CERTIFICATE_VERIFY, 0, false, on_certificate_verify },
-    { ST_WAIT_FINISHED, MT_FINISHED, 1, false, on_finished },
+    {ST_WAIT_CH, MT_CLIENT_HELLO, 0, false, on_client_hello},
+    {ST_WAIT_CLIENT_CERT, MT_CERTIFICATE, 0, true, on_client_certificate},
+    {ST_WAIT_CKE, MT_CLIENT_KEY_EXCHANGE, 0, true, on_client_key_exchange},
+    {ST_WAIT_CERT_VERIFY, MT_CERTIFICATE_VERIFY, 0, false, on_certificate_verify},
+    {ST_WAIT_FINISHED, MT_FINISHED, 1, false, on_finished},
 };
 
 static int process_messages(struct hs *hs, struct hs_out *out, uint64_t now_ms)
@@ -1237,11 +1235,11 @@ static void feed_handshake(struct hs *hs, uint16_t epoch, const uint8_t *body, s
     unsigned flags = 0;
     int rc = hs_reasm_add_record(&hs->reasm, epoch, body, len, &flags);
     if (rc < 0) {
-        hs->stats.dropped_records++;   /* malformed or over a cap: silent */
+        hs->stats.dropped_records++; /* malformed or over a cap: silent */
         return;
     }
     if (flags & HS_REASM_F_OLD)
-        hs->resend_requested = true;   /* peer repeated its last flight */
+        hs->resend_requested = true; /* peer repeated its last flight */
     if (flags & (HS_REASM_F_FUTURE | HS_REASM_F_CONFLICT))
         hs->stats.dropped_records++;
 }
@@ -1266,7 +1264,7 @@ static int on_alert(struct hs *hs, const uint8_t *body, size_t len, struct hs_ou
         out->alert = body[1];
         return HS_ERR_PEER_ALERT;
     }
-    return 0;   /* other warnings are ignored */
+    return 0; /* other warnings are ignored */
 }
 
 static bool record_holds_client_hello(const uint8_t *body, size_t len)
@@ -1405,7 +1403,7 @@ static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_o
             hs->ccs_early = true;
             return 0;
         case ST_ESTABLISHED:
-            hs->resend_requested = true;   /* repeated client final flight */
+            hs->resend_requested = true; /* repeated client final flight */
             return 0;
         default:
             hs->stats.dropped_records++;
@@ -1413,7 +1411,7 @@ static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_o
         }
     case DP_CT_ALERT:
         if (hs->read_epoch1) {
-            hs->stats.dropped_records++;   /* must be protected by now */
+            hs->stats.dropped_records++; /* must be protected by now */
             return 0;
         }
         return on_alert(hs, rec->fragment, rec->length, out);
@@ -1460,8 +1458,7 @@ static int ensure_app_cap(struct hs *hs, size_t need)
     return 0;
 }
 
-int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
-             struct hs_out *out)
+int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, struct hs_out *out)
 {
     const uint8_t *p = dgram;
     size_t left = len;
@@ -1471,7 +1468,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
         return CR_ERR_INVAL;
     out_reset(hs, out);
     if (hs->state == ST_FAILED || hs->state == ST_CLOSED)
-        return CR_ERR_INVAL;    /* dead: the caller frees it */
+        return CR_ERR_INVAL; /* dead: the caller frees it */
     if (!dgram && len > 0)
         return CR_ERR_INVAL;
     CR_GUARD_GOTO(ensure_app_cap(hs, len), failed);
@@ -1479,7 +1476,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
     while (left > 0 && hs->state < ST_CLOSED) {
         struct dp_record rec;
         if (dp_record_next(&p, &left, 0, &rec) != DP_RECORD_OK) {
-            hs->stats.dropped_records++;   /* rest of the datagram dropped */
+            hs->stats.dropped_records++; /* rest of the datagram dropped */
             break;
         }
         CR_GUARD_GOTO(handle_record(hs, &rec, out, now_ms), failed);
@@ -1515,8 +1512,8 @@ int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out)
         return CR_ERR_LIMIT;
     }
     uint64_t next = (uint64_t)hs->cur_timeout_ms * 2;
-    hs->cur_timeout_ms = next > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms
-                                                          : (uint32_t)next;
+    hs->cur_timeout_ms =
+        next > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms : (uint32_t)next;
     rc = resend_flight(hs, out, now_ms, false);
     if (rc < 0)
         return fail(hs, out, rc);
@@ -1538,14 +1535,14 @@ int hs_close(struct hs *hs, struct hs_out *out)
     return 0;
 }
 
-int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf,
-                size_t out_cap, size_t *out_len)
+int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf, size_t out_cap,
+                size_t *out_len)
 {
     CR_ENSURE(hs && out_buf && out_len && (data || len == 0), CR_ERR_INVAL);
     CR_ENSURE(hs->state == ST_ESTABLISHED, CR_ERR_INVAL);
     CR_ENSURE(hs->app_wseq <= DP_REC_SEQ_MAX, CR_ERR_LIMIT);
-    CR_GUARD(seal_record(hs, DP_CT_APPLICATION_DATA, 1, hs->app_wseq, data, len, out_buf,
-                         out_cap, out_len));
+    CR_GUARD(seal_record(hs, DP_CT_APPLICATION_DATA, 1, hs->app_wseq, data, len, out_buf, out_cap,
+                         out_len));
     hs->app_wseq++;
     return 0;
 }

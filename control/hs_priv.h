@@ -16,9 +16,9 @@
 #include "cr_pk.h"
 #include "hs.h"
 
-#define HS_PSK_MAX_KEY_LEN 64          /* bytes of one pre-shared key */
-#define HS_PSK_HINT_MAX_LEN 255
-#define HS_PSK_LINE_MAX_LEN 1024       /* one psktool line, bytes */
+#define HS_PSK_MAX_KEY_LEN   64 /* bytes of one pre-shared key */
+#define HS_PSK_HINT_MAX_LEN  255
+#define HS_PSK_LINE_MAX_LEN  1024 /* one psktool line, bytes */
 #define HS_CREDS_ERR_MAX_LEN 256
 
 struct hs_psk_entry {
@@ -36,15 +36,15 @@ struct hs_psk_set {
 };
 
 struct hs_cert_slot {
-    EVP_PKEY *key;                      /* NULL: slot empty */
-    uint16_t ec_group;                  /* NamedGroup of an EC key, else 0 */
-    uint8_t *der[CR_PK_CHAIN_MAX_CERTS];   /* leaf first */
+    EVP_PKEY *key;                       /* NULL: slot empty */
+    uint16_t ec_group;                   /* NamedGroup of an EC key, else 0 */
+    uint8_t *der[CR_PK_CHAIN_MAX_CERTS]; /* leaf first */
     size_t der_len[CR_PK_CHAIN_MAX_CERTS];
     unsigned n;
 };
 
 struct hs_creds {
-    struct hs_psk_set *psk;             /* swapped whole on reload */
+    struct hs_psk_set *psk; /* swapped whole on reload */
     struct hs_cert_slot ecdsa;
     struct hs_cert_slot rsa;
     X509_STORE *ca;
@@ -60,11 +60,11 @@ bool hs_creds_has_psk(const struct hs_creds *c);
 
 struct hs_ctx {
     struct hs_params p;
-    uint16_t suites[HS_MAX_SUITES];     /* effective preference order */
+    uint16_t suites[HS_MAX_SUITES]; /* effective preference order */
     unsigned n_suites;
-    struct hs_creds *creds;             /* not owned */
+    struct hs_creds *creds; /* not owned */
     struct cr_cookie_keys cookie;
-    struct cr_aead_ctx *aead;           /* record AEAD for all handshakes */
+    struct cr_aead_ctx *aead; /* record AEAD for all handshakes */
 };
 
 unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);
@@ -73,7 +73,7 @@ unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);
  * the ClientHello fixed fields. */
 #define HS_COOKIE_INPUT_MAX_LEN (1 + 2 + 16 + 2 + 32 + 1 + 32)
 CR_WUR int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
-                           const uint8_t *random, const uint8_t *session_id,
-                           size_t session_id_len, uint8_t *out, size_t *out_len);
+                           const uint8_t *random, const uint8_t *session_id, size_t session_id_len,
+                           uint8_t *out, size_t *out_len);
 
 #endif

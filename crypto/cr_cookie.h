@@ -25,14 +25,20 @@
 #include "cr_err.h"
 
 #define CR_COOKIE_SECRET_LEN 32
-#define CR_COOKIE_MAC_LEN 32          /* HMAC-SHA256 output, bytes */
-#define CR_COOKIE_MIN_LEN 16          /* shortest cookie we issue or accept */
-#define CR_COOKIE_N_SLOTS 3
+#define CR_COOKIE_MAC_LEN    32 /* HMAC-SHA256 output, bytes */
+#define CR_COOKIE_MIN_LEN    16 /* shortest cookie we issue or accept */
+#define CR_COOKIE_N_SLOTS    3
+
+/* Bytes reserved per precomputed HMAC half (a SHA256_CTX after the padded
+ * key block); checked against sizeof(SHA256_CTX) in cr_cookie.c. */
+#define CR_COOKIE_STATE_BYTES 128
 
 struct cr_cookie_keys {
     uint8_t secret[CR_COOKIE_N_SLOTS][CR_COOKIE_SECRET_LEN];
-    unsigned cur;        /* index of the current secret; atomic accesses */
-    bool has_prev;       /* false until the first rotation */
+    /* [slot][0]: inner (key ^ ipad), [slot][1]: outer (key ^ opad) */
+    uint8_t state[CR_COOKIE_N_SLOTS][2][CR_COOKIE_STATE_BYTES] __attribute__((aligned(16)));
+    unsigned cur;  /* index of the current secret; atomic accesses */
+    bool has_prev; /* false until the first rotation */
 };
 
 /* Fresh random current secret, no previous one. */
@@ -47,7 +53,7 @@ CR_WUR int cr_cookie_mac(const struct cr_cookie_keys *k, const uint8_t *data, si
 /* 0 when cookie (cookie_len bytes, CR_COOKIE_MIN_LEN..CR_COOKIE_MAC_LEN) is
  * the truncated MAC of data under the current or the previous secret;
  * CR_ERR_AUTH otherwise.  Comparison in constant time. */
-CR_WUR int cr_cookie_verify(const struct cr_cookie_keys *k, const uint8_t *data,
-                            size_t len, const uint8_t *cookie, size_t cookie_len);
+CR_WUR int cr_cookie_verify(const struct cr_cookie_keys *k, const uint8_t *data, size_t len,
+                            const uint8_t *cookie, size_t cookie_len);
 
 #endif

@@ -12,9 +12,9 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
-int cr_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len,
-                 const char *label, const uint8_t *seed1, size_t seed1_len,
-                 const uint8_t *seed2, size_t seed2_len, uint8_t *out, size_t out_len)
+int cr_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len, const char *label,
+                 const uint8_t *seed1, size_t seed1_len, const uint8_t *seed2, size_t seed2_len,
+                 uint8_t *out, size_t out_len)
 {
     uint8_t seed[CR_KDF_SEED_MAX_LEN];
     size_t label_len, seed_len;
@@ -47,10 +47,10 @@ int cr_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len,
     CR_ENSURE_GOTO(kdf, CR_ERR_CRYPTO, done);
     kctx = EVP_KDF_CTX_new(kdf);
     CR_ENSURE_GOTO(kctx, CR_ERR_NOMEM, done);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                                 sha384 ? "SHA384" : "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET,
-                                                  (void *)secret, secret_len);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha384 ? "SHA384" : "SHA256", 0);
+    params[1] =
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, (void *)secret, secret_len);
     params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, seed_len);
     params[3] = OSSL_PARAM_construct_end();
     CR_ENSURE_GOTO(EVP_KDF_derive(kctx, out, out_len, params) == 1, CR_ERR_CRYPTO, done);
@@ -67,8 +67,7 @@ int cr_hash(bool sha384, const uint8_t *buf, size_t len, uint8_t *out, size_t *o
     unsigned int n = 0;
 
     CR_ENSURE(out && out_len && (buf || len == 0), CR_ERR_INVAL);
-    CR_ENSURE(EVP_Digest(buf, len, out, &n, sha384 ? EVP_sha384() : EVP_sha256(),
-                         NULL) == 1,
+    CR_ENSURE(EVP_Digest(buf, len, out, &n, sha384 ? EVP_sha384() : EVP_sha256(), NULL) == 1,
               CR_ERR_CRYPTO);
     *out_len = n;
     return 0;

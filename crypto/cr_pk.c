@@ -20,19 +20,26 @@
 static const char *group_curve(uint16_t group)
 {
     switch (group) {
-    case CR_GROUP_SECP256R1: return "P-256";
-    case CR_GROUP_SECP384R1: return "P-384";
-    default: return NULL;
+    case CR_GROUP_SECP256R1:
+        return "P-256";
+    case CR_GROUP_SECP384R1:
+        return "P-384";
+    default:
+        return NULL;
     }
 }
 
 static size_t group_point_len(uint16_t group)
 {
     switch (group) {
-    case CR_GROUP_SECP256R1: return 65;
-    case CR_GROUP_SECP384R1: return 97;
-    case CR_GROUP_X25519: return 32;
-    default: return 0;
+    case CR_GROUP_SECP256R1:
+        return 65;
+    case CR_GROUP_SECP384R1:
+        return 97;
+    case CR_GROUP_X25519:
+        return 32;
+    default:
+        return 0;
     }
 }
 
@@ -62,8 +69,8 @@ int cr_ecdhe_keygen(uint16_t group, EVP_PKEY **out_key, uint8_t *out_pub, size_t
     } else {
         /* OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY is the uncompressed point by
          * default (RFC 8422 §5.4: uncompressed is the only format we do). */
-        if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                            out_pub, cap, &n) != 1)
+        if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out_pub, cap,
+                                            &n) != 1)
             goto fail;
     }
     if (n != group_point_len(group))
@@ -86,10 +93,9 @@ static EVP_PKEY *peer_key(uint16_t group, const uint8_t *pub, size_t len)
     OSSL_PARAM params[3];
     if (!pctx)
         return NULL;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 (char *)group_curve(group), 0);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub,
-                                                  len);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group_curve(group), 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, len);
     params[2] = OSSL_PARAM_construct_end();
     if (EVP_PKEY_fromdata_init(pctx) != 1 ||
         EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
@@ -98,8 +104,8 @@ static EVP_PKEY *peer_key(uint16_t group, const uint8_t *pub, size_t len)
     return key;
 }
 
-int cr_ecdhe_derive(EVP_PKEY *key, uint16_t group, const uint8_t *peer_pub,
-                    size_t peer_len, uint8_t *out, size_t cap, size_t *out_len)
+int cr_ecdhe_derive(EVP_PKEY *key, uint16_t group, const uint8_t *peer_pub, size_t peer_len,
+                    uint8_t *out, size_t cap, size_t *out_len)
 {
     EVP_PKEY *peer = NULL;
     EVP_PKEY_CTX *dctx = NULL;
@@ -146,13 +152,17 @@ static const char *scheme_md(uint16_t scheme)
 {
     switch (scheme) {
     case CR_SIG_RSA_PKCS1_SHA1:
-    case CR_SIG_ECDSA_SHA1: return "SHA1";
+    case CR_SIG_ECDSA_SHA1:
+        return "SHA1";
     case CR_SIG_RSA_PKCS1_SHA256:
     case CR_SIG_ECDSA_SECP256R1_SHA256:
-    case CR_SIG_RSA_PSS_RSAE_SHA256: return "SHA256";
+    case CR_SIG_RSA_PSS_RSAE_SHA256:
+        return "SHA256";
     case CR_SIG_RSA_PKCS1_SHA384:
-    case CR_SIG_ECDSA_SECP384R1_SHA384: return "SHA384";
-    default: return NULL;
+    case CR_SIG_ECDSA_SECP384R1_SHA384:
+        return "SHA384";
+    default:
+        return NULL;
     }
 }
 
@@ -161,12 +171,15 @@ static enum cr_pk_type scheme_type(uint16_t scheme)
     switch (scheme) {
     case CR_SIG_ECDSA_SHA1:
     case CR_SIG_ECDSA_SECP256R1_SHA256:
-    case CR_SIG_ECDSA_SECP384R1_SHA384: return CR_PK_EC;
+    case CR_SIG_ECDSA_SECP384R1_SHA384:
+        return CR_PK_EC;
     case CR_SIG_RSA_PKCS1_SHA1:
     case CR_SIG_RSA_PKCS1_SHA256:
     case CR_SIG_RSA_PKCS1_SHA384:
-    case CR_SIG_RSA_PSS_RSAE_SHA256: return CR_PK_RSA;
-    default: return CR_PK_NONE;
+    case CR_SIG_RSA_PSS_RSAE_SHA256:
+        return CR_PK_RSA;
+    default:
+        return CR_PK_NONE;
     }
 }
 
@@ -194,8 +207,8 @@ static int setup_pss(EVP_PKEY_CTX *pctx, uint16_t scheme)
     return 1;
 }
 
-int cr_pk_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len,
-               uint8_t *sig, size_t cap, size_t *sig_len)
+int cr_pk_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len, uint8_t *sig,
+               size_t cap, size_t *sig_len)
 {
     EVP_MD_CTX *mctx;
     EVP_PKEY_CTX *pctx = NULL;
@@ -206,8 +219,8 @@ int cr_pk_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len,
     CR_ENSURE(cr_sig_scheme_fits(scheme, key), CR_ERR_UNSUPPORTED);
     mctx = EVP_MD_CTX_new();
     CR_ENSURE(mctx, CR_ERR_NOMEM);
-    CR_ENSURE_GOTO(EVP_DigestSignInit_ex(mctx, &pctx, scheme_md(scheme), NULL, NULL, key,
-                                         NULL) == 1,
+    CR_ENSURE_GOTO(EVP_DigestSignInit_ex(mctx, &pctx, scheme_md(scheme), NULL, NULL, key, NULL) ==
+                       1,
                    CR_ERR_CRYPTO, done);
     CR_ENSURE_GOTO(setup_pss(pctx, scheme) == 1, CR_ERR_CRYPTO, done);
     CR_ENSURE_GOTO(EVP_DigestSign(mctx, NULL, &n, msg, len) == 1, CR_ERR_CRYPTO, done);
@@ -220,8 +233,8 @@ done:
     return rc;
 }
 
-int cr_pk_verify(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len,
-                 const uint8_t *sig, size_t sig_len)
+int cr_pk_verify(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len, const uint8_t *sig,
+                 size_t sig_len)
 {
     EVP_MD_CTX *mctx;
     EVP_PKEY_CTX *pctx = NULL;
@@ -231,12 +244,11 @@ int cr_pk_verify(EVP_PKEY *key, uint16_t scheme, const uint8_t *msg, size_t len,
     CR_ENSURE(cr_sig_scheme_fits(scheme, key), CR_ERR_VERIFY);
     mctx = EVP_MD_CTX_new();
     CR_ENSURE(mctx, CR_ERR_NOMEM);
-    CR_ENSURE_GOTO(EVP_DigestVerifyInit_ex(mctx, &pctx, scheme_md(scheme), NULL, NULL,
-                                           key, NULL) == 1,
+    CR_ENSURE_GOTO(EVP_DigestVerifyInit_ex(mctx, &pctx, scheme_md(scheme), NULL, NULL, key, NULL) ==
+                       1,
                    CR_ERR_CRYPTO, done);
     CR_ENSURE_GOTO(setup_pss(pctx, scheme) == 1, CR_ERR_CRYPTO, done);
-    CR_ENSURE_GOTO(EVP_DigestVerify(mctx, sig, sig_len, msg, len) == 1, CR_ERR_VERIFY,
-                   done);
+    CR_ENSURE_GOTO(EVP_DigestVerify(mctx, sig, sig_len, msg, len) == 1, CR_ERR_VERIFY, done);
     rc = 0;
 done:
     EVP_MD_CTX_free(mctx);
@@ -244,17 +256,15 @@ done:
 }
 
 int cr_pk_verify_chain(X509_STORE *store, const uint8_t *const *der, const size_t *der_len,
-                       unsigned n, EVP_PKEY **out_leaf_key, char *subject,
-                       size_t subject_cap)
+                       unsigned n, EVP_PKEY **out_leaf_key, char *subject, size_t subject_cap)
 {
-    X509 *certs[CR_PK_CHAIN_MAX_CERTS] = { 0 };
+    X509 *certs[CR_PK_CHAIN_MAX_CERTS] = {0};
     STACK_OF(X509) *untrusted = NULL;
     X509_STORE_CTX *sctx = NULL;
     BIO *bio = NULL;
     int rc;
 
-    CR_ENSURE(store && der && der_len && out_leaf_key && subject && subject_cap > 0,
-              CR_ERR_INVAL);
+    CR_ENSURE(store && der && der_len && out_leaf_key && subject && subject_cap > 0, CR_ERR_INVAL);
     CR_ENSURE(n >= 1, CR_ERR_VERIFY);
     CR_ENSURE(n <= CR_PK_CHAIN_MAX_CERTS, CR_ERR_LIMIT);
     for (unsigned i = 0; i < n; i++) {
@@ -269,15 +279,14 @@ int cr_pk_verify_chain(X509_STORE *store, const uint8_t *const *der, const size_
         CR_ENSURE_GOTO(sk_X509_push(untrusted, certs[i]) > 0, CR_ERR_NOMEM, done);
     sctx = X509_STORE_CTX_new();
     CR_ENSURE_GOTO(sctx, CR_ERR_NOMEM, done);
-    CR_ENSURE_GOTO(X509_STORE_CTX_init(sctx, store, certs[0], untrusted) == 1,
-                   CR_ERR_CRYPTO, done);
+    CR_ENSURE_GOTO(X509_STORE_CTX_init(sctx, store, certs[0], untrusted) == 1, CR_ERR_CRYPTO, done);
     X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_CLIENT);
     CR_ENSURE_GOTO(X509_verify_cert(sctx) == 1, CR_ERR_VERIFY, done);
 
     bio = BIO_new(BIO_s_mem());
     CR_ENSURE_GOTO(bio, CR_ERR_NOMEM, done);
-    CR_ENSURE_GOTO(X509_NAME_print_ex(bio, X509_get_subject_name(certs[0]), 0,
-                                      XN_FLAG_RFC2253) >= 0,
+    CR_ENSURE_GOTO(X509_NAME_print_ex(bio, X509_get_subject_name(certs[0]), 0, XN_FLAG_RFC2253) >=
+                       0,
                    CR_ERR_CRYPTO, done);
     int got = BIO_read(bio, subject, (int)(subject_cap - 1));
     subject[got > 0 ? got : 0] = '\0';

@@ -28,6 +28,7 @@
     X(HANDOFF_OUT, 0, "frames handed to the owning worker")                   \
     X(HANDOFF_IN, 0, "frames received from another worker")                   \
     X(IDLE_SLEEP, 0, "idle sleeps of a polling lcore")                        \
+    X(HVR_SENT, 0, "HelloVerifyRequests sent by workers (stateless)")         \
     X(CP_ARP_REPLY_SENT, 0, "ARP replies sent for our addresses")             \
     X(CP_ARP_REQUEST_SENT, 0, "ARP requests sent for next hops")              \
     X(CP_ARP_LEARNED, 0, "next-hop MAC addresses learned")                    \
@@ -56,6 +57,7 @@
     X(DROP_NOT_UDP, 1, "IPv4 protocol neither UDP nor ICMP")                  \
     X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IPv4 length")        \
     X(DROP_UDP_CSUM, 1, "bad UDP checksum")                                   \
+    X(DROP_UNKNOWN_PEER, 1, "unknown peer, not a ClientHello (worker check)") \
     X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")  \
     X(DROP_NAT_UNKNOWN, 1, "backend datagram to an unmapped NAT port")        \
     X(DROP_NAT_PEER, 1, "datagram to a NAT port from a non-backend peer")     \

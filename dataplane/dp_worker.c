@@ -552,6 +552,55 @@ struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
     return m;
 }
 
+/* ---- unknown peers ----------------------------------------------------------- */
+
+/* RFC 6347 §4.2.1: the cookie exchange keeps no state; answering the
+ * HelloVerifyRequest here keeps a spoofed ClientHello flood off the
+ * control plane.  Verified ClientHellos (and datagrams of peers still in
+ * their handshake, which the control plane's hook lets through) are
+ * punted. */
+static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
+                         struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint8_t *payload,
+                         uint16_t plen)
+{
+    struct dp_gw *g = w->g;
+    if (g->unknown_peer == NULL) {
+        punt(w, m);
+        return;
+    }
+    uint8_t reply[DP_PEER_REPLY_MAX_BYTES];
+    size_t rlen = 0;
+    int v = g->unknown_peer(g->unknown_peer_arg, li, ip->src_addr, udp->src_port, payload, plen,
+                            reply, sizeof(reply), &rlen);
+    if (v == DP_PEER_PUNT) {
+        punt(w, m);
+        return;
+    }
+    if (v != DP_PEER_REPLY || rlen == 0 || rlen > plen) {
+        drop(w, m, DP_CNT_DROP_UNKNOWN_PEER);
+        return;
+    }
+    /* Reply in place: same frame, addresses swapped, payload replaced. */
+    struct rte_ether_addr peer_mac;
+    memcpy(peer_mac.addr_bytes, rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_ADDR_LEN),
+           RTE_ETHER_ADDR_LEN);
+    uint32_t peer_ip = ip->src_addr, local_ip = ip->dst_addr;
+    uint16_t peer_port = udp->src_port, local_port = udp->dst_port;
+    uint16_t ihl = (uint16_t)((ip->version_ihl & 0x0f) * 4);
+    /* Move the payload start to offset 42 (drop IPv4 options). */
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    memcpy(b + DP_ETH_IP_UDP_LEN + (ihl - 20), reply, rlen);
+    if (ihl > 20)
+        rte_pktmbuf_adj(m, (uint16_t)(ihl - 20));
+    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - rlen));
+    m->ol_flags = 0;
+    unsigned port = m->port < g->n_ports ? m->port : g->listeners[li].port_idx;
+    dp_pkt_write_ipv4_udp(m, &g->ports[port], &peer_mac, local_ip, peer_ip, local_port,
+                          peer_port);
+    tx_enqueue(w, port, m);
+    CNT(w, HVR_SENT);
+}
+
 /* ---- classification ------------------------------------------------------ */
 
 static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
@@ -637,7 +686,7 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
         };
         struct dp_session *s = dp_sess_lookup(g->sessions, &k);
         if (s == NULL) {
-            punt(w, m);   /* unknown peer: cookie exchange / handshake */
+            unknown_peer(w, m, (unsigned)li, ip, udp, payload, plen);
             return;
         }
         if (s->owner != w->idx) {

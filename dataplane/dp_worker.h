@@ -67,6 +67,19 @@ static inline void dp_word_to_mac(uint64_t w, struct rte_ether_addr *a)
     }
 }
 
+/* Stateless verdict on a datagram from a peer without a session, run on
+ * the worker (DESIGN.md: a cookie-less ClientHello flood must not reach the
+ * control plane).  The control plane installs it before the workers start
+ * (its cookie check); the dataplane knows nothing of handshakes.  Called on
+ * several workers at once: must be thread-safe and must not allocate.
+ * DP_PEER_REPLY: send out[0..*out_len) back to the peer (never larger than
+ * the datagram, e.g. a HelloVerifyRequest). */
+enum dp_peer_verdict { DP_PEER_PUNT = 0, DP_PEER_REPLY = 1, DP_PEER_DROP = 2 };
+#define DP_PEER_REPLY_MAX_BYTES 256
+typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, uint32_t peer_ip_be,
+                                  uint16_t peer_port_be, const uint8_t *dgram, size_t len,
+                                  uint8_t *out, size_t out_cap, size_t *out_len);
+
 /* Shared between the control plane (writer of everything here before the
  * workers start, and of nexthops/stop afterwards) and the workers. */
 struct dp_gw {
@@ -83,6 +96,8 @@ struct dp_gw {
     struct rte_ring *cptx[DP_MAX_WORKERS];     /* control plane → worker i, SP/SC */
     struct dp_nexthop nexthops[DP_MAX_NEXTHOPS];
     unsigned n_nexthops;
+    dp_unknown_peer_fn unknown_peer;           /* NULL: punt every unknown peer */
+    void *unknown_peer_arg;
     uint32_t idle_polls;                       /* empty loops before a sleep */
     uint32_t idle_sleep_us;                    /* 0: never sleep */
     volatile int stop;                         /* set by the control plane */

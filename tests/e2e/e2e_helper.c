@@ -20,7 +20,9 @@
  *       otherwise the sockets are simply closed (sessions stay live).
  *   e2e-helper garbage --target IP:PORT --src IP [--n N] [--seed S] [--pps R]
  *       N malformed datagrams (random bytes, truncated and bad-length record
- *       headers, fake epoch-1 records, junk handshakes); prints "SENT n".
+ *       headers, fake epoch-1 records, junk handshakes); 10% go to the next
+ *       port (no listener) and 10% to random ports 20000-59999 (the NAT
+ *       range); prints "SENT n".
  *
  * Owns: its sockets and SSL objects.  Must not: depend on the gateway's
  * code (it is a real, independent peer).
@@ -43,13 +45,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define H_MAX_CLIENTS 1024
-#define H_MAX_SRCS 32
-#define H_DGRAM_MAX_BYTES 2048
-#define H_PAYLOAD_MAX_LEN 512
-#define H_RESEND_MS 400
+#define H_MAX_CLIENTS        1024
+#define H_MAX_SRCS           32
+#define H_DGRAM_MAX_BYTES    2048
+#define H_PAYLOAD_MAX_LEN    512
+#define H_RESEND_MS          400
 #define H_DEFAULT_TIMEOUT_MS 30000
-#define H_FORGED_SEQ_JUMP 100000
+#define H_FORGED_SEQ_JUMP    100000
 
 static uint64_t mono_ms(void)
 {
@@ -216,9 +218,15 @@ static int cmd_garbage(const char *target_s, const char *src_s, unsigned n, uint
     uint64_t t0 = mono_ms();
     for (unsigned i = 0; i < n; i++) {
         size_t len = make_garbage(buf, i);
-        if (sendto(fd, buf, len, 0, (struct sockaddr *)&t, sizeof(t)) == (ssize_t)len)
+        /* most at the listener; some at a closed port and at the NAT range */
+        struct sockaddr_in to = t;
+        if (i % 10 == 8)
+            to.sin_port = htons((uint16_t)(ntohs(t.sin_port) + 1));
+        else if (i % 10 == 9)
+            to.sin_port = htons((uint16_t)(20000 + rnd() % 40000));
+        if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
             sent++;
-        if (pps && i % 50 == 49) {   /* pace so the AF_PACKET ring keeps up */
+        if (pps && i % 50 == 49) { /* pace so the AF_PACKET ring keeps up */
             uint64_t due = t0 + (uint64_t)(i + 1) * 1000u / pps;
             while (mono_ms() < due) {
                 struct timespec ts = {0, 1000 * 1000};
@@ -239,7 +247,7 @@ struct cl {
     char payload[H_PAYLOAD_MAX_LEN];
     size_t payload_len;
     uint64_t last_send_ms;
-    uint8_t last_rec[H_DGRAM_MAX_BYTES];   /* last app-data datagram sent */
+    uint8_t last_rec[H_DGRAM_MAX_BYTES]; /* last app-data datagram sent */
     size_t last_rec_len;
 };
 
@@ -261,14 +269,14 @@ static unsigned psk_cb(SSL *ssl, const char *hint, char *identity, unsigned max_
 }
 
 /* Keeps a copy of the last application-data datagram each client writes. */
-static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
-                   int ret, size_t *processed)
+static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                   size_t *processed)
 {
     (void)argi;
     (void)argl;
     (void)processed;
-    if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && len > 0 &&
-        len <= H_DGRAM_MAX_BYTES && (uint8_t)argp[0] == 23) {
+    if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && len > 0 && len <= H_DGRAM_MAX_BYTES &&
+        (uint8_t)argp[0] == 23) {
         struct cl *c = (struct cl *)BIO_get_callback_arg(b);
         memcpy(c->last_rec, argp, len);
         c->last_rec_len = len;
@@ -290,8 +298,8 @@ static int hexval(char c)
 static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned round)
 {
     if (c->payload_len == 0 || c->echoed) {
-        int l = snprintf(c->payload, sizeof(c->payload), "e2e|%s|client=%u|round=%u|", tag, idx,
-                         round);
+        int l =
+            snprintf(c->payload, sizeof(c->payload), "e2e|%s|client=%u|round=%u|", tag, idx, round);
         for (; l < 120; l++)
             c->payload[l] = "abcdefghijklmnopqrstuvwxyz0123456789"[((unsigned)l * 7 + idx) % 36];
         c->payload_len = (size_t)l;
@@ -308,7 +316,7 @@ static void run_round(unsigned n, const char *tag, unsigned round, uint64_t dead
 {
     for (unsigned i = 0; i < n; i++)
         if (g_cl[i].established && !g_cl[i].failed) {
-            g_cl[i].echoed = true;   /* makes send_payload build a new payload */
+            g_cl[i].echoed = true; /* makes send_payload build a new payload */
             send_payload(&g_cl[i], tag, i, round);
         }
     static struct pollfd pfd[H_MAX_CLIENTS];
@@ -381,7 +389,7 @@ static int cmd_clients(int argc, char **argv)
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
     bool wait_go = false, do_close = false;
     static const struct option opts[] = {
-        {"server", 1, NULL, 's'},  {"src", 1, NULL, 'a'},          {"n", 1, NULL, 'n'},
+        {"server", 1, NULL, 's'},   {"src", 1, NULL, 'a'},          {"n", 1, NULL, 'n'},
         {"src-port", 1, NULL, 'p'}, {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
         {"cipher", 1, NULL, 'c'},   {"timeout-ms", 1, NULL, 't'},   {"wait-go", 0, NULL, 'g'},
         {"attack", 1, NULL, 'x'},   {"close", 0, NULL, 'C'},        {"tag", 1, NULL, 'T'},
@@ -390,19 +398,44 @@ static int cmd_clients(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 's': server_s = optarg; break;
-        case 'a': src_list = optarg; break;
-        case 'n': n = (unsigned)atoi(optarg); break;
-        case 'p': src_port = (unsigned)atoi(optarg); break;
-        case 'i': g_psk_id = optarg; break;
-        case 'k': key_hex = optarg; break;
-        case 'c': cipher = optarg; break;
-        case 't': timeout_ms = atoi(optarg); break;
-        case 'g': wait_go = true; break;
-        case 'x': attack = (unsigned)atoi(optarg); break;
-        case 'C': do_close = true; break;
-        case 'T': tag = optarg; break;
-        default: return 2;
+        case 's':
+            server_s = optarg;
+            break;
+        case 'a':
+            src_list = optarg;
+            break;
+        case 'n':
+            n = (unsigned)atoi(optarg);
+            break;
+        case 'p':
+            src_port = (unsigned)atoi(optarg);
+            break;
+        case 'i':
+            g_psk_id = optarg;
+            break;
+        case 'k':
+            key_hex = optarg;
+            break;
+        case 'c':
+            cipher = optarg;
+            break;
+        case 't':
+            timeout_ms = atoi(optarg);
+            break;
+        case 'g':
+            wait_go = true;
+            break;
+        case 'x':
+            attack = (unsigned)atoi(optarg);
+            break;
+        case 'C':
+            do_close = true;
+            break;
+        case 'T':
+            tag = optarg;
+            break;
+        default:
+            return 2;
         }
     }
     struct sockaddr_in srv;
@@ -535,22 +568,37 @@ int main(int argc, char **argv)
     const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL;
     unsigned n = 10000, pps = 0;
     uint64_t seed = 1;
-    static const struct option opts[] = {
-        {"bind", 1, NULL, 'b'}, {"log", 1, NULL, 'l'}, {"target", 1, NULL, 't'},
-        {"src", 1, NULL, 'a'},  {"n", 1, NULL, 'n'},   {"seed", 1, NULL, 's'},
-        {"pps", 1, NULL, 'r'},  {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"bind", 1, NULL, 'b'},   {"log", 1, NULL, 'l'},
+                                         {"target", 1, NULL, 't'}, {"src", 1, NULL, 'a'},
+                                         {"n", 1, NULL, 'n'},      {"seed", 1, NULL, 's'},
+                                         {"pps", 1, NULL, 'r'},    {NULL, 0, NULL, 0}};
     int o;
     optind = 2;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'b': bind_s = optarg; break;
-        case 'l': log_s = optarg; break;
-        case 't': target = optarg; break;
-        case 'a': src = optarg; break;
-        case 'n': n = (unsigned)atoi(optarg); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 'r': pps = (unsigned)atoi(optarg); break;
-        default: return 2;
+        case 'b':
+            bind_s = optarg;
+            break;
+        case 'l':
+            log_s = optarg;
+            break;
+        case 't':
+            target = optarg;
+            break;
+        case 'a':
+            src = optarg;
+            break;
+        case 'n':
+            n = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'r':
+            pps = (unsigned)atoi(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -1,9 +1,10 @@
 /* test_e2e.c — end-to-end tests of the running gateway (dtlsgw) with real
  * third-party peers, in network namespaces built here.
  *
- *   gwe-cli  (clients)     gwe-gw (dtlsgw, DPDK net_af_packet)   gwe-be (backends)
- *   gwe-c1 10.77.0.2-.9 ── gwe-c0 [port 0 10.77.0.1/24]
- *                                 [port 1 10.77.1.1/24] gwe-b0 ── gwe-b1 10.77.1.2
+ *   gweP-cli (clients)     gweP-gw (dtlsgw, DPDK net_af_packet)  gweP-be (backends)
+ *   gwePc1 10.77.0.2-.9 ── gwePc0 [port 0 10.77.0.1/24]
+ *                                 [port 1 10.77.1.1/24] gwePb0 ── gwePb1 10.77.1.2
+ * (P: this process's pid, so that concurrent runs never collide)
  *
  * The gateway's veth ends have no kernel address (the gateway owns them);
  * the peers' veth ends have TX checksum offload off (AF_PACKET would see
@@ -40,37 +41,55 @@
 #include "cu_main.h"
 #include "gw_ctl.h"
 
-#define E2E_PATH_MAX_LEN 512
-#define E2E_CMD_MAX_LEN 2048
-#define E2E_MAX_ARGS 48
-#define E2E_MAX_PROCS 64
-#define E2E_CLIENT_TIMEOUT_S 15
+#define E2E_PATH_MAX_LEN        512
+#define E2E_CMD_MAX_LEN         2048
+#define E2E_MAX_ARGS            48
+#define E2E_MAX_PROCS           64
+#define E2E_CLIENT_TIMEOUT_S    15
 #define E2E_GW_START_TIMEOUT_MS 60000
-#define E2E_KILL_GRACE_MS 3000
-#define E2E_IDLE_TIMEOUT_S 3
-#define E2E_N_MANY 200
-#define E2E_N_GARBAGE 10000
-#define E2E_ATTACK_PER_CLIENT 5
+#define E2E_KILL_GRACE_MS       3000
+#define E2E_IDLE_TIMEOUT_S      3
+#define E2E_N_MANY              200
+#define E2E_N_GARBAGE           10000
+#define E2E_ATTACK_PER_CLIENT   5
 
-#define GW_IP "10.77.0.1"
-#define GW_BE_IP "10.77.1.1"
-#define BE_IP "10.77.1.2"
-#define CLI_IP "10.77.0.2"
-#define PORT_ECHO 4433
-#define PORT_COAP 5684
-#define PORT_IDLE 4435
-#define PSK_ID "gwe-client"
-#define PSK_HEX "00112233445566778899aabbccddeeff"
-#define COAP_ID "coap-client"
-#define COAP_KEY "secretPSK"               /* libcoap -k takes the key as text */
+#define GW_IP        "10.77.0.1"
+#define GW_BE_IP     "10.77.1.1"
+#define BE_IP        "10.77.1.2"
+#define CLI_IP       "10.77.0.2"
+#define PORT_ECHO    4433
+#define PORT_COAP    5684
+#define PORT_IDLE    4435
+#define PSK_ID       "gwe-client"
+#define PSK_HEX      "00112233445566778899aabbccddeeff"
+#define COAP_ID      "coap-client"
+#define COAP_KEY     "secretPSK" /* libcoap -k takes the key as text */
 #define COAP_KEY_HEX "73656372657450534b"
 
 static char g_dir[64];
 static const char *g_bin, *g_ctl, *g_helper, *g_relay;
 static char g_sock[E2E_PATH_MAX_LEN];
-static bool g_ready;        /* topology + gateway up */
-static bool g_setup_ok;     /* setup succeeded (stays true after the stop test) */
+static bool g_ready;    /* topology + gateway up */
+static bool g_setup_ok; /* setup succeeded (stays true after the stop test) */
 static char g_setup_err[256];
+/* Names carry our pid so that concurrent runs (several build directories)
+ * never share a namespace: gwe<pid>-gw/-cli/-be, links gwe<pid>c0/c1/b0/b1. */
+static char g_ns_gw[32], g_ns_cli[32], g_ns_be[32];
+static char g_if_c0[16], g_if_c1[16], g_if_b0[16], g_if_b1[16];
+static char g_prefix[32];
+
+static void names_init(void)
+{
+    int pid = (int)getpid();
+    snprintf(g_ns_gw, sizeof(g_ns_gw), "gwe%d-gw", pid);
+    snprintf(g_ns_cli, sizeof(g_ns_cli), "gwe%d-cli", pid);
+    snprintf(g_ns_be, sizeof(g_ns_be), "gwe%d-be", pid);
+    snprintf(g_if_c0, sizeof(g_if_c0), "gwe%dc0", pid);
+    snprintf(g_if_c1, sizeof(g_if_c1), "gwe%dc1", pid);
+    snprintf(g_if_b0, sizeof(g_if_b0), "gwe%db0", pid);
+    snprintf(g_if_b1, sizeof(g_if_b1), "gwe%db1", pid);
+    snprintf(g_prefix, sizeof(g_prefix), "--file-prefix=gwe%d", pid);
+}
 
 /* ---- small utilities --------------------------------------------------- */
 
@@ -298,11 +317,13 @@ static long long stat_find(json_t *j, const char *name)
     const char *k;
     json_t *v;
     if (json_is_object(j)) {
-        json_object_foreach(j, k, v) {
+        json_object_foreach(j, k, v)
+        {
             if (json_is_integer(v) && key_matches(k, name))
                 return json_integer_value(v);
         }
-        json_object_foreach(j, k, v) {
+        json_object_foreach(j, k, v)
+        {
             long long r = stat_find(v, name);
             if (r >= 0)
                 return r;
@@ -330,7 +351,8 @@ static long long drops_total(json_t *stats)
     const char *k;
     json_t *v;
     long long sum = 0;
-    json_object_foreach(c, k, v) {
+    json_object_foreach(c, k, v)
+    {
         if (json_is_integer(v) && strncasecmp(k, "drop_", 5) == 0)
             sum += json_integer_value(v);
     }
@@ -350,7 +372,8 @@ static int sessions_for(const char *ip, unsigned port)
     int n = 0;
     size_t i;
     json_t *e;
-    json_array_foreach(s, i, e) {
+    json_array_foreach(s, i, e)
+    {
         const char *c = json_string_value(json_object_get(e, "client"));
         json_t *cp = json_object_get(e, "client_port");
         if (c && strcmp(c, ip) == 0 &&
@@ -375,27 +398,38 @@ static struct proc g_gw, g_echo, g_coap;
 
 static void topo_down(void)
 {
-    sh("ip netns del gwe-gw; ip netns del gwe-cli; ip netns del gwe-be; "
-       "ip link del gwe-c0; ip link del gwe-b0; true");
+    if (!g_ns_gw[0])
+        return;
+    sh("ip netns del %s; ip netns del %s; ip netns del %s; true", g_ns_gw, g_ns_cli, g_ns_be);
+}
+
+/* Removes namespaces left by earlier runs whose process is gone. */
+static void topo_reap_stale(void)
+{
+    sh("for ns in $(ip netns list | awk '{print $1}' | grep -E '^gwe[0-9]+-'); do "
+       "pid=${ns#gwe}; pid=${pid%%%%-*}; [ -d /proc/$pid ] || ip netns del $ns; done; true");
 }
 
 static int topo_up(void)
 {
+    topo_reap_stale();
     topo_down();
-    if (sh("set -e; for n in gwe-gw gwe-cli gwe-be; do ip netns add $n; "
+    if (sh("set -e; for n in %s %s %s; do ip netns add $n; "
            "ip -n $n link set lo up; "
-           "ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done") != 0)
+           "ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done",
+           g_ns_gw, g_ns_cli, g_ns_be) != 0)
         return -1;
-    if (sh("set -e; ip link add gwe-c0 netns gwe-gw type veth peer name gwe-c1 netns gwe-cli; "
-           "ip link add gwe-b0 netns gwe-gw type veth peer name gwe-b1 netns gwe-be; "
-           "ip -n gwe-gw link set gwe-c0 up; ip -n gwe-gw link set gwe-b0 up; "
-           "ip -n gwe-cli link set gwe-c1 up; ip -n gwe-be link set gwe-b1 up; "
-           "ip netns exec gwe-cli ethtool -K gwe-c1 tx off; "
-           "ip netns exec gwe-be ethtool -K gwe-b1 tx off; "
-           "ip -n gwe-be addr add " BE_IP "/24 dev gwe-b1; "
-           "ip -n gwe-be route add default via " GW_BE_IP "; "
-           "for i in 2 3 4 5 6 7 8 9 20; do ip -n gwe-cli addr add 10.77.0.$i/24 dev gwe-c1; done; "
-           "ip -n gwe-cli route add default via " GW_IP) != 0)
+    if (sh("set -e; ip link add %1$s netns %5$s type veth peer name %2$s netns %6$s; "
+           "ip link add %3$s netns %5$s type veth peer name %4$s netns %7$s; "
+           "ip -n %5$s link set %1$s up; ip -n %5$s link set %3$s up; "
+           "ip -n %6$s link set %2$s up; ip -n %7$s link set %4$s up; "
+           "ip netns exec %6$s ethtool -K %2$s tx off; "
+           "ip netns exec %7$s ethtool -K %4$s tx off; "
+           "ip -n %7$s addr add " BE_IP "/24 dev %4$s; "
+           "ip -n %7$s route add default via " GW_BE_IP "; "
+           "for i in 2 3 4 5 6 7 8 9 20; do ip -n %6$s addr add 10.77.0.$i/24 dev %2$s; done; "
+           "ip -n %6$s route add default via " GW_IP,
+           g_if_c0, g_if_c1, g_if_b0, g_if_b1, g_ns_gw, g_ns_cli, g_ns_be) != 0)
         return -1;
     return 0;
 }
@@ -465,21 +499,17 @@ static int write_config(void)
 
 static int start_gateway(void)
 {
-    char cfg[E2E_PATH_MAX_LEN];
-    char *argv[] = {(char *)g_bin,
-                    "--lcores=0@0,1@(0-1),2@(0-1)",
-                    "--no-pci",
-                    "--no-huge",
-                    "-m",
-                    "1024",
-                    "--file-prefix=gwe",
-                    "--vdev=net_af_packet0,iface=gwe-c0,qpairs=2",
-                    "--vdev=net_af_packet1,iface=gwe-b0,qpairs=2",
-                    "--",
-                    "--config",
-                    path_in(cfg, sizeof(cfg), "gw.yaml"),
+    char cfg[E2E_PATH_MAX_LEN], vdev0[64], vdev1[64];
+    snprintf(vdev0, sizeof(vdev0), "--vdev=net_af_packet0,iface=%s,qpairs=2", g_if_c0);
+    snprintf(vdev1, sizeof(vdev1), "--vdev=net_af_packet1,iface=%s,qpairs=2", g_if_b0);
+    char *argv[] = {(char *)g_bin, "--lcores=0@0,1@(0-1),2@(0-1)",
+                    "--no-pci",    "--no-huge",
+                    "-m",          "1024",
+                    g_prefix,      vdev0,
+                    vdev1,         "--",
+                    "--config",    path_in(cfg, sizeof(cfg), "gw.yaml"),
                     NULL};
-    if (proc_start(&g_gw, "gwe-gw", "gateway.log", false, argv) != 0)
+    if (proc_start(&g_gw, g_ns_gw, "gateway.log", false, argv) != 0)
         return -1;
     uint64_t end = mono_ms() + E2E_GW_START_TIMEOUT_MS;
     while (mono_ms() < end) {
@@ -529,6 +559,7 @@ static int suite_init(void)
     }
     chmod(g_dir, 0755);
     path_in(g_sock, sizeof(g_sock), "ctl.sock");
+    names_init();
     atexit(at_exit_teardown);
     if (geteuid() != 0) {
         snprintf(g_setup_err, sizeof(g_setup_err), "needs root (network namespaces)");
@@ -550,11 +581,16 @@ static int suite_init(void)
         return 0;
     }
     char log[E2E_PATH_MAX_LEN];
-    char *echo_argv[] = {(char *)g_helper, "echo", "--bind", BE_IP ":7000", "--log",
-                         path_in(log, sizeof(log), "echo-received.log"), NULL};
+    char *echo_argv[] = {(char *)g_helper,
+                         "echo",
+                         "--bind",
+                         BE_IP ":7000",
+                         "--log",
+                         path_in(log, sizeof(log), "echo-received.log"),
+                         NULL};
     char *coap_argv[] = {"coap-server-notls", "-A", BE_IP, "-p", "5683", "-v", "6", NULL};
-    if (proc_start(&g_echo, "gwe-be", "echo.out", false, echo_argv) != 0 ||
-        proc_start(&g_coap, "gwe-be", "coap-server.log", false, coap_argv) != 0 ||
+    if (proc_start(&g_echo, g_ns_be, "echo.out", false, echo_argv) != 0 ||
+        proc_start(&g_coap, g_ns_be, "coap-server.log", false, coap_argv) != 0 ||
         !proc_wait_output(&g_echo, "ECHO listening", 5000)) {
         snprintf(g_setup_err, sizeof(g_setup_err), "backends did not start");
         return 0;
@@ -581,12 +617,12 @@ static int suite_clean(void)
     return 0;
 }
 
-#define REQUIRE_READY()                                                                    \
-    do {                                                                                   \
-        if (!g_ready) {                                                                    \
-            fprintf(stderr, "e2e: setup failed: %s\n", g_setup_err);                       \
-            CU_FAIL_FATAL("setup failed");                                                 \
-        }                                                                                  \
+#define REQUIRE_READY()                                                                            \
+    do {                                                                                           \
+        if (!g_ready) {                                                                            \
+            fprintf(stderr, "e2e: setup failed: %s\n", g_setup_err);                               \
+            CU_FAIL_FATAL("setup failed");                                                         \
+        }                                                                                          \
     } while (0)
 
 /* ---- third-party clients ------------------------------------------------------ */
@@ -615,8 +651,7 @@ static unsigned g_run_no;
  * waits for `ready`, sends one unique line and waits for it to come back
  * byte-exact (the echo backend returns it).  Also checks the backend logged
  * the plaintext.  Returns true on success; explains failures on stderr. */
-static bool echo_session(const char *name, struct argvb *b, const char *ready,
-                         const char *expect)
+static bool echo_session(const char *name, struct argvb *b, const char *ready, const char *expect)
 {
     char line[256], out[64];
     unsigned no = ++g_run_no;
@@ -627,7 +662,7 @@ static bool echo_session(const char *name, struct argvb *b, const char *ready,
     line[ll] = '\0';
     snprintf(out, sizeof(out), "client-%03u.log", no);
     struct proc p;
-    if (proc_start(&p, "gwe-cli", out, true, b->v) != 0)
+    if (proc_start(&p, g_ns_cli, out, true, b->v) != 0)
         return false;
     bool ok = proc_wait_output(&p, ready, E2E_CLIENT_TIMEOUT_S * 1000);
     const char *why = ok ? NULL : "handshake did not complete";
@@ -672,7 +707,7 @@ static bool echo_session(const char *name, struct argvb *b, const char *ready,
 
 struct suite_case {
     const char *ossl, *iana;
-    int cred;   /* 0 PSK, 1 ECDSA, 2 RSA */
+    int cred; /* 0 PSK, 1 ECDSA, 2 RSA */
     const char *gnutls_kx, *gnutls_cipher;
 };
 
@@ -683,24 +718,23 @@ static const struct suite_case k_suites[] = {
     {"PSK-AES256-GCM-SHA384", "TLS_PSK_WITH_AES_256_GCM_SHA384", 0, "PSK", "AES-256-GCM"},
     {"PSK-CHACHA20-POLY1305", "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256", 0, "PSK",
      "CHACHA20-POLY1305"},
-    {"ECDHE-PSK-CHACHA20-POLY1305", "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256", 0,
-     "ECDHE-PSK", "CHACHA20-POLY1305"},
-    {"ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 1,
-     "ECDHE-ECDSA", "AES-128-GCM"},
-    {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 1,
-     "ECDHE-ECDSA", "AES-256-GCM"},
+    {"ECDHE-PSK-CHACHA20-POLY1305", "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256", 0, "ECDHE-PSK",
+     "CHACHA20-POLY1305"},
+    {"ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 1, "ECDHE-ECDSA",
+     "AES-128-GCM"},
+    {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", 1, "ECDHE-ECDSA",
+     "AES-256-GCM"},
     {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 1,
      "ECDHE-ECDSA", "CHACHA20-POLY1305"},
     {"ECDHE-ECDSA-AES128-CCM8", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", 1, "ECDHE-ECDSA",
      "AES-128-CCM-8"},
-    {"ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", 1, "ECDHE-ECDSA",
-     "AES-128-CCM"},
+    {"ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", 1, "ECDHE-ECDSA", "AES-128-CCM"},
     {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 2, "ECDHE-RSA",
      "AES-128-GCM"},
     {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 2, "ECDHE-RSA",
      "AES-256-GCM"},
-    {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 2,
-     "ECDHE-RSA", "CHACHA20-POLY1305"},
+    {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 2, "ECDHE-RSA",
+     "CHACHA20-POLY1305"},
 };
 #define N_SUITES (sizeof(k_suites) / sizeof(k_suites[0]))
 
@@ -775,7 +809,7 @@ static void test_gnutls(void)
             note = " (handshake only: gnutls-cli 3.7.9 crashes after ECDHE-PSK)";
             long long est0 = stat_now("CP_HS_ESTABLISHED");
             struct proc p;
-            ok = proc_start(&p, "gwe-cli", "gnutls-ecdhe-psk.log", true, b.v) == 0;
+            ok = proc_start(&p, g_ns_cli, "gnutls-ecdhe-psk.log", true, b.v) == 0;
             uint64_t end = mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
             while (ok && stat_now("CP_HS_ESTABLISHED") <= est0 && mono_ms() < end)
                 sleep_ms(50);
@@ -798,7 +832,7 @@ static void test_coap(void)
     REQUIRE_READY();
     struct proc d;
     char *direct_argv[] = {"coap-client-notls", "-m", "get", "coap://" BE_IP "/", NULL};
-    CU_ASSERT_EQUAL_FATAL(proc_start(&d, "gwe-be", "coap-direct.log", false, direct_argv), 0);
+    CU_ASSERT_EQUAL_FATAL(proc_start(&d, g_ns_be, "coap-direct.log", false, direct_argv), 0);
     CU_ASSERT(proc_wait(&d, 10000));
     char *direct = slurp(d.out);
     CU_ASSERT_PTR_NOT_NULL_FATAL(direct);
@@ -808,9 +842,9 @@ static void test_coap(void)
         struct proc c;
         char out[64];
         snprintf(out, sizeof(out), "%s.log", clients[i]);
-        char *argv[] = {(char *)clients[i], "-m", "get", "-u", COAP_ID, "-k", COAP_KEY,
+        char *argv[] = {(char *)clients[i],        "-m", "get", "-u", COAP_ID, "-k", COAP_KEY,
                         "coaps://" GW_IP ":5684/", NULL};
-        CU_ASSERT_EQUAL_FATAL(proc_start(&c, "gwe-cli", out, false, argv), 0);
+        CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
         bool exited = proc_wait(&c, 20000);
         CU_ASSERT(exited);
         char *got = slurp(c.out);
@@ -840,7 +874,7 @@ static bool helper_clients(struct proc *p, const char *out, bool wait_go, const 
     if (wait_go)
         argv[k++] = "--wait-go";
     argv[k] = NULL;
-    return proc_start(p, "gwe-cli", out, wait_go, argv) == 0;
+    return proc_start(p, g_ns_cli, out, wait_go, argv) == 0;
 }
 
 static void test_many_clients_and_garbage(void)
@@ -849,6 +883,7 @@ static void test_many_clients_and_garbage(void)
     json_t *s0 = ctl("stats");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s0);
     long long drops0 = drops_total(s0);
+    json_t *c0 = json_deep_copy(json_object_get(s0, "counters"));
     long long hvr0 = stat_find(s0, "CP_HVR_SENT");
     long long replay0 = stat_find(s0, "DROP_REPLAY");
     long long auth0 = stat_find(s0, "DROP_AUTH");
@@ -859,15 +894,27 @@ static void test_many_clients_and_garbage(void)
     char n_s[16], attack_s[16];
     snprintf(n_s, sizeof(n_s), "%d", E2E_N_MANY);
     snprintf(attack_s, sizeof(attack_s), "%d", E2E_ATTACK_PER_CLIENT);
-    const char *args[] = {"--server", GW_IP ":4433", "--n", n_s, "--src",
+    const char *args[] = {"--server",
+                          GW_IP ":4433",
+                          "--n",
+                          n_s,
+                          "--src",
                           "10.77.0.2,10.77.0.3,10.77.0.4,10.77.0.5,10.77.0.6,10.77.0.7,"
                           "10.77.0.8,10.77.0.9",
-                          "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--timeout-ms", "60000",
-                          "--attack", attack_s, "--tag", "many", NULL};
+                          "--psk-identity",
+                          PSK_ID,
+                          "--psk-key",
+                          PSK_HEX,
+                          "--timeout-ms",
+                          "60000",
+                          "--attack",
+                          attack_s,
+                          "--tag",
+                          "many",
+                          NULL};
     CU_ASSERT_FATAL(helper_clients(&cl, "many-clients.log", true, args));
     char want[64];
-    snprintf(want, sizeof(want), "READY established=%d echoed=%d failed=0", E2E_N_MANY,
-             E2E_N_MANY);
+    snprintf(want, sizeof(want), "READY established=%d echoed=%d failed=0", E2E_N_MANY, E2E_N_MANY);
     bool ready = proc_wait_output(&cl, "READY ", 90000);
     char *o = slurp(cl.out);
     bool all = o && strstr(o, want);
@@ -885,7 +932,8 @@ static void test_many_clients_and_garbage(void)
     unsigned per_owner[8] = {0};
     size_t si;
     json_t *se;
-    json_array_foreach(sl, si, se) {
+    json_array_foreach(sl, si, se)
+    {
         json_int_t ow = json_integer_value(json_object_get(se, "owner"));
         if (json_is_integer(json_object_get(se, "owner")) && ow >= 0 && ow < 8)
             per_owner[ow]++;
@@ -921,8 +969,9 @@ static void test_many_clients_and_garbage(void)
     char n_g[16];
     snprintf(n_g, sizeof(n_g), "%d", E2E_N_GARBAGE);
     char *gargv[] = {(char *)g_helper, "garbage", "--target", GW_IP ":4433", "--src",
-                     "10.77.0.20", "--n", n_g, "--pps", "5000", "--seed", "7", NULL};
-    CU_ASSERT_FATAL(proc_start(&g, "gwe-cli", "garbage.log", false, gargv) == 0);
+                     "10.77.0.20",     "--n",     n_g,        "--pps",       "5000",
+                     "--seed",         "7",       NULL};
+    CU_ASSERT_FATAL(proc_start(&g, g_ns_cli, "garbage.log", false, gargv) == 0);
     CU_ASSERT(proc_wait(&g, 60000));
     char *go = slurp(g.out);
     char want_sent[32];
@@ -952,6 +1001,24 @@ static void test_many_clients_and_garbage(void)
     long long hvr = stat_find(s1, "CP_HVR_SENT") - hvr0;
     long long replay = stat_find(s1, "DROP_REPLAY") - replay0;
     long long auth = stat_find(s1, "DROP_AUTH") - auth0;
+    /* the drops by reason */
+    json_t *c1 = json_object_get(s1, "counters");
+    const char *ck;
+    json_t *cv;
+    long long by_reason = 0;
+    printf("  drops by reason:");
+    json_object_foreach(c1, ck, cv)
+    {
+        if (strncmp(ck, "DROP_", 5) != 0)
+            continue;
+        long long d = json_integer_value(cv) - json_integer_value(json_object_get(c0, ck));
+        if (d > 0)
+            printf(" %s +%lld", ck, d);
+        by_reason += d;
+    }
+    printf("\n");
+    CU_ASSERT_EQUAL(by_reason, drops);
+    json_decref(c0);
     json_decref(s1);
     long long n_attack = (long long)E2E_N_MANY * E2E_ATTACK_PER_CLIENT;
     printf("  counted: drops +%lld (garbage %d, replays %lld, forged %lld), HVR +%lld, "
@@ -969,9 +1036,9 @@ static void test_idle_reap(void)
     REQUIRE_READY();
     long long reaped0 = stat_now("CP_SESS_IDLE_REAPED");
     struct proc c;
-    const char *args[] = {"--server", GW_IP ":4435", "--src", "10.77.0.3", "--src-port",
-                          "41100", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--tag",
-                          "idle", NULL};
+    const char *args[] = {"--server", GW_IP ":4435",    "--src", "10.77.0.3", "--src-port",
+                          "41100",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
+                          "--tag",    "idle",           NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "idle-client.log", false, args));
     CU_ASSERT(proc_wait(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
@@ -995,9 +1062,9 @@ static void test_close_notify(void)
     REQUIRE_READY();
     long long closed0 = stat_now("CP_SESS_CLOSED");
     struct proc c;
-    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.4", "--src-port",
-                          "41200", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--close",
-                          "--tag", "close", NULL};
+    const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.4", "--src-port",
+                          "41200",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
+                          "--close",  "--tag",          "close", NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "close-client.log", false, args));
     CU_ASSERT(proc_wait(&c, 20000));
     char *o = slurp(c.out);
@@ -1010,8 +1077,7 @@ static void test_close_notify(void)
         if (left)
             sleep_ms(50);
     }
-    printf("  close_notify: session removed after %llu ms\n",
-           (unsigned long long)(mono_ms() - t0));
+    printf("  close_notify: session removed after %llu ms\n", (unsigned long long)(mono_ms() - t0));
     CU_ASSERT_EQUAL(left, 0);
     CU_ASSERT(stat_now("CP_SESS_CLOSED") > closed0);
 }
@@ -1020,13 +1086,16 @@ static void test_reconnect_same_port(void)
 {
     REQUIRE_READY();
     long long est0 = stat_now("CP_HS_ESTABLISHED");
+    long long repl0 = stat_now("CP_SESS_REPLACED");
     for (int round = 0; round < 2; round++) {
         struct proc c;
         char out[64];
         snprintf(out, sizeof(out), "reconnect-%d.log", round);
-        const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.5", "--src-port",
-                              "41300", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX,
-                              "--tag", round ? "reconnect2" : "reconnect1", NULL};
+        const char *args[] = {
+            "--server",   GW_IP ":4433", "--src",          "10.77.0.5",
+            "--src-port", "41300",       "--psk-identity", PSK_ID,
+            "--psk-key",  PSK_HEX,       "--tag",          round ? "reconnect2" : "reconnect1",
+            NULL};
         CU_ASSERT_FATAL(helper_clients(&c, out, false, args));
         CU_ASSERT(proc_wait(&c, 25000));
         char *o = slurp(c.out);
@@ -1037,15 +1106,19 @@ static void test_reconnect_same_port(void)
         CU_ASSERT_EQUAL(sessions_for("10.77.0.5", 41300), 1);
     }
     CU_ASSERT(stat_now("CP_HS_ESTABLISHED") >= est0 + 2);
+    /* the second handshake replaced the first connection's live session */
+    long long repl = stat_now("CP_SESS_REPLACED") - repl0;
+    printf("  CP_SESS_REPLACED +%lld\n", repl);
+    CU_ASSERT_EQUAL(repl, 1);
 }
 
 static void test_kill_command(void)
 {
     REQUIRE_READY();
     struct proc c;
-    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.6", "--src-port",
-                          "41400", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX, "--tag",
-                          "kill", NULL};
+    const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.6", "--src-port",
+                          "41400",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
+                          "--tag",    "kill",           NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "kill-client.log", false, args));
     CU_ASSERT(proc_wait(&c, 20000));
     CU_ASSERT_EQUAL(sessions_for("10.77.0.6", 41400), 1);
@@ -1077,6 +1150,56 @@ static void test_kill_command(void)
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 1);
 }
 
+/* reload-psk picks up a new identity without a restart; rotate-cookie keeps
+ * handshakes working. */
+static void test_reload_psk_rotate_cookie(void)
+{
+    REQUIRE_READY();
+    static const char new_id[] = "gwe-added", new_key[] = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
+    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.7",    "--psk-identity",
+                          new_id,     "--psk-key",   new_key, "--timeout-ms", "4000",
+                          "--tag",    "reload",      NULL};
+    struct proc c;
+    CU_ASSERT_FATAL(helper_clients(&c, "reload-before.log", false, args));
+    CU_ASSERT(proc_wait(&c, 15000));
+    char *o = slurp(c.out);
+    bool refused = o && strstr(o, "READY established=0");
+    free(o);
+    printf("  unknown identity before reload-psk: %s\n", refused ? "refused" : "FAIL");
+    CU_ASSERT(refused);
+
+    char p[E2E_PATH_MAX_LEN];
+    FILE *f = fopen(path_in(p, sizeof(p), "psk.txt"), "a");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "%s:%s\n", new_id, new_key);
+    fclose(f);
+    json_t *r = ctl("reload-psk");
+    CU_ASSERT_PTR_NOT_NULL(r);
+    json_decref(r);
+
+    CU_ASSERT_FATAL(helper_clients(&c, "reload-after.log", false, args));
+    CU_ASSERT(proc_wait(&c, 15000));
+    o = slurp(c.out);
+    bool ok = o && strstr(o, "READY established=1 echoed=1");
+    free(o);
+    printf("  new identity after reload-psk: %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+
+    r = ctl("rotate-cookie");
+    CU_ASSERT_PTR_NOT_NULL(r);
+    json_decref(r);
+    const char *args2[] = {"--server",       GW_IP ":4433", "--src",     "10.77.0.7",
+                           "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
+                           "--tag",          "rotated",     NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "rotate-after.log", false, args2));
+    CU_ASSERT(proc_wait(&c, 15000));
+    o = slurp(c.out);
+    ok = o && strstr(o, "READY established=1 echoed=1");
+    free(o);
+    printf("  handshake after rotate-cookie: %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+}
+
 static void test_impaired_path(void)
 {
     REQUIRE_READY();
@@ -1091,14 +1214,14 @@ static void test_impaired_path(void)
         snprintf(seed_s, sizeof(seed_s), "%d", seed);
         snprintf(rout, sizeof(rout), "relay-%d.log", seed);
         snprintf(cout, sizeof(cout), "relay-client-%d.log", seed);
-        char *rargv[] = {(char *)g_relay, "--listen", "24000", "--bind", "127.0.0.1", "--to",
-                         GW_IP ":4433", "--loss", "0.2", "--reorder", "0.2", "--dup", "0.2",
-                         "--seed", seed_s, NULL};
-        CU_ASSERT_FATAL(proc_start(&r, "gwe-cli", rout, false, rargv) == 0);
+        char *rargv[] = {(char *)g_relay, "--listen", "24000", "--bind",    "127.0.0.1", "--to",
+                         GW_IP ":4433",   "--loss",   "0.2",   "--reorder", "0.2",       "--dup",
+                         "0.2",           "--seed",   seed_s,  NULL};
+        CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, rout, false, rargv) == 0);
         sleep_ms(300);
-        const char *args[] = {"--server", "127.0.0.1:24000", "--n", "4", "--psk-identity",
-                              PSK_ID, "--psk-key", PSK_HEX, "--timeout-ms", "60000", "--tag",
-                              "lossy", NULL};
+        const char *args[] = {
+            "--server", "127.0.0.1:24000", "--n",   "4",     "--psk-identity", PSK_ID, "--psk-key",
+            PSK_HEX,    "--timeout-ms",    "60000", "--tag", "lossy",          NULL};
         CU_ASSERT_FATAL(helper_clients(&c, cout, false, args));
         proc_wait(&c, 70000);
         char *o = slurp(c.out);
@@ -1123,8 +1246,7 @@ static void test_clean_stop(void)
     CU_ASSERT(exited);
     CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
     printf("  gateway stopped on SIGTERM: %s\n",
-           exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0 ? "exit 0"
-                                                                              : "FAIL");
+           exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0 ? "exit 0" : "FAIL");
     g_ready = false;
     snprintf(g_setup_err, sizeof(g_setup_err), "gateway stopped");
 }
@@ -1140,6 +1262,7 @@ void cu_register(void)
     CU_add_test(s, "close_notify removes the session", test_close_notify);
     CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
     CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
+    CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }

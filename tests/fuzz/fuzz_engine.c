@@ -11,16 +11,25 @@
  *
  * Credentials are made once in LLVMFuzzerInitialize: an ECDSA P-256 and an
  * RSA-2048 self-signed certificate (libcrypto, into a temp dir that is
- * removed again) and the PSK identities the interop tests use, so captured
- * ClientHellos select the same suites.  Cookies are off for the handshake
- * context (the fuzzer cannot compute cookies); every datagram is also run
- * through hs_cookie_check of a second, cookie-on context.
+ * removed again; the ECDSA one is also the client-auth CA) and the PSK
+ * identities the interop tests use, so captured ClientHellos select the
+ * same suites.  Each input drives two handshakes: one without and one with
+ * an (optional) client certificate request.  Cookies are off for both (the
+ * fuzzer cannot compute cookies); every datagram is also run through
+ * hs_cookie_check of a third, cookie-on context.
  *
- * Randomness: a fuzzing build defines FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
- * (top-level meson.build); the engine must then draw its randoms from a
- * deterministic source (tests/fuzz/README.md), so inputs replay exactly.
- * This target owns no randomness of its own.
+ * Randomness: libcrypto's RAND method is replaced by the counter stream of
+ * tests/interop/det_rand.h, rewound before every hs_new, and the
+ * certificates are generated from it with fixed dates, so they are the same
+ * bytes in every run.  The engine's server random, ECDHE keys and signature
+ * nonces are therefore a function of the input alone: crashes replay
+ * exactly, and the seeds recorded by tests/interop/record_engine_corpus.sh
+ * (real clients against `hs-driver --deterministic-rand` loaded with these
+ * very credentials, written out when FUZZ_ENGINE_CREDS_DIR is set) replay
+ * past the Finished check into application data and close_notify.
  */
+#include "../interop/det_rand.h" /* first: sets how OpenSSL declares RAND */
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,7 +50,10 @@
 
 static struct hs_creds *g_creds;
 static struct hs_ctx *g_ctx;          /* cookies off: drives handshakes */
+static struct hs_ctx *g_cauth_ctx;    /* same, client certificate optional */
 static struct hs_ctx *g_cookie_ctx;   /* cookies on: hs_cookie_check only */
+
+static bool g_verbose;                /* FUZZ_ENGINE_VERBOSE: print events */
 
 static const uint8_t k_psk1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const char k_psk2[] = "secretPSK-coap01";
@@ -55,8 +67,9 @@ static int write_self_signed(const char *dir, const char *name, EVP_PKEY *pk)
         goto out;
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400L);
+    /* fixed dates: the same certificate bytes in every run */
+    ASN1_TIME_set_string(X509_getm_notBefore(x), "20260101000000Z");
+    ASN1_TIME_set_string(X509_getm_notAfter(x), "20451231235959Z");
     X509_set_pubkey(x, pk);
     X509_NAME *n = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
@@ -83,14 +96,19 @@ out:
     return ok ? 0 : -1;
 }
 
-static int load_pair(const char *dir, const char *name)
+static int load_pair(const char *dir, const char *name, bool keep)
 {
     char crt[512], key[512];
     snprintf(crt, sizeof(crt), "%s/%s.crt", dir, name);
     snprintf(key, sizeof(key), "%s/%s.key", dir, name);
     int rc = hs_creds_load_cert(g_creds, crt, key);
-    unlink(crt);
-    unlink(key);
+    /* the ECDSA certificate doubles as the client-auth CA */
+    if (rc >= 0 && strcmp(name, "ec") == 0)
+        rc = hs_creds_load_ca(g_creds, crt);
+    if (!keep) {
+        unlink(crt);
+        unlink(key);
+    }
     return rc;
 }
 
@@ -98,8 +116,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char dir[] = "/tmp/fuzz-engine-XXXXXX";
-    if (mkdtemp(dir) == NULL)
+    if (det_rand_install() != 0)
+        abort();
+    g_verbose = getenv("FUZZ_ENGINE_VERBOSE") != NULL;
+    /* FUZZ_ENGINE_CREDS_DIR: keep the credentials there (for recording the
+     * seed corpus with hs-driver --deterministic-rand). */
+    const char *keep_dir = getenv("FUZZ_ENGINE_CREDS_DIR");
+    char tmp_dir[] = "/tmp/fuzz-engine-XXXXXX";
+    const char *dir = keep_dir;
+    if (dir == NULL && (dir = mkdtemp(tmp_dir)) == NULL)
         abort();
     g_creds = hs_creds_new();
     if (g_creds == NULL)
@@ -107,13 +132,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     EVP_PKEY *rsa = EVP_RSA_gen(2048);
     if (write_self_signed(dir, "ec", ec) != 0 || write_self_signed(dir, "rsa", rsa) != 0 ||
-        load_pair(dir, "ec") < 0 || load_pair(dir, "rsa") < 0) {
+        load_pair(dir, "ec", keep_dir != NULL) < 0 ||
+        load_pair(dir, "rsa", keep_dir != NULL) < 0) {
         fprintf(stderr, "fuzz-engine: certificate setup failed\n");
         abort();
     }
     EVP_PKEY_free(ec);
     EVP_PKEY_free(rsa);
-    rmdir(dir);
+    if (keep_dir == NULL)
+        rmdir(dir);
     if (hs_creds_add_psk(g_creds, "Client_identity", k_psk1, sizeof(k_psk1)) < 0 ||
         hs_creds_add_psk(g_creds, "coap-client", (const uint8_t *)k_psk2,
                          sizeof(k_psk2) - 1) < 0)
@@ -122,22 +149,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     hs_params_default(&p);
     p.cookie_required = false;
     g_ctx = hs_ctx_new(&p, g_creds);
+    p.client_auth = HS_CLIENT_AUTH_OPTIONAL;
+    g_cauth_ctx = hs_ctx_new(&p, g_creds);
     hs_params_default(&p);
     g_cookie_ctx = hs_ctx_new(&p, g_creds);
-    if (g_ctx == NULL || g_cookie_ctx == NULL)
+    if (g_ctx == NULL || g_cauth_ctx == NULL || g_cookie_ctx == NULL)
         abort();
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One handshake of ctx over the whole input. */
+static void run_one(struct hs_ctx *ctx, const uint8_t *data, size_t size)
 {
     static struct hs_out out;
     static uint8_t hvr[2048];
     const struct hs_peer peer = {.addr = {127, 0, 0, 1}, .port = 40000, .family = 4};
     uint64_t now = FUZZ_START_MS;
-    struct hs *hs = hs_new(g_ctx, &peer, now);
+    det_rand_reset();
+    struct hs *hs = hs_new(ctx, &peer, now);
     if (hs == NULL)
-        return 0;
+        return;
     bool dead = false;
     uint64_t timer_ms = 0;          /* the engine's last deadline, 0: none */
     for (unsigned i = 0; i < FUZZ_MAX_DGRAMS && size >= 2 && !dead; i++) {
@@ -161,6 +192,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = hs_input(hs, data, len, now, &out);
         }
         timer_ms = out.next_timer_ms;
+        if (g_verbose)
+            fprintf(stderr, "fuzz-engine: %s dgram %u len %zu: rc %d event %d alert %d out %u app %u\n",
+                    ctx == g_ctx ? "plain" : "cauth", i, len, rc, (int)out.event, out.alert,
+                    out.n_dgrams, out.n_app);
         if (out.n_dgrams > HS_OUT_MAX_DGRAMS || out.n_app > HS_OUT_MAX_DGRAMS)
             abort();
         /* Touch every output byte so ASan sees stale pointers. */
@@ -191,5 +226,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             dead = true;
     }
     hs_free(hs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    run_one(g_ctx, data, size);
+    /* Again with a CertificateRequest in the server's flight, so client
+     * Certificate / CertificateVerify parsing is reached too. */
+    run_one(g_cauth_ctx, data, size);
     return 0;
 }

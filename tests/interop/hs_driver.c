@@ -8,13 +8,19 @@
  * back (--echo) or forwarded to a UDP backend over a per-session socket
  * (--backend), with the backend's replies encrypted back (hs_seal_app).
  * One log line per session event ("ESTABLISHED peer=... suite=... identity=...").
- * --capture DIR writes every handshake's received datagrams in the fuzz
- * input format of tests/fuzz/fuzz_engine.c (2-byte big-endian length, then
- * the datagram; length 0 marks a retransmission timer firing).
+ * --capture DIR writes every session's received datagrams (handshake, then
+ * application data and alerts) in the fuzz input format of
+ * tests/fuzz/fuzz_engine.c (2-byte big-endian length, then the datagram;
+ * length 0 marks a retransmission timer firing) when the session ends.
+ * --deterministic-rand (with --no-cookie) makes libcrypto's randomness a
+ * counter stream rewound at every hs_new (det_rand.h), so captures replay in
+ * fuzz-engine past the Finished check: for recording the seed corpus only.
  *
  * Owns: sockets, the peer table, logs and capture files.  Must not: parse
  * DTLS itself (everything goes through hs.h).  Test tool, not the product.
  */
+#include "det_rand.h" /* first: it sets how OpenSSL headers declare RAND */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -55,6 +61,7 @@ struct session {
     uint8_t *cap;               /* --capture buffer */
     size_t cap_len;
     bool cap_written;
+    uint16_t suite;             /* after ESTABLISHED, for the capture name */
 };
 
 struct drv_stats {
@@ -72,6 +79,7 @@ static bool g_have_backend;
 static struct sockaddr_in g_backend;
 static uint64_t g_idle_ms = DRV_IDLE_DEFAULT_MS;
 static volatile sig_atomic_t g_stop;
+static bool g_det_rand;
 
 static uint64_t now_ms(void)
 {
@@ -139,7 +147,8 @@ static void cap_append(struct session *s, const uint8_t *d, size_t len)
         return;
     s->cap[s->cap_len++] = (uint8_t)(len >> 8);
     s->cap[s->cap_len++] = (uint8_t)len;
-    memcpy(s->cap + s->cap_len, d, len);
+    if (len > 0)
+        memcpy(s->cap + s->cap_len, d, len);
     s->cap_len += len;
 }
 
@@ -178,7 +187,12 @@ static void sess_remove(struct session *s, const char *why)
     char ps[64];
     if (!s->used)
         return;
-    cap_write(s, s->established ? "est" : "fail");
+    char tag[16];
+    if (s->established)
+        snprintf(tag, sizeof(tag), "est-%04x", s->suite);
+    else
+        snprintf(tag, sizeof(tag), "fail");
+    cap_write(s, tag);
     const struct hs_stats *hst = hs_get_stats(s->hs);
     logf_("REMOVED id=%u peer=%s reason=%s bad_mac=%llu dropped=%llu retransmits=%llu", s->id,
           peer_str(&s->addr, ps, sizeof(ps)), why,
@@ -204,6 +218,8 @@ static struct session *sess_add(struct hs_ctx *ctx, const struct sockaddr_in *a,
         g_st.table_full++;
         return NULL;
     }
+    if (g_det_rand)
+        det_rand_reset();
     struct hs *hs = hs_new(ctx, peer, now);
     if (hs == NULL)
         return NULL;
@@ -259,9 +275,7 @@ static void on_established(struct session *s)
           s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?",
           k ? k->suite : 0, k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?",
           k ? k->peer_identity : "", k ? k->sni : "");
-    char tag[16];
-    snprintf(tag, sizeof(tag), "est-%04x", k ? k->suite : 0);
-    cap_write(s, tag);
+    s->suite = k ? k->suite : 0;
     if (g_have_backend && backend_open(s) != 0)
         logf_("BACKEND-ERROR id=%u: %s", s->id, strerror(errno));
 }
@@ -342,8 +356,7 @@ static void on_client_dgram(struct hs_ctx *ctx, bool cookies, const struct socka
     }
     s->last_ms = now;
     memset(&out, 0, sizeof(out));
-    if (!s->established)
-        cap_append(s, d, len);
+    cap_append(s, d, len);
     int rc = hs_input(s->hs, d, len, now, &out);
     handle_out(s, rc, &out);
 }
@@ -352,8 +365,7 @@ static void on_timer(struct session *s, uint64_t now)
 {
     static struct hs_out out;
     memset(&out, 0, sizeof(out));
-    if (!s->established)
-        cap_append(s, NULL, DRV_CAPTURE_TIMER_MARK);
+    cap_append(s, NULL, DRV_CAPTURE_TIMER_MARK);
     int rc = hs_timeout(s->hs, now, &out);
     handle_out(s, rc, &out);
 }
@@ -377,7 +389,7 @@ static void usage(void)
             "       [--psk-file FILE] [--cert CHAIN.pem --key KEY.pem]... [--ca CA.pem]\n"
             "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
             "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
-            "       [--idle-ms MS] [--retrans-ms MS]\n");
+            "       [--idle-ms MS] [--retrans-ms MS] [--deterministic-rand]\n");
 }
 
 int main(int argc, char **argv)
@@ -392,6 +404,7 @@ int main(int argc, char **argv)
         {"no-cookie", no_argument, NULL, 'n'},       {"echo", no_argument, NULL, 'e'},
         {"backend", required_argument, NULL, 'B'},   {"capture", required_argument, NULL, 'C'},
         {"idle-ms", required_argument, NULL, 'i'},   {"retrans-ms", required_argument, NULL, 'r'},
+        {"deterministic-rand", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
     const char *psk_file = NULL, *ca_file = NULL, *suites = NULL;
@@ -464,6 +477,7 @@ int main(int argc, char **argv)
             g_have_backend = true;
             break;
         case 'C': g_capture_dir = optarg; break;
+        case 'D': g_det_rand = true; break;
         case 'i': g_idle_ms = strtoull(optarg, NULL, 10); break;
         case 'r': params.retrans_initial_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
         default: usage(); return 2;
@@ -482,6 +496,10 @@ int main(int argc, char **argv)
             return 2;
         }
         params.n_suites = (unsigned)n;
+    }
+    if (g_det_rand && det_rand_install() != 0) {
+        fprintf(stderr, "hs-driver: cannot install the deterministic RAND method\n");
+        return 1;
     }
     g_log = stderr;
     if (log_path != NULL && (g_log = fopen(log_path, "a")) == NULL) {
@@ -535,8 +553,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    logf_("LISTENING %s:%u mode=%s cookies=%s mtu=%u", bind_addr, ntohs(la.sin_port),
-          g_have_backend ? "backend" : "echo", cookies ? "on" : "off", params.mtu_bytes);
+    logf_("LISTENING %s:%u mode=%s cookies=%s mtu=%u%s", bind_addr, ntohs(la.sin_port),
+          g_have_backend ? "backend" : "echo", cookies ? "on" : "off", params.mtu_bytes,
+          g_det_rand ? " DETERMINISTIC-RAND(insecure)" : "");
     for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++)
         g_sess[i].be_fd = -1;
 

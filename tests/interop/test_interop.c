@@ -837,7 +837,7 @@ static int suite_init(void)
     const char *mtu_args[] = {"--echo", "--mtu", "576", "--cert", lch, "--key", lk,
                               "--psk-file", psk, NULL};
     const char *cauth_args[] = {"--echo", "--cert", ec, "--key", eck, "--ca", ca,
-                                "--client-auth=require", NULL};
+                                "--client-auth=require", "--capture", g_capture, NULL};
     const char *pref_args[] = {"--echo", "--no-cookie", "--psk-file", psk, "--suites",
                                "TLS_PSK_WITH_AES_128_GCM_SHA256:TLS_PSK_WITH_AES_128_CCM_8",
                                NULL};

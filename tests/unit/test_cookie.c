@@ -48,15 +48,15 @@ static void test_rotation(void)
 {
     struct cr_cookie_keys k;
     uint8_t m0[32], m1[32], m2[32];
-    static const uint8_t d[] = { 1, 2, 3 };
+    static const uint8_t d[] = {1, 2, 3};
 
     CU_ASSERT_EQUAL_FATAL(cr_cookie_keys_init(&k), 0);
     CU_ASSERT_EQUAL(cr_cookie_mac(&k, d, sizeof(d), m0), 0);
     CU_ASSERT_EQUAL(cr_cookie_rotate(&k), 0);
     CU_ASSERT_EQUAL(cr_cookie_mac(&k, d, sizeof(d), m1), 0);
     CU_ASSERT(memcmp(m0, m1, 32) != 0);
-    CU_ASSERT_EQUAL(cr_cookie_verify(&k, d, sizeof(d), m0, 32), 0);   /* previous */
-    CU_ASSERT_EQUAL(cr_cookie_verify(&k, d, sizeof(d), m1, 32), 0);   /* current */
+    CU_ASSERT_EQUAL(cr_cookie_verify(&k, d, sizeof(d), m0, 32), 0); /* previous */
+    CU_ASSERT_EQUAL(cr_cookie_verify(&k, d, sizeof(d), m1, 32), 0); /* current */
     CU_ASSERT_EQUAL(cr_cookie_rotate(&k), 0);
     CU_ASSERT_EQUAL(cr_cookie_mac(&k, d, sizeof(d), m2), 0);
     CU_ASSERT_EQUAL(cr_cookie_verify(&k, d, sizeof(d), m0, 32), CR_ERR_AUTH);
@@ -86,26 +86,46 @@ static size_t build_ch(uint8_t *p, uint16_t ms, const uint8_t *cookie, size_t co
     size_t body = 2 + 32 + 1 + 1 + cookie_len + 2 + pad + 2;
     size_t n = 0;
     uint8_t *r = p;
-    r[n++] = 22; r[n++] = 0xfe; r[n++] = 0xff;
-    r[n++] = 0; r[n++] = 0;
-    r[n++] = 0; r[n++] = 0; r[n++] = 0; r[n++] = 0; r[n++] = 0; r[n++] = 5;
-    r[n++] = (uint8_t)((12 + body) >> 8); r[n++] = (uint8_t)(12 + body);
-    r[n++] = 1; r[n++] = 0; r[n++] = (uint8_t)(body >> 8); r[n++] = (uint8_t)body;
-    r[n++] = (uint8_t)(ms >> 8); r[n++] = (uint8_t)ms;
-    r[n++] = 0; r[n++] = 0; r[n++] = 0;
-    r[n++] = 0; r[n++] = (uint8_t)(body >> 8); r[n++] = (uint8_t)body;
-    r[n++] = 0xfe; r[n++] = 0xfd;
+    r[n++] = 22;
+    r[n++] = 0xfe;
+    r[n++] = 0xff;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 5;
+    r[n++] = (uint8_t)((12 + body) >> 8);
+    r[n++] = (uint8_t)(12 + body);
+    r[n++] = 1;
+    r[n++] = 0;
+    r[n++] = (uint8_t)(body >> 8);
+    r[n++] = (uint8_t)body;
+    r[n++] = (uint8_t)(ms >> 8);
+    r[n++] = (uint8_t)ms;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = 0;
+    r[n++] = (uint8_t)(body >> 8);
+    r[n++] = (uint8_t)body;
+    r[n++] = 0xfe;
+    r[n++] = 0xfd;
     for (unsigned i = 0; i < 32; i++)
         r[n++] = (uint8_t)i;
-    r[n++] = 0;                 /* session_id */
+    r[n++] = 0; /* session_id */
     r[n++] = (uint8_t)cookie_len;
     if (cookie_len)
         memcpy(r + n, cookie, cookie_len);
     n += cookie_len;
-    r[n++] = (uint8_t)(pad >> 8); r[n++] = (uint8_t)pad;
+    r[n++] = (uint8_t)(pad >> 8);
+    r[n++] = (uint8_t)pad;
     memset(r + n, 0xc0, pad);
     n += pad;
-    r[n++] = 1; r[n++] = 0;     /* compression null */
+    r[n++] = 1;
+    r[n++] = 0; /* compression null */
     return n;
 }
 
@@ -114,7 +134,7 @@ static void test_check_crafted(void)
     struct hs_params params;
     struct hs_creds *creds = hs_creds_new();
     struct hs_ctx *ctx;
-    struct hs_peer peer = { { 10, 0, 0, 1 }, 5683, 4 };
+    struct hs_peer peer = {{10, 0, 0, 1}, 5683, 4};
     uint8_t ch[512], hvr[512];
     size_t len, hvr_len = 0;
 
@@ -161,12 +181,11 @@ static void test_check_crafted(void)
     CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     /* Empty and garbage datagrams. */
-    CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, 0, hvr, sizeof(hvr), &hvr_len),
-                    HS_COOKIE_DROP);
+    CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, 0, hvr, sizeof(hvr), &hvr_len), HS_COOKIE_DROP);
     CU_ASSERT_EQUAL(hs_cookie_check(NULL, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     /* IPv6 peers are bound by all 16 bytes. */
-    struct hs_peer v6 = { { 0x20, 0x01, 0x0d, 0xb8 }, 5684, 6 };
+    struct hs_peer v6 = {{0x20, 0x01, 0x0d, 0xb8}, 5684, 6};
     len = build_ch(ch, 0, NULL, 0, 40);
     CU_ASSERT_EQUAL(hs_cookie_check(ctx, &v6, ch, len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);

@@ -107,12 +107,12 @@ static void test_psk_file_bad_lines(void)
         const char *text;
         const char *err_part;
     } cases[] = {
-        { "alice:0001\nnocolon\n", ":2: expected identity:hexkey" },
-        { "alice:0g01\n", ":1: bad hex digit" },
-        { "alice:001\n", ":1: key must be an even number" },
-        { "alice:\n", ":1: key must be" },
-        { ":0001\n", ":1: identity length" },
-        { "a:01\nb:02\na:03\n", "identity 'a' appears more than once" },
+        {"alice:0001\nnocolon\n", ":2: expected identity:hexkey"},
+        {"alice:0g01\n", ":1: bad hex digit"},
+        {"alice:001\n", ":1: key must be an even number"},
+        {"alice:\n", ":1: key must be"},
+        {":0001\n", ":1: identity length"},
+        {"a:01\nb:02\na:03\n", "identity 'a' appears more than once"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct hs_creds *c = hs_creds_new();
@@ -157,7 +157,7 @@ static void test_psk_reload_atomic(void)
     CU_ASSERT_PTR_NULL(hs_creds_find_psk(c, (const uint8_t *)"alice", 5));
     CU_ASSERT_PTR_NOT_NULL(hs_creds_find_psk(c, (const uint8_t *)"bob", 3));
     /* add_psk on top; duplicate refused. */
-    const uint8_t k[3] = { 1, 2, 3 };
+    const uint8_t k[3] = {1, 2, 3};
     CU_ASSERT_EQUAL(hs_creds_add_psk(c, "dave", k, 3), 0);
     CU_ASSERT(hs_creds_add_psk(c, "dave", k, 3) < 0);
     CU_ASSERT(hs_creds_add_psk(c, "eve", k, 0) < 0);
@@ -189,7 +189,7 @@ static void test_certs(void)
     write_key_cert("ec384", ec384, ec384);
     write_key_cert("ec521", ec521, ec521);
     write_key_cert("rsa", rsa, rsa);
-    write_key_cert("mismatch", ec, ec384);   /* key does not match the cert */
+    write_key_cert("mismatch", ec, ec384); /* key does not match the cert */
 
     struct hs_creds *c = hs_creds_new();
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec-cert.pem"), fpath("ec-key.pem")), 0);
@@ -200,8 +200,7 @@ static void test_certs(void)
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("rsa-cert.pem"), fpath("rsa-key.pem")), 0);
     CU_ASSERT_PTR_NOT_NULL(c->rsa.key);
     /* Reload of the EC slot replaces it. */
-    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec384-cert.pem"), fpath("ec384-key.pem")),
-                    0);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec384-cert.pem"), fpath("ec384-key.pem")), 0);
     CU_ASSERT_EQUAL(c->ecdsa.ec_group, 24);
     /* Failures leave the slot alone and say why. */
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("mismatch-cert.pem"), fpath("mismatch-key.pem")),
@@ -221,7 +220,7 @@ static void test_certs(void)
     CU_ASSERT_EQUAL(hs_creds_load_ca(c, fpath("ec-cert.pem")), 0);
     CU_ASSERT_PTR_NOT_NULL(c->ca);
     CU_ASSERT(hs_creds_load_ca(c, fpath("garbage.pem")) < 0);
-    CU_ASSERT_PTR_NOT_NULL(c->ca);   /* old store kept */
+    CU_ASSERT_PTR_NOT_NULL(c->ca); /* old store kept */
     /* PSK hint */
     CU_ASSERT_EQUAL(hs_creds_set_psk_hint(c, "hint"), 0);
     CU_ASSERT(c->has_psk_hint && c->psk_hint_len == 4);

@@ -12,8 +12,8 @@
 
 static void test_ints(void)
 {
-    static const uint8_t b[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-                                 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10 };
+    static const uint8_t b[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
     struct hs_cur c;
     uint8_t u8;
     uint16_t u16;
@@ -33,7 +33,7 @@ static void test_ints(void)
 /* Every getter on a too-short cursor fails and leaves it unchanged. */
 static void test_short_reads_do_not_advance(void)
 {
-    static const uint8_t b[8] = { 3, 0xaa, 0xbb, 0, 5, 1, 2, 3 };
+    static const uint8_t b[8] = {3, 0xaa, 0xbb, 0, 5, 1, 2, 3};
     for (size_t len = 0; len < 6; len++) {
         struct hs_cur c, child;
         uint8_t u8, out[8];
@@ -65,7 +65,7 @@ static void test_short_reads_do_not_advance(void)
 static void test_prefixed(void)
 {
     /* <3: aa bb cc> <0x0002: dd ee> <0x000001: ff> trailing 77 */
-    static const uint8_t b[] = { 3, 0xaa, 0xbb, 0xcc, 0, 2, 0xdd, 0xee, 0, 0, 1, 0xff, 0x77 };
+    static const uint8_t b[] = {3, 0xaa, 0xbb, 0xcc, 0, 2, 0xdd, 0xee, 0, 0, 1, 0xff, 0x77};
     struct hs_cur c, k;
     uint8_t v;
 
@@ -76,18 +76,18 @@ static void test_prefixed(void)
     CU_ASSERT_FATAL(hs_cur_prefixed16(&c, &k));
     CU_ASSERT_EQUAL(hs_cur_len(&k), 2);
     CU_ASSERT(hs_cur_skip(&k, 1) && hs_cur_u8(&k, &v) && v == 0xee);
-    CU_ASSERT_FALSE(hs_cur_u8(&k, &v));    /* child bounded */
+    CU_ASSERT_FALSE(hs_cur_u8(&k, &v)); /* child bounded */
     CU_ASSERT_FATAL(hs_cur_prefixed24(&c, &k));
     CU_ASSERT(hs_cur_u8(&k, &v) && v == 0xff);
-    CU_ASSERT_EQUAL(hs_cur_len(&c), 1);    /* trailing byte left: caller's decode_error */
+    CU_ASSERT_EQUAL(hs_cur_len(&c), 1); /* trailing byte left: caller's decode_error */
 
     /* Prefix larger than what is left: fails without advancing. */
-    static const uint8_t bad[] = { 0, 9, 1, 2 };
+    static const uint8_t bad[] = {0, 9, 1, 2};
     hs_cur_init(&c, bad, sizeof(bad));
     CU_ASSERT_FALSE(hs_cur_prefixed16(&c, &k));
     CU_ASSERT_EQUAL(hs_cur_len(&c), sizeof(bad));
     /* Empty child is fine. */
-    static const uint8_t empty[] = { 0 };
+    static const uint8_t empty[] = {0};
     hs_cur_init(&c, empty, 1);
     CU_ASSERT(hs_cur_prefixed8(&c, &k) && hs_cur_len(&k) == 0 && hs_cur_len(&c) == 0);
 }
@@ -107,20 +107,19 @@ static void test_builder(void)
     hs_buf_u48(&b, 0x010203040506ULL);
     hs_buf_close(&b, 3, m1);
     CU_ASSERT_FATAL(hs_buf_ok(&b));
-    static const uint8_t want[] = { 0x16, 0, 0, 12, 0xfe, 0xfd, 3, 'a', 'b', 'c',
-                                    1, 2, 3, 4, 5, 6 };
+    static const uint8_t want[] = {0x16, 0, 0, 12, 0xfe, 0xfd, 3, 'a', 'b', 'c', 1, 2, 3, 4, 5, 6};
     CU_ASSERT_EQUAL(b.len, sizeof(want));
     CU_ASSERT(memcmp(b.p, want, sizeof(want)) == 0);
     hs_buf_free(&b);
 
     /* Length that does not fit its width: sticky error. */
-    uint8_t big[300] = { 0 };
+    uint8_t big[300] = {0};
     hs_buf_init(&b, 1024);
     hs_buf_open(&b, 1, &m1);
     hs_buf_bytes(&b, big, sizeof(big));
     CU_ASSERT(hs_buf_close(&b, 1, m1) < 0);
     CU_ASSERT_FALSE(hs_buf_ok(&b));
-    CU_ASSERT(hs_buf_u8(&b, 1) < 0);       /* stays failed */
+    CU_ASSERT(hs_buf_u8(&b, 1) < 0); /* stays failed */
     hs_buf_free(&b);
 
     /* Hard cap. */
@@ -160,7 +159,7 @@ static void test_random_vs_oracle(void)
         RAND_bytes(ops, sizeof(ops));
         size_t len = ops[0] % (sizeof(buf) + 1);
         struct hs_cur c;
-        size_t off = 0;   /* oracle */
+        size_t off = 0; /* oracle */
         hs_cur_init(&c, buf, len);
         for (unsigned i = 1; i < sizeof(ops); i++) {
             unsigned op = ops[i] % 5;
@@ -168,16 +167,37 @@ static void test_random_vs_oracle(void)
             bool ok = false, want = false;
             size_t adv = 0;
             switch (op) {
-            case 0: { uint8_t v; ok = hs_cur_u8(&c, &v); want = len - off >= 1; adv = 1;
-                      if (ok) CU_ASSERT_EQUAL(v, buf[off]); break; }
-            case 1: { uint16_t v; ok = hs_cur_u16(&c, &v); want = len - off >= 2; adv = 2;
-                      if (ok) CU_ASSERT_EQUAL(v, buf[off] << 8 | buf[off + 1]); break; }
-            case 2: { uint32_t v; ok = hs_cur_u24(&c, &v); want = len - off >= 3; adv = 3; break; }
+            case 0: {
+                uint8_t v;
+                ok = hs_cur_u8(&c, &v);
+                want = len - off >= 1;
+                adv = 1;
+                if (ok)
+                    CU_ASSERT_EQUAL(v, buf[off]);
+                break;
+            }
+            case 1: {
+                uint16_t v;
+                ok = hs_cur_u16(&c, &v);
+                want = len - off >= 2;
+                adv = 2;
+                if (ok)
+                    CU_ASSERT_EQUAL(v, buf[off] << 8 | buf[off + 1]);
+                break;
+            }
+            case 2: {
+                uint32_t v;
+                ok = hs_cur_u24(&c, &v);
+                want = len - off >= 3;
+                adv = 3;
+                break;
+            }
             case 3: {
                 ok = hs_cur_prefixed8(&c, &k);
                 want = len - off >= 1 && buf[off] <= len - off - 1;
                 adv = want ? 1 + (size_t)buf[off] : 0;
-                if (ok) CU_ASSERT_PTR_EQUAL(hs_cur_data(&k), buf + off + 1);
+                if (ok)
+                    CU_ASSERT_PTR_EQUAL(hs_cur_data(&k), buf + off + 1);
                 break;
             }
             default: {

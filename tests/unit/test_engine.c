@@ -100,14 +100,18 @@ static long dq_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     (void)num;
     (void)ptr;
     switch (cmd) {
-    case BIO_CTRL_FLUSH: return 1;
-    case BIO_CTRL_DGRAM_QUERY_MTU: return 0;
-    case BIO_CTRL_WPENDING: return 0;
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_DGRAM_QUERY_MTU:
+        return 0;
+    case BIO_CTRL_WPENDING:
+        return 0;
     case BIO_CTRL_PENDING: {
         struct dq *q = BIO_get_data(b);
         return q->n ? (long)q->len[q->head] : 0;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -131,8 +135,8 @@ static BIO_METHOD *dq_method(void)
 }
 
 /* ---- fixtures ----------------------------------------------------------- */
-static const uint8_t psk_key[16] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-                                     0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10 };
+static const uint8_t psk_key[16] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
 static const char *psk_identity = "client1";
 static char tmpdir[256];
 
@@ -328,8 +332,8 @@ static void exchange_app_data(struct pair *p)
     CU_ASSERT_EQUAL(p->app_rx_len, strlen(c_msg));
     CU_ASSERT(memcmp(p->app_rx, c_msg, strlen(c_msg)) == 0);
 
-    CU_ASSERT_EQUAL(hs_seal_app(p->hs, (const uint8_t *)s_msg, strlen(s_msg), rec,
-                                sizeof(rec), &rec_len), 0);
+    CU_ASSERT_EQUAL(
+        hs_seal_app(p->hs, (const uint8_t *)s_msg, strlen(s_msg), rec, sizeof(rec), &rec_len), 0);
     dq_push(&p->s2c, rec, rec_len);
     int n = SSL_read(p->ssl, buf, sizeof(buf));
     CU_ASSERT_EQUAL(n, (int)strlen(s_msg));
@@ -371,11 +375,26 @@ static void run_psk_suite(uint16_t suite, const char *ossl_name)
     pair_free(&p);
 }
 
-static void test_psk_aes128_ccm8(void) { run_psk_suite(HS_PSK_AES128_CCM8, "PSK-AES128-CCM8"); }
-static void test_psk_aes128_gcm(void) { run_psk_suite(HS_PSK_AES128_GCM, "PSK-AES128-GCM-SHA256"); }
-static void test_psk_aes128_ccm(void) { run_psk_suite(HS_PSK_AES128_CCM, "PSK-AES128-CCM"); }
-static void test_psk_aes256_gcm(void) { run_psk_suite(HS_PSK_AES256_GCM, "PSK-AES256-GCM-SHA384"); }
-static void test_psk_chacha20(void) { run_psk_suite(HS_PSK_CHACHA20, "PSK-CHACHA20-POLY1305"); }
+static void test_psk_aes128_ccm8(void)
+{
+    run_psk_suite(HS_PSK_AES128_CCM8, "PSK-AES128-CCM8");
+}
+static void test_psk_aes128_gcm(void)
+{
+    run_psk_suite(HS_PSK_AES128_GCM, "PSK-AES128-GCM-SHA256");
+}
+static void test_psk_aes128_ccm(void)
+{
+    run_psk_suite(HS_PSK_AES128_CCM, "PSK-AES128-CCM");
+}
+static void test_psk_aes256_gcm(void)
+{
+    run_psk_suite(HS_PSK_AES256_GCM, "PSK-AES256-GCM-SHA384");
+}
+static void test_psk_chacha20(void)
+{
+    run_psk_suite(HS_PSK_CHACHA20, "PSK-CHACHA20-POLY1305");
+}
 static void test_ecdhe_psk_chacha20(void)
 {
     run_psk_suite(HS_ECDHE_PSK_CHACHA20, "ECDHE-PSK-CHACHA20-POLY1305");
@@ -388,8 +407,8 @@ static EVP_PKEY *gen_key(bool rsa)
                : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 }
 
-static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-                      bool ca, long serial)
+static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+                      long serial)
 {
     X509 *x = X509_new();
     X509_set_version(x, 2);
@@ -398,15 +417,14 @@ static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *iss
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"dtlsgw test",
-                               -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-                               0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"dtlsgw test", -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-                                            ca ? "critical,CA:TRUE" : "CA:FALSE");
+    X509_EXTENSION *e =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
@@ -483,8 +501,8 @@ static int suite_init(void)
         return 1;
     make_pki("ec", false, 1);
     make_pki("rsa", true, 1);
-    make_pki("big", true, 4);      /* multi-KB chain for MTU 576 */
-    make_pki("client", false, 1);  /* client certificate PKI */
+    make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
+    make_pki("client", false, 1); /* client certificate PKI */
     return 0;
 }
 
@@ -566,13 +584,11 @@ static void test_cookie_hvr_and_rotation(void)
     size_t ch1_len = 0, ch2_len = 0, hvr_len = 0;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
     ch1 = dq_pop(&p.c2s, &ch1_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch1);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* RFC 6347 §4.2.1: HVR record seq = ClientHello record seq; versions
      * 0xfeff; message_seq echoes; never larger than the ClientHello. */
@@ -590,34 +606,29 @@ static void test_cookie_hvr_and_rotation(void)
     /* A datagram too small for the HVR is dropped. */
     CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, 40, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     dq_push(&p.s2c, hvr, hvr_len);
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
     ch2 = dq_pop(&p.c2s, &ch2_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch2);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_VALID);
     /* Bound to the transport address. */
     struct hs_peer other = p.peer;
     other.port++;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     other = p.peer;
     other.addr[3]++;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Tampered cookie byte. */
     uint8_t *bad = malloc(ch2_len);
     memcpy(bad, ch2, ch2_len);
     size_t cookie_off = 13 + 12 + 2 + 32 + 1 + bad[13 + 12 + 2 + 32] + 1;
     bad[cookie_off + 3] ^= 1;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Only the first fragment is needed: cut the datagram right after the
      * cookie and fix the lengths (fragment_length and record length). */
@@ -634,21 +645,18 @@ static void test_cookie_hvr_and_rotation(void)
     /* One byte short of the cookie: not enough to check -> drop. */
     bad[13 + 11] = (uint8_t)(frag_len - 1);
     bad[12] = (uint8_t)(cut - 14);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut - 1, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut - 1, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     free(bad);
     /* Rotation: previous secret still accepted, the one before is not. */
     CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_VALID);
     CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr),
-                                    &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Not a ClientHello: drop. */
-    uint8_t junk[64] = { 23, 0xfe, 0xfd };
+    uint8_t junk[64] = {23, 0xfe, 0xfd};
     junk[12] = 40;
     CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, junk, 53, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
@@ -665,8 +673,7 @@ static void test_retransmit_on_timeout(void)
     struct hs_out out;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     /* CH1 -> HVR, CH2 -> flight 2 (lost). */
     p.drop_server = 100;
@@ -681,7 +688,7 @@ static void test_retransmit_on_timeout(void)
     p.now += 1000;
     CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now, &out), 0);
     CU_ASSERT(out.n_dgrams >= 1);
-    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 2000);   /* doubled */
+    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 2000); /* doubled */
     push_out(&p, &out);
     CU_ASSERT_EQUAL(hs_get_stats(p.hs)->retransmits, 1);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
@@ -702,8 +709,7 @@ static void test_timeout_gives_up(void)
     unsigned resent = 0;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     p.drop_server = 1000;
     run_handshake(&p, 3);
@@ -735,9 +741,7 @@ static void test_retransmit_on_repeated_client_flight(void)
     struct pair p;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     p.drop_server = 100;
     run_handshake(&p, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
@@ -760,8 +764,7 @@ static void test_resend_final_flight(void)
     struct pair p;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     /* Run until the server is established, losing its final flight. */
     for (unsigned r = 0; r < 10 && !p.server_established; r++) {
@@ -786,7 +789,7 @@ static void test_resend_final_flight(void)
     CU_ASSERT(SSL_is_init_finished(p.ssl) == 0);
     uint64_t seq_next = hs_keys(p.hs)->server_write_seq_next;
     usleep(30000);
-    CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0);   /* client repeats its flight */
+    CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0); /* client repeats its flight */
     unsigned c2s_dgrams = p.c2s.n;
     pump_client_to_server(&p);
     /* One resend for the whole repeated flight, however many datagrams. */
@@ -838,9 +841,7 @@ static void test_finished_before_ccs(void)
     struct pair p;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
         SSL_do_handshake(p.ssl);
         pump_reordered(&p);
@@ -858,13 +859,11 @@ static void test_unknown_psk_identity(void)
     struct pair p;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     SSL_set_ex_data(p.ssl, 0, (void *)"nobody");
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT(p.server_failed);
-    CU_ASSERT_EQUAL(p.server_alert, 115);   /* unknown_psk_identity */
+    CU_ASSERT_EQUAL(p.server_alert, 115); /* unknown_psk_identity */
     /* The client got the fatal alert. */
     SSL_do_handshake(p.ssl);
     unsigned long e = ERR_peek_last_error();
@@ -879,19 +878,17 @@ static void test_ems_required(void)
     struct pair p;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 40);    /* handshake_failure */
+    CU_ASSERT_EQUAL(p.server_alert, 40); /* handshake_failure */
     pair_free(&p);
     ERR_clear_error();
 
     /* Allowed when not required: classic master secret. */
     params.require_ems = false;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
@@ -907,11 +904,27 @@ static void test_no_common_suite(void)
 
     hs_params_default(&params);
     /* Certificate suite offered, but only PSK credentials configured. */
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 40);
+    pair_free(&p);
+    ERR_clear_error();
+}
+
+/* RFC 5246 §E.1: a client whose highest version is DTLS 1.0 gets
+ * protocol_version. */
+static void test_dtls10_client(void)
+{
+    struct hs_params params;
+    struct pair p;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ALL:@SECLEVEL=0", &params, psk_creds()), 0);
+    SSL_set_min_proto_version(p.ssl, DTLS1_VERSION);
+    SSL_set_max_proto_version(p.ssl, DTLS1_VERSION);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT(p.hs != NULL);
+    CU_ASSERT_EQUAL(p.server_alert, 70);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -924,10 +937,9 @@ static void test_insufficient_security(void)
     hs_params_default(&params);
     params.suites[0] = HS_PSK_AES128_GCM;
     params.n_suites = 1;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 71);    /* insufficient_security */
+    CU_ASSERT_EQUAL(p.server_alert, 71); /* insufficient_security */
     pair_free(&p);
     ERR_clear_error();
 }
@@ -940,8 +952,7 @@ static void test_bad_mac_dropped_then_limit(void)
 
     hs_params_default(&params);
     params.bad_mac_limit = 2;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     const char *msg = "tamper me";
@@ -949,7 +960,7 @@ static void test_bad_mac_dropped_then_limit(void)
     size_t len = 0;
     uint8_t *d = dq_pop(&p.c2s, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    d[len - 1] ^= 0x80;   /* tag */
+    d[len - 1] ^= 0x80; /* tag */
     for (unsigned i = 0; i < 2; i++) {
         CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
         CU_ASSERT_EQUAL(out.n_app, 0);
@@ -959,7 +970,7 @@ static void test_bad_mac_dropped_then_limit(void)
     CU_ASSERT_EQUAL(hs_get_stats(p.hs)->bad_mac, 2);
     CU_ASSERT(hs_input(p.hs, d, len, p.now, &out) < 0);
     CU_ASSERT_EQUAL(out.event, HS_EV_FAILED);
-    CU_ASSERT_EQUAL(out.alert, 20);         /* bad_record_mac */
+    CU_ASSERT_EQUAL(out.alert, 20); /* bad_record_mac */
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
     free(d);
     pair_free(&p);
@@ -972,9 +983,7 @@ static void test_close_notify(void)
     struct hs_out out;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
     size_t len = 0;
@@ -985,13 +994,11 @@ static void test_close_notify(void)
     CU_ASSERT_EQUAL(out.event, HS_EV_CLOSED);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
     push_out(&p, &out);
-    CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 1);   /* our close_notify verified */
+    CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 1); /* our close_notify verified */
     pair_free(&p);
 
     /* Server-initiated. */
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params,
-                                    psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(hs_close(p.hs, &out), 0);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
@@ -1009,8 +1016,7 @@ static void test_renegotiation_refused(void)
     struct hs_out out;
 
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params,
-                                    psk_creds()),
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(SSL_renegotiate(p.ssl), 1);
@@ -1019,7 +1025,7 @@ static void test_renegotiation_refused(void)
     uint8_t *d = dq_pop(&p.c2s, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     CU_ASSERT_EQUAL(d[3], 0);
-    CU_ASSERT_EQUAL(d[4], 1);   /* epoch 1 ClientHello */
+    CU_ASSERT_EQUAL(d[4], 1); /* epoch 1 ClientHello */
     CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
     free(d);
     CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
@@ -1050,7 +1056,7 @@ static void test_mtu_576_big_chain(void)
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params, c), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 30), 1);
     CU_ASSERT(p.server_max_dgram <= 576);
-    CU_ASSERT(p.server_dgrams >= 8);   /* > 4 KB of flight 2 */
+    CU_ASSERT(p.server_dgrams >= 8); /* > 4 KB of flight 2 */
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p.ssl);
     CU_ASSERT_PTR_NOT_NULL(chain);
     if (chain)
@@ -1072,8 +1078,7 @@ static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, boo
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
     if (client_has_cert) {
         CU_ASSERT_EQUAL(SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem")), 1);
-        CU_ASSERT_EQUAL(SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"),
-                                                SSL_FILETYPE_PEM),
+        CU_ASSERT_EQUAL(SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM),
                         1);
     }
     CU_ASSERT_EQUAL(run_handshake(&p, 20), expect_ok ? 1 : 0);
@@ -1092,7 +1097,10 @@ static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, boo
     ERR_clear_error();
 }
 
-static void test_client_auth_require(void) { client_auth_case(HS_CLIENT_AUTH_REQUIRE, true, true); }
+static void test_client_auth_require(void)
+{
+    client_auth_case(HS_CLIENT_AUTH_REQUIRE, true, true);
+}
 static void test_client_auth_require_missing(void)
 {
     client_auth_case(HS_CLIENT_AUTH_REQUIRE, false, false);
@@ -1117,20 +1125,19 @@ static void test_client_auth_untrusted(void)
     SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem"));
     SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 42);    /* bad_certificate */
+    CU_ASSERT_EQUAL(p.server_alert, 42); /* bad_certificate */
     pair_free(&p);
     ERR_clear_error();
 }
 
 static void test_groups(void)
 {
-    static const char *const groups[] = { "X25519", "P-256", "P-384", "P-384:P-521" };
+    static const char *const groups[] = {"X25519", "P-256", "P-384", "P-384:P-521"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         struct hs_params params;
         struct pair p;
         hs_params_default(&params);
-        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params,
-                                        cert_creds()),
+        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params, cert_creds()),
                               0);
         CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, groups[i]), 1);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
@@ -1143,14 +1150,13 @@ static void test_groups(void)
     static const struct {
         const char *groups;
         int ok;
-    } ec_cases[] = { { "X25519:P-256", 1 }, { "P-384:P-256", 1 }, { "X25519", 0 },
-                     { "P-384:P-521", 0 }, { "P-521", 0 } };
+    } ec_cases[] = {
+        {"X25519:P-256", 1}, {"P-384:P-256", 1}, {"X25519", 0}, {"P-384:P-521", 0}, {"P-521", 0}};
     for (size_t i = 0; i < sizeof(ec_cases) / sizeof(ec_cases[0]); i++) {
         struct hs_params params;
         struct pair p;
         hs_params_default(&params);
-        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params,
-                                        cert_creds()),
+        CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, cert_creds()),
                               0);
         CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, ec_cases[i].groups), 1);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), ec_cases[i].ok);
@@ -1168,21 +1174,20 @@ static void test_server_preference(void)
 
     /* Client offers several; default order picks GCM before CCM-8. */
     hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:@SECLEVEL=0",
-                                    &params, psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        pair_init(&p, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+        0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
     if (p.server_established)
         CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_GCM);
     pair_free(&p);
     /* Configured order wins. */
-    CU_ASSERT_EQUAL(hs_suite_list_parse("TLS_PSK_WITH_AES_128_CCM_8:0x00A8", params.suites,
-                                        HS_MAX_SUITES),
-                    2);
+    CU_ASSERT_EQUAL(
+        hs_suite_list_parse("TLS_PSK_WITH_AES_128_CCM_8:0x00A8", params.suites, HS_MAX_SUITES), 2);
     params.n_suites = 2;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:PSK-AES128-CCM8:@SECLEVEL=0",
-                                    &params, psk_creds()),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        pair_init(&p, "PSK-AES128-GCM-SHA256:PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()),
+        0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
     if (p.server_established)
         CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_CCM8);
@@ -1244,8 +1249,7 @@ static void test_cert_verify_after_ccs(void)
         }
         for (int pass = 0; pass < 2; pass++)
             for (unsigned i = 0; i < n; i++) {
-                bool cv = recs[i][0] == 22 && recs[i][4] == 0 && lens[i] > 25 &&
-                          recs[i][13] == 15;
+                bool cv = recs[i][0] == 22 && recs[i][4] == 0 && lens[i] > 25 && recs[i][13] == 15;
                 if ((pass == 1) == cv) {
                     if (cv)
                         moved++;
@@ -1270,7 +1274,7 @@ static void test_garbage_input(void)
     struct hs_params params;
     struct hs_out out;
     struct hs_creds *creds = psk_creds();
-    struct hs_peer peer = { { 10, 1, 1, 1 }, 1234, 4 };
+    struct hs_peer peer = {{10, 1, 1, 1}, 1234, 4};
     uint8_t buf[600];
 
     hs_params_default(&params);
@@ -1324,11 +1328,11 @@ static void test_suite_table(void)
     CU_ASSERT_PTR_NULL(hs_suite_by_name("AES128-SHA"));
     /* All 14 suites of hs.h are in the table with distinct names. */
     static const uint16_t all[] = {
-        HS_PSK_AES128_CCM8, HS_PSK_AES128_CCM, HS_PSK_AES128_GCM, HS_PSK_AES256_GCM,
-        HS_PSK_CHACHA20, HS_ECDHE_PSK_CHACHA20, HS_ECDHE_ECDSA_AES128_GCM,
-        HS_ECDHE_ECDSA_AES256_GCM, HS_ECDHE_ECDSA_CHACHA20, HS_ECDHE_ECDSA_AES128_CCM8,
-        HS_ECDHE_ECDSA_AES128_CCM, HS_ECDHE_RSA_AES128_GCM, HS_ECDHE_RSA_AES256_GCM,
-        HS_ECDHE_RSA_CHACHA20 };
+        HS_PSK_AES128_CCM8,         HS_PSK_AES128_CCM,         HS_PSK_AES128_GCM,
+        HS_PSK_AES256_GCM,          HS_PSK_CHACHA20,           HS_ECDHE_PSK_CHACHA20,
+        HS_ECDHE_ECDSA_AES128_GCM,  HS_ECDHE_ECDSA_AES256_GCM, HS_ECDHE_ECDSA_CHACHA20,
+        HS_ECDHE_ECDSA_AES128_CCM8, HS_ECDHE_ECDSA_AES128_CCM, HS_ECDHE_RSA_AES128_GCM,
+        HS_ECDHE_RSA_AES256_GCM,    HS_ECDHE_RSA_CHACHA20};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         s = hs_suite_find(all[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -1381,13 +1385,15 @@ void cu_register(void)
     CU_add_test(s, "cookie HVR and rotation", test_cookie_hvr_and_rotation);
     CU_add_test(s, "retransmit on timeout", test_retransmit_on_timeout);
     CU_add_test(s, "timeout gives up", test_timeout_gives_up);
-    CU_add_test(s, "retransmit on repeated client flight", test_retransmit_on_repeated_client_flight);
+    CU_add_test(s, "retransmit on repeated client flight",
+                test_retransmit_on_repeated_client_flight);
     CU_add_test(s, "resend final flight", test_resend_final_flight);
     CU_add_test(s, "Finished before CCS", test_finished_before_ccs);
     CU_add_test(s, "unknown PSK identity", test_unknown_psk_identity);
     CU_add_test(s, "EMS required", test_ems_required);
     CU_add_test(s, "no common suite", test_no_common_suite);
     CU_add_test(s, "insufficient security", test_insufficient_security);
+    CU_add_test(s, "DTLS 1.0 client", test_dtls10_client);
     CU_add_test(s, "bad MAC drop and limit", test_bad_mac_dropped_then_limit);
     CU_add_test(s, "close_notify", test_close_notify);
     CU_add_test(s, "renegotiation refused", test_renegotiation_refused);

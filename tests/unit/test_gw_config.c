@@ -239,8 +239,14 @@ static void test_durations(void)
     static const struct {
         const char *text;
         uint32_t ms;
-    } cases[] = {{"1", 1},         {"1500", 1500},    {"1500ms", 1500}, {"30s", 30000},
-                 {"5m", 300000},   {"1h", 3600000},   {"0001", 1},      {"4294967295", 4294967295u},
+    } cases[] = {{"1", 1},
+                 {"1500", 1500},
+                 {"1500ms", 1500},
+                 {"30s", 30000},
+                 {"5m", 300000},
+                 {"1h", 3600000},
+                 {"0001", 1},
+                 {"4294967295", 4294967295u},
                  {"1193h", 1193u * 3600000u}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_config c;
@@ -252,8 +258,8 @@ static void test_durations(void)
     }
     expect_err("listeners:\n  - idle_timeout_ms: 1194h\n", 2, "listeners[0].idle_timeout_ms",
                "too long");
-    expect_err("listeners:\n  - idle_timeout_ms: 4294967296\n", 2,
-               "listeners[0].idle_timeout_ms", "too long");
+    expect_err("listeners:\n  - idle_timeout_ms: 4294967296\n", 2, "listeners[0].idle_timeout_ms",
+               "too long");
     expect_err("listeners:\n  - idle_timeout_ms: 10d\n", 2, "listeners[0].idle_timeout_ms",
                "unknown unit");
     expect_err("listeners:\n  - idle_timeout_ms: 0\n", 2, "listeners[0].idle_timeout_ms",
@@ -324,14 +330,12 @@ static void test_value_errors(void)
     expect_err("listeners:\n  - address: 1.2.3\n", 2, "listeners[0].address",
                "not an IPv4 address");
     expect_err("listeners:\n  - port: 0\n", 2, "listeners[0].port", "out of range 1..65535");
-    expect_err("listeners:\n  - backend: 10.0.1.2\n", 2, "listeners[0].backend",
-               "A.B.C.D:PORT");
+    expect_err("listeners:\n  - backend: 10.0.1.2\n", 2, "listeners[0].backend", "A.B.C.D:PORT");
     expect_err("listeners:\n  - backend: 10.0.1.2:70000\n", 2, "listeners[0].backend",
                "out of range");
     expect_err("listeners:\n  - backend: host:80\n", 2, "listeners[0].backend", "A.B.C.D:PORT");
     expect_err("listeners:\n  - nat_ports: 5000\n", 2, "listeners[0].nat_ports", "LO-HI");
-    expect_err("listeners:\n  - nat_ports: 6000-5000\n", 2, "listeners[0].nat_ports",
-               "LO <= HI");
+    expect_err("listeners:\n  - nat_ports: 6000-5000\n", 2, "listeners[0].nat_ports", "LO <= HI");
     expect_err("listeners:\n  - nat_ports: 0-5000\n", 2, "listeners[0].nat_ports", "LO <= HI");
     expect_err("listeners:\n  - nat_ports: 1-65536\n", 2, "listeners[0].nat_ports", "LO <= HI");
     expect_err("listeners:\n  - client_auth: always\n", 2, "listeners[0].client_auth",
@@ -385,7 +389,7 @@ static void test_load_file(void)
     char want[256];
     snprintf(want, sizeof(want), "%s:4: listeners[0].mtu: ", path);
     CU_ASSERT(strncmp(err, want, strlen(want)) == 0);
-    CU_ASSERT_EQUAL(c.max_sessions, 65536);   /* untouched on error */
+    CU_ASSERT_EQUAL(c.max_sessions, 65536); /* untouched on error */
 
     write_file(path, "max_sessions: 77\n");
     CU_ASSERT_EQUAL(gw_config_load(&c, path, err, sizeof(err)), 0);
@@ -429,8 +433,7 @@ static void expect_valid_err(const char *fmt, unsigned line, const char *key, co
 }
 
 /* The format always receives psk, cert, key, ca paths in that order. */
-#define TWO_PORTS                                                                          \
-    "ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"
+#define TWO_PORTS "ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"
 
 static void test_validate(void)
 {
@@ -459,8 +462,8 @@ static void test_validate(void)
                      "listeners[0]", "client_auth needs ca_file");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial_ms: 2m\n", 6,
                      "listeners[0]", "retransmit_initial_ms 120000 must be in 1..");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6,
-                     "listeners[0]", "contain the listening port 25000");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6, "listeners[0]",
+                     "contain the listening port 25000");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n  - psk_file: %s\n", 7,
                      "listeners[1]", "already used by listeners[0]");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s.gone\n", 6, "listeners[0].psk_file",

@@ -27,8 +27,8 @@ static char sock_path[128];
  * request completed: the reply is sent after the handler ran) */
 static atomic_int n_stats, n_sessions, n_kill, n_reload;
 static atomic_uint kill_ip, kill_port;
-static atomic_int sessions_big;   /* sessions handler returns N_BIG_SESSIONS */
-static atomic_int reload_fails;   /* 1: with message, 2: without */
+static atomic_int sessions_big; /* sessions handler returns N_BIG_SESSIONS */
+static atomic_int reload_fails; /* 1: with message, 2: without */
 
 static int h_stats(void *arg, json_t *res, char *err)
 {
@@ -47,8 +47,8 @@ static int h_sessions(void *arg, json_t *res, char *err)
     n_sessions++;
     int n = sessions_big ? N_BIG_SESSIONS : 2;
     for (int i = 0; i < n; i++)
-        json_array_append_new(res, json_pack("{s:s, s:i, s:s}", "client", "10.0.0.2:40000",
-                                             "index", i, "suite", "TLS_PSK_WITH_AES_128_CCM_8"));
+        json_array_append_new(res, json_pack("{s:s, s:i, s:s}", "client", "10.0.0.2:40000", "index",
+                                             i, "suite", "TLS_PSK_WITH_AES_128_CCM_8"));
     return 0;
 }
 
@@ -86,7 +86,7 @@ static struct gw_ctl_handlers handlers = {
     .sessions = h_sessions,
     .kill = h_kill,
     .reload_psk = h_reload,
-    .rotate_cookie = NULL,   /* "not supported" path */
+    .rotate_cookie = NULL, /* "not supported" path */
 };
 
 static struct gw_ctl *server;
@@ -142,7 +142,7 @@ static json_t *ask(const char *cmd)
     json_error_t e;
     json_t *j = json_loads(reply, 0, &e);
     CU_ASSERT_PTR_NOT_NULL(j);
-    CU_ASSERT_PTR_NULL(strchr(reply, '\n'));   /* exactly one line */
+    CU_ASSERT_PTR_NULL(strchr(reply, '\n')); /* exactly one line */
     free(reply);
     return j;
 }
@@ -205,9 +205,9 @@ static void test_big_reply(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
     json_t *r = json_object_get(j, "result");
     CU_ASSERT_EQUAL(json_array_size(r), N_BIG_SESSIONS);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(r, N_BIG_SESSIONS - 1),
-                                                       "index")),
-                    N_BIG_SESSIONS - 1);
+    CU_ASSERT_EQUAL(
+        json_integer_value(json_object_get(json_array_get(r, N_BIG_SESSIONS - 1), "index")),
+        N_BIG_SESSIONS - 1);
     json_decref(j);
 }
 
@@ -216,8 +216,7 @@ static void test_kill(void)
     int before = n_kill;
     json_t *j = ask("kill 10.1.2.3:40001");
     CU_ASSERT(json_is_true(json_object_get(j, "ok")));
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "result"), "killed")),
-                    1);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "result"), "killed")), 1);
     json_decref(j);
     CU_ASSERT_EQUAL(n_kill, before + 1);
     CU_ASSERT_EQUAL(kill_ip, 0x0A010203u);
@@ -411,13 +410,20 @@ static void test_parse_addr(void)
         uint32_t ip;
         uint16_t port;
     } cases[] = {
-        {"1.2.3.4:5", 1, 0x01020304, 5},       {"255.255.255.255:65535", 1, 0xffffffff, 65535},
-        {"0.0.0.0:1", 1, 0, 1},                {"1.2.3.4:0", 0, 0, 0},
-        {"1.2.3.4:65536", 0, 0, 0},            {"1.2.3.4:", 0, 0, 0},
-        {":80", 0, 0, 0},                      {"1.2.3.4:8a", 0, 0, 0},
-        {"1.2.3.4:-1", 0, 0, 0},               {"1.2.3.4:123456", 0, 0, 0},
-        {"1.2.3.4", 0, 0, 0},                  {"1.2.3.4.5:80", 0, 0, 0},
-        {"[::1]:80", 0, 0, 0},                 {"", 0, 0, 0},
+        {"1.2.3.4:5", 1, 0x01020304, 5},
+        {"255.255.255.255:65535", 1, 0xffffffff, 65535},
+        {"0.0.0.0:1", 1, 0, 1},
+        {"1.2.3.4:0", 0, 0, 0},
+        {"1.2.3.4:65536", 0, 0, 0},
+        {"1.2.3.4:", 0, 0, 0},
+        {":80", 0, 0, 0},
+        {"1.2.3.4:8a", 0, 0, 0},
+        {"1.2.3.4:-1", 0, 0, 0},
+        {"1.2.3.4:123456", 0, 0, 0},
+        {"1.2.3.4", 0, 0, 0},
+        {"1.2.3.4.5:80", 0, 0, 0},
+        {"[::1]:80", 0, 0, 0},
+        {"", 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint32_t ip = 0;

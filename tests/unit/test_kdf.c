@@ -40,9 +40,9 @@ static void test_known_answers(void)
         uint8_t sec[128], seed[128], expect[512], got[512];
         if (line[0] == '#' || line[0] == '\n')
             continue;
-        CU_ASSERT_EQUAL_FATAL(sscanf(line, "%15s %255s %63s %255s %1023s", hash, sec_hex,
-                                     label, seed_hex, out_hex),
-                              5);
+        CU_ASSERT_EQUAL_FATAL(
+            sscanf(line, "%15s %255s %63s %255s %1023s", hash, sec_hex, label, seed_hex, out_hex),
+            5);
         for (char *p = label; *p; p++)
             if (*p == '_')
                 *p = ' ';
@@ -55,8 +55,7 @@ static void test_known_answers(void)
         CU_ASSERT(memcmp(got, expect, ol) == 0);
         /* Seed split in two parts gives the same bytes. */
         memset(got, 0, sizeof(got));
-        CU_ASSERT_EQUAL(cr_tls12_prf(sha384, sec, sl, label, seed, 5, seed + 5, dl - 5, got,
-                                     ol),
+        CU_ASSERT_EQUAL(cr_tls12_prf(sha384, sec, sl, label, seed, 5, seed + 5, dl - 5, got, ol),
                         0);
         CU_ASSERT(memcmp(got, expect, ol) == 0);
         n_vectors++;
@@ -67,8 +66,8 @@ static void test_known_answers(void)
 
 /* RFC 5246 §5: P_hash(secret, seed) = HMAC(secret, A(1) + seed) + ...,
  * A(0) = seed, A(i) = HMAC(secret, A(i-1)). */
-static void oracle(const EVP_MD *md, const uint8_t *sec, size_t sl, const uint8_t *seed,
-                   size_t dl, uint8_t *out, size_t ol)
+static void oracle(const EVP_MD *md, const uint8_t *sec, size_t sl, const uint8_t *seed, size_t dl,
+                   uint8_t *out, size_t ol)
 {
     uint8_t a[64], buf[64 + 256], block[64];
     unsigned hl = (unsigned)EVP_MD_get_size(md), n;
@@ -97,9 +96,8 @@ static void test_random_vs_oracle(void)
         RAND_bytes(sec, sizeof(sec));
         memcpy(seed, "key expansion", 13);
         RAND_bytes(seed + 13, sizeof(seed) - 13);
-        CU_ASSERT_EQUAL(cr_tls12_prf(sha384, sec, sl, "key expansion", seed + 13, dl, NULL, 0,
-                                     got, ol),
-                        0);
+        CU_ASSERT_EQUAL(
+            cr_tls12_prf(sha384, sec, sl, "key expansion", seed + 13, dl, NULL, 0, got, ol), 0);
         oracle(sha384 ? EVP_sha384() : EVP_sha256(), sec, sl, seed, 13 + dl, want, ol);
         CU_ASSERT(memcmp(got, want, ol) == 0);
     }
@@ -107,12 +105,11 @@ static void test_random_vs_oracle(void)
 
 static void test_bad_args(void)
 {
-    uint8_t out[16], seed[300] = { 0 };
-    const uint8_t sec[4] = { 1, 2, 3, 4 };
+    uint8_t out[16], seed[300] = {0};
+    const uint8_t sec[4] = {1, 2, 3, 4};
     CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", seed, sizeof(seed), NULL, 0, out, 16),
                     CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", seed, 200, seed, 200, out, 16),
-                    CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", seed, 200, seed, 200, out, 16), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", NULL, 3, NULL, 0, out, 16), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", seed, 3, NULL, 0, out, 0), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(cr_tls12_prf(false, sec, 4, "x", seed, 3, NULL, 0, out, 16), 0);
@@ -123,12 +120,12 @@ static void test_hash(void)
     uint8_t h[CR_HASH_MAX_LEN];
     size_t n = 0;
     /* SHA-256("abc") (FIPS 180-2 appendix B.1) */
-    static const uint8_t abc256[4] = { 0xba, 0x78, 0x16, 0xbf };
+    static const uint8_t abc256[4] = {0xba, 0x78, 0x16, 0xbf};
     CU_ASSERT_EQUAL(cr_hash(false, (const uint8_t *)"abc", 3, h, &n), 0);
     CU_ASSERT_EQUAL(n, 32);
     CU_ASSERT(memcmp(h, abc256, 4) == 0);
     /* SHA-384("abc") begins cb00753f */
-    static const uint8_t abc384[4] = { 0xcb, 0x00, 0x75, 0x3f };
+    static const uint8_t abc384[4] = {0xcb, 0x00, 0x75, 0x3f};
     CU_ASSERT_EQUAL(cr_hash(true, (const uint8_t *)"abc", 3, h, &n), 0);
     CU_ASSERT_EQUAL(n, 48);
     CU_ASSERT(memcmp(h, abc384, 4) == 0);

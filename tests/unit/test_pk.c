@@ -14,10 +14,9 @@
 
 static void test_ecdhe_agreement(void)
 {
-    static const uint16_t groups[] = { CR_GROUP_X25519, CR_GROUP_SECP256R1,
-                                       CR_GROUP_SECP384R1 };
-    static const size_t pub_len[] = { 32, 65, 97 };
-    static const size_t z_len[] = { 32, 32, 48 };
+    static const uint16_t groups[] = {CR_GROUP_X25519, CR_GROUP_SECP256R1, CR_GROUP_SECP384R1};
+    static const size_t pub_len[] = {32, 65, 97};
+    static const size_t z_len[] = {32, 32, 48};
     for (size_t i = 0; i < 3; i++) {
         EVP_PKEY *a = NULL, *b = NULL;
         uint8_t pa[CR_ECDHE_PUB_MAX_LEN], pb[CR_ECDHE_PUB_MAX_LEN];
@@ -42,11 +41,11 @@ static void test_ecdhe_agreement(void)
             bad[0] = 0x02;
             CU_ASSERT(cr_ecdhe_derive(a, groups[i], bad, lb, za, sizeof(za), &na) < 0);
             memcpy(bad, pb, lb);
-            bad[lb - 1] ^= 1;   /* y no longer matches x */
+            bad[lb - 1] ^= 1; /* y no longer matches x */
             CU_ASSERT(cr_ecdhe_derive(a, groups[i], bad, lb, za, sizeof(za), &na) < 0);
         } else {
             /* RFC 7748 §6.1: all-zero shared secret (low-order point 0). */
-            uint8_t zero[32] = { 0 };
+            uint8_t zero[32] = {0};
             CU_ASSERT(cr_ecdhe_derive(a, groups[i], zero, 32, za, sizeof(za), &na) < 0);
         }
         EVP_PKEY_free(a);
@@ -69,13 +68,13 @@ static void test_signatures(void)
         const char *md;
         bool pss;
     } cases[] = {
-        { CR_SIG_ECDSA_SECP256R1_SHA256, false, "SHA256", false },
-        { CR_SIG_ECDSA_SECP384R1_SHA384, false, "SHA384", false },
-        { CR_SIG_ECDSA_SHA1, false, "SHA1", false },
-        { CR_SIG_RSA_PKCS1_SHA256, true, "SHA256", false },
-        { CR_SIG_RSA_PKCS1_SHA384, true, "SHA384", false },
-        { CR_SIG_RSA_PKCS1_SHA1, true, "SHA1", false },
-        { CR_SIG_RSA_PSS_RSAE_SHA256, true, "SHA256", true },
+        {CR_SIG_ECDSA_SECP256R1_SHA256, false, "SHA256", false},
+        {CR_SIG_ECDSA_SECP384R1_SHA384, false, "SHA384", false},
+        {CR_SIG_ECDSA_SHA1, false, "SHA1", false},
+        {CR_SIG_RSA_PKCS1_SHA256, true, "SHA256", false},
+        {CR_SIG_RSA_PKCS1_SHA384, true, "SHA384", false},
+        {CR_SIG_RSA_PKCS1_SHA1, true, "SHA1", false},
+        {CR_SIG_RSA_PSS_RSAE_SHA256, true, "SHA256", true},
     };
     const uint8_t msg[] = "client_random || server_random || params";
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -113,7 +112,7 @@ static void test_signatures(void)
     uint8_t sig[8];
     size_t n;
     CU_ASSERT(cr_pk_sign(ec, CR_SIG_ECDSA_SECP256R1_SHA256, msg, sizeof(msg), sig, sizeof(sig),
-                         &n) < 0);   /* buffer too small */
+                         &n) < 0); /* buffer too small */
     CU_ASSERT(cr_pk_sign(ec, 0x0808, msg, sizeof(msg), sig, sizeof(sig), &n) < 0);
     CU_ASSERT_EQUAL(cr_pk_type_of(ec), CR_PK_EC);
     CU_ASSERT_EQUAL(cr_pk_type_of(rsa), CR_PK_RSA);
@@ -134,8 +133,8 @@ static X509 *mk(const char *cn, EVP_PKEY *key, X509 *iss, EVP_PKEY *iss_key, boo
     X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : X509_get_subject_name(x));
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, iss ? iss : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-                                            ca ? "critical,CA:TRUE" : "CA:FALSE");
+    X509_EXTENSION *e =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     X509_sign(x, iss_key, EVP_sha256());
@@ -151,7 +150,7 @@ static void test_chain(void)
     X509 *inter = mk("inter", ik, root, rk, true);
     X509 *leaf = mk("device 42", lk, inter, ik, false);
     X509 *other_root = mk("other", ik, NULL, ik, true);
-    uint8_t *der[3] = { NULL, NULL, NULL };
+    uint8_t *der[3] = {NULL, NULL, NULL};
     size_t len[3];
     len[0] = (size_t)i2d_X509(leaf, &der[0]);
     len[1] = (size_t)i2d_X509(inter, &der[1]);
@@ -163,27 +162,26 @@ static void test_chain(void)
 
     EVP_PKEY *pub = NULL;
     char subj[CR_PK_SUBJECT_MAX_LEN + 1];
-    CU_ASSERT_EQUAL(cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 2, &pub, subj,
-                                       sizeof(subj)),
-                    0);
+    CU_ASSERT_EQUAL(
+        cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 2, &pub, subj, sizeof(subj)), 0);
     CU_ASSERT_STRING_EQUAL(subj, "CN=device 42");
     CU_ASSERT(pub && EVP_PKEY_eq(pub, lk) == 1);
     EVP_PKEY_free(pub);
     pub = NULL;
     /* Missing intermediate, wrong trust anchor, broken DER. */
-    CU_ASSERT_EQUAL(cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 1, &pub, subj,
-                                       sizeof(subj)),
-                    CR_ERR_VERIFY);
-    CU_ASSERT_EQUAL(cr_pk_verify_chain(st2, (const uint8_t *const *)der, len, 2, &pub, subj,
-                                       sizeof(subj)),
-                    CR_ERR_VERIFY);
-    size_t short_len[2] = { len[0] - 1, len[1] };
-    CU_ASSERT_EQUAL(cr_pk_verify_chain(st, (const uint8_t *const *)der, short_len, 2, &pub,
-                                       subj, sizeof(subj)),
-                    CR_ERR_DECODE);
-    CU_ASSERT_EQUAL(cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 0, &pub, subj,
-                                       sizeof(subj)),
-                    CR_ERR_VERIFY);
+    CU_ASSERT_EQUAL(
+        cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 1, &pub, subj, sizeof(subj)),
+        CR_ERR_VERIFY);
+    CU_ASSERT_EQUAL(
+        cr_pk_verify_chain(st2, (const uint8_t *const *)der, len, 2, &pub, subj, sizeof(subj)),
+        CR_ERR_VERIFY);
+    size_t short_len[2] = {len[0] - 1, len[1]};
+    CU_ASSERT_EQUAL(
+        cr_pk_verify_chain(st, (const uint8_t *const *)der, short_len, 2, &pub, subj, sizeof(subj)),
+        CR_ERR_DECODE);
+    CU_ASSERT_EQUAL(
+        cr_pk_verify_chain(st, (const uint8_t *const *)der, len, 0, &pub, subj, sizeof(subj)),
+        CR_ERR_VERIFY);
     CU_ASSERT_PTR_NULL(pub);
     for (int i = 0; i < 3; i++)
         OPENSSL_free(der[i]);

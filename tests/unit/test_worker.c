@@ -584,6 +584,64 @@ static void test_garbage(void)
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
+static unsigned hook_calls;
+
+/* A stand-in for the control plane's cookie check: handshake records get
+ * a short reply, type 99 a reply larger than the datagram, the rest punt. */
+static int test_hook(void *arg, unsigned listener, uint32_t ip, uint16_t port,
+                     const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    CU_ASSERT_PTR_EQUAL(arg, &g);
+    CU_ASSERT_EQUAL(listener, 0);
+    CU_ASSERT_EQUAL(ip, IP(10, 0, 0, 2));
+    CU_ASSERT_EQUAL(port, rte_cpu_to_be_16(6001));
+    hook_calls++;
+    if (len > 0 && d[0] == DP_CT_HANDSHAKE) {
+        CU_ASSERT_FATAL(cap >= 4);
+        memcpy(out, "HVR!", 4);
+        *out_len = 4;
+        return DP_PEER_REPLY;
+    }
+    if (len > 0 && d[0] == 99) {
+        *out_len = len + 1;
+        return DP_PEER_REPLY;
+    }
+    return DP_PEER_PUNT;
+}
+
+static void test_unknown_peer_hook(void)
+{
+    g.unknown_peer = test_hook;
+    g.unknown_peer_arg = &g;
+    uint64_t hv = cnt(DP_CNT_HVR_SENT), pu = cnt(DP_CNT_PUNT), dr = cnt(DP_CNT_DROP_UNKNOWN_PEER);
+    struct rec_spec ch = {DP_CT_HANDSHAKE, 0, 0, "clienthello without cookie"};
+    run(client_frame(&ch, 1, 6001, false));
+    struct rte_mbuf *m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint16_t len;
+    const uint8_t *p = check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, 6001, &len);
+    CU_ASSERT_EQUAL(len, 4);
+    CU_ASSERT(memcmp(p, "HVR!", 4) == 0);
+    rte_pktmbuf_free(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_HVR_SENT), hv + 1);
+    struct rec_spec ad = {DP_CT_APPLICATION_DATA, 1, 3, "later flight"};
+    run(client_frame(&ad, 1, 6001, false));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 1);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+    struct rec_spec bad = {99, 0, 0, "oversized reply"};
+    run(client_frame(&bad, 1, 6001, false));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UNKNOWN_PEER), dr + 1);
+    CU_ASSERT_PTR_NULL(sent(0));
+    /* The session's own peer never reaches the hook. */
+    unsigned calls = hook_calls;
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 600, "session data"};
+    run(client_frame(&r, 1, 5555, false));
+    expect_backend("session data");
+    CU_ASSERT_EQUAL(hook_calls, calls);
+    g.unknown_peer = NULL;
+    g.unknown_peer_arg = NULL;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_worker", suite_init, suite_clean);
@@ -598,5 +656,6 @@ void cu_register(void)
     CU_add_test(s, "next hop unresolved", test_nexthop_unresolved);
     CU_add_test(s, "hand-off to the owner", test_handoff);
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
+    CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
 }

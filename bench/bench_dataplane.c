@@ -1,0 +1,638 @@
+/* bench_dataplane.c — bench-dataplane: the gateway's real worker pipeline
+ * (dataplane/dp_worker.c: classify → session lookup → replay check → one
+ * AEAD batch → replay update → rewrite → TX) on pre-encrypted client
+ * records, against the raw ipsec-mb rate for the same records.
+ *
+ * Per worker lcore: S sessions it owns (installed in the real lock-free
+ * session table), R records per session, frames interleaved so that every
+ * burst of 32 holds 32 different sessions.  One pass:
+ *   untimed — reset the sessions' replay windows and copy the template
+ *             frames into fresh mbufs (what the NIC's RX DMA would do);
+ *   timed   — dp_worker_process() on bursts of 32, dp_worker_flush() after
+ *             each burst (as the worker loop does; TX goes to an in-memory
+ *             net_ring port), and draining/freeing the TX ring;
+ *   timed   — raw: the same records' decrypt jobs straight to ipsec-mb in
+ *             bursts of 32 (nonce and AAD prepared outside the timing, no
+ *             tag comparison, out of place).
+ * Dataplane and raw bursts alternate; each figure is the median burst over
+ * all passes (robust against preemption on a shared host).  Every pass checks that every
+ * record was forwarded (the lcore's RX_RECORDS counter) and the first pass
+ * checks the forwarded plaintext byte for byte.
+ * Workers 1..K run concurrently on K worker lcores (each with its own
+ * sessions, as RSS would spread clients).
+ *
+ * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
+ *            [--max-workers K] [--sessions S] [--nic-csum]
+ * --nic-csum models a NIC with checksum offload in both directions: received
+ * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
+ * checksums to the NIC (default: the worker verifies and computes them in
+ * software, as on net_af_packet).
+ * Without EAL options: --no-pci --no-huge -m 1024 on every CPU.
+ * Must not: assert on timings (prints figures only), or change the worker
+ * code's behaviour (it calls the same functions the gateway's lcores do).
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+
+#include "cr_aead.h"
+#include "dp_counters.h"
+#include "dp_port.h"
+#include "dp_record.h"
+#include "dp_session.h"
+#include "dp_worker.h"
+
+#define B_BURST               32
+#define B_MAX_WORKERS         32
+#define B_SESSIONS_DEFAULT    64 /* per worker */
+#define B_RECORDS_PER_SESSION 32
+#define B_PASSES              25
+#define B_PASSES_QUICK        7
+#define B_RING_SIZE           4096
+#define B_FRAME_MAX_BYTES     1600
+#define B_LISTEN_PORT         4433
+#define B_IP(a, b, c, d)                                                                           \
+    (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
+
+static const unsigned k_sizes[] = {64, 256, 1400};
+static const enum cr_aead_alg k_algs[] = {CR_AEAD_AES128_GCM, CR_AEAD_AES128_CCM8};
+
+static struct dp_gw g_gw;
+static unsigned g_max_workers, g_sessions = B_SESSIONS_DEFAULT, g_passes = B_PASSES;
+static unsigned g_lcores[B_MAX_WORKERS];
+static bool g_nic_csum; /* mark frames as checksum-verified by the NIC */
+static struct rte_ring *g_txr[2][B_MAX_WORKERS + 1];
+static struct cr_aead_ctx *g_main_ctx;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-dataplane: %s\n", what);
+    exit(1);
+}
+
+/* ---- per-worker state ------------------------------------------------------ */
+
+struct bworker {
+    unsigned idx;
+    struct dp_session **sess; /* g_sessions sessions owned by idx */
+    unsigned n_frames;
+    uint8_t *frames; /* n_frames * B_FRAME_MAX_BYTES templates */
+    uint16_t *frame_len;
+    uint8_t *plain; /* expected plaintext per frame */
+    /* raw path */
+    struct cr_aead_op *ops; /* op per frame (in: template ct) */
+    uint8_t (*nonce)[12];
+    uint8_t (*aad)[CR_AEAD_AAD_MAX_LEN];
+    uint8_t *scratch; /* raw output */
+    uint8_t raw_tag[B_BURST][16];
+    struct rte_mbuf **mb;
+    uint64_t *dp_samples, *raw_samples; /* cycles per burst */
+    /* results */
+    double dp_cycles, raw_cycles; /* per record, median over passes */
+    unsigned errors;
+} __rte_cache_aligned;
+
+static struct bworker g_bw[B_MAX_WORKERS];
+static unsigned g_run_workers, g_run_size;
+static enum cr_aead_alg g_run_alg;
+static volatile unsigned g_barrier;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- frames ------------------------------------------------------------------- */
+
+static uint32_t client_ip(unsigned w, unsigned s)
+{
+    return B_IP(10, 100 + w, (s >> 8) & 255, s & 255);
+}
+
+/* Builds Eth|IPv4|UDP|DTLS record (epoch 1, seq) with the session's
+ * client_write key (the session's rd_key) over a patterned payload. */
+static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, unsigned si,
+                        uint64_t seq, unsigned size)
+{
+    uint8_t *b = bw->frames + (size_t)f * B_FRAME_MAX_BYTES;
+    uint8_t *pt = bw->plain + (size_t)f * 1400;
+    for (unsigned i = 0; i < size; i++)
+        pt[i] = (uint8_t)(i * 31 + seq * 7 + si);
+    unsigned nl = s->explicit_nonce_len, tl = s->tag_len;
+    uint16_t rec_len = (uint16_t)(nl + size + tl);
+    uint16_t udp_len = (uint16_t)(8 + DP_REC_HDR_LEN + rec_len);
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
+    uint8_t *rec = b + DP_ETH_IP_UDP_LEN;
+
+    rte_ether_addr_copy(&g_gw.ports[0].mac, &eth->dst_addr);
+    rte_ether_addr_copy(&s->client_mac, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    memset(ip, 0, 20);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + 20));
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = s->key.client_ip;
+    ip->dst_addr = s->key.local_ip;
+    udp->src_port = s->key.client_port;
+    udp->dst_port = s->key.local_port;
+    udp->dgram_len = rte_cpu_to_be_16(udp_len);
+    udp->dgram_cksum = 0;
+
+    dp_record_write_hdr(rec, DP_CT_APPLICATION_DATA, 0xfefd, 1, seq, NULL, 0, rec_len);
+    uint8_t *expl = rec + DP_REC_HDR_LEN;
+    if (nl)
+        cr_aead_explicit_nonce(expl, 1, seq);
+    struct cr_aead_op op = {.key = &s->rd_key,
+                            .in = pt,
+                            .out = expl + nl,
+                            .tag = expl + nl + size,
+                            .len = size,
+                            .epoch = 1,
+                            .version = 0xfefd,
+                            .seq = seq,
+                            .explicit_nonce = nl ? expl : NULL,
+                            .type = DP_CT_APPLICATION_DATA};
+    if (cr_aead_seal_batch(g_main_ctx, &op, 1) != 1)
+        die("sealing a template record failed");
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+    bw->frame_len[f] = (uint16_t)(DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN + rec_len);
+
+    /* the raw path's op: same record, out of place, nonce/AAD prepared */
+    struct cr_aead_op *ro = &bw->ops[f];
+    *ro = op;
+    ro->in = expl + nl;
+    ro->out = bw->scratch + (size_t)(f % B_BURST) * 1400;
+    if (cr_aead_build_aad(ro, bw->aad[f]) != CR_DTLS_AAD_LEN)
+        die("aad");
+    cr_aead_build_nonce(ro, bw->nonce[f]);
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+static void sessions_install(enum cr_aead_alg alg)
+{
+    uint8_t key[32], iv[12];
+    for (unsigned w = 0; w < g_max_workers; w++) {
+        for (unsigned i = 0; i < g_sessions; i++) {
+            struct dp_session *s =
+                dp_session_alloc(DP_REPLAY_WIN_DEFAULT_BITS, (int)rte_socket_id());
+            if (s == NULL)
+                die("session alloc");
+            for (unsigned k = 0; k < sizeof(key); k++)
+                key[k] = (uint8_t)(k * 13 + i * 7 + w);
+            for (unsigned k = 0; k < sizeof(iv); k++)
+                iv[k] = (uint8_t)(k * 5 + i + w * 3);
+            if (cr_aead_key_init(&s->rd_key, g_main_ctx, alg, key, cr_aead_key_len(alg), iv,
+                                 cr_aead_fixed_iv_len(alg)) != CR_OK ||
+                cr_aead_key_init(&s->wr_key, g_main_ctx, alg, key + 1, cr_aead_key_len(alg), iv,
+                                 cr_aead_fixed_iv_len(alg)) != CR_OK)
+                die("key init");
+            s->key.client_ip = rte_cpu_to_be_32(client_ip(w, i));
+            s->key.local_ip = g_gw.ports[0].ip_be;
+            s->key.client_port = rte_cpu_to_be_16((uint16_t)(30000 + i));
+            s->key.local_port = rte_cpu_to_be_16(B_LISTEN_PORT);
+            s->backend_ip = rte_cpu_to_be_32(B_IP(10, 0, 1, 2));
+            s->nat_ip = g_gw.ports[1].ip_be;
+            s->backend_port = rte_cpu_to_be_16(5683);
+            s->nat_port = (uint16_t)(20000 + w * g_sessions + i);
+            s->client_port_id = 0;
+            s->backend_port_id = 1;
+            s->backend_nh = 0;
+            s->owner = (uint16_t)w;
+            s->epoch = 1;
+            s->version = 0xfefd;
+            s->listener = 0;
+            s->explicit_nonce_len = (uint8_t)cr_aead_explicit_nonce_len(alg);
+            s->tag_len = (uint8_t)cr_aead_tag_len(alg);
+            struct rte_ether_addr mac = {{0x02, 0, 0, (uint8_t)w, (uint8_t)(i >> 8), (uint8_t)i}};
+            s->client_mac = mac;
+            s->wr_seq = 1;
+            if (dp_sess_install(g_gw.sessions, s) != 0)
+                die("session install");
+            g_bw[w].sess[i] = s;
+        }
+    }
+}
+
+static void sessions_remove(void)
+{
+    for (unsigned w = 0; w < g_max_workers; w++)
+        for (unsigned i = 0; i < g_sessions; i++)
+            dp_sess_remove(g_gw.sessions, g_bw[w].sess[i], false);
+    dp_sess_reclaim(g_gw.sessions, NULL, NULL, true);
+}
+
+static void frames_build(unsigned size)
+{
+    for (unsigned w = 0; w < g_max_workers; w++) {
+        struct bworker *bw = &g_bw[w];
+        unsigned f = 0;
+        for (unsigned r = 0; r < B_RECORDS_PER_SESSION; r++)
+            for (unsigned i = 0; i < g_sessions; i++, f++)
+                build_frame(bw, f, bw->sess[i], i, 1 + r, size);
+    }
+}
+
+/* ---- raw ipsec-mb path (same job layout as bench/bench_aead.c) --------------- */
+
+static void raw_fill(struct bworker *bw, IMB_JOB *job, unsigned f, unsigned slot)
+{
+    const struct cr_aead_op *o = &bw->ops[f];
+    const struct cr_aead_key *k = o->key;
+    job->src = o->in;
+    job->dst = o->out;
+    job->cipher_start_src_offset_in_bytes = 0;
+    job->msg_len_to_cipher_in_bytes = o->len;
+    job->hash_start_src_offset_in_bytes = 0;
+    job->msg_len_to_hash_in_bytes = o->len;
+    job->iv = bw->nonce[f];
+    job->iv_len_in_bytes = 12;
+    job->auth_tag_output = bw->raw_tag[slot];
+    job->auth_tag_output_len_in_bytes = k->tag_len;
+    job->cipher_direction = IMB_DIR_DECRYPT;
+    if (g_run_alg == CR_AEAD_AES128_GCM) {
+        job->enc_keys = job->dec_keys = &k->k.gcm;
+        job->key_len_in_bytes = k->key_len;
+        job->cipher_mode = IMB_CIPHER_GCM;
+        job->hash_alg = IMB_AUTH_AES_GMAC;
+        job->chain_order = IMB_ORDER_HASH_CIPHER;
+        job->u.GCM.aad = bw->aad[f];
+        job->u.GCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
+    } else {
+        job->enc_keys = job->dec_keys = k->k.aes.enc;
+        job->key_len_in_bytes = 16;
+        job->cipher_mode = IMB_CIPHER_CCM;
+        job->hash_alg = IMB_AUTH_AES_CCM;
+        job->chain_order = IMB_ORDER_CIPHER_HASH;
+        job->u.CCM.aad = bw->aad[f];
+        job->u.CCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
+    }
+}
+
+static void raw_burst(struct bworker *bw, IMB_MGR *mgr, unsigned f0, unsigned n)
+{
+    IMB_JOB *jobs[B_BURST];
+    if (IMB_GET_NEXT_BURST(mgr, n, jobs) != n)
+        die("raw: short burst");
+    for (unsigned i = 0; i < n; i++)
+        raw_fill(bw, jobs[i], f0 + i, i);
+    unsigned done = IMB_SUBMIT_BURST_NOCHECK(mgr, n, jobs);
+    while (done < n) {
+        unsigned fl = IMB_FLUSH_BURST(mgr, IMB_MAX_JOBS, jobs);
+        if (fl == 0)
+            break;
+        done += fl;
+    }
+}
+
+static void raw_pass(struct bworker *bw, IMB_MGR *mgr)
+{
+    for (unsigned f0 = 0; f0 < bw->n_frames; f0 += B_BURST)
+        raw_burst(bw, mgr, f0, B_BURST);
+}
+
+/* ---- one worker's run ------------------------------------------------------------ */
+
+static unsigned drain_tx(unsigned idx, bool check, struct bworker *bw, unsigned *next_check)
+{
+    struct rte_mbuf *out[B_BURST * 2];
+    unsigned total = 0, n;
+    while ((n = rte_ring_dequeue_burst(g_txr[1][idx], (void **)out, RTE_DIM(out), NULL)) > 0) {
+        if (check) {
+            for (unsigned i = 0; i < n; i++, (*next_check)++) {
+                unsigned f = *next_check;
+                const uint8_t *d = rte_pktmbuf_mtod(out[i], const uint8_t *);
+                if (out[i]->data_len != DP_ETH_IP_UDP_LEN + g_run_size ||
+                    memcmp(d + DP_ETH_IP_UDP_LEN, bw->plain + (size_t)f * 1400, g_run_size) != 0)
+                    bw->errors++;
+            }
+        }
+        rte_pktmbuf_free_bulk(out, n);
+        total += n;
+    }
+    return total;
+}
+
+static int worker_run(void *arg)
+{
+    struct bworker *bw = arg;
+    struct dp_worker *w = dp_worker_new(&g_gw, bw->idx);
+    struct cr_aead_ctx *raw_ctx = cr_aead_ctx_new();
+    if (w == NULL || raw_ctx == NULL)
+        die("worker state");
+    IMB_MGR *mgr = cr_aead_ctx_mgr(raw_ctx);
+    unsigned lcore = rte_lcore_id();
+    unsigned n_samples = 0, max_samples = g_passes * (bw->n_frames / B_BURST);
+
+    /* raw path warm-up and check on the last burst: output = plaintext,
+     * computed tag = the record's tag */
+    raw_pass(bw, mgr);
+    raw_pass(bw, mgr);
+    for (unsigned f = bw->n_frames - B_BURST; f < bw->n_frames; f++) {
+        const struct cr_aead_op *o = &bw->ops[f];
+        if (memcmp(o->out, bw->plain + (size_t)f * 1400, o->len) != 0 ||
+            memcmp(bw->raw_tag[f % B_BURST], o->tag, o->key->tag_len) != 0)
+            bw->errors++;
+    }
+
+    __atomic_fetch_add(&g_barrier, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&g_barrier, __ATOMIC_ACQUIRE) < g_run_workers)
+        rte_pause();
+
+    for (unsigned p = 0; p < g_passes + 1; p++) {
+        /* untimed: fresh replay windows, template frames into new mbufs */
+        for (unsigned i = 0; i < g_sessions; i++)
+            dp_replay_init(bw->sess[i]->replay, DP_REPLAY_WIN_DEFAULT_BITS);
+        if (rte_pktmbuf_alloc_bulk(g_gw.pool, bw->mb, bw->n_frames) != 0)
+            die("mbuf pool too small");
+        for (unsigned f = 0; f < bw->n_frames; f++) {
+            struct rte_mbuf *m = bw->mb[f];
+            memcpy(rte_pktmbuf_mtod(m, uint8_t *), bw->frames + (size_t)f * B_FRAME_MAX_BYTES,
+                   bw->frame_len[f]);
+            m->data_len = m->pkt_len = bw->frame_len[f];
+            m->port = 0;
+            if (g_nic_csum) /* what a NIC with RX checksum offload reports */
+                m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+        }
+        uint64_t rec0 = dp_counters[lcore].c[DP_CNT_RX_RECORDS];
+        bool check = p == 0; /* pass 0: warm-up with byte checks, not timed */
+        unsigned next_check = 0, forwarded = 0;
+
+        /* One dataplane burst, then the raw burst of the same records, so
+         * both see the same conditions on a shared host. */
+        for (unsigned f0 = 0; f0 < bw->n_frames; f0 += B_BURST) {
+            uint64_t t0 = rte_rdtsc_precise();
+            dp_worker_process(w, bw->mb + f0, B_BURST, false);
+            dp_worker_flush(w);
+            forwarded += drain_tx(bw->idx, check, bw, &next_check);
+            uint64_t t1 = rte_rdtsc_precise();
+            raw_burst(bw, mgr, f0, B_BURST);
+            uint64_t t2 = rte_rdtsc_precise();
+            if (p > 0 && n_samples < max_samples) {
+                bw->dp_samples[n_samples] = t1 - t0;
+                bw->raw_samples[n_samples++] = t2 - t1;
+            }
+        }
+        if (dp_counters[lcore].c[DP_CNT_RX_RECORDS] - rec0 != bw->n_frames ||
+            forwarded != bw->n_frames)
+            bw->errors++;
+    }
+    /* median burst: robust against preemption by other work on the host */
+    qsort(bw->dp_samples, n_samples, sizeof(uint64_t), cmp_u64);
+    qsort(bw->raw_samples, n_samples, sizeof(uint64_t), cmp_u64);
+    bw->dp_cycles = (double)bw->dp_samples[n_samples / 2] / B_BURST;
+    bw->raw_cycles = (double)bw->raw_samples[n_samples / 2] / B_BURST;
+    dp_worker_free(w);
+    cr_aead_ctx_free(raw_ctx);
+    return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+static void ports_create(void)
+{
+    char name[RTE_RING_NAMESIZE], err[256];
+    for (unsigned p = 0; p < 2; p++) {
+        struct rte_ring *rx[B_MAX_WORKERS + 1];
+        unsigned nq = g_max_workers + 1;
+        for (unsigned q = 0; q < nq; q++) {
+            snprintf(name, sizeof(name), "bdp_rx%u_%u", p, q);
+            rx[q] = rte_ring_create(name, B_RING_SIZE, (int)rte_socket_id(),
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+            snprintf(name, sizeof(name), "bdp_tx%u_%u", p, q);
+            g_txr[p][q] = rte_ring_create(name, B_RING_SIZE, (int)rte_socket_id(),
+                                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (rx[q] == NULL || g_txr[p][q] == NULL)
+                die("ring create");
+        }
+        snprintf(name, sizeof(name), "bdp_port%u", p);
+        int id = rte_eth_from_rings(name, rx, nq, g_txr[p], nq, (unsigned)rte_socket_id());
+        if (id < 0)
+            die("rte_eth_from_rings failed");
+        struct dp_port *dp = &g_gw.ports[p];
+        dp->port_id = (uint16_t)id;
+        dp->ip_be = rte_cpu_to_be_32(p == 0 ? B_IP(10, 0, 0, 1) : B_IP(10, 0, 1, 1));
+        dp->prefix_len = p == 0 ? 8 : 24;
+        if (dp_port_init(dp, g_max_workers, g_gw.pool, false, err, sizeof(err)) != 0)
+            die(err);
+        /* --nic-csum: the NIC fills the TX checksums (checksum_offload on a
+         * capable port); net_ring itself offers no offload. */
+        dp->tx_csum_offload = g_nic_csum;
+    }
+    g_gw.n_ports = 2;
+}
+
+static void gw_setup(void)
+{
+    unsigned frames = g_sessions * B_RECORDS_PER_SESSION;
+    unsigned n_mbufs = g_max_workers * (frames + 2 * DP_TXBUF_MAX + 2 * DP_MBUF_CACHE) + 4096;
+    g_gw.pool = dp_port_pool_create("bdp_pool", n_mbufs, (int)rte_socket_id());
+    if (g_gw.pool == NULL)
+        die("mbuf pool (try more memory: -m)");
+    g_gw.n_workers = g_max_workers;
+    ports_create();
+    g_gw.listeners[0].ip_be = g_gw.ports[0].ip_be;
+    g_gw.listeners[0].port_be = rte_cpu_to_be_16(B_LISTEN_PORT);
+    g_gw.listeners[0].port_idx = 0;
+    g_gw.n_listeners = 1;
+    struct rte_ether_addr be_mac = {{0x02, 0xbe, 0, 0, 0, 2}};
+    g_gw.nexthops[0].ip_be = rte_cpu_to_be_32(B_IP(10, 0, 1, 2));
+    g_gw.nexthops[0].port_idx = 1;
+    g_gw.nexthops[0].mac_word = DP_NH_VALID | dp_mac_to_word(&be_mac);
+    g_gw.n_nexthops = 1;
+    g_gw.sessions = dp_sess_table_create("bdp_sess", g_max_workers * g_sessions * 2 + 64,
+                                         g_max_workers, (int)rte_socket_id());
+    if (g_gw.sessions == NULL)
+        die("session table");
+    if (dp_gw_rings_create(&g_gw) != 0)
+        die("rings");
+    for (unsigned w = 0; w < g_max_workers; w++) {
+        struct bworker *bw = &g_bw[w];
+        bw->idx = w;
+        bw->n_frames = frames;
+        bw->sess = calloc(g_sessions, sizeof(*bw->sess));
+        bw->frames = rte_malloc("bdp_frames", (size_t)frames * B_FRAME_MAX_BYTES, 64);
+        bw->frame_len = calloc(frames, sizeof(uint16_t));
+        bw->plain = rte_malloc("bdp_plain", (size_t)frames * 1400, 64);
+        bw->ops = calloc(frames, sizeof(*bw->ops));
+        bw->nonce = calloc(frames, sizeof(*bw->nonce));
+        bw->aad = calloc(frames, sizeof(*bw->aad));
+        bw->scratch = rte_malloc("bdp_scratch", (size_t)B_BURST * 1400, 64);
+        bw->mb = calloc(frames, sizeof(*bw->mb));
+        bw->dp_samples = calloc((size_t)g_passes * frames / B_BURST, sizeof(uint64_t));
+        bw->raw_samples = calloc((size_t)g_passes * frames / B_BURST, sizeof(uint64_t));
+        if (!bw->sess || !bw->frames || !bw->frame_len || !bw->plain || !bw->ops || !bw->nonce ||
+            !bw->aad || !bw->scratch || !bw->mb || !bw->dp_samples || !bw->raw_samples)
+            die("out of memory");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    /* EAL options before "--"; defaults when there are none. */
+    char *def[16];
+    int eal_argc = 0, app_start = argc;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            app_start = i;
+            break;
+        }
+    char pref[64], lcores[32];
+    if (app_start <= 1) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        snprintf(pref, sizeof(pref), "--file-prefix=bdp%d", (int)getpid());
+        snprintf(lcores, sizeof(lcores), "0-%ld", n > 1 ? n - 1 : 0);
+        def[eal_argc++] = argv[0];
+        def[eal_argc++] = "--no-pci";
+        def[eal_argc++] = "--no-huge";
+        def[eal_argc++] = "-m";
+        def[eal_argc++] = "1024";
+        def[eal_argc++] = "--log-level=error";
+        def[eal_argc++] = pref;
+        def[eal_argc++] = "-l";
+        def[eal_argc++] = lcores;
+        def[eal_argc] = NULL;
+        if (rte_eal_init(eal_argc, def) < 0)
+            die("EAL init failed");
+    } else if (rte_eal_init(app_start, argv) < 0) {
+        die("EAL init failed");
+    }
+
+    bool json = false;
+    unsigned max_req = B_MAX_WORKERS;
+    static const struct option opts[] = {
+        {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
+        {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int app_argc = argc - app_start;
+    char **app_argv = argv + app_start;
+    optind = 1;
+    int o;
+    while (app_argc > 1 && (o = getopt_long(app_argc, app_argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'j':
+            json = true;
+            break;
+        case 'q':
+            g_passes = B_PASSES_QUICK;
+            break;
+        case 'w':
+            max_req = (unsigned)atoi(optarg);
+            break;
+        case 's':
+            g_sessions = (unsigned)atoi(optarg);
+            break;
+        case 'c':
+            g_nic_csum = true;
+            break;
+        default:
+            printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
+                   "[--max-workers K] [--sessions S] [--nic-csum]\n");
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    if (g_sessions < 1 || g_sessions > 4096 || max_req < 1)
+        die("bad --sessions / --max-workers");
+
+    /* Workers run on worker lcores; with none, on the main lcore. */
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc)
+    {
+        if (g_max_workers < B_MAX_WORKERS && g_max_workers < max_req)
+            g_lcores[g_max_workers++] = lc;
+    }
+    bool on_main = g_max_workers == 0;
+    if (on_main) {
+        g_lcores[0] = rte_get_main_lcore();
+        g_max_workers = 1;
+    }
+    g_main_ctx = cr_aead_ctx_new();
+    if (g_main_ctx == NULL)
+        die("aead ctx");
+    gw_setup();
+
+    double hz = (double)rte_get_tsc_hz();
+    if (!json) {
+        printf("bench-dataplane: dp_worker_process on net_ring ports, %u sessions/worker, "
+               "%u records/session/pass, %u passes (median burst), checksums %s, "
+               "ipsec-mb %s, TSC %.2f GHz\n",
+               g_sessions, B_RECORDS_PER_SESSION, g_passes,
+               g_nic_csum ? "by the NIC (RX+TX offload)" : "in software",
+               cr_aead_ctx_arch_name(g_main_ctx), hz / 1e9);
+        printf("%-14s %5s %7s | %12s %9s | %12s %9s | %6s\n", "suite", "size", "workers",
+               "rec/s/worker", "cyc/rec", "raw rec/s", "cyc/rec", "ratio");
+    }
+    int rc = 0;
+    for (size_t a = 0; a < RTE_DIM(k_algs); a++) {
+        g_run_alg = k_algs[a];
+        sessions_install(g_run_alg);
+        for (size_t si = 0; si < RTE_DIM(k_sizes); si++) {
+            g_run_size = k_sizes[si];
+            frames_build(g_run_size);
+            for (unsigned nw = 1; nw <= g_max_workers; nw++) {
+                g_run_workers = nw;
+                g_barrier = 0;
+                for (unsigned w = 0; w < nw; w++)
+                    g_bw[w].errors = 0;
+                if (on_main) {
+                    worker_run(&g_bw[0]);
+                } else {
+                    for (unsigned w = 0; w < nw; w++)
+                        if (rte_eal_remote_launch(worker_run, &g_bw[w], g_lcores[w]) != 0)
+                            die("launch");
+                    rte_eal_mp_wait_lcore();
+                }
+                double dp_cyc = 0, raw_cyc = 0;
+                unsigned errors = 0;
+                for (unsigned w = 0; w < nw; w++) {
+                    dp_cyc += g_bw[w].dp_cycles / nw;
+                    raw_cyc += g_bw[w].raw_cycles / nw;
+                    errors += g_bw[w].errors;
+                }
+                double rps = hz / dp_cyc, raw_rps = hz / raw_cyc;
+                if (errors) {
+                    fprintf(stderr,
+                            "bench-dataplane: %s %u B %u workers: %u pass(es) with "
+                            "records not forwarded or not byte-exact\n",
+                            cr_aead_alg_name(g_run_alg), g_run_size, nw, errors);
+                    rc = 1;
+                }
+                if (json)
+                    printf("{\"suite\":\"%s\",\"size\":%u,\"workers\":%u,\"rps_per_worker\":%.0f,"
+                           "\"raw_rps\":%.0f,\"ratio\":%.3f,\"cycles_per_record\":%.1f,"
+                           "\"raw_cycles_per_record\":%.1f,\"csum\":\"%s\",\"ok\":%s}\n",
+                           cr_aead_alg_name(g_run_alg), g_run_size, nw, rps, raw_rps, rps / raw_rps,
+                           dp_cyc, raw_cyc, g_nic_csum ? "nic" : "sw", errors ? "false" : "true");
+                else
+                    printf("%-14s %5u %7u | %12.0f %9.1f | %12.0f %9.1f | %6.3f%s\n",
+                           cr_aead_alg_name(g_run_alg), g_run_size, nw, rps, dp_cyc, raw_rps,
+                           raw_cyc, rps / raw_rps, errors ? "  ERRORS" : "");
+                fflush(stdout);
+            }
+        }
+        sessions_remove();
+    }
+    rte_eal_cleanup();
+    return rc;
+}

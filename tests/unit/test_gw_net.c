@@ -1,0 +1,266 @@
+/* test_gw_net.c — CUnit suite for control/gw_net.c: next-hop selection, ARP
+ * responder/resolver, ICMP echo responder and control-plane UDP frames.
+ * gw_net.c is included so its static helpers are reachable. */
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_eal.h>
+#include <rte_icmp.h>
+#include <rte_lcore.h>
+
+#include "cu_main.h"
+#include "dp_counters.h"
+#include "gw_net.c"
+
+#define IP(a, b, c, d) rte_cpu_to_be_32(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
+
+static struct dp_gw g;
+static struct gw_net net;
+static const struct rte_ether_addr peer_mac = {{0x02, 0xaa, 0, 0, 0, 9}};
+
+static int suite_init(void)
+{
+    char *argv[] = {"test-gw_net", "--no-shconf", "--file-prefix=t_gw_net", "--no-huge",
+                    "--no-pci", "-m", "128", "-l", "0", "--log-level=error", NULL};
+    if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+        return -1;
+    g.pool = dp_port_pool_create("tn_pool", 1023, SOCKET_ID_ANY);
+    if (g.pool == NULL)
+        return -1;
+    g.n_ports = 2;
+    g.ports[0].ip_be = IP(10, 0, 0, 1);
+    g.ports[0].prefix_len = 24;
+    g.ports[0].mtu = 1500;
+    g.ports[0].mac = (struct rte_ether_addr){{0x02, 0, 0, 0, 0, 1}};
+    g.ports[1].ip_be = IP(192, 168, 7, 1);
+    g.ports[1].prefix_len = 30;
+    g.ports[1].gw_be = IP(192, 168, 7, 2);
+    g.ports[1].mtu = 1500;
+    g.ports[1].mac = (struct rte_ether_addr){{0x02, 0, 0, 0, 0, 2}};
+    gw_net_init(&net, &g);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    rte_eal_cleanup();
+    return 0;
+}
+
+static uint64_t cnt(enum dp_counter_id id)
+{
+    return dp_counters[rte_lcore_id()].c[id];
+}
+
+static void test_nexthop_select(void)
+{
+    int a = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));         /* on-link port 0 */
+    int b = gw_net_nexthop_add(&net, IP(8, 8, 8, 8));          /* via port 1's gateway */
+    int c = gw_net_nexthop_add(&net, IP(9, 9, 9, 9));          /* same gateway: reused */
+    int d = gw_net_nexthop_add(&net, IP(192, 168, 7, 2));      /* the gateway itself */
+    int e = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));         /* again: reused */
+    CU_ASSERT_EQUAL(a, 0);
+    CU_ASSERT_EQUAL(b, 1);
+    CU_ASSERT_EQUAL(c, 1);
+    CU_ASSERT_EQUAL(d, 1);
+    CU_ASSERT_EQUAL(e, 0);
+    CU_ASSERT_EQUAL(g.n_nexthops, 2);
+    CU_ASSERT_EQUAL(g.nexthops[0].ip_be, IP(10, 0, 0, 7));
+    CU_ASSERT_EQUAL(g.nexthops[0].port_idx, 0);
+    CU_ASSERT_EQUAL(g.nexthops[1].ip_be, IP(192, 168, 7, 2));
+    CU_ASSERT_EQUAL(g.nexthops[1].port_idx, 1);
+    CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 0));
+    /* No port reaches it when no gateway is configured. */
+    struct dp_gw g2 = g;
+    struct gw_net n2;
+    g2.ports[1].gw_be = 0;
+    g2.n_nexthops = 0;
+    gw_net_init(&n2, &g2);
+    CU_ASSERT_EQUAL(gw_net_nexthop_add(&n2, IP(8, 8, 8, 8)), -1);
+}
+
+static struct rte_mbuf *arp_frame(uint16_t op, uint32_t sip, uint32_t tip, unsigned port)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, 60);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    memset(rte_pktmbuf_mtod(m, uint8_t *), 0, m->data_len);
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
+    memset(&eth->dst_addr, 0xff, 6);
+    eth->src_addr = peer_mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+    a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    a->arp_hlen = 6;
+    a->arp_plen = 4;
+    a->arp_opcode = rte_cpu_to_be_16(op);
+    a->arp_data.arp_sha = peer_mac;
+    a->arp_data.arp_sip = sip;
+    a->arp_data.arp_tip = tip;
+    m->port = (uint16_t)port;
+    return m;
+}
+
+static void test_arp(void)
+{
+    /* A request for our address is answered in place. */
+    uint64_t rs = cnt(DP_CNT_CP_ARP_REPLY_SENT);
+    struct rte_mbuf *r = gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50),
+                                                      IP(10, 0, 0, 1), 0));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(r, struct rte_ether_hdr *);
+    struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+    CU_ASSERT(rte_is_same_ether_addr(&eth->dst_addr, &peer_mac));
+    CU_ASSERT(rte_is_same_ether_addr(&eth->src_addr, &g.ports[0].mac));
+    CU_ASSERT_EQUAL(a->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REPLY));
+    CU_ASSERT_EQUAL(a->arp_data.arp_sip, IP(10, 0, 0, 1));
+    CU_ASSERT_EQUAL(a->arp_data.arp_tip, IP(10, 0, 0, 50));
+    CU_ASSERT(rte_is_same_ether_addr(&a->arp_data.arp_sha, &g.ports[0].mac));
+    CU_ASSERT(rte_is_same_ether_addr(&a->arp_data.arp_tha, &peer_mac));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ARP_REPLY_SENT), rs + 1);
+    rte_pktmbuf_free(r);
+
+    /* A request for someone else: dropped and counted, nothing learned. */
+    uint64_t dr = cnt(DP_CNT_DROP_CP_ARP);
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50),
+                                                    IP(10, 0, 0, 99), 0)));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 1);
+
+    /* The next hop's reply is learned and published. */
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(10, 0, 0, 7),
+                                                    IP(10, 0, 0, 1), 0)));
+    CU_ASSERT(gw_net_nexthop_resolved(&net, 0));
+    struct rte_ether_addr got;
+    dp_word_to_mac(g.nexthops[0].mac_word, &got);
+    CU_ASSERT(rte_is_same_ether_addr(&got, &peer_mac));
+    /* The same IP on the wrong port is not learned for next hop 1. */
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(192, 168, 7, 2),
+                                                    IP(192, 168, 7, 1), 0)));
+    CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 1));
+
+    /* Malformed ARP (bad hlen) and a truncated frame are dropped. */
+    struct rte_mbuf *bad = arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0);
+    rte_pktmbuf_mtod_offset(bad, struct rte_arp_hdr *, 14)->arp_hlen = 8;
+    dr = cnt(DP_CNT_DROP_CP_ARP);
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, bad));
+    bad = arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0);
+    rte_pktmbuf_trim(bad, 40);
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, bad));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 2);
+}
+
+static void test_arp_tick(void)
+{
+    struct rte_mbuf *out[8];
+    /* Next hop 0 resolved (refresh later), next hop 1 unresolved. */
+    unsigned n = gw_net_arp_tick(&net, 100000, out, 8);
+    CU_ASSERT_EQUAL(n, 2);   /* first tick asks for both */
+    for (unsigned i = 0; i < n; i++) {
+        struct rte_ether_hdr *eth = rte_pktmbuf_mtod(out[i], struct rte_ether_hdr *);
+        struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+        CU_ASSERT(rte_is_broadcast_ether_addr(&eth->dst_addr));
+        CU_ASSERT_EQUAL(a->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REQUEST));
+        CU_ASSERT_EQUAL(a->arp_data.arp_sip, g.ports[out[i]->port].ip_be);
+        CU_ASSERT_EQUAL(a->arp_data.arp_tip, g.nexthops[i].ip_be);
+        rte_pktmbuf_free(out[i]);
+    }
+    CU_ASSERT_EQUAL(gw_net_arp_tick(&net, 100500, out, 8), 0);
+    n = gw_net_arp_tick(&net, 100000 + GW_NET_ARP_RETRY_MS, out, 8);
+    CU_ASSERT_EQUAL(n, 1);   /* only the unresolved one is retried */
+    if (n == 1) {
+        CU_ASSERT_EQUAL(out[0]->port, 1);
+        rte_pktmbuf_free(out[0]);
+    }
+    n = gw_net_arp_tick(&net, 100000 + GW_NET_ARP_REFRESH_MS, out, 8);
+    CU_ASSERT_EQUAL(n, 2);   /* refresh of the resolved one + retry */
+    for (unsigned i = 0; i < n; i++)
+        rte_pktmbuf_free(out[i]);
+}
+
+static uint16_t cksum16(const void *p, size_t len)
+{
+    return (uint16_t)~rte_raw_cksum(p, len);
+}
+
+static void test_icmp_echo(void)
+{
+    static const char payload[] = "ping payload 0123456789";
+    size_t icmp_len = 8 + sizeof(payload);
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + icmp_len + 6));
+    memset(d, 0, 14 + 20 + icmp_len + 6);   /* + L2 padding */
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
+    eth->dst_addr = g.ports[0].mac;
+    eth->src_addr = peer_mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + icmp_len));
+    ip->time_to_live = 9;
+    ip->next_proto_id = IPPROTO_ICMP;
+    ip->src_addr = IP(10, 0, 0, 50);
+    ip->dst_addr = IP(10, 0, 0, 1);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    struct rte_icmp_hdr *ic = (struct rte_icmp_hdr *)(ip + 1);
+    ic->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+    ic->icmp_ident = rte_cpu_to_be_16(0x1234);
+    ic->icmp_seq_nb = rte_cpu_to_be_16(7);
+    memcpy(ic + 1, payload, sizeof(payload));
+    ic->icmp_cksum = cksum16(ic, icmp_len);
+    m->port = 0;
+
+    struct rte_mbuf *r = gw_net_input(&net, m);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    eth = rte_pktmbuf_mtod(r, struct rte_ether_hdr *);
+    ip = (struct rte_ipv4_hdr *)(eth + 1);
+    ic = (struct rte_icmp_hdr *)(ip + 1);
+    CU_ASSERT(rte_is_same_ether_addr(&eth->dst_addr, &peer_mac));
+    CU_ASSERT_EQUAL(ip->src_addr, IP(10, 0, 0, 1));
+    CU_ASSERT_EQUAL(ip->dst_addr, IP(10, 0, 0, 50));
+    CU_ASSERT_EQUAL(rte_raw_cksum(ip, 20), 0xffff);
+    CU_ASSERT_EQUAL(ic->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+    CU_ASSERT_EQUAL(rte_raw_cksum(ic, icmp_len), 0xffff);
+    CU_ASSERT_EQUAL(ic->icmp_seq_nb, rte_cpu_to_be_16(7));
+    CU_ASSERT(memcmp(ic + 1, payload, sizeof(payload)) == 0);
+    CU_ASSERT_EQUAL(r->data_len, 14 + 20 + icmp_len);   /* padding trimmed */
+
+    /* Turn it back into a request with a broken checksum: dropped. */
+    ic->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+    uint64_t dr = cnt(DP_CNT_DROP_CP_UNKNOWN);
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, r));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_UNKNOWN), dr + 1);
+}
+
+static void test_udp_frame(void)
+{
+    static const uint8_t data[] = "HelloVerifyRequest bytes";
+    struct rte_mbuf *m = gw_net_udp_frame(&g, 0, &peer_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 50),
+                                          rte_cpu_to_be_16(4433), rte_cpu_to_be_16(5000),
+                                          data, sizeof(data));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_EQUAL(m->port, 0);
+    CU_ASSERT_EQUAL(m->data_len, 42 + sizeof(data));
+    struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+    struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+    CU_ASSERT(dp_pkt_ipv4_csum_ok(m, ip));
+    CU_ASSERT(dp_pkt_udp_csum_ok(m, ip, udp));
+    CU_ASSERT(memcmp(udp + 1, data, sizeof(data)) == 0);
+    rte_pktmbuf_free(m);
+    /* Over the port MTU, or a bad port: refused. */
+    static uint8_t big[1500];
+    CU_ASSERT_PTR_NULL(gw_net_udp_frame(&g, 0, &peer_mac, 0, 0, 0, 0, big, sizeof(big)));
+    CU_ASSERT_PTR_NULL(gw_net_udp_frame(&g, 5, &peer_mac, 0, 0, 0, 0, data, 4));
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("gw_net", suite_init, suite_clean);
+    CU_add_test(s, "next-hop selection", test_nexthop_select);
+    CU_add_test(s, "ARP responder and learning", test_arp);
+    CU_add_test(s, "ARP resolver timers", test_arp_tick);
+    CU_add_test(s, "ICMP echo", test_icmp_echo);
+    CU_add_test(s, "control-plane UDP frames", test_udp_frame);
+}
