@@ -27,7 +27,7 @@
  * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
  * checksums to the NIC (default: the worker verifies and computes them in
  * software, as on net_af_packet).
- * Without EAL options: --no-pci --no-huge -m 1024 on every CPU.
+ * Without EAL options: --no-pci --no-huge --no-shconf -m 1024 on every CPU.
  * Must not: assert on timings (prints figures only), or change the worker
  * code's behaviour (it calls the same functions the gateway's lcores do).
  */
@@ -501,11 +501,12 @@ int main(int argc, char **argv)
     char pref[64], lcores[32];
     if (app_start <= 1) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        snprintf(pref, sizeof(pref), "--file-prefix=bdp%d", (int)getpid());
+        snprintf(pref, sizeof(pref), "--file-prefix=bench-dataplane");
         snprintf(lcores, sizeof(lcores), "0-%ld", n > 1 ? n - 1 : 0);
         def[eal_argc++] = argv[0];
         def[eal_argc++] = "--no-pci";
         def[eal_argc++] = "--no-huge";
+        def[eal_argc++] = "--no-shconf"; /* runs side by side, one runtime dir */
         def[eal_argc++] = "-m";
         def[eal_argc++] = "1024";
         def[eal_argc++] = "--log-level=error";

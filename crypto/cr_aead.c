@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <emmintrin.h>
+
 #include <openssl/crypto.h>
 
 /* RFC 6347 §4.1 / RFC 5246 §6.2.1: "The length (in bytes) of the following
@@ -433,6 +435,20 @@ static inline int tag_mismatch(const uint8_t *a, const uint8_t *b,
     return diff != 0;
 }
 
+/* tag_mismatch() for a tag length known at compile time: a 16-byte tag is
+ * compared with one SSE2 byte-compare and mask (pcmpeqb/pmovmskb: no branch
+ * or memory access depends on the bytes; only the public verdict, mask ==
+ * 0xffff, comes out). */
+static inline __attribute__((always_inline)) int
+tag_mismatch_fixed(const uint8_t *a, const uint8_t *b, const unsigned tag_len)
+{
+    if (tag_len != 16)
+        return tag_mismatch(a, b, tag_len);
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) != 0xffff;
+}
+
 /* A valid, never-written source/destination for zero-length jobs: ipsec-mb
  * rejects NULL buffers even when nothing is read. */
 static uint8_t empty_buf[16] __attribute__((aligned(16)));
@@ -548,6 +564,14 @@ static void burst_drain(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
             return;
         n_ret = IMB_FLUSH_BURST(mgr, IMB_MAX_JOBS, ctx->done);
     }
+}
+
+/* The hot path's emptiness test: IMB_MGR.earliest_job is documented as the
+ * byte offset of the oldest queued job, -1 if none (what IMB_QUEUE_SIZE()
+ * computes from, without the indirect call). */
+static inline bool queue_empty(const IMB_MGR *mgr)
+{
+    return mgr->earliest_job < 0;
 }
 
 /* Empties a queue that an earlier failure may have left non-empty, so that
@@ -1025,7 +1049,7 @@ settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
             ctx->n_job_errors++;
             continue;
         }
-        int bad = seal ? 0 : tag_mismatch(s->tag, op->tag, tag_len);
+        int bad = seal ? 0 : tag_mismatch_fixed(s->tag, op->tag, tag_len);
         /* Only the public accept/reject bit selects the status. */
         op->status = bad ? CR_ERR_AUTH : CR_OK;
         n_ok += (unsigned)!bad;
@@ -1064,7 +1088,7 @@ static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
      * That is the state every call leaves behind, so normally this is one
      * GET_NEXT_BURST and one queue-size call per chunk. */
     if (IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
-        ctx->jobs[0] != &mgr->jobs[0] || IMB_QUEUE_SIZE(mgr) != 0) {
+        ctx->jobs[0] != &mgr->jobs[0] || !queue_empty(mgr)) {
         if (!queue_realign(ctx) ||
             IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
             ctx->jobs[0] != &mgr->jobs[0])
@@ -1112,7 +1136,7 @@ static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
         n_ret += f;
     }
     unsigned n_ok = AEAD_SETTLE_IN_FLIGHT;
-    if (drained && IMB_QUEUE_SIZE(mgr) == 0)
+    if (drained && queue_empty(mgr))
         n_ok = settle_chunk(ctx, base, fr.gaps ? NULL : ops, k, seal);
     if (n_ok == AEAD_SETTLE_IN_FLIGHT) {
         /* Slow path: restore the slot list, the op list and the jobs'

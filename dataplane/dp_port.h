@@ -78,6 +78,65 @@ static inline bool dp_port_on_link(const struct dp_port *p, uint32_t ip_be)
     return ((rte_be_to_cpu_32(ip_be) ^ rte_be_to_cpu_32(p->ip_be)) & mask) == 0;
 }
 
+/* RFC 1071 one's-complement sum of len bytes at buf (any alignment),
+ * folded to 16 bits: the same value as rte_raw_cksum(), but summing 32-bit
+ * halves of 8-byte loads into a 64-bit accumulator (2^16 = 1 mod 2^16 - 1,
+ * so wider words fold to the same sum), four loads per step. */
+static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+    uint64_t sum = 0, a, b, c, d;
+    while (len >= 32) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        memcpy(&c, p + 16, 8);
+        memcpy(&d, p + 24, 8);
+        sum += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) +
+               (c & 0xffffffffu) + (c >> 32) + (d & 0xffffffffu) + (d >> 32);
+        p += 32;
+        len -= 32;
+    }
+    while (len >= 8) {
+        memcpy(&a, p, 8);
+        sum += (a & 0xffffffffu) + (a >> 32);
+        p += 8;
+        len -= 8;
+    }
+    while (len >= 2) {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        sum += v;
+        p += 2;
+        len -= 2;
+    }
+    if (len == 1) {
+        uint16_t v = 0;
+        memcpy(&v, p, 1);   /* the odd byte as in rte_raw_cksum */
+        sum += v;
+    }
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* UDP checksum over the pseudo header and l4_len bytes at udp (checksum
+ * field as it is): the folded sum, 0xffff when the datagram verifies. */
+static inline uint16_t dp_udp_sum(const struct rte_ipv4_hdr *ip, const void *udp, uint16_t l4_len)
+{
+    struct {
+        uint32_t src, dst;
+        uint8_t zero, proto;
+        uint16_t len;
+    } __attribute__((packed)) ph = {ip->src_addr, ip->dst_addr, 0, IPPROTO_UDP,
+                                    rte_cpu_to_be_16(l4_len)};
+    uint32_t sum = (uint32_t)dp_raw_cksum(&ph, sizeof(ph)) + dp_raw_cksum(udp, l4_len);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
 /* Writes Ethernet + IPv4 (20 bytes, DF set, TTL 64) + UDP headers in front
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
@@ -120,9 +179,10 @@ static inline void dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_por
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
         udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
     } else {
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        /* rte_ipv4_udptcp_cksum maps a computed 0 to 0xffff (RFC 768). */
-        udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+        ip->hdr_checksum = (uint16_t)~dp_raw_cksum(ip, 20);
+        uint16_t c = (uint16_t)~dp_udp_sum(ip, udp, udp_len);
+        /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */
+        udp->dgram_cksum = c == 0 ? 0xffff : c;
     }
 }
 
@@ -135,7 +195,7 @@ static inline bool dp_pkt_ipv4_csum_ok(const struct rte_mbuf *m, const struct rt
     if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD)
         return false;
     size_t ihl = (size_t)(ip->version_ihl & 0x0f) * 4;
-    return rte_raw_cksum(ip, ihl) == 0xffff;
+    return dp_raw_cksum(ip, ihl) == 0xffff;
 }
 
 /* Verifies a received UDP checksum; zero means "none" (RFC 768).  The UDP
@@ -150,14 +210,7 @@ static inline bool dp_pkt_udp_csum_ok(const struct rte_mbuf *m, const struct rte
         return false;
     if (udp->dgram_cksum == 0)
         return true;
-    uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
-    /* phdr_cksum used the IPv4 total length; recompute over the UDP length
-     * as rte_ipv4_udptcp_cksum does: pseudo header + UDP header + data. */
-    uint16_t l4_len = rte_be_to_cpu_16(udp->dgram_len);
-    sum = (uint32_t)rte_raw_cksum(udp, l4_len) + sum;
-    sum = ((sum >> 16) & 0xffff) + (sum & 0xffff);
-    sum = ((sum >> 16) & 0xffff) + (sum & 0xffff);
-    return (uint16_t)sum == 0xffff;
+    return dp_udp_sum(ip, udp, rte_be_to_cpu_16(udp->dgram_len)) == 0xffff;
 }
 
 #endif

@@ -69,6 +69,7 @@ cleanup() {
     ip netns del dgw-gw 2>/dev/null
     ip netns del dgw-client 2>/dev/null
     ip netns del dgw-backend 2>/dev/null
+    rm -rf /var/run/dpdk/dgw-demo
     if [ -n "$HUGE_ORIG" ]; then
         echo "$HUGE_ORIG" > /proc/sys/vm/nr_hugepages 2>/dev/null
     fi

@@ -43,17 +43,17 @@
 
 #include "hs.h"
 
-#define FUZZ_MAX_DGRAMS 64            /* entries fed per input */
-#define FUZZ_STEP_MS 10               /* clock advance per datagram */
-#define FUZZ_START_MS 1000000
+#define FUZZ_MAX_DGRAMS     64 /* entries fed per input */
+#define FUZZ_STEP_MS        10 /* clock advance per datagram */
+#define FUZZ_START_MS       1000000
 #define FUZZ_SEAL_BUF_BYTES 256
 
 static struct hs_creds *g_creds;
-static struct hs_ctx *g_ctx;          /* cookies off: drives handshakes */
-static struct hs_ctx *g_cauth_ctx;    /* same, client certificate optional */
-static struct hs_ctx *g_cookie_ctx;   /* cookies on: hs_cookie_check only */
+static struct hs_ctx *g_ctx;        /* cookies off: drives handshakes */
+static struct hs_ctx *g_cauth_ctx;  /* same, client certificate optional */
+static struct hs_ctx *g_cookie_ctx; /* cookies on: hs_cookie_check only */
 
-static bool g_verbose;                /* FUZZ_ENGINE_VERBOSE: print events */
+static bool g_verbose; /* FUZZ_ENGINE_VERBOSE: print events */
 
 static const uint8_t k_psk1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static const char k_psk2[] = "secretPSK-coap01";
@@ -72,8 +72,8 @@ static int write_self_signed(const char *dir, const char *name, EVP_PKEY *pk)
     ASN1_TIME_set_string(X509_getm_notAfter(x), "20451231235959Z");
     X509_set_pubkey(x, pk);
     X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
     X509_set_issuer_name(x, n);
     if (X509_sign(x, pk, EVP_sha256()) <= 0)
         goto out;
@@ -132,8 +132,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     EVP_PKEY *rsa = EVP_RSA_gen(2048);
     if (write_self_signed(dir, "ec", ec) != 0 || write_self_signed(dir, "rsa", rsa) != 0 ||
-        load_pair(dir, "ec", keep_dir != NULL) < 0 ||
-        load_pair(dir, "rsa", keep_dir != NULL) < 0) {
+        load_pair(dir, "ec", keep_dir != NULL) < 0 || load_pair(dir, "rsa", keep_dir != NULL) < 0) {
         fprintf(stderr, "fuzz-engine: certificate setup failed\n");
         abort();
     }
@@ -142,8 +141,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (keep_dir == NULL)
         rmdir(dir);
     if (hs_creds_add_psk(g_creds, "Client_identity", k_psk1, sizeof(k_psk1)) < 0 ||
-        hs_creds_add_psk(g_creds, "coap-client", (const uint8_t *)k_psk2,
-                         sizeof(k_psk2) - 1) < 0)
+        hs_creds_add_psk(g_creds, "coap-client", (const uint8_t *)k_psk2, sizeof(k_psk2) - 1) < 0)
         abort();
     struct hs_params p;
     hs_params_default(&p);
@@ -170,7 +168,7 @@ static void run_one(struct hs_ctx *ctx, const uint8_t *data, size_t size)
     if (hs == NULL)
         return;
     bool dead = false;
-    uint64_t timer_ms = 0;          /* the engine's last deadline, 0: none */
+    uint64_t timer_ms = 0; /* the engine's last deadline, 0: none */
     for (unsigned i = 0; i < FUZZ_MAX_DGRAMS && size >= 2 && !dead; i++) {
         size_t len = (size_t)data[0] << 8 | data[1];
         data += 2;
@@ -193,7 +191,8 @@ static void run_one(struct hs_ctx *ctx, const uint8_t *data, size_t size)
         }
         timer_ms = out.next_timer_ms;
         if (g_verbose)
-            fprintf(stderr, "fuzz-engine: %s dgram %u len %zu: rc %d event %d alert %d out %u app %u\n",
+            fprintf(stderr,
+                    "fuzz-engine: %s dgram %u len %zu: rc %d event %d alert %d out %u app %u\n",
                     ctx == g_ctx ? "plain" : "cauth", i, len, rc, (int)out.event, out.alert,
                     out.n_dgrams, out.n_app);
         if (out.n_dgrams > HS_OUT_MAX_DGRAMS || out.n_app > HS_OUT_MAX_DGRAMS)

@@ -39,14 +39,14 @@
 
 #include "hs.h"
 
-#define DRV_MAX_SESSIONS 128
-#define DRV_MAX_CERTS 4
-#define DRV_DGRAM_MAX_BYTES 65535
-#define DRV_SEAL_OVERHEAD_MAX_BYTES 64      /* header 13 + nonce 8 + tag 16 */
-#define DRV_IDLE_DEFAULT_MS 60000
-#define DRV_POLL_MAX_MS 1000
-#define DRV_CAPTURE_MAX_BYTES (256 * 1024)
-#define DRV_CAPTURE_TIMER_MARK 0            /* length 0: hs_timeout() */
+#define DRV_MAX_SESSIONS            128
+#define DRV_MAX_CERTS               4
+#define DRV_DGRAM_MAX_BYTES         65535
+#define DRV_SEAL_OVERHEAD_MAX_BYTES 64 /* header 13 + nonce 8 + tag 16 */
+#define DRV_IDLE_DEFAULT_MS         60000
+#define DRV_POLL_MAX_MS             1000
+#define DRV_CAPTURE_MAX_BYTES       (256 * 1024)
+#define DRV_CAPTURE_TIMER_MARK      0 /* length 0: hs_timeout() */
 
 struct session {
     bool used;
@@ -54,19 +54,19 @@ struct session {
     struct sockaddr_in addr;
     struct hs_peer peer;
     struct hs *hs;
-    uint64_t timer_ms;          /* 0: none */
+    uint64_t timer_ms; /* 0: none */
     uint64_t last_ms;
     bool established;
-    int be_fd;                  /* backend socket (--backend), or -1 */
-    uint8_t *cap;               /* --capture buffer */
+    int be_fd;    /* backend socket (--backend), or -1 */
+    uint8_t *cap; /* --capture buffer */
     size_t cap_len;
     bool cap_written;
-    uint16_t suite;             /* after ESTABLISHED, for the capture name */
+    uint16_t suite; /* after ESTABLISHED, for the capture name */
 };
 
 struct drv_stats {
-    uint64_t rx, tx, hvr_sent, cookie_drops, new_hs, established, closed, failed,
-        timeouts, idle_expired, app_in, app_out, table_full, send_errors;
+    uint64_t rx, tx, hvr_sent, cookie_drops, new_hs, established, closed, failed, timeouts,
+        idle_expired, app_in, app_out, table_full, send_errors;
 };
 
 static struct session g_sess[DRV_MAX_SESSIONS];
@@ -158,8 +158,7 @@ static void cap_write(struct session *s, const char *tag)
         return;
     s->cap_written = true;
     char path[1024];
-    snprintf(path, sizeof(path), "%s/hs-%d-%u-%s.bin", g_capture_dir, (int)getpid(), s->id,
-             tag);
+    snprintf(path, sizeof(path), "%s/hs-%d-%u-%s.bin", g_capture_dir, (int)getpid(), s->id, tag);
     FILE *f = fopen(path, "wb");
     if (f == NULL) {
         logf_("CAPTURE-ERROR %s: %s", path, strerror(errno));
@@ -195,8 +194,7 @@ static void sess_remove(struct session *s, const char *why)
     cap_write(s, tag);
     const struct hs_stats *hst = hs_get_stats(s->hs);
     logf_("REMOVED id=%u peer=%s reason=%s bad_mac=%llu dropped=%llu retransmits=%llu", s->id,
-          peer_str(&s->addr, ps, sizeof(ps)), why,
-          (unsigned long long)(hst ? hst->bad_mac : 0),
+          peer_str(&s->addr, ps, sizeof(ps)), why, (unsigned long long)(hst ? hst->bad_mac : 0),
           (unsigned long long)(hst ? hst->dropped_records : 0),
           (unsigned long long)(hst ? hst->retransmits : 0));
     hs_free(s->hs);
@@ -272,9 +270,9 @@ static void on_established(struct session *s)
     g_st.established++;
     static const char *kex_names[] = {"PSK", "ECDHE_PSK", "ECDHE_ECDSA", "ECDHE_RSA"};
     logf_("ESTABLISHED id=%u peer=%s suite=%s suite_id=0x%04X kex=%s identity=\"%s\" sni=\"%s\"",
-          s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?",
-          k ? k->suite : 0, k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?",
-          k ? k->peer_identity : "", k ? k->sni : "");
+          s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?", k ? k->suite : 0,
+          k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?", k ? k->peer_identity : "",
+          k ? k->sni : "");
     s->suite = k ? k->suite : 0;
     if (g_have_backend && backend_open(s) != 0)
         logf_("BACKEND-ERROR id=%u: %s", s->id, strerror(errno));
@@ -306,8 +304,8 @@ static bool handle_out(struct session *s, int rc, const struct hs_out *out)
         return false;
     case HS_EV_FAILED:
         g_st.failed++;
-        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id,
-              peer_str(&s->addr, ps, sizeof(ps)), out->alert, rc, cr_strerror(rc));
+        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id, peer_str(&s->addr, ps, sizeof(ps)),
+              out->alert, rc, cr_strerror(rc));
         sess_remove(s, "failed");
         return false;
     case HS_EV_TIMEOUT:
@@ -320,8 +318,8 @@ static bool handle_out(struct session *s, int rc, const struct hs_out *out)
     }
     if (rc < 0) {
         g_st.failed++;
-        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id,
-              peer_str(&s->addr, ps, sizeof(ps)), out->alert, rc, cr_strerror(rc));
+        logf_("FAILED id=%u peer=%s alert=%d rc=%d (%s)", s->id, peer_str(&s->addr, ps, sizeof(ps)),
+              out->alert, rc, cr_strerror(rc));
         sess_remove(s, "error");
         return false;
     }
@@ -384,28 +382,35 @@ static void on_backend_dgram(struct session *s, uint64_t now)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: hs-driver [--bind ADDR] [--port PORT] [--port-file FILE] [--log FILE]\n"
-            "       [--psk-file FILE] [--cert CHAIN.pem --key KEY.pem]... [--ca CA.pem]\n"
-            "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
-            "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
-            "       [--idle-ms MS] [--retrans-ms MS] [--deterministic-rand]\n");
+    fprintf(stderr, "usage: hs-driver [--bind ADDR] [--port PORT] [--port-file FILE] [--log FILE]\n"
+                    "       [--psk-file FILE] [--cert CHAIN.pem --key KEY.pem]... [--ca CA.pem]\n"
+                    "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
+                    "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
+                    "       [--idle-ms MS] [--retrans-ms MS] [--deterministic-rand]\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"bind", required_argument, NULL, 'b'},      {"port", required_argument, NULL, 'p'},
-        {"port-file", required_argument, NULL, 'P'}, {"log", required_argument, NULL, 'l'},
-        {"psk-file", required_argument, NULL, 'k'},  {"cert", required_argument, NULL, 'c'},
-        {"key", required_argument, NULL, 'K'},       {"ca", required_argument, NULL, 'a'},
-        {"client-auth", optional_argument, NULL, 'A'},
-        {"mtu", required_argument, NULL, 'm'},       {"suites", required_argument, NULL, 's'},
-        {"no-cookie", no_argument, NULL, 'n'},       {"echo", no_argument, NULL, 'e'},
-        {"backend", required_argument, NULL, 'B'},   {"capture", required_argument, NULL, 'C'},
-        {"idle-ms", required_argument, NULL, 'i'},   {"retrans-ms", required_argument, NULL, 'r'},
-        {"deterministic-rand", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"bind", required_argument, NULL, 'b'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"port-file", required_argument, NULL, 'P'},
+                                         {"log", required_argument, NULL, 'l'},
+                                         {"psk-file", required_argument, NULL, 'k'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'K'},
+                                         {"ca", required_argument, NULL, 'a'},
+                                         {"client-auth", optional_argument, NULL, 'A'},
+                                         {"mtu", required_argument, NULL, 'm'},
+                                         {"suites", required_argument, NULL, 's'},
+                                         {"no-cookie", no_argument, NULL, 'n'},
+                                         {"echo", no_argument, NULL, 'e'},
+                                         {"backend", required_argument, NULL, 'B'},
+                                         {"capture", required_argument, NULL, 'C'},
+                                         {"idle-ms", required_argument, NULL, 'i'},
+                                         {"retrans-ms", required_argument, NULL, 'r'},
+                                         {"deterministic-rand", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
     const char *psk_file = NULL, *ca_file = NULL, *suites = NULL;
     const char *certs[DRV_MAX_CERTS], *keys[DRV_MAX_CERTS];
@@ -418,7 +423,9 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
         switch (o) {
-        case 'b': bind_addr = optarg; break;
+        case 'b':
+            bind_addr = optarg;
+            break;
         case 'p':
             port = strtol(optarg, &end, 10);
             if (*end != '\0' || port < 0 || port > 65535) {
@@ -426,9 +433,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'P': port_file = optarg; break;
-        case 'l': log_path = optarg; break;
-        case 'k': psk_file = optarg; break;
+        case 'P':
+            port_file = optarg;
+            break;
+        case 'l':
+            log_path = optarg;
+            break;
+        case 'k':
+            psk_file = optarg;
+            break;
         case 'c':
             if (n_certs == DRV_MAX_CERTS) {
                 fprintf(stderr, "hs-driver: at most %d --cert\n", DRV_MAX_CERTS);
@@ -443,7 +456,9 @@ int main(int argc, char **argv)
             }
             keys[n_keys++] = optarg;
             break;
-        case 'a': ca_file = optarg; break;
+        case 'a':
+            ca_file = optarg;
+            break;
         case 'A':
             if (optarg == NULL || strcmp(optarg, "require") == 0)
                 params.client_auth = HS_CLIENT_AUTH_REQUIRE;
@@ -466,9 +481,15 @@ int main(int argc, char **argv)
             params.mtu_bytes = (uint32_t)v;
             break;
         }
-        case 's': suites = optarg; break;
-        case 'n': cookies = false; break;
-        case 'e': g_have_backend = false; break;
+        case 's':
+            suites = optarg;
+            break;
+        case 'n':
+            cookies = false;
+            break;
+        case 'e':
+            g_have_backend = false;
+            break;
         case 'B':
             if (parse_hostport(optarg, &g_backend) != 0) {
                 fprintf(stderr, "hs-driver: bad --backend %s (want IPv4:PORT)\n", optarg);
@@ -476,11 +497,21 @@ int main(int argc, char **argv)
             }
             g_have_backend = true;
             break;
-        case 'C': g_capture_dir = optarg; break;
-        case 'D': g_det_rand = true; break;
-        case 'i': g_idle_ms = strtoull(optarg, NULL, 10); break;
-        case 'r': params.retrans_initial_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-        default: usage(); return 2;
+        case 'C':
+            g_capture_dir = optarg;
+            break;
+        case 'D':
+            g_det_rand = true;
+            break;
+        case 'i':
+            g_idle_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'r':
+            params.retrans_initial_ms = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        default:
+            usage();
+            return 2;
         }
     }
     if (optind != argc || n_certs != n_keys) {

@@ -26,12 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RELAY_MAX_CLIENTS 64
+#define RELAY_MAX_CLIENTS     64
 #define RELAY_DGRAM_MAX_BYTES 65535
 #define RELAY_HOLD_DEFAULT_MS 40
-#define RELAY_IDLE_EXPIRE_MS 120000
+#define RELAY_IDLE_EXPIRE_MS  120000
 
-enum dir { DIR_UP = 0, DIR_DOWN = 1 }; /* up: client -> server */
+enum dir {
+    DIR_UP = 0,
+    DIR_DOWN = 1
+}; /* up: client -> server */
 
 struct held {
     uint8_t *buf;
@@ -42,15 +45,15 @@ struct held {
 
 struct client {
     bool used;
-    struct sockaddr_in addr;   /* the client's address */
-    int up_fd;                 /* connected to the target */
+    struct sockaddr_in addr; /* the client's address */
+    int up_fd;               /* connected to the target */
     uint64_t last_ms;
     struct held held[2];
 };
 
 struct counters {
     uint64_t in[2], sent[2], lost[2], duped[2], reordered[2];
-    uint64_t max_len[2];   /* largest datagram seen, bytes */
+    uint64_t max_len[2]; /* largest datagram seen, bytes */
 };
 
 static struct client g_clients[RELAY_MAX_CLIENTS];
@@ -118,8 +121,7 @@ static void raw_send(struct client *c, enum dir d, const uint8_t *buf, size_t le
     if (d == DIR_UP)
         n = send(c->up_fd, buf, len, 0);
     else
-        n = sendto(g_listen_fd, buf, len, 0, (const struct sockaddr *)&c->addr,
-                   sizeof(c->addr));
+        n = sendto(g_listen_fd, buf, len, 0, (const struct sockaddr *)&c->addr, sizeof(c->addr));
     if (n >= 0)
         g_cnt.sent[d]++;
 }
@@ -219,10 +221,9 @@ static struct client *client_find_or_add(const struct sockaddr_in *from, uint64_
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: impair-relay --listen PORT --to HOST:PORT [--bind ADDR]\n"
-            "       [--loss P] [--reorder P] [--dup P] [--seed N] [--hold-ms MS]\n"
-            "       [--port-file FILE] [--log FILE]\n");
+    fprintf(stderr, "usage: impair-relay --listen PORT --to HOST:PORT [--bind ADDR]\n"
+                    "       [--loss P] [--reorder P] [--dup P] [--seed N] [--hold-ms MS]\n"
+                    "       [--port-file FILE] [--log FILE]\n");
 }
 
 static int parse_prob(const char *s, double *out)
@@ -237,13 +238,18 @@ static int parse_prob(const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"to", required_argument, NULL, 't'},
-        {"bind", required_argument, NULL, 'b'},   {"loss", required_argument, NULL, 'L'},
-        {"reorder", required_argument, NULL, 'R'}, {"dup", required_argument, NULL, 'D'},
-        {"seed", required_argument, NULL, 's'},   {"hold-ms", required_argument, NULL, 'H'},
-        {"port-file", required_argument, NULL, 'p'}, {"log", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"bind", required_argument, NULL, 'b'},
+                                         {"loss", required_argument, NULL, 'L'},
+                                         {"reorder", required_argument, NULL, 'R'},
+                                         {"dup", required_argument, NULL, 'D'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"hold-ms", required_argument, NULL, 'H'},
+                                         {"port-file", required_argument, NULL, 'p'},
+                                         {"log", required_argument, NULL, 'g'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     long listen_port = -1;
     const char *bind_addr = "127.0.0.1";
     const char *port_file = NULL;
@@ -268,7 +274,9 @@ int main(int argc, char **argv)
             }
             have_target = true;
             break;
-        case 'b': bind_addr = optarg; break;
+        case 'b':
+            bind_addr = optarg;
+            break;
         case 'L':
         case 'R':
         case 'D':
@@ -277,11 +285,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 's': g_rng = strtoull(optarg, NULL, 0); break;
-        case 'H': g_hold_ms = strtoull(optarg, NULL, 10); break;
-        case 'p': port_file = optarg; break;
-        case 'g': log_path = optarg; break;
-        default: usage(); return 2;
+        case 's':
+            g_rng = strtoull(optarg, NULL, 0);
+            break;
+        case 'H':
+            g_hold_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 'g':
+            log_path = optarg;
+            break;
+        default:
+            usage();
+            return 2;
         }
     }
     if (listen_port < 0 || !have_target) {
@@ -322,8 +340,9 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    fprintf(g_log, "impair-relay: listening on %s:%u -> target port %u loss=%.2f reorder=%.2f "
-                   "dup=%.2f\n",
+    fprintf(g_log,
+            "impair-relay: listening on %s:%u -> target port %u loss=%.2f reorder=%.2f "
+            "dup=%.2f\n",
             bind_addr, ntohs(la.sin_port), ntohs(g_target.sin_port), g_loss, g_reorder, g_dup);
 
     struct sigaction sa = {.sa_handler = on_signal};
@@ -361,8 +380,8 @@ int main(int argc, char **argv)
             if (pcl[i] == NULL) {
                 struct sockaddr_in from;
                 socklen_t fl = sizeof(from);
-                ssize_t len = recvfrom(g_listen_fd, buf, sizeof(buf), 0,
-                                       (struct sockaddr *)&from, &fl);
+                ssize_t len =
+                    recvfrom(g_listen_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
                 if (len < 0)
                     continue;
                 struct client *c = client_find_or_add(&from, now);
@@ -392,10 +411,9 @@ int main(int argc, char **argv)
             (unsigned long long)g_cnt.in[0], (unsigned long long)g_cnt.sent[0],
             (unsigned long long)g_cnt.lost[0], (unsigned long long)g_cnt.duped[0],
             (unsigned long long)g_cnt.reordered[0], (unsigned long long)g_cnt.max_len[0],
-            (unsigned long long)g_cnt.in[1],
-            (unsigned long long)g_cnt.sent[1], (unsigned long long)g_cnt.lost[1],
-            (unsigned long long)g_cnt.duped[1], (unsigned long long)g_cnt.reordered[1],
-            (unsigned long long)g_cnt.max_len[1]);
+            (unsigned long long)g_cnt.in[1], (unsigned long long)g_cnt.sent[1],
+            (unsigned long long)g_cnt.lost[1], (unsigned long long)g_cnt.duped[1],
+            (unsigned long long)g_cnt.reordered[1], (unsigned long long)g_cnt.max_len[1]);
     for (unsigned i = 0; i < RELAY_MAX_CLIENTS; i++)
         client_free(&g_clients[i]);
     close(g_listen_fd);

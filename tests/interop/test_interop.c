@@ -31,29 +31,28 @@
 
 #include <CUnit/CUnit.h>
 
-#define IOP_MAX_PROCS 32
-#define IOP_MAX_ARGS 48
-#define IOP_MAX_MATRIX 96
-#define IOP_PATH_MAX_LEN 512
-#define IOP_CLIENT_TIMEOUT_S 12
-#define IOP_RELAY_TIMEOUT_S 50
-#define IOP_RESEND_INTERVAL_MS 1500
-#define IOP_POLL_STEP_MS 40
+#define IOP_MAX_PROCS               32
+#define IOP_MAX_ARGS                48
+#define IOP_MAX_MATRIX              96
+#define IOP_PATH_MAX_LEN            512
+#define IOP_CLIENT_TIMEOUT_S        12
+#define IOP_RELAY_TIMEOUT_S         50
+#define IOP_RESEND_INTERVAL_MS      1500
+#define IOP_POLL_STEP_MS            40
 #define IOP_SERVER_START_TIMEOUT_MS 5000
-#define IOP_KILL_GRACE_MS 1000
-#define IOP_SERVER_STOP_GRACE_MS 5000
-#define IOP_CREDGEN_TIMEOUT_S 60
-#define IOP_CLOSE_WAIT_MS 3000
+#define IOP_KILL_GRACE_MS           1000
+#define IOP_SERVER_STOP_GRACE_MS    5000
+#define IOP_CREDGEN_TIMEOUT_S       60
+#define IOP_CLOSE_WAIT_MS           3000
 
-#define PSK_IDENTITY "Client_identity"
-#define PSK_KEY_HEX "0102030405060708090a0b0c0d0e0f10"
+#define PSK_IDENTITY      "Client_identity"
+#define PSK_KEY_HEX       "0102030405060708090a0b0c0d0e0f10"
 #define PSK_WRONG_KEY_HEX "1102030405060708090a0b0c0d0e0f10"
-#define COAP_IDENTITY "coap-client"
-#define COAP_KEY_ASCII "secretPSK-coap01"   /* libcoap's -k takes the key as text */
+#define COAP_IDENTITY     "coap-client"
+#define COAP_KEY_ASCII    "secretPSK-coap01" /* libcoap's -k takes the key as text */
 
 /* snprintf that truncates silently (paths and notes here are short). */
-__attribute__((format(printf, 3, 4))) static int strf(char *buf, size_t cap,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int strf(char *buf, size_t cap, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -115,7 +114,7 @@ static void sleep_ms(unsigned ms)
 
 struct proc {
     pid_t pid;
-    int in_fd;                  /* write end of the child's stdin, or -1 */
+    int in_fd; /* write end of the child's stdin, or -1 */
     char out_path[IOP_PATH_MAX_LEN];
     bool exited;
     int status;
@@ -364,11 +363,11 @@ struct server {
     char log[IOP_PATH_MAX_LEN];
 };
 
-static struct server g_echo;      /* PSK + ECDSA + RSA, echo, capture */
-static struct server g_mtu;       /* long chain, MTU 576 */
-static struct server g_cauth;     /* client auth required */
-static struct server g_coap;      /* backend mode -> coap-server-notls */
-static struct server g_pref;      /* --suites order, --no-cookie */
+static struct server g_echo;  /* PSK + ECDSA + RSA, echo, capture */
+static struct server g_mtu;   /* long chain, MTU 576 */
+static struct server g_cauth; /* client auth required */
+static struct server g_coap;  /* backend mode -> coap-server-notls */
+static struct server g_pref;  /* --suites order, --no-cookie */
 static struct proc g_coap_backend;
 static int g_coap_backend_port;
 
@@ -481,20 +480,20 @@ static unsigned log_established(const struct server *s, char *last, size_t cap)
 
 /* ---- one client run ----------------------------------------------------------- */
 struct run {
-    const char *client;          /* matrix row: "openssl", "gnutls-cli", ... */
-    const char *what;            /* matrix column: suite / case */
+    const char *client; /* matrix row: "openssl", "gnutls-cli", ... */
+    const char *what;   /* matrix column: suite / case */
     char *argv[IOP_MAX_ARGS];
-    const char *ready;           /* client output once the handshake is done */
-    const char *expect[4];       /* more substrings the client output must hold */
-    const char *suite;           /* IANA name the driver must log */
-    const char *identity;        /* substring of the logged peer identity */
+    const char *ready;     /* client output once the handshake is done */
+    const char *expect[4]; /* more substrings the client output must hold */
+    const char *suite;     /* IANA name the driver must log */
+    const char *identity;  /* substring of the logged peer identity */
     struct server *srv;
     int timeout_s;
-    bool resend;                 /* lossy path: resend the line until echoed */
-    bool expect_fail;            /* the handshake must NOT complete */
-    bool handshake_only;         /* the client cannot exchange data (see note) */
-    bool no_close_check;         /* lossy path: close_notify may be lost */
-    const char *na_note;         /* why the data check is skipped */
+    bool resend;         /* lossy path: resend the line until echoed */
+    bool expect_fail;    /* the handshake must NOT complete */
+    bool handshake_only; /* the client cannot exchange data (see note) */
+    bool no_close_check; /* lossy path: close_notify may be lost */
+    const char *na_note; /* why the data check is skipped */
     bool no_matrix;
 };
 
@@ -568,7 +567,7 @@ static bool run_echo(struct run *r)
             strf(note, sizeof(note), "handshake completed but must fail: %s", last);
     } else if (!hs_done) {
         strf(note, sizeof(note), "no handshake (%s)",
-                 o && strstr(o, r->ready) ? "client says done" : "client not done");
+             o && strstr(o, r->ready) ? "client says done" : "client not done");
     } else if (!got && !r->handshake_only) {
         strf(note, sizeof(note), "no byte-exact echo");
     } else {
@@ -579,14 +578,12 @@ static bool run_echo(struct run *r)
         if (note[0] == '\0' && r->identity != NULL) {
             const char *id = strstr(last, "identity=\"");
             if (id == NULL || strstr(id, r->identity) == NULL)
-                strf(note, sizeof(note), "identity mismatch, want %s: %s", r->identity,
-                         last);
+                strf(note, sizeof(note), "identity mismatch, want %s: %s", r->identity, last);
         }
         for (unsigned i = 0; note[0] == '\0' && i < 4 && r->expect[i] != NULL; i++)
             if (o == NULL || strstr(o, r->expect[i]) == NULL)
                 strf(note, sizeof(note), "client output lacks \"%s\"", r->expect[i]);
-        if (note[0] == '\0' && check_close &&
-            log_count(r->srv, "CLOSED ", NULL, 0) == closed0)
+        if (note[0] == '\0' && check_close && log_count(r->srv, "CLOSED ", NULL, 0) == closed0)
             strf(note, sizeof(note), "close_notify not seen by the server");
     }
     free(o);
@@ -594,8 +591,8 @@ static bool run_echo(struct run *r)
         strf(note, sizeof(note), "hs-driver died");
 done:
     if (note[0] != '\0')
-        fprintf(stderr, "interop: %s %s: FAIL: %s (client output: %s, driver log: %s)\n",
-                r->client, r->what, note, out_path, r->srv->log);
+        fprintf(stderr, "interop: %s %s: FAIL: %s (client output: %s, driver log: %s)\n", r->client,
+                r->what, note, out_path, r->srv->log);
     if (!r->no_matrix)
         matrix_add(r->client, r->what, note[0] == '\0',
                    note[0] == '\0' && r->handshake_only ? r->na_note : note);
@@ -628,11 +625,15 @@ static void run_set_argv(struct run *r, const struct argvb *b)
         r->argv[i] = b->v[i];
 }
 
-enum cred { CRED_PSK, CRED_ECDSA, CRED_RSA };
+enum cred {
+    CRED_PSK,
+    CRED_ECDSA,
+    CRED_RSA
+};
 
 struct suite_case {
-    const char *ossl;      /* OpenSSL cipher name */
-    const char *iana;      /* name the engine logs */
+    const char *ossl; /* OpenSSL cipher name */
+    const char *iana; /* name the engine logs */
     enum cred cred;
     const char *gnutls_kx; /* GnuTLS priority KX and cipher */
     const char *gnutls_cipher;
@@ -651,16 +652,16 @@ static const struct suite_case k_suites[] = {
      "ECDHE-ECDSA", "AES-128-GCM"},
     {"ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", CRED_ECDSA,
      "ECDHE-ECDSA", "AES-256-GCM"},
-    {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-     CRED_ECDSA, "ECDHE-ECDSA", "CHACHA20-POLY1305"},
+    {"ECDHE-ECDSA-CHACHA20-POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", CRED_ECDSA,
+     "ECDHE-ECDSA", "CHACHA20-POLY1305"},
     {"ECDHE-ECDSA-AES128-CCM8", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", CRED_ECDSA, "ECDHE-ECDSA",
      "AES-128-CCM-8"},
     {"ECDHE-ECDSA-AES128-CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", CRED_ECDSA, "ECDHE-ECDSA",
      "AES-128-CCM"},
-    {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", CRED_RSA,
-     "ECDHE-RSA", "AES-128-GCM"},
-    {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", CRED_RSA,
-     "ECDHE-RSA", "AES-256-GCM"},
+    {"ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", CRED_RSA, "ECDHE-RSA",
+     "AES-128-GCM"},
+    {"ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", CRED_RSA, "ECDHE-RSA",
+     "AES-256-GCM"},
     {"ECDHE-RSA-CHACHA20-POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", CRED_RSA,
      "ECDHE-RSA", "CHACHA20-POLY1305"},
 };
@@ -748,11 +749,11 @@ static void gnutls_suite_run(struct run *r, struct argvb *b, unsigned i, struct 
     run_set_argv(r, b);
     r->ready = "- Simple Client Mode";
     /* e.g. (DTLS1.2-X.509)-(ECDHE-SECP256R1)-(ECDSA-SHA256)-(AES-128-GCM) */
-    r->expect[0] = sc->cred == CRED_ECDSA ? "-(ECDSA-"
-                   : sc->cred == CRED_RSA ? "-(RSA-"
+    r->expect[0] = sc->cred == CRED_ECDSA              ? "-(ECDSA-"
+                   : sc->cred == CRED_RSA              ? "-(RSA-"
                    : strcmp(sc->gnutls_kx, "PSK") == 0 ? "-(PSK)-"
                                                        : "-(ECDHE-PSK";
-    r->expect[1] = strstr(sc->gnutls_cipher, "CCM-8") ? "-(AES-128-CCM-8)"
+    r->expect[1] = strstr(sc->gnutls_cipher, "CCM-8")              ? "-(AES-128-CCM-8)"
                    : strcmp(sc->gnutls_cipher, "AES-128-CCM") == 0 ? "-(AES-128-CCM)"
                    : strcmp(sc->gnutls_cipher, "AES-128-GCM") == 0 ? "-(AES-128-GCM)"
                    : strcmp(sc->gnutls_cipher, "AES-256-GCM") == 0 ? "-(AES-256-GCM)"
@@ -832,15 +833,18 @@ static int suite_init(void)
     in_dir(lch, sizeof(lch), "lchain.pem");
     in_dir(lk, sizeof(lk), "lleaf.key");
 
-    const char *echo_args[] = {"--echo", "--psk-file", psk, "--cert", ec, "--key", eck,
-                               "--cert", rsa, "--key", rsak, "--capture", g_capture, NULL};
-    const char *mtu_args[] = {"--echo", "--mtu", "576", "--cert", lch, "--key", lk,
-                              "--psk-file", psk, NULL};
-    const char *cauth_args[] = {"--echo", "--cert", ec, "--key", eck, "--ca", ca,
-                                "--client-auth=require", "--capture", g_capture, NULL};
-    const char *pref_args[] = {"--echo", "--no-cookie", "--psk-file", psk, "--suites",
-                               "TLS_PSK_WITH_AES_128_GCM_SHA256:TLS_PSK_WITH_AES_128_CCM_8",
-                               NULL};
+    const char *echo_args[] = {"--echo", "--psk-file", psk,       "--cert", ec,
+                               "--key",  eck,          "--cert",  rsa,      "--key",
+                               rsak,     "--capture",  g_capture, NULL};
+    const char *mtu_args[] = {"--echo", "--mtu", "576",        "--cert", lch,
+                              "--key",  lk,      "--psk-file", psk,      NULL};
+    const char *cauth_args[] = {"--echo",    "--cert",  ec,  "--key",
+                                eck,         "--ca",    ca,  "--client-auth=require",
+                                "--capture", g_capture, NULL};
+    const char *pref_args[] = {
+        "--echo", "--no-cookie", "--psk-file",
+        psk,      "--suites",    "TLS_PSK_WITH_AES_128_GCM_SHA256:TLS_PSK_WITH_AES_128_CCM_8",
+        NULL};
     if (server_start(&g_echo, "drv-echo", echo_args) != 0 ||
         server_start(&g_pref, "drv-pref", pref_args) != 0 ||
         server_start(&g_mtu, "drv-mtu", mtu_args) != 0 ||
@@ -911,8 +915,8 @@ static int suite_cleanup(void)
 }
 
 /* Starts impair-relay in front of target_port; returns its port or -1. */
-static int relay_start(struct proc *relay, int target_port, const char *prob,
-                       unsigned seed, char *out, size_t out_cap)
+static int relay_start(struct proc *relay, int target_port, const char *prob, unsigned seed,
+                       char *out, size_t out_cap)
 {
     static unsigned relay_no;
     char to[64], seeds[16], name[32];
@@ -1252,24 +1256,24 @@ static bool coap_run_at(int port, int timeout_s, const char *client, const char 
         const char *s = strstr(last, "suite=") + 6;
         const char *e = strchr(s, ' ');
         strf(note, sizeof(note), "(%.*s)", e ? (int)(e - s) : (int)strlen(s), s);
-        matrix_add(strstr(client, "gnutls") ? "coap-client-gnutls" : "coap-client-openssl",
-                   what, true, note);
+        matrix_add(strstr(client, "gnutls") ? "coap-client-gnutls" : "coap-client-openssl", what,
+                   true, note);
         free(o);
         return true;
     }
     free(o);
     fprintf(stderr, "interop: %s %s: FAIL: %s (output %s, log %s)\n", client, what, note, out,
             g_coap.log);
-    matrix_add(strstr(client, "gnutls") ? "coap-client-gnutls" : "coap-client-openssl", what,
-               false, note);
+    matrix_add(strstr(client, "gnutls") ? "coap-client-gnutls" : "coap-client-openssl", what, false,
+               note);
     return false;
 }
 
-static bool coap_run(const char *client, const char *what, const char *method,
-                     const char *path, const char *payload, const char *expect)
+static bool coap_run(const char *client, const char *what, const char *method, const char *path,
+                     const char *payload, const char *expect)
 {
-    return coap_run_at(g_coap.port, IOP_CLIENT_TIMEOUT_S, client, what, method, path,
-                       payload, expect);
+    return coap_run_at(g_coap.port, IOP_CLIENT_TIMEOUT_S, client, what, method, path, payload,
+                       expect);
 }
 
 static void test_coap(void)
@@ -1278,8 +1282,8 @@ static void test_coap(void)
     for (unsigned c = 0; c < 2; c++) {
         char payload[64];
         strf(payload, sizeof(payload), "interop-put-%u-%d", c, (int)getpid());
-        CU_ASSERT_TRUE(coap_run(clients[c], "PSK GET / via backend", "get", "",
-                                NULL, "This is a test server made with libcoap"));
+        CU_ASSERT_TRUE(coap_run(clients[c], "PSK GET / via backend", "get", "", NULL,
+                                "This is a test server made with libcoap"));
         CU_ASSERT_TRUE(coap_run(clients[c], "PSK PUT /example_data via backend", "put",
                                 "example_data", payload, NULL));
         CU_ASSERT_TRUE(coap_run(clients[c], "PSK GET /example_data via backend", "get",
@@ -1298,10 +1302,10 @@ static void test_impaired(void)
         unsigned suite;
         unsigned seed;
     } cases[] = {
-        {false, 0, 11},  /* openssl PSK-AES128-CCM8 */
-        {false, 6, 12},  /* openssl ECDHE-ECDSA-AES128-GCM */
-        {true, 0, 13},   /* gnutls PSK-AES128-CCM8 */
-        {true, 11, 14},  /* gnutls ECDHE-RSA-AES128-GCM */
+        {false, 0, 11}, /* openssl PSK-AES128-CCM8 */
+        {false, 6, 12}, /* openssl ECDHE-ECDSA-AES128-GCM */
+        {true, 0, 13},  /* gnutls PSK-AES128-CCM8 */
+        {true, 11, 14}, /* gnutls ECDHE-RSA-AES128-GCM */
     };
     static char what[4][96];
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1316,7 +1320,7 @@ static void test_impaired(void)
         else
             openssl_suite_run(&r, &b, cases[i].suite, &via);
         strf(what[i], sizeof(what[i]), "%s via relay 20%% loss/reord/dup s%u",
-                 k_suites[cases[i].suite].ossl, cases[i].seed);
+             k_suites[cases[i].suite].ossl, cases[i].seed);
         r.what = what[i];
         r.srv = &g_echo;
         r.timeout_s = IOP_RELAY_TIMEOUT_S;

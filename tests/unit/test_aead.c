@@ -829,6 +829,80 @@ static void test_invalid_ops(void)
     CU_ASSERT_EQUAL(memcmp(g_recs[0].out, g_recs[0].pt, ops[0].len), 0);
 }
 
+/* ---- one-key fast path ---------------------------------------------------- */
+
+/* Batches whose first op's key is used by most ops take a per-suite fast
+ * path; ops that do not fit it (empty payload, CID record, another key,
+ * possibly with another tag length, invalid ops) go through the general
+ * path inside the same burst.  Results must be the same as EVP's, invalid
+ * ops must not shift the results of the ops after them, and a tampered op
+ * after a dropped one must still fail alone. */
+static void test_fast_path_mix(void)
+{
+    struct keyset ks;
+    keyset_init(&ks);
+    /* Same family, other key: GCM-128 <-> GCM-256, CCM <-> CCM-8 (other
+     * tag length); ChaCha20 takes a GCM key. */
+    static const int sibling[CR_AEAD_N_ALGS] = {
+        CR_AEAD_AES256_GCM, CR_AEAD_AES128_GCM, CR_AEAD_AES128_CCM8,
+        CR_AEAD_AES128_CCM, CR_AEAD_AES128_GCM};
+    struct cr_aead_op ops[CR_AEAD_BATCH_MAX];
+    unsigned bad = 0, n_checked = 0;
+    for (int alg = 0; alg < CR_AEAD_N_ALGS; alg++) {
+        for (int rep = 0; rep < 6; rep++) {
+            const unsigned n = 24;
+            for (unsigned i = 0; i < n; i++) {
+                int a = (rep & 1) && i == 14 ? sibling[alg] : alg;
+                uint32_t len = i == 9 ? 0 : 1 + rnd(300);
+                rec_setup(&g_recs[i], &ks, a, len, (rep & 1) && i == 12);
+            }
+            /* Against EVP, both directions. */
+            bad += diff_batch(g_recs, n, rnd(2) == 0);
+
+            /* Seal with op 3 invalid, open with op 3 invalid and op 17's
+             * tag flipped. */
+            for (unsigned i = 0; i < n; i++) {
+                g_recs[i].op.in = g_recs[i].pt;
+                g_recs[i].op.out = g_recs[i].buf;
+                ops[i] = g_recs[i].op;
+                ops[i].status = 99;
+            }
+            ops[3].tag = NULL;
+            unsigned ok = cr_aead_seal_batch(g_ctx, ops, n);
+            CU_ASSERT_EQUAL(ok, n - 1);
+            CU_ASSERT_EQUAL(ops[3].status, CR_ERR_INVAL);
+            for (unsigned i = 0; i < n; i++) {
+                ops[i].in = g_recs[i].buf;
+                ops[i].out = g_recs[i].out;
+                ops[i].status = 99;
+            }
+            ops[3].tag = g_recs[3].tag;
+            ops[3].in = NULL;
+            if (ops[3].len == 0)
+                ops[3].len = 1;
+            g_recs[17].tag[rnd(cr_aead_tag_len(g_recs[17].alg))] ^=
+                (uint8_t)(1u << rnd(8));
+            ok = cr_aead_open_batch(g_ctx, ops, n);
+            CU_ASSERT_EQUAL(ok, n - 2);
+            CU_ASSERT_EQUAL(ops[3].status, CR_ERR_INVAL);
+            CU_ASSERT_EQUAL(ops[17].status, CR_ERR_AUTH);
+            for (unsigned i = 0; i < n; i++) {
+                if (i == 3 || i == 17)
+                    continue;
+                if (ops[i].status != CR_OK ||
+                    memcmp(g_recs[i].out, g_recs[i].pt, ops[i].len) != 0)
+                    bad++;
+            }
+            n_checked++;
+        }
+    }
+    CU_ASSERT_EQUAL(n_checked, 5 * 6);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(g_ctx->n_job_errors, 0);
+    for (int a = 0; a < CR_AEAD_N_ALGS; a++)
+        cr_aead_key_wipe(&ks.key[a]);
+}
+
 /* ---- queue wrap ----------------------------------------------------------- */
 
 /* Moves the manager's job queue position by running jobs through the
@@ -964,6 +1038,7 @@ void cu_register(void)
     CU_add_test(s, "batches above CR_AEAD_BATCH_MAX", test_big_batch);
     CU_add_test(s, "tamper: tag, ciphertext, AAD fields", test_tamper);
     CU_add_test(s, "invalid ops", test_invalid_ops);
+    CU_add_test(s, "one-key fast path mixed with other ops", test_fast_path_mix);
     CU_add_test(s, "5000+ bursts across the queue wrap", test_wrap);
     CU_add_test(s, "job API fallback", test_job_api_fallback);
 }
