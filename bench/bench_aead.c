@@ -10,7 +10,8 @@
  *   evp   — OpenSSL EVP per record with a pre-keyed EVP_CIPHER_CTX (IV, AAD,
  *           update, set tag, final).
  * Open (decrypt) is the main figure: it is the dataplane's RX path.
- * The contenders are timed one batch at a time, interleaved, thousands of
+ * The contenders are timed one batch at a time, interleaved (in a rotating
+ * order, so that none always follows the same other one), thousands of
  * times; each one's 25th-percentile batch time is reported (the host is
  * shared with other work, so long runs and best-of-rounds are both noisy).
  * Must not: assert on timings (benchmarks print figures only).
@@ -337,7 +338,10 @@ static void measure(run_fn *fns, struct bench *b, unsigned n_samples,
     if (n_samples > MAX_SAMPLES)
         n_samples = MAX_SAMPLES;
     for (unsigned s = 0; s < n_samples; s++) {
-        for (int f = 0; f < N_CONTENDERS; f++) {
+        /* Rotate the order per sample so that no contender always runs
+         * right after the same other one (the caches they share). */
+        for (int j = 0; j < N_CONTENDERS; j++) {
+            int f = (int)((s + (unsigned)j) % N_CONTENDERS);
             uint64_t t0 = tsc();
             fns[f](b);
             uint64_t t1 = tsc();

@@ -602,7 +602,13 @@ int main(int argc, char **argv)
                     for (unsigned w = 0; w < nw; w++)
                         if (rte_eal_remote_launch(worker_run, &g_bw[w], g_lcores[w]) != 0)
                             die("launch");
-                    rte_eal_mp_wait_lcore();
+                    /* sleep rather than spin: the main lcore may share a CPU
+                     * with a worker (--lcores 0@0,1@0,2@1) */
+                    for (unsigned w = 0; w < nw; w++) {
+                        while (rte_eal_get_lcore_state(g_lcores[w]) == RUNNING)
+                            usleep(1000);
+                        rte_eal_wait_lcore(g_lcores[w]);
+                    }
                 }
                 double dp_cyc = 0, raw_cyc = 0;
                 unsigned errors = 0;

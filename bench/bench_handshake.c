@@ -6,7 +6,8 @@
  * hs_free): the client's own work is excluded.  In the same run the bare
  * libcrypto operations a server handshake needs are timed on their own
  * (the "bound"):
- *   PSK:   2 cookie HMACs (HVR + verify), SHA-256 transcript over the
+ *   PSK:   2 cookie HMACs (HVR + verify), the 32-byte server random
+ *          (RAND_bytes), SHA-256 transcript over the
  *          messages with 3 snapshots, TLS 1.2 PRF for the RFC 7627 master
  *          secret, the key block and both Finished, AEAD seal + open of
  *          the two Finished records;
@@ -472,6 +473,12 @@ static void bound_once(struct bound_ctx *b, bool psk)
     /* Cookie: HMAC for the HVR, HMAC again to verify the echo. */
     cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
     cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
+
+    /* ServerHello.random (RFC 5246 §7.4.1.3): 32 bytes from the CSPRNG.
+     * (Fairness fix: the engine must draw them, the bound used to omit it.) */
+    uint8_t server_random[32];
+    if (RAND_bytes(server_random, sizeof(server_random)) != 1)
+        die("RAND_bytes");
 
     /* Transcript: ClientHello, ServerHello, (Certificate, SKE), SHD, CKE. */
     EVP_DigestInit_ex(b->th, b->sha256, NULL);

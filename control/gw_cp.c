@@ -44,6 +44,7 @@
 #define CP_NAT_WORDS (DP_SESS_NAT_PORTS / 64)
 #define CP_ALERT_LEVEL_FATAL 2
 #define CP_ALERT_CLOSE_NOTIFY 0
+#define CP_HS_MT_CLIENT_HELLO 1          /* RFC 5246 §7.4 HandshakeType */
 
 struct cp_peer {
     struct dp_sess_key key;
@@ -445,7 +446,8 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
         dp_cnt_inc(DP_CNT_DROP_RECORD_MALFORMED);
         return;
     }
-    if (recs[0].epoch == 0 && recs[0].type == DP_CT_HANDSHAKE) {
+    if (recs[0].epoch == 0 && recs[0].type == DP_CT_HANDSHAKE && recs[0].length > 0 &&
+        recs[0].fragment[0] == CP_HS_MT_CLIENT_HELLO) {
         /* RFC 6347 §4.2.8: a ClientHello on an existing association; after
          * a verified cookie the new handshake replaces the old session. */
         if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,
@@ -459,25 +461,25 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
         peer_start(cp, peer, d, len);
         return;
     }
-    bool fed_hs = false;
+    /* RFC 6347 §4.2.4: the client repeated its final flight (epoch-0
+     * ClientKeyExchange/CCS, epoch-1 Finished) because our Finished was
+     * lost: the engine, kept for this, retransmits its last flight. */
+    for (unsigned i = 0; i < n; i++)
+        if (recs[i].type == DP_CT_HANDSHAKE || recs[i].type == DP_CT_CHANGE_CIPHER_SPEC) {
+            dp_cnt_inc(DP_CNT_CP_FINAL_FLIGHT_REPEAT);
+            struct hs_out out;
+            memset(&out, 0, sizeof(out));
+            (void)hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
+            for (unsigned j = 0; j < out.n_dgrams; j++)
+                send_to_peer(cp, peer, out.dgrams[j].data, out.dgrams[j].len);
+            break;
+        }
     for (unsigned i = 0; i < n && peer->sess == s; i++) {
         const struct dp_record *r = &recs[i];
+        if (r->type == DP_CT_HANDSHAKE || r->type == DP_CT_CHANGE_CIPHER_SPEC)
+            continue;   /* the engine had them */
         if (r->epoch != s->epoch) {
             dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
-            continue;
-        }
-        if (r->type == DP_CT_HANDSHAKE) {
-            /* RFC 6347 §4.2.4: the client repeated its final flight (our
-             * Finished was lost): the engine retransmits its last flight. */
-            if (!fed_hs) {
-                dp_cnt_inc(DP_CNT_CP_FINAL_FLIGHT_REPEAT);
-                fed_hs = true;
-                struct hs_out out;
-                memset(&out, 0, sizeof(out));
-                (void)hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
-                for (unsigned j = 0; j < out.n_dgrams; j++)
-                    send_to_peer(cp, peer, out.dgrams[j].data, out.dgrams[j].len);
-            }
             continue;
         }
         if (r->type != DP_CT_ALERT) {

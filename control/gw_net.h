@@ -21,7 +21,7 @@
 
 #include "dp_worker.h"
 
-#define GW_NET_ARP_RETRY_MS 1000          /* unresolved next hop: re-ask */
+#define GW_NET_ARP_RETRY_MS 250           /* unresolved next hop: re-ask */
 #define GW_NET_ARP_REFRESH_MS 30000       /* resolved: refresh */
 
 struct gw_net {

@@ -205,6 +205,13 @@ struct hs {
     uint8_t ecdhe_pub[CR_ECDHE_PUB_MAX_LEN];
     size_t ecdhe_pub_len;
     uint8_t master[HS_MASTER_LEN];
+    /* Transcript (RFC 5246 §7.4.9 handshake_messages): a running hash in
+     * the suite's PRF hash, snapshotted for the EMS session hash and both
+     * Finished; the bytes themselves are kept only when a client
+     * CertificateVerify may need to be checked over them. */
+    EVP_MD_CTX *th;
+    size_t transcript_bytes;  /* hashed so far, capped */
+    bool keep_transcript;     /* transcript below is filled */
     struct hs_buf transcript; /* full handshake messages, DTLS form */
 
     bool cert_requested;
@@ -446,6 +453,13 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
     return 0;
 }
 
+static void store_be24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+}
+
 /* Appends one message to the transcript in its DTLS form: the 12-byte
  * header with fragment_offset 0 and fragment_length = length (RFC 6347
  * §4.2.6: "as if each handshake message had been sent as a single
@@ -453,14 +467,32 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
 static int transcript_add(struct hs *hs, uint8_t type, uint16_t seq, const uint8_t *body,
                           uint32_t len)
 {
-    struct hs_buf *t = &hs->transcript;
-    hs_buf_u8(t, type);
-    hs_buf_u24(t, len);
-    hs_buf_u16(t, seq);
-    hs_buf_u24(t, 0);
-    hs_buf_u24(t, len);
-    hs_buf_bytes(t, body, len);
-    return hs_buf_ok(t) ? 0 : CR_ERR_LIMIT;
+    uint8_t hdr[HS_FRAG_HDR_LEN];
+
+    /* The suite (and so the hash) is chosen before the first message, the
+     * ClientHello, is added. */
+    CR_ENSURE(hs->suite, CR_ERR_INVAL);
+    CR_ENSURE(hs->transcript_bytes <= HS_TRANSCRIPT_MAX_BYTES &&
+                  len <= HS_TRANSCRIPT_MAX_BYTES - hs->transcript_bytes &&
+                  sizeof(hdr) <= HS_TRANSCRIPT_MAX_BYTES - hs->transcript_bytes - len,
+              CR_ERR_LIMIT);
+    hdr[0] = type;
+    store_be24(hdr + 1, len);
+    dp_store_be16(hdr + 4, seq);
+    store_be24(hdr + 6, 0);
+    store_be24(hdr + 9, len);
+    if (!hs->th)
+        CR_GUARD(cr_hash_run_start(hs->suite->sha384, &hs->th));
+    CR_GUARD(cr_hash_run_add(hs->th, hdr, sizeof(hdr)));
+    CR_GUARD(cr_hash_run_add(hs->th, body, len));
+    hs->transcript_bytes += sizeof(hdr) + len;
+    if (hs->keep_transcript) {
+        struct hs_buf *t = &hs->transcript;
+        hs_buf_bytes(t, hdr, sizeof(hdr));
+        hs_buf_bytes(t, body, len);
+        CR_ENSURE(hs_buf_ok(t), CR_ERR_LIMIT);
+    }
+    return 0;
 }
 
 /* One server message: transcript and current flight. */
@@ -476,7 +508,8 @@ static int add_message(struct hs *hs, uint16_t epoch, uint8_t type, const struct
 
 static int transcript_hash(const struct hs *hs, uint8_t *out, size_t *out_len)
 {
-    return cr_hash(hs->suite->sha384, hs->transcript.p, hs->transcript.len, out, out_len);
+    CR_ENSURE(hs->th, CR_ERR_INVAL);
+    return cr_hash_run_peek(hs->th, hs->ctx->md_scratch, out, out_len);
 }
 
 /* ---- ClientHello -------------------------------------------------------- */
@@ -889,6 +922,8 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
         (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA);
     if (hs->cert_requested && hs->ctx->p.client_auth == HS_CLIENT_AUTH_REQUIRE)
         CR_ENSURE(hs->ctx->creds->ca, HS_ERR_HANDSHAKE); /* cannot verify anyone */
+    /* Only a client CertificateVerify is signed over the raw messages. */
+    hs->keep_transcript = hs->cert_requested;
     hs->keys.suite = hs->suite->id;
     hs->keys.kex = hs->suite->kex;
     hs->keys.aead = hs->suite->aead;
@@ -975,6 +1010,7 @@ static int on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg, 
      * those present in CertificateRequest.supported_signature_algorithms. */
     CR_ENSURE(offered && cr_sig_scheme_fits(scheme, hs->client_pub), HS_ERR_ILLEGAL);
     /* Signed: handshake_messages up to but not including this one. */
+    CR_ENSURE(hs->keep_transcript, CR_ERR_INVAL);
     if (cr_pk_verify(hs->client_pub, scheme, hs->transcript.p, hs->transcript.len,
                      hs_cur_data(&sig), hs_cur_len(&sig)) != 0)
         return HS_ERR_DECRYPT;
@@ -998,12 +1034,12 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
          * "extended master secret", session_hash)[0..47], session_hash being
          * the hash of the handshake messages through ClientKeyExchange. */
         CR_GUARD(transcript_hash(hs, hash, &hash_len));
-        CR_GUARD_GOTO(cr_tls12_prf(sha384, pms, pms_len, "extended master secret", hash, hash_len,
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "extended master secret", hash, hash_len,
                                    NULL, 0, hs->master, HS_MASTER_LEN),
                       done);
     } else {
         /* RFC 5246 §8.1. */
-        CR_GUARD_GOTO(cr_tls12_prf(sha384, pms, pms_len, "master secret", hs->client_random,
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret", hs->client_random,
                                    HS_RANDOM_LEN, hs->server_random, HS_RANDOM_LEN, hs->master,
                                    HS_MASTER_LEN),
                       done);
@@ -1012,7 +1048,7 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
      * + client_random); AEAD suites have no MAC keys: client_write_key,
      * server_write_key, client_write_IV, server_write_IV. */
     CR_ENSURE_GOTO(key_len > 0 && 2 * key_len + 2 * iv_len <= sizeof(kb), CR_ERR_INVAL, done);
-    CR_GUARD_GOTO(cr_tls12_prf(sha384, hs->master, HS_MASTER_LEN, "key expansion",
+    CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, hs->master, HS_MASTER_LEN, "key expansion",
                                hs->server_random, HS_RANDOM_LEN, hs->client_random, HS_RANDOM_LEN,
                                kb, 2 * key_len + 2 * iv_len),
                   done);
@@ -1133,7 +1169,7 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
      * Hash(handshake_messages))[0..11]. */
     CR_ENSURE(msg->len == HS_VERIFY_DATA_LEN, CR_ERR_DECODE);
     CR_GUARD(transcript_hash(hs, hash, &hash_len));
-    CR_GUARD(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN, "client finished", hash,
+    CR_GUARD(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN, "client finished", hash,
                           hash_len, NULL, 0, expect, sizeof(expect)));
     if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0)
         return HS_ERR_DECRYPT;
@@ -1144,7 +1180,7 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs_buf_init(&b, HS_VERIFY_DATA_LEN);
     uint8_t *vd = hs_buf_reserve(&b, HS_VERIFY_DATA_LEN);
     CR_ENSURE_GOTO(vd, CR_ERR_NOMEM, done);
-    CR_GUARD_GOTO(cr_tls12_prf(hs->suite->sha384, hs->master, HS_MASTER_LEN, "server finished",
+    CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN, "server finished",
                                hash, hash_len, NULL, 0, vd, HS_VERIFY_DATA_LEN),
                   done);
     hs_flight_reset(&hs->flight);
@@ -1162,6 +1198,8 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     out->event = HS_EV_ESTABLISHED;
     /* The transcript is no longer needed. */
     hs_buf_free(&hs->transcript);
+    cr_hash_run_free(hs->th);
+    hs->th = NULL;
     rc = 0;
 done:
     hs_buf_free(&b);
@@ -1601,6 +1639,7 @@ void hs_free(struct hs *hs)
     hs_reasm_clear(&hs->reasm);
     hs_flight_reset(&hs->flight);
     hs_buf_free(&hs->transcript);
+    cr_hash_run_free(hs->th);
     EVP_PKEY_free(hs->ecdhe);
     EVP_PKEY_free(hs->client_pub);
     for (unsigned i = 0; i < hs->n_early; i++) {
@@ -1608,17 +1647,22 @@ void hs_free(struct hs *hs)
         free(hs->early[i].data);
     }
     free(hs->replay);
-    if (hs->out_buf) {
-        OPENSSL_cleanse(hs->out_buf, hs->out_cap);
-        free(hs->out_buf);
-    }
+    /* out_buf holds only what went on the wire (as emit_flight's regrowth
+     * already assumes): freed, not wiped. */
+    free(hs->out_buf);
     if (hs->app_buf) {
         OPENSSL_cleanse(hs->app_buf, hs->app_cap);
         free(hs->app_buf);
     }
-    cr_aead_key_wipe(&hs->rkey);
-    cr_aead_key_wipe(&hs->wkey);
-    OPENSSL_cleanse(hs, sizeof(*hs));
+    /* The secrets in the struct itself: record keys (set only once
+     * derive_keys recorded key_len), master secret, key block copies.
+     * The rest (randoms, counters, sealed alerts) is public. */
+    if (hs->keys.key_len) {
+        cr_aead_key_wipe(&hs->rkey);
+        cr_aead_key_wipe(&hs->wkey);
+    }
+    OPENSSL_cleanse(hs->master, sizeof(hs->master));
+    OPENSSL_cleanse(&hs->keys, sizeof(hs->keys));
     free(hs);
 }
 
@@ -1665,6 +1709,10 @@ struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)
     ctx->aead = cr_aead_ctx_new();
     if (!ctx->aead)
         goto fail;
+    ctx->prf = cr_prf_new();
+    ctx->md_scratch = EVP_MD_CTX_new();
+    if (!ctx->prf || !ctx->md_scratch)
+        goto fail;
     if (!p->cookie_required)
         fprintf(stderr, "dtlsgw: warning: DTLS cookie exchange disabled "
                         "(RFC 6347 §4.2.1); the handshake is open to amplification "
@@ -1680,6 +1728,8 @@ void hs_ctx_free(struct hs_ctx *ctx)
     if (!ctx)
         return;
     cr_aead_ctx_free(ctx->aead);
+    cr_prf_free(ctx->prf);
+    EVP_MD_CTX_free(ctx->md_scratch);
     cr_cookie_keys_wipe(&ctx->cookie);
     OPENSSL_cleanse(ctx, sizeof(*ctx));
     free(ctx);

@@ -13,6 +13,7 @@
 #include <openssl/types.h>
 
 #include "cr_cookie.h"
+#include "cr_kdf.h"
 #include "cr_pk.h"
 #include "hs.h"
 
@@ -65,6 +66,11 @@ struct hs_ctx {
     struct hs_creds *creds; /* not owned */
     struct cr_cookie_keys cookie;
     struct cr_aead_ctx *aead; /* record AEAD for all handshakes */
+    /* Reused by every handshake of this context (same thread): the PRF
+     * context and the scratch digest context for transcript snapshots;
+     * neither keeps a secret between calls. */
+    struct cr_prf *prf;
+    EVP_MD_CTX *md_scratch;
 };
 
 unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);

@@ -21,6 +21,16 @@
  * CR_AEAD_BATCH_MAX (64) jobs so it never wraps, and is drained completely;
  * completion is judged from each job slot's own status and user_data, the
  * lists ipsec-mb returns are only cross-checked.
+ *
+ * Hot path (batch_chunk()): a chunk is specialised on its first valid key's
+ * suite and direction (fill_family(): constant job fields in registers and
+ * written as 16-byte pairs, nonce and AAD as word stores, the op_check()
+ * tests as one predictable branch chain) and settled with the tag length
+ * known (settle_same()).  Ops that do not fit (other key, CID, empty,
+ * invalid) take the general path inside the same burst; anything unusual
+ * after submission (a job still in flight, a non-empty queue, mixed tag
+ * lengths) falls back to burst_drain() and settle().  Measured with
+ * bench/bench_aead.c against a raw ipsec-mb burst loop.
  */
 #include "cr_aead.h"
 
@@ -47,12 +57,19 @@
 #define AEAD_DRAIN_MAX_ROUNDS (IMB_MAX_JOBS + 8)
 
 /* Per-op scratch: the nonce and AAD must stay valid until ipsec-mb
- * completes the job (CCM jobs complete asynchronously). */
+ * completes the job (CCM jobs complete asynchronously).  One cache line per
+ * op: nonce, computed tag and a 13-byte DTLS AAD (16 bytes stored).  Longer
+ * AADs (RFC 9146 CID records) and every AAD built by the general path go to
+ * struct cr_aead_ctx.aad_long[]. */
+#define AEAD_AAD_SHORT_BYTES 32
+#define AEAD_AAD_LONG_BYTES 48
 struct aead_scratch {
-    uint8_t aad[48];
     uint8_t nonce[16];
     uint8_t tag[CR_AEAD_TAG_MAX_LEN];
-} __attribute__((aligned(16)));
+    uint8_t aad[AEAD_AAD_SHORT_BYTES];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct aead_scratch) == 64, "one line per op");
+_Static_assert(CR_AEAD_AAD_MAX_LEN <= AEAD_AAD_LONG_BYTES, "AAD buffer");
 
 struct cr_aead_ctx {
     IMB_MGR *mgr;
@@ -63,6 +80,8 @@ struct cr_aead_ctx {
     IMB_JOB *done[IMB_MAX_JOBS];
     struct cr_aead_op *pending[CR_AEAD_BATCH_MAX];
     struct aead_scratch s[CR_AEAD_BATCH_MAX];
+    uint8_t aad_long[CR_AEAD_BATCH_MAX][AEAD_AAD_LONG_BYTES]
+        __attribute__((aligned(16)));
     /* Diagnostics: completions returned by ipsec-mb that did not belong to
      * the burst in flight or were returned twice (ipsec-mb 1.3 flush after
      * queue wrap), and jobs that ended in an error status. */
@@ -352,7 +371,7 @@ static inline unsigned build_aad(const struct cr_aead_op *op, uint8_t *aad)
         memcpy(aad, &seq64, 8);
         /* type(1) || version(2) || length(2), stored as one little-endian
          * word: 8 bytes written, the 3 bytes past the AAD are don't-care
-         * (the scratch AAD buffers are 48 bytes). */
+         * (every AAD buffer is at least 32 bytes). */
         uint64_t tail = (uint64_t)op->type |
                         (uint64_t)__builtin_bswap16(op->version) << 8 |
                         (uint64_t)__builtin_bswap16((uint16_t)op->len) << 24;
@@ -406,7 +425,7 @@ int cr_aead_build_aad(const struct cr_aead_op *op, uint8_t *aad)
         return CR_ERR_INVAL;
     CR_ENSURE(op->len <= AEAD_PLAINTEXT_MAX_BYTES, CR_ERR_INVAL);
     /* build_aad() may store a few bytes past the AAD; write exactly. */
-    uint8_t tmp[sizeof(((struct aead_scratch *)0)->aad)];
+    uint8_t tmp[AEAD_AAD_LONG_BYTES];
     unsigned n = build_aad(op, tmp);
     memcpy(aad, tmp, n);
     return (int)n;
@@ -649,11 +668,12 @@ static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
     for (unsigned i = 0; i < k; i++) {
         struct cr_aead_op *op = pend[i];
         struct aead_scratch *s = &ctx->s[i];
+        uint8_t *aad = ctx->aad_long[i];
         IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
         build_nonce(op, s->nonce);
-        unsigned aad_len = build_aad(op, s->aad);
+        unsigned aad_len = build_aad(op, aad);
         job_fill(job, op->key, seal, op->len ? op->in : NULL,
-                 op->len ? op->out : NULL, op->len, s->nonce, s->aad, aad_len,
+                 op->len ? op->out : NULL, op->len, s->nonce, aad, aad_len,
                  seal ? op->tag : s->tag);
         job->user_data = op;
         job->user_data2 = (void *)(uintptr_t)i;
@@ -719,7 +739,8 @@ static unsigned chunk_job_api(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
  * general path (any key, CID, empty payload).  Returns false, with the op's
  * status set, when the op is invalid. */
 static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job,
-                                struct aead_scratch *s, bool seal)
+                                struct aead_scratch *s, uint8_t *aad,
+                                bool seal)
 {
     int rc = op_check(op);
     if (rc != CR_OK) {
@@ -727,9 +748,9 @@ static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job,
         return false;
     }
     build_nonce(op, s->nonce);
-    unsigned aad_len = build_aad(op, s->aad);
+    unsigned aad_len = build_aad(op, aad);
     job_fill(job, op->key, seal, op->len ? op->in : NULL,
-             op->len ? op->out : NULL, op->len, s->nonce, s->aad, aad_len,
+             op->len ? op->out : NULL, op->len, s->nonce, aad, aad_len,
              seal ? op->tag : s->tag);
     return true;
 }
@@ -783,20 +804,21 @@ static inline void job_put4(IMB_JOB *job, size_t off, u32x4 v)
  * order, key layout). */
 enum aead_family { FAM_GCM, FAM_CCM, FAM_CHACHA };
 
-/* Result of a fill pass: ops queued (pending[0..k), job slots 0..k) and
- * whether every queued op has the tag length of the chunk's first key. */
+/* Result of a fill pass: k ops queued in job slots 0..k, whether every one
+ * has the tag length of the chunk's first key, and where the list of the
+ * queued ops is. */
 struct fill_result {
     unsigned k;
     bool same_tag_len;
     /* Ops were dropped: the queued ops are ctx->pending[0..k).  Otherwise
      * they are ops[0..k) and pending[] and the jobs' user_data are not
-     * written (pending_fill() does that when a slow path needs them). */
+     * written (batch_chunk()'s slow path writes them when it needs them). */
     bool gaps;
 };
 
 /* Fills the jobs of ops[0..n) when the chunk's first valid key, key0, is
- * of family `fam` (the common case: one session's burst, one key).  `seal`
- * and `fam` are compile-time constants at every call, so each instance is a
+ * of suite `alg` (the common case: one session's burst, one key).  `seal`
+ * and `alg` are compile-time constants at every call, so each instance is a
  * straight loop with the key's constant job fields held in registers.
  * An op goes the fast way when it uses key0 and passes the checks that
  * op_check() would make of such an op, combined into one predictable test:
@@ -807,15 +829,20 @@ struct fill_result {
 static inline __attribute__((always_inline)) struct fill_result
 fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
             const struct cr_aead_key *key0, const bool seal,
-            const enum aead_family fam)
+            const enum cr_aead_alg alg)
 {
+    const enum aead_family fam =
+        alg == CR_AEAD_AES128_GCM || alg == CR_AEAD_AES256_GCM ? FAM_GCM
+        : alg == CR_AEAD_CHACHA20_POLY1305                      ? FAM_CHACHA
+                                                                : FAM_CCM;
     const void *kp = fam == FAM_GCM   ? (const void *)&key0->k.gcm
                      : fam == FAM_CCM ? (const void *)key0->k.aes.enc
                                       : (const void *)key0->k.chacha;
-    const uint64_t key_len = fam == FAM_GCM ? key0->key_len
-                             : fam == FAM_CCM ? 16
-                                              : 32;
-    const uint64_t tag_len = key0->tag_len;
+    /* fill_chunk() checked that key0's lengths are alg's. */
+    const uint64_t key_len =
+        alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305 ? 32
+                                                                       : 16;
+    const uint64_t tag_len = alg == CR_AEAD_AES128_CCM8 ? 8 : 16;
     const IMB_CIPHER_MODE mode = fam == FAM_GCM   ? IMB_CIPHER_GCM
                                  : fam == FAM_CCM ? IMB_CIPHER_CCM
                                      : IMB_CIPHER_CHACHA20_POLY1305;
@@ -862,7 +889,7 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
                                  op->cid != NULL ||
                                  (fam != FAM_CHACHA && expl == NULL),
                              0)) {
-            if (!fill_general(op, job, s, seal)) {
+            if (!fill_general(op, job, s, ctx->aad_long[r.k], seal)) {
                 if (!r.gaps) {
                     /* Until now op j went to slot j. */
                     for (unsigned j = 0; j < r.k; j++) {
@@ -940,7 +967,8 @@ static struct fill_result fill_all_general(struct cr_aead_ctx *ctx,
     struct fill_result r = {0, false, true};
     for (unsigned i = 0; i < n; i++) {
         struct cr_aead_op *op = &ops[i];
-        if (!fill_general(op, ctx->jobs[r.k], &ctx->s[r.k], seal))
+        if (!fill_general(op, ctx->jobs[r.k], &ctx->s[r.k],
+                          ctx->aad_long[r.k], seal))
             continue;
         ctx->jobs[r.k]->user_data = op;
         ctx->pending[r.k] = op;
@@ -949,47 +977,24 @@ static struct fill_result fill_all_general(struct cr_aead_ctx *ctx,
     return r;
 }
 
-static struct fill_result fill_seal_gcm(struct cr_aead_ctx *ctx,
-                                        struct cr_aead_op *ops, unsigned n,
-                                        const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, true, FAM_GCM);
-}
-
-static struct fill_result fill_open_gcm(struct cr_aead_ctx *ctx,
-                                        struct cr_aead_op *ops, unsigned n,
-                                        const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, false, FAM_GCM);
-}
-
-static struct fill_result fill_seal_ccm(struct cr_aead_ctx *ctx,
-                                        struct cr_aead_op *ops, unsigned n,
-                                        const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, true, FAM_CCM);
-}
-
-static struct fill_result fill_open_ccm(struct cr_aead_ctx *ctx,
-                                        struct cr_aead_op *ops, unsigned n,
-                                        const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, false, FAM_CCM);
-}
-
-static struct fill_result fill_seal_chacha(struct cr_aead_ctx *ctx,
-                                           struct cr_aead_op *ops, unsigned n,
-                                           const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, true, FAM_CHACHA);
-}
-
-static struct fill_result fill_open_chacha(struct cr_aead_ctx *ctx,
-                                           struct cr_aead_op *ops, unsigned n,
-                                           const struct cr_aead_key *key0)
-{
-    return fill_family(ctx, ops, n, key0, false, FAM_CHACHA);
-}
+/* One out-of-line instance of fill_family() per suite and direction. */
+#define FILL_INSTANCE(name, seal, alg)                                       \
+    static struct fill_result name(struct cr_aead_ctx *ctx,                  \
+                                   struct cr_aead_op *ops, unsigned n,       \
+                                   const struct cr_aead_key *key0)           \
+    {                                                                        \
+        return fill_family(ctx, ops, n, key0, seal, alg);                    \
+    }
+FILL_INSTANCE(fill_seal_gcm128, true, CR_AEAD_AES128_GCM)
+FILL_INSTANCE(fill_open_gcm128, false, CR_AEAD_AES128_GCM)
+FILL_INSTANCE(fill_seal_gcm256, true, CR_AEAD_AES256_GCM)
+FILL_INSTANCE(fill_open_gcm256, false, CR_AEAD_AES256_GCM)
+FILL_INSTANCE(fill_seal_ccm, true, CR_AEAD_AES128_CCM)
+FILL_INSTANCE(fill_open_ccm, false, CR_AEAD_AES128_CCM)
+FILL_INSTANCE(fill_seal_ccm8, true, CR_AEAD_AES128_CCM8)
+FILL_INSTANCE(fill_open_ccm8, false, CR_AEAD_AES128_CCM8)
+FILL_INSTANCE(fill_seal_chacha, true, CR_AEAD_CHACHA20_POLY1305)
+FILL_INSTANCE(fill_open_chacha, false, CR_AEAD_CHACHA20_POLY1305)
 
 /* Validates and fills the jobs of ops[0..n) into job slots 0..k. */
 static struct fill_result fill_chunk(struct cr_aead_ctx *ctx,
@@ -1006,33 +1011,41 @@ static struct fill_result fill_chunk(struct cr_aead_ctx *ctx,
             break;
         }
     }
-    if (key0 == NULL)
+    /* The fast path takes the key's lengths from its suite: a key not
+     * made by cr_aead_key_init() that disagrees goes the general way. */
+    if (key0 == NULL ||
+        key0->tag_len != cr_aead_tag_len((enum cr_aead_alg)key0->alg) ||
+        key0->key_len != cr_aead_key_len((enum cr_aead_alg)key0->alg))
         return fill_all_general(ctx, ops, n, seal);
     switch (key0->alg) {
     case CR_AEAD_AES128_GCM:
+        return seal ? fill_seal_gcm128(ctx, ops, n, key0)
+                    : fill_open_gcm128(ctx, ops, n, key0);
     case CR_AEAD_AES256_GCM:
-        return seal ? fill_seal_gcm(ctx, ops, n, key0)
-                    : fill_open_gcm(ctx, ops, n, key0);
+        return seal ? fill_seal_gcm256(ctx, ops, n, key0)
+                    : fill_open_gcm256(ctx, ops, n, key0);
     case CR_AEAD_AES128_CCM:
-    case CR_AEAD_AES128_CCM8:
         return seal ? fill_seal_ccm(ctx, ops, n, key0)
                     : fill_open_ccm(ctx, ops, n, key0);
+    case CR_AEAD_AES128_CCM8:
+        return seal ? fill_seal_ccm8(ctx, ops, n, key0)
+                    : fill_open_ccm8(ctx, ops, n, key0);
     default: /* CR_AEAD_CHACHA20_POLY1305 */
         return seal ? fill_seal_chacha(ctx, ops, n, key0)
                     : fill_open_chacha(ctx, ops, n, key0);
     }
 }
 
-/* Returned by settle_same() when a job of the burst is still in flight. */
+/* Returned by settle_same() when a job of the burst is not completed. */
 #define AEAD_SETTLE_IN_FLIGHT UINT32_MAX
 
 /* settle() for a chunk whose queued ops all have tag length `tag_len` (a
  * compile-time constant at each call): no per-op key load, the tag
  * comparison is straight-line.  Slots are the burst's own (contiguous from
- * slot 0) and hold the user_data that fill_family() set, so only their
- * status is checked.  A job still IMB_STATUS_BEING_PROCESSED means the
- * burst is not drained: returns AEAD_SETTLE_IN_FLIGHT and the caller
- * drains and settles again (statuses written so far are rewritten). */
+ * slot 0, filled by this call), so only their status is checked.  A job not
+ * IMB_STATUS_COMPLETED (still in flight, or failed) returns
+ * AEAD_SETTLE_IN_FLIGHT: the caller drains by status and settles every op
+ * again through settle() (statuses written so far are rewritten). */
 static inline __attribute__((always_inline)) unsigned
 settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
             struct cr_aead_op *ops, unsigned k, const bool seal,
@@ -1042,13 +1055,10 @@ settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
     const struct aead_scratch *s = ctx->s;
     for (unsigned i = 0; i < k; i++, job++, s++) {
         struct cr_aead_op *op = ops != NULL ? &ops[i] : ctx->pending[i];
-        if (__builtin_expect(job->status != IMB_STATUS_COMPLETED, 0)) {
-            if (job->status == IMB_STATUS_BEING_PROCESSED)
-                return AEAD_SETTLE_IN_FLIGHT;
-            op->status = CR_ERR_CRYPTO;
-            ctx->n_job_errors++;
-            continue;
-        }
+        /* Not completed (still in flight, or failed): the general path
+         * drains and accounts for it. */
+        if (__builtin_expect(job->status != IMB_STATUS_COMPLETED, 0))
+            return AEAD_SETTLE_IN_FLIGHT;
         int bad = seal ? 0 : tag_mismatch_fixed(s->tag, op->tag, tag_len);
         /* Only the public accept/reject bit selects the status. */
         op->status = bad ? CR_ERR_AUTH : CR_OK;
@@ -1193,18 +1203,18 @@ aead_raw_one(struct cr_aead_ctx *ctx, const struct cr_aead_key *key, bool seal,
              const uint8_t *in, uint8_t *out, uint32_t len, uint8_t *tag)
 {
     CR_ENSURE(ctx != NULL && key != NULL && tag != NULL, CR_ERR_INVAL);
-    CR_ENSURE(aad_len <= sizeof(ctx->s[0].aad), CR_ERR_INVAL);
+    CR_ENSURE(aad_len <= sizeof(ctx->aad_long[0]), CR_ERR_INVAL);
     CR_ENSURE(len == 0 || (in != NULL && out != NULL), CR_ERR_INVAL);
     struct aead_scratch *s = &ctx->s[0];
     memcpy(s->nonce, nonce, AEAD_NONCE_LEN);
     if (aad_len != 0)
-        memcpy(s->aad, aad, aad_len);
+        memcpy(ctx->aad_long[0], aad, aad_len);
     /* Same rule as batch_chunk(): bursts start at slot 0 of an empty queue. */
     CR_ENSURE(queue_realign(ctx), CR_ERR_CRYPTO);
     CR_ENSURE(IMB_GET_NEXT_BURST(ctx->mgr, 1, ctx->jobs) == 1, CR_ERR_CRYPTO);
     IMB_JOB *job = ctx->jobs[0];
     job_fill(job, key, seal, len ? in : NULL, len ? out : NULL, len, s->nonce,
-             s->aad, aad_len, seal ? tag : s->tag);
+             ctx->aad_long[0], aad_len, seal ? tag : s->tag);
     job->user_data = NULL;
     job->user_data2 = (void *)(uintptr_t)0;
     ctx->pending[0] = NULL;

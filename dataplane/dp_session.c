@@ -237,3 +237,15 @@ struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_po
     /* Acquire pairs with the release in dp_sess_install. */
     return __atomic_load_n(&t->nat[nat_port], __ATOMIC_ACQUIRE);
 }
+
+void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys,
+                         unsigned n, struct dp_session **out)
+{
+    uint64_t hits = 0;
+    void *data[RTE_HASH_LOOKUP_BULK_MAX];
+    if (n == 0 || n > RTE_HASH_LOOKUP_BULK_MAX ||
+        rte_hash_lookup_bulk_data(t->hash, (const void **)keys, n, &hits, data) < 0)
+        hits = 0;
+    for (unsigned i = 0; i < n; i++)
+        out[i] = (hits >> i) & 1 ? data[i] : NULL;
+}

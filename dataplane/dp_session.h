@@ -34,13 +34,16 @@
 #define DP_SESS_NAT_PORTS 65536
 #define DP_SESS_RECLAIM_BATCH 256
 
-/* All fields in network byte order, exactly as read from the packet. */
+/* All fields in network byte order, exactly as read from the packet.
+ * 16 bytes, 8-aligned: rte_hash_crc reads keys 8 bytes at a time; pad must
+ * be zero (it is part of the hashed and compared key). */
 struct dp_sess_key {
     uint32_t client_ip;
     uint32_t local_ip;
     uint16_t client_port;
     uint16_t local_port;
-};
+    uint32_t pad;
+} __attribute__((aligned(8)));
 
 struct dp_session {
     /* ---- read-only after install ---- */
@@ -116,5 +119,8 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
 struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
+/* n keys (n <= 64) at once; out[i] is the session or NULL. */
+void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys,
+                         unsigned n, struct dp_session **out);
 
 #endif

@@ -603,9 +603,24 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
 
 /* ---- classification ------------------------------------------------------ */
 
-static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
+/* What the header pass found in one frame (pass 1 of dp_worker_process). */
+enum cls_kind { CLS_DONE = 0, CLS_DTLS, CLS_NAT };
+struct cls {
+    struct rte_ipv4_hdr *ip;
+    struct rte_udp_hdr *udp;
+    uint8_t *payload;
+    uint16_t plen;
+    uint8_t kind;
+    uint8_t li;
+};
+
+/* Pass 1: Ethernet/IPv4/UDP checks at fixed offsets after one length check
+ * per header.  Frames that are dropped or punted here are consumed
+ * (kind CLS_DONE). */
+static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
 {
     struct dp_gw *g = w->g;
+    c->kind = CLS_DONE;
     if (m->nb_segs != 1) {
         drop(w, m, DP_CNT_DROP_MULTISEG);
         return;
@@ -676,33 +691,30 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
     uint8_t *payload = (uint8_t *)udp + sizeof(*udp);
     uint16_t plen = (uint16_t)(tot - ihl - sizeof(*udp));
 
+    c->ip = ip;
+    c->udp = udp;
+    c->payload = payload;
+    c->plen = plen;
     int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
     if (li >= 0) {
-        struct dp_sess_key k = {
-            .client_ip = ip->src_addr,
-            .local_ip = ip->dst_addr,
-            .client_port = udp->src_port,
-            .local_port = udp->dst_port,
-        };
-        struct dp_session *s = dp_sess_lookup(g->sessions, &k);
-        if (s == NULL) {
-            unknown_peer(w, m, (unsigned)li, ip, udp, payload, plen);
-            return;
-        }
-        if (s->owner != w->idx) {
-            handoff(w, m, s->owner, from_handoff);
-            return;
-        }
-        client_records(w, m, s, &g->listeners[li], payload, plen);
-        return;
+        c->kind = CLS_DTLS;
+        c->li = (uint8_t)li;
+    } else {
+        c->kind = CLS_NAT;
     }
-    struct dp_session *s = dp_sess_by_nat(g->sessions, rte_be_to_cpu_16(udp->dst_port));
+}
+
+/* Pass 3, backend side: the NAT map names the session. */
+static void nat_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c,
+                      bool from_handoff)
+{
+    struct dp_session *s = dp_sess_by_nat(w->g->sessions, rte_be_to_cpu_16(c->udp->dst_port));
     if (s == NULL) {
         drop(w, m, DP_CNT_DROP_NO_LISTENER);
         return;
     }
-    if (s->nat_ip != ip->dst_addr || s->backend_ip != ip->src_addr ||
-        s->backend_port != udp->src_port) {
+    if (s->nat_ip != c->ip->dst_addr || s->backend_ip != c->ip->src_addr ||
+        s->backend_port != c->udp->src_port) {
         drop(w, m, DP_CNT_DROP_NAT_PEER);
         return;
     }
@@ -710,18 +722,69 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, bool from_handoff)
         handoff(w, m, s->owner, from_handoff);
         return;
     }
-    backend_reply(w, m, s, payload, plen);
+    backend_reply(w, m, s, c->payload, c->plen);
+}
+
+/* Pass 3, client side: s from the bulk lookup (NULL: unknown peer). */
+static void dtls_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c,
+                       struct dp_session *s, bool from_handoff)
+{
+    if (s == NULL) {
+        unknown_peer(w, m, c->li, c->ip, c->udp, c->payload, c->plen);
+        return;
+    }
+    if (s->owner != w->idx) {
+        handoff(w, m, s->owner, from_handoff);
+        return;
+    }
+    client_records(w, m, s, &w->g->listeners[c->li], c->payload, c->plen);
+}
+
+static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
+                          bool from_handoff)
+{
+    struct cls c[DP_BURST];
+    struct dp_sess_key keys[DP_BURST];
+    const struct dp_sess_key *kp[DP_BURST];
+    struct dp_session *found[DP_BURST];
+    uint8_t key_of[DP_BURST];
+    unsigned n_keys = 0;
+
+    /* Pass 1: headers. */
+    for (unsigned i = 0; i < n; i++) {
+        if (i + 1 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        classify(w, pkts[i], &c[i]);
+        if (c[i].kind == CLS_DTLS) {
+            struct dp_sess_key *k = &keys[n_keys];
+            k->client_ip = c[i].ip->src_addr;
+            k->local_ip = c[i].ip->dst_addr;
+            k->client_port = c[i].udp->src_port;
+            k->local_port = c[i].udp->dst_port;
+            k->pad = 0;
+            kp[n_keys] = k;
+            key_of[i] = (uint8_t)n_keys++;
+        }
+    }
+    /* Pass 2: one bulk lookup for the burst's client frames (rte_hash
+     * pipelines the bucket accesses of all keys). */
+    if (n_keys > 0)
+        dp_sess_lookup_bulk(w->g->sessions, kp, n_keys, found);
+    /* Pass 3: dispatch; records are batched for one AEAD call. */
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].kind == CLS_DTLS)
+            dtls_frame(w, pkts[i], &c[i], found[key_of[i]], from_handoff);
+        else if (c[i].kind == CLS_NAT)
+            nat_frame(w, pkts[i], &c[i], from_handoff);
+    }
 }
 
 void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
                        bool from_handoff)
 {
     w->now_tsc = rte_get_tsc_cycles();
-    for (unsigned i = 0; i < n; i++) {
-        if (i + 1 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-        classify(w, pkts[i], from_handoff);
-    }
+    for (unsigned i = 0; i < n; i += DP_BURST)
+        process_chunk(w, pkts + i, RTE_MIN((unsigned)DP_BURST, n - i), from_handoff);
     flush_open(w);
     flush_seal(w);
 }

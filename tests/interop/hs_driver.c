@@ -335,18 +335,18 @@ static void on_client_dgram(struct hs_ctx *ctx, bool cookies, const struct socka
     if (s == NULL) {
         struct hs_peer peer = {.port = ntohs(from->sin_port), .family = 4};
         memcpy(peer.addr, &from->sin_addr, 4);
-        if (cookies) {
-            size_t hvr_len = 0;
-            int v = hs_cookie_check(ctx, &peer, d, len, hvr, sizeof(hvr), &hvr_len);
-            if (v == HS_COOKIE_SEND_HVR) {
-                send_to_peer(from, hvr, hvr_len);
-                g_st.hvr_sent++;
-                return;
-            }
-            if (v != HS_COOKIE_VALID) {
-                g_st.cookie_drops++;
-                return;
-            }
+        /* Only a ClientHello opens a session; with cookies off the check
+         * is just that filter (its HVR is not sent). */
+        size_t hvr_len = 0;
+        int v = hs_cookie_check(ctx, &peer, d, len, hvr, sizeof(hvr), &hvr_len);
+        if (v == HS_COOKIE_DROP) {
+            g_st.cookie_drops++;
+            return;
+        }
+        if (cookies && v == HS_COOKIE_SEND_HVR) {
+            send_to_peer(from, hvr, hvr_len);
+            g_st.hvr_sent++;
+            return;
         }
         s = sess_add(ctx, from, &peer, now);
         if (s == NULL)

@@ -39,7 +39,8 @@ COAPHEX=$(printf '%s' 'secretPSK-coap01' | od -An -tx1 | tr -d ' \n')
 printf 'Client_identity:0102030405060708090a0b0c0d0e0f10\ncoap-client:%s\n' "$COAPHEX" \
     >"$W/psk.txt"
 
-start_driver() { # name extra-args...
+# Not in a $(...) subshell: the driver's pid must reach PIDS here.
+start_driver() { # name extra-args...  -> port in $PORT
     name=$1
     shift
     "$DRV" --port 0 --port-file "$W/$name.port" --log "$W/$name.log" --no-cookie \
@@ -49,10 +50,12 @@ start_driver() { # name extra-args...
     PIDS="$PIDS $!"
     i=0
     while [ ! -s "$W/$name.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    cat "$W/$name.port"
+    PORT=$(cat "$W/$name.port")
 }
-PLAIN=$(start_driver plain --echo)
-CAUTH=$(start_driver cauth --echo --client-auth=optional --ca "$W/ec.crt")
+start_driver plain --echo
+PLAIN=$PORT
+start_driver cauth --echo --client-auth=optional --ca "$W/ec.crt"
+CAUTH=$PORT
 
 PSK="-psk_identity Client_identity -psk 0102030405060708090a0b0c0d0e0f10"
 ossl() { # port cipher extra...

@@ -33,7 +33,7 @@
 
 #define IOP_MAX_PROCS               32
 #define IOP_MAX_ARGS                48
-#define IOP_MAX_MATRIX              96
+#define IOP_MAX_MATRIX              128
 #define IOP_PATH_MAX_LEN            512
 #define IOP_CLIENT_TIMEOUT_S        12
 #define IOP_RELAY_TIMEOUT_S         50
@@ -489,11 +489,12 @@ struct run {
     const char *identity;  /* substring of the logged peer identity */
     struct server *srv;
     int timeout_s;
-    bool resend;         /* lossy path: resend the line until echoed */
-    bool expect_fail;    /* the handshake must NOT complete */
-    bool handshake_only; /* the client cannot exchange data (see note) */
-    bool no_close_check; /* lossy path: close_notify may be lost */
-    const char *na_note; /* why the data check is skipped */
+    bool resend;            /* lossy path: resend the line until echoed */
+    bool expect_fail;       /* the handshake must NOT complete */
+    bool handshake_only;    /* the client cannot exchange data (see note) */
+    bool no_close_check;    /* lossy path: close_notify may be lost */
+    const char *log_expect; /* more text the ESTABLISHED line must hold */
+    const char *na_note;    /* why the data check is skipped */
     bool no_matrix;
 };
 
@@ -575,6 +576,8 @@ static bool run_echo(struct run *r)
         strf(want, sizeof(want), " suite=%s ", r->suite);
         if (strstr(last, want) == NULL)
             strf(note, sizeof(note), "driver suite mismatch, want %s: %s", r->suite, last);
+        if (note[0] == '\0' && r->log_expect != NULL && strstr(last, r->log_expect) == NULL)
+            strf(note, sizeof(note), "driver log lacks %s: %s", r->log_expect, last);
         if (note[0] == '\0' && r->identity != NULL) {
             const char *id = strstr(last, "identity=\"");
             if (id == NULL || strstr(id, r->identity) == NULL)
@@ -960,6 +963,12 @@ static void test_openssl_suites(void)
     static struct argvb b;
     for (unsigned i = 0; i < N_SUITES; i++) {
         openssl_suite_run(&r, &b, i, &g_echo);
+        if (i == 6) { /* server_name (RFC 6066) reaches the session keys */
+            av(&b, "-servername");
+            av(&b, "gw.example");
+            run_set_argv(&r, &b);
+            r.log_expect = "sni=\"gw.example\"";
+        }
         CU_ASSERT_TRUE(run_echo(&r));
     }
 }
@@ -1343,6 +1352,79 @@ static void test_impaired(void)
     }
 }
 
+/* Six clients at once (both client programs, PSK and ECDHE), interleaved
+ * handshakes on one driver: each gets its own echo, the driver logs six
+ * sessions with the expected suites. */
+#define IOP_N_CONCURRENT 6
+static void test_concurrent(void)
+{
+    static const struct {
+        bool gnutls;
+        unsigned suite;
+    } cl[IOP_N_CONCURRENT] = {{false, 0}, {false, 6}, {false, 13},
+                              {true, 2},  {true, 10}, {true, 4}};
+    static struct argvb bs[IOP_N_CONCURRENT];
+    struct run rs[IOP_N_CONCURRENT];
+    struct proc ps[IOP_N_CONCURRENT];
+    char outs[IOP_N_CONCURRENT][IOP_PATH_MAX_LEN], lines[IOP_N_CONCURRENT][96];
+    bool started[IOP_N_CONCURRENT] = {false}, sent[IOP_N_CONCURRENT] = {false};
+    bool got[IOP_N_CONCURRENT] = {false};
+    unsigned est0 = log_established(&g_echo, NULL, 0);
+    for (unsigned i = 0; i < IOP_N_CONCURRENT; i++) {
+        if (cl[i].gnutls)
+            gnutls_suite_run(&rs[i], &bs[i], cl[i].suite, &g_echo);
+        else
+            openssl_suite_run(&rs[i], &bs[i], cl[i].suite, &g_echo);
+        strf(outs[i], sizeof(outs[i]), "%s/conc-%u.out", g_dir, i);
+        strf(lines[i], sizeof(lines[i]), "concurrent-%u-%d-%s\n", i, (int)getpid(),
+             k_suites[cl[i].suite].ossl);
+        started[i] = proc_spawn(&ps[i], rs[i].argv, outs[i], true) == 0;
+    }
+    uint64_t end = mono_ms() + (uint64_t)IOP_CLIENT_TIMEOUT_S * 2000u;
+    unsigned n_got = 0;
+    while (n_got < IOP_N_CONCURRENT && mono_ms() < end) {
+        for (unsigned i = 0; i < IOP_N_CONCURRENT; i++) {
+            if (!started[i] || got[i])
+                continue;
+            char *o = slurp(outs[i]);
+            const char *rd = o ? strstr(o, rs[i].ready) : NULL;
+            if (rd != NULL && !sent[i]) {
+                size_t len = strlen(lines[i]);
+                sent[i] = write(ps[i].in_fd, lines[i], len) == (ssize_t)len;
+            }
+            if (rd != NULL && strstr(rd, lines[i]) != NULL) {
+                got[i] = true;
+                n_got++;
+            }
+            free(o);
+        }
+        sleep_ms(IOP_POLL_STEP_MS);
+    }
+    for (unsigned i = 0; i < IOP_N_CONCURRENT; i++)
+        if (started[i])
+            proc_kill(&ps[i]);
+    /* every expected suite among the new ESTABLISHED lines */
+    char *log = slurp(g_echo.log);
+    unsigned est1 = log_established(&g_echo, NULL, 0);
+    char note[160] = "";
+    for (unsigned i = 0; i < IOP_N_CONCURRENT && note[0] == '\0'; i++) {
+        char want[96];
+        strf(want, sizeof(want), " suite=%s ", k_suites[cl[i].suite].iana);
+        if (!got[i])
+            strf(note, sizeof(note), "client %u (%s) got no echo, see %s", i,
+                 k_suites[cl[i].suite].ossl, outs[i]);
+        else if (log == NULL || strstr(log, want) == NULL)
+            strf(note, sizeof(note), "driver never logged %s", want);
+    }
+    if (note[0] == '\0' && est1 - est0 != IOP_N_CONCURRENT)
+        strf(note, sizeof(note), "%u sessions logged, want %d", est1 - est0, IOP_N_CONCURRENT);
+    free(log);
+    matrix_add("openssl+gnutls", "6 concurrent clients (PSK, ECDHE), one driver", note[0] == '\0',
+               note);
+    CU_ASSERT_TRUE(note[0] == '\0');
+    CU_ASSERT_TRUE(server_alive(&g_echo));
+}
+
 /* Last: every driver stops on SIGTERM with status 0 (under ASan: no leak). */
 static void test_shutdown(void)
 {
@@ -1362,6 +1444,7 @@ void cu_register(void)
     CU_add_test(s, "long chain at MTU 576", test_mtu_long_chain);
     CU_add_test(s, "client certificates", test_client_auth);
     CU_add_test(s, "server suite preference", test_preference);
+    CU_add_test(s, "concurrent clients", test_concurrent);
     CU_add_test(s, "refused handshakes", test_negative);
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);

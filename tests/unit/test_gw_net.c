@@ -166,7 +166,7 @@ static void test_arp_tick(void)
         CU_ASSERT_EQUAL(a->arp_data.arp_tip, g.nexthops[i].ip_be);
         rte_pktmbuf_free(out[i]);
     }
-    CU_ASSERT_EQUAL(gw_net_arp_tick(&net, 100500, out, 8), 0);
+    CU_ASSERT_EQUAL(gw_net_arp_tick(&net, 100000 + GW_NET_ARP_RETRY_MS - 1, out, 8), 0);
     n = gw_net_arp_tick(&net, 100000 + GW_NET_ARP_RETRY_MS, out, 8);
     CU_ASSERT_EQUAL(n, 1);   /* only the unresolved one is retried */
     if (n == 1) {
