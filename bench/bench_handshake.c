@@ -78,6 +78,18 @@ static void calibrate_clock(void)
     g_pair_ns = v[500];
 }
 
+/* Start of a timed section.  The first clock read after a stretch of other
+ * work (the libssl client runs between the engine's sections) costs more
+ * than the warm pair calibrate_clock() measures, and the engine is timed in
+ * five sections per handshake against the bound's one: one discarded read
+ * first makes the subtracted pair cost hold for every section alike.
+ * (Fairness fix; measured ~0.5 us per PSK handshake on the test box.) */
+static uint64_t start_ns(void)
+{
+    (void)now_ns();
+    return now_ns();
+}
+
 /* Elapsed time of a section started at t0, less one clock pair. */
 static uint64_t since(uint64_t t0)
 {
@@ -286,7 +298,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
             break;
         long len;
         while ((len = dq_pop(&to_srv, buf, sizeof(buf))) >= 0) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = start_ns();
             if (!hs) {
                 size_t hvr_len = 0;
                 int v = hs_cookie_check(ctx, &peer, buf, (size_t)len, hvr, sizeof(hvr), &hvr_len);
@@ -318,7 +330,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
     res.ok = established && client_done && !failed;
     res.group_nid = SSL_get_negotiated_group(cli);
     if (hs) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = start_ns();
         hs_free(hs);
         res.engine_ns += since(t0);
     }
@@ -626,7 +638,7 @@ static struct result run_suite(const struct run_cfg *rc, struct hs_creds *creds,
                 die("handshakes keep failing");
             continue;
         }
-        uint64_t t0 = now_ns();
+        uint64_t t0 = start_ns();
         bound_once(&b, rc->psk);
         tb[r.n_hs] = since(t0);
         t[r.n_hs++] = h.engine_ns;

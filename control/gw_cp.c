@@ -84,6 +84,8 @@ struct gw_cp {
     uint64_t last_arp_ms;
     uint64_t last_stats_ms;
     uint64_t last_ctl_ms;
+    uint64_t log_sec;
+    unsigned log_n;
 #ifdef GW_HAVE_CTL
     struct gw_ctl *ctl;
 #endif
@@ -201,8 +203,12 @@ static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     rte_timer_stop_sync(&peer->timer);
     hs_free(peer->hs);
     peer->hs = NULL;
-    if (rte_hash_del_key(cp->peers, &peer->key) >= 0)
+    if (rte_hash_del_key(cp->peers, &peer->key) >= 0) {
         cp->n_peers--;
+        __atomic_fetch_sub(&cp->g->peer_busy[dp_peer_slot(peer->key.client_ip,
+                                                          peer->key.client_port)],
+                           1, __ATOMIC_RELAXED);
+    }
     free(peer);
 }
 
@@ -308,6 +314,21 @@ fail:
 
 /* ---- handshake output --------------------------------------------------------- */
 
+/* One line per notable peer event, at most GW_CP_LOG_PER_SEC a second. */
+static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *what, int alert)
+{
+    uint64_t sec = cp_now_ms(cp) / 1000;
+    if (sec != cp->log_sec) {
+        cp->log_sec = sec;
+        cp->log_n = 0;
+    }
+    if (cp->log_n++ >= GW_CP_LOG_PER_SEC)
+        return;
+    uint32_t ip = rte_be_to_cpu_32(peer->key.client_ip);
+    printf("dtlsgw: %u.%u.%u.%u:%u: %s (alert %d)\n", ip >> 24, (ip >> 16) & 255,
+           (ip >> 8) & 255, ip & 255, rte_be_to_cpu_16(peer->key.client_port), what, alert);
+}
+
 /* Sends out's datagrams, re-arms the timer, acts on the event.  Returns
  * false when the peer was freed. */
 static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_out *out)
@@ -340,10 +361,12 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
         return false;
     case HS_EV_FAILED:
         dp_cnt_inc(DP_CNT_CP_HS_FAILED);
+        log_peer(cp, peer, "handshake failed", out->alert);
         peer_free(cp, peer, false);
         return false;
     case HS_EV_TIMEOUT:
         dp_cnt_inc(DP_CNT_CP_HS_TIMEOUT);
+        log_peer(cp, peer, "handshake timed out", -1);
         peer_free(cp, peer, false);
         return false;
     default:
@@ -613,6 +636,10 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         return false;
     }
     cp->n_peers++;
+    /* Relaxed: workers only need to see it eventually; until then a
+     * duplicate ClientHello gets one more HelloVerifyRequest. */
+    __atomic_fetch_add(&g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)],
+                       1, __ATOMIC_RELAXED);
     peer_start(cp, peer, d, len);
     return false;
 }

@@ -24,6 +24,7 @@
 #define GW_CP_RECLAIM_PERIOD_MS 10
 #define GW_CP_SHUTDOWN_DRAIN_MS 200
 #define GW_CP_PUNT_BURST 32
+#define GW_CP_LOG_PER_SEC 10             /* peer event lines per second */
 
 struct gw_cp;
 

@@ -564,7 +564,9 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
                          uint16_t plen)
 {
     struct dp_gw *g = w->g;
-    if (g->unknown_peer == NULL) {
+    if (g->unknown_peer == NULL ||
+        __atomic_load_n(&g->peer_busy[dp_peer_slot(ip->src_addr, udp->src_port)],
+                        __ATOMIC_RELAXED) != 0) {
         punt(w, m);
         return;
     }

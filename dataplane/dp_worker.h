@@ -34,6 +34,7 @@
 #define DP_TXBUF_MAX 256                 /* frames buffered per port per loop */
 #define DP_IDLE_POLLS_DEFAULT 256        /* empty loops before sleeping */
 #define DP_IDLE_SLEEP_US_DEFAULT 100
+#define DP_PEER_BUSY_SLOTS 65536
 
 struct dp_listener {
     uint32_t ip_be;
@@ -80,6 +81,12 @@ typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, uint32_t peer_ip
                                   uint16_t peer_port_be, const uint8_t *dgram, size_t len,
                                   uint8_t *out, size_t out_cap, size_t *out_len);
 
+static inline uint32_t dp_peer_slot(uint32_t ip_be, uint16_t port_be)
+{
+    uint32_t h = (ip_be ^ ((uint32_t)port_be << 16) ^ port_be) * 0x9e3779b1u;
+    return h >> 16;   /* DP_PEER_BUSY_SLOTS == 2^16 */
+}
+
 /* Shared between the control plane (writer of everything here before the
  * workers start, and of nexthops/stop afterwards) and the workers. */
 struct dp_gw {
@@ -98,6 +105,14 @@ struct dp_gw {
     unsigned n_nexthops;
     dp_unknown_peer_fn unknown_peer;           /* NULL: punt every unknown peer */
     void *unknown_peer_arg;
+    /* Peers the control plane holds state for (handshake in progress),
+     * counted per hash slot (dp_peer_slot).  The control plane increments
+     * and decrements, workers load relaxed: a non-zero slot sends the
+     * datagram to the control plane instead of the stateless check, so a
+     * delayed duplicate ClientHello reaches the handshake engine rather
+     * than drawing a second HelloVerifyRequest.  A collision only costs a
+     * punt. */
+    uint32_t peer_busy[DP_PEER_BUSY_SLOTS];
     uint32_t idle_polls;                       /* empty loops before a sleep */
     uint32_t idle_sleep_us;                    /* 0: never sleep */
     volatile int stop;                         /* set by the control plane */

@@ -386,7 +386,8 @@ static void usage(void)
                     "       [--psk-file FILE] [--cert CHAIN.pem --key KEY.pem]... [--ca CA.pem]\n"
                     "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
                     "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
-                    "       [--idle-ms MS] [--retrans-ms MS] [--deterministic-rand]\n");
+                    "       [--idle-ms MS] [--retrans-ms MS] [--retrans-max-ms MS]\n"
+                    "       [--deterministic-rand]\n");
 }
 
 int main(int argc, char **argv)
@@ -409,6 +410,7 @@ int main(int argc, char **argv)
                                          {"idle-ms", required_argument, NULL, 'i'},
                                          {"retrans-ms", required_argument, NULL, 'r'},
                                          {"deterministic-rand", no_argument, NULL, 'D'},
+                                         {"retrans-max-ms", required_argument, NULL, 'R'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
@@ -499,6 +501,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             g_capture_dir = optarg;
+            break;
+        case 'R':
+            params.retrans_max_ms = (uint32_t)strtoul(optarg, NULL, 10);
             break;
         case 'D':
             g_det_rand = true;

@@ -13,9 +13,12 @@
  * Prints the interop matrix (client x case: PASS/FAIL) at the end.
  * Must not: mock a peer that a Debian package provides.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -795,6 +799,11 @@ static int suite_init(void)
         strf(g_driver, sizeof(g_driver), "%s", e);
     else
         strf(g_driver, sizeof(g_driver), "%s/tests/interop/hs-driver", bd ? bd : ".");
+    e = getenv("DTLSGW_MBEDTLS_CLIENT");
+    if (e != NULL)
+        strf(g_mbed, sizeof(g_mbed), "%s", e);
+    else
+        strf(g_mbed, sizeof(g_mbed), "%s/tests/interop/mbedtls-dtls-client", bd ? bd : ".");
     e = getenv("DTLSGW_IMPAIR_RELAY");
     if (e != NULL)
         strf(g_relay, sizeof(g_relay), "%s", e);
@@ -1425,6 +1434,254 @@ static void test_concurrent(void)
     CU_ASSERT_TRUE(server_alive(&g_echo));
 }
 
+/* A client that goes silent after its ClientHello: the engine resends its
+ * flight on a doubling timer and then gives up (RFC 6347 §4.2.4.1: "double
+ * the value at each retransmission, up to no less than the RFC 6298 maximum
+ * of 60 seconds"; here --retrans-ms 100 --retrans-max-ms 400), and the
+ * driver logs TIMEOUT and frees the session. */
+static void test_timeout(void)
+{
+    char psk[IOP_PATH_MAX_LEN], out[IOP_PATH_MAX_LEN], note[160] = "";
+    struct server tmo;
+    memset(&tmo, 0, sizeof(tmo));
+    in_dir(psk, sizeof(psk), "psk.txt");
+    const char *args[] = {"--echo", "--no-cookie",      "--psk-file", psk, "--retrans-ms",
+                          "100",    "--retrans-max-ms", "400",        NULL};
+    CU_ASSERT_FATAL(server_start(&tmo, "drv-timeout", args) == 0);
+
+    /* 1. catch a real ClientHello from s_client on a socket of our own */
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t ml = sizeof(me);
+    CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
+                    getsockname(fd, (struct sockaddr *)&me, &ml) == 0);
+    static struct argvb b;
+    b.n = 0;
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "127.0.0.1:%u", ntohs(me.sin_port));
+    av(&b, "-cipher");
+    av(&b, "PSK-AES128-CCM8");
+    av(&b, "-psk_identity");
+    av(&b, PSK_IDENTITY);
+    av(&b, "-psk");
+    av(&b, PSK_KEY_HEX);
+    strf(out, sizeof(out), "%s/timeout-client.out", g_dir);
+    struct proc p;
+    static uint8_t ch[2048], buf[4096];
+    ssize_t ch_len = -1;
+    if (proc_spawn(&p, b.v, out, true) == 0) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, 5000) == 1)
+            ch_len = recv(fd, ch, sizeof(ch), 0);
+        proc_kill(&p);
+    }
+    /* 2. replay it to the driver and stay silent */
+    struct sockaddr_in drv = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)tmo.port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    uint64_t t[8];
+    unsigned n_rx = 0;
+    bool timed_out = false;
+    if (ch_len <= 0) {
+        strf(note, sizeof(note), "no ClientHello from s_client");
+    } else if (sendto(fd, ch, (size_t)ch_len, 0, (struct sockaddr *)&drv, sizeof(drv)) != ch_len) {
+        strf(note, sizeof(note), "sendto failed: %s", strerror(errno));
+    } else {
+        uint64_t t0 = mono_ms(), end = t0 + 5000;
+        while (mono_ms() < end && !timed_out) {
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            if (poll(&pf, 1, 50) == 1 && recv(fd, buf, sizeof(buf), 0) > 0 && n_rx < 8)
+                t[n_rx++] = mono_ms() - t0;
+            timed_out = log_count(&tmo, "TIMEOUT ", NULL, 0) > 0;
+        }
+        /* flight, resend after >= 100 ms, resend after >= 200 ms more, give up */
+        if (!timed_out)
+            strf(note, sizeof(note), "no TIMEOUT within 5 s (%u datagrams)", n_rx);
+        else if (n_rx < 3)
+            strf(note, sizeof(note), "%u datagrams, want the flight and 2 resends", n_rx);
+        else if (t[1] - t[0] < 90 || t[2] - t[1] < 180)
+            strf(note, sizeof(note), "resends not doubling: at %llu, %llu, %llu ms",
+                 (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+        else if (log_count(&tmo, "REMOVED ", NULL, 0) == 0)
+            strf(note, sizeof(note), "session not freed after TIMEOUT");
+    }
+    close(fd);
+    bool ok = note[0] == '\0';
+    if (ok)
+        strf(note, sizeof(note), "flight at %llu ms, resends at %llu and %llu ms",
+             (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+    matrix_add("hs-driver", "silent client: 2 resends (doubling), then TIMEOUT", ok, note);
+    CU_ASSERT_TRUE(ok);
+    CU_ASSERT_TRUE(server_stop(&tmo));
+}
+
+/* Client-initiated renegotiation (s_client's "R" command) is refused
+ * (RFC 5746 is indicated, renegotiation itself is not supported): no second
+ * handshake completes, the driver survives, the session is not left in a
+ * half state. */
+static void test_renegotiation(void)
+{
+    struct run r;
+    static struct argvb b;
+    char out[IOP_PATH_MAX_LEN], note[160] = "";
+    openssl_suite_run(&r, &b, 0, &g_echo);
+    strf(out, sizeof(out), "%s/reneg.out", g_dir);
+    unsigned est0 = log_established(&g_echo, NULL, 0);
+    struct proc p;
+    bool echoed = false, reneg = false;
+    if (proc_spawn(&p, r.argv, out, true) != 0) {
+        strf(note, sizeof(note), "cannot start openssl");
+    } else {
+        static const char line[] = "before-renegotiation\n";
+        bool sent = false;
+        uint64_t end = mono_ms() + (uint64_t)IOP_CLIENT_TIMEOUT_S * 1000u;
+        while (mono_ms() < end && !proc_poll_exit(&p)) {
+            char *o = slurp(out);
+            const char *rd = o ? strstr(o, r.ready) : NULL;
+            if (rd != NULL && !sent)
+                sent = write(p.in_fd, line, sizeof(line) - 1) == (ssize_t)(sizeof(line) - 1);
+            if (rd != NULL && !echoed && strstr(rd, line) != NULL) {
+                echoed = true;
+                if (write(p.in_fd, "R\n", 2) != 2)
+                    break;
+            }
+            reneg = o != NULL && strstr(o, "RENEGOTIATING") != NULL;
+            free(o);
+            if (reneg)
+                break;
+            sleep_ms(IOP_POLL_STEP_MS);
+        }
+        /* give the renegotiation time to complete, were it accepted */
+        uint64_t settle = mono_ms() + 2000;
+        while (mono_ms() < settle && !proc_poll_exit(&p))
+            sleep_ms(50);
+        proc_kill(&p);
+    }
+    unsigned est1 = log_established(&g_echo, NULL, 0);
+    if (note[0] == '\0' && !echoed)
+        strf(note, sizeof(note), "no echo before renegotiating, see %s", out);
+    else if (note[0] == '\0' && !reneg)
+        strf(note, sizeof(note), "s_client did not renegotiate, see %s", out);
+    else if (note[0] == '\0' && est1 - est0 != 1)
+        strf(note, sizeof(note), "%u handshakes completed, want exactly 1", est1 - est0);
+    else if (note[0] == '\0' && !server_alive(&g_echo))
+        strf(note, sizeof(note), "hs-driver died");
+    matrix_add("openssl s_client", "renegotiation (R) refused, driver survives", note[0] == '\0',
+               note);
+    CU_ASSERT_TRUE(note[0] == '\0');
+}
+
+/* Mbed TLS (tests/interop/mbedtls_client.c): one handshake, one echo, a
+ * close_notify.  Suite names are the IANA ones with '-' for '_'. */
+static char g_mbed[IOP_PATH_MAX_LEN];
+
+static bool mbed_run(const char *what, struct server *srv, int port, const struct suite_case *sc,
+                     const char *const extra[], const char *identity, bool lossy)
+{
+    char out[IOP_PATH_MAX_LEN], note[160] = "", last[512], mname[96], want[128], ports[16];
+    char msg[96], ca[IOP_PATH_MAX_LEN];
+    char *argv[IOP_MAX_ARGS];
+    unsigned n = 0;
+    strf(out, sizeof(out), "%s/run-%03u.out", g_dir, ++g_run_no);
+    strf(ports, sizeof(ports), "%d", port);
+    strf(msg, sizeof(msg), "mbedtls-echo#%u|%s|%d", g_run_no, sc->ossl, (int)getpid());
+    strf(mname, sizeof(mname), "%s", sc->iana);
+    for (char *c = mname; *c; c++)
+        if (*c == '_')
+            *c = '-';
+    argv[n++] = g_mbed;
+    argv[n++] = "--port";
+    argv[n++] = ports;
+    argv[n++] = "--suite";
+    argv[n++] = mname;
+    argv[n++] = "--message";
+    argv[n++] = msg;
+    if (sc->cred == CRED_PSK) {
+        argv[n++] = "--psk-identity";
+        argv[n++] = PSK_IDENTITY;
+        argv[n++] = "--psk";
+        argv[n++] = PSK_KEY_HEX;
+    } else {
+        in_dir(ca, sizeof(ca), sc->cred == CRED_ECDSA ? "ec.crt" : "rsa.crt");
+        argv[n++] = "--ca";
+        argv[n++] = ca;
+    }
+    if (lossy)
+        argv[n++] = "--resend";
+    for (unsigned i = 0; extra != NULL && extra[i] != NULL && n < IOP_MAX_ARGS - 1; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+
+    unsigned est0 = log_established(srv, NULL, 0);
+    unsigned closed0 = log_count(srv, "CLOSED ", NULL, 0);
+    int rc = path_exec(g_mbed)
+                 ? run_wait(argv, out, lossy ? IOP_RELAY_TIMEOUT_S : IOP_CLIENT_TIMEOUT_S)
+                 : -2;
+    /* the driver logs CLOSED right after the client's close_notify */
+    uint64_t cend = mono_ms() + IOP_CLOSE_WAIT_MS;
+    while (!lossy && rc == 0 && log_count(srv, "CLOSED ", NULL, 0) == closed0 && mono_ms() < cend)
+        sleep_ms(20);
+    char *o = slurp(out);
+    unsigned est1 = log_established(srv, last, sizeof(last));
+    strf(want, sizeof(want), "HANDSHAKE-OK suite=%s\n", mname);
+    if (rc == -2)
+        strf(note, sizeof(note), "%s not built (libmbedtls-dev: scripts/install-deps.sh)", g_mbed);
+    else if (est1 <= est0)
+        strf(note, sizeof(note), "no handshake (rc=%d), see %s", rc, out);
+    else if (rc != 0 || o == NULL || strstr(o, "ECHO-OK") == NULL)
+        strf(note, sizeof(note), "no byte-exact echo (rc=%d), see %s", rc, out);
+    else if (strstr(o, want) == NULL)
+        strf(note, sizeof(note), "client did not report %s", mname);
+    else {
+        strf(want, sizeof(want), " suite=%s ", sc->iana);
+        if (strstr(last, want) == NULL)
+            strf(note, sizeof(note), "driver suite mismatch: %s", last);
+        else if (identity != NULL && strstr(last, identity) == NULL)
+            strf(note, sizeof(note), "identity mismatch, want %s: %s", identity, last);
+        else if (!lossy && log_count(srv, "CLOSED ", NULL, 0) == closed0)
+            strf(note, sizeof(note), "close_notify not seen by the server");
+    }
+    free(o);
+    if (note[0] != '\0')
+        fprintf(stderr, "interop: mbedtls %s: FAIL: %s\n", what, note);
+    matrix_add("mbedtls 2.28", what, note[0] == '\0', note);
+    return note[0] == '\0';
+}
+
+static void test_mbedtls(void)
+{
+    char p1[IOP_PATH_MAX_LEN], p2[IOP_PATH_MAX_LEN];
+    for (unsigned i = 0; i < N_SUITES; i++)
+        CU_ASSERT_TRUE(mbed_run(k_suites[i].ossl, &g_echo, g_echo.port, &k_suites[i], NULL,
+                                k_suites[i].cred == CRED_PSK ? PSK_IDENTITY : NULL, false));
+    in_dir(p1, sizeof(p1), "client.crt");
+    in_dir(p2, sizeof(p2), "client.key");
+    const char *cauth[] = {"--cert", p1, "--key", p2, NULL};
+    CU_ASSERT_TRUE(mbed_run("client cert (ECDSA), ECDHE-ECDSA-AES128-GCM", &g_cauth, g_cauth.port,
+                            &k_suites[6], cauth, "interop-client", false));
+    /* long chain at MTU 576; the later --ca (the chain's root) wins */
+    in_dir(p1, sizeof(p1), "lroot.crt");
+    const char *mtu[] = {"--mtu", "576", "--ca", p1, NULL};
+    CU_ASSERT_TRUE(mbed_run("ECDHE-ECDSA long chain, MTU 576", &g_mtu, g_mtu.port, &k_suites[6],
+                            mtu, NULL, false));
+    /* lossy path */
+    static const unsigned relay_suites[] = {0, 10};
+    for (unsigned k = 0; k < 2; k++) {
+        struct proc relay;
+        char rout[IOP_PATH_MAX_LEN], what[96];
+        int rport = relay_start(&relay, g_echo.port, "0.2", 31 + k, rout, sizeof(rout));
+        CU_ASSERT_FATAL(rport > 0);
+        strf(what, sizeof(what), "%s via relay 20%% loss/reord/dup s%u",
+             k_suites[relay_suites[k]].ossl, 31 + k);
+        CU_ASSERT_TRUE(
+            mbed_run(what, &g_echo, rport, &k_suites[relay_suites[k]], NULL, NULL, true));
+        proc_kill(&relay);
+    }
+}
+
 /* Last: every driver stops on SIGTERM with status 0 (under ASan: no leak). */
 static void test_shutdown(void)
 {
@@ -1445,6 +1702,9 @@ void cu_register(void)
     CU_add_test(s, "client certificates", test_client_auth);
     CU_add_test(s, "server suite preference", test_preference);
     CU_add_test(s, "concurrent clients", test_concurrent);
+    CU_add_test(s, "handshake timeout", test_timeout);
+    CU_add_test(s, "renegotiation refused", test_renegotiation);
+    CU_add_test(s, "Mbed TLS client", test_mbedtls);
     CU_add_test(s, "refused handshakes", test_negative);
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);

@@ -619,6 +619,7 @@ static int test_hook(void *arg, unsigned listener, uint32_t ip, uint16_t port,
 
 static void test_unknown_peer_hook(void)
 {
+    unsigned calls_before_busy;
     g.unknown_peer = test_hook;
     g.unknown_peer_arg = &g;
     uint64_t hv = cnt(DP_CNT_HVR_SENT), pu = cnt(DP_CNT_PUNT), dr = cnt(DP_CNT_DROP_UNKNOWN_PEER);
@@ -636,6 +637,15 @@ static void test_unknown_peer_hook(void)
     run(client_frame(&ad, 1, 6001, false));
     CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 1);
     CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+    /* A peer the control plane holds state for is punted, not answered. */
+    uint32_t slot = dp_peer_slot(IP(10, 0, 0, 2), rte_cpu_to_be_16(6001));
+    g.peer_busy[slot] = 1;
+    calls_before_busy = hook_calls;
+    run(client_frame(&ch, 1, 6001, false));
+    CU_ASSERT_EQUAL(hook_calls, calls_before_busy);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+    g.peer_busy[slot] = 0;
     struct rec_spec bad = {99, 0, 0, "oversized reply"};
     run(client_frame(&bad, 1, 6001, false));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UNKNOWN_PEER), dr + 1);
