@@ -92,6 +92,14 @@ gtls "$PLAIN" "$G:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8" \
     --pskusername Client_identity --pskkey 0102030405060708090a0b0c0d0e0f10
 gtls "$PLAIN" "$G:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM" --insecure
 gtls "$PLAIN" "$G:-KX-ALL:+ECDHE-RSA:-CIPHER-ALL:+CHACHA20-POLY1305" --insecure
+MBED=$B/tests/interop/mbedtls-dtls-client
+if [ -x "$MBED" ]; then # a third ClientHello shape (Mbed TLS)
+    for s in TLS-PSK-WITH-AES-128-CCM-8 TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256 \
+        TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8 TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384; do
+        timeout 8 "$MBED" --port "$PLAIN" --suite "$s" --psk-identity Client_identity \
+            --psk 0102030405060708090a0b0c0d0e0f10 >>"$W/clients.log" 2>&1 || true
+    done
+fi
 timeout 8 coap-client-openssl -m get -B 3 -u coap-client -k secretPSK-coap01 \
     "coaps://127.0.0.1:$PLAIN/" >>"$W/clients.log" 2>&1 || true
 # client certificate (the fuzz credentials' ECDSA cert is also the CA)

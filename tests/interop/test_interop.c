@@ -261,6 +261,7 @@ static char *slurp(const char *path)
 static char g_dir[IOP_PATH_MAX_LEN];
 static char g_driver[IOP_PATH_MAX_LEN];
 static char g_relay[IOP_PATH_MAX_LEN];
+static char g_mbed[IOP_PATH_MAX_LEN]; /* mbedtls-dtls-client */
 static char g_capture[IOP_PATH_MAX_LEN];
 static bool g_creds_ok;
 
@@ -885,7 +886,11 @@ static int suite_init(void)
         return -1;
     }
     strf(be, sizeof(be), "127.0.0.1:%d", g_coap_backend_port);
-    const char *coap_args[] = {"--backend", be, "--psk-file", psk, NULL};
+    /* CCM-8 first: the suite RFC 7925 makes mandatory for CoAP devices */
+    const char *coap_args[] = {
+        "--backend", be,         "--psk-file",
+        psk,         "--suites", "TLS_PSK_WITH_AES_128_CCM_8:TLS_PSK_WITH_AES_128_GCM_SHA256",
+        NULL};
     if (server_start(&g_coap, "drv-coap", coap_args) != 0)
         return -1;
     fprintf(stderr, "interop: drivers on ports echo=%d mtu=%d cauth=%d coap=%d (backend %d)\n",
@@ -1265,6 +1270,8 @@ static bool coap_run_at(int port, int timeout_s, const char *client, const char 
         strf(note, sizeof(note), "no handshake (rc=%d)", rc);
     else if (strstr(last, "identity=\"" COAP_IDENTITY "\"") == NULL)
         strf(note, sizeof(note), "identity mismatch: %s", last);
+    else if (strstr(last, " suite=TLS_PSK_WITH_AES_128_CCM_8 ") == NULL)
+        strf(note, sizeof(note), "not the CoAP suite CCM-8: %s", last);
     else if (rc != 0)
         strf(note, sizeof(note), "client exit status %d", rc);
     else if (expect != NULL && (o == NULL || strstr(o, expect) == NULL))
@@ -1576,8 +1583,6 @@ static void test_renegotiation(void)
 
 /* Mbed TLS (tests/interop/mbedtls_client.c): one handshake, one echo, a
  * close_notify.  Suite names are the IANA ones with '-' for '_'. */
-static char g_mbed[IOP_PATH_MAX_LEN];
-
 static bool mbed_run(const char *what, struct server *srv, int port, const struct suite_case *sc,
                      const char *const extra[], const char *identity, bool lossy)
 {
