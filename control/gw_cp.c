@@ -45,6 +45,19 @@
 #define CP_ALERT_LEVEL_FATAL 2
 #define CP_ALERT_CLOSE_NOTIFY 0
 #define CP_HS_MT_CLIENT_HELLO 1          /* RFC 5246 §7.4 HandshakeType */
+#define CP_RANDOM_LEN 32
+/* record header 13 + handshake header 12 + client_version 2 */
+#define CP_CH_RANDOM_OFF (DP_REC_HDR_LEN + 12 + 2)
+
+/* The ClientHello.random of a datagram that starts with an unfragmented-
+ * enough ClientHello record, or NULL. */
+static const uint8_t *ch_random(const uint8_t *d, size_t len)
+{
+    if (len < CP_CH_RANDOM_OFF + CP_RANDOM_LEN || d[0] != DP_CT_HANDSHAKE ||
+        d[DP_REC_HDR_LEN] != CP_HS_MT_CLIENT_HELLO)
+        return NULL;
+    return d + CP_CH_RANDOM_OFF;
+}
 
 struct cp_peer {
     struct dp_sess_key key;
@@ -56,6 +69,8 @@ struct cp_peer {
     uint16_t port_idx;               /* port towards the peer */
     uint16_t listener;
     uint16_t worker;                 /* worker whose queue received it */
+    bool has_random;
+    uint8_t ch_random[CP_RANDOM_LEN];    /* ClientHello.random of this handshake */
 };
 
 struct cp_listener {
@@ -389,6 +404,10 @@ static void hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, si
 static void peer_start(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
 {
     struct hs_peer hp;
+    const uint8_t *rnd = ch_random(d, len);
+    peer->has_random = rnd != NULL;
+    if (rnd != NULL)
+        memcpy(peer->ch_random, rnd, CP_RANDOM_LEN);
     peer_hs_peer(peer, &hp);
     peer->hs = hs_new(cp->lst[peer->listener].ctx, &hp, cp_now_ms(cp));
     if (peer->hs == NULL) {
@@ -471,6 +490,13 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
     }
     if (recs[0].epoch == 0 && recs[0].type == DP_CT_HANDSHAKE && recs[0].length > 0 &&
         recs[0].fragment[0] == CP_HS_MT_CLIENT_HELLO) {
+        /* A late duplicate of the ClientHello that made this session (the
+         * network duplicated or delayed it): not a new connection. */
+        const uint8_t *rnd = ch_random(d, len);
+        if (rnd != NULL && peer->has_random && memcmp(rnd, peer->ch_random, CP_RANDOM_LEN) == 0) {
+            dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
+            return;
+        }
         /* RFC 6347 §4.2.8: a ClientHello on an existing association; after
          * a verified cookie the new handshake replaces the old session. */
         if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,

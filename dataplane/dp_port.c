@@ -70,10 +70,9 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
                  fanout ? " (net_af_packet: add qpairs=N to the --vdev, N >= workers)" : "");
         return -EINVAL;
     }
-    unsigned want_txq = n_workers + 1;
-    if (fanout)
-        want_txq = RTE_MIN(want_txq, (unsigned)info.max_tx_queues);
-    p->n_txq = (uint16_t)RTE_MIN(want_txq, (unsigned)info.max_tx_queues);
+    /* One TX queue per worker, plus one for the control plane when the
+     * device has it (else worker 0 transmits the control plane's frames). */
+    p->n_txq = (uint16_t)RTE_MIN(n_workers + 1, (unsigned)info.max_tx_queues);
     p->cp_txq = p->n_txq > n_workers ? (int16_t)n_workers : -1;
 
     uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;

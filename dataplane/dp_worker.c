@@ -78,6 +78,10 @@ uint64_t dp_counter_drops_total(void)
 
 /* ---- per-worker state ---------------------------------------------------- */
 
+#define DP_RECENT_SLOTS 4096      /* recently punted unknown peers, per worker */
+#define DP_RECENT_MS 2000         /* how long such a peer skips the stateless check */
+#define DP_PREFETCH_MAX_BYTES 512   /* per frame; the HW prefetcher streams the rest */
+
 struct open_pkt {
     struct rte_mbuf *m;
     struct dp_session *s;
@@ -110,6 +114,15 @@ struct dp_worker {
     struct dp_session *seal_sess[DP_BURST];
     unsigned n_seal;
     struct dp_record recs[DP_REC_MAX_PER_DGRAM];
+    /* Peers whose datagram this worker recently punted as "not for the
+     * stateless check" (a verified ClientHello): direct-mapped by
+     * dp_peer_slot, so that a duplicate of their first ClientHello that
+     * arrives right behind (same burst, before the control plane published
+     * peer_busy) goes to the handshake engine too.  Worker-local: a peer's
+     * frames always reach the same worker. */
+    uint32_t recent_id[DP_RECENT_SLOTS];
+    uint64_t recent_tsc[DP_RECENT_SLOTS];
+    uint64_t recent_ticks;
 };
 
 #define CNT(w, name) ((w)->cnt->c[DP_CNT_##name]++)
@@ -181,6 +194,7 @@ struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx)
     w->idx = idx;
     w->lcore = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
     w->cnt = &dp_counters[w->lcore];
+    w->recent_ticks = rte_get_tsc_hz() / 1000 * DP_RECENT_MS;
     w->aead = cr_aead_ctx_new();
     if (w->aead == NULL) {
         rte_free(w);
@@ -564,9 +578,12 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
                          uint16_t plen)
 {
     struct dp_gw *g = w->g;
+    uint32_t slot = dp_peer_slot(ip->src_addr, udp->src_port);
+    uint32_t id = ip->src_addr ^ ((uint32_t)udp->src_port << 16) ^ udp->src_port;
+    unsigned r = slot % DP_RECENT_SLOTS;
     if (g->unknown_peer == NULL ||
-        __atomic_load_n(&g->peer_busy[dp_peer_slot(ip->src_addr, udp->src_port)],
-                        __ATOMIC_RELAXED) != 0) {
+        __atomic_load_n(&g->peer_busy[slot], __ATOMIC_RELAXED) != 0 ||
+        (w->recent_id[r] == id && w->now_tsc - w->recent_tsc[r] < w->recent_ticks)) {
         punt(w, m);
         return;
     }
@@ -575,6 +592,8 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
     int v = g->unknown_peer(g->unknown_peer_arg, li, ip->src_addr, udp->src_port, payload, plen,
                             reply, sizeof(reply), &rlen);
     if (v == DP_PEER_PUNT) {
+        w->recent_id[r] = id;
+        w->recent_tsc[r] = w->now_tsc;
         punt(w, m);
         return;
     }
@@ -752,10 +771,17 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     uint8_t key_of[DP_BURST];
     unsigned n_keys = 0;
 
+    /* Pass 0: prefetch the start of every frame of the burst, so that
+     * the memory fetches of all frames overlap instead of stalling one
+     * frame at a time in the checksum pass. */
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *b = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+        uint32_t len = RTE_MIN((uint32_t)pkts[i]->data_len, (uint32_t)DP_PREFETCH_MAX_BYTES);
+        for (uint32_t off = 0; off < len; off += RTE_CACHE_LINE_SIZE)
+            rte_prefetch0(b + off);
+    }
     /* Pass 1: headers. */
     for (unsigned i = 0; i < n; i++) {
-        if (i + 1 < n)
-            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
         classify(w, pkts[i], &c[i]);
         if (c[i].kind == CLS_DTLS) {
             struct dp_sess_key *k = &keys[n_keys];
