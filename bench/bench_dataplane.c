@@ -6,8 +6,11 @@
  * Per worker lcore: S sessions it owns (installed in the real lock-free
  * session table), R records per session, frames interleaved so that every
  * burst of 32 holds 32 different sessions.  One pass:
- *   untimed — reset the sessions' replay windows and copy the template
- *             frames into fresh mbufs (what the NIC's RX DMA would do);
+ *   untimed — reset the sessions' replay windows; before each burst, copy
+ *             its 32 template frames into fresh mbufs (what rte_eth_rx_burst
+ *             does right before the worker processes them: mbuf headers
+ *             written, data copied in by net_af_packet or DMA'd by the NIC;
+ *             the same copy reads the templates the raw burst decrypts);
  *   timed   — dp_worker_process() on bursts of 32, dp_worker_flush() after
  *             each burst (as the worker loop does; TX goes to an in-memory
  *             net_ring port), and draining/freeing the TX ring;
@@ -334,6 +337,27 @@ static unsigned drain_tx(unsigned idx, bool check, struct bworker *bw, unsigned 
     return total;
 }
 
+/* Untimed, right before each timed burst: what rte_eth_rx_burst() does in
+ * the gateway's worker loop just before dp_worker_process() — allocate the
+ * burst's mbufs, write their headers and copy the frames in (net_af_packet
+ * copies from the kernel ring; a DDIO NIC leaves them in the LLC).  The
+ * copy also reads the same records' templates that the raw burst then
+ * decrypts, so both paths start from the same cache state. */
+static void rx_fill(struct bworker *bw, unsigned f0)
+{
+    if (rte_pktmbuf_alloc_bulk(g_gw.pool, bw->mb + f0, B_BURST) != 0)
+        die("mbuf pool too small");
+    for (unsigned f = f0; f < f0 + B_BURST; f++) {
+        struct rte_mbuf *m = bw->mb[f];
+        memcpy(rte_pktmbuf_mtod(m, uint8_t *), bw->frames + (size_t)f * B_FRAME_MAX_BYTES,
+               bw->frame_len[f]);
+        m->data_len = m->pkt_len = bw->frame_len[f];
+        m->port = 0;
+        if (g_nic_csum) /* what a NIC with RX checksum offload reports */
+            m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    }
+}
+
 static int worker_run(void *arg)
 {
     struct bworker *bw = arg;
@@ -364,17 +388,6 @@ static int worker_run(void *arg)
         /* untimed: fresh replay windows, template frames into new mbufs */
         for (unsigned i = 0; i < g_sessions; i++)
             dp_replay_init(bw->sess[i]->replay, DP_REPLAY_WIN_DEFAULT_BITS);
-        if (rte_pktmbuf_alloc_bulk(g_gw.pool, bw->mb, bw->n_frames) != 0)
-            die("mbuf pool too small");
-        for (unsigned f = 0; f < bw->n_frames; f++) {
-            struct rte_mbuf *m = bw->mb[f];
-            memcpy(rte_pktmbuf_mtod(m, uint8_t *), bw->frames + (size_t)f * B_FRAME_MAX_BYTES,
-                   bw->frame_len[f]);
-            m->data_len = m->pkt_len = bw->frame_len[f];
-            m->port = 0;
-            if (g_nic_csum) /* what a NIC with RX checksum offload reports */
-                m->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-        }
         uint64_t rec0 = dp_counters[lcore].c[DP_CNT_RX_RECORDS];
         bool check = p == 0; /* pass 0: warm-up with byte checks, not timed */
         unsigned next_check = 0, forwarded = 0;
@@ -382,6 +395,7 @@ static int worker_run(void *arg)
         /* One dataplane burst, then the raw burst of the same records, so
          * both see the same conditions on a shared host. */
         for (unsigned f0 = 0; f0 < bw->n_frames; f0 += B_BURST) {
+            rx_fill(bw, f0);
             uint64_t t0 = rte_rdtsc_precise();
             dp_worker_process(w, bw->mb + f0, B_BURST, false);
             dp_worker_flush(w);

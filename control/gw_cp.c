@@ -850,7 +850,7 @@ static int ctl_reload_psk(void *arg, json_t *res, char *err)
             continue;
         int rc = hs_creds_load_psk_file(cp->lst[i].creds, f);
         if (rc < 0) {
-            snprintf(err, GW_CTL_ERR_MAX_LEN, "%s: %s", f, cr_strerror(rc));
+            snprintf(err, GW_CTL_ERR_MAX_LEN, "%.150s: %.40s", f, cr_strerror(rc));
             return rc;
         }
         n++;

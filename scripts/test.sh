@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 [ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized || exit 1
 ninja -C build || exit 1
 [ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug \
-    -Db_sanitize=address,undefined -Db_lundef=false -Dgateway=disabled || exit 1
+    -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 ninja -C build-asan || exit 1
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
