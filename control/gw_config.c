@@ -267,21 +267,29 @@ CR_WUR static int get_ipv4(struct parse *ps, const yaml_node_t *n, const char *k
     return 0;
 }
 
+/* Splits "A.B.C.D<sep>NUMBER" (sep: the last occurrence) into the address
+ * and the number; -1 when either part is malformed. */
+static int ipv4_and_number(const char *s, char sep, uint32_t *out_ip, uint64_t *out_num)
+{
+    const char *at = strrchr(s, sep);
+    char ip[INET_ADDRSTRLEN];
+    if (!at || (size_t)(at - s) >= sizeof(ip))
+        return -1;
+    memcpy(ip, s, (size_t)(at - s));
+    ip[at - s] = '\0';
+    if (ipv4_text(ip, out_ip) < 0 || parse_u64_text(at + 1, out_num) < 0)
+        return -1;
+    return 0;
+}
+
 /* "A.B.C.D/N" with N in 1..32. */
 CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
                                   uint32_t *out_ip, uint8_t *out_prefix)
 {
     const char *s;
     CR_GUARD(scalar(ps, n, key, &s));
-    const char *slash = strchr(s, '/');
-    char ip[INET_ADDRSTRLEN];
     uint64_t plen = 0;
-    if (!slash || (size_t)(slash - s) >= sizeof(ip))
-        return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "'%s' is not an address with prefix (A.B.C.D/N)", s);
-    memcpy(ip, s, (size_t)(slash - s));
-    ip[slash - s] = '\0';
-    if (ipv4_text(ip, out_ip) < 0 || parse_u64_text(slash + 1, &plen) < 0)
+    if (ipv4_and_number(s, '/', out_ip, &plen) < 0)
         return fail(ps, node_line(n), key, CR_ERR_DECODE,
                     "'%s' is not an address with prefix (A.B.C.D/N)", s);
     if (plen < 1 || plen > 32)
@@ -297,15 +305,8 @@ CR_WUR static int get_ipv4_port(struct parse *ps, const yaml_node_t *n, const ch
 {
     const char *s;
     CR_GUARD(scalar(ps, n, key, &s));
-    const char *colon = strrchr(s, ':');
-    char ip[INET_ADDRSTRLEN];
     uint64_t port = 0;
-    if (!colon || (size_t)(colon - s) >= sizeof(ip))
-        return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "'%s' is not an address and port (A.B.C.D:PORT)", s);
-    memcpy(ip, s, (size_t)(colon - s));
-    ip[colon - s] = '\0';
-    if (ipv4_text(ip, out_ip) < 0 || parse_u64_text(colon + 1, &port) < 0)
+    if (ipv4_and_number(s, ':', out_ip, &port) < 0)
         return fail(ps, node_line(n), key, CR_ERR_DECODE,
                     "'%s' is not an address and port (A.B.C.D:PORT)", s);
     if (port < 1 || port > 65535)

@@ -283,6 +283,29 @@ static inline void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned own
 
 /* ---- client → backend --------------------------------------------------- */
 
+/* What the header pass found in one frame (pass 1 of dp_worker_process). */
+enum cls_kind { CLS_DONE = 0, CLS_DTLS, CLS_NAT };
+struct cls {
+    struct rte_ipv4_hdr *ip;
+    struct rte_udp_hdr *udp;
+    uint8_t *payload;
+    uint16_t plen;
+    uint8_t kind;
+    uint8_t li;
+    bool csum_deferred;   /* UDP checksum not verified yet (listener datagram) */
+};
+
+/* Runs a deferred UDP checksum check (see classify) before a listener
+ * datagram leaves the AEAD-protected fast path (punt, unknown peer).
+ * False: m was dropped and counted as DROP_UDP_CSUM. */
+static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c)
+{
+    if (!c->csum_deferred || dp_pkt_udp_csum_ok(m, c->ip, c->udp))
+        return true;
+    drop(w, m, DP_CNT_DROP_UDP_CSUM);
+    return false;
+}
+
 static void flush_open(struct dp_worker *w)
 {
     struct dp_gw *g = w->g;
@@ -371,8 +394,10 @@ static void flush_open(struct dp_worker *w)
 }
 
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
-                           const struct dp_listener *l, uint8_t *payload, uint16_t plen)
+                           const struct dp_listener *l, const struct cls *c)
 {
+    uint8_t *payload = c->payload;
+    uint16_t plen = c->plen;
     int err = DP_RECORD_OK;
     unsigned nrec = dp_record_split(payload, plen, l->cid_len, w->recs,
                                     DP_REC_MAX_PER_DGRAM, &err);
@@ -386,7 +411,8 @@ static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_se
      * reach the handshake engine). */
     for (unsigned i = 0; i < nrec; i++)
         if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
-            punt(w, m);
+            if (deferred_csum_ok(w, m, c))
+                punt(w, m);
             return;
         }
     if (err != DP_RECORD_OK)
@@ -624,16 +650,6 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
 
 /* ---- classification ------------------------------------------------------ */
 
-/* What the header pass found in one frame (pass 1 of dp_worker_process). */
-enum cls_kind { CLS_DONE = 0, CLS_DTLS, CLS_NAT };
-struct cls {
-    struct rte_ipv4_hdr *ip;
-    struct rte_udp_hdr *udp;
-    uint8_t *payload;
-    uint16_t plen;
-    uint8_t kind;
-    uint8_t li;
-};
 
 /* Pass 1: Ethernet/IPv4/UDP checks at fixed offsets after one length check
  * per header.  Frames that are dropped or punted here are consumed
@@ -705,25 +721,30 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
         drop(w, m, DP_CNT_DROP_UDP_LEN);
         return;
     }
-    if (!dp_pkt_udp_csum_ok(m, ip, udp)) {
+    /* UDP checksum policy (dp_port.h): a NIC's "bad" always drops; a
+     * datagram to a listener has its software check deferred (dtls_frame /
+     * client_records run it before anything not AEAD-protected leaves the
+     * fast path); any other datagram is verified here. */
+    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
+    uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD || (li < 0 && !dp_pkt_udp_csum_ok(m, ip, udp))) {
         drop(w, m, DP_CNT_DROP_UDP_CSUM);
         return;
     }
-    uint8_t *payload = (uint8_t *)udp + sizeof(*udp);
-    uint16_t plen = (uint16_t)(tot - ihl - sizeof(*udp));
-
     c->ip = ip;
     c->udp = udp;
-    c->payload = payload;
-    c->plen = plen;
-    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
+    c->payload = (uint8_t *)udp + sizeof(*udp);
+    c->plen = (uint16_t)(tot - ihl - sizeof(*udp));
     if (li >= 0) {
         c->kind = CLS_DTLS;
         c->li = (uint8_t)li;
+        c->csum_deferred = l4f != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
     } else {
         c->kind = CLS_NAT;
+        c->csum_deferred = false;
     }
 }
+
 
 /* Pass 3, backend side: the NAT map names the session. */
 static void nat_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c,
@@ -751,14 +772,15 @@ static void dtls_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls
                        struct dp_session *s, bool from_handoff)
 {
     if (s == NULL) {
-        unknown_peer(w, m, c->li, c->ip, c->udp, c->payload, c->plen);
+        if (deferred_csum_ok(w, m, c))
+            unknown_peer(w, m, c->li, c->ip, c->udp, c->payload, c->plen);
         return;
     }
     if (s->owner != w->idx) {
         handoff(w, m, s->owner, from_handoff);
         return;
     }
-    client_records(w, m, s, &w->g->listeners[c->li], c->payload, c->plen);
+    client_records(w, m, s, &w->g->listeners[c->li], c);
 }
 
 static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
