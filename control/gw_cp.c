@@ -631,10 +631,33 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
             dp_cnt_inc(DP_CNT_DROP_HANDOFF_FULL);
             return false;
         }
-        if (peer->sess != NULL)
+        if (peer->sess != NULL) {
             session_datagram(cp, peer, d, len);
-        else
-            hs_feed(cp, peer, d, len);
+            return false;
+        }
+        /* A handshake is in progress for this address:port.  An epoch-0
+         * ClientHello with another random is a client that restarted (a
+         * device rebooted mid-handshake, keeping its port): the old
+         * handshake can never finish, so after the cookie exchange the new
+         * one replaces it (RFC 6347 §4.2.8: "the server MUST NOT destroy
+         * existing associations until the client has demonstrated
+         * reachability ... by completing a cookie exchange").  The same
+         * random is a retransmission and goes to the engine. */
+        const uint8_t *rnd = ch_random(d, len);
+        if (rnd != NULL && d[3] == 0 && d[4] == 0 && peer->has_random &&
+            memcmp(rnd, peer->ch_random, CP_RANDOM_LEN) != 0) {
+            if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,
+                               len) != HS_COOKIE_VALID)
+                return false;
+            dp_cnt_inc(DP_CNT_CP_HS_RESTARTED);
+            log_peer(cp, peer, "client restarted its handshake", -1);
+            (void)rte_timer_stop(&peer->timer);
+            hs_free(peer->hs);
+            peer->hs = NULL;
+            peer_start(cp, peer, d, len);
+            return false;
+        }
+        hs_feed(cp, peer, d, len);
         return false;
     }
     /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */

@@ -63,8 +63,11 @@ static void usage(FILE *f)
             "\n"
             "Checksums: the gateway writes full IPv4/UDP checksums in software on every\n"
             "frame it sends (or uses NIC TX offload when offered and checksum_offload is\n"
-            "on), and verifies received IPv4 and non-zero UDP checksums.  Kernel peers on a\n"
-            "veth need `ethtool -K IF tx off` or their frames carry partial checksums.\n",
+            "on), and verifies received IPv4 and non-zero UDP checksums, except that a\n"
+            "client's application-data datagram for a live session skips the UDP check\n"
+            "(its AEAD tag protects every byte; a NIC's \"L4 bad\" still drops it).  Kernel\n"
+            "peers on a veth need `ethtool -K IF tx off` or their frames carry partial\n"
+            "checksums.\n",
             DP_IDLE_SLEEP_US_DEFAULT, DP_IDLE_POLLS_DEFAULT);
 }
 

@@ -44,6 +44,7 @@
     X(CP_SESS_CLOSED, 0, "sessions removed by the client's close_notify")     \
     X(CP_SESS_FATAL_ALERT, 0, "sessions removed by a fatal alert")            \
     X(CP_SESS_REPLACED, 0, "sessions replaced by a new handshake")            \
+    X(CP_HS_RESTARTED, 0, "handshakes restarted by a new ClientHello")       \
     X(CP_SESS_FREED, 0, "sessions freed after the RCU grace period")          \
     X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                   \
     X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session") \

@@ -12,12 +12,26 @@
  *     full UDP checksum computed in software (dp_pkt_finish_ipv4_udp), unless
  *     the config enables checksum_offload AND the port offers IPv4+UDP TX
  *     checksum offload, in which case the NIC fills them.
- *   - Every received IPv4 header checksum is verified, and every received
- *     UDP checksum is verified unless it is zero (RFC 768: zero means "no
- *     checksum" over IPv4).  A NIC's RX "good" flag is trusted; "bad" drops.
- *     Kernel peers on a veth leave partial checksums unless TX offload is off
- *     on their veth (`ethtool -K IF tx off`); such frames are dropped and
- *     counted as DROP_UDP_CSUM.
+ *   - Every received IPv4 header checksum is verified.  A NIC's RX "good"
+ *     flag (IPv4 or L4) is trusted; its "bad" flag always drops.
+ *   - A received UDP checksum is verified in software unless it is zero
+ *     (RFC 768: zero means "no checksum" over IPv4), with one exception:
+ *     a datagram to a DTLS listener that the worker keeps on its fast path
+ *     (only application-data records of the current epoch of a live session
+ *     owned by this worker) is not verified.  Every byte of such a record is
+ *     covered by the AEAD tag (RFC 6347 §4.1.2.1 / RFC 5246 §6.2.3.3: the
+ *     record header through the AAD, the fragment through the tag), so a
+ *     corrupted one fails the tag check and is dropped as DROP_AUTH (or, if
+ *     a header byte changed, as the replay/malformed/no-session drop it
+ *     then is); the addresses are covered by the IPv4 header checksum, and a
+ *     corrupted port leads to another session's key (DROP_AUTH) or off the
+ *     fast path.  Anything to a listener that leaves the fast path (punted
+ *     handshake/alert/CCS/other-epoch datagrams, unknown peers) is verified
+ *     before it leaves, and backend→gateway plaintext, which no tag
+ *     protects, is always verified.  Kernel peers on a veth leave partial
+ *     checksums unless TX offload is off on their veth
+ *     (`ethtool -K IF tx off`); such frames are dropped and counted as
+ *     DROP_UDP_CSUM (their application data excepted, per the above).
  */
 #ifndef DTLSGW_DP_PORT_H
 #define DTLSGW_DP_PORT_H
@@ -33,6 +47,10 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_udp.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define DP_MAX_PORTS 4
 #define DP_MAX_WORKERS 32
@@ -79,23 +97,18 @@ static inline bool dp_port_on_link(const struct dp_port *p, uint32_t ip_be)
 }
 
 /* RFC 1071 one's-complement sum of len bytes at buf (any alignment),
- * folded to 16 bits: the same value as rte_raw_cksum(), but summing 32-bit
- * halves of 8-byte loads into a 64-bit accumulator (2^16 = 1 mod 2^16 - 1,
- * so wider words fold to the same sum), four loads per step. */
-static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
+ * folded to 16 bits: the same value as rte_raw_cksum() (native-order
+ * 16-bit words, an odd last byte as the low byte).  Wider words fold to the
+ * same sum (2^16 = 1 mod 2^16 - 1).  With SSE2 (every x86-64): 16-bit words
+ * widened into 32-bit lanes, 64 bytes per step into two accumulators; a
+ * lane gains at most 4 * 0xffff per step, so blocks of DP_CKSUM_BLOCK_BYTES
+ * (256 steps, < 2^26 per lane) cannot overflow a lane before it is folded
+ * into 64 bits. */
+#define DP_CKSUM_BLOCK_BYTES 16384
+
+static inline uint64_t dp_cksum_tail64(const uint8_t *p, size_t len, uint64_t sum)
 {
-    const uint8_t *p = (const uint8_t *)buf;
-    uint64_t sum = 0, a, b, c, d;
-    while (len >= 32) {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + 8, 8);
-        memcpy(&c, p + 16, 8);
-        memcpy(&d, p + 24, 8);
-        sum += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) +
-               (c & 0xffffffffu) + (c >> 32) + (d & 0xffffffffu) + (d >> 32);
-        p += 32;
-        len -= 32;
-    }
+    uint64_t a;
     while (len >= 8) {
         memcpy(&a, p, 8);
         sum += (a & 0xffffffffu) + (a >> 32);
@@ -114,6 +127,55 @@ static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
         memcpy(&v, p, 1);   /* the odd byte as in rte_raw_cksum */
         sum += v;
     }
+    return sum;
+}
+
+static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+    uint64_t sum = 0;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128();
+    while (len >= 64) {
+        size_t blk = len < DP_CKSUM_BLOCK_BYTES ? len : DP_CKSUM_BLOCK_BYTES;
+        __m128i acc0 = zero, acc1 = zero;
+        len -= blk & ~(size_t)63;
+        for (; blk >= 64; blk -= 64, p += 64) {
+            __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+            __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+            __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+            acc0 = _mm_add_epi32(acc0, _mm_unpacklo_epi16(v0, zero));
+            acc1 = _mm_add_epi32(acc1, _mm_unpackhi_epi16(v0, zero));
+            acc0 = _mm_add_epi32(acc0, _mm_unpacklo_epi16(v1, zero));
+            acc1 = _mm_add_epi32(acc1, _mm_unpackhi_epi16(v1, zero));
+            acc0 = _mm_add_epi32(acc0, _mm_unpacklo_epi16(v2, zero));
+            acc1 = _mm_add_epi32(acc1, _mm_unpackhi_epi16(v2, zero));
+            acc0 = _mm_add_epi32(acc0, _mm_unpacklo_epi16(v3, zero));
+            acc1 = _mm_add_epi32(acc1, _mm_unpackhi_epi16(v3, zero));
+        }
+        /* 32-bit lanes to 64: the four lanes of each accumulator. */
+        __m128i s64 = _mm_add_epi64(_mm_unpacklo_epi32(acc0, zero), _mm_unpackhi_epi32(acc0, zero));
+        s64 = _mm_add_epi64(s64, _mm_unpacklo_epi32(acc1, zero));
+        s64 = _mm_add_epi64(s64, _mm_unpackhi_epi32(acc1, zero));
+        uint64_t lanes[2];
+        _mm_storeu_si128((__m128i *)(void *)lanes, s64);
+        sum += lanes[0] + lanes[1];
+    }
+#else
+    uint64_t a, b, c, d;
+    while (len >= 32) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        memcpy(&c, p + 16, 8);
+        memcpy(&d, p + 24, 8);
+        sum += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32) +
+               (c & 0xffffffffu) + (c >> 32) + (d & 0xffffffffu) + (d >> 32);
+        p += 32;
+        len -= 32;
+    }
+#endif
+    sum = dp_cksum_tail64(p, len, sum);
     sum = (sum & 0xffffffffu) + (sum >> 32);
     sum = (sum & 0xffffffffu) + (sum >> 32);
     sum = (sum & 0xffffu) + (sum >> 16);

@@ -381,14 +381,81 @@ static void run_round(unsigned n, const char *tag, unsigned round, uint64_t dead
     }
 }
 
+/* Counts the client's datagrams and refuses every one after the second
+ * (ClientHello, ClientHello with cookie): the gateway is left holding a
+ * handshake that will never finish. */
+static long abandon_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                           int ret, size_t *processed)
+{
+    (void)argp;
+    (void)len;
+    (void)argi;
+    (void)argl;
+    (void)processed;
+    if (oper == BIO_CB_WRITE) {
+        unsigned *n_writes = (unsigned *)BIO_get_callback_arg(b);
+        if (++*n_writes > 2)
+            return -1; /* the write is not performed */
+    }
+    return ret;
+}
+
+/* --abandon-first: a first client from the same address:port sends its
+ * ClientHellos (the second with the gateway's cookie), receives the
+ * server's flight and then goes silent, as a device that rebooted
+ * mid-handshake.  Returns 0 when the cookie exchange happened. */
+static int abandon_handshake(SSL_CTX *ctx, const struct sockaddr_in *la,
+                             const struct sockaddr_in *srv)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, (const struct sockaddr *)la, sizeof(*la)) != 0 ||
+        connect(fd, (const struct sockaddr *)srv, sizeof(*srv)) != 0) {
+        perror("clients: abandon bind/connect");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    unsigned n_writes = 0;
+    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)srv);
+    BIO_set_callback_ex(bio, abandon_bio_cb);
+    BIO_set_callback_arg(bio, (char *)&n_writes);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+    uint64_t deadline = mono_ms() + 5000;
+    while (n_writes <= 2 && mono_ms() < deadline) {
+        int r = SSL_do_handshake(ssl);
+        if (r <= 0) {
+            int e = SSL_get_error(ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                break;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, 20);
+        struct timeval tv;
+        if (DTLSv1_get_timeout(ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0)
+            DTLSv1_handle_timeout(ssl);
+    }
+    SSL_free(ssl);
+    close(fd);
+    ERR_clear_error();
+    printf("ABANDONED writes=%u\n", n_writes);
+    fflush(stdout);
+    return n_writes > 2 ? 0 : -1;
+}
+
 static int cmd_clients(int argc, char **argv)
 {
     const char *server_s = NULL, *src_list = NULL, *cipher = "PSK-AES128-CCM8",
                *key_hex = "00112233445566778899aabbccddeeff", *tag = "t";
     unsigned n = 1, attack = 0, src_port = 0;
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
-    bool wait_go = false, do_close = false;
+    bool wait_go = false, do_close = false, abandon_first = false;
     static const struct option opts[] = {
+        {"abandon-first", 0, NULL, 'A'},
         {"server", 1, NULL, 's'},   {"src", 1, NULL, 'a'},          {"n", 1, NULL, 'n'},
         {"src-port", 1, NULL, 'p'}, {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
         {"cipher", 1, NULL, 'c'},   {"timeout-ms", 1, NULL, 't'},   {"wait-go", 0, NULL, 'g'},
@@ -430,6 +497,9 @@ static int cmd_clients(int argc, char **argv)
             break;
         case 'C':
             do_close = true;
+            break;
+        case 'A':
+            abandon_first = true;
             break;
         case 'T':
             tag = optarg;
@@ -473,6 +543,16 @@ static int cmd_clients(int argc, char **argv)
     SSL_CTX_set_psk_client_callback(ctx, psk_cb);
     SSL_CTX_set_read_ahead(ctx, 1);
 
+    if (abandon_first) {
+        struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)src_port)};
+        if (n_srcs)
+            la.sin_addr = srcs[0];
+        if (n != 1 || src_port == 0 || abandon_handshake(ctx, &la, &srv) < 0) {
+            fprintf(stderr, "clients: --abandon-first needs --n 1 --src-port and a cookie "
+                            "exchange\n");
+            return 1;
+        }
+    }
     for (unsigned i = 0; i < n; i++) {
         struct cl *c = &g_cl[i];
         c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);

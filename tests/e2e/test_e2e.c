@@ -1123,6 +1123,33 @@ static void test_reconnect_same_port(void)
     CU_ASSERT_EQUAL(repl, 1);
 }
 
+/* A device that reboots mid-handshake keeps its address:port: its new
+ * ClientHello (another random) must get a fresh handshake, not the stale
+ * flight of the abandoned one. */
+static void test_restart_mid_handshake(void)
+{
+    REQUIRE_READY();
+    long long rst0 = stat_now("CP_HS_RESTARTED");
+    struct proc c;
+    const char *args[] = {"--server",       GW_IP ":4433", "--src",     "10.77.0.7",
+                          "--src-port",     "41600",       "--psk-identity", PSK_ID,
+                          "--psk-key",      PSK_HEX,       "--tag",     "restart",
+                          "--abandon-first", NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "restart-client.log", false, args));
+    CU_ASSERT(proc_wait(&c, 25000));
+    char *o = slurp(c.out);
+    bool abandoned = o && strstr(o, "ABANDONED");
+    bool ok = o && strstr(o, "READY established=1 echoed=1");
+    printf("  restart mid-handshake from 10.77.0.7:41600: %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(abandoned);
+    CU_ASSERT(ok);
+    free(o);
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.7", 41600), 1);
+    long long rst = stat_now("CP_HS_RESTARTED") - rst0;
+    printf("  CP_HS_RESTARTED +%lld\n", rst);
+    CU_ASSERT_EQUAL(rst, 1);
+}
+
 static void test_kill_command(void)
 {
     REQUIRE_READY();
@@ -1272,6 +1299,8 @@ void cu_register(void)
     CU_add_test(s, "idle session reaped", test_idle_reap);
     CU_add_test(s, "close_notify removes the session", test_close_notify);
     CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
+    CU_add_test(s, "client restarts mid-handshake from the same address:port",
+                test_restart_mid_handshake);
     CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);

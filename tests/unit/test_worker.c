@@ -422,11 +422,16 @@ static void test_header_drops(void)
     struct rte_mbuf *m;
     uint64_t c;
 
+    /* A corrupted payload byte of a client record (UDP checksum now wrong):
+     * the fast path leaves it to the AEAD tag (policy in dp_port.h). */
     c = cnt(DP_CNT_DROP_UDP_CSUM);
+    uint64_t au = cnt(DP_CNT_DROP_AUTH);
     m = client_frame(&r, 1, 5555, false);
     rte_pktmbuf_mtod_offset(m, uint8_t *, 60)[0] ^= 0xff;   /* payload byte */
     run(m);
-    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c + 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_AUTH), au + 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c);
+    CU_ASSERT_PTR_NULL(sent(1));
 
     /* A zero UDP checksum means "none" (RFC 768): accepted. */
     r.seq = 301;
@@ -489,6 +494,73 @@ static void test_header_drops(void)
     run(m);
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_RECORD_MALFORMED), c + 1);
     CU_ASSERT_PTR_NULL(sent(1));
+}
+
+/* The RX UDP checksum policy of dp_port.h, case by case. */
+static void test_csum_policy(void)
+{
+    uint64_t cs = cnt(DP_CNT_DROP_UDP_CSUM), pu = cnt(DP_CNT_PUNT);
+    struct rte_mbuf *m;
+
+    /* Client application data with a wrong UDP checksum but a valid tag:
+     * forwarded (the AEAD tag, not the checksum, protects it). */
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 350, "csum policy"};
+    m = client_frame(&r, 1, 5555, false);
+    struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+    udp->dgram_cksum = (uint16_t)(udp->dgram_cksum ^ 0x0101);
+    run(m);
+    expect_backend("csum policy");
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), cs);
+
+    /* The same with a NIC that reports the L4 checksum bad: dropped. */
+    r.seq = 351;
+    m = client_frame(&r, 1, 5555, false);
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_BAD;
+    run(m);
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), cs + 1);
+
+    /* Leaving the fast path (a handshake record of a live session, an
+     * unknown peer's ClientHello): verified before the punt. */
+    struct rec_spec hs = {DP_CT_HANDSHAKE, 1, 352, "finished"};
+    m = client_frame(&hs, 1, 5555, false);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 70)[0] ^= 0x5a;
+    run(m);
+    struct rec_spec ch = {DP_CT_HANDSHAKE, 0, 0, "clienthello"};
+    m = client_frame(&ch, 1, 5556, false);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 58)[0] ^= 0x5a;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), cs + 3);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 0);
+    /* ... and with a good checksum, or a NIC's "good", punted. */
+    m = client_frame(&hs, 1, 5555, false);
+    run(m);
+    m = client_frame(&ch, 1, 5556, false);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 58)[0] ^= 0x5a;
+    m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 2);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 2);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), cs + 3);
+
+    /* Backend plaintext (no tag protects it): a corrupted datagram is
+     * dropped and counted, its session's write sequence untouched. */
+    uint64_t seq0 = sess->wr_seq;
+    m = backend_frame("pong", 7000, 20000);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 43)[0] ^= 0x20;
+    run(m);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), cs + 4);
+    CU_ASSERT_EQUAL(sess->wr_seq, seq0);
+    /* A zero UDP checksum means "none" (RFC 768): accepted. */
+    m = backend_frame("pong", 7000, 20000);
+    rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34)->dgram_cksum = 0;
+    run(m);
+    m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    open_client_record(m, seq0, DP_CT_APPLICATION_DATA, "pong", 4);
+    rte_pktmbuf_free(m);
 }
 
 static void test_nexthop_unresolved(void)
@@ -705,6 +777,7 @@ void cu_register(void)
     CU_add_test(s, "backend reply encrypted to client", test_backend_reply);
     CU_add_test(s, "backend-side drops", test_backend_drops);
     CU_add_test(s, "header and checksum drops", test_header_drops);
+    CU_add_test(s, "RX UDP checksum policy", test_csum_policy);
     CU_add_test(s, "next hop unresolved", test_nexthop_unresolved);
     CU_add_test(s, "hand-off to the owner", test_handoff);
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
