@@ -12,8 +12,10 @@
  * window forward clears the words that it enters, whole words at a time, so
  * a call costs O(1) plus the clearing (at most n_words words, a jump larger
  * than the window clears everything).  To remember exactly win_bits numbers
- * behind the top whatever top's bit position inside its word, the ring has
- * win_bits / 64 + 1 words: the word holding top is only partly in use.
+ * behind the top whatever top's bit position inside its word, the ring needs
+ * win_bits / 64 + 1 words (the word holding top is only partly in use); it
+ * is rounded up to a power of two so that the ring index is a mask, not a
+ * division (this runs per record on the dataplane's hot path).
  *
  * Semantics (the ones the differential test's oracle encodes):
  *   - the first record of the epoch is accepted, whatever its number;
@@ -30,7 +32,10 @@
 
 static uint32_t ring_words(uint32_t win_bits)
 {
-    return win_bits / REPLAY_WORD_BITS + 1;
+    uint32_t need = win_bits / REPLAY_WORD_BITS + 1, n = 1;
+    while (n < need)
+        n <<= 1;
+    return n;
 }
 
 size_t dp_replay_size(uint32_t win_bits)
@@ -58,7 +63,7 @@ int dp_replay_init(struct dp_replay *r, uint32_t win_bits)
 
 static inline uint32_t word_index(const struct dp_replay *r, uint64_t seq)
 {
-    return (uint32_t)((seq >> REPLAY_WORD_SHIFT) % r->n_words);
+    return (uint32_t)(seq >> REPLAY_WORD_SHIFT) & (r->n_words - 1);
 }
 
 static inline uint64_t bit_mask(uint64_t seq)
@@ -108,7 +113,7 @@ void dp_replay_update(struct dp_replay *r, uint64_t seq)
             memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
         } else {
             for (uint64_t w = top_word + 1; w <= new_word; w++)
-                r->bitmap[(uint32_t)(w % r->n_words)] = 0;
+                r->bitmap[(uint32_t)w & (r->n_words - 1)] = 0;
         }
         r->top = seq;
     } else if (r->top - seq >= r->win_bits) {

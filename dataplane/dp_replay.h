@@ -27,7 +27,7 @@ enum dp_replay_verdict {
 struct dp_replay {
     uint64_t top;         /* highest accepted sequence number */
     uint32_t win_bits;    /* window size in bits */
-    uint32_t n_words;     /* win_bits / 64 + 1 (top's word is partly used) */
+    uint32_t n_words;     /* ring words: power of two >= win_bits / 64 + 1 */
     uint8_t any;          /* 0 until the first update */
     uint64_t bitmap[];    /* n_words words, ring-indexed by seq / 64 */
 };

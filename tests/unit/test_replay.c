@@ -44,7 +44,7 @@ static void test_sizes(void)
 {
     static const uint32_t bad[] = {0, 1, 32, 63, 65, 100, 8191, 8193, 8256, 65536, UINT32_MAX};
     /* uint64_t elements: storage aligned like struct dp_replay. */
-    uint64_t storage[sizeof(struct dp_replay) / 8 + DP_REPLAY_WIN_MAX_BITS / 64 + 8];
+    uint64_t storage[sizeof(struct dp_replay) / 8 + 2 * (DP_REPLAY_WIN_MAX_BITS / 64) + 8];
     struct dp_replay *r = (struct dp_replay *)(void *)storage;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CU_ASSERT_EQUAL(dp_replay_init(r, bad[i]), -1);
