@@ -16,7 +16,11 @@ ninja -C build-asan || exit 1
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
-meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs >/dev/null 2>&1
+meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs \
+    >build-asan/unit-tests.log 2>&1 || {
+    echo "== sanitizer build: unit test failures (build-asan/unit-tests.log) =="
+    tail -n 200 build-asan/unit-tests.log
+}
 meson test -C build --num-processes 1 --print-errorlogs --no-rebuild 2>&1 | \
     grep -E '^ *[0-9]+/[0-9]+ ' || true
 echo "== summary (unit tests under ASan/UBSan, then the normal build) =="
