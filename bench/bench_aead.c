@@ -36,9 +36,9 @@
 
 #include "cr_aead.h"
 
-#define BENCH_BATCH 32
+#define BENCH_BATCH             32
 #define BENCH_MAX_PAYLOAD_BYTES 1400
-#define BENCH_WARMUP_S 0.3
+#define BENCH_WARMUP_S          0.3
 
 static const unsigned sizes[] = {64, 256, 512, 1024, 1400};
 #define N_SIZES (sizeof(sizes) / sizeof(sizes[0]))
@@ -130,8 +130,7 @@ static void bench_setup(struct bench *b, enum cr_aead_alg alg, unsigned size)
     if (RAND_bytes(b->raw_key, sizeof(b->raw_key)) != 1 ||
         RAND_bytes(b->fixed_iv, sizeof(b->fixed_iv)) != 1)
         die("RAND_bytes");
-    if (cr_aead_key_init(&b->key, b->ctx, alg, b->raw_key,
-                         cr_aead_key_len(alg), b->fixed_iv,
+    if (cr_aead_key_init(&b->key, b->ctx, alg, b->raw_key, cr_aead_key_len(alg), b->fixed_iv,
                          cr_aead_fixed_iv_len(alg)) != CR_OK)
         die("key init");
     for (unsigned i = 0; i < BENCH_BATCH; i++) {
@@ -183,8 +182,7 @@ static void bench_setup(struct bench *b, enum cr_aead_alg alg, unsigned size)
         EVP_CIPHER_CTX_ctrl(b->evp, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
         die("evp init");
     if ((alg == CR_AEAD_AES128_CCM || alg == CR_AEAD_AES128_CCM8) &&
-        EVP_CIPHER_CTX_ctrl(b->evp, EVP_CTRL_AEAD_SET_TAG,
-                            (int)cr_aead_tag_len(alg), NULL) != 1)
+        EVP_CIPHER_CTX_ctrl(b->evp, EVP_CTRL_AEAD_SET_TAG, (int)cr_aead_tag_len(alg), NULL) != 1)
         die("evp ccm tag len");
     if (EVP_DecryptInit_ex(b->evp, NULL, NULL, b->raw_key, NULL) != 1)
         die("evp key");
@@ -298,15 +296,13 @@ static void run_evp_open(struct bench *b)
     for (unsigned i = 0; i < BENCH_BATCH; i++) {
         int ok = 1;
         if (ccm)
-            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len,
-                                      b->tag[i]);
+            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len, b->tag[i]);
         ok &= EVP_DecryptInit_ex(c, NULL, NULL, NULL, b->nonce[i]);
         if (ccm)
             ok &= EVP_DecryptUpdate(c, NULL, &outl, NULL, (int)b->size);
         ok &= EVP_DecryptUpdate(c, NULL, &outl, b->aad[i], CR_DTLS_AAD_LEN);
         if (!ccm)
-            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len,
-                                      b->tag[i]);
+            ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len, b->tag[i]);
         ok &= EVP_DecryptUpdate(c, b->out[i], &outl, b->ct[i], (int)b->size);
         if (!ccm)
             ok &= EVP_DecryptFinal_ex(c, fin, &outl);
@@ -320,7 +316,7 @@ static void run_evp_open(struct bench *b)
 typedef void (*run_fn)(struct bench *);
 
 #define N_CONTENDERS 4
-#define MAX_SAMPLES 8192
+#define MAX_SAMPLES  8192
 static uint32_t samples[N_CONTENDERS][MAX_SAMPLES];
 
 static int cmp_u32(const void *a, const void *b)
@@ -372,8 +368,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             only_size = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc &&
-                 (budget_arg = strtod(argv[++i], NULL)) > 0 &&
-                 budget_arg <= 60)
+                 (budget_arg = strtod(argv[++i], NULL)) > 0 && budget_arg <= 60)
             ;
         else {
             fprintf(stderr,
@@ -402,19 +397,17 @@ int main(int argc, char **argv)
     if (!json) {
         printf("bench-aead: ipsec-mb %s (%s), TSC %.3f GHz, batch %d, "
                "interleaved single-batch samples, 25th percentile\n",
-               imb_get_version_str(), cr_aead_ctx_arch_name(b->ctx),
-               tsc_hz / 1e9, BENCH_BATCH);
-        printf("%-18s %5s | %10s %8s | %10s %8s | %6s | %10s | %10s %8s\n",
-               "suite", "size", "open r/s", "cyc/rec", "raw r/s", "cyc/rec",
-               "ratio", "seal r/s", "evp r/s", "cyc/rec");
+               imb_get_version_str(), cr_aead_ctx_arch_name(b->ctx), tsc_hz / 1e9, BENCH_BATCH);
+        printf("%-18s %5s | %10s %8s | %10s %8s | %6s | %10s | %10s %8s\n", "suite", "size",
+               "open r/s", "cyc/rec", "raw r/s", "cyc/rec", "ratio", "seal r/s", "evp r/s",
+               "cyc/rec");
     }
     /* Process-wide warm-up before the first figure: a fresh process (page
      * faults, lazy binding, the core's clock ramping up) otherwise makes the
      * first suite and size measured run in different conditions from the
      * rest.  Runs every contender on the first suite for ~0.3 s. */
     {
-        run_fn fns[N_CONTENDERS] = {run_ours_open, run_raw_open,
-                                    run_evp_open, run_ours_seal};
+        run_fn fns[N_CONTENDERS] = {run_ours_open, run_raw_open, run_evp_open, run_ours_seal};
         double unused[N_CONTENDERS];
         bench_setup(b, (enum cr_aead_alg)0, sizes[0]);
         double t0 = now_s();
@@ -424,16 +417,14 @@ int main(int argc, char **argv)
     }
     double worst_ratio = 10;
     for (int alg = 0; alg < CR_AEAD_N_ALGS; alg++) {
-        if (only_suite != NULL &&
-            strcmp(only_suite, cr_aead_alg_name((enum cr_aead_alg)alg)) != 0)
+        if (only_suite != NULL && strcmp(only_suite, cr_aead_alg_name((enum cr_aead_alg)alg)) != 0)
             continue;
         for (unsigned si = 0; si < N_SIZES; si++) {
             if (only_size != 0 && only_size != sizes[si])
                 continue;
             bench_setup(b, (enum cr_aead_alg)alg, sizes[si]);
             bench_check_evp(b);
-            run_fn fns[N_CONTENDERS] = {run_ours_open, run_raw_open,
-                                        run_evp_open, run_ours_seal};
+            run_fn fns[N_CONTENDERS] = {run_ours_open, run_raw_open, run_evp_open, run_ours_seal};
             double best[N_CONTENDERS];
             /* Warm up, then size the sample count to the time budget. */
             measure(fns, b, 16, best);
@@ -454,14 +445,13 @@ int main(int argc, char **argv)
                        "\"ours_cycles\":%.1f,\"raw_cycles\":%.1f,"
                        "\"ratio\":%.3f,\"ours_seal_rps\":%.0f,"
                        "\"evp_cycles\":%.1f,\"arch\":\"%s\"}\n",
-                       name, sizes[si], rps[0], rps[1], rps[2], best[0],
-                       best[1], ratio, rps[3], best[2],
-                       cr_aead_ctx_arch_name(b->ctx));
+                       name, sizes[si], rps[0], rps[1], rps[2], best[0], best[1], ratio, rps[3],
+                       best[2], cr_aead_ctx_arch_name(b->ctx));
             } else {
                 printf("%-18s %5u | %10.0f %8.1f | %10.0f %8.1f | %6.3f | "
                        "%10.0f | %10.0f %8.1f\n",
-                       name, sizes[si], rps[0], best[0], rps[1], best[1],
-                       ratio, rps[3], rps[2], best[2]);
+                       name, sizes[si], rps[0], best[0], rps[1], best[1], ratio, rps[3], rps[2],
+                       best[2]);
             }
             fflush(stdout);
             cr_aead_key_wipe(&b->key);

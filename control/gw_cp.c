@@ -40,12 +40,12 @@
 #include "gw_ctl.h"
 #endif
 
-#define CP_HVR_MAX_BYTES 512
-#define CP_NAT_WORDS (DP_SESS_NAT_PORTS / 64)
-#define CP_ALERT_LEVEL_FATAL 2
+#define CP_HVR_MAX_BYTES      512
+#define CP_NAT_WORDS          (DP_SESS_NAT_PORTS / 64)
+#define CP_ALERT_LEVEL_FATAL  2
 #define CP_ALERT_CLOSE_NOTIFY 0
-#define CP_HS_MT_CLIENT_HELLO 1          /* RFC 5246 §7.4 HandshakeType */
-#define CP_RANDOM_LEN 32
+#define CP_HS_MT_CLIENT_HELLO 1 /* RFC 5246 §7.4 HandshakeType */
+#define CP_RANDOM_LEN         32
 /* record header 13 + handshake header 12 + client_version 2 */
 #define CP_CH_RANDOM_OFF (DP_REC_HDR_LEN + 12 + 2)
 
@@ -64,19 +64,19 @@ struct cp_peer {
     struct hs *hs;
     struct dp_session *sess;
     struct rte_timer timer;
-    bool fired;                      /* timer expired, handled in the loop */
-    struct rte_ether_addr mac;       /* L2 source of the peer's last frame */
-    uint16_t port_idx;               /* port towards the peer */
+    bool fired;                /* timer expired, handled in the loop */
+    struct rte_ether_addr mac; /* L2 source of the peer's last frame */
+    uint16_t port_idx;         /* port towards the peer */
     uint16_t listener;
-    uint16_t worker;                 /* worker whose queue received it */
+    uint16_t worker; /* worker whose queue received it */
     bool has_random;
-    uint8_t ch_random[CP_RANDOM_LEN];    /* ClientHello.random of this handshake */
+    uint8_t ch_random[CP_RANDOM_LEN]; /* ClientHello.random of this handshake */
 };
 
 struct cp_listener {
     struct hs_creds *creds;
     struct hs_ctx *ctx;
-    int nh;                          /* next hop towards the backend */
+    int nh; /* next hop towards the backend */
     uint16_t nat_next;
 };
 
@@ -148,9 +148,9 @@ static void cp_tx(struct gw_cp *cp, struct rte_mbuf *m)
 static void send_to_peer(struct gw_cp *cp, const struct cp_peer *peer, const uint8_t *data,
                          size_t len)
 {
-    struct rte_mbuf *m = gw_net_udp_frame(cp->g, peer->port_idx, &peer->mac, peer->key.local_ip,
-                                          peer->key.client_ip, peer->key.local_port,
-                                          peer->key.client_port, data, len);
+    struct rte_mbuf *m =
+        gw_net_udp_frame(cp->g, peer->port_idx, &peer->mac, peer->key.local_ip, peer->key.client_ip,
+                         peer->key.local_port, peer->key.client_port, data, len);
     if (m == NULL) {
         dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
         return;
@@ -220,9 +220,9 @@ static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     peer->hs = NULL;
     if (rte_hash_del_key(cp->peers, &peer->key) >= 0) {
         cp->n_peers--;
-        __atomic_fetch_sub(&cp->g->peer_busy[dp_peer_slot(peer->key.client_ip,
-                                                          peer->key.client_port)],
-                           1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(
+            &cp->g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)], 1,
+            __ATOMIC_RELAXED);
     }
     free(peer);
 }
@@ -279,17 +279,19 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
         dp_cnt_inc(DP_CNT_DROP_CP_NAT_EXHAUSTED);
         return CR_ERR_LIMIT;
     }
-    struct dp_session *s = dp_session_alloc(replay_bits(lc->replay_window_bits),
-                                            (int)rte_socket_id());
+    struct dp_session *s =
+        dp_session_alloc(replay_bits(lc->replay_window_bits), (int)rte_socket_id());
     if (s == NULL) {
         nat_free(cp, (uint16_t)nat);
         return CR_ERR_NOMEM;
     }
     s->key = peer->key;
-    CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key,
-                                   k->key_len, k->client_write_iv, k->iv_len), fail);
-    CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key,
-                                   k->key_len, k->server_write_iv, k->iv_len), fail);
+    CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key, k->key_len,
+                                   k->client_write_iv, k->iv_len),
+                  fail);
+    CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key, k->key_len,
+                                   k->server_write_iv, k->iv_len),
+                  fail);
     s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
     s->backend_port = rte_cpu_to_be_16(lc->backend_port);
     s->backend_nh = (uint16_t)nh;
@@ -340,8 +342,8 @@ static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *w
     if (cp->log_n++ >= GW_CP_LOG_PER_SEC)
         return;
     uint32_t ip = rte_be_to_cpu_32(peer->key.client_ip);
-    printf("dtlsgw: %u.%u.%u.%u:%u: %s (alert %d)\n", ip >> 24, (ip >> 16) & 255,
-           (ip >> 8) & 255, ip & 255, rte_be_to_cpu_16(peer->key.client_port), what, alert);
+    printf("dtlsgw: %u.%u.%u.%u:%u: %s (alert %d)\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+           ip & 255, rte_be_to_cpu_16(peer->key.client_port), what, alert);
 }
 
 /* Sends out's datagrams, re-arms the timer, acts on the event.  Returns
@@ -351,9 +353,8 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     /* Install before the final flight leaves: the client may send
      * application data as soon as it has our Finished, and the worker must
      * find the session by then. */
-    if (out->event == HS_EV_ESTABLISHED && peer->sess == NULL &&
-        session_install(cp, peer) < 0) {
-        peer_free(cp, peer, false);   /* counted as DROP_CP_INSTALL */
+    if (out->event == HS_EV_ESTABLISHED && peer->sess == NULL && session_install(cp, peer) < 0) {
+        peer_free(cp, peer, false); /* counted as DROP_CP_INSTALL */
         return false;
     }
     for (unsigned i = 0; i < out->n_dgrams; i++)
@@ -361,8 +362,8 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     if (out->next_timer_ms != 0) {
         uint64_t now = cp_now_ms(cp);
         uint64_t dt = out->next_timer_ms > now ? out->next_timer_ms - now : 1;
-        (void)rte_timer_reset(&peer->timer, dt * cp->tick_per_ms, SINGLE, rte_lcore_id(),
-                              timer_cb, peer);
+        (void)rte_timer_reset(&peer->timer, dt * cp->tick_per_ms, SINGLE, rte_lcore_id(), timer_cb,
+                              peer);
     } else {
         (void)rte_timer_stop(&peer->timer);
     }
@@ -420,8 +421,8 @@ static void peer_start(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d,
 }
 
 static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
-                          unsigned port_idx, const struct rte_ether_addr *mac,
-                          const uint8_t *d, size_t len)
+                          unsigned port_idx, const struct rte_ether_addr *mac, const uint8_t *d,
+                          size_t len)
 {
     uint8_t hvr[CP_HVR_MAX_BYTES];
     size_t hvr_len = 0;
@@ -432,9 +433,8 @@ static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_ke
     hp.family = 4;
     int v = hs_cookie_check(cp->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
     if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
-        struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip,
-                                              key->client_ip, key->local_port,
-                                              key->client_port, hvr, hvr_len);
+        struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip, key->client_ip,
+                                              key->local_port, key->client_port, hvr, hvr_len);
         if (m == NULL) {
             dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
         } else {
@@ -447,7 +447,7 @@ static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_ke
         dp_cnt_inc(DP_CNT_DROP_CP_COOKIE);
         return HS_COOKIE_DROP;
     }
-    return HS_COOKIE_VALID;   /* valid cookie, or cookies off */
+    return HS_COOKIE_VALID; /* valid cookie, or cookies off */
 }
 
 /* The workers' stateless pre-check of datagrams from peers without a
@@ -457,9 +457,9 @@ static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_ke
  * only this thread's peer table knows, and garbage) is punted.  Runs on
  * worker lcores: reads only the listener's handshake context (cookie
  * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
-static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be,
-                               uint16_t peer_port_be, const uint8_t *d, size_t len,
-                               uint8_t *out, size_t out_cap, size_t *out_len)
+static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
+                               const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
+                               size_t *out_len)
 {
     const struct gw_cp *cp = arg;
     if (li >= cp->cfg->n_listeners || !cp->cfg->listeners[li].hs.cookie_required)
@@ -469,16 +469,14 @@ static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be,
     memcpy(hp.addr, &peer_ip_be, 4);
     hp.port = rte_be_to_cpu_16(peer_port_be);
     hp.family = 4;
-    if (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len) ==
-        HS_COOKIE_SEND_HVR)
+    if (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len) == HS_COOKIE_SEND_HVR)
         return DP_PEER_REPLY;
     return DP_PEER_PUNT;
 }
 
 /* A datagram from the peer of a live session that a worker did not take:
  * a new ClientHello, an encrypted alert, a repeated final flight. */
-static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d,
-                             size_t len)
+static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
 {
     struct dp_session *s = peer->sess;
     struct dp_record recs[DP_REC_MAX_PER_DGRAM];
@@ -499,8 +497,8 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
         }
         /* RFC 6347 §4.2.8: a ClientHello on an existing association; after
          * a verified cookie the new handshake replaces the old session. */
-        if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,
-                           len) != HS_COOKIE_VALID)
+        if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d, len) !=
+            HS_COOKIE_VALID)
             return;
         dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
         session_remove(cp, peer, false);
@@ -526,7 +524,7 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
     for (unsigned i = 0; i < n && peer->sess == s; i++) {
         const struct dp_record *r = &recs[i];
         if (r->type == DP_CT_HANDSHAKE || r->type == DP_CT_CHANGE_CIPHER_SPEC)
-            continue;   /* the engine had them */
+            continue; /* the engine had them */
         if (r->epoch != s->epoch) {
             dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
             continue;
@@ -661,8 +659,7 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         return false;
     }
     /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */
-    if (cookie_verdict(cp, (unsigned)li, &key, m->port, &eth->src_addr, d, len) !=
-        HS_COOKIE_VALID)
+    if (cookie_verdict(cp, (unsigned)li, &key, m->port, &eth->src_addr, d, len) != HS_COOKIE_VALID)
         return false;
     if (cp->n_peers >= cp->max_peers) {
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
@@ -687,8 +684,8 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     cp->n_peers++;
     /* Relaxed: workers only need to see it eventually; until then a
      * duplicate ClientHello gets one more HelloVerifyRequest. */
-    __atomic_fetch_add(&g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)],
-                       1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)], 1,
+                       __ATOMIC_RELAXED);
     peer_start(cp, peer, d, len);
     return false;
 }
@@ -817,8 +814,7 @@ static int ctl_sessions(void *arg, json_t *res, char *err)
         json_object_set_new(o, "client", json_string(a));
         json_object_set_new(o, "client_port",
                             json_integer(rte_be_to_cpu_16(peer->key.client_port)));
-        json_object_set_new(o, "listener",
-                            json_string(cp->cfg->listeners[peer->listener].name));
+        json_object_set_new(o, "listener", json_string(cp->cfg->listeners[peer->listener].name));
         json_object_set_new(o, "state", json_string(s ? "established" : "handshake"));
         const struct hs_keys *k = peer->hs ? hs_keys(peer->hs) : NULL;
         if (k != NULL) {
@@ -830,10 +826,12 @@ static int ctl_sessions(void *arg, json_t *res, char *err)
             uint64_t last = __atomic_load_n(&s->last_rx_tsc, __ATOMIC_RELAXED);
             json_object_set_new(o, "nat_port", json_integer(s->nat_port));
             json_object_set_new(o, "owner", json_integer(s->owner));
-            json_object_set_new(o, "rx_records", json_integer((json_int_t)__atomic_load_n(
-                                                     &s->rx_records, __ATOMIC_RELAXED)));
-            json_object_set_new(o, "tx_records", json_integer((json_int_t)__atomic_load_n(
-                                                     &s->tx_records, __ATOMIC_RELAXED)));
+            json_object_set_new(
+                o, "rx_records",
+                json_integer((json_int_t)__atomic_load_n(&s->rx_records, __ATOMIC_RELAXED)));
+            json_object_set_new(
+                o, "tx_records",
+                json_integer((json_int_t)__atomic_load_n(&s->tx_records, __ATOMIC_RELAXED)));
             json_object_set_new(o, "idle_ms",
                                 json_integer(now > last ? (json_int_t)((now - last) / tsc_ms) : 0));
         }
@@ -943,41 +941,44 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
             goto fail;
         }
         if (l->psk_file[0] && (rc = hs_creds_load_psk_file(cl->creds, l->psk_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load PSK file %s: %s", l->name,
-                     l->psk_file, cr_strerror(rc));
+            snprintf(err, err_len, "listener %s: cannot load PSK file %s: %s", l->name, l->psk_file,
+                     cr_strerror(rc));
             goto fail;
         }
         if (l->cert_file[0] &&
             (rc = hs_creds_load_cert(cl->creds, l->cert_file, l->key_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s",
-                     l->name, l->cert_file, l->key_file, cr_strerror(rc));
+            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s", l->name,
+                     l->cert_file, l->key_file, cr_strerror(rc));
             goto fail;
         }
         if (l->cert2_file[0] &&
             (rc = hs_creds_load_cert(cl->creds, l->cert2_file, l->key2_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s",
-                     l->name, l->cert2_file, l->key2_file, cr_strerror(rc));
+            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s", l->name,
+                     l->cert2_file, l->key2_file, cr_strerror(rc));
             goto fail;
         }
         if (l->ca_file[0] && (rc = hs_creds_load_ca(cl->creds, l->ca_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load CA file %s: %s", l->name,
-                     l->ca_file, cr_strerror(rc));
+            snprintf(err, err_len, "listener %s: cannot load CA file %s: %s", l->name, l->ca_file,
+                     cr_strerror(rc));
             goto fail;
         }
         cl->ctx = hs_ctx_new(&l->hs, cl->creds);
         if (cl->ctx == NULL) {
             rc = CR_ERR_INVAL;
-            snprintf(err, err_len, "listener %s: cannot create the handshake context "
-                     "(credentials missing for the configured suites?)", l->name);
+            snprintf(err, err_len,
+                     "listener %s: cannot create the handshake context "
+                     "(credentials missing for the configured suites?)",
+                     l->name);
             goto fail;
         }
         cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
         if (cl->nh < 0) {
             rc = CR_ERR_INVAL;
-            snprintf(err, err_len, "listener %s: backend %u.%u.%u.%u is on no port's subnet "
-                     "and no port has a gateway", l->name, l->backend_ipv4 >> 24,
-                     (l->backend_ipv4 >> 16) & 255, (l->backend_ipv4 >> 8) & 255,
-                     l->backend_ipv4 & 255);
+            snprintf(err, err_len,
+                     "listener %s: backend %u.%u.%u.%u is on no port's subnet "
+                     "and no port has a gateway",
+                     l->name, l->backend_ipv4 >> 24, (l->backend_ipv4 >> 16) & 255,
+                     (l->backend_ipv4 >> 8) & 255, l->backend_ipv4 & 255);
             goto fail;
         }
     }
@@ -988,8 +989,8 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
     if (cfg->control_socket[0]) {
         rc = gw_ctl_open(&cp->ctl, cfg->control_socket);
         if (rc < 0) {
-            snprintf(err, err_len, "cannot open the control socket %s: %s",
-                     cfg->control_socket, cr_strerror(rc));
+            snprintf(err, err_len, "cannot open the control socket %s: %s", cfg->control_socket,
+                     cr_strerror(rc));
             goto fail;
         }
     }
@@ -1068,12 +1069,10 @@ void gw_cp_shutdown(struct gw_cp *cp)
     for (unsigned w = 0; w < g->n_workers; w++) {
         struct rte_mbuf *pkts[GW_CP_PUNT_BURST];
         unsigned n;
-        while ((n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST,
-                                           NULL)) > 0)
+        while ((n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST, NULL)) > 0)
             rte_pktmbuf_free_bulk(pkts, n);
         /* Frames we queued for worker 0 to send: send them ourselves. */
-        while ((n = rte_ring_dequeue_burst(g->cptx[w], (void **)pkts, GW_CP_PUNT_BURST,
-                                           NULL)) > 0)
+        while ((n = rte_ring_dequeue_burst(g->cptx[w], (void **)pkts, GW_CP_PUNT_BURST, NULL)) > 0)
             for (unsigned i = 0; i < n; i++)
                 cp_tx(cp, pkts[i]);
     }

@@ -20,11 +20,11 @@
 #include "dp_worker.h"
 #include "gw_config.h"
 
-#define GW_CP_REAP_PERIOD_MS 250
+#define GW_CP_REAP_PERIOD_MS    250
 #define GW_CP_RECLAIM_PERIOD_MS 10
 #define GW_CP_SHUTDOWN_DRAIN_MS 200
-#define GW_CP_PUNT_BURST 32
-#define GW_CP_LOG_PER_SEC 10             /* peer event lines per second */
+#define GW_CP_PUNT_BURST        32
+#define GW_CP_LOG_PER_SEC       10 /* peer event lines per second */
 
 struct gw_cp;
 
@@ -32,8 +32,8 @@ struct gw_cp;
  * and session table created): loads credentials, creates one handshake
  * context per listener, sets up next hops and the control socket.  On error
  * returns a negative CR_ERR_* with a message in err. */
-CR_WUR int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g,
-                        char *err, size_t err_len);
+CR_WUR int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g, char *err,
+                        size_t err_len);
 /* Runs the control loop until *stop becomes non-zero. */
 void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop);
 /* After the workers stopped: send close_notify to every live session,

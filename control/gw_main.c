@@ -159,12 +159,12 @@ static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
 int main(int argc, char **argv)
 {
     char err[GW_ERR_MAX_LEN];
-    struct app_opts o = {.config = NULL, .stats_ms = -1, .idle_sleep_us = -1,
-                         .idle_polls = -1, .max_sessions = -1};
+    struct app_opts o = {
+        .config = NULL, .stats_ms = -1, .idle_sleep_us = -1, .idle_polls = -1, .max_sessions = -1};
     struct gw_cp *cp = NULL;
     int rc, ret = 1;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* log lines in order when piped */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* log lines in order when piped */
     /* --help works without EAL (EAL's own --help would exit non-zero). */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -174,7 +174,8 @@ int main(int argc, char **argv)
 
     rc = rte_eal_init(argc, argv);
     if (rc < 0) {
-        fprintf(stderr, "dtlsgw: EAL initialisation failed: %s\n"
+        fprintf(stderr,
+                "dtlsgw: EAL initialisation failed: %s\n"
                 "dtlsgw: check the EAL options before `--` (see dtlsgw --help)\n",
                 rte_strerror(rte_errno));
         return 1;
@@ -207,8 +208,10 @@ int main(int argc, char **argv)
     struct dp_gw *g = &g_gw;
     unsigned n_lcores = rte_lcore_count();
     if (n_lcores < 2) {
-        fprintf(stderr, "dtlsgw: need at least 2 lcores (main = control plane, 1+ workers); "
-                "got %u: use e.g. -l 0-1\n", n_lcores);
+        fprintf(stderr,
+                "dtlsgw: need at least 2 lcores (main = control plane, 1+ workers); "
+                "got %u: use e.g. -l 0-1\n",
+                n_lcores);
         goto out_eal;
     }
     g->n_workers = n_lcores - 1;
@@ -217,7 +220,8 @@ int main(int argc, char **argv)
         goto out_eal;
     }
     unsigned wi = 0, lc;
-    RTE_LCORE_FOREACH_WORKER(lc) {
+    RTE_LCORE_FOREACH_WORKER(lc)
+    {
         g->worker_lcore[wi++] = lc;
     }
     g->idle_sleep_us = o.idle_sleep_us >= 0 ? (uint32_t)o.idle_sleep_us : DP_IDLE_SLEEP_US_DEFAULT;
@@ -231,9 +235,11 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < g_cfg.n_ports; i++) {
         const struct gw_port_cfg *pc = &g_cfg.ports[i];
         if (!rte_eth_dev_is_valid_port(pc->port_id)) {
-            fprintf(stderr, "dtlsgw: config port %s uses DPDK port %u but only %u DPDK "
+            fprintf(stderr,
+                    "dtlsgw: config port %s uses DPDK port %u but only %u DPDK "
                     "port(s) exist: add a --vdev (e.g. --vdev=net_af_packet%u,iface=IF) "
-                    "or bind a NIC\n", pc->name, pc->port_id, avail, pc->port_id);
+                    "or bind a NIC\n",
+                    pc->name, pc->port_id, avail, pc->port_id);
             goto out_eal;
         }
         for (unsigned j = 0; j < i; j++)
@@ -253,8 +259,10 @@ int main(int argc, char **argv)
         n_mbufs = n_mbufs * 2 + 1;
     g->pool = dp_port_pool_create("dgw_mbufs", n_mbufs, (int)rte_socket_id());
     if (g->pool == NULL) {
-        fprintf(stderr, "dtlsgw: cannot create a pool of %u mbufs: %s (give EAL more "
-                "memory, e.g. -m 1024)\n", n_mbufs, rte_strerror(rte_errno));
+        fprintf(stderr,
+                "dtlsgw: cannot create a pool of %u mbufs: %s (give EAL more "
+                "memory, e.g. -m 1024)\n",
+                n_mbufs, rte_strerror(rte_errno));
         goto out_eal;
     }
 
@@ -274,10 +282,10 @@ int main(int argc, char **argv)
         ipv4_str(pc->ipv4, ip, sizeof(ip));
         printf("dtlsgw: port %s = DPDK port %u (%s) %s/%u mac " RTE_ETHER_ADDR_PRT_FMT
                " rxq=%u%s txq=%u control-txq=%s csum=%s mtu=%u\n",
-               pc->name, p->port_id, p->driver, ip, p->prefix_len,
-               RTE_ETHER_ADDR_BYTES(&p->mac), p->n_rxq, p->spread ? " (spread)" : "",
-               p->n_txq, p->cp_txq >= 0 ? "own" : "via worker 0",
-               p->tx_csum_offload ? "offload" : "software", p->mtu);
+               pc->name, p->port_id, p->driver, ip, p->prefix_len, RTE_ETHER_ADDR_BYTES(&p->mac),
+               p->n_rxq, p->spread ? " (spread)" : "", p->n_txq,
+               p->cp_txq >= 0 ? "own" : "via worker 0", p->tx_csum_offload ? "offload" : "software",
+               p->mtu);
     }
 
     if (g_cfg.n_listeners > DP_MAX_LISTENERS) {
@@ -294,25 +302,25 @@ int main(int argc, char **argv)
         if (pi < 0) {
             char ip[20];
             ipv4_str(l->ipv4, ip, sizeof(ip));
-            fprintf(stderr, "dtlsgw: listener %s: address %s is not a port's address\n",
-                    l->name, ip);
+            fprintf(stderr, "dtlsgw: listener %s: address %s is not a port's address\n", l->name,
+                    ip);
             goto out_ports;
         }
         dl->port_idx = (uint16_t)pi;
         char ip[20], bip[20];
         ipv4_str(l->ipv4, ip, sizeof(ip));
         ipv4_str(l->backend_ipv4, bip, sizeof(bip));
-        printf("dtlsgw: listener %s on %s:%u -> backend %s:%u (nat ports %u-%u)\n", l->name,
-               ip, l->udp_port, bip, l->backend_port, l->nat_port_min, l->nat_port_max);
+        printf("dtlsgw: listener %s on %s:%u -> backend %s:%u (nat ports %u-%u)\n", l->name, ip,
+               l->udp_port, bip, l->backend_port, l->nat_port_min, l->nat_port_max);
     }
     g->n_listeners = g_cfg.n_listeners;
 
     uint32_t max_sessions = g_cfg.max_sessions ? g_cfg.max_sessions : DP_SESS_MAX_DEFAULT;
-    g->sessions = dp_sess_table_create("dgw_sessions", max_sessions, g->n_workers,
-                                       (int)rte_socket_id());
+    g->sessions =
+        dp_sess_table_create("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id());
     if (g->sessions == NULL) {
-        fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n",
-                max_sessions, rte_strerror(rte_errno));
+        fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
+                rte_strerror(rte_errno));
         goto out_ports;
     }
     rc = dp_gw_rings_create(g);
@@ -353,8 +361,7 @@ int main(int argc, char **argv)
 
     gw_cp_run(cp, &g_stop);
 
-    printf("dtlsgw: stopping: %u live session(s) get close_notify\n",
-           dp_sess_count(g->sessions));
+    printf("dtlsgw: stopping: %u live session(s) get close_notify\n", dp_sess_count(g->sessions));
     /* Release: workers stop polling RX and exit their loop. */
     __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
     rte_eal_mp_wait_lcore();

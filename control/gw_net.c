@@ -61,8 +61,7 @@ bool gw_net_nexthop_resolved(const struct gw_net *n, unsigned nh)
            (__atomic_load_n(&n->g->nexthops[nh].mac_word, __ATOMIC_RELAXED) & DP_NH_VALID);
 }
 
-static void learn(struct gw_net *n, unsigned port, uint32_t ip_be,
-                  const struct rte_ether_addr *mac)
+static void learn(struct gw_net *n, unsigned port, uint32_t ip_be, const struct rte_ether_addr *mac)
 {
     struct dp_gw *g = n->g;
     if (rte_is_zero_ether_addr(mac) || !rte_is_unicast_ether_addr(mac))
@@ -85,8 +84,7 @@ static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
 {
     struct dp_gw *g = n->g;
     unsigned port = m->port;
-    if (port >= g->n_ports ||
-        m->data_len < RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr)) {
+    if (port >= g->n_ports || m->data_len < RTE_ETHER_HDR_LEN + sizeof(struct rte_arp_hdr)) {
         dp_cnt_inc(DP_CNT_DROP_CP_ARP);
         rte_pktmbuf_free(m);
         return NULL;
@@ -117,7 +115,7 @@ static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
         return m;
     }
     if (a->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY))
-        dp_cnt_inc(DP_CNT_DROP_CP_ARP);   /* request for someone else */
+        dp_cnt_inc(DP_CNT_DROP_CP_ARP); /* request for someone else */
     rte_pktmbuf_free(m);
     return NULL;
 }
@@ -215,13 +213,12 @@ static struct rte_mbuf *arp_request(struct dp_gw *g, unsigned nh)
     return m;
 }
 
-unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out,
-                         unsigned max)
+unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out, unsigned max)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n->g->n_nexthops && k < max; i++) {
-        uint64_t period = gw_net_nexthop_resolved(n, i) ? GW_NET_ARP_REFRESH_MS
-                                                        : GW_NET_ARP_RETRY_MS;
+        uint64_t period =
+            gw_net_nexthop_resolved(n, i) ? GW_NET_ARP_REFRESH_MS : GW_NET_ARP_RETRY_MS;
         if (n->nh_last_req_ms[i] != 0 && now_ms - n->nh_last_req_ms[i] < period)
             continue;
         struct rte_mbuf *m = arp_request(n->g, i);

@@ -21,8 +21,8 @@
 
 #include "dp_worker.h"
 
-#define GW_NET_ARP_RETRY_MS 250           /* unresolved next hop: re-ask */
-#define GW_NET_ARP_REFRESH_MS 30000       /* resolved: refresh */
+#define GW_NET_ARP_RETRY_MS   250   /* unresolved next hop: re-ask */
+#define GW_NET_ARP_REFRESH_MS 30000 /* resolved: refresh */
 
 struct gw_net {
     struct dp_gw *g;
@@ -45,8 +45,7 @@ struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m);
 /* Builds ARP requests for next hops that are unresolved (every
  * GW_NET_ARP_RETRY_MS) or due a refresh; up to max frames into out.
  * Returns the count (out[i]->port = port index). */
-unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out,
-                         unsigned max);
+unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **out, unsigned max);
 
 /* A UDP frame carrying data on port port_idx (m->port set).  NULL when no
  * mbuf or too big for one segment. */

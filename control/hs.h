@@ -18,43 +18,48 @@
 #include "cr_err.h"
 
 /* ---- limits (units in the names) ------------------------------------- */
-#define HS_MTU_DEFAULT_BYTES 1400
-#define HS_MTU_MIN_BYTES 256
-#define HS_MTU_MAX_BYTES 16384
+#define HS_MTU_DEFAULT_BYTES          1400
+#define HS_MTU_MIN_BYTES              256
+#define HS_MTU_MAX_BYTES              16384
 #define HS_RETRANS_INITIAL_DEFAULT_MS 1000
-#define HS_RETRANS_MAX_DEFAULT_MS 60000
-#define HS_MSG_MAX_BYTES (64 * 1024)          /* one handshake message */
-#define HS_BUFFERED_MAX_BYTES (128 * 1024)    /* all reassembly per handshake */
-#define HS_OUT_MAX_DGRAMS 64                  /* datagrams of one output */
-#define HS_MAX_SUITES 32
-#define HS_IDENTITY_MAX_LEN 255
-#define HS_SNI_MAX_LEN 255
-#define HS_BAD_MAC_LIMIT_DEFAULT 0            /* 0: unlimited (drop+count) */
+#define HS_RETRANS_MAX_DEFAULT_MS     60000
+#define HS_MSG_MAX_BYTES              (64 * 1024)  /* one handshake message */
+#define HS_BUFFERED_MAX_BYTES         (128 * 1024) /* all reassembly per handshake */
+#define HS_OUT_MAX_DGRAMS             64           /* datagrams of one output */
+#define HS_MAX_SUITES                 32
+#define HS_IDENTITY_MAX_LEN           255
+#define HS_SNI_MAX_LEN                255
+#define HS_BAD_MAC_LIMIT_DEFAULT      0 /* 0: unlimited (drop+count) */
 
 /* ---- cipher suites (IANA codes) ---------------------------------------- */
-#define HS_PSK_AES128_CCM8 0xC0A8
-#define HS_PSK_AES128_CCM 0xC0A4
-#define HS_PSK_AES128_GCM 0x00A8
-#define HS_PSK_AES256_GCM 0x00A9
-#define HS_PSK_CHACHA20 0xCCAB
-#define HS_ECDHE_PSK_CHACHA20 0xCCAC
-#define HS_ECDHE_ECDSA_AES128_GCM 0xC02B
-#define HS_ECDHE_ECDSA_AES256_GCM 0xC02C
-#define HS_ECDHE_ECDSA_CHACHA20 0xCCA9
+#define HS_PSK_AES128_CCM8         0xC0A8
+#define HS_PSK_AES128_CCM          0xC0A4
+#define HS_PSK_AES128_GCM          0x00A8
+#define HS_PSK_AES256_GCM          0x00A9
+#define HS_PSK_CHACHA20            0xCCAB
+#define HS_ECDHE_PSK_CHACHA20      0xCCAC
+#define HS_ECDHE_ECDSA_AES128_GCM  0xC02B
+#define HS_ECDHE_ECDSA_AES256_GCM  0xC02C
+#define HS_ECDHE_ECDSA_CHACHA20    0xCCA9
 #define HS_ECDHE_ECDSA_AES128_CCM8 0xC0AE
-#define HS_ECDHE_ECDSA_AES128_CCM 0xC0AC
-#define HS_ECDHE_RSA_AES128_GCM 0xC02F
-#define HS_ECDHE_RSA_AES256_GCM 0xC030
-#define HS_ECDHE_RSA_CHACHA20 0xCCA8
+#define HS_ECDHE_ECDSA_AES128_CCM  0xC0AC
+#define HS_ECDHE_RSA_AES128_GCM    0xC02F
+#define HS_ECDHE_RSA_AES256_GCM    0xC030
+#define HS_ECDHE_RSA_CHACHA20      0xCCA8
 
-enum hs_kex { HS_KEX_PSK, HS_KEX_ECDHE_PSK, HS_KEX_ECDHE_ECDSA, HS_KEX_ECDHE_RSA };
+enum hs_kex {
+    HS_KEX_PSK,
+    HS_KEX_ECDHE_PSK,
+    HS_KEX_ECDHE_ECDSA,
+    HS_KEX_ECDHE_RSA
+};
 
 struct hs_suite_info {
     uint16_t id;
-    const char *name;          /* IANA name, e.g. TLS_PSK_WITH_AES_128_CCM_8 */
+    const char *name; /* IANA name, e.g. TLS_PSK_WITH_AES_128_CCM_8 */
     enum hs_kex kex;
     enum cr_aead_alg aead;
-    bool sha384;               /* PRF hash: SHA-384 (else SHA-256) */
+    bool sha384; /* PRF hash: SHA-384 (else SHA-256) */
 };
 /* NULL when the suite is not supported. */
 const struct hs_suite_info *hs_suite_find(uint16_t id);
@@ -73,8 +78,8 @@ CR_WUR int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
 /* PSK identities, GnuTLS psktool format: `identity:hexkey` per line.
  * Replaces the previous set atomically (reload without restart). */
 CR_WUR int hs_creds_load_psk_file(struct hs_creds *c, const char *path);
-CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity,
-                            const uint8_t *key, size_t key_len);
+CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity, const uint8_t *key,
+                            size_t key_len);
 /* CA bundle used to verify client certificates. */
 CR_WUR int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path);
 /* (added) PSK identity hint sent in ServerKeyExchange (RFC 4279 §2); with
@@ -85,19 +90,23 @@ CR_WUR int hs_creds_set_psk_hint(struct hs_creds *c, const char *hint);
 const char *hs_creds_last_error(const struct hs_creds *c);
 
 /* ---- configuration ----------------------------------------------------- */
-enum hs_client_auth { HS_CLIENT_AUTH_NONE, HS_CLIENT_AUTH_OPTIONAL, HS_CLIENT_AUTH_REQUIRE };
+enum hs_client_auth {
+    HS_CLIENT_AUTH_NONE,
+    HS_CLIENT_AUTH_OPTIONAL,
+    HS_CLIENT_AUTH_REQUIRE
+};
 
 struct hs_params {
-    uint16_t suites[HS_MAX_SUITES];   /* server preference order */
-    unsigned n_suites;                /* 0: built-in default order */
-    uint32_t mtu_bytes;               /* UDP payload budget per datagram */
+    uint16_t suites[HS_MAX_SUITES]; /* server preference order */
+    unsigned n_suites;              /* 0: built-in default order */
+    uint32_t mtu_bytes;             /* UDP payload budget per datagram */
     uint32_t retrans_initial_ms;
     uint32_t retrans_max_ms;
-    bool cookie_required;             /* default true; off is logged */
-    bool require_ems;                 /* RFC 7627, default true */
+    bool cookie_required; /* default true; off is logged */
+    bool require_ems;     /* RFC 7627, default true */
     enum hs_client_auth client_auth;
-    uint32_t bad_mac_limit;           /* 0: unlimited */
-    uint8_t cid_len;                  /* reserved for RFC 9146; 0 */
+    uint32_t bad_mac_limit; /* 0: unlimited */
+    uint8_t cid_len;        /* reserved for RFC 9146; 0 */
 };
 /* Fills the defaults described above. */
 void hs_params_default(struct hs_params *p);
@@ -111,9 +120,9 @@ CR_WUR int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx);
 
 /* Transport address of the peer (bound into the cookie). */
 struct hs_peer {
-    uint8_t addr[16];   /* IPv4 in the first 4 bytes when family == 4 */
-    uint16_t port;      /* host order */
-    uint8_t family;     /* 4 or 6 */
+    uint8_t addr[16]; /* IPv4 in the first 4 bytes when family == 4 */
+    uint16_t port;    /* host order */
+    uint8_t family;   /* 4 or 6 */
 };
 
 /* ---- stateless cookie exchange (RFC 6347 §4.2.1) ------------------------
@@ -124,33 +133,36 @@ struct hs_peer {
  *                         cookie: send out_hvr (never larger than the input);
  *   HS_COOKIE_DROP      - anything else: drop silently (counted by caller).
  * Nothing is allocated. */
-enum hs_cookie_verdict { HS_COOKIE_VALID = 0, HS_COOKIE_SEND_HVR = 1, HS_COOKIE_DROP = 2 };
-int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer,
-                    const uint8_t *dgram, size_t len, uint8_t *out_hvr,
-                    size_t out_cap, size_t *out_hvr_len);
+enum hs_cookie_verdict {
+    HS_COOKIE_VALID = 0,
+    HS_COOKIE_SEND_HVR = 1,
+    HS_COOKIE_DROP = 2
+};
+int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const uint8_t *dgram,
+                    size_t len, uint8_t *out_hvr, size_t out_cap, size_t *out_hvr_len);
 
 /* ---- one handshake ------------------------------------------------------ */
 struct hs;
 
 enum hs_event {
     HS_EV_NONE = 0,
-    HS_EV_ESTABLISHED,   /* keys ready: hs_keys() */
-    HS_EV_CLOSED,        /* close_notify received (our close_notify in out) */
-    HS_EV_FAILED,        /* fatal alert sent or received; hs is dead */
-    HS_EV_TIMEOUT,       /* retransmission gave up */
+    HS_EV_ESTABLISHED, /* keys ready: hs_keys() */
+    HS_EV_CLOSED,      /* close_notify received (our close_notify in out) */
+    HS_EV_FAILED,      /* fatal alert sent or received; hs is dead */
+    HS_EV_TIMEOUT,     /* retransmission gave up */
 };
 
 struct hs_dgram {
-    const uint8_t *data;     /* owned by the hs; valid until its next call */
+    const uint8_t *data; /* owned by the hs; valid until its next call */
     size_t len;
 };
 
 struct hs_out {
     struct hs_dgram dgrams[HS_OUT_MAX_DGRAMS];
     unsigned n_dgrams;
-    uint64_t next_timer_ms;  /* absolute deadline; 0: no timer */
+    uint64_t next_timer_ms; /* absolute deadline; 0: no timer */
     enum hs_event event;
-    int alert;               /* alert description sent/received, or -1 */
+    int alert; /* alert description sent/received, or -1 */
     /* Application data records (epoch >= 1) decrypted by the engine: only
      * when the caller feeds them to hs_input (the gateway's dataplane does
      * its own; the test driver may use this). */
@@ -162,14 +174,14 @@ struct hs_out {
 struct hs_keys {
     uint16_t suite;
     enum cr_aead_alg aead;
-    uint16_t epoch;                          /* 1 */
+    uint16_t epoch; /* 1 */
     uint8_t key_len, iv_len;
     uint8_t client_write_key[CR_AEAD_KEY_MAX_LEN];
     uint8_t server_write_key[CR_AEAD_KEY_MAX_LEN];
     uint8_t client_write_iv[CR_AEAD_FIXED_IV_MAX_LEN];
     uint8_t server_write_iv[CR_AEAD_FIXED_IV_MAX_LEN];
-    uint64_t server_write_seq_next;          /* first free write seq, epoch 1 */
-    uint64_t client_read_seq_top;            /* highest client epoch-1 seq seen */
+    uint64_t server_write_seq_next;              /* first free write seq, epoch 1 */
+    uint64_t client_read_seq_top;                /* highest client epoch-1 seq seen */
     char peer_identity[HS_IDENTITY_MAX_LEN + 1]; /* PSK identity or cert subject */
     char sni[HS_SNI_MAX_LEN + 1];
     enum hs_kex kex;
@@ -183,16 +195,15 @@ void hs_free(struct hs *hs);
 /* Feeds one received datagram.  Invalid records are dropped silently and
  * counted; returns 0, or a negative CR_ERR_* when the handshake failed
  * (out->event then says HS_EV_FAILED and out carries the alert). */
-int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms,
-             struct hs_out *out);
+int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, struct hs_out *out);
 /* Call at out->next_timer_ms: retransmits the last flight or gives up. */
 int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out);
 /* Builds an encrypted close_notify (after ESTABLISHED) into out->dgrams. */
 int hs_close(struct hs *hs, struct hs_out *out);
 /* Encrypts one application data record (test driver / small senders). */
-int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf,
-                size_t out_cap, size_t *out_len);
-const struct hs_keys *hs_keys(const struct hs *hs);   /* NULL before ESTABLISHED */
+int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf, size_t out_cap,
+                size_t *out_len);
+const struct hs_keys *hs_keys(const struct hs *hs); /* NULL before ESTABLISHED */
 /* (added) Epoch-1 records the engine writes after ESTABLISHED (hs_seal_app,
  * hs_close, no_renegotiation / close_notify answers) use their own counter,
  * starting at keys.server_write_seq_next.  A caller whose dataplane has
@@ -201,8 +212,8 @@ void hs_set_write_seq(struct hs *hs, uint64_t seq);
 bool hs_established(const struct hs *hs);
 
 struct hs_stats {
-    uint64_t bad_mac;          /* records that failed authentication */
-    uint64_t dropped_records;  /* invalid records dropped silently */
+    uint64_t bad_mac;         /* records that failed authentication */
+    uint64_t dropped_records; /* invalid records dropped silently */
     uint64_t retransmits;
     uint64_t flights_sent;
 };

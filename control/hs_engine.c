@@ -1034,14 +1034,14 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
          * "extended master secret", session_hash)[0..47], session_hash being
          * the hash of the handshake messages through ClientKeyExchange. */
         CR_GUARD(transcript_hash(hs, hash, &hash_len));
-        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "extended master secret", hash, hash_len,
-                                   NULL, 0, hs->master, HS_MASTER_LEN),
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "extended master secret",
+                                    hash, hash_len, NULL, 0, hs->master, HS_MASTER_LEN),
                       done);
     } else {
         /* RFC 5246 §8.1. */
-        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret", hs->client_random,
-                                   HS_RANDOM_LEN, hs->server_random, HS_RANDOM_LEN, hs->master,
-                                   HS_MASTER_LEN),
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret",
+                                    hs->client_random, HS_RANDOM_LEN, hs->server_random,
+                                    HS_RANDOM_LEN, hs->master, HS_MASTER_LEN),
                       done);
     }
     /* RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random
@@ -1049,8 +1049,8 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
      * server_write_key, client_write_IV, server_write_IV. */
     CR_ENSURE_GOTO(key_len > 0 && 2 * key_len + 2 * iv_len <= sizeof(kb), CR_ERR_INVAL, done);
     CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, hs->master, HS_MASTER_LEN, "key expansion",
-                               hs->server_random, HS_RANDOM_LEN, hs->client_random, HS_RANDOM_LEN,
-                               kb, 2 * key_len + 2 * iv_len),
+                                hs->server_random, HS_RANDOM_LEN, hs->client_random, HS_RANDOM_LEN,
+                                kb, 2 * key_len + 2 * iv_len),
                   done);
     hs->keys.key_len = (uint8_t)key_len;
     hs->keys.iv_len = (uint8_t)iv_len;
@@ -1169,8 +1169,8 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
      * Hash(handshake_messages))[0..11]. */
     CR_ENSURE(msg->len == HS_VERIFY_DATA_LEN, CR_ERR_DECODE);
     CR_GUARD(transcript_hash(hs, hash, &hash_len));
-    CR_GUARD(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN, "client finished", hash,
-                          hash_len, NULL, 0, expect, sizeof(expect)));
+    CR_GUARD(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN,
+                           "client finished", hash, hash_len, NULL, 0, expect, sizeof(expect)));
     if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0)
         return HS_ERR_DECRYPT;
     CR_GUARD(transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
@@ -1180,8 +1180,8 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs_buf_init(&b, HS_VERIFY_DATA_LEN);
     uint8_t *vd = hs_buf_reserve(&b, HS_VERIFY_DATA_LEN);
     CR_ENSURE_GOTO(vd, CR_ERR_NOMEM, done);
-    CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN, "server finished",
-                               hash, hash_len, NULL, 0, vd, HS_VERIFY_DATA_LEN),
+    CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN,
+                                "server finished", hash, hash_len, NULL, 0, vd, HS_VERIFY_DATA_LEN),
                   done);
     hs_flight_reset(&hs->flight);
     hs->have_flight = true;

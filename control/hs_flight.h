@@ -20,20 +20,19 @@
 /* Writes one complete protected record (header + explicit nonce + ciphertext
  * + tag) for epoch >= 1. */
 struct hs_record_sealer {
-    int (*seal)(void *arg, uint8_t type, uint16_t epoch, uint64_t seq,
-                const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_cap,
-                size_t *out_len);
-    size_t overhead;     /* bytes a sealed record adds beyond 13 + pt_len */
+    int (*seal)(void *arg, uint8_t type, uint16_t epoch, uint64_t seq, const uint8_t *pt,
+                size_t pt_len, uint8_t *out, size_t out_cap, size_t *out_len);
+    size_t overhead; /* bytes a sealed record adds beyond 13 + pt_len */
     void *arg;
 };
 
 struct hs_flight_item {
-    uint8_t is_ccs;          /* ChangeCipherSpec record instead of handshake */
+    uint8_t is_ccs; /* ChangeCipherSpec record instead of handshake */
     uint8_t msg_type;
     uint16_t msg_seq;
     uint16_t epoch;
     uint32_t len;
-    uint8_t *body;           /* owned copy */
+    uint8_t *body; /* owned copy */
 };
 
 struct hs_flight {
@@ -54,8 +53,7 @@ CR_WUR int hs_flight_add_ccs(struct hs_flight *f, uint16_t epoch);
  * and is advanced.  Datagrams are written into buf (cap bytes) and described
  * by dgrams[0..*n_out).  Returns 0 or a negative CR_ERR_*. */
 CR_WUR int hs_flight_emit(const struct hs_flight *f, size_t mtu,
-                          const struct hs_record_sealer *sealer, uint64_t seq[2],
-                          uint8_t *buf, size_t cap, struct hs_dgram *dgrams,
-                          unsigned max, unsigned *n_out);
+                          const struct hs_record_sealer *sealer, uint64_t seq[2], uint8_t *buf,
+                          size_t cap, struct hs_dgram *dgrams, unsigned max, unsigned *n_out);
 
 #endif

@@ -48,8 +48,8 @@
  * the inner plaintext adds the content type and padding; allow a little
  * headroom for that. */
 #define AEAD_PLAINTEXT_MAX_BYTES ((1u << 14) + 256u)
-#define AEAD_NONCE_LEN 12
-#define AEAD_SALT_LEN 4
+#define AEAD_NONCE_LEN           12
+#define AEAD_SALT_LEN            4
 /* RFC 9146 §3: tls12_cid content type. */
 #define AEAD_TLS12_CID_TYPE 25
 /* Upper bound on FLUSH_BURST calls while draining one burst; a burst is at
@@ -62,7 +62,7 @@
  * AADs (RFC 9146 CID records) and every AAD built by the general path go to
  * struct cr_aead_ctx.aad_long[]. */
 #define AEAD_AAD_SHORT_BYTES 32
-#define AEAD_AAD_LONG_BYTES 48
+#define AEAD_AAD_LONG_BYTES  48
 struct aead_scratch {
     uint8_t nonce[16];
     uint8_t tag[CR_AEAD_TAG_MAX_LEN];
@@ -80,8 +80,7 @@ struct cr_aead_ctx {
     IMB_JOB *done[IMB_MAX_JOBS];
     struct cr_aead_op *pending[CR_AEAD_BATCH_MAX];
     struct aead_scratch s[CR_AEAD_BATCH_MAX];
-    uint8_t aad_long[CR_AEAD_BATCH_MAX][AEAD_AAD_LONG_BYTES]
-        __attribute__((aligned(16)));
+    uint8_t aad_long[CR_AEAD_BATCH_MAX][AEAD_AAD_LONG_BYTES] __attribute__((aligned(16)));
     /* Diagnostics: completions returned by ipsec-mb that did not belong to
      * the burst in flight or were returned twice (ipsec-mb 1.3 flush after
      * queue wrap), and jobs that ended in an error status. */
@@ -106,8 +105,7 @@ static inline void put_be16(uint8_t *p, uint16_t v)
 /* epoch(2) || seq(6), big-endian: the DTLS 64-bit record sequence number. */
 static inline uint64_t dtls_seq64_be(uint16_t epoch, uint64_t seq)
 {
-    return __builtin_bswap64(((uint64_t)epoch << 48) |
-                             (seq & 0xffffffffffffull));
+    return __builtin_bswap64(((uint64_t)epoch << 48) | (seq & 0xffffffffffffull));
 }
 
 static const char *arch_name(IMB_ARCH arch)
@@ -259,13 +257,11 @@ const char *cr_aead_alg_name(enum cr_aead_alg alg)
 
 /* ---- keys --------------------------------------------------------------- */
 
-int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx,
-                     enum cr_aead_alg alg, const uint8_t *secret,
-                     size_t secret_len, const uint8_t *fixed_iv,
+int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx, enum cr_aead_alg alg,
+                     const uint8_t *secret, size_t secret_len, const uint8_t *fixed_iv,
                      size_t fixed_iv_len)
 {
-    CR_ENSURE(key != NULL && secret != NULL && fixed_iv != NULL,
-              CR_ERR_INVAL);
+    CR_ENSURE(key != NULL && secret != NULL && fixed_iv != NULL, CR_ERR_INVAL);
     CR_ENSURE((unsigned)alg < CR_AEAD_N_ALGS, CR_ERR_UNSUPPORTED);
     CR_ENSURE(secret_len == cr_aead_key_len(alg), CR_ERR_INVAL);
     CR_ENSURE(fixed_iv_len == cr_aead_fixed_iv_len(alg), CR_ERR_INVAL);
@@ -351,8 +347,7 @@ static inline void build_nonce(const struct cr_aead_op *op, uint8_t *nonce)
      * opaque nonce_explicit[8]; } GCMNonce;" (CCMNonce has the same
      * layout).  The salt is the implicit part of the key block. */
     memcpy(nonce, key->fixed_iv, AEAD_SALT_LEN);
-    memcpy(nonce + AEAD_SALT_LEN, op->explicit_nonce,
-           CR_AEAD_EXPLICIT_NONCE_LEN);
+    memcpy(nonce + AEAD_SALT_LEN, op->explicit_nonce, CR_AEAD_EXPLICIT_NONCE_LEN);
 }
 
 void cr_aead_build_nonce(const struct cr_aead_op *op, uint8_t nonce[12])
@@ -372,8 +367,7 @@ static inline unsigned build_aad(const struct cr_aead_op *op, uint8_t *aad)
         /* type(1) || version(2) || length(2), stored as one little-endian
          * word: 8 bytes written, the 3 bytes past the AAD are don't-care
          * (every AAD buffer is at least 32 bytes). */
-        uint64_t tail = (uint64_t)op->type |
-                        (uint64_t)__builtin_bswap16(op->version) << 8 |
+        uint64_t tail = (uint64_t)op->type | (uint64_t)__builtin_bswap16(op->version) << 8 |
                         (uint64_t)__builtin_bswap16((uint16_t)op->len) << 24;
         memcpy(aad + 8, &tail, 8);
         return CR_DTLS_AAD_LEN;
@@ -410,8 +404,7 @@ static inline int op_check(const struct cr_aead_op *op)
         return CR_ERR_INVAL;
     if (op->cid != NULL) {
         /* RFC 9146 §4: CID records carry the tls12_cid content type. */
-        if (op->cid_len > CR_AEAD_CID_MAX_LEN ||
-            op->type != AEAD_TLS12_CID_TYPE)
+        if (op->cid_len > CR_AEAD_CID_MAX_LEN || op->type != AEAD_TLS12_CID_TYPE)
             return CR_ERR_INVAL;
     }
     return CR_OK;
@@ -420,8 +413,7 @@ static inline int op_check(const struct cr_aead_op *op)
 int cr_aead_build_aad(const struct cr_aead_op *op, uint8_t *aad)
 {
     CR_ENSURE(op != NULL && aad != NULL, CR_ERR_INVAL);
-    if (op->cid != NULL && (op->cid_len > CR_AEAD_CID_MAX_LEN ||
-                            op->type != AEAD_TLS12_CID_TYPE))
+    if (op->cid != NULL && (op->cid_len > CR_AEAD_CID_MAX_LEN || op->type != AEAD_TLS12_CID_TYPE))
         return CR_ERR_INVAL;
     CR_ENSURE(op->len <= AEAD_PLAINTEXT_MAX_BYTES, CR_ERR_INVAL);
     /* build_aad() may store a few bytes past the AAD; write exactly. */
@@ -438,8 +430,7 @@ int cr_aead_build_aad(const struct cr_aead_op *op, uint8_t *aad)
  * the tag bytes — as two word XORs OR-ed together, without a library call
  * per record (the open hot path).  Returns non-zero on mismatch; only that
  * public accept/reject bit is branched on. */
-static inline int tag_mismatch(const uint8_t *a, const uint8_t *b,
-                               unsigned tag_len)
+static inline int tag_mismatch(const uint8_t *a, const uint8_t *b, unsigned tag_len)
 {
     uint64_t a0, b0, a1 = 0, b1 = 0;
     memcpy(&a0, a, 8);
@@ -475,11 +466,9 @@ static uint8_t empty_buf[16] __attribute__((aligned(16)));
 /* Fills every job field that the chosen cipher/hash reads.  The job slot is
  * reused from earlier bursts, so nothing may be assumed about its contents;
  * fields not listed are not read by GCM, CCM or ChaCha20-Poly1305 jobs. */
-static inline void job_fill(IMB_JOB *job, const struct cr_aead_key *key,
-                            bool seal, const uint8_t *in, uint8_t *out,
-                            uint32_t len, const uint8_t *nonce,
-                            const uint8_t *aad, unsigned aad_len,
-                            uint8_t *tag_out)
+static inline void job_fill(IMB_JOB *job, const struct cr_aead_key *key, bool seal,
+                            const uint8_t *in, uint8_t *out, uint32_t len, const uint8_t *nonce,
+                            const uint8_t *aad, unsigned aad_len, uint8_t *tag_out)
 {
     job->src = in != NULL ? in : empty_buf;
     job->dst = out != NULL ? out : empty_buf;
@@ -545,8 +534,8 @@ static inline void job_fill(IMB_JOB *job, const struct cr_aead_key *key,
  * authority is the status of each job slot of this burst, whose user_data
  * identifies the op.  The loop ends when the manager's queue is empty and
  * every job of this burst has left IMB_STATUS_BEING_PROCESSED. */
-static void burst_drain(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
-                        unsigned k, unsigned n_ret)
+static void burst_drain(struct cr_aead_ctx *ctx, struct cr_aead_op **pend, unsigned k,
+                        unsigned n_ret)
 {
     IMB_MGR *mgr = ctx->mgr;
     /* Common case (GCM and ChaCha20 complete inside SUBMIT_BURST): every
@@ -564,10 +553,8 @@ static void burst_drain(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
         for (unsigned r = 0; r < n_ret; r++) {
             IMB_JOB *j = ctx->done[r];
             /* The burst's slots are contiguous from ctx->jobs[0]. */
-            uintptr_t slot = ((uintptr_t)j - (uintptr_t)ctx->jobs[0]) /
-                             sizeof(IMB_JOB);
-            if (slot >= k || ctx->jobs[slot] != j ||
-                j->user_data != pend[slot])
+            uintptr_t slot = ((uintptr_t)j - (uintptr_t)ctx->jobs[0]) / sizeof(IMB_JOB);
+            if (slot >= k || ctx->jobs[slot] != j || j->user_data != pend[slot])
                 ctx->n_foreign_completions++;
         }
         bool busy = IMB_QUEUE_SIZE(mgr) != 0;
@@ -597,8 +584,7 @@ static inline bool queue_empty(const IMB_MGR *mgr)
  * GET_NEXT_BURST can hand out a full burst. */
 static void queue_reset(struct cr_aead_ctx *ctx)
 {
-    for (unsigned round = 0;
-         IMB_QUEUE_SIZE(ctx->mgr) != 0 && round < AEAD_DRAIN_MAX_ROUNDS;
+    for (unsigned round = 0; IMB_QUEUE_SIZE(ctx->mgr) != 0 && round < AEAD_DRAIN_MAX_ROUNDS;
          round++)
         (void)IMB_FLUSH_BURST(ctx->mgr, IMB_MAX_JOBS, ctx->done);
 }
@@ -660,8 +646,7 @@ static bool queue_realign(struct cr_aead_ctx *ctx)
  * Leaves ctx->jobs[i] pointing at op i's job slot; k <= CR_AEAD_BATCH_MAX
  * is less than IMB_MAX_JOBS, so no slot is reused before the caller reads
  * the statuses. */
-static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
-                        unsigned k, bool seal)
+static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend, unsigned k, bool seal)
 {
     IMB_MGR *mgr = ctx->mgr;
     ctx->n_job_api_calls++;
@@ -672,9 +657,8 @@ static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
         IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
         build_nonce(op, s->nonce);
         unsigned aad_len = build_aad(op, aad);
-        job_fill(job, op->key, seal, op->len ? op->in : NULL,
-                 op->len ? op->out : NULL, op->len, s->nonce, aad, aad_len,
-                 seal ? op->tag : s->tag);
+        job_fill(job, op->key, seal, op->len ? op->in : NULL, op->len ? op->out : NULL, op->len,
+                 s->nonce, aad, aad_len, seal ? op->tag : s->tag);
         job->user_data = op;
         job->user_data2 = (void *)(uintptr_t)i;
         ctx->jobs[i] = job;
@@ -691,8 +675,7 @@ static void job_api_run(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
 
 /* Sets the status of pend[0..k) from their completed jobs ctx->jobs[0..k)
  * and returns how many are CR_OK.  Open compares tags in constant time. */
-static unsigned settle(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
-                       unsigned k, bool seal)
+static unsigned settle(struct cr_aead_ctx *ctx, struct cr_aead_op **pend, unsigned k, bool seal)
 {
     unsigned n_ok = 0;
     for (unsigned i = 0; i < k; i++) {
@@ -715,8 +698,8 @@ static unsigned settle(struct cr_aead_ctx *ctx, struct cr_aead_op **pend,
 
 /* Fallback for a queue that could not be rewound to slot 0: validate, then
  * run the chunk through the job API. */
-static unsigned chunk_job_api(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                              unsigned n, bool seal)
+static unsigned chunk_job_api(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
+                              bool seal)
 {
     unsigned n_ok = 0, k = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -738,9 +721,8 @@ static unsigned chunk_job_api(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
 /* Validates, builds nonce and AAD and fills the job of one op through the
  * general path (any key, CID, empty payload).  Returns false, with the op's
  * status set, when the op is invalid. */
-static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job,
-                                struct aead_scratch *s, uint8_t *aad,
-                                bool seal)
+static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job, struct aead_scratch *s,
+                                uint8_t *aad, bool seal)
 {
     int rc = op_check(op);
     if (rc != CR_OK) {
@@ -749,9 +731,8 @@ static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job,
     }
     build_nonce(op, s->nonce);
     unsigned aad_len = build_aad(op, aad);
-    job_fill(job, op->key, seal, op->len ? op->in : NULL,
-             op->len ? op->out : NULL, op->len, s->nonce, aad, aad_len,
-             seal ? op->tag : s->tag);
+    job_fill(job, op->key, seal, op->len ? op->in : NULL, op->len ? op->out : NULL, op->len,
+             s->nonce, aad, aad_len, seal ? op->tag : s->tag);
     return true;
 }
 
@@ -760,35 +741,31 @@ static inline bool fill_general(struct cr_aead_op *op, IMB_JOB *job,
 typedef uint64_t u64x2 __attribute__((vector_size(16)));
 typedef uint32_t u32x4 __attribute__((vector_size(16)));
 
-#define JOB_ADJACENT(a, b) \
+#define JOB_ADJACENT(a, b)                                                                         \
     (offsetof(IMB_JOB, b) == offsetof(IMB_JOB, a) + sizeof(((IMB_JOB *)0)->a))
 _Static_assert(JOB_ADJACENT(enc_keys, dec_keys), "IMB_JOB layout");
 _Static_assert(JOB_ADJACENT(src, dst), "IMB_JOB layout");
-_Static_assert(JOB_ADJACENT(cipher_start_src_offset_in_bytes,
-                            msg_len_to_cipher_in_bytes), "IMB_JOB layout");
-_Static_assert(JOB_ADJACENT(hash_start_src_offset_in_bytes,
-                            msg_len_to_hash_in_bytes), "IMB_JOB layout");
+_Static_assert(JOB_ADJACENT(cipher_start_src_offset_in_bytes, msg_len_to_cipher_in_bytes),
+               "IMB_JOB layout");
+_Static_assert(JOB_ADJACENT(hash_start_src_offset_in_bytes, msg_len_to_hash_in_bytes),
+               "IMB_JOB layout");
 _Static_assert(JOB_ADJACENT(iv, iv_len_in_bytes), "IMB_JOB layout");
-_Static_assert(JOB_ADJACENT(auth_tag_output, auth_tag_output_len_in_bytes),
-               "IMB_JOB layout");
-_Static_assert(JOB_ADJACENT(u.GCM.aad, u.GCM.aad_len_in_bytes),
-               "IMB_JOB layout");
+_Static_assert(JOB_ADJACENT(auth_tag_output, auth_tag_output_len_in_bytes), "IMB_JOB layout");
+_Static_assert(JOB_ADJACENT(u.GCM.aad, u.GCM.aad_len_in_bytes), "IMB_JOB layout");
 _Static_assert(offsetof(IMB_JOB, u.CCM.aad) == offsetof(IMB_JOB, u.GCM.aad) &&
-               offsetof(IMB_JOB, u.CCM.aad_len_in_bytes) ==
-                   offsetof(IMB_JOB, u.GCM.aad_len_in_bytes) &&
-               offsetof(IMB_JOB, u.CHACHA20_POLY1305.aad) ==
-                   offsetof(IMB_JOB, u.GCM.aad) &&
-               offsetof(IMB_JOB, u.CHACHA20_POLY1305.aad_len_in_bytes) ==
-                   offsetof(IMB_JOB, u.GCM.aad_len_in_bytes),
+                   offsetof(IMB_JOB, u.CCM.aad_len_in_bytes) ==
+                       offsetof(IMB_JOB, u.GCM.aad_len_in_bytes) &&
+                   offsetof(IMB_JOB, u.CHACHA20_POLY1305.aad) == offsetof(IMB_JOB, u.GCM.aad) &&
+                   offsetof(IMB_JOB, u.CHACHA20_POLY1305.aad_len_in_bytes) ==
+                       offsetof(IMB_JOB, u.GCM.aad_len_in_bytes),
                "IMB_JOB layout");
 _Static_assert(JOB_ADJACENT(cipher_mode, cipher_direction) &&
-               JOB_ADJACENT(cipher_direction, hash_alg) &&
-               JOB_ADJACENT(hash_alg, chain_order) &&
-               sizeof(IMB_CHAIN_ORDER) == 4 && sizeof(IMB_HASH_ALG) == 4 &&
-               sizeof(IMB_CIPHER_DIRECTION) == 4 &&
-               sizeof(IMB_CIPHER_MODE) == 4, "IMB_JOB layout");
-_Static_assert(sizeof(uintptr_t) == 8 && sizeof(void *) == 8,
-               "64-bit pointers");
+                   JOB_ADJACENT(cipher_direction, hash_alg) &&
+                   JOB_ADJACENT(hash_alg, chain_order) && sizeof(IMB_CHAIN_ORDER) == 4 &&
+                   sizeof(IMB_HASH_ALG) == 4 && sizeof(IMB_CIPHER_DIRECTION) == 4 &&
+                   sizeof(IMB_CIPHER_MODE) == 4,
+               "IMB_JOB layout");
+_Static_assert(sizeof(uintptr_t) == 8 && sizeof(void *) == 8, "64-bit pointers");
 
 static inline void job_put2(IMB_JOB *job, size_t off, u64x2 v)
 {
@@ -802,7 +779,11 @@ static inline void job_put4(IMB_JOB *job, size_t off, u32x4 v)
 
 /* Suites whose jobs share every constant field (cipher mode, hash, chain
  * order, key layout). */
-enum aead_family { FAM_GCM, FAM_CCM, FAM_CHACHA };
+enum aead_family {
+    FAM_GCM,
+    FAM_CCM,
+    FAM_CHACHA
+};
 
 /* Result of a fill pass: k ops queued in job slots 0..k, whether every one
  * has the tag length of the chunk's first key, and where the list of the
@@ -828,31 +809,27 @@ struct fill_result {
  * validates it in full; the two paths write the same job fields. */
 static inline __attribute__((always_inline)) struct fill_result
 fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
-            const struct cr_aead_key *key0, const bool seal,
-            const enum cr_aead_alg alg)
+            const struct cr_aead_key *key0, const bool seal, const enum cr_aead_alg alg)
 {
-    const enum aead_family fam =
-        alg == CR_AEAD_AES128_GCM || alg == CR_AEAD_AES256_GCM ? FAM_GCM
-        : alg == CR_AEAD_CHACHA20_POLY1305                      ? FAM_CHACHA
-                                                                : FAM_CCM;
+    const enum aead_family fam = alg == CR_AEAD_AES128_GCM || alg == CR_AEAD_AES256_GCM ? FAM_GCM
+                                 : alg == CR_AEAD_CHACHA20_POLY1305                     ? FAM_CHACHA
+                                                                                        : FAM_CCM;
     const void *kp = fam == FAM_GCM   ? (const void *)&key0->k.gcm
                      : fam == FAM_CCM ? (const void *)key0->k.aes.enc
                                       : (const void *)key0->k.chacha;
     /* fill_chunk() checked that key0's lengths are alg's. */
     const uint64_t key_len =
-        alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305 ? 32
-                                                                       : 16;
+        alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305 ? 32 : 16;
     const uint64_t tag_len = alg == CR_AEAD_AES128_CCM8 ? 8 : 16;
     const IMB_CIPHER_MODE mode = fam == FAM_GCM   ? IMB_CIPHER_GCM
                                  : fam == FAM_CCM ? IMB_CIPHER_CCM
-                                     : IMB_CIPHER_CHACHA20_POLY1305;
+                                                  : IMB_CIPHER_CHACHA20_POLY1305;
     const IMB_HASH_ALG hash = fam == FAM_GCM   ? IMB_AUTH_AES_GMAC
                               : fam == FAM_CCM ? IMB_AUTH_AES_CCM
                                                : IMB_AUTH_CHACHA20_POLY1305;
     /* Same orders as job_fill(): CCM MACs the plaintext. */
     const IMB_CHAIN_ORDER order =
-        (fam == FAM_CCM) == seal ? IMB_ORDER_HASH_CIPHER
-                                 : IMB_ORDER_CIPHER_HASH;
+        (fam == FAM_CCM) == seal ? IMB_ORDER_HASH_CIPHER : IMB_ORDER_CIPHER_HASH;
     const IMB_CIPHER_DIRECTION dir = seal ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
     /* Nonce (see build_nonce()): GCM/CCM salt(4) || explicit(8);
      * ChaCha20 fixed_iv[0..4) || (fixed_iv[4..12) ^ epoch||seq). */
@@ -868,8 +845,7 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
     /* Constant job fields, paired as they lie in IMB_JOB (see the layout
      * asserts), so each pair is one 16-byte store. */
     const u64x2 v_keys = {(uintptr_t)kp, (uintptr_t)kp};
-    const u32x4 v_algs = {(uint32_t)mode, (uint32_t)dir, (uint32_t)hash,
-                          (uint32_t)order};
+    const u32x4 v_algs = {(uint32_t)mode, (uint32_t)dir, (uint32_t)hash, (uint32_t)order};
     /* Per-slot pointers into the scratch: advance by one slot per op. */
     const u64x2 v_step = {sizeof(*s), 0};
     u64x2 v_iv = {(uintptr_t)s->nonce, AEAD_NONCE_LEN};
@@ -883,10 +859,8 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
         uint8_t *tag = op->tag;
         const uint8_t *expl = op->explicit_nonce;
         const uint32_t len = op->len;
-        if (__builtin_expect(op->key != key0 ||
-                                 len - 1u >= AEAD_PLAINTEXT_MAX_BYTES ||
-                                 in == NULL || out == NULL || tag == NULL ||
-                                 op->cid != NULL ||
+        if (__builtin_expect(op->key != key0 || len - 1u >= AEAD_PLAINTEXT_MAX_BYTES ||
+                                 in == NULL || out == NULL || tag == NULL || op->cid != NULL ||
                                  (fam != FAM_CHACHA && expl == NULL),
                              0)) {
             if (!fill_general(op, job, s, ctx->aad_long[r.k], seal)) {
@@ -907,8 +881,7 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
              * type(1) || version(2) || length(2), the last five bytes
              * built as one word: bswap32(version << 16 | length) puts
              * both big-endian side by side (16 bytes stored). */
-            const uint32_t vl = __builtin_bswap32(
-                (uint32_t)op->version << 16 | (uint16_t)len);
+            const uint32_t vl = __builtin_bswap32((uint32_t)op->version << 16 | (uint16_t)len);
             const uint64_t tail = (uint64_t)op->type | (uint64_t)vl << 8;
             uint64_t nonce_lo;
             if (fam == FAM_CHACHA)
@@ -961,15 +934,13 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
 }
 
 /* Fills jobs for a chunk whose ops have no valid key to specialise on. */
-static struct fill_result fill_all_general(struct cr_aead_ctx *ctx,
-                                           struct cr_aead_op *ops, unsigned n,
-                                           bool seal)
+static struct fill_result fill_all_general(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
+                                           unsigned n, bool seal)
 {
     struct fill_result r = {0, false, true};
     for (unsigned i = 0; i < n; i++) {
         struct cr_aead_op *op = &ops[i];
-        if (!fill_general(op, ctx->jobs[r.k], &ctx->s[r.k],
-                          ctx->aad_long[r.k], seal))
+        if (!fill_general(op, ctx->jobs[r.k], &ctx->s[r.k], ctx->aad_long[r.k], seal))
             continue;
         ctx->jobs[r.k]->user_data = op;
         ctx->pending[r.k] = op;
@@ -979,12 +950,11 @@ static struct fill_result fill_all_general(struct cr_aead_ctx *ctx,
 }
 
 /* One out-of-line instance of fill_family() per suite and direction. */
-#define FILL_INSTANCE(name, seal, alg)                                       \
-    static struct fill_result name(struct cr_aead_ctx *ctx,                  \
-                                   struct cr_aead_op *ops, unsigned n,       \
-                                   const struct cr_aead_key *key0)           \
-    {                                                                        \
-        return fill_family(ctx, ops, n, key0, seal, alg);                    \
+#define FILL_INSTANCE(name, seal, alg)                                                             \
+    static struct fill_result name(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,    \
+                                   const struct cr_aead_key *key0)                                 \
+    {                                                                                              \
+        return fill_family(ctx, ops, n, key0, seal, alg);                                          \
     }
 FILL_INSTANCE(fill_seal_gcm128, true, CR_AEAD_AES128_GCM)
 FILL_INSTANCE(fill_open_gcm128, false, CR_AEAD_AES128_GCM)
@@ -998,8 +968,7 @@ FILL_INSTANCE(fill_seal_chacha, true, CR_AEAD_CHACHA20_POLY1305)
 FILL_INSTANCE(fill_open_chacha, false, CR_AEAD_CHACHA20_POLY1305)
 
 /* Validates and fills the jobs of ops[0..n) into job slots 0..k. */
-static struct fill_result fill_chunk(struct cr_aead_ctx *ctx,
-                                     struct cr_aead_op *ops, unsigned n,
+static struct fill_result fill_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
                                      bool seal)
 {
     /* Specialise on the first op whose key is usable (op_check()'s key
@@ -1014,26 +983,20 @@ static struct fill_result fill_chunk(struct cr_aead_ctx *ctx,
     }
     /* The fast path takes the key's lengths from its suite: a key not
      * made by cr_aead_key_init() that disagrees goes the general way. */
-    if (key0 == NULL ||
-        key0->tag_len != cr_aead_tag_len((enum cr_aead_alg)key0->alg) ||
+    if (key0 == NULL || key0->tag_len != cr_aead_tag_len((enum cr_aead_alg)key0->alg) ||
         key0->key_len != cr_aead_key_len((enum cr_aead_alg)key0->alg))
         return fill_all_general(ctx, ops, n, seal);
     switch (key0->alg) {
     case CR_AEAD_AES128_GCM:
-        return seal ? fill_seal_gcm128(ctx, ops, n, key0)
-                    : fill_open_gcm128(ctx, ops, n, key0);
+        return seal ? fill_seal_gcm128(ctx, ops, n, key0) : fill_open_gcm128(ctx, ops, n, key0);
     case CR_AEAD_AES256_GCM:
-        return seal ? fill_seal_gcm256(ctx, ops, n, key0)
-                    : fill_open_gcm256(ctx, ops, n, key0);
+        return seal ? fill_seal_gcm256(ctx, ops, n, key0) : fill_open_gcm256(ctx, ops, n, key0);
     case CR_AEAD_AES128_CCM:
-        return seal ? fill_seal_ccm(ctx, ops, n, key0)
-                    : fill_open_ccm(ctx, ops, n, key0);
+        return seal ? fill_seal_ccm(ctx, ops, n, key0) : fill_open_ccm(ctx, ops, n, key0);
     case CR_AEAD_AES128_CCM8:
-        return seal ? fill_seal_ccm8(ctx, ops, n, key0)
-                    : fill_open_ccm8(ctx, ops, n, key0);
+        return seal ? fill_seal_ccm8(ctx, ops, n, key0) : fill_open_ccm8(ctx, ops, n, key0);
     default: /* CR_AEAD_CHACHA20_POLY1305 */
-        return seal ? fill_seal_chacha(ctx, ops, n, key0)
-                    : fill_open_chacha(ctx, ops, n, key0);
+        return seal ? fill_seal_chacha(ctx, ops, n, key0) : fill_open_chacha(ctx, ops, n, key0);
     }
 }
 
@@ -1058,9 +1021,8 @@ static struct fill_result fill_chunk(struct cr_aead_ctx *ctx,
  * AEAD_SETTLE_IN_FLIGHT: the caller drains by status and settles every op
  * again through settle() (statuses written so far are rewritten). */
 static inline __attribute__((always_inline)) unsigned
-settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
-            struct cr_aead_op *ops, unsigned k, const bool seal,
-            const unsigned tag_len)
+settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job, struct cr_aead_op *ops, unsigned k,
+            const bool seal, const unsigned tag_len)
 {
     unsigned n_ok = 0;
     const struct aead_scratch *s = ctx->s;
@@ -1078,8 +1040,7 @@ settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
         }
         /* 0 or -1: only the public accept/reject bit selects the status,
          * without a branch. */
-        const int32_t bad =
-            -(int32_t)tag_mismatch_fixed(s->tag, op->tag, tag_len);
+        const int32_t bad = -(int32_t)tag_mismatch_fixed(s->tag, op->tag, tag_len);
         op->status = (int16_t)(bad & CR_ERR_AUTH);
         n_ok += (unsigned)(bad + 1);
     }
@@ -1089,8 +1050,8 @@ settle_same(struct cr_aead_ctx *ctx, const IMB_JOB *job,
 /* Settles a drained chunk whose ops all have the same tag length; the
  * chunk's jobs are job[0..k); ops[0..k) are its ops, or NULL when they are
  * ctx->pending[0..k). */
-static unsigned settle_chunk(struct cr_aead_ctx *ctx, const IMB_JOB *job,
-                             struct cr_aead_op *ops, unsigned k, bool seal)
+static unsigned settle_chunk(struct cr_aead_ctx *ctx, const IMB_JOB *job, struct cr_aead_op *ops,
+                             unsigned k, bool seal)
 {
     unsigned tag_len = (ops != NULL ? ops : ctx->pending[0])->key->tag_len;
     if (ops != NULL) {
@@ -1108,18 +1069,16 @@ static unsigned settle_chunk(struct cr_aead_ctx *ctx, const IMB_JOB *job,
 /* Processes ops[0..n), n <= CR_AEAD_BATCH_MAX, as one burst: validate and
  * fill each op's job in a single pass, submit, drain, settle.  Returns the
  * number of ops with status CR_OK. */
-static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                            unsigned n, bool seal)
+static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n, bool seal)
 {
     IMB_MGR *mgr = ctx->mgr;
 
     /* The burst must start at slot 0 of an empty queue (queue_realign()).
      * That is the state every call leaves behind, so normally this is one
      * GET_NEXT_BURST and one queue-size call per chunk. */
-    if (IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
-        ctx->jobs[0] != &mgr->jobs[0] || !queue_empty(mgr)) {
-        if (!queue_realign(ctx) ||
-            IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
+    if (IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n || ctx->jobs[0] != &mgr->jobs[0] ||
+        !queue_empty(mgr)) {
+        if (!queue_realign(ctx) || IMB_GET_NEXT_BURST(mgr, n, ctx->jobs) != n ||
             ctx->jobs[0] != &mgr->jobs[0])
             return chunk_job_api(ctx, ops, n, seal);
     }
@@ -1157,9 +1116,8 @@ static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
      * by slot status. */
     bool drained = fr.same_tag_len;
     for (unsigned round = 0; drained && n_ret < k; round++) {
-        unsigned f = round < AEAD_DRAIN_MAX_ROUNDS
-                         ? IMB_FLUSH_BURST(mgr, IMB_MAX_JOBS, ctx->done)
-                         : 0;
+        unsigned f =
+            round < AEAD_DRAIN_MAX_ROUNDS ? IMB_FLUSH_BURST(mgr, IMB_MAX_JOBS, ctx->done) : 0;
         if (f == 0)
             drained = false;
         n_ret += f;
@@ -1183,8 +1141,7 @@ static unsigned batch_chunk(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
     return n_ok;
 }
 
-static unsigned batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                      unsigned n, bool seal)
+static unsigned batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n, bool seal)
 {
     if (ctx == NULL || ops == NULL)
         return 0;
@@ -1198,14 +1155,12 @@ static unsigned batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
     return n_ok;
 }
 
-unsigned cr_aead_seal_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                            unsigned n)
+unsigned cr_aead_seal_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n)
 {
     return batch(ctx, ops, n, true);
 }
 
-unsigned cr_aead_open_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                            unsigned n)
+unsigned cr_aead_open_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n)
 {
     return batch(ctx, ops, n, false);
 }
@@ -1216,10 +1171,11 @@ unsigned cr_aead_open_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
  * the same job construction and burst driver as the batch path.  Seal writes
  * the tag to `tag`; open compares against `tag`.  Returns CR_OK, CR_ERR_AUTH,
  * CR_ERR_INVAL or CR_ERR_CRYPTO.  Not exported: tests include this file. */
-static CR_WUR __attribute__((unused)) int
-aead_raw_one(struct cr_aead_ctx *ctx, const struct cr_aead_key *key, bool seal,
-             const uint8_t nonce[12], const uint8_t *aad, unsigned aad_len,
-             const uint8_t *in, uint8_t *out, uint32_t len, uint8_t *tag)
+static CR_WUR __attribute__((unused)) int aead_raw_one(struct cr_aead_ctx *ctx,
+                                                       const struct cr_aead_key *key, bool seal,
+                                                       const uint8_t nonce[12], const uint8_t *aad,
+                                                       unsigned aad_len, const uint8_t *in,
+                                                       uint8_t *out, uint32_t len, uint8_t *tag)
 {
     CR_ENSURE(ctx != NULL && key != NULL && tag != NULL, CR_ERR_INVAL);
     CR_ENSURE(aad_len <= sizeof(ctx->aad_long[0]), CR_ERR_INVAL);
@@ -1232,8 +1188,8 @@ aead_raw_one(struct cr_aead_ctx *ctx, const struct cr_aead_key *key, bool seal,
     CR_ENSURE(queue_realign(ctx), CR_ERR_CRYPTO);
     CR_ENSURE(IMB_GET_NEXT_BURST(ctx->mgr, 1, ctx->jobs) == 1, CR_ERR_CRYPTO);
     IMB_JOB *job = ctx->jobs[0];
-    job_fill(job, key, seal, len ? in : NULL, len ? out : NULL, len, s->nonce,
-             ctx->aad_long[0], aad_len, seal ? tag : s->tag);
+    job_fill(job, key, seal, len ? in : NULL, len ? out : NULL, len, s->nonce, ctx->aad_long[0],
+             aad_len, seal ? tag : s->tag);
     job->user_data = NULL;
     job->user_data2 = (void *)(uintptr_t)0;
     ctx->pending[0] = NULL;

@@ -21,24 +21,24 @@
 
 /* Largest batch accepted by one cr_aead_*_batch() call; bigger batches are
  * processed in chunks of this size. */
-#define CR_AEAD_BATCH_MAX 64
-#define CR_AEAD_TAG_MAX_LEN 16
+#define CR_AEAD_BATCH_MAX          64
+#define CR_AEAD_TAG_MAX_LEN        16
 #define CR_AEAD_EXPLICIT_NONCE_LEN 8 /* GCM and CCM (RFC 5288 / RFC 6655) */
-#define CR_AEAD_FIXED_IV_MAX_LEN 12
-#define CR_AEAD_KEY_MAX_LEN 32
+#define CR_AEAD_FIXED_IV_MAX_LEN   12
+#define CR_AEAD_KEY_MAX_LEN        32
 /* RFC 9146 AAD: 8 (0xff placeholder) + 1 + 1 + 1 + 2 + 2 + 6 + cid + 2 */
 #define CR_AEAD_CID_AAD_FIXED_LEN 23
 /* ipsec-mb 1.3 limits CCM AAD to 46 bytes, hence CIDs on CCM suites must be
  * at most 46 - 23 = 23 bytes; we cap CIDs at this length for all suites. */
 #define CR_AEAD_CID_MAX_LEN 23
 #define CR_AEAD_AAD_MAX_LEN (CR_AEAD_CID_AAD_FIXED_LEN + CR_AEAD_CID_MAX_LEN)
-#define CR_DTLS_AAD_LEN 13
+#define CR_DTLS_AAD_LEN     13
 
 enum cr_aead_alg {
     CR_AEAD_AES128_GCM = 0,
     CR_AEAD_AES256_GCM,
-    CR_AEAD_AES128_CCM,   /* 16-byte tag */
-    CR_AEAD_AES128_CCM8,  /* 8-byte tag */
+    CR_AEAD_AES128_CCM,  /* 16-byte tag */
+    CR_AEAD_AES128_CCM8, /* 8-byte tag */
     CR_AEAD_CHACHA20_POLY1305,
     CR_AEAD_N_ALGS
 };
@@ -56,8 +56,8 @@ struct cr_aead_key {
     } k __attribute__((aligned(64)));
     /* Implicit IV: 4-byte salt for GCM/CCM, 12-byte IV for ChaCha20. */
     uint8_t fixed_iv[CR_AEAD_FIXED_IV_MAX_LEN];
-    uint8_t alg;         /* enum cr_aead_alg */
-    uint8_t tag_len;     /* 16 or 8 */
+    uint8_t alg;     /* enum cr_aead_alg */
+    uint8_t tag_len; /* 16 or 8 */
     uint8_t key_len;
     uint8_t fixed_iv_len;
 } __attribute__((aligned(64)));
@@ -67,21 +67,21 @@ struct cr_aead_key {
  * the ciphertext is also `len` bytes, followed on the wire by the tag. */
 struct cr_aead_op {
     const struct cr_aead_key *key;
-    const uint8_t *in;   /* seal: plaintext; open: ciphertext */
-    uint8_t *out;        /* seal: ciphertext; open: plaintext; may equal in */
-    uint8_t *tag;        /* seal: tag written here; open: received tag */
+    const uint8_t *in; /* seal: plaintext; open: ciphertext */
+    uint8_t *out;      /* seal: ciphertext; open: plaintext; may equal in */
+    uint8_t *tag;      /* seal: tag written here; open: received tag */
     uint32_t len;
     uint16_t epoch;
-    uint16_t version;    /* record version, e.g. 0xfefd */
-    uint64_t seq;        /* 48-bit record sequence number */
+    uint16_t version; /* record version, e.g. 0xfefd */
+    uint64_t seq;     /* 48-bit record sequence number */
     /* GCM/CCM only: the 8-byte explicit nonce.  Open: as received in the
      * record.  Seal: usually epoch||seq (cr_aead_explicit_nonce()). */
     const uint8_t *explicit_nonce;
-    const uint8_t *cid;  /* non-NULL: RFC 9146 AAD (type must be 25) */
+    const uint8_t *cid; /* non-NULL: RFC 9146 AAD (type must be 25) */
     uint8_t cid_len;
-    uint8_t type;        /* record content type as on the wire */
-    int16_t status;      /* out: CR_OK or CR_ERR_AUTH / CR_ERR_INVAL */
-    void *user;          /* caller's cookie, untouched */
+    uint8_t type;   /* record content type as on the wire */
+    int16_t status; /* out: CR_OK or CR_ERR_AUTH / CR_ERR_INVAL */
+    void *user;     /* caller's cookie, untouched */
 };
 
 struct cr_aead_ctx;
@@ -100,9 +100,8 @@ size_t cr_aead_tag_len(enum cr_aead_alg alg);
 size_t cr_aead_explicit_nonce_len(enum cr_aead_alg alg);
 const char *cr_aead_alg_name(enum cr_aead_alg alg);
 
-CR_WUR int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx,
-                            enum cr_aead_alg alg, const uint8_t *secret,
-                            size_t secret_len, const uint8_t *fixed_iv,
+CR_WUR int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx, enum cr_aead_alg alg,
+                            const uint8_t *secret, size_t secret_len, const uint8_t *fixed_iv,
                             size_t fixed_iv_len);
 /* Wipes all key material. */
 void cr_aead_key_wipe(struct cr_aead_key *key);
@@ -120,9 +119,7 @@ void cr_aead_build_nonce(const struct cr_aead_op *op, uint8_t nonce[12]);
  * Every op gets a status.  Returns the number of ops with status CR_OK.
  * Open compares tags in constant time; on failure the output buffer holds
  * unauthenticated bytes that the caller must discard. */
-unsigned cr_aead_seal_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                            unsigned n);
-unsigned cr_aead_open_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops,
-                            unsigned n);
+unsigned cr_aead_seal_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n);
+unsigned cr_aead_open_batch(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n);
 
 #endif

@@ -34,10 +34,9 @@ CR_WUR int cr_tls12_prf(bool sha384, const uint8_t *secret, size_t secret_len, c
 struct cr_prf;
 struct cr_prf *cr_prf_new(void);
 void cr_prf_free(struct cr_prf *prf);
-CR_WUR int cr_prf_derive(struct cr_prf *prf, bool sha384, const uint8_t *secret,
-                         size_t secret_len, const char *label, const uint8_t *seed1,
-                         size_t seed1_len, const uint8_t *seed2, size_t seed2_len, uint8_t *out,
-                         size_t out_len);
+CR_WUR int cr_prf_derive(struct cr_prf *prf, bool sha384, const uint8_t *secret, size_t secret_len,
+                         const char *label, const uint8_t *seed1, size_t seed1_len,
+                         const uint8_t *seed2, size_t seed2_len, uint8_t *out, size_t out_len);
 
 /* One-shot digest of buf with SHA-256 (32 bytes) or SHA-384 (48 bytes). */
 CR_WUR int cr_hash(bool sha384, const uint8_t *buf, size_t len, uint8_t *out, size_t *out_len);

@@ -26,15 +26,12 @@ int main(int argc, char **argv)
         return 1;
     }
     cu_register();
-    CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE
-                                                             : CU_BRM_NORMAL);
+    CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
     CU_basic_run_tests();
     unsigned run = CU_get_number_of_tests_run();
-    unsigned failed = CU_get_number_of_tests_failed() +
-                      CU_get_number_of_suites_failed();
-    unsigned passed = run >= CU_get_number_of_tests_failed()
-                          ? run - CU_get_number_of_tests_failed()
-                          : 0;
+    unsigned failed = CU_get_number_of_tests_failed() + CU_get_number_of_suites_failed();
+    unsigned passed =
+        run >= CU_get_number_of_tests_failed() ? run - CU_get_number_of_tests_failed() : 0;
     if (CU_get_error() != CUE_SUCCESS)
         failed++;
     printf("\nCUNIT-SUMMARY %s passed=%u failed=%u\n", name, passed, failed);

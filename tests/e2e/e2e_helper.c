@@ -455,12 +455,13 @@ static int cmd_clients(int argc, char **argv)
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
     bool wait_go = false, do_close = false, abandon_first = false;
     static const struct option opts[] = {
-        {"abandon-first", 0, NULL, 'A'},
-        {"server", 1, NULL, 's'},   {"src", 1, NULL, 'a'},          {"n", 1, NULL, 'n'},
-        {"src-port", 1, NULL, 'p'}, {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
-        {"cipher", 1, NULL, 'c'},   {"timeout-ms", 1, NULL, 't'},   {"wait-go", 0, NULL, 'g'},
-        {"attack", 1, NULL, 'x'},   {"close", 0, NULL, 'C'},        {"tag", 1, NULL, 'T'},
-        {NULL, 0, NULL, 0}};
+        {"abandon-first", 0, NULL, 'A'}, {"server", 1, NULL, 's'},
+        {"src", 1, NULL, 'a'},           {"n", 1, NULL, 'n'},
+        {"src-port", 1, NULL, 'p'},      {"psk-identity", 1, NULL, 'i'},
+        {"psk-key", 1, NULL, 'k'},       {"cipher", 1, NULL, 'c'},
+        {"timeout-ms", 1, NULL, 't'},    {"wait-go", 0, NULL, 'g'},
+        {"attack", 1, NULL, 'x'},        {"close", 0, NULL, 'C'},
+        {"tag", 1, NULL, 'T'},           {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -1131,9 +1131,9 @@ static void test_restart_mid_handshake(void)
     REQUIRE_READY();
     long long rst0 = stat_now("CP_HS_RESTARTED");
     struct proc c;
-    const char *args[] = {"--server",       GW_IP ":4433", "--src",     "10.77.0.7",
-                          "--src-port",     "41600",       "--psk-identity", PSK_ID,
-                          "--psk-key",      PSK_HEX,       "--tag",     "restart",
+    const char *args[] = {"--server",        GW_IP ":4433", "--src",          "10.77.0.7",
+                          "--src-port",      "41600",       "--psk-identity", PSK_ID,
+                          "--psk-key",       PSK_HEX,       "--tag",          "restart",
                           "--abandon-first", NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "restart-client.log", false, args));
     CU_ASSERT(proc_wait(&c, 25000));

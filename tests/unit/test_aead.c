@@ -50,9 +50,8 @@ static void rnd_bytes(uint8_t *p, size_t n)
 
 /* Independent re-statement of the AAD layouts (not sharing code with
  * cr_aead.c): RFC 6347 §4.1.2.1 and RFC 9146 §5. */
-static size_t ref_aad(uint8_t *a, uint16_t epoch, uint64_t seq, uint8_t type,
-                      uint16_t version, uint16_t len, const uint8_t *cid,
-                      uint8_t cid_len)
+static size_t ref_aad(uint8_t *a, uint16_t epoch, uint64_t seq, uint8_t type, uint16_t version,
+                      uint16_t len, const uint8_t *cid, uint8_t cid_len)
 {
     size_t n = 0;
     uint8_t seqbuf[8];
@@ -86,8 +85,8 @@ static size_t ref_aad(uint8_t *a, uint16_t epoch, uint64_t seq, uint8_t type,
     return n;
 }
 
-static void ref_nonce(uint8_t nonce[12], int alg, const uint8_t *fixed_iv,
-                      uint16_t epoch, uint64_t seq, const uint8_t *explicit8)
+static void ref_nonce(uint8_t nonce[12], int alg, const uint8_t *fixed_iv, uint16_t epoch,
+                      uint64_t seq, const uint8_t *explicit8)
 {
     if (alg == CR_AEAD_CHACHA20_POLY1305) {
         uint8_t pad[12] = {0};
@@ -120,9 +119,8 @@ static const EVP_CIPHER *evp_cipher(int alg)
 
 /* EVP AEAD.  enc: out = ct, tag written.  !enc: out = pt, returns 0 only if
  * the tag verifies.  Returns 0 on success, -1 on any failure. */
-static int evp_aead(int alg, int enc, const uint8_t *key, const uint8_t *nonce,
-                    const uint8_t *aad, size_t aad_len, const uint8_t *in,
-                    size_t len, uint8_t *out, uint8_t *tag)
+static int evp_aead(int alg, int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+                    size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
     static uint8_t dummy[16];
     bool ccm = alg == CR_AEAD_AES128_CCM || alg == CR_AEAD_AES128_CCM8;
@@ -139,28 +137,23 @@ static int evp_aead(int alg, int enc, const uint8_t *key, const uint8_t *nonce,
         goto done;
     if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1)
         goto done;
-    if (ccm && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len,
-                                   enc ? NULL : tag) != 1)
+    if (ccm && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len, enc ? NULL : tag) != 1)
         goto done;
     if (EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) != 1)
         goto done;
     if (ccm && EVP_CipherUpdate(c, NULL, &outl, NULL, (int)len) != 1)
         goto done;
-    if (aad_len != 0 &&
-        EVP_CipherUpdate(c, NULL, &outl, aad, (int)aad_len) != 1)
+    if (aad_len != 0 && EVP_CipherUpdate(c, NULL, &outl, aad, (int)aad_len) != 1)
         goto done;
-    if (!ccm && !enc &&
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len, tag) != 1)
+    if (!ccm && !enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, tag_len, tag) != 1)
         goto done;
-    if ((len != 0 || ccm) &&
-        EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1)
+    if ((len != 0 || ccm) && EVP_CipherUpdate(c, out, &outl, in, (int)len) != 1)
         goto done;
     if (!(ccm && !enc)) {
         if (EVP_CipherFinal_ex(c, dummy, &outl) != 1)
             goto done;
     }
-    if (enc &&
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, tag_len, tag) != 1)
+    if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, tag_len, tag) != 1)
         goto done;
     ok = 1;
 done:
@@ -226,24 +219,22 @@ static void test_key_init_args(void)
 {
     struct cr_aead_key key;
     uint8_t secret[32] = {1}, iv[12] = {2};
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, secret,
-                                     32, iv, 4), CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, secret,
-                                     16, iv, 12), CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_N_ALGS, secret, 16,
-                                     iv, 4), CR_ERR_UNSUPPORTED);
-    CU_ASSERT_EQUAL(cr_aead_key_init(NULL, g_ctx, CR_AEAD_AES128_GCM, secret,
-                                     16, iv, 4), CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, NULL, 16,
-                                     iv, 4), CR_ERR_INVAL);
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_CHACHA20_POLY1305,
-                                     secret, 32, iv, 4), CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, secret, 32, iv, 4),
+                    CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, secret, 16, iv, 12),
+                    CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_N_ALGS, secret, 16, iv, 4),
+                    CR_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(cr_aead_key_init(NULL, g_ctx, CR_AEAD_AES128_GCM, secret, 16, iv, 4),
+                    CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, NULL, 16, iv, 4),
+                    CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_CHACHA20_POLY1305, secret, 32, iv, 4),
+                    CR_ERR_INVAL);
     /* A key expanded without a worker context equals one expanded with. */
     struct cr_aead_key k2;
-    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES256_GCM, secret,
-                                     32, iv, 4), CR_OK);
-    CU_ASSERT_EQUAL(cr_aead_key_init(&k2, NULL, CR_AEAD_AES256_GCM, secret,
-                                     32, iv, 4), CR_OK);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES256_GCM, secret, 32, iv, 4), CR_OK);
+    CU_ASSERT_EQUAL(cr_aead_key_init(&k2, NULL, CR_AEAD_AES256_GCM, secret, 32, iv, 4), CR_OK);
     CU_ASSERT_EQUAL(memcmp(&key, &k2, sizeof(key)), 0);
     CU_ASSERT_EQUAL(key.tag_len, 16);
     CU_ASSERT_EQUAL(key.alg, CR_AEAD_AES256_GCM);
@@ -266,14 +257,17 @@ static void test_aad_nonce_layout(void)
     uint8_t cid[5] = {0xc0, 0xc1, 0xc2, 0xc3, 0xc4};
     uint8_t aad[CR_AEAD_AAD_MAX_LEN], nonce[12];
 
-    CU_ASSERT_EQUAL_FATAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM,
-                                           secret, 16, iv, 4), CR_OK);
-    struct cr_aead_op op = {.key = &key, .len = 0x0123, .epoch = 0x0203,
-                            .version = 0xfefd, .seq = 0x040506070809ull,
-                            .explicit_nonce = expl, .type = 23};
-    static const uint8_t want13[13] = {0x02, 0x03, 0x04, 0x05, 0x06,
-                                       0x07, 0x08, 0x09, 23, 0xfe,
-                                       0xfd, 0x01, 0x23};
+    CU_ASSERT_EQUAL_FATAL(cr_aead_key_init(&key, g_ctx, CR_AEAD_AES128_GCM, secret, 16, iv, 4),
+                          CR_OK);
+    struct cr_aead_op op = {.key = &key,
+                            .len = 0x0123,
+                            .epoch = 0x0203,
+                            .version = 0xfefd,
+                            .seq = 0x040506070809ull,
+                            .explicit_nonce = expl,
+                            .type = 23};
+    static const uint8_t want13[13] = {0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                       0x09, 23,   0xfe, 0xfd, 0x01, 0x23};
     CU_ASSERT_EQUAL(cr_aead_build_aad(&op, aad), 13);
     CU_ASSERT_EQUAL(memcmp(aad, want13, 13), 0);
     cr_aead_build_nonce(&op, nonce);
@@ -285,14 +279,14 @@ static void test_aad_nonce_layout(void)
     op.cid = cid;
     op.cid_len = 5;
     op.type = 25;
-    static const uint8_t want_cid[28] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* placeholder */
-        25, 5, 25,                                      /* tls12_cid, len */
-        0xfe, 0xfd,                                     /* version */
-        0x02, 0x03,                                     /* epoch */
-        0x04, 0x05, 0x06, 0x07, 0x08, 0x09,             /* seq */
-        0xc0, 0xc1, 0xc2, 0xc3, 0xc4,                   /* cid */
-        0x01, 0x23};                                    /* length */
+    static const uint8_t want_cid[28] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff,                         /* placeholder */
+                                         25,   5,    25,                     /* tls12_cid, len */
+                                         0xfe, 0xfd,                         /* version */
+                                         0x02, 0x03,                         /* epoch */
+                                         0x04, 0x05, 0x06, 0x07, 0x08, 0x09, /* seq */
+                                         0xc0, 0xc1, 0xc2, 0xc3, 0xc4,       /* cid */
+                                         0x01, 0x23};                        /* length */
     CU_ASSERT_EQUAL(cr_aead_build_aad(&op, aad), 28);
     CU_ASSERT_EQUAL(memcmp(aad, want_cid, 28), 0);
     op.type = 23; /* a CID record must carry tls12_cid */
@@ -302,15 +296,13 @@ static void test_aad_nonce_layout(void)
     CU_ASSERT_EQUAL(cr_aead_build_aad(&op, aad), CR_ERR_INVAL);
 
     /* RFC 7905 §2 nonce: iv XOR (0000 || epoch || seq). */
-    CU_ASSERT_EQUAL_FATAL(cr_aead_key_init(&key, g_ctx,
-                                           CR_AEAD_CHACHA20_POLY1305, secret,
-                                           32, iv, 12), CR_OK);
-    struct cr_aead_op op2 = {.key = &key, .epoch = 0x0203,
-                             .seq = 0x040506070809ull};
+    CU_ASSERT_EQUAL_FATAL(
+        cr_aead_key_init(&key, g_ctx, CR_AEAD_CHACHA20_POLY1305, secret, 32, iv, 12), CR_OK);
+    struct cr_aead_op op2 = {.key = &key, .epoch = 0x0203, .seq = 0x040506070809ull};
     cr_aead_build_nonce(&op2, nonce);
-    static const uint8_t wantc[12] = {
-        0xa0, 0xa1, 0xa2, 0xa3, 0xa4 ^ 0x02, 0xa5 ^ 0x03, 0xa6 ^ 0x04,
-        0xa7 ^ 0x05, 0xa8 ^ 0x06, 0xa9 ^ 0x07, 0xaa ^ 0x08, 0xab ^ 0x09};
+    static const uint8_t wantc[12] = {0xa0,        0xa1,        0xa2,        0xa3,
+                                      0xa4 ^ 0x02, 0xa5 ^ 0x03, 0xa6 ^ 0x04, 0xa7 ^ 0x05,
+                                      0xa8 ^ 0x06, 0xa9 ^ 0x07, 0xaa ^ 0x08, 0xab ^ 0x09};
     CU_ASSERT_EQUAL(memcmp(nonce, wantc, 12), 0);
     uint8_t e8[8];
     cr_aead_explicit_nonce(e8, 0x0203, 0x040506070809ull);
@@ -358,8 +350,7 @@ static FILE *open_data(const char *name)
     char *slash = strrchr(path, '/');
     if (slash == NULL)
         return NULL;
-    snprintf(slash, sizeof(path) - (size_t)(slash - path), "/../data/%s",
-             name);
+    snprintf(slash, sizeof(path) - (size_t)(slash - path), "/../data/%s", name);
     return fopen(path, "r");
 }
 
@@ -369,39 +360,37 @@ static int kat_run(const struct kat *k)
     uint8_t iv[12] = {0};
     uint8_t out[256], back[256], tag[16];
     int fails = 0;
-    if (cr_aead_key_init(&key, g_ctx, (enum cr_aead_alg)k->alg, k->key,
-                         k->key_len, iv,
+    if (cr_aead_key_init(&key, g_ctx, (enum cr_aead_alg)k->alg, k->key, k->key_len, iv,
                          cr_aead_fixed_iv_len((enum cr_aead_alg)k->alg)) != 0)
         return 1;
-    if (k->tag_len != key.tag_len || k->nonce_len != 12 ||
-        k->pt_len != k->ct_len)
+    if (k->tag_len != key.tag_len || k->nonce_len != 12 || k->pt_len != k->ct_len)
         return 1;
     memset(tag, 0, sizeof(tag));
-    if (aead_raw_one(g_ctx, &key, true, k->nonce, k->aad, (unsigned)k->aad_len,
-                     k->pt, out, (uint32_t)k->pt_len, tag) != CR_OK)
+    if (aead_raw_one(g_ctx, &key, true, k->nonce, k->aad, (unsigned)k->aad_len, k->pt, out,
+                     (uint32_t)k->pt_len, tag) != CR_OK)
         fails++;
     if (memcmp(out, k->ct, k->ct_len) != 0 || memcmp(tag, k->tag, k->tag_len))
         fails++;
     memcpy(tag, k->tag, k->tag_len);
-    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len,
-                     k->ct, back, (uint32_t)k->ct_len, tag) != CR_OK)
+    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len, k->ct, back,
+                     (uint32_t)k->ct_len, tag) != CR_OK)
         fails++;
     if (memcmp(back, k->pt, k->pt_len) != 0)
         fails++;
     /* In place. */
     memcpy(back, k->ct, k->ct_len);
-    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len,
-                     back, back, (uint32_t)k->ct_len, tag) != CR_OK ||
+    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len, back, back,
+                     (uint32_t)k->ct_len, tag) != CR_OK ||
         memcmp(back, k->pt, k->pt_len) != 0)
         fails++;
     tag[k->tag_len - 1] ^= 0x01;
-    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len,
-                     k->ct, back, (uint32_t)k->ct_len, tag) != CR_ERR_AUTH)
+    if (aead_raw_one(g_ctx, &key, false, k->nonce, k->aad, (unsigned)k->aad_len, k->ct, back,
+                     (uint32_t)k->ct_len, tag) != CR_ERR_AUTH)
         fails++;
     /* The vector agrees with OpenSSL as well (checks the data file). */
     memset(tag, 0, sizeof(tag));
-    if (evp_aead(k->alg, 1, k->key, k->nonce, k->aad, k->aad_len, k->pt,
-                 k->pt_len, out, tag) != 0 ||
+    if (evp_aead(k->alg, 1, k->key, k->nonce, k->aad, k->aad_len, k->pt, k->pt_len, out, tag) !=
+            0 ||
         memcmp(out, k->ct, k->ct_len) != 0 || memcmp(tag, k->tag, k->tag_len))
         fails++;
     cr_aead_key_wipe(&key);
@@ -501,16 +490,14 @@ static void keyset_init(struct keyset *ks)
     for (int a = 0; a < CR_AEAD_N_ALGS; a++) {
         rnd_bytes(ks->raw[a], sizeof(ks->raw[a]));
         rnd_bytes(ks->iv[a], sizeof(ks->iv[a]));
-        int rc = cr_aead_key_init(&ks->key[a], g_ctx, (enum cr_aead_alg)a,
-                                  ks->raw[a], cr_aead_key_len(a), ks->iv[a],
-                                  cr_aead_fixed_iv_len(a));
+        int rc = cr_aead_key_init(&ks->key[a], g_ctx, (enum cr_aead_alg)a, ks->raw[a],
+                                  cr_aead_key_len(a), ks->iv[a], cr_aead_fixed_iv_len(a));
         CU_ASSERT_EQUAL_FATAL(rc, CR_OK);
     }
 }
 
 /* Random record fields for suite `alg` and payload length `len`. */
-static void rec_setup(struct rec *r, struct keyset *ks, int alg, uint32_t len,
-                      bool with_cid)
+static void rec_setup(struct rec *r, struct keyset *ks, int alg, uint32_t len, bool with_cid)
 {
     memset(&r->op, 0, sizeof(r->op));
     r->alg = alg;
@@ -528,8 +515,7 @@ static void rec_setup(struct rec *r, struct keyset *ks, int alg, uint32_t len,
         rnd_bytes(r->expl, 8);
     else
         cr_aead_explicit_nonce(r->expl, r->op.epoch, r->op.seq);
-    r->op.explicit_nonce =
-        cr_aead_explicit_nonce_len(alg) ? r->expl : NULL;
+    r->op.explicit_nonce = cr_aead_explicit_nonce_len(alg) ? r->expl : NULL;
     if (with_cid) {
         r->op.cid_len = (uint8_t)rnd(CR_AEAD_CID_MAX_LEN + 1);
         rnd_bytes(r->cid, r->op.cid_len);
@@ -539,12 +525,11 @@ static void rec_setup(struct rec *r, struct keyset *ks, int alg, uint32_t len,
     r->op.status = 99;
 }
 
-static void rec_ref(const struct rec *r, uint8_t nonce[12], uint8_t *aad,
-                    size_t *aad_len)
+static void rec_ref(const struct rec *r, uint8_t nonce[12], uint8_t *aad, size_t *aad_len)
 {
     ref_nonce(nonce, r->alg, r->fixed_iv, r->op.epoch, r->op.seq, r->expl);
-    *aad_len = ref_aad(aad, r->op.epoch, r->op.seq, r->op.type, r->op.version,
-                       (uint16_t)r->op.len, r->op.cid, r->op.cid_len);
+    *aad_len = ref_aad(aad, r->op.epoch, r->op.seq, r->op.type, r->op.version, (uint16_t)r->op.len,
+                       r->op.cid, r->op.cid_len);
 }
 
 /* Seals recs with cr_aead (in place or not), checks each against EVP
@@ -580,16 +565,16 @@ static unsigned diff_batch(struct rec *recs, unsigned n, bool in_place)
             continue;
         }
         rec_ref(r, nonce, aad, &aad_len);
-        if (evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt,
-                     r->op.len, ref_ct, ref_tag) != 0) {
+        if (evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt, r->op.len, ref_ct,
+                     ref_tag) != 0) {
             bad++;
             continue;
         }
         if (memcmp(ref_ct, r->buf, r->op.len) != 0 ||
             memcmp(ref_tag, r->tag, cr_aead_tag_len(r->alg)) != 0)
             bad++;
-        if (evp_aead(r->alg, 0, r->raw_key, nonce, aad, aad_len, r->buf,
-                     r->op.len, r->out, r->tag) != 0 ||
+        if (evp_aead(r->alg, 0, r->raw_key, nonce, aad, aad_len, r->buf, r->op.len, r->out,
+                     r->tag) != 0 ||
             memcmp(r->out, r->pt, r->op.len) != 0)
             bad++;
     }
@@ -599,8 +584,8 @@ static unsigned diff_batch(struct rec *recs, unsigned n, bool in_place)
         struct rec *r = &recs[i];
         rnd_bytes(r->pt, r->op.len);
         rec_ref(r, nonce, aad, &aad_len);
-        if (evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt,
-                     r->op.len, r->buf, r->tag) != 0)
+        if (evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt, r->op.len, r->buf,
+                     r->tag) != 0)
             bad++;
         ops[i] = r->op;
         ops[i].in = r->buf;
@@ -612,8 +597,7 @@ static unsigned diff_batch(struct rec *recs, unsigned n, bool in_place)
         bad += n - ok;
     for (unsigned i = 0; i < n; i++) {
         struct rec *r = &recs[i];
-        if (ops[i].status != CR_OK ||
-            memcmp(ops[i].out, r->pt, r->op.len) != 0)
+        if (ops[i].status != CR_OK || memcmp(ops[i].out, r->pt, r->op.len) != 0)
             bad++;
     }
     return bad;
@@ -654,8 +638,7 @@ static void test_diff_mixed_batches(void)
         unsigned n = 1 + rnd(CR_AEAD_BATCH_MAX);
         for (unsigned i = 0; i < n; i++) {
             uint32_t len = rnd(8) == 0 ? rnd(4) : rnd(1501);
-            rec_setup(&g_recs[i], &ks, (int)rnd(CR_AEAD_N_ALGS), len,
-                      rnd(2) == 0);
+            rec_setup(&g_recs[i], &ks, (int)rnd(CR_AEAD_N_ALGS), len, rnd(2) == 0);
         }
         bad += diff_batch(g_recs, n, rnd(2) == 0);
     }
@@ -666,14 +649,15 @@ static void test_diff_mixed_batches(void)
 /* Batches bigger than CR_AEAD_BATCH_MAX are processed in chunks. */
 static void test_big_batch(void)
 {
-    enum { N = 150 };
+    enum {
+        N = 150
+    };
     static struct rec recs[N];
     static struct cr_aead_op ops[N];
     struct keyset ks;
     keyset_init(&ks);
     for (unsigned i = 0; i < N; i++) {
-        rec_setup(&recs[i], &ks, (int)(i % CR_AEAD_N_ALGS), rnd(300),
-                  false);
+        rec_setup(&recs[i], &ks, (int)(i % CR_AEAD_N_ALGS), rnd(300), false);
         recs[i].op.in = recs[i].pt;
         recs[i].op.out = recs[i].buf;
         ops[i] = recs[i].op;
@@ -687,8 +671,7 @@ static void test_big_batch(void)
     CU_ASSERT_EQUAL(cr_aead_open_batch(g_ctx, ops, N), N);
     unsigned bad = 0;
     for (unsigned i = 0; i < N; i++)
-        bad += ops[i].status != CR_OK ||
-               memcmp(recs[i].out, recs[i].pt, ops[i].len) != 0;
+        bad += ops[i].status != CR_OK || memcmp(recs[i].out, recs[i].pt, ops[i].len) != 0;
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(cr_aead_seal_batch(g_ctx, ops, 0), 0);
     CU_ASSERT_EQUAL(cr_aead_seal_batch(NULL, ops, 1), 0);
@@ -696,8 +679,18 @@ static void test_big_batch(void)
 
 /* ---- tamper tests ---------------------------------------------------- */
 
-enum tamper { T_TAG, T_CT, T_EPOCH, T_SEQ, T_TYPE, T_VERSION, T_LEN, T_CID,
-              T_EXPLICIT, T_N };
+enum tamper {
+    T_TAG,
+    T_CT,
+    T_EPOCH,
+    T_SEQ,
+    T_TYPE,
+    T_VERSION,
+    T_LEN,
+    T_CID,
+    T_EXPLICIT,
+    T_N
+};
 
 static void test_tamper(void)
 {
@@ -714,11 +707,9 @@ static void test_tamper(void)
                 const unsigned n = 9, victim = 4;
                 bool cid = t == T_CID || rnd(2) == 0;
                 for (unsigned i = 0; i < n; i++) {
-                    uint32_t len = (t == T_CT || rnd(2)) ? 1 + rnd(200)
-                                                         : rnd(200);
-                    rec_setup(&g_recs[i], &ks, i == victim ? alg
-                                                           : (int)rnd(5),
-                              len, i == victim ? cid : rnd(2) == 0);
+                    uint32_t len = (t == T_CT || rnd(2)) ? 1 + rnd(200) : rnd(200);
+                    rec_setup(&g_recs[i], &ks, i == victim ? alg : (int)rnd(5), len,
+                              i == victim ? cid : rnd(2) == 0);
                     if (i == victim && t == T_CID && g_recs[i].op.cid_len == 0) {
                         /* Need at least one CID byte to flip. */
                         g_recs[i].op.cid_len = 1;
@@ -786,8 +777,7 @@ static void test_tamper(void)
                     if (i == victim)
                         continue;
                     CU_ASSERT_EQUAL(ops[i].status, CR_OK);
-                    CU_ASSERT_EQUAL(memcmp(g_recs[i].out, g_recs[i].pt,
-                                           ops[i].len), 0);
+                    CU_ASSERT_EQUAL(memcmp(g_recs[i].out, g_recs[i].pt, ops[i].len), 0);
                 }
                 n_checked++;
             }
@@ -843,9 +833,9 @@ static void test_fast_path_mix(void)
     keyset_init(&ks);
     /* Same family, other key: GCM-128 <-> GCM-256, CCM <-> CCM-8 (other
      * tag length); ChaCha20 takes a GCM key. */
-    static const int sibling[CR_AEAD_N_ALGS] = {
-        CR_AEAD_AES256_GCM, CR_AEAD_AES128_GCM, CR_AEAD_AES128_CCM8,
-        CR_AEAD_AES128_CCM, CR_AEAD_AES128_GCM};
+    static const int sibling[CR_AEAD_N_ALGS] = {CR_AEAD_AES256_GCM, CR_AEAD_AES128_GCM,
+                                                CR_AEAD_AES128_CCM8, CR_AEAD_AES128_CCM,
+                                                CR_AEAD_AES128_GCM};
     struct cr_aead_op ops[CR_AEAD_BATCH_MAX];
     unsigned bad = 0, n_checked = 0;
     for (int alg = 0; alg < CR_AEAD_N_ALGS; alg++) {
@@ -880,8 +870,7 @@ static void test_fast_path_mix(void)
             ops[3].in = NULL;
             if (ops[3].len == 0)
                 ops[3].len = 1;
-            g_recs[17].tag[rnd(cr_aead_tag_len(g_recs[17].alg))] ^=
-                (uint8_t)(1u << rnd(8));
+            g_recs[17].tag[rnd(cr_aead_tag_len(g_recs[17].alg))] ^= (uint8_t)(1u << rnd(8));
             ok = cr_aead_open_batch(g_ctx, ops, n);
             CU_ASSERT_EQUAL(ok, n - 2);
             CU_ASSERT_EQUAL(ops[3].status, CR_ERR_INVAL);
@@ -889,8 +878,7 @@ static void test_fast_path_mix(void)
             for (unsigned i = 0; i < n; i++) {
                 if (i == 3 || i == 17)
                     continue;
-                if (ops[i].status != CR_OK ||
-                    memcmp(g_recs[i].out, g_recs[i].pt, ops[i].len) != 0)
+                if (ops[i].status != CR_OK || memcmp(g_recs[i].out, g_recs[i].pt, ops[i].len) != 0)
                     bad++;
             }
             n_checked++;
@@ -915,13 +903,11 @@ static int advance_queue(const struct cr_aead_key *gcm)
     static uint8_t data[64], out[64], tag[16], nonce[12], aad[13];
     IMB_MGR *mgr = cr_aead_ctx_mgr(g_ctx);
     unsigned pos = (unsigned)mgr->next_job / sizeof(IMB_JOB);
-    unsigned k = rnd(2) ? rnd(IMB_MAX_JOBS)
-                        : (IMB_MAX_JOBS - pos) % IMB_MAX_JOBS;
+    unsigned k = rnd(2) ? rnd(IMB_MAX_JOBS) : (IMB_MAX_JOBS - pos) % IMB_MAX_JOBS;
     int bad = 0;
     for (unsigned i = 0; i < k; i++) {
         IMB_JOB *job = IMB_GET_NEXT_JOB(mgr);
-        job_fill(job, gcm, true, data, out, sizeof(data), nonce, aad,
-                 sizeof(aad), tag);
+        job_fill(job, gcm, true, data, out, sizeof(data), nonce, aad, sizeof(aad), tag);
         job->user_data = NULL;
         job->user_data2 = (void *)(uintptr_t)0xdead;
         job = IMB_SUBMIT_JOB(mgr);
@@ -973,8 +959,8 @@ static void test_wrap(void)
             struct rec *r = &g_recs[i];
             rec_ref(r, nonce, aad, &aad_len);
             if (ops[i].status != CR_OK ||
-                evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt,
-                         r->op.len, ref_ct, ref_tag) != 0 ||
+                evp_aead(r->alg, 1, r->raw_key, nonce, aad, aad_len, r->pt, r->op.len, ref_ct,
+                         ref_tag) != 0 ||
                 memcmp(ref_ct, r->buf, r->op.len) != 0 ||
                 memcmp(ref_tag, r->tag, cr_aead_tag_len(r->alg)) != 0)
                 bad++;
@@ -988,8 +974,7 @@ static void test_wrap(void)
         if (cr_aead_open_batch(g_ctx, ops, n) != n)
             bad++;
         for (unsigned i = 0; i < n; i++)
-            if (ops[i].status != CR_OK ||
-                memcmp(ops[i].out, g_recs[i].pt, ops[i].len) != 0)
+            if (ops[i].status != CR_OK || memcmp(ops[i].out, g_recs[i].pt, ops[i].len) != 0)
                 bad++;
         n_bursts++;
         n_ops += 2 * n;
@@ -1001,10 +986,9 @@ static void test_wrap(void)
     uint64_t realigns = g_ctx->n_realigns - realign_before;
     printf("\n    %u calls, %u ops: %llu bursts, %llu job-API chunks, "
            "%llu queue realigns; foreign completions seen %llu\n",
-           n_bursts, n_ops, (unsigned long long)via_burst,
-           (unsigned long long)via_jobs, (unsigned long long)realigns,
-           (unsigned long long)(g_ctx->n_foreign_completions -
-                                foreign_before));
+           n_bursts, n_ops, (unsigned long long)via_burst, (unsigned long long)via_jobs,
+           (unsigned long long)realigns,
+           (unsigned long long)(g_ctx->n_foreign_completions - foreign_before));
     CU_ASSERT(via_burst >= n_bursts);
     CU_ASSERT(realigns >= 1000);
     CU_ASSERT_EQUAL(via_jobs, 0);
@@ -1032,8 +1016,7 @@ void cu_register(void)
     CU_add_test(s, "key init arguments", test_key_init_args);
     CU_add_test(s, "AAD and nonce layout", test_aad_nonce_layout);
     CU_add_test(s, "known-answer vectors", test_kat);
-    CU_add_test(s, "EVP differential, every length 0..1500",
-                test_diff_every_length);
+    CU_add_test(s, "EVP differential, every length 0..1500", test_diff_every_length);
     CU_add_test(s, "EVP differential, mixed batches", test_diff_mixed_batches);
     CU_add_test(s, "batches above CR_AEAD_BATCH_MAX", test_big_batch);
     CU_add_test(s, "tamper: tag, ciphertext, AAD fields", test_tamper);

@@ -20,8 +20,17 @@ static const struct rte_ether_addr peer_mac = {{0x02, 0xaa, 0, 0, 0, 9}};
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-gw_net", "--no-shconf", "--file-prefix=t_gw_net", "--no-huge",
-                    "--no-pci", "-m", "128", "-l", "0", "--log-level=error", NULL};
+    char *argv[] = {"test-gw_net",
+                    "--no-shconf",
+                    "--file-prefix=t_gw_net",
+                    "--no-huge",
+                    "--no-pci",
+                    "-m",
+                    "128",
+                    "-l",
+                    "0",
+                    "--log-level=error",
+                    NULL};
     if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
         return -1;
     g.pool = dp_port_pool_create("tn_pool", 1023, SOCKET_ID_ANY);
@@ -54,11 +63,11 @@ static uint64_t cnt(enum dp_counter_id id)
 
 static void test_nexthop_select(void)
 {
-    int a = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));         /* on-link port 0 */
-    int b = gw_net_nexthop_add(&net, IP(8, 8, 8, 8));          /* via port 1's gateway */
-    int c = gw_net_nexthop_add(&net, IP(9, 9, 9, 9));          /* same gateway: reused */
-    int d = gw_net_nexthop_add(&net, IP(192, 168, 7, 2));      /* the gateway itself */
-    int e = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));         /* again: reused */
+    int a = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));    /* on-link port 0 */
+    int b = gw_net_nexthop_add(&net, IP(8, 8, 8, 8));     /* via port 1's gateway */
+    int c = gw_net_nexthop_add(&net, IP(9, 9, 9, 9));     /* same gateway: reused */
+    int d = gw_net_nexthop_add(&net, IP(192, 168, 7, 2)); /* the gateway itself */
+    int e = gw_net_nexthop_add(&net, IP(10, 0, 0, 7));    /* again: reused */
     CU_ASSERT_EQUAL(a, 0);
     CU_ASSERT_EQUAL(b, 1);
     CU_ASSERT_EQUAL(c, 1);
@@ -107,8 +116,8 @@ static void test_arp(void)
 {
     /* A request for our address is answered in place. */
     uint64_t rs = cnt(DP_CNT_CP_ARP_REPLY_SENT);
-    struct rte_mbuf *r = gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50),
-                                                      IP(10, 0, 0, 1), 0));
+    struct rte_mbuf *r =
+        gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0));
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     struct rte_ether_hdr *eth = rte_pktmbuf_mtod(r, struct rte_ether_hdr *);
     struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
@@ -124,20 +133,20 @@ static void test_arp(void)
 
     /* A request for someone else: dropped and counted, nothing learned. */
     uint64_t dr = cnt(DP_CNT_DROP_CP_ARP);
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50),
-                                                    IP(10, 0, 0, 99), 0)));
+    CU_ASSERT_PTR_NULL(
+        gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 99), 0)));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 1);
 
     /* The next hop's reply is learned and published. */
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(10, 0, 0, 7),
-                                                    IP(10, 0, 0, 1), 0)));
+    CU_ASSERT_PTR_NULL(
+        gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(10, 0, 0, 7), IP(10, 0, 0, 1), 0)));
     CU_ASSERT(gw_net_nexthop_resolved(&net, 0));
     struct rte_ether_addr got;
     dp_word_to_mac(g.nexthops[0].mac_word, &got);
     CU_ASSERT(rte_is_same_ether_addr(&got, &peer_mac));
     /* The same IP on the wrong port is not learned for next hop 1. */
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(192, 168, 7, 2),
-                                                    IP(192, 168, 7, 1), 0)));
+    CU_ASSERT_PTR_NULL(
+        gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(192, 168, 7, 2), IP(192, 168, 7, 1), 0)));
     CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 1));
 
     /* Malformed ARP (bad hlen) and a truncated frame are dropped. */
@@ -156,7 +165,7 @@ static void test_arp_tick(void)
     struct rte_mbuf *out[8];
     /* Next hop 0 resolved (refresh later), next hop 1 unresolved. */
     unsigned n = gw_net_arp_tick(&net, 100000, out, 8);
-    CU_ASSERT_EQUAL(n, 2);   /* first tick asks for both */
+    CU_ASSERT_EQUAL(n, 2); /* first tick asks for both */
     for (unsigned i = 0; i < n; i++) {
         struct rte_ether_hdr *eth = rte_pktmbuf_mtod(out[i], struct rte_ether_hdr *);
         struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
@@ -168,13 +177,13 @@ static void test_arp_tick(void)
     }
     CU_ASSERT_EQUAL(gw_net_arp_tick(&net, 100000 + GW_NET_ARP_RETRY_MS - 1, out, 8), 0);
     n = gw_net_arp_tick(&net, 100000 + GW_NET_ARP_RETRY_MS, out, 8);
-    CU_ASSERT_EQUAL(n, 1);   /* only the unresolved one is retried */
+    CU_ASSERT_EQUAL(n, 1); /* only the unresolved one is retried */
     if (n == 1) {
         CU_ASSERT_EQUAL(out[0]->port, 1);
         rte_pktmbuf_free(out[0]);
     }
     n = gw_net_arp_tick(&net, 100000 + GW_NET_ARP_REFRESH_MS, out, 8);
-    CU_ASSERT_EQUAL(n, 2);   /* refresh of the resolved one + retry */
+    CU_ASSERT_EQUAL(n, 2); /* refresh of the resolved one + retry */
     for (unsigned i = 0; i < n; i++)
         rte_pktmbuf_free(out[i]);
 }
@@ -190,7 +199,7 @@ static void test_icmp_echo(void)
     size_t icmp_len = 8 + sizeof(payload);
     struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
     uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + icmp_len + 6));
-    memset(d, 0, 14 + 20 + icmp_len + 6);   /* + L2 padding */
+    memset(d, 0, 14 + 20 + icmp_len + 6); /* + L2 padding */
     struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
     eth->dst_addr = g.ports[0].mac;
     eth->src_addr = peer_mac;
@@ -224,7 +233,7 @@ static void test_icmp_echo(void)
     CU_ASSERT_EQUAL(rte_raw_cksum(ic, icmp_len), 0xffff);
     CU_ASSERT_EQUAL(ic->icmp_seq_nb, rte_cpu_to_be_16(7));
     CU_ASSERT(memcmp(ic + 1, payload, sizeof(payload)) == 0);
-    CU_ASSERT_EQUAL(r->data_len, 14 + 20 + icmp_len);   /* padding trimmed */
+    CU_ASSERT_EQUAL(r->data_len, 14 + 20 + icmp_len); /* padding trimmed */
 
     /* Turn it back into a request with a broken checksum: dropped. */
     ic->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
@@ -236,9 +245,9 @@ static void test_icmp_echo(void)
 static void test_udp_frame(void)
 {
     static const uint8_t data[] = "HelloVerifyRequest bytes";
-    struct rte_mbuf *m = gw_net_udp_frame(&g, 0, &peer_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 50),
-                                          rte_cpu_to_be_16(4433), rte_cpu_to_be_16(5000),
-                                          data, sizeof(data));
+    struct rte_mbuf *m =
+        gw_net_udp_frame(&g, 0, &peer_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 50),
+                         rte_cpu_to_be_16(4433), rte_cpu_to_be_16(5000), data, sizeof(data));
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL(m->port, 0);
     CU_ASSERT_EQUAL(m->data_len, 42 + sizeof(data));

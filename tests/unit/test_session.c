@@ -15,8 +15,17 @@ static int n_cb;
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-session", "--no-shconf", "--file-prefix=t_session", "--no-huge", "--no-pci", "-m", "256",
-                    "-l", "0", "--log-level=error", NULL};
+    char *argv[] = {"test-session",
+                    "--no-shconf",
+                    "--file-prefix=t_session",
+                    "--no-huge",
+                    "--no-pci",
+                    "-m",
+                    "256",
+                    "-l",
+                    "0",
+                    "--log-level=error",
+                    NULL};
     if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
         return -1;
     return 0;
@@ -51,7 +60,7 @@ static void count_cb(struct dp_session *s, void *arg)
 static void test_alloc_replay(void)
 {
     CU_ASSERT_PTR_NULL(dp_session_alloc(0, SOCKET_ID_ANY));
-    CU_ASSERT_PTR_NULL(dp_session_alloc(100, SOCKET_ID_ANY));     /* not a multiple of 64 */
+    CU_ASSERT_PTR_NULL(dp_session_alloc(100, SOCKET_ID_ANY)); /* not a multiple of 64 */
     CU_ASSERT_PTR_NULL(dp_session_alloc(DP_REPLAY_WIN_MAX_BITS + 64, SOCKET_ID_ANY));
     struct dp_session *s = dp_session_alloc(DP_REPLAY_WIN_MAX_BITS, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -98,9 +107,9 @@ static void test_install_lookup_remove(void)
     CU_ASSERT_EQUAL(dp_sess_pending(t), 1);
     CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &k));
     CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &(struct dp_sess_key){.client_ip = 0x0200000a,
-                                                                .local_ip = 0x0100000a,
-                                                                .client_port = 0x1111,
-                                                                .local_port = 0x5111}));
+                                                               .local_ip = 0x0100000a,
+                                                               .client_port = 0x1111,
+                                                               .local_port = 0x5111}));
     CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20000));
     /* No reader registered: the grace period is immediate. */
     n_cb = 0;
@@ -139,7 +148,7 @@ static void test_grace_period(void)
      * before b can go, while a (older) is free once reader 1 reports. */
     dp_sess_remove(t, b, false);
     rte_rcu_qsbr_quiescent(q, 1);
-    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);   /* a only: 0 is behind b */
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1); /* a only: 0 is behind b */
     CU_ASSERT_EQUAL(dp_sess_pending(t), 1);
     rte_rcu_qsbr_quiescent(q, 0);
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, false), 1);
@@ -160,7 +169,9 @@ static void test_grace_period(void)
 
 static void test_capacity(void)
 {
-    enum { CAP = 16 };
+    enum {
+        CAP = 16
+    };
     t = dp_sess_table_create("t_sess3", CAP, 1, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad", 4, 1, SOCKET_ID_ANY));
@@ -188,7 +199,7 @@ static void test_capacity(void)
             continue;
         CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &s[i]->key), s[i]);
     }
-    dp_sess_table_free(t);   /* frees the remaining sessions too */
+    dp_sess_table_free(t); /* frees the remaining sessions too */
     t = NULL;
 }
 

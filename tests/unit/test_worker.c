@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include <rte_eal.h>
-#include <rte_ethdev.h>
 #include <rte_eth_ring.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_random.h>
 
@@ -22,10 +22,10 @@
 static struct dp_gw g;
 static struct dp_worker *w;
 static struct cr_aead_ctx *ref_ctx;
-static struct cr_aead_key ref_client, ref_server;   /* reference copies */
+static struct cr_aead_key ref_client, ref_server; /* reference copies */
 static struct dp_session *sess;
 static struct rte_ring *rx_r[2], *tx_r[2];
-static struct dp_port client_sim;                   /* the client's "NIC" */
+static struct dp_port client_sim; /* the client's "NIC" */
 static const struct rte_ether_addr nh_mac = {{0x02, 0, 0, 0, 1, 2}};
 static const struct rte_ether_addr cl_mac = {{0x02, 0, 0, 0, 0, 2}};
 static const uint8_t k_c[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -40,8 +40,17 @@ static uint64_t cnt(enum dp_counter_id id)
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-worker", "--no-shconf", "--file-prefix=t_worker", "--no-huge",
-                    "--no-pci", "-m", "256", "-l", "0", "--log-level=error", NULL};
+    char *argv[] = {"test-worker",
+                    "--no-shconf",
+                    "--file-prefix=t_worker",
+                    "--no-huge",
+                    "--no-pci",
+                    "-m",
+                    "256",
+                    "-l",
+                    "0",
+                    "--log-level=error",
+                    NULL};
     char err[256];
     if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
         return -1;
@@ -77,7 +86,7 @@ static int suite_init(void)
     g.nexthops[0].port_idx = 1;
     g.nexthops[0].mac_word = dp_mac_to_word(&nh_mac) | DP_NH_VALID;
     g.sessions = dp_sess_table_create("tw_sess", 64, 2, SOCKET_ID_ANY);
-    g.n_workers = 2;   /* rings for the hand-off test's second worker */
+    g.n_workers = 2; /* rings for the hand-off test's second worker */
     if (g.sessions == NULL || dp_gw_rings_create(&g) != 0)
         return -1;
     g.n_workers = 1;
@@ -227,9 +236,8 @@ static unsigned ring_drain(struct rte_ring *r)
 }
 
 /* Checks Eth/IPv4/UDP of a sent frame, returns the UDP payload. */
-static const uint8_t *check_udp(struct rte_mbuf *m, const struct rte_ether_addr *dmac,
-                                uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport,
-                                uint16_t *out_len)
+static const uint8_t *check_udp(struct rte_mbuf *m, const struct rte_ether_addr *dmac, uint32_t sip,
+                                uint32_t dip, uint16_t sport, uint16_t dport, uint16_t *out_len)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + 14);
@@ -288,11 +296,11 @@ static void test_replay_and_auth(void)
 {
     uint64_t rp = cnt(DP_CNT_DROP_REPLAY), au = cnt(DP_CNT_DROP_AUTH);
     struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 1, "hello backend"};
-    run(client_frame(&r, 1, 5555, false));          /* replay of seq 1 */
+    run(client_frame(&r, 1, 5555, false)); /* replay of seq 1 */
     CU_ASSERT_PTR_NULL(sent(1));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_REPLAY), rp + 1);
     r.seq = 2;
-    run(client_frame(&r, 1, 5555, true));           /* bad tag */
+    run(client_frame(&r, 1, 5555, true)); /* bad tag */
     CU_ASSERT_PTR_NULL(sent(1));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_AUTH), au + 1);
     /* The failed record did not enter the window: seq 2 still accepted. */
@@ -318,7 +326,9 @@ static void test_multi_record(void)
 
 static void test_burst_many(void)
 {
-    enum { N = 40 };   /* more than DP_BURST frames in one call */
+    enum {
+        N = 40
+    }; /* more than DP_BURST frames in one call */
     struct rte_mbuf *ms[N];
     char texts[N][16];
     for (unsigned i = 0; i < N; i++) {
@@ -427,7 +437,7 @@ static void test_header_drops(void)
     c = cnt(DP_CNT_DROP_UDP_CSUM);
     uint64_t au = cnt(DP_CNT_DROP_AUTH);
     m = client_frame(&r, 1, 5555, false);
-    rte_pktmbuf_mtod_offset(m, uint8_t *, 60)[0] ^= 0xff;   /* payload byte */
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 60)[0] ^= 0xff; /* payload byte */
     run(m);
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_AUTH), au + 1);
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c);
@@ -454,7 +464,7 @@ static void test_header_drops(void)
 
     c = cnt(DP_CNT_DROP_IP_HEADER);
     m = client_frame(&r, 1, 5555, false);
-    rte_pktmbuf_trim(m, 10);   /* IPv4 total length now beyond the frame */
+    rte_pktmbuf_trim(m, 10); /* IPv4 total length now beyond the frame */
     run(m);
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IP_HEADER), c + 1);
 
@@ -485,7 +495,7 @@ static void test_header_drops(void)
     c = cnt(DP_CNT_DROP_RECORD_MALFORMED);
     struct rec_spec bad = {DP_CT_APPLICATION_DATA, 1, 302, "y"};
     m = client_frame(&bad, 1, 5555, false);
-    rte_pktmbuf_mtod_offset(m, uint8_t *, 42)[0] = 99;   /* unknown content type */
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 42)[0] = 99; /* unknown content type */
     /* fix UDP checksum after the edit */
     ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
     struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
@@ -623,11 +633,12 @@ static void test_garbage(void)
 {
     /* Random datagrams from the session's peer and from strangers: the
      * worker must count every one as forwarded, punted or dropped. */
-    enum { N = 2000 };
+    enum {
+        N = 2000
+    };
     uint64_t before = 0, after = 0;
     for (unsigned i = 0; i < DP_CNT_N; i++)
-        if (dp_counter_is_drop((enum dp_counter_id)i) || i == DP_CNT_PUNT ||
-            i == DP_CNT_RX_RECORDS)
+        if (dp_counter_is_drop((enum dp_counter_id)i) || i == DP_CNT_PUNT || i == DP_CNT_RX_RECORDS)
             before += cnt((enum dp_counter_id)i);
     uint64_t rec_before = cnt(DP_CNT_RX_RECORDS);
     for (unsigned i = 0; i < N; i++) {
@@ -635,7 +646,7 @@ static void test_garbage(void)
         unsigned len = 1 + (unsigned)(rte_rand() % sizeof(junk));
         for (unsigned k = 0; k < len; k++)
             junk[k] = (uint8_t)rte_rand();
-        if (i % 3 == 0 && len > 13) {   /* plausible header, random body */
+        if (i % 3 == 0 && len > 13) { /* plausible header, random body */
             dp_record_write_hdr(junk, DP_CT_APPLICATION_DATA, DP_VERSION_DTLS12, 1,
                                 rte_rand() & 0xffff, NULL, 0, (uint16_t)(len - 13));
         }
@@ -643,17 +654,15 @@ static void test_garbage(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(m);
         uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(42 + len));
         memcpy(d + 42, junk, len);
-        dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2),
-                              IP(10, 0, 0, 1), rte_cpu_to_be_16(i % 2 ? 5555 : 6000),
-                              rte_cpu_to_be_16(4433));
+        dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
+                              rte_cpu_to_be_16(i % 2 ? 5555 : 6000), rte_cpu_to_be_16(4433));
         run(m);
     }
     for (unsigned i = 0; i < DP_CNT_N; i++)
-        if (dp_counter_is_drop((enum dp_counter_id)i) || i == DP_CNT_PUNT ||
-            i == DP_CNT_RX_RECORDS)
+        if (dp_counter_is_drop((enum dp_counter_id)i) || i == DP_CNT_PUNT || i == DP_CNT_RX_RECORDS)
             after += cnt((enum dp_counter_id)i);
     CU_ASSERT(after - before >= N);
-    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), rec_before);   /* nothing authenticated */
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), rec_before); /* nothing authenticated */
     CU_ASSERT_PTR_NULL(sent(1));
     ring_drain(g.punt[0]);
     /* The live session still works. */
@@ -668,8 +677,8 @@ static unsigned hook_calls;
 
 /* A stand-in for the control plane's cookie check: handshake records get
  * a short reply, type 99 a reply larger than the datagram, the rest punt. */
-static int test_hook(void *arg, unsigned listener, uint32_t ip, uint16_t port,
-                     const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+static int test_hook(void *arg, unsigned listener, uint32_t ip, uint16_t port, const uint8_t *d,
+                     size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
     CU_ASSERT_PTR_EQUAL(arg, &g);
     CU_ASSERT_EQUAL(listener, 0);
@@ -726,7 +735,7 @@ static void test_unknown_peer_hook(void)
     CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
     g.peer_busy[slot] = 0;
     struct rec_spec bad = {99, 0, 0, "oversized reply"};
-    run(client_frame(&bad, 1, 6002, false));   /* another peer: not "recent" */
+    run(client_frame(&bad, 1, 6002, false)); /* another peer: not "recent" */
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UNKNOWN_PEER), dr + 1);
     CU_ASSERT_PTR_NULL(sent(0));
     /* The session's own peer never reaches the hook. */
@@ -749,7 +758,7 @@ static void test_cksum_differential(void)
     for (unsigned iter = 0; iter < 20000; iter++) {
         size_t off = rte_rand() % 17;
         size_t len = iter < 64 ? iter : rte_rand() % (sizeof(buf) - 17);
-        if (iter % 500 == 0)   /* sums that wrap to 0xffff */
+        if (iter % 500 == 0) /* sums that wrap to 0xffff */
             memset(buf + off, 0xff, len);
         uint16_t want = rte_raw_cksum(buf + off, len);
         uint16_t got = dp_raw_cksum(buf + off, len);
