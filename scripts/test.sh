@@ -21,7 +21,23 @@ meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs \
     echo "== sanitizer build: unit test failures (build-asan/unit-tests.log) =="
     tail -n 200 build-asan/unit-tests.log
 }
-meson test -C build --num-processes 1 --print-errorlogs --no-rebuild 2>&1 | \
-    grep -E '^ *[0-9]+/[0-9]+ ' || true
+meson test -C build --num-processes 1 --print-errorlogs --no-rebuild >build/tests.log 2>&1
+grep -E '^ *[0-9]+/[0-9]+ ' build/tests.log
+if grep -qE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' build/tests.log; then
+    echo "== failures (full log: build/tests.log, build/meson-logs/testlog.txt) =="
+    tail -n 150 build/tests.log
+fi
+# One .clang-format for the repo (STYLE.md), checked here.
+fmt_rc=0
+if ./scripts/check-format.sh >build/format-check.log 2>&1; then
+    echo "== format check: ok ($(tail -n 1 build/format-check.log))"
+else
+    fmt_rc=1
+    echo "== format check FAILED (clang-format -i FILE fixes it) =="
+    tail -n 40 build/format-check.log
+fi
 echo "== summary (unit tests under ASan/UBSan, then the normal build) =="
 python3 tests/summarize.py build-asan/meson-logs/testlog.json build/meson-logs/testlog.json
+rc=$?
+[ "$fmt_rc" -eq 0 ] || rc=1
+exit "$rc"
