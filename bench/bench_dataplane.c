@@ -25,7 +25,9 @@
  * sessions, as RSS would spread clients).
  *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
- *            [--max-workers K] [--sessions S] [--nic-csum]
+ *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
+ * --size / --suite run only that record size / that suite (for profiling
+ * one configuration; the measurement itself is unchanged).
  * --nic-csum models a NIC with checksum offload in both directions: received
  * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
  * checksums to the NIC (default: the worker verifies and computes them in
@@ -79,7 +81,9 @@ static const enum cr_aead_alg k_algs[] = {CR_AEAD_AES128_GCM, CR_AEAD_AES128_CCM
 static struct dp_gw g_gw;
 static unsigned g_max_workers, g_sessions = B_SESSIONS_DEFAULT, g_passes = B_PASSES;
 static unsigned g_lcores[B_MAX_WORKERS];
-static bool g_nic_csum; /* mark frames as checksum-verified by the NIC */
+static bool g_nic_csum;          /* mark frames as checksum-verified by the NIC */
+static unsigned g_only_size;     /* --size: 0 = every size */
+static const char *g_only_suite; /* --suite: NULL = every suite */
 static struct rte_ring *g_txr[2][B_MAX_WORKERS + 1];
 static struct cr_aead_ctx *g_main_ctx;
 
@@ -539,7 +543,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
         {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {NULL, 0, NULL, 0}};
     int app_argc = argc - app_start;
     char **app_argv = argv + app_start;
     optind = 1;
@@ -561,9 +565,15 @@ int main(int argc, char **argv)
         case 'c':
             g_nic_csum = true;
             break;
+        case 'z':
+            g_only_size = (unsigned)atoi(optarg);
+            break;
+        case 'u':
+            g_only_suite = optarg;
+            break;
         default:
             printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
-                   "[--max-workers K] [--sessions S] [--nic-csum]\n");
+                   "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]\n");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -601,9 +611,13 @@ int main(int argc, char **argv)
     int rc = 0;
     for (size_t a = 0; a < RTE_DIM(k_algs); a++) {
         g_run_alg = k_algs[a];
+        if (g_only_suite != NULL && strcmp(g_only_suite, cr_aead_alg_name(g_run_alg)) != 0)
+            continue;
         sessions_install(g_run_alg);
         for (size_t si = 0; si < RTE_DIM(k_sizes); si++) {
             g_run_size = k_sizes[si];
+            if (g_only_size != 0 && g_only_size != g_run_size)
+                continue;
             frames_build(g_run_size);
             for (unsigned nw = 1; nw <= g_max_workers; nw++) {
                 g_run_workers = nw;

@@ -19,71 +19,71 @@
 #include <rte_lcore.h>
 
 /* X(NAME, kind, description); kind: 0 event, 1 drop. */
-#define DP_COUNTERS(X)                                                         \
-    X(RX_PKTS, 0, "frames received by workers")                               \
-    X(TX_PKTS, 0, "frames sent (workers and control plane)")                  \
-    X(RX_RECORDS, 0, "client records decrypted and forwarded to a backend")   \
-    X(TX_RECORDS, 0, "backend datagrams encrypted and sent to a client")      \
-    X(PUNT, 0, "frames punted to the control plane")                          \
-    X(HANDOFF_OUT, 0, "frames handed to the owning worker")                   \
-    X(HANDOFF_IN, 0, "frames received from another worker")                   \
-    X(IDLE_SLEEP, 0, "idle sleeps of a polling lcore")                        \
-    X(HVR_SENT, 0, "HelloVerifyRequests sent by workers (stateless)")         \
-    X(CP_ARP_REPLY_SENT, 0, "ARP replies sent for our addresses")             \
-    X(CP_ARP_REQUEST_SENT, 0, "ARP requests sent for next hops")              \
-    X(CP_ARP_LEARNED, 0, "next-hop MAC addresses learned")                    \
-    X(CP_ICMP_ECHO_REPLY, 0, "ICMP echo replies sent")                        \
-    X(CP_HVR_SENT, 0, "HelloVerifyRequests sent")                             \
-    X(CP_HS_STARTED, 0, "handshakes started (cookie verified)")               \
-    X(CP_HS_ESTABLISHED, 0, "handshakes completed")                           \
-    X(CP_HS_FAILED, 0, "handshakes failed (fatal alert)")                     \
-    X(CP_HS_TIMEOUT, 0, "handshakes given up after retransmissions")          \
-    X(CP_HS_RETRANSMIT, 0, "handshake retransmission timer expiries")         \
-    X(CP_SESS_INSTALLED, 0, "sessions installed into the table")             \
-    X(CP_SESS_IDLE_REAPED, 0, "sessions removed after the idle timeout")      \
-    X(CP_SESS_CLOSED, 0, "sessions removed by the client's close_notify")     \
-    X(CP_SESS_FATAL_ALERT, 0, "sessions removed by a fatal alert")            \
-    X(CP_SESS_REPLACED, 0, "sessions replaced by a new handshake")            \
-    X(CP_HS_RESTARTED, 0, "handshakes restarted by a new ClientHello")       \
-    X(CP_SESS_FREED, 0, "sessions freed after the RCU grace period")          \
-    X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                   \
-    X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session") \
-    X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                  \
-    X(DROP_MULTISEG, 1, "multi-segment mbuf")                                 \
-    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                     \
-    X(DROP_IP_HEADER, 1, "bad IPv4 version/IHL/total length")                 \
-    X(DROP_IP_CSUM, 1, "bad IPv4 header checksum")                            \
-    X(DROP_IP_FRAGMENT, 1, "IPv4 fragment")                                   \
-    X(DROP_NOT_FOR_US, 1, "IPv4 destination is not one of our addresses")     \
-    X(DROP_NOT_UDP, 1, "IPv4 protocol neither UDP nor ICMP")                  \
-    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IPv4 length")        \
-    X(DROP_UDP_CSUM, 1, "bad UDP checksum")                                   \
-    X(DROP_UNKNOWN_PEER, 1, "unknown peer, not a ClientHello (worker check)") \
-    X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")  \
-    X(DROP_NAT_UNKNOWN, 1, "backend datagram to an unmapped NAT port")        \
-    X(DROP_NAT_PEER, 1, "datagram to a NAT port from a non-backend peer")     \
-    X(DROP_PUNT_FULL, 1, "punt ring to the control plane full")               \
-    X(DROP_HANDOFF_FULL, 1, "hand-off ring to the owning worker full")        \
-    X(DROP_HANDOFF_OWNER, 1, "handed-off frame whose owner changed")          \
-    X(DROP_RECORD_MALFORMED, 1, "malformed DTLS record header")               \
-    X(DROP_RECORD_SHORT, 1, "record shorter than nonce + tag")                \
-    X(DROP_REPLAY, 1, "record replayed or left of the replay window")         \
-    X(DROP_AUTH, 1, "record failed authentication")                           \
-    X(DROP_NH_UNRESOLVED, 1, "next hop MAC not yet resolved (ARP retrying)")  \
-    X(DROP_TOO_BIG, 1, "datagram too big for the port MTU or a record")       \
-    X(DROP_NO_MBUF, 1, "mbuf pool empty")                                     \
-    X(DROP_TX_FULL, 1, "TX queue full")                                       \
-    X(DROP_SEQ_EXHAUSTED, 1, "write sequence number space exhausted")         \
-    X(DROP_SEAL_FAILED, 1, "record encryption failed")                        \
-    X(DROP_CP_UNKNOWN, 1, "control plane: not ARP/ICMP echo/DTLS for us")     \
-    X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")           \
-    X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")    \
-    X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")    \
-    X(DROP_CP_HS_INPUT, 1, "control plane: handshake engine rejected input")  \
-    X(DROP_CP_NAT_EXHAUSTED, 1, "control plane: no free NAT port")            \
-    X(DROP_CP_SESSION_RECORD, 1, "control plane: unusable record of a session") \
-    X(DROP_CP_ALERT_AUTH, 1, "control plane: alert failed authentication")    \
-    X(DROP_CP_INSTALL, 1, "control plane: session install failed")            \
+#define DP_COUNTERS(X)                                                                             \
+    X(RX_PKTS, 0, "frames received by workers")                                                    \
+    X(TX_PKTS, 0, "frames sent (workers and control plane)")                                       \
+    X(RX_RECORDS, 0, "client records decrypted and forwarded to a backend")                        \
+    X(TX_RECORDS, 0, "backend datagrams encrypted and sent to a client")                           \
+    X(PUNT, 0, "frames punted to the control plane")                                               \
+    X(HANDOFF_OUT, 0, "frames handed to the owning worker")                                        \
+    X(HANDOFF_IN, 0, "frames received from another worker")                                        \
+    X(IDLE_SLEEP, 0, "idle sleeps of a polling lcore")                                             \
+    X(HVR_SENT, 0, "HelloVerifyRequests sent by workers (stateless)")                              \
+    X(CP_ARP_REPLY_SENT, 0, "ARP replies sent for our addresses")                                  \
+    X(CP_ARP_REQUEST_SENT, 0, "ARP requests sent for next hops")                                   \
+    X(CP_ARP_LEARNED, 0, "next-hop MAC addresses learned")                                         \
+    X(CP_ICMP_ECHO_REPLY, 0, "ICMP echo replies sent")                                             \
+    X(CP_HVR_SENT, 0, "HelloVerifyRequests sent")                                                  \
+    X(CP_HS_STARTED, 0, "handshakes started (cookie verified)")                                    \
+    X(CP_HS_ESTABLISHED, 0, "handshakes completed")                                                \
+    X(CP_HS_FAILED, 0, "handshakes failed (fatal alert)")                                          \
+    X(CP_HS_TIMEOUT, 0, "handshakes given up after retransmissions")                               \
+    X(CP_HS_RETRANSMIT, 0, "handshake retransmission timer expiries")                              \
+    X(CP_SESS_INSTALLED, 0, "sessions installed into the table")                                   \
+    X(CP_SESS_IDLE_REAPED, 0, "sessions removed after the idle timeout")                           \
+    X(CP_SESS_CLOSED, 0, "sessions removed by the client's close_notify")                          \
+    X(CP_SESS_FATAL_ALERT, 0, "sessions removed by a fatal alert")                                 \
+    X(CP_SESS_REPLACED, 0, "sessions replaced by a new handshake")                                 \
+    X(CP_HS_RESTARTED, 0, "handshakes restarted by a new ClientHello")                             \
+    X(CP_SESS_FREED, 0, "sessions freed after the RCU grace period")                               \
+    X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                                         \
+    X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session")                    \
+    X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
+    X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
+    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \
+    X(DROP_IP_HEADER, 1, "bad IPv4 version/IHL/total length")                                      \
+    X(DROP_IP_CSUM, 1, "bad IPv4 header checksum")                                                 \
+    X(DROP_IP_FRAGMENT, 1, "IPv4 fragment")                                                        \
+    X(DROP_NOT_FOR_US, 1, "IPv4 destination is not one of our addresses")                          \
+    X(DROP_NOT_UDP, 1, "IPv4 protocol neither UDP nor ICMP")                                       \
+    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IPv4 length")                             \
+    X(DROP_UDP_CSUM, 1, "bad UDP checksum")                                                        \
+    X(DROP_UNKNOWN_PEER, 1, "unknown peer, not a ClientHello (worker check)")                      \
+    X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")                       \
+    X(DROP_NAT_UNKNOWN, 1, "backend datagram to an unmapped NAT port")                             \
+    X(DROP_NAT_PEER, 1, "datagram to a NAT port from a non-backend peer")                          \
+    X(DROP_PUNT_FULL, 1, "punt ring to the control plane full")                                    \
+    X(DROP_HANDOFF_FULL, 1, "hand-off ring to the owning worker full")                             \
+    X(DROP_HANDOFF_OWNER, 1, "handed-off frame whose owner changed")                               \
+    X(DROP_RECORD_MALFORMED, 1, "malformed DTLS record header")                                    \
+    X(DROP_RECORD_SHORT, 1, "record shorter than nonce + tag")                                     \
+    X(DROP_REPLAY, 1, "record replayed or left of the replay window")                              \
+    X(DROP_AUTH, 1, "record failed authentication")                                                \
+    X(DROP_NH_UNRESOLVED, 1, "next hop MAC not yet resolved (ARP retrying)")                       \
+    X(DROP_TOO_BIG, 1, "datagram too big for the port MTU or a record")                            \
+    X(DROP_NO_MBUF, 1, "mbuf pool empty")                                                          \
+    X(DROP_TX_FULL, 1, "TX queue full")                                                            \
+    X(DROP_SEQ_EXHAUSTED, 1, "write sequence number space exhausted")                              \
+    X(DROP_SEAL_FAILED, 1, "record encryption failed")                                             \
+    X(DROP_CP_UNKNOWN, 1, "control plane: not ARP/ICMP echo/DTLS for us")                          \
+    X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")                                \
+    X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")                         \
+    X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")                          \
+    X(DROP_CP_HS_INPUT, 1, "control plane: handshake engine rejected input")                       \
+    X(DROP_CP_NAT_EXHAUSTED, 1, "control plane: no free NAT port")                                 \
+    X(DROP_CP_SESSION_RECORD, 1, "control plane: unusable record of a session")                    \
+    X(DROP_CP_ALERT_AUTH, 1, "control plane: alert failed authentication")                         \
+    X(DROP_CP_INSTALL, 1, "control plane: session install failed")                                 \
     X(DROP_CP_NO_NEXTHOP, 1, "control plane: no route/next hop for backend")
 
 enum dp_counter_id {

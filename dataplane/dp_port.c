@@ -16,13 +16,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_ethdev.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 
 struct rte_mempool *dp_port_pool_create(const char *name, unsigned n_mbufs, int socket_id)
 {
-    return rte_pktmbuf_pool_create(name, n_mbufs, DP_MBUF_CACHE, 0, DP_MBUF_DATA_BYTES,
-                                   socket_id);
+    return rte_pktmbuf_pool_create(name, n_mbufs, DP_MBUF_CACHE, 0, DP_MBUF_DATA_BYTES, socket_id);
 }
 
 int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool,
@@ -33,8 +32,10 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
     int rc;
 
     if (!rte_eth_dev_is_valid_port(p->port_id)) {
-        snprintf(err, err_len, "DPDK port %u does not exist (%u port(s) available; "
-                 "add --vdev or bind a NIC)", p->port_id, rte_eth_dev_count_avail());
+        snprintf(err, err_len,
+                 "DPDK port %u does not exist (%u port(s) available; "
+                 "add --vdev or bind a NIC)",
+                 p->port_id, rte_eth_dev_count_avail());
         return -ENODEV;
     }
     rc = rte_eth_dev_info_get(p->port_id, &info);
@@ -47,8 +48,8 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
     memset(&conf, 0, sizeof(conf));
 
     bool fanout = strstr(p->driver, "af_packet") != NULL;
-    uint64_t rss_hf = info.flow_type_rss_offloads &
-                      (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP);
+    uint64_t rss_hf =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_UDP);
     if (fanout && info.max_rx_queues > 1) {
         p->n_rxq = (uint16_t)RTE_MIN(info.max_rx_queues, DP_MAX_RXQ_PER_PORT);
         p->spread = true;
@@ -66,7 +67,8 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
     if (info.max_tx_queues < n_workers) {
         snprintf(err, err_len,
                  "port %u (%s) offers %u TX queue(s) but %u worker lcore(s) each need "
-                 "one%s", p->port_id, p->driver, info.max_tx_queues, n_workers,
+                 "one%s",
+                 p->port_id, p->driver, info.max_tx_queues, n_workers,
                  fanout ? " (net_af_packet: add qpairs=N to the --vdev, N >= workers)" : "");
         return -EINVAL;
     }
@@ -85,8 +87,8 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
 
     rc = rte_eth_dev_configure(p->port_id, p->n_rxq, p->n_txq, &conf);
     if (rc != 0) {
-        snprintf(err, err_len, "port %u: configure (%u rxq, %u txq) failed: %s",
-                 p->port_id, p->n_rxq, p->n_txq, rte_strerror(-rc));
+        snprintf(err, err_len, "port %u: configure (%u rxq, %u txq) failed: %s", p->port_id,
+                 p->n_rxq, p->n_txq, rte_strerror(-rc));
         return rc;
     }
     uint16_t nb_rxd = DP_PORT_RX_DESC, nb_txd = DP_PORT_TX_DESC;

@@ -10,12 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_REC_HDR_LEN 13                 /* type ver(2) epoch(2) seq(6) len(2) */
-#define DP_REC_PLAINTEXT_MAX_LEN 16384    /* 2^14 */
+#define DP_REC_HDR_LEN            13    /* type ver(2) epoch(2) seq(6) len(2) */
+#define DP_REC_PLAINTEXT_MAX_LEN  16384 /* 2^14 */
 #define DP_REC_CIPHERTEXT_MAX_LEN (16384 + 2048)
-#define DP_REC_CID_MAX_LEN 23             /* == CR_AEAD_CID_MAX_LEN */
-#define DP_REC_SEQ_MAX ((UINT64_C(1) << 48) - 1)
-#define DP_REC_MAX_PER_DGRAM 32
+#define DP_REC_CID_MAX_LEN        23 /* == CR_AEAD_CID_MAX_LEN */
+#define DP_REC_SEQ_MAX            ((UINT64_C(1) << 48) - 1)
+#define DP_REC_MAX_PER_DGRAM      32
 
 #define DP_VERSION_DTLS10 0xfeff
 #define DP_VERSION_DTLS12 0xfefd
@@ -30,16 +30,16 @@ enum dp_content_type {
 };
 
 /* Why a record (and the rest of its datagram) was rejected. */
-#define DP_RECORD_ERRORS(X)                                                    \
-    X(TRUNCATED_HEADER, "record header truncated")                            \
-    X(TRUNCATED_BODY, "record body shorter than its length field")            \
-    X(BAD_TYPE, "unknown content type")                                       \
-    X(BAD_VERSION, "unsupported record version")                              \
-    X(TOO_LONG, "record length over the RFC limit")                           \
-    X(EMPTY, "zero-length record where content is required")                  \
-    X(CID_UNEXPECTED, "tls12_cid record on a listener without CID")           \
-    X(BAD_SEQ, "sequence number out of range")                                \
-    X(CID_EPOCH0, "tls12_cid record in epoch 0 (CIDs protect only epoch > 0)") \
+#define DP_RECORD_ERRORS(X)                                                                        \
+    X(TRUNCATED_HEADER, "record header truncated")                                                 \
+    X(TRUNCATED_BODY, "record body shorter than its length field")                                 \
+    X(BAD_TYPE, "unknown content type")                                                            \
+    X(BAD_VERSION, "unsupported record version")                                                   \
+    X(TOO_LONG, "record length over the RFC limit")                                                \
+    X(EMPTY, "zero-length record where content is required")                                       \
+    X(CID_UNEXPECTED, "tls12_cid record on a listener without CID")                                \
+    X(BAD_SEQ, "sequence number out of range")                                                     \
+    X(CID_EPOCH0, "tls12_cid record in epoch 0 (CIDs protect only epoch > 0)")                     \
     X(TOO_MANY, "more records in the datagram than the caller's array holds")
 
 enum dp_record_err {
@@ -52,12 +52,12 @@ enum dp_record_err {
 const char *dp_record_err_name(int err);
 
 struct dp_record {
-    const uint8_t *hdr;       /* start of the record header */
-    const uint8_t *fragment;  /* record body */
-    const uint8_t *cid;       /* NULL unless type == DP_CT_TLS12_CID */
-    uint64_t seq;             /* 48 bits */
-    uint16_t hdr_len;         /* 13 or 13 + cid_len */
-    uint16_t length;          /* body length */
+    const uint8_t *hdr;      /* start of the record header */
+    const uint8_t *fragment; /* record body */
+    const uint8_t *cid;      /* NULL unless type == DP_CT_TLS12_CID */
+    uint64_t seq;            /* 48 bits */
+    uint16_t hdr_len;        /* 13 or 13 + cid_len */
+    uint16_t length;         /* body length */
     uint16_t version;
     uint16_t epoch;
     uint8_t type;
@@ -70,8 +70,7 @@ struct dp_record {
  * (RFC 6347 §4.1.2.7: invalid records are silently discarded).
  * cid_len: the connection ID length this listener negotiates (0: no CID; a
  * tls12_cid record is then an error). */
-int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len,
-                   struct dp_record *out);
+int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len, struct dp_record *out);
 
 /* Splits a datagram into at most max records.  Returns the number parsed;
  * *out_err is DP_RECORD_OK when the whole datagram was consumed, else the
@@ -79,28 +78,29 @@ int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len,
  * than max records were present; DP_RECORD_ERR_TRUNCATED_HEADER for an empty
  * datagram).  out_err may be NULL.  Policy decisions (heartbeat, zero-length
  * records, DTLS 1.0 version, CID in epoch 0) are listed in dp_record.c. */
-unsigned dp_record_split(const uint8_t *buf, size_t len, uint8_t cid_len,
-                         struct dp_record *recs, unsigned max, int *out_err);
+unsigned dp_record_split(const uint8_t *buf, size_t len, uint8_t cid_len, struct dp_record *recs,
+                         unsigned max, int *out_err);
 
 /* Writes a record header; cid may be NULL (plain 13-byte header, type as
  * given) or point to cid_len bytes (type should be DP_CT_TLS12_CID).
  * Returns the header length written (13 or 13 + cid_len), or 0 (nothing
  * written) when seq > DP_REC_SEQ_MAX or cid_len > DP_REC_CID_MAX_LEN. */
-size_t dp_record_write_hdr(uint8_t *out, uint8_t type, uint16_t version,
-                           uint16_t epoch, uint64_t seq, const uint8_t *cid,
-                           uint8_t cid_len, uint16_t length);
+size_t dp_record_write_hdr(uint8_t *out, uint8_t type, uint16_t version, uint16_t epoch,
+                           uint64_t seq, const uint8_t *cid, uint8_t cid_len, uint16_t length);
 
 static inline uint64_t dp_load_be48(const uint8_t *p)
 {
-    return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) |
-           ((uint64_t)p[2] << 24) | ((uint64_t)p[3] << 16) |
-           ((uint64_t)p[4] << 8) | (uint64_t)p[5];
+    return ((uint64_t)p[0] << 40) | ((uint64_t)p[1] << 32) | ((uint64_t)p[2] << 24) |
+           ((uint64_t)p[3] << 16) | ((uint64_t)p[4] << 8) | (uint64_t)p[5];
 }
 static inline void dp_store_be48(uint8_t *p, uint64_t v)
 {
-    p[0] = (uint8_t)(v >> 40); p[1] = (uint8_t)(v >> 32);
-    p[2] = (uint8_t)(v >> 24); p[3] = (uint8_t)(v >> 16);
-    p[4] = (uint8_t)(v >> 8);  p[5] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 40);
+    p[1] = (uint8_t)(v >> 32);
+    p[2] = (uint8_t)(v >> 24);
+    p[3] = (uint8_t)(v >> 16);
+    p[4] = (uint8_t)(v >> 8);
+    p[5] = (uint8_t)v;
 }
 static inline uint16_t dp_load_be16(const uint8_t *p)
 {
@@ -108,7 +108,8 @@ static inline uint16_t dp_load_be16(const uint8_t *p)
 }
 static inline void dp_store_be16(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 
 #endif

@@ -12,24 +12,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_REPLAY_WIN_MIN_BITS 64
-#define DP_REPLAY_WIN_MAX_BITS 8192
+#define DP_REPLAY_WIN_MIN_BITS     64
+#define DP_REPLAY_WIN_MAX_BITS     8192
 #define DP_REPLAY_WIN_DEFAULT_BITS 1024
-#define DP_REPLAY_SEQ_MAX ((UINT64_C(1) << 48) - 1)
+#define DP_REPLAY_SEQ_MAX          ((UINT64_C(1) << 48) - 1)
 
 enum dp_replay_verdict {
     DP_REPLAY_OK = 0,
-    DP_REPLAY_DUP = -1,      /* already received */
-    DP_REPLAY_OLD = -2,      /* left of the window */
-    DP_REPLAY_RANGE = -3,    /* above 2^48 - 1 */
+    DP_REPLAY_DUP = -1,   /* already received */
+    DP_REPLAY_OLD = -2,   /* left of the window */
+    DP_REPLAY_RANGE = -3, /* above 2^48 - 1 */
 };
 
 struct dp_replay {
-    uint64_t top;         /* highest accepted sequence number */
-    uint32_t win_bits;    /* window size in bits */
-    uint32_t n_words;     /* ring words: power of two >= win_bits / 64 + 1 */
-    uint8_t any;          /* 0 until the first update */
-    uint64_t bitmap[];    /* n_words words, ring-indexed by seq / 64 */
+    uint64_t top;      /* highest accepted sequence number */
+    uint32_t win_bits; /* window size in bits */
+    uint32_t n_words;  /* ring words: power of two >= win_bits / 64 + 1 */
+    uint8_t any;       /* 0 until the first update */
+    uint64_t bitmap[]; /* n_words words, ring-indexed by seq / 64 */
 };
 
 /* Bytes needed for a window of win_bits (rounded up to a multiple of 64, at

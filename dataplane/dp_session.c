@@ -23,9 +23,9 @@
 
 struct dp_sess_table {
     struct rte_hash *hash;
-    struct dp_session **nat;            /* DP_SESS_NAT_PORTS entries */
+    struct dp_session **nat; /* DP_SESS_NAT_PORTS entries */
     struct rte_rcu_qsbr *qsbr;
-    struct dp_session *pend_head;       /* removed, waiting for grace period */
+    struct dp_session *pend_head; /* removed, waiting for grace period */
     struct dp_session *pend_tail;
     uint32_t n_live;
     uint32_t n_pending;
@@ -38,8 +38,8 @@ struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
     if (rsz == 0)
         return NULL;
     size_t base = RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
-    struct dp_session *s = rte_zmalloc_socket("dp_session", base + rsz,
-                                              RTE_CACHE_LINE_SIZE, socket_id);
+    struct dp_session *s =
+        rte_zmalloc_socket("dp_session", base + rsz, RTE_CACHE_LINE_SIZE, socket_id);
     if (s == NULL)
         return NULL;
     s->replay = (struct dp_replay *)((uint8_t *)s + base);
@@ -68,8 +68,8 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
         rte_errno = EINVAL;
         return NULL;
     }
-    struct dp_sess_table *t = rte_zmalloc_socket("dp_sess_table", sizeof(*t),
-                                                 RTE_CACHE_LINE_SIZE, socket_id);
+    struct dp_sess_table *t =
+        rte_zmalloc_socket("dp_sess_table", sizeof(*t), RTE_CACHE_LINE_SIZE, socket_id);
     if (t == NULL) {
         rte_errno = ENOMEM;
         return NULL;
@@ -128,8 +128,7 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
 {
     CR_ENSURE(t != NULL && s != NULL && !s->installed, CR_ERR_INVAL);
     CR_ENSURE(t->n_live < t->max_sessions, CR_ERR_LIMIT);
-    CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL,
-              CR_ERR_INVAL);
+    CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
     CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release
      * semantics in LF mode, so a reader that finds the key sees every field
@@ -173,8 +172,7 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
     t->n_pending++;
 }
 
-unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg,
-                         bool wait)
+unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg, bool wait)
 {
     unsigned n = 0;
     while (t->pend_head != NULL && (wait || n < DP_SESS_RECLAIM_BATCH)) {
@@ -238,8 +236,8 @@ struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_po
     return __atomic_load_n(&t->nat[nat_port], __ATOMIC_ACQUIRE);
 }
 
-void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys,
-                         unsigned n, struct dp_session **out)
+void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,
+                         struct dp_session **out)
 {
     uint64_t hits = 0;
     void *data[RTE_HASH_LOOKUP_BULK_MAX];

@@ -30,8 +30,8 @@
 #include "cr_aead.h"
 #include "dp_replay.h"
 
-#define DP_SESS_MAX_DEFAULT 65536
-#define DP_SESS_NAT_PORTS 65536
+#define DP_SESS_MAX_DEFAULT   65536
+#define DP_SESS_NAT_PORTS     65536
 #define DP_SESS_RECLAIM_BATCH 256
 
 /* All fields in network byte order, exactly as read from the packet.
@@ -47,38 +47,38 @@ struct dp_sess_key {
 
 struct dp_session {
     /* ---- read-only after install ---- */
-    struct cr_aead_key rd_key;          /* client_write key: open */
-    struct cr_aead_key wr_key;          /* server_write key: seal */
+    struct cr_aead_key rd_key; /* client_write key: open */
+    struct cr_aead_key wr_key; /* server_write key: seal */
     struct dp_sess_key key;
-    uint32_t backend_ip;                /* network order */
-    uint32_t nat_ip;                    /* our address on the backend port, network order */
-    uint16_t backend_port;              /* network order */
-    uint16_t nat_port;                  /* host order: index of the NAT map */
-    uint16_t client_port_id;            /* DPDK port towards the client */
-    uint16_t backend_port_id;           /* DPDK port towards the backend */
-    uint16_t backend_nh;                /* next-hop index (dp_worker.h) */
-    uint16_t owner;                     /* owning worker index */
-    uint16_t epoch;                     /* current read = write epoch */
-    uint16_t version;                   /* record version (0xfefd) */
-    uint16_t listener;                  /* listener index */
-    uint8_t explicit_nonce_len;         /* 8 (GCM/CCM) or 0 (ChaCha20) */
+    uint32_t backend_ip;        /* network order */
+    uint32_t nat_ip;            /* our address on the backend port, network order */
+    uint16_t backend_port;      /* network order */
+    uint16_t nat_port;          /* host order: index of the NAT map */
+    uint16_t client_port_id;    /* DPDK port towards the client */
+    uint16_t backend_port_id;   /* DPDK port towards the backend */
+    uint16_t backend_nh;        /* next-hop index (dp_worker.h) */
+    uint16_t owner;             /* owning worker index */
+    uint16_t epoch;             /* current read = write epoch */
+    uint16_t version;           /* record version (0xfefd) */
+    uint16_t listener;          /* listener index */
+    uint8_t explicit_nonce_len; /* 8 (GCM/CCM) or 0 (ChaCha20) */
     uint8_t tag_len;
-    struct rte_ether_addr client_mac;   /* L2 next hop towards the client */
+    struct rte_ether_addr client_mac; /* L2 next hop towards the client */
 
     /* ---- owner worker only ---- */
     uint64_t wr_seq __rte_cache_aligned; /* next write sequence number */
     uint64_t rx_records;
     uint64_t tx_records;
-    uint64_t last_rx_tsc;               /* relaxed store (owner), relaxed load (cp) */
-    struct dp_replay *replay;           /* points into this allocation */
+    uint64_t last_rx_tsc;     /* relaxed store (owner), relaxed load (cp) */
+    struct dp_replay *replay; /* points into this allocation */
 
     /* ---- control plane only ---- */
     struct dp_session *rcu_next __rte_cache_aligned;
     uint64_t rcu_token;
     int32_t hash_pos;
     bool installed;
-    bool send_close;                    /* send close_notify once reclaimed */
-    void *cp_ref;                       /* control plane's back pointer */
+    bool send_close; /* send close_notify once reclaimed */
+    void *cp_ref;    /* control plane's back pointer */
 };
 
 struct dp_sess_table;
@@ -111,8 +111,7 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
  * calls cb(s, arg) before each free (NULL: none).  wait: block until all
  * pending are free (shutdown).  Returns the number freed. */
 typedef void (*dp_sess_reclaim_cb)(struct dp_session *s, void *arg);
-unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg,
-                         bool wait);
+unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg, bool wait);
 /* Control plane: iterate live sessions (*next starts at 0); NULL at end. */
 struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 
@@ -120,7 +119,7 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
 struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
 /* n keys (n <= 64) at once; out[i] is the session or NULL. */
-void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys,
-                         unsigned n, struct dp_session **out);
+void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,
+                         struct dp_session **out);
 
 #endif

@@ -78,9 +78,9 @@ uint64_t dp_counter_drops_total(void)
 
 /* ---- per-worker state ---------------------------------------------------- */
 
-#define DP_RECENT_SLOTS 4096      /* recently punted unknown peers, per worker */
-#define DP_RECENT_MS 2000         /* how long such a peer skips the stateless check */
-#define DP_PREFETCH_MAX_BYTES 512   /* per frame; the HW prefetcher streams the rest */
+#define DP_RECENT_SLOTS       4096 /* recently punted unknown peers, per worker */
+#define DP_RECENT_MS          2000 /* how long such a peer skips the stateless check */
+#define DP_PREFETCH_MAX_BYTES 512  /* per frame; the HW prefetcher streams the rest */
 
 struct open_pkt {
     struct rte_mbuf *m;
@@ -151,8 +151,8 @@ int dp_gw_rings_create(struct dp_gw *g)
         g->punt[i] = rte_ring_create(name, DP_RING_PUNT_SIZE, (int)rte_socket_id(),
                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
         snprintf(name, sizeof(name), "dgw_hoff%u", i);
-        g->handoff[i] = rte_ring_create(name, DP_RING_HANDOFF_SIZE, (int)rte_socket_id(),
-                                        RING_F_SC_DEQ);
+        g->handoff[i] =
+            rte_ring_create(name, DP_RING_HANDOFF_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
         snprintf(name, sizeof(name), "dgw_cptx%u", i);
         g->cptx[i] = rte_ring_create(name, DP_RING_CPTX_SIZE, (int)rte_socket_id(),
                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -284,7 +284,11 @@ static inline void handoff(struct dp_worker *w, struct rte_mbuf *m, unsigned own
 /* ---- client → backend --------------------------------------------------- */
 
 /* What the header pass found in one frame (pass 1 of dp_worker_process). */
-enum cls_kind { CLS_DONE = 0, CLS_DTLS, CLS_NAT };
+enum cls_kind {
+    CLS_DONE = 0,
+    CLS_DTLS,
+    CLS_NAT
+};
 struct cls {
     struct rte_ipv4_hdr *ip;
     struct rte_udp_hdr *udp;
@@ -292,7 +296,7 @@ struct cls {
     uint16_t plen;
     uint8_t kind;
     uint8_t li;
-    bool csum_deferred;   /* UDP checksum not verified yet (listener datagram) */
+    bool csum_deferred; /* UDP checksum not verified yet (listener datagram) */
 };
 
 /* Runs a deferred UDP checksum check (see classify) before a listener
@@ -375,7 +379,8 @@ static void flush_open(struct dp_worker *w)
                     CNT(w, DROP_NO_MBUF);
                     continue;
                 }
-                uint8_t *d = (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
+                uint8_t *d =
+                    (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
                 if (d == NULL) {
                     rte_pktmbuf_free(out);
                     CNT(w, DROP_TOO_BIG);
@@ -393,30 +398,65 @@ static void flush_open(struct dp_worker *w)
     w->n_open_ops = 0;
 }
 
+/* Fast path of the record split for the common datagram: one DTLS 1.2
+ * application_data record (no CID) of the session's current epoch that
+ * fills the UDP payload exactly.  Accepts only what dp_record_split would
+ * parse into exactly this one record (RFC 6347 §4.1: version {254, 253};
+ * RFC 5246 §6.2.3: "The length MUST NOT exceed 2^14 + 2048"; a protected
+ * record is never empty) and that the epoch check below keeps on the fast
+ * path; anything else (several records, CID records, other types or
+ * epochs, any malformation) takes the general path, which classifies and
+ * counts it.  True: *r is filled as dp_record_next fills it. */
+static inline bool single_app_record(const uint8_t *p, uint16_t plen, uint16_t epoch,
+                                     struct dp_record *r)
+{
+    if (plen <= DP_REC_HDR_LEN || p[0] != DP_CT_APPLICATION_DATA || epoch == 0)
+        return false;
+    uint16_t length = dp_load_be16(p + DP_REC_HDR_LEN - 2);
+    if (dp_load_be16(p + 1) != DP_VERSION_DTLS12 || dp_load_be16(p + 3) != epoch ||
+        length != plen - DP_REC_HDR_LEN || length > DP_REC_CIPHERTEXT_MAX_LEN)
+        return false;
+    r->hdr = p;
+    r->fragment = p + DP_REC_HDR_LEN;
+    r->cid = NULL;
+    r->seq = dp_load_be48(p + 5);
+    r->hdr_len = DP_REC_HDR_LEN;
+    r->length = length;
+    r->version = DP_VERSION_DTLS12;
+    r->epoch = epoch;
+    r->type = DP_CT_APPLICATION_DATA;
+    r->cid_len = 0;
+    return true;
+}
+
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                            const struct dp_listener *l, const struct cls *c)
 {
     uint8_t *payload = c->payload;
     uint16_t plen = c->plen;
     int err = DP_RECORD_OK;
-    unsigned nrec = dp_record_split(payload, plen, l->cid_len, w->recs,
-                                    DP_REC_MAX_PER_DGRAM, &err);
-    if (nrec == 0) {
-        drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
-        return;
-    }
-    /* Only application data of the current epoch stays here; handshake,
-     * CCS, alerts (encrypted or not) and other epochs go to the control
-     * plane, whole datagram (RFC 6347 §4.2.4: a repeated final flight must
-     * reach the handshake engine). */
-    for (unsigned i = 0; i < nrec; i++)
-        if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
-            if (deferred_csum_ok(w, m, c))
-                punt(w, m);
+    unsigned nrec;
+    if (single_app_record(payload, plen, s->epoch, &w->recs[0])) {
+        nrec = 1;
+    } else {
+        nrec = dp_record_split(payload, plen, l->cid_len, w->recs, DP_REC_MAX_PER_DGRAM, &err);
+        if (nrec == 0) {
+            drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
             return;
         }
-    if (err != DP_RECORD_OK)
-        CNT(w, DROP_RECORD_MALFORMED);   /* trailing garbage after nrec records */
+        /* Only application data of the current epoch stays here;
+         * handshake, CCS, alerts (encrypted or not) and other epochs go to
+         * the control plane, whole datagram (RFC 6347 §4.2.4: a repeated
+         * final flight must reach the handshake engine). */
+        for (unsigned i = 0; i < nrec; i++)
+            if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
+                if (deferred_csum_ok(w, m, c))
+                    punt(w, m);
+                return;
+            }
+        if (err != DP_RECORD_OK)
+            CNT(w, DROP_RECORD_MALFORMED); /* trailing garbage after nrec records */
+    }
 
     if (w->n_open_pkts == DP_BURST || w->n_open_ops + nrec > DP_OPS_MAX)
         flush_open(w);
@@ -476,9 +516,8 @@ static void flush_seal(struct dp_worker *w)
             drop(w, m, DP_CNT_DROP_SEAL_FAILED);
             continue;
         }
-        dp_pkt_write_ipv4_udp(m, &w->g->ports[s->client_port_id], &s->client_mac,
-                              s->key.local_ip, s->key.client_ip, s->key.local_port,
-                              s->key.client_port);
+        dp_pkt_write_ipv4_udp(m, &w->g->ports[s->client_port_id], &s->client_mac, s->key.local_ip,
+                              s->key.client_ip, s->key.local_port, s->key.client_port);
         s->tx_records++;
         tx_enqueue(w, s->client_port_id, m);
         CNT(w, TX_RECORDS);
@@ -489,8 +528,8 @@ static void flush_seal(struct dp_worker *w)
 /* Lays out Eth|IP|UDP|record header|explicit nonce|data|tag in m, whose
  * data currently starts with the `len` data bytes; returns the op's record
  * pointer or NULL (m untouched but must be dropped). */
-static uint8_t *frame_record(struct dp_session *s, struct rte_mbuf *m, uint16_t len,
-                             uint8_t type, uint64_t seq)
+static uint8_t *frame_record(struct dp_session *s, struct rte_mbuf *m, uint16_t len, uint8_t type,
+                             uint64_t seq)
 {
     uint16_t hdr = (uint16_t)(DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN + s->explicit_nonce_len);
     if (rte_pktmbuf_prepend(m, hdr) == NULL)
@@ -551,7 +590,7 @@ static void backend_reply(struct dp_worker *w, struct rte_mbuf *m, struct dp_ses
         drop(w, m, DP_CNT_DROP_TOO_BIG);
         return;
     }
-    s->wr_seq = seq + 1;   /* owner-only field: plain store */
+    s->wr_seq = seq + 1; /* owner-only field: plain store */
     unsigned i = w->n_seal++;
     fill_seal_op(s, &w->seal_ops[i], rec, plen, DP_CT_APPLICATION_DATA, seq);
     w->seal_pkts[i] = m;
@@ -559,8 +598,8 @@ static void backend_reply(struct dp_worker *w, struct rte_mbuf *m, struct dp_ses
 }
 
 struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
-                                       struct cr_aead_ctx *aead, uint8_t type,
-                                       const uint8_t *data, uint16_t len)
+                                       struct cr_aead_ctx *aead, uint8_t type, const uint8_t *data,
+                                       uint16_t len)
 {
     if (s->wr_seq > DP_REC_SEQ_MAX)
         return NULL;
@@ -607,8 +646,7 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
     uint32_t slot = dp_peer_slot(ip->src_addr, udp->src_port);
     uint32_t id = ip->src_addr ^ ((uint32_t)udp->src_port << 16) ^ udp->src_port;
     unsigned r = slot % DP_RECENT_SLOTS;
-    if (g->unknown_peer == NULL ||
-        __atomic_load_n(&g->peer_busy[slot], __ATOMIC_RELAXED) != 0 ||
+    if (g->unknown_peer == NULL || __atomic_load_n(&g->peer_busy[slot], __ATOMIC_RELAXED) != 0 ||
         (w->recent_id[r] == id && w->now_tsc - w->recent_tsc[r] < w->recent_ticks)) {
         punt(w, m);
         return;
@@ -642,14 +680,12 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
     rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - rlen));
     m->ol_flags = 0;
     unsigned port = m->port < g->n_ports ? m->port : g->listeners[li].port_idx;
-    dp_pkt_write_ipv4_udp(m, &g->ports[port], &peer_mac, local_ip, peer_ip, local_port,
-                          peer_port);
+    dp_pkt_write_ipv4_udp(m, &g->ports[port], &peer_mac, local_ip, peer_ip, local_port, peer_port);
     tx_enqueue(w, port, m);
     CNT(w, HVR_SENT);
 }
 
 /* ---- classification ------------------------------------------------------ */
-
 
 /* Pass 1: Ethernet/IPv4/UDP checks at fixed offsets after one length check
  * per header.  Frames that are dropped or punted here are consumed
@@ -686,8 +722,7 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
     uint32_t l3_avail = len - RTE_ETHER_HDR_LEN;
     uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
     uint32_t tot = rte_be_to_cpu_16(ip->total_length);
-    if ((ip->version_ihl >> 4) != 4 || ihl < 20 || ihl > l3_avail || tot < ihl ||
-        tot > l3_avail) {
+    if ((ip->version_ihl >> 4) != 4 || ihl < 20 || ihl > l3_avail || tot < ihl || tot > l3_avail) {
         drop(w, m, DP_CNT_DROP_IP_HEADER);
         return;
     }
@@ -744,7 +779,6 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
         c->csum_deferred = false;
     }
 }
-
 
 /* Pass 3, backend side: the NAT map names the session. */
 static void nat_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c,
@@ -829,8 +863,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     }
 }
 
-void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
-                       bool from_handoff)
+void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_handoff)
 {
     w->now_tsc = rte_get_tsc_cycles();
     for (unsigned i = 0; i < n; i += DP_BURST)

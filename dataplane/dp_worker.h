@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -24,22 +25,22 @@
 #include "dp_port.h"
 #include "dp_session.h"
 
-#define DP_BURST 32
-#define DP_MAX_LISTENERS 16
-#define DP_MAX_NEXTHOPS 64
-#define DP_RING_PUNT_SIZE 4096
-#define DP_RING_HANDOFF_SIZE 4096
-#define DP_RING_CPTX_SIZE 1024
-#define DP_OPS_MAX 128                   /* AEAD ops collected per flush */
-#define DP_TXBUF_MAX 256                 /* frames buffered per port per loop */
-#define DP_IDLE_POLLS_DEFAULT 256        /* empty loops before sleeping */
+#define DP_BURST                 32
+#define DP_MAX_LISTENERS         16
+#define DP_MAX_NEXTHOPS          64
+#define DP_RING_PUNT_SIZE        4096
+#define DP_RING_HANDOFF_SIZE     4096
+#define DP_RING_CPTX_SIZE        1024
+#define DP_OPS_MAX               128 /* AEAD ops collected per flush */
+#define DP_TXBUF_MAX             256 /* frames buffered per port per loop */
+#define DP_IDLE_POLLS_DEFAULT    256 /* empty loops before sleeping */
 #define DP_IDLE_SLEEP_US_DEFAULT 100
-#define DP_PEER_BUSY_SLOTS 65536
+#define DP_PEER_BUSY_SLOTS       65536
 
 struct dp_listener {
     uint32_t ip_be;
     uint16_t port_be;
-    uint16_t port_idx;        /* index into dp_gw.ports */
+    uint16_t port_idx; /* index into dp_gw.ports */
     uint8_t cid_len;
 };
 
@@ -62,10 +63,10 @@ static inline uint64_t dp_mac_to_word(const struct rte_ether_addr *a)
 }
 static inline void dp_word_to_mac(uint64_t w, struct rte_ether_addr *a)
 {
-    for (int i = RTE_ETHER_ADDR_LEN - 1; i >= 0; i--) {
-        a->addr_bytes[i] = (uint8_t)w;
-        w >>= 8;
-    }
+    /* Big-endian image of the 48-bit value in the first six bytes: one
+     * byte swap and one store instead of a byte loop. */
+    uint64_t be = rte_cpu_to_be_64(w << 16);
+    memcpy(a->addr_bytes, &be, RTE_ETHER_ADDR_LEN);
 }
 
 /* Stateless verdict on a datagram from a peer without a session, run on
@@ -75,7 +76,11 @@ static inline void dp_word_to_mac(uint64_t w, struct rte_ether_addr *a)
  * several workers at once: must be thread-safe and must not allocate.
  * DP_PEER_REPLY: send out[0..*out_len) back to the peer (never larger than
  * the datagram, e.g. a HelloVerifyRequest). */
-enum dp_peer_verdict { DP_PEER_PUNT = 0, DP_PEER_REPLY = 1, DP_PEER_DROP = 2 };
+enum dp_peer_verdict {
+    DP_PEER_PUNT = 0,
+    DP_PEER_REPLY = 1,
+    DP_PEER_DROP = 2
+};
 #define DP_PEER_REPLY_MAX_BYTES 256
 typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, uint32_t peer_ip_be,
                                   uint16_t peer_port_be, const uint8_t *dgram, size_t len,
@@ -84,7 +89,7 @@ typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, uint32_t peer_ip
 static inline uint32_t dp_peer_slot(uint32_t ip_be, uint16_t port_be)
 {
     uint32_t h = (ip_be ^ ((uint32_t)port_be << 16) ^ port_be) * 0x9e3779b1u;
-    return h >> 16;   /* DP_PEER_BUSY_SLOTS == 2^16 */
+    return h >> 16; /* DP_PEER_BUSY_SLOTS == 2^16 */
 }
 
 /* Shared between the control plane (writer of everything here before the
@@ -98,12 +103,12 @@ struct dp_gw {
     unsigned worker_lcore[DP_MAX_WORKERS];
     struct dp_sess_table *sessions;
     struct rte_mempool *pool;
-    struct rte_ring *punt[DP_MAX_WORKERS];     /* worker i → control plane, SP/SC */
-    struct rte_ring *handoff[DP_MAX_WORKERS];  /* any worker → worker i, MP/SC */
-    struct rte_ring *cptx[DP_MAX_WORKERS];     /* control plane → worker i, SP/SC */
+    struct rte_ring *punt[DP_MAX_WORKERS];    /* worker i → control plane, SP/SC */
+    struct rte_ring *handoff[DP_MAX_WORKERS]; /* any worker → worker i, MP/SC */
+    struct rte_ring *cptx[DP_MAX_WORKERS];    /* control plane → worker i, SP/SC */
     struct dp_nexthop nexthops[DP_MAX_NEXTHOPS];
     unsigned n_nexthops;
-    dp_unknown_peer_fn unknown_peer;           /* NULL: punt every unknown peer */
+    dp_unknown_peer_fn unknown_peer; /* NULL: punt every unknown peer */
     void *unknown_peer_arg;
     /* Peers the control plane holds state for (handshake in progress),
      * counted per hash slot (dp_peer_slot).  The control plane increments
@@ -113,10 +118,10 @@ struct dp_gw {
      * than drawing a second HelloVerifyRequest.  A collision only costs a
      * punt. */
     uint32_t peer_busy[DP_PEER_BUSY_SLOTS];
-    uint32_t idle_polls;                       /* empty loops before a sleep */
-    uint32_t idle_sleep_us;                    /* 0: never sleep */
-    volatile int stop;                         /* set by the control plane */
-    volatile int running[DP_MAX_WORKERS];      /* set/cleared by each worker */
+    uint32_t idle_polls;                  /* empty loops before a sleep */
+    uint32_t idle_sleep_us;               /* 0: never sleep */
+    volatile int stop;                    /* set by the control plane */
+    volatile int running[DP_MAX_WORKERS]; /* set/cleared by each worker */
 };
 
 /* Creates the rings of g (n_workers set).  0 or negative errno. */
@@ -126,7 +131,7 @@ void dp_gw_rings_free(struct dp_gw *g);
 /* rte_eal_remote_launch entry: arg is a struct dp_worker_arg. */
 struct dp_worker_arg {
     struct dp_gw *gw;
-    unsigned idx;             /* worker index = QSBR thread id */
+    unsigned idx; /* worker index = QSBR thread id */
 };
 int dp_worker_main(void *arg);
 
@@ -141,8 +146,8 @@ int dp_gw_find_port_by_ip(const struct dp_gw *g, uint32_t ip_be);
  * plane once the session is reclaimed or the workers stopped.  NULL when no
  * mbuf, the sequence space is exhausted or sealing failed. */
 struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
-                                       struct cr_aead_ctx *aead, uint8_t type,
-                                       const uint8_t *data, uint16_t len);
+                                       struct cr_aead_ctx *aead, uint8_t type, const uint8_t *data,
+                                       uint16_t len);
 
 /* Worker pipeline entry points, exposed for tests and the dataplane bench:
  * processes n frames as if received on worker idx (from_handoff: they came
@@ -150,8 +155,7 @@ struct rte_mbuf *dp_session_seal_frame(struct dp_gw *g, struct dp_session *s,
 struct dp_worker;
 struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx);
 void dp_worker_free(struct dp_worker *w);
-void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
-                       bool from_handoff);
+void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_handoff);
 void dp_worker_flush(struct dp_worker *w);
 
 #endif

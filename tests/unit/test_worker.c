@@ -673,6 +673,77 @@ static void test_garbage(void)
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
+/* Rewrites the Eth/IPv4/UDP headers (lengths, checksums) of a client
+ * frame after its payload was edited. */
+static void client_reframe(struct rte_mbuf *m, uint16_t sport)
+{
+    dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
+                          rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4433));
+}
+
+/* The single-record fast path of client_records takes only a DTLS 1.2
+ * application_data record of the current epoch that fills the datagram
+ * exactly; every near miss must get the general path's verdict. */
+static void test_single_record_edges(void)
+{
+    uint64_t mal = cnt(DP_CNT_DROP_RECORD_MALFORMED), pu = cnt(DP_CNT_PUNT);
+    uint64_t recs = cnt(DP_CNT_RX_RECORDS);
+
+    /* Exact fit: forwarded. */
+    struct rec_spec ok = {DP_CT_APPLICATION_DATA, 1, 400000, "exact fit"};
+    run(client_frame(&ok, 1, 5555, false));
+    expect_backend("exact fit");
+
+    /* One trailing byte after the record: the record is forwarded and the
+     * garbage counted. */
+    struct rec_spec tr = {DP_CT_APPLICATION_DATA, 1, 400001, "trailing byte"};
+    struct rte_mbuf *m = client_frame(&tr, 1, 5555, false);
+    uint8_t *x = (uint8_t *)rte_pktmbuf_append(m, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    *x = 0x17;
+    client_reframe(m, 5555);
+    run(m);
+    expect_backend("trailing byte");
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_RECORD_MALFORMED), mal + 1);
+
+    /* Length field one past the datagram: truncated body, dropped. */
+    struct rec_spec tb = {DP_CT_APPLICATION_DATA, 1, 400002, "truncated body"};
+    m = client_frame(&tb, 1, 5555, false);
+    CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_trim(m, 1), 0);
+    client_reframe(m, 5555);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_RECORD_MALFORMED), mal + 2);
+
+    /* DTLS 1.0 version outside epoch 0: malformed. */
+    struct rec_spec v0 = {DP_CT_APPLICATION_DATA, 1, 400003, "old version"};
+    m = client_frame(&v0, 1, 5555, false);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, DP_ETH_IP_UDP_LEN)[2] = 0xff;
+    client_reframe(m, 5555);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_RECORD_MALFORMED), mal + 3);
+
+    /* An empty protected record (header only): malformed. */
+    m = rte_pktmbuf_alloc(g.pool);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    dp_record_write_hdr(d + DP_ETH_IP_UDP_LEN, DP_CT_APPLICATION_DATA, DP_VERSION_DTLS12, 1, 400004,
+                        NULL, 0, 0);
+    client_reframe(m, 5555);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_RECORD_MALFORMED), mal + 4);
+
+    /* Application data of another epoch: the whole datagram is punted. */
+    struct rec_spec ep = {DP_CT_APPLICATION_DATA, 2, 1, "next epoch"};
+    run(client_frame(&ep, 1, 5555, false));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 1);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), recs + 2);
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
 static unsigned hook_calls;
 
 /* A stand-in for the control plane's cookie check: handshake records get
@@ -773,6 +844,38 @@ static void test_cksum_differential(void)
     CU_PASS("20000 random buffers agree");
 }
 
+/* dp_pkt_write_ipv4_udp computes both checksums from the values it
+ * stores; DPDK's own routines must verify what it wrote, for random
+ * addresses, ports and payload lengths (odd ones included). */
+static void test_write_csums(void)
+{
+    struct dp_port p;
+    memset(&p, 0, sizeof(p));
+    p.mac = cl_mac;
+    for (unsigned iter = 0; iter < 3000; iter++) {
+        uint16_t len = (uint16_t)(rte_rand() % 1459);
+        struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP_UDP_LEN + len));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        for (uint16_t k = 0; k < len; k++)
+            d[DP_ETH_IP_UDP_LEN + k] = iter % 97 == 0 ? 0xff : (uint8_t)rte_rand();
+        dp_pkt_write_ipv4_udp(m, &p, &nh_mac, (uint32_t)rte_rand(), (uint32_t)rte_rand(),
+                              (uint16_t)rte_rand(), (uint16_t)rte_rand());
+        const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(d + RTE_ETHER_HDR_LEN);
+        const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(d + RTE_ETHER_HDR_LEN + 20);
+        int ok = rte_raw_cksum(ip, 20) == 0xffff && udp->dgram_cksum != 0 &&
+                 rte_ipv4_udptcp_cksum_verify(ip, udp) == 0 &&
+                 rte_be_to_cpu_16(udp->dgram_len) == len + 8;
+        rte_pktmbuf_free(m);
+        if (!ok) {
+            CU_FAIL("written IPv4/UDP checksums do not verify");
+            break;
+        }
+    }
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
 void cu_register(void)
 {
     CU_pSuite p = CU_add_suite("dp_port", NULL, NULL);
@@ -792,4 +895,7 @@ void cu_register(void)
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
     CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
+    CU_add_test(s, "written checksums verify", test_write_csums);
+    /* Last: its sequence numbers (400000+) move the session's window. */
+    CU_add_test(s, "single-record fast path edges", test_single_record_edges);
 }
