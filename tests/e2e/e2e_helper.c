@@ -560,8 +560,13 @@ static int cmd_clients(int argc, char **argv)
         struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)src_port)};
         if (n_srcs)
             la.sin_addr = srcs[i % n_srcs];
-        int one = 1;
-        setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* SO_REUSEADDR only for a fixed port (reconnect tests): on Linux two
+         * UDP sockets that both set it may be auto-bound to the same port,
+         * and two clients on one address:port are one peer to the gateway. */
+        if (src_port != 0) {
+            int one = 1;
+            setsockopt(c->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        }
         if (bind(c->fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
             connect(c->fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
             perror("clients: bind/connect");
