@@ -1150,6 +1150,70 @@ static void test_restart_mid_handshake(void)
     CU_ASSERT_EQUAL(rst, 1);
 }
 
+/* Runs the gateway binary with a bad start-up condition and returns its
+ * exit status; its output lands in out[]. */
+static int run_bad_start(const char *eal, const char *cfg, char *out, size_t out_len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "timeout 30 %s --no-pci --no-huge -m 256 --no-shconf --file-prefix gwe-bad-%d "
+             "--log-level=error %s -- --config %s 2>&1",
+             g_bin, (int)getpid(), eal, cfg);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    size_t n = fread(out, 1, out_len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Clear messages (and a non-zero exit) for bad EAL arguments, a config
+ * port that does not exist, and an unreadable key file. */
+static void test_startup_errors(void)
+{
+    REQUIRE_READY();
+    char cfg[256], good[256], out[4096];
+    path_in(good, sizeof(good), "gw.yaml");
+
+    int rc = run_bad_start("--no-such-eal-option --vdev=net_null0", good, out, sizeof(out));
+    printf("  bad EAL option: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "EAL"));
+
+    /* a key file that cannot be read */
+    path_in(cfg, sizeof(cfg), "bad-key.yaml");
+    FILE *f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    cert: %s/ec.crt\n    key: %s/no-such.key\n",
+            g_dir, g_dir);
+    fclose(f);
+    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
+    printf("  unreadable key file: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no-such.key"));
+
+    /* a config port (1) that the EAL did not create (only port 0 exists) */
+    path_in(cfg, sizeof(cfg), "bad-port.yaml");
+    f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 1\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n",
+            g_dir);
+    fclose(f);
+    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
+    printf("  missing port: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "DPDK port"));
+    if (rc == 0 || strstr(out, "DPDK port") == NULL)
+        printf("%s\n", out);
+}
+
 static void test_kill_command(void)
 {
     REQUIRE_READY();
@@ -1299,6 +1363,8 @@ void cu_register(void)
     CU_add_test(s, "idle session reaped", test_idle_reap);
     CU_add_test(s, "close_notify removes the session", test_close_notify);
     CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
+    CU_add_test(s, "clear errors: bad EAL option, unreadable key, missing port",
+                test_startup_errors);
     CU_add_test(s, "client restarts mid-handshake from the same address:port",
                 test_restart_mid_handshake);
     CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
