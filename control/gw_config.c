@@ -550,31 +550,51 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
 
 /* ---- lists of entries ------------------------------------------------------ */
 
-CR_WUR static int load_ports(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq)
+/* One entry of a list: fills entry idx of the config from mapping e. */
+typedef int (*list_entry_fn)(struct parse *ps, struct gw_config *cfg, unsigned idx,
+                             const yaml_node_t *e, const char *path);
+
+/* Walks the list `name` (e.g. "ports") of at most max entries, each a
+ * mapping handed to entry(); at least one entry is required. */
+CR_WUR static int walk_list(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq,
+                            const char *name, const char *noun, unsigned max, list_entry_fn entry,
+                            unsigned *out_n)
 {
     if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(ps, node_line(seq), "ports", CR_ERR_DECODE, "expected a list, got %s",
+        return fail(ps, node_line(seq), name, CR_ERR_DECODE, "expected a list, got %s",
                     node_kind(seq));
     unsigned n = 0;
     for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
          it++, n++) {
         const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
         char path[GW_CFG_KEY_PATH_MAX_LEN];
-        snprintf(path, sizeof(path), "ports[%u]", n);
-        if (n == GW_MAX_PORTS)
-            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d ports", GW_MAX_PORTS);
-        struct port_ctx pc = {.p = &cfg->ports[n]};
-        port_default(pc.p, n);
-        pc.p->src_line = node_line(e);
-        CR_GUARD(walk_mapping(ps, e, path, &pc, port_pair));
-        if (!pc.addr_set)
-            return fail(ps, node_line(e), path, CR_ERR_INVAL,
-                        "missing required key 'address' (A.B.C.D/N)");
+        snprintf(path, sizeof(path), "%s[%u]", name, n);
+        if (n == max)
+            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %u %ss", max, noun);
+        CR_GUARD(entry(ps, cfg, n, e, path));
     }
     if (n == 0)
-        return fail(ps, node_line(seq), "ports", CR_ERR_INVAL, "at least one port needed");
-    cfg->n_ports = n;
+        return fail(ps, node_line(seq), name, CR_ERR_INVAL, "at least one %s needed", noun);
+    *out_n = n;
     return 0;
+}
+
+CR_WUR static int port_entry(struct parse *ps, struct gw_config *cfg, unsigned idx,
+                             const yaml_node_t *e, const char *path)
+{
+    struct port_ctx pc = {.p = &cfg->ports[idx]};
+    port_default(pc.p, idx);
+    pc.p->src_line = node_line(e);
+    CR_GUARD(walk_mapping(ps, e, path, &pc, port_pair));
+    if (!pc.addr_set)
+        return fail(ps, node_line(e), path, CR_ERR_INVAL,
+                    "missing required key 'address' (A.B.C.D/N)");
+    return 0;
+}
+
+CR_WUR static int load_ports(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq)
+{
+    return walk_list(ps, cfg, seq, "ports", "port", GW_MAX_PORTS, port_entry, &cfg->n_ports);
 }
 
 struct listener_ctx {
@@ -596,30 +616,20 @@ CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *pat
     return listener_pair(ps, lc->l, path, k, kn, v);
 }
 
+CR_WUR static int listener_entry(struct parse *ps, struct gw_config *cfg, unsigned idx,
+                                 const yaml_node_t *e, const char *path)
+{
+    struct listener_ctx lc = {.l = &cfg->listeners[idx], .idx = idx};
+    listener_default(lc.l, idx);
+    lc.l->src_line = node_line(e);
+    ps->listener_addr_set[idx] = false;
+    return walk_mapping(ps, e, path, &lc, listener_pair_idx);
+}
+
 CR_WUR static int load_listeners(struct parse *ps, struct gw_config *cfg, const yaml_node_t *seq)
 {
-    if (seq->type != YAML_SEQUENCE_NODE)
-        return fail(ps, node_line(seq), "listeners", CR_ERR_DECODE, "expected a list, got %s",
-                    node_kind(seq));
-    unsigned n = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++, n++) {
-        const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
-        char path[GW_CFG_KEY_PATH_MAX_LEN];
-        snprintf(path, sizeof(path), "listeners[%u]", n);
-        if (n == GW_MAX_LISTENERS)
-            return fail(ps, node_line(e), path, CR_ERR_LIMIT, "more than %d listeners",
-                        GW_MAX_LISTENERS);
-        struct listener_ctx lc = {.l = &cfg->listeners[n], .idx = n};
-        listener_default(lc.l, n);
-        lc.l->src_line = node_line(e);
-        ps->listener_addr_set[n] = false;
-        CR_GUARD(walk_mapping(ps, e, path, &lc, listener_pair_idx));
-    }
-    if (n == 0)
-        return fail(ps, node_line(seq), "listeners", CR_ERR_INVAL, "at least one listener needed");
-    cfg->n_listeners = n;
-    return 0;
+    return walk_list(ps, cfg, seq, "listeners", "listener", GW_MAX_LISTENERS, listener_entry,
+                     &cfg->n_listeners);
 }
 
 /* ---- top level ----------------------------------------------------------- */

@@ -49,12 +49,12 @@
 /* record header 13 + handshake header 12 + client_version 2 */
 #define CP_CH_RANDOM_OFF (DP_REC_HDR_LEN + 12 + 2)
 
-/* The ClientHello.random of a datagram that starts with an unfragmented-
- * enough ClientHello record, or NULL. */
+/* The ClientHello.random of a datagram that starts with an epoch-0,
+ * unfragmented-enough ClientHello record, or NULL. */
 static const uint8_t *ch_random(const uint8_t *d, size_t len)
 {
     if (len < CP_CH_RANDOM_OFF + CP_RANDOM_LEN || d[0] != DP_CT_HANDSHAKE ||
-        d[DP_REC_HDR_LEN] != CP_HS_MT_CLIENT_HELLO)
+        dp_load_be16(d + 3) != 0 || d[DP_REC_HDR_LEN] != CP_HS_MT_CLIENT_HELLO)
         return NULL;
     return d + CP_CH_RANDOM_OFF;
 }
@@ -474,38 +474,52 @@ static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint
     return DP_PEER_PUNT;
 }
 
+/* True when rnd is the ClientHello.random of the peer's current handshake
+ * (a retransmission or a late duplicate, not a new connection). */
+static bool ch_random_is_current(const struct cp_peer *peer, const uint8_t *rnd)
+{
+    return peer->has_random && memcmp(rnd, peer->ch_random, CP_RANDOM_LEN) == 0;
+}
+
+/* A new ClientHello from the address:port of a peer we hold state for (a
+ * live session, or a handshake a rebooted device will never finish).
+ * RFC 6347 §4.2.8: "the server MUST NOT destroy existing associations until
+ * the client has demonstrated reachability ... by completing a cookie
+ * exchange"; after that the new handshake replaces the old state. */
+static void replace_handshake(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
+{
+    if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d, len) !=
+        HS_COOKIE_VALID)
+        return;
+    if (peer->sess != NULL) {
+        dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
+        session_remove(cp, peer, false);
+    } else {
+        dp_cnt_inc(DP_CNT_CP_HS_RESTARTED);
+        log_peer(cp, peer, "client restarted its handshake", -1);
+    }
+    (void)rte_timer_stop(&peer->timer);
+    hs_free(peer->hs);
+    peer->hs = NULL;
+    peer_start(cp, peer, d, len);
+}
+
 /* A datagram from the peer of a live session that a worker did not take:
  * a new ClientHello, an encrypted alert, a repeated final flight. */
-static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
+static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len,
+                             const struct dp_record *recs, unsigned n)
 {
     struct dp_session *s = peer->sess;
-    struct dp_record recs[DP_REC_MAX_PER_DGRAM];
-    int err = DP_RECORD_OK;
-    unsigned n = dp_record_split(d, len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
-    if (n == 0) {
-        dp_cnt_inc(DP_CNT_DROP_RECORD_MALFORMED);
-        return;
-    }
     if (recs[0].epoch == 0 && recs[0].type == DP_CT_HANDSHAKE && recs[0].length > 0 &&
         recs[0].fragment[0] == CP_HS_MT_CLIENT_HELLO) {
         /* A late duplicate of the ClientHello that made this session (the
          * network duplicated or delayed it): not a new connection. */
         const uint8_t *rnd = ch_random(d, len);
-        if (rnd != NULL && peer->has_random && memcmp(rnd, peer->ch_random, CP_RANDOM_LEN) == 0) {
+        if (rnd != NULL && ch_random_is_current(peer, rnd)) {
             dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
             return;
         }
-        /* RFC 6347 §4.2.8: a ClientHello on an existing association; after
-         * a verified cookie the new handshake replaces the old session. */
-        if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d, len) !=
-            HS_COOKIE_VALID)
-            return;
-        dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
-        session_remove(cp, peer, false);
-        (void)rte_timer_stop(&peer->timer);
-        hs_free(peer->hs);
-        peer->hs = NULL;
-        peer_start(cp, peer, d, len);
+        replace_handshake(cp, peer, d, len);
         return;
     }
     /* RFC 6347 §4.2.4: the client repeated its final flight (epoch-0
@@ -575,15 +589,10 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
     }
 }
 
-/* True when every record of the datagram is application data of the
- * session's epoch, i.e. dataplane work. */
-static bool app_data_only(const struct dp_session *s, const uint8_t *d, size_t len)
+/* True when every record of the datagram (recs[0..n), n > 0) is
+ * application data of the session's epoch, i.e. dataplane work. */
+static bool app_data_only(const struct dp_session *s, const struct dp_record *recs, unsigned n)
 {
-    struct dp_record recs[DP_REC_MAX_PER_DGRAM];
-    int err = DP_RECORD_OK;
-    unsigned n = dp_record_split(d, len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
-    if (n == 0)
-        return false;
     for (unsigned i = 0; i < n; i++)
         if (recs[i].type != DP_CT_APPLICATION_DATA || recs[i].epoch != s->epoch)
             return false;
@@ -619,7 +628,18 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     if (peer != NULL) {
         rte_ether_addr_copy(&eth->src_addr, &peer->mac);
         peer->port_idx = m->port;
-        if (peer->sess != NULL && app_data_only(peer->sess, d, len)) {
+        if (peer->sess != NULL) {
+            struct dp_record recs[DP_REC_MAX_PER_DGRAM];
+            int err = DP_RECORD_OK;
+            unsigned n = dp_record_split(d, len, 0, recs, DP_REC_MAX_PER_DGRAM, &err);
+            if (n == 0) {
+                dp_cnt_inc(DP_CNT_DROP_RECORD_MALFORMED);
+                return false;
+            }
+            if (!app_data_only(peer->sess, recs, n)) {
+                session_datagram(cp, peer, d, len, recs, n);
+                return false;
+            }
             /* Punted just before the session was installed: the owner
              * worker handles it (its replay window, its keys). */
             if (rte_ring_enqueue(g->handoff[peer->sess->owner], m) == 0) {
@@ -629,33 +649,15 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
             dp_cnt_inc(DP_CNT_DROP_HANDOFF_FULL);
             return false;
         }
-        if (peer->sess != NULL) {
-            session_datagram(cp, peer, d, len);
-            return false;
-        }
         /* A handshake is in progress for this address:port.  An epoch-0
          * ClientHello with another random is a client that restarted (a
-         * device rebooted mid-handshake, keeping its port): the old
-         * handshake can never finish, so after the cookie exchange the new
-         * one replaces it (RFC 6347 §4.2.8: "the server MUST NOT destroy
-         * existing associations until the client has demonstrated
-         * reachability ... by completing a cookie exchange").  The same
-         * random is a retransmission and goes to the engine. */
+         * device rebooted mid-handshake, keeping its port); the same random
+         * is a retransmission and goes to the engine. */
         const uint8_t *rnd = ch_random(d, len);
-        if (rnd != NULL && d[3] == 0 && d[4] == 0 && peer->has_random &&
-            memcmp(rnd, peer->ch_random, CP_RANDOM_LEN) != 0) {
-            if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d,
-                               len) != HS_COOKIE_VALID)
-                return false;
-            dp_cnt_inc(DP_CNT_CP_HS_RESTARTED);
-            log_peer(cp, peer, "client restarted its handshake", -1);
-            (void)rte_timer_stop(&peer->timer);
-            hs_free(peer->hs);
-            peer->hs = NULL;
-            peer_start(cp, peer, d, len);
-            return false;
-        }
-        hs_feed(cp, peer, d, len);
+        if (rnd != NULL && peer->has_random && !ch_random_is_current(peer, rnd))
+            replace_handshake(cp, peer, d, len);
+        else
+            hs_feed(cp, peer, d, len);
         return false;
     }
     /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */
