@@ -105,73 +105,8 @@ static void die(const char *what)
 }
 
 /* ---- datagram queue BIO (one BIO_write = one datagram) ---------------- */
-struct dq {
-    uint8_t *d[DQ_MAX];
-    size_t len[DQ_MAX];
-    unsigned n;
-};
-static void dq_push(struct dq *q, const uint8_t *p, size_t len)
-{
-    if (q->n >= DQ_MAX)
-        die("datagram queue full");
-    q->d[q->n] = malloc(len ? len : 1);
-    if (!q->d[q->n])
-        die("out of memory");
-    memcpy(q->d[q->n], p, len);
-    q->len[q->n++] = len;
-}
-static long dq_pop(struct dq *q, uint8_t *out, size_t cap)
-{
-    if (q->n == 0)
-        return -1;
-    size_t n = q->len[0] < cap ? q->len[0] : cap;
-    memcpy(out, q->d[0], n);
-    free(q->d[0]);
-    memmove(&q->d[0], &q->d[1], (q->n - 1) * sizeof(q->d[0]));
-    memmove(&q->len[0], &q->len[1], (q->n - 1) * sizeof(q->len[0]));
-    q->n--;
-    return (long)n;
-}
-static void dq_clear(struct dq *q)
-{
-    for (unsigned i = 0; i < q->n; i++)
-        free(q->d[i]);
-    q->n = 0;
-}
-static int dq_bio_write(BIO *b, const char *p, int len)
-{
-    BIO_clear_retry_flags(b);
-    if (len < 0)
-        return -1;
-    dq_push(BIO_get_data(b), (const uint8_t *)p, (size_t)len);
-    return len;
-}
-static int dq_bio_read(BIO *b, char *p, int cap)
-{
-    BIO_clear_retry_flags(b);
-    long n = dq_pop(BIO_get_data(b), (uint8_t *)p, (size_t)cap);
-    if (n < 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    return (int)n;
-}
-static long dq_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    struct dq *q = BIO_get_data(b);
-    (void)num, (void)ptr;
-    if (cmd == BIO_CTRL_FLUSH)
-        return 1;
-    if (cmd == BIO_CTRL_PENDING)
-        return q && q->n ? (long)q->len[0] : 0;
-    return 0;
-}
-static int dq_bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-static BIO_METHOD *dq_method;
+#define DQ_ON_FULL() die("datagram queue full")
+#include "dq_bio.h"
 
 /* ---- credentials --------------------------------------------------------- */
 static const char *PSK_ID = "bench-device";
@@ -279,10 +214,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
     SSL *cli = SSL_new(cctx);
     if (!cli)
         die("SSL_new");
-    BIO *rb = BIO_new(dq_method), *wb = BIO_new(dq_method);
-    BIO_set_data(rb, &to_cli);
-    BIO_set_data(wb, &to_srv);
-    SSL_set_bio(cli, rb, wb);
+    SSL_set_bio(cli, dq_bio(&to_cli), dq_bio(&to_srv));
     SSL_set_options(cli, SSL_OP_NO_QUERY_MTU);
     SSL_set_mtu(cli, 1400);
     SSL_set_connect_state(cli);
@@ -675,11 +607,8 @@ int main(int argc, char **argv)
         }
     }
     calibrate_clock();
-    dq_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dq");
-    BIO_meth_set_write(dq_method, dq_bio_write);
-    BIO_meth_set_read(dq_method, dq_bio_read);
-    BIO_meth_set_ctrl(dq_method, dq_bio_ctrl);
-    BIO_meth_set_create(dq_method, dq_bio_create);
+    if (dq_method_init() != 0)
+        die("BIO_meth_new");
     make_cert_files();
     struct hs_creds *creds = hs_creds_new();
     if (!creds || hs_creds_add_psk(creds, PSK_ID, PSK_KEY, sizeof(PSK_KEY)) != 0 ||

@@ -56,7 +56,6 @@
 #define HT_FINISHED             20
 
 #define MAX_DGRAM 16384
-#define DQ_MAX    128
 #define MAX_RECS  64
 
 /* ---- libcrypto allocation counters (installed before any OpenSSL use) - */
@@ -84,85 +83,9 @@ static void cnt_free(void *p, const char *f, int l)
 static int counters_on;
 
 /* ---- datagram queue + BIO ---------------------------------------------- */
-struct dq {
-    uint8_t *d[DQ_MAX];
-    size_t len[DQ_MAX];
-    unsigned n;
-};
-
-static void dq_push(struct dq *q, const uint8_t *p, size_t len)
-{
-    CU_ASSERT_FATAL(q->n < DQ_MAX);
-    q->d[q->n] = malloc(len ? len : 1);
-    memcpy(q->d[q->n], p, len);
-    q->len[q->n] = len;
-    q->n++;
-}
-/* Pops the first datagram into out (cap bytes); returns its length or -1. */
-static long dq_pop(struct dq *q, uint8_t *out, size_t cap)
-{
-    if (q->n == 0)
-        return -1;
-    size_t n = q->len[0] < cap ? q->len[0] : cap;
-    memcpy(out, q->d[0], n);
-    free(q->d[0]);
-    memmove(&q->d[0], &q->d[1], (q->n - 1) * sizeof(q->d[0]));
-    memmove(&q->len[0], &q->len[1], (q->n - 1) * sizeof(q->len[0]));
-    q->n--;
-    return (long)n;
-}
-static void dq_clear(struct dq *q)
-{
-    for (unsigned i = 0; i < q->n; i++)
-        free(q->d[i]);
-    q->n = 0;
-}
-
-static int dq_bio_write(BIO *b, const char *p, int len)
-{
-    struct dq *q = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    if (len < 0 || q->n >= DQ_MAX)
-        return -1;
-    dq_push(q, (const uint8_t *)p, (size_t)len);
-    return len;
-}
-static int dq_bio_read(BIO *b, char *p, int cap)
-{
-    struct dq *q = BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    long n = dq_pop(q, (uint8_t *)p, (size_t)cap);
-    if (n < 0) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    return (int)n;
-}
-static long dq_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    struct dq *q = BIO_get_data(b);
-    (void)num, (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_FLUSH:
-        return 1;
-    case BIO_CTRL_PENDING:
-        return q && q->n ? (long)q->len[0] : 0;
-    default:
-        return 0;
-    }
-}
-static int dq_bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-static BIO_METHOD *dq_method;
-static BIO *dq_bio(struct dq *q)
-{
-    BIO *b = BIO_new(dq_method);
-    BIO_set_data(b, q);
-    return b;
-}
+#define DQ_MAX       128
+#define DQ_ON_FULL() CU_ASSERT_FATAL(!"datagram queue full")
+#include "dq_bio.h"
 
 /* ---- test credentials -------------------------------------------------- */
 static char tmpdir[64];
@@ -1863,12 +1786,7 @@ static void test_garbage_midway(void)
 
 static int suite_init(void)
 {
-    dq_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dq");
-    BIO_meth_set_write(dq_method, dq_bio_write);
-    BIO_meth_set_read(dq_method, dq_bio_read);
-    BIO_meth_set_ctrl(dq_method, dq_bio_ctrl);
-    BIO_meth_set_create(dq_method, dq_bio_create);
-    if (make_creds_files() != 0)
+    if (dq_method_init() != 0 || make_creds_files() != 0)
         return -1;
     return 0;
 }
