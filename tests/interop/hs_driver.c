@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hs.h"
+#include "udp_util.h"
 
 #define DRV_MAX_SESSIONS            128
 #define DRV_MAX_CERTS               4
@@ -78,21 +78,7 @@ static const char *g_capture_dir;
 static bool g_have_backend;
 static struct sockaddr_in g_backend;
 static uint64_t g_idle_ms = DRV_IDLE_DEFAULT_MS;
-static volatile sig_atomic_t g_stop;
 static bool g_det_rand;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 __attribute__((format(printf, 1, 2))) static void logf_(const char *fmt, ...)
 {
@@ -110,24 +96,6 @@ static const char *peer_str(const struct sockaddr_in *a, char *buf, size_t cap)
     inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
     snprintf(buf, cap, "%s:%u", ip, ntohs(a->sin_port));
     return buf;
-}
-
-static int parse_hostport(const char *s, struct sockaddr_in *out)
-{
-    char host[64];
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535)
-        return -1;
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
 }
 
 static void send_to_peer(const struct sockaddr_in *to, const uint8_t *buf, size_t len)
@@ -174,8 +142,7 @@ static struct session *sess_find(const struct sockaddr_in *a)
 {
     for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++) {
         struct session *s = &g_sess[i];
-        if (s->used && s->addr.sin_addr.s_addr == a->sin_addr.s_addr &&
-            s->addr.sin_port == a->sin_port)
+        if (s->used && udpu_addr_eq(&s->addr, a))
             return s;
     }
     return NULL;
@@ -493,7 +460,7 @@ int main(int argc, char **argv)
             g_have_backend = false;
             break;
         case 'B':
-            if (parse_hostport(optarg, &g_backend) != 0) {
+            if (udpu_parse_hostport(optarg, &g_backend) != 0) {
                 fprintf(stderr, "hs-driver: bad --backend %s (want IPv4:PORT)\n", optarg);
                 return 2;
             }
@@ -567,44 +534,24 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, bind_addr, &la.sin_addr) != 1) {
-        fprintf(stderr, "hs-driver: bad --bind %s\n", bind_addr);
-        return 2;
-    }
-    g_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (g_fd < 0 || bind(g_fd, (struct sockaddr *)&la, sizeof(la)) != 0) {
-        perror("hs-driver: bind");
-        return 1;
-    }
-    socklen_t sl = sizeof(la);
-    getsockname(g_fd, (struct sockaddr *)&la, &sl);
-    if (port_file != NULL) {
-        char tmp[1024];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (f == NULL || fprintf(f, "%u\n", ntohs(la.sin_port)) < 0 || fclose(f) != 0 ||
-            rename(tmp, port_file) != 0) {
-            perror("hs-driver: port file");
-            return 1;
-        }
-    }
+    struct sockaddr_in la;
+    g_fd = udpu_listen("hs-driver", bind_addr, port, SOCK_NONBLOCK, port_file, &la);
+    if (g_fd < 0)
+        return g_fd == -2 ? 2 : 1;
     logf_("LISTENING %s:%u mode=%s cookies=%s mtu=%u%s", bind_addr, ntohs(la.sin_port),
           g_have_backend ? "backend" : "echo", cookies ? "on" : "off", params.mtu_bytes,
           g_det_rand ? " DETERMINISTIC-RAND(insecure)" : "");
     for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++)
         g_sess[i].be_fd = -1;
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    udpu_install_stop();
     signal(SIGPIPE, SIG_IGN);
 
     static uint8_t buf[DRV_DGRAM_MAX_BYTES];
     static struct pollfd pfd[1 + DRV_MAX_SESSIONS];
     static struct session *pses[1 + DRV_MAX_SESSIONS];
-    while (!g_stop) {
-        uint64_t now = now_ms();
+    while (!udpu_stop) {
+        uint64_t now = udpu_now_ms();
         uint64_t wake = now + DRV_POLL_MAX_MS;
         unsigned n = 0;
         pfd[n].fd = g_fd;
@@ -628,7 +575,7 @@ int main(int argc, char **argv)
             perror("hs-driver: poll");
             break;
         }
-        now = now_ms();
+        now = udpu_now_ms();
         if (r > 0 && (pfd[0].revents & POLLIN)) {
             for (unsigned burst = 0; burst < 64; burst++) {
                 struct sockaddr_in from;

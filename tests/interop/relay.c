@@ -23,8 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "udp_util.h"
 
 #define RELAY_MAX_CLIENTS     64
 #define RELAY_DGRAM_MAX_BYTES 65535
@@ -64,14 +65,6 @@ static double g_loss, g_reorder, g_dup;
 static uint64_t g_hold_ms = RELAY_HOLD_DEFAULT_MS;
 static uint64_t g_rng;
 static FILE *g_log;
-static volatile sig_atomic_t g_stop;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* splitmix64: deterministic for a given --seed. */
 static uint64_t rng_next(void)
@@ -87,32 +80,6 @@ static bool chance(double p)
     if (p <= 0.0)
         return false;
     return (double)(rng_next() >> 11) / 9007199254740992.0 < p;
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-static int parse_hostport(const char *s, struct sockaddr_in *out)
-{
-    char host[64];
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535)
-        return -1;
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
-        return -1;
-    return 0;
 }
 
 static void raw_send(struct client *c, enum dir d, const uint8_t *buf, size_t len)
@@ -152,7 +119,7 @@ static void impair(struct client *c, enum dir d, const uint8_t *buf, size_t len)
         memcpy(h->buf, buf, len);
         h->len = len;
         h->used = true;
-        h->since_ms = now_ms();
+        h->since_ms = udpu_now_ms();
         g_cnt.reordered[d]++;
         if (dup) {
             g_cnt.duped[d]++;
@@ -184,8 +151,7 @@ static struct client *client_find_or_add(const struct sockaddr_in *from, uint64_
     struct client *free_slot = NULL;
     for (unsigned i = 0; i < RELAY_MAX_CLIENTS; i++) {
         struct client *c = &g_clients[i];
-        if (c->used && c->addr.sin_addr.s_addr == from->sin_addr.s_addr &&
-            c->addr.sin_port == from->sin_port)
+        if (c->used && udpu_addr_eq(&c->addr, from))
             return c;
         if (c->used && now - c->last_ms > RELAY_IDLE_EXPIRE_MS)
             client_free(c);
@@ -268,7 +234,7 @@ int main(int argc, char **argv)
             }
             break;
         case 't':
-            if (parse_hostport(optarg, &g_target) != 0) {
+            if (udpu_parse_hostport(optarg, &g_target) != 0) {
                 fprintf(stderr, "impair-relay: bad --to %s (want IPv4:PORT)\n", optarg);
                 return 2;
             }
@@ -318,41 +284,21 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < RELAY_MAX_CLIENTS; i++)
         g_clients[i].up_fd = -1;
 
-    struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)listen_port)};
-    if (inet_pton(AF_INET, bind_addr, &la.sin_addr) != 1) {
-        fprintf(stderr, "impair-relay: bad --bind %s\n", bind_addr);
-        return 2;
-    }
-    g_listen_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (g_listen_fd < 0 || bind(g_listen_fd, (struct sockaddr *)&la, sizeof(la)) != 0) {
-        perror("impair-relay: bind");
-        return 1;
-    }
-    socklen_t sl = sizeof(la);
-    getsockname(g_listen_fd, (struct sockaddr *)&la, &sl);
-    if (port_file != NULL) {
-        char tmp[512];
-        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
-        FILE *f = fopen(tmp, "w");
-        if (f == NULL || fprintf(f, "%u\n", ntohs(la.sin_port)) < 0 || fclose(f) != 0 ||
-            rename(tmp, port_file) != 0) {
-            perror("impair-relay: port file");
-            return 1;
-        }
-    }
+    struct sockaddr_in la;
+    g_listen_fd = udpu_listen("impair-relay", bind_addr, listen_port, 0, port_file, &la);
+    if (g_listen_fd < 0)
+        return g_listen_fd == -2 ? 2 : 1;
     fprintf(g_log,
             "impair-relay: listening on %s:%u -> target port %u loss=%.2f reorder=%.2f "
             "dup=%.2f\n",
             bind_addr, ntohs(la.sin_port), ntohs(g_target.sin_port), g_loss, g_reorder, g_dup);
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    udpu_install_stop();
 
     static uint8_t buf[RELAY_DGRAM_MAX_BYTES];
     struct pollfd pfd[1 + RELAY_MAX_CLIENTS];
     struct client *pcl[1 + RELAY_MAX_CLIENTS];
-    while (!g_stop) {
+    while (!udpu_stop) {
         unsigned n = 0;
         pfd[n].fd = g_listen_fd;
         pfd[n].events = POLLIN;
@@ -373,7 +319,7 @@ int main(int argc, char **argv)
             perror("impair-relay: poll");
             break;
         }
-        uint64_t now = now_ms();
+        uint64_t now = udpu_now_ms();
         for (unsigned i = 0; r > 0 && i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLERR)))
                 continue;

@@ -677,10 +677,10 @@ static const struct suite_case k_suites[] = {
 
 static char g_cipher_is[N_SUITES][96];
 
-/* openssl s_client for one suite against server port. */
-static void ossl_client(struct argvb *b, const struct suite_case *sc, int port)
+/* openssl s_client -dtls1_2 to 127.0.0.1:port offering cipher (a cipher
+ * list); b starts over. */
+static void ossl_argv(struct argvb *b, int port, const char *cipher)
 {
-    char p[IOP_PATH_MAX_LEN];
     b->n = 0;
     av(b, "openssl");
     av(b, "s_client");
@@ -688,37 +688,67 @@ static void ossl_client(struct argvb *b, const struct suite_case *sc, int port)
     av(b, "-connect");
     av(b, "127.0.0.1:%d", port);
     av(b, "-cipher");
-    av(b, "%s", sc->ossl);
-    if (sc->cred == CRED_PSK) {
-        av(b, "-psk_identity");
-        av(b, PSK_IDENTITY);
-        av(b, "-psk");
-        av(b, PSK_KEY_HEX);
-    } else {
-        av(b, "-CAfile");
-        av(b, "%s", in_dir(p, sizeof(p), sc->cred == CRED_ECDSA ? "ec.crt" : "rsa.crt"));
-        av(b, "-verify_return_error");
-        av(b, "-verify_ip");
-        av(b, "127.0.0.1");
-    }
+    av(b, "%s", cipher);
 }
 
-static void gnutls_client(struct argvb *b, const struct suite_case *sc, int port)
+static void ossl_psk(struct argvb *b, const char *identity, const char *key_hex)
+{
+    av(b, "-psk_identity");
+    av(b, "%s", identity);
+    av(b, "-psk");
+    av(b, "%s", key_hex);
+}
+
+/* Trust only ca_file (in g_dir); the server certificate must name 127.0.0.1. */
+static void ossl_ca(struct argvb *b, const char *ca_file)
 {
     char p[IOP_PATH_MAX_LEN];
+    av(b, "-CAfile");
+    av(b, "%s", in_dir(p, sizeof(p), ca_file));
+    av(b, "-verify_return_error");
+    av(b, "-verify_ip");
+    av(b, "127.0.0.1");
+}
+
+/* openssl s_client for one suite against server port. */
+static void ossl_client(struct argvb *b, const struct suite_case *sc, int port)
+{
+    ossl_argv(b, port, sc->ossl);
+    if (sc->cred == CRED_PSK)
+        ossl_psk(b, PSK_IDENTITY, PSK_KEY_HEX);
+    else
+        ossl_ca(b, sc->cred == CRED_ECDSA ? "ec.crt" : "rsa.crt");
+}
+
+/* gnutls-cli --udp to port with a priority string; b starts over.  The
+ * host, 127.0.0.1, goes last: the caller appends it after its options. */
+static void gnutls_argv(struct argvb *b, int port, const char *priority)
+{
     b->n = 0;
     av(b, "gnutls-cli");
     av(b, "--udp");
     av(b, "--port");
     av(b, "%d", port);
     av(b, "--priority");
-    av(b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+%s", sc->gnutls_kx,
-       sc->gnutls_cipher);
+    av(b, "%s", priority);
+}
+
+static void gnutls_psk(struct argvb *b)
+{
+    av(b, "--pskusername");
+    av(b, PSK_IDENTITY);
+    av(b, "--pskkey");
+    av(b, PSK_KEY_HEX);
+}
+
+static void gnutls_client(struct argvb *b, const struct suite_case *sc, int port)
+{
+    char p[IOP_PATH_MAX_LEN], prio[IOP_PATH_MAX_LEN];
+    strf(prio, sizeof(prio), "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+%s",
+         sc->gnutls_kx, sc->gnutls_cipher);
+    gnutls_argv(b, port, prio);
     if (sc->cred == CRED_PSK) {
-        av(b, "--pskusername");
-        av(b, PSK_IDENTITY);
-        av(b, "--pskkey");
-        av(b, PSK_KEY_HEX);
+        gnutls_psk(b);
     } else {
         av(b, "--x509cafile");
         av(b, "%s", in_dir(p, sizeof(p), sc->cred == CRED_ECDSA ? "ec.crt" : "rsa.crt"));
@@ -1042,21 +1072,10 @@ static void test_mtu_long_chain(void)
     openssl_suite_run(&r, &b, 6, &via);
     r.srv = &g_mtu;
     r.what = "ECDHE-ECDSA long chain, MTU 576";
-    b.n = 0;
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "127.0.0.1:%d", rport);
+    ossl_argv(&b, rport, "ECDHE-ECDSA-AES128-GCM-SHA256");
     av(&b, "-mtu");
     av(&b, "576");
-    av(&b, "-cipher");
-    av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
-    av(&b, "-CAfile");
-    av(&b, "%s", in_dir(p, sizeof(p), "lroot.crt"));
-    av(&b, "-verify_return_error");
-    av(&b, "-verify_ip");
-    av(&b, "127.0.0.1");
+    ossl_ca(&b, "lroot.crt");
     run_set_argv(&r, &b);
     r.expect[2] = "Verification: OK";
     CU_ASSERT_TRUE(run_echo(&r));
@@ -1070,15 +1089,10 @@ static void test_mtu_long_chain(void)
 
     gnutls_suite_run(&r, &b, 6, &g_mtu);
     r.what = "ECDHE-ECDSA long chain, MTU 576";
-    b.n = 0;
-    av(&b, "gnutls-cli");
-    av(&b, "--udp");
+    gnutls_argv(&b, g_mtu.port,
+                "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM");
     av(&b, "--mtu");
     av(&b, "576");
-    av(&b, "--port");
-    av(&b, "%d", g_mtu.port);
-    av(&b, "--priority");
-    av(&b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM");
     av(&b, "--x509cafile");
     av(&b, "%s", in_dir(p, sizeof(p), "lroot.crt"));
     av(&b, "127.0.0.1");
@@ -1129,35 +1143,17 @@ static void test_preference(void)
     static struct argvb b;
     openssl_suite_run(&r, &b, 2, &g_pref); /* expects PSK-AES128-GCM-SHA256 */
     r.what = "server order (offers CCM8:GCM), --no-cookie";
-    b.n = 0;
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "127.0.0.1:%d", g_pref.port);
-    av(&b, "-cipher");
-    av(&b, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305");
-    av(&b, "-psk_identity");
-    av(&b, PSK_IDENTITY);
-    av(&b, "-psk");
-    av(&b, PSK_KEY_HEX);
+    ossl_argv(&b, g_pref.port, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305");
+    ossl_psk(&b, PSK_IDENTITY, PSK_KEY_HEX);
     run_set_argv(&r, &b);
     CU_ASSERT_TRUE(run_echo(&r));
 
     gnutls_suite_run(&r, &b, 2, &g_pref);
     r.what = "server order (offers CCM8:GCM), --no-cookie";
-    b.n = 0;
-    av(&b, "gnutls-cli");
-    av(&b, "--udp");
-    av(&b, "--port");
-    av(&b, "%d", g_pref.port);
-    av(&b, "--priority");
-    av(&b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8:"
-           "+AES-128-GCM:+CHACHA20-POLY1305");
-    av(&b, "--pskusername");
-    av(&b, PSK_IDENTITY);
-    av(&b, "--pskkey");
-    av(&b, PSK_KEY_HEX);
+    gnutls_argv(&b, g_pref.port,
+                "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8:"
+                "+AES-128-GCM:+CHACHA20-POLY1305");
+    gnutls_psk(&b);
     av(&b, "127.0.0.1");
     run_set_argv(&r, &b);
     CU_ASSERT_TRUE(run_echo(&r));
@@ -1179,18 +1175,8 @@ static void test_negative(void)
 
     openssl_suite_run(&r, &b, 0, &g_echo);
     r.what = "wrong PSK key (must fail)";
-    b.n = 0;
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "127.0.0.1:%d", g_echo.port);
-    av(&b, "-cipher");
-    av(&b, "PSK-AES128-CCM8");
-    av(&b, "-psk_identity");
-    av(&b, PSK_IDENTITY);
-    av(&b, "-psk");
-    av(&b, PSK_WRONG_KEY_HEX);
+    ossl_argv(&b, g_echo.port, "PSK-AES128-CCM8");
+    ossl_psk(&b, PSK_IDENTITY, PSK_WRONG_KEY_HEX);
     run_set_argv(&r, &b);
     r.expect_fail = true;
     r.timeout_s = 6;
@@ -1198,18 +1184,8 @@ static void test_negative(void)
 
     openssl_suite_run(&r, &b, 0, &g_echo);
     r.what = "unknown PSK identity (must fail)";
-    b.n = 0;
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "127.0.0.1:%d", g_echo.port);
-    av(&b, "-cipher");
-    av(&b, "PSK-AES128-CCM8");
-    av(&b, "-psk_identity");
-    av(&b, "nobody");
-    av(&b, "-psk");
-    av(&b, PSK_KEY_HEX);
+    ossl_argv(&b, g_echo.port, "PSK-AES128-CCM8");
+    ossl_psk(&b, "nobody", PSK_KEY_HEX);
     run_set_argv(&r, &b);
     r.expect_fail = true;
     r.timeout_s = 6;
@@ -1463,18 +1439,8 @@ static void test_timeout(void)
     CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
                     getsockname(fd, (struct sockaddr *)&me, &ml) == 0);
     static struct argvb b;
-    b.n = 0;
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "127.0.0.1:%u", ntohs(me.sin_port));
-    av(&b, "-cipher");
-    av(&b, "PSK-AES128-CCM8");
-    av(&b, "-psk_identity");
-    av(&b, PSK_IDENTITY);
-    av(&b, "-psk");
-    av(&b, PSK_KEY_HEX);
+    ossl_argv(&b, (int)ntohs(me.sin_port), "PSK-AES128-CCM8");
+    ossl_psk(&b, PSK_IDENTITY, PSK_KEY_HEX);
     strf(out, sizeof(out), "%s/timeout-client.out", g_dir);
     struct proc p;
     static uint8_t ch[2048], buf[4096];
