@@ -106,6 +106,16 @@ static inline bool dp_port_on_link(const struct dp_port *p, uint32_t ip_be)
  * into 64 bits. */
 #define DP_CKSUM_BLOCK_BYTES 16384
 
+/* Folds a 64-bit one's-complement partial sum to 16 bits. */
+static inline uint16_t dp_cksum_fold64(uint64_t sum)
+{
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
 static inline uint64_t dp_cksum_tail64(const uint8_t *p, size_t len, uint64_t sum)
 {
     uint64_t a;
@@ -221,22 +231,7 @@ static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
         len -= 32;
     }
 #endif
-    sum = dp_cksum_tail64(p, len, sum);
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
-/* Folds a 64-bit one's-complement partial sum to 16 bits. */
-static inline uint16_t dp_cksum_fold64(uint64_t sum)
-{
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return (uint16_t)sum;
+    return dp_cksum_fold64(dp_cksum_tail64(p, len, sum));
 }
 
 /* dp_raw_cksum of an option-less 20-byte IPv4 header: five 32-bit words,

@@ -3,6 +3,9 @@
  * Owns: splitting a UDP payload into records, header bounds and version
  * checks, and writing record headers.  Pure C: no DPDK, no crypto, no
  * handshake knowledge.  Must not allocate.
+ * dp_record_next / dp_record_split are static inline: they are the one
+ * record parser of both the control plane and the worker's per-datagram
+ * hot path (no separate "fast path" copy of these checks exists).
  */
 #ifndef DTLSGW_DP_RECORD_H
 #define DTLSGW_DP_RECORD_H
@@ -64,23 +67,6 @@ struct dp_record {
     uint8_t cid_len;
 };
 
-/* Parses the record at *buf (of *len bytes).  On success advances *buf and *len
- * past it and returns DP_RECORD_OK.  On error returns a DP_RECORD_ERR_* code
- * and leaves *buf and *len unchanged: the caller drops the rest of the datagram
- * (RFC 6347 §4.1.2.7: invalid records are silently discarded).
- * cid_len: the connection ID length this listener negotiates (0: no CID; a
- * tls12_cid record is then an error). */
-int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len, struct dp_record *out);
-
-/* Splits a datagram into at most max records.  Returns the number parsed;
- * *out_err is DP_RECORD_OK when the whole datagram was consumed, else the
- * reason the remaining bytes were dropped (DP_RECORD_ERR_TOO_MANY when more
- * than max records were present; DP_RECORD_ERR_TRUNCATED_HEADER for an empty
- * datagram).  out_err may be NULL.  Policy decisions (heartbeat, zero-length
- * records, DTLS 1.0 version, CID in epoch 0) are listed in dp_record.c. */
-unsigned dp_record_split(const uint8_t *buf, size_t len, uint8_t cid_len, struct dp_record *recs,
-                         unsigned max, int *out_err);
-
 /* Writes a record header; cid may be NULL (plain 13-byte header, type as
  * given) or point to cid_len bytes (type should be DP_CT_TLS12_CID).
  * Returns the header length written (13 or 13 + cid_len), or 0 (nothing
@@ -110,6 +96,130 @@ static inline void dp_store_be16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
+}
+
+/* Offsets inside the RFC 6347 §4.1 header. */
+#define DP_REC_OFF_TYPE      0
+#define DP_REC_OFF_VERSION   1
+#define DP_REC_OFF_EPOCH     3
+#define DP_REC_OFF_SEQ       5
+#define DP_REC_OFF_CID       11 /* tls12_cid records: the CID, then the length */
+#define DP_REC_LEN_FIELD_LEN 2
+
+static inline int dp_record_type_known(uint8_t type)
+{
+    return type >= DP_CT_CHANGE_CIPHER_SPEC && type <= DP_CT_TLS12_CID;
+}
+
+/* Parses the record at *buf (of *len bytes).  On success advances *buf and *len
+ * past it and returns DP_RECORD_OK.  On error returns a DP_RECORD_ERR_* code
+ * and leaves *buf and *len unchanged: the caller drops the rest of the datagram
+ * (RFC 6347 §4.1.2.7: invalid records are silently discarded).
+ * cid_len: the connection ID length this listener negotiates (0: no CID; a
+ * tls12_cid record is then an error). */
+static inline int dp_record_next(const uint8_t **buf, size_t *len, uint8_t cid_len,
+                                 struct dp_record *out)
+{
+    const uint8_t *p = *buf;
+    size_t avail = *len;
+
+    /* RFC 6347 §4.1: the fixed part of every header is 13 bytes; a tls12_cid
+     * header is at least as long, so this is the first check for both. */
+    if (p == NULL || avail < DP_REC_HDR_LEN)
+        return DP_RECORD_ERR_TRUNCATED_HEADER;
+
+    uint8_t type = p[DP_REC_OFF_TYPE];
+    uint16_t version = dp_load_be16(p + DP_REC_OFF_VERSION);
+    uint16_t epoch = dp_load_be16(p + DP_REC_OFF_EPOCH);
+
+    if (!dp_record_type_known(type))
+        return DP_RECORD_ERR_BAD_TYPE;
+    /* RFC 6347 §4.1: version is {254, 253} for DTLS 1.2.  DTLS 1.0
+     * ({254, 255}) is tolerated only in epoch 0, where a ClientHello may
+     * use it before the version is negotiated (RFC 6347 §4.2.1). */
+    if (version != DP_VERSION_DTLS12 && !(version == DP_VERSION_DTLS10 && epoch == 0))
+        return DP_RECORD_ERR_BAD_VERSION;
+
+    size_t hdr_len = DP_REC_HDR_LEN;
+    const uint8_t *cid = NULL;
+    uint8_t rec_cid_len = 0;
+    if (type == DP_CT_TLS12_CID) {
+        if (cid_len == 0 || cid_len > DP_REC_CID_MAX_LEN)
+            return DP_RECORD_ERR_CID_UNEXPECTED;
+        /* RFC 9146 §4: the CID-enhanced record format is used only once the
+         * connection is protected (epoch > 0). */
+        if (epoch == 0)
+            return DP_RECORD_ERR_CID_EPOCH0;
+        hdr_len += cid_len;
+        if (avail < hdr_len)
+            return DP_RECORD_ERR_TRUNCATED_HEADER;
+        cid = p + DP_REC_OFF_CID;
+        rec_cid_len = cid_len;
+    }
+
+    uint16_t length = dp_load_be16(p + hdr_len - DP_REC_LEN_FIELD_LEN);
+
+    /* RFC 6347 §4.1 / RFC 5246 §6.2.1: "The length MUST NOT exceed 2^14"
+     * for TLSPlaintext; RFC 5246 §6.2.3: "The length MUST NOT exceed
+     * 2^14 + 2048" for TLSCiphertext. */
+    uint32_t max_len = epoch == 0 ? DP_REC_PLAINTEXT_MAX_LEN : DP_REC_CIPHERTEXT_MAX_LEN;
+    if (length > max_len)
+        return DP_RECORD_ERR_TOO_LONG;
+    /* RFC 5246 §6.2.1: no zero-length Handshake, Alert or ChangeCipherSpec
+     * fragments; a protected record carries at least the AEAD tag. */
+    if (length == 0 && (epoch != 0 || type != DP_CT_APPLICATION_DATA))
+        return DP_RECORD_ERR_EMPTY;
+    /* Subtraction form: avail >= hdr_len was established above. */
+    if (length > avail - hdr_len)
+        return DP_RECORD_ERR_TRUNCATED_BODY;
+
+    out->hdr = p;
+    out->fragment = p + hdr_len;
+    out->cid = cid;
+    out->seq = dp_load_be48(p + DP_REC_OFF_SEQ);
+    out->hdr_len = (uint16_t)hdr_len;
+    out->length = length;
+    out->version = version;
+    out->epoch = epoch;
+    out->type = type;
+    out->cid_len = rec_cid_len;
+
+    *buf = p + hdr_len + length;
+    *len = avail - hdr_len - length;
+    return DP_RECORD_OK;
+}
+
+/* Splits a datagram into at most max records.  Returns the number parsed;
+ * *out_err is DP_RECORD_OK when the whole datagram was consumed, else the
+ * reason the remaining bytes were dropped (DP_RECORD_ERR_TOO_MANY when more
+ * than max records were present; DP_RECORD_ERR_TRUNCATED_HEADER for an empty
+ * datagram).  out_err may be NULL.  Policy decisions (heartbeat, zero-length
+ * records, DTLS 1.0 version, CID in epoch 0) are listed in dp_record.c. */
+static inline unsigned dp_record_split(const uint8_t *buf, size_t len, uint8_t cid_len,
+                                       struct dp_record *recs, unsigned max, int *out_err)
+{
+    unsigned n = 0;
+    int err = DP_RECORD_OK;
+
+    if (len == 0) {
+        err = DP_RECORD_ERR_TRUNCATED_HEADER;
+    } else {
+        /* RFC 6347 §4.1.1: "Multiple DTLS records may be placed in a single
+         * datagram." */
+        while (len > 0) {
+            if (recs == NULL || n >= max) {
+                err = DP_RECORD_ERR_TOO_MANY;
+                break;
+            }
+            err = dp_record_next(&buf, &len, cid_len, &recs[n]);
+            if (err != DP_RECORD_OK)
+                break;
+            n++;
+        }
+    }
+    if (out_err != NULL)
+        *out_err = err;
+    return n;
 }
 
 #endif

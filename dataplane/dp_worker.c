@@ -398,65 +398,31 @@ static void flush_open(struct dp_worker *w)
     w->n_open_ops = 0;
 }
 
-/* Fast path of the record split for the common datagram: one DTLS 1.2
- * application_data record (no CID) of the session's current epoch that
- * fills the UDP payload exactly.  Accepts only what dp_record_split would
- * parse into exactly this one record (RFC 6347 §4.1: version {254, 253};
- * RFC 5246 §6.2.3: "The length MUST NOT exceed 2^14 + 2048"; a protected
- * record is never empty) and that the epoch check below keeps on the fast
- * path; anything else (several records, CID records, other types or
- * epochs, any malformation) takes the general path, which classifies and
- * counts it.  True: *r is filled as dp_record_next fills it. */
-static inline bool single_app_record(const uint8_t *p, uint16_t plen, uint16_t epoch,
-                                     struct dp_record *r)
-{
-    if (plen <= DP_REC_HDR_LEN || p[0] != DP_CT_APPLICATION_DATA || epoch == 0)
-        return false;
-    uint16_t length = dp_load_be16(p + DP_REC_HDR_LEN - 2);
-    if (dp_load_be16(p + 1) != DP_VERSION_DTLS12 || dp_load_be16(p + 3) != epoch ||
-        length != plen - DP_REC_HDR_LEN || length > DP_REC_CIPHERTEXT_MAX_LEN)
-        return false;
-    r->hdr = p;
-    r->fragment = p + DP_REC_HDR_LEN;
-    r->cid = NULL;
-    r->seq = dp_load_be48(p + 5);
-    r->hdr_len = DP_REC_HDR_LEN;
-    r->length = length;
-    r->version = DP_VERSION_DTLS12;
-    r->epoch = epoch;
-    r->type = DP_CT_APPLICATION_DATA;
-    r->cid_len = 0;
-    return true;
-}
-
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                            const struct dp_listener *l, const struct cls *c)
 {
     uint8_t *payload = c->payload;
     uint16_t plen = c->plen;
     int err = DP_RECORD_OK;
-    unsigned nrec;
-    if (single_app_record(payload, plen, s->epoch, &w->recs[0])) {
-        nrec = 1;
-    } else {
-        nrec = dp_record_split(payload, plen, l->cid_len, w->recs, DP_REC_MAX_PER_DGRAM, &err);
-        if (nrec == 0) {
-            drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
+    /* dp_record_split is inline: the common one-record datagram costs one
+     * pass of dp_record_next's checks, the same checks as every other. */
+    unsigned nrec = dp_record_split(payload, plen, l->cid_len, w->recs, DP_REC_MAX_PER_DGRAM, &err);
+    if (nrec == 0) {
+        drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
+        return;
+    }
+    /* Only application data of the current epoch stays here;
+     * handshake, CCS, alerts (encrypted or not) and other epochs go to
+     * the control plane, whole datagram (RFC 6347 §4.2.4: a repeated
+     * final flight must reach the handshake engine). */
+    for (unsigned i = 0; i < nrec; i++)
+        if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
+            if (deferred_csum_ok(w, m, c))
+                punt(w, m);
             return;
         }
-        /* Only application data of the current epoch stays here;
-         * handshake, CCS, alerts (encrypted or not) and other epochs go to
-         * the control plane, whole datagram (RFC 6347 §4.2.4: a repeated
-         * final flight must reach the handshake engine). */
-        for (unsigned i = 0; i < nrec; i++)
-            if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
-                if (deferred_csum_ok(w, m, c))
-                    punt(w, m);
-                return;
-            }
-        if (err != DP_RECORD_OK)
-            CNT(w, DROP_RECORD_MALFORMED); /* trailing garbage after nrec records */
-    }
+    if (err != DP_RECORD_OK)
+        CNT(w, DROP_RECORD_MALFORMED); /* trailing garbage after nrec records */
 
     if (w->n_open_pkts == DP_BURST || w->n_open_ops + nrec > DP_OPS_MAX)
         flush_open(w);

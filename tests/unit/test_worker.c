@@ -681,9 +681,9 @@ static void client_reframe(struct rte_mbuf *m, uint16_t sport)
                           rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4433));
 }
 
-/* The single-record fast path of client_records takes only a DTLS 1.2
- * application_data record of the current epoch that fills the datagram
- * exactly; every near miss must get the general path's verdict. */
+/* Single-record datagrams at the edges of what client_records forwards: only
+ * a DTLS 1.2 application_data record of the current epoch that fills the
+ * datagram exactly goes on; every near miss gets its own verdict. */
 static void test_single_record_edges(void)
 {
     uint64_t mal = cnt(DP_CNT_DROP_RECORD_MALFORMED), pu = cnt(DP_CNT_PUNT);
@@ -897,5 +897,5 @@ void cu_register(void)
     CU_add_test(s, "garbage datagrams counted", test_garbage);
     CU_add_test(s, "written checksums verify", test_write_csums);
     /* Last: its sequence numbers (400000+) move the session's window. */
-    CU_add_test(s, "single-record fast path edges", test_single_record_edges);
+    CU_add_test(s, "single-record datagram edges", test_single_record_edges);
 }
