@@ -52,6 +52,7 @@
 #define H_RESEND_MS          400
 #define H_DEFAULT_TIMEOUT_MS 30000
 #define H_FORGED_SEQ_JUMP    100000
+#define H_ATTACK_PPS         5000 /* replays + forged copies per second */
 
 static uint64_t mono_ms(void)
 {
@@ -596,12 +597,22 @@ static int cmd_clients(int argc, char **argv)
         char line[64];
         if (!fgets(line, sizeof(line), stdin))
             line[0] = '\0';
-        unsigned replays = 0, forged = 0;
+        unsigned replays = 0, forged = 0, sent = 0;
+        uint64_t t0 = mono_ms();
         for (unsigned a = 0; a < attack; a++) {
             for (unsigned i = 0; i < n; i++) {
                 struct cl *c = &g_cl[i];
                 if (!c->established || c->last_rec_len < 13)
                     continue;
+                /* paced like the garbage sender (H_ATTACK_PPS): every
+                 * datagram must reach a worker to be counted there */
+                if (++sent % 50 == 0) {
+                    uint64_t due = t0 + (uint64_t)sent * 2 * 1000u / H_ATTACK_PPS;
+                    while (mono_ms() < due) {
+                        struct timespec ts = {0, 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                    }
+                }
                 if (send(c->fd, c->last_rec, c->last_rec_len, 0) > 0)
                     replays++;
                 uint8_t f[H_DGRAM_MAX_BYTES];

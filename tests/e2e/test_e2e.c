@@ -359,6 +359,41 @@ static long long drops_total(json_t *stats)
     return sum;
 }
 
+/* Sum of one field over the ports' own statistics ("ports" array):
+ * datagrams the NIC/driver lost before a worker saw them. */
+static long long ports_sum(json_t *stats, const char *field)
+{
+    json_t *ports = json_object_get(stats, "ports");
+    size_t i;
+    json_t *p;
+    long long sum = 0;
+    json_array_foreach(ports, i, p)
+    {
+        json_t *v = json_object_get(p, field);
+        if (json_is_integer(v))
+            sum += json_integer_value(v);
+    }
+    return sum;
+}
+
+/* Datagrams the kernel dropped on the client-side veth before the gateway's
+ * port could see them (veth peer backlog full): tx dropped of the client
+ * end.  0 when ip(8) gives no JSON. */
+static long long client_link_drops(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "ip -n %s -s -j link show %s 2>/dev/null", g_ns_cli, g_if_c1);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return 0;
+    json_t *j = json_loadf(p, 0, NULL);
+    pclose(p);
+    json_t *tx = json_object_get(json_object_get(json_array_get(j, 0), "stats64"), "tx");
+    long long d = json_integer_value(json_object_get(tx, "dropped"));
+    json_decref(j);
+    return d;
+}
+
 /* HelloVerifyRequests sent, by the workers (HVR_SENT) and the control
  * plane (CP_HVR_SENT), whichever the gateway reports. */
 static long long hvr_total(json_t *stats)
@@ -898,6 +933,8 @@ static void test_many_clients_and_garbage(void)
     long long hvr0 = hvr_total(s0);
     long long replay0 = stat_find(s0, "DROP_REPLAY");
     long long auth0 = stat_find(s0, "DROP_AUTH");
+    long long missed0 =
+        ports_sum(s0, "imissed") + ports_sum(s0, "rx_nombuf") + client_link_drops();
     json_decref(s0);
     int sess0 = sessions_total();
 
@@ -1012,6 +1049,11 @@ static void test_many_clients_and_garbage(void)
     long long hvr = hvr_total(s1) - hvr0;
     long long replay = stat_find(s1, "DROP_REPLAY") - replay0;
     long long auth = stat_find(s1, "DROP_AUTH") - auth0;
+    /* datagrams the port itself or the kernel lost (RX ring or veth backlog
+     * full on a busy 2-core box) never reach a worker; they are counted
+     * there, not as DROP_ */
+    long long missed = ports_sum(s1, "imissed") + ports_sum(s1, "rx_nombuf") +
+                       client_link_drops() - missed0;
     /* the drops by reason */
     json_t *c1 = json_object_get(s1, "counters");
     const char *ck;
@@ -1033,12 +1075,15 @@ static void test_many_clients_and_garbage(void)
     json_decref(s1);
     long long n_attack = (long long)E2E_N_MANY * E2E_ATTACK_PER_CLIENT;
     printf("  counted: drops +%lld (garbage %d, replays %lld, forged %lld), HVR +%lld, "
-           "DROP_REPLAY +%lld, DROP_AUTH +%lld\n",
-           drops, E2E_N_GARBAGE, n_attack, n_attack, hvr, replay, auth);
-    /* every garbage datagram is dropped with a reason or answered (HVR) */
-    CU_ASSERT(drops + hvr >= E2E_N_GARBAGE + 2 * n_attack);
-    CU_ASSERT(replay >= n_attack);
-    CU_ASSERT(auth >= n_attack);
+           "DROP_REPLAY +%lld, DROP_AUTH +%lld, lost before the gateway +%lld\n",
+           drops, E2E_N_GARBAGE, n_attack, n_attack, hvr, replay, auth, missed);
+    /* every garbage datagram is dropped with a reason or answered (HVR);
+     * only what the port reports as missed may be absent, and that must
+     * stay a small part of the attack for the check to mean anything */
+    CU_ASSERT(missed >= 0 && missed <= n_attack / 10);
+    CU_ASSERT(drops + hvr + missed >= E2E_N_GARBAGE + 2 * n_attack);
+    CU_ASSERT(replay + missed >= n_attack);
+    CU_ASSERT(auth + missed >= n_attack);
     CU_ASSERT(!proc_exited(&g_gw));
 }
 
