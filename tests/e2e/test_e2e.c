@@ -933,8 +933,7 @@ static void test_many_clients_and_garbage(void)
     long long hvr0 = hvr_total(s0);
     long long replay0 = stat_find(s0, "DROP_REPLAY");
     long long auth0 = stat_find(s0, "DROP_AUTH");
-    long long missed0 =
-        ports_sum(s0, "imissed") + ports_sum(s0, "rx_nombuf") + client_link_drops();
+    long long missed0 = ports_sum(s0, "imissed") + ports_sum(s0, "rx_nombuf") + client_link_drops();
     json_decref(s0);
     int sess0 = sessions_total();
 
@@ -1052,8 +1051,8 @@ static void test_many_clients_and_garbage(void)
     /* datagrams the port itself or the kernel lost (RX ring or veth backlog
      * full on a busy 2-core box) never reach a worker; they are counted
      * there, not as DROP_ */
-    long long missed = ports_sum(s1, "imissed") + ports_sum(s1, "rx_nombuf") +
-                       client_link_drops() - missed0;
+    long long missed =
+        ports_sum(s1, "imissed") + ports_sum(s1, "rx_nombuf") + client_link_drops() - missed0;
     /* the drops by reason */
     json_t *c1 = json_object_get(s1, "counters");
     const char *ck;
