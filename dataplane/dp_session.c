@@ -30,6 +30,9 @@ struct dp_sess_table {
     uint32_t n_live;
     uint32_t n_pending;
     uint32_t max_sessions;
+    /* removal generation (dp_sess_gen), read by every worker each burst:
+     * its own cache line, written only on removals */
+    uint64_t gen __rte_cache_aligned;
 };
 
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
@@ -150,6 +153,11 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
 {
     if (t == NULL || s == NULL || !s->installed)
         return;
+    /* Bump the generation before the grace period's token (below, with
+     * release order): a reader that reports quiescent for that token has
+     * read the token with acquire order, so it sees the new generation
+     * and drops any cached pointer to s (dp_sess_gen). */
+    __atomic_fetch_add(&t->gen, 1, __ATOMIC_RELEASE);
     int32_t pos = rte_hash_del_key(t->hash, &s->key);
     if (pos >= 0)
         s->hash_pos = pos;
@@ -220,6 +228,11 @@ void dp_sess_table_free(struct dp_sess_table *t)
     rte_free(t->nat);
     rte_free(t->qsbr);
     rte_free(t);
+}
+
+uint64_t dp_sess_gen(const struct dp_sess_table *t)
+{
+    return __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
 }
 
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k)

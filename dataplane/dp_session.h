@@ -115,6 +115,14 @@ unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *a
 /* Control plane: iterate live sessions (*next starts at 0); NULL at end. */
 struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 
+/* Workers.  The table's removal generation (acquire load): dp_sess_remove
+ * bumps it before the removed session's grace period starts.  A reader
+ * that found a session while the generation was G may keep using that
+ * pointer in later bursts for as long as it still reads G (a per-worker
+ * flow cache): the session cannot be freed before the reader's next
+ * quiescent state, and after that state the reader reads a newer G. */
+uint64_t dp_sess_gen(const struct dp_sess_table *t);
+
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
 struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);

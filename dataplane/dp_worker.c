@@ -82,6 +82,16 @@ uint64_t dp_counter_drops_total(void)
 #define DP_RECENT_MS          2000 /* how long such a peer skips the stateless check */
 #define DP_PREFETCH_MAX_BYTES 512  /* per frame; the HW prefetcher streams the rest */
 
+/* Per-worker flow cache in front of the session table: direct-mapped by a
+ * hash of the 4-tuple; a slot counts only while the table's removal
+ * generation (dp_sess_gen) is the one it was filled under. */
+#define DP_FLOW_SLOTS 4096 /* power of two */
+struct dp_flow_slot {
+    uint64_t k0, k1; /* the dp_sess_key's two 8-byte words */
+    uint64_t gen;
+    struct dp_session *s;
+};
+
 struct open_pkt {
     struct rte_mbuf *m;
     struct dp_session *s;
@@ -123,16 +133,23 @@ struct dp_worker {
     uint32_t recent_id[DP_RECENT_SLOTS];
     uint64_t recent_tsc[DP_RECENT_SLOTS];
     uint64_t recent_ticks;
+    uint64_t sess_gen; /* dp_sess_gen at the start of this burst */
+    struct dp_flow_slot flow[DP_FLOW_SLOTS];
 };
 
 #define CNT(w, name) ((w)->cnt->c[DP_CNT_##name]++)
 
-int dp_gw_find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be)
+static inline int find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be)
 {
     for (unsigned i = 0; i < g->n_listeners; i++)
         if (g->listeners[i].ip_be == ip_be && g->listeners[i].port_be == port_be)
             return (int)i;
     return -1;
+}
+
+int dp_gw_find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be)
+{
+    return find_listener(g, ip_be, port_be);
 }
 
 int dp_gw_find_port_by_ip(const struct dp_gw *g, uint32_t ip_be)
@@ -701,7 +718,13 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
         drop(w, m, DP_CNT_DROP_IP_FRAGMENT);
         return;
     }
-    if (dp_gw_find_port_by_ip(g, ip->dst_addr) < 0) {
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+    /* A listener's address is one of our ports' (gw_main checks it), so a
+     * datagram to a listener skips the search of the ports' addresses. */
+    int li = -1;
+    if (ip->next_proto_id == IPPROTO_UDP && tot - ihl >= sizeof(struct rte_udp_hdr))
+        li = find_listener(g, ip->dst_addr, udp->dst_port);
+    if (li < 0 && dp_gw_find_port_by_ip(g, ip->dst_addr) < 0) {
         drop(w, m, DP_CNT_DROP_NOT_FOR_US);
         return;
     }
@@ -717,7 +740,6 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
         drop(w, m, DP_CNT_DROP_SHORT_FRAME);
         return;
     }
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
     if (rte_be_to_cpu_16(udp->dgram_len) != tot - ihl) {
         drop(w, m, DP_CNT_DROP_UDP_LEN);
         return;
@@ -726,7 +748,6 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
      * datagram to a listener has its software check deferred (dtls_frame /
      * client_records run it before anything not AEAD-protected leaves the
      * fast path); any other datagram is verified here. */
-    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
     uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
     if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD || (li < 0 && !dp_pkt_udp_csum_ok(m, ip, udp))) {
         drop(w, m, DP_CNT_DROP_UDP_CSUM);
@@ -783,6 +804,15 @@ static void dtls_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls
     client_records(w, m, s, &w->g->listeners[c->li], c);
 }
 
+static inline struct dp_flow_slot *flow_slot(struct dp_worker *w, const struct dp_sess_key *k)
+{
+    uint64_t k0, k1;
+    memcpy(&k0, k, 8);
+    memcpy(&k1, (const uint8_t *)k + 8, 8);
+    uint64_t h = (k0 ^ (k1 * UINT64_C(0x9e3779b97f4a7c15))) * UINT64_C(0xff51afd7ed558ccd);
+    return &w->flow[h >> 52 & (DP_FLOW_SLOTS - 1)];
+}
+
 static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
                           bool from_handoff)
 {
@@ -812,14 +842,40 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             k->client_port = c[i].udp->src_port;
             k->local_port = c[i].udp->dst_port;
             k->pad = 0;
-            kp[n_keys] = k;
             key_of[i] = (uint8_t)n_keys++;
         }
     }
-    /* Pass 2: one bulk lookup for the burst's client frames (rte_hash
-     * pipelines the bucket accesses of all keys). */
-    if (n_keys > 0)
-        dp_sess_lookup_bulk(w->g->sessions, kp, n_keys, found);
+    /* Pass 2: the flow cache, then one bulk lookup for its misses
+     * (rte_hash pipelines the bucket accesses of all keys). */
+    unsigned n_miss = 0;
+    uint8_t miss_of[DP_BURST];
+    for (unsigned j = 0; j < n_keys; j++) {
+        struct dp_flow_slot *fs = flow_slot(w, &keys[j]);
+        uint64_t k0, k1;
+        memcpy(&k0, &keys[j], 8);
+        memcpy(&k1, (const uint8_t *)&keys[j] + 8, 8);
+        if (fs->s != NULL && fs->gen == w->sess_gen && fs->k0 == k0 && fs->k1 == k1) {
+            found[j] = fs->s;
+            continue;
+        }
+        kp[n_miss] = &keys[j];
+        miss_of[n_miss++] = (uint8_t)j;
+    }
+    if (n_miss > 0) {
+        struct dp_session *mf[DP_BURST];
+        dp_sess_lookup_bulk(w->g->sessions, kp, n_miss, mf);
+        for (unsigned m = 0; m < n_miss; m++) {
+            unsigned j = miss_of[m];
+            found[j] = mf[m];
+            if (mf[m] != NULL) {
+                struct dp_flow_slot *fs = flow_slot(w, &keys[j]);
+                memcpy(&fs->k0, &keys[j], 8);
+                memcpy(&fs->k1, (const uint8_t *)&keys[j] + 8, 8);
+                fs->gen = w->sess_gen;
+                fs->s = mf[m];
+            }
+        }
+    }
     /* Pass 3: dispatch; records are batched for one AEAD call. */
     for (unsigned i = 0; i < n; i++) {
         if (c[i].kind == CLS_DTLS)
@@ -832,6 +888,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
 void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_handoff)
 {
     w->now_tsc = rte_get_tsc_cycles();
+    w->sess_gen = dp_sess_gen(w->g->sessions);
     for (unsigned i = 0; i < n; i += DP_BURST)
         process_chunk(w, pkts + i, RTE_MIN((unsigned)DP_BURST, n - i), from_handoff);
     flush_open(w);

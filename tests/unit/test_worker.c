@@ -3,6 +3,7 @@
  * independent reference: records sealed/opened with separately initialized
  * keys, frames parsed by hand, checksums verified, counters by reason.
  * EAL runs without hugepages, PCI or shared config files. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -617,6 +618,72 @@ static void test_handoff(void)
     dp_worker_free(w1);
 }
 
+/* A copy of sess for client port cport, forwarding to backend port bport
+ * from NAT port nport, installed in the table. */
+static struct dp_session *install_peer(uint16_t cport, uint16_t bport, uint16_t nport)
+{
+    struct dp_session *s = dp_session_alloc(256, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    struct dp_replay *rp = s->replay;
+    memcpy(s, sess, offsetof(struct dp_session, wr_seq));
+    s->replay = rp;
+    s->key.client_port = rte_cpu_to_be_16(cport);
+    s->backend_port = rte_cpu_to_be_16(bport);
+    s->nat_port = nport;
+    s->wr_seq = 1;
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s), 0);
+    return s;
+}
+
+static void expect_backend_port(uint16_t nport, uint16_t bport, const char *text)
+{
+    struct rte_mbuf *m = sent(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint16_t len;
+    const uint8_t *p = check_udp(m, &nh_mac, IP(10, 0, 1, 1), IP(10, 0, 1, 2), nport, bport, &len);
+    CU_ASSERT(len == strlen(text) && memcmp(p, text, len) == 0);
+    rte_pktmbuf_free(m);
+}
+
+/* The worker's flow cache never hands out a removed session: after a
+ * removal (and its grace period) the same 4-tuple finds the session that
+ * replaced it, or no session at all. */
+static void test_flow_cache_removal(void)
+{
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 10, "to backend 7001"};
+    struct dp_session *a = install_peer(5556, 7001, 20001);
+    run(client_frame(&r, 1, 5556, false));
+    expect_backend_port(20001, 7001, "to backend 7001");
+    r.seq = 11;
+    run(client_frame(&r, 1, 5556, false)); /* now from the cache */
+    expect_backend_port(20001, 7001, "to backend 7001");
+
+    /* Replace: remove a, install b under the same key (allocated while a
+     * still exists, so not at a's address), then let a be freed. */
+    dp_sess_remove(g.sessions, a, false);
+    struct dp_session *b = install_peer(5556, 7002, 20002);
+    CU_ASSERT_PTR_NOT_EQUAL(a, b);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(g.sessions, NULL, NULL, true), 1);
+    r.seq = 12;
+    r.text = "to backend 7002";
+    run(client_frame(&r, 1, 5556, false));
+    expect_backend_port(20002, 7002, "to backend 7002");
+    CU_ASSERT_EQUAL(b->rx_records, 1);
+
+    /* Remove without a successor: the peer is unknown again (its
+     * application data is not forwarded anywhere). */
+    uint64_t fwd = cnt(DP_CNT_RX_RECORDS), auth = cnt(DP_CNT_DROP_AUTH);
+    dp_sess_remove(g.sessions, b, false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(g.sessions, NULL, NULL, true), 1);
+    r.seq = 13;
+    run(client_frame(&r, 1, 5556, false));
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), fwd);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_AUTH), auth); /* not tried with b's wiped keys */
+    ring_drain(g.punt[0]);
+    ring_drain(tx_r[0]);
+}
+
 static void test_seal_frame(void)
 {
     uint64_t seq0 = sess->wr_seq;
@@ -893,6 +960,7 @@ void cu_register(void)
     CU_add_test(s, "next hop unresolved", test_nexthop_unresolved);
     CU_add_test(s, "hand-off to the owner", test_handoff);
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
+    CU_add_test(s, "flow cache drops removed sessions", test_flow_cache_removal);
     CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
     CU_add_test(s, "written checksums verify", test_write_csums);
