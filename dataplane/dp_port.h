@@ -143,40 +143,40 @@ static inline uint64_t dp_cksum_tail64(const uint8_t *p, size_t len, uint64_t su
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
 #define DP_CKSUM_AVX2_DISPATCH 1
 #include <immintrin.h>
-/* The 64-byte steps with AVX2 (the build targets baseline x86-64, so it is
- * chosen at run time): the same lane scheme as the SSE2 loop below on
- * 32-byte vectors, half the instructions.  Consumes whole 64-byte steps
- * from *pp / *plen and returns their 64-bit partial sum. */
+/* The bulk of the sum with AVX2 (the build targets baseline x86-64, so it
+ * is chosen at run time): 32-bit words widened into 64-bit lanes, which
+ * cannot overflow (2^32 words per lane), 64 bytes per step into two
+ * accumulators, then one 32-byte step; no blocks, one reduction.  The sum
+ * of 32-bit words folds to the same 16-bit sum (2^16 = 1 mod 2^16 - 1).
+ * Consumes whole 32-byte steps from *pp / *plen and returns their 64-bit
+ * partial sum. */
 __attribute__((target("avx2"))) static uint64_t dp_cksum_avx2_steps(const uint8_t **pp,
                                                                     size_t *plen)
 {
     const uint8_t *p = *pp;
     size_t len = *plen;
-    uint64_t sum = 0;
     const __m256i zero = _mm256_setzero_si256();
-    while (len >= 64) {
-        size_t blk = len < DP_CKSUM_BLOCK_BYTES ? len : DP_CKSUM_BLOCK_BYTES;
-        __m256i acc0 = zero, acc1 = zero;
-        len -= blk & ~(size_t)63;
-        for (; blk >= 64; blk -= 64, p += 64) {
-            __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
-            __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
-            acc0 = _mm256_add_epi32(acc0, _mm256_unpacklo_epi16(v0, zero));
-            acc1 = _mm256_add_epi32(acc1, _mm256_unpackhi_epi16(v0, zero));
-            acc0 = _mm256_add_epi32(acc0, _mm256_unpacklo_epi16(v1, zero));
-            acc1 = _mm256_add_epi32(acc1, _mm256_unpackhi_epi16(v1, zero));
-        }
-        __m256i s64 =
-            _mm256_add_epi64(_mm256_unpacklo_epi32(acc0, zero), _mm256_unpackhi_epi32(acc0, zero));
-        s64 = _mm256_add_epi64(s64, _mm256_unpacklo_epi32(acc1, zero));
-        s64 = _mm256_add_epi64(s64, _mm256_unpackhi_epi32(acc1, zero));
-        uint64_t lanes[4];
-        _mm256_storeu_si256((__m256i *)(void *)lanes, s64);
-        sum += lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    __m256i acc0 = zero, acc1 = zero;
+    for (; len >= 64; len -= 64, p += 64) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        acc0 = _mm256_add_epi64(acc0, _mm256_unpacklo_epi32(v0, zero));
+        acc1 = _mm256_add_epi64(acc1, _mm256_unpackhi_epi32(v0, zero));
+        acc0 = _mm256_add_epi64(acc0, _mm256_unpacklo_epi32(v1, zero));
+        acc1 = _mm256_add_epi64(acc1, _mm256_unpackhi_epi32(v1, zero));
     }
+    if (len >= 32) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        acc0 = _mm256_add_epi64(acc0, _mm256_unpacklo_epi32(v0, zero));
+        acc1 = _mm256_add_epi64(acc1, _mm256_unpackhi_epi32(v0, zero));
+        len -= 32;
+        p += 32;
+    }
+    acc0 = _mm256_add_epi64(acc0, acc1);
+    __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(acc0), _mm256_extracti128_si256(acc0, 1));
     *pp = p;
     *plen = len;
-    return sum;
+    return (uint64_t)_mm_cvtsi128_si64(s2) + (uint64_t)_mm_extract_epi64(s2, 1);
 }
 #endif
 
@@ -187,7 +187,7 @@ static inline uint16_t dp_raw_cksum(const void *buf, size_t len)
 #if defined(DP_CKSUM_AVX2_DISPATCH)
     /* __builtin_cpu_supports reads the CPU model libgcc filled in at
      * start-up: one load and test per call. */
-    if (len >= 64 && __builtin_cpu_supports("avx2"))
+    if (len >= 32 && __builtin_cpu_supports("avx2"))
         sum = dp_cksum_avx2_steps(&p, &len);
 #endif
 #if defined(__SSE2__)

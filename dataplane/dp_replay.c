@@ -17,6 +17,9 @@
  * is rounded up to a power of two so that the ring index is a mask, not a
  * division (this runs per record on the dataplane's hot path).
  *
+ * dp_replay_check/dp_replay_update are inline in dp_replay.h (twice per
+ * record on the dataplane's hot path); this file sizes and initializes.
+ *
  * Semantics (the ones the differential test's oracle encodes):
  *   - the first record of the epoch is accepted, whatever its number;
  *   - seq > top is accepted;
@@ -27,12 +30,9 @@
 
 #include <string.h>
 
-#define REPLAY_WORD_BITS  64
-#define REPLAY_WORD_SHIFT 6 /* log2(REPLAY_WORD_BITS) */
-
 static uint32_t ring_words(uint32_t win_bits)
 {
-    uint32_t need = win_bits / REPLAY_WORD_BITS + 1, n = 1;
+    uint32_t need = win_bits / DP_REPLAY_WORD_BITS + 1, n = 1;
     while (n < need)
         n <<= 1;
     return n;
@@ -42,7 +42,8 @@ size_t dp_replay_size(uint32_t win_bits)
 {
     if (win_bits == 0 || win_bits > DP_REPLAY_WIN_MAX_BITS)
         return 0;
-    uint32_t rounded = (win_bits + REPLAY_WORD_BITS - 1) / REPLAY_WORD_BITS * REPLAY_WORD_BITS;
+    uint32_t rounded =
+        (win_bits + DP_REPLAY_WORD_BITS - 1) / DP_REPLAY_WORD_BITS * DP_REPLAY_WORD_BITS;
     if (rounded < DP_REPLAY_WIN_MIN_BITS)
         rounded = DP_REPLAY_WIN_MIN_BITS;
     return sizeof(struct dp_replay) + (size_t)ring_words(rounded) * sizeof(uint64_t);
@@ -51,7 +52,7 @@ size_t dp_replay_size(uint32_t win_bits)
 int dp_replay_init(struct dp_replay *r, uint32_t win_bits)
 {
     if (r == NULL || win_bits < DP_REPLAY_WIN_MIN_BITS || win_bits > DP_REPLAY_WIN_MAX_BITS ||
-        win_bits % REPLAY_WORD_BITS != 0)
+        win_bits % DP_REPLAY_WORD_BITS != 0)
         return -1;
     r->top = 0;
     r->win_bits = win_bits;
@@ -59,65 +60,4 @@ int dp_replay_init(struct dp_replay *r, uint32_t win_bits)
     r->any = 0;
     memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
     return 0;
-}
-
-static inline uint32_t word_index(const struct dp_replay *r, uint64_t seq)
-{
-    return (uint32_t)(seq >> REPLAY_WORD_SHIFT) & (r->n_words - 1);
-}
-
-static inline uint64_t bit_mask(uint64_t seq)
-{
-    return UINT64_C(1) << (seq & (REPLAY_WORD_BITS - 1));
-}
-
-int dp_replay_check(const struct dp_replay *r, uint64_t seq)
-{
-    /* RFC 6347 §4.1: the sequence number is a 48-bit field; 2^48 - 1 is
-     * the last one an epoch may use. */
-    if (seq > DP_REPLAY_SEQ_MAX)
-        return DP_REPLAY_RANGE;
-    if (!r->any || seq > r->top)
-        return DP_REPLAY_OK;
-    /* RFC 6347 §4.1.2.6: "Records that contain sequence numbers lower than
-     * the left edge of the window are rejected."  seq <= top here. */
-    if (r->top - seq >= r->win_bits)
-        return DP_REPLAY_OLD;
-    /* "Duplicates are rejected." */
-    if (r->bitmap[word_index(r, seq)] & bit_mask(seq))
-        return DP_REPLAY_DUP;
-    return DP_REPLAY_OK;
-}
-
-void dp_replay_update(struct dp_replay *r, uint64_t seq)
-{
-    /* Defensive: update is only called after check said OK and the tag
-     * verified, but a bad seq must never corrupt the window. */
-    if (seq > DP_REPLAY_SEQ_MAX)
-        return;
-
-    if (!r->any) {
-        memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
-        r->any = 1;
-        r->top = seq;
-    } else if (seq > r->top) {
-        /* RFC 6347 §4.1.2.6: "If the received record falls within the
-         * window and is new, or if the packet is to the right of the
-         * window, then the receiver proceeds to MAC verification.  If the
-         * MAC validation succeeds, the receiver updates the window."
-         * Advance by whole words, clearing each word the window enters. */
-        uint64_t top_word = r->top >> REPLAY_WORD_SHIFT;
-        uint64_t new_word = seq >> REPLAY_WORD_SHIFT;
-        uint64_t n_advance = new_word - top_word;
-        if (n_advance >= r->n_words) {
-            memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
-        } else {
-            for (uint64_t w = top_word + 1; w <= new_word; w++)
-                r->bitmap[(uint32_t)w & (r->n_words - 1)] = 0;
-        }
-        r->top = seq;
-    } else if (r->top - seq >= r->win_bits) {
-        return; /* left of the window: nothing to remember */
-    }
-    r->bitmap[word_index(r, seq)] |= bit_mask(seq);
 }

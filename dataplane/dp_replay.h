@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DP_REPLAY_WIN_MIN_BITS     64
 #define DP_REPLAY_WIN_MAX_BITS     8192
@@ -39,11 +40,75 @@ size_t dp_replay_size(uint32_t win_bits);
 /* Initializes r (which has dp_replay_size(win_bits) bytes).  Returns 0, or -1
  * when win_bits is out of range. */
 int dp_replay_init(struct dp_replay *r, uint32_t win_bits);
+
+/* The semantics and the ring layout: dp_replay.c's header comment. */
+#define DP_REPLAY_WORD_BITS  64
+#define DP_REPLAY_WORD_SHIFT 6 /* log2(DP_REPLAY_WORD_BITS) */
+
+static inline uint32_t dp_replay_word_index(const struct dp_replay *r, uint64_t seq)
+{
+    return (uint32_t)(seq >> DP_REPLAY_WORD_SHIFT) & (r->n_words - 1);
+}
+
+static inline uint64_t dp_replay_bit_mask(uint64_t seq)
+{
+    return UINT64_C(1) << (seq & (DP_REPLAY_WORD_BITS - 1));
+}
+
 /* Read-only: DP_REPLAY_OK when seq may be accepted (the first seq after
- * init always is), else DP_REPLAY_DUP / _OLD / _RANGE. */
-int dp_replay_check(const struct dp_replay *r, uint64_t seq);
+ * init always is), else DP_REPLAY_DUP / _OLD / _RANGE.  Inline: it runs
+ * twice per record on the dataplane's hot path. */
+static inline int dp_replay_check(const struct dp_replay *r, uint64_t seq)
+{
+    /* RFC 6347 §4.1: the sequence number is a 48-bit field; 2^48 - 1 is
+     * the last one an epoch may use. */
+    if (seq > DP_REPLAY_SEQ_MAX)
+        return DP_REPLAY_RANGE;
+    if (!r->any || seq > r->top)
+        return DP_REPLAY_OK;
+    /* RFC 6347 §4.1.2.6: "Records that contain sequence numbers lower than
+     * the left edge of the window are rejected."  seq <= top here. */
+    if (r->top - seq >= r->win_bits)
+        return DP_REPLAY_OLD;
+    /* "Duplicates are rejected." */
+    if (r->bitmap[dp_replay_word_index(r, seq)] & dp_replay_bit_mask(seq))
+        return DP_REPLAY_DUP;
+    return DP_REPLAY_OK;
+}
+
 /* Marks seq as received; call only after dp_replay_check said OK and the
  * record's tag verified.  Re-init the window when the read epoch changes. */
-void dp_replay_update(struct dp_replay *r, uint64_t seq);
+static inline void dp_replay_update(struct dp_replay *r, uint64_t seq)
+{
+    /* Defensive: update is only called after check said OK and the tag
+     * verified, but a bad seq must never corrupt the window. */
+    if (seq > DP_REPLAY_SEQ_MAX)
+        return;
+
+    if (!r->any) {
+        memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
+        r->any = 1;
+        r->top = seq;
+    } else if (seq > r->top) {
+        /* RFC 6347 §4.1.2.6: "If the received record falls within the
+         * window and is new, or if the packet is to the right of the
+         * window, then the receiver proceeds to MAC verification.  If the
+         * MAC validation succeeds, the receiver updates the window."
+         * Advance by whole words, clearing each word the window enters. */
+        uint64_t top_word = r->top >> DP_REPLAY_WORD_SHIFT;
+        uint64_t new_word = seq >> DP_REPLAY_WORD_SHIFT;
+        uint64_t n_advance = new_word - top_word;
+        if (n_advance >= r->n_words) {
+            memset(r->bitmap, 0, (size_t)r->n_words * sizeof(uint64_t));
+        } else {
+            for (uint64_t w = top_word + 1; w <= new_word; w++)
+                r->bitmap[(uint32_t)w & (r->n_words - 1)] = 0;
+        }
+        r->top = seq;
+    } else if (r->top - seq >= r->win_bits) {
+        return; /* left of the window: nothing to remember */
+    }
+    r->bitmap[dp_replay_word_index(r, seq)] |= dp_replay_bit_mask(seq);
+}
 
 #endif
