@@ -257,6 +257,10 @@ static inline uint16_t dp_udp_sum(const struct rte_ipv4_hdr *ip, const void *udp
     return dp_cksum_fold64(sum);
 }
 
+#if RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN
+#error "dp_pkt_write_ipv4_udp composes header words for a little-endian CPU"
+#endif
+
 /* Writes Ethernet + IPv4 (20 bytes, DF set, TTL 64) + UDP headers in front
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
@@ -266,60 +270,63 @@ static inline void dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_por
                                          uint32_t dst_ip, uint16_t src_port, uint16_t dst_port)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
     uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - 20);
     uint16_t udp_len_be = rte_cpu_to_be_16(udp_len);
     uint16_t tot_len_be = rte_cpu_to_be_16((uint16_t)(udp_len + 20));
 
-    /* In-place rewrites leave the frame at an odd address (the DTLS record
-     * header is 13 bytes), so the Ethernet header is written bytewise; the
-     * IPv4 and UDP header structs are packed (no alignment assumed). */
-    memcpy(b, dst_mac->addr_bytes, RTE_ETHER_ADDR_LEN);
-    memcpy(b + RTE_ETHER_ADDR_LEN, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
-    b[12] = (uint8_t)(RTE_ETHER_TYPE_IPV4 >> 8);
-    b[13] = (uint8_t)RTE_ETHER_TYPE_IPV4;
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->type_of_service = 0;
-    ip->total_length = tot_len_be;
-    ip->packet_id = 0;
-    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->hdr_checksum = 0;
-    ip->src_addr = src_ip;
-    ip->dst_addr = dst_ip;
-    udp->src_port = src_port;
-    udp->dst_port = dst_port;
-    udp->dgram_len = udp_len_be;
-    udp->dgram_cksum = 0;
+    /* The 42 header bytes as five 64-bit words and one 16-bit word in
+     * memory order (x86 is little-endian: a value's low byte is stored
+     * first), written with unaligned stores: in-place rewrites leave the
+     * frame at an odd address (the DTLS record header is 13 bytes).
+     *   0..7   dst MAC, src MAC[0..1]
+     *   8..15  src MAC[2..5], EtherType 0x0800, version/IHL 0x45, TOS 0
+     *   16..23 total length, ID 0, flags DF / offset 0, TTL 64, protocol
+     *   24..31 header checksum, src address, dst address[0..1]
+     *   32..39 dst address[2..3], src port, dst port, UDP length
+     *   40..41 UDP checksum */
+    uint64_t dmac = 0, smac = 0;
+    memcpy(&dmac, dst_mac->addr_bytes, RTE_ETHER_ADDR_LEN);
+    memcpy(&smac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    uint64_t w[5];
+    w[0] = dmac | smac << 48;
+    w[1] = smac >> 16 | (uint64_t)0x0008 << 32 | (uint64_t)RTE_IPV4_VHL_DEF << 48;
+    w[2] = tot_len_be | (uint64_t)rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) << 32 |
+           (uint64_t)64 << 48 | (uint64_t)IPPROTO_UDP << 56;
+    w[3] = (uint64_t)src_ip << 16 | (uint64_t)(dst_ip & 0xffff) << 48;
+    w[4] = (uint64_t)(dst_ip >> 16) | (uint64_t)src_port << 16 | (uint64_t)dst_port << 32 |
+           (uint64_t)udp_len_be << 48;
+    uint16_t udp_csum = 0;
     m->l2_len = RTE_ETHER_HDR_LEN;
     m->l3_len = 20;
     m->pkt_len = m->data_len;
     if (p->tx_csum_offload) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-        udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+        /* The pseudo-header sum (rte_ipv4_phdr_cksum's value, from the
+         * values rather than the header: addresses, protocol, length). */
+        udp_csum =
+            dp_cksum_fold64((uint64_t)src_ip + dst_ip + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be);
     } else {
-        /* Both checksums from the values just stored, not by reading the
-         * headers back: the loads would span several narrower stores still
-         * in the store buffer (no store-to-load forwarding, a stall per
-         * load).  Native-order words: bytes {a, b} read as
-         * rte_cpu_to_be_16(a << 8 | b); a 32-bit address sums to the same
-         * folded value as its two halves (2^16 = 1 mod 2^16 - 1). */
+        /* Both checksums from the values, not by reading the headers back
+         * (the loads would wait for the stores).  Native-order words:
+         * bytes {a, b} read as rte_cpu_to_be_16(a << 8 | b); a 32-bit
+         * address sums to the same folded value as its two halves
+         * (2^16 = 1 mod 2^16 - 1). */
         uint64_t addrs = (uint64_t)src_ip + dst_ip;
         uint64_t ip_sum = addrs + rte_cpu_to_be_16(RTE_IPV4_VHL_DEF << 8) + tot_len_be +
                           rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) +
                           rte_cpu_to_be_16(64 << 8 | IPPROTO_UDP);
-        ip->hdr_checksum = (uint16_t)~dp_cksum_fold64(ip_sum);
+        w[3] |= (uint16_t)~dp_cksum_fold64(ip_sum);
         /* RFC 768: pseudo header (addresses, protocol, UDP length), the
          * UDP header (ports, length, checksum 0) and the payload. */
-        uint64_t udp_sum =
-            addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be + src_port + dst_port + udp_len_be +
-            dp_raw_cksum((const uint8_t *)udp + sizeof(*udp), (size_t)udp_len - sizeof(*udp));
+        uint64_t udp_sum = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be + src_port +
+                           dst_port + udp_len_be +
+                           dp_raw_cksum(b + DP_ETH_IP_UDP_LEN, (size_t)udp_len - 8);
         uint16_t c = (uint16_t)~dp_cksum_fold64(udp_sum);
         /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */
-        udp->dgram_cksum = c == 0 ? 0xffff : c;
+        udp_csum = c == 0 ? 0xffff : c;
     }
+    memcpy(b, w, sizeof(w));
+    memcpy(b + 40, &udp_csum, sizeof(udp_csum));
 }
 
 /* Verifies a received IPv4 header checksum (ihl already validated). */

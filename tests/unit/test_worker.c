@@ -934,6 +934,20 @@ static void test_write_csums(void)
         int ok = rte_raw_cksum(ip, 20) == 0xffff && udp->dgram_cksum != 0 &&
                  rte_ipv4_udptcp_cksum_verify(ip, udp) == 0 &&
                  rte_be_to_cpu_16(udp->dgram_len) == len + 8;
+        /* With TX checksum offload: flags for the NIC, IPv4 checksum 0 and
+         * the pseudo-header sum in the UDP field (what DPDK drivers expect:
+         * rte_ipv4_phdr_cksum), the rest of the header the same. */
+        uint8_t sw[DP_ETH_IP_UDP_LEN];
+        memcpy(sw, d, sizeof(sw));
+        p.tx_csum_offload = true;
+        m->ol_flags = 0;
+        dp_pkt_write_ipv4_udp(m, &p, &nh_mac, ip->src_addr, ip->dst_addr, udp->src_port,
+                              udp->dst_port);
+        p.tx_csum_offload = false;
+        uint64_t want_f = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+        ok = ok && m->ol_flags == want_f && ip->hdr_checksum == 0 &&
+             udp->dgram_cksum == rte_ipv4_phdr_cksum(ip, m->ol_flags) && memcmp(d, sw, 24) == 0 &&
+             memcmp(d + 26, sw + 26, 14) == 0 && m->l2_len == RTE_ETHER_HDR_LEN && m->l3_len == 20;
         rte_pktmbuf_free(m);
         if (!ok) {
             CU_FAIL("written IPv4/UDP checksums do not verify");
