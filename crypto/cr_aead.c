@@ -801,8 +801,10 @@ struct fill_result {
  * of suite `alg` (the common case: one session's burst, one key).  `seal`
  * and `alg` are compile-time constants at every call, so each instance is a
  * straight loop with the key's constant job fields held in registers.
- * An op goes the fast way when it uses key0 and passes the checks that
- * op_check() would make of such an op, combined into one predictable test:
+ * An op goes the fast way when its key is key0 or another key of the same
+ * suite with the suite's lengths (a burst of many sessions: one suite,
+ * many keys) and it passes the checks that op_check() would make of such
+ * an op, combined into one predictable test:
  * payload of 1..AEAD_PLAINTEXT_MAX_BYTES bytes with both buffers, a tag, an
  * explicit nonce where the suite has one, no CID.  Every other op (other
  * key, empty payload, CID record, invalid) takes fill_general(), which
@@ -814,9 +816,6 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
     const enum aead_family fam = alg == CR_AEAD_AES128_GCM || alg == CR_AEAD_AES256_GCM ? FAM_GCM
                                  : alg == CR_AEAD_CHACHA20_POLY1305                     ? FAM_CHACHA
                                                                                         : FAM_CCM;
-    const void *kp = fam == FAM_GCM   ? (const void *)&key0->k.gcm
-                     : fam == FAM_CCM ? (const void *)key0->k.aes.enc
-                                      : (const void *)key0->k.chacha;
     /* fill_chunk() checked that key0's lengths are alg's. */
     const uint64_t key_len =
         alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305 ? 32 : 16;
@@ -831,20 +830,12 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
     const IMB_CHAIN_ORDER order =
         (fam == FAM_CCM) == seal ? IMB_ORDER_HASH_CIPHER : IMB_ORDER_CIPHER_HASH;
     const IMB_CIPHER_DIRECTION dir = seal ? IMB_DIR_ENCRYPT : IMB_DIR_DECRYPT;
-    /* Nonce (see build_nonce()): GCM/CCM salt(4) || explicit(8);
-     * ChaCha20 fixed_iv[0..4) || (fixed_iv[4..12) ^ epoch||seq). */
-    uint32_t iv_hi;
-    uint64_t iv_lo = 0;
-    memcpy(&iv_hi, key0->fixed_iv, 4);
-    if (fam == FAM_CHACHA)
-        memcpy(&iv_lo, key0->fixed_iv + 4, 8);
 
     /* Job slots 0..n are contiguous (batch_chunk() checked slot 0). */
     IMB_JOB *job = ctx->jobs[0];
     struct aead_scratch *s = ctx->s;
     /* Constant job fields, paired as they lie in IMB_JOB (see the layout
      * asserts), so each pair is one 16-byte store. */
-    const u64x2 v_keys = {(uintptr_t)kp, (uintptr_t)kp};
     const u32x4 v_algs = {(uint32_t)mode, (uint32_t)dir, (uint32_t)hash, (uint32_t)order};
     /* Per-slot pointers into the scratch: advance by one slot per op. */
     const u64x2 v_step = {sizeof(*s), 0};
@@ -854,15 +845,18 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
     struct fill_result r = {0, true, false};
     for (unsigned i = 0; i < n; i++) {
         struct cr_aead_op *op = &ops[i];
+        const struct cr_aead_key *key = op->key;
         const uint8_t *in = op->in;
         uint8_t *out = op->out;
         uint8_t *tag = op->tag;
         const uint8_t *expl = op->explicit_nonce;
         const uint32_t len = op->len;
-        if (__builtin_expect(op->key != key0 || len - 1u >= AEAD_PLAINTEXT_MAX_BYTES ||
-                                 in == NULL || out == NULL || tag == NULL || op->cid != NULL ||
-                                 (fam != FAM_CHACHA && expl == NULL),
-                             0)) {
+        if (__builtin_expect(
+                (key != key0 && (key == NULL || key->alg != alg || key->tag_len != tag_len ||
+                                 key->key_len != key_len)) ||
+                    len - 1u >= AEAD_PLAINTEXT_MAX_BYTES || in == NULL || out == NULL ||
+                    tag == NULL || op->cid != NULL || (fam != FAM_CHACHA && expl == NULL),
+                0)) {
             if (!fill_general(op, job, s, ctx->aad_long[r.k], seal)) {
                 if (!r.gaps) {
                     /* Until now op j went to slot j. */
@@ -876,6 +870,14 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
             }
             r.same_tag_len &= op->key->tag_len == tag_len;
         } else {
+            const void *kp = fam == FAM_GCM   ? (const void *)&key->k.gcm
+                             : fam == FAM_CCM ? (const void *)key->k.aes.enc
+                                              : (const void *)key->k.chacha;
+            const u64x2 v_keys = {(uintptr_t)kp, (uintptr_t)kp};
+            /* Nonce (see build_nonce()): GCM/CCM salt(4) || explicit(8);
+             * ChaCha20 fixed_iv[0..4) || (fixed_iv[4..12) ^ epoch||seq). */
+            uint32_t iv_hi;
+            memcpy(&iv_hi, key->fixed_iv, 4);
             const uint64_t seq64 = dtls_seq64_be(op->epoch, op->seq);
             /* RFC 6347 §4.1.2.1 AAD, as build_aad(): seq_num(8) ||
              * type(1) || version(2) || length(2), the last five bytes
@@ -884,9 +886,11 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
             const uint32_t vl = __builtin_bswap32((uint32_t)op->version << 16 | (uint16_t)len);
             const uint64_t tail = (uint64_t)op->type | (uint64_t)vl << 8;
             uint64_t nonce_lo;
-            if (fam == FAM_CHACHA)
+            if (fam == FAM_CHACHA) {
+                uint64_t iv_lo;
+                memcpy(&iv_lo, key->fixed_iv + 4, 8);
                 nonce_lo = iv_lo ^ seq64;
-            else
+            } else
                 memcpy(&nonce_lo, expl, 8);
             memcpy(s->nonce, &iv_hi, 4);
             memcpy(s->nonce + 4, &nonce_lo, 8);
