@@ -109,11 +109,14 @@ static inline bool dp_port_on_link(const struct dp_port *p, uint32_t ip_be)
 /* Folds a 64-bit one's-complement partial sum to 16 bits. */
 static inline uint16_t dp_cksum_fold64(uint64_t sum)
 {
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    return (uint16_t)sum;
+    /* 64 → 32 bits with the end-around carry (the high half added to the
+     * low half, the carry out of that added back), then 32 → 16 twice. */
+    uint32_t lo = (uint32_t)sum, hi = (uint32_t)(sum >> 32);
+    uint32_t s32 = lo + hi;
+    s32 += s32 < lo;
+    s32 = (s32 & 0xffffu) + (s32 >> 16);
+    s32 = (s32 & 0xffffu) + (s32 >> 16);
+    return (uint16_t)s32;
 }
 
 static inline uint64_t dp_cksum_tail64(const uint8_t *p, size_t len, uint64_t sum)

@@ -78,9 +78,8 @@ uint64_t dp_counter_drops_total(void)
 
 /* ---- per-worker state ---------------------------------------------------- */
 
-#define DP_RECENT_SLOTS       4096 /* recently punted unknown peers, per worker */
-#define DP_RECENT_MS          2000 /* how long such a peer skips the stateless check */
-#define DP_PREFETCH_MAX_BYTES 512  /* per frame; the HW prefetcher streams the rest */
+#define DP_RECENT_SLOTS 4096 /* recently punted unknown peers, per worker */
+#define DP_RECENT_MS    2000 /* how long such a peer skips the stateless check */
 
 /* Per-worker flow cache in front of the session table: direct-mapped by a
  * hash of the 4-tuple; a slot counts only while the table's removal
@@ -327,6 +326,48 @@ static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, con
     return false;
 }
 
+/* The plaintext of o (in place in m) becomes the UDP payload of a frame
+ * to the session's backend. */
+static inline void forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                                    const struct cr_aead_op *o, const struct rte_ether_addr *nh_mac)
+{
+    size_t off = (size_t)(o->out - rte_pktmbuf_mtod(m, uint8_t *));
+    rte_pktmbuf_adj(m, (uint16_t)(off - DP_ETH_IP_UDP_LEN));
+    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - o->len));
+    m->ol_flags = 0;
+    dp_pkt_write_ipv4_udp(m, &w->g->ports[s->backend_port_id], nh_mac, s->nat_ip, s->backend_ip,
+                          rte_cpu_to_be_16(s->nat_port), s->backend_port);
+    tx_enqueue(w, s->backend_port_id, m);
+    CNT(w, RX_RECORDS);
+}
+
+/* After the AEAD: a datagram of one record (the common case). */
+static inline void open_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                            const struct cr_aead_op *o)
+{
+    if (o->status != CR_OK) {
+        drop(w, m, DP_CNT_DROP_AUTH);
+        return;
+    }
+    /* Second check: a duplicate inside this burst. */
+    if (dp_replay_check(s->replay, o->seq) != DP_REPLAY_OK) {
+        drop(w, m, DP_CNT_DROP_REPLAY);
+        return;
+    }
+    dp_replay_update(s->replay, o->seq);
+    s->rx_records++;
+    /* Relaxed: the control plane only needs an approximate idle time. */
+    __atomic_store_n(&s->last_rx_tsc, w->now_tsc, __ATOMIC_RELAXED);
+    uint64_t mw = __atomic_load_n(&w->g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
+    if (!(mw & DP_NH_VALID)) {
+        drop(w, m, DP_CNT_DROP_NH_UNRESOLVED);
+        return;
+    }
+    struct rte_ether_addr nh_mac;
+    dp_word_to_mac(mw, &nh_mac);
+    forward_in_place(w, m, s, o, &nh_mac);
+}
+
 static void flush_open(struct dp_worker *w)
 {
     struct dp_gw *g = w->g;
@@ -338,6 +379,10 @@ static void flush_open(struct dp_worker *w)
         struct open_pkt *op = &w->open_pkts[j];
         struct dp_session *s = op->s;
         struct rte_mbuf *m = op->m;
+        if (op->n_ops == 1) {
+            open_one(w, m, s, &w->open_ops[op->first_op]);
+            continue;
+        }
         int last_good = -1;
         unsigned n_good = 0;
 
@@ -382,29 +427,24 @@ static void flush_open(struct dp_worker *w)
             struct cr_aead_op *o = &w->open_ops[k];
             if (o->user == NULL)
                 continue;
-            struct rte_mbuf *out;
             if ((int)k == last_good) {
-                /* In place: the plaintext becomes the UDP payload. */
-                size_t off = (size_t)(o->out - rte_pktmbuf_mtod(m, uint8_t *));
-                rte_pktmbuf_adj(m, (uint16_t)(off - DP_ETH_IP_UDP_LEN));
-                rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - o->len));
-                m->ol_flags = 0;
-                out = m;
-            } else {
-                out = rte_pktmbuf_alloc(g->pool);
-                if (out == NULL) {
-                    CNT(w, DROP_NO_MBUF);
-                    continue;
-                }
-                uint8_t *d =
-                    (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
-                if (d == NULL) {
-                    rte_pktmbuf_free(out);
-                    CNT(w, DROP_TOO_BIG);
-                    continue;
-                }
-                memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
+                /* In place (the last good record: the frame's other
+                 * plaintexts were copied out before). */
+                forward_in_place(w, m, s, o, &nh_mac);
+                continue;
             }
+            struct rte_mbuf *out = rte_pktmbuf_alloc(g->pool);
+            if (out == NULL) {
+                CNT(w, DROP_NO_MBUF);
+                continue;
+            }
+            uint8_t *d = (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
+            if (d == NULL) {
+                rte_pktmbuf_free(out);
+                CNT(w, DROP_TOO_BIG);
+                continue;
+            }
+            memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
             dp_pkt_write_ipv4_udp(out, bp, &nh_mac, s->nat_ip, s->backend_ip, nat_port_be,
                                   s->backend_port);
             tx_enqueue(w, s->backend_port_id, out);
@@ -415,9 +455,73 @@ static void flush_open(struct dp_worker *w)
     w->n_open_ops = 0;
 }
 
+/* Queues one record for the AEAD batch. */
+static inline void open_op_add(struct dp_worker *w, struct dp_session *s, uint8_t *frag,
+                               uint16_t length, uint16_t epoch, uint16_t version, uint64_t seq,
+                               uint8_t type)
+{
+    unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
+    struct cr_aead_op *o = &w->open_ops[w->n_open_ops++];
+    o->key = &s->rd_key;
+    o->in = frag + s->explicit_nonce_len;
+    o->out = frag + s->explicit_nonce_len;
+    o->len = (uint32_t)(length - need);
+    o->tag = frag + s->explicit_nonce_len + o->len;
+    o->epoch = epoch;
+    o->version = version;
+    o->seq = seq;
+    o->explicit_nonce = s->explicit_nonce_len ? frag : NULL;
+    o->cid = NULL;
+    o->cid_len = 0;
+    o->type = type;
+    o->status = CR_ERR_INVAL;
+    o->user = NULL;
+}
+
+static inline void open_pkt_add(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                                unsigned first, unsigned n_ops)
+{
+    struct open_pkt *op = &w->open_pkts[w->n_open_pkts++];
+    op->m = m;
+    op->s = s;
+    op->first_op = (uint16_t)first;
+    op->n_ops = (uint16_t)n_ops;
+}
+
+/* The common datagram: exactly one application-data record of the
+ * session's epoch, long enough for nonce and tag, not a replay, with room
+ * in the batch.  Queues it exactly as the general path below would and
+ * returns true; false: the general path decides (and counts). */
+static inline bool one_record_fast(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                                   const struct dp_listener *l, const struct cls *c)
+{
+    const uint8_t *p = c->payload;
+    uint16_t plen = c->plen;
+    if (l->cid_len != 0 || plen <= DP_REC_HDR_LEN || w->n_open_pkts == DP_BURST ||
+        w->n_open_ops == DP_OPS_MAX)
+        return false;
+    uint16_t epoch = dp_load_be16(p + DP_REC_OFF_EPOCH);
+    uint16_t length = dp_load_be16(p + DP_REC_HDR_LEN - DP_REC_LEN_FIELD_LEN);
+    if (p[DP_REC_OFF_TYPE] != DP_CT_APPLICATION_DATA ||
+        dp_load_be16(p + DP_REC_OFF_VERSION) != DP_VERSION_DTLS12 || epoch != s->epoch ||
+        epoch == 0 || length != plen - DP_REC_HDR_LEN || length > DP_REC_CIPHERTEXT_MAX_LEN ||
+        length < (unsigned)s->explicit_nonce_len + s->tag_len)
+        return false;
+    uint64_t seq = dp_load_be48(p + DP_REC_OFF_SEQ);
+    if (dp_replay_check(s->replay, seq) != DP_REPLAY_OK)
+        return false;
+    unsigned first = w->n_open_ops;
+    open_op_add(w, s, c->payload + DP_REC_HDR_LEN, length, epoch, DP_VERSION_DTLS12, seq,
+                DP_CT_APPLICATION_DATA);
+    open_pkt_add(w, m, s, first, 1);
+    return true;
+}
+
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                            const struct dp_listener *l, const struct cls *c)
 {
+    if (one_record_fast(w, m, s, l, c))
+        return;
     uint8_t *payload = c->payload;
     uint16_t plen = c->plen;
     int err = DP_RECORD_OK;
@@ -456,33 +560,15 @@ static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_se
             CNT(w, DROP_REPLAY);
             continue;
         }
-        uint8_t *frag = (uint8_t *)(uintptr_t)r->fragment;
-        struct cr_aead_op *o = &w->open_ops[w->n_open_ops++];
-        o->key = &s->rd_key;
-        o->in = frag + s->explicit_nonce_len;
-        o->out = frag + s->explicit_nonce_len;
-        o->len = (uint32_t)(r->length - need);
-        o->tag = frag + s->explicit_nonce_len + o->len;
-        o->epoch = r->epoch;
-        o->version = r->version;
-        o->seq = r->seq;
-        o->explicit_nonce = s->explicit_nonce_len ? frag : NULL;
-        o->cid = NULL;
-        o->cid_len = 0;
-        o->type = r->type;
-        o->status = CR_ERR_INVAL;
-        o->user = NULL;
+        open_op_add(w, s, (uint8_t *)(uintptr_t)r->fragment, r->length, r->epoch, r->version,
+                    r->seq, r->type);
     }
     unsigned n_ops = w->n_open_ops - first;
     if (n_ops == 0) {
         rte_pktmbuf_free(m);
         return;
     }
-    struct open_pkt *op = &w->open_pkts[w->n_open_pkts++];
-    op->m = m;
-    op->s = s;
-    op->first_op = (uint16_t)first;
-    op->n_ops = (uint16_t)n_ops;
+    open_pkt_add(w, m, s, first, n_ops);
 }
 
 /* ---- backend → client --------------------------------------------------- */
@@ -670,12 +756,56 @@ static void unknown_peer(struct dp_worker *w, struct rte_mbuf *m, unsigned li,
 
 /* ---- classification ------------------------------------------------------ */
 
+/* The common frame in a few word compares: one segment, IPv4 without
+ * options or fragmentation, a whole UDP datagram to a listener, checksums
+ * good or not yet checked.  Fills c exactly as classify() would and
+ * returns true; false: classify() decides (and counts) the frame. */
+static inline bool classify_fast(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
+{
+    const uint64_t ipf = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    const uint64_t l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    const uint32_t len = m->data_len;
+    if (m->nb_segs != 1 || len < DP_ETH_IP_UDP_LEN || ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+        l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+        return false;
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    /* Little-endian words of bytes 12..19 and 20..27: EtherType 0x0800 and
+     * version/IHL 0x45 (bytes 12..14); total length (16..17); flags and
+     * fragment offset without DF and the reserved bit (20..21, MF and
+     * offset must be 0); protocol UDP (23). */
+    uint64_t w12, w20;
+    memcpy(&w12, b + 12, 8);
+    memcpy(&w20, b + 20, 8);
+    uint32_t tot = rte_be_to_cpu_16((uint16_t)(w12 >> 32));
+    if ((w12 & 0xffffff) != 0x450008 || (w20 & 0xff00ff3f) != (uint64_t)IPPROTO_UDP << 24 ||
+        tot < 20 + sizeof(struct rte_udp_hdr) || tot > len - RTE_ETHER_HDR_LEN)
+        return false;
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
+    if (rte_be_to_cpu_16(udp->dgram_len) != tot - 20 ||
+        (ipf != RTE_MBUF_F_RX_IP_CKSUM_GOOD && dp_ipv4_hdr20_sum(ip) != 0xffff))
+        return false;
+    int li = find_listener(w->g, ip->dst_addr, udp->dst_port);
+    if (li < 0)
+        return false;
+    c->ip = ip;
+    c->udp = udp;
+    c->payload = (uint8_t *)udp + sizeof(*udp);
+    c->plen = (uint16_t)(tot - 20 - sizeof(*udp));
+    c->kind = CLS_DTLS;
+    c->li = (uint8_t)li;
+    c->csum_deferred = l4f != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    return true;
+}
+
 /* Pass 1: Ethernet/IPv4/UDP checks at fixed offsets after one length check
  * per header.  Frames that are dropped or punted here are consumed
  * (kind CLS_DONE). */
 static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
 {
     struct dp_gw *g = w->g;
+    if (classify_fast(w, m, c))
+        return;
     c->kind = CLS_DONE;
     if (m->nb_segs != 1) {
         drop(w, m, DP_CNT_DROP_MULTISEG);
@@ -823,14 +953,15 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     uint8_t key_of[DP_BURST];
     unsigned n_keys = 0;
 
-    /* Pass 0: prefetch the start of every frame of the burst, so that
-     * the memory fetches of all frames overlap instead of stalling one
-     * frame at a time in the checksum pass. */
+    /* Pass 0: prefetch the headers of every frame of the burst (Ethernet
+     * to the record header and explicit nonce: the first two cache lines),
+     * so that the memory fetches of all frames overlap instead of stalling
+     * one frame at a time in pass 1.  The AEAD reads each payload
+     * sequentially, which the hardware prefetcher follows. */
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *b = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-        uint32_t len = RTE_MIN((uint32_t)pkts[i]->data_len, (uint32_t)DP_PREFETCH_MAX_BYTES);
-        for (uint32_t off = 0; off < len; off += RTE_CACHE_LINE_SIZE)
-            rte_prefetch0(b + off);
+        rte_prefetch0(b);
+        rte_prefetch0(b + RTE_CACHE_LINE_SIZE);
     }
     /* Pass 1: headers. */
     for (unsigned i = 0; i < n; i++) {
