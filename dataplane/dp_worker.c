@@ -133,6 +133,7 @@ struct dp_worker {
     uint64_t recent_tsc[DP_RECENT_SLOTS];
     uint64_t recent_ticks;
     uint64_t sess_gen; /* dp_sess_gen at the start of this burst */
+    bool no_fast;      /* dp_worker_set_fast_paths(w, false) */
     struct dp_flow_slot flow[DP_FLOW_SLOTS];
 };
 
@@ -225,6 +226,11 @@ struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx)
                 w->n_rxq++;
             }
     return w;
+}
+
+void dp_worker_set_fast_paths(struct dp_worker *w, bool on)
+{
+    w->no_fast = !on;
 }
 
 void dp_worker_free(struct dp_worker *w)
@@ -379,7 +385,7 @@ static void flush_open(struct dp_worker *w)
         struct open_pkt *op = &w->open_pkts[j];
         struct dp_session *s = op->s;
         struct rte_mbuf *m = op->m;
-        if (op->n_ops == 1) {
+        if (op->n_ops == 1 && !w->no_fast) {
             open_one(w, m, s, &w->open_ops[op->first_op]);
             continue;
         }
@@ -520,7 +526,7 @@ static inline bool one_record_fast(struct dp_worker *w, struct rte_mbuf *m, stru
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                            const struct dp_listener *l, const struct cls *c)
 {
-    if (one_record_fast(w, m, s, l, c))
+    if (!w->no_fast && one_record_fast(w, m, s, l, c))
         return;
     uint8_t *payload = c->payload;
     uint16_t plen = c->plen;
@@ -804,7 +810,7 @@ static inline bool classify_fast(struct dp_worker *w, struct rte_mbuf *m, struct
 static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
 {
     struct dp_gw *g = w->g;
-    if (classify_fast(w, m, c))
+    if (!w->no_fast && classify_fast(w, m, c))
         return;
     c->kind = CLS_DONE;
     if (m->nb_segs != 1) {

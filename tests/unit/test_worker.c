@@ -210,6 +210,14 @@ static struct rte_mbuf *backend_frame(const char *text, uint16_t sport, uint16_t
     return m;
 }
 
+/* Rewrites the Eth/IPv4/UDP headers (lengths, checksums) of a client
+ * frame after its payload was edited. */
+static void client_reframe(struct rte_mbuf *m, uint16_t sport)
+{
+    dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
+                          rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4433));
+}
+
 static void run(struct rte_mbuf *m)
 {
     dp_worker_process(w, &m, 1, false);
@@ -684,6 +692,179 @@ static void test_flow_cache_removal(void)
     ring_drain(tx_r[0]);
 }
 
+/* ---- fast paths vs general checks ----------------------------------------- */
+
+/* Everything the worker emitted (both ports' TX rings, the punt ring),
+ * serialized: ring, length, offload flags, bytes.  The frames are freed. */
+struct emitted {
+    uint8_t buf[16384];
+    size_t len;
+};
+
+static void collect(struct emitted *e)
+{
+    struct rte_ring *rings[3] = {tx_r[0], tx_r[1], g.punt[0]};
+    e->len = 0;
+    for (unsigned r = 0; r < 3; r++) {
+        void *o;
+        while (rte_ring_dequeue(rings[r], &o) == 0) {
+            struct rte_mbuf *m = o;
+            uint16_t dl = m->data_len;
+            uint64_t fl = m->ol_flags;
+            if (e->len + 1 + sizeof(dl) + sizeof(fl) + dl <= sizeof(e->buf)) {
+                e->buf[e->len++] = (uint8_t)r;
+                memcpy(e->buf + e->len, &dl, sizeof(dl));
+                e->len += sizeof(dl);
+                memcpy(e->buf + e->len, &fl, sizeof(fl));
+                e->len += sizeof(fl);
+                memcpy(e->buf + e->len, rte_pktmbuf_mtod(m, uint8_t *), dl);
+                e->len += dl;
+            }
+            rte_pktmbuf_free(m);
+        }
+    }
+}
+
+/* A client datagram of 1..3 records (mostly one application-data record
+ * of the session's epoch, fresh or replayed sequence numbers, sometimes a
+ * bad tag), then at most one mutation of its headers, lengths or flags. */
+static struct rte_mbuf *random_client_frame(uint64_t *next_seq)
+{
+    static char texts[3][256];
+    struct rec_spec rs[3];
+    unsigned nrec = rte_rand() % 5 == 0 ? 2 + (unsigned)(rte_rand() % 2) : 1;
+    uint16_t sport = rte_rand() % 8 == 0 ? 6000 : 5555;
+    for (unsigned i = 0; i < nrec; i++) {
+        unsigned tl = (unsigned)(rte_rand() % 200);
+        for (unsigned k = 0; k < tl; k++)
+            texts[i][k] = (char)('a' + rte_rand() % 26);
+        texts[i][tl] = '\0';
+        uint64_t r = rte_rand() % 100;
+        rs[i].type = r < 90 ? DP_CT_APPLICATION_DATA : r < 95 ? DP_CT_HANDSHAKE : DP_CT_ALERT;
+        r = rte_rand() % 100;
+        rs[i].epoch = r < 90 ? 1 : r < 95 ? 0 : 2;
+        r = rte_rand() % 100;
+        /* fresh, a recent one again, or a jump past the window */
+        rs[i].seq = r < 80   ? (*next_seq)++
+                    : r < 95 ? *next_seq - 1 - rte_rand() % 4
+                             : (*next_seq += 300);
+        rs[i].text = texts[i];
+    }
+    struct rte_mbuf *m = client_frame(rs, nrec, sport, rte_rand() % 10 == 0);
+    uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+    switch (rte_rand() % 13) {
+    case 0: /* a header byte, checksums left as they are */
+        d[rte_rand() % RTE_MIN(m->data_len, 80u)] ^= (uint8_t)(1 + rte_rand() % 255);
+        break;
+    case 1: /* a record header byte, checksums made right again */
+        d[DP_ETH_IP_UDP_LEN + rte_rand() % DP_REC_HDR_LEN] ^= (uint8_t)(1 + rte_rand() % 255);
+        client_reframe(m, sport);
+        break;
+    case 2: /* a few bytes shorter or longer, lengths made consistent */
+        if (rte_rand() % 2)
+            (void)rte_pktmbuf_trim(m, (uint16_t)(1 + rte_rand() % 3));
+        else
+            (void)rte_pktmbuf_append(m, (uint16_t)(1 + rte_rand() % 3));
+        client_reframe(m, sport);
+        break;
+    case 3: /* Ethernet padding after the IP datagram */
+        (void)rte_pktmbuf_append(m, (uint16_t)(1 + rte_rand() % 8));
+        break;
+    case 4: { /* the NIC's checksum verdicts */
+        static const uint64_t f[] = {RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD,
+                                     RTE_MBUF_F_RX_L4_CKSUM_GOOD, RTE_MBUF_F_RX_L4_CKSUM_BAD,
+                                     RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD};
+        m->ol_flags |= f[rte_rand() % RTE_DIM(f)];
+        break;
+    }
+    case 5: /* another destination port */
+        dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
+                              rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4434));
+        break;
+    case 6: /* IP options length (IHL 6), checksums left */
+        d[RTE_ETHER_HDR_LEN] = 0x46;
+        break;
+    case 7: { /* an IPv4 header byte, the header checksum made right again */
+        struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + RTE_ETHER_HDR_LEN);
+        unsigned at = 1 + (unsigned)(rte_rand() % 19); /* not version/IHL */
+        if (at != 10 && at != 11)
+            d[RTE_ETHER_HDR_LEN + at] ^= (uint8_t)(1 + rte_rand() % 255);
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        break;
+    }
+    default:
+        break;
+    }
+    return m;
+}
+
+/* The fast paths for the common datagram give the same result as the
+ * general checks, for valid datagrams and for near misses of every kind:
+ * the same frames out (bytes, lengths, flags, rings), the same counters,
+ * the same replay window. */
+static void test_fast_paths_match_general(void)
+{
+    enum {
+        N = 4000
+    };
+    static struct emitted ef, eg;
+    size_t rsz = dp_replay_size(256);
+    uint8_t *win0 = malloc(rsz), *winf = malloc(rsz);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(win0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(winf);
+    unsigned lc = rte_lcore_id();
+    uint64_t next_seq = 600000;
+    /* the later tests' sequence numbers: restore the window at the end */
+    uint8_t *win_start = malloc(rsz);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(win_start);
+    memcpy(win_start, sess->replay, rsz);
+    uint64_t rx_start = sess->rx_records;
+    unsigned mismatches = 0, forwarded = 0;
+    for (unsigned i = 0; i < N && mismatches < 5; i++) {
+        struct rte_mbuf *mf = random_client_frame(&next_seq);
+        struct rte_mbuf *mg = rte_pktmbuf_copy(mf, g.pool, 0, UINT32_MAX);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mg);
+        mg->ol_flags = mf->ol_flags;
+        memcpy(win0, sess->replay, rsz);
+        uint64_t rx0 = sess->rx_records;
+        struct dp_lcore_counters c0 = dp_counters[lc], cf, cg;
+
+        dp_worker_set_fast_paths(w, true);
+        run(mf);
+        collect(&ef);
+        cf = dp_counters[lc];
+        memcpy(winf, sess->replay, rsz);
+        uint64_t rxf = sess->rx_records;
+
+        memcpy(sess->replay, win0, rsz);
+        sess->rx_records = rx0;
+        dp_counters[lc] = c0;
+        dp_worker_set_fast_paths(w, false);
+        run(mg);
+        collect(&eg);
+        cg = dp_counters[lc];
+        dp_worker_set_fast_paths(w, true);
+
+        bool same = ef.len == eg.len && memcmp(ef.buf, eg.buf, ef.len) == 0 &&
+                    memcmp(&cf, &cg, sizeof(cf)) == 0 && memcmp(winf, sess->replay, rsz) == 0 &&
+                    rxf == sess->rx_records;
+        if (!same) {
+            mismatches++;
+            fprintf(stderr, "fast/general mismatch at frame %u\n", i);
+        }
+        forwarded += cg.c[DP_CNT_RX_RECORDS] != c0.c[DP_CNT_RX_RECORDS];
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(forwarded > N / 3); /* most frames were the common case */
+    memcpy(sess->replay, win_start, rsz);
+    sess->rx_records = rx_start;
+    free(win_start);
+    free(win0);
+    free(winf);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
 static void test_seal_frame(void)
 {
     uint64_t seq0 = sess->wr_seq;
@@ -739,15 +920,6 @@ static void test_garbage(void)
     CU_ASSERT_EQUAL(rte_ring_count(tx_r[0]) + rte_ring_count(tx_r[1]), 0);
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
-
-/* Rewrites the Eth/IPv4/UDP headers (lengths, checksums) of a client
- * frame after its payload was edited. */
-static void client_reframe(struct rte_mbuf *m, uint16_t sport)
-{
-    dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
-                          rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4433));
-}
-
 /* Single-record datagrams at the edges of what client_records forwards: only
  * a DTLS 1.2 application_data record of the current epoch that fills the
  * datagram exactly goes on; every near miss gets its own verdict. */
@@ -975,6 +1147,7 @@ void cu_register(void)
     CU_add_test(s, "hand-off to the owner", test_handoff);
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
     CU_add_test(s, "flow cache drops removed sessions", test_flow_cache_removal);
+    CU_add_test(s, "fast paths match the general checks", test_fast_paths_match_general);
     CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
     CU_add_test(s, "written checksums verify", test_write_csums);
