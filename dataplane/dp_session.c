@@ -45,7 +45,7 @@ struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
         rte_zmalloc_socket("dp_session", base + rsz, RTE_CACHE_LINE_SIZE, socket_id);
     if (s == NULL)
         return NULL;
-    s->replay = (struct dp_replay *)((uint8_t *)s + base);
+    s->replay = (struct dp_replay *)(uintptr_t)dp_session_replay_addr(s);
     if (dp_replay_init(s->replay, win_bits) != 0) {
         rte_free(s);
         return NULL;

@@ -83,6 +83,13 @@ struct dp_session {
 
 struct dp_sess_table;
 
+/* Where dp_session_alloc places the replay window: right after the
+ * session (what s->replay points to), computable without loading s. */
+static inline const void *dp_session_replay_addr(const struct dp_session *s)
+{
+    return (const uint8_t *)s + RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
+}
+
 /* Allocates a zeroed session with a replay window of win_bits (a multiple of
  * 64 in [DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS]).  NULL on error. */
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id);

@@ -940,6 +940,18 @@ static void dtls_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls
     client_records(w, m, s, &w->g->listeners[c->li], c);
 }
 
+/* The session lines a client record needs, fetched while the rest of the
+ * burst is looked up: the read-only fields, the owner's fields (replay
+ * pointer, counters), the replay window's header and the tail of the read
+ * key (nonce salt, suite and lengths; the AEAD reads the rest). */
+static inline void sess_prefetch(const struct dp_session *s)
+{
+    rte_prefetch0(&s->key);
+    rte_prefetch0(&s->wr_seq);
+    rte_prefetch0(&s->rd_key.fixed_iv);
+    rte_prefetch0(dp_session_replay_addr(s));
+}
+
 static inline struct dp_flow_slot *flow_slot(struct dp_worker *w, const struct dp_sess_key *k)
 {
     uint64_t k0, k1;
@@ -979,6 +991,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             k->client_port = c[i].udp->src_port;
             k->local_port = c[i].udp->dst_port;
             k->pad = 0;
+            rte_prefetch0(flow_slot(w, k));
             key_of[i] = (uint8_t)n_keys++;
         }
     }
@@ -993,6 +1006,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
         memcpy(&k1, (const uint8_t *)&keys[j] + 8, 8);
         if (fs->s != NULL && fs->gen == w->sess_gen && fs->k0 == k0 && fs->k1 == k1) {
             found[j] = fs->s;
+            sess_prefetch(fs->s);
             continue;
         }
         kp[n_miss] = &keys[j];
