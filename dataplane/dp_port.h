@@ -268,9 +268,10 @@ static inline uint16_t dp_udp_sum(const struct rte_ipv4_hdr *ip, const void *udp
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
  * the checksums per the policy above.  All addresses/ports network order. */
-static inline void dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
-                                         const struct rte_ether_addr *dst_mac, uint32_t src_ip,
-                                         uint32_t dst_ip, uint16_t src_port, uint16_t dst_port)
+static inline __attribute__((always_inline)) void
+dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
+                      const struct rte_ether_addr *dst_mac, uint32_t src_ip, uint32_t dst_ip,
+                      uint16_t src_port, uint16_t dst_port)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
     uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - 20);

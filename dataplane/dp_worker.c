@@ -337,9 +337,11 @@ static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, con
 static inline void forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                                     const struct cr_aead_op *o, const struct rte_ether_addr *nh_mac)
 {
-    size_t off = (size_t)(o->out - rte_pktmbuf_mtod(m, uint8_t *));
-    rte_pktmbuf_adj(m, (uint16_t)(off - DP_ETH_IP_UDP_LEN));
-    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - DP_ETH_IP_UDP_LEN - o->len));
+    /* The new frame: 42 header bytes in front of the plaintext, which
+     * lies inside the received frame (one segment, checked in pass 1). */
+    m->data_off = (uint16_t)(o->out - (uint8_t *)m->buf_addr - DP_ETH_IP_UDP_LEN);
+    m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
+    m->pkt_len = m->data_len;
     m->ol_flags = 0;
     dp_pkt_write_ipv4_udp(m, &w->g->ports[s->backend_port_id], nh_mac, s->nat_ip, s->backend_ip,
                           rte_cpu_to_be_16(s->nat_port), s->backend_port);
