@@ -525,6 +525,58 @@ static inline bool one_record_fast(struct dp_worker *w, struct rte_mbuf *m, stru
     return true;
 }
 
+static inline bool is_session_app_data(const struct dp_session *s, const struct dp_record *r)
+{
+    return r->type == DP_CT_APPLICATION_DATA && r->epoch == s->epoch;
+}
+
+/* A datagram of the session's peer that holds application data and other
+ * records: the control plane gets a copy of the frame with only the other
+ * records (Ethernet, IPv4 and UDP headers as received, lengths and the
+ * IPv4 checksum redone, UDP checksum 0: the checksum was verified), so
+ * that the application data is forwarded here and not lost. */
+static void punt_other_records(struct dp_worker *w, const struct rte_mbuf *m,
+                               const struct dp_session *s, const struct cls *c, unsigned nrec)
+{
+    struct rte_mbuf *o = rte_pktmbuf_alloc(w->g->pool);
+    size_t hdr = (size_t)(c->payload - rte_pktmbuf_mtod(m, const uint8_t *));
+    uint8_t *d = o ? (uint8_t *)rte_pktmbuf_append(o, (uint16_t)hdr) : NULL;
+    if (d == NULL) {
+        rte_pktmbuf_free(o);
+        CNT(w, DROP_NO_MBUF);
+        return;
+    }
+    memcpy(d, rte_pktmbuf_mtod(m, const uint8_t *), hdr);
+    size_t body = 0;
+    for (unsigned i = 0; i < nrec; i++) {
+        const struct dp_record *r = &w->recs[i];
+        if (is_session_app_data(s, r))
+            continue;
+        size_t rl = (size_t)r->hdr_len + r->length;
+        uint8_t *x = (uint8_t *)rte_pktmbuf_append(o, (uint16_t)rl);
+        if (x == NULL) { /* cannot happen: the copy is smaller than m */
+            rte_pktmbuf_free(o);
+            CNT(w, DROP_TOO_BIG);
+            return;
+        }
+        memcpy(x, r->hdr, rl);
+        body += rl;
+    }
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + ((const uint8_t *)c->ip -
+                                                           rte_pktmbuf_mtod(m, const uint8_t *)));
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(d + ((const uint8_t *)c->udp -
+                                                          rte_pktmbuf_mtod(m, const uint8_t *)));
+    uint16_t udp_len = (uint16_t)(sizeof(*udp) + body);
+    udp->dgram_len = rte_cpu_to_be_16(udp_len);
+    udp->dgram_cksum = 0;
+    ip->total_length = rte_cpu_to_be_16((uint16_t)((uint8_t *)udp - (uint8_t *)ip + udp_len));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    o->port = m->port;
+    o->ol_flags = 0;
+    punt(w, o);
+}
+
 static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
                            const struct dp_listener *l, const struct cls *c)
 {
@@ -540,16 +592,23 @@ static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_se
         drop(w, m, DP_CNT_DROP_RECORD_MALFORMED);
         return;
     }
-    /* Only application data of the current epoch stays here;
-     * handshake, CCS, alerts (encrypted or not) and other epochs go to
-     * the control plane, whole datagram (RFC 6347 §4.2.4: a repeated
-     * final flight must reach the handshake engine). */
+    /* Only application data of the current epoch stays here; handshake,
+     * CCS, alerts (encrypted or not) and other epochs go to the control
+     * plane (RFC 6347 §4.2.4: a repeated final flight must reach the
+     * handshake engine): the whole datagram when it holds nothing else, a
+     * frame of just those records when application data shares it. */
+    unsigned n_app = 0;
     for (unsigned i = 0; i < nrec; i++)
-        if (w->recs[i].type != DP_CT_APPLICATION_DATA || w->recs[i].epoch != s->epoch) {
-            if (deferred_csum_ok(w, m, c))
-                punt(w, m);
+        n_app += is_session_app_data(s, &w->recs[i]);
+    if (n_app < nrec) {
+        if (!deferred_csum_ok(w, m, c))
+            return;
+        if (n_app == 0) {
+            punt(w, m);
             return;
         }
+        punt_other_records(w, m, s, c, nrec);
+    }
     if (err != DP_RECORD_OK)
         CNT(w, DROP_RECORD_MALFORMED); /* trailing garbage after nrec records */
 
@@ -560,6 +619,8 @@ static void client_records(struct dp_worker *w, struct rte_mbuf *m, struct dp_se
     unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
     for (unsigned i = 0; i < nrec; i++) {
         const struct dp_record *r = &w->recs[i];
+        if (!is_session_app_data(s, r))
+            continue; /* punted above */
         if (r->length < need) {
             CNT(w, DROP_RECORD_SHORT);
             continue;

@@ -405,6 +405,58 @@ static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t wa
     CU_ASSERT(memcmp(buf + 8, want, tl) == 0);
 }
 
+/* Application data sharing a datagram with records for the control plane
+ * (a repeated Finished, an alert) is forwarded, not lost; the control
+ * plane gets a frame of just the other records, addressed as received. */
+static void test_mixed_datagram(void)
+{
+    uint64_t pu = cnt(DP_CNT_PUNT), recs = cnt(DP_CNT_RX_RECORDS);
+    /* the later tests' sequence numbers: restore the window at the end */
+    size_t rsz = dp_replay_size(256);
+    uint8_t *win = malloc(rsz);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(win);
+    memcpy(win, sess->replay, rsz);
+    uint64_t rx0 = sess->rx_records;
+    struct rec_spec rs[3] = {{DP_CT_APPLICATION_DATA, 1, 700, "first half"},
+                             {DP_CT_HANDSHAKE, 1, 701, "repeated finished"},
+                             {DP_CT_APPLICATION_DATA, 1, 702, "second half"}};
+    struct rte_mbuf *m = client_frame(rs, 3, 5555, false);
+    /* what the control plane must get: the handshake record as sent */
+    const uint8_t *md = rte_pktmbuf_mtod(m, const uint8_t *);
+    size_t r0 = 13 + 8 + strlen(rs[0].text) + 16;
+    size_t r1 = 13 + 8 + strlen(rs[1].text) + 16;
+    uint8_t want[64], head[DP_ETH_IP_UDP_LEN];
+    CU_ASSERT_FATAL(r1 <= sizeof(want));
+    memcpy(want, md + DP_ETH_IP_UDP_LEN + r0, r1);
+    memcpy(head, md, sizeof(head));
+    run(m);
+    expect_backend("first half");
+    expect_backend("second half");
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), recs + 2);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 1);
+    void *o = NULL;
+    CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue(g.punt[0], &o), 0);
+    struct rte_mbuf *p = o;
+    const uint8_t *pd = rte_pktmbuf_mtod(p, const uint8_t *);
+    const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(pd + 14);
+    const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(pd + 34);
+    CU_ASSERT_EQUAL(p->data_len, DP_ETH_IP_UDP_LEN + r1);
+    CU_ASSERT(memcmp(pd, head, 14) == 0);           /* MACs and EtherType as received */
+    CU_ASSERT(memcmp(pd + 26, head + 26, 12) == 0); /* addresses and ports */
+    CU_ASSERT_EQUAL(rte_be_to_cpu_16(ip->total_length), 20 + 8 + r1);
+    CU_ASSERT_EQUAL(rte_be_to_cpu_16(udp->dgram_len), 8 + r1);
+    CU_ASSERT_EQUAL(rte_raw_cksum(ip, 20), 0xffff);
+    CU_ASSERT(memcmp(pd + DP_ETH_IP_UDP_LEN, want, r1) == 0);
+    CU_ASSERT_EQUAL(p->port, 0);
+    rte_pktmbuf_free(p);
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+    memcpy(sess->replay, win, rsz);
+    sess->rx_records = rx0;
+    free(win);
+}
+
 static void test_backend_reply(void)
 {
     uint64_t seq0 = sess->wr_seq;
@@ -1144,6 +1196,7 @@ void cu_register(void)
     CU_add_test(s, "several records per datagram", test_multi_record);
     CU_add_test(s, "more frames than one burst", test_burst_many);
     CU_add_test(s, "punts to the control plane", test_punts);
+    CU_add_test(s, "application data next to control-plane records", test_mixed_datagram);
     CU_add_test(s, "backend reply encrypted to client", test_backend_reply);
     CU_add_test(s, "backend-side drops", test_backend_drops);
     CU_add_test(s, "header and checksum drops", test_header_drops);
