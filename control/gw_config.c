@@ -454,11 +454,26 @@ struct port_ctx {
     bool addr_set;
 };
 
+#define GW_KEY_NAME(name, str) str,
+static const char *const port_line_keys[GW_PKEY_N] = {GW_PORT_LINE_KEYS(GW_KEY_NAME)};
+static const char *const listener_line_keys[GW_LKEY_N] = {GW_LISTENER_LINE_KEYS(GW_KEY_NAME)};
+#undef GW_KEY_NAME
+
+/* Remembers the line of key k when validation may talk about it. */
+static void note_key_line(const char *const *names, unsigned n, uint32_t *lines, const char *k,
+                          const yaml_node_t *kn)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(k, names[i]) == 0)
+            lines[i] = node_line(kn);
+}
+
 CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const char *k,
                             const yaml_node_t *kn, const yaml_node_t *v)
 {
     struct port_ctx *pc = obj;
     struct gw_port_cfg *p = pc->p;
+    note_key_line(port_line_keys, GW_PKEY_N, p->key_line, k, kn);
     char full[GW_CFG_KEY_PATH_MAX_LEN];
     KEY_PATH(full, path, k);
     uint64_t u;
@@ -606,6 +621,7 @@ CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *pat
                                     const yaml_node_t *kn, const yaml_node_t *v)
 {
     struct listener_ctx *lc = obj;
+    note_key_line(listener_line_keys, GW_LKEY_N, lc->l->key_line, k, kn);
     if (strcmp(k, "address") == 0) {
         char full[GW_CFG_KEY_PATH_MAX_LEN];
         KEY_PATH(full, path, k);
@@ -799,6 +815,23 @@ CR_WUR static int check_readable(struct parse *ps, unsigned line, const char *ke
     return 0;
 }
 
+/* Key path "listeners[i].name" (or "ports[i].name") of a key validation
+ * reports, written into buf; returns the key's line, or the entry's when
+ * the key was not in the file (its default is at fault). */
+static unsigned entry_key(char *buf, size_t cap, const char *list, unsigned i, const char *name,
+                          uint32_t key_line, uint32_t entry_line)
+{
+    snprintf(buf, cap, "%s[%u].%s", list, i, name);
+    return key_line ? key_line : entry_line;
+}
+
+#define PORT_KEY(K)                                                                                \
+    entry_key(kk, sizeof(kk), "ports", i, port_line_keys[GW_PKEY_##K], p->key_line[GW_PKEY_##K],   \
+              p->src_line)
+#define LISTENER_KEY(K)                                                                            \
+    entry_key(kk, sizeof(kk), "listeners", i, listener_line_keys[GW_LKEY_##K],                     \
+              l->key_line[GW_LKEY_##K], l->src_line)
+
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 {
     if (!cfg)
@@ -806,6 +839,7 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
     struct parse ps = {
         .name = cfg->source[0] ? cfg->source : "<defaults>", .err = err, .err_len = err_len};
     char key[GW_CFG_KEY_PATH_MAX_LEN];
+    char kk[GW_CFG_KEY_PATH_MAX_LEN + 32];
     if (err && err_len)
         err[0] = '\0';
 
@@ -818,19 +852,19 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         const struct gw_port_cfg *p = &cfg->ports[i];
         snprintf(key, sizeof(key), "ports[%u]", i);
         if (p->ipv4 == 0 || p->prefix_len < 1 || p->prefix_len > 32)
-            return fail(&ps, p->src_line, key, CR_ERR_INVAL, "no valid address/prefix");
+            return fail(&ps, PORT_KEY(ADDRESS), kk, CR_ERR_INVAL, "no valid address/prefix");
         for (unsigned j = 0; j < i; j++) {
             if (cfg->ports[j].port_id == p->port_id)
-                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                return fail(&ps, PORT_KEY(PORT_ID), kk, CR_ERR_INVAL,
                             "port_id %u already used by ports[%u]", p->port_id, j);
             if (cfg->ports[j].ipv4 == p->ipv4)
-                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                return fail(&ps, PORT_KEY(ADDRESS), kk, CR_ERR_INVAL,
                             "address already used by ports[%u]", j);
         }
         if (p->gateway_ipv4) {
             uint32_t m = prefix_mask(p->prefix_len);
             if ((p->gateway_ipv4 & m) != (p->ipv4 & m) || p->gateway_ipv4 == p->ipv4)
-                return fail(&ps, p->src_line, key, CR_ERR_INVAL,
+                return fail(&ps, PORT_KEY(GATEWAY), kk, CR_ERR_INVAL,
                             "gateway is not another host on the port's subnet");
         }
     }
@@ -843,64 +877,69 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         for (unsigned j = 0; j < cfg->n_ports; j++)
             on_port |= cfg->ports[j].ipv4 == l->ipv4;
         if (!on_port)
-            return fail(&ps, line, key, CR_ERR_INVAL, "address is not one of the ports' addresses");
+            return fail(&ps, LISTENER_KEY(ADDRESS), kk, CR_ERR_INVAL,
+                        "address is not one of the ports' addresses");
         if (l->udp_port == 0)
-            return fail(&ps, line, key, CR_ERR_INVAL, "port 0");
+            return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL, "port 0");
         for (unsigned j = 0; j < i; j++)
             if (cfg->listeners[j].ipv4 == l->ipv4 && cfg->listeners[j].udp_port == l->udp_port)
-                return fail(&ps, line, key, CR_ERR_INVAL,
+                return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL,
                             "address and port already used by listeners[%u]", j);
         if (l->backend_ipv4 == 0 || l->backend_port == 0)
-            return fail(&ps, line, key, CR_ERR_INVAL, "no backend address:port");
+            return fail(&ps, LISTENER_KEY(BACKEND), kk, CR_ERR_INVAL, "no backend address:port");
         if (l->nat_port_min == 0 || l->nat_port_min > l->nat_port_max)
-            return fail(&ps, line, key, CR_ERR_INVAL, "nat_ports range is empty");
+            return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL, "nat_ports range is empty");
         for (unsigned j = 0; j < cfg->n_listeners; j++) {
             const struct gw_listener_cfg *o = &cfg->listeners[j];
             if (o->ipv4 == l->ipv4 && o->udp_port >= l->nat_port_min &&
                 o->udp_port <= l->nat_port_max)
-                return fail(&ps, line, key, CR_ERR_INVAL,
+                return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL,
                             "nat_ports %u-%u contain the listening port %u of listeners[%u]",
                             l->nat_port_min, l->nat_port_max, o->udp_port, j);
         }
         if (l->hs.mtu_bytes < HS_MTU_MIN_BYTES || l->hs.mtu_bytes > HS_MTU_MAX_BYTES)
-            return fail(&ps, line, key, CR_ERR_INVAL, "mtu %u out of range %d..%d", l->hs.mtu_bytes,
-                        HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
+            return fail(&ps, LISTENER_KEY(MTU), kk, CR_ERR_INVAL, "mtu %u out of range %d..%d",
+                        l->hs.mtu_bytes, HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
         if (l->hs.retrans_initial_ms == 0 || l->hs.retrans_initial_ms > l->hs.retrans_max_ms)
-            return fail(&ps, line, key, CR_ERR_INVAL,
+            return fail(&ps, LISTENER_KEY(RETRANSMIT_INITIAL), kk, CR_ERR_INVAL,
                         "retransmit_initial_ms %u must be in 1..retransmit_max_ms (%u)",
                         l->hs.retrans_initial_ms, l->hs.retrans_max_ms);
         if (l->replay_window_bits < DP_REPLAY_WIN_MIN_BITS ||
             l->replay_window_bits > DP_REPLAY_WIN_MAX_BITS || l->replay_window_bits % 64)
-            return fail(&ps, line, key, CR_ERR_INVAL,
+            return fail(&ps, LISTENER_KEY(REPLAY_WINDOW), kk, CR_ERR_INVAL,
                         "replay_window %u is not a multiple of 64 in %d..%d", l->replay_window_bits,
                         DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS);
         if (l->idle_timeout_ms == 0)
-            return fail(&ps, line, key, CR_ERR_INVAL, "idle_timeout_ms is 0");
+            return fail(&ps, LISTENER_KEY(IDLE_TIMEOUT), kk, CR_ERR_INVAL, "idle_timeout_ms is 0");
 
         /* Credentials: a certificate comes with its key, and the listener
          * needs at least one way to authenticate itself. */
         if (!l->cert_file[0] != !l->key_file[0])
-            return fail(&ps, line, key, CR_ERR_INVAL, "cert and key must be given together");
+            return fail(&ps, l->cert_file[0] ? LISTENER_KEY(CERT) : LISTENER_KEY(KEY), kk,
+                        CR_ERR_INVAL, "cert and key must be given together");
         if (!l->cert2_file[0] != !l->key2_file[0])
-            return fail(&ps, line, key, CR_ERR_INVAL, "cert2 and key2 must be given together");
+            return fail(&ps, l->cert2_file[0] ? LISTENER_KEY(CERT2) : LISTENER_KEY(KEY2), kk,
+                        CR_ERR_INVAL, "cert2 and key2 must be given together");
         if (l->cert2_file[0] && !l->cert_file[0])
-            return fail(&ps, line, key, CR_ERR_INVAL, "cert2 given without cert");
+            return fail(&ps, LISTENER_KEY(CERT2), kk, CR_ERR_INVAL, "cert2 given without cert");
         if (!l->cert_file[0] && !l->psk_file[0])
             return fail(&ps, line, key, CR_ERR_INVAL,
                         "no credentials: give cert+key and/or psk_file");
         if (l->hs.client_auth != HS_CLIENT_AUTH_NONE && !l->ca_file[0])
-            return fail(&ps, line, key, CR_ERR_INVAL, "client_auth needs ca_file");
+            return fail(&ps, LISTENER_KEY(CLIENT_AUTH), kk, CR_ERR_INVAL,
+                        "client_auth needs ca_file");
         const struct {
-            const char *name;
+            enum gw_listener_key k;
             const char *path;
-        } files[] = {{"cert", l->cert_file}, {"key", l->key_file},      {"cert2", l->cert2_file},
-                     {"key2", l->key2_file}, {"psk_file", l->psk_file}, {"ca_file", l->ca_file}};
+        } files[] = {{GW_LKEY_CERT, l->cert_file},    {GW_LKEY_KEY, l->key_file},
+                     {GW_LKEY_CERT2, l->cert2_file},  {GW_LKEY_KEY2, l->key2_file},
+                     {GW_LKEY_PSK_FILE, l->psk_file}, {GW_LKEY_CA_FILE, l->ca_file}};
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             if (!files[f].path[0])
                 continue;
-            char fkey[GW_CFG_KEY_PATH_MAX_LEN + 16];
-            snprintf(fkey, sizeof(fkey), "%s.%s", key, files[f].name);
-            CR_GUARD(check_readable(&ps, line, fkey, files[f].path));
+            unsigned fl = entry_key(kk, sizeof(kk), "listeners", i, listener_line_keys[files[f].k],
+                                    l->key_line[files[f].k], l->src_line);
+            CR_GUARD(check_readable(&ps, fl, kk, files[f].path));
         }
     }
 

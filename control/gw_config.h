@@ -17,13 +17,49 @@
 #define GW_PATH_MAX_LEN  256
 #define GW_ERR_MAX_LEN   512
 
+/* The keys of a port / listener entry that validation talks about, with
+ * their names in the file: gw_config_validate() reports the line and name
+ * of the key at fault (the entry's line when the key was not in the file
+ * and its default is at fault). */
+#define GW_PORT_LINE_KEYS(X)                                                                       \
+    X(ADDRESS, "address")                                                                          \
+    X(PORT_ID, "port_id")                                                                          \
+    X(GATEWAY, "gateway")
+#define GW_LISTENER_LINE_KEYS(X)                                                                   \
+    X(ADDRESS, "address")                                                                          \
+    X(PORT, "port")                                                                                \
+    X(BACKEND, "backend")                                                                          \
+    X(NAT_PORTS, "nat_ports")                                                                      \
+    X(MTU, "mtu")                                                                                  \
+    X(RETRANSMIT_INITIAL, "retransmit_initial_ms")                                                 \
+    X(REPLAY_WINDOW, "replay_window")                                                              \
+    X(IDLE_TIMEOUT, "idle_timeout_ms")                                                             \
+    X(CERT, "cert")                                                                                \
+    X(KEY, "key")                                                                                  \
+    X(CERT2, "cert2")                                                                              \
+    X(KEY2, "key2")                                                                                \
+    X(PSK_FILE, "psk_file")                                                                        \
+    X(CA_FILE, "ca_file")                                                                          \
+    X(CLIENT_AUTH, "client_auth")
+#define GW_KEY_ENUM(name, str) GW_PKEY_##name,
+enum gw_port_key {
+    GW_PORT_LINE_KEYS(GW_KEY_ENUM) GW_PKEY_N
+};
+#undef GW_KEY_ENUM
+#define GW_KEY_ENUM(name, str) GW_LKEY_##name,
+enum gw_listener_key {
+    GW_LISTENER_LINE_KEYS(GW_KEY_ENUM) GW_LKEY_N
+};
+#undef GW_KEY_ENUM
+
 struct gw_port_cfg {
     char name[32];    /* informational, e.g. "net0" */
     uint16_t port_id; /* DPDK port id */
     uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
-    uint32_t gateway_ipv4; /* next hop for off-link destinations; 0: none */
-    uint32_t src_line;     /* line of the entry in the config; 0: default */
+    uint32_t gateway_ipv4;        /* next hop for off-link destinations; 0: none */
+    uint32_t src_line;            /* line of the entry in the config; 0: default */
+    uint32_t key_line[GW_PKEY_N]; /* line of each key; 0: not in the file */
 };
 
 struct gw_listener_cfg {
@@ -44,6 +80,7 @@ struct gw_listener_cfg {
     uint16_t nat_port_min;          /* gateway-side ports towards backend */
     uint16_t nat_port_max;          /* default 20000..59999 */
     uint32_t src_line;              /* line of the entry in the config; 0: default */
+    uint32_t key_line[GW_LKEY_N];   /* line of each key; 0: not in the file */
 };
 
 struct gw_config {

@@ -1239,6 +1239,8 @@ static void test_startup_errors(void)
     printf("  unreadable key file: exit %d\n", rc);
     CU_ASSERT(rc != 0 && rc != 124);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "no-such.key"));
+    /* file, line and key of the fault */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad-key.yaml:10: listeners[0].key: cannot read"));
 
     /* a config port (1) that the EAL did not create (only port 0 exists) */
     path_in(cfg, sizeof(cfg), "bad-port.yaml");

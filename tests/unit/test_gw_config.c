@@ -451,32 +451,40 @@ static void test_validate(void)
                     0);
     CU_ASSERT_EQUAL(load_and_validate(TWO_PORTS "listeners:\n  - psk_file: %s\n", err, sizeof(err)),
                     0);
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    address: 10.0.2.1\n", 6,
-                     "listeners[0]", "not one of the ports' addresses");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert: %s\n", 6, "listeners[0]",
-                     "cert and key must be given together");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert2: %s\n    key2: %s\n", 6,
-                     "listeners[0]", "cert2 given without cert");
+    /* errors name the key at fault and its line */
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    address: 10.0.2.1\n", 7,
+                     "listeners[0].address", "not one of the ports' addresses");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert: %s\n", 7,
+                     "listeners[0].cert", "cert and key must be given together");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert2: %s\n    key2: %s\n", 7,
+                     "listeners[0].cert2", "cert2 given without cert");
     expect_valid_err(TWO_PORTS "listeners:\n  - name: x\n", 6, "listeners[0]", "no credentials");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    client_auth: optional\n", 6,
-                     "listeners[0]", "client_auth needs ca_file");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial_ms: 2m\n", 6,
-                     "listeners[0]", "retransmit_initial_ms 120000 must be in 1..");
-    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6, "listeners[0]",
-                     "contain the listening port 25000");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    client_auth: optional\n", 7,
+                     "listeners[0].client_auth", "client_auth needs ca_file");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial_ms: 2m\n", 7,
+                     "listeners[0].retransmit_initial_ms",
+                     "retransmit_initial_ms 120000 must be in 1..");
+    /* a key left at its default is reported at its entry's line */
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6,
+                     "listeners[0].nat_ports", "contain the listening port 25000");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n"
+                               "    nat_ports: 20000-30000\n",
+                     8, "listeners[0].nat_ports", "contain the listening port 25000");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n  - psk_file: %s\n", 7,
-                     "listeners[1]", "already used by listeners[0]");
+                     "listeners[1].port", "already used by listeners[0]");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s.gone\n", 6, "listeners[0].psk_file",
                      "cannot read");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    cert: %s\n    key: %s.gone\n", 8,
+                     "listeners[0].key", "cannot read");
     expect_valid_err("ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n"
                      "    port_id: 0\nlisteners:\n  - psk_file: %s\n",
-                     3, "ports[1]", "port_id 0 already used by ports[0]");
+                     4, "ports[1].port_id", "port_id 0 already used by ports[0]");
     expect_valid_err("ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.0.1/16\n    port_id: 3\n"
                      "listeners:\n  - psk_file: %s\n",
-                     3, "ports[1]", "address already used by ports[0]");
+                     3, "ports[1].address", "address already used by ports[0]");
     expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    gateway: 10.0.5.1\n"
                      "listeners:\n  - psk_file: %s\n",
-                     2, "ports[0]", "gateway is not another host");
+                     3, "ports[0].gateway", "gateway is not another host");
 
     /* Defaults from gw_config_default() plus a PSK file validate. */
     snprintf(d.listeners[0].psk_file, sizeof(d.listeners[0].psk_file), "%s", psk_path);
