@@ -264,14 +264,26 @@ static inline uint16_t dp_udp_sum(const struct rte_ipv4_hdr *ip, const void *udp
 #error "dp_pkt_write_ipv4_udp composes header words for a little-endian CPU"
 #endif
 
+/* A MAC address as the low 48 bits of a little-endian word (byte 0 lowest),
+ * from two loads of its own sizes: one 8-byte load of a 6-byte address
+ * built in memory just before would wait for the stores to drain. */
+static inline uint64_t dp_mac_le48(const struct rte_ether_addr *a)
+{
+    uint32_t lo;
+    uint16_t hi;
+    memcpy(&lo, a->addr_bytes, 4);
+    memcpy(&hi, a->addr_bytes + 4, 2);
+    return lo | (uint64_t)hi << 32;
+}
+
 /* Writes Ethernet + IPv4 (20 bytes, DF set, TTL 64) + UDP headers in front
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
- * the checksums per the policy above.  All addresses/ports network order. */
+ * the checksums per the policy above.  dst_mac_le: the destination MAC as
+ * dp_mac_le48 gives it.  All addresses/ports network order. */
 static inline __attribute__((always_inline)) void
-dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
-                      const struct rte_ether_addr *dst_mac, uint32_t src_ip, uint32_t dst_ip,
-                      uint16_t src_port, uint16_t dst_port)
+dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t dst_mac_le,
+                         uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
     uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - 20);
@@ -288,9 +300,7 @@ dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
      *   24..31 header checksum, src address, dst address[0..1]
      *   32..39 dst address[2..3], src port, dst port, UDP length
      *   40..41 UDP checksum */
-    uint64_t dmac = 0, smac = 0;
-    memcpy(&dmac, dst_mac->addr_bytes, RTE_ETHER_ADDR_LEN);
-    memcpy(&smac, p->mac.addr_bytes, RTE_ETHER_ADDR_LEN);
+    const uint64_t dmac = dst_mac_le, smac = dp_mac_le48(&p->mac);
     uint64_t w[5];
     w[0] = dmac | smac << 48;
     w[1] = smac >> 16 | (uint64_t)0x0008 << 32 | (uint64_t)RTE_IPV4_VHL_DEF << 48;
@@ -331,6 +341,15 @@ dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
     }
     memcpy(b, w, sizeof(w));
     memcpy(b + 40, &udp_csum, sizeof(udp_csum));
+}
+
+/* The same with the destination MAC as an address. */
+static inline __attribute__((always_inline)) void
+dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
+                      const struct rte_ether_addr *dst_mac, uint32_t src_ip, uint32_t dst_ip,
+                      uint16_t src_port, uint16_t dst_port)
+{
+    dp_pkt_write_ipv4_udp_le(m, p, dp_mac_le48(dst_mac), src_ip, dst_ip, src_port, dst_port);
 }
 
 /* Verifies a received IPv4 header checksum (ihl already validated). */

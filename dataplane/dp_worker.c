@@ -335,7 +335,7 @@ static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, con
 /* The plaintext of o (in place in m) becomes the UDP payload of a frame
  * to the session's backend. */
 static inline void forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
-                                    const struct cr_aead_op *o, const struct rte_ether_addr *nh_mac)
+                                    const struct cr_aead_op *o, uint64_t nh_mac_le)
 {
     /* The new frame: 42 header bytes in front of the plaintext, which
      * lies inside the received frame (one segment, checked in pass 1). */
@@ -343,8 +343,8 @@ static inline void forward_in_place(struct dp_worker *w, struct rte_mbuf *m, str
     m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
     m->pkt_len = m->data_len;
     m->ol_flags = 0;
-    dp_pkt_write_ipv4_udp(m, &w->g->ports[s->backend_port_id], nh_mac, s->nat_ip, s->backend_ip,
-                          rte_cpu_to_be_16(s->nat_port), s->backend_port);
+    dp_pkt_write_ipv4_udp_le(m, &w->g->ports[s->backend_port_id], nh_mac_le, s->nat_ip,
+                             s->backend_ip, rte_cpu_to_be_16(s->nat_port), s->backend_port);
     tx_enqueue(w, s->backend_port_id, m);
     CNT(w, RX_RECORDS);
 }
@@ -371,9 +371,7 @@ static inline void open_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_s
         drop(w, m, DP_CNT_DROP_NH_UNRESOLVED);
         return;
     }
-    struct rte_ether_addr nh_mac;
-    dp_word_to_mac(mw, &nh_mac);
-    forward_in_place(w, m, s, o, &nh_mac);
+    forward_in_place(w, m, s, o, dp_word_to_mac_le(mw));
 }
 
 static void flush_open(struct dp_worker *w)
@@ -438,7 +436,7 @@ static void flush_open(struct dp_worker *w)
             if ((int)k == last_good) {
                 /* In place (the last good record: the frame's other
                  * plaintexts were copied out before). */
-                forward_in_place(w, m, s, o, &nh_mac);
+                forward_in_place(w, m, s, o, dp_mac_le48(&nh_mac));
                 continue;
             }
             struct rte_mbuf *out = rte_pktmbuf_alloc(g->pool);

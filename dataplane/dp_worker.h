@@ -61,6 +61,11 @@ static inline uint64_t dp_mac_to_word(const struct rte_ether_addr *a)
         w = (w << 8) | a->addr_bytes[i];
     return w;
 }
+/* The same address as dp_mac_le48() gives it (byte 0 lowest). */
+static inline uint64_t dp_word_to_mac_le(uint64_t w)
+{
+    return rte_bswap64(w << 16);
+}
 static inline void dp_word_to_mac(uint64_t w, struct rte_ether_addr *a)
 {
     /* Big-endian image of the 48-bit value in the first six bytes: one
