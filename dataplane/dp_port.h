@@ -301,14 +301,13 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
      *   32..39 dst address[2..3], src port, dst port, UDP length
      *   40..41 UDP checksum */
     const uint64_t dmac = dst_mac_le, smac = dp_mac_le48(&p->mac);
-    uint64_t w[5];
-    w[0] = dmac | smac << 48;
-    w[1] = smac >> 16 | (uint64_t)0x0008 << 32 | (uint64_t)RTE_IPV4_VHL_DEF << 48;
-    w[2] = tot_len_be | (uint64_t)rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) << 32 |
-           (uint64_t)64 << 48 | (uint64_t)IPPROTO_UDP << 56;
-    w[3] = (uint64_t)src_ip << 16 | (uint64_t)(dst_ip & 0xffff) << 48;
-    w[4] = (uint64_t)(dst_ip >> 16) | (uint64_t)src_port << 16 | (uint64_t)dst_port << 32 |
-           (uint64_t)udp_len_be << 48;
+    uint64_t w0 = dmac | smac << 48;
+    uint64_t w1 = smac >> 16 | (uint64_t)0x0008 << 32 | (uint64_t)RTE_IPV4_VHL_DEF << 48;
+    uint64_t w2 = tot_len_be | (uint64_t)rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) << 32 |
+                  (uint64_t)64 << 48 | (uint64_t)IPPROTO_UDP << 56;
+    uint64_t w3 = (uint64_t)src_ip << 16 | (uint64_t)(dst_ip & 0xffff) << 48;
+    uint64_t w4 = (uint64_t)(dst_ip >> 16) | (uint64_t)src_port << 16 | (uint64_t)dst_port << 32 |
+                  (uint64_t)udp_len_be << 48;
     uint16_t udp_csum = 0;
     m->l2_len = RTE_ETHER_HDR_LEN;
     m->l3_len = 20;
@@ -329,7 +328,7 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
         uint64_t ip_sum = addrs + rte_cpu_to_be_16(RTE_IPV4_VHL_DEF << 8) + tot_len_be +
                           rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) +
                           rte_cpu_to_be_16(64 << 8 | IPPROTO_UDP);
-        w[3] |= (uint16_t)~dp_cksum_fold64(ip_sum);
+        w3 |= (uint16_t)~dp_cksum_fold64(ip_sum);
         /* RFC 768: pseudo header (addresses, protocol, UDP length), the
          * UDP header (ports, length, checksum 0) and the payload. */
         uint64_t udp_sum = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be + src_port +
@@ -339,7 +338,11 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
         /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */
         udp_csum = c == 0 ? 0xffff : c;
     }
-    memcpy(b, w, sizeof(w));
+    memcpy(b, &w0, 8);
+    memcpy(b + 8, &w1, 8);
+    memcpy(b + 16, &w2, 8);
+    memcpy(b + 24, &w3, 8);
+    memcpy(b + 32, &w4, 8);
     memcpy(b + 40, &udp_csum, sizeof(udp_csum));
 }
 

@@ -334,8 +334,9 @@ static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, con
 
 /* The plaintext of o (in place in m) becomes the UDP payload of a frame
  * to the session's backend. */
-static inline void forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
-                                    const struct cr_aead_op *o, uint64_t nh_mac_le)
+static inline __attribute__((always_inline)) void
+forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
+                 const struct cr_aead_op *o, uint64_t nh_mac_le)
 {
     /* The new frame: 42 header bytes in front of the plaintext, which
      * lies inside the received frame (one segment, checked in pass 1). */
