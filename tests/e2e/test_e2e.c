@@ -933,6 +933,7 @@ static void test_many_clients_and_garbage(void)
     long long hvr0 = hvr_total(s0);
     long long replay0 = stat_find(s0, "DROP_REPLAY");
     long long auth0 = stat_find(s0, "DROP_AUTH");
+    long long ipk0 = ports_sum(s0, "ipackets"), opk0 = ports_sum(s0, "opackets");
     long long missed0 = ports_sum(s0, "imissed") + ports_sum(s0, "rx_nombuf") + client_link_drops();
     json_decref(s0);
     int sess0 = sessions_total();
@@ -1053,6 +1054,10 @@ static void test_many_clients_and_garbage(void)
      * there, not as DROP_ */
     long long missed =
         ports_sum(s1, "imissed") + ports_sum(s1, "rx_nombuf") + client_link_drops() - missed0;
+    /* the ports' own counters are reported: both ports, traffic seen */
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(s1, "ports")), 2);
+    CU_ASSERT(ports_sum(s1, "ipackets") > ipk0);
+    CU_ASSERT(ports_sum(s1, "opackets") > opk0);
     /* the drops by reason */
     json_t *c1 = json_object_get(s1, "counters");
     const char *ck;
