@@ -11,7 +11,9 @@
  *   - the control plane is the single writer: dp_sess_install/remove/reclaim;
  *   - workers read: dp_sess_lookup, dp_sess_by_nat, and report quiescent
  *     states on the table's QSBR variable once per loop, never holding a
- *     session pointer across a quiescent state;
+ *     session pointer across a quiescent state, except a pointer cached
+ *     under the table's removal generation (dp_sess_gen) and used only
+ *     while that generation is unchanged;
  *   - session fields are written by the control plane before install and
  *     are then read-only, except the ones marked "owner" (written only by
  *     the owning worker) and last_rx_tsc (owner writes, control plane reads,
