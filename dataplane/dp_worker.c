@@ -1031,6 +1031,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     const struct dp_sess_key *kp[DP_BURST];
     struct dp_session *found[DP_BURST];
     uint8_t key_of[DP_BURST];
+    struct dp_flow_slot *slot[DP_BURST];
     unsigned n_keys = 0;
 
     /* Pass 0: prefetch the headers of every frame of the burst (Ethernet
@@ -1053,7 +1054,8 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             k->client_port = c[i].udp->src_port;
             k->local_port = c[i].udp->dst_port;
             k->pad = 0;
-            rte_prefetch0(flow_slot(w, k));
+            slot[n_keys] = flow_slot(w, k);
+            rte_prefetch0(slot[n_keys]);
             key_of[i] = (uint8_t)n_keys++;
         }
     }
@@ -1062,7 +1064,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     unsigned n_miss = 0;
     uint8_t miss_of[DP_BURST];
     for (unsigned j = 0; j < n_keys; j++) {
-        struct dp_flow_slot *fs = flow_slot(w, &keys[j]);
+        struct dp_flow_slot *fs = slot[j];
         uint64_t k0, k1;
         memcpy(&k0, &keys[j], 8);
         memcpy(&k1, (const uint8_t *)&keys[j] + 8, 8);
@@ -1081,7 +1083,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             unsigned j = miss_of[m];
             found[j] = mf[m];
             if (mf[m] != NULL) {
-                struct dp_flow_slot *fs = flow_slot(w, &keys[j]);
+                struct dp_flow_slot *fs = slot[j];
                 memcpy(&fs->k0, &keys[j], 8);
                 memcpy(&fs->k1, (const uint8_t *)&keys[j] + 8, 8);
                 fs->gen = w->sess_gen;
