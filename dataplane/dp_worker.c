@@ -332,47 +332,15 @@ static inline bool deferred_csum_ok(struct dp_worker *w, struct rte_mbuf *m, con
     return false;
 }
 
-/* The plaintext of o (in place in m) becomes the UDP payload of a frame
- * to the session's backend. */
+/* out's payload (after room for 42 header bytes) is a plaintext of s: the
+ * headers towards s's backend, from s's own gateway-side port, then TX. */
 static inline __attribute__((always_inline)) void
-forward_in_place(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
-                 const struct cr_aead_op *o, uint64_t nh_mac_le)
+forward(struct dp_worker *w, struct rte_mbuf *out, const struct dp_session *s, uint64_t nh_mac_le)
 {
-    /* The new frame: 42 header bytes in front of the plaintext, which
-     * lies inside the received frame (one segment, checked in pass 1). */
-    m->data_off = (uint16_t)(o->out - (uint8_t *)m->buf_addr - DP_ETH_IP_UDP_LEN);
-    m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
-    m->pkt_len = m->data_len;
-    m->ol_flags = 0;
-    dp_pkt_write_ipv4_udp_le(m, &w->g->ports[s->backend_port_id], nh_mac_le, s->nat_ip,
+    dp_pkt_write_ipv4_udp_le(out, &w->g->ports[s->backend_port_id], nh_mac_le, s->nat_ip,
                              s->backend_ip, rte_cpu_to_be_16(s->nat_port), s->backend_port);
-    tx_enqueue(w, s->backend_port_id, m);
+    tx_enqueue(w, s->backend_port_id, out);
     CNT(w, RX_RECORDS);
-}
-
-/* After the AEAD: a datagram of one record (the common case). */
-static inline void open_one(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
-                            const struct cr_aead_op *o)
-{
-    if (o->status != CR_OK) {
-        drop(w, m, DP_CNT_DROP_AUTH);
-        return;
-    }
-    /* Second check: a duplicate inside this burst. */
-    if (dp_replay_check(s->replay, o->seq) != DP_REPLAY_OK) {
-        drop(w, m, DP_CNT_DROP_REPLAY);
-        return;
-    }
-    dp_replay_update(s->replay, o->seq);
-    s->rx_records++;
-    /* Relaxed: the control plane only needs an approximate idle time. */
-    __atomic_store_n(&s->last_rx_tsc, w->now_tsc, __ATOMIC_RELAXED);
-    uint64_t mw = __atomic_load_n(&w->g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
-    if (!(mw & DP_NH_VALID)) {
-        drop(w, m, DP_CNT_DROP_NH_UNRESOLVED);
-        return;
-    }
-    forward_in_place(w, m, s, o, dp_word_to_mac_le(mw));
 }
 
 static void flush_open(struct dp_worker *w)
@@ -386,10 +354,6 @@ static void flush_open(struct dp_worker *w)
         struct open_pkt *op = &w->open_pkts[j];
         struct dp_session *s = op->s;
         struct rte_mbuf *m = op->m;
-        if (op->n_ops == 1 && !w->no_fast) {
-            open_one(w, m, s, &w->open_ops[op->first_op]);
-            continue;
-        }
         int last_good = -1;
         unsigned n_good = 0;
 
@@ -425,10 +389,7 @@ static void flush_open(struct dp_worker *w)
             rte_pktmbuf_free(m);
             continue;
         }
-        struct rte_ether_addr nh_mac;
-        dp_word_to_mac(mw, &nh_mac);
-        const struct dp_port *bp = &g->ports[s->backend_port_id];
-        uint16_t nat_port_be = rte_cpu_to_be_16(s->nat_port);
+        uint64_t nh_mac_le = dp_word_to_mac_le(mw);
 
         for (unsigned k = op->first_op; k < (unsigned)op->first_op + op->n_ops; k++) {
             struct cr_aead_op *o = &w->open_ops[k];
@@ -436,8 +397,14 @@ static void flush_open(struct dp_worker *w)
                 continue;
             if ((int)k == last_good) {
                 /* In place (the last good record: the frame's other
-                 * plaintexts were copied out before). */
-                forward_in_place(w, m, s, o, dp_mac_le48(&nh_mac));
+                 * plaintexts were copied out before): 42 header bytes in
+                 * front of the plaintext, which lies inside the received
+                 * frame (one segment, checked in pass 1). */
+                m->data_off = (uint16_t)(o->out - (uint8_t *)m->buf_addr - DP_ETH_IP_UDP_LEN);
+                m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
+                m->pkt_len = m->data_len;
+                m->ol_flags = 0;
+                forward(w, m, s, nh_mac_le);
                 continue;
             }
             struct rte_mbuf *out = rte_pktmbuf_alloc(g->pool);
@@ -452,10 +419,7 @@ static void flush_open(struct dp_worker *w)
                 continue;
             }
             memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
-            dp_pkt_write_ipv4_udp(out, bp, &nh_mac, s->nat_ip, s->backend_ip, nat_port_be,
-                                  s->backend_port);
-            tx_enqueue(w, s->backend_port_id, out);
-            CNT(w, RX_RECORDS);
+            forward(w, out, s, nh_mac_le);
         }
     }
     w->n_open_pkts = 0;

@@ -40,6 +40,32 @@ static uint64_t cnt(enum dp_counter_id id)
     return dp_counters[rte_lcore_id()].c[id];
 }
 
+#define TW_REPLAY_WIN_BITS    256 /* the test sessions' replay windows */
+#define TW_SNAP_WIN_MAX_BYTES 256
+
+/* The session's receive state (replay window, record count), saved so
+ * that a test can run traffic twice or leave the window as it found it
+ * for the later tests' sequence numbers. */
+struct sess_snap {
+    uint8_t win[TW_SNAP_WIN_MAX_BYTES];
+    uint64_t rx_records;
+};
+
+static void snap_save(struct sess_snap *sn)
+{
+    size_t rsz = dp_replay_size(TW_REPLAY_WIN_BITS);
+    CU_ASSERT_FATAL(rsz <= sizeof(sn->win));
+    memset(sn, 0, sizeof(*sn));
+    memcpy(sn->win, sess->replay, rsz);
+    sn->rx_records = sess->rx_records;
+}
+
+static void snap_restore(const struct sess_snap *sn)
+{
+    memcpy(sess->replay, sn->win, dp_replay_size(TW_REPLAY_WIN_BITS));
+    sess->rx_records = sn->rx_records;
+}
+
 static int suite_init(void)
 {
     char *argv[] = {"test-worker",
@@ -98,7 +124,7 @@ static int suite_init(void)
         cr_aead_key_init(&ref_server, ref_ctx, CR_AEAD_AES128_GCM, k_s, 16, iv_s, 4) != 0)
         return -1;
 
-    sess = dp_session_alloc(256, SOCKET_ID_ANY);
+    sess = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
     if (sess == NULL ||
         cr_aead_key_init(&sess->rd_key, ref_ctx, CR_AEAD_AES128_GCM, k_c, 16, iv_c, 4) != 0 ||
         cr_aead_key_init(&sess->wr_key, ref_ctx, CR_AEAD_AES128_GCM, k_s, 16, iv_s, 4) != 0)
@@ -411,12 +437,8 @@ static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t wa
 static void test_mixed_datagram(void)
 {
     uint64_t pu = cnt(DP_CNT_PUNT), recs = cnt(DP_CNT_RX_RECORDS);
-    /* the later tests' sequence numbers: restore the window at the end */
-    size_t rsz = dp_replay_size(256);
-    uint8_t *win = malloc(rsz);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(win);
-    memcpy(win, sess->replay, rsz);
-    uint64_t rx0 = sess->rx_records;
+    struct sess_snap start;
+    snap_save(&start);
     struct rec_spec rs[3] = {{DP_CT_APPLICATION_DATA, 1, 700, "first half"},
                              {DP_CT_HANDSHAKE, 1, 701, "repeated finished"},
                              {DP_CT_APPLICATION_DATA, 1, 702, "second half"}};
@@ -452,9 +474,7 @@ static void test_mixed_datagram(void)
     rte_pktmbuf_free(p);
     CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
-    memcpy(sess->replay, win, rsz);
-    sess->rx_records = rx0;
-    free(win);
+    snap_restore(&start);
 }
 
 static void test_backend_reply(void)
@@ -683,7 +703,7 @@ static void test_handoff(void)
  * from NAT port nport, installed in the table. */
 static struct dp_session *install_peer(uint16_t cport, uint16_t bport, uint16_t nport)
 {
-    struct dp_session *s = dp_session_alloc(256, SOCKET_ID_ANY);
+    struct dp_session *s = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     struct dp_replay *rp = s->replay;
     memcpy(s, sess, offsetof(struct dp_session, wr_seq));
@@ -862,46 +882,36 @@ static void test_fast_paths_match_general(void)
         N = 4000
     };
     static struct emitted ef, eg;
-    size_t rsz = dp_replay_size(256);
-    uint8_t *win0 = malloc(rsz), *winf = malloc(rsz);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(win0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(winf);
     unsigned lc = rte_lcore_id();
     uint64_t next_seq = 600000;
-    /* the later tests' sequence numbers: restore the window at the end */
-    uint8_t *win_start = malloc(rsz);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(win_start);
-    memcpy(win_start, sess->replay, rsz);
-    uint64_t rx_start = sess->rx_records;
+    struct sess_snap start, s0, sf, sg;
+    snap_save(&start);
     unsigned mismatches = 0, forwarded = 0;
     for (unsigned i = 0; i < N && mismatches < 5; i++) {
         struct rte_mbuf *mf = random_client_frame(&next_seq);
         struct rte_mbuf *mg = rte_pktmbuf_copy(mf, g.pool, 0, UINT32_MAX);
         CU_ASSERT_PTR_NOT_NULL_FATAL(mg);
         mg->ol_flags = mf->ol_flags;
-        memcpy(win0, sess->replay, rsz);
-        uint64_t rx0 = sess->rx_records;
+        snap_save(&s0);
         struct dp_lcore_counters c0 = dp_counters[lc], cf, cg;
 
         dp_worker_set_fast_paths(w, true);
         run(mf);
         collect(&ef);
         cf = dp_counters[lc];
-        memcpy(winf, sess->replay, rsz);
-        uint64_t rxf = sess->rx_records;
+        snap_save(&sf);
 
-        memcpy(sess->replay, win0, rsz);
-        sess->rx_records = rx0;
+        snap_restore(&s0);
         dp_counters[lc] = c0;
         dp_worker_set_fast_paths(w, false);
         run(mg);
         collect(&eg);
         cg = dp_counters[lc];
+        snap_save(&sg);
         dp_worker_set_fast_paths(w, true);
 
         bool same = ef.len == eg.len && memcmp(ef.buf, eg.buf, ef.len) == 0 &&
-                    memcmp(&cf, &cg, sizeof(cf)) == 0 && memcmp(winf, sess->replay, rsz) == 0 &&
-                    rxf == sess->rx_records;
+                    memcmp(&cf, &cg, sizeof(cf)) == 0 && memcmp(&sf, &sg, sizeof(sf)) == 0;
         if (!same) {
             mismatches++;
             fprintf(stderr, "fast/general mismatch at frame %u\n", i);
@@ -914,11 +924,7 @@ static void test_fast_paths_match_general(void)
                 forwarded, N, sess->replay->top);
     /* about a third are the common case (forwarded); the rest near misses */
     CU_ASSERT(forwarded > N / 5);
-    memcpy(sess->replay, win_start, rsz);
-    sess->rx_records = rx_start;
-    free(win_start);
-    free(win0);
-    free(winf);
+    snap_restore(&start);
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
