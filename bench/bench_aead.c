@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "bench_raw.h"
 #include "cr_aead.h"
 
 #define BENCH_BATCH             32
@@ -224,49 +225,8 @@ static void run_ours_seal(struct bench *b)
 
 static void raw_fill(struct bench *b, IMB_JOB *job, unsigned i)
 {
-    const struct cr_aead_key *k = &b->key;
-    job->src = b->ct[i];
-    job->dst = b->out[i];
-    job->cipher_start_src_offset_in_bytes = 0;
-    job->msg_len_to_cipher_in_bytes = b->size;
-    job->hash_start_src_offset_in_bytes = 0;
-    job->msg_len_to_hash_in_bytes = b->size;
-    job->iv = b->nonce[i];
-    job->iv_len_in_bytes = 12;
-    job->auth_tag_output = b->raw_tag[i];
-    job->auth_tag_output_len_in_bytes = k->tag_len;
-    job->cipher_direction = IMB_DIR_DECRYPT;
-    switch (b->alg) {
-    case CR_AEAD_AES128_GCM:
-    case CR_AEAD_AES256_GCM:
-        job->enc_keys = job->dec_keys = &k->k.gcm;
-        job->key_len_in_bytes = k->key_len;
-        job->cipher_mode = IMB_CIPHER_GCM;
-        job->hash_alg = IMB_AUTH_AES_GMAC;
-        job->chain_order = IMB_ORDER_HASH_CIPHER;
-        job->u.GCM.aad = b->aad[i];
-        job->u.GCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
-        break;
-    case CR_AEAD_AES128_CCM:
-    case CR_AEAD_AES128_CCM8:
-        job->enc_keys = job->dec_keys = k->k.aes.enc;
-        job->key_len_in_bytes = 16;
-        job->cipher_mode = IMB_CIPHER_CCM;
-        job->hash_alg = IMB_AUTH_AES_CCM;
-        job->chain_order = IMB_ORDER_CIPHER_HASH;
-        job->u.CCM.aad = b->aad[i];
-        job->u.CCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
-        break;
-    default:
-        job->enc_keys = job->dec_keys = k->k.chacha;
-        job->key_len_in_bytes = 32;
-        job->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
-        job->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
-        job->chain_order = IMB_ORDER_HASH_CIPHER;
-        job->u.CHACHA20_POLY1305.aad = b->aad[i];
-        job->u.CHACHA20_POLY1305.aad_len_in_bytes = CR_DTLS_AAD_LEN;
-        break;
-    }
+    bench_raw_open_job(job, &b->key, b->ct[i], b->out[i], b->size, b->nonce[i], b->aad[i],
+                       b->raw_tag[i]);
 }
 
 static void run_raw_open(struct bench *b)

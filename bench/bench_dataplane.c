@@ -56,6 +56,7 @@
 #include <rte_ring.h>
 #include <rte_udp.h>
 
+#include "bench_raw.h"
 #include "cr_aead.h"
 #include "dp_counters.h"
 #include "dp_port.h"
@@ -261,40 +262,13 @@ static void frames_build(unsigned size)
     }
 }
 
-/* ---- raw ipsec-mb path (same job layout as bench/bench_aead.c) --------------- */
+/* ---- raw ipsec-mb path (bench_raw.h, shared with bench/bench_aead.c) ---------- */
 
 static void raw_fill(struct bworker *bw, IMB_JOB *job, unsigned f, unsigned slot)
 {
     const struct cr_aead_op *o = &bw->ops[f];
-    const struct cr_aead_key *k = o->key;
-    job->src = o->in;
-    job->dst = o->out;
-    job->cipher_start_src_offset_in_bytes = 0;
-    job->msg_len_to_cipher_in_bytes = o->len;
-    job->hash_start_src_offset_in_bytes = 0;
-    job->msg_len_to_hash_in_bytes = o->len;
-    job->iv = bw->nonce[f];
-    job->iv_len_in_bytes = 12;
-    job->auth_tag_output = bw->raw_tag[slot];
-    job->auth_tag_output_len_in_bytes = k->tag_len;
-    job->cipher_direction = IMB_DIR_DECRYPT;
-    if (g_run_alg == CR_AEAD_AES128_GCM) {
-        job->enc_keys = job->dec_keys = &k->k.gcm;
-        job->key_len_in_bytes = k->key_len;
-        job->cipher_mode = IMB_CIPHER_GCM;
-        job->hash_alg = IMB_AUTH_AES_GMAC;
-        job->chain_order = IMB_ORDER_HASH_CIPHER;
-        job->u.GCM.aad = bw->aad[f];
-        job->u.GCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
-    } else {
-        job->enc_keys = job->dec_keys = k->k.aes.enc;
-        job->key_len_in_bytes = 16;
-        job->cipher_mode = IMB_CIPHER_CCM;
-        job->hash_alg = IMB_AUTH_AES_CCM;
-        job->chain_order = IMB_ORDER_CIPHER_HASH;
-        job->u.CCM.aad = bw->aad[f];
-        job->u.CCM.aad_len_in_bytes = CR_DTLS_AAD_LEN;
-    }
+    bench_raw_open_job(job, o->key, o->in, o->out, o->len, bw->nonce[f], bw->aad[f],
+                       bw->raw_tag[slot]);
 }
 
 static void raw_burst(struct bworker *bw, IMB_MGR *mgr, unsigned f0, unsigned n)

@@ -1668,8 +1668,7 @@ void hs_free(struct hs *hs)
 
 void hs_params_default(struct hs_params *p)
 {
-    memset(p, 0, sizeof(*p));
-    p->n_suites = 0;
+    memset(p, 0, sizeof(*p)); /* no suites (the default order), no CID */
     p->mtu_bytes = HS_MTU_DEFAULT_BYTES;
     p->retrans_initial_ms = HS_RETRANS_INITIAL_DEFAULT_MS;
     p->retrans_max_ms = HS_RETRANS_MAX_DEFAULT_MS;
@@ -1677,7 +1676,6 @@ void hs_params_default(struct hs_params *p)
     p->require_ems = true;
     p->client_auth = HS_CLIENT_AUTH_NONE;
     p->bad_mac_limit = HS_BAD_MAC_LIMIT_DEFAULT;
-    p->cid_len = 0;
 }
 
 struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)

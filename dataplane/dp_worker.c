@@ -501,15 +501,16 @@ static inline bool is_session_app_data(const struct dp_session *s, const struct 
 static void punt_other_records(struct dp_worker *w, const struct rte_mbuf *m,
                                const struct dp_session *s, const struct cls *c, unsigned nrec)
 {
+    const uint8_t *mb = rte_pktmbuf_mtod(m, const uint8_t *);
     struct rte_mbuf *o = rte_pktmbuf_alloc(w->g->pool);
-    size_t hdr = (size_t)(c->payload - rte_pktmbuf_mtod(m, const uint8_t *));
+    size_t hdr = (size_t)(c->payload - mb);
     uint8_t *d = o ? (uint8_t *)rte_pktmbuf_append(o, (uint16_t)hdr) : NULL;
     if (d == NULL) {
         rte_pktmbuf_free(o);
         CNT(w, DROP_NO_MBUF);
         return;
     }
-    memcpy(d, rte_pktmbuf_mtod(m, const uint8_t *), hdr);
+    memcpy(d, mb, hdr);
     size_t body = 0;
     for (unsigned i = 0; i < nrec; i++) {
         const struct dp_record *r = &w->recs[i];
@@ -525,10 +526,8 @@ static void punt_other_records(struct dp_worker *w, const struct rte_mbuf *m,
         memcpy(x, r->hdr, rl);
         body += rl;
     }
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + ((const uint8_t *)c->ip -
-                                                           rte_pktmbuf_mtod(m, const uint8_t *)));
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(d + ((const uint8_t *)c->udp -
-                                                          rte_pktmbuf_mtod(m, const uint8_t *)));
+    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + ((const uint8_t *)c->ip - mb));
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(d + ((const uint8_t *)c->udp - mb));
     uint16_t udp_len = (uint16_t)(sizeof(*udp) + body);
     udp->dgram_len = rte_cpu_to_be_16(udp_len);
     udp->dgram_cksum = 0;
