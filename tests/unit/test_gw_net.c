@@ -11,6 +11,7 @@
 #include "cu_main.h"
 #include "dp_counters.h"
 #include "gw_net.c"
+#include "test_eal.h"
 
 #define IP(a, b, c, d) rte_cpu_to_be_32(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
 
@@ -20,18 +21,7 @@ static const struct rte_ether_addr peer_mac = {{0x02, 0xaa, 0, 0, 0, 9}};
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-gw_net",
-                    "--no-shconf",
-                    "--file-prefix=t_gw_net",
-                    "--no-huge",
-                    "--no-pci",
-                    "-m",
-                    "128",
-                    "-l",
-                    "0",
-                    "--log-level=error",
-                    NULL};
-    if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+    if (test_eal_init("t_gw_net", 128) < 0)
         return -1;
     g.pool = dp_port_pool_create("tn_pool", 1023, SOCKET_ID_ANY);
     if (g.pool == NULL)

@@ -9,24 +9,14 @@
 
 #include "cu_main.h"
 #include "dp_session.h"
+#include "test_eal.h"
 
 static struct dp_sess_table *t;
 static int n_cb;
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-session",
-                    "--no-shconf",
-                    "--file-prefix=t_session",
-                    "--no-huge",
-                    "--no-pci",
-                    "-m",
-                    "256",
-                    "-l",
-                    "0",
-                    "--log-level=error",
-                    NULL};
-    if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+    if (test_eal_init("t_session", 256) < 0)
         return -1;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "dp_counters.h"
 #include "dp_record.h"
 #include "dp_worker.h"
+#include "test_eal.h"
 
 #define IP(a, b, c, d) rte_cpu_to_be_32(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
 
@@ -68,19 +69,8 @@ static void snap_restore(const struct sess_snap *sn)
 
 static int suite_init(void)
 {
-    char *argv[] = {"test-worker",
-                    "--no-shconf",
-                    "--file-prefix=t_worker",
-                    "--no-huge",
-                    "--no-pci",
-                    "-m",
-                    "256",
-                    "-l",
-                    "0",
-                    "--log-level=error",
-                    NULL};
     char err[256];
-    if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0)
+    if (test_eal_init("t_worker", 256) < 0)
         return -1;
     g.pool = dp_port_pool_create("tw_pool", 4095, SOCKET_ID_ANY);
     if (g.pool == NULL)
