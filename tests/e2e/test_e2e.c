@@ -40,6 +40,7 @@
 
 #include "cu_main.h"
 #include "gw_ctl.h"
+#include "test_util.h"
 
 #define E2E_PATH_MAX_LEN        512
 #define E2E_CMD_MAX_LEN         2048
@@ -93,19 +94,6 @@ static void names_init(void)
 
 /* ---- small utilities --------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char *path_in(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s", g_dir, name);
@@ -123,33 +111,6 @@ __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
     snprintf(full, sizeof(full), "( %s ) >>%s/setup.log 2>&1", cmd, g_dir[0] ? g_dir : "/tmp");
     int st = system(full);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *b = malloc(cap + 1);
-    size_t n;
-    while (b && (n = fread(b + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            char *nb = realloc(b, cap * 2 + 1);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[len] = '\0';
-    return b;
 }
 
 /* ---- processes ----------------------------------------------------------- */
@@ -672,24 +633,6 @@ static int suite_clean(void)
     } while (0)
 
 /* ---- third-party clients ------------------------------------------------------ */
-
-struct argvb {
-    char *v[E2E_MAX_ARGS];
-    unsigned n;
-    char store[E2E_MAX_ARGS][E2E_PATH_MAX_LEN];
-};
-
-__attribute__((format(printf, 2, 3))) static void av(struct argvb *b, const char *fmt, ...)
-{
-    if (b->n >= E2E_MAX_ARGS - 1)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b->store[b->n], E2E_PATH_MAX_LEN, fmt, ap);
-    va_end(ap);
-    b->v[b->n] = b->store[b->n];
-    b->v[++b->n] = NULL;
-}
 
 static unsigned g_run_no;
 

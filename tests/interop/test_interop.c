@@ -35,6 +35,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include "test_util.h"
+
 #define IOP_MAX_PROCS               32
 #define IOP_MAX_ARGS                48
 #define IOP_MAX_MATRIX              128
@@ -101,19 +103,6 @@ static void on_fatal_signal(int sig)
             kill(-g_pids[i], SIGKILL);
     signal(sig, SIG_DFL);
     raise(sig);
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 struct proc {
@@ -229,34 +218,6 @@ static int run_wait(char *const argv[], const char *out_path, int timeout_s)
 }
 
 /* Whole file as a NUL-terminated string (empty string when missing). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        if (f)
-            fclose(f);
-        return NULL;
-    }
-    if (f != NULL) {
-        size_t n;
-        while ((n = fread(buf + len, 1, cap - 1 - len, f)) > 0) {
-            len += n;
-            if (cap - 1 - len == 0) {
-                char *nb = realloc(buf, cap * 2);
-                if (nb == NULL)
-                    break;
-                buf = nb;
-                cap *= 2;
-            }
-        }
-        fclose(f);
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 /* ---- paths, credentials --------------------------------------------------- */
 static char g_dir[IOP_PATH_MAX_LEN];
 static char g_driver[IOP_PATH_MAX_LEN];
@@ -608,25 +569,6 @@ done:
 }
 
 /* ---- argv builders ------------------------------------------------------------- */
-struct argvb {
-    char *v[IOP_MAX_ARGS];
-    unsigned n;
-    char store[IOP_MAX_ARGS][IOP_PATH_MAX_LEN];
-};
-
-__attribute__((format(printf, 2, 3))) static void av(struct argvb *b, const char *fmt, ...)
-{
-    if (b->n >= IOP_MAX_ARGS - 1)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b->store[b->n], IOP_PATH_MAX_LEN, fmt, ap);
-    va_end(ap);
-    b->v[b->n] = b->store[b->n];
-    b->n++;
-    b->v[b->n] = NULL;
-}
-
 static void run_set_argv(struct run *r, const struct argvb *b)
 {
     for (unsigned i = 0; i <= b->n && i < IOP_MAX_ARGS; i++)
