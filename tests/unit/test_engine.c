@@ -803,18 +803,19 @@ static void test_resend_final_flight(void)
     pair_free(&p);
 }
 
-/* Splits every queued client datagram into single records and delivers
- * epoch-1 records before the ChangeCipherSpec (reordering). */
-static void pump_reordered(struct pair *p)
+#define SPLIT_MAX_RECORDS 64
+
+/* Pops every queued client datagram and splits it into single records
+ * (malloc'd copies, at most SPLIT_MAX_RECORDS); returns their number. */
+static unsigned split_client_records(struct pair *p, uint8_t *recs[SPLIT_MAX_RECORDS],
+                                     size_t lens[SPLIT_MAX_RECORDS])
 {
-    uint8_t *recs[64];
-    size_t lens[64];
     unsigned n = 0;
     size_t len = 0;
     uint8_t *d;
     while ((d = dq_pop(&p->c2s, &len))) {
         size_t off = 0;
-        while (off + 13 <= len && n < 64) {
+        while (off + 13 <= len && n < SPLIT_MAX_RECORDS) {
             size_t rl = 13 + (size_t)(d[off + 11] << 8 | d[off + 12]);
             if (rl > len - off)
                 break;
@@ -825,6 +826,16 @@ static void pump_reordered(struct pair *p)
         }
         free(d);
     }
+    return n;
+}
+
+/* Splits every queued client datagram into single records and delivers
+ * epoch-1 records before the ChangeCipherSpec (reordering). */
+static void pump_reordered(struct pair *p)
+{
+    uint8_t *recs[SPLIT_MAX_RECORDS];
+    size_t lens[SPLIT_MAX_RECORDS];
+    unsigned n = split_client_records(p, recs, lens);
     for (int pass = 0; pass < 2; pass++)
         for (unsigned i = 0; i < n; i++) {
             bool epoch1 = recs[i][3] != 0 || recs[i][4] != 0;
@@ -1066,21 +1077,29 @@ static void test_mtu_576_big_chain(void)
     pair_free(&p);
 }
 
-static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, bool expect_ok)
+/* An ECDHE-ECDSA pair whose server trusts ca_file for client certificates
+ * (mode), the client with the "client leaf" chain when client_has_cert. */
+static void client_auth_pair(struct pair *p, const char *ca_file, enum hs_client_auth mode,
+                             bool client_has_cert)
 {
     struct hs_params params;
-    struct pair p;
     struct hs_creds *c = cert_creds();
 
-    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("client-ca.pem")), 0);
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath(ca_file)), 0);
     hs_params_default(&params);
     params.client_auth = mode;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
+    CU_ASSERT_EQUAL_FATAL(pair_init(p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
     if (client_has_cert) {
-        CU_ASSERT_EQUAL(SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem")), 1);
-        CU_ASSERT_EQUAL(SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM),
+        CU_ASSERT_EQUAL(SSL_use_certificate_chain_file(p->ssl, tpath("client-chain.pem")), 1);
+        CU_ASSERT_EQUAL(SSL_use_PrivateKey_file(p->ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM),
                         1);
     }
+}
+
+static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, bool expect_ok)
+{
+    struct pair p;
+    client_auth_pair(&p, "client-ca.pem", mode, client_has_cert);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), expect_ok ? 1 : 0);
     if (expect_ok && p.server_established) {
         const struct hs_keys *k = hs_keys(p.hs);
@@ -1113,17 +1132,9 @@ static void test_client_auth_optional(void)
 
 static void test_client_auth_untrusted(void)
 {
-    struct hs_params params;
     struct pair p;
-    struct hs_creds *c = cert_creds();
-
     /* CA of another PKI: the client chain does not verify. */
-    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("ec-ca.pem")), 0);
-    hs_params_default(&params);
-    params.client_auth = HS_CLIENT_AUTH_REQUIRE;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
-    SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem"));
-    SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM);
+    client_auth_pair(&p, "ec-ca.pem", HS_CLIENT_AUTH_REQUIRE, true);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 42); /* bad_certificate */
     pair_free(&p);
@@ -1216,37 +1227,14 @@ static void test_psk_hint_and_sni(void)
  * datagram holding it lost once): the handshake still completes. */
 static void test_cert_verify_after_ccs(void)
 {
-    struct hs_params params;
     struct pair p;
-    struct hs_creds *c = cert_creds();
-
-    CU_ASSERT_EQUAL(hs_creds_load_ca(c, tpath("client-ca.pem")), 0);
-    hs_params_default(&params);
-    params.client_auth = HS_CLIENT_AUTH_REQUIRE;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
-    SSL_use_certificate_chain_file(p.ssl, tpath("client-chain.pem"));
-    SSL_use_PrivateKey_file(p.ssl, tpath("client-key.pem"), SSL_FILETYPE_PEM);
+    client_auth_pair(&p, "client-ca.pem", HS_CLIENT_AUTH_REQUIRE, true);
     unsigned moved = 0;
     for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
         SSL_do_handshake(p.ssl);
-        uint8_t *recs[64];
-        size_t lens[64];
-        unsigned n = 0;
-        size_t len = 0;
-        uint8_t *d;
-        while ((d = dq_pop(&p.c2s, &len))) {
-            size_t off = 0;
-            while (off + 13 <= len && n < 64) {
-                size_t rl = 13 + (size_t)(d[off + 11] << 8 | d[off + 12]);
-                if (rl > len - off)
-                    break;
-                recs[n] = malloc(rl);
-                memcpy(recs[n], d + off, rl);
-                lens[n++] = rl;
-                off += rl;
-            }
-            free(d);
-        }
+        uint8_t *recs[SPLIT_MAX_RECORDS];
+        size_t lens[SPLIT_MAX_RECORDS];
+        unsigned n = split_client_records(&p, recs, lens);
         for (int pass = 0; pass < 2; pass++)
             for (unsigned i = 0; i < n; i++) {
                 bool cv = recs[i][0] == 22 && recs[i][4] == 0 && lens[i] > 25 && recs[i][13] == 15;
