@@ -312,27 +312,26 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
     m->l2_len = RTE_ETHER_HDR_LEN;
     m->l3_len = 20;
     m->pkt_len = m->data_len;
+    /* Checksums from the values, not by reading the headers back (the
+     * loads would wait for the stores).  Native-order words: bytes {a, b}
+     * read as rte_cpu_to_be_16(a << 8 | b); a 32-bit address sums to the
+     * same folded value as its two halves (2^16 = 1 mod 2^16 - 1).
+     * RFC 768 pseudo header: addresses, protocol, UDP length. */
+    const uint64_t addrs = (uint64_t)src_ip + dst_ip;
+    const uint64_t phdr = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be;
     if (p->tx_csum_offload) {
+        /* The NIC finishes both; the UDP field holds the pseudo-header sum
+         * (rte_ipv4_phdr_cksum's value). */
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-        /* The pseudo-header sum (rte_ipv4_phdr_cksum's value, from the
-         * values rather than the header: addresses, protocol, length). */
-        udp_csum =
-            dp_cksum_fold64((uint64_t)src_ip + dst_ip + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be);
+        udp_csum = dp_cksum_fold64(phdr);
     } else {
-        /* Both checksums from the values, not by reading the headers back
-         * (the loads would wait for the stores).  Native-order words:
-         * bytes {a, b} read as rte_cpu_to_be_16(a << 8 | b); a 32-bit
-         * address sums to the same folded value as its two halves
-         * (2^16 = 1 mod 2^16 - 1). */
-        uint64_t addrs = (uint64_t)src_ip + dst_ip;
         uint64_t ip_sum = addrs + rte_cpu_to_be_16(RTE_IPV4_VHL_DEF << 8) + tot_len_be +
                           rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) +
                           rte_cpu_to_be_16(64 << 8 | IPPROTO_UDP);
         w3 |= (uint16_t)~dp_cksum_fold64(ip_sum);
-        /* RFC 768: pseudo header (addresses, protocol, UDP length), the
-         * UDP header (ports, length, checksum 0) and the payload. */
-        uint64_t udp_sum = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be + src_port +
-                           dst_port + udp_len_be +
+        /* RFC 768: the pseudo header, the UDP header (ports, length,
+         * checksum 0) and the payload. */
+        uint64_t udp_sum = phdr + src_port + dst_port + udp_len_be +
                            dp_raw_cksum(b + DP_ETH_IP_UDP_LEN, (size_t)udp_len - 8);
         uint16_t c = (uint16_t)~dp_cksum_fold64(udp_sum);
         /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */

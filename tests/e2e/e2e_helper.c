@@ -45,6 +45,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "test_util.h"
+
 #define H_MAX_CLIENTS        1024
 #define H_MAX_SRCS           32
 #define H_DGRAM_MAX_BYTES    2048
@@ -54,11 +56,15 @@
 #define H_FORGED_SEQ_JUMP    100000
 #define H_ATTACK_PPS         5000 /* replays + forged copies per second */
 
-static uint64_t mono_ms(void)
+/* Paces a sender at pps datagrams per second from t0: every 50th
+ * datagram (sent counts them) waits until it is due. */
+static void pace(uint64_t t0, unsigned sent, unsigned pps)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    if (pps == 0 || sent % 50 != 0)
+        return;
+    uint64_t due = t0 + (uint64_t)sent * 1000u / pps;
+    while (mono_ms() < due)
+        sleep_ms(1);
 }
 
 static int parse_ipport(const char *s, struct sockaddr_in *out)
@@ -227,13 +233,7 @@ static int cmd_garbage(const char *target_s, const char *src_s, unsigned n, uint
             to.sin_port = htons((uint16_t)(20000 + rnd() % 40000));
         if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
             sent++;
-        if (pps && i % 50 == 49) { /* pace so the AF_PACKET ring keeps up */
-            uint64_t due = t0 + (uint64_t)(i + 1) * 1000u / pps;
-            while (mono_ms() < due) {
-                struct timespec ts = {0, 1000 * 1000};
-                nanosleep(&ts, NULL);
-            }
-        }
+        pace(t0, i + 1, pps); /* so that the AF_PACKET ring keeps up */
     }
     printf("SENT %u\n", sent);
     return 0;
@@ -606,13 +606,8 @@ static int cmd_clients(int argc, char **argv)
                     continue;
                 /* paced like the garbage sender (H_ATTACK_PPS): every
                  * datagram must reach a worker to be counted there */
-                if (++sent % 50 == 0) {
-                    uint64_t due = t0 + (uint64_t)sent * 2 * 1000u / H_ATTACK_PPS;
-                    while (mono_ms() < due) {
-                        struct timespec ts = {0, 1000 * 1000};
-                        nanosleep(&ts, NULL);
-                    }
-                }
+                sent += 2; /* the replay and the forged copy */
+                pace(t0, sent, H_ATTACK_PPS);
                 if (send(c->fd, c->last_rec, c->last_rec_len, 0) > 0)
                     replays++;
                 uint8_t f[H_DGRAM_MAX_BYTES];
