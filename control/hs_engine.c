@@ -84,13 +84,21 @@
 #define ALERT_UNKNOWN_PSK_IDENTITY  115
 
 /* ---- limits ------------------------------------------------------------- */
-#define HS_RANDOM_LEN               32
-#define HS_SESSION_ID_MAX_LEN       32
-#define HS_MASTER_LEN               48
-#define HS_VERIFY_DATA_LEN          12
-#define HS_KEY_BLOCK_MAX_LEN        (2 * CR_AEAD_KEY_MAX_LEN + 2 * CR_AEAD_FIXED_IV_MAX_LEN)
-#define HS_TRANSCRIPT_MAX_BYTES     (HS_BUFFERED_MAX_BYTES + 64 * 1024)
-#define HS_PREMASTER_MAX_LEN        (2 + CR_ECDHE_SECRET_MAX_LEN + 2 + HS_PSK_MAX_KEY_LEN)
+#define HS_RANDOM_LEN           32
+#define HS_SESSION_ID_MAX_LEN   32
+#define HS_MASTER_LEN           48
+#define HS_VERIFY_DATA_LEN      12
+#define HS_KEY_BLOCK_MAX_LEN    (2 * CR_AEAD_KEY_MAX_LEN + 2 * CR_AEAD_FIXED_IV_MAX_LEN)
+#define HS_TRANSCRIPT_MAX_BYTES (HS_BUFFERED_MAX_BYTES + 64 * 1024)
+/* The "other_secret" half of a PSK premaster (RFC 4279 §2, RFC 5489 §2) is
+ * N zero bytes for plain PSK (N = the PSK's length) or the ECDHE secret Z:
+ * the buffer holds the larger of the two. */
+#define HS_PMS_OTHER_MAX_LEN                                                                       \
+    (HS_PSK_MAX_KEY_LEN > CR_ECDHE_SECRET_MAX_LEN ? HS_PSK_MAX_KEY_LEN : CR_ECDHE_SECRET_MAX_LEN)
+#define HS_PREMASTER_MAX_LEN (2 + HS_PMS_OTHER_MAX_LEN + 2 + HS_PSK_MAX_KEY_LEN)
+_Static_assert(HS_PREMASTER_MAX_LEN >= 4 + 2 * HS_PSK_MAX_KEY_LEN, "plain PSK premaster fits");
+_Static_assert(HS_PREMASTER_MAX_LEN >= 4 + CR_ECDHE_SECRET_MAX_LEN + HS_PSK_MAX_KEY_LEN,
+               "ECDHE-PSK premaster fits");
 #define HS_EARLY_EPOCH1_MAX_RECORDS 4   /* epoch-1 records held until CCS */
 #define HS_FINAL_RESEND_MAX         16  /* final-flight resends (1 epoch-1 rec each) */
 #define HS_PEER_RESEND_GAP_MS       100 /* one resend per repeated peer flight */
@@ -1120,6 +1128,8 @@ static int on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg,
         pms_len = z_len;
     } else {
         size_t other_len = kex == HS_KEX_PSK ? psk->key_len : z_len;
+        CR_ENSURE(other_len <= HS_PMS_OTHER_MAX_LEN && psk->key_len <= HS_PSK_MAX_KEY_LEN,
+                  CR_ERR_LIMIT);
         pms[0] = (uint8_t)(other_len >> 8);
         pms[1] = (uint8_t)other_len;
         if (kex == HS_KEX_PSK)

@@ -285,7 +285,9 @@ static const char *k_credgen =
     /* psktool format identity:hexkey */
     "COAPHEX=$(printf '%s' '" COAP_KEY_ASCII "' | od -An -tx1 | tr -d ' \\n')\n"
     "printf '%s:%s\\n%s:%s\\n' '" PSK_IDENTITY "' '" PSK_KEY_HEX "' '" COAP_IDENTITY
-    "' \"$COAPHEX\" > psk.txt\n";
+    "' \"$COAPHEX\" > psk.txt\n"
+    /* the wire maxima: a 255-byte identity with a 64-byte key */
+    "printf '%s:%s\\n' $(printf '%0255d' 0 | tr 0 M) $(printf '%0128d' 0 | tr 0 a) >> psk.txt\n";
 
 /* ---- the matrix -------------------------------------------------------- */
 struct mrow {
@@ -1108,6 +1110,38 @@ static void test_preference(void)
     CU_ASSERT_TRUE(run_echo(&r));
 }
 
+/* A 64-byte PSK under a 255-byte identity (psk.txt's last line): plain PSK,
+ * whose premaster (4 + 2*64 bytes) is the largest, with openssl and gnutls. */
+static void test_psk_maxima(void)
+{
+    static char id[256], key_hex[129];
+    struct run r;
+    static struct argvb b;
+
+    memset(id, 'M', 255);
+    memset(key_hex, 'a', 128);
+    openssl_suite_run(&r, &b, 3, &g_echo); /* PSK-AES256-GCM-SHA384 */
+    r.what = "64-byte PSK, 255-byte identity";
+    ossl_argv(&b, g_echo.port, "PSK-AES256-GCM-SHA384");
+    ossl_psk(&b, id, key_hex);
+    run_set_argv(&r, &b);
+    r.identity = "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM";
+    CU_ASSERT_TRUE(run_echo(&r));
+
+    gnutls_suite_run(&r, &b, 0, &g_echo); /* PSK-AES128-CCM8 */
+    r.what = "64-byte PSK, 255-byte identity";
+    gnutls_argv(&b, g_echo.port,
+                "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-CCM-8");
+    av(&b, "--pskusername");
+    av(&b, "%s", id);
+    av(&b, "--pskkey");
+    av(&b, "%s", key_hex);
+    av(&b, "127.0.0.1");
+    run_set_argv(&r, &b);
+    r.identity = "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM";
+    CU_ASSERT_TRUE(run_echo(&r));
+}
+
 /* Must be refused: tests that prove the checks above can fail. */
 static void test_negative(void)
 {
@@ -1618,6 +1652,7 @@ void cu_register(void)
     CU_add_test(s, "handshake timeout", test_timeout);
     CU_add_test(s, "renegotiation refused", test_renegotiation);
     CU_add_test(s, "Mbed TLS client", test_mbedtls);
+    CU_add_test(s, "PSK wire maxima (64-byte key, 255-byte identity)", test_psk_maxima);
     CU_add_test(s, "refused handshakes", test_negative);
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);

@@ -25,6 +25,7 @@
 
 #include "cu_main.h"
 #include "hs.h"
+#include "hs_priv.h" /* HS_PSK_MAX_KEY_LEN */
 
 /* ---- datagram queue BIO ------------------------------------------------- */
 #define DQ_MAX 512
@@ -139,18 +140,24 @@ static const uint8_t psk_key[16] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x
                                     0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
 static const char *psk_identity = "client1";
 static char tmpdir[256];
+/* What the client's PSK callback offers (the wire maxima test swaps them). */
+static const uint8_t *g_cli_psk = psk_key;
+static size_t g_cli_psk_len = sizeof(psk_key);
+static const char *g_cli_identity;
 
 static unsigned int client_psk_cb(SSL *ssl, const char *hint, char *identity,
                                   unsigned int max_identity_len, unsigned char *psk,
                                   unsigned int max_psk_len)
 {
     (void)hint;
-    const char *id = SSL_get_ex_data(ssl, 0) ? SSL_get_ex_data(ssl, 0) : psk_identity;
-    if (strlen(id) + 1 > max_identity_len || sizeof(psk_key) > max_psk_len)
+    const char *id = SSL_get_ex_data(ssl, 0)  ? SSL_get_ex_data(ssl, 0)
+                     : g_cli_identity != NULL ? g_cli_identity
+                                              : psk_identity;
+    if (strlen(id) + 1 > max_identity_len || g_cli_psk_len > max_psk_len)
         return 0;
     strcpy(identity, id);
-    memcpy(psk, psk_key, sizeof(psk_key));
-    return sizeof(psk_key);
+    memcpy(psk, g_cli_psk, g_cli_psk_len);
+    return (unsigned int)g_cli_psk_len;
 }
 
 static unsigned int fast_timer_cb(SSL *s, unsigned int timer_us)
@@ -398,6 +405,52 @@ static void test_psk_chacha20(void)
 static void test_ecdhe_psk_chacha20(void)
 {
     run_psk_suite(HS_ECDHE_PSK_CHACHA20, "ECDHE-PSK-CHACHA20-POLY1305");
+}
+
+/* The wire maxima (RFC 4279 §5.3: identity up to 2^16-1 bytes on the wire,
+ * ours capped at HS_IDENTITY_MAX_LEN; keys up to HS_PSK_MAX_KEY_LEN): a
+ * 64-byte key and a 255-byte identity, plain PSK (premaster 4 + 2*64 bytes,
+ * the largest) and ECDHE-PSK.  Under ASan this overflowed the premaster
+ * buffer before it was sized from the maximum key length. */
+static void test_psk_wire_maxima(void)
+{
+    static const struct {
+        uint16_t suite;
+        const char *ossl;
+    } cases[] = {{HS_PSK_AES256_GCM, "PSK-AES256-GCM-SHA384"},
+                 {HS_PSK_AES128_CCM8, "PSK-AES128-CCM8"},
+                 {HS_ECDHE_PSK_CHACHA20, "ECDHE-PSK-CHACHA20-POLY1305"}};
+    uint8_t key[HS_PSK_MAX_KEY_LEN];
+    char id[HS_IDENTITY_MAX_LEN + 1];
+
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(0xa5 ^ i);
+    memset(id, 'm', HS_IDENTITY_MAX_LEN);
+    id[HS_IDENTITY_MAX_LEN] = 0;
+    g_cli_psk = key;
+    g_cli_psk_len = sizeof(key);
+    g_cli_identity = id;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct hs_params params;
+        struct pair p;
+        char list[128];
+        struct hs_creds *c = hs_creds_new();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(hs_creds_add_psk(c, id, key, sizeof(key)), 0);
+        hs_params_default(&params);
+        snprintf(list, sizeof(list), "%s:@SECLEVEL=0", cases[i].ossl);
+        CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, c), 0);
+        CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+        if (p.server_established) {
+            check_keys(&p, cases[i].suite);
+            exchange_app_data(&p);
+            CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->peer_identity, id);
+        }
+        pair_free(&p);
+    }
+    g_cli_psk = psk_key;
+    g_cli_psk_len = sizeof(psk_key);
+    g_cli_identity = NULL;
 }
 
 /* ---- certificates generated at test time -------------------------------- */
@@ -1362,6 +1415,7 @@ void cu_register(void)
     CU_add_test(s, "PSK-AES256-GCM", test_psk_aes256_gcm);
     CU_add_test(s, "PSK-CHACHA20", test_psk_chacha20);
     CU_add_test(s, "ECDHE-PSK-CHACHA20", test_ecdhe_psk_chacha20);
+    CU_add_test(s, "PSK 64-byte key, 255-byte identity", test_psk_wire_maxima);
     CU_add_test(s, "ECDHE-ECDSA-AES128-GCM", test_ecdsa_aes128_gcm);
     CU_add_test(s, "ECDHE-ECDSA-AES256-GCM", test_ecdsa_aes256_gcm);
     CU_add_test(s, "ECDHE-ECDSA-CHACHA20", test_ecdsa_chacha20);
