@@ -153,18 +153,27 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
 {
     if (t == NULL || s == NULL || !s->installed)
         return;
-    /* Bump the generation before the grace period's token (below, with
-     * release order): a reader that reports quiescent for that token has
-     * read the token with acquire order, so it sees the new generation
-     * and drops any cached pointer to s (dp_sess_gen). */
-    __atomic_fetch_add(&t->gen, 1, __ATOMIC_RELEASE);
+    /* Order (each step with release order, so a reader that sees a later
+     * step also sees the earlier ones):
+     *  1. unpublish s: hash entry and NAT slot, so no new lookup finds it;
+     *  2. bump the removal generation: a reader that reads the new
+     *     generation (acquire) then looks up the key and cannot find s, so
+     *     it can never cache s under the new generation.  Bumping first
+     *     left a window: a reader that read the new generation before the
+     *     delete found s, cached it under that generation and used it
+     *     after the grace period (test-session "remove/reconnect stress");
+     *  3. start the grace period (below): a reader that reports quiescent
+     *     for its token read the token with acquire order, so it sees the
+     *     new generation and drops any pointer to s cached under an older
+     *     one (dp_sess_gen). */
     int32_t pos = rte_hash_del_key(t->hash, &s->key);
     if (pos >= 0)
         s->hash_pos = pos;
-    /* Clear the NAT slot so no new reader finds s.  The control plane's
-     * port allocator keeps the port itself reserved until reclaim. */
+    /* The control plane's port allocator keeps the NAT port itself
+     * reserved until reclaim. */
     if (__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == s)
         __atomic_store_n(&t->nat[s->nat_port], NULL, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&t->gen, 1, __ATOMIC_RELEASE);
     s->installed = false;
     s->send_close = send_close;
     /* Token after both unpublish steps: a reader that reported quiescent

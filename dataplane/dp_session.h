@@ -125,7 +125,8 @@ unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *a
 struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 
 /* Workers.  The table's removal generation (acquire load): dp_sess_remove
- * bumps it before the removed session's grace period starts.  A reader
+ * bumps it after the removed session is unpublished (so no lookup under the
+ * new generation finds it) and before its grace period starts.  A reader
  * that found a session while the generation was G may keep using that
  * pointer in later bursts for as long as it still reads G (a per-worker
  * flow cache): the session cannot be freed before the reader's next

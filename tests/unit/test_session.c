@@ -1,8 +1,12 @@
 /* test_session.c — CUnit suite for dataplane/dp_session.c: the lock-free
  * session table, the NAT map and RCU (QSBR) reclamation.
  * Runs EAL in memory without hugepages or PCI (--no-shconf --no-huge). */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_lcore.h>
@@ -193,6 +197,119 @@ static void test_capacity(void)
     t = NULL;
 }
 
+/* ---- remove/reconnect stress (the worker's flow-cache protocol) ----------
+ * A reader thread does what a worker does: report quiescent, read the
+ * removal generation, use its cached session while the generation is
+ * unchanged, else look the key up and cache what it finds under that
+ * generation.  The control plane removes the session, waits for the grace
+ * period, frees it and installs a successor under the same key (a client
+ * reconnecting from the same address), over and over.  Each session carries
+ * a serial (backend_ip); the reclaim callback poisons it before the free.
+ * A cached pointer whose serial changed under it was used after its grace
+ * period: with the generation bumped before the hash delete this happens
+ * within a few thousand rounds. */
+#define STRESS_ROUNDS    200000
+#define STRESS_POISON    0xdeadbeefu
+#define STRESS_READER_ID 1
+
+struct stress {
+    struct dp_sess_table *t;
+    struct dp_sess_key key;
+    int stop;               /* release store by the control plane */
+    uint64_t uses, stale;   /* reader: cached uses, uses after free */
+    uint64_t lookups, hits; /* reader */
+};
+
+static void *stress_reader(void *arg)
+{
+    struct stress *st = arg;
+    struct rte_rcu_qsbr *q = dp_sess_qsbr(st->t);
+    struct dp_session *cached = NULL;
+    uint64_t cached_gen = 0;
+    uint32_t cached_serial = 0;
+
+    /* The EAL pinned the main thread (and so this thread, by inheritance)
+     * to CPU 0: run on the other CPUs so the two really race. */
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 1; c < ncpu && c < CPU_SETSIZE; c++)
+        CPU_SET((int)c, &cpus);
+    if (ncpu > 1)
+        (void)pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+
+    rte_rcu_qsbr_thread_online(q, STRESS_READER_ID);
+    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+        rte_rcu_qsbr_quiescent(q, STRESS_READER_ID);
+        uint64_t gen = dp_sess_gen(st->t);
+        if (cached != NULL && cached_gen == gen) {
+            st->uses++;
+            if (__atomic_load_n(&cached->backend_ip, __ATOMIC_RELAXED) != cached_serial)
+                st->stale++;
+            continue;
+        }
+        st->lookups++;
+        cached = dp_sess_lookup(st->t, &st->key);
+        if (cached != NULL) {
+            st->hits++;
+            cached_gen = gen;
+            cached_serial = __atomic_load_n(&cached->backend_ip, __ATOMIC_RELAXED);
+        }
+    }
+    rte_rcu_qsbr_thread_offline(q, STRESS_READER_ID);
+    return NULL;
+}
+
+static void poison_cb(struct dp_session *s, void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&s->backend_ip, STRESS_POISON, __ATOMIC_RELAXED);
+}
+
+static void test_remove_reconnect_stress(void)
+{
+    struct stress st = {0};
+    pthread_t th;
+
+    st.t = t = dp_sess_table_create("t_sess4", 64, 2, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct rte_rcu_qsbr *q = dp_sess_qsbr(t);
+    CU_ASSERT_EQUAL_FATAL(rte_rcu_qsbr_thread_register(q, STRESS_READER_ID), 0);
+    struct dp_session *s = mk(0x0200000a, 0x1111, 50000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    s->backend_ip = 1;
+    st.key = s->key;
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(t, s), CR_OK);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, stress_reader, &st), 0);
+
+    unsigned rounds = 0;
+    for (uint32_t serial = 2; rounds < STRESS_ROUNDS; serial++, rounds++) {
+        dp_sess_remove(t, s, false);
+        if (dp_sess_reclaim(t, poison_cb, NULL, true) != 1)
+            break;
+        s = mk(0x0200000a, 0x1111, (uint16_t)(50000 + serial % 1000));
+        if (s == NULL)
+            break;
+        s->backend_ip = serial;
+        if (dp_sess_install(t, s) != CR_OK)
+            break;
+        /* Let the reader use its cache for a moment. */
+        for (volatile int spin = 0; spin < 200; spin++)
+            ;
+    }
+    __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    printf("\n    %u rounds: reader %" PRIu64 " lookups (%" PRIu64 " found), %" PRIu64
+           " cached uses, %" PRIu64 " after free\n",
+           rounds, st.lookups, st.hits, st.uses, st.stale);
+    CU_ASSERT_EQUAL(rounds, STRESS_ROUNDS);
+    CU_ASSERT(st.hits > 0 && st.uses > 0); /* the reader did race the writer */
+    CU_ASSERT_EQUAL(st.stale, 0);
+    (void)rte_rcu_qsbr_thread_unregister(q, STRESS_READER_ID);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -200,4 +317,5 @@ void cu_register(void)
     CU_add_test(s, "install, lookup, NAT map, remove", test_install_lookup_remove);
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
+    CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
 }
