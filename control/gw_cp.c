@@ -311,6 +311,9 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
     s->version = DP_VERSION_DTLS12;
     s->explicit_nonce_len = (uint8_t)cr_aead_explicit_nonce_len(k->aead);
     s->tag_len = (uint8_t)cr_aead_tag_len(k->aead);
+    /* From here the owning worker is the only writer of epoch 1's write
+     * sequence; the engine keeps to its numbers below (hs.h,
+     * HS_ENGINE_WSEQ_RESERVE). */
     s->wr_seq = k->server_write_seq_next;
     /* The client's Finished used epoch-1 sequence numbers up to this one. */
     dp_replay_update(s->replay, k->client_read_seq_top);

@@ -204,11 +204,18 @@ int hs_close(struct hs *hs, struct hs_out *out);
 int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf, size_t out_cap,
                 size_t *out_len);
 const struct hs_keys *hs_keys(const struct hs *hs); /* NULL before ESTABLISHED */
-/* (added) Epoch-1 records the engine writes after ESTABLISHED (hs_seal_app,
- * hs_close, no_renegotiation / close_notify answers) use their own counter,
- * starting at keys.server_write_seq_next.  A caller whose dataplane has
- * consumed sequence numbers raises it with this before hs_close(). */
-void hs_set_write_seq(struct hs *hs, uint64_t seq);
+/* Epoch-1 write sequence numbers have one owner each (hs_engine.c's file
+ * comment).  After ESTABLISHED the engine's own records (hs_seal_app,
+ * hs_close, the no_renegotiation and close_notify answers, fatal alerts)
+ * use at most HS_ENGINE_WSEQ_RESERVE numbers below
+ * keys.server_write_seq_next; the dataplane owns that number and all above.
+ * Past the reserve the engine sends no alert and hs_seal_app fails with
+ * CR_ERR_LIMIT (both counted in stats.wseq_exhausted). */
+#define HS_ENGINE_WSEQ_RESERVE 64
+/* For a caller that installs the keys in no dataplane (a test driver, a
+ * small sender): the engine owns the whole rest of epoch 1's write
+ * sequence.  Only when ESTABLISHED; CR_ERR_INVAL otherwise. */
+CR_WUR int hs_own_write_seq(struct hs *hs);
 bool hs_established(const struct hs *hs);
 
 struct hs_stats {
@@ -216,6 +223,7 @@ struct hs_stats {
     uint64_t dropped_records; /* invalid records dropped silently */
     uint64_t retransmits;
     uint64_t flights_sent;
+    uint64_t wseq_exhausted; /* records not sent: the engine's range used up */
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 

@@ -13,10 +13,19 @@
  *
  * Sequence numbers: epoch-0 writes continue from the client's ClientHello
  * record sequence number (as the HelloVerifyRequest echoed it).  Epoch-1
- * writes of the final flight start at 0; at ESTABLISHED the engine reserves
- * HS_FINAL_RESEND_MAX further epoch-1 numbers for resending its final flight
- * and hands out keys.server_write_seq_next just above them, so records it
- * writes later can never reuse a number the dataplane uses.
+ * writes of the final flight start at 0.  At ESTABLISHED epoch 1's write
+ * sequence is split into disjoint ranges, each with one owner (a repeated
+ * number is a repeated AEAD nonce under one key):
+ *   [0, wseq[1])                       the final flight as first sent;
+ *   [wseq[1], + HS_FINAL_RESEND_MAX)   its resends (RFC 6347 §4.2.4);
+ *   [app_wseq, app_wseq_end)           the engine's later records: alerts
+ *                                      (no_renegotiation, the close_notify
+ *                                      answer, the fatal alert after
+ *                                      bad_mac_limit) and hs_seal_app, at
+ *                                      most HS_ENGINE_WSEQ_RESERVE of them;
+ *   [keys.server_write_seq_next, 2^48) the dataplane's (dp_session.wr_seq).
+ * Past its range the engine sends nothing (stats.wseq_exhausted); a caller
+ * with no dataplane takes over the rest with hs_own_write_seq().
  */
 #ifndef NO_COMPAT_IMB_API_053
 #define NO_COMPAT_IMB_API_053 /* ipsec-mb's SHA1/... macros clash with libcrypto */
@@ -199,7 +208,8 @@ struct hs {
     bool flight_final; /* the stored flight ends the handshake */
     bool have_flight;
     uint64_t wseq[2];      /* next write seq per epoch */
-    uint64_t app_wseq;     /* epoch-1 writes after ESTABLISHED */
+    uint64_t app_wseq;     /* epoch-1 writes after ESTABLISHED: next... */
+    uint64_t app_wseq_end; /* ...and the first number not the engine's */
     uint16_t next_msg_seq; /* server message_seq */
     bool first_record_seen;
 
@@ -352,8 +362,14 @@ static int queue_alert(struct hs *hs, struct hs_out *out, uint8_t level, uint8_t
     CR_ENSURE(hs->n_alerts < HS_ALERT_SLOTS && out->n_dgrams < HS_OUT_MAX_DGRAMS, CR_ERR_LIMIT);
     uint8_t *buf = hs->alert_buf[hs->n_alerts];
     if (hs->write_epoch1) {
-        uint64_t *seq =
-            hs->state == ST_ESTABLISHED || hs->state == ST_CLOSED ? &hs->app_wseq : &hs->wseq[1];
+        bool after = hs->state == ST_ESTABLISHED || hs->state == ST_CLOSED;
+        uint64_t *seq = after ? &hs->app_wseq : &hs->wseq[1];
+        if (after && *seq >= hs->app_wseq_end) {
+            /* The rest of the epoch's numbers belong to the dataplane: the
+             * alert is not sent (the session still ends when it is fatal). */
+            hs->stats.wseq_exhausted++;
+            return 0;
+        }
         CR_ENSURE(*seq <= DP_REC_SEQ_MAX, CR_ERR_LIMIT);
         CR_GUARD(seal_record(hs, DP_CT_ALERT, 1, *seq, body, sizeof(body), buf,
                              HS_ALERT_RECORD_MAX_LEN, &len));
@@ -1159,10 +1175,12 @@ static int on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg,
 static int fill_established(struct hs *hs)
 {
     hs->keys.epoch = 1;
-    /* Numbers below this stay reserved for resending the final flight. */
-    hs->keys.server_write_seq_next = hs->wseq[1] + HS_FINAL_RESEND_MAX;
+    /* The ranges of the file comment: final-flight resends, then the
+     * engine's own records, then the dataplane's. */
+    hs->app_wseq = hs->wseq[1] + HS_FINAL_RESEND_MAX;
+    hs->app_wseq_end = hs->app_wseq + HS_ENGINE_WSEQ_RESERVE;
+    hs->keys.server_write_seq_next = hs->app_wseq_end;
     hs->keys.client_read_seq_top = hs->client_read_top;
-    hs->app_wseq = hs->keys.server_write_seq_next;
     return 0;
 }
 
@@ -1588,6 +1606,10 @@ int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf
 {
     CR_ENSURE(hs && out_buf && out_len && (data || len == 0), CR_ERR_INVAL);
     CR_ENSURE(hs->state == ST_ESTABLISHED, CR_ERR_INVAL);
+    if (hs->app_wseq >= hs->app_wseq_end) {
+        hs->stats.wseq_exhausted++;
+        return CR_ERR_LIMIT;
+    }
     CR_ENSURE(hs->app_wseq <= DP_REC_SEQ_MAX, CR_ERR_LIMIT);
     CR_GUARD(seal_record(hs, DP_CT_APPLICATION_DATA, 1, hs->app_wseq, data, len, out_buf, out_cap,
                          out_len));
@@ -1595,10 +1617,11 @@ int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf
     return 0;
 }
 
-void hs_set_write_seq(struct hs *hs, uint64_t seq)
+int hs_own_write_seq(struct hs *hs)
 {
-    if (hs && seq > hs->app_wseq)
-        hs->app_wseq = seq;
+    CR_ENSURE(hs && hs->state == ST_ESTABLISHED, CR_ERR_INVAL);
+    hs->app_wseq_end = DP_REC_SEQ_MAX + 1;
+    return 0;
 }
 
 const struct hs_keys *hs_keys(const struct hs *hs)

@@ -6,11 +6,14 @@
  *   CUNIT-SUMMARY <program> passed=N failed=M
  * that tests/summarize.py sums over every program of the run.
  * Exit status is 0 only when nothing failed.
+ * CU_ONLY=substring in the environment runs only the tests whose names
+ * contain it (the others count as inactive): for working on one test.
  */
 #ifndef DTLSGW_CU_MAIN_H
 #define DTLSGW_CU_MAIN_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
@@ -26,6 +29,12 @@ int main(int argc, char **argv)
         return 1;
     }
     cu_register();
+    const char *only = getenv("CU_ONLY");
+    if (only != NULL && only[0] != '\0')
+        for (CU_pSuite s = CU_get_registry()->pSuite; s != NULL; s = s->pNext)
+            for (CU_pTest t = s->pTest; t != NULL; t = t->pNext)
+                if (strstr(t->pName, only) == NULL)
+                    CU_set_test_active(t, CU_FALSE);
     CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
     CU_basic_run_tests();
     unsigned run = CU_get_number_of_tests_run();

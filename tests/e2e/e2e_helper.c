@@ -23,6 +23,14 @@
  *       headers, fake epoch-1 records, junk handshakes); 10% go to the next
  *       port (no listener) and 10% to random ports 20000-59999 (the NAT
  *       range); prints "SENT n".
+ *   e2e-helper seqcheck --server IP:PORT [--src IP] [--psk-identity ID
+ *       --psk-key HEX] [--cipher C]
+ *       One DTLS 1.2 PSK client that records the (epoch, sequence) of every
+ *       record the server sends it, as received off the socket: handshake,
+ *       application data echoed both ways, a renegotiation attempt (which a
+ *       gateway refuses with no_renegotiation), more application data and
+ *       close_notify.  Prints "SEQ records=R epoch1=E dups=D echoed=O
+ *       reneg=..." and "DUP epoch seq" per repeated pair.
  *
  * Owns: its sockets and SSL objects.  Must not: depend on the gateway's
  * code (it is a real, independent peer).
@@ -30,6 +38,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -648,6 +657,177 @@ static int cmd_clients(int argc, char **argv)
     return rc;
 }
 
+/* ---- seqcheck: every server record's (epoch, sequence) ------------------ */
+
+#define H_SEQ_MAX_RECORDS 4096
+#define H_SEQ_ECHOES      5
+
+static uint64_t g_seq_seen[H_SEQ_MAX_RECORDS]; /* epoch << 48 | seq */
+static unsigned g_seq_n, g_seq_dups, g_seq_epoch1;
+
+/* Every record of every datagram the socket delivers to libssl, before
+ * libssl decides anything about it. */
+static long seq_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                       size_t *processed)
+{
+    (void)b;
+    (void)argi;
+    (void)argl;
+    if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || processed == NULL)
+        return ret;
+    const uint8_t *d = (const uint8_t *)argp;
+    size_t n = *processed < len ? *processed : len, off = 0;
+    while (n - off >= 13) {
+        uint64_t epoch = (uint64_t)d[off + 3] << 8 | d[off + 4], seq = 0;
+        for (int i = 5; i < 11; i++)
+            seq = seq << 8 | d[off + i];
+        size_t rl = (size_t)d[off + 11] << 8 | d[off + 12];
+        uint64_t k = epoch << 48 | seq;
+        for (unsigned i = 0; i < g_seq_n; i++)
+            if (g_seq_seen[i] == k) {
+                g_seq_dups++;
+                printf("DUP epoch=%" PRIu64 " seq=%" PRIu64 " type=%u\n", epoch, seq, d[off]);
+                break;
+            }
+        if (g_seq_n < H_SEQ_MAX_RECORDS)
+            g_seq_seen[g_seq_n++] = k;
+        g_seq_epoch1 += epoch == 1;
+        if (rl > n - off - 13)
+            break;
+        off += 13 + rl;
+    }
+    return ret;
+}
+
+/* Drives ssl (non-blocking) for up to ms: handshake, then reads.  Returns
+ * bytes read into buf (0 none), -1 when the connection failed or closed. */
+static int seq_pump(SSL *ssl, int fd, char *buf, int cap, int ms)
+{
+    uint64_t deadline = mono_ms() + (uint64_t)ms;
+    while (mono_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        (void)poll(&p, 1, 20);
+        int r = SSL_read(ssl, buf, cap);
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL)
+            return -1;
+        struct timeval tv;
+        if (DTLSv1_get_timeout(ssl, &tv) && tv.tv_sec == 0 && tv.tv_usec == 0)
+            DTLSv1_handle_timeout(ssl);
+    }
+    return 0;
+}
+
+/* One payload out, its echo back; 1 when echoed byte-exact. */
+static int seq_echo(SSL *ssl, int fd, unsigned i)
+{
+    char msg[64], in[256];
+    int l = snprintf(msg, sizeof(msg), "seqcheck|%u|", i);
+    for (int tries = 0; tries < 5; tries++) {
+        if (SSL_write(ssl, msg, l) != l)
+            return 0;
+        int r = seq_pump(ssl, fd, in, sizeof(in), H_RESEND_MS);
+        if (r < 0)
+            return 0;
+        if (r == l && memcmp(in, msg, (size_t)l) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int cmd_seqcheck(int argc, char **argv)
+{
+    const char *server_s = NULL, *src_s = NULL, *cipher = "PSK-AES128-GCM-SHA256",
+               *key_hex = "00112233445566778899aabbccddeeff";
+    static const struct option opts[] = {{"server", 1, NULL, 's'},       {"src", 1, NULL, 'a'},
+                                         {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
+                                         {"cipher", 1, NULL, 'c'},       {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 's')
+            server_s = optarg;
+        else if (o == 'a')
+            src_s = optarg;
+        else if (o == 'i')
+            g_psk_id = optarg;
+        else if (o == 'k')
+            key_hex = optarg;
+        else if (o == 'c')
+            cipher = optarg;
+        else
+            return 2;
+    }
+    struct sockaddr_in srv, la = {.sin_family = AF_INET};
+    if (!server_s || parse_ipport(server_s, &srv) < 0 ||
+        (src_s && inet_pton(AF_INET, src_s, &la.sin_addr) != 1)) {
+        fprintf(stderr, "seqcheck: bad arguments\n");
+        return 2;
+    }
+    g_psk_len = strlen(key_hex) / 2;
+    for (size_t i = 0; i < g_psk_len && i < sizeof(g_psk); i++) {
+        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return 2;
+        g_psk[i] = (uint8_t)(hi << 4 | lo);
+    }
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1)
+        return 2;
+    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (bind(fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
+        connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
+        perror("seqcheck: bind/connect");
+        return 1;
+    }
+    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &srv);
+    BIO_set_callback_ex(bio, seq_bio_cb);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+    char buf[256];
+    uint64_t deadline = mono_ms() + H_DEFAULT_TIMEOUT_MS;
+    while (!SSL_is_init_finished(ssl) && mono_ms() < deadline) {
+        int r = SSL_do_handshake(ssl);
+        if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
+            break;
+        (void)seq_pump(ssl, fd, buf, sizeof(buf), 20);
+    }
+    unsigned echoed = 0;
+    const char *reneg = "none";
+    if (SSL_is_init_finished(ssl)) {
+        for (unsigned i = 0; i < H_SEQ_ECHOES; i++)
+            echoed += (unsigned)seq_echo(ssl, fd, i);
+        /* The server refuses: a no_renegotiation warning alert, which libssl
+         * answers with a fatal handshake_failure (RFC 5246 §7.2.2 lets it). */
+        reneg = "refused";
+        int r = SSL_renegotiate(ssl) == 1 ? SSL_do_handshake(ssl) : -1;
+        if (r <= 0 && SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)
+            reneg = "not-sent";
+        else if (seq_pump(ssl, fd, buf, sizeof(buf), 1500) < 0)
+            reneg = "ended";
+        else
+            for (unsigned i = 0; i < H_SEQ_ECHOES; i++)
+                echoed += (unsigned)seq_echo(ssl, fd, 100 + i);
+        if (SSL_shutdown(ssl) == 0)
+            (void)seq_pump(ssl, fd, buf, sizeof(buf), 1000);
+    }
+    printf("SEQ records=%u epoch1=%u dups=%u echoed=%u reneg=%s\n", g_seq_n, g_seq_epoch1,
+           g_seq_dups, echoed, reneg);
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return g_seq_dups == 0 && echoed >= H_SEQ_ECHOES ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -657,6 +837,8 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     if (strcmp(mode, "clients") == 0)
         return cmd_clients(argc - 1, argv + 1);
+    if (strcmp(mode, "seqcheck") == 0)
+        return cmd_seqcheck(argc - 1, argv + 1);
     const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL;
     unsigned n = 10000, pps = 0;
     uint64_t seed = 1;

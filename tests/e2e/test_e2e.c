@@ -1085,6 +1085,50 @@ static void test_close_notify(void)
     CU_ASSERT(stat_now("CP_SESS_CLOSED") > closed0);
 }
 
+/* Issue 8 finding 1: every server-to-client record of one session, through
+ * application data both ways, a renegotiation attempt (answered by the
+ * control plane's engine with an epoch-1 no_renegotiation alert while the
+ * worker writes the echoes) and close, has its own (epoch, sequence): a
+ * repeat is a GCM/ChaCha nonce used twice under one key. */
+static void test_unique_server_sequence(void)
+{
+    REQUIRE_READY();
+    struct proc c;
+    char *argv[] = {(char *)g_helper,
+                    "seqcheck",
+                    "--server",
+                    GW_IP ":4433",
+                    "--src",
+                    "10.77.0.9",
+                    "--cipher",
+                    "PSK-AES128-GCM-SHA256",
+                    "--psk-identity",
+                    PSK_ID,
+                    "--psk-key",
+                    PSK_HEX,
+                    NULL};
+    CU_ASSERT_FATAL(proc_start(&c, g_ns_cli, "seqcheck.log", false, argv) == 0);
+    CU_ASSERT(proc_wait(&c, 30000));
+    char *o = slurp(c.out);
+    const char *line = o ? strstr(o, "SEQ ") : NULL;
+    unsigned records = 0, epoch1 = 0, dups = 1, echoed = 0;
+    char reneg[16] = "";
+    if (line == NULL || sscanf(line, "SEQ records=%u epoch1=%u dups=%u echoed=%u reneg=%15s",
+                               &records, &epoch1, &dups, &echoed, reneg) != 5)
+        printf("  seqcheck output: %s\n", o ? o : "(none)");
+    else
+        printf("  %u server records (%u in epoch 1), %u repeated (epoch, seq), %u echoes, "
+               "renegotiation %s\n",
+               records, epoch1, dups, echoed, reneg);
+    if (dups != 0 && o != NULL)
+        printf("%s", o);
+    CU_ASSERT_EQUAL(dups, 0);
+    CU_ASSERT(echoed >= 5);
+    /* The echoes plus the engine's answer to the renegotiation attempt. */
+    CU_ASSERT(epoch1 >= 7);
+    free(o);
+}
+
 static void test_reconnect_same_port(void)
 {
     REQUIRE_READY();
@@ -1356,6 +1400,8 @@ void cu_register(void)
     CU_add_test(s, "200 clients, garbage, replays", test_many_clients_and_garbage);
     CU_add_test(s, "idle session reaped", test_idle_reap);
     CU_add_test(s, "close_notify removes the session", test_close_notify);
+    CU_add_test(s, "one (epoch, sequence) per server record, renegotiation attempt included",
+                test_unique_server_sequence);
     CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
     CU_add_test(s, "clear errors: bad EAL option, unreadable key, missing port",
                 test_startup_errors);

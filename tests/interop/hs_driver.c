@@ -235,6 +235,9 @@ static void on_established(struct session *s)
     const struct hs_suite_info *si = k ? hs_suite_find(k->suite) : NULL;
     s->established = true;
     g_st.established++;
+    /* No dataplane here: the engine seals every record of the session. */
+    if (hs_own_write_seq(s->hs) != 0)
+        logf_("SEQ-ERROR id=%u", s->id);
     static const char *kex_names[] = {"PSK", "ECDHE_PSK", "ECDHE_ECDSA", "ECDHE_RSA"};
     logf_("ESTABLISHED id=%u peer=%s suite=%s suite_id=0x%04X kex=%s identity=\"%s\" sni=\"%s\"",
           s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?", k ? k->suite : 0,

@@ -1073,6 +1073,68 @@ static void test_close_notify(void)
     pair_free(&p);
 }
 
+static uint64_t rec_seq(const uint8_t *rec)
+{
+    uint64_t seq = 0;
+    for (int i = 5; i < 11; i++)
+        seq = seq << 8 | rec[i];
+    return seq;
+}
+
+/* Epoch 1's write sequence after ESTABLISHED: the engine's records use
+ * HS_ENGINE_WSEQ_RESERVE numbers below keys.server_write_seq_next (where
+ * the dataplane starts) and never one at or above it; past the reserve it
+ * sends nothing, until a caller without a dataplane takes the rest. */
+static void test_engine_write_range(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+    uint8_t rec[256];
+    size_t rec_len = 0;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    uint64_t dp_first = hs_keys(p.hs)->server_write_seq_next, prev = 0;
+    CU_ASSERT(dp_first >= HS_ENGINE_WSEQ_RESERVE);
+    for (unsigned i = 0; i < HS_ENGINE_WSEQ_RESERVE; i++) {
+        CU_ASSERT_EQUAL_FATAL(
+            hs_seal_app(p.hs, (const uint8_t *)"x", 1, rec, sizeof(rec), &rec_len), 0);
+        uint64_t seq = rec_seq(rec);
+        CU_ASSERT(seq < dp_first);
+        CU_ASSERT(i == 0 || seq == prev + 1);
+        prev = seq;
+    }
+    CU_ASSERT_EQUAL(prev, dp_first - 1);
+    CU_ASSERT_EQUAL(hs_seal_app(p.hs, (const uint8_t *)"x", 1, rec, sizeof(rec), &rec_len),
+                    CR_ERR_LIMIT);
+    /* The close_notify answer has no number left: not sent, counted. */
+    CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
+    size_t len = 0;
+    uint8_t *d = dq_pop(&p.c2s, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    free(d);
+    CU_ASSERT_EQUAL(out.event, HS_EV_CLOSED);
+    CU_ASSERT_EQUAL(out.n_dgrams, 0);
+    CU_ASSERT_EQUAL(hs_get_stats(p.hs)->wseq_exhausted, 2);
+    pair_free(&p);
+
+    /* No dataplane: the engine owns the whole sequence. */
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL(hs_own_write_seq(p.hs), CR_ERR_INVAL); /* not yet established */
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    CU_ASSERT_EQUAL(hs_own_write_seq(p.hs), 0);
+    for (unsigned i = 0; i < 2 * HS_ENGINE_WSEQ_RESERVE; i++)
+        CU_ASSERT_EQUAL(hs_seal_app(p.hs, (const uint8_t *)"x", 1, rec, sizeof(rec), &rec_len), 0);
+    CU_ASSERT_EQUAL(hs_close(p.hs, &out), 0);
+    CU_ASSERT_EQUAL(out.n_dgrams, 1);
+    pair_free(&p);
+}
+
 static void test_renegotiation_refused(void)
 {
     struct hs_params params;
@@ -1099,6 +1161,9 @@ static void test_renegotiation_refused(void)
      * it with the client's view of the keys by handing it to the client. */
     CU_ASSERT_EQUAL(out.dgrams[0].data[0], 21);
     CU_ASSERT_EQUAL(out.dgrams[0].data[4], 1);
+    /* Its sequence number is the engine's, below the dataplane's range
+     * (issue 8 finding 1: it used to be server_write_seq_next itself). */
+    CU_ASSERT(rec_seq(out.dgrams[0].data) < hs_keys(p.hs)->server_write_seq_next);
     push_out(&p, &out);
     SSL_do_handshake(p.ssl);
     unsigned long e = ERR_peek_last_error();
@@ -1439,6 +1504,7 @@ void cu_register(void)
     CU_add_test(s, "bad MAC drop and limit", test_bad_mac_dropped_then_limit);
     CU_add_test(s, "close_notify", test_close_notify);
     CU_add_test(s, "renegotiation refused", test_renegotiation_refused);
+    CU_add_test(s, "engine's epoch-1 writes stay below the dataplane's", test_engine_write_range);
     CU_add_test(s, "MTU 576 big chain", test_mtu_576_big_chain);
     CU_add_test(s, "client auth require", test_client_auth_require);
     CU_add_test(s, "client auth require missing", test_client_auth_require_missing);
