@@ -16,7 +16,10 @@
  *                       "A:B", mtu, cookie, require_ems, replay_window,
  *                       retransmit_initial_ms, retransmit_max_ms,
  *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI}]
- *   control_socket, max_sessions, stats_interval_ms, checksum_offload
+ *   control_socket, max_sessions, stats_interval_ms, checksum_offload,
+ *   cookie_rotate_ms (>= 1 s, default 60 s: every listener's cookie secret
+ *                     is replaced this often; the previous one is still
+ *                     accepted, so a cookie lives one to two periods)
  * Durations (*_ms keys) take plain milliseconds or "250ms", "30s", "5m", "1h".
  */
 #include "gw_config.h"
@@ -37,17 +40,19 @@
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
-#define GW_CFG_FILE_MAX_BYTES      (1024 * 1024) /* larger config files are refused */
-#define GW_CFG_KEY_PATH_MAX_LEN    96
-#define GW_MAX_SESSIONS_LIMIT      (16u * 1024 * 1024)
-#define GW_DURATION_MAX_MS         UINT32_MAX
-#define GW_DEFAULT_LISTEN_PORT     4433
-#define GW_DEFAULT_BACKEND_PORT    5683
-#define GW_DEFAULT_IDLE_TIMEOUT_MS 300000u
-#define GW_DEFAULT_NAT_PORT_MIN    20000
-#define GW_DEFAULT_NAT_PORT_MAX    59999
-#define GW_DEFAULT_MAX_SESSIONS    65536u
-#define GW_DEFAULT_CONTROL_SOCKET  "/run/dtlsgw.sock"
+#define GW_CFG_FILE_MAX_BYTES       (1024 * 1024) /* larger config files are refused */
+#define GW_CFG_KEY_PATH_MAX_LEN     96
+#define GW_MAX_SESSIONS_LIMIT       (16u * 1024 * 1024)
+#define GW_DURATION_MAX_MS          UINT32_MAX
+#define GW_DEFAULT_LISTEN_PORT      4433
+#define GW_DEFAULT_BACKEND_PORT     5683
+#define GW_DEFAULT_IDLE_TIMEOUT_MS  300000u
+#define GW_DEFAULT_NAT_PORT_MIN     20000
+#define GW_DEFAULT_NAT_PORT_MAX     59999
+#define GW_DEFAULT_MAX_SESSIONS     65536u
+#define GW_DEFAULT_CONTROL_SOCKET   "/run/dtlsgw.sock"
+#define GW_DEFAULT_COOKIE_ROTATE_MS 60000u
+#define GW_COOKIE_ROTATE_MIN_MS     1000u
 #define GW_IPV4(a, b, c, d)                                                                        \
     (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
@@ -87,6 +92,7 @@ void gw_config_default(struct gw_config *cfg)
     snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", GW_DEFAULT_CONTROL_SOCKET);
     cfg->max_sessions = GW_DEFAULT_MAX_SESSIONS;
     cfg->stats_interval_ms = 0;
+    cfg->cookie_rotate_ms = GW_DEFAULT_COOKIE_ROTATE_MS;
     cfg->checksum_offload = true;
 }
 
@@ -692,6 +698,8 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     }
     if (strcmp(k, "checksum_offload") == 0)
         return get_bool(ps, v, k, &cfg->checksum_offload);
+    if (strcmp(k, "cookie_rotate_ms") == 0)
+        return get_duration_ms(ps, v, k, GW_COOKIE_ROTATE_MIN_MS, &cfg->cookie_rotate_ms);
     return unknown_key(ps, k, kn);
 }
 

@@ -91,6 +91,7 @@ struct gw_config {
     char control_socket[GW_PATH_MAX_LEN]; /* default /run/dtlsgw.sock */
     uint32_t max_sessions;                /* default 65536 */
     uint32_t stats_interval_ms;           /* 0: no periodic print */
+    uint32_t cookie_rotate_ms;            /* cookie secret lifetime, default 60 s */
     bool checksum_offload;                /* use NIC TX csum offload if offered */
     char source[GW_PATH_MAX_LEN];         /* config name for messages; "" default */
 };

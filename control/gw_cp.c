@@ -71,6 +71,10 @@ struct cp_peer {
     uint16_t worker; /* worker whose queue received it */
     bool has_random;
     uint8_t ch_random[CP_RANDOM_LEN]; /* ClientHello.random of this handshake */
+    /* hs is a new handshake from the address:port of the live session sess
+     * (RFC 6347 §4.2.8): sess stays until hs completes, and outlives it
+     * when hs fails. */
+    bool replacing;
 };
 
 struct cp_listener {
@@ -96,6 +100,7 @@ struct gw_cp {
     uint64_t tick_per_ms;
     uint64_t now_ms;
     uint64_t last_reap_ms;
+    uint64_t last_cookie_ms; /* last rotation of the listeners' cookie secrets */
     uint64_t last_arp_ms;
     uint64_t last_stats_ms;
     uint64_t last_ctl_ms;
@@ -335,6 +340,17 @@ fail:
 /* ---- handshake output --------------------------------------------------------- */
 
 /* One line per notable peer event, at most GW_CP_LOG_PER_SEC a second. */
+/* Ends the new handshake of a replacing peer; its live session stays. */
+static void pending_abandon(struct gw_cp *cp, struct cp_peer *peer)
+{
+    (void)cp;
+    (void)rte_timer_stop(&peer->timer);
+    hs_free(peer->hs);
+    peer->hs = NULL;
+    peer->replacing = false;
+    peer->has_random = false;
+}
+
 static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *what, int alert)
 {
     uint64_t sec = cp_now_ms(cp) / 1000;
@@ -356,9 +372,25 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     /* Install before the final flight leaves: the client may send
      * application data as soon as it has our Finished, and the worker must
      * find the session by then. */
+    if (out->event == HS_EV_ESTABLISHED && peer->replacing) {
+        /* The new handshake completed: now the old association goes. */
+        dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
+        session_remove(cp, peer, false);
+        peer->replacing = false;
+    }
     if (out->event == HS_EV_ESTABLISHED && peer->sess == NULL && session_install(cp, peer) < 0) {
         peer_free(cp, peer, false); /* counted as DROP_CP_INSTALL */
         return false;
+    }
+    if (peer->replacing && (out->event == HS_EV_FAILED || out->event == HS_EV_TIMEOUT)) {
+        /* The new handshake failed (or was a replay that nobody answers):
+         * the live session stays as it was, without an engine. */
+        dp_cnt_inc(out->event == HS_EV_FAILED ? DP_CNT_CP_HS_FAILED : DP_CNT_CP_HS_TIMEOUT);
+        dp_cnt_inc(DP_CNT_CP_SESS_KEPT);
+        for (unsigned i = 0; i < out->n_dgrams; i++)
+            send_to_peer(cp, peer, out->dgrams[i].data, out->dgrams[i].len);
+        pending_abandon(cp, peer);
+        return true;
     }
     for (unsigned i = 0; i < out->n_dgrams; i++)
         send_to_peer(cp, peer, out->dgrams[i].data, out->dgrams[i].len);
@@ -393,14 +425,15 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     }
 }
 
-static void hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
+/* Returns false when the peer was freed. */
+static bool hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, size_t len)
 {
     struct hs_out out;
     memset(&out, 0, sizeof(out));
     int rc = hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
     if (rc < 0 && out.event != HS_EV_FAILED)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_INPUT);
-    (void)handle_out(cp, peer, &out);
+    return handle_out(cp, peer, &out);
 }
 
 /* Starts a handshake for a peer whose ClientHello passed the cookie check
@@ -416,7 +449,10 @@ static void peer_start(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d,
     peer->hs = hs_new(cp->lst[peer->listener].ctx, &hp, cp_now_ms(cp));
     if (peer->hs == NULL) {
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
-        peer_free(cp, peer, false);
+        if (peer->replacing)
+            pending_abandon(cp, peer);
+        else
+            peer_free(cp, peer, false);
         return;
     }
     dp_cnt_inc(DP_CNT_CP_HS_STARTED);
@@ -495,8 +531,12 @@ static void replace_handshake(struct gw_cp *cp, struct cp_peer *peer, const uint
         HS_COOKIE_VALID)
         return;
     if (peer->sess != NULL) {
-        dp_cnt_inc(DP_CNT_CP_SESS_REPLACED);
-        session_remove(cp, peer, false);
+        /* RFC 6347 §4.2.8: "proceed with a handshake but preserve the
+         * existing association until the new handshake completes" — a
+         * replayed old ClientHello whose cookie is still valid must not end
+         * a live session (counted CP_SESS_REPLACED when it completes). */
+        dp_cnt_inc(DP_CNT_CP_SESS_REHANDSHAKE);
+        peer->replacing = true;
     } else {
         dp_cnt_inc(DP_CNT_CP_HS_RESTARTED);
         log_peer(cp, peer, "client restarted its handshake", -1);
@@ -525,10 +565,20 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
         replace_handshake(cp, peer, d, len);
         return;
     }
+    if (peer->replacing) {
+        /* The new handshake's flights (epoch 0, and its epoch-1 Finished,
+         * which the old session's keys do not open) go to its engine. */
+        for (unsigned i = 0; i < n; i++)
+            if (recs[i].type == DP_CT_HANDSHAKE || recs[i].type == DP_CT_CHANGE_CIPHER_SPEC) {
+                if (!hs_feed(cp, peer, d, len) || peer->sess != s)
+                    return; /* peer freed, or it completed: s is gone */
+                break;
+            }
+    }
     /* RFC 6347 §4.2.4: the client repeated its final flight (epoch-0
      * ClientKeyExchange/CCS, epoch-1 Finished) because our Finished was
      * lost: the engine, kept for this, retransmits its last flight. */
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n && !peer->replacing && peer->hs != NULL; i++)
         if (recs[i].type == DP_CT_HANDSHAKE || recs[i].type == DP_CT_CHANGE_CIPHER_SPEC) {
             dp_cnt_inc(DP_CNT_CP_FINAL_FLIGHT_REPEAT);
             struct hs_out out;
@@ -777,6 +827,18 @@ void gw_cp_print_stats(struct gw_cp *cp, FILE *f, bool all)
     fflush(f);
 }
 
+/* Every listener's cookie secret, on the timer (cookie_rotate_ms) and on
+ * the rotate-cookie command; the previous secret is still accepted
+ * (cr_cookie.h), so a cookie is good for one to two periods and a
+ * captured ClientHello+cookie cannot be replayed later than that. */
+static int cookie_rotate_all(struct gw_cp *cp)
+{
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        CR_GUARD(hs_ctx_rotate_cookie_secret(cp->lst[i].ctx));
+    dp_cnt_inc(DP_CNT_CP_COOKIE_ROTATED);
+    return 0;
+}
+
 /* ---- control socket ------------------------------------------------------------- */
 #ifdef GW_HAVE_CTL
 static int ctl_stats(void *arg, json_t *res, char *err)
@@ -908,8 +970,8 @@ static int ctl_rotate_cookie(void *arg, json_t *res, char *err)
 {
     (void)err;
     struct gw_cp *cp = arg;
-    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
-        CR_GUARD(hs_ctx_rotate_cookie_secret(cp->lst[i].ctx));
+    CR_GUARD(cookie_rotate_all(cp));
+    cp->last_cookie_ms = cp_now_ms(cp);
     json_object_set_new(res, "rotated", json_integer(cp->cfg->n_listeners));
     return 0;
 }
@@ -1041,6 +1103,7 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
     };
 #endif
     cp->workers_running = true;
+    cp->last_cookie_ms = cp_now_ms(cp);
     uint32_t idle = 0;
     while (!*stop) {
         unsigned work = 0;
@@ -1064,6 +1127,10 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
         if (cp->now_ms - cp->last_reap_ms >= GW_CP_REAP_PERIOD_MS) {
             reap_idle(cp);
             cp->last_reap_ms = cp->now_ms;
+        }
+        if (cp->now_ms - cp->last_cookie_ms >= cp->cfg->cookie_rotate_ms) {
+            (void)cookie_rotate_all(cp);
+            cp->last_cookie_ms = cp->now_ms;
         }
 #ifdef GW_HAVE_CTL
         if (cp->ctl != NULL && cp->now_ms - cp->last_ctl_ms >= 5) {

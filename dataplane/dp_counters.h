@@ -44,6 +44,9 @@
     X(CP_SESS_CLOSED, 0, "sessions removed by the client's close_notify")                          \
     X(CP_SESS_FATAL_ALERT, 0, "sessions removed by a fatal alert")                                 \
     X(CP_SESS_REPLACED, 0, "sessions replaced by a new handshake")                                 \
+    X(CP_SESS_REHANDSHAKE, 0, "new handshakes from a live session's address (session kept)")       \
+    X(CP_SESS_KEPT, 0, "live sessions kept when their address's new handshake failed")             \
+    X(CP_COOKIE_ROTATED, 0, "cookie secret rotations (timer and rotate-cookie)")                   \
     X(CP_HS_RESTARTED, 0, "handshakes restarted by a new ClientHello")                             \
     X(CP_SESS_FREED, 0, "sessions freed after the RCU grace period")                               \
     X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                                         \

@@ -16,13 +16,14 @@
  *       client first sends K exact replays of its last record and K copies
  *       with a forged sequence number (bad tag), then a fresh payload that
  *       must still be echoed; prints "DONE echoed=O failed=F replays=R
- *       forged=G".  --close sends close_notify at the end ("CLOSED n");
- *       otherwise the sockets are simply closed (sessions stay live).
- *   e2e-helper garbage --target IP:PORT --src IP [--n N] [--seed S] [--pps R]
- *       N malformed datagrams (random bytes, truncated and bad-length record
- *       headers, fake epoch-1 records, junk handshakes); 10% go to the next
- *       port (no listener) and 10% to random ports 20000-59999 (the NAT
- *       range); prints "SENT n".
+ *       forged=G hellos=H".  --save-hello FILE keeps the first client's
+ *       last ClientHello (the one with the cookie); --replay-hello FILE
+ *       makes round 2 first send that datagram three times from the first
+ *       client's socket, as an attacker who captured it would.  --close sends close_notify at the
+ * end ("CLOSED n"); otherwise the sockets are simply closed (sessions stay live). e2e-helper
+ * garbage --target IP:PORT --src IP [--n N] [--seed S] [--pps R] N malformed datagrams (random
+ * bytes, truncated and bad-length record headers, fake epoch-1 records, junk handshakes); 10% go to
+ * the next port (no listener) and 10% to random ports 20000-59999 (the NAT range); prints "SENT n".
  *   e2e-helper seqcheck --server IP:PORT [--src IP] [--psk-identity ID
  *       --psk-key HEX] [--cipher C]
  *       One DTLS 1.2 PSK client that records the (epoch, sequence) of every
@@ -31,6 +32,9 @@
  *       gateway refuses with no_renegotiation), more application data and
  *       close_notify.  Prints "SEQ records=R epoch1=E dups=D echoed=O
  *       reneg=..." and "DUP epoch seq" per repeated pair.
+ *
+ *   e2e-helper send --target IP:PORT --src IP:PORT --file F
+ *       Sends F's bytes as one datagram from that source; prints "SENT 1".
  *
  * Owns: its sockets and SSL objects.  Must not: depend on the gateway's
  * code (it is a real, independent peer).
@@ -259,6 +263,8 @@ struct cl {
     uint64_t last_send_ms;
     uint8_t last_rec[H_DGRAM_MAX_BYTES]; /* last app-data datagram sent */
     size_t last_rec_len;
+    uint8_t hello[H_DGRAM_MAX_BYTES]; /* last ClientHello datagram sent */
+    size_t hello_len;
 };
 
 static struct cl g_cl[H_MAX_CLIENTS];
@@ -290,6 +296,14 @@ static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lon
         struct cl *c = (struct cl *)BIO_get_callback_arg(b);
         memcpy(c->last_rec, argp, len);
         c->last_rec_len = len;
+    }
+    /* An epoch-0 handshake record starting with a ClientHello: the last one
+     * written is the one that carried the cookie. */
+    if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && len > 25 && len <= H_DGRAM_MAX_BYTES &&
+        (uint8_t)argp[0] == 22 && argp[3] == 0 && argp[4] == 0 && argp[13] == 1) {
+        struct cl *c = (struct cl *)BIO_get_callback_arg(b);
+        memcpy(c->hello, argp, len);
+        c->hello_len = len;
     }
     return ret;
 }
@@ -464,6 +478,7 @@ static int cmd_clients(int argc, char **argv)
     unsigned n = 1, attack = 0, src_port = 0;
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
     bool wait_go = false, do_close = false, abandon_first = false;
+    const char *save_hello = NULL, *replay_hello = NULL;
     static const struct option opts[] = {
         {"abandon-first", 0, NULL, 'A'}, {"server", 1, NULL, 's'},
         {"src", 1, NULL, 'a'},           {"n", 1, NULL, 'n'},
@@ -471,7 +486,8 @@ static int cmd_clients(int argc, char **argv)
         {"psk-key", 1, NULL, 'k'},       {"cipher", 1, NULL, 'c'},
         {"timeout-ms", 1, NULL, 't'},    {"wait-go", 0, NULL, 'g'},
         {"attack", 1, NULL, 'x'},        {"close", 0, NULL, 'C'},
-        {"tag", 1, NULL, 'T'},           {NULL, 0, NULL, 0}};
+        {"tag", 1, NULL, 'T'},           {"replay-hello", 1, NULL, 'H'},
+        {"save-hello", 1, NULL, 'S'},    {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -514,6 +530,12 @@ static int cmd_clients(int argc, char **argv)
             break;
         case 'T':
             tag = optarg;
+            break;
+        case 'H':
+            replay_hello = optarg;
+            break;
+        case 'S':
+            save_hello = optarg;
             break;
         default:
             return 2;
@@ -598,6 +620,11 @@ static int cmd_clients(int argc, char **argv)
         ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
     }
     failed = n - ok;
+    FILE *sf = save_hello && g_cl[0].hello_len ? fopen(save_hello, "wb") : NULL;
+    if (sf) {
+        fwrite(g_cl[0].hello, 1, g_cl[0].hello_len, sf);
+        fclose(sf);
+    }
     printf("READY established=%u echoed=%u failed=%u\n", est, ok, failed);
     fflush(stdout);
     int rc = failed ? 1 : 0;
@@ -632,11 +659,27 @@ static int cmd_clients(int argc, char **argv)
                     forged++;
             }
         }
+        unsigned hellos = 0;
+        uint8_t old[H_DGRAM_MAX_BYTES];
+        size_t old_len = 0;
+        FILE *hf = replay_hello ? fopen(replay_hello, "rb") : NULL;
+        if (hf) {
+            old_len = fread(old, 1, sizeof(old), hf);
+            fclose(hf);
+        }
+        /* An earlier connection's ClientHello with its (still valid)
+         * cookie, from this address:port: a replay must not tear down the
+         * live session. */
+        for (unsigned k = 0; k < 3 && old_len > 0 && g_cl[0].established; k++)
+            hellos += send(g_cl[0].fd, old, old_len, 0) > 0;
+        if (hellos > 0)
+            sleep_ms(300);
         run_round(n, tag, 2, mono_ms() + (uint64_t)timeout_ms);
         ok = 0;
         for (unsigned i = 0; i < n; i++)
             ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
-        printf("DONE echoed=%u failed=%u replays=%u forged=%u\n", ok, n - ok, replays, forged);
+        printf("DONE echoed=%u failed=%u replays=%u forged=%u hellos=%u\n", ok, n - ok, replays,
+               forged, hellos);
         fflush(stdout);
         rc = ok == n ? 0 : 1;
     }
@@ -655,6 +698,33 @@ static int cmd_clients(int argc, char **argv)
     }
     SSL_CTX_free(ctx);
     return rc;
+}
+
+/* ---- send: one datagram from a file ------------------------------------- */
+
+static int cmd_send(const char *target_s, const char *src_s, const char *file)
+{
+    struct sockaddr_in t, s;
+    uint8_t buf[H_DGRAM_MAX_BYTES];
+    FILE *f = file ? fopen(file, "rb") : NULL;
+    size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f)
+        fclose(f);
+    if (!target_s || parse_ipport(target_s, &t) < 0 || !src_s || parse_ipport(src_s, &s) < 0 ||
+        len == 0) {
+        fprintf(stderr, "send: --target IP:PORT --src IP:PORT --file F needed\n");
+        return 2;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&s, sizeof(s)) != 0 ||
+        sendto(fd, buf, len, 0, (struct sockaddr *)&t, sizeof(t)) != (ssize_t)len) {
+        perror("send");
+        return 1;
+    }
+    close(fd);
+    printf("SENT 1\n");
+    return 0;
 }
 
 /* ---- seqcheck: every server record's (epoch, sequence) ------------------ */
@@ -839,13 +909,13 @@ int main(int argc, char **argv)
         return cmd_clients(argc - 1, argv + 1);
     if (strcmp(mode, "seqcheck") == 0)
         return cmd_seqcheck(argc - 1, argv + 1);
-    const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL;
+    const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL, *file = NULL;
     unsigned n = 10000, pps = 0;
     uint64_t seed = 1;
-    static const struct option opts[] = {{"bind", 1, NULL, 'b'},   {"log", 1, NULL, 'l'},
-                                         {"target", 1, NULL, 't'}, {"src", 1, NULL, 'a'},
-                                         {"n", 1, NULL, 'n'},      {"seed", 1, NULL, 's'},
-                                         {"pps", 1, NULL, 'r'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"bind", 1, NULL, 'b'}, {"log", 1, NULL, 'l'},  {"target", 1, NULL, 't'},
+        {"src", 1, NULL, 'a'},  {"n", 1, NULL, 'n'},    {"seed", 1, NULL, 's'},
+        {"pps", 1, NULL, 'r'},  {"file", 1, NULL, 'f'}, {NULL, 0, NULL, 0}};
     int o;
     optind = 2;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -871,6 +941,9 @@ int main(int argc, char **argv)
         case 'r':
             pps = (unsigned)atoi(optarg);
             break;
+        case 'f':
+            file = optarg;
+            break;
         default:
             return 2;
         }
@@ -880,6 +953,8 @@ int main(int argc, char **argv)
         return cmd_echo(bind_s, log_s);
     if (strcmp(mode, "garbage") == 0)
         return cmd_garbage(target, src, n, seed, pps);
+    if (strcmp(mode, "send") == 0)
+        return cmd_send(target, src, file);
     fprintf(stderr, "e2e-helper: unknown mode %s\n", mode);
     return 2;
 }

@@ -50,6 +50,7 @@
 #define E2E_GW_START_TIMEOUT_MS 60000
 #define E2E_KILL_GRACE_MS       3000
 #define E2E_IDLE_TIMEOUT_S      3
+#define E2E_COOKIE_ROTATE_MS    3000 /* cookie_rotate_ms: a cookie lives 3-6 s */
 #define E2E_N_MANY              200
 #define E2E_N_GARBAGE           10000
 #define E2E_ATTACK_PER_CLIENT   5
@@ -494,9 +495,10 @@ static int write_config(void)
             "    idle_timeout_ms: %ds\n"
             "    nat_ports: 40000-49999\n"
             "control_socket: %s\n"
+            "cookie_rotate_ms: %d\n"
             "max_sessions: 4096\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE, g_dir,
-            E2E_IDLE_TIMEOUT_S, g_sock);
+            E2E_IDLE_TIMEOUT_S, g_sock, E2E_COOKIE_ROTATE_MS);
     fclose(f);
     return 0;
 }
@@ -1129,6 +1131,93 @@ static void test_unique_server_sequence(void)
     free(o);
 }
 
+/* Issue 8 finding 5, RFC 6347 §4.2.8: a ClientHello with a valid cookie
+ * from the address:port of a live session starts a new handshake, but the
+ * existing association stays until that handshake completes.  An attacker
+ * who captured a client's ClientHello (cookie still valid) and replays it
+ * must not end the session: its next payload is still echoed. */
+static void test_replayed_hello_keeps_session(void)
+{
+    REQUIRE_READY();
+    char hello[512];
+    path_in(hello, sizeof(hello), "rehello.bin");
+    struct proc c;
+    /* Connection 1 from 10.77.0.5:41350 keeps its ClientHello. */
+    const char *args1[] = {"--server", GW_IP ":4433",    "--src",        "10.77.0.5", "--src-port",
+                           "41350",    "--psk-identity", PSK_ID,         "--psk-key", PSK_HEX,
+                           "--tag",    "rehello1",       "--save-hello", hello,       NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "rehello-client1.log", false, args1));
+    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    /* Connection 2 from the same address:port replaces it; then the old
+     * ClientHello is replayed at it. */
+    long long replaced0 = stat_now("CP_SESS_REPLACED");
+    const char *args2[] = {
+        "--server", GW_IP ":4433",    "--src",          "10.77.0.5", "--src-port",
+        "41350",    "--psk-identity", PSK_ID,           "--psk-key", PSK_HEX,
+        "--tag",    "rehello2",       "--replay-hello", hello,       NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "rehello-client2.log", true, args2));
+    CU_ASSERT_FATAL(proc_wait_output(&c, "READY ", 20000));
+    CU_ASSERT_EQUAL(stat_now("CP_SESS_REPLACED"), replaced0 + 1);
+    CU_ASSERT(write(c.in_fd, "go\n", 3) == 3);
+    bool done = proc_wait_output(&c, "DONE ", 30000);
+    char *o = slurp(c.out);
+    bool ok = done && o && strstr(o, "DONE echoed=1 failed=0") && strstr(o, "hellos=3");
+    printf("  replayed ClientHello+cookie of an earlier connection: %s\n",
+           ok ? "live session still answers" : "FAIL");
+    if (!ok)
+        fprintf(stderr, "e2e: replayed hello: %s\n", o ? o : "(no output)");
+    free(o);
+    CU_ASSERT(ok);
+    proc_stop(&c, SIGTERM);
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.5", 41350), 1);
+    CU_ASSERT_EQUAL(stat_now("CP_SESS_REPLACED"), replaced0 + 1);
+
+    /* The cookie secret rotates by itself (cookie_rotate_ms): two
+     * rotations later a captured cookie is refused, and replaying its
+     * ClientHello at the live session (another connection, 41351) only
+     * earns a HelloVerifyRequest. */
+    char hello3[512];
+    path_in(hello3, sizeof(hello3), "rehello3.bin");
+    const char *args3[] = {"--server", GW_IP ":4433",    "--src",        "10.77.0.5", "--src-port",
+                           "41351",    "--psk-identity", PSK_ID,         "--psk-key", PSK_HEX,
+                           "--tag",    "rehello3",       "--save-hello", hello3,      NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "rehello-client3.log", false, args3));
+    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    /* A second connection from 41351, so that the first one's ClientHello
+     * is not the current session's (a duplicate of that is dropped before
+     * any cookie check). */
+    args3[11] = "rehello4";
+    args3[12] = NULL;
+    CU_ASSERT_FATAL(helper_clients(&c, "rehello-client4.log", false, args3));
+    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    long long rot0 = stat_now("CP_COOKIE_ROTATED");
+    uint64_t t0 = mono_ms();
+    while (stat_now("CP_COOKIE_ROTATED") < rot0 + 2 && mono_ms() - t0 < 4 * E2E_COOKIE_ROTATE_MS)
+        sleep_ms(100);
+    printf("  cookie secret rotated twice in %llu ms (period %d ms)\n",
+           (unsigned long long)(mono_ms() - t0), E2E_COOKIE_ROTATE_MS);
+    CU_ASSERT(stat_now("CP_COOKIE_ROTATED") >= rot0 + 2);
+    json_t *s0 = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s0);
+    long long hvr0 = hvr_total(s0), re0 = stat_find(s0, "CP_SESS_REHANDSHAKE");
+    json_decref(s0);
+    char *sargv[] = {(char *)g_helper,  "send",   "--target", GW_IP ":4433", "--src",
+                     "10.77.0.5:41351", "--file", hello3,     NULL};
+    struct proc snd;
+    CU_ASSERT_FATAL(proc_start(&snd, g_ns_cli, "rehello-send.log", false, sargv) == 0);
+    CU_ASSERT(proc_wait(&snd, 5000));
+    sleep_ms(300);
+    json_t *s1 = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
+    CU_ASSERT(hvr_total(s1) > hvr0);
+    CU_ASSERT_EQUAL(stat_find(s1, "CP_SESS_REHANDSHAKE"), re0);
+    json_decref(s1);
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.5", 41351), 1);
+}
+
 static void test_reconnect_same_port(void)
 {
     REQUIRE_READY();
@@ -1403,6 +1492,8 @@ void cu_register(void)
     CU_add_test(s, "one (epoch, sequence) per server record, renegotiation attempt included",
                 test_unique_server_sequence);
     CU_add_test(s, "reconnect from the same address:port", test_reconnect_same_port);
+    CU_add_test(s, "a replayed ClientHello+cookie leaves the live session",
+                test_replayed_hello_keeps_session);
     CU_add_test(s, "clear errors: bad EAL option, unreadable key, missing port",
                 test_startup_errors);
     CU_add_test(s, "client restarts mid-handshake from the same address:port",

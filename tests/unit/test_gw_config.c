@@ -274,6 +274,13 @@ static void test_durations(void)
     gw_config_default(&c);
     CU_ASSERT_EQUAL(gw_config_load_string(&c, "stats_interval_ms: 0\n", "s", err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
+    /* cookie_rotate_ms: default 60 s, at least 1 s (issue 8 finding 5). */
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(c.cookie_rotate_ms, 60000);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, "cookie_rotate_ms: 2m\n", "s", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.cookie_rotate_ms, 120000);
+    expect_err("cookie_rotate_ms: 999ms\n", 1, "cookie_rotate_ms", "");
+    expect_err("cookie_rotate_ms: 0\n", 1, "cookie_rotate_ms", "");
 }
 
 static void test_syntax_errors(void)
