@@ -8,10 +8,20 @@ set -u
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh || exit 1
 
-[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized || exit 1
+# -Drequire_tests=true: a test whose dependency is missing stops the set-up
+# with an error instead of being skipped silently.
+if [ -f build/build.ninja ]; then
+    meson configure build -Drequire_tests=true || exit 1
+else
+    meson setup build --buildtype=debugoptimized -Drequire_tests=true || exit 1
+fi
 ninja -C build || exit 1
-[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug \
-    -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+if [ -f build-asan/build.ninja ]; then
+    meson configure build-asan -Drequire_tests=true || exit 1
+else
+    meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+        -Drequire_tests=true || exit 1
+fi
 ninja -C build-asan || exit 1
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
