@@ -1414,6 +1414,31 @@ static int handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_o
     }
 }
 
+/* After the client's ChangeCipherSpec its handshake messages come
+ * protected (RFC 5246 §7.1: CCS switches the read state), so an epoch-0
+ * handshake record may only repeat messages already delivered (a
+ * retransmitted flight: message_seq below next_seq), or carry the
+ * CertificateVerify still awaited (it precedes the CCS but may arrive
+ * after it).  Anything else can only be spoofed: a spoofer who knows the
+ * 4-tuple must not end the handshake with it. */
+static bool epoch0_after_ccs_ok(const struct hs *hs, const uint8_t *body, size_t len)
+{
+    while (len >= HS_FRAG_HDR_LEN) {
+        uint16_t mseq = dp_load_be16(body + 4);
+        size_t flen = (size_t)body[9] << 16 | (size_t)body[10] << 8 | body[11];
+        bool old = (uint16_t)(hs->reasm.next_seq - 1 - mseq) < 0x8000; /* mseq < next_seq */
+        bool cv = hs->state == ST_WAIT_CERT_VERIFY && body[0] == MT_CERTIFICATE_VERIFY &&
+                  mseq == hs->reasm.next_seq;
+        if (!old && !cv)
+            return false;
+        if (flen > len - HS_FRAG_HDR_LEN)
+            return false;
+        body += HS_FRAG_HDR_LEN + flen;
+        len -= HS_FRAG_HDR_LEN + flen;
+    }
+    return len == 0;
+}
+
 static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *out,
                          uint64_t now_ms)
 {
@@ -1444,6 +1469,10 @@ static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_o
             hs->first_record_seen = true;
             hs->reasm.next_seq = dp_load_be16(rec->fragment + 4);
             hs->wseq[0] = rec->seq;
+        }
+        if (hs->read_epoch1 && !epoch0_after_ccs_ok(hs, rec->fragment, rec->length)) {
+            hs->stats.dropped_records++;
+            return 0;
         }
         feed_handshake(hs, 0, rec->fragment, rec->length);
         return process_messages(hs, out, now_ms);

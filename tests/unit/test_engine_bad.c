@@ -729,6 +729,45 @@ static void test_reseal(void)
     }
 }
 
+/* ---- epoch-0 handshake after the client's CCS (issue 8, low) ----------
+ * After the client's ChangeCipherSpec its handshake messages are protected
+ * (RFC 5246 §7.1), so a plaintext epoch-0 message at the next message_seq
+ * can only come from a spoofer: it must be dropped, not processed (here a
+ * plaintext "Finished" that would fail verification and end the
+ * handshake with decrypt_error). */
+static void hook_epoch0_after_ccs(struct drv *d, unsigned flight_no, void *arg)
+{
+    (void)arg;
+    if (flight_no != 3)
+        return;
+    unsigned n = flight_split(&d->to_srv, recs_a);
+    int ccs = find_type(recs_a, n, DP_CT_CHANGE_CIPHER_SPEC, 0);
+    int fin = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
+    CU_ASSERT_FATAL(ccs >= 0 && fin > ccs && n < MAX_RECS);
+    static const uint8_t bogus[12] = {0};
+    struct rec spoof;
+    spoof.epoch = 0;
+    spoof.seq = recs_a[ccs].seq + 100;
+    rec_set_msg(&spoof, HT_FINISHED, finished_mseq(recs_a, n), bogus, sizeof(bogus));
+    memmove(&recs_a[fin + 1], &recs_a[fin], (n - (unsigned)fin) * sizeof(recs_a[0]));
+    recs_a[fin] = spoof;
+    flight_set(&d->to_srv, recs_a, NULL, n + 1);
+}
+
+static void test_epoch0_after_ccs(void)
+{
+    static const enum cli_kind kinds[] = {CLI_PSK, CLI_ECDHE};
+    for (unsigned ki = 0; ki < 2; ki++) {
+        struct drv d;
+        drv_init(&d, kinds[ki], true, HS_CLIENT_AUTH_NONE);
+        d.hook = hook_epoch0_after_ccs;
+        drv_run(&d);
+        expect_established(&d, "plaintext Finished between CCS and Finished");
+        CU_ASSERT(d.hs && hs_get_stats(d.hs)->dropped_records >= 1);
+        drv_free(&d);
+    }
+}
+
 /* ---- ChangeCipherSpec / HelloVerifyRequest / ClientHello out of place -- */
 static void test_ccs_before_client_hello(void)
 {
@@ -1829,6 +1868,7 @@ void cu_register(void)
     CU_add_test(s, "capture ClientHello template", test_capture);
     CU_add_test(s, "test's own epoch-1 record crafting", test_reseal);
     CU_add_test(s, "ChangeCipherSpec before ClientHello", test_ccs_before_client_hello);
+    CU_add_test(s, "epoch-0 handshake after the client's CCS dropped", test_epoch0_after_ccs);
     CU_add_test(s, "HelloVerifyRequest from the client", test_hvr_from_client);
     CU_add_test(s, "ClientHello in epoch 1", test_client_hello_epoch1);
     CU_add_test(s, "renegotiation refused", test_renegotiation_refused);
