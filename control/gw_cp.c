@@ -328,6 +328,9 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
     if (rc < 0)
         goto fail;
     peer->sess = s;
+    /* The session holds its expanded keys now: the engine's raw copies
+     * and the master secret go (issue 8: wiped as soon as installed). */
+    hs_wipe_installed_keys(peer->hs);
     dp_cnt_inc(DP_CNT_CP_SESS_INSTALLED);
     return CR_OK;
 fail:

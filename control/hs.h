@@ -216,6 +216,11 @@ const struct hs_keys *hs_keys(const struct hs *hs); /* NULL before ESTABLISHED *
  * small sender): the engine owns the whole rest of epoch 1's write
  * sequence.  Only when ESTABLISHED; CR_ERR_INVAL otherwise. */
 CR_WUR int hs_own_write_seq(struct hs *hs);
+/* Once the caller copied keys (into its dataplane): wipes the key and IV
+ * bytes of hs_keys() and the master secret.  The engine keeps only its
+ * expanded AEAD contexts, for final-flight resends and alerts; hs_keys()
+ * then still names the suite, identity and sequence numbers. */
+void hs_wipe_installed_keys(struct hs *hs);
 bool hs_established(const struct hs *hs);
 
 struct hs_stats {

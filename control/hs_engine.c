@@ -1646,6 +1646,17 @@ int hs_seal_app(struct hs *hs, const uint8_t *data, size_t len, uint8_t *out_buf
     return 0;
 }
 
+void hs_wipe_installed_keys(struct hs *hs)
+{
+    if (hs == NULL || hs->state < ST_ESTABLISHED)
+        return; /* the master secret still verifies the client's Finished */
+    OPENSSL_cleanse(hs->master, sizeof(hs->master));
+    OPENSSL_cleanse(hs->keys.client_write_key, sizeof(hs->keys.client_write_key));
+    OPENSSL_cleanse(hs->keys.server_write_key, sizeof(hs->keys.server_write_key));
+    OPENSSL_cleanse(hs->keys.client_write_iv, sizeof(hs->keys.client_write_iv));
+    OPENSSL_cleanse(hs->keys.server_write_iv, sizeof(hs->keys.server_write_iv));
+}
+
 int hs_own_write_seq(struct hs *hs)
 {
     CR_ENSURE(hs && hs->state == ST_ESTABLISHED, CR_ERR_INVAL);

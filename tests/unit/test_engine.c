@@ -1135,6 +1135,32 @@ static void test_engine_write_range(void)
     pair_free(&p);
 }
 
+/* After the dataplane copied the keys the engine wipes its raw copies and
+ * the master secret, and still resends its final flight and seals. */
+static void test_wipe_installed_keys(void)
+{
+    struct hs_params params;
+    struct pair p;
+    static const uint8_t zero[CR_AEAD_KEY_MAX_LEN];
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
+    const struct hs_keys *k = hs_keys(p.hs);
+    CU_ASSERT_FATAL(k != NULL);
+    CU_ASSERT(memcmp(k->server_write_key, zero, k->key_len) != 0);
+    hs_wipe_installed_keys(p.hs);
+    CU_ASSERT(memcmp(k->server_write_key, zero, sizeof(k->server_write_key)) == 0);
+    CU_ASSERT(memcmp(k->client_write_key, zero, sizeof(k->client_write_key)) == 0);
+    CU_ASSERT(memcmp(k->server_write_iv, zero, sizeof(k->server_write_iv)) == 0);
+    CU_ASSERT(memcmp(k->client_write_iv, zero, sizeof(k->client_write_iv)) == 0);
+    CU_ASSERT_EQUAL(k->suite, HS_PSK_AES128_GCM);
+    /* The engine's own AEAD contexts still work both ways. */
+    exchange_app_data(&p);
+    pair_free(&p);
+}
+
 static void test_renegotiation_refused(void)
 {
     struct hs_params params;
@@ -1504,6 +1530,7 @@ void cu_register(void)
     CU_add_test(s, "bad MAC drop and limit", test_bad_mac_dropped_then_limit);
     CU_add_test(s, "close_notify", test_close_notify);
     CU_add_test(s, "renegotiation refused", test_renegotiation_refused);
+    CU_add_test(s, "raw keys and master secret wiped after install", test_wipe_installed_keys);
     CU_add_test(s, "engine's epoch-1 writes stay below the dataplane's", test_engine_write_range);
     CU_add_test(s, "MTU 576 big chain", test_mtu_576_big_chain);
     CU_add_test(s, "client auth require", test_client_auth_require);
