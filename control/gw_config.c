@@ -9,7 +9,8 @@
  * files are readable), or keep any state outside the caller's struct.
  *
  * Accepted layout (every key optional; lists replace the defaults):
- *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D}]
+ *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D,
+ *                       promiscuous: bool (default off)}]
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
  *                       cert2, key2, psk_file, ca_file,
  *                       client_auth: none|optional|require, suites: [..] or
@@ -498,6 +499,8 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
     }
     if (strcmp(k, "gateway") == 0)
         return get_ipv4(ps, v, full, &p->gateway_ipv4);
+    if (strcmp(k, "promiscuous") == 0)
+        return get_bool(ps, v, full, &p->promiscuous);
     return unknown_key(ps, full, kn);
 }
 

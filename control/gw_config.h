@@ -58,6 +58,7 @@ struct gw_port_cfg {
     uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
     uint32_t gateway_ipv4;        /* next hop for off-link destinations; 0: none */
+    bool promiscuous;             /* default false */
     uint32_t src_line;            /* line of the entry in the config; 0: default */
     uint32_t key_line[GW_PKEY_N]; /* line of each key; 0: not in the file */
 };

@@ -30,9 +30,12 @@
 #include <rte_timer.h>
 #include <rte_udp.h>
 
+#include <openssl/rand.h>
+
 #include "cr_aead.h"
 #include "dp_counters.h"
 #include "dp_record.h"
+#include "gw_nat.h"
 #include "gw_net.h"
 #include "hs.h"
 
@@ -81,7 +84,6 @@ struct cp_listener {
     struct hs_creds *creds;
     struct hs_ctx *ctx;
     int nh; /* next hop towards the backend */
-    uint16_t nat_next;
 };
 
 struct gw_cp {
@@ -94,6 +96,8 @@ struct gw_cp {
     uint32_t n_peers;
     uint32_t max_peers;
     uint64_t nat_used[CP_NAT_WORDS];
+    uint32_t rnd_pool[64]; /* nat_rnd's batch of random words */
+    unsigned rnd_left;
     unsigned rr_next;
     bool workers_running;
     uint64_t hz;
@@ -165,23 +169,22 @@ static void send_to_peer(struct gw_cp *cp, const struct cp_peer *peer, const uin
 
 /* ---- NAT ports ---------------------------------------------------------- */
 
+/* 32 random bits from libcrypto's CSPRNG, drawn 64 words at a time. */
+static uint32_t nat_rnd(void *arg)
+{
+    struct gw_cp *cp = arg;
+    if (cp->rnd_left == 0) {
+        if (RAND_bytes((unsigned char *)cp->rnd_pool, sizeof(cp->rnd_pool)) != 1)
+            cp->rnd_pool[0] ^= (uint32_t)rte_rdtsc(); /* never on Linux; still varies */
+        cp->rnd_left = RTE_DIM(cp->rnd_pool);
+    }
+    return cp->rnd_pool[--cp->rnd_left];
+}
+
 static int nat_alloc(struct gw_cp *cp, unsigned li)
 {
     const struct gw_listener_cfg *l = &cp->cfg->listeners[li];
-    uint32_t lo = l->nat_port_min, hi = l->nat_port_max;
-    if (lo == 0 || hi < lo)
-        return -1;
-    uint32_t span = hi - lo + 1;
-    uint32_t start = cp->lst[li].nat_next;
-    for (uint32_t i = 0; i < span; i++) {
-        uint32_t port = lo + (start + i) % span;
-        if (!(cp->nat_used[port / 64] & (UINT64_C(1) << (port % 64)))) {
-            cp->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
-            cp->lst[li].nat_next = (uint16_t)((start + i + 1) % span);
-            return (int)port;
-        }
-    }
-    return -1;
+    return gw_nat_pick(cp->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
 }
 
 static void nat_free(struct gw_cp *cp, uint16_t port)

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
         p->ip_be = rte_cpu_to_be_32(pc->ipv4);
         p->prefix_len = pc->prefix_len;
         p->gw_be = rte_cpu_to_be_32(pc->gateway_ipv4);
+        p->promiscuous = pc->promiscuous;
         rc = dp_port_init(p, g->n_workers, g->pool, g_cfg.checksum_offload, err, sizeof(err));
         if (rc != 0) {
             fprintf(stderr, "dtlsgw: %s\n", err);

@@ -65,6 +65,8 @@
     X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")                       \
     X(DROP_NAT_UNKNOWN, 1, "backend datagram to an unmapped NAT port")                             \
     X(DROP_NAT_PEER, 1, "datagram to a NAT port from a non-backend peer")                          \
+    X(DROP_NAT_WRONG_PORT, 1, "backend reply on a port the backend route does not use")            \
+    X(DROP_NAT_WRONG_MAC, 1, "backend reply not from the backend next hop's resolved MAC")         \
     X(DROP_PUNT_FULL, 1, "punt ring to the control plane full")                                    \
     X(DROP_HANDOFF_FULL, 1, "hand-off ring to the owning worker full")                             \
     X(DROP_HANDOFF_OWNER, 1, "handed-off frame whose owner changed")                               \

@@ -133,9 +133,14 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
         snprintf(err, err_len, "port %u: start failed: %s", p->port_id, rte_strerror(-rc));
         return rc;
     }
-    /* The gateway answers for its own MAC only, but ARP broadcasts are
-     * needed; promiscuous mode keeps veth/af_packet setups simple. */
-    (void)rte_eth_promiscuous_enable(p->port_id);
+    /* The gateway answers for its own MAC (and broadcast ARP) only: frames
+     * for other hosts on the segment are not its business, and receiving
+     * them widens what a spoofer can aim at the workers (issue 8).
+     * Promiscuous only when the operator's configuration asks for it. */
+    if (p->promiscuous)
+        (void)rte_eth_promiscuous_enable(p->port_id);
+    else
+        (void)rte_eth_promiscuous_disable(p->port_id);
     return 0;
 }
 

@@ -70,6 +70,7 @@ struct dp_port {
     uint16_t mtu;   /* L3 MTU in bytes */
     bool spread;    /* RX queues spread flows (RSS / fanout) */
     bool tx_csum_offload;
+    bool promiscuous; /* caller's: receive frames for any MAC (off by default) */
     uint8_t prefix_len;
     uint32_t ip_be; /* our address, network order */
     uint32_t gw_be; /* next hop for off-link, network order; 0 none */
@@ -81,7 +82,7 @@ struct dp_port {
 struct rte_mempool *dp_port_pool_create(const char *name, unsigned n_mbufs, int socket_id);
 
 /* Configures and starts port p->port_id for n_workers workers.  Fields
- * ip_be/prefix_len/gw_be are the caller's; the rest is filled.  On error
+ * ip_be/prefix_len/gw_be/promiscuous are the caller's; the rest is filled.  On error
  * returns a negative errno and writes a message into err. */
 int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool,
                  bool want_csum_offload, char *err, size_t err_len);

@@ -942,6 +942,21 @@ static void nat_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls 
         drop(w, m, DP_CNT_DROP_NAT_PEER);
         return;
     }
+    /* Addresses and ports can be forged by anyone who reaches a port; a
+     * backend reply also arrives on the port the backend route uses and
+     * from the next hop's resolved MAC (the backend, or its router).
+     * Otherwise a client-side host could inject plaintext that the
+     * gateway would encrypt to the client as the backend's. */
+    if (m->port != s->backend_port_id) {
+        drop(w, m, DP_CNT_DROP_NAT_WRONG_PORT);
+        return;
+    }
+    uint64_t nh_mac = __atomic_load_n(&w->g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
+    const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    if (!(nh_mac & DP_NH_VALID) || (nh_mac & ~DP_NH_VALID) != dp_mac_to_word(&eth->src_addr)) {
+        drop(w, m, DP_CNT_DROP_NAT_WRONG_MAC);
+        return;
+    }
     if (s->owner != w->idx) {
         handoff(w, m, s->owner, from_handoff);
         return;

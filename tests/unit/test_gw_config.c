@@ -274,6 +274,19 @@ static void test_durations(void)
     gw_config_default(&c);
     CU_ASSERT_EQUAL(gw_config_load_string(&c, "stats_interval_ms: 0\n", "s", err, sizeof(err)), 0);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
+    /* ports[].promiscuous: off unless configured (issue 8 finding 3). */
+    gw_config_default(&c);
+    CU_ASSERT_FALSE(c.ports[0].promiscuous);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "ports:\n  - {port_id: 0, address: 10.0.0.1/24}\n"
+                                          "  - {port_id: 1, address: 10.0.1.1/24, "
+                                          "promiscuous: true}\n",
+                                          "s", err, sizeof(err)),
+                    0);
+    CU_ASSERT_FALSE(c.ports[0].promiscuous);
+    CU_ASSERT_TRUE(c.ports[1].promiscuous);
+    expect_err("ports:\n  - {port_id: 0, address: 10.0.0.1/24, promiscuous: often}\n", 2,
+               "ports[0].promiscuous", "not a boolean");
     /* cookie_rotate_ms: default 60 s, at least 1 s (issue 8 finding 5). */
     gw_config_default(&c);
     CU_ASSERT_EQUAL(c.cookie_rotate_ms, 60000);

@@ -10,6 +10,7 @@
 
 #include "cu_main.h"
 #include "dp_counters.h"
+#include "gw_nat.h"
 #include "gw_net.c"
 #include "test_eal.h"
 
@@ -254,6 +255,45 @@ static void test_udp_frame(void)
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
+/* ---- NAT port choice (gw_nat.h, issue 8 finding 3) --------------------- */
+static uint32_t xs_rnd(void *arg)
+{
+    uint64_t *x = arg;
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (uint32_t)(*x >> 16);
+}
+
+static void test_nat_pick_random(void)
+{
+    static uint64_t used[65536 / 64];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    const uint32_t lo = 20000, hi = 20999, span = hi - lo + 1;
+    memset(used, 0, sizeof(used));
+    int prev = -1;
+    unsigned next_of_prev = 0;
+    for (uint32_t i = 0; i < span; i++) {
+        int p = gw_nat_pick(used, lo, hi, xs_rnd, &x);
+        CU_ASSERT_FATAL(p >= (int)lo && p <= (int)hi); /* also: every port found */
+        if (prev >= 0 && p == prev + 1)
+            next_of_prev++;
+        prev = p;
+    }
+    /* Not handed out in order: an in-order allocator scores span - 1. */
+    printf("\n    %u of %u picks were the previous port + 1\n", next_of_prev, span - 1);
+    CU_ASSERT(next_of_prev < span / 20);
+    for (uint32_t port = lo; port <= hi; port++)
+        CU_ASSERT(gw_nat_test(used, port));                     /* each exactly once: all marked */
+    CU_ASSERT_EQUAL(gw_nat_pick(used, lo, hi, xs_rnd, &x), -1); /* full */
+    CU_ASSERT(!gw_nat_test(used, lo - 1) && !gw_nat_test(used, hi + 1));
+    /* One port freed in a full range is found again. */
+    used[20500 / 64] &= ~(UINT64_C(1) << (20500 % 64));
+    CU_ASSERT_EQUAL(gw_nat_pick(used, lo, hi, xs_rnd, &x), 20500);
+    CU_ASSERT_EQUAL(gw_nat_pick(used, 0, 10, xs_rnd, &x), -1);
+    CU_ASSERT_EQUAL(gw_nat_pick(used, 30000, 29999, xs_rnd, &x), -1);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_net", suite_init, suite_clean);
@@ -262,4 +302,5 @@ void cu_register(void)
     CU_add_test(s, "ARP resolver timers", test_arp_tick);
     CU_add_test(s, "ICMP echo", test_icmp_echo);
     CU_add_test(s, "control-plane UDP frames", test_udp_frame);
+    CU_add_test(s, "NAT ports chosen at random, whole range usable", test_nat_pick_random);
 }

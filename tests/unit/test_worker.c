@@ -483,6 +483,41 @@ static void test_backend_reply(void)
     rte_pktmbuf_free(m);
 }
 
+/* Issue 8 finding 3: a datagram with the backend's addresses and ports is
+ * a backend reply only when it arrives on the backend-side port from the
+ * backend next hop's MAC; a client-side host forging it is dropped and
+ * counted, and nothing reaches the client. */
+static void test_spoofed_backend_reply(void)
+{
+    uint64_t wp = cnt(DP_CNT_DROP_NAT_WRONG_PORT), wm = cnt(DP_CNT_DROP_NAT_WRONG_MAC);
+    uint64_t seq0 = sess->wr_seq;
+    struct rte_mbuf *m = backend_frame("injected from the client side", 7000, 20000);
+    m->port = 0; /* arrived on the client-side port */
+    run(m);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NAT_WRONG_PORT), wp + 1);
+    m = backend_frame("injected on the backend segment", 7000, 20000);
+    struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+    eth->src_addr.addr_bytes[5] ^= 0x01; /* not the next hop's MAC */
+    run(m);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NAT_WRONG_MAC), wm + 1);
+    /* Next hop not resolved: no MAC to compare, dropped too. */
+    uint64_t saved = g.nexthops[0].mac_word;
+    g.nexthops[0].mac_word = 0;
+    run(backend_frame("before ARP", 7000, 20000));
+    g.nexthops[0].mac_word = saved;
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NAT_WRONG_MAC), wm + 2);
+    CU_ASSERT_EQUAL(sess->wr_seq, seq0);
+    /* The genuine reply still goes through. */
+    run(backend_frame("pong", 7000, 20000));
+    m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    open_client_record(m, seq0, DP_CT_APPLICATION_DATA, "pong", 4);
+    rte_pktmbuf_free(m);
+}
+
 static void test_backend_drops(void)
 {
     uint64_t np = cnt(DP_CNT_DROP_NAT_PEER), nl = cnt(DP_CNT_DROP_NO_LISTENER);
@@ -1194,6 +1229,8 @@ void cu_register(void)
     CU_add_test(s, "punts to the control plane", test_punts);
     CU_add_test(s, "application data next to control-plane records", test_mixed_datagram);
     CU_add_test(s, "backend reply encrypted to client", test_backend_reply);
+    CU_add_test(s, "spoofed backend reply (wrong port, wrong MAC) dropped",
+                test_spoofed_backend_reply);
     CU_add_test(s, "backend-side drops", test_backend_drops);
     CU_add_test(s, "header and checksum drops", test_header_drops);
     CU_add_test(s, "RX UDP checksum policy", test_csum_policy);
