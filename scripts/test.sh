@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 # -Drequire_tests=true: a test whose dependency is missing stops the set-up
 # with an error instead of being skipped silently.
 if [ -f build/build.ninja ]; then
-    meson configure build -Drequire_tests=true || exit 1
+    meson setup --reconfigure build -Drequire_tests=true >/dev/null || exit 1
 else
     meson setup build --buildtype=debugoptimized -Drequire_tests=true || exit 1
 fi
 ninja -C build || exit 1
 if [ -f build-asan/build.ninja ]; then
-    meson configure build-asan -Drequire_tests=true || exit 1
+    meson setup --reconfigure build-asan -Drequire_tests=true >/dev/null || exit 1
 else
     meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
         -Drequire_tests=true || exit 1
