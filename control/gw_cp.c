@@ -936,20 +936,28 @@ static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *
 {
     (void)err;
     struct gw_cp *cp = arg;
+    /* Collect a batch, free it (peer_free deletes from the hash, which must
+     * not change under rte_hash_iterate), start the walk again: every
+     * matching session ends, however many there are. */
     struct cp_peer *victims[64];
-    unsigned n = 0;
-    uint32_t it = 0;
-    const void *key;
-    void *data;
-    while (n < RTE_DIM(victims) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
-        struct cp_peer *peer = data;
-        if (peer->key.client_ip == rte_cpu_to_be_32(ipv4) &&
-            (port == 0 || peer->key.client_port == rte_cpu_to_be_16(port)))
-            victims[n++] = peer;
-    }
-    for (unsigned i = 0; i < n; i++)
-        peer_free(cp, victims[i], true);
-    json_object_set_new(res, "killed", json_integer(n));
+    uint64_t killed = 0;
+    unsigned n;
+    do {
+        n = 0;
+        uint32_t it = 0;
+        const void *key;
+        void *data;
+        while (n < RTE_DIM(victims) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+            struct cp_peer *peer = data;
+            if (peer->key.client_ip == rte_cpu_to_be_32(ipv4) &&
+                (port == 0 || peer->key.client_port == rte_cpu_to_be_16(port)))
+                victims[n++] = peer;
+        }
+        for (unsigned i = 0; i < n; i++)
+            peer_free(cp, victims[i], true);
+        killed += n;
+    } while (n == RTE_DIM(victims));
+    json_object_set_new(res, "killed", json_integer((json_int_t)killed));
     return 0;
 }
 
@@ -1079,10 +1087,11 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
     g->unknown_peer_arg = cp;
 #ifdef GW_HAVE_CTL
     if (cfg->control_socket[0]) {
-        rc = gw_ctl_open(&cp->ctl, cfg->control_socket);
+        char why[GW_CTL_ERR_MAX_LEN];
+        rc = gw_ctl_open(&cp->ctl, cfg->control_socket, why, sizeof(why));
         if (rc < 0) {
             snprintf(err, err_len, "cannot open the control socket %s: %s", cfg->control_socket,
-                     cr_strerror(rc));
+                     why[0] ? why : cr_strerror(rc));
             goto fail;
         }
     }

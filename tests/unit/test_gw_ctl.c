@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,9 +48,14 @@ static int h_sessions(void *arg, json_t *res, char *err)
     (void)err;
     n_sessions++;
     int n = sessions_big ? N_BIG_SESSIONS : 2;
+    /* sessions_big == 2: each entry carries ~1 KiB, the whole reply is
+     * over GW_CTL_REPLY_MAX_BYTES */
+    static char pad[1025];
+    memset(pad, 'p', sizeof(pad) - 1);
     for (int i = 0; i < n; i++)
-        json_array_append_new(res, json_pack("{s:s, s:i, s:s}", "client", "10.0.0.2:40000", "index",
-                                             i, "suite", "TLS_PSK_WITH_AES_128_CCM_8"));
+        json_array_append_new(res, json_pack("{s:s, s:i, s:s, s:s}", "client", "10.0.0.2:40000",
+                                             "index", i, "suite", "TLS_PSK_WITH_AES_128_CCM_8",
+                                             "pad", sessions_big == 2 ? pad : ""));
     return 0;
 }
 
@@ -112,7 +119,7 @@ static int suite_init(void)
     if (!mkdtemp(tmpdir))
         return -1;
     snprintf(sock_path, sizeof(sock_path), "%s/ctl.sock", tmpdir);
-    if (gw_ctl_open(&server, sock_path) != 0)
+    if (gw_ctl_open(&server, sock_path, NULL, 0) != 0)
         return -1;
     return pthread_create(&server_thread, NULL, server_main, NULL) == 0 ? 0 : -1;
 }
@@ -224,13 +231,20 @@ static void test_kill(void)
     expect_error("kill 10.1.2.3:9", "kill: no session for that client");
     CU_ASSERT_EQUAL(n_kill, before + 2);
     /* malformed arguments never reach the handler */
-    expect_error("kill", "usage: kill A.B.C.D:PORT");
-    expect_error("kill 10.1.2.3", "is not A.B.C.D:PORT");
-    expect_error("kill 10.1.2.3:0", "is not A.B.C.D:PORT");
-    expect_error("kill 10.1.2.3:65536", "is not A.B.C.D:PORT");
-    expect_error("kill 10.1.2:80", "is not A.B.C.D:PORT");
-    expect_error("kill host:80", "is not A.B.C.D:PORT");
+    expect_error("kill", "usage: kill A.B.C.D[:PORT]");
+    expect_error("kill 10.1.2.3:0", "is not A.B.C.D[:PORT]");
+    expect_error("kill 10.1.2.3:65536", "is not A.B.C.D[:PORT]");
+    expect_error("kill 10.1.2:80", "is not A.B.C.D[:PORT]");
+    expect_error("kill host:80", "is not A.B.C.D[:PORT]");
+    expect_error("kill host", "is not A.B.C.D[:PORT]");
     CU_ASSERT_EQUAL(n_kill, before + 2);
+    /* an address alone: every port of it (port 0 to the handler) */
+    j = ask("kill 10.1.2.4");
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    CU_ASSERT_EQUAL(n_kill, before + 3);
+    CU_ASSERT_EQUAL(kill_ip, 0x0A010204u);
+    CU_ASSERT_EQUAL(kill_port, 0);
 }
 
 static void test_errors(void)
@@ -360,7 +374,7 @@ static void test_open_rules(void)
 {
     struct gw_ctl *c = NULL;
     /* live socket: refused, and the running server still answers */
-    CU_ASSERT_EQUAL(gw_ctl_open(&c, sock_path), CR_ERR_IO);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, sock_path, NULL, 0), CR_ERR_IO);
     CU_ASSERT_PTR_NULL(c);
     json_t *j = ask("stats");
     CU_ASSERT(json_is_true(json_object_get(j, "ok")));
@@ -372,7 +386,7 @@ static void test_open_rules(void)
     FILE *f = fopen(p, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fclose(f);
-    CU_ASSERT_EQUAL(gw_ctl_open(&c, p), CR_ERR_IO);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, p, NULL, 0), CR_ERR_IO);
     CU_ASSERT_EQUAL(access(p, F_OK), 0);
 
     /* stale socket from a dead process: replaced */
@@ -382,7 +396,7 @@ static void test_open_rules(void)
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     close(fd);
-    CU_ASSERT_EQUAL(gw_ctl_open(&c, p), 0);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, p, NULL, 0), 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT(gw_ctl_fd(c) >= 0);
     struct stat st;
@@ -398,8 +412,8 @@ static void test_open_rules(void)
     memset(longp, 'x', sizeof(longp));
     longp[0] = '/';
     longp[sizeof(longp) - 1] = '\0';
-    CU_ASSERT_EQUAL(gw_ctl_open(&c, longp), CR_ERR_LIMIT);
-    CU_ASSERT_EQUAL(gw_ctl_open(&c, ""), CR_ERR_INVAL);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, longp, NULL, 0), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, "", NULL, 0), CR_ERR_INVAL);
     CU_ASSERT_EQUAL(gw_ctl_poll(NULL, NULL), CR_ERR_INVAL);
 }
 
@@ -438,13 +452,233 @@ static void test_parse_addr(void)
     }
 }
 
+/* Linked with -Wl,--wrap=bind (tests/meson.build): records the mode a Unix
+ * socket inode has the moment bind() created it, before gw_ctl_open() could
+ * chmod it. */
+int __real_bind(int fd, const struct sockaddr *sa, socklen_t len);
+static atomic_int bind_watch;
+static atomic_uint bind_mode_seen;
+int __wrap_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    int rc = __real_bind(fd, sa, len);
+    struct stat st;
+    if (rc == 0 && bind_watch && sa->sa_family == AF_UNIX &&
+        lstat(((const struct sockaddr_un *)sa)->sun_path, &st) == 0)
+        bind_mode_seen = st.st_mode & 07777;
+    return rc;
+}
+
+static void make_stale_socket(const char *p)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, p, strlen(p) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+}
+
+static void test_open_safety(void)
+{
+    struct gw_ctl *c = NULL;
+    char p[192], q[192], err[256];
+    struct stat st;
+
+    /* a stale socket of another user is not ours to remove */
+    snprintf(p, sizeof(p), "%s/other.sock", tmpdir);
+    make_stale_socket(p);
+    CU_ASSERT_EQUAL_FATAL(chown(p, 65534, 65534), 0);
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, p, err, sizeof(err)), CR_ERR_IO);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "owned by uid 65534"));
+    CU_ASSERT_EQUAL(lstat(p, &st), 0);
+    CU_ASSERT_EQUAL(st.st_uid, 65534);
+    unlink(p);
+
+    /* a symlink (even to a stale socket of ours) is refused, not followed */
+    snprintf(q, sizeof(q), "%s/target.sock", tmpdir);
+    make_stale_socket(q);
+    snprintf(p, sizeof(p), "%s/link.sock", tmpdir);
+    CU_ASSERT_EQUAL_FATAL(symlink(q, p), 0);
+    CU_ASSERT_EQUAL(gw_ctl_open(&c, p, err, sizeof(err)), CR_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a socket"));
+    CU_ASSERT_EQUAL(lstat(p, &st), 0);
+    CU_ASSERT(S_ISLNK(st.st_mode));
+    CU_ASSERT_EQUAL(lstat(q, &st), 0);
+    unlink(p);
+    unlink(q);
+
+    /* even under umask 0 the socket is born 0660, not chmod-ed later */
+    snprintf(p, sizeof(p), "%s/umask.sock", tmpdir);
+    mode_t old = umask(0);
+    bind_mode_seen = 0;
+    bind_watch = 1;
+    int rc = gw_ctl_open(&c, p, err, sizeof(err));
+    bind_watch = 0;
+    umask(old);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(bind_mode_seen, GW_CTL_SOCKET_MODE);
+    CU_ASSERT_EQUAL(bind_mode_seen & 0007, 0);
+    CU_ASSERT_EQUAL(lstat(p, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 07777, GW_CTL_SOCKET_MODE);
+    CU_ASSERT_EQUAL(umask(old), old); /* our umask is given back */
+    gw_ctl_close(c);
+}
+
+/* Runs fn in a child that dropped to uid 65534 with primary group gid;
+ * returns its exit status (0: all its checks held). */
+static int as_nobody(gid_t gid, int (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(65534) != 0)
+            _exit(100);
+        _exit(fn());
+    }
+    int st = -1;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static int child_reply_has(const char *cmd, const char *what)
+{
+    char *reply = NULL;
+    if (gw_ctl_request(sock_path, cmd, 3000, &reply) != 0)
+        return 0;
+    int ok = strstr(reply, what) != NULL;
+    if (!ok)
+        fprintf(stderr, "  child '%s': want '%s' got '%s'\n", cmd, what, reply);
+    free(reply);
+    return ok;
+}
+
+/* In the socket's group but not root or our uid: read-only commands only. */
+static int child_group_member(void)
+{
+    if (!child_reply_has("stats", "\"ok\":true"))
+        return 1;
+    if (!child_reply_has("sessions", "\"ok\":true"))
+        return 2;
+    if (!child_reply_has("kill 10.1.2.3:40001", "kill: permission denied"))
+        return 3;
+    if (!child_reply_has("kill 10.1.2.3", "kill: permission denied"))
+        return 4;
+    if (!child_reply_has("reload-psk", "reload-psk: permission denied"))
+        return 5;
+    if (!child_reply_has("rotate-cookie", "rotate-cookie: permission denied"))
+        return 6;
+    return 0;
+}
+
+/* Neither owner nor group: cannot even connect (mode 0660). */
+static int child_outsider(void)
+{
+    char *reply = NULL;
+    return gw_ctl_request(sock_path, "stats", 1000, &reply) == CR_ERR_IO && !reply ? 0 : 1;
+}
+
+static json_int_t control_counter(const char *name)
+{
+    json_t *j = ask("stats");
+    json_int_t v = json_integer_value(
+        json_object_get(json_object_get(json_object_get(j, "result"), "control"), name));
+    json_decref(j);
+    return v;
+}
+
+static void test_peercred(void)
+{
+    if (geteuid() != 0) {
+        CU_FAIL("needs root (setuid to 65534 in a child)");
+        return;
+    }
+    CU_ASSERT_EQUAL_FATAL(chmod(tmpdir, 0711), 0); /* the child may reach the socket */
+    int kills = n_kill, reloads = n_reload;
+    json_int_t refused = control_counter("refused_admin");
+    CU_ASSERT_EQUAL(as_nobody(0, child_group_member), 0);
+    CU_ASSERT_EQUAL(n_kill, kills);     /* no admin handler ran */
+    CU_ASSERT_EQUAL(n_reload, reloads);
+    CU_ASSERT_EQUAL(control_counter("refused_admin"), refused + 4);
+    CU_ASSERT_EQUAL(as_nobody(65534, child_outsider), 0);
+    /* root still may */
+    json_t *j = ask("kill 10.1.2.3:40001");
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    CU_ASSERT_EQUAL(n_kill, kills + 1);
+    chmod(tmpdir, 0700);
+}
+
+static void test_line_max(void)
+{
+    char line[GW_CTL_LINE_MAX_LEN + 2];
+    /* exactly GW_CTL_LINE_MAX_LEN bytes: accepted by client and server */
+    memset(line, ' ', sizeof(line));
+    memcpy(line, "stats", 5);
+    line[GW_CTL_LINE_MAX_LEN] = '\0';
+    int before = n_stats;
+    json_t *j = ask(line);
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    CU_ASSERT_EQUAL(n_stats, before + 1);
+    /* one more: the client refuses to send it ... */
+    line[GW_CTL_LINE_MAX_LEN] = ' ';
+    line[GW_CTL_LINE_MAX_LEN + 1] = '\0';
+    char *reply = NULL;
+    CU_ASSERT_EQUAL(gw_ctl_request(sock_path, line, 1000, &reply), CR_ERR_INVAL);
+    /* ... and the server answers an error, running nothing */
+    json_int_t too_long = control_counter("line_too_long");
+    before = n_stats;
+    int fd = raw_connect();
+    line[GW_CTL_LINE_MAX_LEN + 1] = '\n';
+    CU_ASSERT_EQUAL(send(fd, line, sizeof(line), 0), (ssize_t)sizeof(line));
+    char buf[512];
+    read_all(fd, buf, sizeof(buf));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "request line too long"));
+    close(fd);
+    CU_ASSERT_EQUAL(n_stats, before);
+    CU_ASSERT_EQUAL(control_counter("line_too_long"), too_long + 1);
+    /* the same at exactly the limit with a raw '\n' */
+    fd = raw_connect();
+    line[GW_CTL_LINE_MAX_LEN] = '\n';
+    CU_ASSERT_EQUAL(send(fd, line, GW_CTL_LINE_MAX_LEN + 1, 0), GW_CTL_LINE_MAX_LEN + 1);
+    read_all(fd, buf, sizeof(buf));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"ok\":true"));
+    close(fd);
+}
+
+static void test_reply_cap(void)
+{
+    json_int_t cut = control_counter("reply_truncated");
+    sessions_big = 2;
+    char *reply = NULL;
+    int rc = gw_ctl_request(sock_path, "sessions", 10000, &reply);
+    sessions_big = 0;
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT(strlen(reply) + 1 <= GW_CTL_REPLY_MAX_BYTES);
+    json_t *j = json_loads(reply, 0, NULL);
+    free(reply);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    CU_ASSERT(json_is_true(json_object_get(j, "truncated")));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total")), N_BIG_SESSIONS);
+    size_t got = json_array_size(json_object_get(j, "result"));
+    CU_ASSERT(got > N_BIG_SESSIONS / 2 && got < N_BIG_SESSIONS);
+    /* the entries kept are the first ones, whole */
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(
+                        json_array_get(json_object_get(j, "result"), got - 1), "index")),
+                    (json_int_t)got - 1);
+    json_decref(j);
+    CU_ASSERT_EQUAL(control_counter("reply_truncated"), cut + 1);
+}
+
 static void test_null_handlers(void)
 {
     /* A second server polled inline with NULL handlers. */
     char p[192];
     struct gw_ctl *c = NULL;
     snprintf(p, sizeof(p), "%s/inline.sock", tmpdir);
-    CU_ASSERT_EQUAL_FATAL(gw_ctl_open(&c, p), 0);
+    CU_ASSERT_EQUAL_FATAL(gw_ctl_open(&c, p, NULL, 0), 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, p, strlen(p) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -476,4 +710,8 @@ void cu_register(void)
     CU_add_test(s, "open rules", test_open_rules);
     CU_add_test(s, "parse addr", test_parse_addr);
     CU_add_test(s, "NULL handlers", test_null_handlers);
+    CU_add_test(s, "open safety (other owner, symlink, umask)", test_open_safety);
+    CU_add_test(s, "SO_PEERCRED: admin commands", test_peercred);
+    CU_add_test(s, "line at the max and max+1", test_line_max);
+    CU_add_test(s, "reply cap (truncated)", test_reply_cap);
 }
