@@ -43,7 +43,7 @@ struct gw_ctl_conn {
      * buffer without a '\n' in its first GW_CTL_LINE_MAX_LEN + 1 bytes is
      * too long. */
     char in[GW_CTL_LINE_MAX_LEN + 1];
-    char *out;                        /* reply + '\n', malloc'd */
+    char *out; /* reply + '\n', malloc'd */
     size_t out_len;
     size_t out_off;
 };
@@ -262,7 +262,14 @@ static json_t *counters_json(const struct gw_ctl_counters *cnt)
 
 /* Commands and who may run them.  Admin ones change state or end sessions:
  * only root or the gateway's own euid (SO_PEERCRED) may ask. */
-enum cmd_id { CMD_STATS, CMD_SESSIONS, CMD_KILL, CMD_RELOAD_PSK, CMD_ROTATE_COOKIE, CMD_HELP };
+enum cmd_id {
+    CMD_STATS,
+    CMD_SESSIONS,
+    CMD_KILL,
+    CMD_RELOAD_PSK,
+    CMD_ROTATE_COOKIE,
+    CMD_HELP
+};
 static const struct {
     const char *name;
     bool admin;

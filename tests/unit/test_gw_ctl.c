@@ -2,12 +2,12 @@
  * server polled from a thread with fake handlers, driven by the real client
  * call (gw_ctl_request) and by raw sockets for malformed requests. */
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -597,7 +597,7 @@ static void test_peercred(void)
     int kills = n_kill, reloads = n_reload;
     json_int_t refused = control_counter("refused_admin");
     CU_ASSERT_EQUAL(as_nobody(0, child_group_member), 0);
-    CU_ASSERT_EQUAL(n_kill, kills);     /* no admin handler ran */
+    CU_ASSERT_EQUAL(n_kill, kills); /* no admin handler ran */
     CU_ASSERT_EQUAL(n_reload, reloads);
     CU_ASSERT_EQUAL(control_counter("refused_admin"), refused + 4);
     CU_ASSERT_EQUAL(as_nobody(65534, child_outsider), 0);
