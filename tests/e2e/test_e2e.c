@@ -1372,8 +1372,16 @@ static void test_kill_command(void)
     char *o = slurp(k.out);
     CU_ASSERT(o && strstr(o, "\"killed\":0"));
     free(o);
+    /* an address alone: every port of it (none left here) */
+    char *k4argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6", NULL};
+    CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill4.log", false, k4argv) == 0);
+    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
+    o = slurp(k.out);
+    CU_ASSERT(o && strstr(o, "\"killed\":"));
+    free(o);
     /* malformed address: the CLI reports the error and exits 1 */
-    char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6", NULL};
+    char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.x", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill3.log", false, k3argv) == 0);
     CU_ASSERT(proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 1);
