@@ -319,6 +319,22 @@ static int hexval(char c)
     return -1;
 }
 
+/* g_psk from hex; -1 when it is not hex or longer than g_psk. */
+static int set_psk_hex(const char *key_hex)
+{
+    size_t n = strlen(key_hex);
+    if (n % 2 != 0 || n / 2 > sizeof(g_psk))
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        g_psk[i] = (uint8_t)(hi << 4 | lo);
+    }
+    g_psk_len = n / 2;
+    return 0;
+}
+
 static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned round)
 {
     if (c->payload_len == 0 || c->echoed) {
@@ -547,13 +563,8 @@ static int cmd_clients(int argc, char **argv)
         fprintf(stderr, "clients: bad arguments\n");
         return 2;
     }
-    g_psk_len = strlen(key_hex) / 2;
-    for (size_t i = 0; i < g_psk_len && i < sizeof(g_psk); i++) {
-        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return 2;
-        g_psk[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (set_psk_hex(key_hex) < 0)
+        return 2;
     struct in_addr srcs[H_MAX_SRCS];
     unsigned n_srcs = 0;
     if (src_list) {
@@ -836,13 +847,8 @@ static int cmd_seqcheck(int argc, char **argv)
         fprintf(stderr, "seqcheck: bad arguments\n");
         return 2;
     }
-    g_psk_len = strlen(key_hex) / 2;
-    for (size_t i = 0; i < g_psk_len && i < sizeof(g_psk); i++) {
-        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return 2;
-        g_psk[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (set_psk_hex(key_hex) < 0)
+        return 2;
     SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
     SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
     SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
