@@ -31,6 +31,11 @@
 #define HS_SNI_MAX_LEN                255
 #define HS_BAD_MAC_LIMIT_DEFAULT      0 /* 0: unlimited (drop+count) */
 
+/* reassembly of all handshakes of one hs_ctx (hs_params.reasm_max_bytes):
+ * 256 handshakes at their per-handshake cap, or thousands of real ones
+ * (their messages are a few KiB) */
+#define HS_REASM_ALL_MAX_DEFAULT_BYTES (32u * 1024 * 1024)
+
 /* ---- cipher suites (IANA codes) ---------------------------------------- */
 #define HS_PSK_AES128_CCM8         0xC0A8
 #define HS_PSK_AES128_CCM          0xC0A4
@@ -107,6 +112,9 @@ struct hs_params {
     enum hs_client_auth client_auth;
     uint32_t bad_mac_limit; /* 0: unlimited */
     uint8_t cid_len;        /* reserved for RFC 9146; 0 */
+    /* bytes reassembly may allocate across all handshakes of the ctx (each
+     * one also stops at HS_BUFFERED_MAX_BYTES); 0: no shared cap */
+    size_t reasm_max_bytes;
 };
 /* Fills the defaults described above. */
 void hs_params_default(struct hs_params *p);
@@ -114,9 +122,15 @@ void hs_params_default(struct hs_params *p);
 /* Shared by all handshakes of one listener; owns the cookie secrets. */
 struct hs_ctx;
 CR_WUR struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds);
+/* After hs_free of every handshake made from it (they charge its
+ * reassembly budget). */
 void hs_ctx_free(struct hs_ctx *ctx);
 /* Rotate the cookie secret (previous one still accepted). */
 CR_WUR int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx);
+/* Reassembly bytes allocated now by all handshakes of ctx, and the records
+ * dropped because the shared cap (reasm_max_bytes) was reached. */
+size_t hs_ctx_reasm_bytes(const struct hs_ctx *ctx);
+uint64_t hs_ctx_reasm_refused(const struct hs_ctx *ctx);
 
 /* Transport address of the peer (bound into the cookie). */
 struct hs_peer {
@@ -229,6 +243,9 @@ struct hs_stats {
     uint64_t retransmits;
     uint64_t flights_sent;
     uint64_t wseq_exhausted; /* records not sent: the engine's range used up */
+    /* handshake records dropped at a reassembly byte cap (this handshake's
+     * or the ctx's shared one); also counted in dropped_records */
+    uint64_t reasm_refused;
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 

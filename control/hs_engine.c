@@ -1275,6 +1275,10 @@ static int process_messages(struct hs *hs, struct hs_out *out, uint64_t now_ms)
          * leftovers) are unauthenticated or stale: drop, never fatal. */
         while (hs_reasm_next(&hs->reasm, &msg) == 1)
             hs->stats.dropped_records++;
+        /* Nothing after ESTABLISHED is ever delivered: partial messages
+         * would only hold the ctx's shared reassembly budget for the
+         * session's life. */
+        hs_reasm_clear(&hs->reasm);
     }
     return 0;
 }
@@ -1299,9 +1303,12 @@ static int activate_read_epoch1(struct hs *hs)
 static void feed_handshake(struct hs *hs, uint16_t epoch, const uint8_t *body, size_t len)
 {
     unsigned flags = 0;
+    uint64_t refused = hs->reasm.refused_cap;
     int rc = hs_reasm_add_record(&hs->reasm, epoch, body, len, &flags);
     if (rc < 0) {
         hs->stats.dropped_records++; /* malformed or over a cap: silent */
+        if (hs->reasm.refused_cap != refused)
+            hs->stats.reasm_refused++;
         return;
     }
     if (flags & HS_REASM_F_OLD)
@@ -1699,6 +1706,7 @@ struct hs *hs_new(struct hs_ctx *ctx, const struct hs_peer *peer, uint64_t now_m
     hs->peer = *peer;
     hs->state = ST_WAIT_CH;
     hs_reasm_init(&hs->reasm, HS_MSG_MAX_BYTES, HS_BUFFERED_MAX_BYTES);
+    hs_reasm_attach_budget(&hs->reasm, &ctx->reasm_budget);
     hs_flight_init(&hs->flight);
     hs_buf_init(&hs->transcript, HS_TRANSCRIPT_MAX_BYTES);
     hs->cur_timeout_ms = ctx->p.retrans_initial_ms;
@@ -1749,6 +1757,7 @@ void hs_params_default(struct hs_params *p)
     p->require_ems = true;
     p->client_auth = HS_CLIENT_AUTH_NONE;
     p->bad_mac_limit = HS_BAD_MAC_LIMIT_DEFAULT;
+    p->reasm_max_bytes = HS_REASM_ALL_MAX_DEFAULT_BYTES;
 }
 
 struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)
@@ -1769,6 +1778,7 @@ struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)
         return NULL;
     ctx->p = *p;
     ctx->creds = creds;
+    ctx->reasm_budget.max_bytes = p->reasm_max_bytes;
     if (p->n_suites) {
         memcpy(ctx->suites, p->suites, sizeof(p->suites[0]) * p->n_suites);
         ctx->n_suites = p->n_suites;
@@ -1804,6 +1814,16 @@ void hs_ctx_free(struct hs_ctx *ctx)
     cr_cookie_keys_wipe(&ctx->cookie);
     OPENSSL_cleanse(ctx, sizeof(*ctx));
     free(ctx);
+}
+
+size_t hs_ctx_reasm_bytes(const struct hs_ctx *ctx)
+{
+    return ctx ? ctx->reasm_budget.used_bytes : 0;
+}
+
+uint64_t hs_ctx_reasm_refused(const struct hs_ctx *ctx)
+{
+    return ctx ? ctx->reasm_budget.refused : 0;
 }
 
 int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx)

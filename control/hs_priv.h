@@ -16,6 +16,7 @@
 #include "cr_kdf.h"
 #include "cr_pk.h"
 #include "hs.h"
+#include "hs_reasm.h"
 
 #define HS_PSK_MAX_KEY_LEN   64 /* bytes of one pre-shared key */
 #define HS_PSK_HINT_MAX_LEN  255
@@ -71,6 +72,9 @@ struct hs_ctx {
      * neither keeps a secret between calls. */
     struct cr_prf *prf;
     EVP_MD_CTX *md_scratch;
+    /* Reassembly bytes of every handshake of this context (same thread);
+     * each hs charges its allocations here. */
+    struct hs_reasm_budget reasm_budget;
 };
 
 unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);

@@ -11,9 +11,17 @@
  * A record is handled in two passes.  Pass 1 parses and checks every
  * fragment of the record (structure, ranges, caps, consistency with what is
  * buffered and with the record's other fragments) without changing state.
- * Pass 2 allocates the new slots (caps were already checked) and copies the
- * bytes in; it cannot fail after the allocations succeeded, so a rejected
- * record never leaves a partial trace.
+ * Pass 2 allocates the new slots and grown buffers (caps were already
+ * checked), then commits them and copies the bytes in; it cannot fail after
+ * the allocations succeeded, so a rejected record never leaves a partial
+ * trace.
+ *
+ * A message's buffer covers [0, end of the furthest fragment received),
+ * grown geometrically up to the declared length, so what a peer makes us
+ * allocate is bounded by what it sent (or, for a fragment far into a
+ * message, by the per-handshake cap; the shared budget bounds the sum over
+ * all handshakes).  Both caps are charged with the real allocation: body
+ * bytes plus their bitmap.
  *
  * Called only from the thread that owns the handshake.
  */
@@ -29,8 +37,16 @@ struct hs_reasm_slot {
     uint16_t epoch;
     uint32_t len;        /* message length declared by the first fragment */
     uint32_t n_received; /* distinct body bytes received */
-    uint8_t *bitmap;     /* (len + 7) / 8 bytes, bit i: body byte i seen */
-    uint8_t data[];      /* len bytes of body, then the bitmap */
+    uint32_t cap;        /* body bytes allocated: data[0, cap), cap <= len */
+    uint8_t *data;       /* cap bytes of body; NULL while cap == 0 */
+    uint8_t *bitmap;     /* (cap + 7) / 8 bytes, bit i: body byte i seen */
+};
+
+/* Growth of one message's buffer planned by pass 1, done by pass 2. */
+struct grow {
+    uint32_t new_cap; /* 0: no change */
+    struct hs_reasm_slot *fresh;
+    uint8_t *data, *bitmap;
 };
 
 /* One parsed fragment of the record being added. */
@@ -50,32 +66,62 @@ static uint32_t load_be24(const uint8_t *p)
     return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[2];
 }
 
-static size_t slot_alloc_bytes(uint32_t len)
+/* Bytes charged for a body buffer of cap bytes and its bitmap. */
+static size_t cap_bytes(uint32_t cap)
 {
-    return sizeof(struct hs_reasm_slot) + (size_t)len + ((size_t)len + 7) / 8;
+    return (size_t)cap + ((size_t)cap + 7) / 8;
+}
+
+static void wipe_free(uint8_t *p, size_t n)
+{
+    if (!p)
+        return;
+    /* Bodies can hold key exchange data: wipe before free. */
+    OPENSSL_cleanse(p, n);
+    free(p);
 }
 
 static void slot_free(struct hs_reasm_slot *s)
 {
     if (!s)
         return;
-    /* Bodies can hold key exchange data: wipe before free. */
-    OPENSSL_cleanse(s, slot_alloc_bytes(s->len));
+    wipe_free(s->data, s->cap);
+    wipe_free(s->bitmap, ((size_t)s->cap + 7) / 8);
+    OPENSSL_cleanse(s, sizeof(*s));
     free(s);
 }
 
-static struct hs_reasm_slot *slot_of_body(uint8_t *body)
+/* Returns a slot's bytes to the handshake's count and the shared budget. */
+static void uncharge(struct hs_reasm *r, size_t n)
 {
-    return (struct hs_reasm_slot *)(void *)(body - offsetof(struct hs_reasm_slot, data));
+    r->buffered_bytes -= n;
+    if (r->budget)
+        r->budget->used_bytes -= n;
 }
 
-/* The previously delivered body is valid only until the next call. */
+/* The previously delivered body is valid only until the next call (its
+ * bytes were uncharged when it was delivered). */
 static void release_delivered(struct hs_reasm *r)
 {
     if (r->delivered) {
-        slot_free(slot_of_body(r->delivered));
+        slot_free(r->delivered);
         r->delivered = NULL;
     }
+}
+
+/* Buffer size after growing from cap to cover [0, end) of a message of len
+ * bytes: at least double (so a message arriving in order is copied O(1)
+ * times per byte), never below HS_REASM_MIN_ALLOC_BYTES, never past len. */
+static uint32_t grown_cap(uint32_t cap, uint32_t end, uint32_t len)
+{
+    uint64_t c = (uint64_t)cap * 2;
+    if (c < HS_REASM_MIN_ALLOC_BYTES)
+        c = HS_REASM_MIN_ALLOC_BYTES;
+    if (c < end)
+        c = end;
+    if (c > len)
+        c = len;
+    return (uint32_t)c;
 }
 
 static int bit_is_set(const uint8_t *bm, uint32_t i)
@@ -118,7 +164,7 @@ static int conflicts_with_slot(const struct hs_reasm_slot *s, const struct frag 
         return 0;
     for (uint32_t k = 0; k < f->flen; k++) {
         uint32_t i = f->off + k;
-        if (bit_is_set(s->bitmap, i) && s->data[i] != f->bytes[k])
+        if (i < s->cap && bit_is_set(s->bitmap, i) && s->data[i] != f->bytes[k])
             return 1;
     }
     return 0;
@@ -142,14 +188,25 @@ void hs_reasm_init(struct hs_reasm *r, size_t max_msg_bytes, size_t max_buffered
     r->max_buffered_bytes = max_buffered_bytes;
 }
 
+void hs_reasm_attach_budget(struct hs_reasm *r, struct hs_reasm_budget *b)
+{
+    r->budget = b;
+}
+
 void hs_reasm_clear(struct hs_reasm *r)
 {
     release_delivered(r);
     for (unsigned i = 0; i < HS_REASM_MAX_PENDING_MSGS; i++) {
+        if (r->slots[i])
+            uncharge(r, cap_bytes(r->slots[i]->cap));
         slot_free(r->slots[i]);
         r->slots[i] = NULL;
     }
-    r->buffered_bytes = 0;
+}
+
+size_t hs_reasm_bytes_used(const struct hs_reasm *r)
+{
+    return r->buffered_bytes;
 }
 
 /* Pass 1a: splits the record body into fragments and checks each one on
@@ -192,15 +249,91 @@ static int parse_frags(const struct hs_reasm *r, const uint8_t *body, size_t len
     return n;
 }
 
+/* Pass 2 helper: frees what plan_growth's allocations made so far. */
+static void free_growth(struct grow *g)
+{
+    for (unsigned k = 0; k < HS_REASM_MAX_PENDING_MSGS; k++) {
+        free(g[k].fresh);
+        free(g[k].data);
+        free(g[k].bitmap);
+        g[k].fresh = NULL;
+        g[k].data = g[k].bitmap = NULL;
+    }
+}
+
+/* Pass 2a: allocates every planned buffer (nothing is committed). */
+static int alloc_growth(const struct hs_reasm *r, const struct frag *frags, int n, struct grow *g)
+{
+    for (int i = 0; i < n; i++) {
+        const struct frag *f = &frags[i];
+        if (!f->first_of_seq)
+            continue;
+        g[f->seq - r->next_seq].fresh = calloc(1, sizeof(struct hs_reasm_slot));
+        if (!g[f->seq - r->next_seq].fresh)
+            goto nomem;
+    }
+    for (unsigned k = 0; k < HS_REASM_MAX_PENDING_MSGS; k++) {
+        if (g[k].new_cap == 0)
+            continue;
+        g[k].data = malloc(g[k].new_cap);
+        g[k].bitmap = calloc(1, ((size_t)g[k].new_cap + 7) / 8);
+        if (!g[k].data || !g[k].bitmap)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    free_growth(g);
+    return CR_ERR_NOMEM;
+}
+
+/* Pass 2b: installs new slots and moves grown buffers in (cannot fail). */
+static void commit_growth(struct hs_reasm *r, const struct frag *frags, int n, uint16_t epoch,
+                          struct grow *g)
+{
+    for (int i = 0; i < n; i++) {
+        const struct frag *f = &frags[i];
+        if (!f->first_of_seq)
+            continue;
+        struct hs_reasm_slot *s = g[f->seq - r->next_seq].fresh;
+        s->type = f->type;
+        s->epoch = epoch;
+        s->len = f->msg_len;
+        r->slots[f->seq - r->next_seq] = s;
+        g[f->seq - r->next_seq].fresh = NULL;
+    }
+    for (unsigned k = 0; k < HS_REASM_MAX_PENDING_MSGS; k++) {
+        if (g[k].new_cap == 0)
+            continue;
+        struct hs_reasm_slot *s = r->slots[k];
+        size_t delta = cap_bytes(g[k].new_cap) - cap_bytes(s->cap);
+        if (s->cap > 0) {
+            memcpy(g[k].data, s->data, s->cap);
+            memcpy(g[k].bitmap, s->bitmap, ((size_t)s->cap + 7) / 8);
+        }
+        wipe_free(s->data, s->cap);
+        wipe_free(s->bitmap, ((size_t)s->cap + 7) / 8);
+        s->data = g[k].data;
+        s->bitmap = g[k].bitmap;
+        s->cap = g[k].new_cap;
+        g[k].data = g[k].bitmap = NULL;
+        r->buffered_bytes += delta;
+        if (r->budget)
+            r->budget->used_bytes += delta;
+    }
+}
+
 int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body, size_t len,
                         unsigned *out_flags)
 {
     struct frag frags[HS_REASM_MAX_FRAGS_PER_RECORD];
-    struct hs_reasm_slot *fresh[HS_REASM_MAX_PENDING_MSGS] = {NULL};
+    struct grow g[HS_REASM_MAX_PENDING_MSGS];
+    uint32_t need_end[HS_REASM_MAX_PENDING_MSGS] = {0};
+    uint32_t msg_len[HS_REASM_MAX_PENDING_MSGS] = {0};
     unsigned flags = 0;
     size_t new_bytes = 0;
     int n;
 
+    memset(g, 0, sizeof(g));
     *out_flags = 0;
     release_delivered(r);
     if (!body && len > 0)
@@ -242,44 +375,49 @@ int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body,
                 goto conflict;
         } else {
             f->first_of_seq = 1;
-            new_bytes += f->msg_len;
         }
         for (int j = 0; j < i; j++) {
             if (frags[j].window && frags[j].seq == f->seq && conflicts_with_frag(&frags[j], f))
                 goto conflict;
         }
+        unsigned k = f->seq - r->next_seq;
+        msg_len[k] = f->msg_len;
+        if (f->off + f->flen > need_end[k])
+            need_end[k] = f->off + f->flen;
     }
 
-    /* Caps before any allocation. */
-    CR_ENSURE(r->buffered_bytes <= r->max_buffered_bytes, CR_ERR_LIMIT);
-    CR_ENSURE(new_bytes <= r->max_buffered_bytes - r->buffered_bytes, CR_ERR_LIMIT);
-
-    /* Pass 2: allocate every new slot first, then copy (cannot fail). */
-    for (int i = 0; i < n; i++) {
-        const struct frag *f = &frags[i];
-        if (!f->first_of_seq)
-            continue;
-        struct hs_reasm_slot *s = calloc(1, slot_alloc_bytes(f->msg_len));
-        if (!s) {
-            for (unsigned k = 0; k < HS_REASM_MAX_PENDING_MSGS; k++)
-                slot_free(fresh[k]);
-            return CR_ERR_NOMEM;
-        }
-        s->type = f->type;
-        s->epoch = epoch;
-        s->len = f->msg_len;
-        s->bitmap = s->data + f->msg_len;
-        fresh[f->seq - r->next_seq] = s;
-    }
+    /* Pass 1c: plan each message's buffer growth from the bytes that
+     * arrived (never from the declared length alone), and check the caps
+     * before any allocation. */
     for (unsigned k = 0; k < HS_REASM_MAX_PENDING_MSGS; k++) {
-        if (fresh[k]) {
-            r->slots[k] = fresh[k];
-            r->buffered_bytes += fresh[k]->len;
-        }
+        uint32_t cap = r->slots[k] ? r->slots[k]->cap : 0;
+        if (need_end[k] <= cap)
+            continue;
+        g[k].new_cap = grown_cap(cap, need_end[k], msg_len[k]);
+        new_bytes += cap_bytes(g[k].new_cap) - cap_bytes(cap);
     }
+    if (r->buffered_bytes > r->max_buffered_bytes ||
+        new_bytes > r->max_buffered_bytes - r->buffered_bytes) {
+        r->refused_cap++;
+        return CR_ERR_LIMIT;
+    }
+    if (r->budget && r->budget->max_bytes > 0 &&
+        (r->budget->used_bytes > r->budget->max_bytes ||
+         new_bytes > r->budget->max_bytes - r->budget->used_bytes)) {
+        r->refused_cap++;
+        r->budget->refused++;
+        return CR_ERR_LIMIT;
+    }
+
+    /* Pass 2: allocate every new slot and buffer first, then commit and
+     * copy (cannot fail). */
+    int rc = alloc_growth(r, frags, n, g);
+    if (rc < 0)
+        return rc;
+    commit_growth(r, frags, n, epoch, g);
     for (int i = 0; i < n; i++) {
         const struct frag *f = &frags[i];
-        if (!f->window)
+        if (!f->window || f->flen == 0)
             continue;
         struct hs_reasm_slot *s = r->slots[f->seq - r->next_seq];
         memcpy(s->data + f->off, f->bytes, f->flen);
@@ -295,6 +433,9 @@ conflict:
     return 0;
 }
 
+/* Body of a zero-length message (which has no buffer). */
+static const uint8_t empty_body[1];
+
 int hs_reasm_next(struct hs_reasm *r, struct hs_reasm_msg *out)
 {
     release_delivered(r);
@@ -304,13 +445,13 @@ int hs_reasm_next(struct hs_reasm *r, struct hs_reasm_msg *out)
         return 0;
     memmove(&r->slots[0], &r->slots[1], (HS_REASM_MAX_PENDING_MSGS - 1) * sizeof(r->slots[0]));
     r->slots[HS_REASM_MAX_PENDING_MSGS - 1] = NULL;
-    r->buffered_bytes -= s->len;
+    uncharge(r, cap_bytes(s->cap));
     out->type = s->type;
     out->seq = r->next_seq;
     out->epoch = s->epoch;
     out->len = s->len;
-    out->body = s->data;
-    r->delivered = s->data;
+    out->body = s->data ? s->data : empty_body;
+    r->delivered = s;
     r->next_seq++;
     return 1;
 }

@@ -2,9 +2,18 @@
  * (RFC 6347 §4.2.2-4.2.3): out of order, duplicated and overlapping
  * fragments, with hard caps on message size and on bytes buffered.
  *
+ * Memory is allocated as fragments arrive, never from the peer's declared
+ * message length alone: a message's buffer covers the bytes received so far
+ * (up to the end of the furthest fragment), grown geometrically and capped
+ * at the declared length.  Every byte allocated is charged to the
+ * handshake's cap (max_buffered_bytes) and, when a budget is attached, to a
+ * byte cap shared by all handshakes.  A record whose fragments would pass
+ * either cap is dropped whole and counted (CR_ERR_LIMIT).
+ *
  * Owns: buffered fragments of the peer's messages with message_seq >= the
  * next expected one.  Must not: interpret message bodies, decrypt records.
- * Called only from the thread that owns the handshake.
+ * Called only from the thread that owns the handshake (and, for the shared
+ * budget, the thread that owns every handshake charging it).
  */
 #ifndef DTLSGW_HS_REASM_H
 #define DTLSGW_HS_REASM_H
@@ -20,6 +29,8 @@
 #define HS_REASM_MAX_PENDING_MSGS 8
 /* fragments in one record body; more is CR_ERR_LIMIT */
 #define HS_REASM_MAX_FRAGS_PER_RECORD 64
+/* smallest body buffer of a non-empty message (capped at its length) */
+#define HS_REASM_MIN_ALLOC_BYTES 256
 
 /* Per-record outcome flags (OR-ed into *out_flags). */
 /* a fragment of an already-consumed message (peer retransmitted its last
@@ -40,24 +51,42 @@ struct hs_reasm_msg {
 
 struct hs_reasm_slot; /* private */
 
+/* Byte cap shared by every hs_reasm attached to it (all handshakes of one
+ * hs_ctx).  Owned by whoever owns those handshakes; same thread. */
+struct hs_reasm_budget {
+    size_t max_bytes;  /* 0: no shared cap */
+    size_t used_bytes; /* sum of the attached reassemblies' bytes_used */
+    uint64_t refused;  /* records dropped because of this cap */
+};
+
 struct hs_reasm {
     uint16_t next_seq; /* next message_seq to deliver */
     size_t max_msg_bytes;
     size_t max_buffered_bytes;
+    /* bytes allocated for pending bodies and their bitmaps (never the
+     * declared lengths) */
     size_t buffered_bytes;
+    struct hs_reasm_budget *budget;                         /* NULL: none; not owned */
+    uint64_t refused_cap;                                   /* records dropped by either byte cap */
     struct hs_reasm_slot *slots[HS_REASM_MAX_PENDING_MSGS]; /* index seq-next */
-    uint8_t *delivered;                                     /* body of the last delivered message */
+    struct hs_reasm_slot *delivered;                        /* the last delivered message */
 };
 
 void hs_reasm_init(struct hs_reasm *r, size_t max_msg_bytes, size_t max_buffered_bytes);
-/* Frees everything buffered (and wipes it). */
+/* Charges every later allocation to *b as well (before the first record). */
+void hs_reasm_attach_budget(struct hs_reasm *r, struct hs_reasm_budget *b);
+/* Frees everything buffered (and wipes it); returns its bytes to the
+ * budget. */
 void hs_reasm_clear(struct hs_reasm *r);
+/* Bytes allocated now for messages being reassembled. */
+size_t hs_reasm_bytes_used(const struct hs_reasm *r);
 
 /* Adds every handshake fragment of one record body (type 22), epoch given.
  * Returns 0 when the record was well formed (fragments stored, ignored as
  * duplicates, or old: see flags), CR_ERR_DECODE for a malformed record
  * (truncated header, offset+length past the message length, zero-length
- * fragment of a non-empty message), CR_ERR_LIMIT when a cap was hit.
+ * fragment of a non-empty message), CR_ERR_LIMIT when a cap was hit (the
+ * byte caps also count the refusal in refused_cap and budget->refused).
  * On any error nothing of the record is kept beyond what was already valid. */
 CR_WUR int hs_reasm_add_record(struct hs_reasm *r, uint16_t epoch, const uint8_t *body, size_t len,
                                unsigned *out_flags);

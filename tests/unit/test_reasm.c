@@ -14,6 +14,9 @@
 
 #define MAX_MSG 70000
 #define MAX_BUF (128 * 1024)
+/* What hs_reasm charges for a body buffer of cap bytes: the bytes and
+ * their received-bitmap. */
+#define CHARGE(cap) ((size_t)(cap) + ((size_t)(cap) + 7) / 8)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -285,7 +288,7 @@ static void test_window_old_future(void)
         CU_ASSERT_EQUAL(fl, 0);
         CU_ASSERT_EQUAL(hs_reasm_next(&r, &m), 0);
     }
-    CU_ASSERT_EQUAL(r.buffered_bytes, 10 * (HS_REASM_MAX_PENDING_MSGS - 1));
+    CU_ASSERT_EQUAL(r.buffered_bytes, CHARGE(10) * (HS_REASM_MAX_PENDING_MSGS - 1));
     CU_ASSERT_EQUAL(add1(&r, 0, 0, 10, 0, 0, 10, msgbuf[0], &fl), 0);
     for (int s = 0; s < HS_REASM_MAX_PENDING_MSGS; s++) {
         CU_ASSERT_EQUAL_FATAL(hs_reasm_next(&r, &m), 1);
@@ -314,30 +317,47 @@ static void test_caps(void)
     struct hs_reasm_msg m;
     unsigned fl;
     hs_reasm_init(&r, 3000, 5000);
+    /* The message-size cap is not a byte-cap refusal. */
     CU_ASSERT_EQUAL(add1(&r, 0, 1, 3001, 0, 0, 10, msgbuf[0], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(r.refused_cap, 0);
+    /* 10 bytes of a 3000-byte message: the smallest buffer, not 3000. */
     CU_ASSERT_EQUAL(add1(&r, 0, 1, 3000, 0, 0, 10, msgbuf[0], &fl), 0);
-    CU_ASSERT_EQUAL(r.buffered_bytes, 3000);
-    CU_ASSERT_EQUAL(add1(&r, 0, 2, 2001, 1, 0, 10, msgbuf[1], &fl), CR_ERR_LIMIT);
-    CU_ASSERT_PTR_NULL(r.slots[1]);
-    CU_ASSERT_EQUAL(add1(&r, 0, 2, 2000, 1, 0, 10, msgbuf[1], &fl), 0);
-    CU_ASSERT_EQUAL(r.buffered_bytes, 5000);
-    CU_ASSERT_EQUAL(add1(&r, 0, 3, 1, 2, 0, 1, msgbuf[1], &fl), CR_ERR_LIMIT);
-    /* An empty message still fits at the cap (no body bytes). */
-    CU_ASSERT_EQUAL(add1(&r, 0, 3, 0, 2, 0, 0, msgbuf[1], &fl), 0);
-    /* More fragments of buffered messages are fine at the cap. */
-    CU_ASSERT_EQUAL(add1(&r, 0, 1, 3000, 0, 10, 2990, msgbuf[0], &fl), 0);
-    CU_ASSERT_EQUAL(hs_reasm_next(&r, &m), 1);
-    CU_ASSERT_EQUAL(r.buffered_bytes, 2000);
-    CU_ASSERT_EQUAL(add1(&r, 0, 4, 3000, 3, 0, 10, msgbuf[0], &fl), 0);
-    /* Two new messages in one record that together pass the cap. */
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    /* A fragment at the end of a message makes its buffer cover it all. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 2, 3000, 1, 2990, 10, msgbuf[1], &fl), 0);
+    size_t used = CHARGE(HS_REASM_MIN_ALLOC_BYTES) + CHARGE(3000);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), used);
+    /* Past the per-handshake cap: refused, counted, nothing kept. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 3, 3000, 2, 1500, 10, msgbuf[1], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(r.refused_cap, 1);
+    CU_ASSERT_PTR_NULL(r.slots[2]);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), used);
+    /* Growing a buffered message past the cap is refused the same way. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 1, 3000, 0, 10, 2990, msgbuf[0], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(r.refused_cap, 2);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), used);
+    CU_ASSERT_EQUAL(hs_reasm_next(&r, &m), 0);
+    /* What fits still goes in; an empty message costs nothing. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 3, 3000, 2, 0, 10, msgbuf[1], &fl), 0);
+    used += CHARGE(HS_REASM_MIN_ALLOC_BYTES);
+    CU_ASSERT_EQUAL(add1(&r, 0, 4, 0, 3, 0, 0, msgbuf[1], &fl), 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), used);
+    /* More bytes inside the allocated buffer cost nothing. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 1, 3000, 0, 10, 200, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), used);
     hs_reasm_clear(&r);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), 0);
+
+    /* Two new messages in one record that together pass the cap. */
     hs_reasm_init(&r, 3000, 5000);
     uint8_t rec[256];
-    size_t n = put_frag(rec, 1, 3000, 0, 0, 10, msgbuf[0]);
-    n += put_frag(rec + n, 2, 2001, 1, 0, 10, msgbuf[1]);
+    size_t n = put_frag(rec, 1, 3000, 0, 2500, 10, msgbuf[0]);
+    n += put_frag(rec + n, 2, 3000, 1, 2500, 10, msgbuf[1]);
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, rec, n, &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(r.refused_cap, 1);
     CU_ASSERT_EQUAL(r.buffered_bytes, 0);
     CU_ASSERT_PTR_NULL(r.slots[0]);
+    CU_ASSERT_PTR_NULL(r.slots[1]);
     /* Too many fragments in one record. */
     static uint8_t big[(HS_REASM_MAX_FRAGS_PER_RECORD + 1) * 13];
     n = 0;
@@ -346,9 +366,142 @@ static void test_caps(void)
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, big, n, &fl), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(r.buffered_bytes, 0);
     CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, big, n - 13, &fl), 0);
-    CU_ASSERT_EQUAL(r.buffered_bytes, 100);
+    /* The smallest buffer, capped at the 100-byte message. */
+    CU_ASSERT_EQUAL(r.buffered_bytes, CHARGE(100));
     hs_reasm_clear(&r);
     CU_ASSERT_EQUAL(r.buffered_bytes, 0);
+}
+
+/* A peer declaring the largest message (2^24-1 bytes) and sending 10 of
+ * them makes the reassembly allocate about what arrived, not 16 MiB. */
+static void test_alloc_follows_arrival(void)
+{
+    struct hs_reasm r;
+    unsigned fl;
+    hs_reasm_init(&r, 0xffffff, 2 * 0xffffff);
+    CU_ASSERT_EQUAL(add1(&r, 0, 11, 0xffffff, 0, 0, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(fl, 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    /* In-order bytes inside the buffer cost nothing more. */
+    CU_ASSERT_EQUAL(add1(&r, 0, 11, 0xffffff, 0, 10, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    /* Past the buffer: it grows to cover the new end (at least doubling). */
+    CU_ASSERT_EQUAL(add1(&r, 0, 11, 0xffffff, 0, 1000, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), CHARGE(1010));
+    CU_ASSERT_EQUAL(add1(&r, 0, 11, 0xffffff, 0, 1010, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), CHARGE(2020));
+    hs_reasm_clear(&r);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), 0);
+}
+
+/* One byte cap shared by several reassemblies (all handshakes). */
+static void test_global_budget(void)
+{
+    struct hs_reasm a, b;
+    struct hs_reasm_msg m;
+    struct hs_reasm_budget bud = {.max_bytes = 3 * CHARGE(HS_REASM_MIN_ALLOC_BYTES)};
+    unsigned fl;
+    hs_reasm_init(&a, 3000, MAX_BUF);
+    hs_reasm_init(&b, 3000, MAX_BUF);
+    hs_reasm_attach_budget(&a, &bud);
+    hs_reasm_attach_budget(&b, &bud);
+    CU_ASSERT_EQUAL(add1(&a, 0, 1, 3000, 0, 0, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(add1(&b, 0, 1, 3000, 0, 0, 10, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(add1(&a, 0, 2, 3000, 1, 0, 10, msgbuf[1], &fl), 0);
+    CU_ASSERT_EQUAL(bud.used_bytes, 3 * CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    /* Well under b's own cap, but over the shared one. */
+    CU_ASSERT_EQUAL(add1(&b, 0, 2, 3000, 1, 0, 10, msgbuf[1], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(bud.refused, 1);
+    CU_ASSERT_EQUAL(b.refused_cap, 1);
+    CU_ASSERT_EQUAL(a.refused_cap, 0);
+    CU_ASSERT_PTR_NULL(b.slots[1]);
+    CU_ASSERT_EQUAL(bud.used_bytes, 3 * CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    /* Growing is charged too. */
+    CU_ASSERT_EQUAL(add1(&b, 0, 1, 3000, 0, 10, 2990, msgbuf[0], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(bud.refused, 2);
+    CU_ASSERT_EQUAL(add1(&a, 0, 3, 20, 2, 0, 20, msgbuf[2], &fl), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(bud.refused, 3);
+    /* A cleared (or delivered) message gives its bytes back. */
+    hs_reasm_clear(&a);
+    CU_ASSERT_EQUAL(bud.used_bytes, CHARGE(HS_REASM_MIN_ALLOC_BYTES));
+    CU_ASSERT_EQUAL(add1(&b, 0, 2, 20, 1, 0, 20, msgbuf[1], &fl), 0);
+    CU_ASSERT_EQUAL(bud.used_bytes, CHARGE(HS_REASM_MIN_ALLOC_BYTES) + CHARGE(20));
+    CU_ASSERT_EQUAL(hs_reasm_next(&b, &m), 0); /* seq 0 incomplete */
+    hs_reasm_clear(&b);
+    CU_ASSERT_EQUAL(bud.used_bytes, 0);
+    hs_reasm_init(&a, 3000, MAX_BUF);
+    hs_reasm_attach_budget(&a, &bud);
+    CU_ASSERT_EQUAL(add1(&a, 0, 1, 20, 0, 0, 20, msgbuf[0], &fl), 0);
+    CU_ASSERT_EQUAL(bud.used_bytes, CHARGE(20));
+    CU_ASSERT_EQUAL(hs_reasm_next(&a, &m), 1);
+    CU_ASSERT_EQUAL(bud.used_bytes, 0);
+    CU_ASSERT_EQUAL(hs_reasm_bytes_used(&a), 0);
+    hs_reasm_clear(&a);
+}
+
+/* The maxima: a certificate message over 2^14 bytes cut into many
+ * fragments, in order, backwards and shuffled with duplicates; the buffer
+ * never passes what the message needs and everything is returned. */
+#define CERT_LEN (16384 + 1234)
+static void test_big_message_many_fragments(void)
+{
+    static uint8_t cert[CERT_LEN];
+    static uint8_t rec[16 + 2000];
+    uint32_t offs[64];
+    unsigned n_frags = 0;
+    const uint32_t step = 700;
+    struct hs_reasm_budget bud = {.max_bytes = 1024 * 1024};
+    for (uint32_t i = 0; i < CERT_LEN; i++)
+        cert[i] = (uint8_t)(i * 13 + (i >> 9));
+    for (uint32_t off = 0; off < CERT_LEN; off += step)
+        offs[n_frags++] = off;
+    for (int order = 0; order < 3; order++) {
+        struct hs_reasm r;
+        struct hs_reasm_msg m;
+        unsigned fl;
+        size_t peak = 0;
+        hs_reasm_init(&r, 65536, 128 * 1024);
+        hs_reasm_attach_budget(&r, &bud);
+        uint32_t perm[64];
+        for (unsigned i = 0; i < n_frags; i++)
+            perm[i] = order == 1 ? n_frags - 1 - i : i;
+        if (order == 2)
+            for (unsigned i = n_frags - 1; i > 0; i--) {
+                unsigned j = rnd_below(i + 1);
+                uint32_t t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+            }
+        for (unsigned i = 0; i < n_frags; i++) {
+            uint32_t off = offs[perm[i]];
+            uint32_t flen = off + step <= CERT_LEN ? step : CERT_LEN - off;
+            /* Overlap the next fragment by a few bytes, and repeat some. */
+            if (off + flen + 50 <= CERT_LEN)
+                flen += 50;
+            for (int rep = 0; rep < (order == 2 && (i & 3) == 0 ? 2 : 1); rep++) {
+                size_t n = put_frag(rec, 11, CERT_LEN, 0, off, flen, cert + off);
+                CU_ASSERT_EQUAL(hs_reasm_add_record(&r, 0, rec, n, &fl), 0);
+                CU_ASSERT_EQUAL(fl, 0);
+            }
+            if (hs_reasm_bytes_used(&r) > peak)
+                peak = hs_reasm_bytes_used(&r);
+            if (order == 0 && i == 0)
+                CU_ASSERT(hs_reasm_bytes_used(&r) <= CHARGE(2 * (step + 50)));
+            if (i + 1 < n_frags)
+                CU_ASSERT_EQUAL(hs_reasm_next(&r, &m), 0);
+        }
+        CU_ASSERT(peak <= CHARGE(CERT_LEN));
+        CU_ASSERT_EQUAL(bud.used_bytes, hs_reasm_bytes_used(&r));
+        CU_ASSERT_EQUAL_FATAL(hs_reasm_next(&r, &m), 1);
+        CU_ASSERT_EQUAL(m.len, CERT_LEN);
+        CU_ASSERT_EQUAL(m.type, 11);
+        CU_ASSERT(memcmp(m.body, cert, CERT_LEN) == 0);
+        CU_ASSERT_EQUAL(hs_reasm_bytes_used(&r), 0);
+        CU_ASSERT_EQUAL(bud.used_bytes, 0);
+        CU_ASSERT_EQUAL(r.refused_cap, 0);
+        hs_reasm_clear(&r);
+    }
+    CU_ASSERT_EQUAL(bud.refused, 0);
 }
 
 /* ---- randomized: shuffled, duplicated, overlapping fragments ---------- */
@@ -543,6 +696,9 @@ void cu_register(void)
     CU_add_test(s, "conflicts", test_conflicts);
     CU_add_test(s, "window: old and future", test_window_old_future);
     CU_add_test(s, "caps", test_caps);
+    CU_add_test(s, "allocation follows arrival (2^24-1 declared)", test_alloc_follows_arrival);
+    CU_add_test(s, "global byte budget", test_global_budget);
+    CU_add_test(s, "2^14+ byte message in many fragments", test_big_message_many_fragments);
     CU_add_test(s, "random shuffled fragments round-trip", test_random_roundtrip);
     CU_add_test(s, "random mutations and garbage", test_random_mutations);
 }
