@@ -437,7 +437,7 @@ static bool hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, si
     struct hs_out out;
     memset(&out, 0, sizeof(out));
     int rc = hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
-    if (rc < 0 && out.event != HS_EV_FAILED)
+    if (rc < 0 && out.event != HS_EV_FAILED && out.event != HS_EV_TIMEOUT)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_INPUT);
     return handle_out(cp, peer, &out);
 }

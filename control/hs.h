@@ -35,6 +35,11 @@
  * 256 handshakes at their per-handshake cap, or thousands of real ones
  * (their messages are a few KiB) */
 #define HS_REASM_ALL_MAX_DEFAULT_BYTES (32u * 1024 * 1024)
+/* hs_new to ESTABLISHED, whatever the peer does (hs_params.
+ * handshake_deadline_ms).  60 s like GnuTLS's default total DTLS handshake
+ * timeout: room for 5 timer resends (1+2+4+8+16 s) and slow peers, while
+ * bounding how long one peer holds a handshake slot. */
+#define HS_HANDSHAKE_DEADLINE_DEFAULT_MS 60000
 
 /* ---- cipher suites (IANA codes) ---------------------------------------- */
 #define HS_PSK_AES128_CCM8         0xC0A8
@@ -115,6 +120,10 @@ struct hs_params {
     /* bytes reassembly may allocate across all handshakes of the ctx (each
      * one also stops at HS_BUFFERED_MAX_BYTES); 0: no shared cap */
     size_t reasm_max_bytes;
+    /* a handshake not ESTABLISHED this long after hs_new ends with
+     * HS_EV_TIMEOUT (hs_input or hs_timeout; out->next_timer_ms never lies
+     * past it); must be > 0 */
+    uint32_t handshake_deadline_ms;
 };
 /* Fills the defaults described above. */
 void hs_params_default(struct hs_params *p);
@@ -163,7 +172,7 @@ enum hs_event {
     HS_EV_ESTABLISHED, /* keys ready: hs_keys() */
     HS_EV_CLOSED,      /* close_notify received (our close_notify in out) */
     HS_EV_FAILED,      /* fatal alert sent or received; hs is dead */
-    HS_EV_TIMEOUT,     /* retransmission gave up */
+    HS_EV_TIMEOUT,     /* retransmission gave up, or the deadline passed */
 };
 
 struct hs_dgram {
@@ -208,7 +217,8 @@ CR_WUR struct hs *hs_new(struct hs_ctx *ctx, const struct hs_peer *peer, uint64_
 void hs_free(struct hs *hs);
 /* Feeds one received datagram.  Invalid records are dropped silently and
  * counted; returns 0, or a negative CR_ERR_* when the handshake failed
- * (out->event then says HS_EV_FAILED and out carries the alert). */
+ * (out->event then says HS_EV_FAILED and out carries the alert, or
+ * HS_EV_TIMEOUT when the handshake deadline had passed). */
 int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, struct hs_out *out);
 /* Call at out->next_timer_ms: retransmits the last flight or gives up. */
 int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out);
@@ -246,6 +256,8 @@ struct hs_stats {
     /* handshake records dropped at a reassembly byte cap (this handshake's
      * or the ctx's shared one); also counted in dropped_records */
     uint64_t reasm_refused;
+    /* repeated peer flights not answered: inside the doubling resend gap */
+    uint64_t peer_resends_limited;
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 

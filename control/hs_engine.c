@@ -108,15 +108,18 @@
 _Static_assert(HS_PREMASTER_MAX_LEN >= 4 + 2 * HS_PSK_MAX_KEY_LEN, "plain PSK premaster fits");
 _Static_assert(HS_PREMASTER_MAX_LEN >= 4 + CR_ECDHE_SECRET_MAX_LEN + HS_PSK_MAX_KEY_LEN,
                "ECDHE-PSK premaster fits");
-#define HS_EARLY_EPOCH1_MAX_RECORDS 4   /* epoch-1 records held until CCS */
-#define HS_FINAL_RESEND_MAX         16  /* final-flight resends (1 epoch-1 rec each) */
-#define HS_PEER_RESEND_GAP_MS       100 /* one resend per repeated peer flight */
-#define HS_CH_MAX_EXTENSIONS        64
-#define HS_SIG_ALGS_MAX             64
-#define HS_ALERT_SLOTS              4
-#define HS_ALERT_RECORD_MAX_LEN     64
-#define HS_REPLAY_WIN_BITS          64
-#define HS_DGRAM_OVERHEAD_BYTES     64 /* per-datagram slack when sizing buffers */
+#define HS_EARLY_EPOCH1_MAX_RECORDS 4  /* epoch-1 records held until CCS */
+#define HS_FINAL_RESEND_MAX         16 /* final-flight resends (1 epoch-1 rec each) */
+/* Peer-triggered resends (the peer repeated its flight): at most one per
+ * gap, the gap doubling with each one (up to retrans_max_ms), back to the
+ * initial gap when a new flight is built. */
+#define HS_PEER_RESEND_GAP_MS   100
+#define HS_CH_MAX_EXTENSIONS    64
+#define HS_SIG_ALGS_MAX         64
+#define HS_ALERT_SLOTS          4
+#define HS_ALERT_RECORD_MAX_LEN 64
+#define HS_REPLAY_WIN_BITS      64
+#define HS_DGRAM_OVERHEAD_BYTES 64 /* per-datagram slack when sizing buffers */
 
 /* ---- errors: engine failures and the one error → alert mapping ---------- */
 /* Engine-internal failure codes (below the cr_err range) name the alert the
@@ -245,8 +248,10 @@ struct hs {
     struct dp_replay *replay; /* epoch-1 read window */
     uint64_t client_read_top;
     unsigned final_resends;
-    bool resent_by_peer; /* last_peer_resend_ms is valid */
-    uint64_t last_peer_resend_ms;
+    bool resent;             /* last_resend_ms is valid (this flight) */
+    uint64_t last_resend_ms; /* timer- or peer-triggered */
+    uint32_t peer_gap_ms;    /* HS_PEER_RESEND_GAP_MS, doubling */
+    uint64_t deadline_ms;    /* hs_new + handshake_deadline_ms */
 
     uint64_t timer_deadline_ms; /* 0: no timer */
     uint32_t cur_timeout_ms;
@@ -267,13 +272,33 @@ struct hs {
 
 /* ---- small helpers ------------------------------------------------------ */
 
+/* When the caller must call hs_timeout next: the retransmission timer, or
+ * the absolute handshake deadline when that comes first (never after
+ * ESTABLISHED). */
+static uint64_t next_timer(const struct hs *hs)
+{
+    if (hs->state >= ST_ESTABLISHED)
+        return hs->timer_deadline_ms;
+    if (hs->timer_deadline_ms == 0 || hs->deadline_ms < hs->timer_deadline_ms)
+        return hs->deadline_ms;
+    return hs->timer_deadline_ms;
+}
+
+/* A new flight was built: its resends start from the initial timer and
+ * peer gap again. */
+static void flight_started(struct hs *hs)
+{
+    hs->resent = false;
+    hs->peer_gap_ms = HS_PEER_RESEND_GAP_MS;
+}
+
 static void out_reset(struct hs *hs, struct hs_out *out)
 {
     out->n_dgrams = 0;
     out->n_app = 0;
     out->event = HS_EV_NONE;
     out->alert = -1;
-    out->next_timer_ms = hs->timer_deadline_ms;
+    out->next_timer_ms = next_timer(hs);
     hs->n_alerts = 0;
     hs->app_used = 0;
     hs->flight_emitted = false;
@@ -454,14 +479,24 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
 {
     if (!hs->have_flight || hs->flight_emitted)
         return 0;
-    /* A repeated peer flight arrives as several datagrams (CKE, CCS,
-     * Finished...): answer the first, not each one. */
-    if (by_peer && hs->resent_by_peer && now_ms - hs->last_peer_resend_ms < HS_PEER_RESEND_GAP_MS)
-        return 0;
     if (by_peer) {
-        hs->resent_by_peer = true;
-        hs->last_peer_resend_ms = now_ms;
+        /* RFC 6347 §4.2.4 has the server resend when the peer repeats its
+         * flight.  A repeated flight arrives as several datagrams (CKE,
+         * CCS, Finished...): answer the first, not each one; and a peer
+         * repeating itself as fast as it can gets resends at a doubling gap
+         * (a bounded number until the deadline), never one per datagram.
+         * The retransmission timer is left as it is: retransmitting does
+         * not postpone our timeout. */
+        if (hs->resent && now_ms - hs->last_resend_ms < hs->peer_gap_ms) {
+            hs->stats.peer_resends_limited++;
+            return 0;
+        }
+        uint64_t gap = (uint64_t)hs->peer_gap_ms * 2;
+        hs->peer_gap_ms =
+            gap > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms : (uint32_t)gap;
     }
+    hs->resent = true;
+    hs->last_resend_ms = now_ms;
     if (hs->flight_final) {
         /* RFC 6347 §4.2.4: the last flight is resent when the peer
          * retransmits its final flight; each resend consumes one epoch-1
@@ -469,7 +504,7 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
         if (hs->final_resends >= HS_FINAL_RESEND_MAX)
             return 0;
         hs->final_resends++;
-    } else {
+    } else if (!by_peer) {
         hs->timer_deadline_ms = now_ms + hs->cur_timeout_ms;
     }
     CR_GUARD(emit_flight(hs, out));
@@ -784,6 +819,7 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
     hs_flight_reset(&hs->flight);
     hs->have_flight = true;
     hs->flight_final = false;
+    flight_started(hs);
     hs_buf_init(&b, HS_MSG_MAX_BYTES);
 
     /* ServerHello */
@@ -1214,6 +1250,7 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs_flight_reset(&hs->flight);
     hs->have_flight = true;
     hs->flight_final = true;
+    flight_started(hs);
     CR_GUARD_GOTO(hs_flight_add_ccs(&hs->flight, 0), done);
     CR_GUARD_GOTO(add_message(hs, 1, MT_FINISHED, &b), done);
     hs->write_epoch1 = true;
@@ -1560,6 +1597,25 @@ static int ensure_app_cap(struct hs *hs, size_t need)
     return 0;
 }
 
+/* The absolute deadline: a handshake not ESTABLISHED by then ends, however
+ * often the peer retransmits (so one peer holds a handshake slot for at
+ * most handshake_deadline_ms). */
+static bool deadline_passed(const struct hs *hs, uint64_t now_ms)
+{
+    return hs->state < ST_ESTABLISHED && now_ms >= hs->deadline_ms;
+}
+
+static int time_out(struct hs *hs, struct hs_out *out)
+{
+    hs->state = ST_FAILED;
+    hs->timer_deadline_ms = 0;
+    out->n_dgrams = 0;
+    out->n_app = 0;
+    out->next_timer_ms = 0;
+    out->event = HS_EV_TIMEOUT;
+    return CR_ERR_LIMIT;
+}
+
 int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, struct hs_out *out)
 {
     const uint8_t *p = dgram;
@@ -1573,6 +1629,8 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
         return CR_ERR_INVAL; /* dead: the caller frees it */
     if (!dgram && len > 0)
         return CR_ERR_INVAL;
+    if (deadline_passed(hs, now_ms))
+        return time_out(hs, out);
     CR_GUARD_GOTO(ensure_app_cap(hs, len), failed);
 
     while (left > 0 && hs->state < ST_CLOSED) {
@@ -1587,7 +1645,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
     }
     if (hs->resend_requested && hs->state != ST_CLOSED)
         CR_GUARD_GOTO(resend_flight(hs, out, now_ms, true), failed);
-    out->next_timer_ms = hs->timer_deadline_ms;
+    out->next_timer_ms = next_timer(hs);
     return 0;
 failed:
     return fail(hs, out, rc);
@@ -1600,26 +1658,23 @@ int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out)
     if (!hs || !out)
         return CR_ERR_INVAL;
     out_reset(hs, out);
-    if (hs->state >= ST_ESTABLISHED || hs->timer_deadline_ms == 0)
+    if (hs->state >= ST_ESTABLISHED)
         return 0;
-    if (now_ms < hs->timer_deadline_ms)
+    if (deadline_passed(hs, now_ms))
+        return time_out(hs, out);
+    if (hs->timer_deadline_ms == 0 || now_ms < hs->timer_deadline_ms)
         return 0;
     /* RFC 6347 §4.2.4.1: double the timer on each retransmission up to the
      * maximum; one more expiry at the maximum ends the handshake. */
-    if (hs->cur_timeout_ms >= hs->ctx->p.retrans_max_ms) {
-        hs->state = ST_FAILED;
-        hs->timer_deadline_ms = 0;
-        out->next_timer_ms = 0;
-        out->event = HS_EV_TIMEOUT;
-        return CR_ERR_LIMIT;
-    }
+    if (hs->cur_timeout_ms >= hs->ctx->p.retrans_max_ms)
+        return time_out(hs, out);
     uint64_t next = (uint64_t)hs->cur_timeout_ms * 2;
     hs->cur_timeout_ms =
         next > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms : (uint32_t)next;
     rc = resend_flight(hs, out, now_ms, false);
     if (rc < 0)
         return fail(hs, out, rc);
-    out->next_timer_ms = hs->timer_deadline_ms;
+    out->next_timer_ms = next_timer(hs);
     return 0;
 }
 
@@ -1695,7 +1750,6 @@ struct hs *hs_new(struct hs_ctx *ctx, const struct hs_peer *peer, uint64_t now_m
     struct hs *hs;
     size_t sz = (sizeof(*hs) + 63) & ~(size_t)63;
 
-    (void)now_ms;
     if (!ctx || !peer)
         return NULL;
     hs = aligned_alloc(64, sz);
@@ -1710,6 +1764,8 @@ struct hs *hs_new(struct hs_ctx *ctx, const struct hs_peer *peer, uint64_t now_m
     hs_flight_init(&hs->flight);
     hs_buf_init(&hs->transcript, HS_TRANSCRIPT_MAX_BYTES);
     hs->cur_timeout_ms = ctx->p.retrans_initial_ms;
+    hs->peer_gap_ms = HS_PEER_RESEND_GAP_MS;
+    hs->deadline_ms = now_ms + ctx->p.handshake_deadline_ms;
     return hs;
 }
 
@@ -1758,6 +1814,7 @@ void hs_params_default(struct hs_params *p)
     p->client_auth = HS_CLIENT_AUTH_NONE;
     p->bad_mac_limit = HS_BAD_MAC_LIMIT_DEFAULT;
     p->reasm_max_bytes = HS_REASM_ALL_MAX_DEFAULT_BYTES;
+    p->handshake_deadline_ms = HS_HANDSHAKE_DEADLINE_DEFAULT_MS;
 }
 
 struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)
@@ -1768,7 +1825,7 @@ struct hs_ctx *hs_ctx_new(const struct hs_params *p, struct hs_creds *creds)
         return NULL;
     if (p->mtu_bytes < HS_MTU_MIN_BYTES || p->mtu_bytes > HS_MTU_MAX_BYTES ||
         p->retrans_initial_ms == 0 || p->retrans_max_ms < p->retrans_initial_ms ||
-        p->n_suites > HS_MAX_SUITES || p->cid_len != 0)
+        p->handshake_deadline_ms == 0 || p->n_suites > HS_MAX_SUITES || p->cid_len != 0)
         return NULL;
     for (unsigned i = 0; i < p->n_suites; i++)
         if (!hs_suite_find(p->suites[i]))

@@ -762,6 +762,9 @@ static void test_timeout_gives_up(void)
     unsigned resent = 0;
 
     hs_params_default(&params);
+    /* The retransmission schedule alone (the deadline test below has the
+     * default deadline cut it short). */
+    params.handshake_deadline_ms = 10 * 60000;
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     p.drop_server = 1000;
@@ -785,6 +788,69 @@ static void test_timeout_gives_up(void)
     CU_ASSERT_EQUAL(resent, 6);
     CU_ASSERT_EQUAL(out.event, HS_EV_TIMEOUT);
     CU_ASSERT(rc < 0);
+    pair_free(&p);
+}
+
+/* A client that repeats its ClientHello every 50 ms forever (our flight 2
+ * never reaches it): the handshake still ends at the absolute deadline, and
+ * the server's resends stay few (doubling peer gap, timer not reset). */
+static void test_deadline_despite_peer_retransmits(void)
+{
+    struct hs_params params;
+    struct pair p;
+    struct hs_out out;
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL(params.handshake_deadline_ms, HS_HANDSHAKE_DEADLINE_DEFAULT_MS);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    p.drop_server = 1u << 30; /* the client never hears from us */
+    /* ClientHello -> HelloVerifyRequest, ClientHello with the cookie: kept. */
+    CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
+    pump_client_to_server(&p);
+    CU_ASSERT_EQUAL_FATAL(p.hvr_sent, 1);
+    CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
+    size_t ch_len = 0;
+    uint8_t *ch = dq_pop(&p.c2s, &ch_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ch);
+    dq_clear(&p.c2s);
+    uint64_t start = p.now;
+    server_rx(&p, ch, ch_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
+    uint64_t deadline = start + params.handshake_deadline_ms;
+    uint64_t timer = 0;
+    uint64_t ended_at = 0;
+    /* Run well past the deadline: without one this never ends. */
+    for (uint64_t t = start + 50; t < start + 4 * (uint64_t)params.handshake_deadline_ms; t += 50) {
+        int rc;
+        if (timer != 0 && t >= timer) {
+            rc = hs_timeout(p.hs, t, &out);
+        } else {
+            rc = hs_input(p.hs, ch, ch_len, t, &out);
+        }
+        if (out.event == HS_EV_TIMEOUT) {
+            CU_ASSERT(rc < 0);
+            CU_ASSERT_EQUAL(out.n_dgrams, 0);
+            ended_at = t;
+            break;
+        }
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
+        timer = out.next_timer_ms;
+        /* The caller is never told to wait past the deadline. */
+        CU_ASSERT(timer != 0 && timer <= deadline);
+    }
+    CU_ASSERT(ended_at >= deadline);
+    CU_ASSERT(ended_at < deadline + 50);
+    const struct hs_stats *st = hs_get_stats(p.hs);
+    /* 1200 repeated ClientHellos: peer-triggered resends at a doubling gap
+     * from 100 ms (~10 in 60 s) plus the timer's 5 (1, 2, 4, 8, 16 s). */
+    CU_ASSERT(st->retransmits <= 16);
+    CU_ASSERT(st->retransmits >= 5);
+    CU_ASSERT(st->peer_resends_limited >= 1000);
+    /* Dead: further input is refused. */
+    CU_ASSERT(hs_input(p.hs, ch, ch_len, ended_at + 50, &out) < 0);
+    free(ch);
     pair_free(&p);
 }
 
@@ -1518,6 +1584,8 @@ void cu_register(void)
     CU_add_test(s, "cookie HVR and rotation", test_cookie_hvr_and_rotation);
     CU_add_test(s, "retransmit on timeout", test_retransmit_on_timeout);
     CU_add_test(s, "timeout gives up", test_timeout_gives_up);
+    CU_add_test(s, "deadline despite a peer retransmitting forever",
+                test_deadline_despite_peer_retransmits);
     CU_add_test(s, "retransmit on repeated client flight",
                 test_retransmit_on_repeated_client_flight);
     CU_add_test(s, "resend final flight", test_resend_final_flight);
