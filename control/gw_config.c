@@ -16,11 +16,22 @@
  *                       client_auth: none|optional|require, suites: [..] or
  *                       "A:B", mtu, cookie, require_ems, replay_window,
  *                       retransmit_initial_ms, retransmit_max_ms,
+ *                       handshake_timeout_ms (absolute handshake deadline,
+ *                       default 60 s),
  *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI}]
- *   control_socket, max_sessions, stats_interval_ms, checksum_offload,
+ *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
+ *   stats_interval_ms, checksum_offload,
  *   cookie_rotate_ms (>= 1 s, default 60 s: every listener's cookie secret
  *                     is replaced this often; the previous one is still
  *                     accepted, so a cookie lives one to two periods)
+ * max_handshakes (default 4096) bounds the handshakes in progress (cookie
+ * verified, not yet established) apart from max_sessions, so half-open
+ * handshakes neither crowd out sessions nor the reverse: 4096 handshakes
+ * at the engine's 60 s deadline still admit ~68 new handshakes a second.
+ * max_handshakes_per_source (default 64, at most max_handshakes) stops one
+ * client address (a NAT'd site, or one attacker with a real address) from
+ * taking every slot.  Refusals are counted (DROP_CP_HS_MAX,
+ * DROP_CP_HS_PER_SOURCE).
  * Durations (*_ms keys) take plain milliseconds or "250ms", "30s", "5m", "1h".
  */
 #include "gw_config.h"
@@ -92,6 +103,8 @@ void gw_config_default(struct gw_config *cfg)
     cfg->n_listeners = 1;
     snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", GW_DEFAULT_CONTROL_SOCKET);
     cfg->max_sessions = GW_DEFAULT_MAX_SESSIONS;
+    cfg->max_handshakes = GW_DEFAULT_MAX_HANDSHAKES;
+    cfg->max_handshakes_per_source = GW_DEFAULT_MAX_HS_PER_SOURCE;
     cfg->stats_interval_ms = 0;
     cfg->cookie_rotate_ms = GW_DEFAULT_COOKIE_ROTATE_MS;
     cfg->checksum_offload = true;
@@ -562,6 +575,8 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         return get_duration_ms(ps, v, full, 1, &l->hs.retrans_max_ms);
     if (strcmp(k, "idle_timeout_ms") == 0)
         return get_duration_ms(ps, v, full, 1, &l->idle_timeout_ms);
+    if (strcmp(k, "handshake_timeout_ms") == 0)
+        return get_duration_ms(ps, v, full, 1, &l->hs.handshake_deadline_ms);
     if (strcmp(k, "bad_mac_limit") == 0) {
         CR_GUARD(get_uint(ps, v, full, 0, UINT32_MAX, &u));
         l->hs.bad_mac_limit = (uint32_t)u;
@@ -688,6 +703,16 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     if (strcmp(k, "max_sessions") == 0) {
         CR_GUARD(get_uint(ps, v, k, 1, GW_MAX_SESSIONS_LIMIT, &u));
         cfg->max_sessions = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "max_handshakes") == 0) {
+        CR_GUARD(get_uint(ps, v, k, 1, GW_MAX_HANDSHAKES_LIMIT, &u));
+        cfg->max_handshakes = (uint32_t)u;
+        return 0;
+    }
+    if (strcmp(k, "max_handshakes_per_source") == 0) {
+        CR_GUARD(get_uint(ps, v, k, 1, GW_MAX_HANDSHAKES_LIMIT, &u));
+        cfg->max_handshakes_per_source = (uint32_t)u;
         return 0;
     }
     if (strcmp(k, "stats_interval_ms") == 0) {
@@ -963,5 +988,12 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
     if (cfg->max_sessions < 1 || cfg->max_sessions > GW_MAX_SESSIONS_LIMIT)
         return fail(&ps, 0, "max_sessions", CR_ERR_INVAL, "%u out of range 1..%u",
                     cfg->max_sessions, GW_MAX_SESSIONS_LIMIT);
+    if (cfg->max_handshakes < 1 || cfg->max_handshakes > GW_MAX_HANDSHAKES_LIMIT)
+        return fail(&ps, 0, "max_handshakes", CR_ERR_INVAL, "%u out of range 1..%u",
+                    cfg->max_handshakes, GW_MAX_HANDSHAKES_LIMIT);
+    if (cfg->max_handshakes_per_source < 1 || cfg->max_handshakes_per_source > cfg->max_handshakes)
+        return fail(&ps, 0, "max_handshakes_per_source", CR_ERR_INVAL,
+                    "%u out of range 1..max_handshakes (%u)", cfg->max_handshakes_per_source,
+                    cfg->max_handshakes);
     return 0;
 }

@@ -84,6 +84,10 @@ struct gw_listener_cfg {
     uint32_t key_line[GW_LKEY_N];   /* line of each key; 0: not in the file */
 };
 
+#define GW_DEFAULT_MAX_HANDSHAKES    4096u
+#define GW_DEFAULT_MAX_HS_PER_SOURCE 64u
+#define GW_MAX_HANDSHAKES_LIMIT      (16u * 1024 * 1024)
+
 struct gw_config {
     struct gw_port_cfg ports[GW_MAX_PORTS];
     unsigned n_ports;
@@ -91,10 +95,15 @@ struct gw_config {
     unsigned n_listeners;
     char control_socket[GW_PATH_MAX_LEN]; /* default /run/dtlsgw.sock */
     uint32_t max_sessions;                /* default 65536 */
-    uint32_t stats_interval_ms;           /* 0: no periodic print */
-    uint32_t cookie_rotate_ms;            /* cookie secret lifetime, default 60 s */
-    bool checksum_offload;                /* use NIC TX csum offload if offered */
-    char source[GW_PATH_MAX_LEN];         /* config name for messages; "" default */
+    /* handshakes in progress (cookie verified, not yet ESTABLISHED), all
+     * listeners together and from one client address; separate from
+     * max_sessions (gw_config.c's header says why the defaults) */
+    uint32_t max_handshakes;            /* default GW_DEFAULT_MAX_HANDSHAKES */
+    uint32_t max_handshakes_per_source; /* default GW_DEFAULT_MAX_HS_PER_SOURCE */
+    uint32_t stats_interval_ms;         /* 0: no periodic print */
+    uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
+    bool checksum_offload;              /* use NIC TX csum offload if offered */
+    char source[GW_PATH_MAX_LEN];       /* config name for messages; "" default */
 };
 
 /* Defaults (one port 0 with 10.0.0.1/24, one listener on 4433 → backend

@@ -32,6 +32,7 @@
 
 #include <openssl/rand.h>
 
+#include "cp_hs_limit.h"
 #include "cr_aead.h"
 #include "dp_counters.h"
 #include "dp_record.h"
@@ -78,6 +79,7 @@ struct cp_peer {
      * (RFC 6347 §4.2.8): sess stays until hs completes, and outlives it
      * when hs fails. */
     bool replacing;
+    bool hs_counted; /* counted in cp->hs_limit (a handshake in progress) */
 };
 
 struct cp_listener {
@@ -95,6 +97,7 @@ struct gw_cp {
     struct rte_hash *peers;
     uint32_t n_peers;
     uint32_t max_peers;
+    struct cp_hs_limit *hs_limit; /* max_handshakes, per source */
     uint64_t nat_used[CP_NAT_WORDS];
     uint32_t rnd_pool[64]; /* nat_rnd's batch of random words */
     unsigned rnd_left;
@@ -220,8 +223,50 @@ static void session_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_clo
     peer->sess = NULL;
 }
 
+/* ---- handshake admission ------------------------------------------------------ */
+
+/* One more handshake in progress from client_ip (network order), or a
+ * counted refusal: max_handshakes in all, max_handshakes_per_source from
+ * one address (cp_hs_limit.h). */
+static bool hs_admit(struct gw_cp *cp, uint32_t client_ip)
+{
+    switch (cp_hs_limit_admit(cp->hs_limit, client_ip)) {
+    case CP_HS_ADMIT:
+        return true;
+    case CP_HS_REFUSE_TOTAL:
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_MAX);
+        return false;
+    default:
+        dp_cnt_inc(DP_CNT_DROP_CP_HS_PER_SOURCE);
+        return false;
+    }
+}
+
+/* The peer's handshake ended (ESTABLISHED, failed, freed): its slot is
+ * free.  Idempotent. */
+static void hs_done(struct gw_cp *cp, struct cp_peer *peer)
+{
+    if (!peer->hs_counted)
+        return;
+    cp_hs_limit_release(cp->hs_limit, peer->key.client_ip);
+    peer->hs_counted = false;
+}
+
+/* Adds what the engine refused during one call to the counters. */
+static void hs_count_refusals(const struct hs *hs, const struct hs_stats *before)
+{
+    const struct hs_stats *st = hs_get_stats(hs);
+    unsigned lc = rte_lcore_id();
+    if (st->reasm_refused != before->reasm_refused)
+        dp_cnt_add(lc, DP_CNT_DROP_CP_HS_REASM_CAP, st->reasm_refused - before->reasm_refused);
+    if (st->peer_resends_limited != before->peer_resends_limited)
+        dp_cnt_add(lc, DP_CNT_CP_HS_RESEND_LIMITED,
+                   st->peer_resends_limited - before->peer_resends_limited);
+}
+
 static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
 {
+    hs_done(cp, peer);
     session_remove(cp, peer, send_close);
     rte_timer_stop_sync(&peer->timer);
     hs_free(peer->hs);
@@ -345,11 +390,11 @@ fail:
 
 /* ---- handshake output --------------------------------------------------------- */
 
-/* One line per notable peer event, at most GW_CP_LOG_PER_SEC a second. */
-/* Ends the new handshake of a replacing peer; its live session stays. */
+/* Ends the new handshake of a replacing peer (its handshake slot is free
+ * again); its live session stays. */
 static void pending_abandon(struct gw_cp *cp, struct cp_peer *peer)
 {
-    (void)cp;
+    hs_done(cp, peer);
     (void)rte_timer_stop(&peer->timer);
     hs_free(peer->hs);
     peer->hs = NULL;
@@ -357,6 +402,7 @@ static void pending_abandon(struct gw_cp *cp, struct cp_peer *peer)
     peer->has_random = false;
 }
 
+/* One line per notable peer event, at most GW_CP_LOG_PER_SEC a second. */
 static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *what, int alert)
 {
     uint64_t sec = cp_now_ms(cp) / 1000;
@@ -411,6 +457,7 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     switch (out->event) {
     case HS_EV_ESTABLISHED:
         dp_cnt_inc(DP_CNT_CP_HS_ESTABLISHED);
+        hs_done(cp, peer); /* a session now, under max_sessions */
         return true;
     case HS_EV_CLOSED:
         dp_cnt_inc(DP_CNT_CP_SESS_CLOSED);
@@ -436,7 +483,9 @@ static bool hs_feed(struct gw_cp *cp, struct cp_peer *peer, const uint8_t *d, si
 {
     struct hs_out out;
     memset(&out, 0, sizeof(out));
+    struct hs_stats before = *hs_get_stats(peer->hs);
     int rc = hs_input(peer->hs, d, len, cp_now_ms(cp), &out);
+    hs_count_refusals(peer->hs, &before);
     if (rc < 0 && out.event != HS_EV_FAILED && out.event != HS_EV_TIMEOUT)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_INPUT);
     return handle_out(cp, peer, &out);
@@ -536,6 +585,13 @@ static void replace_handshake(struct gw_cp *cp, struct cp_peer *peer, const uint
     if (cookie_verdict(cp, peer->listener, &peer->key, peer->port_idx, &peer->mac, d, len) !=
         HS_COOKIE_VALID)
         return;
+    /* A session becoming a handshake again takes a handshake slot; when
+     * none is free the session stays. */
+    if (!peer->hs_counted) {
+        if (!hs_admit(cp, peer->key.client_ip))
+            return;
+        peer->hs_counted = true;
+    }
     if (peer->sess != NULL) {
         /* RFC 6347 §4.2.8: "proceed with a handshake but preserve the
          * existing association until the new handshake completes" — a
@@ -726,11 +782,15 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return false;
     }
+    if (!hs_admit(cp, key.client_ip))
+        return false;
     peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
+        cp_hs_limit_release(cp->hs_limit, key.client_ip);
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return false;
     }
+    peer->hs_counted = true;
     peer->key = key;
     rte_ether_addr_copy(&eth->src_addr, &peer->mac);
     peer->port_idx = m->port;
@@ -738,6 +798,7 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     peer->worker = (uint16_t)worker;
     rte_timer_init(&peer->timer);
     if (rte_hash_add_key_data(cp->peers, &peer->key, peer) < 0) {
+        hs_done(cp, peer);
         free(peer);
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return false;
@@ -1017,7 +1078,24 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
         rc = CR_ERR_NOMEM;
         goto fail;
     }
-    cp->max_peers = cfg->max_sessions ? cfg->max_sessions : DP_SESS_MAX_DEFAULT;
+    /* Peers are sessions and handshakes in progress, each kind under its
+     * own limit. */
+    uint32_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
+    uint32_t max_hs_src = cfg->max_handshakes_per_source ? cfg->max_handshakes_per_source
+                                                         : GW_DEFAULT_MAX_HS_PER_SOURCE;
+    uint64_t seed;
+    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1) {
+        snprintf(err, err_len, "no randomness for the handshake limit table");
+        rc = CR_ERR_CRYPTO;
+        goto fail;
+    }
+    cp->hs_limit = cp_hs_limit_new(max_hs, max_hs_src < max_hs ? max_hs_src : max_hs, seed);
+    if (cp->hs_limit == NULL) {
+        snprintf(err, err_len, "cannot create the handshake limit table (%u handshakes)", max_hs);
+        rc = CR_ERR_NOMEM;
+        goto fail;
+    }
+    cp->max_peers = (cfg->max_sessions ? cfg->max_sessions : DP_SESS_MAX_DEFAULT) + max_hs;
     struct rte_hash_parameters hp = {
         .name = "dgw_cp_peers",
         .entries = cp->max_peers * 2,
@@ -1227,5 +1305,6 @@ void gw_cp_free(struct gw_cp *cp)
         hs_creds_free(cp->lst[i].creds);
     }
     cr_aead_ctx_free(cp->aead);
+    cp_hs_limit_free(cp->hs_limit);
     free(cp);
 }

@@ -37,7 +37,7 @@
     X(CP_HS_STARTED, 0, "handshakes started (cookie verified)")                                    \
     X(CP_HS_ESTABLISHED, 0, "handshakes completed")                                                \
     X(CP_HS_FAILED, 0, "handshakes failed (fatal alert)")                                          \
-    X(CP_HS_TIMEOUT, 0, "handshakes given up after retransmissions")                               \
+    X(CP_HS_TIMEOUT, 0, "handshakes given up (retransmissions, deadline)")                         \
     X(CP_HS_RETRANSMIT, 0, "handshake retransmission timer expiries")                              \
     X(CP_SESS_INSTALLED, 0, "sessions installed into the table")                                   \
     X(CP_SESS_IDLE_REAPED, 0, "sessions removed after the idle timeout")                           \
@@ -84,6 +84,10 @@
     X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")                                \
     X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")                         \
     X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")                          \
+    X(DROP_CP_HS_MAX, 1, "control plane: max_handshakes handshakes in progress")                   \
+    X(DROP_CP_HS_PER_SOURCE, 1, "control plane: max_handshakes_per_source from this address")      \
+    X(DROP_CP_HS_REASM_CAP, 1, "control plane: handshake record over a reassembly byte cap")       \
+    X(CP_HS_RESEND_LIMITED, 0, "repeated peer flights not answered (doubling resend gap)")         \
     X(DROP_CP_HS_INPUT, 1, "control plane: handshake engine rejected input")                       \
     X(DROP_CP_NAT_EXHAUSTED, 1, "control plane: no free NAT port")                                 \
     X(DROP_CP_SESSION_RECORD, 1, "control plane: unusable record of a session")                    \

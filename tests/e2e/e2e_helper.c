@@ -19,7 +19,9 @@
  *       forged=G hellos=H".  --save-hello FILE keeps the first client's
  *       last ClientHello (the one with the cookie); --replay-hello FILE
  *       makes round 2 first send that datagram three times from the first
- *       client's socket, as an attacker who captured it would.  --close sends close_notify at the
+ *       client's socket, as an attacker who captured it would.  --stall K
+ *       first leaves K handshakes from the first source address (ports of
+ *       its own) silent after the cookie exchange ("STALLED k").  --close sends close_notify at the
  * end ("CLOSED n"); otherwise the sockets are simply closed (sessions stay live). e2e-helper
  * garbage --target IP:PORT --src IP [--n N] [--seed S] [--pps R] N malformed datagrams (random
  * bytes, truncated and bad-length record headers, fake epoch-1 records, junk handshakes); 10% go to
@@ -487,6 +489,8 @@ static int abandon_handshake(SSL_CTX *ctx, const struct sockaddr_in *la,
     return n_writes > 2 ? 0 : -1;
 }
 
+#define H_STALL_PORT_BASE 42000 /* --stall's first source port */
+
 static int cmd_clients(int argc, char **argv)
 {
     const char *server_s = NULL, *src_list = NULL, *cipher = "PSK-AES128-CCM8",
@@ -494,16 +498,25 @@ static int cmd_clients(int argc, char **argv)
     unsigned n = 1, attack = 0, src_port = 0;
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
     bool wait_go = false, do_close = false, abandon_first = false;
+    unsigned stall = 0;
     const char *save_hello = NULL, *replay_hello = NULL;
-    static const struct option opts[] = {
-        {"abandon-first", 0, NULL, 'A'}, {"server", 1, NULL, 's'},
-        {"src", 1, NULL, 'a'},           {"n", 1, NULL, 'n'},
-        {"src-port", 1, NULL, 'p'},      {"psk-identity", 1, NULL, 'i'},
-        {"psk-key", 1, NULL, 'k'},       {"cipher", 1, NULL, 'c'},
-        {"timeout-ms", 1, NULL, 't'},    {"wait-go", 0, NULL, 'g'},
-        {"attack", 1, NULL, 'x'},        {"close", 0, NULL, 'C'},
-        {"tag", 1, NULL, 'T'},           {"replay-hello", 1, NULL, 'H'},
-        {"save-hello", 1, NULL, 'S'},    {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"abandon-first", 0, NULL, 'A'},
+                                         {"server", 1, NULL, 's'},
+                                         {"src", 1, NULL, 'a'},
+                                         {"n", 1, NULL, 'n'},
+                                         {"src-port", 1, NULL, 'p'},
+                                         {"psk-identity", 1, NULL, 'i'},
+                                         {"psk-key", 1, NULL, 'k'},
+                                         {"cipher", 1, NULL, 'c'},
+                                         {"timeout-ms", 1, NULL, 't'},
+                                         {"wait-go", 0, NULL, 'g'},
+                                         {"attack", 1, NULL, 'x'},
+                                         {"close", 0, NULL, 'C'},
+                                         {"tag", 1, NULL, 'T'},
+                                         {"replay-hello", 1, NULL, 'H'},
+                                         {"save-hello", 1, NULL, 'S'},
+                                         {"stall", 1, NULL, 'L'},
+                                         {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -553,6 +566,9 @@ static int cmd_clients(int argc, char **argv)
         case 'S':
             save_hello = optarg;
             break;
+        case 'L':
+            stall = (unsigned)atoi(optarg);
+            break;
         default:
             return 2;
         }
@@ -596,6 +612,21 @@ static int cmd_clients(int argc, char **argv)
                             "exchange\n");
             return 1;
         }
+    }
+    if (stall > 0) {
+        /* --stall K: K handshakes from the first source address (each from
+         * its own port) that pass the cookie exchange and then go silent,
+         * so the gateway holds K handshakes in progress from one address. */
+        struct sockaddr_in la = {.sin_family = AF_INET};
+        if (n_srcs)
+            la.sin_addr = srcs[0];
+        unsigned done = 0;
+        for (unsigned k = 0; k < stall; k++) {
+            la.sin_port = htons((uint16_t)(H_STALL_PORT_BASE + k)); /* distinct peers */
+            done += abandon_handshake(ctx, &la, &srv) == 0;
+        }
+        printf("STALLED %u\n", done);
+        fflush(stdout);
     }
     for (unsigned i = 0; i < n; i++) {
         struct cl *c = &g_cl[i];

@@ -54,6 +54,8 @@
 #define E2E_N_MANY              200
 #define E2E_N_GARBAGE           10000
 #define E2E_ATTACK_PER_CLIENT   5
+#define E2E_HS_PER_SOURCE       32   /* max_handshakes_per_source (200 clients: 25 per address) */
+#define E2E_HS_TIMEOUT_MS       3000 /* handshake_timeout_ms of the limits listener */
 
 #define GW_IP        "10.77.0.1"
 #define GW_BE_IP     "10.77.1.1"
@@ -62,6 +64,7 @@
 #define PORT_ECHO    4433
 #define PORT_COAP    5684
 #define PORT_IDLE    4435
+#define PORT_LIMITS  4436
 #define PSK_ID       "gwe-client"
 #define PSK_HEX      "00112233445566778899aabbccddeeff"
 #define COAP_ID      "coap-client"
@@ -432,7 +435,7 @@ static int topo_up(void)
            "ip netns exec %7$s ethtool -K %4$s tx off; "
            "ip -n %7$s addr add " BE_IP "/24 dev %4$s; "
            "ip -n %7$s route add default via " GW_BE_IP "; "
-           "for i in 2 3 4 5 6 7 8 9 20; do ip -n %6$s addr add 10.77.0.$i/24 dev %2$s; done; "
+           "for i in 2 3 4 5 6 7 8 9 20 21; do ip -n %6$s addr add 10.77.0.$i/24 dev %2$s; done; "
            "ip -n %6$s route add default via " GW_IP,
            g_if_c0, g_if_c1, g_if_b0, g_if_b1, g_ns_gw, g_ns_cli, g_ns_be) != 0)
         return -1;
@@ -494,11 +497,21 @@ static int write_config(void)
             "    psk_file: %s/psk.txt\n"
             "    idle_timeout_ms: %ds\n"
             "    nat_ports: 40000-49999\n"
+            "  - name: limits\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    retransmit_initial_ms: 500\n"
+            "    handshake_timeout_ms: %d\n"
+            "    nat_ports: 50000-50999\n"
             "control_socket: %s\n"
             "cookie_rotate_ms: %d\n"
-            "max_sessions: 4096\n",
+            "max_sessions: 4096\n"
+            "max_handshakes_per_source: %d\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE, g_dir,
-            E2E_IDLE_TIMEOUT_S, g_sock, E2E_COOKIE_ROTATE_MS);
+            E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock, E2E_COOKIE_ROTATE_MS,
+            E2E_HS_PER_SOURCE);
     fclose(f);
     return 0;
 }
@@ -1275,6 +1288,78 @@ static void test_restart_mid_handshake(void)
     CU_ASSERT_EQUAL(rst, 1);
 }
 
+/* Handshake admission (issue 8 finding 6): one address holding
+ * max_handshakes_per_source silent handshakes gets no more, another address
+ * is served meanwhile, and the absolute deadline frees the slots. */
+static void test_handshake_limits(void)
+{
+    REQUIRE_READY();
+    long long src0 = stat_now("DROP_CP_HS_PER_SOURCE");
+    long long to0 = stat_now("CP_HS_TIMEOUT");
+    char stall_s[16];
+    snprintf(stall_s, sizeof(stall_s), "%d", E2E_HS_PER_SOURCE);
+    struct proc c;
+    /* client 0 from 10.77.0.21 (the stalled address), client 1 from .8 */
+    const char *args[] = {"--server",
+                          GW_IP ":4436",
+                          "--src",
+                          "10.77.0.21,10.77.0.8",
+                          "--n",
+                          "2",
+                          "--stall",
+                          stall_s,
+                          "--psk-identity",
+                          PSK_ID,
+                          "--psk-key",
+                          PSK_HEX,
+                          "--timeout-ms",
+                          "2000",
+                          "--tag",
+                          "limits",
+                          NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "limits-1.log", false, args));
+    CU_ASSERT(proc_wait(&c, 25000));
+    char *o = slurp(c.out);
+    char want[32];
+    snprintf(want, sizeof(want), "STALLED %d", E2E_HS_PER_SOURCE);
+    bool stalled = o && strstr(o, want);
+    /* only the other address's client completes */
+    bool one = o && strstr(o, "READY established=1 echoed=1");
+    free(o);
+    long long refused = stat_now("DROP_CP_HS_PER_SOURCE") - src0;
+    printf("  %d stalled from 10.77.0.21: %s; its next handshake refused %lld times; "
+           "10.77.0.8 served: %s\n",
+           E2E_HS_PER_SOURCE, stalled ? "yes" : "no", refused, one ? "yes" : "no");
+    CU_ASSERT(stalled);
+    CU_ASSERT(one);
+    CU_ASSERT(refused >= 1);
+    /* what the gateway holds for the stalled address: handshakes only */
+    int held = sessions_for("10.77.0.21", 0);
+    printf("  control socket lists %d peers of 10.77.0.21 (all in handshake)\n", held);
+    CU_ASSERT_EQUAL(held, E2E_HS_PER_SOURCE);
+
+    /* the deadline ends every stalled handshake and frees its slot */
+    long long to = 0;
+    for (int i = 0; i < 100; i++) {
+        to = stat_now("CP_HS_TIMEOUT") - to0;
+        if (to >= E2E_HS_PER_SOURCE)
+            break;
+        usleep(100 * 1000);
+    }
+    printf("  CP_HS_TIMEOUT +%lld after the %d ms deadline\n", to, E2E_HS_TIMEOUT_MS);
+    CU_ASSERT(to >= E2E_HS_PER_SOURCE);
+    const char *args2[] = {"--server",       GW_IP ":4436", "--src",     "10.77.0.21",
+                           "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
+                           "--tag",          "limits2",     NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "limits-2.log", false, args2));
+    CU_ASSERT(proc_wait(&c, 25000));
+    o = slurp(c.out);
+    bool again = o && strstr(o, "READY established=1 echoed=1");
+    free(o);
+    printf("  10.77.0.21 served again after the deadline: %s\n", again ? "PASS" : "FAIL");
+    CU_ASSERT(again);
+}
+
 /* Runs the gateway binary with a bad start-up condition and returns its
  * exit status; its output lands in out[]. */
 static int run_bad_start(const char *eal, const char *cfg, char *out, size_t out_len)
@@ -1506,6 +1591,7 @@ void cu_register(void)
                 test_startup_errors);
     CU_add_test(s, "client restarts mid-handshake from the same address:port",
                 test_restart_mid_handshake);
+    CU_add_test(s, "handshake limits: per source, deadline", test_handshake_limits);
     CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);

@@ -101,8 +101,11 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(l->psk_file, "");
     CU_ASSERT(memcmp(&l->hs, &hp, sizeof(hp)) == 0);
     CU_ASSERT(l->hs.cookie_required);
+    CU_ASSERT_EQUAL(l->hs.handshake_deadline_ms, 60000);
     CU_ASSERT_STRING_EQUAL(c.control_socket, "/run/dtlsgw.sock");
     CU_ASSERT_EQUAL(c.max_sessions, 65536);
+    CU_ASSERT_EQUAL(c.max_handshakes, 4096);
+    CU_ASSERT_EQUAL(c.max_handshakes_per_source, 64);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
     CU_ASSERT(c.checksum_offload);
     CU_ASSERT_STRING_EQUAL(c.source, "");
@@ -152,6 +155,7 @@ static const char *full_yaml =
     "    replay_window: 256\n"
     "    retransmit_initial_ms: 500ms\n"
     "    retransmit_max_ms: 30s\n"
+    "    handshake_timeout_ms: 20s\n"
     "    idle_timeout_ms: 5m\n"
     "    bad_mac_limit: 10\n"
     "    nat_ports: 30000-30999\n"
@@ -161,6 +165,8 @@ static const char *full_yaml =
     "    idle_timeout_ms: 2500\n"
     "control_socket: /tmp/gw.sock\n"
     "max_sessions: 1000\n"
+    "max_handshakes: 300\n"
+    "max_handshakes_per_source: 3\n"
     "stats_interval_ms: 2s\n"
     "checksum_offload: off\n";
 
@@ -206,6 +212,7 @@ static void test_full_file(void)
     CU_ASSERT_EQUAL(l->replay_window_bits, 256);
     CU_ASSERT_EQUAL(l->hs.retrans_initial_ms, 500);
     CU_ASSERT_EQUAL(l->hs.retrans_max_ms, 30000);
+    CU_ASSERT_EQUAL(l->hs.handshake_deadline_ms, 20000);
     CU_ASSERT_EQUAL(l->idle_timeout_ms, 300000);
     CU_ASSERT_EQUAL(l->hs.bad_mac_limit, 10);
     CU_ASSERT_EQUAL(l->nat_port_min, 30000);
@@ -229,6 +236,8 @@ static void test_full_file(void)
 
     CU_ASSERT_STRING_EQUAL(c.control_socket, "/tmp/gw.sock");
     CU_ASSERT_EQUAL(c.max_sessions, 1000);
+    CU_ASSERT_EQUAL(c.max_handshakes, 300);
+    CU_ASSERT_EQUAL(c.max_handshakes_per_source, 3);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 2000);
     CU_ASSERT_FALSE(c.checksum_offload);
     CU_ASSERT_STRING_EQUAL(c.source, "full.yaml");
@@ -337,6 +346,13 @@ static void test_value_errors(void)
     expect_err("max_sessions: -1\n", 1, "max_sessions", "not a number");
     expect_err("max_sessions: 0x10\n", 1, "max_sessions", "not a number");
     expect_err("max_sessions: 0\n", 1, "max_sessions", "out of range");
+    expect_err("max_handshakes: 0\n", 1, "max_handshakes", "out of range 1..16777216");
+    expect_err("max_handshakes: 16777217\n", 1, "max_handshakes", "out of range");
+    expect_err("max_handshakes: many\n", 1, "max_handshakes", "not a number");
+    expect_err("max_handshakes_per_source: 0\n", 1, "max_handshakes_per_source",
+               "out of range 1..");
+    expect_err("max_handshakes_per_source: [2]\n", 1, "max_handshakes_per_source",
+               "expected a scalar, got a list");
     expect_err("max_sessions: 99999999999999999999999\n", 1, "max_sessions", "not a number");
     expect_err("checksum_offload: maybe\n", 1, "checksum_offload", "not a boolean");
     expect_err("ports:\n  - port_id: 70000\n    address: 10.0.0.1/24\n", 2, "ports[0].port_id",
@@ -512,6 +528,18 @@ static void test_validate(void)
     d.max_sessions = 0;
     CU_ASSERT(gw_config_validate(&d, err, sizeof(err)) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "max_sessions"));
+    d.max_sessions = 100;
+    /* The per-source limit cannot exceed the total. */
+    d.max_handshakes = 8;
+    d.max_handshakes_per_source = 9;
+    CU_ASSERT(gw_config_validate(&d, err, sizeof(err)) < 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err, "max_handshakes_per_source: 9 out of range 1..max_handshakes (8)"));
+    d.max_handshakes_per_source = 8;
+    CU_ASSERT_EQUAL(gw_config_validate(&d, err, sizeof(err)), 0);
+    d.max_handshakes = 0;
+    CU_ASSERT(gw_config_validate(&d, err, sizeof(err)) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "max_handshakes: 0 out of range"));
 }
 
 void cu_register(void)
