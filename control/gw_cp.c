@@ -546,9 +546,12 @@ static int cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_ke
 
 /* The workers' stateless pre-check of datagrams from peers without a
  * session (dp_unknown_peer_fn): a ClientHello without a valid cookie is
- * answered with a HelloVerifyRequest right on the worker; everything else
- * (verified ClientHellos, later flights of peers in their handshake, which
- * only this thread's peer table knows, and garbage) is punted.  Runs on
+ * answered with a HelloVerifyRequest right on the worker, a datagram that
+ * is no ClientHello at all is dropped there (the worker counts it
+ * DROP_UNKNOWN_PEER), and verified ClientHellos (or any ClientHello when
+ * cookies are off) are punted.  Later flights of peers in their handshake,
+ * which only this thread's peer table knows, never get here: the worker
+ * punts them by dp_gw.peer_busy.  Runs on
  * worker lcores: reads only the listener's handshake context (cookie
  * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
 static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
@@ -556,16 +559,29 @@ static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint
                                size_t *out_len)
 {
     const struct gw_cp *cp = arg;
-    if (li >= cp->cfg->n_listeners || !cp->cfg->listeners[li].hs.cookie_required)
+    if (li >= cp->cfg->n_listeners)
         return DP_PEER_PUNT;
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
     memcpy(hp.addr, &peer_ip_be, 4);
     hp.port = rte_be_to_cpu_16(peer_port_be);
     hp.family = 4;
-    if (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len) == HS_COOKIE_SEND_HVR)
-        return DP_PEER_REPLY;
-    return DP_PEER_PUNT;
+    switch (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len)) {
+    case HS_COOKIE_DROP:
+        /* Not a ClientHello this listener could start a handshake from:
+         * cookie_verdict would drop it on the control plane anyway, so
+         * it is dropped (and counted, DROP_UNKNOWN_PEER) here instead of
+         * crowding the punt ring (issue 8 finding 7). */
+        *out_len = 0;
+        return DP_PEER_DROP;
+    case HS_COOKIE_SEND_HVR:
+        if (cp->cfg->listeners[li].hs.cookie_required)
+            return DP_PEER_REPLY;
+        *out_len = 0;
+        return DP_PEER_PUNT; /* cookies off: the control plane starts a handshake */
+    default:
+        return DP_PEER_PUNT; /* valid cookie */
+    }
 }
 
 /* True when rnd is the ClientHello.random of the peer's current handshake

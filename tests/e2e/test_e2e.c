@@ -971,6 +971,11 @@ static void test_many_clients_and_garbage(void)
     CU_ASSERT(distinct >= E2E_N_MANY);
 
     /* garbage at the listener while the sessions are live */
+    json_t *sg = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sg);
+    long long punt_g0 = stat_find(sg, "PUNT"), cpck_g0 = stat_find(sg, "DROP_CP_COOKIE");
+    long long unk_g0 = stat_find(sg, "DROP_UNKNOWN_PEER");
+    json_decref(sg);
     struct proc g;
     char n_g[16];
     snprintf(n_g, sizeof(n_g), "%d", E2E_N_GARBAGE);
@@ -986,6 +991,20 @@ static void test_many_clients_and_garbage(void)
     free(go);
     sleep_ms(1000);
     CU_ASSERT(!proc_exited(&g_gw));
+    /* issue 8 finding 7: what the control plane would drop anyway (no
+     * ClientHello) is dropped on the worker, not punted: the punt ring
+     * stays free for handshakes, ARP and ICMP */
+    sg = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sg);
+    long long punt_g = stat_find(sg, "PUNT") - punt_g0;
+    long long cpck_g = stat_find(sg, "DROP_CP_COOKIE") - cpck_g0;
+    long long unk_g = stat_find(sg, "DROP_UNKNOWN_PEER") - unk_g0;
+    json_decref(sg);
+    printf("  garbage: punted +%lld, dropped on the workers +%lld, on the control plane +%lld\n",
+           punt_g, unk_g, cpck_g);
+    CU_ASSERT(punt_g <= E2E_N_GARBAGE / 100);
+    CU_ASSERT(cpck_g <= E2E_N_GARBAGE / 100);
+    CU_ASSERT(unk_g >= E2E_N_GARBAGE / 2);
 
     /* round 2: replays and forged sequence numbers, then fresh data */
     CU_ASSERT(write(cl.in_fd, "go\n", 3) == 3);
