@@ -1218,7 +1218,14 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
         unsigned work = 0;
         cp->now_ms = cp_now_ms(cp);
         for (unsigned w = 0; w < g->n_workers; w++) {
-            unsigned n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST, NULL);
+            /* ARP/ICMP first: their ring is apart so that DTLS punts
+             * cannot crowd them out (issue 8 finding 7). */
+            unsigned n =
+                rte_ring_dequeue_burst(g->punt_net[w], (void **)pkts, GW_CP_PUNT_BURST, NULL);
+            for (unsigned i = 0; i < n; i++)
+                punt_input(cp, pkts[i], w);
+            work += n;
+            n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST, NULL);
             for (unsigned i = 0; i < n; i++)
                 punt_input(cp, pkts[i], w);
             work += n;
@@ -1270,6 +1277,9 @@ void gw_cp_shutdown(struct gw_cp *cp)
         struct rte_mbuf *pkts[GW_CP_PUNT_BURST];
         unsigned n;
         while ((n = rte_ring_dequeue_burst(g->punt[w], (void **)pkts, GW_CP_PUNT_BURST, NULL)) > 0)
+            rte_pktmbuf_free_bulk(pkts, n);
+        while ((n = rte_ring_dequeue_burst(g->punt_net[w], (void **)pkts, GW_CP_PUNT_BURST, NULL)) >
+               0)
             rte_pktmbuf_free_bulk(pkts, n);
         /* Frames we queued for worker 0 to send: send them ourselves. */
         while ((n = rte_ring_dequeue_burst(g->cptx[w], (void **)pkts, GW_CP_PUNT_BURST, NULL)) > 0)

@@ -68,6 +68,7 @@
     X(DROP_NAT_WRONG_PORT, 1, "backend reply on a port the backend route does not use")            \
     X(DROP_NAT_WRONG_MAC, 1, "backend reply not from the backend next hop's resolved MAC")         \
     X(DROP_PUNT_FULL, 1, "punt ring to the control plane full")                                    \
+    X(DROP_PUNT_NET_FULL, 1, "ARP/ICMP ring to the control plane full")                            \
     X(DROP_HANDOFF_FULL, 1, "hand-off ring to the owning worker full")                             \
     X(DROP_HANDOFF_OWNER, 1, "handed-off frame whose owner changed")                               \
     X(DROP_RECORD_MALFORMED, 1, "malformed DTLS record header")                                    \

@@ -167,13 +167,17 @@ int dp_gw_rings_create(struct dp_gw *g)
         snprintf(name, sizeof(name), "dgw_punt%u", i);
         g->punt[i] = rte_ring_create(name, DP_RING_PUNT_SIZE, (int)rte_socket_id(),
                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
+        snprintf(name, sizeof(name), "dgw_pnet%u", i);
+        g->punt_net[i] = rte_ring_create(name, DP_RING_PUNT_NET_SIZE, (int)rte_socket_id(),
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ);
         snprintf(name, sizeof(name), "dgw_hoff%u", i);
         g->handoff[i] =
             rte_ring_create(name, DP_RING_HANDOFF_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
         snprintf(name, sizeof(name), "dgw_cptx%u", i);
         g->cptx[i] = rte_ring_create(name, DP_RING_CPTX_SIZE, (int)rte_socket_id(),
                                      RING_F_SP_ENQ | RING_F_SC_DEQ);
-        if (g->punt[i] == NULL || g->handoff[i] == NULL || g->cptx[i] == NULL)
+        if (g->punt[i] == NULL || g->punt_net[i] == NULL || g->handoff[i] == NULL ||
+            g->cptx[i] == NULL)
             return -rte_errno;
     }
     return 0;
@@ -193,12 +197,14 @@ void dp_gw_rings_free(struct dp_gw *g)
 {
     for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
         ring_drain_free(g->punt[i]);
+        ring_drain_free(g->punt_net[i]);
         ring_drain_free(g->handoff[i]);
         ring_drain_free(g->cptx[i]);
         rte_ring_free(g->punt[i]);
+        rte_ring_free(g->punt_net[i]);
         rte_ring_free(g->handoff[i]);
         rte_ring_free(g->cptx[i]);
-        g->punt[i] = g->handoff[i] = g->cptx[i] = NULL;
+        g->punt[i] = g->punt_net[i] = g->handoff[i] = g->cptx[i] = NULL;
     }
 }
 
@@ -284,6 +290,16 @@ static inline void punt(struct dp_worker *w, struct rte_mbuf *m)
 {
     if (rte_ring_enqueue(w->g->punt[w->idx], m) != 0) {
         drop(w, m, DP_CNT_DROP_PUNT_FULL);
+        return;
+    }
+    CNT(w, PUNT);
+}
+
+/* ARP and ICMP to the control plane on their own ring (dp_gw.punt_net). */
+static inline void punt_net(struct dp_worker *w, struct rte_mbuf *m)
+{
+    if (rte_ring_enqueue(w->g->punt_net[w->idx], m) != 0) {
+        drop(w, m, DP_CNT_DROP_PUNT_NET_FULL);
         return;
     }
     CNT(w, PUNT);
@@ -850,7 +866,7 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
     }
     const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)b;
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-        punt(w, m);
+        punt_net(w, m);
         return;
     }
     if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
@@ -890,7 +906,7 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
         return;
     }
     if (ip->next_proto_id == IPPROTO_ICMP) {
-        punt(w, m);
+        punt_net(w, m);
         return;
     }
     if (ip->next_proto_id != IPPROTO_UDP) {

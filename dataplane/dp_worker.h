@@ -29,6 +29,7 @@
 #define DP_MAX_LISTENERS         16
 #define DP_MAX_NEXTHOPS          64
 #define DP_RING_PUNT_SIZE        4096
+#define DP_RING_PUNT_NET_SIZE    512 /* ARP and ICMP, apart from DTLS punts */
 #define DP_RING_HANDOFF_SIZE     4096
 #define DP_RING_CPTX_SIZE        1024
 #define DP_OPS_MAX               128 /* AEAD ops collected per flush */
@@ -108,7 +109,12 @@ struct dp_gw {
     unsigned worker_lcore[DP_MAX_WORKERS];
     struct dp_sess_table *sessions;
     struct rte_mempool *pool;
-    struct rte_ring *punt[DP_MAX_WORKERS];    /* worker i → control plane, SP/SC */
+    struct rte_ring *punt[DP_MAX_WORKERS]; /* worker i → control plane, SP/SC */
+    /* worker i → control plane, SP/SC: ARP and ICMP only, so that a flood
+     * of DTLS punts (ClientHellos with valid cookies, handshake records)
+     * cannot starve address resolution or path MTU discovery; the control
+     * plane drains it before punt[i]. */
+    struct rte_ring *punt_net[DP_MAX_WORKERS];
     struct rte_ring *handoff[DP_MAX_WORKERS]; /* any worker → worker i, MP/SC */
     struct rte_ring *cptx[DP_MAX_WORKERS];    /* control plane → worker i, SP/SC */
     struct dp_nexthop nexthops[DP_MAX_NEXTHOPS];

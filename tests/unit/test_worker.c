@@ -389,8 +389,55 @@ static void test_punts(void)
     d[13] = 0x06;
     run(arp);
     CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + 5);
-    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 5);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 4);
+    CU_ASSERT_EQUAL(ring_drain(g.punt_net[0]), 1); /* the ARP frame */
     CU_ASSERT_PTR_NULL(sent(1));
+}
+
+/* An ICMP frame to the gateway's client-side address (10.0.0.1). */
+static struct rte_mbuf *icmp_frame(void)
+{
+    struct rec_spec ping = {DP_CT_HANDSHAKE, 0, 0, "echo request body"};
+    struct rte_mbuf *m = client_frame(&ping, 1, 7777, false);
+    struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
+    ip->next_proto_id = IPPROTO_ICMP;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    return m;
+}
+
+/* Issue 8 finding 7: ARP and ICMP reach the control plane even while the
+ * DTLS punt ring is full (a flood of verified ClientHellos or handshake
+ * records); before their own ring they were dropped as DROP_PUNT_FULL. */
+static void test_punt_net_apart(void)
+{
+    static int filler;
+    void *fill[64];
+    for (unsigned i = 0; i < RTE_DIM(fill); i++)
+        fill[i] = &filler; /* placeholders, never dereferenced */
+    while (rte_ring_free_count(g.punt[0]) > 0)
+        (void)rte_ring_enqueue_burst(g.punt[0], fill,
+                                     RTE_MIN(RTE_DIM(fill), rte_ring_free_count(g.punt[0])), NULL);
+    uint64_t full = cnt(DP_CNT_DROP_PUNT_FULL), nfull = cnt(DP_CNT_DROP_PUNT_NET_FULL);
+    struct rec_spec hs = {DP_CT_HANDSHAKE, 1, 300, "finished"};
+    run(client_frame(&hs, 1, 5555, false)); /* a DTLS punt: ring full */
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_PUNT_FULL), full + 1);
+    struct rte_mbuf *arp = rte_pktmbuf_alloc(g.pool);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(arp);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(arp, 60);
+    memset(d, 0, 60);
+    d[12] = 0x08;
+    d[13] = 0x06;
+    run(arp);
+    run(icmp_frame());
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_PUNT_FULL), full + 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_PUNT_NET_FULL), nfull);
+    CU_ASSERT_EQUAL(ring_drain(g.punt_net[0]), 2);
+    /* the placeholders out again, not freed */
+    void *o[64];
+    while (rte_ring_dequeue_burst(g.punt[0], o, RTE_DIM(o), NULL) > 0)
+        ;
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
 }
 
 static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t want_type,
@@ -1227,6 +1274,7 @@ void cu_register(void)
     CU_add_test(s, "several records per datagram", test_multi_record);
     CU_add_test(s, "more frames than one burst", test_burst_many);
     CU_add_test(s, "punts to the control plane", test_punts);
+    CU_add_test(s, "ARP/ICMP punted apart from a full DTLS punt ring", test_punt_net_apart);
     CU_add_test(s, "application data next to control-plane records", test_mixed_datagram);
     CU_add_test(s, "backend reply encrypted to client", test_backend_reply);
     CU_add_test(s, "spoofed backend reply (wrong port, wrong MAC) dropped",
