@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
@@ -45,6 +46,7 @@
 #endif
 
 #define CP_HVR_MAX_BYTES      512
+#define GW_CP_DUE_BURST       256 /* fired timers handled per loop */
 #define CP_NAT_WORDS          (DP_SESS_NAT_PORTS / 64)
 #define CP_ALERT_LEVEL_FATAL  2
 #define CP_ALERT_CLOSE_NOTIFY 0
@@ -68,7 +70,11 @@ struct cp_peer {
     struct hs *hs;
     struct dp_session *sess;
     struct rte_timer timer;
-    bool fired;                /* timer expired, handled in the loop */
+    struct gw_cp *cp; /* owner (the timer callback's way back) */
+    /* On cp->due while its timer has fired and the loop has not handled
+     * it yet (timer_cb links, process_fired and peer_free unlink). */
+    bool fired;
+    TAILQ_ENTRY(cp_peer) due_link;
     struct rte_ether_addr mac; /* L2 source of the peer's last frame */
     uint16_t port_idx;         /* port towards the peer */
     uint16_t listener;
@@ -88,8 +94,14 @@ struct cp_listener {
     int nh; /* next hop towards the backend */
 };
 
+TAILQ_HEAD(cp_due_list, cp_peer);
+
 struct gw_cp {
     const struct gw_config *cfg;
+    /* Peers whose retransmission timer fired, oldest first: the loop's
+     * timer pass handles these, never walks the peer table (issue 8
+     * finding 7: a table of idle handshakes must not cost every loop). */
+    struct cp_due_list due;
     struct dp_gw *g;
     struct gw_net net;
     struct cr_aead_ctx *aead;
@@ -211,7 +223,10 @@ static void timer_cb(struct rte_timer *t, void *arg)
     struct cp_peer *peer = arg;
     /* Work happens in the loop, not here: rte_timer_manage still touches
      * the timer after this returns, so the peer must not be freed now. */
-    peer->fired = true;
+    if (!peer->fired) {
+        peer->fired = true;
+        TAILQ_INSERT_TAIL(&peer->cp->due, peer, due_link);
+    }
 }
 
 static void session_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
@@ -269,6 +284,10 @@ static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     hs_done(cp, peer);
     session_remove(cp, peer, send_close);
     rte_timer_stop_sync(&peer->timer);
+    if (peer->fired) {
+        TAILQ_REMOVE(&cp->due, peer, due_link);
+        peer->fired = false;
+    }
     hs_free(peer->hs);
     peer->hs = NULL;
     if (rte_hash_del_key(cp->peers, &peer->key) >= 0) {
@@ -806,6 +825,7 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return false;
     }
+    peer->cp = cp;
     peer->hs_counted = true;
     peer->key = key;
     rte_ether_addr_copy(&eth->src_addr, &peer->mac);
@@ -871,21 +891,16 @@ static void reap_idle(struct gw_cp *cp)
     }
 }
 
+/* The timer pass: only the peers whose timer fired (cp->due), at most a
+ * bounded batch per loop so that punted datagrams keep being served; the
+ * rest wait, in order, for the next loop. */
 static void process_fired(struct gw_cp *cp)
 {
-    /* Collect first: handling one peer may free it, never another. */
-    struct cp_peer *list[256];
-    unsigned n = 0;
-    uint32_t it = 0;
-    const void *key;
-    void *data;
-    while (n < RTE_DIM(list) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
-        struct cp_peer *peer = data;
-        if (peer->fired)
-            list[n++] = peer;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        struct cp_peer *peer = list[i];
+    for (unsigned n = 0; n < GW_CP_DUE_BURST; n++) {
+        struct cp_peer *peer = TAILQ_FIRST(&cp->due);
+        if (peer == NULL)
+            return;
+        TAILQ_REMOVE(&cp->due, peer, due_link);
         peer->fired = false;
         if (peer->hs == NULL)
             continue;
@@ -893,6 +908,7 @@ static void process_fired(struct gw_cp *cp)
         memset(&out, 0, sizeof(out));
         dp_cnt_inc(DP_CNT_CP_HS_RETRANSMIT);
         (void)hs_timeout(peer->hs, cp_now_ms(cp), &out);
+        /* may free this peer (unlinked above), never another on the list */
         (void)handle_out(cp, peer, &out);
     }
 }
@@ -1074,6 +1090,8 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
                  size_t err_len)
 {
     struct gw_cp *cp = calloc(1, sizeof(*cp));
+    if (cp != NULL)
+        TAILQ_INIT(&cp->due);
     int rc;
     if (cp == NULL)
         return CR_ERR_NOMEM;
