@@ -75,6 +75,10 @@ struct cp_peer {
      * it yet (timer_cb links, process_fired and peer_free unlink). */
     bool fired;
     TAILQ_ENTRY(cp_peer) due_link;
+    /* Anti-replay for the encrypted alerts the control plane reads (the
+     * worker punts them unread, so their sequence numbers are seen only
+     * here): a window of its own, set up at install (RFC 6347 §4.1.2.6). */
+    uint64_t alert_win[8];
     struct rte_ether_addr mac; /* L2 source of the peer's last frame */
     uint16_t port_idx;         /* port towards the peer */
     uint16_t listener;
@@ -389,6 +393,13 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
     s->wr_seq = k->server_write_seq_next;
     /* The client's Finished used epoch-1 sequence numbers up to this one. */
     dp_replay_update(s->replay, k->client_read_seq_top);
+    struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
+    if (dp_replay_size(DP_REPLAY_WIN_MIN_BITS) > sizeof(peer->alert_win) ||
+        dp_replay_init(aw, DP_REPLAY_WIN_MIN_BITS) != 0) {
+        rc = CR_ERR_INVAL;
+        goto fail;
+    }
+    dp_replay_update(aw, k->client_read_seq_top);
     s->last_rx_tsc = rte_get_tsc_cycles();
     s->cp_ref = peer;
     rc = dp_sess_install(g->sessions, s);
@@ -697,8 +708,14 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
             dp_cnt_inc(DP_CNT_DROP_CP_SESSION_RECORD);
             continue;
         }
-        /* Encrypted alert: authenticate with the session's read key (it is
-         * read-only; the replay window stays the worker's). */
+        /* Encrypted alert: check it against the control plane's own alert
+         * window (the worker's stays the worker's), authenticate with the
+         * session's read key (read-only), then mark it received. */
+        struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
+        if (dp_replay_check(aw, r->seq) != DP_REPLAY_OK) {
+            dp_cnt_inc(DP_CNT_DROP_CP_ALERT_REPLAY);
+            continue;
+        }
         unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
         uint8_t buf[64];
         if (r->length < need || r->length - need != 2 || r->length > sizeof(buf)) {
@@ -722,6 +739,7 @@ static void session_datagram(struct gw_cp *cp, struct cp_peer *peer, const uint8
             dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
             continue;
         }
+        dp_replay_update(aw, r->seq);
         uint8_t level = o.out[0], desc = o.out[1];
         if (desc == CP_ALERT_CLOSE_NOTIFY) {
             /* RFC 5246 §7.2.1: "the other party MUST respond with a

@@ -33,7 +33,11 @@
  *       application data echoed both ways, a renegotiation attempt (which a
  *       gateway refuses with no_renegotiation), more application data and
  *       close_notify.  Prints "SEQ records=R epoch1=E dups=D echoed=O
- *       reneg=..." and "DUP epoch seq" per repeated pair.
+ *       reneg=..." and "DUP epoch seq" per repeated pair.  With
+ *       --alert-replay instead: one echo, then an encrypted warning alert
+ *       sealed with the session's client write key (epoch 1, seq 1000),
+ *       the same record again and one at seq 800, then more echoes; prints
+ *       "ALERTS sent=3 echoed=N".
  *
  *   e2e-helper send --target IP:PORT --src IP:PORT --file F
  *       Sends F's bytes as one datagram from that source; prints "SENT 1".
@@ -57,7 +61,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
 #include "test_util.h"
@@ -69,6 +76,7 @@
 #define H_RESEND_MS          400
 #define H_DEFAULT_TIMEOUT_MS 30000
 #define H_FORGED_SEQ_JUMP    100000
+#define H_ALERT_SEQ          1000 /* far above what libssl reaches */
 #define H_ATTACK_PPS         5000 /* replays + forged copies per second */
 
 /* Paces a sender at pps datagrams per second from t0: every 50th
@@ -832,6 +840,61 @@ static int seq_pump(SSL *ssl, int fd, char *buf, int cap, int ms)
     return 0;
 }
 
+/* Forged-from-the-keys alert for --alert-replay: the client's epoch-1
+ * write key and IV from the session's master secret (RFC 5246 §6.3, key
+ * block of an AES-128-GCM suite: client key, server key, client IV, server
+ * IV), a warning user_canceled alert (level 1, description 90: the server
+ * reads and ignores it) sealed at epoch 1, sequence seq (RFC 5288 §3:
+ * nonce = IV || explicit; RFC 6347 §4.1.2.1 additional data). */
+static size_t seal_alert(SSL *ssl, uint64_t seq, uint8_t *rec)
+{
+    uint8_t ms[48], cr[32], sr[32], seed[13 + 64], kb[40];
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (sess == NULL || SSL_SESSION_get_master_key(sess, ms, sizeof(ms)) != sizeof(ms) ||
+        SSL_get_client_random(ssl, cr, sizeof(cr)) != sizeof(cr) ||
+        SSL_get_server_random(ssl, sr, sizeof(sr)) != sizeof(sr))
+        return 0;
+    memcpy(seed, "key expansion", 13);
+    memcpy(seed + 13, sr, 32);
+    memcpy(seed + 45, cr, 32);
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+    EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM ps[] = {OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+                       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, ms, sizeof(ms)),
+                       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, 13 + 64),
+                       OSSL_PARAM_construct_end()};
+    int ok = kc != NULL && EVP_KDF_derive(kc, kb, sizeof(kb), ps) == 1;
+    EVP_KDF_CTX_free(kc);
+    EVP_KDF_free(kdf);
+    if (!ok)
+        return 0;
+    uint8_t hdr[13] = {21, 0xfe, 0xfd, 0, 1}, nonce[12], pt[2] = {1, 90};
+    for (int i = 0; i < 6; i++)
+        hdr[5 + i] = (uint8_t)(seq >> (40 - 8 * i));
+    memcpy(nonce, kb + 32, 4);
+    memcpy(nonce + 4, hdr + 3, 8);
+    uint8_t aad[13];
+    memcpy(aad, hdr + 3, 8);
+    memcpy(aad + 8, hdr, 3);
+    aad[11] = 0;
+    aad[12] = 2;
+    hdr[11] = 0;
+    hdr[12] = 8 + 2 + 16;
+    memcpy(rec, hdr, 13);
+    memcpy(rec + 13, nonce + 4, 8);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int l = 0;
+    ok = c != NULL && EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, kb, nonce) == 1 &&
+         EVP_EncryptUpdate(c, NULL, &l, aad, sizeof(aad)) == 1 &&
+         EVP_EncryptUpdate(c, rec + 21, &l, pt, 2) == 1 &&
+         EVP_EncryptFinal_ex(c, rec + 23, &l) == 1 &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, rec + 23) == 1;
+    EVP_CIPHER_CTX_free(c);
+    OPENSSL_cleanse(kb, sizeof(kb));
+    OPENSSL_cleanse(ms, sizeof(ms));
+    return ok ? 13 + 8 + 2 + 16 : 0;
+}
+
 /* One payload out, its echo back; 1 when echoed byte-exact. */
 static int seq_echo(SSL *ssl, int fd, unsigned i)
 {
@@ -853,9 +916,11 @@ static int cmd_seqcheck(int argc, char **argv)
 {
     const char *server_s = NULL, *src_s = NULL, *cipher = "PSK-AES128-GCM-SHA256",
                *key_hex = "00112233445566778899aabbccddeeff";
-    static const struct option opts[] = {{"server", 1, NULL, 's'},       {"src", 1, NULL, 'a'},
-                                         {"psk-identity", 1, NULL, 'i'}, {"psk-key", 1, NULL, 'k'},
-                                         {"cipher", 1, NULL, 'c'},       {NULL, 0, NULL, 0}};
+    bool alert_replay = false;
+    static const struct option opts[] = {
+        {"server", 1, NULL, 's'},  {"src", 1, NULL, 'a'},    {"psk-identity", 1, NULL, 'i'},
+        {"psk-key", 1, NULL, 'k'}, {"cipher", 1, NULL, 'c'}, {"alert-replay", 0, NULL, 'R'},
+        {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -869,6 +934,8 @@ static int cmd_seqcheck(int argc, char **argv)
             key_hex = optarg;
         else if (o == 'c')
             cipher = optarg;
+        else if (o == 'R')
+            alert_replay = true;
         else
             return 2;
     }
@@ -909,6 +976,29 @@ static int cmd_seqcheck(int argc, char **argv)
     }
     unsigned echoed = 0;
     const char *reneg = "none";
+    if (alert_replay) {
+        /* Issue 8: one authentic warning alert (the server ignores it),
+         * the same record again, and one left of the server's window; the
+         * session must go on echoing. */
+        uint8_t rec[64];
+        unsigned sent = 0;
+        uint64_t seqs[] = {H_ALERT_SEQ, H_ALERT_SEQ, H_ALERT_SEQ - 200};
+        if (SSL_is_init_finished(ssl) && seq_echo(ssl, fd, 0))
+            for (unsigned i = 0; i < 3; i++) {
+                size_t l = seal_alert(ssl, seqs[i], rec);
+                sent += l > 0 && send(fd, rec, l, 0) == (ssize_t)l;
+                if (i == 0)
+                    sleep_ms(200); /* the original lands first */
+            }
+        sleep_ms(300);
+        for (unsigned i = 0; sent == 3 && i < H_SEQ_ECHOES; i++)
+            echoed += (unsigned)seq_echo(ssl, fd, 200 + i);
+        printf("ALERTS sent=%u echoed=%u\n", sent, echoed);
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+        close(fd);
+        return sent == 3 && echoed == H_SEQ_ECHOES ? 0 : 1;
+    }
     if (SSL_is_init_finished(ssl)) {
         for (unsigned i = 0; i < H_SEQ_ECHOES; i++)
             echoed += (unsigned)seq_echo(ssl, fd, i);
