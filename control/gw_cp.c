@@ -876,7 +876,7 @@ static void punt_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
             rte_pktmbuf_free(m);
         return;
     }
-    struct rte_mbuf *reply = gw_net_input(&cp->net, m);
+    struct rte_mbuf *reply = gw_net_input(&cp->net, m, cp->now_ms);
     if (reply != NULL)
         cp_tx(cp, reply);
 }

@@ -51,6 +51,7 @@ int gw_net_nexthop_add(struct gw_net *n, uint32_t dst_ip_be)
     g->nexthops[i].port_idx = (uint16_t)port;
     __atomic_store_n(&g->nexthops[i].mac_word, 0, __ATOMIC_RELAXED);
     n->nh_last_req_ms[i] = 0;
+    n->nh_asking[i] = false;
     g->n_nexthops++;
     return (int)i;
 }
@@ -61,15 +62,23 @@ bool gw_net_nexthop_resolved(const struct gw_net *n, unsigned nh)
            (__atomic_load_n(&n->g->nexthops[nh].mac_word, __ATOMIC_RELAXED) & DP_NH_VALID);
 }
 
-static void learn(struct gw_net *n, unsigned port, uint32_t ip_be, const struct rte_ether_addr *mac)
+/* An ARP reply from ip_be/mac on port: learned only when it answers our
+ * outstanding request for that next hop (see gw_net.h).  Returns whether
+ * any next hop took it. */
+static bool learn(struct gw_net *n, unsigned port, uint32_t ip_be, const struct rte_ether_addr *mac,
+                  uint64_t now_ms)
 {
     struct dp_gw *g = n->g;
     if (rte_is_zero_ether_addr(mac) || !rte_is_unicast_ether_addr(mac))
-        return;
+        return false;
+    bool took = false;
     for (unsigned i = 0; i < g->n_nexthops; i++) {
         struct dp_nexthop *nh = &g->nexthops[i];
-        if (nh->ip_be != ip_be || nh->port_idx != port)
+        if (nh->ip_be != ip_be || nh->port_idx != port || !n->nh_asking[i] ||
+            now_ms - n->nh_last_req_ms[i] > GW_NET_ARP_ANSWER_MS)
             continue;
+        n->nh_asking[i] = false;
+        took = true;
         uint64_t w = dp_mac_to_word(mac) | DP_NH_VALID;
         /* One 64-bit store publishes MAC and valid bit together; workers
          * load it relaxed (no other data depends on it). */
@@ -78,9 +87,10 @@ static void learn(struct gw_net *n, unsigned port, uint32_t ip_be, const struct 
             dp_cnt_inc(DP_CNT_CP_ARP_LEARNED);
         }
     }
+    return took;
 }
 
-static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
+static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now_ms)
 {
     struct dp_gw *g = n->g;
     unsigned port = m->port;
@@ -100,7 +110,15 @@ static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
     }
     const struct dp_port *p = &g->ports[port];
     struct rte_arp_ipv4 *d = &a->arp_data;
-    learn(n, port, d->arp_sip, &d->arp_sha);
+    if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REPLY)) {
+        /* RFC 826's "merge" step would update any sender already in the
+         * table; we are stricter (gw_net.h): only answers to us, asked for. */
+        if (d->arp_tip != p->ip_be || !rte_is_same_ether_addr(&d->arp_tha, &p->mac) ||
+            !learn(n, port, d->arp_sip, &d->arp_sha, now_ms))
+            dp_cnt_inc(DP_CNT_DROP_CP_ARP_UNSOLICITED);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
     if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) && d->arp_tip == p->ip_be) {
         /* RFC 826: swap sender/target, fill in our hardware address. */
         a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
@@ -114,8 +132,7 @@ static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m)
         dp_cnt_inc(DP_CNT_CP_ARP_REPLY_SENT);
         return m;
     }
-    if (a->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REPLY))
-        dp_cnt_inc(DP_CNT_DROP_CP_ARP); /* request for someone else */
+    dp_cnt_inc(DP_CNT_DROP_CP_ARP); /* request for someone else, or no request */
     rte_pktmbuf_free(m);
     return NULL;
 }
@@ -162,7 +179,7 @@ static struct rte_mbuf *icmp_input(struct gw_net *n, struct rte_mbuf *m)
     return m;
 }
 
-struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m)
+struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now_ms)
 {
     if (m->data_len < RTE_ETHER_HDR_LEN) {
         dp_cnt_inc(DP_CNT_DROP_SHORT_FRAME);
@@ -171,7 +188,7 @@ struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m)
     }
     const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
-        return arp_input(n, m);
+        return arp_input(n, m, now_ms);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
         m->data_len >= RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr)) {
         const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
@@ -227,6 +244,7 @@ unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **ou
             break;
         }
         n->nh_last_req_ms[i] = now_ms;
+        n->nh_asking[i] = true;
         out[k++] = m;
         dp_cnt_inc(DP_CNT_CP_ARP_REQUEST_SENT);
     }

@@ -23,10 +23,14 @@
 
 #define GW_NET_ARP_RETRY_MS   250   /* unresolved next hop: re-ask */
 #define GW_NET_ARP_REFRESH_MS 30000 /* resolved: refresh */
+#define GW_NET_ARP_ANSWER_MS  1000  /* a reply counts as an answer this long after our request */
 
 struct gw_net {
     struct dp_gw *g;
     uint64_t nh_last_req_ms[DP_MAX_NEXTHOPS];
+    /* Set when a request goes out, cleared by the first answer: only a
+     * reply to an outstanding request of ours is learned. */
+    bool nh_asking[DP_MAX_NEXTHOPS];
 };
 
 void gw_net_init(struct gw_net *n, struct dp_gw *g);
@@ -37,10 +41,18 @@ void gw_net_init(struct gw_net *n, struct dp_gw *g);
 int gw_net_nexthop_add(struct gw_net *n, uint32_t dst_ip_be);
 bool gw_net_nexthop_resolved(const struct gw_net *n, unsigned nh);
 
-/* Handles a punted ARP or ICMP frame (m->port = port index).  Returns a
- * reply frame to transmit on m->port (m reused), or NULL when m was
- * consumed (learned, dropped and counted). */
-struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m);
+/* Handles a punted ARP or ICMP frame (m->port = port index) at now_ms.
+ * Returns a reply frame to transmit on m->port (m reused), or NULL when m
+ * was consumed (learned, dropped and counted).
+ *
+ * Learning: a next hop's MAC is taken only from an ARP reply addressed to
+ * us (target IP and hardware address are the port's) that arrives on the
+ * next hop's port within GW_NET_ARP_ANSWER_MS of our own request for it,
+ * the first such answer only.  Requests, gratuitous ARP and replies nobody
+ * asked for are never learned (DROP_CP_ARP_UNSOLICITED for replies), so a
+ * host on the client side cannot redirect backend traffic by announcing
+ * the backend's address. */
+struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now_ms);
 
 /* Builds ARP requests for next hops that are unresolved (every
  * GW_NET_ARP_RETRY_MS) or due a refresh; up to max frames into out.

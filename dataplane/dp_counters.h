@@ -83,6 +83,7 @@
     X(DROP_SEAL_FAILED, 1, "record encryption failed")                                             \
     X(DROP_CP_UNKNOWN, 1, "control plane: not ARP/ICMP echo/DTLS for us")                          \
     X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")                                \
+    X(DROP_CP_ARP_UNSOLICITED, 1, "control plane: ARP reply we did not ask for (not learned)")     \
     X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")                         \
     X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")                          \
     X(DROP_CP_HS_MAX, 1, "control plane: max_handshakes handshakes in progress")                   \

@@ -103,12 +103,27 @@ static struct rte_mbuf *arp_frame(uint16_t op, uint32_t sip, uint32_t tip, unsig
     return m;
 }
 
+static struct rte_mbuf *net_in(uint64_t now_ms, struct rte_mbuf *m)
+{
+    return gw_net_input(&net, m, now_ms);
+}
+
+/* An ARP reply addressed to port (target = the port's IP and MAC). */
+static struct rte_mbuf *arp_answer(uint32_t sip, const struct rte_ether_addr *sha, unsigned port)
+{
+    struct rte_mbuf *m = arp_frame(RTE_ARP_OP_REPLY, sip, g.ports[port].ip_be, port);
+    struct rte_arp_hdr *a = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, RTE_ETHER_HDR_LEN);
+    a->arp_data.arp_sha = *sha;
+    a->arp_data.arp_tha = g.ports[port].mac;
+    return m;
+}
+
 static void test_arp(void)
 {
     /* A request for our address is answered in place. */
     uint64_t rs = cnt(DP_CNT_CP_ARP_REPLY_SENT);
     struct rte_mbuf *r =
-        gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0));
+        net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0));
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     struct rte_ether_hdr *eth = rte_pktmbuf_mtod(r, struct rte_ether_hdr *);
     struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
@@ -125,29 +140,66 @@ static void test_arp(void)
     /* A request for someone else: dropped and counted, nothing learned. */
     uint64_t dr = cnt(DP_CNT_DROP_CP_ARP);
     CU_ASSERT_PTR_NULL(
-        gw_net_input(&net, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 99), 0)));
+        net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 99), 0)));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 1);
 
-    /* The next hop's reply is learned and published. */
+    /* Nothing asked yet: neither a reply addressed to us, nor a gratuitous
+     * request from the next hop's address is learned (before the fix both
+     * were). */
+    uint64_t un = cnt(DP_CNT_DROP_CP_ARP_UNSOLICITED);
+    const struct rte_ether_addr evil = {{0x02, 0xee, 0, 0, 0, 6}};
+    CU_ASSERT_PTR_NULL(net_in(1000, arp_answer(IP(10, 0, 0, 7), &evil, 0)));
     CU_ASSERT_PTR_NULL(
-        gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(10, 0, 0, 7), IP(10, 0, 0, 1), 0)));
+        net_in(1000, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 7), IP(10, 0, 0, 7), 0)));
+    /* Its request for our address is answered, but not learned from. */
+    struct rte_mbuf *ans =
+        net_in(1000, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 7), IP(10, 0, 0, 1), 0));
+    CU_ASSERT_PTR_NOT_NULL(ans);
+    if (ans != NULL)
+        rte_pktmbuf_free(ans);
+    CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 0));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP_UNSOLICITED), un + 1);
+
+    /* We ask (both next hops); an answer too late is not learned. */
+    struct rte_mbuf *req[8];
+    unsigned nq = gw_net_arp_tick(&net, 1000, req, 8);
+    CU_ASSERT_EQUAL(nq, 2);
+    for (unsigned i = 0; i < nq; i++)
+        rte_pktmbuf_free(req[i]);
+    CU_ASSERT_PTR_NULL(
+        net_in(1000 + GW_NET_ARP_ANSWER_MS + 1, arp_answer(IP(10, 0, 0, 7), &evil, 0)));
+    CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 0));
+    net.nh_last_req_ms[0] = 1400; /* as if asked again */
+    /* A reply not addressed to us (target hardware address someone else's)
+     * is not an answer either. */
+    struct rte_mbuf *m = arp_answer(IP(10, 0, 0, 7), &evil, 0);
+    rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, RTE_ETHER_HDR_LEN)->arp_data.arp_tha = evil;
+    CU_ASSERT_PTR_NULL(net_in(1500, m));
+    CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 0));
+
+    /* The next hop's answer is learned and published. */
+    CU_ASSERT_PTR_NULL(net_in(1500, arp_answer(IP(10, 0, 0, 7), &peer_mac, 0)));
     CU_ASSERT(gw_net_nexthop_resolved(&net, 0));
     struct rte_ether_addr got;
     dp_word_to_mac(g.nexthops[0].mac_word, &got);
     CU_ASSERT(rte_is_same_ether_addr(&got, &peer_mac));
-    /* The same IP on the wrong port is not learned for next hop 1. */
-    CU_ASSERT_PTR_NULL(
-        gw_net_input(&net, arp_frame(RTE_ARP_OP_REPLY, IP(192, 168, 7, 2), IP(192, 168, 7, 1), 0)));
+    /* A second reply to the same request (a racing spoofer) changes nothing. */
+    CU_ASSERT_PTR_NULL(net_in(1501, arp_answer(IP(10, 0, 0, 7), &evil, 0)));
+    dp_word_to_mac(g.nexthops[0].mac_word, &got);
+    CU_ASSERT(rte_is_same_ether_addr(&got, &peer_mac));
+    /* Next hop 1's address answering on the wrong port is not learned. */
+    CU_ASSERT_PTR_NULL(net_in(1500, arp_answer(IP(192, 168, 7, 2), &peer_mac, 0)));
     CU_ASSERT_FALSE(gw_net_nexthop_resolved(&net, 1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP_UNSOLICITED), un + 5);
 
     /* Malformed ARP (bad hlen) and a truncated frame are dropped. */
     struct rte_mbuf *bad = arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0);
     rte_pktmbuf_mtod_offset(bad, struct rte_arp_hdr *, 14)->arp_hlen = 8;
     dr = cnt(DP_CNT_DROP_CP_ARP);
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, bad));
+    CU_ASSERT_PTR_NULL(net_in(2000, bad));
     bad = arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 1), 0);
     rte_pktmbuf_trim(bad, 40);
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, bad));
+    CU_ASSERT_PTR_NULL(net_in(2000, bad));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 2);
 }
 
@@ -211,7 +263,7 @@ static void test_icmp_echo(void)
     ic->icmp_cksum = cksum16(ic, icmp_len);
     m->port = 0;
 
-    struct rte_mbuf *r = gw_net_input(&net, m);
+    struct rte_mbuf *r = gw_net_input(&net, m, 5000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     eth = rte_pktmbuf_mtod(r, struct rte_ether_hdr *);
     ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -229,7 +281,7 @@ static void test_icmp_echo(void)
     /* Turn it back into a request with a broken checksum: dropped. */
     ic->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
     uint64_t dr = cnt(DP_CNT_DROP_CP_UNKNOWN);
-    CU_ASSERT_PTR_NULL(gw_net_input(&net, r));
+    CU_ASSERT_PTR_NULL(gw_net_input(&net, r, 5000));
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_UNKNOWN), dr + 1);
 }
 
