@@ -77,9 +77,39 @@ void hs_creds_free(struct hs_creds *c)
 
 /* ---- certificates ------------------------------------------------------- */
 
+/* Secret files (PSK lists, private keys) are read through a stdio buffer
+ * of our own, wiped when the file is closed: glibc would otherwise malloc
+ * the buffer and free it with the file's text (hex keys, PEM base64) still
+ * in it, for any later allocation to read.  A PEM key is parsed by libcrypto
+ * into its secure heap, which it clears on free. */
+struct secret_file {
+    FILE *f;
+    char buf[4096];
+};
+
+static FILE *secret_open(struct secret_file *sf, const char *path)
+{
+    sf->f = fopen(path, "r");
+    if (sf->f != NULL && setvbuf(sf->f, sf->buf, _IOFBF, sizeof(sf->buf)) != 0) {
+        fclose(sf->f);
+        sf->f = NULL;
+        errno = ENOMEM;
+    }
+    return sf->f;
+}
+
+static void secret_close(struct secret_file *sf)
+{
+    if (sf->f != NULL)
+        fclose(sf->f);
+    sf->f = NULL;
+    OPENSSL_cleanse(sf->buf, sizeof(sf->buf));
+}
+
 int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const char *key_pem_path)
 {
     struct hs_cert_slot slot;
+    struct secret_file sf;
     FILE *f = NULL;
     X509 *x = NULL;
     int rc;
@@ -87,14 +117,13 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const cha
     CR_ENSURE(c && chain_pem_path && key_pem_path, CR_ERR_INVAL);
     memset(&slot, 0, sizeof(slot));
 
-    f = fopen(key_pem_path, "r");
-    if (!f) {
+    if (!secret_open(&sf, key_pem_path)) {
         set_err(c, "%s: %s", key_pem_path, strerror(errno));
+        OPENSSL_cleanse(sf.buf, sizeof(sf.buf));
         return CR_ERR_IO;
     }
-    slot.key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    f = NULL;
+    slot.key = PEM_read_PrivateKey(sf.f, NULL, NULL, NULL);
+    secret_close(&sf);
     if (!slot.key) {
         set_err(c, "%s: no PEM private key", key_pem_path);
         return CR_ERR_DECODE;
@@ -238,14 +267,16 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
     char line[HS_PSK_LINE_MAX_LEN + 2];
     uint8_t key[HS_PSK_MAX_KEY_LEN];
     struct hs_psk_set *set = NULL;
+    struct secret_file sf;
     unsigned lineno = 0;
     FILE *f;
     int rc;
 
     CR_ENSURE(c && path, CR_ERR_INVAL);
-    f = fopen(path, "r");
+    f = secret_open(&sf, path);
     if (!f) {
         set_err(c, "%s: %s", path, strerror(errno));
+        OPENSSL_cleanse(sf.buf, sizeof(sf.buf));
         return CR_ERR_IO;
     }
     set = calloc(1, sizeof(*set));
@@ -301,7 +332,7 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
                 (const char *)set->e[dup].identity);
         CR_ENSURE_GOTO(false, CR_ERR_DECODE, fail);
     }
-    fclose(f);
+    secret_close(&sf);
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(line, sizeof(line));
     /* Replace atomically: handshakes copy the key they use at
@@ -311,7 +342,7 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
     c->err[0] = '\0';
     return 0;
 fail:
-    fclose(f);
+    secret_close(&sf);
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(line, sizeof(line));
     psk_set_free(set);

@@ -5,6 +5,7 @@
 #ifndef NO_COMPAT_IMB_API_053
 #define NO_COMPAT_IMB_API_053
 #endif
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,77 @@ static void test_certs(void)
     EVP_PKEY_free(rsa);
 }
 
+/* Writes text with write(2): no stdio buffer of ours holds it afterwards. */
+static void write_raw(const char *name, const char *text, size_t len)
+{
+    int fd = open(fpath(name), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Whether freed heap memory still holds needle: allocates blocks of the
+ * sizes a stdio buffer has (glibc mallocs st_blksize, 4 KiB here) and looks
+ * into what malloc hands back.  Under ASan freed memory is quarantined and
+ * this finds nothing either way; the normal build is the one that tells. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized" /* reading what malloc left is the point */
+static bool heap_holds(const void *needle, size_t len)
+{
+    enum {
+        N = 64
+    };
+    void *blk[N];
+    bool found = false;
+    for (unsigned i = 0; i < N; i++) {
+        size_t sz = i % 2 ? 4096 : 8192;
+        blk[i] = malloc(sz);
+        if (blk[i] != NULL && memmem(blk[i], sz, needle, len) != NULL)
+            found = true;
+    }
+    for (unsigned i = 0; i < N; i++)
+        free(blk[i]);
+    return found;
+}
+#pragma GCC diagnostic pop
+
+static void test_secret_stdio_wiped(void)
+{
+    /* A PSK file: the hex key text must not survive in freed memory. */
+    static const char hexkey[] = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7a1b2";
+    char text[512];
+    int n = snprintf(text, sizeof(text),
+                     "# a comment line to move the key off the start\n"
+                     "device-with-a-long-name-0001:%s\n",
+                     hexkey);
+    write_raw("secret.psk", text, (size_t)n);
+    struct hs_creds *c = hs_creds_new();
+    CU_ASSERT_EQUAL(hs_creds_load_psk_file(c, fpath("secret.psk")), 0);
+    CU_ASSERT_FALSE(heap_holds(hexkey, 40));
+
+    /* A PEM private key: no line of its base64 body survives. */
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    BIO *b = BIO_new(BIO_s_secmem()); /* cleared when freed or grown */
+    PEM_write_bio_PrivateKey(b, ec, NULL, NULL, 0, NULL, NULL);
+    char *pem = NULL;
+    long pem_len = BIO_get_mem_data(b, &pem);
+    write_raw("secret-key.pem", pem, (size_t)pem_len);
+    char line2[40]; /* from the body's second line: key bytes, no fixed prefix */
+    const char *nl = memchr(pem, '\n', (size_t)pem_len);
+    CU_ASSERT_FATAL(nl != NULL);
+    nl = memchr(nl + 1, '\n', (size_t)(pem + pem_len - nl - 1));
+    CU_ASSERT_FATAL(nl != NULL && nl + 1 + sizeof(line2) < pem + pem_len);
+    memcpy(line2, nl + 1, sizeof(line2));
+    BIO_free(b);
+    /* The key is read first; a missing chain then fails the load before any
+     * other file's buffer can reuse (and overwrite) the key's. */
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("no-such-cert.pem"), fpath("secret-key.pem")),
+                    CR_ERR_IO);
+    CU_ASSERT_FALSE(heap_holds(line2, sizeof(line2)));
+    hs_creds_free(c);
+    EVP_PKEY_free(ec);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("creds", init, clean);
@@ -240,4 +312,5 @@ void cu_register(void)
     CU_add_test(s, "psk file bad lines", test_psk_file_bad_lines);
     CU_add_test(s, "psk reload atomic", test_psk_reload_atomic);
     CU_add_test(s, "certificates", test_certs);
+    CU_add_test(s, "stdio buffers of secret files are wiped", test_secret_stdio_wiped);
 }
