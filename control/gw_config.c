@@ -18,7 +18,9 @@
  *                       retransmit_initial_ms, retransmit_max_ms,
  *                       handshake_timeout_ms (absolute handshake deadline,
  *                       default 60 s),
- *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI}]
+ *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI,
+ *                       psk_reload_ends_sessions (default true: reload-psk
+ *                       ends sessions of removed or re-keyed identities)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
  *   stats_interval_ms, checksum_offload,
  *   cookie_rotate_ms (>= 1 s, default 60 s: every listener's cookie secret
@@ -86,6 +88,7 @@ static void listener_default(struct gw_listener_cfg *l, unsigned idx)
     l->backend_ipv4 = GW_IPV4(10, 0, 1, 2);
     l->backend_port = GW_DEFAULT_BACKEND_PORT;
     hs_params_default(&l->hs);
+    l->psk_reload_ends_sessions = true;
     l->replay_window_bits = DP_REPLAY_WIN_DEFAULT_BITS;
     l->idle_timeout_ms = GW_DEFAULT_IDLE_TIMEOUT_MS;
     l->nat_port_min = GW_DEFAULT_NAT_PORT_MIN;
@@ -561,6 +564,8 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         return get_bool(ps, v, full, &l->hs.cookie_required);
     if (strcmp(k, "require_ems") == 0)
         return get_bool(ps, v, full, &l->hs.require_ems);
+    if (strcmp(k, "psk_reload_ends_sessions") == 0)
+        return get_bool(ps, v, full, &l->psk_reload_ends_sessions);
     if (strcmp(k, "replay_window") == 0) {
         CR_GUARD(get_uint(ps, v, full, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS, &u));
         if (u % 64 != 0)

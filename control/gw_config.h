@@ -80,8 +80,11 @@ struct gw_listener_cfg {
     uint32_t idle_timeout_ms;       /* default 300000 */
     uint16_t nat_port_min;          /* gateway-side ports towards backend */
     uint16_t nat_port_max;          /* default 20000..59999 */
-    uint32_t src_line;              /* line of the entry in the config; 0: default */
-    uint32_t key_line[GW_LKEY_N];   /* line of each key; 0: not in the file */
+    /* reload-psk ends the sessions and handshakes of identities that were
+     * removed or got a new key (default true) */
+    bool psk_reload_ends_sessions;
+    uint32_t src_line;            /* line of the entry in the config; 0: default */
+    uint32_t key_line[GW_LKEY_N]; /* line of each key; 0: not in the file */
 };
 
 #define GW_DEFAULT_MAX_HANDSHAKES    4096u

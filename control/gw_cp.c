@@ -1043,51 +1043,101 @@ static int ctl_sessions(void *arg, json_t *res, char *err)
     return 0;
 }
 
-static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *err)
+/* Ends every peer for which match() says so.  Collects a batch, frees it
+ * (peer_free deletes from the hash, which must not change under
+ * rte_hash_iterate), starts the walk again: every match ends, however many
+ * there are.  Returns the count. */
+static uint64_t end_matching(struct gw_cp *cp,
+                             bool (*match)(struct gw_cp *, struct cp_peer *, void *), void *arg)
 {
-    (void)err;
-    struct gw_cp *cp = arg;
-    /* Collect a batch, free it (peer_free deletes from the hash, which must
-     * not change under rte_hash_iterate), start the walk again: every
-     * matching session ends, however many there are. */
     struct cp_peer *victims[64];
-    uint64_t killed = 0;
+    uint64_t ended = 0;
     unsigned n;
     do {
         n = 0;
         uint32_t it = 0;
         const void *key;
         void *data;
-        while (n < RTE_DIM(victims) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
-            struct cp_peer *peer = data;
-            if (peer->key.client_ip == rte_cpu_to_be_32(ipv4) &&
-                (port == 0 || peer->key.client_port == rte_cpu_to_be_16(port)))
-                victims[n++] = peer;
-        }
+        while (n < RTE_DIM(victims) && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0)
+            if (match(cp, data, arg))
+                victims[n++] = data;
         for (unsigned i = 0; i < n; i++)
             peer_free(cp, victims[i], true);
-        killed += n;
+        ended += n;
     } while (n == RTE_DIM(victims));
+    return ended;
+}
+
+struct kill_match {
+    uint32_t ip_be;
+    uint16_t port_be; /* 0: every port */
+};
+
+static bool kill_match(struct gw_cp *cp, struct cp_peer *peer, void *arg)
+{
+    (void)cp;
+    const struct kill_match *m = arg;
+    return peer->key.client_ip == m->ip_be &&
+           (m->port_be == 0 || peer->key.client_port == m->port_be);
+}
+
+static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    struct kill_match m = {.ip_be = rte_cpu_to_be_32(ipv4), .port_be = rte_cpu_to_be_16(port)};
+    uint64_t killed = end_matching(cp, kill_match, &m);
     json_object_set_new(res, "killed", json_integer((json_int_t)killed));
     return 0;
+}
+
+struct psk_match {
+    unsigned listener;
+    const struct hs_psk_set *prev;
+};
+
+/* A peer of the listener whose PSK identity (chosen at ClientKeyExchange:
+ * established sessions and handshakes past it) was removed or re-keyed. */
+static bool psk_gone_match(struct gw_cp *cp, struct cp_peer *peer, void *arg)
+{
+    const struct psk_match *m = arg;
+    if (peer->listener != m->listener || peer->hs == NULL)
+        return false;
+    const struct hs_keys *k = hs_keys(peer->hs);
+    const struct hs_suite_info *si = k != NULL ? hs_suite_find(k->suite) : NULL;
+    if (si == NULL || (si->kex != HS_KEX_PSK && si->kex != HS_KEX_ECDHE_PSK) ||
+        k->peer_identity[0] == '\0')
+        return false;
+    return !hs_creds_psk_kept(cp->lst[m->listener].creds, m->prev, k->peer_identity);
 }
 
 static int ctl_reload_psk(void *arg, json_t *res, char *err)
 {
     struct gw_cp *cp = arg;
     unsigned n = 0;
+    uint64_t ended = 0;
     for (unsigned i = 0; i < cp->cfg->n_listeners; i++) {
-        const char *f = cp->cfg->listeners[i].psk_file;
-        if (f[0] == 0)
+        const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
+        if (l->psk_file[0] == 0)
             continue;
-        int rc = hs_creds_load_psk_file(cp->lst[i].creds, f);
+        struct hs_psk_set *prev = NULL;
+        int rc = hs_creds_reload_psk_file(cp->lst[i].creds, l->psk_file, &prev);
         if (rc < 0) {
-            snprintf(err, GW_CTL_ERR_MAX_LEN, "%.150s: %.40s", f, cr_strerror(rc));
+            snprintf(err, GW_CTL_ERR_MAX_LEN, "%.150s: %.40s", l->psk_file, cr_strerror(rc));
             return rc;
         }
+        if (l->psk_reload_ends_sessions) {
+            struct psk_match m = {.listener = i, .prev = prev};
+            uint64_t e = end_matching(cp, psk_gone_match, &m);
+            unsigned lc = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
+            dp_cnt_add(lc, DP_CNT_CP_PSK_RELOAD_ENDED, e);
+            ended += e;
+        }
+        hs_psk_set_free(prev);
         n++;
     }
     json_object_set_new(res, "reloaded", json_integer(n));
+    json_object_set_new(res, "ended", json_integer((json_int_t)ended));
     return 0;
 }
 

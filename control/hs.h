@@ -88,6 +88,17 @@ CR_WUR int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
 /* PSK identities, GnuTLS psktool format: `identity:hexkey` per line.
  * Replaces the previous set atomically (reload without restart). */
 CR_WUR int hs_creds_load_psk_file(struct hs_creds *c, const char *path);
+/* The same, handing the replaced set to *prev (NULL when there was none;
+ * free with hs_psk_set_free) so the caller can tell which identities went
+ * away or changed key (hs_creds_psk_kept).  On error *prev is untouched. */
+struct hs_psk_set;
+CR_WUR int hs_creds_reload_psk_file(struct hs_creds *c, const char *path, struct hs_psk_set **prev);
+void hs_psk_set_free(struct hs_psk_set *s); /* wipes the keys */
+/* Whether identity (NUL-terminated, as hs_keys.peer_identity) is in c's
+ * current set with the key it had in prev (any key when prev is NULL):
+ * false when it was removed or its key changed. */
+bool hs_creds_psk_kept(const struct hs_creds *c, const struct hs_psk_set *prev,
+                       const char *identity);
 CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity, const uint8_t *key,
                             size_t key_len);
 /* CA bundle used to verify client certificates. */

@@ -246,6 +246,26 @@ const struct hs_psk_entry *hs_creds_find_psk(const struct hs_creds *c, const uin
     return bsearch(&probe, c->psk->e, c->psk->n, sizeof(probe), psk_cmp);
 }
 
+void hs_psk_set_free(struct hs_psk_set *s)
+{
+    psk_set_free(s);
+}
+
+bool hs_creds_psk_kept(const struct hs_creds *c, const struct hs_psk_set *prev,
+                       const char *identity)
+{
+    size_t id_len = strnlen(identity, HS_IDENTITY_MAX_LEN + 1);
+    const struct hs_psk_entry *now = hs_creds_find_psk(c, (const uint8_t *)identity, id_len);
+    if (now == NULL)
+        return false;
+    if (prev == NULL)
+        return true;
+    struct hs_creds old = {.psk = (struct hs_psk_set *)prev};
+    const struct hs_psk_entry *was = hs_creds_find_psk(&old, (const uint8_t *)identity, id_len);
+    return was != NULL && was->key_len == now->key_len &&
+           CRYPTO_memcmp(was->key, now->key, now->key_len) == 0;
+}
+
 bool hs_creds_has_psk(const struct hs_creds *c)
 {
     return c && c->psk && c->psk->n > 0;
@@ -263,6 +283,11 @@ static int hexval(int ch)
 }
 
 int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
+{
+    return hs_creds_reload_psk_file(c, path, NULL);
+}
+
+int hs_creds_reload_psk_file(struct hs_creds *c, const char *path, struct hs_psk_set **prev)
 {
     char line[HS_PSK_LINE_MAX_LEN + 2];
     uint8_t key[HS_PSK_MAX_KEY_LEN];
@@ -337,7 +362,10 @@ int hs_creds_load_psk_file(struct hs_creds *c, const char *path)
     OPENSSL_cleanse(line, sizeof(line));
     /* Replace atomically: handshakes copy the key they use at
      * ClientKeyExchange, so nothing keeps a pointer into the old set. */
-    psk_set_free(c->psk);
+    if (prev != NULL)
+        *prev = c->psk;
+    else
+        psk_set_free(c->psk);
     c->psk = set;
     c->err[0] = '\0';
     return 0;

@@ -49,6 +49,8 @@
     X(CP_COOKIE_ROTATED, 0, "cookie secret rotations (timer and rotate-cookie)")                   \
     X(CP_HS_RESTARTED, 0, "handshakes restarted by a new ClientHello")                             \
     X(CP_SESS_FREED, 0, "sessions freed after the RCU grace period")                               \
+    X(CP_PSK_RELOAD_ENDED, 0,                                                                      \
+      "sessions/handshakes ended by reload-psk (identity removed or re-keyed)")                    \
     X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                                         \
     X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session")                    \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \

@@ -392,6 +392,27 @@ static int sessions_for(const char *ip, unsigned port)
     return n;
 }
 
+/* Sessions (established or past ClientKeyExchange) of a PSK identity. */
+static int sessions_of_identity(const char *id)
+{
+    json_t *s = ctl("sessions");
+    if (!json_is_array(s)) {
+        json_decref(s);
+        return -1;
+    }
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(s, i, e)
+    {
+        const char *v = json_string_value(json_object_get(e, "identity"));
+        if (v && strcmp(v, id) == 0)
+            n++;
+    }
+    json_decref(s);
+    return n;
+}
+
 static int sessions_total(void)
 {
     json_t *s = ctl("sessions");
@@ -1556,6 +1577,44 @@ static void test_reload_psk_rotate_cookie(void)
     free(o);
     printf("  new identity after reload-psk: %s\n", ok ? "PASS" : "FAIL");
     CU_ASSERT(ok);
+
+    /* Removing the identity again ends its session (it stays open on the
+     * gateway: the helper sends no close_notify) and no other: a session of
+     * the kept identity from the same address lives on.  Before the fix
+     * reload-psk left both (and replied without "ended"). */
+    const char *keep_args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.7", "--src-port",
+                               "41511",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
+                               "--tag",    "reload-keep",    NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "reload-keep.log", false, keep_args));
+    CU_ASSERT(proc_wait(&c, 15000));
+    int added0 = sessions_of_identity(new_id), kept0 = sessions_for("10.77.0.7", 41511);
+    CU_ASSERT(added0 >= 1);
+    CU_ASSERT_EQUAL(kept0, 1);
+    long long ended0 = stat_now("CP_PSK_RELOAD_ENDED");
+    f = fopen(path_in(p, sizeof(p), "psk.txt"), "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char text[4096];
+    size_t tn = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[tn] = '\0';
+    char *line = strstr(text, new_id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    *line = '\0'; /* the added line was the last one */
+    f = fopen(p, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+    r = ctl("reload-psk");
+    json_t *ended = json_object_get(r, "ended");
+    printf("  reload-psk after removing '%s': ended %lld (of %d of its sessions), "
+           "CP_PSK_RELOAD_ENDED +%lld\n",
+           new_id, json_is_integer(ended) ? (long long)json_integer_value(ended) : -1, added0,
+           stat_now("CP_PSK_RELOAD_ENDED") - ended0);
+    CU_ASSERT(json_is_integer(ended) && json_integer_value(ended) == added0);
+    json_decref(r);
+    CU_ASSERT_EQUAL(sessions_of_identity(new_id), 0);
+    CU_ASSERT_EQUAL(sessions_for("10.77.0.7", 41511), 1);
+    CU_ASSERT_EQUAL(stat_now("CP_PSK_RELOAD_ENDED") - ended0, added0);
 
     r = ctl("rotate-cookie");
     CU_ASSERT_PTR_NOT_NULL(r);

@@ -180,6 +180,31 @@ static void test_psk_reload_atomic(void)
     hs_creds_free(c);
 }
 
+/* reload-psk's question: which identities went away or changed key. */
+static void test_psk_reload_diff(void)
+{
+    struct hs_creds *c = hs_creds_new();
+    write_file("d1.psk", "alice:01\nbob:02\ncarol:03\n");
+    write_file("d2.psk", "alice:01\ncarol:0303\ndave:04\n");
+    write_file("d3.psk", "broken\n");
+    struct hs_psk_set *prev = (struct hs_psk_set *)1;
+    CU_ASSERT_EQUAL(hs_creds_reload_psk_file(c, fpath("d1.psk"), &prev), 0);
+    CU_ASSERT_PTR_NULL(prev); /* nothing before */
+    CU_ASSERT_EQUAL(hs_creds_reload_psk_file(c, fpath("d2.psk"), &prev), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(prev);
+    CU_ASSERT(hs_creds_psk_kept(c, prev, "alice"));       /* same key */
+    CU_ASSERT_FALSE(hs_creds_psk_kept(c, prev, "bob"));   /* removed */
+    CU_ASSERT_FALSE(hs_creds_psk_kept(c, prev, "carol")); /* re-keyed */
+    CU_ASSERT_FALSE(hs_creds_psk_kept(c, prev, "dave"));  /* new: no session can hold it */
+    CU_ASSERT(hs_creds_psk_kept(c, NULL, "dave"));
+    hs_psk_set_free(prev);
+    struct hs_psk_set *untouched = (struct hs_psk_set *)1;
+    CU_ASSERT(hs_creds_reload_psk_file(c, fpath("d3.psk"), &untouched) < 0);
+    CU_ASSERT_EQUAL(untouched, (struct hs_psk_set *)1);
+    CU_ASSERT(hs_creds_psk_kept(c, NULL, "carol"));
+    hs_creds_free(c);
+}
+
 static void test_certs(void)
 {
     EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -311,6 +336,7 @@ void cu_register(void)
     CU_add_test(s, "psk file good", test_psk_file_good);
     CU_add_test(s, "psk file bad lines", test_psk_file_bad_lines);
     CU_add_test(s, "psk reload atomic", test_psk_reload_atomic);
+    CU_add_test(s, "psk reload: removed and re-keyed identities", test_psk_reload_diff);
     CU_add_test(s, "certificates", test_certs);
     CU_add_test(s, "stdio buffers of secret files are wiped", test_secret_stdio_wiped);
 }

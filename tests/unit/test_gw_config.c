@@ -101,6 +101,7 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(l->psk_file, "");
     CU_ASSERT(memcmp(&l->hs, &hp, sizeof(hp)) == 0);
     CU_ASSERT(l->hs.cookie_required);
+    CU_ASSERT(l->psk_reload_ends_sessions);
     CU_ASSERT_EQUAL(l->hs.handshake_deadline_ms, 60000);
     CU_ASSERT_STRING_EQUAL(c.control_socket, "/run/dtlsgw.sock");
     CU_ASSERT_EQUAL(c.max_sessions, 65536);
@@ -152,6 +153,7 @@ static const char *full_yaml =
     "    mtu: 1200\n"
     "    cookie: false\n"
     "    require_ems: no\n"
+    "    psk_reload_ends_sessions: false\n"
     "    replay_window: 256\n"
     "    retransmit_initial_ms: 500ms\n"
     "    retransmit_max_ms: 30s\n"
@@ -209,6 +211,7 @@ static void test_full_file(void)
     CU_ASSERT_EQUAL(l->hs.mtu_bytes, 1200);
     CU_ASSERT_FALSE(l->hs.cookie_required);
     CU_ASSERT_FALSE(l->hs.require_ems);
+    CU_ASSERT_FALSE(l->psk_reload_ends_sessions);
     CU_ASSERT_EQUAL(l->replay_window_bits, 256);
     CU_ASSERT_EQUAL(l->hs.retrans_initial_ms, 500);
     CU_ASSERT_EQUAL(l->hs.retrans_max_ms, 30000);
