@@ -123,7 +123,8 @@ struct gw_cp {
     uint64_t tick_per_ms;
     uint64_t now_ms;
     uint64_t last_reap_ms;
-    uint64_t last_cookie_ms; /* last rotation of the listeners' cookie secrets */
+    uint64_t last_cookie_ms;      /* last rotation of the listeners' cookie secrets */
+    uint64_t last_backlog_log_ms; /* last "reclaim queue full" message */
     uint64_t last_arp_ms;
     uint64_t last_stats_ms;
     uint64_t last_ctl_ms;
@@ -403,6 +404,20 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
     s->last_rx_tsc = rte_get_tsc_cycles();
     s->cp_ref = peer;
     rc = dp_sess_install(g->sessions, s);
+    if (rc == CR_ERR_BUSY) {
+        /* The reclaim queue is full: some worker has not passed a
+         * quiescent state for a while.  Refuse (the client retries) rather
+         * than let removed sessions pile up; say so at most once a second. */
+        dp_cnt_inc(DP_CNT_DROP_CP_RECLAIM_BACKLOG);
+        uint64_t now = cp_now_ms(cp);
+        if (now - cp->last_backlog_log_ms >= 1000) {
+            cp->last_backlog_log_ms = now;
+            printf("dtlsgw: %u removed sessions wait for a worker's quiescent state (a worker "
+                   "stalled?): new sessions refused until they are freed\n",
+                   dp_sess_pending(g->sessions));
+            fflush(stdout);
+        }
+    }
     if (rc < 0)
         goto fail;
     peer->sess = s;

@@ -24,6 +24,8 @@ const char *cr_strerror(int err)
         return "i/o error";
     case CR_ERR_VERIFY:
         return "verification failed";
+    case CR_ERR_BUSY:
+        return "busy, retry later";
     default:
         return "unknown error";
     }

@@ -18,6 +18,7 @@ enum cr_err {
     CR_ERR_LIMIT = -7,  /* a hard cap was hit */
     CR_ERR_IO = -8,     /* file could not be read */
     CR_ERR_VERIFY = -9, /* certificate / signature verification */
+    CR_ERR_BUSY = -10,  /* a queue is backed up: refused for now, retry later */
 };
 
 const char *cr_strerror(int err);

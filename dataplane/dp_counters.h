@@ -95,6 +95,8 @@
     X(DROP_CP_HS_INPUT, 1, "control plane: handshake engine rejected input")                       \
     X(DROP_CP_NAT_EXHAUSTED, 1, "control plane: no free NAT port")                                 \
     X(DROP_CP_SESSION_RECORD, 1, "control plane: unusable record of a session")                    \
+    X(DROP_CP_RECLAIM_BACKLOG, 1,                                                                  \
+      "control plane: session refused, removed sessions wait for a stalled worker")                \
     X(DROP_CP_ALERT_REPLAY, 1, "control plane: encrypted alert replayed or too old")               \
     X(DROP_CP_ALERT_AUTH, 1, "control plane: alert failed authentication")                         \
     X(DROP_CP_INSTALL, 1, "control plane: session install failed")                                 \

@@ -30,6 +30,7 @@ struct dp_sess_table {
     uint32_t n_live;
     uint32_t n_pending;
     uint32_t max_sessions;
+    uint32_t max_pending; /* dp_sess_pending_max */
     /* removal generation (dp_sess_gen), read by every worker each burst:
      * its own cache line, written only on removals */
     uint64_t gen __rte_cache_aligned;
@@ -78,6 +79,10 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
         return NULL;
     }
     t->max_sessions = max_sessions;
+    t->max_pending = max_sessions / DP_SESS_PENDING_DIV;
+    if (t->max_pending < DP_SESS_RECLAIM_BATCH)
+        t->max_pending =
+            max_sessions < DP_SESS_RECLAIM_BATCH ? max_sessions : DP_SESS_RECLAIM_BATCH;
     struct rte_hash_parameters hp = {
         .name = name,
         .entries = max_sessions,
@@ -127,10 +132,20 @@ uint32_t dp_sess_pending(const struct dp_sess_table *t)
     return t->n_pending;
 }
 
+uint32_t dp_sess_pending_max(const struct dp_sess_table *t)
+{
+    return t->max_pending;
+}
+
 int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
 {
     CR_ENSURE(t != NULL && s != NULL && !s->installed, CR_ERR_INVAL);
     CR_ENSURE(t->n_live < t->max_sessions, CR_ERR_LIMIT);
+    /* Every pending session was installed once, so refusing installs here
+     * bounds the reclaim queue: removals never grow it past max_pending
+     * plus what is live.  A full queue means a reader stopped reporting
+     * quiescent states (a stalled worker). */
+    CR_ENSURE(t->n_pending < t->max_pending, CR_ERR_BUSY);
     CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
     CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release

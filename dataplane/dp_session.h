@@ -35,6 +35,11 @@
 #define DP_SESS_MAX_DEFAULT   65536
 #define DP_SESS_NAT_PORTS     65536
 #define DP_SESS_RECLAIM_BATCH 256
+/* Removed sessions waiting for their grace period: at most max_sessions /
+ * DP_SESS_PENDING_DIV (at least DP_SESS_RECLAIM_BATCH, at most
+ * max_sessions); installs are refused (CR_ERR_BUSY) while the queue is that
+ * long, so a stalled worker cannot make it grow without bound. */
+#define DP_SESS_PENDING_DIV 8
 
 /* All fields in network byte order, exactly as read from the packet.
  * 16 bytes, 8-aligned: rte_hash_crc reads keys 8 bytes at a time; pad must
@@ -107,9 +112,12 @@ void dp_sess_table_free(struct dp_sess_table *t);
 struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);
 uint32_t dp_sess_count(const struct dp_sess_table *t);
 uint32_t dp_sess_pending(const struct dp_sess_table *t);
+uint32_t dp_sess_pending_max(const struct dp_sess_table *t);
 
 /* Control plane.  Publishes s (all read-only fields set, s->nat_port free).
- * 0, or CR_ERR_LIMIT (table full), CR_ERR_INVAL (key or NAT port in use). */
+ * 0, or CR_ERR_LIMIT (table full), CR_ERR_BUSY (dp_sess_pending_max removed
+ * sessions still wait for a grace period), CR_ERR_INVAL (key or NAT port in
+ * use). */
 CR_WUR int dp_sess_install(struct dp_sess_table *t, struct dp_session *s);
 /* Control plane.  Unpublishes s; it is freed by dp_sess_reclaim once every
  * reader passed a quiescent state.  send_close: ask the reclaim callback to

@@ -197,6 +197,63 @@ static void test_capacity(void)
     t = NULL;
 }
 
+/* A reader that stops reporting (a stalled worker) must not let the queue of
+ * removed sessions grow without bound: installs are refused with
+ * CR_ERR_BUSY once dp_sess_pending_max wait, and work again once the reader
+ * reports.  Before the bound the queue grew until the hash's key store was
+ * exhausted (max_sessions + 1), refused as "table full" with no session
+ * live. */
+static void test_reclaim_backlog_bounded(void)
+{
+    enum {
+        CAP = 4096,
+        ROUNDS = 6000
+    };
+    t = dp_sess_table_create("t_sess5", CAP, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct rte_rcu_qsbr *q = dp_sess_qsbr(t);
+    CU_ASSERT_EQUAL(rte_rcu_qsbr_thread_register(q, 0), 0);
+    rte_rcu_qsbr_thread_online(q, 0); /* and never quiescent: stalled */
+    uint32_t maxp = dp_sess_pending_max(t), peak = 0;
+    CU_ASSERT(maxp >= DP_SESS_RECLAIM_BATCH && maxp < CAP);
+    unsigned ok = 0, busy = 0, other = 0;
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        struct dp_session *s = mk(0x0a000000u + i, 0x2000, (uint16_t)(10000 + i));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        int rc = dp_sess_install(t, s);
+        if (rc == CR_OK) {
+            ok++;
+            dp_sess_remove(t, s, false); /* reconnect churn */
+        } else {
+            rc == CR_ERR_BUSY ? busy++ : other++;
+            dp_session_free(s);
+        }
+        (void)dp_sess_reclaim(t, NULL, NULL, false); /* frees nothing: stalled */
+        if (dp_sess_pending(t) > peak)
+            peak = dp_sess_pending(t);
+    }
+    printf("\n    stalled reader: %u installed+removed, %u refused busy, %u other, "
+           "pending peak %u (bound %u)\n",
+           ok, busy, other, peak, maxp);
+    CU_ASSERT_EQUAL(peak, maxp);
+    CU_ASSERT_EQUAL(ok, maxp);
+    CU_ASSERT_EQUAL(busy, ROUNDS - maxp);
+    CU_ASSERT_EQUAL(other, 0);
+    /* The reader reports: everything is freed and installs work again. */
+    rte_rcu_qsbr_quiescent(q, 0);
+    unsigned freed = 0, n;
+    while ((n = dp_sess_reclaim(t, NULL, NULL, false)) > 0)
+        freed += n;
+    CU_ASSERT_EQUAL(freed, maxp);
+    CU_ASSERT_EQUAL(dp_sess_pending(t), 0);
+    struct dp_session *s = mk(0x0b000000u, 0x2000, 9000);
+    CU_ASSERT_EQUAL(dp_sess_install(t, s), CR_OK);
+    rte_rcu_qsbr_thread_offline(q, 0);
+    (void)rte_rcu_qsbr_thread_unregister(q, 0);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
 /* ---- remove/reconnect stress (the worker's flow-cache protocol) ----------
  * A reader thread does what a worker does: report quiescent, read the
  * removal generation, use its cached session while the generation is
@@ -317,5 +374,6 @@ void cu_register(void)
     CU_add_test(s, "install, lookup, NAT map, remove", test_install_lookup_remove);
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
+    CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
 }
