@@ -272,8 +272,10 @@ static void write_raw(const char *name, const char *text, size_t len)
  * sizes a stdio buffer has (glibc mallocs st_blksize, 4 KiB here) and looks
  * into what malloc hands back.  Under ASan freed memory is quarantined and
  * this finds nothing either way; the normal build is the one that tells. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized" /* reading what malloc left is the point */
+#endif
 static bool heap_holds(const void *needle, size_t len)
 {
     enum {
@@ -291,7 +293,9 @@ static bool heap_holds(const void *needle, size_t len)
         free(blk[i]);
     return found;
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 static void test_secret_stdio_wiped(void)
 {
