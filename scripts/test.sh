@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite from a fresh Debian 12 machine: installs what is
 # missing, builds a normal and a sanitizer (address,undefined) build, runs
-# the unit tests in both and the interop / end-to-end tests in the normal
-# build, and ends with one line `N passed, N failed` over every CUnit suite.
+# the unit, interop and end-to-end tests in both, builds the libFuzzer
+# targets (clang) and runs each briefly on its seed corpus, and ends with one
+# line `N passed, N failed` over every CUnit suite and fuzz smoke run.
 # Interop and end-to-end tests need root (network namespaces).
 set -u
 cd "$(dirname "$0")/.."
@@ -31,6 +32,20 @@ meson test -C build-asan --suite unit --num-processes 2 --print-errorlogs \
     echo "== sanitizer build: unit test failures (build-asan/unit-tests.log) =="
     tail -n 200 build-asan/unit-tests.log
 }
+# Fuzz targets, briefly (20000 runs each; scripts/fuzz.sh SECONDS for real
+# runs).  Only the targets are built in build-fuzz.
+if [ -f build-fuzz/build.ninja ]; then
+    meson setup --reconfigure build-fuzz >/dev/null || exit 1
+else
+    CC=clang meson setup build-fuzz -Dfuzzing=true -Db_lundef=false >/dev/null || exit 1
+fi
+ninja -C build-fuzz tests/fuzz/fuzz-record tests/fuzz/fuzz-engine tests/fuzz/fuzz-config \
+    tests/fuzz/fuzz-ctl tests/fuzz/fuzz-classify || exit 1
+meson test -C build-fuzz --suite fuzz --num-processes 2 --no-rebuild --print-errorlogs \
+    >build-fuzz/fuzz-tests.log 2>&1 || {
+    echo "== fuzz smoke failures (build-fuzz/fuzz-tests.log) =="
+    tail -n 100 build-fuzz/fuzz-tests.log
+}
 meson test -C build --num-processes 1 --print-errorlogs --no-rebuild >build/tests.log 2>&1
 grep -E '^ *[0-9]+/[0-9]+ ' build/tests.log
 if grep -qE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT)' build/tests.log; then
@@ -46,8 +61,18 @@ else
     echo "== format check FAILED (clang-format -i FILE fixes it) =="
     tail -n 40 build/format-check.log
 fi
-echo "== summary (unit tests under ASan/UBSan, then the normal build) =="
-python3 tests/summarize.py build-asan/meson-logs/testlog.json build/meson-logs/testlog.json
+# The interop and end-to-end suites once more with the sanitizer build's
+# gateway, engine driver and helpers (the e2e suite's last test fails on any
+# sanitizer report in the gateway's log).
+meson test -C build-asan --suite interop --suite e2e --num-processes 1 --print-errorlogs \
+    --no-rebuild --logbase asan-e2e >build-asan/e2e-tests.log 2>&1 || {
+    echo "== sanitizer build: interop/e2e failures (build-asan/e2e-tests.log) =="
+    tail -n 150 build-asan/e2e-tests.log
+}
+grep -E '^ *[0-9]+/[0-9]+ ' build-asan/e2e-tests.log | sed 's/^/asan /'
+echo "== summary (ASan/UBSan build: unit, interop, e2e; fuzz smoke; normal build) =="
+python3 tests/summarize.py build-asan/meson-logs/testlog.json build-asan/meson-logs/asan-e2e.json \
+    build-fuzz/meson-logs/testlog.json build/meson-logs/testlog.json
 rc=$?
 [ "$fmt_rc" -eq 0 ] || rc=1
 exit "$rc"

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""make_corpus.py — writes the handcrafted seed corpus of fuzz-record.
+"""make_corpus.py — writes the handcrafted seed corpora of fuzz-record,
+fuzz-config, fuzz-ctl and fuzz-classify (fuzz-engine's comes from recorded
+handshakes: tests/interop/record_engine_corpus.sh).
 
 Each file: byte 0 is the listener's cid_len, then one UDP payload made of
 DTLS 1.2 records.  Header (RFC 6347 §4.1): type ver(2) epoch(2) seq(6)
@@ -54,6 +56,117 @@ def main():
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
+    more()
+
+
+def write_all(name, seeds):
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", name)
+    os.makedirs(out, exist_ok=True)
+    for n, data in seeds.items():
+        with open(os.path.join(out, n), "wb") as f:
+            f.write(data)
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\x00"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def ip4(a):
+    return bytes(int(x) for x in a.split("."))
+
+
+def frame(src, dst, sport, dport, payload, dst_mac=b"\x02\x00\x00\x00\x00\x01",
+          src_mac=b"\x02\x00\x00\x00\x00\x02"):
+    """Ethernet/IPv4/UDP with correct checksums."""
+    udp_len = 8 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 1, 0x4000, 64, 17, 0,
+                     ip4(src), ip4(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pseudo = ip4(src) + ip4(dst) + struct.pack("!BBH", 0, 17, udp_len)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
+    c = csum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + udp
+
+
+def client_hello(cookie=b""):
+    """A DTLS 1.2 ClientHello (RFC 6347 §4.2.1) with two PSK suites."""
+    body = (b"\xfe\xfd" + bytes(range(32)) + b"\x00" + bytes([len(cookie)]) + cookie
+            + b"\x00\x04\xc0\xa8\x00\xae" + b"\x01\x00"
+            + b"\x00\x04\x00\x17\x00\x00")  # extensions: extended_master_secret
+    hs = b"\x01" + len(body).to_bytes(3, "big") + b"\x00\x00" + b"\x00\x00\x00" \
+        + len(body).to_bytes(3, "big") + body
+    return rec(22, 0, 0, hs, version=0xFEFF)
+
+
+def more():
+    write_all("config", {
+        "minimal": b"listeners:\n  - address: 10.0.0.1\n    backend: 10.0.1.2:5683\n"
+                   b"    psk_file: /etc/hostname\n",
+        "full": (b"ports:\n  - port_id: 0\n    address: 10.0.0.1/24\n    gateway: 10.0.0.254\n"
+                 b"    promiscuous: false\n"
+                 b"listeners:\n  - name: coap\n    address: 10.0.0.1\n    port: 5684\n"
+                 b"    backend: 10.0.1.2:5683\n    psk_file: /etc/hostname\n"
+                 b"    suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n"
+                 b"    mtu: 1200\n    cookie: true\n    require_ems: no\n    replay_window: 256\n"
+                 b"    retransmit_initial_ms: 500ms\n    retransmit_max_ms: 30s\n"
+                 b"    handshake_timeout_ms: 20s\n    idle_timeout_ms: 5m\n"
+                 b"    bad_mac_limit: 8\n    nat_ports: 30000-30999\n"
+                 b"    client_auth: optional\n    psk_reload_ends_sessions: false\n"
+                 b"control_socket: /run/x.sock\nmax_sessions: 1000\nmax_handshakes: 100\n"
+                 b"max_handshakes_per_source: 10\nstats_interval_ms: 1s\n"
+                 b"cookie_rotate_ms: 30s\nchecksum_offload: true\n"),
+        "bad_indent": b"listeners:\n - address: 10.0.0.1\n   backend: [\n",
+        "anchors": b"a: &x {b: *x}\nlisteners: *x\n",
+    })
+    write_all("ctl", {
+        "stats": b"stats\n",
+        "sessions": b"sessions\n",
+        "help": b"help",
+        "kill_port": b"kill 10.0.0.2:5555\n",
+        "kill_addr": b"kill\t10.0.0.2 \r\n",
+        "reload": b"reload-psk\nextra bytes",
+        "rotate": b"  rotate-cookie  \n",
+        "too_long": b"kill " + b"1" * 300 + b"\n",
+        "nul": b"st\x00ats\n",
+    })
+    cl, gw = "10.0.0.2", "10.0.0.1"
+    gcm = b"\x00" * 7 + b"\x01" + b"hello" + b"\xee" * 16
+    be_mac = b"\x02\x00\x00\x00\x01\x02"
+    gw1_mac = b"\x02\x00\x00\x00\x00\x00"
+    arp = (b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x02" + b"\x08\x06"
+           + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + b"\x02\x00\x00\x00\x00\x02"
+           + ip4(cl) + b"\x00" * 6 + ip4(gw))
+    icmp = b"\x08\x00\x00\x00\x12\x34\x00\x01" + b"ping"
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0, ip4(cl), ip4(gw))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    ping = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + icmp
+    # Mode byte: bits 0-1 kind (0 raw client side, 1 raw backend side,
+    # 2 sealed records, 3 backend payload); fuzz_classify.c says the rest.
+    write_all("classify", {
+        "client_hello": b"\x00" + frame("10.0.0.9", gw, 40000, 4433, client_hello()),
+        "client_hello_cookie": b"\x00" + frame("10.0.0.9", gw, 40001, 4433,
+                                               client_hello(bytes(range(32)))),
+        "session_record": b"\x00" + frame(cl, gw, 5555, 4433, rec(23, 1, 9, gcm)),
+        "session_two_records": b"\x10" + frame(cl, gw, 5555, 4433,
+                                               rec(23, 1, 10, gcm) + rec(21, 1, 11, gcm)),
+        "unknown_garbage": b"\x00" + frame("10.0.0.7", gw, 1234, 4433, b"\x17\xfe\xfd" + b"\x00" * 20),
+        "backend_reply": b"\x01" + frame("10.0.1.2", "10.0.1.1", 7000, 20000, b"reply",
+                                         dst_mac=gw1_mac, src_mac=be_mac),
+        "arp": b"\x00" + arp,
+        "ping": b"\x00" + ping,
+        "sealed_appdata": b"\x02" + bytes([3, 1, 0, 5]) + b"hello",
+        "sealed_mixed": b"\x02" + bytes([3, 2, 0, 3]) + b"abc" + bytes([1, 3, 0, 2]) + b"\x01\x00"
+        + bytes([0x97, 4, 0, 4]) + b"junk",
+        "sealed_handshake": b"\x0a" + bytes([2, 5, 0, 12]) + b"\x14" + b"\x00" * 11,
+        "backend_payload": b"\x03" + b"payload from the backend",
+    })
 
 
 if __name__ == "__main__":
