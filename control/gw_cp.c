@@ -515,7 +515,18 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
         return false;
     case HS_EV_TIMEOUT:
         dp_cnt_inc(DP_CNT_CP_HS_TIMEOUT);
-        log_peer(cp, peer, "handshake timed out", -1);
+        if (peer->hs != NULL) {
+            const struct hs_stats *st = hs_get_stats(peer->hs);
+            char why[160];
+            snprintf(why, sizeof(why),
+                     "handshake timed out waiting for %s (flights %" PRIu64 ", retransmits %" PRIu64
+                     ", dropped records %" PRIu64 ", limited resends %" PRIu64 ")",
+                     hs_state_name(peer->hs), st->flights_sent, st->retransmits,
+                     st->dropped_records, st->peer_resends_limited);
+            log_peer(cp, peer, why, -1);
+        } else {
+            log_peer(cp, peer, "handshake timed out", -1);
+        }
         peer_free(cp, peer, false);
         return false;
     default:
@@ -998,6 +1009,8 @@ static int ctl_stats(void *arg, json_t *res, char *err)
         if (rte_eth_stats_get(cp->g->ports[i].port_id, &st) == 0) {
             json_object_set_new(o, "ipackets", json_integer((json_int_t)st.ipackets));
             json_object_set_new(o, "opackets", json_integer((json_int_t)st.opackets));
+            json_object_set_new(o, "ibytes", json_integer((json_int_t)st.ibytes));
+            json_object_set_new(o, "obytes", json_integer((json_int_t)st.obytes));
             json_object_set_new(o, "imissed", json_integer((json_int_t)st.imissed));
             json_object_set_new(o, "ierrors", json_integer((json_int_t)st.ierrors));
             json_object_set_new(o, "oerrors", json_integer((json_int_t)st.oerrors));

@@ -271,5 +271,9 @@ struct hs_stats {
     uint64_t peer_resends_limited;
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
+/* What the handshake waits for ("ClientKeyExchange", "Finished", ...,
+ * "established"); after a failure or timeout, what it was waiting for
+ * when it ended. */
+const char *hs_state_name(const struct hs *hs);
 
 #endif

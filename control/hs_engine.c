@@ -204,6 +204,7 @@ struct hs {
     struct hs_ctx *ctx;
     struct hs_peer peer;
     enum hs_state state;
+    enum hs_state ended_in; /* the state a failure or timeout ended */
     const struct hs_suite_info *suite;
 
     struct hs_reasm reasm;
@@ -433,6 +434,7 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
         out->alert = alert;
     out->next_timer_ms = 0;
     hs->timer_deadline_ms = 0;
+    hs->ended_in = hs->state;
     hs->state = ST_FAILED;
     return public_error(err);
 }
@@ -1607,6 +1609,7 @@ static bool deadline_passed(const struct hs *hs, uint64_t now_ms)
 
 static int time_out(struct hs *hs, struct hs_out *out)
 {
+    hs->ended_in = hs->state;
     hs->state = ST_FAILED;
     hs->timer_deadline_ms = 0;
     out->n_dgrams = 0;
@@ -1649,6 +1652,25 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
     return 0;
 failed:
     return fail(hs, out, rc);
+}
+
+const char *hs_state_name(const struct hs *hs)
+{
+    static const char *const names[] = {
+        [ST_WAIT_CH] = "ClientHello",
+        [ST_WAIT_CLIENT_CERT] = "client Certificate",
+        [ST_WAIT_CKE] = "ClientKeyExchange",
+        [ST_WAIT_CERT_VERIFY] = "CertificateVerify",
+        [ST_WAIT_CCS] = "ChangeCipherSpec",
+        [ST_WAIT_FINISHED] = "Finished",
+        [ST_ESTABLISHED] = "established",
+        [ST_CLOSED] = "closed",
+        [ST_FAILED] = "failed",
+    };
+    if (hs == NULL)
+        return "?";
+    enum hs_state st = hs->state == ST_FAILED ? hs->ended_in : hs->state;
+    return (unsigned)st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "?";
 }
 
 int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out)

@@ -8,6 +8,7 @@
  *   e2e-helper clients --server IP:PORT --src IP[,IP...] [--n N]
  *       [--src-port P] [--psk-identity ID --psk-key HEX] [--cipher C]
  *       [--timeout-ms MS] [--wait-go] [--attack K] [--close] [--tag T]
+ *       [--max-timer-ms MS] (retransmission backoff capped at MS)
  *       N concurrent DTLS 1.2 PSK clients (libssl), spread over the source
  *       addresses; each handshakes, sends a unique payload and checks the
  *       byte-exact echo (resent every RESEND_MS until echoed).  Prints
@@ -345,6 +346,19 @@ static int set_psk_hex(const char *key_hex)
     return 0;
 }
 
+static unsigned g_sends; /* payload records written, first tries and resends */
+
+/* --max-timer-ms: libssl's retransmission timer doubles from 1 s as usual
+ * but stops at this cap (a device's own backoff policy) instead of 60 s. */
+static unsigned g_max_timer_us;
+static unsigned capped_timer(SSL *ssl, unsigned timer_us)
+{
+    (void)ssl;
+    if (timer_us == 0)
+        return 1000000u;
+    return 2 * timer_us < g_max_timer_us ? 2 * timer_us : g_max_timer_us;
+}
+
 static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned round)
 {
     if (c->payload_len == 0 || c->echoed) {
@@ -356,7 +370,7 @@ static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned r
         c->echoed = false;
     }
     int w = SSL_write(c->ssl, c->payload, (int)c->payload_len);
-    (void)w;
+    g_sends += w > 0;
     c->last_send_ms = mono_ms();
 }
 
@@ -508,23 +522,16 @@ static int cmd_clients(int argc, char **argv)
     bool wait_go = false, do_close = false, abandon_first = false;
     unsigned stall = 0;
     const char *save_hello = NULL, *replay_hello = NULL;
-    static const struct option opts[] = {{"abandon-first", 0, NULL, 'A'},
-                                         {"server", 1, NULL, 's'},
-                                         {"src", 1, NULL, 'a'},
-                                         {"n", 1, NULL, 'n'},
-                                         {"src-port", 1, NULL, 'p'},
-                                         {"psk-identity", 1, NULL, 'i'},
-                                         {"psk-key", 1, NULL, 'k'},
-                                         {"cipher", 1, NULL, 'c'},
-                                         {"timeout-ms", 1, NULL, 't'},
-                                         {"wait-go", 0, NULL, 'g'},
-                                         {"attack", 1, NULL, 'x'},
-                                         {"close", 0, NULL, 'C'},
-                                         {"tag", 1, NULL, 'T'},
-                                         {"replay-hello", 1, NULL, 'H'},
-                                         {"save-hello", 1, NULL, 'S'},
-                                         {"stall", 1, NULL, 'L'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"abandon-first", 0, NULL, 'A'}, {"server", 1, NULL, 's'},
+        {"src", 1, NULL, 'a'},           {"n", 1, NULL, 'n'},
+        {"src-port", 1, NULL, 'p'},      {"psk-identity", 1, NULL, 'i'},
+        {"psk-key", 1, NULL, 'k'},       {"cipher", 1, NULL, 'c'},
+        {"timeout-ms", 1, NULL, 't'},    {"wait-go", 0, NULL, 'g'},
+        {"attack", 1, NULL, 'x'},        {"close", 0, NULL, 'C'},
+        {"tag", 1, NULL, 'T'},           {"replay-hello", 1, NULL, 'H'},
+        {"save-hello", 1, NULL, 'S'},    {"stall", 1, NULL, 'L'},
+        {"max-timer-ms", 1, NULL, 'M'},  {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -555,6 +562,9 @@ static int cmd_clients(int argc, char **argv)
             break;
         case 'g':
             wait_go = true;
+            break;
+        case 'M':
+            g_max_timer_us = (unsigned)atoi(optarg) * 1000u;
             break;
         case 'x':
             attack = (unsigned)atoi(optarg);
@@ -659,6 +669,8 @@ static int cmd_clients(int argc, char **argv)
         BIO_set_callback_ex(bio, bio_cb);
         BIO_set_callback_arg(bio, (char *)c);
         c->ssl = SSL_new(ctx);
+        if (g_max_timer_us != 0)
+            DTLS_set_timer_cb(c->ssl, capped_timer);
         SSL_set_bio(c->ssl, bio, bio);
         SSL_set_connect_state(c->ssl);
         SSL_do_handshake(c->ssl);
@@ -675,7 +687,7 @@ static int cmd_clients(int argc, char **argv)
         fwrite(g_cl[0].hello, 1, g_cl[0].hello_len, sf);
         fclose(sf);
     }
-    printf("READY established=%u echoed=%u failed=%u\n", est, ok, failed);
+    printf("READY established=%u echoed=%u failed=%u sends=%u\n", est, ok, failed, g_sends);
     fflush(stdout);
     int rc = failed ? 1 : 0;
 
@@ -728,8 +740,8 @@ static int cmd_clients(int argc, char **argv)
         ok = 0;
         for (unsigned i = 0; i < n; i++)
             ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
-        printf("DONE echoed=%u failed=%u replays=%u forged=%u hellos=%u\n", ok, n - ok, replays,
-               forged, hellos);
+        printf("DONE echoed=%u failed=%u replays=%u forged=%u hellos=%u sends=%u\n", ok, n - ok,
+               replays, forged, hellos, g_sends);
         fflush(stdout);
         rc = ok == n ? 0 : 1;
     }

@@ -848,6 +848,8 @@ static void test_deadline_despite_peer_retransmits(void)
     CU_ASSERT(st->retransmits <= 16);
     CU_ASSERT(st->retransmits >= 5);
     CU_ASSERT(st->peer_resends_limited >= 1000);
+    /* The operator's log names what it waited for. */
+    CU_ASSERT_STRING_EQUAL(hs_state_name(p.hs), "ClientKeyExchange");
     /* Dead: further input is refused. */
     CU_ASSERT(hs_input(p.hs, ch, ch_len, ended_at + 50, &out) < 0);
     free(ch);
