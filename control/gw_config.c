@@ -14,11 +14,9 @@
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
  *                       cert2, key2, psk_file, ca_file,
  *                       client_auth: none|optional|require, suites: [..] or
- *                       "A:B", mtu, cookie, require_ems, replay_window,
- *                       retransmit_initial_ms, retransmit_max_ms,
- *                       handshake_timeout_ms (absolute handshake deadline,
- *                       default 60 s),
- *                       idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI,
+ *                       "A:B", mtu, cookie, require_ems (default false: EMS preferred),
+ * replay_window, retransmit_initial_ms, retransmit_max_ms, handshake_timeout_ms (absolute handshake
+ * deadline, default 60 s), idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI,
  *                       psk_reload_ends_sessions (default true: reload-psk
  *                       ends sessions of removed or re-keyed identities)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,

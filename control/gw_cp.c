@@ -62,6 +62,16 @@ static const uint8_t *ch_random(const uint8_t *d, size_t len)
     if (len < CP_CH_RANDOM_OFF + CP_RANDOM_LEN || d[0] != DP_CT_HANDSHAKE ||
         dp_load_be16(d + 3) != 0 || d[DP_REC_HDR_LEN] != CP_HS_MT_CLIENT_HELLO)
         return NULL;
+    /* Only the fragment that starts the message holds the random, and
+     * only if it reaches past it: a later fragment of a ClientHello split
+     * over datagrams (small MTU) is not a new ClientHello (issue 9: before
+     * this check its bytes read as another random and restarted the
+     * handshake each time, so the client never got an answer). */
+    const uint8_t *h = d + DP_REC_HDR_LEN;
+    uint32_t frag_off = (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8];
+    uint32_t frag_len = (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+    if (frag_off != 0 || frag_len < 2 + CP_RANDOM_LEN)
+        return NULL;
     return d + CP_CH_RANDOM_OFF;
 }
 
@@ -338,6 +348,8 @@ static uint32_t replay_bits(uint32_t cfg_bits)
     return b;
 }
 
+static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *what, int alert);
+
 static int session_install(struct gw_cp *cp, struct cp_peer *peer)
 {
     struct dp_gw *g = cp->g;
@@ -425,6 +437,11 @@ static int session_install(struct gw_cp *cp, struct cp_peer *peer)
      * and the master secret go (issue 8: wiped as soon as installed). */
     hs_wipe_installed_keys(peer->hs);
     dp_cnt_inc(DP_CNT_CP_SESS_INSTALLED);
+    if (!k->ems) {
+        /* RFC 7627 §5.3: never resumable; counted and said once per peer. */
+        dp_cnt_inc(DP_CNT_CP_SESS_NO_EMS);
+        log_peer(cp, peer, "session without extended master secret (RFC 7627; not resumable)", -1);
+    }
     return CR_OK;
 fail:
     dp_cnt_inc(DP_CNT_DROP_CP_INSTALL);
@@ -458,8 +475,11 @@ static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *w
     if (cp->log_n++ >= GW_CP_LOG_PER_SEC)
         return;
     uint32_t ip = rte_be_to_cpu_32(peer->key.client_ip);
-    printf("dtlsgw: %u.%u.%u.%u:%u: %s (alert %d)\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
-           ip & 255, rte_be_to_cpu_16(peer->key.client_port), what, alert);
+    char al[24] = "";
+    if (alert >= 0)
+        snprintf(al, sizeof(al), " (alert %d)", alert);
+    printf("dtlsgw: %u.%u.%u.%u:%u: %s%s\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+           rte_be_to_cpu_16(peer->key.client_port), what, al);
 }
 
 /* Sends out's datagrams, re-arms the timer, acts on the event.  Returns

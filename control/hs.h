@@ -124,7 +124,11 @@ struct hs_params {
     uint32_t retrans_initial_ms;
     uint32_t retrans_max_ms;
     bool cookie_required; /* default true; off is logged */
-    bool require_ems;     /* RFC 7627, default true */
+    /* RFC 7627: default false (EMS preferred, not required: clients without
+     * the extension get the classic master secret, and such a session must
+     * never be resumable, §5.3; hs_keys.ems says which); true refuses them
+     * with handshake_failure (§5.2) */
+    bool require_ems;
     enum hs_client_auth client_auth;
     uint32_t bad_mac_limit; /* 0: unlimited */
     uint8_t cid_len;        /* reserved for RFC 9146; 0 */
@@ -219,6 +223,7 @@ struct hs_keys {
     char peer_identity[HS_IDENTITY_MAX_LEN + 1]; /* PSK identity or cert subject */
     char sni[HS_SNI_MAX_LEN + 1];
     enum hs_kex kex;
+    bool ems; /* master secret from the session hash (RFC 7627) */
 };
 
 /* Creates a handshake for a peer whose cookie verified (or with cookies

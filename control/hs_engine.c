@@ -988,6 +988,7 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
     hs->keep_transcript = hs->cert_requested;
     hs->keys.suite = hs->suite->id;
     hs->keys.kex = hs->suite->kex;
+    hs->keys.ems = hs->ems;
     hs->keys.aead = hs->suite->aead;
 
     /* RFC 6347 §4.2.2: after a stateless HelloVerifyRequest exchange the
@@ -1832,7 +1833,7 @@ void hs_params_default(struct hs_params *p)
     p->retrans_initial_ms = HS_RETRANS_INITIAL_DEFAULT_MS;
     p->retrans_max_ms = HS_RETRANS_MAX_DEFAULT_MS;
     p->cookie_required = true;
-    p->require_ems = true;
+    p->require_ems = false; /* hs.h: preferred, not required */
     p->client_auth = HS_CLIENT_AUTH_NONE;
     p->bad_mac_limit = HS_BAD_MAC_LIMIT_DEFAULT;
     p->reasm_max_bytes = HS_REASM_ALL_MAX_DEFAULT_BYTES;

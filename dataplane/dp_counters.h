@@ -40,6 +40,7 @@
     X(CP_HS_TIMEOUT, 0, "handshakes given up (retransmissions, deadline)")                         \
     X(CP_HS_RETRANSMIT, 0, "handshake retransmission timer expiries")                              \
     X(CP_SESS_INSTALLED, 0, "sessions installed into the table")                                   \
+    X(CP_SESS_NO_EMS, 0, "sessions without extended master secret (RFC 7627, never resumable)")    \
     X(CP_SESS_IDLE_REAPED, 0, "sessions removed after the idle timeout")                           \
     X(CP_SESS_CLOSED, 0, "sessions removed by the client's close_notify")                          \
     X(CP_SESS_FATAL_ALERT, 0, "sessions removed by a fatal alert")                                 \

@@ -9,6 +9,8 @@
  *       [--src-port P] [--psk-identity ID --psk-key HEX] [--cipher C]
  *       [--timeout-ms MS] [--wait-go] [--attack K] [--close] [--tag T]
  *       [--max-timer-ms MS] (retransmission backoff capped at MS)
+ *       [--no-ems] (no extended_master_secret extension, RFC 7627)
+ *       [--mtu N] (link MTU N: handshake messages fragmented to fit)
  *       N concurrent DTLS 1.2 PSK clients (libssl), spread over the source
  *       addresses; each handshakes, sends a unique payload and checks the
  *       byte-exact echo (resent every RESEND_MS until echoed).  Prints
@@ -519,7 +521,8 @@ static int cmd_clients(int argc, char **argv)
                *key_hex = "00112233445566778899aabbccddeeff", *tag = "t";
     unsigned n = 1, attack = 0, src_port = 0;
     int timeout_ms = H_DEFAULT_TIMEOUT_MS;
-    bool wait_go = false, do_close = false, abandon_first = false;
+    bool wait_go = false, do_close = false, abandon_first = false, no_ems = false;
+    unsigned mtu = 0;
     unsigned stall = 0;
     const char *save_hello = NULL, *replay_hello = NULL;
     static const struct option opts[] = {
@@ -531,7 +534,8 @@ static int cmd_clients(int argc, char **argv)
         {"attack", 1, NULL, 'x'},        {"close", 0, NULL, 'C'},
         {"tag", 1, NULL, 'T'},           {"replay-hello", 1, NULL, 'H'},
         {"save-hello", 1, NULL, 'S'},    {"stall", 1, NULL, 'L'},
-        {"max-timer-ms", 1, NULL, 'M'},  {NULL, 0, NULL, 0}};
+        {"max-timer-ms", 1, NULL, 'M'},  {"no-ems", 0, NULL, 'E'},
+        {"mtu", 1, NULL, 'U'},           {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -565,6 +569,12 @@ static int cmd_clients(int argc, char **argv)
             break;
         case 'M':
             g_max_timer_us = (unsigned)atoi(optarg) * 1000u;
+            break;
+        case 'E':
+            no_ems = true;
+            break;
+        case 'U':
+            mtu = (unsigned)atoi(optarg);
             break;
         case 'x':
             attack = (unsigned)atoi(optarg);
@@ -618,6 +628,8 @@ static int cmd_clients(int argc, char **argv)
         fprintf(stderr, "clients: unknown cipher %s\n", cipher);
         return 2;
     }
+    if (no_ems)
+        SSL_CTX_set_options(ctx, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     SSL_CTX_set_psk_client_callback(ctx, psk_cb);
     SSL_CTX_set_read_ahead(ctx, 1);
 
@@ -671,6 +683,12 @@ static int cmd_clients(int argc, char **argv)
         c->ssl = SSL_new(ctx);
         if (g_max_timer_us != 0)
             DTLS_set_timer_cb(c->ssl, capped_timer);
+        if (mtu != 0) {
+            /* A small path MTU: libssl fragments its handshake messages
+             * (the ClientHello with its cookie included) to fit. */
+            SSL_set_options(c->ssl, SSL_OP_NO_QUERY_MTU);
+            DTLS_set_link_mtu(c->ssl, mtu);
+        }
         SSL_set_bio(c->ssl, bio, bio);
         SSL_set_connect_state(c->ssl);
         SSL_do_handshake(c->ssl);

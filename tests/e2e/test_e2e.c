@@ -1675,6 +1675,96 @@ static void test_impaired_path(void)
     CU_ASSERT_EQUAL(ok_runs, 3);
 }
 
+/* Issue 9: a client without extended_master_secret (a WebRTC-style stack,
+ * or libssl told not to) is served on the default settings, its session
+ * counted CP_SESS_NO_EMS (never resumable, RFC 7627 §5.3).  Before, EMS
+ * was required by default: handshake_failure. */
+static void test_no_ems_client(void)
+{
+    REQUIRE_READY();
+    long long n0 = stat_now("CP_SESS_NO_EMS");
+    const char *args[] = {"--server",       GW_IP ":4433", "--src",     "10.77.0.8",
+                          "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
+                          "--no-ems",       "--tag",       "no-ems",    NULL};
+    struct proc c;
+    CU_ASSERT_FATAL(helper_clients(&c, "no-ems.log", false, args));
+    CU_ASSERT(proc_wait(&c, 20000));
+    char *o = slurp(c.out);
+    bool ok = o && strstr(o, "READY established=1 echoed=1 failed=0");
+    long long n = stat_now("CP_SESS_NO_EMS") - n0;
+    printf("  client without EMS on the defaults: %s, CP_SESS_NO_EMS +%lld\n",
+           ok ? "established and echoed" : "FAIL", n);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(n, 1);
+    free(o);
+}
+
+/* Issue 9: a client on a small path MTU fragments its ClientHello (the
+ * one with the cookie) over several datagrams; the gateway reassembles it
+ * and serves the client on the default settings. */
+static void test_fragmented_client_hello(void)
+{
+    REQUIRE_READY();
+    const char *mtu = getenv("E2E_FRAG_MTU") ? getenv("E2E_FRAG_MTU") : "256";
+    /* Every suite libssl has, PSK first: a ClientHello of about 300 bytes,
+     * over the 228 a 256-byte link MTU leaves (libssl's smallest). */
+    const char *args[] = {
+        "--server", GW_IP ":4433", "--src",        "10.77.0.9", "--psk-identity",
+        PSK_ID,     "--psk-key",   PSK_HEX,        "--cipher",  "PSK-AES128-CCM8:ALL:@SECLEVEL=0",
+        "--mtu",    mtu,           "--timeout-ms", "20000",     "--tag",
+        "frag",     NULL};
+    struct proc c;
+    uint64_t t0 = mono_ms();
+    CU_ASSERT_FATAL(helper_clients(&c, "frag.log", false, args));
+    CU_ASSERT(proc_wait(&c, 30000));
+    char *o = slurp(c.out);
+    bool ok = o && strstr(o, "READY established=1 echoed=1 failed=0");
+    printf("  ClientHello over several datagrams (link MTU %s): %s in %llu ms\n", mtu,
+           ok ? "established and echoed" : "FAIL", (unsigned long long)(mono_ms() - t0));
+    CU_ASSERT(ok);
+    free(o);
+
+    /* The same fragments reordered and duplicated (impair-relay, no loss):
+     * 8 clients, all served. */
+    if (!g_relay || access(g_relay, X_OK) != 0) {
+        CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
+        return;
+    }
+    struct proc r;
+    char *rargv[] = {(char *)g_relay, "--listen", "24200", "--bind",    "127.0.0.1", "--to",
+                     GW_IP ":4433",   "--loss",   "0",     "--reorder", "0.5",       "--dup",
+                     "0.3",           "--seed",   "9",     NULL};
+    CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, "relay-frag.log", false, rargv) == 0);
+    sleep_ms(300);
+    const char *args2[] = {"--server",
+                           "127.0.0.1:24200",
+                           "--n",
+                           "8",
+                           "--psk-identity",
+                           PSK_ID,
+                           "--psk-key",
+                           PSK_HEX,
+                           "--cipher",
+                           "PSK-AES128-CCM8:ALL:@SECLEVEL=0",
+                           "--mtu",
+                           mtu,
+                           "--timeout-ms",
+                           "30000",
+                           "--tag",
+                           "frag-reorder",
+                           NULL};
+    t0 = mono_ms();
+    CU_ASSERT_FATAL(helper_clients(&c, "frag-reorder.log", false, args2));
+    CU_ASSERT(proc_wait(&c, 40000));
+    o = slurp(c.out);
+    ok = o && strstr(o, "READY established=8 echoed=8 failed=0");
+    printf("  ... reordered (50%%) and duplicated (30%%): %s in %llu ms\n",
+           ok ? "8 of 8 established and echoed" : "FAIL", (unsigned long long)(mono_ms() - t0));
+    CU_ASSERT(ok);
+    free(o);
+    proc_stop(&r, SIGTERM);
+}
+
 /* ---- hostile traffic (issue 8: prove it) -------------------------------- */
 
 static unsigned env_uint(const char *name, unsigned dflt)
@@ -2000,6 +2090,9 @@ void cu_register(void)
     CU_add_test(s, "dtlsgw-ctl kill", test_kill_command);
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
+    CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
+    CU_add_test(s, "a ClientHello fragmented over datagrams (small MTU)",
+                test_fragmented_client_hello);
     CU_add_test(s, "spoofed ClientHello flood beside 100 real clients", test_hostile_flood);
     CU_add_test(s, "mutated datagrams at a live session", test_hostile_mutated);
     CU_add_test(s, "50 handshakes at 30% loss, reordering, duplication", test_impaired_50);

@@ -1004,12 +1004,37 @@ static void test_unknown_psk_identity(void)
     pair_free(&p);
 }
 
-static void test_ems_required(void)
+/* RFC 7627: preferred by default (a client without the extension gets the
+ * classic master secret, marked in hs_keys.ems), refused only when
+ * require_ems is set (issue 9: WebRTC-style and extension-less clients). */
+static void test_ems_preferred(void)
 {
     struct hs_params params;
     struct pair p;
 
     hs_params_default(&params);
+    CU_ASSERT_FALSE(params.require_ems);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    CU_ASSERT(hs_keys(p.hs) != NULL && !hs_keys(p.hs)->ems);
+    if (p.server_established)
+        exchange_app_data(&p);
+    pair_free(&p);
+    ERR_clear_error();
+
+    /* A client with EMS gets it. */
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
+                          0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    CU_ASSERT(hs_keys(p.hs) != NULL && hs_keys(p.hs)->ems);
+    if (p.server_established)
+        exchange_app_data(&p);
+    pair_free(&p);
+
+    /* Required on request: handshake_failure (§5.2). */
+    params.require_ems = true;
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
@@ -1017,16 +1042,6 @@ static void test_ems_required(void)
     CU_ASSERT_EQUAL(p.server_alert, 40); /* handshake_failure */
     pair_free(&p);
     ERR_clear_error();
-
-    /* Allowed when not required: classic master secret. */
-    params.require_ems = false;
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
-    SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
-    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established)
-        exchange_app_data(&p);
-    pair_free(&p);
 }
 
 static void test_no_common_suite(void)
@@ -1593,7 +1608,7 @@ void cu_register(void)
     CU_add_test(s, "resend final flight", test_resend_final_flight);
     CU_add_test(s, "Finished before CCS", test_finished_before_ccs);
     CU_add_test(s, "unknown PSK identity", test_unknown_psk_identity);
-    CU_add_test(s, "EMS required", test_ems_required);
+    CU_add_test(s, "EMS preferred by default, required on request", test_ems_preferred);
     CU_add_test(s, "no common suite", test_no_common_suite);
     CU_add_test(s, "insufficient security", test_insufficient_security);
     CU_add_test(s, "DTLS 1.0 client", test_dtls10_client);

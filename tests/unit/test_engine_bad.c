@@ -1410,14 +1410,14 @@ static void test_truncated_client_hello(void)
         struct drv d;
         drv_init(&d, CLI_PSK, false, HS_CLIENT_AUTH_NONE);
         run_ch(&d, ch_template, cut);
-        int want1 = AL_DECODE_ERROR, want2 = AL_DECODE_ERROR;
+        int ok = d.failed && d.alert == AL_DECODE_ERROR && !d.established;
         if (cut == l.ext_off) {
-            /* No extensions at all: a well-formed ClientHello without
-             * extended_master_secret, which the server requires
-             * (RFC 7627 §5.3: abort with handshake_failure). */
-            want1 = AL_HANDSHAKE_FAILURE;
+            /* No extensions at all: a well-formed ClientHello (RFC 5246
+             * §7.4.1.2 makes them optional).  EMS is preferred, not
+             * required, by default (RFC 7627 §5.2 lets the server go on
+             * with the classic master secret): the handshake goes on. */
+            ok = !d.failed;
         }
-        int ok = d.failed && (d.alert == want1 || d.alert == want2) && !d.established;
         if (!ok && n_bad++ < 5)
             printf("\n  ClientHello cut at %zu of %zu: failed=%d alert=%d", cut, ch_template_len,
                    d.failed, d.alert);
