@@ -135,6 +135,9 @@ struct gw_cp {
     uint64_t last_reap_ms;
     uint64_t last_cookie_ms;      /* last rotation of the listeners' cookie secrets */
     uint64_t last_backlog_log_ms; /* last "reclaim queue full" message */
+    /* handshakes that ended without a session, by reason (stats
+     * "handshake_failures"; the log line names the reason too) */
+    uint64_t hs_fail[HS_FAIL_N];
     uint64_t last_arp_ms;
     uint64_t last_stats_ms;
     uint64_t last_ctl_ms;
@@ -482,6 +485,27 @@ static void log_peer(struct gw_cp *cp, const struct cp_peer *peer, const char *w
            rte_be_to_cpu_16(peer->key.client_port), what, al);
 }
 
+/* A handshake that ended without a session: counted by event and by
+ * reason, and one log line per peer (log_peer's rate limit) with the
+ * reason, where it stopped and what the client offered. */
+static void hs_failed(struct gw_cp *cp, const struct cp_peer *peer, const struct hs_out *out,
+                      const char *tail)
+{
+    dp_cnt_inc(out->event == HS_EV_FAILED ? DP_CNT_CP_HS_FAILED : DP_CNT_CP_HS_TIMEOUT);
+    enum hs_fail_reason r = hs_fail_reason(peer->hs);
+    cp->hs_fail[r < HS_FAIL_N ? r : HS_FAIL_INTERNAL]++;
+    const struct hs_stats *st = hs_get_stats(peer->hs);
+    char facts[160], why[420];
+    snprintf(why, sizeof(why),
+             "handshake %s: %s; waiting for %s; client offered %s; flights %" PRIu64
+             ", retransmits %" PRIu64 ", dropped records %" PRIu64 "%s",
+             out->event == HS_EV_FAILED ? "failed" : "timed out", hs_fail_reason_text(r),
+             hs_state_name(peer->hs), hs_offer_facts(peer->hs, facts, sizeof(facts)),
+             st ? st->flights_sent : 0, st ? st->retransmits : 0, st ? st->dropped_records : 0,
+             tail);
+    log_peer(cp, peer, why, out->event == HS_EV_FAILED ? out->alert : -1);
+}
+
 /* Sends out's datagrams, re-arms the timer, acts on the event.  Returns
  * false when the peer was freed. */
 static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_out *out)
@@ -502,7 +526,7 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     if (peer->replacing && (out->event == HS_EV_FAILED || out->event == HS_EV_TIMEOUT)) {
         /* The new handshake failed (or was a replay that nobody answers):
          * the live session stays as it was, without an engine. */
-        dp_cnt_inc(out->event == HS_EV_FAILED ? DP_CNT_CP_HS_FAILED : DP_CNT_CP_HS_TIMEOUT);
+        hs_failed(cp, peer, out, "; the live session stays");
         dp_cnt_inc(DP_CNT_CP_SESS_KEPT);
         for (unsigned i = 0; i < out->n_dgrams; i++)
             send_to_peer(cp, peer, out->dgrams[i].data, out->dgrams[i].len);
@@ -529,24 +553,8 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
         peer_free(cp, peer, false);
         return false;
     case HS_EV_FAILED:
-        dp_cnt_inc(DP_CNT_CP_HS_FAILED);
-        log_peer(cp, peer, "handshake failed", out->alert);
-        peer_free(cp, peer, false);
-        return false;
     case HS_EV_TIMEOUT:
-        dp_cnt_inc(DP_CNT_CP_HS_TIMEOUT);
-        if (peer->hs != NULL) {
-            const struct hs_stats *st = hs_get_stats(peer->hs);
-            char why[160];
-            snprintf(why, sizeof(why),
-                     "handshake timed out waiting for %s (flights %" PRIu64 ", retransmits %" PRIu64
-                     ", dropped records %" PRIu64 ", limited resends %" PRIu64 ")",
-                     hs_state_name(peer->hs), st->flights_sent, st->retransmits,
-                     st->dropped_records, st->peer_resends_limited);
-            log_peer(cp, peer, why, -1);
-        } else {
-            log_peer(cp, peer, "handshake timed out", -1);
-        }
+        hs_failed(cp, peer, out, "");
         peer_free(cp, peer, false);
         return false;
     default:
@@ -1017,6 +1025,12 @@ static int ctl_stats(void *arg, json_t *res, char *err)
     json_object_set_new(res, "pending_free", json_integer(dp_sess_pending(cp->g->sessions)));
     json_object_set_new(res, "peers", json_integer(cp->n_peers));
     json_object_set_new(res, "drops", json_integer((json_int_t)dp_counter_drops_total()));
+    json_t *hf = json_object();
+    for (unsigned i = 1; i < HS_FAIL_N; i++)
+        if (cp->hs_fail[i] != 0)
+            json_object_set_new(hf, hs_fail_reason_text((enum hs_fail_reason)i),
+                                json_integer((json_int_t)cp->hs_fail[i]));
+    json_object_set_new(res, "handshake_failures", hf);
     json_object_set_new(res, "workers", json_integer(cp->g->n_workers));
     /* What the ports themselves counted: datagrams lost before a worker saw
      * them (RX ring full, no mbuf) are not in any DROP_ counter. */

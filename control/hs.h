@@ -276,6 +276,42 @@ struct hs_stats {
     uint64_t peer_resends_limited;
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
+
+/* Why a handshake ended without a session, one name each (issue 9: the
+ * operator sees "no shared group", not "alert 40").  X(NAME, text). */
+#define HS_FAIL_REASONS(X)                                                                         \
+    X(NONE, "none")                                                                                \
+    X(NO_SHARED_SUITE, "no cipher suite in common")                                                \
+    X(NO_SHARED_GROUP, "no group in common (ECDHE, or our certificate's curve)")                   \
+    X(NO_SIG_SCHEME, "no signature algorithm fits our certificate")                                \
+    X(INSUFFICIENT, "only suites configured off offered")                                          \
+    X(NO_EMS, "extended_master_secret required, not offered")                                      \
+    X(VERSION, "no DTLS 1.2 offered")                                                              \
+    X(UNKNOWN_PSK, "unknown PSK identity")                                                         \
+    X(BAD_FINISHED, "client Finished did not verify or authenticate (wrong key?)")                 \
+    X(NO_CLIENT_CERT, "client certificate required, none sent")                                    \
+    X(BAD_CLIENT_CERT, "client certificate rejected")                                              \
+    X(BAD_CERT_VERIFY, "CertificateVerify did not verify")                                         \
+    X(DECODE, "malformed handshake message")                                                       \
+    X(UNEXPECTED, "unexpected message")                                                            \
+    X(ILLEGAL, "illegal parameter")                                                                \
+    X(PEER_ALERT, "the client sent a fatal alert")                                                 \
+    X(BAD_MAC, "too many records failed authentication")                                           \
+    X(RETRANSMIT, "no answer to our retransmissions")                                              \
+    X(DEADLINE, "handshake deadline passed")                                                       \
+    X(INTERNAL, "internal error")
+enum hs_fail_reason {
+#define HS_FAIL_X(name, text) HS_FAIL_##name,
+    HS_FAIL_REASONS(HS_FAIL_X)
+#undef HS_FAIL_X
+    HS_FAIL_N
+};
+const char *hs_fail_reason_text(enum hs_fail_reason r);
+/* HS_FAIL_NONE until the handshake failed or timed out. */
+enum hs_fail_reason hs_fail_reason(const struct hs *hs);
+/* What the client offered, for the log line of a failure: suites (first
+ * few, hex), groups, signature algorithms, EMS, version.  Returns buf. */
+const char *hs_offer_facts(const struct hs *hs, char *buf, size_t cap);
 /* What the handshake waits for ("ClientKeyExchange", "Finished", ...,
  * "established"); after a failure or timeout, what it was waiting for
  * when it ended. */

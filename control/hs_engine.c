@@ -205,6 +205,12 @@ struct hs {
     struct hs_peer peer;
     enum hs_state state;
     enum hs_state ended_in; /* the state a failure or timeout ended */
+    enum hs_fail_reason fail_reason;
+    /* what the ClientHello offered (hs_offer_facts) */
+    uint16_t offer_version;
+    uint16_t offer_suites[4];
+    unsigned n_offer_suites;
+    bool offer_ems, offer_groups, offer_x25519, offer_p256, offer_p384, offer_sig_algs;
     const struct hs_suite_info *suite;
 
     struct hs_reasm reasm;
@@ -416,6 +422,33 @@ static int queue_alert(struct hs *hs, struct hs_out *out, uint8_t level, uint8_t
 }
 
 /* Fatal end: alert (unless the peer's alert ended it), state, event. */
+/* The reason of a failure whose site did not name one. */
+static enum hs_fail_reason reason_for_error(int err)
+{
+    switch (err) {
+    case HS_ERR_UNKNOWN_PSK:
+        return HS_FAIL_UNKNOWN_PSK;
+    case HS_ERR_PROTOCOL_VERSION:
+        return HS_FAIL_VERSION;
+    case HS_ERR_BAD_CERT:
+        return HS_FAIL_BAD_CLIENT_CERT;
+    case HS_ERR_PEER_ALERT:
+        return HS_FAIL_PEER_ALERT;
+    case HS_ERR_UNEXPECTED:
+        return HS_FAIL_UNEXPECTED;
+    case HS_ERR_ILLEGAL:
+        return HS_FAIL_ILLEGAL;
+    case HS_ERR_INSUFFICIENT:
+        return HS_FAIL_INSUFFICIENT;
+    case HS_ERR_BAD_MAC:
+        return HS_FAIL_BAD_MAC;
+    case CR_ERR_DECODE:
+        return HS_FAIL_DECODE;
+    default:
+        return HS_FAIL_INTERNAL;
+    }
+}
+
 static int fail(struct hs *hs, struct hs_out *out, int err)
 {
     int alert = alert_for_error(err);
@@ -435,6 +468,8 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
     out->next_timer_ms = 0;
     hs->timer_deadline_ms = 0;
     hs->ended_in = hs->state;
+    if (hs->fail_reason == HS_FAIL_NONE)
+        hs->fail_reason = reason_for_error(err);
     hs->state = ST_FAILED;
     return public_error(err);
 }
@@ -736,11 +771,25 @@ static uint16_t choose_sig_scheme(const struct client_hello *ch, EVP_PKEY *key)
     return 0;
 }
 
+/* Whether the client offered a plain-PSK suite we could use (then a
+ * missing ECDHE group is not why nothing matched). */
+static bool any_psk_offered(const struct hs *hs, const struct client_hello *ch)
+{
+    for (unsigned i = 0; i < hs->ctx->n_suites; i++) {
+        const struct hs_suite_info *s = hs_suite_find(hs->ctx->suites[i]);
+        if (s && s->kex == HS_KEX_PSK && suite_offered(ch, s->id) &&
+            hs_creds_has_psk(hs->ctx->creds))
+            return true;
+    }
+    return false;
+}
+
 static int choose_suite(struct hs *hs, const struct client_hello *ch)
 {
     const struct hs_creds *cr = hs->ctx->creds;
     uint16_t group = choose_group(ch);
     bool ecdhe_ok = group != 0 && (!ch->formats_sent || ch->uncompressed);
+    bool sig_scheme_missing = false, cert_curve_missing = false;
 
     for (unsigned i = 0; i < hs->ctx->n_suites; i++) {
         const struct hs_suite_info *s = hs_suite_find(hs->ctx->suites[i]);
@@ -764,11 +813,15 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
             /* RFC 8422 §5.1 / §2.1: the ECDSA certificate's curve must be
              * one the client listed in supported_groups. */
             if (slot->ec_group && ch->groups_sent &&
-                !(slot->ec_group == CR_GROUP_SECP256R1 ? ch->p256 : ch->p384))
+                !(slot->ec_group == CR_GROUP_SECP256R1 ? ch->p256 : ch->p384)) {
+                cert_curve_missing = true;
                 continue;
+            }
             scheme = choose_sig_scheme(ch, slot->key);
-            if (!scheme)
+            if (!scheme) {
+                sig_scheme_missing = true;
                 continue;
+            }
             break;
         }
         }
@@ -790,7 +843,14 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
         for (unsigned i = 0; i < hs->ctx->n_suites; i++)
             usable_offered |= hs->ctx->suites[i] == id;
     }
-    return known_offered && !usable_offered ? HS_ERR_INSUFFICIENT : HS_ERR_HANDSHAKE;
+    if (known_offered && !usable_offered)
+        return HS_ERR_INSUFFICIENT;
+    hs->fail_reason =
+        known_offered && ((!ecdhe_ok && !any_psk_offered(hs, ch)) || cert_curve_missing)
+            ? HS_FAIL_NO_SHARED_GROUP
+        : known_offered && sig_scheme_missing ? HS_FAIL_NO_SIG_SCHEME
+                                              : HS_FAIL_NO_SHARED_SUITE;
+    return HS_ERR_HANDSHAKE;
 }
 
 static const struct hs_cert_slot *server_cert(const struct hs *hs)
@@ -975,7 +1035,23 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
     hs->ems = ch.ems;
     /* RFC 7627 §5.2: a server that requires EMS aborts with
      * handshake_failure when the client did not offer it. */
-    CR_ENSURE(ch.ems || !hs->ctx->p.require_ems, HS_ERR_HANDSHAKE);
+    hs->offer_version = ch.version;
+    hs->offer_ems = ch.ems;
+    hs->offer_groups = ch.groups_sent;
+    hs->offer_x25519 = ch.x25519;
+    hs->offer_p256 = ch.p256;
+    hs->offer_p384 = ch.p384;
+    hs->offer_sig_algs = ch.sig_algs_sent;
+    {
+        struct hs_cur sc = ch.suites;
+        uint16_t id;
+        while (hs->n_offer_suites < 4 && hs_cur_u16(&sc, &id))
+            hs->offer_suites[hs->n_offer_suites++] = id;
+    }
+    if (!ch.ems && hs->ctx->p.require_ems) {
+        hs->fail_reason = HS_FAIL_NO_EMS;
+        return HS_ERR_HANDSHAKE;
+    }
     memcpy(hs->client_random, random, HS_RANDOM_LEN);
     CR_GUARD(choose_suite(hs, &ch));
     CR_ENSURE(RAND_bytes(hs->server_random, HS_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
@@ -1027,7 +1103,10 @@ static int on_client_certificate(struct hs *hs, const struct hs_reasm_msg *msg, 
     if (n == 0) {
         /* RFC 5246 §7.4.6: without a certificate the server "MAY ... respond
          * with a fatal handshake_failure alert" — we do when it is required. */
-        CR_ENSURE(hs->ctx->p.client_auth != HS_CLIENT_AUTH_REQUIRE, HS_ERR_HANDSHAKE);
+        if (hs->ctx->p.client_auth == HS_CLIENT_AUTH_REQUIRE) {
+            hs->fail_reason = HS_FAIL_NO_CLIENT_CERT;
+            return HS_ERR_HANDSHAKE;
+        }
         hs->state = ST_WAIT_CKE;
         return 0;
     }
@@ -1075,8 +1154,10 @@ static int on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg, 
     /* Signed: handshake_messages up to but not including this one. */
     CR_ENSURE(hs->keep_transcript, CR_ERR_INVAL);
     if (cr_pk_verify(hs->client_pub, scheme, hs->transcript.p, hs->transcript.len,
-                     hs_cur_data(&sig), hs_cur_len(&sig)) != 0)
+                     hs_cur_data(&sig), hs_cur_len(&sig)) != 0) {
+        hs->fail_reason = HS_FAIL_BAD_CERT_VERIFY;
         return HS_ERR_DECRYPT;
+    }
     CR_GUARD(transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
     return after_client_keys(hs);
 }
@@ -1238,8 +1319,10 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     CR_GUARD(transcript_hash(hs, hash, &hash_len));
     CR_GUARD(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN,
                            "client finished", hash, hash_len, NULL, 0, expect, sizeof(expect)));
-    if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0)
+    if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0) {
+        hs->fail_reason = HS_FAIL_BAD_FINISHED;
         return HS_ERR_DECRYPT;
+    }
     CR_GUARD(transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
 
     /* Final flight: ChangeCipherSpec + Finished (epoch 1). */
@@ -1608,9 +1691,13 @@ static bool deadline_passed(const struct hs *hs, uint64_t now_ms)
     return hs->state < ST_ESTABLISHED && now_ms >= hs->deadline_ms;
 }
 
-static int time_out(struct hs *hs, struct hs_out *out)
+static int time_out(struct hs *hs, struct hs_out *out, enum hs_fail_reason why)
 {
     hs->ended_in = hs->state;
+    /* Waiting for a Finished that only came as records failing
+     * authentication: the client derived other keys (a wrong PSK). */
+    hs->fail_reason =
+        hs->state == ST_WAIT_FINISHED && hs->stats.bad_mac > 0 ? HS_FAIL_BAD_FINISHED : why;
     hs->state = ST_FAILED;
     hs->timer_deadline_ms = 0;
     out->n_dgrams = 0;
@@ -1634,7 +1721,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
     if (!dgram && len > 0)
         return CR_ERR_INVAL;
     if (deadline_passed(hs, now_ms))
-        return time_out(hs, out);
+        return time_out(hs, out, HS_FAIL_DEADLINE);
     CR_GUARD_GOTO(ensure_app_cap(hs, len), failed);
 
     while (left > 0 && hs->state < ST_CLOSED) {
@@ -1653,6 +1740,40 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
     return 0;
 failed:
     return fail(hs, out, rc);
+}
+
+const char *hs_fail_reason_text(enum hs_fail_reason r)
+{
+    static const char *const text[] = {
+#define HS_FAIL_X(name, t) [HS_FAIL_##name] = t,
+        HS_FAIL_REASONS(HS_FAIL_X)
+#undef HS_FAIL_X
+    };
+    return (unsigned)r < HS_FAIL_N ? text[r] : "?";
+}
+
+enum hs_fail_reason hs_fail_reason(const struct hs *hs)
+{
+    return hs != NULL ? hs->fail_reason : HS_FAIL_NONE;
+}
+
+const char *hs_offer_facts(const struct hs *hs, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    if (hs == NULL || hs->offer_version == 0)
+        return buf;
+    int n = snprintf(buf, cap, "version %04x, suites", hs->offer_version);
+    for (unsigned i = 0; i < hs->n_offer_suites && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s%04x", i ? "," : " ", hs->offer_suites[i]);
+    if (n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, "%s, groups %s%s%s%s, sig_algs %s, EMS %s",
+                 hs->n_offer_suites == 4 ? ",..." : "", hs->offer_groups ? "" : "none",
+                 hs->offer_x25519 ? "x25519 " : "", hs->offer_p256 ? "P-256 " : "",
+                 hs->offer_p384 ? "P-384" : "", hs->offer_sig_algs ? "yes" : "none",
+                 hs->offer_ems ? "yes" : "no");
+    return buf;
 }
 
 const char *hs_state_name(const struct hs *hs)
@@ -1684,13 +1805,13 @@ int hs_timeout(struct hs *hs, uint64_t now_ms, struct hs_out *out)
     if (hs->state >= ST_ESTABLISHED)
         return 0;
     if (deadline_passed(hs, now_ms))
-        return time_out(hs, out);
+        return time_out(hs, out, HS_FAIL_DEADLINE);
     if (hs->timer_deadline_ms == 0 || now_ms < hs->timer_deadline_ms)
         return 0;
     /* RFC 6347 §4.2.4.1: double the timer on each retransmission up to the
      * maximum; one more expiry at the maximum ends the handshake. */
     if (hs->cur_timeout_ms >= hs->ctx->p.retrans_max_ms)
-        return time_out(hs, out);
+        return time_out(hs, out, HS_FAIL_RETRANSMIT);
     uint64_t next = (uint64_t)hs->cur_timeout_ms * 2;
     hs->cur_timeout_ms =
         next > hs->ctx->p.retrans_max_ms ? hs->ctx->p.retrans_max_ms : (uint32_t)next;

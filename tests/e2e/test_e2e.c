@@ -1765,6 +1765,48 @@ static void test_fragmented_client_hello(void)
     proc_stop(&r, SIGTERM);
 }
 
+static long long hs_failures(const char *reason)
+{
+    json_t *st = ctl("stats");
+    json_t *v = json_object_get(json_object_get(st, "handshake_failures"), reason);
+    long long n = json_is_integer(v) ? json_integer_value(v) : 0;
+    json_decref(st);
+    return n;
+}
+
+/* Issue 9: a failed handshake has a named reason, counted in stats
+ * ("handshake_failures") and logged with what the client offered. */
+static void test_named_failures(void)
+{
+    REQUIRE_READY();
+    long long u0 = hs_failures("unknown PSK identity");
+    const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.8",    "--psk-identity",
+                          "nobody",   "--psk-key",   PSK_HEX, "--timeout-ms", "3000",
+                          "--tag",    "named",       NULL};
+    struct proc c;
+    CU_ASSERT_FATAL(helper_clients(&c, "named.log", false, args));
+    CU_ASSERT(proc_wait(&c, 15000));
+    sleep_ms(300);
+    long long u = hs_failures("unknown PSK identity") - u0;
+    char *log = slurp(g_gw.out);
+    const char *line = log ? strstr(log, "handshake failed: unknown PSK identity") : NULL;
+    char shown[300] = "";
+    if (line != NULL) {
+        const char *start = line;
+        while (start > log && start[-1] != '\n')
+            start--;
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - start) : strlen(start);
+        snprintf(shown, sizeof(shown), "%.*s", (int)(n < 299 ? n : 299), start);
+    }
+    printf("  unknown identity: stats handshake_failures +%lld; log: %s\n", u,
+           shown[0] ? shown : "(no line)");
+    CU_ASSERT_EQUAL(u, 1);
+    CU_ASSERT(line != NULL && strstr(shown, "client offered version fefd, suites") != NULL &&
+              strstr(shown, "(alert 115)") != NULL);
+    free(log);
+}
+
 /* ---- hostile traffic (issue 8: prove it) -------------------------------- */
 
 static unsigned env_uint(const char *name, unsigned dflt)
@@ -2091,6 +2133,7 @@ void cu_register(void)
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
     CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
+    CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);
     CU_add_test(s, "a ClientHello fragmented over datagrams (small MTU)",
                 test_fragmented_client_hello);
     CU_add_test(s, "spoofed ClientHello flood beside 100 real clients", test_hostile_flood);

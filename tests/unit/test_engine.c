@@ -787,6 +787,7 @@ static void test_timeout_gives_up(void)
     /* 1 s doubling to 60 s: resends at 1,2,4,8,16,32 s then 60 s expiry. */
     CU_ASSERT_EQUAL(resent, 6);
     CU_ASSERT_EQUAL(out.event, HS_EV_TIMEOUT);
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_RETRANSMIT);
     CU_ASSERT(rc < 0);
     pair_free(&p);
 }
@@ -850,6 +851,7 @@ static void test_deadline_despite_peer_retransmits(void)
     CU_ASSERT(st->peer_resends_limited >= 1000);
     /* The operator's log names what it waited for. */
     CU_ASSERT_STRING_EQUAL(hs_state_name(p.hs), "ClientKeyExchange");
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_DEADLINE);
     /* Dead: further input is refused. */
     CU_ASSERT(hs_input(p.hs, ch, ch_len, ended_at + 50, &out) < 0);
     free(ch);
@@ -996,6 +998,7 @@ static void test_unknown_psk_identity(void)
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT(p.server_failed);
     CU_ASSERT_EQUAL(p.server_alert, 115); /* unknown_psk_identity */
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_UNKNOWN_PSK);
     /* The client got the fatal alert. */
     SSL_do_handshake(p.ssl);
     unsigned long e = ERR_peek_last_error();
@@ -1007,6 +1010,40 @@ static void test_unknown_psk_identity(void)
 /* RFC 7627: preferred by default (a client without the extension gets the
  * classic master secret, marked in hs_keys.ems), refused only when
  * require_ems is set (issue 9: WebRTC-style and extension-less clients). */
+/* A known identity with the wrong key: the client's Finished does not
+ * verify (decrypt_error), named as such. */
+static void test_wrong_psk_key(void)
+{
+    struct hs_params params;
+    struct pair p;
+    static const uint8_t wrong[16] = {0xde, 0xad};
+
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    g_cli_psk = wrong;
+    g_cli_psk_len = sizeof(wrong);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    g_cli_psk = psk_key;
+    g_cli_psk_len = sizeof(psk_key);
+    /* The Finished record fails authentication and is dropped (RFC 6347
+     * §4.1.2.7); the handshake then times out, named for what it saw. */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
+    CU_ASSERT(hs_get_stats(p.hs)->bad_mac >= 1);
+    struct hs_out out;
+    uint64_t t = p.now;
+    for (unsigned i = 0; i < 40; i++) {
+        t += 60000;
+        (void)hs_timeout(p.hs, t, &out);
+        if (out.event == HS_EV_TIMEOUT)
+            break;
+    }
+    CU_ASSERT_EQUAL(out.event, HS_EV_TIMEOUT);
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_BAD_FINISHED);
+    CU_ASSERT_STRING_EQUAL(hs_state_name(p.hs), "Finished");
+    pair_free(&p);
+    ERR_clear_error();
+}
+
 static void test_ems_preferred(void)
 {
     struct hs_params params;
@@ -1040,6 +1077,7 @@ static void test_ems_preferred(void)
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 40); /* handshake_failure */
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_EMS);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1054,6 +1092,11 @@ static void test_no_common_suite(void)
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 40);
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_SHARED_SUITE);
+    char facts[160];
+    printf("\n    no common suite: %s; client offered %s ",
+           hs_fail_reason_text(hs_fail_reason(p.hs)), hs_offer_facts(p.hs, facts, sizeof(facts)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(facts, "suites c02b"));
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1072,6 +1115,7 @@ static void test_dtls10_client(void)
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT(p.hs != NULL);
     CU_ASSERT_EQUAL(p.server_alert, 70);
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_VERSION);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1087,6 +1131,7 @@ static void test_insufficient_security(void)
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 71); /* insufficient_security */
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_INSUFFICIENT);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1364,6 +1409,7 @@ static void test_client_auth_untrusted(void)
     client_auth_pair(&p, "ec-ca.pem", HS_CLIENT_AUTH_REQUIRE, true);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT_EQUAL(p.server_alert, 42); /* bad_certificate */
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_BAD_CLIENT_CERT);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1398,8 +1444,10 @@ static void test_groups(void)
                               0);
         CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, ec_cases[i].groups), 1);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), ec_cases[i].ok);
-        if (!ec_cases[i].ok)
+        if (!ec_cases[i].ok) {
             CU_ASSERT_EQUAL(p.server_alert, 40);
+            CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_SHARED_GROUP);
+        }
         pair_free(&p);
         ERR_clear_error();
     }
@@ -1608,6 +1656,7 @@ void cu_register(void)
     CU_add_test(s, "resend final flight", test_resend_final_flight);
     CU_add_test(s, "Finished before CCS", test_finished_before_ccs);
     CU_add_test(s, "unknown PSK identity", test_unknown_psk_identity);
+    CU_add_test(s, "wrong PSK key: bad Finished, named", test_wrong_psk_key);
     CU_add_test(s, "EMS preferred by default, required on request", test_ems_preferred);
     CU_add_test(s, "no common suite", test_no_common_suite);
     CU_add_test(s, "insufficient security", test_insufficient_security);
