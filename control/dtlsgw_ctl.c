@@ -1,17 +1,31 @@
 /* dtlsgw_ctl.c — dtlsgw-ctl: sends one command to a running gateway's
- * control socket and prints the JSON reply.
+ * control socket and prints the reply for a person (default), as JSON
+ * (--json, or -p pretty), or as a Prometheus text exposition (metrics).
  *
- *   dtlsgw-ctl [-s SOCKET] [-p] [-t TIMEOUT_MS] [-w SECONDS] COMMAND [ARG]
+ *   dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]
+ *              COMMAND [ARG]
+ *   commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |
+ *             rotate-cookie | help   (sent to the gateway)
+ *             metrics                (stats, as Prometheus text)
+ *             top                    (stats every second, as rates)
  *
+ * Human output: stats grouped as traffic, handshakes and sessions, drops by
+ * reason (DROP_*), handshake failures by reason, ports and the control
+ * socket's own counters, non-zero values only unless --all; sessions as
+ * aligned columns; other results as "key: value" lines.
  * Exit status: 0 reply ok, 1 the gateway answered an error, 2 no answer
- * (cannot connect, timeout, bad usage).  Owns nothing but its process;
- * must not interpret the counters (it prints what the gateway sends).
+ * (cannot connect, timeout, bad usage).  Owns nothing but its process.
+ * Groups counters by their name's prefix only (DROP_, CP_); what each one
+ * means is the gateway's (dp_counters.h).
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,6 +33,7 @@
 #include "gw_ctl.h"
 
 #define CTL_DEFAULT_TIMEOUT_MS 3000
+#define CTL_TOP_ROWS           40
 
 static volatile sig_atomic_t stop;
 
@@ -28,21 +43,295 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+struct opts {
+    bool json, pretty, all;
+};
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dtlsgw-ctl [-s SOCKET] [-p] [-t TIMEOUT_MS] [-w SECONDS] COMMAND [ARG]\n"
-            "  commands: stats | sessions | kill A.B.C.D:PORT | reload-psk |\n"
-            "            rotate-cookie | help\n"
+            "usage: dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]\n"
+            "                  COMMAND [ARG]\n"
+            "  commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |\n"
+            "            rotate-cookie | help | metrics | top\n"
             "  -s SOCKET   control socket (default $DTLSGW_CTL_SOCKET or %s)\n"
+            "  --json, -j  print the gateway's JSON reply as it came\n"
             "  -p          pretty-print the JSON reply\n"
+            "  --all, -a   stats: also the counters that are zero\n"
             "  -t MS       give up after MS milliseconds (default %d)\n"
-            "  -w SECONDS  repeat every SECONDS until interrupted\n",
+            "  -w SECONDS  repeat every SECONDS until interrupted\n"
+            "  metrics     the stats as a Prometheus text exposition (textfile collector)\n"
+            "  top         live view: counters per second, refreshed every second\n",
             GW_CTL_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
 }
 
+/* ---- human output ------------------------------------------------------------ */
+
+static long long ival(json_t *v)
+{
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+enum group {
+    G_TRAFFIC,
+    G_HANDSHAKE,
+    G_DROP
+};
+
+static enum group group_of(const char *name)
+{
+    if (strncmp(name, "DROP_", 5) == 0)
+        return G_DROP;
+    if (strncmp(name, "CP_", 3) == 0)
+        return G_HANDSHAKE;
+    return G_TRAFFIC;
+}
+
+static void print_counters(json_t *counters, enum group g, const char *title, bool all)
+{
+    const char *k;
+    json_t *v;
+    bool header = false;
+    json_object_foreach(counters, k, v)
+    {
+        if (group_of(k) != g || (!all && ival(v) == 0))
+            continue;
+        if (!header) {
+            printf("%s\n", title);
+            header = true;
+        }
+        printf("  %-28s %15lld\n", k, ival(v));
+    }
+}
+
+static void print_stats(json_t *r, bool all)
+{
+    printf("sessions %lld   handshakes/peers %lld   waiting to be freed %lld   workers %lld\n",
+           ival(json_object_get(r, "sessions")), ival(json_object_get(r, "peers")),
+           ival(json_object_get(r, "pending_free")), ival(json_object_get(r, "workers")));
+    json_t *c = json_object_get(r, "counters");
+    print_counters(c, G_TRAFFIC, "traffic", all);
+    print_counters(c, G_HANDSHAKE, "handshakes and sessions", all);
+    print_counters(c, G_DROP, "drops by reason", all);
+    json_t *hf = json_object_get(r, "handshake_failures");
+    if (json_object_size(hf) > 0) {
+        printf("handshake failures by reason\n");
+        const char *k;
+        json_t *v;
+        json_object_foreach(hf, k, v) printf("  %-58s %8lld\n", k, ival(v));
+    }
+    json_t *ports = json_object_get(r, "ports");
+    if (json_array_size(ports) > 0) {
+        printf("ports\n  %-4s %-16s %12s %12s %14s %14s %8s %8s %9s\n", "id", "driver", "ipackets",
+               "opackets", "ibytes", "obytes", "imissed", "ierrors", "rx_nombuf");
+        size_t i;
+        json_t *p;
+        json_array_foreach(ports, i, p)
+        {
+            const char *drv = json_string_value(json_object_get(p, "driver"));
+            printf("  %-4lld %-16s %12lld %12lld %14lld %14lld %8lld %8lld %9lld\n",
+                   ival(json_object_get(p, "port_id")), drv ? drv : "?",
+                   ival(json_object_get(p, "ipackets")), ival(json_object_get(p, "opackets")),
+                   ival(json_object_get(p, "ibytes")), ival(json_object_get(p, "obytes")),
+                   ival(json_object_get(p, "imissed")), ival(json_object_get(p, "ierrors")),
+                   ival(json_object_get(p, "rx_nombuf")));
+        }
+    }
+    json_t *ctl = json_object_get(r, "control");
+    if (json_is_object(ctl)) {
+        bool header = false;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ctl, k, v)
+        {
+            if (!all && ival(v) == 0)
+                continue;
+            if (!header) {
+                printf("control socket\n");
+                header = true;
+            }
+            printf("  %-28s %15lld\n", k, ival(v));
+        }
+    }
+}
+
+static const char *sval(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static void print_sessions(json_t *arr)
+{
+    printf("%-15s %5s  %-12s %-11s %-40s %-24s %5s %5s %10s %10s %8s\n", "CLIENT", "PORT",
+           "LISTENER", "STATE", "SUITE", "IDENTITY", "NAT", "OWNER", "RX", "TX", "IDLE_MS");
+    size_t i;
+    json_t *s;
+    json_array_foreach(arr, i, s)
+    {
+        char nat[16] = "-", owner[16] = "-", rx[24] = "-", tx[24] = "-", idle[24] = "-";
+        if (json_is_integer(json_object_get(s, "nat_port"))) {
+            snprintf(nat, sizeof(nat), "%lld", ival(json_object_get(s, "nat_port")));
+            snprintf(owner, sizeof(owner), "%lld", ival(json_object_get(s, "owner")));
+            snprintf(rx, sizeof(rx), "%lld", ival(json_object_get(s, "rx_records")));
+            snprintf(tx, sizeof(tx), "%lld", ival(json_object_get(s, "tx_records")));
+            snprintf(idle, sizeof(idle), "%lld", ival(json_object_get(s, "idle_ms")));
+        }
+        printf("%-15s %5lld  %-12.12s %-11s %-40.40s %-24.24s %5s %5s %10s %10s %8s\n",
+               sval(s, "client"), ival(json_object_get(s, "client_port")), sval(s, "listener"),
+               sval(s, "state"), sval(s, "suite"), sval(s, "identity"), nat, owner, rx, tx, idle);
+    }
+    printf("%zu session(s)\n", json_array_size(arr));
+}
+
+static void print_plain(json_t *r)
+{
+    if (json_is_array(r)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(r, i, v)
+        {
+            char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            printf("%s\n", t ? t : json_string_value(v));
+            free(t);
+        }
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(r, k, v)
+    {
+        char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        printf("%s: %s\n", k, t ? t : "?");
+        free(t);
+    }
+}
+
+/* ---- Prometheus text exposition (version 0.0.4) -------------------------------- */
+
+static void prom_label(const char *s)
+{
+    /* label values escape backslash, double quote and newline */
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            putchar('\\');
+        if (*s == '\n') {
+            fputs("\\n", stdout);
+            continue;
+        }
+        putchar(*s);
+    }
+}
+
+static void print_metrics(json_t *r)
+{
+    json_t *c = json_object_get(r, "counters");
+    const char *k;
+    json_t *v;
+    printf("# HELP dtlsgw_events_total Gateway events by counter (dp_counters.h).\n"
+           "# TYPE dtlsgw_events_total counter\n");
+    json_object_foreach(c, k, v)
+    {
+        if (group_of(k) == G_DROP)
+            continue;
+        printf("dtlsgw_events_total{counter=\"%s\"} %lld\n", k, ival(v));
+    }
+    printf("# HELP dtlsgw_drops_total Packets dropped, by reason.\n"
+           "# TYPE dtlsgw_drops_total counter\n");
+    json_object_foreach(c, k, v)
+    {
+        if (group_of(k) == G_DROP)
+            printf("dtlsgw_drops_total{reason=\"%s\"} %lld\n", k + 5, ival(v));
+    }
+    printf("# HELP dtlsgw_handshake_failures_total Handshakes that ended without a session.\n"
+           "# TYPE dtlsgw_handshake_failures_total counter\n");
+    json_object_foreach(json_object_get(r, "handshake_failures"), k, v)
+    {
+        printf("dtlsgw_handshake_failures_total{reason=\"");
+        prom_label(k);
+        printf("\"} %lld\n", ival(v));
+    }
+    static const char *const gauges[][2] = {{"sessions", "Established sessions."},
+                                            {"peers", "Peers with a handshake or a session."},
+                                            {"pending_free", "Removed sessions not yet freed."}};
+    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
+        printf("# HELP dtlsgw_%s %s\n# TYPE dtlsgw_%s gauge\ndtlsgw_%s %lld\n", gauges[i][0],
+               gauges[i][1], gauges[i][0], gauges[i][0], ival(json_object_get(r, gauges[i][0])));
+    static const char *const pfields[] = {"ipackets", "opackets", "ibytes",  "obytes",
+                                          "imissed",  "ierrors",  "oerrors", "rx_nombuf"};
+    json_t *ports = json_object_get(r, "ports");
+    for (size_t f = 0; f < sizeof(pfields) / sizeof(pfields[0]); f++) {
+        printf("# HELP dtlsgw_port_%s_total DPDK port statistic %s.\n"
+               "# TYPE dtlsgw_port_%s_total counter\n",
+               pfields[f], pfields[f], pfields[f]);
+        size_t i;
+        json_t *p;
+        json_array_foreach(ports, i, p)
+            printf("dtlsgw_port_%s_total{port=\"%lld\"} %lld\n", pfields[f],
+                   ival(json_object_get(p, "port_id")), ival(json_object_get(p, pfields[f])));
+    }
+}
+
+/* ---- top --------------------------------------------------------------------- */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int run_top(const char *path, int timeout_ms)
+{
+    json_t *prev = NULL;
+    uint64_t prev_ms = 0;
+    int status = 0;
+    while (!stop) {
+        char *reply = NULL;
+        if (gw_ctl_request(path, "stats", timeout_ms, &reply) < 0) {
+            fprintf(stderr, "dtlsgw-ctl: %s: no answer\n", path);
+            status = 2;
+            break;
+        }
+        json_t *j = json_loads(reply, 0, NULL);
+        free(reply);
+        json_t *r = json_object_get(j, "result");
+        uint64_t now = mono_ms();
+        if (prev != NULL && r != NULL) {
+            double dt = (double)(now - prev_ms) / 1000.0;
+            printf(
+                "\033[H\033[2Jdtlsgw top   sessions %lld   peers %lld   (per second, over %.1f s;"
+                " Ctrl-C ends)\n\n",
+                ival(json_object_get(r, "sessions")), ival(json_object_get(r, "peers")), dt);
+            json_t *c = json_object_get(r, "counters");
+            json_t *pc = json_object_get(json_object_get(prev, "result"), "counters");
+            const char *k;
+            json_t *v;
+            unsigned rows = 0;
+            json_object_foreach(c, k, v)
+            {
+                long long d = ival(v) - ival(json_object_get(pc, k));
+                if (d <= 0 || rows >= CTL_TOP_ROWS)
+                    continue;
+                rows++;
+                printf("  %-28s %14.0f/s %16lld total\n", k, (double)d / dt, ival(v));
+            }
+            if (rows == 0)
+                printf("  (idle)\n");
+            fflush(stdout);
+        }
+        json_decref(prev);
+        prev = j;
+        prev_ms = now;
+        for (int i = 0; i < 10 && !stop; i++)
+            usleep(100000);
+    }
+    json_decref(prev);
+    return status;
+}
+
 /* Prints one reply; returns the exit status it implies. */
-static int print_reply(const char *reply, int pretty)
+static int print_reply(const char *reply, const char *cmd, bool metrics, const struct opts *o)
 {
     json_error_t jerr;
     json_t *j = json_loads(reply, 0, &jerr);
@@ -51,16 +340,28 @@ static int print_reply(const char *reply, int pretty)
         return 2;
     }
     int ok = json_is_true(json_object_get(j, "ok"));
-    if (pretty) {
+    json_t *r = json_object_get(j, "result");
+    if (!ok) {
+        if (o->json || o->pretty)
+            puts(reply);
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        fprintf(stderr, "dtlsgw-ctl: %s\n", msg ? msg : "error");
+    } else if (metrics) {
+        print_metrics(r);
+    } else if (o->pretty) {
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(text ? text : reply);
         free(text);
-    } else {
+    } else if (o->json) {
         puts(reply);
-    }
-    if (!ok) {
-        const char *msg = json_string_value(json_object_get(j, "error"));
-        fprintf(stderr, "dtlsgw-ctl: %s\n", msg ? msg : "error");
+    } else if (strcmp(cmd, "stats") == 0) {
+        print_stats(r, o->all);
+    } else if (strcmp(cmd, "sessions") == 0 && json_is_array(r)) {
+        print_sessions(r);
+        if (json_is_true(json_object_get(j, "truncated")))
+            printf("(cut to fit the reply cap: %lld in all)\n", ival(json_object_get(j, "total")));
+    } else {
+        print_plain(r);
     }
     json_decref(j);
     fflush(stdout);
@@ -70,16 +371,25 @@ static int print_reply(const char *reply, int pretty)
 int main(int argc, char **argv)
 {
     const char *path = getenv("DTLSGW_CTL_SOCKET");
-    int pretty = 0, timeout_ms = CTL_DEFAULT_TIMEOUT_MS, every_s = 0, opt;
+    int timeout_ms = CTL_DEFAULT_TIMEOUT_MS, every_s = 0, opt;
+    struct opts o = {0};
+    static const struct option longopts[] = {
+        {"json", 0, NULL, 'j'}, {"all", 0, NULL, 'a'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
     if (!path || !*path)
         path = GW_CTL_DEFAULT_SOCKET;
-    while ((opt = getopt(argc, argv, "+s:pt:w:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "+s:pjat:w:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             path = optarg;
             break;
         case 'p':
-            pretty = 1;
+            o.pretty = true;
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'a':
+            o.all = true;
             break;
         case 't':
             timeout_ms = atoi(optarg);
@@ -116,15 +426,19 @@ int main(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    if (strcmp(cmd, "top") == 0)
+        return run_top(path, timeout_ms);
+    bool metrics = strcmp(cmd, "metrics") == 0;
+    const char *sent = metrics ? "stats" : cmd;
     int status;
     do {
         char *reply = NULL;
-        int rc = gw_ctl_request(path, cmd, timeout_ms, &reply);
+        int rc = gw_ctl_request(path, sent, timeout_ms, &reply);
         if (rc < 0) {
             fprintf(stderr, "dtlsgw-ctl: %s: no answer (%s)\n", path, cr_strerror(rc));
             status = 2;
         } else {
-            status = print_reply(reply, pretty);
+            status = print_reply(reply, sent, metrics, &o);
             free(reply);
         }
         for (int s = 0; s < every_s && !stop; s++)

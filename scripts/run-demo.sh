@@ -260,7 +260,7 @@ if [ "$CHECK" -eq 1 ]; then
         timeout 10 $C coap-client-openssl -m get -u $COAP_ID -k $COAP_KEY coaps://$GW_IP:5684/
     check "coap-client-gnutls coaps GET /" "made with libcoap" \
         timeout 10 $C coap-client-gnutls -m get -u $COAP_ID -k $COAP_KEY coaps://$GW_IP:5684/
-    check "dtlsgw-ctl stats" '"ok":true' "$CTL" -s "$SOCK" stats
+    check "dtlsgw-ctl stats" '"ok":true' "$CTL" -s "$SOCK" --json stats
     "$CTL" -s "$SOCK" -p stats | head -40
     if [ "$fails" -eq 0 ]; then log "demo check: all PASS"; else log "demo check: $fails FAIL"; fi
     exit $((fails > 0))

@@ -1516,7 +1516,7 @@ static void test_kill_command(void)
     CU_ASSERT_EQUAL(sessions_for("10.77.0.6", 41400), 1);
     /* through the real CLI */
     struct proc k;
-    char *kargv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6:41400", NULL};
+    char *kargv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6:41400", NULL};
     CU_ASSERT_FATAL(g_ctl && proc_start(&k, NULL, "ctl-kill.log", false, kargv) == 0);
     CU_ASSERT(proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
@@ -1529,14 +1529,14 @@ static void test_kill_command(void)
     }
     CU_ASSERT_EQUAL(left, 0);
     /* no such client: nothing killed */
-    char *k2argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6:9", NULL};
+    char *k2argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6:9", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill2.log", false, k2argv) == 0);
     CU_ASSERT(proc_wait(&k, 5000));
     char *o = slurp(k.out);
     CU_ASSERT(o && strstr(o, "\"killed\":0"));
     free(o);
     /* an address alone: every port of it (none left here) */
-    char *k4argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.6", NULL};
+    char *k4argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill4.log", false, k4argv) == 0);
     CU_ASSERT(proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
@@ -1544,7 +1544,7 @@ static void test_kill_command(void)
     CU_ASSERT(o && strstr(o, "\"killed\":"));
     free(o);
     /* malformed address: the CLI reports the error and exits 1 */
-    char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "kill", "10.77.0.x", NULL};
+    char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.x", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill3.log", false, k3argv) == 0);
     CU_ASSERT(proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 1);
@@ -1805,6 +1805,79 @@ static void test_named_failures(void)
     CU_ASSERT(line != NULL && strstr(shown, "client offered version fefd, suites") != NULL &&
               strstr(shown, "(alert 115)") != NULL);
     free(log);
+}
+
+/* Runs dtlsgw-ctl with args; its stdout (caller frees), exit status in *rc. */
+static char *ctl_cli(const char *const *args, int *rc)
+{
+    char *argv[16];
+    unsigned k = 0;
+    argv[k++] = (char *)g_ctl;
+    argv[k++] = "-s";
+    argv[k++] = g_sock;
+    for (unsigned i = 0; args[i] && k < 15; i++)
+        argv[k++] = (char *)args[i];
+    argv[k] = NULL;
+    struct proc p;
+    *rc = -1;
+    if (g_ctl == NULL || proc_start(&p, NULL, "ctl-cli.log", false, argv) != 0)
+        return NULL;
+    if (proc_wait(&p, 5000) && WIFEXITED(p.status))
+        *rc = WEXITSTATUS(p.status);
+    return slurp(p.out);
+}
+
+/* Issue 9: dtlsgw-ctl prints tables for a person, JSON on --json, and the
+ * same counters as a Prometheus text exposition. */
+static void test_ctl_outputs(void)
+{
+    REQUIRE_READY();
+    int rc;
+    const char *a1[] = {"stats", NULL};
+    char *o = ctl_cli(a1, &rc);
+    bool human = rc == 0 && o && strstr(o, "traffic\n") && strstr(o, "  RX_PKTS ") &&
+                 strstr(o, "drops by reason\n") && strstr(o, "ports\n") && !strstr(o, "{\"");
+    /* only non-zero counters by default */
+    bool nonzero = o && !strstr(o, " DROP_SEQ_EXHAUSTED ");
+    free(o);
+    const char *a2[] = {"--all", "stats", NULL};
+    o = ctl_cli(a2, &rc);
+    bool all = rc == 0 && o && strstr(o, " DROP_SEQ_EXHAUSTED ");
+    free(o);
+    const char *a3[] = {"--json", "stats", NULL};
+    o = ctl_cli(a3, &rc);
+    json_t *j = o ? json_loads(o, 0, NULL) : NULL;
+    bool js = rc == 0 && json_is_true(json_object_get(j, "ok"));
+    json_decref(j);
+    free(o);
+    const char *a4[] = {"sessions", NULL};
+    o = ctl_cli(a4, &rc);
+    bool cols = rc == 0 && o && strncmp(o, "CLIENT ", 7) == 0 && strstr(o, " session(s)\n");
+    free(o);
+    const char *a5[] = {"metrics", NULL};
+    o = ctl_cli(a5, &rc);
+    /* every line a comment or `name{labels} value` */
+    bool prom = rc == 0 && o && strstr(o, "# TYPE dtlsgw_events_total counter\n") &&
+                strstr(o, "dtlsgw_events_total{counter=\"RX_PKTS\"} ") &&
+                strstr(o, "dtlsgw_drops_total{reason=\"REPLAY\"} ") &&
+                strstr(o, "dtlsgw_port_ipackets_total{port=\"0\"} ");
+    unsigned bad_lines = 0;
+    for (char *line = o ? strtok(o, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        char name[128];
+        long long v;
+        if (sscanf(line, "%127[a-z_]{%*[^}]} %lld", name, &v) != 2 &&
+            sscanf(line, "%127[a-z_] %lld", name, &v) != 2)
+            bad_lines++;
+    }
+    free(o);
+    printf("  dtlsgw-ctl: tables %s (non-zero only %s, --all %s), --json %s, sessions columns %s, "
+           "metrics %s (%u malformed lines)\n",
+           human ? "ok" : "FAIL", nonzero ? "ok" : "FAIL", all ? "ok" : "FAIL", js ? "ok" : "FAIL",
+           cols ? "ok" : "FAIL", prom ? "ok" : "FAIL", bad_lines);
+    CU_ASSERT(human && nonzero && all && js && cols && prom);
+    CU_ASSERT_EQUAL(bad_lines, 0);
 }
 
 /* ---- hostile traffic (issue 8: prove it) -------------------------------- */
@@ -2134,6 +2207,7 @@ void cu_register(void)
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
     CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
     CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);
+    CU_add_test(s, "dtlsgw-ctl tables, --json, metrics", test_ctl_outputs);
     CU_add_test(s, "a ClientHello fragmented over datagrams (small MTU)",
                 test_fragmented_client_hello);
     CU_add_test(s, "spoofed ClientHello flood beside 100 real clients", test_hostile_flood);
