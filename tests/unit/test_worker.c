@@ -848,9 +848,10 @@ struct emitted {
 
 static void collect(struct emitted *e)
 {
-    struct rte_ring *rings[3] = {tx_r[0], tx_r[1], g.punt[0]};
+    /* a mutated protocol byte can make an ICMP frame: the net ring too */
+    struct rte_ring *rings[4] = {tx_r[0], tx_r[1], g.punt[0], g.punt_net[0]};
     e->len = 0;
-    for (unsigned r = 0; r < 3; r++) {
+    for (unsigned r = 0; r < RTE_DIM(rings); r++) {
         void *o;
         while (rte_ring_dequeue(rings[r], &o) == 0) {
             struct rte_mbuf *m = o;
