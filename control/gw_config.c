@@ -14,16 +14,18 @@
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
  *                       cert2, key2, psk_file, ca_file,
  *                       client_auth: none|optional|require, suites: [..] or
- *                       "A:B", mtu, cookie, require_ems (default false: EMS preferred),
- * replay_window, retransmit_initial_ms, retransmit_max_ms, handshake_timeout_ms (absolute handshake
- * deadline, default 60 s), idle_timeout_ms, bad_mac_limit, nat_ports: LO-HI,
+ *                       "A:B", mtu, cookie, require_ems (default false: EMS
+ *                       preferred), replay_window, retransmit_initial,
+ *                       retransmit_max, handshake_timeout (absolute
+ *                       handshake deadline, default 60s), idle_timeout,
+ *                       bad_mac_limit, nat_ports: LO-HI,
  *                       psk_reload_ends_sessions (default true: reload-psk
  *                       ends sessions of removed or re-keyed identities)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
- *   stats_interval_ms, checksum_offload,
- *   cookie_rotate_ms (>= 1 s, default 60 s: every listener's cookie secret
- *                     is replaced this often; the previous one is still
- *                     accepted, so a cookie lives one to two periods)
+ *   stats_interval (0: off), checksum_offload,
+ *   cookie_rotate (>= 1s, default 60s: every listener's cookie secret
+ *                  is replaced this often; the previous one is still
+ *                  accepted, so a cookie lives one to two periods)
  * max_handshakes (default 4096) bounds the handshakes in progress (cookie
  * verified, not yet established) apart from max_sessions, so half-open
  * handshakes neither crowd out sessions nor the reverse: 4096 handshakes
@@ -32,7 +34,10 @@
  * client address (a NAT'd site, or one attacker with a real address) from
  * taking every slot.  Refusals are counted (DROP_CP_HS_MAX,
  * DROP_CP_HS_PER_SOURCE).
- * Durations (*_ms keys) take plain milliseconds or "250ms", "30s", "5m", "1h".
+ * Durations are written with their unit: "250ms", "30s", "5m", "1h".  The
+ * old names with "_ms" (idle_timeout_ms, ...; key_aliases below) still work,
+ * a bare number there meaning milliseconds, and are reported as deprecated
+ * (gw_config.warnings, logged at start).
  */
 #include "gw_config.h"
 
@@ -120,6 +125,12 @@ struct parse {
     unsigned err_len;
     /* listeners whose `address` was given; others take ports[0]'s address */
     bool listener_addr_set[GW_MAX_LISTENERS];
+    struct gw_config *out; /* where deprecation warnings go; NULL: nowhere */
+    /* the key being handled is an old *_ms name: a bare number is ms */
+    bool bare_ms;
+    /* the key being handled as the file spells it (an old name stays old
+     * in parse errors); the pair functions match its current name */
+    const char *given;
 };
 
 static unsigned node_line(const yaml_node_t *n)
@@ -200,7 +211,10 @@ CR_WUR static int get_uint(struct parse *ps, const yaml_node_t *n, const char *k
     return 0;
 }
 
-/* Milliseconds: "1500", "1500ms", "30s", "5m", "1h". */
+/* A duration with its unit: "250ms", "30s", "5m", "1h", into
+ * milliseconds.  A bare number is accepted only under an old *_ms name
+ * (ps->bare_ms), where it always meant milliseconds; "0" is the caller's
+ * business (where it means "off"). */
 CR_WUR static int get_duration_ms(struct parse *ps, const yaml_node_t *n, const char *key,
                                   uint64_t min, uint32_t *out)
 {
@@ -210,10 +224,13 @@ CR_WUR static int get_duration_ms(struct parse *ps, const yaml_node_t *n, const 
     size_t nd = strspn(s, "0123456789");
     if (nd == 0 || nd >= sizeof(digits))
         return fail(ps, node_line(n), key, CR_ERR_DECODE,
-                    "'%s' is not a duration (e.g. 1500, 1500ms, 30s, 5m, 1h)", s);
+                    "'%s' is not a duration (e.g. 250ms, 30s, 5m, 1h)", s);
     memcpy(digits, s, nd);
     digits[nd] = '\0';
     const char *unit = s + nd;
+    if (*unit == '\0' && !ps->bare_ms)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' has no unit: write %sms, %ss or %sm", s, s, s, s);
     uint64_t mult;
     if (*unit == '\0' || strcmp(unit, "ms") == 0)
         mult = 1;
@@ -431,6 +448,43 @@ CR_WUR static int get_suites(struct parse *ps, const yaml_node_t *n, const char 
 typedef int (*pair_fn)(struct parse *ps, void *obj, const char *path, const char *k,
                        const yaml_node_t *kn, const yaml_node_t *v);
 
+/* Old key names that carried a unit ("_ms") while taking any duration
+ * ("idle_timeout_ms: 300s"): they keep working, with a bare number in
+ * milliseconds as before, and each use is reported as deprecated. */
+static const struct {
+    const char *old_name, *new_name;
+} key_aliases[] = {
+    {"retransmit_initial_ms", "retransmit_initial"},
+    {"retransmit_max_ms", "retransmit_max"},
+    {"idle_timeout_ms", "idle_timeout"},
+    {"handshake_timeout_ms", "handshake_timeout"},
+    {"stats_interval_ms", "stats_interval"},
+    {"cookie_rotate_ms", "cookie_rotate"},
+};
+
+/* The current name of key k (k itself unless it is an old alias). */
+static const char *canonical_key(const char *k, bool *deprecated)
+{
+    for (size_t i = 0; i < sizeof(key_aliases) / sizeof(key_aliases[0]); i++)
+        if (strcmp(k, key_aliases[i].old_name) == 0) {
+            *deprecated = true;
+            return key_aliases[i].new_name;
+        }
+    *deprecated = false;
+    return k;
+}
+
+static void warn_deprecated(struct parse *ps, unsigned line, const char *full, const char *now)
+{
+    struct gw_config *c = ps->out;
+    if (!c || c->n_warnings >= GW_MAX_WARNINGS)
+        return;
+    snprintf(c->warnings[c->n_warnings++], GW_ERR_MAX_LEN,
+             "%s:%u: %s: deprecated name, use '%s' (same value; a bare number there needs a "
+             "unit: 250ms, 30s, 5m)",
+             ps->name, line, full, now);
+}
+
 CR_WUR static int walk_mapping(struct parse *ps, const yaml_node_t *map, const char *path,
                                void *obj, pair_fn fn)
 {
@@ -444,24 +498,39 @@ CR_WUR static int walk_mapping(struct parse *ps, const yaml_node_t *map, const c
         if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
             return fail(ps, node_line(kn ? kn : map), path, CR_ERR_DECODE,
                         "keys must be plain words");
-        const char *k = (const char *)kn->data.scalar.value;
+        const char *given = (const char *)kn->data.scalar.value;
+        bool deprecated, q_deprecated;
+        const char *k = canonical_key(given, &deprecated);
+        char full[GW_CFG_KEY_PATH_MAX_LEN];
+        snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "", given);
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             const yaml_node_t *qk = yaml_document_get_node(ps->doc, q->key);
-            if (qk && qk->type == YAML_SCALAR_NODE &&
-                strcmp((const char *)qk->data.scalar.value, k) == 0) {
-                char full[GW_CFG_KEY_PATH_MAX_LEN];
-                snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "", k);
+            if (!qk || qk->type != YAML_SCALAR_NODE)
+                continue;
+            const char *qgiven = (const char *)qk->data.scalar.value;
+            if (strcmp(canonical_key(qgiven, &q_deprecated), k) != 0)
+                continue;
+            if (strcmp(qgiven, given) == 0)
                 return fail(ps, node_line(kn), full, CR_ERR_DECODE,
                             "duplicate key (first at line %u)", node_line(qk));
-            }
+            return fail(ps, node_line(kn), full, CR_ERR_DECODE,
+                        "the same setting as '%s' at line %u (old and new name)", qgiven,
+                        node_line(qk));
         }
-        CR_GUARD(fn(ps, obj, path, k, kn, vn));
+        if (deprecated)
+            warn_deprecated(ps, node_line(kn), full, k);
+        ps->bare_ms = deprecated;
+        ps->given = given;
+        int rc = fn(ps, obj, path, k, kn, vn);
+        ps->bare_ms = false;
+        ps->given = NULL;
+        CR_GUARD(rc);
     }
     return 0;
 }
 
 #define KEY_PATH(buf, path, k)                                                                     \
-    snprintf((buf), sizeof(buf), "%s%s%s", (path), *(path) ? "." : "", (k))
+    snprintf((buf), sizeof(buf), "%s%s%s", (path), *(path) ? "." : "", ps->given ? ps->given : (k))
 
 CR_WUR static int unknown_key(struct parse *ps, const char *full, const yaml_node_t *kn)
 {
@@ -478,6 +547,7 @@ struct port_ctx {
 #define GW_KEY_NAME(name, str) str,
 static const char *const port_line_keys[GW_PKEY_N] = {GW_PORT_LINE_KEYS(GW_KEY_NAME)};
 static const char *const listener_line_keys[GW_LKEY_N] = {GW_LISTENER_LINE_KEYS(GW_KEY_NAME)};
+static const char *const top_line_keys[GW_TKEY_N] = {GW_TOP_LINE_KEYS(GW_KEY_NAME)};
 #undef GW_KEY_NAME
 
 /* Remembers the line of key k when validation may talk about it. */
@@ -572,13 +642,13 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         l->replay_window_bits = (uint32_t)u;
         return 0;
     }
-    if (strcmp(k, "retransmit_initial_ms") == 0)
+    if (strcmp(k, "retransmit_initial") == 0)
         return get_duration_ms(ps, v, full, 1, &l->hs.retrans_initial_ms);
-    if (strcmp(k, "retransmit_max_ms") == 0)
+    if (strcmp(k, "retransmit_max") == 0)
         return get_duration_ms(ps, v, full, 1, &l->hs.retrans_max_ms);
-    if (strcmp(k, "idle_timeout_ms") == 0)
+    if (strcmp(k, "idle_timeout") == 0)
         return get_duration_ms(ps, v, full, 1, &l->idle_timeout_ms);
-    if (strcmp(k, "handshake_timeout_ms") == 0)
+    if (strcmp(k, "handshake_timeout") == 0)
         return get_duration_ms(ps, v, full, 1, &l->hs.handshake_deadline_ms);
     if (strcmp(k, "bad_mac_limit") == 0) {
         CR_GUARD(get_uint(ps, v, full, 0, UINT32_MAX, &u));
@@ -689,6 +759,7 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     struct gw_config *cfg = tc->cfg;
     (void)path;
     uint64_t u;
+    note_key_line(top_line_keys, GW_TKEY_N, cfg->key_line, k, kn);
 
     if (strcmp(k, "ports") == 0)
         return load_ports(ps, cfg, v);
@@ -718,19 +789,19 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
         cfg->max_handshakes_per_source = (uint32_t)u;
         return 0;
     }
-    if (strcmp(k, "stats_interval_ms") == 0) {
+    if (strcmp(k, "stats_interval") == 0) {
         const char *s;
-        CR_GUARD(scalar(ps, v, k, &s));
+        CR_GUARD(scalar(ps, v, ps->given, &s));
         if (strcmp(s, "0") == 0) {
             cfg->stats_interval_ms = 0;
             return 0;
         }
-        return get_duration_ms(ps, v, k, 1, &cfg->stats_interval_ms);
+        return get_duration_ms(ps, v, ps->given, 1, &cfg->stats_interval_ms);
     }
     if (strcmp(k, "checksum_offload") == 0)
         return get_bool(ps, v, k, &cfg->checksum_offload);
-    if (strcmp(k, "cookie_rotate_ms") == 0)
-        return get_duration_ms(ps, v, k, GW_COOKIE_ROTATE_MIN_MS, &cfg->cookie_rotate_ms);
+    if (strcmp(k, "cookie_rotate") == 0)
+        return get_duration_ms(ps, v, ps->given, GW_COOKIE_ROTATE_MIN_MS, &cfg->cookie_rotate_ms);
     return unknown_key(ps, k, kn);
 }
 
@@ -753,6 +824,8 @@ CR_WUR static int load_parser(struct gw_config *cfg, yaml_parser_t *parser, cons
     ps.doc = &doc;
     struct gw_config tmp; /* cfg stays untouched on error */
     memcpy(&tmp, cfg, sizeof(tmp));
+    tmp.n_warnings = 0;
+    ps.out = &tmp;
     snprintf(tmp.source, sizeof(tmp.source), "%s", name);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) { /* empty file: all defaults */
@@ -867,6 +940,7 @@ static unsigned entry_key(char *buf, size_t cap, const char *list, unsigned i, c
 #define PORT_KEY(K)                                                                                \
     entry_key(kk, sizeof(kk), "ports", i, port_line_keys[GW_PKEY_##K], p->key_line[GW_PKEY_##K],   \
               p->src_line)
+#define TOP_LINE(K) (cfg->key_line[GW_TKEY_##K])
 #define LISTENER_KEY(K)                                                                            \
     entry_key(kk, sizeof(kk), "listeners", i, listener_line_keys[GW_LKEY_##K],                     \
               l->key_line[GW_LKEY_##K], l->src_line)
@@ -941,15 +1015,15 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                         l->hs.mtu_bytes, HS_MTU_MIN_BYTES, HS_MTU_MAX_BYTES);
         if (l->hs.retrans_initial_ms == 0 || l->hs.retrans_initial_ms > l->hs.retrans_max_ms)
             return fail(&ps, LISTENER_KEY(RETRANSMIT_INITIAL), kk, CR_ERR_INVAL,
-                        "retransmit_initial_ms %u must be in 1..retransmit_max_ms (%u)",
-                        l->hs.retrans_initial_ms, l->hs.retrans_max_ms);
+                        "%u ms must be in 1 ms..retransmit_max (%u ms)", l->hs.retrans_initial_ms,
+                        l->hs.retrans_max_ms);
         if (l->replay_window_bits < DP_REPLAY_WIN_MIN_BITS ||
             l->replay_window_bits > DP_REPLAY_WIN_MAX_BITS || l->replay_window_bits % 64)
             return fail(&ps, LISTENER_KEY(REPLAY_WINDOW), kk, CR_ERR_INVAL,
                         "replay_window %u is not a multiple of 64 in %d..%d", l->replay_window_bits,
                         DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS);
         if (l->idle_timeout_ms == 0)
-            return fail(&ps, LISTENER_KEY(IDLE_TIMEOUT), kk, CR_ERR_INVAL, "idle_timeout_ms is 0");
+            return fail(&ps, LISTENER_KEY(IDLE_TIMEOUT), kk, CR_ERR_INVAL, "is 0");
 
         /* Credentials: a certificate comes with its key, and the listener
          * needs at least one way to authenticate itself. */
@@ -984,19 +1058,19 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 
     struct sockaddr_un sun;
     if (!cfg->control_socket[0])
-        return fail(&ps, 0, "control_socket", CR_ERR_INVAL, "empty path");
+        return fail(&ps, TOP_LINE(CONTROL_SOCKET), "control_socket", CR_ERR_INVAL, "empty path");
     if (strlen(cfg->control_socket) >= sizeof(sun.sun_path))
-        return fail(&ps, 0, "control_socket", CR_ERR_LIMIT, "path longer than %zu bytes",
-                    sizeof(sun.sun_path) - 1);
+        return fail(&ps, TOP_LINE(CONTROL_SOCKET), "control_socket", CR_ERR_LIMIT,
+                    "path longer than %zu bytes", sizeof(sun.sun_path) - 1);
     if (cfg->max_sessions < 1 || cfg->max_sessions > GW_MAX_SESSIONS_LIMIT)
-        return fail(&ps, 0, "max_sessions", CR_ERR_INVAL, "%u out of range 1..%u",
-                    cfg->max_sessions, GW_MAX_SESSIONS_LIMIT);
+        return fail(&ps, TOP_LINE(MAX_SESSIONS), "max_sessions", CR_ERR_INVAL,
+                    "%u out of range 1..%u", cfg->max_sessions, GW_MAX_SESSIONS_LIMIT);
     if (cfg->max_handshakes < 1 || cfg->max_handshakes > GW_MAX_HANDSHAKES_LIMIT)
-        return fail(&ps, 0, "max_handshakes", CR_ERR_INVAL, "%u out of range 1..%u",
-                    cfg->max_handshakes, GW_MAX_HANDSHAKES_LIMIT);
+        return fail(&ps, TOP_LINE(MAX_HANDSHAKES), "max_handshakes", CR_ERR_INVAL,
+                    "%u out of range 1..%u", cfg->max_handshakes, GW_MAX_HANDSHAKES_LIMIT);
     if (cfg->max_handshakes_per_source < 1 || cfg->max_handshakes_per_source > cfg->max_handshakes)
-        return fail(&ps, 0, "max_handshakes_per_source", CR_ERR_INVAL,
-                    "%u out of range 1..max_handshakes (%u)", cfg->max_handshakes_per_source,
-                    cfg->max_handshakes);
+        return fail(&ps, TOP_LINE(MAX_HANDSHAKES_PER_SOURCE), "max_handshakes_per_source",
+                    CR_ERR_INVAL, "%u out of range 1..max_handshakes (%u)",
+                    cfg->max_handshakes_per_source, cfg->max_handshakes);
     return 0;
 }

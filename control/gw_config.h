@@ -16,6 +16,7 @@
 #define GW_MAX_LISTENERS 16
 #define GW_PATH_MAX_LEN  256
 #define GW_ERR_MAX_LEN   512
+#define GW_MAX_WARNINGS  8
 
 /* The keys of a port / listener entry that validation talks about, with
  * their names in the file: gw_config_validate() reports the line and name
@@ -31,9 +32,9 @@
     X(BACKEND, "backend")                                                                          \
     X(NAT_PORTS, "nat_ports")                                                                      \
     X(MTU, "mtu")                                                                                  \
-    X(RETRANSMIT_INITIAL, "retransmit_initial_ms")                                                 \
+    X(RETRANSMIT_INITIAL, "retransmit_initial")                                                    \
     X(REPLAY_WINDOW, "replay_window")                                                              \
-    X(IDLE_TIMEOUT, "idle_timeout_ms")                                                             \
+    X(IDLE_TIMEOUT, "idle_timeout")                                                                \
     X(CERT, "cert")                                                                                \
     X(KEY, "key")                                                                                  \
     X(CERT2, "cert2")                                                                              \
@@ -41,6 +42,17 @@
     X(PSK_FILE, "psk_file")                                                                        \
     X(CA_FILE, "ca_file")                                                                          \
     X(CLIENT_AUTH, "client_auth")
+/* Top-level keys validation talks about (line 0: not in the file). */
+#define GW_TOP_LINE_KEYS(X)                                                                        \
+    X(CONTROL_SOCKET, "control_socket")                                                            \
+    X(MAX_SESSIONS, "max_sessions")                                                                \
+    X(MAX_HANDSHAKES, "max_handshakes")                                                            \
+    X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")
+#define GW_KEY_ENUM(name, str) GW_TKEY_##name,
+enum gw_top_key {
+    GW_TOP_LINE_KEYS(GW_KEY_ENUM) GW_TKEY_N
+};
+#undef GW_KEY_ENUM
 #define GW_KEY_ENUM(name, str) GW_PKEY_##name,
 enum gw_port_key {
     GW_PORT_LINE_KEYS(GW_KEY_ENUM) GW_PKEY_N
@@ -107,6 +119,12 @@ struct gw_config {
     uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
     bool checksum_offload;              /* use NIC TX csum offload if offered */
     char source[GW_PATH_MAX_LEN];       /* config name for messages; "" default */
+    uint32_t key_line[GW_TKEY_N];       /* line of each top-level key; 0: not in the file */
+    /* what the file used that still works but is going away (old key
+     * names): "file:line: key: deprecated, use 'new'"; the gateway logs
+     * them at start */
+    char warnings[GW_MAX_WARNINGS][GW_ERR_MAX_LEN];
+    unsigned n_warnings;
 };
 
 /* Defaults (one port 0 with 10.0.0.1/24, one listener on 4433 → backend

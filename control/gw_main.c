@@ -192,6 +192,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "dtlsgw: config: %s\n", err);
             goto out_eal;
         }
+        for (unsigned i = 0; i < g_cfg.n_warnings; i++)
+            fprintf(stderr, "dtlsgw: config: warning: %s\n", g_cfg.warnings[i]);
     } else {
         fprintf(stderr, "dtlsgw: no --config given: using the built-in defaults\n");
     }

@@ -152,7 +152,7 @@ listeners:
     psk_file: $DEMO/psk.txt
     cert: $DEMO/cert.pem
     key: $DEMO/key.pem
-    idle_timeout_ms: 300s
+    idle_timeout: 300s
     nat_ports: 20000-29999
   - name: echo
     address: $GW_IP
@@ -161,7 +161,7 @@ listeners:
     psk_file: $DEMO/psk.txt
     cert: $DEMO/cert.pem
     key: $DEMO/key.pem
-    idle_timeout_ms: 300s
+    idle_timeout: 300s
     nat_ports: 30000-39999
 control_socket: $SOCK
 max_sessions: 65536

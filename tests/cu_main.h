@@ -7,7 +7,8 @@
  * that tests/summarize.py sums over every program of the run.
  * Exit status is 0 only when nothing failed.
  * CU_ONLY=substring in the environment runs only the tests whose names
- * contain it (the others count as inactive): for working on one test.
+ * contain it (the others count as inactive): for working on one test;
+ * "a|b" runs the tests that contain a or b.
  */
 #ifndef DTLSGW_CU_MAIN_H
 #define DTLSGW_CU_MAIN_H
@@ -19,6 +20,25 @@
 #include <CUnit/Basic.h>
 
 void cu_register(void);
+
+/* Whether name contains one of the '|'-separated parts of only. */
+static int cu_only_match(const char *only, const char *name)
+{
+    char part[256];
+    while (*only) {
+        size_t n = strcspn(only, "|");
+        if (n > 0 && n < sizeof(part)) {
+            memcpy(part, only, n);
+            part[n] = '\0';
+            if (strstr(name, part) != NULL)
+                return 1;
+        }
+        only += n;
+        if (*only == '|')
+            only++;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -33,7 +53,7 @@ int main(int argc, char **argv)
     if (only != NULL && only[0] != '\0')
         for (CU_pSuite s = CU_get_registry()->pSuite; s != NULL; s = s->pNext)
             for (CU_pTest t = s->pTest; t != NULL; t = t->pNext)
-                if (strstr(t->pName, only) == NULL)
+                if (!cu_only_match(only, t->pName))
                     CU_set_test_active(t, CU_FALSE);
     CU_basic_set_mode(argc > 1 && strcmp(argv[1], "-v") == 0 ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
     CU_basic_run_tests();

@@ -114,13 +114,16 @@ def more():
                  b"    backend: 10.0.1.2:5683\n    psk_file: /etc/hostname\n"
                  b"    suites: [TLS_PSK_WITH_AES_128_CCM_8, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n"
                  b"    mtu: 1200\n    cookie: true\n    require_ems: no\n    replay_window: 256\n"
-                 b"    retransmit_initial_ms: 500ms\n    retransmit_max_ms: 30s\n"
-                 b"    handshake_timeout_ms: 20s\n    idle_timeout_ms: 5m\n"
+                 b"    retransmit_initial: 500ms\n    retransmit_max: 30s\n"
+                 b"    handshake_timeout: 20s\n    idle_timeout: 5m\n"
                  b"    bad_mac_limit: 8\n    nat_ports: 30000-30999\n"
                  b"    client_auth: optional\n    psk_reload_ends_sessions: false\n"
                  b"control_socket: /run/x.sock\nmax_sessions: 1000\nmax_handshakes: 100\n"
-                 b"max_handshakes_per_source: 10\nstats_interval_ms: 1s\n"
-                 b"cookie_rotate_ms: 30s\nchecksum_offload: true\n"),
+                 b"max_handshakes_per_source: 10\nstats_interval: 1s\n"
+                 b"cookie_rotate: 30s\nchecksum_offload: true\n"),
+        "deprecated": (b"listeners:\n  - idle_timeout_ms: 300\n    retransmit_initial_ms: 1s\n"
+                       b"    retransmit_max: 20s\n    idle_timeout: 5m\n"
+                       b"stats_interval_ms: 0\ncookie_rotate_ms: 60000\n"),
         "bad_indent": b"listeners:\n - address: 10.0.0.1\n   backend: [\n",
         "anchors": b"a: &x {b: *x}\nlisteners: *x\n",
     })

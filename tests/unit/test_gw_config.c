@@ -155,21 +155,22 @@ static const char *full_yaml =
     "    require_ems: no\n"
     "    psk_reload_ends_sessions: false\n"
     "    replay_window: 256\n"
-    "    retransmit_initial_ms: 500ms\n"
-    "    retransmit_max_ms: 30s\n"
-    "    handshake_timeout_ms: 20s\n"
-    "    idle_timeout_ms: 5m\n"
+    "    retransmit_initial: 500ms\n"
+    "    retransmit_max: 30s\n"
+    "    handshake_timeout: 20s\n"
+    "    idle_timeout: 5m\n"
     "    bad_mac_limit: 10\n"
     "    nat_ports: 30000-30999\n"
     "  - port: 4433\n"
     "    psk_file: /p\n"
     "    suites: \"TLS_PSK_WITH_AES_128_GCM_SHA256:TLS_PSK_WITH_AES_128_CCM_8\"\n"
-    "    idle_timeout_ms: 2500\n"
+    "    idle_timeout: 2500ms\n"
     "control_socket: /tmp/gw.sock\n"
     "max_sessions: 1000\n"
     "max_handshakes: 300\n"
     "max_handshakes_per_source: 3\n"
-    "stats_interval_ms: 2s\n"
+    "stats_interval: 2s\n"
+    "cookie_rotate: 90s\n"
     "checksum_offload: off\n";
 
 static void test_full_file(void)
@@ -242,8 +243,73 @@ static void test_full_file(void)
     CU_ASSERT_EQUAL(c.max_handshakes, 300);
     CU_ASSERT_EQUAL(c.max_handshakes_per_source, 3);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 2000);
+    CU_ASSERT_EQUAL(c.cookie_rotate_ms, 90000);
     CU_ASSERT_FALSE(c.checksum_offload);
     CU_ASSERT_STRING_EQUAL(c.source, "full.yaml");
+    CU_ASSERT_EQUAL(c.n_warnings, 0); /* only current names */
+}
+
+/* Durations on the current names need their unit; the old *_ms names take
+ * the same syntax and a bare number in milliseconds, as they always did,
+ * and each use is reported as deprecated with its line. */
+static void test_duration_names(void)
+{
+    static const char *const names[][2] = {{"retransmit_initial", "retransmit_initial_ms"},
+                                           {"retransmit_max", "retransmit_max_ms"},
+                                           {"idle_timeout", "idle_timeout_ms"},
+                                           {"handshake_timeout", "handshake_timeout_ms"},
+                                           {"stats_interval", "stats_interval_ms"},
+                                           {"cookie_rotate", "cookie_rotate_ms"}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        bool top = i >= 4;
+        const char *pre = top ? "" : "listeners:\n  - ";
+        char yaml[256], err[GW_ERR_MAX_LEN], key[96];
+        struct gw_config c;
+        unsigned line = top ? 1 : 2;
+        snprintf(key, sizeof(key), "%s%s", top ? "" : "listeners[0].", names[i][0]);
+        /* new name: a unit is required */
+        snprintf(yaml, sizeof(yaml), "%s%s: 9000\n", pre, names[i][0]);
+        expect_err(yaml, line, key, "has no unit");
+        snprintf(yaml, sizeof(yaml), "%s%s: 9s\n", pre, names[i][0]);
+        gw_config_default(&c);
+        CU_ASSERT_EQUAL(gw_config_load_string(&c, yaml, "n.yaml", err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(c.n_warnings, 0);
+        /* old name: bare milliseconds, and a warning naming file, line, new name */
+        snprintf(yaml, sizeof(yaml), "%s%s: 9000\n", pre, names[i][1]);
+        gw_config_default(&c);
+        CU_ASSERT_EQUAL(gw_config_load_string(&c, yaml, "o.yaml", err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL_FATAL(c.n_warnings, 1);
+        char want[256];
+        snprintf(want, sizeof(want), "o.yaml:%u: %s%s: deprecated name, use '%s'", line,
+                 top ? "" : "listeners[0].", names[i][1], names[i][0]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(c.warnings[0], want));
+        uint32_t got = i == 0   ? c.listeners[0].hs.retrans_initial_ms
+                       : i == 1 ? c.listeners[0].hs.retrans_max_ms
+                       : i == 2 ? c.listeners[0].idle_timeout_ms
+                       : i == 3 ? c.listeners[0].hs.handshake_deadline_ms
+                       : i == 4 ? c.stats_interval_ms
+                                : c.cookie_rotate_ms;
+        CU_ASSERT_EQUAL(got, 9000);
+        /* both names in one mapping: the same setting twice */
+        snprintf(yaml, sizeof(yaml), "%s%s: 9s\n%s%s: 9000\n", pre, names[i][0], top ? "" : "    ",
+                 names[i][1]);
+        snprintf(key, sizeof(key), "%s%s", top ? "" : "listeners[0].", names[i][1]);
+        expect_err(yaml, line + 1, key, "the same setting as");
+    }
+    /* a failed load leaves no warnings behind, a later good one only its own */
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "stats_interval_ms: 100\ncookie_rotate_ms: 2000\n"
+                                          "listeners:\n  - idle_timeout_ms: 5s\n",
+                                          "w.yaml", err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(c.n_warnings, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.warnings[2], "w.yaml:4: listeners[0].idle_timeout_ms"));
+    CU_ASSERT_EQUAL(c.listeners[0].idle_timeout_ms, 5000);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, "max_sessions: 5\n", "x.yaml", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.n_warnings, 0);
 }
 
 static void test_durations(void)
@@ -500,9 +566,16 @@ static void test_validate(void)
     expect_valid_err(TWO_PORTS "listeners:\n  - name: x\n", 6, "listeners[0]", "no credentials");
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    client_auth: optional\n", 7,
                      "listeners[0].client_auth", "client_auth needs ca_file");
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial: 2m\n", 7,
+                     "listeners[0].retransmit_initial",
+                     "120000 ms must be in 1 ms..retransmit_max");
+    /* under its old name: the same setting, at that key's line */
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    retransmit_initial_ms: 2m\n", 7,
-                     "listeners[0].retransmit_initial_ms",
-                     "retransmit_initial_ms 120000 must be in 1..");
+                     "listeners[0].retransmit_initial", "must be in 1 ms..retransmit_max");
+    /* top-level keys: at their own line too */
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\nmax_handshakes: 10\n"
+                               "max_handshakes_per_source: 20\n",
+                     8, "max_handshakes_per_source", "out of range 1..max_handshakes (10)");
     /* a key left at its default is reported at its entry's line */
     expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    port: 25000\n", 6,
                      "listeners[0].nat_ports", "contain the listening port 25000");
@@ -552,6 +625,7 @@ void cu_register(void)
     CU_add_test(s, "empty document keeps defaults", test_empty_keeps_defaults);
     CU_add_test(s, "full file, every key", test_full_file);
     CU_add_test(s, "durations", test_durations);
+    CU_add_test(s, "duration keys: unit required, old *_ms names deprecated", test_duration_names);
     CU_add_test(s, "syntax errors with line", test_syntax_errors);
     CU_add_test(s, "unknown and duplicate keys", test_unknown_and_duplicate_keys);
     CU_add_test(s, "type errors", test_type_errors);
