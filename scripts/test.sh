@@ -61,6 +61,14 @@ else
     echo "== format check FAILED (clang-format -i FILE fixes it) =="
     tail -n 40 build/format-check.log
 fi
+# README's counter tables are generated from the code's lists.
+if python3 scripts/readme-tables.py --check >build/readme-check.log 2>&1; then
+    echo "== README counter tables: ok"
+else
+    fmt_rc=1
+    echo "== README counter tables out of date (python3 scripts/readme-tables.py) =="
+    cat build/readme-check.log
+fi
 # The interop and end-to-end suites once more with the sanitizer build's
 # gateway, engine driver and helpers (the e2e suite's last test fails on any
 # sanitizer report in the gateway's log).
