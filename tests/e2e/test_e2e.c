@@ -1714,8 +1714,10 @@ static bool helper_rawpsk(struct proc *p, const char *out, const char *extra[])
 
 struct rawpsk_case {
     const char *what, *cipher, *iana; /* cipher NULL: every suite, the gateway's choice */
-    const char *opts[4];              /* more arguments, NULL-terminated */
+    const char *opts[6];              /* more arguments, NULL-terminated */
     const char *frags;                /* expected " fragments=N " */
+    const char *relay_seed; /* through impair-relay (30% loss, 20% reordering and duplication)
+                             * with this seed; NULL: direct */
 };
 
 #define E2E_RAWPSK_RECORDS 3
@@ -1762,11 +1764,32 @@ static void test_rawpsk_no_extensions(void)
          NULL,
          {"--empty-ext", "--split", "5", NULL},
          " fragments=5 "},
+        /* the client's own resend timer, the gateway's retransmissions,
+         * fragments lost, reordered and repeated both ways */
+        {"2 fragments at 30% loss, seed 1",
+         "PSK-AES128-CCM8",
+         "TLS_PSK_WITH_AES_128_CCM_8",
+         {"--split", "2", "--timeout-ms", "40000", NULL},
+         " fragments=2 ",
+         "1"},
+        {"2 fragments at 30% loss, seed 2",
+         "PSK-AES128-GCM-SHA256",
+         "TLS_PSK_WITH_AES_128_GCM_SHA256",
+         {"--split", "2", "--timeout-ms", "40000", NULL},
+         " fragments=2 ",
+         "2"},
+        {"2 fragments at 30% loss, seed 3",
+         "PSK-AES128-CCM8",
+         "TLS_PSK_WITH_AES_128_CCM_8",
+         {"--split", "2", "--timeout-ms", "40000", NULL},
+         " fragments=2 ",
+         "3"},
     };
     const char *src = getenv("DTLSGW_SRCDIR");
     char hello[E2E_PATH_MAX_LEN];
     snprintf(hello, sizeof(hello), "%s/tests/data/libssl_dtls12_psk_client_hello.hex",
              src ? src : ".");
+    unsigned relay_resends = 0;
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct rawpsk_case *k = &cases[i];
         long long no_ems0 = stat_now("CP_SESS_NO_EMS");
@@ -1779,6 +1802,10 @@ static void test_rawpsk_no_extensions(void)
                                 "--hello",        hello,         "--tag",     tag,
                                 "--n-records",    n_rec};
         unsigned na = 14;
+        if (k->relay_seed) {
+            args[1] = "127.0.0.1:24300";
+            args[3] = "127.0.0.1";
+        }
         if (k->cipher) {
             args[na++] = "--cipher";
             args[na++] = k->cipher;
@@ -1786,9 +1813,35 @@ static void test_rawpsk_no_extensions(void)
         for (unsigned j = 0; k->opts[j]; j++)
             args[na++] = k->opts[j];
         args[na] = NULL;
-        struct proc c;
+        struct proc c, r = {.pid = 0, .in_fd = -1};
+        if (k->relay_seed) {
+            if (!g_relay || access(g_relay, X_OK) != 0) {
+                CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
+                continue;
+            }
+            char *rargv[] = {(char *)g_relay,
+                             "--listen",
+                             "24300",
+                             "--bind",
+                             "127.0.0.1",
+                             "--to",
+                             GW_IP ":4433",
+                             "--loss",
+                             "0.3",
+                             "--reorder",
+                             "0.2",
+                             "--dup",
+                             "0.2",
+                             "--seed",
+                             (char *)k->relay_seed,
+                             NULL};
+            char rout[64];
+            snprintf(rout, sizeof(rout), "relay-rawpsk-%s.log", k->relay_seed);
+            CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, rout, false, rargv) == 0);
+            sleep_ms(300);
+        }
         CU_ASSERT_FATAL(helper_rawpsk(&c, out, args));
-        CU_ASSERT(proc_wait(&c, 30000));
+        CU_ASSERT(proc_wait(&c, 50000));
         char *o = slurp(c.out);
         snprintf(want, sizeof(want), "RAWPSK established=1 echoed=%d suite=%s%s",
                  E2E_RAWPSK_RECORDS, k->iana ? k->iana : "TLS_PSK_WITH_", k->iana ? " ems=0 " : "");
@@ -1807,22 +1860,28 @@ static void test_rawpsk_no_extensions(void)
         }
         free(be);
         long long no_ems = stat_now("CP_SESS_NO_EMS") - no_ems0;
-        /* close_notify removes the session of the client's address:port */
+        /* close_notify removes the session of the client's address:port
+         * (through the relay the gateway sees the relay's) */
         unsigned port = 0;
         const char *sp = o ? strstr(o, " src=10.77.0.8:") : NULL;
         if (sp)
             port = (unsigned)strtoul(sp + strlen(" src=10.77.0.8:"), NULL, 10);
-        int left = port ? 1 : -1;
-        for (uint64_t t0 = mono_ms(); port && left != 0 && mono_ms() - t0 < 2000;) {
+        int left = k->relay_seed ? 0 : port ? 1 : -1;
+        for (uint64_t t0 = mono_ms();
+             !k->relay_seed && port && left != 0 && mono_ms() - t0 < 2000;) {
             left = sessions_for("10.77.0.8", port);
             if (left)
                 sleep_ms(50);
         }
         bool ok = hs_ok && frag_ok && logged == E2E_RAWPSK_RECORDS && no_ems == 1 && left == 0;
         printf("  no ClientHello extensions, %s: %s (backend logged %u/%d, CP_SESS_NO_EMS +%lld, "
-               "session %s after close_notify)\n",
+               "session %s)\n",
                k->what, hs_ok && frag_ok ? "established and echoed" : "FAIL", logged,
-               E2E_RAWPSK_RECORDS, no_ems, left == 0 ? "removed" : "NOT removed");
+               E2E_RAWPSK_RECORDS, no_ems,
+               k->relay_seed ? "behind the relay"
+               : left != 0   ? "NOT removed"
+               : hs_ok       ? "removed after close_notify"
+                             : "none");
         if (ok && line) {
             const char *end = strchr(line, '\n');
             printf("    %.*s\n", (int)(end ? end - line : (long)strlen(line)), line);
@@ -1838,9 +1897,24 @@ static void test_rawpsk_no_extensions(void)
         CU_ASSERT_EQUAL(logged, E2E_RAWPSK_RECORDS);
         CU_ASSERT_EQUAL(no_ems, 1);
         CU_ASSERT_EQUAL(left, 0);
+        const char *rt = o ? strstr(o, " retransmits=") : NULL;
+        if (k->relay_seed && rt)
+            relay_resends += (unsigned)strtoul(rt + strlen(" retransmits="), NULL, 10);
         free(o);
         proc_stop(&c, SIGTERM);
+        if (k->relay_seed) {
+            proc_stop(&r, SIGTERM);
+            char *rl = slurp(r.out);
+            const char *st = rl ? strstr(rl, "impair-relay: up ") : NULL;
+            const char *end = st ? strchr(st, '\n') : NULL;
+            if (st)
+                printf("    %.*s\n", (int)(end ? end - st : (long)strlen(st)), st);
+            free(rl);
+        }
     }
+    /* the impaired runs needed the client's own retransmissions */
+    printf("  client flight retransmissions behind the relay: %u\n", relay_resends);
+    CU_ASSERT(relay_resends > 0);
 }
 
 /* Issue 9: a client on a small path MTU fragments its ClientHello (the
