@@ -29,6 +29,13 @@
  * and "RAWPSK payload I TEXT" per record sent.  Exit 0 only when
  * established and all K echoed.
  *
+ * Not implemented: certificate, ECDHE and CBC suites, resumption,
+ * renegotiation, Connection IDs, an anti-replay window for the server's
+ * epoch-1 records (an echo is matched by its content; others count as
+ * stray), buffering of epoch-1 records that arrive before the server's
+ * ChangeCipherSpec (dropped: the resend timer brings them again).  --split
+ * keeps the cookie in the first fragment (send_client_hello).
+ *
  * Owns: its socket and key material (wiped at exit).  Must not: use libssl
  * or any of the gateway's code (it is an independent peer); libcrypto only
  * (EVP AEAD, EVP_KDF "TLS1-PRF", EVP digests).
@@ -1000,15 +1007,11 @@ static int on_datagram(struct rp *rp, const uint8_t *d, size_t n)
         struct cur rc;
         uint8_t type;
         uint16_t version, epoch;
-        if (!cur_u8(&c, &type) || !cur_u16(&c, &version) || !cur_u16(&c, &epoch))
+        const uint8_t *seq; /* read again from hdr for the nonce and AAD */
+        /* a length past the datagram: the rest is dropped */
+        if (!cur_u8(&c, &type) || !cur_u16(&c, &version) || !cur_u16(&c, &epoch) ||
+            !cur_span(&c, &seq, 6) || !cur_prefixed(&c, 2, &rc))
             break;
-        struct cur skip = c;
-        const uint8_t *seq_p;
-        if (!cur_span(&skip, &seq_p, 6))
-            break;
-        c = skip;
-        if (!cur_prefixed(&c, 2, &rc))
-            break; /* length past the datagram: the rest is dropped */
         body = rc.p;
         if (epoch == 0) {
             if (type == RP_CT_HANDSHAKE) {
@@ -1119,7 +1122,7 @@ static int load_fixture(struct rp *rp, const char *path, const struct suite *onl
     uint8_t ct, mt;
     uint16_t epoch, seq16;
     uint32_t msg_len, off, frag_len;
-    const uint8_t *seq, *random;
+    const uint8_t *seq, *random; /* the recorded ones are not reused */
     if (n <= 0 || !cur_u8(&c, &ct) || !cur_u16(&c, &rp->ch_rec_version) || !cur_u16(&c, &epoch) ||
         !cur_span(&c, &seq, 6) || !cur_prefixed(&c, 2, &rec) || ct != RP_CT_HANDSHAKE ||
         epoch != 0 || !cur_u8(&rec, &mt) || !cur_u24(&rec, &msg_len) || !cur_u16(&rec, &seq16) ||
@@ -1137,7 +1140,6 @@ static int load_fixture(struct rp *rp, const char *path, const struct suite *onl
         fprintf(stderr, "rawpsk: %s: malformed ClientHello\n", path);
         return -1;
     }
-    (void)seq;
     rp->suites_len = 0;
     while (suites.len >= 2) {
         uint16_t id;
