@@ -45,6 +45,12 @@
  *   e2e-helper send --target IP:PORT --src IP:PORT --file F
  *       Sends F's bytes as one datagram from that source; prints "SENT 1".
  *
+ *   e2e-helper rawpsk --server IP:PORT --src IP --psk-identity ID
+ *       --psk-key HEX [--cipher NAME] [--empty-ext] [--split N]
+ *       [--n-records K]
+ *       A DTLS 1.2 PSK client on libcrypto only whose ClientHello has no
+ *       extensions (e2e_rawpsk.c); prints "RAWPSK established=... ".
+ *
  * Owns: its sockets and SSL objects.  Must not: depend on the gateway's
  * code (it is a real, independent peer).
  */
@@ -70,6 +76,7 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 
+#include "e2e_rawpsk.h"
 #include "test_util.h"
 
 #define H_MAX_CLIENTS        1024
@@ -1058,7 +1065,7 @@ static int cmd_seqcheck(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: e2e-helper echo|clients|garbage ...\n");
+        fprintf(stderr, "usage: e2e-helper echo|clients|seqcheck|rawpsk|garbage|send ...\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -1066,6 +1073,8 @@ int main(int argc, char **argv)
         return cmd_clients(argc - 1, argv + 1);
     if (strcmp(mode, "seqcheck") == 0)
         return cmd_seqcheck(argc - 1, argv + 1);
+    if (strcmp(mode, "rawpsk") == 0)
+        return e2e_rawpsk_main(argc - 1, argv + 1);
     const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL, *file = NULL;
     unsigned n = 10000, pps = 0;
     uint64_t seed = 1;
