@@ -28,6 +28,13 @@
  * Workers 1..K run concurrently on K worker lcores (each with its own
  * sessions, as RSS would spread clients).
  *
+ * bench-dataplane-profile is the same program on a worker built with
+ * DP_PROFILE_STAGES (dp_worker.h): each row is followed by worker 0's
+ * cycles per record in each stage (classify, lookup, dispatch, AEAD, post:
+ * replay update + rewrite + checksum, TX), means over the timed passes,
+ * and their sum outside the AEAD; the rdtsc pairs add ~1 cycle per record
+ * per stage, so compare its totals with bench-dataplane's, not across.
+ *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
  *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
  * --size / --suite run only that record size / that suite (for profiling
@@ -117,6 +124,8 @@ struct bworker {
     uint64_t *dp_samples, *raw_samples; /* cycles per burst */
     /* results */
     double dp_cycles, raw_cycles; /* per record, median over passes */
+    bool profiled;                /* built with DP_PROFILE_STAGES */
+    double prof[DP_PROF_N];       /* per record, mean over the timed passes */
     unsigned errors;
 } __rte_cache_aligned;
 
@@ -366,7 +375,11 @@ static int worker_run(void *arg)
     while (__atomic_load_n(&g_barrier, __ATOMIC_ACQUIRE) < g_run_workers)
         rte_pause();
 
+    uint64_t prof0[DP_PROF_N] = {0};
     for (unsigned p = 0; p < g_passes + 1; p++) {
+        const uint64_t *pr = dp_worker_profile(w);
+        if (p == 1 && pr != NULL) /* the timed passes start */
+            memcpy(prof0, pr, sizeof(prof0));
         /* untimed: fresh replay windows, template frames into new mbufs */
         for (unsigned i = 0; i < g_sessions; i++)
             dp_replay_init(bw->sess[i]->replay, DP_REPLAY_WIN_DEFAULT_BITS);
@@ -399,6 +412,10 @@ static int worker_run(void *arg)
     qsort(bw->raw_samples, n_samples, sizeof(uint64_t), cmp_u64);
     bw->dp_cycles = (double)bw->dp_samples[n_samples / 2] / B_BURST;
     bw->raw_cycles = (double)bw->raw_samples[n_samples / 2] / B_BURST;
+    const uint64_t *pr = dp_worker_profile(w);
+    bw->profiled = pr != NULL;
+    for (unsigned st = 0; pr != NULL && st < DP_PROF_N; st++)
+        bw->prof[st] = (double)(pr[st] - prof0[st]) / ((double)g_passes * bw->n_frames);
     dp_worker_free(w);
     cr_aead_ctx_free(raw_ctx);
     return 0;
@@ -643,6 +660,17 @@ int main(int argc, char **argv)
                     printf("%-14s %5u %7u | %12.0f %9.1f | %12.0f %9.1f | %6.3f %9.1f%s\n",
                            cr_aead_alg_name(g_run_alg), g_run_size, nw, rps, dp_cyc, raw_rps,
                            raw_cyc, rps / raw_rps, dp_cyc - raw_cyc, errors ? "  ERRORS" : "");
+                if (g_bw[0].profiled) { /* worker 0's stages, cycles per record */
+                    double sum = 0;
+                    printf("%s    stages (worker 0, mean cycles/record):", json ? "# " : "");
+                    for (unsigned st = 0; st < DP_PROF_N; st++) {
+                        printf(" %s %.1f", dp_prof_stage_name((enum dp_prof_stage)st),
+                               g_bw[0].prof[st]);
+                        sum += g_bw[0].prof[st];
+                    }
+                    printf(" | sum %.1f, outside the AEAD %.1f\n", sum,
+                           sum - g_bw[0].prof[DP_PROF_AEAD]);
+                }
                 fflush(stdout);
             }
         }

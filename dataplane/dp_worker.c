@@ -135,9 +135,65 @@ struct dp_worker {
     uint64_t sess_gen; /* dp_sess_gen at the start of this burst */
     bool no_fast;      /* dp_worker_set_fast_paths(w, false) */
     struct dp_flow_slot flow[DP_FLOW_SLOTS];
+#ifdef DP_PROFILE_STAGES
+    uint64_t prof[DP_PROF_N + 1]; /* [DP_PROF_N]: outside any stage */
+    uint64_t prof_t;              /* TSC at the last stage boundary */
+    unsigned prof_cur;            /* the stage running since prof_t */
+#endif
 };
 
 #define CNT(w, name) ((w)->cnt->c[DP_CNT_##name]++)
+
+/* Stage boundaries (dp_worker.h DP_PROF_STAGES): PROF_TO(w, st) charges
+ * the cycles since the last boundary to the stage that ran and makes st
+ * (a DP_PROF_* value, DP_PROF_N: outside any stage) the running one;
+ * PROF_SAVE/PROF_TO(w, saved) bracket a stage entered from inside another
+ * (a TX flush when the TX buffer fills mid-burst).  Nothing in builds
+ * without DP_PROFILE_STAGES. */
+#ifdef DP_PROFILE_STAGES
+#define PROF_TO(w, st)                                                                             \
+    do {                                                                                           \
+        uint64_t prof_now_ = rte_rdtsc();                                                          \
+        (w)->prof[(w)->prof_cur] += prof_now_ - (w)->prof_t;                                       \
+        (w)->prof_t = prof_now_;                                                                   \
+        (w)->prof_cur = (st);                                                                      \
+    } while (0)
+#define PROF_SAVE(w) ((w)->prof_cur)
+#else
+#define PROF_TO(w, st) ((void)(w))
+#define PROF_SAVE(w)   (0u)
+#endif
+
+const uint64_t *dp_worker_profile(const struct dp_worker *w)
+{
+#ifdef DP_PROFILE_STAGES
+    return w->prof;
+#else
+    (void)w;
+    return NULL;
+#endif
+}
+
+static const char *const prof_names[DP_PROF_N] = {
+#define DP_PROF_X(name, what) #name,
+    DP_PROF_STAGES(DP_PROF_X)
+#undef DP_PROF_X
+};
+static const char *const prof_whats[DP_PROF_N] = {
+#define DP_PROF_X(name, what) what,
+    DP_PROF_STAGES(DP_PROF_X)
+#undef DP_PROF_X
+};
+
+const char *dp_prof_stage_name(enum dp_prof_stage st)
+{
+    return (unsigned)st < DP_PROF_N ? prof_names[st] : "?";
+}
+
+const char *dp_prof_stage_what(enum dp_prof_stage st)
+{
+    return (unsigned)st < DP_PROF_N ? prof_whats[st] : "?";
+}
 
 static inline int find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be)
 {
@@ -213,6 +269,10 @@ struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx)
     struct dp_worker *w = rte_zmalloc("dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
     if (w == NULL)
         return NULL;
+#ifdef DP_PROFILE_STAGES
+    w->prof_cur = DP_PROF_N;
+    w->prof_t = rte_rdtsc();
+#endif
     w->g = g;
     w->idx = idx;
     w->lcore = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
@@ -255,6 +315,9 @@ static void tx_flush_port(struct dp_worker *w, unsigned p)
     unsigned n = w->n_tx[p];
     if (n == 0)
         return;
+    unsigned prof_outer = PROF_SAVE(w);
+    (void)prof_outer;
+    PROF_TO(w, DP_PROF_TX);
     const struct dp_port *port = &w->g->ports[p];
     /* Worker idx owns TX queue idx on every port (dp_port_init checked
      * that the device has one per worker). */
@@ -265,6 +328,7 @@ static void tx_flush_port(struct dp_worker *w, unsigned p)
         rte_pktmbuf_free_bulk(&w->tx[p][sent], n - sent);
     }
     w->n_tx[p] = 0;
+    PROF_TO(w, prof_outer);
 }
 
 static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *m)
@@ -364,7 +428,11 @@ static void flush_open(struct dp_worker *w)
     struct dp_gw *g = w->g;
     if (w->n_open_pkts == 0)
         return;
+    unsigned prof_outer = PROF_SAVE(w);
+    (void)prof_outer;
+    PROF_TO(w, DP_PROF_AEAD);
     cr_aead_open_batch(w->aead, w->open_ops, w->n_open_ops);
+    PROF_TO(w, DP_PROF_POST);
 
     for (unsigned j = 0; j < w->n_open_pkts; j++) {
         struct open_pkt *op = &w->open_pkts[j];
@@ -440,6 +508,7 @@ static void flush_open(struct dp_worker *w)
     }
     w->n_open_pkts = 0;
     w->n_open_ops = 0;
+    PROF_TO(w, prof_outer);
 }
 
 /* Queues one record for the AEAD batch. */
@@ -1028,6 +1097,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     struct dp_flow_slot *slot[DP_BURST];
     unsigned n_keys = 0;
 
+    PROF_TO(w, DP_PROF_CLASSIFY);
     /* Pass 0: prefetch the headers of every frame of the burst (Ethernet
      * to the record header and explicit nonce: the first two cache lines),
      * so that the memory fetches of all frames overlap instead of stalling
@@ -1053,6 +1123,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             key_of[i] = (uint8_t)n_keys++;
         }
     }
+    PROF_TO(w, DP_PROF_LOOKUP);
     /* Pass 2: the flow cache, then one bulk lookup for its misses
      * (rte_hash pipelines the bucket accesses of all keys). */
     unsigned n_miss = 0;
@@ -1085,6 +1156,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             }
         }
     }
+    PROF_TO(w, DP_PROF_DISPATCH);
     /* Pass 3: dispatch; records are batched for one AEAD call. */
     for (unsigned i = 0; i < n; i++) {
         if (c[i].kind == CLS_DTLS)
@@ -1092,6 +1164,7 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
         else if (c[i].kind == CLS_NAT)
             nat_frame(w, pkts[i], &c[i], from_handoff);
     }
+    PROF_TO(w, DP_PROF_N);
 }
 
 void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_handoff)

@@ -173,4 +173,28 @@ void dp_worker_flush(struct dp_worker *w);
  * compare both on the same frames.  On by default. */
 void dp_worker_set_fast_paths(struct dp_worker *w, bool on);
 
+/* Stage profile (bench-dataplane-profile): built with -DDP_PROFILE_STAGES,
+ * the worker adds the TSC cycles of each stage of every burst to a
+ * per-worker array (two rdtsc per stage boundary, ~1 cycle per record at a
+ * burst of 32); the product is built without it and pays nothing.
+ * X(NAME, what) */
+#define DP_PROF_STAGES(X)                                                                          \
+    X(CLASSIFY, "prefetch + classify (Ethernet/IPv4/UDP checks, listener)")                        \
+    X(LOOKUP, "flow cache + bulk session lookup")                                                  \
+    X(DISPATCH, "record walk, replay pre-check, AEAD op set-up")                                   \
+    X(AEAD, "the batch AEAD call (ipsec-mb)")                                                      \
+    X(POST, "tag verdicts, replay update, rewrite + checksum")                                     \
+    X(TX, "rte_eth_tx_burst")
+enum dp_prof_stage {
+#define DP_PROF_X(name, what) DP_PROF_##name,
+    DP_PROF_STAGES(DP_PROF_X)
+#undef DP_PROF_X
+    DP_PROF_N
+};
+/* Cycles per stage since the worker was made; NULL when not built with
+ * DP_PROFILE_STAGES. */
+const uint64_t *dp_worker_profile(const struct dp_worker *w);
+const char *dp_prof_stage_what(enum dp_prof_stage st);
+const char *dp_prof_stage_name(enum dp_prof_stage st);
+
 #endif
