@@ -475,7 +475,7 @@ static int make_creds(void)
     return sh("set -e; cd %s; "
               "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
               "-keyout ec.key -out ec.crt -days 30 -subj /CN=gwe-gateway "
-              "-addext subjectAltName=IP:" GW_IP "; "
+              "-addext subjectAltName=IP:" GW_IP ",DNS:gwe-gateway; "
               "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.crt "
               "-days 30 -subj /CN=gwe-gateway-rsa -addext subjectAltName=IP:" GW_IP,
               g_dir);
@@ -1700,6 +1700,83 @@ static void test_no_ems_client(void)
     free(o);
 }
 
+/* The Mbed TLS client of the interop suite (tests/interop/mbedtls_client.c,
+ * Debian's libmbedtls: the stack of most constrained devices) through the
+ * real gateway on its defaults: PSK with AES-128-CCM-8 (what CoAP devices
+ * use, RFC 7252 §9.1.3.1) and ECDHE-ECDSA verifying the gateway's
+ * certificate; each one echo byte-exact (the client checks it) that the
+ * backend logged, then close_notify. */
+static void test_mbedtls_client(void)
+{
+    REQUIRE_READY();
+    const char *mbed = getenv("DTLSGW_MBEDTLS_CLIENT");
+    if (mbed == NULL || access(mbed, X_OK) != 0) {
+        /* a missing peer is a failure, not a skip (require_tests) */
+        printf("  mbedtls-dtls-client not built (libmbedtls-dev: scripts/install-deps.sh)\n");
+        CU_FAIL("mbedtls-dtls-client not built");
+        return;
+    }
+    static const struct {
+        const char *what, *suite;
+        bool psk;
+    } cases[] = {{"PSK, AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CCM-8", true},
+                 {"ECDHE-ECDSA, AES-128-GCM, certificate verified",
+                  "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", false}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[96], ca[E2E_PATH_MAX_LEN], out[32], want[128];
+        snprintf(msg, sizeof(msg), "mbedtls-e2e-%zu-%d", i, (int)getpid());
+        snprintf(out, sizeof(out), "mbedtls-%zu.log", i);
+        const char *argv[16];
+        unsigned k = 0;
+        argv[k++] = mbed;
+        argv[k++] = "--host";
+        argv[k++] = GW_IP;
+        argv[k++] = "--port";
+        argv[k++] = "4433";
+        argv[k++] = "--suite";
+        argv[k++] = cases[i].suite;
+        argv[k++] = "--message";
+        argv[k++] = msg;
+        if (cases[i].psk) {
+            argv[k++] = "--psk-identity";
+            argv[k++] = PSK_ID;
+            argv[k++] = "--psk";
+            argv[k++] = PSK_HEX;
+        } else {
+            argv[k++] = "--ca";
+            argv[k++] = path_in(ca, sizeof(ca), "ec.crt");
+            argv[k++] = "--servername"; /* Mbed TLS 2.28 matches DNS names only */
+            argv[k++] = "gwe-gateway";
+        }
+        argv[k] = NULL;
+        long long closed0 = stat_now("CP_SESS_CLOSED");
+        struct proc c;
+        CU_ASSERT_FATAL(proc_start(&c, g_ns_cli, out, false, (char **)argv) == 0);
+        bool exited = proc_wait(&c, 20000);
+        char *o = slurp(c.out);
+        snprintf(want, sizeof(want), "HANDSHAKE-OK suite=%s\n", cases[i].suite);
+        bool hs = o && strstr(o, want);
+        bool echo = o && strstr(o, "ECHO-OK");
+        char lp[E2E_PATH_MAX_LEN];
+        char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
+        bool logged = be && strstr(be, msg);
+        uint64_t end = mono_ms() + 3000;
+        while (stat_now("CP_SESS_CLOSED") == closed0 && mono_ms() < end)
+            sleep_ms(50);
+        bool closed = stat_now("CP_SESS_CLOSED") > closed0;
+        printf("  Mbed TLS, %s: handshake %s, echo %s, backend %s, close_notify %s\n",
+               cases[i].what, hs ? "ok" : "FAIL", echo ? "ok" : "FAIL", logged ? "ok" : "FAIL",
+               closed ? "ok" : "FAIL");
+        if (!(hs && echo))
+            printf("    client said: %.300s\n", o ? o : "(nothing)");
+        CU_ASSERT(exited && c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+        CU_ASSERT(hs && echo && logged && closed);
+        proc_stop(&c, SIGTERM);
+        free(be);
+        free(o);
+    }
+}
+
 /* Starts e2e-helper rawpsk (tests/e2e/e2e_rawpsk.c) in gwe-cli. */
 static bool helper_rawpsk(struct proc *p, const char *out, const char *extra[])
 {
@@ -2449,6 +2526,8 @@ void cu_register(void)
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
     CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
+    CU_add_test(s, "the Mbed TLS client through the gateway (PSK CCM-8, ECDHE-ECDSA)",
+                test_mbedtls_client);
     CU_add_test(s, "a PSK client with no ClientHello extensions on the defaults",
                 test_rawpsk_no_extensions);
     CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);

@@ -59,13 +59,20 @@ static int fail(const char *what, int ret)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'},  {"port", required_argument, NULL, 'p'},
-        {"suite", required_argument, NULL, 's'}, {"psk-identity", required_argument, NULL, 'i'},
-        {"psk", required_argument, NULL, 'k'},   {"ca", required_argument, NULL, 'a'},
-        {"cert", required_argument, NULL, 'c'},  {"key", required_argument, NULL, 'K'},
-        {"mtu", required_argument, NULL, 'm'},   {"message", required_argument, NULL, 'M'},
-        {"resend", no_argument, NULL, 'r'},      {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"suite", required_argument, NULL, 's'},
+                                         {"psk-identity", required_argument, NULL, 'i'},
+                                         {"psk", required_argument, NULL, 'k'},
+                                         {"ca", required_argument, NULL, 'a'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'K'},
+                                         {"mtu", required_argument, NULL, 'm'},
+                                         {"message", required_argument, NULL, 'M'},
+                                         {"resend", no_argument, NULL, 'r'},
+                                         {"servername", required_argument, NULL, 'n'},
+                                         {NULL, 0, NULL, 0}};
+    const char *servername = "localhost"; /* the name the certificate must carry */
     const char *host = "127.0.0.1", *port = NULL, *suite = NULL, *identity = NULL;
     const char *psk_hex = NULL, *ca = NULL, *cert = NULL, *key = NULL;
     const char *message = "mbedtls-interop-ping";
@@ -73,6 +80,9 @@ int main(int argc, char **argv)
     int resend = 0; /* lossy path: send the message again when no echo came */
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
+        case 'n':
+            servername = optarg;
+            break;
         case 'H':
             host = optarg;
             break;
@@ -109,7 +119,7 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: mbedtls-dtls-client --port P --suite NAME [--psk-identity ID "
                             "--psk HEX] [--ca F] [--cert F --key F] [--mtu N] [--message M] "
-                            "[--resend]\n");
+                            "[--resend] [--servername NAME]\n");
             return 2;
         }
     }
@@ -191,7 +201,7 @@ int main(int argc, char **argv)
         }
     }
     if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0 ||
-        (ret = mbedtls_ssl_set_hostname(&ssl, "localhost")) != 0) {
+        (ret = mbedtls_ssl_set_hostname(&ssl, servername)) != 0) {
         rc = fail("setup", ret);
         goto out;
     }
