@@ -1074,3 +1074,21 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                     cfg->max_handshakes_per_source, cfg->max_handshakes);
     return 0;
 }
+
+uint32_t gw_config_nat_ports(const struct gw_config *cfg)
+{
+    /* Every listener's nat_ports draw from one map of backend-side UDP
+     * ports (dp_session.h DP_SESS_NAT_PORTS), so ranges that overlap are
+     * one pool: count the union. */
+    static uint64_t seen[65536 / 64];
+    memset(seen, 0, sizeof(seen));
+    uint32_t n = 0;
+    for (unsigned i = 0; i < cfg->n_listeners && i < GW_MAX_LISTENERS; i++)
+        for (uint32_t p = cfg->listeners[i].nat_port_min;
+             p <= cfg->listeners[i].nat_port_max && p <= UINT16_MAX; p++)
+            if (!(seen[p / 64] & (UINT64_C(1) << (p % 64)))) {
+                seen[p / 64] |= UINT64_C(1) << (p % 64);
+                n++;
+            }
+    return n;
+}

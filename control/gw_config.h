@@ -140,5 +140,9 @@ int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *n
 /* Checks cross-field consistency (listener address on a port, files
  * readable, port ranges); same error format. */
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len);
+/* How many backend-side NAT ports the listeners have together (the union
+ * of their nat_ports ranges, one shared pool): each session holds one, so
+ * this bounds the sessions whatever max_sessions says.  Not thread-safe. */
+uint32_t gw_config_nat_ports(const struct gw_config *cfg);
 
 #endif

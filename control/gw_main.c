@@ -206,6 +206,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "dtlsgw: config: %s\n", err);
         goto out_eal;
     }
+    uint32_t nat_ports = gw_config_nat_ports(&g_cfg);
+    if (g_cfg.max_sessions > nat_ports && g_cfg.key_line[GW_TKEY_MAX_SESSIONS] != 0)
+        fprintf(stderr,
+                "dtlsgw: config: warning: %s:%u: max_sessions: %u, but the listeners' nat_ports "
+                "hold %u backend-side ports (one per session): at most %u sessions\n",
+                g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_ports,
+                nat_ports);
 
     struct dp_gw *g = &g_gw;
     unsigned n_lcores = rte_lcore_count();

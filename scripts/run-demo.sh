@@ -164,7 +164,7 @@ listeners:
     idle_timeout: 300s
     nat_ports: 30000-39999
 control_socket: $SOCK
-max_sessions: 65536
+max_sessions: 20000  # one NAT port each: the two nat_ports ranges
 EOF
 
 MEM_ARGS=(--no-huge -m 1024)

@@ -312,6 +312,23 @@ static void test_duration_names(void)
     CU_ASSERT_EQUAL(c.n_warnings, 0);
 }
 
+/* The listeners' NAT ranges are one pool (a shared map of backend-side
+ * ports): overlapping ranges count once. */
+static void test_nat_ports(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(gw_config_nat_ports(&c), 40000); /* 20000-59999 */
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "listeners:\n  - {port: 4433, nat_ports: 20000-20999}\n"
+                                          "  - {port: 4434, nat_ports: 20500-21499}\n"
+                                          "  - {port: 4435, nat_ports: 65535-65535}\n",
+                                          "n.yaml", err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(gw_config_nat_ports(&c), 1501);
+}
+
 static void test_durations(void)
 {
     static const struct {
@@ -626,6 +643,7 @@ void cu_register(void)
     CU_add_test(s, "full file, every key", test_full_file);
     CU_add_test(s, "durations", test_durations);
     CU_add_test(s, "duration keys: unit required, old *_ms names deprecated", test_duration_names);
+    CU_add_test(s, "NAT ports of the listeners (one pool)", test_nat_ports);
     CU_add_test(s, "syntax errors with line", test_syntax_errors);
     CU_add_test(s, "unknown and duplicate keys", test_unknown_and_duplicate_keys);
     CU_add_test(s, "type errors", test_type_errors);
