@@ -33,6 +33,13 @@
 
 #include <openssl/rand.h>
 
+#include "cp_ch_asm.h"
+
+/* ClientHello fragments of unknown peers one worker punts per second at
+ * most (the rest are dropped there, counted DROP_UNKNOWN_PEER): 256 per
+ * 1/16 s slice, far above what clients that fragment send, far below
+ * what fills the punt ring. */
+#define CP_FRAG_PUNTS_PER_SEC 4096
 #include "cp_hs_limit.h"
 #include "cr_aead.h"
 #include "dp_counters.h"
@@ -124,6 +131,7 @@ struct gw_cp {
     uint32_t n_peers;
     uint32_t max_peers;
     struct cp_hs_limit *hs_limit; /* max_handshakes, per source */
+    struct cp_ch_asm *ch_asm;     /* fragmented ClientHellos before the cookie check */
     uint64_t nat_used[CP_NAT_WORDS];
     uint32_t rnd_pool[64]; /* nat_rnd's batch of random words */
     unsigned rnd_left;
@@ -645,6 +653,24 @@ static int worker_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint
     const struct gw_cp *cp = arg;
     if (li >= cp->cfg->n_listeners)
         return DP_PEER_PUNT;
+    /* A ClientHello in fragments is put together on the control plane
+     * (cp_ch_asm.h) and checked whole; what this worker punts of them is
+     * capped (CP_FRAG_PUNTS_PER_SEC per worker, in 1/16 s slices), so a
+     * flood of fragments cannot crowd the punt ring. */
+    if (hs_ch_is_fragmented(d, len)) {
+        static __thread uint64_t slice_end_tsc;
+        static __thread unsigned slice_punts;
+        uint64_t now = rte_get_tsc_cycles();
+        if (now >= slice_end_tsc) {
+            slice_end_tsc = now + rte_get_tsc_hz() / 16;
+            slice_punts = 0;
+        }
+        *out_len = 0;
+        if (slice_punts >= CP_FRAG_PUNTS_PER_SEC / 16)
+            return DP_PEER_DROP;
+        slice_punts++;
+        return DP_PEER_PUNT;
+    }
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
     memcpy(hp.addr, &peer_ip_be, 4);
@@ -881,6 +907,29 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         else
             hs_feed(cp, peer, d, len);
         return false;
+    }
+    /* A ClientHello in fragments is put together first (cp_ch_asm.h:
+     * bounded, the one state kept before a cookie verified), then checked
+     * whole, so the cookie may be in any fragment and they may come in any
+     * order. */
+    uint8_t whole[CP_CH_ASM_OUT_MAX_BYTES];
+    if (hs_ch_is_fragmented(d, len)) {
+        size_t wl = 0;
+        bool evicted = false;
+        enum cp_ch_asm_result ar = cp_ch_asm_add(cp->ch_asm, (const uint8_t *)&key, d, len,
+                                                 cp->now_ms, whole, &wl, &evicted);
+        if (evicted)
+            dp_cnt_inc(DP_CNT_CP_CH_ASM_EVICTED);
+        if (ar == CP_CH_ASM_BAD) {
+            dp_cnt_inc(DP_CNT_DROP_CP_COOKIE);
+            return false;
+        }
+        if (ar == CP_CH_ASM_HELD) {
+            dp_cnt_inc(DP_CNT_CP_CH_FRAG_HELD);
+            return false;
+        }
+        d = whole;
+        len = wl;
     }
     /* RFC 6347 §4.2.1: no state for a peer before its cookie verified. */
     if (cookie_verdict(cp, (unsigned)li, &key, m->port, &eth->src_addr, d, len) != HS_COOKIE_VALID)
@@ -1259,6 +1308,12 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
         rc = CR_ERR_NOMEM;
         goto fail;
     }
+    cp->ch_asm = cp_ch_asm_new();
+    if (cp->ch_asm == NULL) {
+        snprintf(err, err_len, "cannot create the ClientHello reassembly table");
+        rc = CR_ERR_NOMEM;
+        goto fail;
+    }
     cp->max_peers = (cfg->max_sessions ? cfg->max_sessions : DP_SESS_MAX_DEFAULT) + max_hs;
     struct rte_hash_parameters hp = {
         .name = "dgw_cp_peers",
@@ -1480,5 +1535,6 @@ void gw_cp_free(struct gw_cp *cp)
     }
     cr_aead_ctx_free(cp->aead);
     cp_hs_limit_free(cp->hs_limit);
+    cp_ch_asm_free(cp->ch_asm);
     free(cp);
 }

@@ -179,6 +179,27 @@ enum hs_cookie_verdict {
 int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const uint8_t *dgram,
                     size_t len, uint8_t *out_hvr, size_t out_cap, size_t *out_hvr_len);
 
+/* A ClientHello split over several handshake fragments (RFC 6347 §4.2.3),
+ * for a server that reassembles it before the cookie check (the cookie
+ * may lie in any fragment, and fragments may come in any order).  One
+ * fragment as it came: */
+struct hs_ch_frag {
+    uint16_t rec_version; /* record header version */
+    uint64_t rec_seq;     /* record sequence number (epoch 0) */
+    uint16_t msg_seq;
+    uint32_t msg_len;  /* the whole ClientHello body */
+    uint32_t frag_off; /* frag_off + frag_len <= msg_len */
+    uint32_t frag_len;
+    const uint8_t *body; /* frag_len bytes */
+};
+/* Whether dgram's first record is an epoch-0 handshake record holding a
+ * ClientHello fragment that is not the whole message. */
+bool hs_ch_is_fragmented(const uint8_t *dgram, size_t len);
+/* The next record of (*buf, *left) as a ClientHello fragment: 1 and *out
+ * filled (buf/left advanced), 0 at the end, -1 for a record that is not a
+ * well-formed epoch-0 ClientHello fragment of at most HS_MSG_MAX_BYTES. */
+int hs_ch_frag_next(const uint8_t **buf, size_t *left, struct hs_ch_frag *out);
+
 /* ---- one handshake ------------------------------------------------------ */
 struct hs;
 

@@ -153,3 +153,37 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const 
     *out_hvr_len = hvr_len;
     return HS_COOKIE_SEND_HVR;
 }
+
+int hs_ch_frag_next(const uint8_t **buf, size_t *left, struct hs_ch_frag *out)
+{
+    struct dp_record rec;
+    struct hs_cur c;
+    uint8_t mt;
+    if (*left == 0)
+        return 0;
+    if (dp_record_next(buf, left, 0, &rec) != DP_RECORD_OK || rec.type != DP_CT_HANDSHAKE ||
+        rec.epoch != 0)
+        return -1;
+    hs_cur_init(&c, rec.fragment, rec.length);
+    if (!hs_cur_u8(&c, &mt) || !hs_cur_u24(&c, &out->msg_len) || !hs_cur_u16(&c, &out->msg_seq) ||
+        !hs_cur_u24(&c, &out->frag_off) || !hs_cur_u24(&c, &out->frag_len))
+        return -1;
+    /* RFC 6347 §4.2.3: the fragment lies inside the message; one
+     * handshake message per record here (what a ClientHello record is). */
+    if (mt != HS_MT_CLIENT_HELLO || out->msg_len > HS_MSG_MAX_BYTES ||
+        out->frag_len > out->msg_len || out->frag_off > out->msg_len - out->frag_len ||
+        out->frag_len != hs_cur_len(&c))
+        return -1;
+    out->rec_version = rec.version;
+    out->rec_seq = rec.seq;
+    out->body = hs_cur_data(&c);
+    return 1;
+}
+
+bool hs_ch_is_fragmented(const uint8_t *dgram, size_t len)
+{
+    struct hs_ch_frag f;
+    const uint8_t *b = dgram;
+    size_t left = len;
+    return dgram != NULL && hs_ch_frag_next(&b, &left, &f) == 1 && f.frag_len < f.msg_len;
+}

@@ -54,6 +54,8 @@
       "sessions/handshakes ended by reload-psk (identity removed or re-keyed)")                    \
     X(CP_CLOSE_NOTIFY_SENT, 0, "close_notify alerts sent")                                         \
     X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session")                    \
+    X(CP_CH_FRAG_HELD, 0, "ClientHello fragments held until the message is whole (cookie after)")  \
+    X(CP_CH_ASM_EVICTED, 0, "unfinished ClientHello reassemblies evicted to make room")            \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
     X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \

@@ -3,7 +3,8 @@
  * product.
  *
  *   e2e-helper rawpsk --server IP:PORT [--src IP] --psk-identity ID
- *       --psk-key HEX [--cipher NAME] [--empty-ext] [--split N]
+ *       --psk-key HEX [--cipher NAME] [--empty-ext] [--split N] [--split-even]
+ *       [--reverse] [--dup]
  *       [--n-records K] [--hello FILE] [--timeout-ms MS] [--tag T]
  *
  * Its ClientHello is built from a recorded libssl one (--hello, default
@@ -34,7 +35,9 @@
  * epoch-1 records (an echo is matched by its content; others count as
  * stray), buffering of epoch-1 records that arrive before the server's
  * ChangeCipherSpec (dropped: the resend timer brings them again).  --split
- * keeps the cookie in the first fragment (send_client_hello).
+ * keeps the cookie in the first fragment (send_client_hello); --split-even
+ * cuts both ClientHellos' bodies evenly (the cookie may fall in any
+ * fragment), --reverse sends the fragments last first, --dup each twice.
  *
  * Owns: its socket and key material (wiped at exit).  Must not: use libssl
  * or any of the gateway's code (it is an independent peer); libcrypto only
@@ -292,6 +295,9 @@ struct rp {
     size_t suites_len, comp_len;
     bool empty_ext;
     unsigned split;
+    bool split_even; /* --split-even: cut the whole body evenly, both ClientHellos */
+    bool reverse;    /* --reverse: fragments last first */
+    bool dup;        /* --dup: every fragment twice */
     const char *psk_id;
     uint8_t psk[RP_PSK_MAX_LEN];
     size_t psk_len;
@@ -613,8 +619,12 @@ static void send_client_hello(struct rp *rp)
     struct wbuf w;
     const uint8_t *body = rp->ch_msg + RP_HS_HDR_LEN;
     size_t body_len = rp->ch_msg_len - RP_HS_HDR_LEN;
-    unsigned n = rp->cookie_len > 0 ? rp->split : 1;
+    unsigned n = rp->cookie_len > 0 || rp->split_even ? rp->split : 1;
     size_t head = 2 + RP_RANDOM_LEN + 1 + 1 + rp->cookie_len, rest = body_len - head;
+    if (rp->split_even) { /* the cookie may fall in any fragment */
+        head = 0;
+        rest = body_len;
+    }
     if (n <= 1) {
         w_init(&w, buf, sizeof(buf));
         put_plain_record(rp, &w, RP_CT_HANDSHAKE, rp->ch_rec_version, rp->ch_msg, rp->ch_msg_len);
@@ -622,7 +632,10 @@ static void send_client_hello(struct rp *rp)
         rp->fragments = 1;
         return;
     }
-    for (unsigned k = 0; k < n; k++) {
+    for (unsigned kk = 0; kk < n * (rp->dup ? 2u : 1u); kk++) {
+        unsigned k = kk % n;
+        if (rp->reverse)
+            k = n - 1 - k;
         size_t off = k == 0 ? 0 : head + rest * k / n;
         size_t end = k + 1 == n ? body_len : head + rest * (k + 1) / n;
         uint8_t frag[RP_DGRAM_MAX_BYTES];
@@ -1187,7 +1200,8 @@ int e2e_rawpsk_main(int argc, char **argv)
         {"server", 1, NULL, 's'},     {"src", 1, NULL, 'a'},       {"psk-identity", 1, NULL, 'i'},
         {"psk-key", 1, NULL, 'k'},    {"cipher", 1, NULL, 'c'},    {"empty-ext", 0, NULL, 'e'},
         {"split", 1, NULL, 'S'},      {"n-records", 1, NULL, 'n'}, {"hello", 1, NULL, 'H'},
-        {"timeout-ms", 1, NULL, 't'}, {"tag", 1, NULL, 'T'},       {NULL, 0, NULL, 0}};
+        {"timeout-ms", 1, NULL, 't'}, {"tag", 1, NULL, 'T'},       {"split-even", 0, NULL, 'E'},
+        {"reverse", 0, NULL, 'R'},    {"dup", 0, NULL, 'D'},       {NULL, 0, NULL, 0}};
     memset(rp, 0, sizeof(*rp));
     rp->psk_id = "gwe-client";
     rp->split = 1;
@@ -1228,6 +1242,15 @@ int e2e_rawpsk_main(int argc, char **argv)
             break;
         case 'T':
             tag = optarg;
+            break;
+        case 'E':
+            rp->split_even = true;
+            break;
+        case 'R':
+            rp->reverse = true;
+            break;
+        case 'D':
+            rp->dup = true;
             break;
         default:
             return 2;

@@ -1837,6 +1837,18 @@ static void test_rawpsk_no_extensions(void)
          "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256",
          {NULL},
          NULL},
+        /* reassembled before the cookie check (cp_ch_asm.h): the cookie
+         * in a later fragment, fragments in any order, duplicated */
+        {"both ClientHellos cut evenly in 4 (the cookie in a later fragment)",
+         "PSK-AES128-GCM-SHA256",
+         "TLS_PSK_WITH_AES_128_GCM_SHA256",
+         {"--split", "4", "--split-even", NULL},
+         " fragments=4 "},
+        {"3 even fragments, last first, each twice",
+         "PSK-AES128-CCM8",
+         "TLS_PSK_WITH_AES_128_CCM_8",
+         {"--split", "3", "--split-even", "--reverse", "--dup", NULL},
+         " fragments=3 "},
         {"five suites offered, empty block, 5 fragments",
          NULL,
          NULL,
