@@ -12,7 +12,11 @@
  *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D,
  *                       promiscuous: bool (default off)}]
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
- *                       cert2, key2, psk_file, ca_file,
+ *                       cert2, key2, certs: [{cert, key}] (up to 3 certificates
+ *                       with cert/cert2, one per key type: ECDSA P-256, ECDSA
+ *                       P-384, RSA 2048+; each handshake gets the one its
+ *                       ClientHello can use), psk_file, ca_file (client CAs;
+ *                       their names go into CertificateRequest),
  *                       client_auth: none|optional|require, suites: [..] or
  *                       "A:B", mtu, cookie, require_ems (default false: EMS
  *                       preferred), replay_window, retransmit_initial,
@@ -537,6 +541,60 @@ CR_WUR static int unknown_key(struct parse *ps, const char *full, const yaml_nod
     return fail(ps, node_line(kn), full, CR_ERR_DECODE, "unknown key");
 }
 
+/* ---- a listener's certs list --------------------------------------------- */
+
+CR_WUR static int cert_pair(struct parse *ps, void *obj, const char *path, const char *k,
+                            const yaml_node_t *kn, const yaml_node_t *v)
+{
+    struct gw_cert_cfg *c = obj;
+    char full[GW_CFG_KEY_PATH_MAX_LEN];
+    KEY_PATH(full, path, k);
+
+    if (strcmp(k, "cert") == 0) {
+        c->cert_line = node_line(kn);
+        return get_string(ps, v, full, c->cert_file, sizeof(c->cert_file));
+    }
+    if (strcmp(k, "key") == 0) {
+        c->key_line = node_line(kn);
+        return get_string(ps, v, full, c->key_file, sizeof(c->key_file));
+    }
+    return unknown_key(ps, full, kn);
+}
+
+/* `certs: [{cert: PATH, key: PATH}, ...]`: 1..GW_MAX_LISTENER_CERTS
+ * entries, each with both keys (how many cert/cert2 add is checked by
+ * gw_config_validate). */
+CR_WUR static int get_certs(struct parse *ps, const yaml_node_t *n, const char *key,
+                            struct gw_listener_cfg *l)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "expected a list of {cert: PATH, key: PATH}, got %s", node_kind(n));
+    unsigned i = 0;
+    memset(l->certs, 0, sizeof(l->certs));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++, i++) {
+        const yaml_node_t *e = yaml_document_get_node(ps->doc, *it);
+        char path[GW_CFG_KEY_PATH_MAX_LEN + 16];
+        snprintf(path, sizeof(path), "%s[%u]", key, i);
+        if (i == GW_MAX_LISTENER_CERTS)
+            return fail(ps, node_line(e), path, CR_ERR_LIMIT,
+                        "more than %d certificates (one per key type: ECDSA P-256, ECDSA P-384, "
+                        "RSA)",
+                        GW_MAX_LISTENER_CERTS);
+        struct gw_cert_cfg *c = &l->certs[i];
+        c->src_line = node_line(e);
+        CR_GUARD(walk_mapping(ps, e, path, c, cert_pair));
+        if (!c->cert_file[0] || !c->key_file[0])
+            return fail(ps, node_line(e), path, CR_ERR_INVAL, "missing required key '%s'",
+                        c->cert_file[0] ? "key" : "cert");
+    }
+    if (i == 0)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "empty certificate list");
+    l->n_certs = i;
+    return 0;
+}
+
 /* ---- ports ------------------------------------------------------------- */
 
 struct port_ctx {
@@ -615,6 +673,8 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         return get_string(ps, v, full, l->cert2_file, sizeof(l->cert2_file));
     if (strcmp(k, "key2") == 0)
         return get_string(ps, v, full, l->key2_file, sizeof(l->key2_file));
+    if (strcmp(k, "certs") == 0)
+        return get_certs(ps, v, full, l);
     if (strcmp(k, "psk_file") == 0)
         return get_string(ps, v, full, l->psk_file, sizeof(l->psk_file));
     if (strcmp(k, "ca_file") == 0)
@@ -1035,9 +1095,35 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                         CR_ERR_INVAL, "cert2 and key2 must be given together");
         if (l->cert2_file[0] && !l->cert_file[0])
             return fail(&ps, LISTENER_KEY(CERT2), kk, CR_ERR_INVAL, "cert2 given without cert");
-        if (!l->cert_file[0] && !l->psk_file[0])
+        if (!l->cert_file[0] && l->n_certs == 0 && !l->psk_file[0])
             return fail(&ps, line, key, CR_ERR_INVAL,
-                        "no credentials: give cert+key and/or psk_file");
+                        "no credentials: give cert+key (or certs) and/or psk_file");
+        /* One certificate per slot of the engine (ECDSA P-256, ECDSA P-384,
+         * RSA); which file fills which slot is only known when the keys
+         * are loaded, where a second one of a slot is refused. */
+        unsigned n_certs = (l->cert_file[0] != 0) + (l->cert2_file[0] != 0) + l->n_certs;
+        if (n_certs > GW_MAX_LISTENER_CERTS)
+            return fail(&ps, LISTENER_KEY(CERTS), kk, CR_ERR_INVAL,
+                        "%u certificates with cert/cert2, at most %d (one per key type: ECDSA "
+                        "P-256, ECDSA P-384, RSA)",
+                        n_certs, GW_MAX_LISTENER_CERTS);
+        for (unsigned j = 0; j < l->n_certs; j++) {
+            const struct gw_cert_cfg *c = &l->certs[j];
+            const char *same = strcmp(c->cert_file, l->cert_file) == 0    ? "cert"
+                               : strcmp(c->cert_file, l->cert2_file) == 0 ? "cert2"
+                                                                          : NULL;
+            for (unsigned k = 0; k < j && !same; k++)
+                if (strcmp(c->cert_file, l->certs[k].cert_file) == 0)
+                    same = "an earlier certs entry";
+            snprintf(kk, sizeof(kk), "listeners[%u].certs[%u].cert", i, j);
+            if (same)
+                return fail(&ps, c->cert_line ? c->cert_line : c->src_line, kk, CR_ERR_INVAL,
+                            "'%s' is already given as %s", c->cert_file, same);
+            CR_GUARD(
+                check_readable(&ps, c->cert_line ? c->cert_line : c->src_line, kk, c->cert_file));
+            snprintf(kk, sizeof(kk), "listeners[%u].certs[%u].key", i, j);
+            CR_GUARD(check_readable(&ps, c->key_line ? c->key_line : c->src_line, kk, c->key_file));
+        }
         if (l->hs.client_auth != HS_CLIENT_AUTH_NONE && !l->ca_file[0])
             return fail(&ps, LISTENER_KEY(CLIENT_AUTH), kk, CR_ERR_INVAL,
                         "client_auth needs ca_file");

@@ -17,6 +17,9 @@
 #define GW_PATH_MAX_LEN  256
 #define GW_ERR_MAX_LEN   512
 #define GW_MAX_WARNINGS  8
+/* certificates of one listener, all keys together (cert, cert2, certs):
+ * one per certificate slot of the engine (ECDSA P-256, ECDSA P-384, RSA) */
+#define GW_MAX_LISTENER_CERTS 3
 
 /* The keys of a port / listener entry that validation talks about, with
  * their names in the file: gw_config_validate() reports the line and name
@@ -39,6 +42,7 @@
     X(KEY, "key")                                                                                  \
     X(CERT2, "cert2")                                                                              \
     X(KEY2, "key2")                                                                                \
+    X(CERTS, "certs")                                                                              \
     X(PSK_FILE, "psk_file")                                                                        \
     X(CA_FILE, "ca_file")                                                                          \
     X(CLIENT_AUTH, "client_auth")
@@ -75,6 +79,14 @@ struct gw_port_cfg {
     uint32_t key_line[GW_PKEY_N]; /* line of each key; 0: not in the file */
 };
 
+/* One entry of a listener's `certs:` list. */
+struct gw_cert_cfg {
+    char cert_file[GW_PATH_MAX_LEN]; /* chain, leaf first */
+    char key_file[GW_PATH_MAX_LEN];
+    uint32_t src_line;            /* line of the entry */
+    uint32_t cert_line, key_line; /* lines of its keys */
+};
+
 struct gw_listener_cfg {
     char name[32];
     uint32_t ipv4;         /* host order; must be one of the ports' addresses */
@@ -85,6 +97,10 @@ struct gw_listener_cfg {
     char key_file[GW_PATH_MAX_LEN];
     char cert2_file[GW_PATH_MAX_LEN]; /* optional second (e.g. RSA) cert */
     char key2_file[GW_PATH_MAX_LEN];
+    /* `certs: [{cert, key}, ...]`, loaded after cert and cert2; with them
+     * at most GW_MAX_LISTENER_CERTS, one per slot (checked at load) */
+    struct gw_cert_cfg certs[GW_MAX_LISTENER_CERTS];
+    unsigned n_certs;
     char psk_file[GW_PATH_MAX_LEN]; /* psktool format; may be empty */
     char ca_file[GW_PATH_MAX_LEN];  /* client auth CA; may be empty */
     struct hs_params hs;            /* suites, mtu, cookie, timers, client auth */

@@ -1342,21 +1342,34 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
                      cr_strerror(rc));
             goto fail;
         }
-        if (l->cert_file[0] &&
-            (rc = hs_creds_load_cert(cl->creds, l->cert_file, l->key_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s", l->name,
-                     l->cert_file, l->key_file, cr_strerror(rc));
-            goto fail;
+        /* cert, cert2, then the certs list: each fills the slot of its key
+         * type (ECDSA P-256, ECDSA P-384, RSA); a second certificate of a
+         * slot is refused here, with the reason (hs_creds_last_error). */
+        const char *cert_files[2 + GW_MAX_LISTENER_CERTS], *key_files[2 + GW_MAX_LISTENER_CERTS];
+        unsigned n_cert_files = 0;
+        if (l->cert_file[0]) {
+            cert_files[n_cert_files] = l->cert_file;
+            key_files[n_cert_files++] = l->key_file;
         }
-        if (l->cert2_file[0] &&
-            (rc = hs_creds_load_cert(cl->creds, l->cert2_file, l->key2_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s", l->name,
-                     l->cert2_file, l->key2_file, cr_strerror(rc));
-            goto fail;
+        if (l->cert2_file[0]) {
+            cert_files[n_cert_files] = l->cert2_file;
+            key_files[n_cert_files++] = l->key2_file;
+        }
+        for (unsigned j = 0; j < l->n_certs && j < GW_MAX_LISTENER_CERTS; j++) {
+            cert_files[n_cert_files] = l->certs[j].cert_file;
+            key_files[n_cert_files++] = l->certs[j].key_file;
+        }
+        for (unsigned j = 0; j < n_cert_files; j++) {
+            if ((rc = hs_creds_load_cert(cl->creds, cert_files[j], key_files[j])) < 0) {
+                snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s (%s)",
+                         l->name, cert_files[j], key_files[j], cr_strerror(rc),
+                         hs_creds_last_error(cl->creds));
+                goto fail;
+            }
         }
         if (l->ca_file[0] && (rc = hs_creds_load_ca(cl->creds, l->ca_file)) < 0) {
-            snprintf(err, err_len, "listener %s: cannot load CA file %s: %s", l->name, l->ca_file,
-                     cr_strerror(rc));
+            snprintf(err, err_len, "listener %s: cannot load CA file %s: %s (%s)", l->name,
+                     l->ca_file, cr_strerror(rc), hs_creds_last_error(cl->creds));
             goto fail;
         }
         cl->ctx = hs_ctx_new(&l->hs, cl->creds);

@@ -81,8 +81,12 @@ int hs_suite_list_parse(const char *list, uint16_t *out_ids, unsigned max);
 struct hs_creds;
 CR_WUR struct hs_creds *hs_creds_new(void);
 void hs_creds_free(struct hs_creds *c);
-/* Server certificate chain (leaf first) + private key (ECDSA P-256/P-384 or
- * RSA), both PEM.  May be called once per key type. */
+/* Server certificate chain (leaf first) + private key, both PEM, into the
+ * slot of the key's type: ECDSA P-256, ECDSA P-384 or RSA (at least 2048
+ * bits).  Once per slot: a second certificate of a loaded slot is refused
+ * (CR_ERR_INVAL, hs_creds_last_error says which).  Each handshake picks
+ * one slot by what its ClientHello offers (suite, supported_groups,
+ * signature_algorithms), as libssl picks among its certificate slots. */
 CR_WUR int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path,
                               const char *key_pem_path);
 /* PSK identities, GnuTLS psktool format: `identity:hexkey` per line.
@@ -101,7 +105,9 @@ bool hs_creds_psk_kept(const struct hs_creds *c, const struct hs_psk_set *prev,
                        const char *identity);
 CR_WUR int hs_creds_add_psk(struct hs_creds *c, const char *identity, const uint8_t *key,
                             size_t key_len);
-/* CA bundle used to verify client certificates. */
+/* CA bundle used to verify client certificates; the subject names of its
+ * CAs are the certificate_authorities of our CertificateRequest (at most
+ * 16 KiB of them, else CR_ERR_LIMIT).  Replaces the previous bundle. */
 CR_WUR int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path);
 /* (added) PSK identity hint sent in ServerKeyExchange (RFC 4279 §2); with
  * none set, plain PSK suites send no ServerKeyExchange and ECDHE-PSK sends

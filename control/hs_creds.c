@@ -1,9 +1,11 @@
 /* hs_creds.c — server credentials: certificate chains and private keys
- * (ECDSA P-256/P-384, RSA) from PEM, PSK identities from GnuTLS psktool
- * files (`identity:hexkey`), and the CA bundle for client certificates.
+ * from PEM, one per slot (ECDSA P-256, ECDSA P-384, RSA 2048+: the
+ * HS_CERT_SLOTS of hs_priv.h), PSK identities from GnuTLS psktool files
+ * (`identity:hexkey`), and the CA bundle for client certificates with the
+ * list of its subject names that CertificateRequest carries.
  *
- * Owns: the keys, DER chains, PSK set and X509_STORE; wipes key material on
- * free.  Must not: use libssl; leave a half-loaded state on error (every
+ * Owns: the keys, DER chains, PSK set, X509_STORE and CA name list; wipes
+ * key material on free.  Must not: use libssl; leave a half-loaded state on error (every
  * load builds the new object completely and only then replaces the old).
  * Called only on the control-plane thread.
  */
@@ -68,14 +70,23 @@ void hs_creds_free(struct hs_creds *c)
     if (!c)
         return;
     psk_set_free(c->psk);
-    cert_slot_clear(&c->ecdsa);
-    cert_slot_clear(&c->rsa);
+    for (unsigned i = 0; i < HS_CERT_N; i++)
+        cert_slot_clear(&c->cert[i]);
     X509_STORE_free(c->ca);
+    free(c->ca_names);
     OPENSSL_cleanse(c, sizeof(*c));
     free(c);
 }
 
 /* ---- certificates ------------------------------------------------------- */
+
+const char *hs_cert_slot_name(enum hs_cert_slot_id id)
+{
+#define HS_CERT_X(name, text) text,
+    static const char *const names[HS_CERT_N] = {HS_CERT_SLOTS(HS_CERT_X)};
+#undef HS_CERT_X
+    return (unsigned)id < HS_CERT_N ? names[id] : "?";
+}
 
 /* Secret files (PSK lists, private keys) are read through a stdio buffer
  * of our own, wiped when the file is closed: glibc would otherwise malloc
@@ -129,6 +140,7 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const cha
         return CR_ERR_DECODE;
     }
     enum cr_pk_type type = cr_pk_type_of(slot.key);
+    enum hs_cert_slot_id id = HS_CERT_RSA;
     if (type == CR_PK_NONE) {
         set_err(c, "%s: key is neither EC nor RSA", key_pem_path);
         CR_ENSURE_GOTO(false, CR_ERR_UNSUPPORTED, fail);
@@ -141,7 +153,23 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const cha
             set_err(c, "%s: EC key must be on P-256 or P-384", key_pem_path);
             CR_ENSURE_GOTO(false, CR_ERR_UNSUPPORTED, fail);
         }
-        slot.ec_group = strcmp(curve, "prime256v1") == 0 ? CR_GROUP_SECP256R1 : CR_GROUP_SECP384R1;
+        bool p256 = strcmp(curve, "prime256v1") == 0;
+        slot.ec_group = p256 ? CR_GROUP_SECP256R1 : CR_GROUP_SECP384R1;
+        id = p256 ? HS_CERT_ECDSA_P256 : HS_CERT_ECDSA_P384;
+    } else if (EVP_PKEY_get_bits(slot.key) < HS_RSA_MIN_BITS) {
+        set_err(c, "%s: RSA key of %d bits, at least %d needed", key_pem_path,
+                EVP_PKEY_get_bits(slot.key), HS_RSA_MIN_BITS);
+        CR_ENSURE_GOTO(false, CR_ERR_UNSUPPORTED, fail);
+    }
+    /* One certificate per slot: the handshake chooses among the slots by
+     * what the client offers, so a second one of the same kind could never
+     * be chosen. */
+    if (c->cert[id].key != NULL) {
+        set_err(c,
+                "%s: a %s certificate is already loaded (one per key type: ECDSA P-256, "
+                "ECDSA P-384, RSA)",
+                chain_pem_path, hs_cert_slot_name(id));
+        CR_ENSURE_GOTO(false, CR_ERR_INVAL, fail);
     }
 
     f = fopen(chain_pem_path, "r");
@@ -172,11 +200,7 @@ int hs_creds_load_cert(struct hs_creds *c, const char *chain_pem_path, const cha
         CR_ENSURE_GOTO(false, CR_ERR_DECODE, fail);
     }
     fclose(f);
-    cert_slot_clear(type == CR_PK_EC ? &c->ecdsa : &c->rsa);
-    if (type == CR_PK_EC)
-        c->ecdsa = slot;
-    else
-        c->rsa = slot;
+    c->cert[id] = slot;
     c->err[0] = '\0';
     return 0;
 fail:
@@ -425,10 +449,73 @@ int hs_creds_set_psk_hint(struct hs_creds *c, const char *hint)
 
 /* ---- CA bundle ---------------------------------------------------------- */
 
+/* The subject names of the CA certificates in path, in file order, each
+ * as DistinguishedName<1..2^16-1> (RFC 5246 §7.4.4: "opaque
+ * DistinguishedName<1..2^16-1>"; the DER of the subject), a name repeated
+ * by several CAs once.  At most HS_CA_NAMES_MAX_BYTES. */
+static int ca_names_build(struct hs_creds *c, const char *path, uint8_t **out, size_t *out_len)
+{
+    STACK_OF(X509_INFO) *infos = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(c, "%s: %s", path, strerror(errno));
+        return CR_ERR_IO;
+    }
+    infos = PEM_X509_INFO_read(f, NULL, NULL, NULL);
+    fclose(f);
+    CR_ENSURE_GOTO(infos, CR_ERR_DECODE, fail);
+    buf = malloc(HS_CA_NAMES_MAX_BYTES);
+    CR_ENSURE_GOTO(buf, CR_ERR_NOMEM, fail);
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        const X509_INFO *xi = sk_X509_INFO_value(infos, i);
+        if (xi->x509 == NULL)
+            continue; /* a CRL or a lone key */
+        unsigned char *der = NULL;
+        int n = i2d_X509_NAME(X509_get_subject_name(xi->x509), &der);
+        CR_ENSURE_GOTO(n > 0, CR_ERR_CRYPTO, fail);
+        bool dup = false;
+        for (size_t off = 0; off < len && !dup; off += 2 + ((size_t)buf[off] << 8 | buf[off + 1]))
+            dup = ((size_t)buf[off] << 8 | buf[off + 1]) == (size_t)n &&
+                  memcmp(buf + off + 2, der, (size_t)n) == 0;
+        if (!dup && ((size_t)n > UINT16_MAX || 2 + (size_t)n > HS_CA_NAMES_MAX_BYTES - len)) {
+            OPENSSL_free(der);
+            set_err(c,
+                    "%s: the CA subject names take more than %d bytes (CertificateRequest "
+                    "certificate_authorities); use a smaller client-CA bundle",
+                    path, HS_CA_NAMES_MAX_BYTES);
+            CR_ENSURE_GOTO(false, CR_ERR_LIMIT, fail);
+        }
+        if (!dup) {
+            buf[len] = (uint8_t)(n >> 8);
+            buf[len + 1] = (uint8_t)n;
+            memcpy(buf + len + 2, der, (size_t)n);
+            len += 2 + (size_t)n;
+        }
+        OPENSSL_free(der);
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    *out = buf;
+    *out_len = len;
+    return 0;
+fail:
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    free(buf);
+    if (rc != CR_ERR_LIMIT)
+        set_err(c, "%s: cannot read the CA certificates' names", path);
+    return rc;
+}
+
 int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path)
 {
     X509_STORE *st;
     X509_LOOKUP *lu;
+    uint8_t *names = NULL;
+    size_t names_len = 0;
+    int rc;
 
     CR_ENSURE(c && ca_pem_path, CR_ERR_INVAL);
     st = X509_STORE_new();
@@ -439,8 +526,16 @@ int hs_creds_load_ca(struct hs_creds *c, const char *ca_pem_path)
         X509_STORE_free(st);
         return CR_ERR_IO;
     }
-    X509_STORE_free(c->ca);
-    c->ca = st;
     c->err[0] = '\0';
+    rc = ca_names_build(c, ca_pem_path, &names, &names_len);
+    if (rc < 0) {
+        X509_STORE_free(st);
+        return rc;
+    }
+    X509_STORE_free(c->ca);
+    free(c->ca_names);
+    c->ca = st;
+    c->ca_names = names;
+    c->ca_names_len = names_len;
     return 0;
 }

@@ -212,6 +212,9 @@ struct hs {
     unsigned n_offer_suites;
     bool offer_ems, offer_groups, offer_x25519, offer_p256, offer_p384, offer_sig_algs;
     const struct hs_suite_info *suite;
+    /* the server certificate of a certificate suite, chosen with it
+     * (choose_cert); NULL for PSK suites.  Points into ctx->creds. */
+    const struct hs_cert_slot *cert;
 
     struct hs_reasm reasm;
     struct hs_flight flight;
@@ -746,29 +749,99 @@ static uint16_t choose_group(const struct client_hello *ch)
     return 0;
 }
 
-static uint16_t choose_sig_scheme(const struct client_hello *ch, EVP_PKEY *key)
+/* The signature scheme our key in slot id makes for this client, or 0;
+ * *out_native says whether it is the scheme of the key's own curve
+ * (ecdsa_secp256r1_sha256 for P-256, ecdsa_secp384r1_sha384 for P-384) or
+ * the RFC 5246 default.  In TLS 1.2 an ECDSA scheme names the hash only
+ * (RFC 8422 §5.1.1), so the other curve's scheme also fits, as a second
+ * choice; SHA-1 only when the client listed it. */
+static uint16_t choose_sig_scheme(const struct client_hello *ch, enum hs_cert_slot_id id,
+                                  bool *out_native)
 {
-    static const uint16_t ec_pref[] = {CR_SIG_ECDSA_SECP256R1_SHA256,
-                                       CR_SIG_ECDSA_SECP384R1_SHA384};
+    static const uint16_t p256_pref[] = {CR_SIG_ECDSA_SECP256R1_SHA256,
+                                         CR_SIG_ECDSA_SECP384R1_SHA384, CR_SIG_ECDSA_SHA1};
+    static const uint16_t p384_pref[] = {CR_SIG_ECDSA_SECP384R1_SHA384,
+                                         CR_SIG_ECDSA_SECP256R1_SHA256, CR_SIG_ECDSA_SHA1};
     static const uint16_t rsa_pref[] = {CR_SIG_RSA_PKCS1_SHA256, CR_SIG_RSA_PSS_RSAE_SHA256,
-                                        CR_SIG_RSA_PKCS1_SHA384};
-    enum cr_pk_type t = cr_pk_type_of(key);
+                                        CR_SIG_RSA_PKCS1_SHA384, CR_SIG_RSA_PKCS1_SHA1};
+    const uint16_t *pref = id == HS_CERT_ECDSA_P256   ? p256_pref
+                           : id == HS_CERT_ECDSA_P384 ? p384_pref
+                                                      : rsa_pref;
+    size_t n = id == HS_CERT_RSA ? sizeof(rsa_pref) / sizeof(rsa_pref[0])
+                                 : sizeof(p256_pref) / sizeof(p256_pref[0]);
 
-    if (t == CR_PK_NONE)
-        return 0;
     /* RFC 5246 §7.4.1.4.1: "If the client does not send the
      * signature_algorithms extension, the server MUST ... behave as if the
      * client had sent the value {sha1,rsa}" / "{sha1,ecdsa}". */
+    *out_native = true;
     if (!ch->sig_algs_sent)
-        return t == CR_PK_EC ? CR_SIG_ECDSA_SHA1 : CR_SIG_RSA_PKCS1_SHA1;
-    const uint16_t *pref = t == CR_PK_EC ? ec_pref : rsa_pref;
-    size_t n = t == CR_PK_EC ? sizeof(ec_pref) / sizeof(ec_pref[0])
-                             : sizeof(rsa_pref) / sizeof(rsa_pref[0]);
+        return id == HS_CERT_RSA ? CR_SIG_RSA_PKCS1_SHA1 : CR_SIG_ECDSA_SHA1;
     for (size_t i = 0; i < n; i++)
         for (unsigned j = 0; j < ch->n_sig_algs; j++)
-            if (ch->sig_algs[j] == pref[i])
+            if (ch->sig_algs[j] == pref[i] && cr_sig_scheme_supported(pref[i])) {
+                *out_native = i == 0;
                 return pref[i];
+            }
     return 0;
+}
+
+static bool group_offered(const struct client_hello *ch, uint16_t group)
+{
+    return group == CR_GROUP_SECP256R1 ? ch->p256 : group == CR_GROUP_SECP384R1 && ch->p384;
+}
+
+/* The server certificate for a suite of kex, as libssl chooses among its
+ * certificate slots (ssl3_choose_cipher / tls_choose_sigalg): RSA suites
+ * take the RSA slot; ECDHE_ECDSA suites the ECDSA slot whose curve the
+ * client can verify and for which a signature scheme fits, preferring the
+ * one whose own scheme the client listed, then P-256 before P-384.
+ * Returns the slot (and *out_scheme), or NULL with *out_reason saying why
+ * none: NO_SIG_SCHEME when a certificate's curve was acceptable, else
+ * NO_SHARED_GROUP. */
+static const struct hs_cert_slot *choose_cert(const struct hs_creds *cr,
+                                              const struct client_hello *ch, enum hs_kex kex,
+                                              uint16_t *out_scheme, enum hs_fail_reason *out_reason)
+{
+    const struct hs_cert_slot *second = NULL;
+    uint16_t second_scheme = 0;
+    bool curve_ok = false;
+
+    *out_reason = HS_FAIL_NO_SHARED_SUITE; /* no certificate for kex at all */
+    for (unsigned id = 0; id < HS_CERT_N; id++) {
+        const struct hs_cert_slot *slot = &cr->cert[id];
+        if (!slot->key || (id == HS_CERT_RSA) != (kex == HS_KEX_ECDHE_RSA))
+            continue;
+        /* RFC 8422 §5.1: "the client's Supported Elliptic Curves
+         * Extension ... the server ... MUST NOT negotiate the use of an
+         * ECC cipher suite" whose certificate's curve the client did not
+         * list (§2.1: "The server's certificate MUST contain an
+         * ECDSA-capable public key"; the curve is one the client can
+         * use); without the extension any curve will do (§4). */
+        if (slot->ec_group && ch->groups_sent && !group_offered(ch, slot->ec_group)) {
+            *out_reason = HS_FAIL_NO_SHARED_GROUP;
+            continue;
+        }
+        curve_ok = true;
+        bool native = false;
+        uint16_t scheme = choose_sig_scheme(ch, (enum hs_cert_slot_id)id, &native);
+        if (!scheme || !cr_sig_scheme_fits(scheme, slot->key))
+            continue;
+        if (native) {
+            *out_scheme = scheme;
+            return slot;
+        }
+        if (!second) {
+            second = slot;
+            second_scheme = scheme;
+        }
+    }
+    if (second) {
+        *out_scheme = second_scheme;
+        return second;
+    }
+    if (curve_ok)
+        *out_reason = HS_FAIL_NO_SIG_SCHEME;
+    return NULL;
 }
 
 /* Whether the client offered a plain-PSK suite we could use (then a
@@ -796,6 +869,7 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
         if (!s || !suite_offered(ch, s->id))
             continue;
         uint16_t scheme = 0;
+        const struct hs_cert_slot *cert = NULL;
         switch (s->kex) {
         case HS_KEX_PSK:
             if (!hs_creds_has_psk(cr))
@@ -807,25 +881,23 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
             break;
         case HS_KEX_ECDHE_ECDSA:
         case HS_KEX_ECDHE_RSA: {
-            const struct hs_cert_slot *slot = s->kex == HS_KEX_ECDHE_ECDSA ? &cr->ecdsa : &cr->rsa;
-            if (!slot->key || !ecdhe_ok)
+            /* The ECDHE group (choose_group) is independent of the
+             * certificate's curve: both only have to be ones the client
+             * listed. */
+            if (!ecdhe_ok)
                 continue;
-            /* RFC 8422 §5.1 / §2.1: the ECDSA certificate's curve must be
-             * one the client listed in supported_groups. */
-            if (slot->ec_group && ch->groups_sent &&
-                !(slot->ec_group == CR_GROUP_SECP256R1 ? ch->p256 : ch->p384)) {
-                cert_curve_missing = true;
-                continue;
-            }
-            scheme = choose_sig_scheme(ch, slot->key);
-            if (!scheme) {
-                sig_scheme_missing = true;
+            enum hs_fail_reason why;
+            cert = choose_cert(cr, ch, s->kex, &scheme, &why);
+            if (!cert) {
+                cert_curve_missing |= why == HS_FAIL_NO_SHARED_GROUP;
+                sig_scheme_missing |= why == HS_FAIL_NO_SIG_SCHEME;
                 continue;
             }
             break;
         }
         }
         hs->suite = s;
+        hs->cert = cert;
         hs->group = s->kex == HS_KEX_PSK ? 0 : group;
         hs->sig_scheme = scheme;
         return 0;
@@ -855,7 +927,7 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
 
 static const struct hs_cert_slot *server_cert(const struct hs *hs)
 {
-    return hs->suite->kex == HS_KEX_ECDHE_ECDSA ? &hs->ctx->creds->ecdsa : &hs->ctx->creds->rsa;
+    return hs->cert; /* choose_suite picked it with the suite */
 }
 
 /* Signature schemes we accept in the client's CertificateVerify. */
@@ -983,7 +1055,15 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
         for (size_t i = 0; i < N_CV_SCHEMES; i++)
             hs_buf_u16(&b, cv_schemes[i]);
         hs_buf_close(&b, 2, m2);
-        hs_buf_u16(&b, 0); /* certificate_authorities: any */
+        /* "certificate_authorities: A list of the distinguished names
+         * [X501] of acceptable certificate_authorities, represented in
+         * DER-encoded format" — the subjects of our client-CA store, each
+         * DistinguishedName<1..2^16-1> (hs_creds_load_ca built them, at
+         * most HS_CA_NAMES_MAX_BYTES); empty means any. */
+        hs_buf_open(&b, 2, &m2);
+        if (cr->ca_names_len > 0)
+            hs_buf_bytes(&b, cr->ca_names, cr->ca_names_len);
+        hs_buf_close(&b, 2, m2);
         CR_GUARD_GOTO(add_message(hs, 0, MT_CERTIFICATE_REQUEST, &b), done);
     }
 

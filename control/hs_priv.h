@@ -37,6 +37,28 @@ struct hs_psk_set {
     unsigned cap;
 };
 
+/* The server certificate slots of one listener's credentials, as libssl
+ * keeps one certificate per key type (SSL_PKEY_*): the handshake picks one
+ * per ClientHello (hs_engine.c choose_cert).  X(NAME, text); the order is
+ * the preference among the ECDSA slots when the client allows both. */
+#define HS_CERT_SLOTS(X)                                                                           \
+    X(ECDSA_P256, "ECDSA P-256")                                                                   \
+    X(ECDSA_P384, "ECDSA P-384")                                                                   \
+    X(RSA, "RSA")
+enum hs_cert_slot_id {
+#define HS_CERT_X(name, text) HS_CERT_##name,
+    HS_CERT_SLOTS(HS_CERT_X)
+#undef HS_CERT_X
+    HS_CERT_N
+};
+#define HS_RSA_MIN_BITS 2048 /* smaller RSA keys are refused at load */
+/* certificate_authorities of our CertificateRequest (RFC 5246 §7.4.4):
+ * the DER subject names of the client-CA store, each with its 2-byte
+ * length, at most this many bytes in all (a larger store is refused at
+ * load: the message stays far below HS_MSG_MAX_BYTES and the flight a few
+ * dozen datagrams) */
+#define HS_CA_NAMES_MAX_BYTES (16 * 1024)
+
 struct hs_cert_slot {
     EVP_PKEY *key;                       /* NULL: slot empty */
     uint16_t ec_group;                   /* NamedGroup of an EC key, else 0 */
@@ -46,10 +68,14 @@ struct hs_cert_slot {
 };
 
 struct hs_creds {
-    struct hs_psk_set *psk; /* swapped whole on reload */
-    struct hs_cert_slot ecdsa;
-    struct hs_cert_slot rsa;
+    struct hs_psk_set *psk;              /* swapped whole on reload */
+    struct hs_cert_slot cert[HS_CERT_N]; /* by enum hs_cert_slot_id */
     X509_STORE *ca;
+    /* DistinguishedName list of the CA store for CertificateRequest: each
+     * name as opaque DistinguishedName<1..2^16-1> (length + DER), in the
+     * order of the CA file, duplicates once */
+    uint8_t *ca_names;
+    size_t ca_names_len;
     uint8_t psk_hint[HS_PSK_HINT_MAX_LEN];
     size_t psk_hint_len;
     bool has_psk_hint;
@@ -59,6 +85,7 @@ struct hs_creds {
 const struct hs_psk_entry *hs_creds_find_psk(const struct hs_creds *c, const uint8_t *id,
                                              size_t id_len);
 bool hs_creds_has_psk(const struct hs_creds *c);
+const char *hs_cert_slot_name(enum hs_cert_slot_id id);
 
 struct hs_ctx {
     struct hs_params p;

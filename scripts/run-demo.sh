@@ -119,6 +119,11 @@ rm -f "$DEMO/psk.txt" "$SOCK"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -keyout "$DEMO/key.pem" -out "$DEMO/cert.pem" -subj "/CN=dtlsgw-demo" \
     -addext "subjectAltName=IP:$GW_IP" 2>/dev/null
+# A P-384 certificate beside it (the listeners' certs: list): a client that
+# offers only P-384/P-521 gets this one, the others the P-256 one.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -days 30 \
+    -keyout "$DEMO/key-p384.pem" -out "$DEMO/cert-p384.pem" -subj "/CN=dtlsgw-demo-p384" \
+    -addext "subjectAltName=IP:$GW_IP" 2>/dev/null
 psktool -u "$PSK_ID" -p "$DEMO/psk.txt" >/dev/null
 PSK_HEX=$(sed -n "s/^$PSK_ID://p" "$DEMO/psk.txt")
 echo "$COAP_ID:$(printf %s "$COAP_KEY" | od -An -tx1 | tr -d ' \n')" >> "$DEMO/psk.txt"
@@ -150,8 +155,9 @@ listeners:
     port: 5684
     backend: $BE_IP:5683
     psk_file: $DEMO/psk.txt
-    cert: $DEMO/cert.pem
-    key: $DEMO/key.pem
+    certs:
+      - {cert: $DEMO/cert.pem, key: $DEMO/key.pem}
+      - {cert: $DEMO/cert-p384.pem, key: $DEMO/key-p384.pem}
     idle_timeout: 300s
     nat_ports: 20000-29999
   - name: echo
@@ -159,8 +165,9 @@ listeners:
     port: 4433
     backend: $BE_IP:7
     psk_file: $DEMO/psk.txt
-    cert: $DEMO/cert.pem
-    key: $DEMO/key.pem
+    certs:
+      - {cert: $DEMO/cert.pem, key: $DEMO/key.pem}
+      - {cert: $DEMO/cert-p384.pem, key: $DEMO/key-p384.pem}
     idle_timeout: 300s
     nat_ports: 30000-39999
 control_socket: $SOCK
@@ -214,6 +221,9 @@ $(log "dtlsgw is running; try these from another terminal:")
   # ECDHE-ECDSA with the demo certificate:
   $C openssl s_client -dtls1_2 -connect $GW_IP:4433 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 \\
       -CAfile $DEMO/cert.pem -verify_ip $GW_IP
+  # a client offering only P-384/P-521 gets the P-384 certificate:
+  $C openssl s_client -dtls1_2 -connect $GW_IP:4433 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 \\
+      -groups P-384:P-521 -CAfile $DEMO/cert-p384.pem -verify_ip $GW_IP
   # GnuTLS, PSK and certificate:
   $C gnutls-cli --udp --port 4433 --pskusername $PSK_ID --pskkey $PSK_HEX \\
       --priority 'NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK' $GW_IP
@@ -252,6 +262,10 @@ if [ "$CHECK" -eq 1 ]; then
         "(sleep 2; echo $line-ec; sleep 2) | timeout 8 $C openssl s_client -dtls1_2 -quiet \
          -connect $GW_IP:4433 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 \
          -CAfile $DEMO/cert.pem -verify_ip $GW_IP -verify_return_error"
+    check "openssl s_client P-384:P-521 only" "$line-p384" bash -c \
+        "(sleep 2; echo $line-p384; sleep 2) | timeout 8 $C openssl s_client -dtls1_2 -quiet \
+         -connect $GW_IP:4433 -cipher ECDHE-ECDSA-AES128-GCM-SHA256 -groups P-384:P-521 \
+         -CAfile $DEMO/cert-p384.pem -verify_ip $GW_IP -verify_return_error"
     check "gnutls-cli PSK" "$line-gt" bash -c \
         "(sleep 2; echo $line-gt; sleep 2) | timeout 8 $C gnutls-cli --udp --port 4433 \
          --pskusername $PSK_ID --pskkey $PSK_HEX \

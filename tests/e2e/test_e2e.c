@@ -477,7 +477,10 @@ static int make_creds(void)
               "-keyout ec.key -out ec.crt -days 30 -subj /CN=gwe-gateway "
               "-addext subjectAltName=IP:" GW_IP ",DNS:gwe-gateway; "
               "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.crt "
-              "-days 30 -subj /CN=gwe-gateway-rsa -addext subjectAltName=IP:" GW_IP,
+              "-days 30 -subj /CN=gwe-gateway-rsa -addext subjectAltName=IP:" GW_IP "; "
+              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes "
+              "-keyout ec384.key -out ec384.crt -days 30 -subj /CN=gwe-gateway-p384 "
+              "-addext subjectAltName=IP:" GW_IP,
               g_dir);
 }
 
@@ -502,6 +505,8 @@ static int write_config(void)
             "    key: %s/ec.key\n"
             "    cert2: %s/rsa.crt\n"
             "    key2: %s/rsa.key\n"
+            "    certs:\n"
+            "      - {cert: %s/ec384.crt, key: %s/ec384.key}\n"
             "    idle_timeout: 120s\n"
             "    retransmit_initial: 500ms\n"
             "    nat_ports: 20000-29999\n"
@@ -532,9 +537,9 @@ static int write_config(void)
             "cookie_rotate: %dms\n"
             "max_sessions: 4096\n"
             "max_handshakes_per_source: %d\n",
-            PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE, g_dir,
-            E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock, E2E_COOKIE_ROTATE_MS,
-            E2E_HS_PER_SOURCE);
+            PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE,
+            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock,
+            E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
     return 0;
 }
@@ -1680,6 +1685,45 @@ static void test_impaired_path(void)
  * or libssl told not to) is served on the default settings, its session
  * counted CP_SESS_NO_EMS (never resumable, RFC 7627 §5.3).  Before, EMS
  * was required by default: handshake_failure. */
+/* Issue 9: the echo listener holds P-256 (cert), RSA (cert2) and P-384
+ * (certs:) certificates.  openssl s_client offering only P-384 and P-521
+ * completes and sees the P-384 certificate (it trusts only that one and
+ * checks it); a P-256 client gets the P-256 certificate; both exchange
+ * data through the gateway. */
+static void test_cert_per_client_groups(void)
+{
+    REQUIRE_READY();
+    static const struct {
+        const char *name, *groups, *ca, *subject;
+    } cases[] = {
+        {"p384-only", "P-384:P-521", "ec384.crt", "subject=CN = gwe-gateway-p384\n"},
+        {"p256-only", "P-256", "ec.crt", "subject=CN = gwe-gateway\n"},
+        {"p384-p256", "P-384:P-256", "ec.crt", "subject=CN = gwe-gateway\n"},
+    };
+    char p[E2E_PATH_MAX_LEN];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct argvb b = {.n = 0};
+        av(&b, "openssl");
+        av(&b, "s_client");
+        av(&b, "-dtls1_2");
+        av(&b, "-connect");
+        av(&b, GW_IP ":%d", PORT_ECHO);
+        av(&b, "-cipher");
+        av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+        av(&b, "-groups");
+        av(&b, "%s", cases[i].groups);
+        av(&b, "-CAfile");
+        av(&b, "%s", path_in(p, sizeof(p), cases[i].ca));
+        av(&b, "-verify_return_error");
+        av(&b, "-verify_ip");
+        av(&b, GW_IP);
+        bool ok = echo_session(cases[i].name, &b, "Cipher is ", cases[i].subject);
+        printf("  openssl s_client -groups %-12s certificate %-10s %s\n", cases[i].groups,
+               cases[i].ca, ok ? "PASS" : "FAIL");
+        CU_ASSERT(ok);
+    }
+}
+
 static void test_no_ems_client(void)
 {
     REQUIRE_READY();
@@ -2519,6 +2563,8 @@ void cu_register(void)
     CU_pSuite s = CU_add_suite("e2e", suite_init, suite_clean);
     CU_add_test(s, "openssl s_client, every suite", test_openssl_suites);
     CU_add_test(s, "gnutls-cli, every suite", test_gnutls);
+    CU_add_test(s, "P-256, P-384 and RSA certificates: each client gets the one it can use",
+                test_cert_per_client_groups);
     CU_add_test(s, "coap-client-openssl/-gnutls byte-exact", test_coap);
     CU_add_test(s, "200 clients, garbage, replays", test_many_clients_and_garbage);
     CU_add_test(s, "idle session reaped", test_idle_reap);

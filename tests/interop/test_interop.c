@@ -247,6 +247,9 @@ static const char *k_credgen =
     /* ECDSA P-256 self-signed server cert */
     "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key"
     "  -subj /CN=localhost -days 30 -addext \"$SAN\" -out ec.crt\n"
+    /* ECDSA P-384 self-signed server cert: the listener's third slot */
+    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout ec384.key"
+    "  -subj /CN=dtlsgw-p384 -days 30 -addext \"$SAN\" -out ec384.crt\n"
     /* RSA-2048 self-signed server cert */
     "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -subj /CN=localhost"
     "  -days 30 -addext \"$SAN\" -out rsa.crt\n"
@@ -820,9 +823,14 @@ static int suite_init(void)
     in_dir(lch, sizeof(lch), "lchain.pem");
     in_dir(lk, sizeof(lk), "lleaf.key");
 
-    const char *echo_args[] = {"--echo", "--psk-file", psk,       "--cert", ec,
-                               "--key",  eck,          "--cert",  rsa,      "--key",
-                               rsak,     "--capture",  g_capture, NULL};
+    char ec384[IOP_PATH_MAX_LEN], ec384k[IOP_PATH_MAX_LEN];
+    in_dir(ec384, sizeof(ec384), "ec384.crt");
+    in_dir(ec384k, sizeof(ec384k), "ec384.key");
+    /* P-256, P-384 and RSA certificates: each client gets the one its
+     * ClientHello can use */
+    const char *echo_args[] = {"--echo", "--psk-file", psk,    "--cert",    ec,        "--key",
+                               eck,      "--cert",     rsa,    "--key",     rsak,      "--cert",
+                               ec384,    "--key",      ec384k, "--capture", g_capture, NULL};
     const char *mtu_args[] = {"--echo", "--mtu", "576",        "--cert", lch,
                               "--key",  lk,      "--psk-file", psk,      NULL};
     const char *cauth_args[] = {"--echo",    "--cert",  ec,  "--key",
@@ -998,6 +1006,60 @@ static void test_openssl_groups(void)
         r.expect[2] = groups[g].temp_key;
         CU_ASSERT_TRUE(run_echo(&r));
     }
+}
+
+/* Issue 9: a client that offers only P-384 and P-521 is served with the
+ * listener's P-384 certificate (RFC 8422 §5.1), by openssl s_client (with
+ * its default signature algorithms and with ECDSA+SHA384 only) and by
+ * gnutls-cli allowing only SECP384R1/SECP521R1.  Each client trusts only
+ * ec384.crt and checks it, so another certificate fails the run; its
+ * output must also show the certificate's subject.  A P-256 client of the
+ * same listener still gets the P-256 certificate. */
+static void test_p384_only_clients(void)
+{
+    static const char *const sigalgs[] = {NULL, "ECDSA+SHA384"};
+    struct run r;
+    static struct argvb b;
+    char p[IOP_PATH_MAX_LEN];
+    for (unsigned i = 0; i < 2; i++) {
+        openssl_suite_run(&r, &b, 6, &g_echo); /* ECDHE-ECDSA-AES128-GCM-SHA256 */
+        r.what = sigalgs[i] ? "P-384:P-521 only, ECDSA+SHA384" : "P-384:P-521 only";
+        ossl_argv(&b, g_echo.port, "ECDHE-ECDSA-AES128-GCM-SHA256");
+        ossl_ca(&b, "ec384.crt");
+        av(&b, "-groups");
+        av(&b, "P-384:P-521");
+        if (sigalgs[i]) {
+            av(&b, "-sigalgs");
+            av(&b, "%s", sigalgs[i]);
+        }
+        run_set_argv(&r, &b);
+        r.expect[1] = "subject=CN = dtlsgw-p384";
+        r.expect[2] = "Server Temp Key: ECDH, secp384r1";
+        r.expect[3] = sigalgs[i] ? "Peer signing digest: SHA384" : "Verify return code: 0 (ok)";
+        CU_ASSERT_TRUE(run_echo(&r));
+    }
+    /* the P-256 client beside it */
+    openssl_suite_run(&r, &b, 6, &g_echo);
+    r.what = "P-256 only: the P-256 certificate";
+    av(&b, "-groups");
+    av(&b, "P-256");
+    run_set_argv(&r, &b);
+    r.expect[1] = "subject=CN = localhost";
+    r.expect[2] = "Verify return code: 0 (ok)";
+    CU_ASSERT_TRUE(run_echo(&r));
+
+    gnutls_suite_run(&r, &b, 6, &g_echo);
+    r.what = "SECP384R1/SECP521R1 only";
+    gnutls_argv(&b, g_echo.port,
+                "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-ECDSA:-CIPHER-ALL:+AES-128-GCM:"
+                "-CURVE-ALL:+CURVE-SECP384R1:+CURVE-SECP521R1");
+    av(&b, "--x509cafile");
+    av(&b, "%s", in_dir(p, sizeof(p), "ec384.crt"));
+    av(&b, "127.0.0.1");
+    run_set_argv(&r, &b);
+    r.expect[0] = "-(ECDHE-SECP384R1)-(ECDSA-";
+    r.expect[2] = "subject `CN=dtlsgw-p384'";
+    CU_ASSERT_TRUE(run_echo(&r));
 }
 
 /* A Certificate flight of several KB fragmented to MTU 576 (both ways). */
@@ -1645,6 +1707,7 @@ void cu_register(void)
     CU_add_test(s, "openssl s_client, every suite", test_openssl_suites);
     CU_add_test(s, "gnutls-cli, every suite", test_gnutls_suites);
     CU_add_test(s, "openssl s_client, ECDHE groups", test_openssl_groups);
+    CU_add_test(s, "P-384-only clients get the P-384 certificate", test_p384_only_clients);
     CU_add_test(s, "long chain at MTU 576", test_mtu_long_chain);
     CU_add_test(s, "client certificates", test_client_auth);
     CU_add_test(s, "server suite preference", test_preference);

@@ -1,6 +1,7 @@
 /* test_creds.c — control/hs_creds.c: psktool files (good, bad lines with
  * file:line errors, duplicates, atomic reload), certificate chains and keys
- * (EC P-256/P-384, RSA, mismatched key, bad files), CA bundles, PSK hint.
+ * (EC P-256/P-384, RSA, mismatched key, bad files, one per slot), CA
+ * bundles, PSK hint.
  */
 #ifndef NO_COMPAT_IMB_API_053
 #define NO_COMPAT_IMB_API_053
@@ -219,20 +220,26 @@ static void test_certs(void)
 
     struct hs_creds *c = hs_creds_new();
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec-cert.pem"), fpath("ec-key.pem")), 0);
-    CU_ASSERT_PTR_NOT_NULL(c->ecdsa.key);
-    CU_ASSERT_EQUAL(c->ecdsa.n, 1);
-    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 23);
-    CU_ASSERT_PTR_NULL(c->rsa.key);
+    CU_ASSERT_PTR_NOT_NULL(c->cert[HS_CERT_ECDSA_P256].key);
+    CU_ASSERT_EQUAL(c->cert[HS_CERT_ECDSA_P256].n, 1);
+    CU_ASSERT_EQUAL(c->cert[HS_CERT_ECDSA_P256].ec_group, 23);
+    CU_ASSERT_PTR_NULL(c->cert[HS_CERT_RSA].key);
+    CU_ASSERT_PTR_NULL(c->cert[HS_CERT_ECDSA_P384].key);
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("rsa-cert.pem"), fpath("rsa-key.pem")), 0);
-    CU_ASSERT_PTR_NOT_NULL(c->rsa.key);
-    /* Reload of the EC slot replaces it. */
+    CU_ASSERT_PTR_NOT_NULL(c->cert[HS_CERT_RSA].key);
+    /* P-384 goes into its own slot beside P-256. */
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec384-cert.pem"), fpath("ec384-key.pem")), 0);
-    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 24);
+    CU_ASSERT_EQUAL(c->cert[HS_CERT_ECDSA_P384].ec_group, 24);
+    CU_ASSERT_EQUAL(c->cert[HS_CERT_ECDSA_P256].ec_group, 23);
+    hs_creds_free(c);
+    c = hs_creds_new();
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec384-cert.pem"), fpath("ec384-key.pem")), 0);
     /* Failures leave the slot alone and say why. */
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("mismatch-cert.pem"), fpath("mismatch-key.pem")),
                     CR_ERR_VERIFY);
     CU_ASSERT_PTR_NOT_NULL(strstr(hs_creds_last_error(c), "does not match"));
-    CU_ASSERT_EQUAL(c->ecdsa.ec_group, 24);
+    CU_ASSERT_EQUAL(c->cert[HS_CERT_ECDSA_P384].ec_group, 24);
+    CU_ASSERT_PTR_NULL(c->cert[HS_CERT_ECDSA_P256].key);
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("ec521-cert.pem"), fpath("ec521-key.pem")),
                     CR_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("nope.pem"), fpath("ec-key.pem")), CR_ERR_IO);
@@ -257,6 +264,55 @@ static void test_certs(void)
     EVP_PKEY_free(ec384);
     EVP_PKEY_free(ec521);
     EVP_PKEY_free(rsa);
+}
+
+/* One certificate per slot (ECDSA P-256, ECDSA P-384, RSA): a second one
+ * of a loaded slot is refused with a reason naming the slot, the first
+ * stays; small RSA keys are refused.  Public API only. */
+static void test_cert_slot_once(void)
+{
+    EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *a384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    EVP_PKEY *b384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    EVP_PKEY *ra = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *rb = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+    EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    write_key_cert("s256a", a, a);
+    write_key_cert("s256b", b, b);
+    write_key_cert("s384a", a384, a384);
+    write_key_cert("s384b", b384, b384);
+    write_key_cert("srsaa", ra, ra);
+    write_key_cert("srsab", rb, rb);
+    write_key_cert("srsa1024", small, small);
+
+    struct hs_creds *c = hs_creds_new();
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("srsa1024-cert.pem"), fpath("srsa1024-key.pem")),
+                    CR_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(hs_creds_last_error(c), "at least 2048"));
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("s256a-cert.pem"), fpath("s256a-key.pem")), 0);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("s384a-cert.pem"), fpath("s384a-key.pem")), 0);
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("srsaa-cert.pem"), fpath("srsaa-key.pem")), 0);
+    static const struct {
+        const char *prefix, *slot;
+    } again[] = {{"s256b", "ECDSA P-256"}, {"s384b", "ECDSA P-384"}, {"srsab", "RSA"}};
+    for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++) {
+        char cert[64], key[64];
+        snprintf(cert, sizeof(cert), "%s-cert.pem", again[i].prefix);
+        snprintf(key, sizeof(key), "%s-key.pem", again[i].prefix);
+        CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath(cert), fpath(key)), CR_ERR_INVAL);
+        const char *why = hs_creds_last_error(c);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, again[i].slot));
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, "already loaded"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, cert));
+    }
+    /* The same file twice is the same mistake. */
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, fpath("s256a-cert.pem"), fpath("s256a-key.pem")),
+                    CR_ERR_INVAL);
+    hs_creds_free(c);
+    EVP_PKEY *keys[] = {a, b, a384, b384, ra, rb, small};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        EVP_PKEY_free(keys[i]);
 }
 
 /* Writes text with write(2): no stdio buffer of ours holds it afterwards. */
@@ -342,5 +398,6 @@ void cu_register(void)
     CU_add_test(s, "psk reload atomic", test_psk_reload_atomic);
     CU_add_test(s, "psk reload: removed and re-keyed identities", test_psk_reload_diff);
     CU_add_test(s, "certificates", test_certs);
+    CU_add_test(s, "one certificate per slot, RSA 2048+", test_cert_slot_once);
     CU_add_test(s, "stdio buffers of secret files are wiped", test_secret_stdio_wiped);
 }

@@ -454,10 +454,13 @@ static void test_psk_wire_maxima(void)
 }
 
 /* ---- certificates generated at test time -------------------------------- */
+/* The curve of make_pki's EC keys (suite_init sets P-384 for "ec384"). */
+static const char *pki_curve = "P-256";
+
 static EVP_PKEY *gen_key(bool rsa)
 {
     return rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-               : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+               : EVP_PKEY_Q_keygen(NULL, NULL, "EC", pki_curve);
 }
 
 static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
@@ -495,7 +498,9 @@ static void make_pki(const char *prefix, bool rsa, unsigned n_inter)
 {
     char path[512];
     EVP_PKEY *root_key = gen_key(rsa);
-    X509 *root = gen_cert("root", root_key, NULL, root_key, true, 1);
+    char root_cn[64];
+    snprintf(root_cn, sizeof(root_cn), "%s root", prefix); /* a name per PKI */
+    X509 *root = gen_cert(root_cn, root_key, NULL, root_key, true, 1);
     EVP_PKEY *keys[8];
     X509 *certs[8];
     X509 *issuer = root;
@@ -556,6 +561,9 @@ static int suite_init(void)
     make_pki("rsa", true, 1);
     make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
     make_pki("client", false, 1); /* client certificate PKI */
+    pki_curve = "P-384";
+    make_pki("ec384", false, 1); /* the P-384 slot */
+    pki_curve = "P-256";
     return 0;
 }
 
@@ -1453,6 +1461,427 @@ static void test_groups(void)
     }
 }
 
+/* ---- certificate slots, chosen per ClientHello ---------------------------- */
+
+/* P-256 + P-384 + RSA certificates in one listener's credentials. */
+static struct hs_creds *multi_cert_creds(void)
+{
+    struct hs_creds *c = cert_creds();
+    CU_ASSERT_EQUAL(hs_creds_load_cert(c, tpath("ec384-chain.pem"), tpath("ec384-key.pem")), 0);
+    return c;
+}
+
+/* The CN of the leaf the client saw ("" when none). */
+static void peer_leaf_cn(SSL *ssl, char *cn, size_t cap)
+{
+    cn[0] = '\0';
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    if (peer)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, (int)cap);
+    X509_free(peer);
+}
+
+/* A real libssl client (groups, sigalgs or NULL for libssl's default)
+ * against the three-certificate listener. */
+static void multi_cert_case(const char *cipher, const char *groups, const char *sigalgs,
+                            const char *want_cn, int want_md_nid)
+{
+    struct hs_params params;
+    struct pair p;
+    char list[128], cn[64];
+
+    hs_params_default(&params);
+    snprintf(list, sizeof(list), "%s:@SECLEVEL=0", cipher);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, multi_cert_creds()), 0);
+    CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, groups), 1);
+    if (sigalgs)
+        CU_ASSERT_EQUAL(SSL_set1_sigalgs_list(p.ssl, sigalgs), 1);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    peer_leaf_cn(p.ssl, cn, sizeof(cn));
+    if (strcmp(cn, want_cn) != 0)
+        printf("\n    %s groups %s sigalgs %s: leaf '%s', want '%s' ", cipher, groups,
+               sigalgs ? sigalgs : "default", cn, want_cn);
+    CU_ASSERT_STRING_EQUAL(cn, want_cn);
+    int md = 0;
+    CU_ASSERT_EQUAL(SSL_get_peer_signature_nid(p.ssl, &md), 1);
+    CU_ASSERT_EQUAL(md, want_md_nid);
+    if (p.server_established)
+        exchange_app_data(&p);
+    pair_free(&p);
+    ERR_clear_error();
+}
+
+/* libssl clients get the certificate their groups and signature
+ * algorithms allow: P-384-only groups the P-384 certificate (with the
+ * SHA-384 scheme, or SHA-1 when that is all the client lists), P-256 the
+ * P-256 one, RSA suites the RSA one. */
+static void test_cert_slots_real_client(void)
+{
+    multi_cert_case("ECDHE-ECDSA-AES128-GCM-SHA256", "P-384:P-521", NULL, "ec384 leaf", NID_sha384);
+    multi_cert_case("ECDHE-ECDSA-AES128-GCM-SHA256", "P-384:P-521", "ECDSA+SHA384", "ec384 leaf",
+                    NID_sha384);
+    multi_cert_case("ECDHE-ECDSA-AES128-GCM-SHA256", "P-384:P-521", "ECDSA+SHA1", "ec384 leaf",
+                    NID_sha1);
+    multi_cert_case("ECDHE-ECDSA-AES128-GCM-SHA256", "P-256", NULL, "ec leaf", NID_sha256);
+    multi_cert_case("ECDHE-ECDSA-AES128-GCM-SHA256", "X25519:P-256:P-384", NULL, "ec leaf",
+                    NID_sha256);
+    multi_cert_case("ECDHE-RSA-AES128-GCM-SHA256", "P-384:P-521", NULL, "rsa leaf", NID_sha256);
+}
+
+/* A ClientHello written by hand (libssl always sends signature_algorithms
+ * in (D)TLS 1.2, and RFC 5246 §7.4.1.4.1's defaults are for clients that
+ * do not): DTLS 1.2, one suite, supported_groups (n_groups < 0: no
+ * extension), ec_point_formats, signature_algorithms (n_sig < 0: none),
+ * extended_master_secret.  Returns the record's length. */
+static size_t raw_client_hello(uint8_t *rec, uint16_t suite, const uint16_t *groups, int n_groups,
+                               const uint16_t *sigs, int n_sig, uint8_t *out_random)
+{
+    uint8_t body[512];
+    size_t n = 0;
+#define PUT8(v)  (body[n++] = (uint8_t)(v))
+#define PUT16(v) (PUT8((v) >> 8), PUT8(v))
+    PUT16(0xfefd);
+    for (unsigned i = 0; i < 32; i++)
+        out_random[i] = (uint8_t)(0x40 + i);
+    memcpy(body + n, out_random, 32);
+    n += 32;
+    PUT8(0); /* session_id */
+    PUT8(0); /* cookie */
+    PUT16(2);
+    PUT16(suite);
+    PUT8(1);
+    PUT8(0); /* compression: null */
+    size_t ext_at = n;
+    PUT16(0);
+    if (n_groups >= 0) {
+        PUT16(10);
+        PUT16(2 + 2 * n_groups);
+        PUT16(2 * n_groups);
+        for (int i = 0; i < n_groups; i++)
+            PUT16(groups[i]);
+    }
+    PUT16(11);
+    PUT16(2);
+    PUT8(1);
+    PUT8(0); /* uncompressed */
+    if (n_sig >= 0) {
+        PUT16(13);
+        PUT16(2 + 2 * n_sig);
+        PUT16(2 * n_sig);
+        for (int i = 0; i < n_sig; i++)
+            PUT16(sigs[i]);
+    }
+    PUT16(23);
+    PUT16(0); /* extended_master_secret */
+    body[ext_at] = (uint8_t)((n - ext_at - 2) >> 8);
+    body[ext_at + 1] = (uint8_t)(n - ext_at - 2);
+#undef PUT16
+#undef PUT8
+    /* record header (epoch 0, seq 0) + handshake header, one fragment */
+    static const uint8_t rh[11] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(rec, rh, sizeof(rh));
+    size_t hl = 12 + n;
+    rec[11] = (uint8_t)(hl >> 8);
+    rec[12] = (uint8_t)hl;
+    uint8_t *h = rec + 13;
+    h[0] = 1; /* client_hello */
+    h[1] = (uint8_t)(n >> 16);
+    h[2] = (uint8_t)(n >> 8);
+    h[3] = (uint8_t)n;
+    memset(h + 4, 0, 5); /* message_seq 0, fragment_offset 0 */
+    h[9] = (uint8_t)(n >> 16);
+    h[10] = (uint8_t)(n >> 8);
+    h[11] = (uint8_t)n;
+    memcpy(h + 12, body, n);
+    return 13 + hl;
+}
+
+#define RAW_MSGS_MAX 8
+/* The server's first flight, reassembled: message bodies by type. */
+struct raw_flight {
+    uint8_t *body[RAW_MSGS_MAX];
+    size_t len[RAW_MSGS_MAX];
+    uint8_t type[RAW_MSGS_MAX];
+    unsigned n;
+    bool failed;
+    int alert;
+    enum hs_fail_reason reason;
+};
+
+static void raw_flight_free(struct raw_flight *f)
+{
+    for (unsigned i = 0; i < f->n; i++)
+        free(f->body[i]);
+    memset(f, 0, sizeof(*f));
+}
+
+static const uint8_t *raw_msg(const struct raw_flight *f, uint8_t type, size_t *len)
+{
+    for (unsigned i = 0; i < f->n; i++)
+        if (f->type[i] == type) {
+            *len = f->len[i];
+            return f->body[i];
+        }
+    return NULL;
+}
+
+static uint32_t be24(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+/* Feeds the hand-written ClientHello to a fresh handshake (cookies off)
+ * and reassembles the epoch-0 handshake fragments of its answer. */
+static void raw_exchange(struct hs_creds *creds, enum hs_client_auth auth, uint16_t suite,
+                         const uint16_t *groups, int n_groups, const uint16_t *sigs, int n_sig,
+                         struct raw_flight *f, uint8_t *client_random)
+{
+    struct hs_params params;
+    struct hs_out out;
+    uint8_t rec[600];
+
+    memset(f, 0, sizeof(*f));
+    hs_params_default(&params);
+    params.cookie_required = false;
+    params.client_auth = auth;
+    struct hs_ctx *ctx = hs_ctx_new(&params, creds);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    struct hs_peer peer = {.addr = {192, 0, 2, 9}, .port = 40001, .family = 4};
+    struct hs *hs = hs_new(ctx, &peer, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hs);
+    size_t len = raw_client_hello(rec, suite, groups, n_groups, sigs, n_sig, client_random);
+    memset(&out, 0, sizeof(out));
+    int rc = hs_input(hs, rec, len, 1000, &out);
+    f->failed = rc < 0 || out.event == HS_EV_FAILED;
+    f->alert = out.alert;
+    f->reason = hs_fail_reason(hs);
+    for (unsigned d = 0; d < out.n_dgrams; d++) {
+        const uint8_t *p = out.dgrams[d].data;
+        size_t left = out.dgrams[d].len;
+        while (left >= 13) {
+            size_t rl = (size_t)p[11] << 8 | p[12];
+            CU_ASSERT_FATAL(rl <= left - 13);
+            if (p[0] == 22 && p[3] == 0 && p[4] == 0 && rl >= 12) {
+                const uint8_t *h = p + 13;
+                uint32_t mlen = be24(h + 1), off = be24(h + 6), flen = be24(h + 9);
+                unsigned seq = (unsigned)h[4] << 8 | h[5];
+                CU_ASSERT_FATAL(seq < RAW_MSGS_MAX && flen <= rl - 12 && off <= mlen &&
+                                flen <= mlen - off);
+                if (seq >= f->n) {
+                    f->n = seq + 1;
+                    f->body[seq] = calloc(1, mlen ? mlen : 1);
+                    f->len[seq] = mlen;
+                    f->type[seq] = h[0];
+                }
+                memcpy(f->body[seq] + off, h + 12, flen);
+            }
+            p += 13 + rl;
+            left -= 13 + rl;
+        }
+    }
+    hs_free(hs);
+    hs_ctx_free(ctx);
+}
+
+/* The leaf of the Certificate message, parsed. */
+static X509 *raw_leaf(const struct raw_flight *f)
+{
+    size_t len = 0;
+    const uint8_t *m = raw_msg(f, 11, &len);
+    if (!m || len < 6)
+        return NULL;
+    const unsigned char *der = m + 6;
+    return d2i_X509(NULL, &der, (long)be24(m + 3));
+}
+
+static void leaf_cn(X509 *x, char *cn, size_t cap)
+{
+    cn[0] = '\0';
+    if (x)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, (int)cap);
+}
+
+/* Checks the flight: the leaf's CN, the ServerKeyExchange's group and
+ * scheme, and that its signature verifies with the leaf's key under the
+ * scheme's hash over client_random + server_random + params (RFC 8422
+ * §5.4). */
+static void raw_expect(const struct raw_flight *f, const uint8_t *client_random,
+                       const char *want_cn, uint16_t want_group, uint16_t want_scheme)
+{
+    char cn[64];
+    size_t sh_len = 0, ske_len = 0;
+    CU_ASSERT_FALSE(f->failed);
+    X509 *leaf = raw_leaf(f);
+    leaf_cn(leaf, cn, sizeof(cn));
+    if (strcmp(cn, want_cn) != 0)
+        printf("\n    leaf '%s', want '%s' (reason %s) ", cn, want_cn,
+               hs_fail_reason_text(f->reason));
+    CU_ASSERT_STRING_EQUAL(cn, want_cn);
+    const uint8_t *sh = raw_msg(f, 2, &sh_len);
+    const uint8_t *ske = raw_msg(f, 12, &ske_len);
+    if (!leaf || !sh || sh_len < 34 || !ske || ske_len < 4 || ske_len < 4u + ske[3] + 4) {
+        CU_FAIL("no ServerHello / ServerKeyExchange");
+        X509_free(leaf);
+        return;
+    }
+    CU_ASSERT_EQUAL(ske[0], 3); /* named_curve */
+    CU_ASSERT_EQUAL((ske[1] << 8 | ske[2]), want_group);
+    size_t params_len = 4u + ske[3];
+    uint16_t scheme = (uint16_t)(ske[params_len] << 8 | ske[params_len + 1]);
+    size_t sig_len = (size_t)ske[params_len + 2] << 8 | ske[params_len + 3];
+    CU_ASSERT_EQUAL(scheme, want_scheme);
+    CU_ASSERT_EQUAL_FATAL(params_len + 4 + sig_len, ske_len);
+    uint8_t tbs[64 + 4 + 133];
+    memcpy(tbs, client_random, 32);
+    memcpy(tbs + 32, sh + 2, 32);
+    memcpy(tbs + 64, ske, params_len);
+    const EVP_MD *md = (scheme >> 8) == 2   ? EVP_sha1()
+                       : (scheme >> 8) == 5 ? EVP_sha384()
+                                            : EVP_sha256();
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    CU_ASSERT_EQUAL(EVP_DigestVerifyInit(mc, NULL, md, NULL, X509_get0_pubkey(leaf)), 1);
+    CU_ASSERT_EQUAL(EVP_DigestVerify(mc, ske + params_len + 4, sig_len, tbs, 64 + params_len), 1);
+    EVP_MD_CTX_free(mc);
+    X509_free(leaf);
+}
+
+/* RFC 8422 §5.1 / RFC 5246 §7.4.1.4.1 on hand-written ClientHellos (the
+ * issue 9 report: P-384 and P-521 only, no signature_algorithms). */
+static void test_cert_slots_raw(void)
+{
+    static const uint16_t p384_p521[] = {24, 25}, p256_p384[] = {23, 24}, x25519_p256[] = {29, 23},
+                          p384[] = {24}, x25519[] = {29};
+    static const uint16_t s384[] = {0x0503}, s256[] = {0x0403}, rsa256[] = {0x0401};
+    uint8_t cr[32];
+    struct raw_flight f;
+    struct hs_creds *c = multi_cert_creds();
+
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p384_p521, 2, NULL, -1, &f, cr);
+    raw_expect(&f, cr, "ec384 leaf", 24, 0x0203); /* {sha1,ecdsa} */
+    raw_flight_free(&f);
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p384, 1, s384, 1, &f, cr);
+    raw_expect(&f, cr, "ec384 leaf", 24, 0x0503);
+    raw_flight_free(&f);
+    /* both curves allowed: ecdsa_secp384r1_sha384 alone goes with P-384 */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p256_p384, 2, s384, 1, &f, cr);
+    raw_expect(&f, cr, "ec384 leaf", 23, 0x0503);
+    raw_flight_free(&f);
+    /* both allowed, no preference from the schemes: P-256 */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p256_p384, 2, NULL, -1, &f, cr);
+    raw_expect(&f, cr, "ec leaf", 23, 0x0203);
+    raw_flight_free(&f);
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, x25519_p256, 2, s256, 1, &f,
+                 cr);
+    raw_expect(&f, cr, "ec leaf", 29, 0x0403);
+    raw_flight_free(&f);
+    /* P-384 only, but only the P-256 scheme listed: it fits P-384 too
+     * (TLS 1.2 schemes name the hash) */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p384, 1, s256, 1, &f, cr);
+    raw_expect(&f, cr, "ec384 leaf", 24, 0x0403);
+    raw_flight_free(&f);
+    /* no supported_groups: any curve, P-256 preferred (RFC 8422 §4) */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, NULL, -1, NULL, -1, &f, cr);
+    raw_expect(&f, cr, "ec leaf", 23, 0x0203);
+    raw_flight_free(&f);
+    /* RSA suite: the RSA certificate, {sha1,rsa} by default */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_RSA_AES128_GCM, p384_p521, 2, NULL, -1, &f, cr);
+    raw_expect(&f, cr, "rsa leaf", 24, 0x0201);
+    raw_flight_free(&f);
+    /* failures keep their names */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p384, 1, rsa256, 1, &f, cr);
+    CU_ASSERT(f.failed && f.alert == 40);
+    CU_ASSERT_EQUAL(f.reason, HS_FAIL_NO_SIG_SCHEME);
+    raw_flight_free(&f);
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, x25519, 1, NULL, -1, &f, cr);
+    CU_ASSERT(f.failed && f.alert == 40);
+    CU_ASSERT_EQUAL(f.reason, HS_FAIL_NO_SHARED_GROUP);
+    raw_flight_free(&f);
+    hs_creds_free(c);
+    /* with only the P-256 certificate the reported client is not served */
+    c = cert_creds();
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, p384_p521, 2, NULL, -1, &f, cr);
+    CU_ASSERT(f.failed);
+    CU_ASSERT_EQUAL(f.reason, HS_FAIL_NO_SHARED_GROUP);
+    raw_flight_free(&f);
+    hs_creds_free(c);
+}
+
+/* RFC 5246 §7.4.4: certificate_authorities lists the DER subjects of the
+ * client-CA store, in file order, a repeated CA once; libssl's client
+ * sees the same list (SSL_get0_peer_CA_list). */
+static void test_cert_request_ca_names(void)
+{
+    char path[600], cmd[2048];
+    snprintf(path, sizeof(path), "%s/two-cas.pem", tmpdir);
+    snprintf(cmd, sizeof(cmd), "cat '%s' '%s' '%s' > '%s'", tpath("client-ca.pem"),
+             tpath("ec384-ca.pem"), tpath("client-ca.pem"), path);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    X509 *want[2] = {NULL, NULL};
+    const char *files[2] = {tpath("client-ca.pem"), tpath("ec384-ca.pem")};
+    for (unsigned i = 0; i < 2; i++) {
+        FILE *fp = fopen(files[i], "r");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+        want[i] = PEM_read_X509(fp, NULL, NULL, NULL);
+        fclose(fp);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(want[i]);
+    }
+
+    struct hs_creds *c = cert_creds();
+    CU_ASSERT_EQUAL(hs_creds_load_ca(c, path), 0);
+    static const uint16_t p256[] = {23}, s256[] = {0x0403};
+    uint8_t cr[32];
+    struct raw_flight f;
+    raw_exchange(c, HS_CLIENT_AUTH_OPTIONAL, HS_ECDHE_ECDSA_AES128_GCM, p256, 1, s256, 1, &f, cr);
+    CU_ASSERT_FALSE(f.failed);
+    size_t len = 0;
+    const uint8_t *m = raw_msg(&f, 13, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    /* certificate_types<1..2^8-1>, supported_signature_algorithms<2..2^16-2>,
+     * certificate_authorities<0..2^16-1>: consumed exactly */
+    CU_ASSERT_FATAL(len >= 1 && len >= 1u + m[0] + 2);
+    size_t at = 1u + m[0];
+    size_t sa = (size_t)m[at] << 8 | m[at + 1];
+    at += 2 + sa;
+    CU_ASSERT_FATAL(at + 2 <= len);
+    size_t ca_len = (size_t)m[at] << 8 | m[at + 1];
+    at += 2;
+    CU_ASSERT_EQUAL_FATAL(at + ca_len, len);
+    unsigned n_names = 0;
+    while (at < len) {
+        CU_ASSERT_FATAL(at + 2 <= len);
+        size_t nl = (size_t)m[at] << 8 | m[at + 1];
+        CU_ASSERT_FATAL(nl >= 1 && nl <= len - at - 2);
+        const unsigned char *der = m + at + 2;
+        X509_NAME *name = d2i_X509_NAME(NULL, &der, (long)nl);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(name);
+        CU_ASSERT_EQUAL(der, m + at + 2 + nl); /* the DER is the whole entry */
+        if (n_names < 2)
+            CU_ASSERT_EQUAL(X509_NAME_cmp(name, X509_get_subject_name(want[n_names])), 0);
+        X509_NAME_free(name);
+        n_names++;
+        at += 2 + nl;
+    }
+    CU_ASSERT_EQUAL(n_names, 2);
+    raw_flight_free(&f);
+
+    /* A real client sees the same names. */
+    struct hs_params params;
+    struct pair p;
+    hs_params_default(&params);
+    params.client_auth = HS_CLIENT_AUTH_OPTIONAL;
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
+    const STACK_OF(X509_NAME) *got = SSL_get0_peer_CA_list(p.ssl);
+    CU_ASSERT_EQUAL_FATAL(got ? sk_X509_NAME_num(got) : 0, 2);
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT_EQUAL(X509_NAME_cmp(sk_X509_NAME_value(got, i), X509_get_subject_name(want[i])),
+                        0);
+    pair_free(&p);
+    X509_free(want[0]);
+    X509_free(want[1]);
+    ERR_clear_error();
+}
+
 static void test_server_preference(void)
 {
     struct hs_params params;
@@ -1672,6 +2101,9 @@ void cu_register(void)
     CU_add_test(s, "client auth optional", test_client_auth_optional);
     CU_add_test(s, "client auth untrusted", test_client_auth_untrusted);
     CU_add_test(s, "groups", test_groups);
+    CU_add_test(s, "certificate slots: real clients", test_cert_slots_real_client);
+    CU_add_test(s, "certificate slots: no signature_algorithms, P-384 only", test_cert_slots_raw);
+    CU_add_test(s, "CertificateRequest lists the client-CA names", test_cert_request_ca_names);
     CU_add_test(s, "server preference", test_server_preference);
     CU_add_test(s, "PSK hint and SNI", test_psk_hint_and_sni);
     CU_add_test(s, "CertificateVerify after CCS", test_cert_verify_after_ccs);

@@ -635,6 +635,119 @@ static void test_validate(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "max_handshakes: 0 out of range"));
 }
 
+/* ---- a listener's certs list ---------------------------------------- */
+
+static int validate_text(const char *yaml, char *err, size_t err_len)
+{
+    struct gw_config c;
+    gw_config_default(&c);
+    int rc = gw_config_load_string(&c, yaml, "c.yaml", err, (unsigned)err_len);
+    if (rc < 0) {
+        printf("\n  parse failed: %s\n", err);
+        return 1000;
+    }
+    return gw_config_validate(&c, err, (unsigned)err_len);
+}
+
+static void expect_certs_err(const char *yaml, unsigned line, const char *key, const char *what)
+{
+    char err[GW_ERR_MAX_LEN], prefix[128];
+    int rc = validate_text(yaml, err, sizeof(err));
+    CU_ASSERT(rc < 0);
+    snprintf(prefix, sizeof(prefix), "c.yaml:%u: %s: ", line, key);
+    if (rc >= 0 || strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what)) {
+        printf("\n  want: %s...%s\n  got:  %s (rc %d)\n", prefix, what, err, rc);
+        CU_FAIL("validation message mismatch");
+    }
+}
+
+/* `certs: [{cert, key}, ...]` beside cert/key and cert2/key2: parsed in
+ * order with the lines of its keys; parse and validation errors name
+ * listeners[i].certs[j](.cert|.key) and the line. */
+static void test_certs_list(void)
+{
+    static const char *const yaml = "listeners:\n"                          /* 1 */
+                                    "  - psk_file: /etc/dtlsgw/psk.txt\n"   /* 2 */
+                                    "    cert: /etc/dtlsgw/rsa.pem\n"       /* 3 */
+                                    "    key: /etc/dtlsgw/rsa.key\n"        /* 4 */
+                                    "    certs:\n"                          /* 5 */
+                                    "      - cert: /etc/dtlsgw/p256.pem\n"  /* 6 */
+                                    "        key: /etc/dtlsgw/p256.key\n"   /* 7 */
+                                    "      - {key: /etc/dtlsgw/p384.key,\n" /* 8 */
+                                    "         cert: /etc/dtlsgw/p384.pem}\n";
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL_FATAL(gw_config_load_string(&c, yaml, "t.yaml", err, sizeof(err)), 0);
+    const struct gw_listener_cfg *l = &c.listeners[0];
+    CU_ASSERT_STRING_EQUAL(l->cert_file, "/etc/dtlsgw/rsa.pem");
+    CU_ASSERT_EQUAL(l->n_certs, 2);
+    CU_ASSERT_STRING_EQUAL(l->certs[0].cert_file, "/etc/dtlsgw/p256.pem");
+    CU_ASSERT_STRING_EQUAL(l->certs[0].key_file, "/etc/dtlsgw/p256.key");
+    CU_ASSERT_STRING_EQUAL(l->certs[1].cert_file, "/etc/dtlsgw/p384.pem");
+    CU_ASSERT_STRING_EQUAL(l->certs[1].key_file, "/etc/dtlsgw/p384.key");
+    CU_ASSERT_EQUAL(l->certs[0].src_line, 6);
+    CU_ASSERT_EQUAL(l->certs[1].cert_line, 9);
+    CU_ASSERT_EQUAL(l->certs[1].key_line, 8);
+    CU_ASSERT_EQUAL(l->key_line[GW_LKEY_CERTS], 5);
+
+    /* parse errors */
+    expect_err("listeners:\n  - certs: /x.pem\n", 2, "listeners[0].certs",
+               "expected a list of {cert: PATH, key: PATH}, got a scalar");
+    expect_err("listeners:\n  - certs: []\n", 2, "listeners[0].certs", "empty certificate list");
+    expect_err("listeners:\n  - certs:\n      - cert: /a.pem\n", 3, "listeners[0].certs[0]",
+               "missing required key 'key'");
+    expect_err("listeners:\n  - certs:\n      - {cert: /a.pem, key: /a.key}\n      - key: /b\n", 4,
+               "listeners[0].certs[1]", "missing required key 'cert'");
+    expect_err("listeners:\n  - certs:\n      - cert: /a.pem\n        crt: /a.key\n", 4,
+               "listeners[0].certs[0].crt", "unknown key");
+    expect_err("listeners:\n  - certs:\n      - /a.pem\n", 3, "listeners[0].certs[0]",
+               "expected a mapping");
+    expect_err("listeners:\n  - certs:\n      - {cert: /a, key: /a}\n      - {cert: /b, key: /b}\n"
+               "      - {cert: /c, key: /c}\n      - {cert: /d, key: /d}\n",
+               6, "listeners[0].certs[3]", "more than 3 certificates");
+
+    /* validation: four certificates in all, unreadable files, the same
+     * certificate twice; lines of the key at fault */
+    char f[6][160], text[2048];
+    for (unsigned i = 0; i < 6; i++) {
+        snprintf(f[i], sizeof(f[i]), "%s/c%u.pem", tmpdir, i);
+        write_file(f[i], "x\n");
+    }
+    snprintf(text, sizeof(text),
+             "listeners:\n  - certs:\n      - cert: %s\n        key: %s\n"
+             "      - cert: %s\n        key: %s\n",
+             f[0], f[1], f[2], f[3]);
+    CU_ASSERT_EQUAL(validate_text(text, err, sizeof(err)), 0); /* certs alone are credentials */
+    snprintf(text, sizeof(text),
+             "listeners:\n  - cert: %s\n    key: %s\n    cert2: %s\n    key2: %s\n"
+             "    certs:\n      - {cert: %s, key: %s}\n      - {cert: %s, key: %s}\n",
+             f[0], f[1], f[2], f[3], f[4], f[5], f[4] /* dup, never reached */, f[5]);
+    expect_certs_err(text, 6, "listeners[0].certs", "4 certificates with cert/cert2, at most 3");
+    snprintf(text, sizeof(text),
+             "listeners:\n  - cert: %s\n    key: %s\n    certs:\n"
+             "      - cert: %s\n        key: %s\n      - cert: %s\n        key: %s.gone\n",
+             f[0], f[1], f[2], f[3], f[4], f[5]);
+    expect_certs_err(text, 8, "listeners[0].certs[1].key", "cannot read");
+    snprintf(text, sizeof(text),
+             "listeners:\n  - certs:\n      - cert: %s\n        key: %s\n"
+             "      - cert: %s.gone\n        key: %s\n",
+             f[0], f[1], f[2], f[3]);
+    expect_certs_err(text, 5, "listeners[0].certs[1].cert", "cannot read");
+    snprintf(text, sizeof(text),
+             "listeners:\n  - cert: %s\n    key: %s\n    certs:\n"
+             "      - {cert: %s, key: %s}\n",
+             f[0], f[1], f[0], f[1]);
+    expect_certs_err(text, 5, "listeners[0].certs[0].cert", "already given as cert");
+    snprintf(text, sizeof(text),
+             "listeners:\n  - certs:\n      - {cert: %s, key: %s}\n"
+             "      - cert: %s\n        key: %s\n",
+             f[0], f[1], f[0], f[2]);
+    expect_certs_err(text, 4, "listeners[0].certs[1].cert", "already given as an earlier certs");
+    for (unsigned i = 0; i < 6; i++)
+        unlink(f[i]);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
@@ -651,4 +764,5 @@ void cu_register(void)
     CU_add_test(s, "limits and required keys", test_limits_and_required);
     CU_add_test(s, "load from file", test_load_file);
     CU_add_test(s, "validate", test_validate);
+    CU_add_test(s, "certs list", test_certs_list);
 }
