@@ -106,7 +106,11 @@ struct gw_config {
     uint32_t stats_interval_ms;         /* 0: no periodic print */
     uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
     bool checksum_offload;              /* use NIC TX csum offload if offered */
-    char source[GW_PATH_MAX_LEN];       /* config name for messages; "" default */
+    /* metrics_listen: Prometheus GET /metrics on this TCP address (the
+     * kernel's stack, not a DPDK port); port 0: off (the default) */
+    uint32_t metrics_ipv4;        /* host order */
+    uint16_t metrics_port;        /* host order; 0: no HTTP endpoint */
+    char source[GW_PATH_MAX_LEN]; /* config name for messages; "" default */
 };
 
 /* Defaults (one port 0 with 10.0.0.1/24, one listener on 4433 → backend
