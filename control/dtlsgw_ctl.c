@@ -16,7 +16,8 @@
  * Exit status: 0 reply ok, 1 the gateway answered an error, 2 no answer
  * (cannot connect, timeout, bad usage).  Owns nothing but its process.
  * Groups counters by their name's prefix only (DROP_, CP_); what each one
- * means is the gateway's (dp_counters.h).
+ * means is the gateway's (dp_counters.h).  Must not: build the metrics text
+ * itself (gw_metrics.c does, for the gateway's GET /metrics too).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <jansson.h>
 
 #include "gw_ctl.h"
+#include "gw_metrics.h"
 
 #define CTL_DEFAULT_TIMEOUT_MS 3000
 #define CTL_TOP_ROWS           40
@@ -207,69 +209,20 @@ static void print_plain(json_t *r)
     }
 }
 
-/* ---- Prometheus text exposition (version 0.0.4) -------------------------------- */
+/* ---- Prometheus text exposition (gw_metrics.c, also served by GET /metrics) ---- */
 
-static void prom_label(const char *s)
+static int print_metrics(json_t *r)
 {
-    /* label values escape backslash, double quote and newline */
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            putchar('\\');
-        if (*s == '\n') {
-            fputs("\\n", stdout);
-            continue;
-        }
-        putchar(*s);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gw_metrics_build(r, &text, &len);
+    if (rc < 0) {
+        fprintf(stderr, "dtlsgw-ctl: metrics: %s\n", cr_strerror(rc));
+        return rc;
     }
-}
-
-static void print_metrics(json_t *r)
-{
-    json_t *c = json_object_get(r, "counters");
-    const char *k;
-    json_t *v;
-    printf("# HELP dtlsgw_events_total Gateway events by counter (dp_counters.h).\n"
-           "# TYPE dtlsgw_events_total counter\n");
-    json_object_foreach(c, k, v)
-    {
-        if (group_of(k) == G_DROP)
-            continue;
-        printf("dtlsgw_events_total{counter=\"%s\"} %lld\n", k, ival(v));
-    }
-    printf("# HELP dtlsgw_drops_total Packets dropped, by reason.\n"
-           "# TYPE dtlsgw_drops_total counter\n");
-    json_object_foreach(c, k, v)
-    {
-        if (group_of(k) == G_DROP)
-            printf("dtlsgw_drops_total{reason=\"%s\"} %lld\n", k + 5, ival(v));
-    }
-    printf("# HELP dtlsgw_handshake_failures_total Handshakes that ended without a session.\n"
-           "# TYPE dtlsgw_handshake_failures_total counter\n");
-    json_object_foreach(json_object_get(r, "handshake_failures"), k, v)
-    {
-        printf("dtlsgw_handshake_failures_total{reason=\"");
-        prom_label(k);
-        printf("\"} %lld\n", ival(v));
-    }
-    static const char *const gauges[][2] = {{"sessions", "Established sessions."},
-                                            {"peers", "Peers with a handshake or a session."},
-                                            {"pending_free", "Removed sessions not yet freed."}};
-    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
-        printf("# HELP dtlsgw_%s %s\n# TYPE dtlsgw_%s gauge\ndtlsgw_%s %lld\n", gauges[i][0],
-               gauges[i][1], gauges[i][0], gauges[i][0], ival(json_object_get(r, gauges[i][0])));
-    static const char *const pfields[] = {"ipackets", "opackets", "ibytes",  "obytes",
-                                          "imissed",  "ierrors",  "oerrors", "rx_nombuf"};
-    json_t *ports = json_object_get(r, "ports");
-    for (size_t f = 0; f < sizeof(pfields) / sizeof(pfields[0]); f++) {
-        printf("# HELP dtlsgw_port_%s_total DPDK port statistic %s.\n"
-               "# TYPE dtlsgw_port_%s_total counter\n",
-               pfields[f], pfields[f], pfields[f]);
-        size_t i;
-        json_t *p;
-        json_array_foreach(ports, i, p)
-            printf("dtlsgw_port_%s_total{port=\"%lld\"} %lld\n", pfields[f],
-                   ival(json_object_get(p, "port_id")), ival(json_object_get(p, pfields[f])));
-    }
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return 0;
 }
 
 /* ---- top --------------------------------------------------------------------- */
@@ -347,7 +300,8 @@ static int print_reply(const char *reply, const char *cmd, bool metrics, const s
         const char *msg = json_string_value(json_object_get(j, "error"));
         fprintf(stderr, "dtlsgw-ctl: %s\n", msg ? msg : "error");
     } else if (metrics) {
-        print_metrics(r);
+        if (print_metrics(r) < 0)
+            ok = 0;
     } else if (o->pretty) {
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(text ? text : reply);

@@ -27,6 +27,9 @@
  *                       ends sessions of removed or re-keyed identities)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
  *   stats_interval (0: off), checksum_offload,
+ *   metrics_listen: A.B.C.D:PORT or off (default off: the Prometheus text
+ *                   exposition on GET /metrics over HTTP/1.x, TCP on the
+ *                   kernel's stack, e.g. 127.0.0.1:9464; gw_http.h),
  *   cookie_rotate (>= 1s, default 60s: every listener's cookie secret
  *                  is replaced this often; the previous one is still
  *                  accepted, so a cookie lives one to two periods)
@@ -860,6 +863,16 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     }
     if (strcmp(k, "checksum_offload") == 0)
         return get_bool(ps, v, k, &cfg->checksum_offload);
+    if (strcmp(k, "metrics_listen") == 0) {
+        const char *s;
+        CR_GUARD(scalar(ps, v, k, &s));
+        if (strcmp(s, "off") == 0) {
+            cfg->metrics_ipv4 = 0;
+            cfg->metrics_port = 0;
+            return 0;
+        }
+        return get_ipv4_port(ps, v, k, &cfg->metrics_ipv4, &cfg->metrics_port);
+    }
     if (strcmp(k, "cookie_rotate") == 0)
         return get_duration_ms(ps, v, ps->given, GW_COOKIE_ROTATE_MIN_MS, &cfg->cookie_rotate_ms);
     return unknown_key(ps, k, kn);

@@ -134,8 +134,12 @@ struct gw_config {
     uint32_t stats_interval_ms;         /* 0: no periodic print */
     uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
     bool checksum_offload;              /* use NIC TX csum offload if offered */
-    char source[GW_PATH_MAX_LEN];       /* config name for messages; "" default */
-    uint32_t key_line[GW_TKEY_N];       /* line of each top-level key; 0: not in the file */
+    /* metrics_listen: Prometheus GET /metrics on this TCP address (the
+     * kernel's stack, not a DPDK port); port 0: off (the default) */
+    uint32_t metrics_ipv4;        /* host order */
+    uint16_t metrics_port;        /* host order; 0: no HTTP endpoint */
+    char source[GW_PATH_MAX_LEN]; /* config name for messages; "" default */
+    uint32_t key_line[GW_TKEY_N]; /* line of each top-level key; 0: not in the file */
     /* what the file used that still works but is going away (old key
      * names): "file:line: key: deprecated, use 'new'"; the gateway logs
      * them at start */

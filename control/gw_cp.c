@@ -48,8 +48,11 @@
 #include "gw_net.h"
 #include "hs.h"
 
+#include "gw_telemetry.h"
 #ifdef GW_HAVE_CTL
 #include "gw_ctl.h"
+#include "gw_http.h"
+#include "gw_metrics.h"
 #endif
 
 #define CP_HVR_MAX_BYTES      512
@@ -149,10 +152,12 @@ struct gw_cp {
     uint64_t last_arp_ms;
     uint64_t last_stats_ms;
     uint64_t last_ctl_ms;
+    uint64_t last_http_ms;
     uint64_t log_sec;
     unsigned log_n;
 #ifdef GW_HAVE_CTL
     struct gw_ctl *ctl;
+    struct gw_http *http; /* GET /metrics (metrics_listen); NULL: off */
 #endif
 };
 
@@ -317,7 +322,8 @@ static void peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     hs_free(peer->hs);
     peer->hs = NULL;
     if (rte_hash_del_key(cp->peers, &peer->key) >= 0) {
-        cp->n_peers--;
+        /* single writer; telemetry reads it (relaxed, gw_cp_stats_snapshot) */
+        __atomic_store_n(&cp->n_peers, cp->n_peers - 1, __ATOMIC_RELAXED);
         __atomic_fetch_sub(
             &cp->g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)], 1,
             __ATOMIC_RELAXED);
@@ -501,7 +507,9 @@ static void hs_failed(struct gw_cp *cp, const struct cp_peer *peer, const struct
 {
     dp_cnt_inc(out->event == HS_EV_FAILED ? DP_CNT_CP_HS_FAILED : DP_CNT_CP_HS_TIMEOUT);
     enum hs_fail_reason r = hs_fail_reason(peer->hs);
-    cp->hs_fail[r < HS_FAIL_N ? r : HS_FAIL_INTERNAL]++;
+    uint64_t *fc = &cp->hs_fail[r < HS_FAIL_N ? r : HS_FAIL_INTERNAL];
+    /* single writer; telemetry reads it (relaxed, gw_cp_stats_snapshot) */
+    __atomic_store_n(fc, *fc + 1, __ATOMIC_RELAXED);
     const struct hs_stats *st = hs_get_stats(peer->hs);
     char facts[160], why[420];
     snprintf(why, sizeof(why),
@@ -960,7 +968,7 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return false;
     }
-    cp->n_peers++;
+    __atomic_store_n(&cp->n_peers, cp->n_peers + 1, __ATOMIC_RELAXED);
     /* Relaxed: workers only need to see it eventually; until then a
      * duplicate ClientHello gets one more HelloVerifyRequest. */
     __atomic_fetch_add(&g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)], 1,
@@ -1059,50 +1067,103 @@ static int cookie_rotate_all(struct gw_cp *cp)
     return 0;
 }
 
+void gw_cp_stats_snapshot(const struct gw_cp *cp, struct gw_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < DP_CNT_N; i++) {
+        out->counters[i] = dp_counter_total((enum dp_counter_id)i);
+        if (dp_counter_is_drop((enum dp_counter_id)i))
+            out->drops += out->counters[i];
+    }
+    /* relaxed loads of single-writer values (the control plane's) */
+    for (unsigned i = 0; i < HS_FAIL_N; i++)
+        out->hs_fail[i] = __atomic_load_n(&cp->hs_fail[i], __ATOMIC_RELAXED);
+    out->sessions = dp_sess_count(cp->g->sessions);
+    out->pending_free = dp_sess_pending(cp->g->sessions);
+    out->peers = __atomic_load_n(&cp->n_peers, __ATOMIC_RELAXED);
+    /* fixed before the control plane was created */
+    out->workers = cp->g->n_workers;
+    out->n_ports = cp->g->n_ports;
+    for (unsigned i = 0; i < cp->g->n_ports && i < DP_MAX_PORTS; i++) {
+        struct gw_stats_port *p = &out->ports[i];
+        struct rte_eth_stats st;
+        p->port_id = cp->g->ports[i].port_id;
+        snprintf(p->driver, sizeof(p->driver), "%s", cp->g->ports[i].driver);
+        /* what DPDK's own /ethdev/stats does from the telemetry thread */
+        if (rte_eth_stats_get(p->port_id, &st) == 0) {
+            p->have_stats = true;
+#define CP_X_PORT(name) p->name = st.name;
+            GW_PORT_STATS(CP_X_PORT)
+#undef CP_X_PORT
+        }
+    }
+}
+
+static void telemetry_snapshot(void *arg, struct gw_stats *out)
+{
+    gw_cp_stats_snapshot(arg, out);
+}
+
 /* ---- control socket ------------------------------------------------------------- */
 #ifdef GW_HAVE_CTL
 static int ctl_stats(void *arg, json_t *res, char *err)
 {
     (void)err;
     struct gw_cp *cp = arg;
+    struct gw_stats st;
+    gw_cp_stats_snapshot(cp, &st);
     json_t *c = json_object();
     for (unsigned i = 0; i < DP_CNT_N; i++)
         json_object_set_new(c, dp_counter_name((enum dp_counter_id)i),
-                            json_integer((json_int_t)dp_counter_total((enum dp_counter_id)i)));
+                            json_integer((json_int_t)st.counters[i]));
     json_object_set_new(res, "counters", c);
-    json_object_set_new(res, "sessions", json_integer(dp_sess_count(cp->g->sessions)));
-    json_object_set_new(res, "pending_free", json_integer(dp_sess_pending(cp->g->sessions)));
-    json_object_set_new(res, "peers", json_integer(cp->n_peers));
-    json_object_set_new(res, "drops", json_integer((json_int_t)dp_counter_drops_total()));
+#define CP_X_GAUGE(name, help) json_object_set_new(res, #name, json_integer((json_int_t)st.name));
+    GW_STATS_GAUGES(CP_X_GAUGE)
+#undef CP_X_GAUGE
+    json_object_set_new(res, "drops", json_integer((json_int_t)st.drops));
     json_t *hf = json_object();
     for (unsigned i = 1; i < HS_FAIL_N; i++)
-        if (cp->hs_fail[i] != 0)
+        if (st.hs_fail[i] != 0)
             json_object_set_new(hf, hs_fail_reason_text((enum hs_fail_reason)i),
-                                json_integer((json_int_t)cp->hs_fail[i]));
+                                json_integer((json_int_t)st.hs_fail[i]));
     json_object_set_new(res, "handshake_failures", hf);
-    json_object_set_new(res, "workers", json_integer(cp->g->n_workers));
+    json_object_set_new(res, "workers", json_integer(st.workers));
     /* What the ports themselves counted: datagrams lost before a worker saw
      * them (RX ring full, no mbuf) are not in any DROP_ counter. */
     json_t *ports = json_array();
-    for (unsigned i = 0; i < cp->g->n_ports; i++) {
-        struct rte_eth_stats st;
+    for (unsigned i = 0; i < st.n_ports; i++) {
+        const struct gw_stats_port *p = &st.ports[i];
         json_t *o = json_object();
-        json_object_set_new(o, "port_id", json_integer(cp->g->ports[i].port_id));
-        json_object_set_new(o, "driver", json_string(cp->g->ports[i].driver));
-        if (rte_eth_stats_get(cp->g->ports[i].port_id, &st) == 0) {
-            json_object_set_new(o, "ipackets", json_integer((json_int_t)st.ipackets));
-            json_object_set_new(o, "opackets", json_integer((json_int_t)st.opackets));
-            json_object_set_new(o, "ibytes", json_integer((json_int_t)st.ibytes));
-            json_object_set_new(o, "obytes", json_integer((json_int_t)st.obytes));
-            json_object_set_new(o, "imissed", json_integer((json_int_t)st.imissed));
-            json_object_set_new(o, "ierrors", json_integer((json_int_t)st.ierrors));
-            json_object_set_new(o, "oerrors", json_integer((json_int_t)st.oerrors));
-            json_object_set_new(o, "rx_nombuf", json_integer((json_int_t)st.rx_nombuf));
+        json_object_set_new(o, "port_id", json_integer(p->port_id));
+        json_object_set_new(o, "driver", json_string(p->driver));
+        if (p->have_stats) {
+#define CP_X_PORT_JSON(name) json_object_set_new(o, #name, json_integer((json_int_t)p->name));
+            GW_PORT_STATS(CP_X_PORT_JSON)
+#undef CP_X_PORT_JSON
         }
         json_array_append_new(ports, o);
     }
     json_object_set_new(res, "ports", ports);
+    if (cp->http != NULL)
+        json_object_set_new(res, "metrics_http", gw_http_counters_json(cp->http));
     return 0;
+}
+
+/* GET /metrics: the stats reply's result (the control socket's counters
+ * included) as the exposition dtlsgw-ctl metrics prints. */
+static int http_metrics_body(void *arg, char **out_body, size_t *out_len)
+{
+    struct gw_cp *cp = arg;
+    char err[GW_CTL_ERR_MAX_LEN];
+    json_t *res = json_object();
+    CR_ENSURE(res != NULL, CR_ERR_NOMEM);
+    int rc = ctl_stats(cp, res, err);
+    if (rc == 0 && cp->ctl != NULL)
+        json_object_set_new(res, "control", gw_ctl_counters_json(gw_ctl_counters(cp->ctl)));
+    if (rc == 0)
+        rc = gw_metrics_build(res, out_body, out_len);
+    json_decref(res);
+    return rc;
 }
 
 static void ip_str(uint32_t be, char *out, size_t cap)
@@ -1405,7 +1466,27 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
             goto fail;
         }
     }
+    if (cfg->metrics_port != 0) {
+        char why[GW_HTTP_ERR_MAX_LEN];
+        rc = gw_http_open(&cp->http, cfg->metrics_ipv4, cfg->metrics_port, NULL, why, sizeof(why));
+        if (rc < 0) {
+            snprintf(err, err_len, "metrics_listen: cannot listen: %s",
+                     why[0] ? why : cr_strerror(rc));
+            goto fail;
+        }
+    }
+#else
+    if (cfg->metrics_port != 0) {
+        snprintf(err, err_len, "metrics_listen: this gateway was built without jansson");
+        rc = CR_ERR_UNSUPPORTED;
+        goto fail;
+    }
 #endif
+    rc = gw_telemetry_attach(telemetry_snapshot, cp);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot register the /dtlsgw telemetry commands");
+        goto fail;
+    }
     *out = cp;
     return CR_OK;
 fail:
@@ -1469,6 +1550,10 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
             (void)gw_ctl_poll(cp->ctl, &h);
             cp->last_ctl_ms = cp->now_ms;
         }
+        if (cp->http != NULL && cp->now_ms - cp->last_http_ms >= 5) {
+            (void)gw_http_poll(cp->http, http_metrics_body, cp);
+            cp->last_http_ms = cp->now_ms;
+        }
 #endif
         if (cp->cfg->stats_interval_ms != 0 &&
             cp->now_ms - cp->last_stats_ms >= cp->cfg->stats_interval_ms) {
@@ -1525,6 +1610,8 @@ void gw_cp_free(struct gw_cp *cp)
 {
     if (cp == NULL)
         return;
+    /* before anything the snapshot reads goes away (ports close after us) */
+    gw_telemetry_detach();
     if (cp->g->unknown_peer_arg == cp) {
         cp->g->unknown_peer = NULL;
         cp->g->unknown_peer_arg = NULL;
@@ -1541,6 +1628,7 @@ void gw_cp_free(struct gw_cp *cp)
     }
 #ifdef GW_HAVE_CTL
     gw_ctl_close(cp->ctl);
+    gw_http_close(cp->http);
 #endif
     for (unsigned i = 0; i < GW_MAX_LISTENERS; i++) {
         hs_ctx_free(cp->lst[i].ctx);

@@ -248,13 +248,11 @@ static json_t *error_reply(const char *msg)
     return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-/* Runs one request line; always returns a reply object (NULL only when
- * jansson cannot allocate). */
-static json_t *counters_json(const struct gw_ctl_counters *cnt)
+json_t *gw_ctl_counters_json(const struct gw_ctl_counters *cnt)
 {
     json_t *o = json_object();
 #define GW_CTL_X_JSON(name) json_object_set_new(o, #name, json_integer((json_int_t)cnt->name));
-    if (o)
+    if (o && cnt)
         GW_CTL_COUNTERS(GW_CTL_X_JSON)
 #undef GW_CTL_X_JSON
     return o;
@@ -285,6 +283,8 @@ static const struct {
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
+/* Runs one request line; always returns a reply object (NULL only when
+ * jansson cannot allocate). */
 static json_t *dispatch(struct gw_ctl *ctl, const struct gw_ctl_conn *c, char *line,
                         const struct gw_ctl_handlers *h)
 {
@@ -339,7 +339,7 @@ static json_t *dispatch(struct gw_ctl *ctl, const struct gw_ctl_conn *c, char *l
         if (have)
             rc = h->stats(h->arg, result, err);
         if (rc == 0)
-            json_object_set_new(result, "control", counters_json(&ctl->cnt));
+            json_object_set_new(result, "control", gw_ctl_counters_json(&ctl->cnt));
         break;
     case CMD_SESSIONS:
         have = h && h->sessions;

@@ -92,6 +92,9 @@ struct gw_ctl_counters {
 CR_WUR int gw_ctl_open(struct gw_ctl **out_ctl, const char *path, char *err, size_t err_len);
 /* The socket's counters (read on the polling thread). */
 const struct gw_ctl_counters *gw_ctl_counters(const struct gw_ctl *ctl);
+/* The counters as a JSON object, as stats reports them under "control"
+ * (NULL when jansson cannot allocate). */
+json_t *gw_ctl_counters_json(const struct gw_ctl_counters *cnt);
 /* Accepts, reads, dispatches and writes whatever is ready; never blocks.
  * Returns the number of requests answered in this call, or a negative
  * CR_ERR_* on a failure of the listening socket itself. */

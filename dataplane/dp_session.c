@@ -122,14 +122,17 @@ struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t)
     return t->qsbr;
 }
 
+/* n_live and n_pending have one writer (the control plane) and are read
+ * from other threads too (DPDK telemetry, gw_telemetry.c): relaxed stores
+ * and loads make that race-free; nothing is ordered by them. */
 uint32_t dp_sess_count(const struct dp_sess_table *t)
 {
-    return t->n_live;
+    return __atomic_load_n(&t->n_live, __ATOMIC_RELAXED);
 }
 
 uint32_t dp_sess_pending(const struct dp_sess_table *t)
 {
-    return t->n_pending;
+    return __atomic_load_n(&t->n_pending, __ATOMIC_RELAXED);
 }
 
 uint32_t dp_sess_pending_max(const struct dp_sess_table *t)
@@ -160,7 +163,7 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
      * initialized session. */
     __atomic_store_n(&t->nat[s->nat_port], s, __ATOMIC_RELEASE);
     s->installed = true;
-    t->n_live++;
+    __atomic_store_n(&t->n_live, t->n_live + 1, __ATOMIC_RELAXED);
     return CR_OK;
 }
 
@@ -200,8 +203,8 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
     else
         t->pend_head = s;
     t->pend_tail = s;
-    t->n_live--;
-    t->n_pending++;
+    __atomic_store_n(&t->n_live, t->n_live - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->n_pending, t->n_pending + 1, __ATOMIC_RELAXED);
 }
 
 unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg, bool wait)
@@ -216,7 +219,7 @@ unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *a
         t->pend_head = s->rcu_next;
         if (t->pend_head == NULL)
             t->pend_tail = NULL;
-        t->n_pending--;
+        __atomic_store_n(&t->n_pending, t->n_pending - 1, __ATOMIC_RELAXED);
         if (s->hash_pos >= 0)
             rte_hash_free_key_with_position(t->hash, s->hash_pos);
         if (cb != NULL)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian 12 packages dtlsgw needs to build, test and run.
 # Idempotent: does nothing when every package is already installed.
+# dpdk-dev ships /usr/bin/dpdk-telemetry.py (the e2e telemetry test uses it).
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-libdpdk-dev dpdk libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev libjansson-dev
+libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev libjansson-dev
 gnutls-bin libcoap3-bin libmbedtls-dev iproute2 ethtool procps python3 clang-format"
 missing=""
 for p in $PKGS; do

@@ -748,6 +748,27 @@ static void test_certs_list(void)
         unlink(f[i]);
 }
 
+/* metrics_listen: off by default, A.B.C.D:PORT or off, errors as file:line: key */
+static void test_metrics_listen(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(c.metrics_port, 0);
+    CU_ASSERT_EQUAL(
+        gw_config_load_string(&c, "metrics_listen: 127.0.0.1:9464\n", "m.yaml", err, sizeof(err)),
+        0);
+    CU_ASSERT_EQUAL(c.metrics_ipv4, 0x7f000001u);
+    CU_ASSERT_EQUAL(c.metrics_port, 9464);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, "metrics_listen: off\n", "m.yaml", err, sizeof(err)),
+                    0);
+    CU_ASSERT_EQUAL(c.metrics_port, 0);
+    expect_err("max_sessions: 10\nmetrics_listen: 127.0.0.1\n", 2, "metrics_listen",
+               "not an address and port");
+    expect_err("metrics_listen: 127.0.0.1:0\n", 1, "metrics_listen", "out of range");
+    expect_err("metrics_listen: [1]\n", 1, "metrics_listen", "expected a scalar");
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
@@ -765,4 +786,5 @@ void cu_register(void)
     CU_add_test(s, "load from file", test_load_file);
     CU_add_test(s, "validate", test_validate);
     CU_add_test(s, "certs list", test_certs_list);
+    CU_add_test(s, "metrics_listen", test_metrics_listen);
 }
