@@ -47,15 +47,24 @@ static int take_snapshot(struct gw_stats *out)
     return rc;
 }
 
+/* Every command's start: one snapshot, an empty dict to fill. */
+static int begin_dict(struct rte_tel_data *d, struct gw_stats *st)
+{
+    int rc = take_snapshot(st);
+    if (rc < 0)
+        return rc;
+    rte_tel_data_start_dict(d);
+    return 0;
+}
+
 static int tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
     (void)cmd;
     (void)params;
     struct gw_stats st;
-    int rc = take_snapshot(&st);
+    int rc = begin_dict(d, &st);
     if (rc < 0)
         return rc;
-    rte_tel_data_start_dict(d);
     for (unsigned i = 0; i < DP_CNT_N; i++)
         if (!dp_counter_is_drop((enum dp_counter_id)i))
             rte_tel_data_add_dict_u64(d, dp_counter_name((enum dp_counter_id)i), st.counters[i]);
@@ -72,10 +81,9 @@ static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d
     (void)cmd;
     (void)params;
     struct gw_stats st;
-    int rc = take_snapshot(&st);
+    int rc = begin_dict(d, &st);
     if (rc < 0)
         return rc;
-    rte_tel_data_start_dict(d);
     for (unsigned i = 0; i < DP_CNT_N; i++)
         if (dp_counter_is_drop((enum dp_counter_id)i))
             rte_tel_data_add_dict_u64(d, dp_counter_name((enum dp_counter_id)i), st.counters[i]);
@@ -87,10 +95,9 @@ static int tel_hs_failures(const char *cmd, const char *params, struct rte_tel_d
     (void)cmd;
     (void)params;
     struct gw_stats st;
-    int rc = take_snapshot(&st);
+    int rc = begin_dict(d, &st);
     if (rc < 0)
         return rc;
-    rte_tel_data_start_dict(d);
     for (unsigned i = 1; i < HS_FAIL_N; i++) /* 0 is HS_FAIL_NONE */
         rte_tel_data_add_dict_u64(d, hs_fail_names[i], st.hs_fail[i]);
     return 0;

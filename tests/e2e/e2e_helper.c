@@ -328,17 +328,6 @@ static long bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, lon
     return ret;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* g_psk from hex; -1 when it is not hex or longer than g_psk. */
 static int set_psk_hex(const char *key_hex)
 {
@@ -346,7 +335,8 @@ static int set_psk_hex(const char *key_hex)
     if (n % 2 != 0 || n / 2 > sizeof(g_psk))
         return -1;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(key_hex[2 * i]), lo = hexval(key_hex[2 * i + 1]);
+        int hi = e2e_hexval((unsigned char)key_hex[2 * i]),
+            lo = e2e_hexval((unsigned char)key_hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         g_psk[i] = (uint8_t)(hi << 4 | lo);

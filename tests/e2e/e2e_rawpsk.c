@@ -1081,7 +1081,7 @@ static int pump(struct rp *rp, int wait_ms)
 
 /* ---- the run ----------------------------------------------------------- */
 
-static int hexval(int c)
+int e2e_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -1107,7 +1107,7 @@ static long hex_decode(const char *s, uint8_t *out, size_t cap, bool comments)
         }
         if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')
             continue;
-        int v = hexval((unsigned char)*s);
+        int v = e2e_hexval((unsigned char)*s);
         if (v < 0)
             return -1;
         if (hi < 0) {

@@ -7,5 +7,7 @@
 /* argv[0] is "rawpsk"; exit status 0 when the handshake completed and every
  * record was echoed, 1 when not, 2 on bad arguments. */
 int e2e_rawpsk_main(int argc, char **argv);
+/* One hex digit's value, or -1 (shared with e2e_helper.c). */
+int e2e_hexval(int c);
 
 #endif
