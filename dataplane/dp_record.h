@@ -13,24 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DP_REC_HDR_LEN            13    /* type ver(2) epoch(2) seq(6) len(2) */
-#define DP_REC_PLAINTEXT_MAX_LEN  16384 /* 2^14 */
-#define DP_REC_CIPHERTEXT_MAX_LEN (16384 + 2048)
-#define DP_REC_CID_MAX_LEN        23 /* == CR_AEAD_CID_MAX_LEN */
-#define DP_REC_SEQ_MAX            ((UINT64_C(1) << 48) - 1)
-#define DP_REC_MAX_PER_DGRAM      32
-
-#define DP_VERSION_DTLS10 0xfeff
-#define DP_VERSION_DTLS12 0xfefd
-
-enum dp_content_type {
-    DP_CT_CHANGE_CIPHER_SPEC = 20,
-    DP_CT_ALERT = 21,
-    DP_CT_HANDSHAKE = 22,
-    DP_CT_APPLICATION_DATA = 23,
-    DP_CT_HEARTBEAT = 24,
-    DP_CT_TLS12_CID = 25,
-};
+#include "dp_wire.h"
 
 /* Why a record (and the rest of its datagram) was rejected. */
 #define DP_RECORD_ERRORS(X)                                                                        \
@@ -97,14 +80,6 @@ static inline void dp_store_be16(uint8_t *p, uint16_t v)
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
-
-/* Offsets inside the RFC 6347 §4.1 header. */
-#define DP_REC_OFF_TYPE      0
-#define DP_REC_OFF_VERSION   1
-#define DP_REC_OFF_EPOCH     3
-#define DP_REC_OFF_SEQ       5
-#define DP_REC_OFF_CID       11 /* tls12_cid records: the CID, then the length */
-#define DP_REC_LEN_FIELD_LEN 2
 
 static inline int dp_record_type_known(uint8_t type)
 {
