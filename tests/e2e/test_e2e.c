@@ -19,8 +19,12 @@
  * (tests/e2e/meson.build): DTLSGW_BIN, DTLSGW_CTL, DTLSGW_E2E_HELPER,
  * DTLSGW_IMPAIR_RELAY.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,19 +64,21 @@
 #define E2E_HS_PER_SOURCE       32   /* max_handshakes_per_source (200 clients: 25 per address) */
 #define E2E_HS_TIMEOUT_MS       3000 /* handshake_timeout of the limits listener */
 
-#define GW_IP        "10.77.0.1"
-#define GW_BE_IP     "10.77.1.1"
-#define BE_IP        "10.77.1.2"
-#define CLI_IP       "10.77.0.2"
-#define PORT_ECHO    4433
-#define PORT_COAP    5684
-#define PORT_IDLE    4435
-#define PORT_LIMITS  4436
-#define PSK_ID       "gwe-client"
-#define PSK_HEX      "00112233445566778899aabbccddeeff"
-#define COAP_ID      "coap-client"
-#define COAP_KEY     "secretPSK" /* libcoap -k takes the key as text */
-#define COAP_KEY_HEX "73656372657450534b"
+#define GW_IP              "10.77.0.1"
+#define GW_BE_IP           "10.77.1.1"
+#define BE_IP              "10.77.1.2"
+#define CLI_IP             "10.77.0.2"
+#define PORT_ECHO          4433
+#define PORT_COAP          5684
+#define PORT_IDLE          4435
+#define PORT_LIMITS        4436
+#define E2E_METRICS_PORT   "9464" /* metrics_listen, inside the gateway namespace */
+#define E2E_METRICS_PORT_N 9464
+#define PSK_ID             "gwe-client"
+#define PSK_HEX            "00112233445566778899aabbccddeeff"
+#define COAP_ID            "coap-client"
+#define COAP_KEY           "secretPSK" /* libcoap -k takes the key as text */
+#define COAP_KEY_HEX       "73656372657450534b"
 
 static char g_dir[64];
 static const char *g_bin, *g_ctl, *g_helper, *g_relay;
@@ -534,6 +542,7 @@ static int write_config(void)
             "    handshake_timeout: %dms\n"
             "    nat_ports: 50000-50999\n"
             "control_socket: %s\n"
+            "metrics_listen: 127.0.0.1:" E2E_METRICS_PORT "\n"
             "cookie_rotate: %dms\n"
             "max_sessions: 4096\n"
             "max_handshakes_per_source: %d\n",
@@ -2185,10 +2194,16 @@ static void test_ctl_outputs(void)
 {
     REQUIRE_READY();
     int rc;
+    /* the drops section is there exactly when some drop counter is not 0
+     * (this test may run alone, before any drop) */
+    json_t *s0 = ctl("stats");
+    bool have_drops = s0 && drops_total(s0) > 0;
+    json_decref(s0);
     const char *a1[] = {"stats", NULL};
     char *o = ctl_cli(a1, &rc);
     bool human = rc == 0 && o && strstr(o, "traffic\n") && strstr(o, "  RX_PKTS ") &&
-                 strstr(o, "drops by reason\n") && strstr(o, "ports\n") && !strstr(o, "{\"");
+                 (strstr(o, "drops by reason\n") != NULL) == have_drops && strstr(o, "ports\n") &&
+                 !strstr(o, "{\"");
     /* only non-zero counters by default */
     bool nonzero = o && !strstr(o, " DROP_SEQ_EXHAUSTED ");
     free(o);
@@ -2230,6 +2245,200 @@ static void test_ctl_outputs(void)
            cols ? "ok" : "FAIL", prom ? "ok" : "FAIL", bad_lines);
     CU_ASSERT(human && nonzero && all && js && cols && prom);
     CU_ASSERT_EQUAL(bad_lines, 0);
+}
+
+/* ---- telemetry and GET /metrics ------------------------------------------ */
+
+struct http_job {
+    const char *req;
+    size_t req_len;
+    char *resp;
+    size_t cap, got;
+    int err; /* 0, or the step that failed */
+};
+
+/* Runs in its own thread: joins the gateway's network namespace (setns
+ * changes only the calling thread), sends one request to metrics_listen
+ * and reads until the gateway closes the connection (5 s at most). */
+static void *http_thread(void *arg)
+{
+    struct http_job *j = arg;
+    char nsp[96];
+    snprintf(nsp, sizeof(nsp), "/var/run/netns/%s", g_ns_gw);
+    int nfd = open(nsp, O_RDONLY | O_CLOEXEC);
+    if (nfd < 0 || setns(nfd, CLONE_NEWNET) != 0) {
+        j->err = 1;
+        if (nfd >= 0)
+            close(nfd);
+        return NULL;
+    }
+    close(nfd);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(E2E_METRICS_PORT_N)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    struct timeval tv = {.tv_sec = 5};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        j->err = 2;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t off = 0;
+    while (off < j->req_len) {
+        ssize_t n = send(fd, j->req + off, j->req_len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the gateway may close early on a refused head */
+        off += (size_t)n;
+    }
+    for (;;) {
+        ssize_t n = recv(fd, j->resp + j->got, j->cap - 1 - j->got, 0);
+        if (n <= 0)
+            break;
+        j->got += (size_t)n;
+        if (j->got == j->cap - 1)
+            break;
+    }
+    j->resp[j->got] = '\0';
+    close(fd);
+    return NULL;
+}
+
+/* One HTTP exchange with the gateway's metrics_listen; the response text
+ * (caller frees), NULL when the connection could not be made. */
+static char *http_exchange(const char *req, size_t req_len)
+{
+    struct http_job j = {.req = req, .req_len = req_len, .cap = 1 << 20};
+    j.resp = malloc(j.cap);
+    pthread_t t;
+    if (j.resp == NULL || pthread_create(&t, NULL, http_thread, &j) != 0) {
+        free(j.resp);
+        return NULL;
+    }
+    pthread_join(t, NULL);
+    if (j.err != 0) {
+        printf("  http: cannot reach metrics_listen (step %d: %s)\n", j.err, strerror(errno));
+        free(j.resp);
+        return NULL;
+    }
+    return j.resp;
+}
+
+/* The value of `name{label="value"} N` in a Prometheus exposition; -1 when
+ * the series is absent. */
+static long long prom_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && (p = strstr(p, series)) != NULL; p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtoll(p + n + 1, NULL, 10);
+    return -1;
+}
+
+/* One telemetry command through DPDK's own client (dpdk-telemetry.py reads
+ * commands on stdin and prints one JSON reply per line). */
+static json_t *telemetry(const char *cmd)
+{
+    char out[E2E_PATH_MAX_LEN];
+    path_in(out, sizeof(out), "telemetry.out");
+    unlink(out);
+    if (sh("echo '%s' | timeout 10 dpdk-telemetry.py -f %s > %s", cmd,
+           g_prefix + strlen("--file-prefix="), out) != 0)
+        return NULL;
+    char *o = slurp(out);
+    json_t *j = o ? json_loads(o, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    free(o);
+    json_t *r = json_incref(json_object_get(j, cmd));
+    json_decref(j);
+    return r;
+}
+
+/* Issue 9: DPDK's telemetry socket and the Prometheus endpoint show the
+ * same counters as dtlsgw-ctl; the endpoint refuses what is not a plain
+ * GET /metrics with the right status, counts it, and keeps serving. */
+static void test_telemetry_and_metrics(void)
+{
+    REQUIRE_READY();
+    /* one session first, so the compared counters are not all zero */
+    struct proc c;
+    const char *args[] = {"--server", GW_IP ":4433",    "--src",     "10.77.0.4", "--src-port",
+                          "41210",    "--psk-identity", PSK_ID,      "--psk-key", PSK_HEX,
+                          "--close",  "--tag",          "telemetry", NULL};
+    CU_ASSERT_FATAL(helper_clients(&c, "telemetry-client.log", false, args));
+    CU_ASSERT(proc_wait(&c, 20000));
+    char *o = slurp(c.out);
+    CU_ASSERT(o && strstr(o, "READY established=1 echoed=1"));
+    free(o);
+    sleep_ms(300); /* the close settles; nothing else runs now */
+
+    static const char *const names[] = {"CP_SESS_INSTALLED", "CP_HS_ESTABLISHED", "CP_HS_STARTED",
+                                        "CP_SESS_CLOSED", "CP_CLOSE_NOTIFY_SENT"};
+    json_t *st = ctl("stats");
+    json_t *tel = telemetry("/dtlsgw/stats");
+    json_t *teld = telemetry("/dtlsgw/drops");
+    json_t *telp = telemetry("/dtlsgw/ports");
+    static const char get[] = "GET /metrics HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n";
+    char *m = http_exchange(get, sizeof(get) - 1);
+    unsigned tel_ok = 0, prom_ok = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        long long want = st ? stat_find(st, names[i]) : -1;
+        json_t *tv = json_object_get(tel, names[i]);
+        long long t = json_is_integer(tv) ? json_integer_value(tv) : -2;
+        char series[128];
+        snprintf(series, sizeof(series), "dtlsgw_events_total{counter=\"%s\"}", names[i]);
+        long long p = m ? prom_value(m, series) : -3;
+        printf("  %-22s ctl %lld  telemetry %lld  /metrics %lld\n", names[i], want, t, p);
+        tel_ok += want > 0 && t == want;
+        prom_ok += want > 0 && p == want;
+    }
+    bool drops = json_is_integer(json_object_get(teld, "REPLAY")) ||
+                 json_is_integer(json_object_get(teld, "DROP_REPLAY"));
+    bool ports =
+        json_is_object(json_object_get(telp, "0")) && json_is_object(json_object_get(telp, "1"));
+    bool status200 = m && strncmp(m, "HTTP/1.1 200 ", 13) == 0 &&
+                     strstr(m, "Content-Type: text/plain; version=0.0.4");
+    printf("  telemetry: %u/5 equal, drops %s, ports %s; GET /metrics %s, %u/5 equal\n", tel_ok,
+           drops ? "ok" : "FAIL", ports ? "ok" : "FAIL", status200 ? "200" : "FAIL", prom_ok);
+    CU_ASSERT_EQUAL(tel_ok, 5);
+    CU_ASSERT_EQUAL(prom_ok, 5);
+    CU_ASSERT(drops && ports && status200);
+    json_decref(st);
+    json_decref(tel);
+    json_decref(teld);
+    json_decref(telp);
+    free(m);
+
+    /* hostile requests: each refused with its status, the endpoint lives on */
+    static char big[16 * 1024];
+    int bl = snprintf(big, sizeof(big), "GET /metrics HTTP/1.1\r\nHost: gw\r\nX-Pad: ");
+    memset(big + bl, 'a', sizeof(big) - (size_t)bl - 5);
+    memcpy(big + sizeof(big) - 5, "\r\n\r\n", 4);
+    const struct {
+        const char *what, *req;
+        size_t len;
+        const char *status;
+    } bad[] = {
+        {"POST", "POST /metrics HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n", 0,
+         "HTTP/1.1 405 "},
+        {"other path", "GET /etc/passwd HTTP/1.1\r\nHost: gw\r\n\r\n", 0, "HTTP/1.1 404 "},
+        {"HTTP/1.1 without Host", "GET /metrics HTTP/1.1\r\n\r\n", 0, "HTTP/1.1 400 "},
+        {"binary garbage", "\x16\xfe\xfd\x00\x00\r\n\r\n", 9, "HTTP/1.1 400 "},
+        {"16 KiB head", big, sizeof(big) - 1, "HTTP/1.1 431 "},
+    };
+    unsigned refused = 0;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *r = http_exchange(bad[i].req, bad[i].len ? bad[i].len : strlen(bad[i].req));
+        bool ok = r && strncmp(r, bad[i].status, strlen(bad[i].status)) == 0;
+        printf("  /metrics %-22s -> %.12s %s\n", bad[i].what, r ? r : "(no answer)",
+               ok ? "ok" : "FAIL");
+        refused += ok;
+        free(r);
+    }
+    CU_ASSERT_EQUAL(refused, sizeof(bad) / sizeof(bad[0]));
+    m = http_exchange(get, sizeof(get) - 1);
+    CU_ASSERT(m && strncmp(m, "HTTP/1.1 200 ", 13) == 0 &&
+              prom_value(m, "dtlsgw_events_total{counter=\"CP_SESS_INSTALLED\"}") > 0);
+    free(m);
 }
 
 /* Config keys carry no unit in their names (idle_timeout: 120s); the old
@@ -2590,6 +2799,8 @@ void cu_register(void)
                 test_rawpsk_no_extensions);
     CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);
     CU_add_test(s, "dtlsgw-ctl tables, --json, metrics", test_ctl_outputs);
+    CU_add_test(s, "telemetry socket and GET /metrics agree with dtlsgw-ctl",
+                test_telemetry_and_metrics);
     CU_add_test(s, "config: old *_ms key names work, reported as deprecated",
                 test_config_deprecated);
     CU_add_test(s, "a ClientHello fragmented over datagrams (small MTU)",
