@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 
 #include "dp_counters.h"
+#include "gw_listeners.h"
 #include "gw_peers.h"
 #include "gw_sessions.h"
 #ifdef GW_HAVE_CTL
@@ -246,7 +247,7 @@ static int ctl_rotate_cookie(void *arg, json_t *res, char *err)
 {
     (void)err;
     struct gw_cp *cp = arg;
-    CR_GUARD(gw_cp_cookie_rotate_all(cp));
+    CR_GUARD(gw_listeners_rotate_cookies(cp));
     cp->last_cookie_ms = gw_cp_now_ms(cp);
     json_object_set_new(res, "rotated", json_integer(cp->cfg->n_listeners));
     return 0;

@@ -3,6 +3,9 @@
  * tests):
  *   gw_cp.c       the loop, punted-datagram dispatch, handshake driving,
  *                 timers, TX, create/shutdown/free;
+ *   gw_listeners.c each listener's credentials, handshake context and
+ *                 backend next hop, cookie rotation and the cookie check
+ *                 (on the workers and here);
  *   gw_peers.c    the peer table, handshake admission, peer log lines;
  *   gw_sessions.c session install/removal/reclaim, NAT ports, alerts of
  *                 live sessions, close_notify, idle reaping, kill;
@@ -134,8 +137,5 @@ static inline uint64_t gw_cp_now_ms(const struct gw_cp *cp)
  * 0's TX ring while the workers run, or queue 0 once they stopped.  Takes
  * m in every case (freed and counted when it cannot go). */
 void gw_cp_tx(struct gw_cp *cp, struct rte_mbuf *m);
-/* Rotates every listener's cookie secret (timer, best effort; rotate-cookie
- * reports the error). */
-int gw_cp_cookie_rotate_all(struct gw_cp *cp);
 
 #endif
