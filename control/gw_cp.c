@@ -1,17 +1,21 @@
-/* gw_cp.c — the control-plane loop: punted-datagram dispatch, the
- * handshakes driven through the engine, retransmission timers, periodic
- * work (ARP, reclaim, reaping, cookie rotation, control socket, stats) and
- * the control plane's create/shutdown/free.
+/* gw_cp.c — the control-plane loop: punted-datagram dispatch (ARP/ICMP to
+ * gw_net, DTLS to the peer's handshake or session), the handshakes driven
+ * through the engine (start, feed, output, restart and replacement, RFC
+ * 6347 §4.2.8), retransmission timers, the periodic work (ARP, reclaim,
+ * reaping, cookie rotation, control socket, GET /metrics, stats) and the
+ * control plane's create/shutdown/free.
  *
- * Owns: the loop and what gw_cp.h lists, with the peer table in
- * gw_peers.c, sessions in gw_sessions.c and the command handlers in
- * gw_cmds.c (gw_cp_priv.h: the state they share).  All of it runs on the
- * main lcore; the only state shared with workers is the session table (we
- * are its single writer), the next-hop table (gw_net), the rings, and the
- * stateless unknown-peer check (worker_unknown_peer) the workers call.
- * Must not: block, parse handshake messages beyond ch_random() (to become
- * the engine's ClientHello peek), or write a session's owner-only fields
- * (wr_seq, replay window) while a worker may still hold the session.
+ * Owns: the loop, TX of the control plane's frames (gw_cp_tx) and the due
+ * list of fired timers.  The rest of gw_cp.h's list lives beside it:
+ * gw_listeners.c (credentials, contexts, cookie checks), gw_peers.c (the
+ * peer table, admission), gw_sessions.c (install, NAT, removal, alerts,
+ * reaping, kill) and gw_cmds.c (stats, command handlers); gw_cp_priv.h
+ * holds the state they share.  All of it runs on the main lcore but the
+ * workers' stateless cookie check (gw_listeners_unknown_peer).
+ * Must not: block, read into a handshake message beyond ch_random() (to
+ * become the engine's "peek ClientHello" call), or write a session's
+ * owner-only fields (wr_seq, replay window) while a worker may still hold
+ * the session.
  */
 #include "gw_cp.h"
 
