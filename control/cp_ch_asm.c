@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_record.h"
+#include "dp_wire.h"
 #include "hs.h"
-
-#define CT_HANDSHAKE    22
-#define MT_CLIENT_HELLO 1
 
 struct asm_slot {
     bool used;
@@ -106,31 +105,30 @@ static void put(struct asm_slot *s, const struct hs_ch_frag *f)
     s->rec_seq = f->rec_seq;
 }
 
+static void store_be24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+}
+
+/* One epoch-0 handshake record holding the whole ClientHello as a single
+ * fragment (RFC 6347 §4.1 record header, §4.2.2 handshake header). */
 static size_t rebuild(const struct asm_slot *s, uint8_t *out)
 {
-    uint8_t *p = out;
-    uint32_t rec_len = 12 + s->msg_len;
-    *p++ = CT_HANDSHAKE;
-    *p++ = (uint8_t)(s->rec_version >> 8);
-    *p++ = (uint8_t)s->rec_version;
-    *p++ = 0; /* epoch 0 */
-    *p++ = 0;
-    for (int b = 5; b >= 0; b--)
-        *p++ = (uint8_t)(s->rec_seq >> (8 * b));
-    *p++ = (uint8_t)(rec_len >> 8);
-    *p++ = (uint8_t)rec_len;
-    *p++ = MT_CLIENT_HELLO;
-    for (int b = 2; b >= 0; b--)
-        *p++ = (uint8_t)(s->msg_len >> (8 * b));
-    *p++ = (uint8_t)(s->msg_seq >> 8);
-    *p++ = (uint8_t)s->msg_seq;
-    *p++ = 0; /* fragment_offset 0 */
-    *p++ = 0;
-    *p++ = 0;
-    for (int b = 2; b >= 0; b--)
-        *p++ = (uint8_t)(s->msg_len >> (8 * b));
-    memcpy(p, s->body, s->msg_len);
-    return (size_t)(p - out) + s->msg_len;
+    uint8_t *h = out + DP_REC_HDR_LEN;
+    out[DP_REC_OFF_TYPE] = DP_CT_HANDSHAKE;
+    dp_store_be16(out + DP_REC_OFF_VERSION, s->rec_version);
+    dp_store_be16(out + DP_REC_OFF_EPOCH, 0);
+    dp_store_be48(out + DP_REC_OFF_SEQ, s->rec_seq);
+    dp_store_be16(out + DP_REC_OFF_LENGTH, (uint16_t)(DP_HS_HDR_LEN + s->msg_len));
+    h[DP_HS_OFF_TYPE] = DP_HS_CLIENT_HELLO;
+    store_be24(h + DP_HS_OFF_LENGTH, s->msg_len);
+    dp_store_be16(h + DP_HS_OFF_MESSAGE_SEQ, s->msg_seq);
+    store_be24(h + DP_HS_OFF_FRAGMENT_OFF, 0);
+    store_be24(h + DP_HS_OFF_FRAGMENT_LEN, s->msg_len);
+    memcpy(h + DP_HS_HDR_LEN, s->body, s->msg_len);
+    return DP_REC_HDR_LEN + DP_HS_HDR_LEN + s->msg_len;
 }
 
 enum cp_ch_asm_result cp_ch_asm_add(struct cp_ch_asm *a, const uint8_t key[CP_CH_ASM_KEY_LEN],

@@ -25,13 +25,14 @@
 #include <stdint.h>
 
 #include "cr_err.h"
+#include "dp_wire.h"
 
 #define CP_CH_ASM_SLOTS     64
 #define CP_CH_ASM_MAX_BYTES 4096 /* ClientHello body; larger ones are refused */
 #define CP_CH_ASM_TTL_MS    3000 /* > the 1 s initial retransmission timer */
 #define CP_CH_ASM_KEY_LEN   16   /* the caller's peer key (dp_sess_key) */
-/* The rebuilt datagram: record header 13 + handshake header 12 + body. */
-#define CP_CH_ASM_OUT_MAX_BYTES (13 + 12 + CP_CH_ASM_MAX_BYTES)
+/* The rebuilt datagram: record header, handshake header, body. */
+#define CP_CH_ASM_OUT_MAX_BYTES (DP_REC_HDR_LEN + DP_HS_HDR_LEN + CP_CH_ASM_MAX_BYTES)
 
 enum cp_ch_asm_result {
     CP_CH_ASM_HELD = 0, /* kept; the message is not whole yet */

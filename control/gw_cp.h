@@ -6,7 +6,9 @@
  * allocation, retransmission timers (rte_timer), idle reaping, close_notify,
  * ARP/ICMP (through gw_net), the control socket handlers, the GET /metrics
  * endpoint (gw_http), stats printing and the stats snapshot that DPDK
- * telemetry reads (gw_telemetry).
+ * telemetry reads (gw_telemetry).  Split by concern over gw_cp.c (loop,
+ * dispatch, timers), gw_listeners.c, gw_peers.c, gw_sessions.c and
+ * gw_cmds.c, whose shared state is gw_cp_priv.h.
  * Must not: block (except the final drain at shutdown), run on a worker, or
  * touch a session's owner-only fields while its owner may run (it encrypts
  * a close_notify with wr_seq only after the session's RCU grace period, or

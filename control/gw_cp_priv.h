@@ -1,0 +1,141 @@
+/* gw_cp_priv.h — the control plane's internal state, shared by the files
+ * that make it up (not for anything outside control/gw_*.c and their unit
+ * tests):
+ *   gw_cp.c       the loop, punted-datagram dispatch, handshake driving,
+ *                 timers, TX, create/shutdown/free;
+ *   gw_listeners.c each listener's credentials, handshake context and
+ *                 backend next hop, cookie rotation and the cookie check
+ *                 (on the workers and here);
+ *   gw_peers.c    the peer table, handshake admission, peer log lines;
+ *   gw_sessions.c session install/removal/reclaim, NAT ports, alerts of
+ *                 live sessions, close_notify, idle reaping, kill;
+ *   gw_cmds.c     stats and the control-socket command handlers.
+ *
+ * Owns: struct gw_cp and struct cp_peer.  Every field is written only on
+ * the control-plane lcore; the exceptions say who else reads them (relaxed
+ * atomics: n_peers and hs_fail[] for the telemetry thread).
+ * Must not: be included by dataplane/ or by workers' code.
+ */
+#ifndef DTLSGW_GW_CP_PRIV_H
+#define DTLSGW_GW_CP_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_timer.h>
+
+#include "dp_replay.h"
+#include "dp_session.h"
+#include "dp_wire.h"
+#include "dp_worker.h"
+#include "gw_config.h"
+#include "gw_cp.h"
+#include "gw_net.h"
+#include "hs.h"
+
+#define CP_NAT_WORDS       (DP_SESS_NAT_PORTS / 64)
+#define CP_ALERT_WIN_WORDS 8 /* storage of a peer's alert window (DP_REPLAY_WIN_MIN_BITS) */
+#define CP_RND_POOL_WORDS  64
+#define CP_END_MATCH_BATCH 64 /* peers gw_peers_end_matching frees per walk */
+
+struct gw_cp;
+
+/* A peer: one client transport address with a handshake in progress, a
+ * live session, or both (a session being replaced, RFC 6347 §4.2.8). */
+struct cp_peer {
+    struct dp_sess_key key;
+    struct hs *hs;
+    struct dp_session *sess;
+    struct rte_timer timer;
+    struct gw_cp *cp; /* owner (the timer callback's way back) */
+    /* On cp->due while its timer has fired and the loop has not handled
+     * it yet (timer_cb links, process_fired and gw_peer_free unlink). */
+    bool fired;
+    TAILQ_ENTRY(cp_peer) due_link;
+    /* Anti-replay for the encrypted alerts the control plane reads (the
+     * worker punts them unread, so their sequence numbers are seen only
+     * here): a window of its own, set up at install (RFC 6347 §4.1.2.6). */
+    uint64_t alert_win[CP_ALERT_WIN_WORDS];
+    struct rte_ether_addr mac; /* L2 source of the peer's last frame */
+    uint16_t port_idx;         /* port towards the peer */
+    uint16_t listener;
+    uint16_t worker; /* worker whose queue received it */
+    bool has_random;
+    uint8_t ch_random[DP_HELLO_RANDOM_LEN]; /* ClientHello.random of this handshake */
+    /* hs is a new handshake from the address:port of the live session sess
+     * (RFC 6347 §4.2.8): sess stays until hs completes, and outlives it
+     * when hs fails. */
+    bool replacing;
+    bool hs_counted; /* counted in cp->hs_limit (a handshake in progress) */
+};
+
+struct cp_listener {
+    struct hs_creds *creds;
+    struct hs_ctx *ctx;
+    int nh; /* next hop towards the backend */
+};
+
+TAILQ_HEAD(cp_due_list, cp_peer);
+
+struct gw_cp {
+    const struct gw_config *cfg;
+    /* Peers whose retransmission timer fired, oldest first: the loop's
+     * timer pass handles these, never walks the peer table (issue 8
+     * finding 7: a table of idle handshakes must not cost every loop). */
+    struct cp_due_list due;
+    struct dp_gw *g;
+    struct gw_net net;
+    struct cr_aead_ctx *aead;
+    struct cp_listener lst[GW_MAX_LISTENERS];
+    struct rte_hash *peers;
+    /* single writer (this thread); telemetry loads it relaxed
+     * (gw_cp_stats_snapshot) */
+    uint32_t n_peers;
+    uint32_t max_peers;
+    struct cp_hs_limit *hs_limit; /* max_handshakes, per source */
+    struct cp_ch_asm *ch_asm;     /* fragmented ClientHellos before the cookie check */
+    uint64_t nat_used[CP_NAT_WORDS];
+    uint32_t rnd_pool[CP_RND_POOL_WORDS]; /* nat_rnd's batch of random words */
+    unsigned rnd_left;
+    unsigned rr_next;
+    bool workers_running;
+    uint64_t hz;
+    uint64_t tick_per_ms;
+    uint64_t now_ms;
+    uint64_t last_reap_ms;
+    uint64_t last_cookie_ms;      /* last rotation of the listeners' cookie secrets */
+    uint64_t last_backlog_log_ms; /* last "reclaim queue full" message */
+    /* handshakes that ended without a session, by reason (stats
+     * "handshake_failures"; the log line names the reason too); single
+     * writer, telemetry loads relaxed */
+    uint64_t hs_fail[HS_FAIL_N];
+    uint64_t last_arp_ms;
+    uint64_t last_stats_ms;
+    uint64_t last_ctl_ms;
+    uint64_t last_http_ms;
+    uint64_t log_sec;
+    unsigned log_n;
+    /* Control socket and GET /metrics (metrics_listen); NULL: off or built
+     * without jansson (GW_HAVE_CTL).  Always present so that the layout
+     * does not depend on the build flag. */
+    struct gw_ctl *ctl;
+    struct gw_http *http;
+};
+
+static inline uint64_t gw_cp_now_ms(const struct gw_cp *cp)
+{
+    return rte_get_timer_cycles() / cp->tick_per_ms;
+}
+
+/* ---- gw_cp.c ------------------------------------------------------------ */
+
+/* Transmits m on its port (m->port): the port's control TX queue, worker
+ * 0's TX ring while the workers run, or queue 0 once they stopped.  Takes
+ * m in every case (freed and counted when it cannot go). */
+void gw_cp_tx(struct gw_cp *cp, struct rte_mbuf *m);
+
+#endif

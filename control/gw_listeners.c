@@ -1,0 +1,204 @@
+/* gw_listeners.c — see gw_listeners.h. */
+#include "gw_listeners.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+
+#include "dp_counters.h"
+#include "gw_net.h"
+
+/* ClientHello fragments of unknown peers one worker punts per second at
+ * most (the rest are dropped there, counted DROP_UNKNOWN_PEER): 256 per
+ * 1/16 s slice, far above what clients that fragment send, far below
+ * what fills the punt ring. */
+#define CP_FRAG_PUNTS_PER_SEC 4096
+#define CP_HVR_MAX_BYTES      512
+
+/* Credentials, handshake context and backend next hop of listener i. */
+static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len)
+{
+    int rc;
+    const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
+    struct cp_listener *cl = &cp->lst[i];
+    cl->creds = hs_creds_new();
+    if (cl->creds == NULL) {
+        rc = CR_ERR_NOMEM;
+        snprintf(err, err_len, "listener %s: out of memory", l->name);
+        return rc;
+    }
+    if (l->psk_file[0] && (rc = hs_creds_load_psk_file(cl->creds, l->psk_file)) < 0) {
+        snprintf(err, err_len, "listener %s: cannot load PSK file %s: %s", l->name, l->psk_file,
+                 cr_strerror(rc));
+        return rc;
+    }
+    /* cert, cert2, then the certs list: each fills the slot of its key
+     * type (ECDSA P-256, ECDSA P-384, RSA); a second certificate of a
+     * slot is refused here, with the reason (hs_creds_last_error). */
+    const char *cert_files[2 + GW_MAX_LISTENER_CERTS], *key_files[2 + GW_MAX_LISTENER_CERTS];
+    unsigned n_cert_files = 0;
+    if (l->cert_file[0]) {
+        cert_files[n_cert_files] = l->cert_file;
+        key_files[n_cert_files++] = l->key_file;
+    }
+    if (l->cert2_file[0]) {
+        cert_files[n_cert_files] = l->cert2_file;
+        key_files[n_cert_files++] = l->key2_file;
+    }
+    for (unsigned j = 0; j < l->n_certs && j < GW_MAX_LISTENER_CERTS; j++) {
+        cert_files[n_cert_files] = l->certs[j].cert_file;
+        key_files[n_cert_files++] = l->certs[j].key_file;
+    }
+    for (unsigned j = 0; j < n_cert_files; j++) {
+        if ((rc = hs_creds_load_cert(cl->creds, cert_files[j], key_files[j])) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load certificate %s / key %s: %s (%s)",
+                     l->name, cert_files[j], key_files[j], cr_strerror(rc),
+                     hs_creds_last_error(cl->creds));
+            return rc;
+        }
+    }
+    if (l->ca_file[0] && (rc = hs_creds_load_ca(cl->creds, l->ca_file)) < 0) {
+        snprintf(err, err_len, "listener %s: cannot load CA file %s: %s (%s)", l->name, l->ca_file,
+                 cr_strerror(rc), hs_creds_last_error(cl->creds));
+        return rc;
+    }
+    cl->ctx = hs_ctx_new(&l->hs, cl->creds);
+    if (cl->ctx == NULL) {
+        rc = CR_ERR_INVAL;
+        snprintf(err, err_len,
+                 "listener %s: cannot create the handshake context "
+                 "(credentials missing for the configured suites?)",
+                 l->name);
+        return rc;
+    }
+    cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
+    if (cl->nh < 0) {
+        rc = CR_ERR_INVAL;
+        snprintf(err, err_len,
+                 "listener %s: backend %u.%u.%u.%u is on no port's subnet "
+                 "and no port has a gateway",
+                 l->name, l->backend_ipv4 >> 24, (l->backend_ipv4 >> 16) & 255,
+                 (l->backend_ipv4 >> 8) & 255, l->backend_ipv4 & 255);
+        return rc;
+    }
+    return CR_OK;
+}
+
+int gw_listeners_init(struct gw_cp *cp, char *err, size_t err_len)
+{
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        CR_GUARD(listener_open(cp, i, err, err_len));
+    return CR_OK;
+}
+
+void gw_listeners_free(struct gw_cp *cp)
+{
+    for (unsigned i = 0; i < GW_MAX_LISTENERS; i++) {
+        hs_ctx_free(cp->lst[i].ctx);
+        hs_creds_free(cp->lst[i].creds);
+        cp->lst[i].ctx = NULL;
+        cp->lst[i].creds = NULL;
+    }
+}
+
+/* Every listener's cookie secret, on the timer (cookie_rotate_ms) and on
+ * the rotate-cookie command; the previous secret is still accepted
+ * (cr_cookie.h), so a cookie is good for one to two periods and a
+ * captured ClientHello+cookie cannot be replayed later than that. */
+int gw_listeners_rotate_cookies(struct gw_cp *cp)
+{
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        CR_GUARD(hs_ctx_rotate_cookie_secret(cp->lst[i].ctx));
+    dp_cnt_inc(DP_CNT_CP_COOKIE_ROTATED);
+    return 0;
+}
+
+int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
+                                unsigned port_idx, const struct rte_ether_addr *mac,
+                                const uint8_t *d, size_t len)
+{
+    uint8_t hvr[CP_HVR_MAX_BYTES];
+    size_t hvr_len = 0;
+    struct hs_peer hp;
+    memset(&hp, 0, sizeof(hp));
+    memcpy(hp.addr, &key->client_ip, 4);
+    hp.port = rte_be_to_cpu_16(key->client_port);
+    hp.family = 4;
+    int v = hs_cookie_check(cp->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
+    if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
+        struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip, key->client_ip,
+                                              key->local_port, key->client_port, hvr, hvr_len);
+        if (m == NULL) {
+            dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+        } else {
+            gw_cp_tx(cp, m);
+            dp_cnt_inc(DP_CNT_CP_HVR_SENT);
+        }
+        return HS_COOKIE_SEND_HVR;
+    }
+    if (v == HS_COOKIE_DROP) {
+        dp_cnt_inc(DP_CNT_DROP_CP_COOKIE);
+        return HS_COOKIE_DROP;
+    }
+    return HS_COOKIE_VALID; /* valid cookie, or cookies off */
+}
+
+/* The workers' stateless pre-check of datagrams from peers without a
+ * session (dp_unknown_peer_fn): a ClientHello without a valid cookie is
+ * answered with a HelloVerifyRequest right on the worker, a datagram that
+ * is no ClientHello at all is dropped there (the worker counts it
+ * DROP_UNKNOWN_PEER), and verified ClientHellos (or any ClientHello when
+ * cookies are off) are punted.  Later flights of peers in their handshake,
+ * which only this thread's peer table knows, never get here: the worker
+ * punts them by dp_gw.peer_busy.  Runs on
+ * worker lcores: reads only the listener's handshake context (cookie
+ * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
+int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
+                              const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
+                              size_t *out_len)
+{
+    const struct gw_cp *cp = arg;
+    if (li >= cp->cfg->n_listeners)
+        return DP_PEER_PUNT;
+    /* A ClientHello in fragments is put together on the control plane
+     * (cp_ch_asm.h) and checked whole; what this worker punts of them is
+     * capped (CP_FRAG_PUNTS_PER_SEC per worker, in 1/16 s slices), so a
+     * flood of fragments cannot crowd the punt ring. */
+    if (hs_ch_is_fragmented(d, len)) {
+        static __thread uint64_t slice_end_tsc;
+        static __thread unsigned slice_punts;
+        uint64_t now = rte_get_tsc_cycles();
+        if (now >= slice_end_tsc) {
+            slice_end_tsc = now + rte_get_tsc_hz() / 16;
+            slice_punts = 0;
+        }
+        *out_len = 0;
+        if (slice_punts >= CP_FRAG_PUNTS_PER_SEC / 16)
+            return DP_PEER_DROP;
+        slice_punts++;
+        return DP_PEER_PUNT;
+    }
+    struct hs_peer hp;
+    memset(&hp, 0, sizeof(hp));
+    memcpy(hp.addr, &peer_ip_be, 4);
+    hp.port = rte_be_to_cpu_16(peer_port_be);
+    hp.family = 4;
+    switch (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len)) {
+    case HS_COOKIE_DROP:
+        /* Not a ClientHello this listener could start a handshake from:
+         * gw_listeners_cookie_verdict would drop it on the control plane anyway, so
+         * it is dropped (and counted, DROP_UNKNOWN_PEER) here instead of
+         * crowding the punt ring (issue 8 finding 7). */
+        *out_len = 0;
+        return DP_PEER_DROP;
+    case HS_COOKIE_SEND_HVR:
+        if (cp->cfg->listeners[li].hs.cookie_required)
+            return DP_PEER_REPLY;
+        *out_len = 0;
+        return DP_PEER_PUNT; /* cookies off: the control plane starts a handshake */
+    default:
+        return DP_PEER_PUNT; /* valid cookie */
+    }
+}

@@ -1,0 +1,328 @@
+/* gw_sessions.c — see gw_sessions.h.
+ *
+ * Our close_notify is sealed with the session's write sequence number once
+ * the RCU grace period proves the owning worker no longer uses it
+ * (reclaim_cb), or after the workers stopped (shutdown).
+ */
+#include "gw_sessions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_lcore.h>
+
+#include <openssl/rand.h>
+
+#include "cr_aead.h"
+#include "dp_counters.h"
+#include "gw_nat.h"
+#include "gw_peers.h"
+
+/* ---- NAT ports ---------------------------------------------------------- */
+
+/* 32 random bits from libcrypto's CSPRNG, drawn CP_RND_POOL_WORDS at a
+ * time. */
+static uint32_t nat_rnd(void *arg)
+{
+    struct gw_cp *cp = arg;
+    if (cp->rnd_left == 0) {
+        if (RAND_bytes((unsigned char *)cp->rnd_pool, sizeof(cp->rnd_pool)) != 1)
+            cp->rnd_pool[0] ^= (uint32_t)rte_rdtsc(); /* never on Linux; still varies */
+        cp->rnd_left = RTE_DIM(cp->rnd_pool);
+    }
+    return cp->rnd_pool[--cp->rnd_left];
+}
+
+int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li)
+{
+    const struct gw_listener_cfg *l = &cp->cfg->listeners[li];
+    return gw_nat_pick(cp->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
+}
+
+void gw_sess_nat_free(struct gw_cp *cp, uint16_t port)
+{
+    cp->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));
+}
+
+bool gw_sess_nat_used(const struct gw_cp *cp, uint16_t port)
+{
+    return gw_nat_test(cp->nat_used, port) != 0;
+}
+
+/* ---- removal and reclaim ---------------------------------------------------- */
+
+void gw_sess_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
+{
+    if (peer->sess == NULL)
+        return;
+    peer->sess->cp_ref = NULL;
+    dp_sess_remove(cp->g->sessions, peer->sess, send_close);
+    peer->sess = NULL;
+}
+
+static void reclaim_cb(struct dp_session *s, void *arg)
+{
+    struct gw_cp *cp = arg;
+    gw_sess_nat_free(cp, s->nat_port);
+    dp_cnt_inc(DP_CNT_CP_SESS_FREED);
+    if (!s->send_close)
+        return;
+    /* RFC 5246 §7.2.1 close_notify: alert level warning(1), description 0.
+     * The grace period is over: no worker uses s any more, so wr_seq is
+     * ours. */
+    static const uint8_t close_notify[DP_ALERT_LEN] = {DP_ALERT_LEVEL_WARNING,
+                                                       DP_ALERT_CLOSE_NOTIFY};
+    struct rte_mbuf *m =
+        dp_session_seal_frame(cp->g, s, cp->aead, DP_CT_ALERT, close_notify, sizeof(close_notify));
+    if (m == NULL) {
+        dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+        return;
+    }
+    gw_cp_tx(cp, m);
+    dp_cnt_inc(DP_CNT_CP_CLOSE_NOTIFY_SENT);
+}
+
+unsigned gw_sess_reclaim(struct gw_cp *cp, bool wait)
+{
+    return dp_sess_reclaim(cp->g->sessions, reclaim_cb, cp, wait);
+}
+
+/* ---- install ------------------------------------------------------------------ */
+
+static uint32_t replay_bits(uint32_t cfg_bits)
+{
+    uint32_t b = cfg_bits ? cfg_bits : DP_REPLAY_WIN_DEFAULT_BITS;
+    b = (b + 63) / 64 * 64;
+    if (b < DP_REPLAY_WIN_MIN_BITS)
+        b = DP_REPLAY_WIN_MIN_BITS;
+    if (b > DP_REPLAY_WIN_MAX_BITS)
+        b = DP_REPLAY_WIN_MAX_BITS;
+    return b;
+}
+
+int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs_keys *k)
+{
+    struct dp_gw *g = cp->g;
+    const struct gw_listener_cfg *lc = &cp->cfg->listeners[peer->listener];
+    int rc;
+    if (k == NULL)
+        return CR_ERR_INVAL;
+    int nh = cp->lst[peer->listener].nh;
+    if (nh < 0) {
+        dp_cnt_inc(DP_CNT_DROP_CP_NO_NEXTHOP);
+        return CR_ERR_INVAL;
+    }
+    int nat = gw_sess_nat_alloc(cp, peer->listener);
+    if (nat < 0) {
+        dp_cnt_inc(DP_CNT_DROP_CP_NAT_EXHAUSTED);
+        return CR_ERR_LIMIT;
+    }
+    struct dp_session *s =
+        dp_session_alloc(replay_bits(lc->replay_window_bits), (int)rte_socket_id());
+    if (s == NULL) {
+        gw_sess_nat_free(cp, (uint16_t)nat);
+        return CR_ERR_NOMEM;
+    }
+    s->key = peer->key;
+    CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key, k->key_len,
+                                   k->client_write_iv, k->iv_len),
+                  fail);
+    CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key, k->key_len,
+                                   k->server_write_iv, k->iv_len),
+                  fail);
+    s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
+    s->backend_port = rte_cpu_to_be_16(lc->backend_port);
+    s->backend_nh = (uint16_t)nh;
+    s->backend_port_id = g->nexthops[nh].port_idx;
+    s->nat_ip = g->ports[s->backend_port_id].ip_be;
+    s->nat_port = (uint16_t)nat;
+    s->client_port_id = peer->port_idx;
+    s->client_mac = peer->mac;
+    s->listener = peer->listener;
+    /* Owner: the worker whose RX queue receives this client when the port
+     * spreads flows; round robin when one queue receives everything. */
+    if (g->ports[peer->port_idx].spread && peer->worker < g->n_workers)
+        s->owner = peer->worker;
+    else
+        s->owner = (uint16_t)(cp->rr_next++ % g->n_workers);
+    s->epoch = k->epoch;
+    s->version = DP_VERSION_DTLS12;
+    s->explicit_nonce_len = (uint8_t)cr_aead_explicit_nonce_len(k->aead);
+    s->tag_len = (uint8_t)cr_aead_tag_len(k->aead);
+    /* From here the owning worker is the only writer of epoch 1's write
+     * sequence; the engine keeps to its numbers below (hs.h,
+     * HS_ENGINE_WSEQ_RESERVE). */
+    s->wr_seq = k->server_write_seq_next;
+    /* The client's Finished used epoch-1 sequence numbers up to this one. */
+    dp_replay_update(s->replay, k->client_read_seq_top);
+    struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
+    if (dp_replay_size(DP_REPLAY_WIN_MIN_BITS) > sizeof(peer->alert_win) ||
+        dp_replay_init(aw, DP_REPLAY_WIN_MIN_BITS) != 0) {
+        rc = CR_ERR_INVAL;
+        goto fail;
+    }
+    dp_replay_update(aw, k->client_read_seq_top);
+    s->last_rx_tsc = rte_get_tsc_cycles();
+    s->cp_ref = peer;
+    rc = dp_sess_install(g->sessions, s);
+    if (rc == CR_ERR_BUSY) {
+        /* The reclaim queue is full: some worker has not passed a
+         * quiescent state for a while.  Refuse (the client retries) rather
+         * than let removed sessions pile up; say so at most once a second. */
+        dp_cnt_inc(DP_CNT_DROP_CP_RECLAIM_BACKLOG);
+        uint64_t now = gw_cp_now_ms(cp);
+        if (now - cp->last_backlog_log_ms >= 1000) {
+            cp->last_backlog_log_ms = now;
+            printf("dtlsgw: %u removed sessions wait for a worker's quiescent state (a worker "
+                   "stalled?): new sessions refused until they are freed\n",
+                   dp_sess_pending(g->sessions));
+            fflush(stdout);
+        }
+    }
+    if (rc < 0)
+        goto fail;
+    peer->sess = s;
+    dp_cnt_inc(DP_CNT_CP_SESS_INSTALLED);
+    if (!k->ems) {
+        /* RFC 7627 §5.3: never resumable; counted and said once per peer. */
+        dp_cnt_inc(DP_CNT_CP_SESS_NO_EMS);
+        gw_peer_log(cp, peer, "session without extended master secret (RFC 7627; not resumable)",
+                    -1);
+    }
+    return CR_OK;
+fail:
+    dp_cnt_inc(DP_CNT_DROP_CP_INSTALL);
+    gw_sess_nat_free(cp, (uint16_t)nat);
+    dp_session_free(s);
+    return rc;
+}
+
+int gw_sess_install(struct gw_cp *cp, struct cp_peer *peer)
+{
+    CR_GUARD(gw_sess_install_keys(cp, peer, hs_keys(peer->hs)));
+    /* The session holds its expanded keys now: the engine's raw copies
+     * and the master secret go (issue 8: wiped as soon as installed). */
+    hs_wipe_installed_keys(peer->hs);
+    return CR_OK;
+}
+
+/* ---- alerts of a live session -------------------------------------------------- */
+
+/* The one place the gateway decrypts a record itself (to be replaced by
+ * the engine's session-alert call).  Opens the encrypted alert r of peer's
+ * session: checked against the control plane's own alert window (the
+ * worker's stays the worker's), authenticated with the session's read key
+ * (read-only), then marked received (RFC 6347 §4.1.2.6: "the receiver
+ * MUST NOT update the window until the MAC verified").  0 with
+ * *out_level and *out_desc, or CR_ERR_AUTH for a record that is replayed
+ * (counted DROP_CP_ALERT_REPLAY), not one alert long or whose tag does not
+ * verify (DROP_CP_ALERT_AUTH). */
+static int session_alert_open(struct gw_cp *cp, struct cp_peer *peer, const struct dp_record *r,
+                              uint8_t *out_level, uint8_t *out_desc)
+{
+    const struct dp_session *s = peer->sess;
+    struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
+    if (dp_replay_check(aw, r->seq) != DP_REPLAY_OK) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_REPLAY);
+        return CR_ERR_AUTH;
+    }
+    unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
+    uint8_t buf[64];
+    if (r->length < need || r->length - need != DP_ALERT_LEN || r->length > sizeof(buf)) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
+        return CR_ERR_AUTH;
+    }
+    memcpy(buf, r->fragment, r->length);
+    struct cr_aead_op o;
+    memset(&o, 0, sizeof(o));
+    o.key = &s->rd_key;
+    o.in = buf + s->explicit_nonce_len;
+    o.out = buf + s->explicit_nonce_len;
+    o.len = DP_ALERT_LEN;
+    o.tag = buf + s->explicit_nonce_len + DP_ALERT_LEN;
+    o.epoch = r->epoch;
+    o.version = r->version;
+    o.seq = r->seq;
+    o.explicit_nonce = s->explicit_nonce_len ? buf : NULL;
+    o.type = r->type;
+    if (cr_aead_open_batch(cp->aead, &o, 1) != 1) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
+        return CR_ERR_AUTH;
+    }
+    dp_replay_update(aw, r->seq);
+    *out_level = o.out[0];
+    *out_desc = o.out[1];
+    return CR_OK;
+}
+
+bool gw_sess_alert_input(struct gw_cp *cp, struct cp_peer *peer, const struct dp_record *r)
+{
+    uint8_t level, desc;
+    if (session_alert_open(cp, peer, r, &level, &desc) < 0)
+        return true;
+    if (desc == DP_ALERT_CLOSE_NOTIFY) {
+        /* RFC 5246 §7.2.1: "the other party MUST respond with a
+         * close_notify alert of its own and close down the connection
+         * immediately". */
+        dp_cnt_inc(DP_CNT_CP_SESS_CLOSED);
+        gw_peer_free(cp, peer, true);
+        return false;
+    }
+    if (level == DP_ALERT_LEVEL_FATAL) {
+        dp_cnt_inc(DP_CNT_CP_SESS_FATAL_ALERT);
+        gw_peer_free(cp, peer, false);
+        return false;
+    }
+    return true;
+}
+
+/* ---- idle reaping and kill ------------------------------------------------------- */
+
+void gw_sess_reap_idle(struct gw_cp *cp)
+{
+    struct cp_peer *victims[DP_SESS_RECLAIM_BATCH];
+    unsigned n = 0;
+    uint64_t now = rte_get_tsc_cycles();
+    uint64_t tsc_ms = rte_get_tsc_hz() / 1000;
+    uint32_t it = 0;
+    const void *key;
+    void *data;
+    while (n < DP_SESS_RECLAIM_BATCH && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
+        struct cp_peer *peer = data;
+        if (peer->sess == NULL)
+            continue;
+        uint32_t idle_ms = cp->cfg->listeners[peer->listener].idle_timeout_ms;
+        if (idle_ms == 0)
+            continue;
+        /* relaxed: the owner's store, an approximate idle time is enough */
+        uint64_t last = __atomic_load_n(&peer->sess->last_rx_tsc, __ATOMIC_RELAXED);
+        if (now > last && (now - last) / tsc_ms >= idle_ms)
+            victims[n++] = peer;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        dp_cnt_inc(DP_CNT_CP_SESS_IDLE_REAPED);
+        gw_peer_free(cp, victims[i], true);
+    }
+}
+
+struct kill_match {
+    uint32_t ip_be;
+    uint16_t port_be; /* 0: every port */
+};
+
+static bool kill_match(struct gw_cp *cp, struct cp_peer *peer, void *arg)
+{
+    (void)cp;
+    const struct kill_match *m = arg;
+    return peer->key.client_ip == m->ip_be &&
+           (m->port_be == 0 || peer->key.client_port == m->port_be);
+}
+
+uint64_t gw_sess_kill(struct gw_cp *cp, uint32_t ip_be, uint16_t port_be)
+{
+    struct kill_match m = {.ip_be = ip_be, .port_be = port_be};
+    return gw_peers_end_matching(cp, kill_match, &m);
+}

@@ -1,0 +1,207 @@
+/* test_gw_peers.c — CUnit suite for control/gw_peers.c: the control
+ * plane's peer table (insert, lookup, free, end by match) and handshake
+ * admission (max_peers, max_handshakes, max_handshakes_per_source), on a
+ * real gw_cp made by gw_cp_create over net_ring ports (test_gw_cp.h). */
+#include <string.h>
+
+#include "cp_hs_limit.h"
+#include "cu_main.h"
+#include "gw_peers.h"
+#include "test_gw_cp.h"
+
+#define TP_MAX_HS      4
+#define TP_MAX_PER_SRC 2
+
+static const struct rte_ether_addr cl_mac = {{0x02, 0, 0, 0, 0, 7}};
+
+static int suite_init(void)
+{
+    if (tgc_dataplane_init("t_gw_peers") != 0)
+        return -1;
+    struct tgc_opts o = {.max_handshakes = TP_MAX_HS, .max_per_source = TP_MAX_PER_SRC};
+    return tgc_cp_create(&o) == 0 ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+    tgc_cp_free();
+    tgc_dataplane_free();
+    return 0;
+}
+
+static struct dp_sess_key key_of(uint32_t ip_be, uint16_t port)
+{
+    struct dp_sess_key k;
+    memset(&k, 0, sizeof(k));
+    k.client_ip = ip_be;
+    k.client_port = rte_cpu_to_be_16(port);
+    k.local_ip = TGC_IP(10, 0, 0, 1);
+    k.local_port = rte_cpu_to_be_16(4433);
+    return k;
+}
+
+static struct cp_peer *insert(uint32_t ip_be, uint16_t port)
+{
+    struct dp_sess_key k = key_of(ip_be, port);
+    return gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
+}
+
+static uint32_t busy(const struct dp_sess_key *k)
+{
+    return tgc_g.peer_busy[dp_peer_slot(k->client_ip, k->client_port)];
+}
+
+static void test_insert_lookup_free(void)
+{
+    uint32_t ip = TGC_IP(10, 0, 0, 20);
+    struct dp_sess_key k = key_of(ip, 40000);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k));
+    struct cp_peer *p = gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k), p);
+    CU_ASSERT_EQUAL(memcmp(&p->key, &k, sizeof(k)), 0);
+    CU_ASSERT(rte_is_same_ether_addr(&p->mac, &cl_mac));
+    CU_ASSERT_PTR_EQUAL(p->cp, tgc_cp);
+    CU_ASSERT_PTR_NULL(p->hs);
+    CU_ASSERT_PTR_NULL(p->sess);
+    CU_ASSERT_TRUE(p->hs_counted);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 1);
+    CU_ASSERT_EQUAL(busy(&k), 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 1);
+    /* another port of the same address is another peer */
+    struct dp_sess_key k2 = key_of(ip, 40001);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k2));
+    /* the stats snapshot sees the same count */
+    struct gw_stats st;
+    gw_cp_stats_snapshot(tgc_cp, &st);
+    CU_ASSERT_EQUAL(st.peers, 1);
+
+    gw_peer_free(tgc_cp, p, false);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k));
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+    CU_ASSERT_EQUAL(busy(&k), 0);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 0);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 0);
+}
+
+static void test_per_source_cap(void)
+{
+    uint32_t ip = TGC_IP(10, 0, 0, 30);
+    uint64_t refused = tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE);
+    struct cp_peer *a = insert(ip, 1000), *b = insert(ip, 1001);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    /* max_handshakes_per_source (2) from one address: the third waits */
+    struct dp_sess_key k3 = key_of(ip, 1002);
+    CU_ASSERT_PTR_NULL(insert(ip, 1002));
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k3));
+    CU_ASSERT_EQUAL(busy(&k3), 0);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 2);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 2);
+    /* another address is not held back */
+    struct cp_peer *c = insert(TGC_IP(10, 0, 0, 31), 1000);
+    CU_ASSERT_PTR_NOT_NULL(c);
+    /* a handshake that ended (a session now) frees its slot, once */
+    gw_peer_hs_done(tgc_cp, a);
+    CU_ASSERT_FALSE(a->hs_counted);
+    gw_peer_hs_done(tgc_cp, a);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 1);
+    struct cp_peer *d = insert(ip, 1002);
+    CU_ASSERT_PTR_NOT_NULL(d);
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
+    /* freeing a peer whose slot was already released releases nothing */
+    gw_peer_free(tgc_cp, a, false);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 2);
+    gw_peer_free(tgc_cp, b, false);
+    gw_peer_free(tgc_cp, d, false);
+    if (c != NULL)
+        gw_peer_free(tgc_cp, c, false);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 0);
+}
+
+static void test_global_cap(void)
+{
+    struct cp_peer *p[TP_MAX_HS];
+    uint64_t refused = tgc_cnt(DP_CNT_DROP_CP_HS_MAX);
+    for (unsigned i = 0; i < TP_MAX_HS; i++) {
+        p[i] = insert(TGC_IP(10, 0, 0, 40 + i), 2000);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), TP_MAX_HS);
+    /* max_handshakes in progress: a new address is refused too */
+    CU_ASSERT_PTR_NULL(insert(TGC_IP(10, 0, 0, 60), 2000));
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_MAX), refused + 1);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, TP_MAX_HS);
+    /* one ends: room for one */
+    gw_peer_free(tgc_cp, p[0], false);
+    p[0] = insert(TGC_IP(10, 0, 0, 60), 2000);
+    CU_ASSERT_PTR_NOT_NULL(p[0]);
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_MAX), refused + 1);
+    gw_peers_free_all(tgc_cp, false);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 0);
+}
+
+static void test_table_full(void)
+{
+    /* max_peers (sessions + handshakes) reached: refused before admission */
+    uint64_t lim = tgc_cnt(DP_CNT_DROP_CP_HS_LIMIT);
+    uint32_t saved = tgc_cp->max_peers;
+    struct cp_peer *a = insert(TGC_IP(10, 0, 0, 70), 3000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    tgc_cp->max_peers = 1;
+    CU_ASSERT_PTR_NULL(insert(TGC_IP(10, 0, 0, 71), 3000));
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_LIMIT), lim + 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 1);
+    tgc_cp->max_peers = saved;
+    gw_peer_free(tgc_cp, a, false);
+}
+
+static bool match_ip(struct gw_cp *cp, struct cp_peer *peer, void *arg)
+{
+    (void)cp;
+    return peer->key.client_ip == *(const uint32_t *)arg;
+}
+
+static void test_end_matching(void)
+{
+    uint32_t ip = TGC_IP(10, 0, 0, 80), none = TGC_IP(10, 0, 0, 99);
+    CU_ASSERT_PTR_NOT_NULL(insert(ip, 1));
+    CU_ASSERT_PTR_NOT_NULL(insert(ip, 2));
+    CU_ASSERT_PTR_NOT_NULL(insert(TGC_IP(10, 0, 0, 81), 1));
+    CU_ASSERT_EQUAL(gw_peers_end_matching(tgc_cp, match_ip, &none), 0);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 3);
+    CU_ASSERT_EQUAL(gw_peers_end_matching(tgc_cp, match_ip, &ip), 2);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 1);
+    struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 81), 1);
+    CU_ASSERT_PTR_NOT_NULL(gw_peer_lookup(tgc_cp, &k));
+    gw_peers_free_all(tgc_cp, false);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+}
+
+static void test_log_rate_limit(void)
+{
+    struct cp_peer *p = insert(TGC_IP(10, 0, 0, 90), 5683);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    /* GW_CP_LOG_PER_SEC lines a second at most (the count keeps going) */
+    uint64_t sec = gw_cp_now_ms(tgc_cp) / 1000;
+    for (unsigned i = 0; i < GW_CP_LOG_PER_SEC + 5; i++)
+        gw_peer_log(tgc_cp, p, "test line", i == 0 ? DP_ALERT_HANDSHAKE_FAILURE : -1);
+    if (gw_cp_now_ms(tgc_cp) / 1000 == sec)
+        CU_ASSERT(tgc_cp->log_n > GW_CP_LOG_PER_SEC);
+    gw_peer_free(tgc_cp, p, false);
+}
+
+void cu_register(void)
+{
+    CU_pSuite s = CU_add_suite("gw_peers", suite_init, suite_clean);
+    CU_add_test(s, "peer insert/lookup/free", test_insert_lookup_free);
+    CU_add_test(s, "per-source handshake cap", test_per_source_cap);
+    CU_add_test(s, "global handshake cap", test_global_cap);
+    CU_add_test(s, "peer table full", test_table_full);
+    CU_add_test(s, "end matching peers", test_end_matching);
+    CU_add_test(s, "peer log rate limit", test_log_rate_limit);
+}
