@@ -1,6 +1,6 @@
 /* hs_priv.h — declarations shared by the handshake engine's own files
  * (hs_engine.c, hs_cookie.c, hs_creds.c, hs_suites.c) and their unit tests.
- * Not part of the public API (hs.h); nothing outside control/hs_* and
+ * Not part of the public API (hs.h); nothing outside control/engine/ and
  * tests/unit may include it.
  */
 #ifndef DTLSGW_HS_PRIV_H
