@@ -48,53 +48,11 @@
 #include "cr_pk.h"
 #include "dp_record.h"
 #include "dp_replay.h"
+#include "dp_wire.h"
 
-/* ---- wire constants ----------------------------------------------------- */
-/* HandshakeType (RFC 5246 §7.4, RFC 6347 §4.3.2). */
-#define MT_CLIENT_HELLO        1
-#define MT_SERVER_HELLO        2
-#define MT_CERTIFICATE         11
-#define MT_SERVER_KEY_EXCHANGE 12
-#define MT_CERTIFICATE_REQUEST 13
-#define MT_SERVER_HELLO_DONE   14
-#define MT_CERTIFICATE_VERIFY  15
-#define MT_CLIENT_KEY_EXCHANGE 16
-#define MT_FINISHED            20
-
-/* ExtensionType. */
-#define EXT_SERVER_NAME            0
-#define EXT_SUPPORTED_GROUPS       10
-#define EXT_EC_POINT_FORMATS       11
-#define EXT_SIGNATURE_ALGORITHMS   13
-#define EXT_EXTENDED_MASTER_SECRET 23
-#define EXT_RENEGOTIATION_INFO     0xff01
-
-#define SCSV_EMPTY_RENEGOTIATION_INFO 0x00ff
-#define CURVE_TYPE_NAMED              3
-#define POINT_FORMAT_UNCOMPRESSED     0
-#define CERT_TYPE_RSA_SIGN            1
-#define CERT_TYPE_ECDSA_SIGN          64
-
-/* AlertLevel / AlertDescription (RFC 5246 §7.2, RFC 4279, RFC 5746). */
-#define ALERT_LEVEL_WARNING         1
-#define ALERT_LEVEL_FATAL           2
-#define ALERT_CLOSE_NOTIFY          0
-#define ALERT_UNEXPECTED_MESSAGE    10
-#define ALERT_BAD_RECORD_MAC        20
-#define ALERT_HANDSHAKE_FAILURE     40
-#define ALERT_BAD_CERTIFICATE       42
-#define ALERT_ILLEGAL_PARAMETER     47
-#define ALERT_DECODE_ERROR          50
-#define ALERT_DECRYPT_ERROR         51
-#define ALERT_PROTOCOL_VERSION      70
-#define ALERT_INSUFFICIENT_SECURITY 71
-#define ALERT_INTERNAL_ERROR        80
-#define ALERT_NO_RENEGOTIATION      100
-#define ALERT_UNKNOWN_PSK_IDENTITY  115
+/* Wire constants: dp_wire.h (DP_HS_*, DP_EXT_*, DP_ALERT_*, DP_HELLO_*). */
 
 /* ---- limits ------------------------------------------------------------- */
-#define HS_RANDOM_LEN           32
-#define HS_SESSION_ID_MAX_LEN   32
 #define HS_MASTER_LEN           48
 #define HS_VERIFY_DATA_LEN      12
 #define HS_KEY_BLOCK_MAX_LEN    (2 * CR_AEAD_KEY_MAX_LEN + 2 * CR_AEAD_FIXED_IV_MAX_LEN)
@@ -126,15 +84,15 @@ _Static_assert(HS_PREMASTER_MAX_LEN >= 4 + CR_ECDHE_SECRET_MAX_LEN + HS_PSK_MAX_
  * RFC asks for; HS_FAILURES maps each to its alert and to the public
  * CR_ERR_* that hs_input() returns. */
 #define HS_FAILURES(X)                                                                             \
-    X(HS_ERR_UNEXPECTED, -100, ALERT_UNEXPECTED_MESSAGE, CR_ERR_DECODE)                            \
-    X(HS_ERR_UNKNOWN_PSK, -101, ALERT_UNKNOWN_PSK_IDENTITY, CR_ERR_AUTH)                           \
-    X(HS_ERR_PROTOCOL_VERSION, -102, ALERT_PROTOCOL_VERSION, CR_ERR_UNSUPPORTED)                   \
-    X(HS_ERR_ILLEGAL, -103, ALERT_ILLEGAL_PARAMETER, CR_ERR_DECODE)                                \
-    X(HS_ERR_INSUFFICIENT, -104, ALERT_INSUFFICIENT_SECURITY, CR_ERR_UNSUPPORTED)                  \
-    X(HS_ERR_HANDSHAKE, -105, ALERT_HANDSHAKE_FAILURE, CR_ERR_UNSUPPORTED)                         \
-    X(HS_ERR_BAD_CERT, -106, ALERT_BAD_CERTIFICATE, CR_ERR_VERIFY)                                 \
-    X(HS_ERR_BAD_MAC, -107, ALERT_BAD_RECORD_MAC, CR_ERR_AUTH)                                     \
-    X(HS_ERR_DECRYPT, -108, ALERT_DECRYPT_ERROR, CR_ERR_AUTH)                                      \
+    X(HS_ERR_UNEXPECTED, -100, DP_ALERT_UNEXPECTED_MESSAGE, CR_ERR_DECODE)                         \
+    X(HS_ERR_UNKNOWN_PSK, -101, DP_ALERT_UNKNOWN_PSK_IDENTITY, CR_ERR_AUTH)                        \
+    X(HS_ERR_PROTOCOL_VERSION, -102, DP_ALERT_PROTOCOL_VERSION, CR_ERR_UNSUPPORTED)                \
+    X(HS_ERR_ILLEGAL, -103, DP_ALERT_ILLEGAL_PARAMETER, CR_ERR_DECODE)                             \
+    X(HS_ERR_INSUFFICIENT, -104, DP_ALERT_INSUFFICIENT_SECURITY, CR_ERR_UNSUPPORTED)               \
+    X(HS_ERR_HANDSHAKE, -105, DP_ALERT_HANDSHAKE_FAILURE, CR_ERR_UNSUPPORTED)                      \
+    X(HS_ERR_BAD_CERT, -106, DP_ALERT_BAD_CERTIFICATE, CR_ERR_VERIFY)                              \
+    X(HS_ERR_BAD_MAC, -107, DP_ALERT_BAD_RECORD_MAC, CR_ERR_AUTH)                                  \
+    X(HS_ERR_DECRYPT, -108, DP_ALERT_DECRYPT_ERROR, CR_ERR_AUTH)                                   \
     X(HS_ERR_PEER_ALERT, -109, -1, CR_ERR_VERIFY)
 
 enum hs_failure {
@@ -153,15 +111,15 @@ static int alert_for_error(int err)
         HS_FAILURES(X)
 #undef X
     case CR_ERR_DECODE:
-        return ALERT_DECODE_ERROR;
+        return DP_ALERT_DECODE_ERROR;
     case CR_ERR_AUTH:
-        return ALERT_DECRYPT_ERROR;
+        return DP_ALERT_DECRYPT_ERROR;
     case CR_ERR_VERIFY:
-        return ALERT_BAD_CERTIFICATE;
+        return DP_ALERT_BAD_CERTIFICATE;
     case CR_ERR_UNSUPPORTED:
-        return ALERT_HANDSHAKE_FAILURE;
+        return DP_ALERT_HANDSHAKE_FAILURE;
     default:
-        return ALERT_INTERNAL_ERROR;
+        return DP_ALERT_INTERNAL_ERROR;
     }
 }
 
@@ -226,8 +184,8 @@ struct hs {
     uint16_t next_msg_seq; /* server message_seq */
     bool first_record_seen;
 
-    uint8_t client_random[HS_RANDOM_LEN];
-    uint8_t server_random[HS_RANDOM_LEN];
+    uint8_t client_random[DP_HELLO_RANDOM_LEN];
+    uint8_t server_random[DP_HELLO_RANDOM_LEN];
     bool ems;
     bool secure_reneg;
     uint16_t group;
@@ -391,7 +349,7 @@ static int open_record(struct hs *hs, const struct dp_record *rec, uint8_t *pt)
  * protected after (RFC 5246 §7.2). */
 static int queue_alert(struct hs *hs, struct hs_out *out, uint8_t level, uint8_t desc)
 {
-    const uint8_t body[2] = {level, desc};
+    const uint8_t body[DP_ALERT_LEN] = {level, desc};
     size_t len = 0;
 
     CR_ENSURE(hs->n_alerts < HS_ALERT_SLOTS && out->n_dgrams < HS_OUT_MAX_DGRAMS, CR_ERR_LIMIT);
@@ -462,7 +420,7 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
         /* Anything queued for this call is moot; the alert goes alone. */
         out->n_dgrams = 0;
         hs->n_alerts = 0;
-        (void)queue_alert(hs, out, ALERT_LEVEL_FATAL, (uint8_t)alert);
+        (void)queue_alert(hs, out, DP_ALERT_LEVEL_FATAL, (uint8_t)alert);
     }
     out->n_app = 0;
     out->event = HS_EV_FAILED;
@@ -491,7 +449,7 @@ static int emit_flight(struct hs *hs, struct hs_out *out)
     if (hs->keys_ready)
         sealer.overhead = aead_overhead(hs);
     for (unsigned i = 0; i < hs->flight.n_items; i++)
-        total += hs->flight.items[i].len + HS_FRAG_HDR_LEN + DP_REC_HDR_LEN;
+        total += hs->flight.items[i].len + DP_HS_HDR_LEN + DP_REC_HDR_LEN;
     /* Fragments of at least (mtu - per-record overhead) bytes each. */
     size_t per_dgram =
         mtu > 2 * HS_DGRAM_OVERHEAD_BYTES ? mtu - 2 * HS_DGRAM_OVERHEAD_BYTES : mtu / 2;
@@ -552,13 +510,6 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
     return 0;
 }
 
-static void store_be24(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
-}
-
 /* Appends one message to the transcript in its DTLS form: the 12-byte
  * header with fragment_offset 0 and fragment_length = length (RFC 6347
  * §4.2.6: "as if each handshake message had been sent as a single
@@ -566,7 +517,7 @@ static void store_be24(uint8_t *p, uint32_t v)
 static int transcript_add(struct hs *hs, uint8_t type, uint16_t seq, const uint8_t *body,
                           uint32_t len)
 {
-    uint8_t hdr[HS_FRAG_HDR_LEN];
+    uint8_t hdr[DP_HS_HDR_LEN];
 
     /* The suite (and so the hash) is chosen before the first message, the
      * ClientHello, is added. */
@@ -575,11 +526,8 @@ static int transcript_add(struct hs *hs, uint8_t type, uint16_t seq, const uint8
                   len <= HS_TRANSCRIPT_MAX_BYTES - hs->transcript_bytes &&
                   sizeof(hdr) <= HS_TRANSCRIPT_MAX_BYTES - hs->transcript_bytes - len,
               CR_ERR_LIMIT);
-    hdr[0] = type;
-    store_be24(hdr + 1, len);
-    dp_store_be16(hdr + 4, seq);
-    store_be24(hdr + 6, 0);
-    store_be24(hdr + 9, len);
+    const struct hs_hdr h = {type, len, seq, 0, len};
+    hs_hdr_put(hdr, &h);
     if (!hs->th)
         CR_GUARD(cr_hash_run_start(hs->suite->sha384, &hs->th));
     CR_GUARD(cr_hash_run_add(hs->th, hdr, sizeof(hdr)));
@@ -654,7 +602,7 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
         seen[n_seen++] = type;
 
         switch (type) {
-        case EXT_SERVER_NAME: {
+        case DP_EXT_SERVER_NAME: {
             /* RFC 6066 §3: ServerNameList<1..2^16-1>. */
             struct hs_cur list;
             CR_ENSURE(hs_cur_prefixed16(&body, &list) && hs_cur_len(&body) == 0 &&
@@ -675,7 +623,7 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
             }
             break;
         }
-        case EXT_SUPPORTED_GROUPS: {
+        case DP_EXT_SUPPORTED_GROUPS: {
             struct hs_cur list;
             uint16_t g;
             CR_ENSURE(hs_cur_prefixed16(&body, &list) && hs_cur_len(&body) == 0 &&
@@ -689,7 +637,7 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
             }
             break;
         }
-        case EXT_EC_POINT_FORMATS: {
+        case DP_EXT_EC_POINT_FORMATS: {
             struct hs_cur list;
             uint8_t f;
             CR_ENSURE(hs_cur_prefixed8(&body, &list) && hs_cur_len(&body) == 0 &&
@@ -697,10 +645,10 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
                       CR_ERR_DECODE);
             ch->formats_sent = true;
             while (hs_cur_u8(&list, &f))
-                ch->uncompressed |= f == POINT_FORMAT_UNCOMPRESSED;
+                ch->uncompressed |= f == DP_POINT_FORMAT_UNCOMPRESSED;
             break;
         }
-        case EXT_SIGNATURE_ALGORITHMS: {
+        case DP_EXT_SIGNATURE_ALGORITHMS: {
             struct hs_cur list;
             uint16_t s;
             CR_ENSURE(hs_cur_prefixed16(&body, &list) && hs_cur_len(&body) == 0 &&
@@ -712,12 +660,12 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
                     ch->sig_algs[ch->n_sig_algs++] = s;
             break;
         }
-        case EXT_EXTENDED_MASTER_SECRET:
+        case DP_EXT_EXTENDED_MASTER_SECRET:
             /* RFC 7627 §5.1: "extension_data" is empty. */
             CR_ENSURE(hs_cur_len(&body) == 0, CR_ERR_DECODE);
             ch->ems = true;
             break;
-        case EXT_RENEGOTIATION_INFO: {
+        case DP_EXT_RENEGOTIATION_INFO: {
             /* RFC 5746 §3.6: "The server MUST then verify that the length of
              * the renegotiated_connection field is zero, and if it is not,
              * MUST abort the handshake." */
@@ -958,7 +906,7 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
 
     /* ServerHello */
     hs_buf_u16(&b, DP_VERSION_DTLS12);
-    hs_buf_bytes(&b, hs->server_random, HS_RANDOM_LEN);
+    hs_buf_bytes(&b, hs->server_random, DP_HELLO_RANDOM_LEN);
     hs_buf_u8(&b, 0); /* session_id: no resumption */
     hs_buf_u16(&b, hs->suite->id);
     hs_buf_u8(&b, 0); /* compression: null */
@@ -966,24 +914,24 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
     if (hs->secure_reneg) {
         /* RFC 5746 §3.6: "the server MUST include an empty
          * renegotiation_info extension in the ServerHello". */
-        hs_buf_u16(&b, EXT_RENEGOTIATION_INFO);
+        hs_buf_u16(&b, DP_EXT_RENEGOTIATION_INFO);
         hs_buf_u16(&b, 1);
         hs_buf_u8(&b, 0);
     }
     if (hs->ems) {
-        hs_buf_u16(&b, EXT_EXTENDED_MASTER_SECRET);
+        hs_buf_u16(&b, DP_EXT_EXTENDED_MASTER_SECRET);
         hs_buf_u16(&b, 0);
     }
     if (is_ecdhe(hs) && ch->formats_sent) {
-        hs_buf_u16(&b, EXT_EC_POINT_FORMATS);
+        hs_buf_u16(&b, DP_EXT_EC_POINT_FORMATS);
         hs_buf_u16(&b, 2);
         hs_buf_u8(&b, 1);
-        hs_buf_u8(&b, POINT_FORMAT_UNCOMPRESSED);
+        hs_buf_u8(&b, DP_POINT_FORMAT_UNCOMPRESSED);
     }
     hs_buf_close(&b, 2, m1);
     if (b.len >= 2 && b.p[b.len - 1] == 0 && b.p[b.len - 2] == 0 && m1 == b.len - 2)
         b.len -= 2; /* no extensions: omit the block */
-    CR_GUARD_GOTO(add_message(hs, 0, MT_SERVER_HELLO, &b), done);
+    CR_GUARD_GOTO(add_message(hs, 0, DP_HS_SERVER_HELLO, &b), done);
 
     /* Certificate */
     if (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA) {
@@ -995,7 +943,7 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
             hs_buf_bytes(&b, slot->der[i], slot->der_len[i]);
         }
         hs_buf_close(&b, 3, m1);
-        CR_GUARD_GOTO(add_message(hs, 0, MT_CERTIFICATE, &b), done);
+        CR_GUARD_GOTO(add_message(hs, 0, DP_HS_CERTIFICATE, &b), done);
     }
 
     /* ServerKeyExchange */
@@ -1013,43 +961,43 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
             hs_buf_bytes(&b, cr->psk_hint, cr->psk_hint_len);
         hs_buf_close(&b, 2, m1);
         if (hs->suite->kex == HS_KEX_ECDHE_PSK) {
-            hs_buf_u8(&b, CURVE_TYPE_NAMED);
+            hs_buf_u8(&b, DP_CURVE_TYPE_NAMED);
             hs_buf_u16(&b, hs->group);
             hs_buf_u8(&b, (uint8_t)hs->ecdhe_pub_len);
             hs_buf_bytes(&b, hs->ecdhe_pub, hs->ecdhe_pub_len);
         }
-        CR_GUARD_GOTO(add_message(hs, 0, MT_SERVER_KEY_EXCHANGE, &b), done);
+        CR_GUARD_GOTO(add_message(hs, 0, DP_HS_SERVER_KEY_EXCHANGE, &b), done);
     } else if (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA) {
         /* RFC 8422 §5.4: ServerECDHParams + digitally-signed over
          * client_random + server_random + ServerECDHParams. */
-        uint8_t tbs[2 * HS_RANDOM_LEN + 4 + CR_ECDHE_PUB_MAX_LEN];
+        uint8_t tbs[2 * DP_HELLO_RANDOM_LEN + 4 + CR_ECDHE_PUB_MAX_LEN];
         uint8_t sig[CR_SIG_MAX_LEN];
         size_t params_len = 4 + hs->ecdhe_pub_len, sig_len = 0;
         hs_buf_clear(&b);
-        hs_buf_u8(&b, CURVE_TYPE_NAMED);
+        hs_buf_u8(&b, DP_CURVE_TYPE_NAMED);
         hs_buf_u16(&b, hs->group);
         hs_buf_u8(&b, (uint8_t)hs->ecdhe_pub_len);
         hs_buf_bytes(&b, hs->ecdhe_pub, hs->ecdhe_pub_len);
         CR_ENSURE_GOTO(hs_buf_ok(&b) && b.len == params_len, CR_ERR_LIMIT, done);
-        memcpy(tbs, hs->client_random, HS_RANDOM_LEN);
-        memcpy(tbs + HS_RANDOM_LEN, hs->server_random, HS_RANDOM_LEN);
-        memcpy(tbs + 2 * HS_RANDOM_LEN, b.p, params_len);
+        memcpy(tbs, hs->client_random, DP_HELLO_RANDOM_LEN);
+        memcpy(tbs + DP_HELLO_RANDOM_LEN, hs->server_random, DP_HELLO_RANDOM_LEN);
+        memcpy(tbs + 2 * DP_HELLO_RANDOM_LEN, b.p, params_len);
         CR_GUARD_GOTO(cr_pk_sign(server_cert(hs)->key, hs->sig_scheme, tbs,
-                                 2 * HS_RANDOM_LEN + params_len, sig, sizeof(sig), &sig_len),
+                                 2 * DP_HELLO_RANDOM_LEN + params_len, sig, sizeof(sig), &sig_len),
                       done);
         hs_buf_u16(&b, hs->sig_scheme);
         hs_buf_open(&b, 2, &m1);
         hs_buf_bytes(&b, sig, sig_len);
         hs_buf_close(&b, 2, m1);
-        CR_GUARD_GOTO(add_message(hs, 0, MT_SERVER_KEY_EXCHANGE, &b), done);
+        CR_GUARD_GOTO(add_message(hs, 0, DP_HS_SERVER_KEY_EXCHANGE, &b), done);
     }
 
     /* CertificateRequest (RFC 5246 §7.4.4): only with certificate suites. */
     if (hs->cert_requested) {
         hs_buf_clear(&b);
         hs_buf_open(&b, 1, &m1);
-        hs_buf_u8(&b, CERT_TYPE_ECDSA_SIGN);
-        hs_buf_u8(&b, CERT_TYPE_RSA_SIGN);
+        hs_buf_u8(&b, DP_CERT_TYPE_ECDSA_SIGN);
+        hs_buf_u8(&b, DP_CERT_TYPE_RSA_SIGN);
         hs_buf_close(&b, 1, m1);
         hs_buf_open(&b, 2, &m2);
         for (size_t i = 0; i < N_CV_SCHEMES; i++)
@@ -1064,12 +1012,12 @@ static int build_server_flight(struct hs *hs, const struct client_hello *ch)
         if (cr->ca_names_len > 0)
             hs_buf_bytes(&b, cr->ca_names, cr->ca_names_len);
         hs_buf_close(&b, 2, m2);
-        CR_GUARD_GOTO(add_message(hs, 0, MT_CERTIFICATE_REQUEST, &b), done);
+        CR_GUARD_GOTO(add_message(hs, 0, DP_HS_CERTIFICATE_REQUEST, &b), done);
     }
 
     /* ServerHelloDone */
     hs_buf_clear(&b);
-    CR_GUARD_GOTO(add_message(hs, 0, MT_SERVER_HELLO_DONE, &b), done);
+    CR_GUARD_GOTO(add_message(hs, 0, DP_HS_SERVER_HELLO_DONE, &b), done);
     rc = 0;
 done:
     hs_buf_free(&b);
@@ -1090,11 +1038,11 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
     /* RFC 6347 §4.2.1 ClientHello: client_version, random,
      * session_id<0..32>, cookie<0..2^8-1>, cipher_suites<2..2^16-2>,
      * compression_methods<1..2^8-1>, extensions<0..2^16-1> (optional). */
-    CR_ENSURE(hs_cur_u16(&c, &ch.version) && hs_cur_span(&c, &random, HS_RANDOM_LEN) &&
+    CR_ENSURE(hs_cur_u16(&c, &ch.version) && hs_cur_span(&c, &random, DP_HELLO_RANDOM_LEN) &&
                   hs_cur_prefixed8(&c, &sid) && hs_cur_prefixed8(&c, &cookie) &&
                   hs_cur_prefixed16(&c, &ch.suites) && hs_cur_prefixed8(&c, &comp),
               CR_ERR_DECODE);
-    CR_ENSURE(hs_cur_len(&sid) <= HS_SESSION_ID_MAX_LEN, CR_ERR_DECODE);
+    CR_ENSURE(hs_cur_len(&sid) <= DP_HELLO_SESSION_ID_MAX, CR_ERR_DECODE);
     CR_ENSURE(hs_cur_len(&ch.suites) >= 2 && hs_cur_len(&ch.suites) % 2 == 0, CR_ERR_DECODE);
     CR_ENSURE(hs_cur_len(&comp) >= 1, CR_ERR_DECODE);
     if (hs_cur_len(&c) > 0) {
@@ -1111,7 +1059,7 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
         null_comp |= m == 0;
     CR_ENSURE(null_comp, HS_ERR_ILLEGAL);
     /* RFC 5746 §3.6: SCSV or an empty renegotiation_info both count. */
-    hs->secure_reneg = ch.reneg || suite_offered(&ch, SCSV_EMPTY_RENEGOTIATION_INFO);
+    hs->secure_reneg = ch.reneg || suite_offered(&ch, DP_SCSV_EMPTY_RENEGOTIATION_INFO);
     hs->ems = ch.ems;
     /* RFC 7627 §5.2: a server that requires EMS aborts with
      * handshake_failure when the client did not offer it. */
@@ -1132,9 +1080,9 @@ static int on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct
         hs->fail_reason = HS_FAIL_NO_EMS;
         return HS_ERR_HANDSHAKE;
     }
-    memcpy(hs->client_random, random, HS_RANDOM_LEN);
+    memcpy(hs->client_random, random, DP_HELLO_RANDOM_LEN);
     CR_GUARD(choose_suite(hs, &ch));
-    CR_ENSURE(RAND_bytes(hs->server_random, HS_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
+    CR_ENSURE(RAND_bytes(hs->server_random, DP_HELLO_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
     hs->cert_requested =
         hs->ctx->p.client_auth != HS_CLIENT_AUTH_NONE &&
         (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA);
@@ -1264,8 +1212,8 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
     } else {
         /* RFC 5246 §8.1. */
         CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret",
-                                    hs->client_random, HS_RANDOM_LEN, hs->server_random,
-                                    HS_RANDOM_LEN, hs->master, HS_MASTER_LEN),
+                                    hs->client_random, DP_HELLO_RANDOM_LEN, hs->server_random,
+                                    DP_HELLO_RANDOM_LEN, hs->master, HS_MASTER_LEN),
                       done);
     }
     /* RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random
@@ -1273,8 +1221,8 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
      * server_write_key, client_write_IV, server_write_IV. */
     CR_ENSURE_GOTO(key_len > 0 && 2 * key_len + 2 * iv_len <= sizeof(kb), CR_ERR_INVAL, done);
     CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, hs->master, HS_MASTER_LEN, "key expansion",
-                                hs->server_random, HS_RANDOM_LEN, hs->client_random, HS_RANDOM_LEN,
-                                kb, 2 * key_len + 2 * iv_len),
+                                hs->server_random, DP_HELLO_RANDOM_LEN, hs->client_random,
+                                DP_HELLO_RANDOM_LEN, kb, 2 * key_len + 2 * iv_len),
                   done);
     hs->keys.key_len = (uint8_t)key_len;
     hs->keys.iv_len = (uint8_t)iv_len;
@@ -1418,7 +1366,7 @@ static int on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs->flight_final = true;
     flight_started(hs);
     CR_GUARD_GOTO(hs_flight_add_ccs(&hs->flight, 0), done);
-    CR_GUARD_GOTO(add_message(hs, 1, MT_FINISHED, &b), done);
+    CR_GUARD_GOTO(add_message(hs, 1, DP_HS_FINISHED, &b), done);
     hs->write_epoch1 = true;
     CR_GUARD_GOTO(emit_flight(hs, out), done);
     /* RFC 6347 §4.2.4: no timer after the final flight; it is resent only
@@ -1452,11 +1400,11 @@ struct transition {
 
 /* Every (state, message) pair not listed is unexpected_message. */
 static const struct transition transitions[] = {
-    {ST_WAIT_CH, MT_CLIENT_HELLO, 0, false, on_client_hello},
-    {ST_WAIT_CLIENT_CERT, MT_CERTIFICATE, 0, true, on_client_certificate},
-    {ST_WAIT_CKE, MT_CLIENT_KEY_EXCHANGE, 0, true, on_client_key_exchange},
-    {ST_WAIT_CERT_VERIFY, MT_CERTIFICATE_VERIFY, 0, false, on_certificate_verify},
-    {ST_WAIT_FINISHED, MT_FINISHED, 1, false, on_finished},
+    {ST_WAIT_CH, DP_HS_CLIENT_HELLO, 0, false, on_client_hello},
+    {ST_WAIT_CLIENT_CERT, DP_HS_CERTIFICATE, 0, true, on_client_certificate},
+    {ST_WAIT_CKE, DP_HS_CLIENT_KEY_EXCHANGE, 0, true, on_client_key_exchange},
+    {ST_WAIT_CERT_VERIFY, DP_HS_CERTIFICATE_VERIFY, 0, false, on_certificate_verify},
+    {ST_WAIT_FINISHED, DP_HS_FINISHED, 1, false, on_finished},
 };
 
 static int process_messages(struct hs *hs, struct hs_out *out, uint64_t now_ms)
@@ -1522,21 +1470,21 @@ static void feed_handshake(struct hs *hs, uint16_t epoch, const uint8_t *body, s
 
 static int on_alert(struct hs *hs, const uint8_t *body, size_t len, struct hs_out *out)
 {
-    if (len != 2) {
+    if (len != DP_ALERT_LEN) {
         hs->stats.dropped_records++;
         return 0;
     }
-    if (body[1] == ALERT_CLOSE_NOTIFY) {
+    if (body[1] == DP_ALERT_CLOSE_NOTIFY) {
         /* RFC 5246 §7.2.1: respond with our own close_notify. */
         if (hs->state == ST_ESTABLISHED)
-            (void)queue_alert(hs, out, ALERT_LEVEL_WARNING, ALERT_CLOSE_NOTIFY);
+            (void)queue_alert(hs, out, DP_ALERT_LEVEL_WARNING, DP_ALERT_CLOSE_NOTIFY);
         hs->state = ST_CLOSED;
         hs->timer_deadline_ms = 0;
         out->event = HS_EV_CLOSED;
-        out->alert = ALERT_CLOSE_NOTIFY;
+        out->alert = DP_ALERT_CLOSE_NOTIFY;
         return 0;
     }
-    if (body[0] == ALERT_LEVEL_FATAL) {
+    if (body[0] == DP_ALERT_LEVEL_FATAL) {
         out->alert = body[1];
         return HS_ERR_PEER_ALERT;
     }
@@ -1545,7 +1493,10 @@ static int on_alert(struct hs *hs, const uint8_t *body, size_t len, struct hs_ou
 
 static bool record_holds_client_hello(const uint8_t *body, size_t len)
 {
-    return len >= HS_FRAG_HDR_LEN && body[0] == MT_CLIENT_HELLO;
+    struct hs_cur c;
+    struct hs_hdr h;
+    hs_cur_init(&c, body, len);
+    return hs_hdr_get(&c, &h) && h.type == DP_HS_CLIENT_HELLO;
 }
 
 static int handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *out)
@@ -1599,7 +1550,7 @@ static int handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_o
         if (hs->state == ST_ESTABLISHED && record_holds_client_hello(pt, (size_t)n)) {
             /* RFC 5746 §4.4 / RFC 5246 §7.2.2: renegotiation is refused with a
              * no_renegotiation warning; the session goes on. */
-            CR_GUARD(queue_alert(hs, out, ALERT_LEVEL_WARNING, ALERT_NO_RENEGOTIATION));
+            CR_GUARD(queue_alert(hs, out, DP_ALERT_LEVEL_WARNING, DP_ALERT_NO_RENEGOTIATION));
             OPENSSL_cleanse(pt, (size_t)n);
             return 0;
         }
@@ -1633,20 +1584,21 @@ static int handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_o
  * 4-tuple must not end the handshake with it. */
 static bool epoch0_after_ccs_ok(const struct hs *hs, const uint8_t *body, size_t len)
 {
-    while (len >= HS_FRAG_HDR_LEN) {
-        uint16_t mseq = dp_load_be16(body + 4);
-        size_t flen = (size_t)body[9] << 16 | (size_t)body[10] << 8 | body[11];
+    struct hs_cur c;
+    struct hs_hdr h;
+
+    hs_cur_init(&c, body, len);
+    while (hs_hdr_get(&c, &h)) {
+        uint16_t mseq = h.message_seq;
         bool old = (uint16_t)(hs->reasm.next_seq - 1 - mseq) < 0x8000; /* mseq < next_seq */
-        bool cv = hs->state == ST_WAIT_CERT_VERIFY && body[0] == MT_CERTIFICATE_VERIFY &&
+        bool cv = hs->state == ST_WAIT_CERT_VERIFY && h.type == DP_HS_CERTIFICATE_VERIFY &&
                   mseq == hs->reasm.next_seq;
         if (!old && !cv)
             return false;
-        if (flen > len - HS_FRAG_HDR_LEN)
+        if (!hs_cur_skip(&c, h.fragment_length))
             return false;
-        body += HS_FRAG_HDR_LEN + flen;
-        len -= HS_FRAG_HDR_LEN + flen;
     }
-    return len == 0;
+    return hs_cur_len(&c) == 0;
 }
 
 static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *out,
@@ -1672,12 +1624,15 @@ static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_o
              * reassembly at its message_seq (1 after a HelloVerifyRequest,
              * RFC 6347 §4.2.2) and continue our epoch-0 record numbers from
              * its record seq, as the HelloVerifyRequest did. */
-            if (rec->length < HS_FRAG_HDR_LEN || rec->fragment[0] != MT_CLIENT_HELLO) {
+            struct hs_cur c;
+            struct hs_hdr h;
+            hs_cur_init(&c, rec->fragment, rec->length);
+            if (!hs_hdr_get(&c, &h) || h.type != DP_HS_CLIENT_HELLO) {
                 hs->stats.dropped_records++;
                 return 0;
             }
             hs->first_record_seen = true;
-            hs->reasm.next_seq = dp_load_be16(rec->fragment + 4);
+            hs->reasm.next_seq = h.message_seq;
             hs->wseq[0] = rec->seq;
         }
         if (hs->read_epoch1 && !epoch0_after_ccs_ok(hs, rec->fragment, rec->length)) {
@@ -1688,7 +1643,7 @@ static int handle_record(struct hs *hs, const struct dp_record *rec, struct hs_o
         return process_messages(hs, out, now_ms);
     case DP_CT_CHANGE_CIPHER_SPEC:
         /* RFC 5246 §7.1: the message is a single byte of value 1. */
-        if (rec->length != 1 || rec->fragment[0] != 1) {
+        if (rec->length != DP_CCS_LEN || rec->fragment[0] != DP_CCS_VALUE) {
             hs->stats.dropped_records++;
             return 0;
         }
@@ -1908,10 +1863,10 @@ int hs_close(struct hs *hs, struct hs_out *out)
         return CR_ERR_INVAL;
     out_reset(hs, out);
     CR_ENSURE(hs->state == ST_ESTABLISHED, CR_ERR_INVAL);
-    CR_GUARD(queue_alert(hs, out, ALERT_LEVEL_WARNING, ALERT_CLOSE_NOTIFY));
+    CR_GUARD(queue_alert(hs, out, DP_ALERT_LEVEL_WARNING, DP_ALERT_CLOSE_NOTIFY));
     hs->state = ST_CLOSED;
     out->event = HS_EV_CLOSED;
-    out->alert = ALERT_CLOSE_NOTIFY;
+    out->alert = DP_ALERT_CLOSE_NOTIFY;
     out->next_timer_ms = 0;
     return 0;
 }
