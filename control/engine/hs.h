@@ -290,9 +290,45 @@ CR_WUR int hs_own_write_seq(struct hs *hs);
 void hs_wipe_installed_keys(struct hs *hs);
 bool hs_established(const struct hs *hs);
 
+/* Why the engine dropped a record (or a handshake message) silently
+ * (RFC 6347 §4.1.2.7: invalid records are discarded, never alerted), one
+ * name each.  X(NAME, text).  Every drop counts once in
+ * hs_stats.dropped_records and once in hs_stats.dropped_by_reason. */
+#define HS_DROP_REASONS(X)                                                                         \
+    X(RECORD_INVALID, "record framing invalid (the rest of the datagram is dropped)")              \
+    X(EPOCH_UNKNOWN, "record of an epoch other than 0 and 1")                                      \
+    X(EPOCH1_TOO_EARLY, "epoch-1 record before the client could have keys")                        \
+    X(EARLY_EPOCH1_FULL, "epoch-1 record before the ChangeCipherSpec, and none can be held")       \
+    X(REPLAY, "epoch-1 record replayed or left of the window")                                     \
+    X(RECORD_SHORT, "protected record too short for its nonce and tag")                            \
+    X(FIRST_NOT_CLIENT_HELLO, "first handshake record is not a ClientHello")                       \
+    X(EPOCH0_AFTER_CCS, "plaintext handshake record after the ChangeCipherSpec, not a repeat")     \
+    X(FRAGMENT_MALFORMED, "malformed handshake fragment")                                          \
+    X(FRAGMENT_LIMIT, "handshake message or fragment count over a limit (or no memory)")           \
+    X(REASM_CAP, "reassembly byte cap reached (this handshake's or the shared one)")               \
+    X(FRAGMENT_FUTURE, "handshake fragment too far ahead of the next message")                     \
+    X(FRAGMENT_CONFLICT, "handshake fragment contradicts bytes already received")                  \
+    X(AFTER_HANDSHAKE, "handshake message after the handshake completed")                          \
+    X(CCS_MALFORMED, "ChangeCipherSpec that is not the single byte 1")                             \
+    X(CCS_UNEXPECTED, "ChangeCipherSpec in a state that takes none")                               \
+    X(ALERT_MALFORMED, "alert that is not exactly level and description")                          \
+    X(ALERT_PLAINTEXT, "plaintext alert after the ChangeCipherSpec")                               \
+    X(APP_DATA_EARLY, "application data before the handshake completed")                           \
+    X(APP_DATA_FULL, "application data beyond what one hs_out holds")                              \
+    X(CONTENT_TYPE, "record of a content type the engine does not take")
+enum hs_drop_reason {
+#define HS_DROP_X(name, text) HS_DROP_##name,
+    HS_DROP_REASONS(HS_DROP_X)
+#undef HS_DROP_X
+    HS_DROP_N
+};
+/* The reason's text ("?" when out of range) and its NAME. */
+const char *hs_drop_reason_str(enum hs_drop_reason r);
+const char *hs_drop_reason_name(enum hs_drop_reason r);
+
 struct hs_stats {
     uint64_t bad_mac;         /* records that failed authentication */
-    uint64_t dropped_records; /* invalid records dropped silently */
+    uint64_t dropped_records; /* invalid records dropped silently (all reasons) */
     uint64_t retransmits;
     uint64_t flights_sent;
     uint64_t wseq_exhausted; /* records not sent: the engine's range used up */
@@ -301,6 +337,8 @@ struct hs_stats {
     uint64_t reasm_refused;
     /* repeated peer flights not answered: inside the doubling resend gap */
     uint64_t peer_resends_limited;
+    /* dropped_records by reason: they add up to dropped_records */
+    uint64_t dropped_by_reason[HS_DROP_N];
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 

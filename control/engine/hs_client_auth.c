@@ -37,29 +37,14 @@ int hs_on_client_certificate(struct hs *hs, const struct hs_reasm_msg *msg, stru
             hs->fail_reason = HS_FAIL_NO_CLIENT_CERT;
             return HS_ERR_HANDSHAKE;
         }
-        hs->state = ST_WAIT_CKE;
-        return 0;
+        return HS_STEP_NEXT;
     }
     CR_ENSURE(hs->ctx->creds->ca, HS_ERR_BAD_CERT);
     if (cr_pk_verify_chain(hs->ctx->creds->ca, der, der_len, n, &hs->client_pub,
                            hs->keys.peer_identity, sizeof(hs->keys.peer_identity)) != 0)
         return HS_ERR_BAD_CERT;
     hs->client_cert = true;
-    hs->state = ST_WAIT_CKE;
-    return 0;
-}
-
-/* After CKE/CertificateVerify: wait for CCS, or go on if it came early. */
-int hs_after_client_keys(struct hs *hs)
-{
-    hs->state = ST_WAIT_CCS;
-    if (hs->read_epoch1) {
-        hs->state = ST_WAIT_FINISHED; /* CCS came while CertificateVerify was due */
-        return 0;
-    }
-    if (hs->ccs_early)
-        return hs_activate_read_epoch1(hs);
-    return 0;
+    return HS_STEP_NEXT;
 }
 
 int hs_on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
@@ -87,5 +72,7 @@ int hs_on_certificate_verify(struct hs *hs, const struct hs_reasm_msg *msg, stru
         return HS_ERR_DECRYPT;
     }
     CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
-    return hs_after_client_keys(hs);
+    /* A CCS that came while CertificateVerify was due already switched the
+     * read epoch: Finished next (the alternative), else the CCS. */
+    return hs->read_epoch1 ? HS_STEP_ALT : HS_STEP_NEXT;
 }

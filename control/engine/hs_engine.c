@@ -112,12 +112,18 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
     if (alert >= 0)
         out->alert = alert;
     out->next_timer_ms = 0;
-    hs->timer_deadline_ms = 0;
-    hs->ended_in = hs->state;
     if (hs->fail_reason == HS_FAIL_NONE)
         hs->fail_reason = hs_reason_for_error(err);
-    hs->state = ST_FAILED;
+    hs_end(hs, ST_FAILED);
     return hs_public_error(err);
+}
+
+void hs_end(struct hs *hs, enum hs_state terminal)
+{
+    if (terminal == ST_FAILED)
+        hs->ended_in = hs->state; /* what it waited for (hs_state_name) */
+    hs->state = terminal;
+    hs->timer_deadline_ms = 0;
 }
 
 /* ---- flights ------------------------------------------------------------ */
@@ -197,45 +203,143 @@ static int resend_flight(struct hs *hs, struct hs_out *out, uint64_t now_ms, boo
 
 /* ---- the transition table ----------------------------------------------- */
 
-typedef int (*msg_handler)(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
-                           uint64_t now_ms);
+/* The ChangeCipherSpec record as a table input, beside the handshake
+ * message types (DP_HS_*, all below 256). */
+#define IN_CCS 0x100
+
+/* A handler consumes one input (msg is NULL for the ChangeCipherSpec) and
+ * returns < 0 (fatal: hs_input maps it to an alert), or an enum hs_step
+ * naming which of its entry's next states the handshake enters. */
+typedef int (*step_handler)(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                            uint64_t now_ms);
 
 struct transition {
     enum hs_state state;
-    uint8_t msg_type;
-    uint16_t epoch;  /* epoch the message must arrive in */
+    uint16_t input;  /* DP_HS_* message type, or IN_CCS */
+    uint16_t epoch;  /* epoch the input must arrive in */
     bool hash_first; /* transcript gets the message before the handler */
-    msg_handler fn;
+    step_handler fn;
+    enum hs_state next; /* entered on HS_STEP_NEXT */
+    enum hs_state alt;  /* entered on HS_STEP_ALT */
 };
 
-/* Every (state, message) pair not listed is unexpected_message. */
+/* RFC 5246 §7.1: ChangeCipherSpec switches the client's read epoch.  Keys
+ * are known in both states that take it: read epoch 1 now.  In
+ * ST_WAIT_CERT_VERIFY the client's Finished then tells omission from loss:
+ * without CertificateVerify it carries the message_seq CertificateVerify
+ * should have had and is delivered now, in this state, as
+ * unexpected_message; after a lost CertificateVerify it waits in
+ * reassembly. */
+static int on_ccs_read_epoch1(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                              uint64_t now_ms)
+{
+    (void)msg;
+    (void)out;
+    (void)now_ms;
+    CR_GUARD(hs_activate_read_epoch1(hs));
+    return HS_STEP_NEXT;
+}
+
+/* Reordered ahead of (or lost) ClientKeyExchange: remembered, and fed
+ * through the table again once the handshake waits for it. */
+static int on_ccs_early(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                        uint64_t now_ms)
+{
+    (void)msg;
+    (void)out;
+    (void)now_ms;
+    hs->ccs_early = true;
+    return HS_STEP_NEXT;
+}
+
+/* RFC 6347 §4.2.4: a repeated client final flight asks for our last one. */
+static int on_ccs_repeat(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                         uint64_t now_ms)
+{
+    (void)msg;
+    (void)out;
+    (void)now_ms;
+    hs->resend_requested = true;
+    return HS_STEP_NEXT;
+}
+
+/* Every legal (state, input) pair, with its handler and next state.  Any
+ * handshake message not listed (or in another epoch) is
+ * unexpected_message (RFC 5246 §7.2.2); a ChangeCipherSpec not listed is
+ * dropped (HS_DROP_CCS_UNEXPECTED).  The state changes only in dispatch(),
+ * from this table; hs_end() alone enters ST_CLOSED / ST_FAILED. */
 static const struct transition transitions[] = {
-    {ST_WAIT_CH, DP_HS_CLIENT_HELLO, 0, false, hs_on_client_hello},
-    {ST_WAIT_CLIENT_CERT, DP_HS_CERTIFICATE, 0, true, hs_on_client_certificate},
-    {ST_WAIT_CKE, DP_HS_CLIENT_KEY_EXCHANGE, 0, true, hs_on_client_key_exchange},
-    {ST_WAIT_CERT_VERIFY, DP_HS_CERTIFICATE_VERIFY, 0, false, hs_on_certificate_verify},
-    {ST_WAIT_FINISHED, DP_HS_FINISHED, 1, false, hs_on_finished},
+    /* state, input, epoch, hash_first, handler, next, alt */
+    /* ClientHello -> flight 2; the client's Certificate first when the
+     * flight has a CertificateRequest */
+    {ST_WAIT_CH, DP_HS_CLIENT_HELLO, 0, false, hs_on_client_hello, ST_WAIT_CKE,
+     ST_WAIT_CLIENT_CERT},
+    {ST_WAIT_CLIENT_CERT, DP_HS_CERTIFICATE, 0, true, hs_on_client_certificate, ST_WAIT_CKE,
+     ST_WAIT_CKE},
+    {ST_WAIT_CLIENT_CERT, IN_CCS, 0, false, on_ccs_early, ST_WAIT_CLIENT_CERT, ST_WAIT_CLIENT_CERT},
+    /* ClientKeyExchange -> CCS; CertificateVerify first after a client
+     * certificate */
+    {ST_WAIT_CKE, DP_HS_CLIENT_KEY_EXCHANGE, 0, true, hs_on_client_key_exchange, ST_WAIT_CCS,
+     ST_WAIT_CERT_VERIFY},
+    {ST_WAIT_CKE, IN_CCS, 0, false, on_ccs_early, ST_WAIT_CKE, ST_WAIT_CKE},
+    /* CertificateVerify -> CCS; Finished when the CCS was already read */
+    {ST_WAIT_CERT_VERIFY, DP_HS_CERTIFICATE_VERIFY, 0, false, hs_on_certificate_verify, ST_WAIT_CCS,
+     ST_WAIT_FINISHED},
+    {ST_WAIT_CERT_VERIFY, IN_CCS, 0, false, on_ccs_read_epoch1, ST_WAIT_CERT_VERIFY,
+     ST_WAIT_CERT_VERIFY},
+    {ST_WAIT_CCS, IN_CCS, 0, false, on_ccs_read_epoch1, ST_WAIT_FINISHED, ST_WAIT_FINISHED},
+    /* Finished -> our CCS + Finished */
+    {ST_WAIT_FINISHED, DP_HS_FINISHED, 1, false, hs_on_finished, ST_ESTABLISHED, ST_ESTABLISHED},
+    {ST_ESTABLISHED, IN_CCS, 0, false, on_ccs_repeat, ST_ESTABLISHED, ST_ESTABLISHED},
 };
+
+static const struct transition *find_transition(enum hs_state state, uint16_t input)
+{
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+        if (transitions[i].state == state && transitions[i].input == input)
+            return &transitions[i];
+    return NULL;
+}
+
+/* Feeds one input (a complete handshake message, or IN_CCS with msg NULL)
+ * through the table: the one place the handshake's state advances. */
+static int dispatch(struct hs *hs, uint16_t input, uint16_t epoch, const struct hs_reasm_msg *msg,
+                    struct hs_out *out, uint64_t now_ms)
+{
+    const struct transition *t = find_transition(hs->state, input);
+
+    if (!t || t->epoch != epoch) {
+        if (input == IN_CCS) {
+            hs_drop(hs, HS_DROP_CCS_UNEXPECTED);
+            return 0;
+        }
+        return HS_ERR_UNEXPECTED;
+    }
+    if (t->hash_first)
+        CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
+    int step = t->fn(hs, msg, out, now_ms);
+    CR_GUARD(step);
+    hs->state = step == HS_STEP_ALT ? t->alt : t->next;
+    /* A ChangeCipherSpec that overtook the message before it (on_ccs_early)
+     * is taken now that the handshake waits for it. */
+    if (hs->state == ST_WAIT_CCS && hs->ccs_early) {
+        hs->ccs_early = false;
+        return dispatch(hs, IN_CCS, 0, NULL, out, now_ms);
+    }
+    return 0;
+}
 
 static int process_messages(struct hs *hs, struct hs_out *out, uint64_t now_ms)
 {
     struct hs_reasm_msg msg;
 
-    while (hs->state < ST_ESTABLISHED && hs_reasm_next(&hs->reasm, &msg) == 1) {
-        const struct transition *t = NULL;
-        for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
-            if (transitions[i].state == hs->state && transitions[i].msg_type == msg.type)
-                t = &transitions[i];
-        CR_ENSURE(t && t->epoch == msg.epoch, HS_ERR_UNEXPECTED);
-        if (t->hash_first)
-            CR_GUARD(hs_transcript_add(hs, msg.type, msg.seq, msg.body, msg.len));
-        CR_GUARD(t->fn(hs, &msg, out, now_ms));
-    }
+    while (hs->state < ST_ESTABLISHED && hs_reasm_next(&hs->reasm, &msg) == 1)
+        CR_GUARD(dispatch(hs, msg.type, msg.epoch, &msg, out, now_ms));
     if (hs->state == ST_ESTABLISHED) {
         /* Messages after the handshake (epoch 0 from anyone, or reordered
          * leftovers) are unauthenticated or stale: drop, never fatal. */
         while (hs_reasm_next(&hs->reasm, &msg) == 1)
-            hs->stats.dropped_records++;
+            hs_drop(hs, HS_DROP_AFTER_HANDSHAKE);
         /* Nothing after ESTABLISHED is ever delivered: partial messages
          * would only hold the ctx's shared reassembly budget for the
          * session's life. */
@@ -250,15 +354,21 @@ void hs_feed_handshake(struct hs *hs, uint16_t epoch, const uint8_t *body, size_
     uint64_t refused = hs->reasm.refused_cap;
     int rc = hs_reasm_add_record(&hs->reasm, epoch, body, len, &flags);
     if (rc < 0) {
-        hs->stats.dropped_records++; /* malformed or over a cap: silent */
-        if (hs->reasm.refused_cap != refused)
+        /* Malformed or over a cap: silent. */
+        if (hs->reasm.refused_cap != refused) {
             hs->stats.reasm_refused++;
+            hs_drop(hs, HS_DROP_REASM_CAP);
+        } else {
+            hs_drop(hs, rc == CR_ERR_DECODE ? HS_DROP_FRAGMENT_MALFORMED : HS_DROP_FRAGMENT_LIMIT);
+        }
         return;
     }
     if (flags & HS_REASM_F_OLD)
         hs->resend_requested = true; /* peer repeated its last flight */
-    if (flags & (HS_REASM_F_FUTURE | HS_REASM_F_CONFLICT))
-        hs->stats.dropped_records++;
+    if (flags & HS_REASM_F_CONFLICT)
+        hs_drop(hs, HS_DROP_FRAGMENT_CONFLICT);
+    else if (flags & HS_REASM_F_FUTURE)
+        hs_drop(hs, HS_DROP_FRAGMENT_FUTURE);
 }
 
 /* After the client's ChangeCipherSpec its handshake messages come
@@ -293,14 +403,14 @@ int hs_handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *
     if (rec->epoch == 1) {
         if (!hs->keys_ready && hs->state != ST_WAIT_CKE && hs->state != ST_WAIT_CLIENT_CERT &&
             hs->state != ST_WAIT_CERT_VERIFY) {
-            hs->stats.dropped_records++;
+            hs_drop(hs, HS_DROP_EPOCH1_TOO_EARLY);
             return 0;
         }
         CR_GUARD(hs_handle_epoch1(hs, rec, out));
         return process_messages(hs, out, now_ms);
     }
     if (rec->epoch != 0) {
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_EPOCH_UNKNOWN);
         return 0;
     }
     switch (rec->type) {
@@ -314,7 +424,7 @@ int hs_handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *
             struct hs_hdr h;
             hs_cur_init(&c, rec->fragment, rec->length);
             if (!hs_hdr_get(&c, &h) || h.type != DP_HS_CLIENT_HELLO) {
-                hs->stats.dropped_records++;
+                hs_drop(hs, HS_DROP_FIRST_NOT_CLIENT_HELLO);
                 return 0;
             }
             hs->first_record_seen = true;
@@ -322,7 +432,7 @@ int hs_handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *
             hs->wseq[0] = rec->seq;
         }
         if (hs->read_epoch1 && !epoch0_after_ccs_ok(hs, rec->fragment, rec->length)) {
-            hs->stats.dropped_records++;
+            hs_drop(hs, HS_DROP_EPOCH0_AFTER_CCS);
             return 0;
         }
         hs_feed_handshake(hs, 0, rec->fragment, rec->length);
@@ -330,39 +440,18 @@ int hs_handle_record(struct hs *hs, const struct dp_record *rec, struct hs_out *
     case DP_CT_CHANGE_CIPHER_SPEC:
         /* RFC 5246 §7.1: the message is a single byte of value 1. */
         if (rec->length != DP_CCS_LEN || rec->fragment[0] != DP_CCS_VALUE) {
-            hs->stats.dropped_records++;
+            hs_drop(hs, HS_DROP_CCS_MALFORMED);
             return 0;
         }
-        switch (hs->state) {
-        case ST_WAIT_CCS:
-            return hs_activate_read_epoch1(hs);
-        case ST_WAIT_CERT_VERIFY:
-            /* Keys are known: read epoch 1 now.  The client's Finished then
-             * tells omission from loss: without CertificateVerify it carries
-             * the message_seq CertificateVerify should have had and is
-             * delivered now, in this state, as unexpected_message; after a
-             * lost CertificateVerify it waits in reassembly. */
-            return hs_activate_read_epoch1(hs);
-        case ST_WAIT_CKE:
-        case ST_WAIT_CLIENT_CERT:
-            /* Reordered ahead of (or lost) ClientKeyExchange: remember. */
-            hs->ccs_early = true;
-            return 0;
-        case ST_ESTABLISHED:
-            hs->resend_requested = true; /* repeated client final flight */
-            return 0;
-        default:
-            hs->stats.dropped_records++;
-            return 0;
-        }
+        return dispatch(hs, IN_CCS, 0, NULL, out, now_ms);
     case DP_CT_ALERT:
         if (hs->read_epoch1) {
-            hs->stats.dropped_records++; /* must be protected by now */
+            hs_drop(hs, HS_DROP_ALERT_PLAINTEXT); /* must be protected by now */
             return 0;
         }
         return hs_on_alert(hs, rec->fragment, rec->length, out);
     default:
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_CONTENT_TYPE);
         return 0;
     }
 }
@@ -394,13 +483,11 @@ static bool deadline_passed(const struct hs *hs, uint64_t now_ms)
 
 static int time_out(struct hs *hs, struct hs_out *out, enum hs_fail_reason why)
 {
-    hs->ended_in = hs->state;
     /* Waiting for a Finished that only came as records failing
      * authentication: the client derived other keys (a wrong PSK). */
     hs->fail_reason =
         hs->state == ST_WAIT_FINISHED && hs->stats.bad_mac > 0 ? HS_FAIL_BAD_FINISHED : why;
-    hs->state = ST_FAILED;
-    hs->timer_deadline_ms = 0;
+    hs_end(hs, ST_FAILED);
     out->n_dgrams = 0;
     out->n_app = 0;
     out->next_timer_ms = 0;
@@ -428,7 +515,7 @@ int hs_input(struct hs *hs, const uint8_t *dgram, size_t len, uint64_t now_ms, s
     while (left > 0 && hs->state < ST_CLOSED) {
         struct dp_record rec;
         if (dp_record_next(&p, &left, 0, &rec) != DP_RECORD_OK) {
-            hs->stats.dropped_records++; /* rest of the datagram dropped */
+            hs_drop(hs, HS_DROP_RECORD_INVALID); /* rest of the datagram dropped */
             break;
         }
         CR_GUARD_GOTO(hs_handle_record(hs, &rec, out, now_ms), failed);

@@ -126,3 +126,23 @@ const char *hs_state_name(const struct hs *hs)
     enum hs_state st = hs->state == ST_FAILED ? hs->ended_in : hs->state;
     return (unsigned)st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "?";
 }
+
+const char *hs_drop_reason_str(enum hs_drop_reason r)
+{
+    static const char *const text[] = {
+#define HS_DROP_X(name, t) [HS_DROP_##name] = t,
+        HS_DROP_REASONS(HS_DROP_X)
+#undef HS_DROP_X
+    };
+    return (unsigned)r < HS_DROP_N ? text[r] : "?";
+}
+
+const char *hs_drop_reason_name(enum hs_drop_reason r)
+{
+    static const char *const names[] = {
+#define HS_DROP_X(name, t) [HS_DROP_##name] = #name,
+        HS_DROP_REASONS(HS_DROP_X)
+#undef HS_DROP_X
+    };
+    return (unsigned)r < HS_DROP_N ? names[r] : "?";
+}

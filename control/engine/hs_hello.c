@@ -389,8 +389,10 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs->next_msg_seq = msg->seq;
     CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
     CR_GUARD(hs_build_server_flight(hs, &ch));
-    hs->state = hs->cert_requested ? ST_WAIT_CLIENT_CERT : ST_WAIT_CKE;
     hs->cur_timeout_ms = hs->ctx->p.retrans_initial_ms;
     hs->timer_deadline_ms = now_ms + hs->cur_timeout_ms;
-    return hs_emit_flight(hs, out);
+    CR_GUARD(hs_emit_flight(hs, out));
+    /* With a CertificateRequest in the flight the client's Certificate
+     * comes next (the table's alternative), else its ClientKeyExchange. */
+    return hs->cert_requested ? HS_STEP_ALT : HS_STEP_NEXT;
 }

@@ -187,11 +187,9 @@ int hs_on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg, str
     EVP_PKEY_free(hs->ecdhe);
     hs->ecdhe = NULL;
     CR_GUARD(rc);
-    if (hs->client_cert) {
-        hs->state = ST_WAIT_CERT_VERIFY;
-        return 0;
-    }
-    return hs_after_client_keys(hs);
+    /* A client that sent a certificate proves its key next (the
+     * alternative); else its ChangeCipherSpec. */
+    return hs->client_cert ? HS_STEP_ALT : HS_STEP_NEXT;
 }
 
 /* ---- Finished ----------------------------------------------------------- */
@@ -248,7 +246,6 @@ int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out 
     /* RFC 6347 §4.2.4: no timer after the final flight; it is resent only
      * when the client repeats its own final flight. */
     hs->timer_deadline_ms = 0;
-    hs->state = ST_ESTABLISHED;
     CR_GUARD_GOTO(fill_established(hs), done);
     out->event = HS_EV_ESTABLISHED;
     /* The transcript is no longer needed. */

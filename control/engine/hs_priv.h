@@ -290,7 +290,24 @@ struct client_hello {
     unsigned n_sig_algs;
 };
 
+/* Every silent drop: the total and its reason (hs.h HS_DROP_REASONS). */
+static inline void hs_drop(struct hs *hs, enum hs_drop_reason why)
+{
+    hs->stats.dropped_records++;
+    hs->stats.dropped_by_reason[why]++;
+}
+
+/* What a transition handler returns on success: which of its table
+ * entry's two next states the handshake enters (hs_engine.c). */
+enum hs_step {
+    HS_STEP_NEXT = 0,
+    HS_STEP_ALT = 1,
+};
+
 /* ---- hs_engine.c: lifecycle, input dispatch, flights and timers -------- */
+/* The one way into a terminal state (ST_CLOSED or ST_FAILED) outside the
+ * transition table: remembers where a failure ended, stops the timer. */
+void hs_end(struct hs *hs, enum hs_state terminal);
 /* A new flight was built: its resends start from the initial timer and
  * peer gap again. */
 void hs_flight_started(struct hs *hs);
@@ -331,7 +348,6 @@ CR_WUR int hs_on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *m
                                      struct hs_out *out, uint64_t now_ms);
 CR_WUR int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
                           uint64_t now_ms);
-CR_WUR int hs_after_client_keys(struct hs *hs);
 
 /* ---- hs_server_flight.c ------------------------------------------------- */
 /* Signature schemes of our CertificateRequest, accepted in the client's

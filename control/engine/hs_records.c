@@ -140,23 +140,20 @@ int hs_activate_read_epoch1(struct hs *hs)
         CR_ENSURE(dp_replay_init(hs->replay, HS_REPLAY_WIN_BITS) == 0, CR_ERR_INVAL);
     }
     hs->read_epoch1 = true;
-    if (hs->state == ST_WAIT_CCS)
-        hs->state = ST_WAIT_FINISHED;
     return 0;
 }
 
 int hs_on_alert(struct hs *hs, const uint8_t *body, size_t len, struct hs_out *out)
 {
     if (len != DP_ALERT_LEN) {
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_ALERT_MALFORMED);
         return 0;
     }
     if (body[1] == DP_ALERT_CLOSE_NOTIFY) {
         /* RFC 5246 §7.2.1: respond with our own close_notify. */
         if (hs->state == ST_ESTABLISHED)
             (void)hs_queue_alert(hs, out, DP_ALERT_LEVEL_WARNING, DP_ALERT_CLOSE_NOTIFY);
-        hs->state = ST_CLOSED;
-        hs->timer_deadline_ms = 0;
+        hs_end(hs, ST_CLOSED);
         out->event = HS_EV_CLOSED;
         out->alert = DP_ALERT_CLOSE_NOTIFY;
         return 0;
@@ -183,7 +180,7 @@ int hs_handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *
          * records until the CCS arrives (RFC 6347 §4.1: implementations
          * MAY buffer records of the next epoch). */
         if (hs->state == ST_WAIT_CH || hs->n_early >= HS_EARLY_EPOCH1_MAX_RECORDS) {
-            hs->stats.dropped_records++;
+            hs_drop(hs, HS_DROP_EARLY_EPOCH1_FULL);
             return 0;
         }
         size_t n = DP_REC_HDR_LEN + rec->length;
@@ -198,7 +195,7 @@ int hs_handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *
     /* RFC 6347 §4.1.2.6: replay check before, window update after the
      * record authenticated. */
     if (dp_replay_check(hs->replay, rec->seq) != DP_REPLAY_OK) {
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_REPLAY);
         return 0;
     }
     CR_ENSURE(rec->length <= hs->app_cap - hs->app_used, CR_ERR_LIMIT);
@@ -213,7 +210,7 @@ int hs_handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *
         return 0;
     }
     if (n < 0) {
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_RECORD_SHORT);
         return 0;
     }
     dp_replay_update(hs->replay, rec->seq);
@@ -237,8 +234,12 @@ int hs_handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *
     case DP_CT_ALERT:
         return hs_on_alert(hs, pt, (size_t)n, out);
     case DP_CT_APPLICATION_DATA:
-        if (hs->state != ST_ESTABLISHED || out->n_app >= HS_OUT_MAX_DGRAMS) {
-            hs->stats.dropped_records++;
+        if (hs->state != ST_ESTABLISHED) {
+            hs_drop(hs, HS_DROP_APP_DATA_EARLY);
+            return 0;
+        }
+        if (out->n_app >= HS_OUT_MAX_DGRAMS) {
+            hs_drop(hs, HS_DROP_APP_DATA_FULL);
             return 0;
         }
         out->app[out->n_app].data = pt;
@@ -247,7 +248,7 @@ int hs_handle_epoch1(struct hs *hs, const struct dp_record *rec, struct hs_out *
         hs->app_used += (size_t)n;
         return 0;
     default:
-        hs->stats.dropped_records++;
+        hs_drop(hs, HS_DROP_CONTENT_TYPE);
         return 0;
     }
 }
@@ -279,7 +280,7 @@ int hs_close(struct hs *hs, struct hs_out *out)
     hs_out_reset(hs, out);
     CR_ENSURE(hs->state == ST_ESTABLISHED, CR_ERR_INVAL);
     CR_GUARD(hs_queue_alert(hs, out, DP_ALERT_LEVEL_WARNING, DP_ALERT_CLOSE_NOTIFY));
-    hs->state = ST_CLOSED;
+    hs_end(hs, ST_CLOSED);
     out->event = HS_EV_CLOSED;
     out->alert = DP_ALERT_CLOSE_NOTIFY;
     out->next_timer_ms = 0;
