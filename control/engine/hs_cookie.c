@@ -64,48 +64,27 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const u
 int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const uint8_t *dgram,
                     size_t len, uint8_t *out_hvr, size_t out_cap, size_t *out_hvr_len)
 {
-    const uint8_t *buf = dgram;
-    size_t left = len;
-    struct dp_record rec;
-    struct hs_cur c, sid, cookie;
-    struct hs_hdr h;
+    struct hs_ch_view v;
     uint8_t in[HS_COOKIE_INPUT_MAX_LEN], mac[CR_COOKIE_MAC_LEN];
-    uint16_t client_version;
-    const uint8_t *random;
     size_t in_len;
 
     if (out_hvr_len)
         *out_hvr_len = 0;
     if (!ctx || !peer || !dgram || !out_hvr || !out_hvr_len)
         return HS_COOKIE_DROP;
-    if (dp_record_next(&buf, &left, 0, &rec) != DP_RECORD_OK)
+    /* RFC 6347 §4.2.1 / RFC 5246 §7.4.1.2: client_version, random,
+     * session_id<0..32>, cookie<0..2^8-1> must all be in the first
+     * record's fragment, which starts the message (hs_ch_peek checks every
+     * length on the way, and the ClientHello against HS_MSG_MAX_BYTES). */
+    if (hs_ch_peek(dgram, len, &v) != HS_CH_PEEK_OK || v.frag_off != 0 || !v.has_ids)
         return HS_COOKIE_DROP;
-    if (rec.type != DP_CT_HANDSHAKE || rec.epoch != 0)
+    if ((v.client_version >> 8) != 0xfe)
         return HS_COOKIE_DROP;
-
-    /* RFC 6347 §4.2.2 handshake header; the first fragment must start the
-     * message (fragment_offset 0). */
-    hs_cur_init(&c, rec.fragment, rec.length);
-    if (!hs_hdr_get(&c, &h))
-        return HS_COOKIE_DROP;
-    if (h.type != DP_HS_CLIENT_HELLO || h.fragment_offset != 0 || !hs_hdr_frag_in_msg(&h) ||
-        h.fragment_length > hs_cur_len(&c) || h.length > HS_MSG_MAX_BYTES)
-        return HS_COOKIE_DROP;
-    hs_cur_init(&c, hs_cur_data(&c), h.fragment_length);
-
-    /* RFC 5246 §7.4.1.2 / RFC 6347 §4.2.1: client_version, random,
-     * session_id<0..32>, cookie<0..2^8-1> must all be in this fragment. */
-    if (!hs_cur_u16(&c, &client_version) || !hs_cur_span(&c, &random, DP_HELLO_RANDOM_LEN) ||
-        !hs_cur_prefixed8(&c, &sid) || !hs_cur_prefixed8(&c, &cookie))
-        return HS_COOKIE_DROP;
-    if ((client_version >> 8) != 0xfe || hs_cur_len(&sid) > DP_HELLO_SESSION_ID_MAX)
-        return HS_COOKIE_DROP;
-    if (hs_cookie_input(peer, client_version, random, hs_cur_data(&sid), hs_cur_len(&sid), in,
+    if (hs_cookie_input(peer, v.client_version, v.random, v.session_id, v.session_id_len, in,
                         &in_len) != 0)
         return HS_COOKIE_DROP;
 
-    if (hs_cur_len(&cookie) > 0 &&
-        cr_cookie_verify(&ctx->cookie, in, in_len, hs_cur_data(&cookie), hs_cur_len(&cookie)) == 0)
+    if (v.cookie_len > 0 && cr_cookie_verify(&ctx->cookie, in, in_len, v.cookie, v.cookie_len) == 0)
         return HS_COOKIE_VALID;
 
     /* HelloVerifyRequest, never larger than what we received. */
@@ -127,10 +106,10 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const 
      * HelloVerifyRequest"; "DTLS 1.2 server implementations SHOULD use DTLS
      * version 1.0 regardless of the version of TLS that is expected to be
      * negotiated" (server_version and record version 0xfeff). */
-    p += dp_record_write_hdr(p, DP_CT_HANDSHAKE, DP_VERSION_DTLS10, 0, rec.seq, NULL, 0,
+    p += dp_record_write_hdr(p, DP_CT_HANDSHAKE, DP_VERSION_DTLS10, 0, v.rec_seq, NULL, 0,
                              (uint16_t)(DP_HS_HDR_LEN + body_len));
     /* One unfragmented message; message_seq echoes the ClientHello's. */
-    const struct hs_hdr hvr = {DP_HS_HELLO_VERIFY_REQUEST, (uint32_t)body_len, h.message_seq, 0,
+    const struct hs_hdr hvr = {DP_HS_HELLO_VERIFY_REQUEST, (uint32_t)body_len, v.msg_seq, 0,
                                (uint32_t)body_len};
     hs_hdr_put(p, &hvr);
     p += DP_HS_HDR_LEN;
@@ -140,41 +119,4 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const 
     memcpy(p, mac, cookie_len);
     *out_hvr_len = hvr_len;
     return HS_COOKIE_SEND_HVR;
-}
-
-int hs_ch_frag_next(const uint8_t **buf, size_t *left, struct hs_ch_frag *out)
-{
-    struct dp_record rec;
-    struct hs_cur c;
-    struct hs_hdr h;
-    if (*left == 0)
-        return 0;
-    if (dp_record_next(buf, left, 0, &rec) != DP_RECORD_OK || rec.type != DP_CT_HANDSHAKE ||
-        rec.epoch != 0)
-        return -1;
-    hs_cur_init(&c, rec.fragment, rec.length);
-    if (!hs_hdr_get(&c, &h))
-        return -1;
-    out->msg_len = h.length;
-    out->msg_seq = h.message_seq;
-    out->frag_off = h.fragment_offset;
-    out->frag_len = h.fragment_length;
-    /* RFC 6347 §4.2.3: the fragment lies inside the message; one
-     * handshake message per record here (what a ClientHello record is). */
-    if (h.type != DP_HS_CLIENT_HELLO || out->msg_len > HS_MSG_MAX_BYTES ||
-        out->frag_len > out->msg_len || out->frag_off > out->msg_len - out->frag_len ||
-        out->frag_len != hs_cur_len(&c))
-        return -1;
-    out->rec_version = rec.version;
-    out->rec_seq = rec.seq;
-    out->body = hs_cur_data(&c);
-    return 1;
-}
-
-bool hs_ch_is_fragmented(const uint8_t *dgram, size_t len)
-{
-    struct hs_ch_frag f;
-    const uint8_t *b = dgram;
-    size_t left = len;
-    return dgram != NULL && hs_ch_frag_next(&b, &left, &f) == 1 && f.frag_len < f.msg_len;
 }

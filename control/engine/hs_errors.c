@@ -146,3 +146,23 @@ const char *hs_drop_reason_name(enum hs_drop_reason r)
     };
     return (unsigned)r < HS_DROP_N ? names[r] : "?";
 }
+
+const char *hs_ch_peek_err_str(int err)
+{
+    static const char *const text[] = {[HS_CH_PEEK_OK] = "ok",
+#define HS_CH_PEEK_X(name, t) [HS_CH_PEEK_ERR_##name] = t,
+                                       HS_CH_PEEK_ERRORS(HS_CH_PEEK_X)
+#undef HS_CH_PEEK_X
+    };
+    return err >= 0 && err < HS_CH_PEEK_ERR_N ? text[err] : "?";
+}
+
+const char *hs_session_alert_err_str(int err)
+{
+    static const char *const text[] = {[HS_SESSION_ALERT_OK] = "ok",
+#define HS_SESSION_ALERT_X(name, t) [HS_SESSION_ALERT_ERR_##name] = t,
+                                       HS_SESSION_ALERT_ERRORS(HS_SESSION_ALERT_X)
+#undef HS_SESSION_ALERT_X
+    };
+    return err >= 0 && err < HS_SESSION_ALERT_ERR_N ? text[err] : "?";
+}

@@ -59,22 +59,24 @@ int hs_seal_record(void *arg, uint8_t type, uint16_t epoch, uint64_t seq, const 
     return 0;
 }
 
-/* Opens an epoch-1 record into pt (rec->length bytes available).  Returns
- * the plaintext length, CR_ERR_DECODE for a record too short to hold the
- * nonce and tag, CR_ERR_AUTH when authentication fails. */
-static int open_record(struct hs *hs, const struct dp_record *rec, uint8_t *pt)
+/* Opens a protected record with key (of algorithm alg) into pt
+ * (rec->length bytes available).  Returns the plaintext length,
+ * CR_ERR_DECODE for a record too short to hold the nonce and tag,
+ * CR_ERR_AUTH when authentication fails (pt wiped). */
+static int record_open(struct cr_aead_ctx *aead, const struct cr_aead_key *key,
+                       enum cr_aead_alg alg, const struct dp_record *rec, uint8_t *pt)
 {
     uint8_t tag[CR_AEAD_TAG_MAX_LEN];
     struct cr_aead_op op;
 
-    size_t nlen = cr_aead_explicit_nonce_len(hs->suite->aead);
-    size_t tlen = cr_aead_tag_len(hs->suite->aead);
+    size_t nlen = cr_aead_explicit_nonce_len(alg);
+    size_t tlen = cr_aead_tag_len(alg);
     CR_ENSURE(rec->length >= nlen + tlen, CR_ERR_DECODE);
     size_t ct_len = rec->length - nlen - tlen;
     CR_ENSURE(ct_len <= DP_REC_PLAINTEXT_MAX_LEN, CR_ERR_DECODE);
     memcpy(tag, rec->fragment + nlen + ct_len, tlen);
     memset(&op, 0, sizeof(op));
-    op.key = &hs->rkey;
+    op.key = key;
     op.in = rec->fragment + nlen;
     op.out = pt;
     op.tag = tag;
@@ -84,11 +86,47 @@ static int open_record(struct hs *hs, const struct dp_record *rec, uint8_t *pt)
     op.seq = rec->seq;
     op.explicit_nonce = nlen ? rec->fragment : NULL;
     op.type = rec->type;
-    if (cr_aead_open_batch(hs->ctx->aead, &op, 1) != 1 || op.status != CR_OK) {
+    if (cr_aead_open_batch(aead, &op, 1) != 1 || op.status != CR_OK) {
         OPENSSL_cleanse(pt, ct_len);
         return CR_ERR_AUTH;
     }
     return (int)ct_len;
+}
+
+/* An epoch-1 record of this handshake (client_write key). */
+static int open_record(struct hs *hs, const struct dp_record *rec, uint8_t *pt)
+{
+    return record_open(hs->ctx->aead, &hs->rkey, hs->suite->aead, rec, pt);
+}
+
+int hs_session_alert_open(struct cr_aead_ctx *aead, const struct cr_aead_key *rd_key,
+                          uint16_t epoch, const struct dp_record *rec, struct dp_replay *win,
+                          struct hs_alert *out)
+{
+    uint8_t pt[DP_ALERT_LEN];
+
+    if (!aead || !rd_key || !rec || !win || !out || !rec->fragment || rd_key->alg >= CR_AEAD_N_ALGS)
+        return HS_SESSION_ALERT_ERR_INVAL;
+    if (rec->type != DP_CT_ALERT)
+        return HS_SESSION_ALERT_ERR_NOT_ALERT;
+    if (rec->epoch != epoch)
+        return HS_SESSION_ALERT_ERR_EPOCH;
+    /* RFC 6347 §4.1.2.6: the window is checked before the record is
+     * opened and marked only after it authenticated. */
+    if (dp_replay_check(win, rec->seq) != DP_REPLAY_OK)
+        return HS_SESSION_ALERT_ERR_REPLAY;
+    /* RFC 5246 §7.2: an alert is exactly level and description. */
+    enum cr_aead_alg alg = (enum cr_aead_alg)rd_key->alg;
+    size_t overhead = cr_aead_explicit_nonce_len(alg) + cr_aead_tag_len(alg);
+    if (rec->length < overhead || rec->length - overhead != DP_ALERT_LEN)
+        return HS_SESSION_ALERT_ERR_LENGTH;
+    if (record_open(aead, rd_key, alg, rec, pt) != DP_ALERT_LEN)
+        return HS_SESSION_ALERT_ERR_AUTH;
+    dp_replay_update(win, rec->seq);
+    out->level = pt[0];
+    out->description = pt[1];
+    OPENSSL_cleanse(pt, sizeof(pt));
+    return HS_SESSION_ALERT_OK;
 }
 
 /* An alert record into the next alert slot: plaintext before our CCS,
