@@ -14,6 +14,7 @@
  *   hs_errors.c         the one error → alert mapping, failure reasons
  *   hs_ctx.c            struct hs_ctx and the parameters
  *   hs_cookie.c         the stateless cookie exchange
+ *   hs_peek.c           ClientHello view of a raw datagram (hs_ch_peek)
  *
  * Must not: use libssl, sockets, DPDK or threads; trust a peer length before
  * checking it; alert on invalid records (they are dropped and counted,

@@ -246,7 +246,7 @@ struct hs {
     bool keys_ready;   /* rkey/wkey set (after CKE) */
     bool read_epoch1;  /* client's CCS processed */
     bool write_epoch1; /* our CCS sent */
-    bool ccs_early;    /* CCS arrived before CKE was complete */
+    bool ccs_early;    /* CCS arrived before CKE: taken at ST_WAIT_CCS (dispatch) */
     struct early_rec early[HS_EARLY_EPOCH1_MAX_RECORDS];
     unsigned n_early;
     struct dp_replay *replay; /* epoch-1 read window */
