@@ -56,33 +56,22 @@
 
 #define GW_CP_DUE_BURST 256 /* fired timers handled per loop */
 
-static uint32_t load_be24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-/* The one place the gateway reads into a ClientHello (to be replaced by
- * the engine's "peek ClientHello" call): the ClientHello.random of a
+/* The one place the gateway reads into a ClientHello (through the
+ * engine's hs_ch_peek): the ClientHello.random of a
  * datagram that starts with an epoch-0 ClientHello record whose first
  * fragment reaches past the random, or NULL. */
 static const uint8_t *ch_random(const uint8_t *d, size_t len)
 {
-    const size_t random_off = DP_REC_HDR_LEN + DP_HS_HDR_LEN + DP_CH_OFF_RANDOM;
-    if (len < random_off + DP_HELLO_RANDOM_LEN || d[DP_REC_OFF_TYPE] != DP_CT_HANDSHAKE ||
-        dp_load_be16(d + DP_REC_OFF_EPOCH) != 0 ||
-        d[DP_REC_HDR_LEN + DP_HS_OFF_TYPE] != DP_HS_CLIENT_HELLO)
-        return NULL;
     /* Only the fragment that starts the message holds the random, and
      * only if it reaches past it: a later fragment of a ClientHello split
      * over datagrams (small MTU) is not a new ClientHello (issue 9: before
      * this check its bytes read as another random and restarted the
-     * handshake each time, so the client never got an answer). */
-    const uint8_t *h = d + DP_REC_HDR_LEN;
-    uint32_t frag_off = load_be24(h + DP_HS_OFF_FRAGMENT_OFF);
-    uint32_t frag_len = load_be24(h + DP_HS_OFF_FRAGMENT_LEN);
-    if (frag_off != 0 || frag_len < DP_CH_OFF_RANDOM + DP_HELLO_RANDOM_LEN)
+     * handshake each time, so the client never got an answer).  The
+     * engine's peek checks every length field on the way. */
+    struct hs_ch_view v;
+    if (hs_ch_peek(d, len, &v) != HS_CH_PEEK_OK || !v.has_random)
         return NULL;
-    return d + random_off;
+    return v.random;
 }
 
 /* ---- TX ---------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "dp_counters.h"
 #include "gw_nat.h"
 #include "gw_peers.h"
+#include "hs.h"
 
 /* ---- NAT ports ---------------------------------------------------------- */
 
@@ -211,8 +212,8 @@ int gw_sess_install(struct gw_cp *cp, struct cp_peer *peer)
 
 /* ---- alerts of a live session -------------------------------------------------- */
 
-/* The one place the gateway decrypts a record itself (to be replaced by
- * the engine's session-alert call).  Opens the encrypted alert r of peer's
+/* The gateway's one reading of a session record, through the engine's
+ * hs_session_alert_open (no protocol logic here).  Opens the encrypted alert r of peer's
  * session: checked against the control plane's own alert window (the
  * worker's stays the worker's), authenticated with the session's read key
  * (read-only), then marked received (RFC 6347 §4.1.2.6: "the receiver
@@ -224,37 +225,16 @@ static int session_alert_open(struct gw_cp *cp, struct cp_peer *peer, const stru
                               uint8_t *out_level, uint8_t *out_desc)
 {
     const struct dp_session *s = peer->sess;
-    struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
-    if (dp_replay_check(aw, r->seq) != DP_REPLAY_OK) {
-        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_REPLAY);
+    struct hs_alert a;
+    int rc = hs_session_alert_open(cp->aead, &s->rd_key, s->epoch, r,
+                                   (struct dp_replay *)peer->alert_win, &a);
+    if (rc != HS_SESSION_ALERT_OK) {
+        dp_cnt_inc(rc == HS_SESSION_ALERT_ERR_REPLAY ? DP_CNT_DROP_CP_ALERT_REPLAY
+                                                     : DP_CNT_DROP_CP_ALERT_AUTH);
         return CR_ERR_AUTH;
     }
-    unsigned need = (unsigned)s->explicit_nonce_len + s->tag_len;
-    uint8_t buf[64];
-    if (r->length < need || r->length - need != DP_ALERT_LEN || r->length > sizeof(buf)) {
-        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
-        return CR_ERR_AUTH;
-    }
-    memcpy(buf, r->fragment, r->length);
-    struct cr_aead_op o;
-    memset(&o, 0, sizeof(o));
-    o.key = &s->rd_key;
-    o.in = buf + s->explicit_nonce_len;
-    o.out = buf + s->explicit_nonce_len;
-    o.len = DP_ALERT_LEN;
-    o.tag = buf + s->explicit_nonce_len + DP_ALERT_LEN;
-    o.epoch = r->epoch;
-    o.version = r->version;
-    o.seq = r->seq;
-    o.explicit_nonce = s->explicit_nonce_len ? buf : NULL;
-    o.type = r->type;
-    if (cr_aead_open_batch(cp->aead, &o, 1) != 1) {
-        dp_cnt_inc(DP_CNT_DROP_CP_ALERT_AUTH);
-        return CR_ERR_AUTH;
-    }
-    dp_replay_update(aw, r->seq);
-    *out_level = o.out[0];
-    *out_desc = o.out[1];
+    *out_level = a.level;
+    *out_desc = a.description;
     return CR_OK;
 }
 

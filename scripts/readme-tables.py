@@ -4,7 +4,7 @@
 The tables between `<!-- counters:begin -->` and `<!-- counters:end -->` in
 README.md are generated from the one list of each kind in the code:
   dataplane/dp_counters.h  DP_COUNTERS(X)       events and drops (stats "counters")
-  control/hs.h             HS_FAIL_REASONS(X)   handshake failures by reason
+  control/engine/hs.h             HS_FAIL_REASONS(X)   handshake failures by reason
   control/gw_ctl.h         GW_CTL_COUNTERS(X)   the control socket's own counters
 so a counter added in the code and not in the README fails the suite.
 
@@ -51,7 +51,7 @@ def tables():
     out.append("|---|---|")
     out += [f"| `{n}` | {cstr(d)} |" for n, k, d in rows if k == "1"]
     out.append("")
-    body = macro_body("control/hs.h", "HS_FAIL_REASONS")
+    body = macro_body("control/engine/hs.h", "HS_FAIL_REASONS")
     rows = re.findall(r'X\(\s*(\w+),\s*"((?:[^"\\]|\\.)*)"\s*\)', body)
     out.append("Handshake failures (stats `handshake_failures`, keyed by the text; "
                "the log line `handshake failed: TEXT; waiting for ...; client offered ...` "

@@ -61,6 +61,15 @@ else
     echo "== format check FAILED (clang-format -i FILE fixes it) =="
     tail -n 40 build/format-check.log
 fi
+# The handshake engine stays plain C on libcrypto (no DPDK, no gateway
+# headers), checked here like the format.
+if ./scripts/check-engine-deps.sh >build/engine-deps.log 2>&1; then
+    echo "== engine dependency check: ok ($(tail -n 1 build/engine-deps.log))"
+else
+    fmt_rc=1
+    echo "== engine dependency check FAILED (control/engine/ includes DPDK or gateway headers) =="
+    tail -n 40 build/engine-deps.log
+fi
 # README's counter tables are generated from the code's lists.
 if python3 scripts/readme-tables.py --check >build/readme-check.log 2>&1; then
     echo "== README counter tables: ok"

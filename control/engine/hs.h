@@ -206,6 +206,100 @@ bool hs_ch_is_fragmented(const uint8_t *dgram, size_t len);
  * well-formed epoch-0 ClientHello fragment of at most HS_MSG_MAX_BYTES. */
 int hs_ch_frag_next(const uint8_t **buf, size_t *left, struct hs_ch_frag *out);
 
+/* ---- ClientHello peek (RFC 6347 §4.2.1-4.2.3) ---------------------------
+ * A bounds-checked view of the ClientHello that starts a datagram (record
+ * header + handshake header + ClientHello body), for a caller that must
+ * look at it before any state exists (the gateway's peer table, the cookie
+ * check).  Nothing is allocated; the pointers point into the datagram.
+ * Every length field is checked against the bytes that hold it: the
+ * record's against the datagram (dp_record_next), fragment_offset and
+ * fragment_length against the message length and the record, session_id
+ * and cookie against the fragment.  X(NAME, text). */
+#define HS_CH_PEEK_ERRORS(X)                                                                       \
+    X(RECORD, "no well-formed first record")                                                       \
+    X(NOT_HANDSHAKE, "first record is not an epoch-0 handshake record")                            \
+    X(TRUNCATED_HEADER, "record shorter than a handshake header")                                  \
+    X(NOT_CLIENT_HELLO, "handshake message is not a ClientHello")                                  \
+    X(TOO_LONG, "ClientHello length over HS_MSG_MAX_BYTES")                                        \
+    X(BAD_FRAGMENT, "fragment_offset + fragment_length past the message length")                   \
+    X(TRUNCATED_FRAGMENT, "fragment_length past the end of the record")                            \
+    X(BAD_SESSION_ID, "session_id longer than 32 bytes")                                           \
+    X(TRUNCATED_BODY, "unfragmented ClientHello that ends inside its fixed fields")
+enum hs_ch_peek_err {
+    HS_CH_PEEK_OK = 0,
+#define HS_CH_PEEK_X(name, text) HS_CH_PEEK_ERR_##name,
+    HS_CH_PEEK_ERRORS(HS_CH_PEEK_X)
+#undef HS_CH_PEEK_X
+    HS_CH_PEEK_ERR_N
+};
+const char *hs_ch_peek_err_str(int err);
+
+struct hs_ch_view {
+    /* the first record */
+    uint16_t rec_version;
+    uint64_t rec_seq;
+    size_t rec_len; /* bytes of the datagram the record takes (header included) */
+    /* the handshake header (RFC 6347 §4.2.2) */
+    uint16_t msg_seq;
+    uint32_t msg_len;  /* the whole ClientHello body */
+    uint32_t frag_off; /* frag_off + frag_len <= msg_len */
+    uint32_t frag_len;
+    bool fragmented;       /* this record holds only part of the message */
+    bool frag_ends_record; /* nothing follows the fragment in its record */
+    const uint8_t *frag;   /* frag_len bytes of the body, from frag_off */
+    /* The fixed fields, when this fragment starts the message and holds
+     * them (always, for an unfragmented ClientHello). */
+    bool has_random; /* client_version and random */
+    uint16_t client_version;
+    const uint8_t *random; /* DP_HELLO_RANDOM_LEN bytes */
+    bool has_ids;          /* session_id and cookie as well */
+    const uint8_t *session_id;
+    uint8_t session_id_len; /* <= DP_HELLO_SESSION_ID_MAX */
+    const uint8_t *cookie;
+    uint8_t cookie_len;
+};
+/* HS_CH_PEEK_OK and *out filled, or an HS_CH_PEEK_ERR_* (out undefined).
+ * A fragment that starts later (frag_off > 0), or a first fragment that
+ * ends inside the fixed fields, is OK with has_random / has_ids false. */
+CR_WUR int hs_ch_peek(const uint8_t *dgram, size_t len, struct hs_ch_view *out);
+
+/* ---- alerts of an installed session --------------------------------------
+ * For the control plane of a gateway whose dataplane holds the session's
+ * keys and punts its alert records: opens one protected alert record with
+ * the session's read key (read-only) and the caller's own replay window
+ * (RFC 6347 §4.1.2.6: checked before, updated only after the record
+ * authenticated).  Pure C (cr_aead): no DPDK.  X(NAME, text). */
+#define HS_SESSION_ALERT_ERRORS(X)                                                                 \
+    X(INVAL, "missing argument")                                                                   \
+    X(NOT_ALERT, "record is not an alert")                                                         \
+    X(EPOCH, "record is not of the session's read epoch")                                          \
+    X(REPLAY, "sequence number replayed, left of the window or out of range")                      \
+    X(LENGTH, "record does not hold exactly one 2-byte alert")                                     \
+    X(AUTH, "record failed authentication")
+enum hs_session_alert_err {
+    HS_SESSION_ALERT_OK = 0,
+#define HS_SESSION_ALERT_X(name, text) HS_SESSION_ALERT_ERR_##name,
+    HS_SESSION_ALERT_ERRORS(HS_SESSION_ALERT_X)
+#undef HS_SESSION_ALERT_X
+    HS_SESSION_ALERT_ERR_N
+};
+const char *hs_session_alert_err_str(int err);
+
+struct hs_alert {
+    uint8_t level;       /* DP_ALERT_LEVEL_* */
+    uint8_t description; /* DP_ALERT_* */
+};
+struct dp_record;
+struct dp_replay;
+/* rec: one parsed record (dp_record_split) of type alert; epoch: the
+ * session's read epoch (rd_key's); win: the caller's window for it, marked
+ * only when the record authenticated.  HS_SESSION_ALERT_OK and *out, or an
+ * HS_SESSION_ALERT_ERR_* with win and *out untouched.  aead: the calling
+ * thread's context. */
+CR_WUR int hs_session_alert_open(struct cr_aead_ctx *aead, const struct cr_aead_key *rd_key,
+                                 uint16_t epoch, const struct dp_record *rec, struct dp_replay *win,
+                                 struct hs_alert *out);
+
 /* ---- one handshake ------------------------------------------------------ */
 struct hs;
 
@@ -290,9 +384,45 @@ CR_WUR int hs_own_write_seq(struct hs *hs);
 void hs_wipe_installed_keys(struct hs *hs);
 bool hs_established(const struct hs *hs);
 
+/* Why the engine dropped a record (or a handshake message) silently
+ * (RFC 6347 §4.1.2.7: invalid records are discarded, never alerted), one
+ * name each.  X(NAME, text).  Every drop counts once in
+ * hs_stats.dropped_records and once in hs_stats.dropped_by_reason. */
+#define HS_DROP_REASONS(X)                                                                         \
+    X(RECORD_INVALID, "record framing invalid (the rest of the datagram is dropped)")              \
+    X(EPOCH_UNKNOWN, "record of an epoch other than 0 and 1")                                      \
+    X(EPOCH1_TOO_EARLY, "epoch-1 record before the client could have keys")                        \
+    X(EARLY_EPOCH1_FULL, "epoch-1 record before the ChangeCipherSpec, and none can be held")       \
+    X(REPLAY, "epoch-1 record replayed or left of the window")                                     \
+    X(RECORD_SHORT, "protected record too short for its nonce and tag")                            \
+    X(FIRST_NOT_CLIENT_HELLO, "first handshake record is not a ClientHello")                       \
+    X(EPOCH0_AFTER_CCS, "plaintext handshake record after the ChangeCipherSpec, not a repeat")     \
+    X(FRAGMENT_MALFORMED, "malformed handshake fragment")                                          \
+    X(FRAGMENT_LIMIT, "handshake message or fragment count over a limit (or no memory)")           \
+    X(REASM_CAP, "reassembly byte cap reached (this handshake's or the shared one)")               \
+    X(FRAGMENT_FUTURE, "handshake fragment too far ahead of the next message")                     \
+    X(FRAGMENT_CONFLICT, "handshake fragment contradicts bytes already received")                  \
+    X(AFTER_HANDSHAKE, "handshake message after the handshake completed")                          \
+    X(CCS_MALFORMED, "ChangeCipherSpec that is not the single byte 1")                             \
+    X(CCS_UNEXPECTED, "ChangeCipherSpec in a state that takes none")                               \
+    X(ALERT_MALFORMED, "alert that is not exactly level and description")                          \
+    X(ALERT_PLAINTEXT, "plaintext alert after the ChangeCipherSpec")                               \
+    X(APP_DATA_EARLY, "application data before the handshake completed")                           \
+    X(APP_DATA_FULL, "application data beyond what one hs_out holds")                              \
+    X(CONTENT_TYPE, "record of a content type the engine does not take")
+enum hs_drop_reason {
+#define HS_DROP_X(name, text) HS_DROP_##name,
+    HS_DROP_REASONS(HS_DROP_X)
+#undef HS_DROP_X
+    HS_DROP_N
+};
+/* The reason's text ("?" when out of range) and its NAME. */
+const char *hs_drop_reason_str(enum hs_drop_reason r);
+const char *hs_drop_reason_name(enum hs_drop_reason r);
+
 struct hs_stats {
     uint64_t bad_mac;         /* records that failed authentication */
-    uint64_t dropped_records; /* invalid records dropped silently */
+    uint64_t dropped_records; /* invalid records dropped silently (all reasons) */
     uint64_t retransmits;
     uint64_t flights_sent;
     uint64_t wseq_exhausted; /* records not sent: the engine's range used up */
@@ -301,6 +431,8 @@ struct hs_stats {
     uint64_t reasm_refused;
     /* repeated peer flights not answered: inside the doubling resend gap */
     uint64_t peer_resends_limited;
+    /* dropped_records by reason: they add up to dropped_records */
+    uint64_t dropped_by_reason[HS_DROP_N];
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 

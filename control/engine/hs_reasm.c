@@ -32,6 +32,8 @@
 
 #include <openssl/crypto.h>
 
+#include "dp_record.h"
+
 struct hs_reasm_slot {
     uint8_t type;
     uint16_t epoch;
@@ -64,6 +66,38 @@ struct frag {
 static uint32_t load_be24(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[2];
+}
+
+static void store_be24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+}
+
+bool hs_hdr_get(struct hs_cur *c, struct hs_hdr *out)
+{
+    const uint8_t *p;
+
+    /* RFC 6347 §4.2.2: type(1) length(3) message_seq(2)
+     * fragment_offset(3) fragment_length(3). */
+    if (!hs_cur_span(c, &p, DP_HS_HDR_LEN))
+        return false;
+    out->type = p[DP_HS_OFF_TYPE];
+    out->length = load_be24(p + DP_HS_OFF_LENGTH);
+    out->message_seq = dp_load_be16(p + DP_HS_OFF_MESSAGE_SEQ);
+    out->fragment_offset = load_be24(p + DP_HS_OFF_FRAGMENT_OFF);
+    out->fragment_length = load_be24(p + DP_HS_OFF_FRAGMENT_LEN);
+    return true;
+}
+
+void hs_hdr_put(uint8_t *out, const struct hs_hdr *h)
+{
+    out[DP_HS_OFF_TYPE] = h->type;
+    store_be24(out + DP_HS_OFF_LENGTH, h->length);
+    dp_store_be16(out + DP_HS_OFF_MESSAGE_SEQ, h->message_seq);
+    store_be24(out + DP_HS_OFF_FRAGMENT_OFF, h->fragment_offset);
+    store_be24(out + DP_HS_OFF_FRAGMENT_LEN, h->fragment_length);
 }
 
 /* Bytes charged for a body buffer of cap bytes and its bitmap. */
@@ -214,36 +248,32 @@ size_t hs_reasm_bytes_used(const struct hs_reasm *r)
 static int parse_frags(const struct hs_reasm *r, const uint8_t *body, size_t len,
                        struct frag *frags)
 {
-    const uint8_t *p = body;
-    size_t left = len;
+    struct hs_cur c;
     int n = 0;
 
+    hs_cur_init(&c, body, len);
     /* A handshake record carries at least one fragment header. */
-    CR_ENSURE(left > 0, CR_ERR_DECODE);
-    while (left > 0) {
+    CR_ENSURE(len > 0, CR_ERR_DECODE);
+    while (hs_cur_len(&c) > 0) {
+        struct hs_hdr h;
         CR_ENSURE(n < HS_REASM_MAX_FRAGS_PER_RECORD, CR_ERR_LIMIT);
-        CR_ENSURE(left >= HS_FRAG_HDR_LEN, CR_ERR_DECODE);
+        CR_ENSURE(hs_hdr_get(&c, &h), CR_ERR_DECODE);
         struct frag *f = &frags[n];
-        f->type = p[0];
-        f->msg_len = load_be24(p + 1);
-        f->seq = (uint16_t)((p[4] << 8) | p[5]);
-        f->off = load_be24(p + 6);
-        f->flen = load_be24(p + 9);
-        p += HS_FRAG_HDR_LEN;
-        left -= HS_FRAG_HDR_LEN;
-        CR_ENSURE(f->flen <= left, CR_ERR_DECODE);
+        f->type = h.type;
+        f->msg_len = h.length;
+        f->seq = h.message_seq;
+        f->off = h.fragment_offset;
+        f->flen = h.fragment_length;
+        CR_ENSURE(f->flen <= hs_cur_len(&c), CR_ERR_DECODE);
         /* RFC 6347 §4.2.3: "fragment_offset + fragment_length" must lie
          * within "length"; checked in subtraction form. */
-        CR_ENSURE(f->off <= f->msg_len, CR_ERR_DECODE);
-        CR_ENSURE(f->flen <= f->msg_len - f->off, CR_ERR_DECODE);
+        CR_ENSURE(hs_hdr_frag_in_msg(&h), CR_ERR_DECODE);
         /* An empty fragment carries nothing unless the message is empty. */
         CR_ENSURE(f->flen > 0 || f->msg_len == 0, CR_ERR_DECODE);
         CR_ENSURE(f->msg_len <= r->max_msg_bytes, CR_ERR_LIMIT);
-        f->bytes = p;
+        CR_ENSURE(hs_cur_span(&c, &f->bytes, f->flen), CR_ERR_DECODE);
         f->window = 0;
         f->first_of_seq = 0;
-        p += f->flen;
-        left -= f->flen;
         n++;
     }
     return n;

@@ -18,13 +18,42 @@
 #ifndef DTLSGW_HS_REASM_H
 #define DTLSGW_HS_REASM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cr_err.h"
+#include "dp_wire.h"
+#include "hs_cursor.h"
 
-/* type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3) */
-#define HS_FRAG_HDR_LEN 12
+/* The handshake header's length is dp_wire.h's DP_HS_HDR_LEN; this older
+ * name stays for code outside the engine that sizes headers with it. */
+#define HS_FRAG_HDR_LEN DP_HS_HDR_LEN
+
+/* One handshake message header (RFC 6347 §4.2.2), as on the wire. */
+struct hs_hdr {
+    uint8_t type;             /* HandshakeType, DP_HS_* */
+    uint32_t length;          /* uint24: the whole message body */
+    uint16_t message_seq;     /* uint16 */
+    uint32_t fragment_offset; /* uint24 */
+    uint32_t fragment_length; /* uint24: bytes of body after this header */
+};
+
+/* The engine's one reader of a 12-byte handshake header (reassembly, the
+ * record checks of hs_engine.c, the cookie check and ClientHello peek):
+ * true and the cursor advanced past DP_HS_HDR_LEN bytes, or false (cursor
+ * unchanged) when fewer remain.  Reads only: the ranges are checked by
+ * hs_hdr_frag_in_msg and by the caller against the bytes that follow. */
+CR_WUR bool hs_hdr_get(struct hs_cur *c, struct hs_hdr *out);
+/* RFC 6347 §4.2.3: the fragment [fragment_offset, + fragment_length) lies
+ * within the message's length (subtraction form: cannot overflow). */
+static inline bool hs_hdr_frag_in_msg(const struct hs_hdr *h)
+{
+    return h->fragment_offset <= h->length && h->fragment_length <= h->length - h->fragment_offset;
+}
+/* Writes h as DP_HS_HDR_LEN bytes at out (fields truncated to their wire
+ * widths). */
+void hs_hdr_put(uint8_t *out, const struct hs_hdr *h);
 /* message_seq window ahead of next_seq that is buffered */
 #define HS_REASM_MAX_PENDING_MSGS 8
 /* fragments in one record body; more is CR_ERR_LIMIT */

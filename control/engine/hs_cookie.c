@@ -29,14 +29,11 @@
 #include <string.h>
 
 #include "dp_record.h"
+#include "dp_wire.h"
 
-#define HS_MT_CLIENT_HELLO         1
-#define HS_MT_HELLO_VERIFY_REQUEST 3
-#define HS_RANDOM_LEN              32
-#define HS_SESSION_ID_MAX_LEN      32
 /* HelloVerifyRequest: record header + handshake header + server_version(2)
  * + cookie length (1); the cookie follows. */
-#define HS_HVR_FIXED_LEN (DP_REC_HDR_LEN + HS_FRAG_HDR_LEN + 2 + 1)
+#define HS_HVR_FIXED_LEN (DP_REC_HDR_LEN + DP_HS_HDR_LEN + 2 + 1)
 
 int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const uint8_t *random,
                     const uint8_t *session_id, size_t session_id_len, uint8_t *out, size_t *out_len)
@@ -45,7 +42,7 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const u
 
     CR_ENSURE(peer && random && out && out_len, CR_ERR_INVAL);
     CR_ENSURE(peer->family == 4 || peer->family == 6, CR_ERR_INVAL);
-    CR_ENSURE(session_id_len <= HS_SESSION_ID_MAX_LEN, CR_ERR_INVAL);
+    CR_ENSURE(session_id_len <= DP_HELLO_SESSION_ID_MAX, CR_ERR_INVAL);
     out[n++] = peer->family;
     out[n++] = (uint8_t)(peer->port >> 8);
     out[n++] = (uint8_t)peer->port;
@@ -54,8 +51,8 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const u
     n += 16;
     out[n++] = (uint8_t)(client_version >> 8);
     out[n++] = (uint8_t)client_version;
-    memcpy(out + n, random, HS_RANDOM_LEN);
-    n += HS_RANDOM_LEN;
+    memcpy(out + n, random, DP_HELLO_RANDOM_LEN);
+    n += DP_HELLO_RANDOM_LEN;
     out[n++] = (uint8_t)session_id_len;
     if (session_id_len)
         memcpy(out + n, session_id, session_id_len);
@@ -67,49 +64,27 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const u
 int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const uint8_t *dgram,
                     size_t len, uint8_t *out_hvr, size_t out_cap, size_t *out_hvr_len)
 {
-    const uint8_t *buf = dgram;
-    size_t left = len;
-    struct dp_record rec;
-    struct hs_cur c, sid, cookie;
-    uint8_t mt, in[HS_COOKIE_INPUT_MAX_LEN], mac[CR_COOKIE_MAC_LEN];
-    uint32_t msg_len, frag_off, frag_len;
-    uint16_t msg_seq, client_version;
-    const uint8_t *random;
+    struct hs_ch_view v;
+    uint8_t in[HS_COOKIE_INPUT_MAX_LEN], mac[CR_COOKIE_MAC_LEN];
     size_t in_len;
 
     if (out_hvr_len)
         *out_hvr_len = 0;
     if (!ctx || !peer || !dgram || !out_hvr || !out_hvr_len)
         return HS_COOKIE_DROP;
-    if (dp_record_next(&buf, &left, 0, &rec) != DP_RECORD_OK)
+    /* RFC 6347 §4.2.1 / RFC 5246 §7.4.1.2: client_version, random,
+     * session_id<0..32>, cookie<0..2^8-1> must all be in the first
+     * record's fragment, which starts the message (hs_ch_peek checks every
+     * length on the way, and the ClientHello against HS_MSG_MAX_BYTES). */
+    if (hs_ch_peek(dgram, len, &v) != HS_CH_PEEK_OK || v.frag_off != 0 || !v.has_ids)
         return HS_COOKIE_DROP;
-    if (rec.type != DP_CT_HANDSHAKE || rec.epoch != 0)
+    if ((v.client_version >> 8) != 0xfe)
         return HS_COOKIE_DROP;
-
-    /* RFC 6347 §4.2.2 handshake header; the first fragment must start the
-     * message (fragment_offset 0). */
-    hs_cur_init(&c, rec.fragment, rec.length);
-    if (!hs_cur_u8(&c, &mt) || !hs_cur_u24(&c, &msg_len) || !hs_cur_u16(&c, &msg_seq) ||
-        !hs_cur_u24(&c, &frag_off) || !hs_cur_u24(&c, &frag_len))
-        return HS_COOKIE_DROP;
-    if (mt != HS_MT_CLIENT_HELLO || frag_off != 0 || frag_len > msg_len ||
-        frag_len > hs_cur_len(&c) || msg_len > HS_MSG_MAX_BYTES)
-        return HS_COOKIE_DROP;
-    hs_cur_init(&c, hs_cur_data(&c), frag_len);
-
-    /* RFC 5246 §7.4.1.2 / RFC 6347 §4.2.1: client_version, random,
-     * session_id<0..32>, cookie<0..2^8-1> must all be in this fragment. */
-    if (!hs_cur_u16(&c, &client_version) || !hs_cur_span(&c, &random, HS_RANDOM_LEN) ||
-        !hs_cur_prefixed8(&c, &sid) || !hs_cur_prefixed8(&c, &cookie))
-        return HS_COOKIE_DROP;
-    if ((client_version >> 8) != 0xfe || hs_cur_len(&sid) > HS_SESSION_ID_MAX_LEN)
-        return HS_COOKIE_DROP;
-    if (hs_cookie_input(peer, client_version, random, hs_cur_data(&sid), hs_cur_len(&sid), in,
+    if (hs_cookie_input(peer, v.client_version, v.random, v.session_id, v.session_id_len, in,
                         &in_len) != 0)
         return HS_COOKIE_DROP;
 
-    if (hs_cur_len(&cookie) > 0 &&
-        cr_cookie_verify(&ctx->cookie, in, in_len, hs_cur_data(&cookie), hs_cur_len(&cookie)) == 0)
+    if (v.cookie_len > 0 && cr_cookie_verify(&ctx->cookie, in, in_len, v.cookie, v.cookie_len) == 0)
         return HS_COOKIE_VALID;
 
     /* HelloVerifyRequest, never larger than what we received. */
@@ -131,59 +106,17 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const 
      * HelloVerifyRequest"; "DTLS 1.2 server implementations SHOULD use DTLS
      * version 1.0 regardless of the version of TLS that is expected to be
      * negotiated" (server_version and record version 0xfeff). */
-    p += dp_record_write_hdr(p, DP_CT_HANDSHAKE, DP_VERSION_DTLS10, 0, rec.seq, NULL, 0,
-                             (uint16_t)(HS_FRAG_HDR_LEN + body_len));
-    *p++ = HS_MT_HELLO_VERIFY_REQUEST;
-    *p++ = 0;
-    *p++ = (uint8_t)(body_len >> 8);
-    *p++ = (uint8_t)body_len;
-    /* message_seq echoes the ClientHello's. */
-    *p++ = (uint8_t)(msg_seq >> 8);
-    *p++ = (uint8_t)msg_seq;
-    *p++ = 0;
-    *p++ = 0;
-    *p++ = 0;
-    *p++ = 0;
-    *p++ = (uint8_t)(body_len >> 8);
-    *p++ = (uint8_t)body_len;
+    p += dp_record_write_hdr(p, DP_CT_HANDSHAKE, DP_VERSION_DTLS10, 0, v.rec_seq, NULL, 0,
+                             (uint16_t)(DP_HS_HDR_LEN + body_len));
+    /* One unfragmented message; message_seq echoes the ClientHello's. */
+    const struct hs_hdr hvr = {DP_HS_HELLO_VERIFY_REQUEST, (uint32_t)body_len, v.msg_seq, 0,
+                               (uint32_t)body_len};
+    hs_hdr_put(p, &hvr);
+    p += DP_HS_HDR_LEN;
     *p++ = (uint8_t)(DP_VERSION_DTLS10 >> 8);
     *p++ = (uint8_t)DP_VERSION_DTLS10;
     *p++ = (uint8_t)cookie_len;
     memcpy(p, mac, cookie_len);
     *out_hvr_len = hvr_len;
     return HS_COOKIE_SEND_HVR;
-}
-
-int hs_ch_frag_next(const uint8_t **buf, size_t *left, struct hs_ch_frag *out)
-{
-    struct dp_record rec;
-    struct hs_cur c;
-    uint8_t mt;
-    if (*left == 0)
-        return 0;
-    if (dp_record_next(buf, left, 0, &rec) != DP_RECORD_OK || rec.type != DP_CT_HANDSHAKE ||
-        rec.epoch != 0)
-        return -1;
-    hs_cur_init(&c, rec.fragment, rec.length);
-    if (!hs_cur_u8(&c, &mt) || !hs_cur_u24(&c, &out->msg_len) || !hs_cur_u16(&c, &out->msg_seq) ||
-        !hs_cur_u24(&c, &out->frag_off) || !hs_cur_u24(&c, &out->frag_len))
-        return -1;
-    /* RFC 6347 §4.2.3: the fragment lies inside the message; one
-     * handshake message per record here (what a ClientHello record is). */
-    if (mt != HS_MT_CLIENT_HELLO || out->msg_len > HS_MSG_MAX_BYTES ||
-        out->frag_len > out->msg_len || out->frag_off > out->msg_len - out->frag_len ||
-        out->frag_len != hs_cur_len(&c))
-        return -1;
-    out->rec_version = rec.version;
-    out->rec_seq = rec.seq;
-    out->body = hs_cur_data(&c);
-    return 1;
-}
-
-bool hs_ch_is_fragmented(const uint8_t *dgram, size_t len)
-{
-    struct hs_ch_frag f;
-    const uint8_t *b = dgram;
-    size_t left = len;
-    return dgram != NULL && hs_ch_frag_next(&b, &left, &f) == 1 && f.frag_len < f.msg_len;
 }

@@ -21,8 +21,7 @@
 
 /* Largest handshake fragment one record can carry (RFC 6347 §4.1:
  * the plaintext of a record is at most 2^14 bytes). */
-#define FLIGHT_FRAG_MAX_BYTES (DP_REC_PLAINTEXT_MAX_LEN - HS_FRAG_HDR_LEN)
-#define FLIGHT_CCS_LEN        1
+#define FLIGHT_FRAG_MAX_BYTES (DP_REC_PLAINTEXT_MAX_LEN - DP_HS_HDR_LEN)
 
 void hs_flight_init(struct hs_flight *f)
 {
@@ -73,13 +72,6 @@ int hs_flight_add_ccs(struct hs_flight *f, uint16_t epoch)
     it->is_ccs = 1;
     it->epoch = epoch;
     return 0;
-}
-
-static void store_be24(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
 }
 
 /* Serialization state of one emit. */
@@ -169,8 +161,8 @@ static int put_record(struct emitter *e, uint8_t type, uint16_t epoch, const uin
 
 static int emit_handshake(struct emitter *e, const struct hs_flight_item *it)
 {
-    uint8_t hdr[HS_FRAG_HDR_LEN];
-    size_t per_rec = record_overhead(e, it->epoch) + HS_FRAG_HDR_LEN;
+    uint8_t hdr[DP_HS_HDR_LEN];
+    size_t per_rec = record_overhead(e, it->epoch) + DP_HS_HDR_LEN;
     uint32_t off = 0;
 
     do {
@@ -188,12 +180,8 @@ static int emit_handshake(struct emitter *e, const struct hs_flight_item *it)
             flen = room - per_rec;
         if (flen > FLIGHT_FRAG_MAX_BYTES)
             flen = FLIGHT_FRAG_MAX_BYTES;
-        hdr[0] = it->msg_type;
-        store_be24(hdr + 1, it->len);
-        hdr[4] = (uint8_t)(it->msg_seq >> 8);
-        hdr[5] = (uint8_t)it->msg_seq;
-        store_be24(hdr + 6, off);
-        store_be24(hdr + 9, (uint32_t)flen);
+        const struct hs_hdr h = {it->msg_type, it->len, it->msg_seq, off, (uint32_t)flen};
+        hs_hdr_put(hdr, &h);
         CR_GUARD(put_record(e, DP_CT_HANDSHAKE, it->epoch, hdr, sizeof(hdr),
                             it->body ? it->body + off : NULL, flen));
         off += (uint32_t)flen;
@@ -205,7 +193,7 @@ int hs_flight_emit(const struct hs_flight *f, size_t mtu, const struct hs_record
                    uint64_t seq[2], uint8_t *buf, size_t cap, struct hs_dgram *dgrams, unsigned max,
                    unsigned *n_out)
 {
-    static const uint8_t ccs_body[FLIGHT_CCS_LEN] = {1};
+    static const uint8_t ccs_body[DP_CCS_LEN] = {DP_CCS_VALUE};
     struct emitter *e;
     int rc = 0;
 
@@ -217,7 +205,7 @@ int hs_flight_emit(const struct hs_flight *f, size_t mtu, const struct hs_record
         CR_ENSURE(it->epoch <= 1, CR_ERR_INVAL);
         CR_ENSURE(it->epoch == 0 || (sealer && sealer->seal), CR_ERR_INVAL);
         size_t min_rec = DP_REC_HDR_LEN + (it->epoch > 0 ? sealer->overhead : 0) +
-                         (it->is_ccs ? FLIGHT_CCS_LEN : HS_FRAG_HDR_LEN + (it->len > 0 ? 1 : 0));
+                         (it->is_ccs ? DP_CCS_LEN : DP_HS_HDR_LEN + (it->len > 0 ? 1 : 0));
         CR_ENSURE(min_rec <= mtu, CR_ERR_INVAL);
     }
 
