@@ -41,6 +41,8 @@
 #include <openssl/x509.h>
 
 #include "hs.h"
+#include "tl_cert.h"
+#include "tl_clock.h"
 
 #define MAX_DGRAM             16384
 #define DQ_MAX                64
@@ -49,9 +51,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)tl_mono_ns() * 1e-9;
 }
 /* The timed sections use this thread's CPU time by default, so time the
  * process spends preempted on a loaded machine does not count; the cost of
@@ -134,29 +134,14 @@ static void make_cert_files(void)
         die("mkdtemp");
     snprintf(path_chain, sizeof(path_chain), "%s/srv.pem", tmpdir);
     snprintf(path_key, sizeof(path_key), "%s/srv.key", tmpdir);
-    srv_key = EVP_EC_gen("P-256");
-    if (!srv_key)
-        die("EC keygen");
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, srv_key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"bench.gw", -1, -1,
-                               0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, srv_key, EVP_sha256());
-    FILE *f = fopen(path_chain, "w");
-    if (!f || PEM_write_X509(f, x) != 1)
-        die("write cert");
-    fclose(f);
-    f = fopen(path_key, "w");
-    if (!f || PEM_write_PrivateKey(f, srv_key, NULL, NULL, 0, NULL, NULL) != 1)
-        die("write key");
-    fclose(f);
-    X509_free(x);
+    const struct tl_cert_opts o = {.cn = "bench.gw", .not_before_s = -3600, .not_after_s = 86400};
+    struct tl_cred c;
+    if (tl_cred_mint(&c, TL_KEY_EC_P256, &o, NULL) != 0)
+        die("EC keygen / certificate");
+    if (tl_cred_write(&c, path_chain, path_key) != 0)
+        die("write cert / key");
+    srv_key = c.key; /* kept for the bound's signatures */
+    X509_free(c.cert);
 }
 
 static void remove_cert_files(void)

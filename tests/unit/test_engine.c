@@ -26,6 +26,7 @@
 #include "cu_main.h"
 #include "hs.h"
 #include "hs_priv.h" /* HS_PSK_MAX_KEY_LEN */
+#include "tl_cert.h"
 
 /* ---- datagram queue BIO ------------------------------------------------- */
 #define DQ_MAX 512
@@ -455,92 +456,66 @@ static void test_psk_wire_maxima(void)
 
 /* ---- certificates generated at test time -------------------------------- */
 /* The curve of make_pki's EC keys (suite_init sets P-384 for "ec384"). */
-static const char *pki_curve = "P-256";
+static enum tl_key_type pki_ec = TL_KEY_EC_P256;
 
-static EVP_PKEY *gen_key(bool rsa)
+/* A certificate of the test PKIs: O=dtlsgw test, valid for a day. */
+static int gen_cred(struct tl_cred *out, const char *cn, bool rsa, const struct tl_cred *issuer,
+                    bool ca, long serial)
 {
-    return rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-               : EVP_PKEY_Q_keygen(NULL, NULL, "EC", pki_curve);
-}
-
-static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
-                      long serial)
-{
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"dtlsgw test", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e =
-        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
-                            ca ? "critical,keyCertSign,cRLSign"
-                               : "critical,digitalSignature,keyEncipherment");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    X509_sign(x, issuer_key, EVP_sha256());
-    return x;
+    const struct tl_cert_opts o = {
+        .cn = cn,
+        .org = "dtlsgw test",
+        .serial = serial,
+        .not_before_s = -3600,
+        .not_after_s = 86400,
+        .kind = ca ? TL_CERT_CA : TL_CERT_LEAF,
+        .key_usage = ca ? NULL : "critical,digitalSignature,keyEncipherment",
+    };
+    return tl_cred_mint(out, rsa ? TL_KEY_RSA_2048 : pki_ec, &o, issuer);
 }
 
 /* Writes <tmpdir>/<prefix>-chain.pem (leaf + n_inter intermediates),
- * <prefix>-key.pem and <prefix>-ca.pem (root). */
-static void make_pki(const char *prefix, bool rsa, unsigned n_inter)
+ * <prefix>-key.pem and <prefix>-ca.pem (root).  0, or -1 (the suite's
+ * set-up then fails). */
+static int make_pki(const char *prefix, bool rsa, unsigned n_inter)
 {
     char path[512];
-    EVP_PKEY *root_key = gen_key(rsa);
+    struct tl_cred root = {0}, inter[8] = {{0}}, leaf = {0};
     char root_cn[64];
+    int rc = 0;
     snprintf(root_cn, sizeof(root_cn), "%s root", prefix); /* a name per PKI */
-    X509 *root = gen_cert(root_cn, root_key, NULL, root_key, true, 1);
-    EVP_PKEY *keys[8];
-    X509 *certs[8];
-    X509 *issuer = root;
-    EVP_PKEY *issuer_key = root_key;
-    for (unsigned i = 0; i < n_inter; i++) {
+    rc |= gen_cred(&root, root_cn, rsa, NULL, true, 1);
+    const struct tl_cred *issuer = &root;
+    for (unsigned i = 0; i < n_inter && rc == 0; i++) {
         char cn[32];
         snprintf(cn, sizeof(cn), "intermediate %u", i);
-        keys[i] = gen_key(rsa);
-        certs[i] = gen_cert(cn, keys[i], issuer, issuer_key, true, 10 + i);
-        issuer = certs[i];
-        issuer_key = keys[i];
+        rc |= gen_cred(&inter[i], cn, rsa, issuer, true, 10 + i);
+        issuer = &inter[i];
     }
-    EVP_PKEY *leaf_key = gen_key(rsa);
     char leaf_cn[64];
     snprintf(leaf_cn, sizeof(leaf_cn), "%s leaf", prefix);
-    X509 *leaf = gen_cert(leaf_cn, leaf_key, issuer, issuer_key, false, 100);
+    if (rc == 0)
+        rc |= gen_cred(&leaf, leaf_cn, rsa, issuer, false, 100);
+    if (rc != 0)
+        goto out;
 
-    snprintf(path, sizeof(path), "%s/%s-chain.pem", tmpdir, prefix);
-    FILE *f = fopen(path, "w");
-    PEM_write_X509(f, leaf);
+    X509 *chain[9];
+    unsigned n = 0;
+    chain[n++] = leaf.cert;
     for (unsigned i = n_inter; i-- > 0;)
-        PEM_write_X509(f, certs[i]);
-    fclose(f);
+        chain[n++] = inter[i].cert;
+    snprintf(path, sizeof(path), "%s/%s-chain.pem", tmpdir, prefix);
+    rc |= tl_pem_write_certs(path, chain, n);
     snprintf(path, sizeof(path), "%s/%s-key.pem", tmpdir, prefix);
-    f = fopen(path, "w");
-    PEM_write_PrivateKey(f, leaf_key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
+    rc |= tl_pem_write_key(path, leaf.key);
     snprintf(path, sizeof(path), "%s/%s-ca.pem", tmpdir, prefix);
-    f = fopen(path, "w");
-    PEM_write_X509(f, root);
-    fclose(f);
-
-    X509_free(leaf);
-    EVP_PKEY_free(leaf_key);
-    for (unsigned i = 0; i < n_inter; i++) {
-        X509_free(certs[i]);
-        EVP_PKEY_free(keys[i]);
-    }
-    X509_free(root);
-    EVP_PKEY_free(root_key);
+    rc |= tl_cred_write(&root, path, NULL);
+out:
+    tl_cred_free(&leaf);
+    for (unsigned i = 0; i < n_inter; i++)
+        tl_cred_free(&inter[i]);
+    tl_cred_free(&root);
+    return rc;
 }
 
 static const char *tpath(const char *name)
@@ -557,14 +532,14 @@ static int suite_init(void)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/dtlsgw-test-engine-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
-    make_pki("ec", false, 1);
-    make_pki("rsa", true, 1);
-    make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
-    make_pki("client", false, 1); /* client certificate PKI */
-    pki_curve = "P-384";
-    make_pki("ec384", false, 1); /* the P-384 slot */
-    pki_curve = "P-256";
-    return 0;
+    int rc = make_pki("ec", false, 1);
+    rc |= make_pki("rsa", true, 1);
+    rc |= make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
+    rc |= make_pki("client", false, 1); /* client certificate PKI */
+    pki_ec = TL_KEY_EC_P384;
+    rc |= make_pki("ec384", false, 1); /* the P-384 slot */
+    pki_ec = TL_KEY_EC_P256;
+    return rc != 0;
 }
 
 static int suite_clean(void)

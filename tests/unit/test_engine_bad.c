@@ -31,6 +31,7 @@
 
 #include "dp_record.h"
 #include "hs.h"
+#include "tl_cert.h"
 
 /* ---- alert descriptions (RFC 5246 §7.2, RFC 4279 §2, RFC 5746) ------- */
 #define AL_UNEXPECTED_MESSAGE   10
@@ -97,43 +98,6 @@ static const char *PSK_ID = "client1";
 static const uint8_t PSK_KEY[16] = {0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x70, 0x81,
                                     0x92, 0xa3, 0xb4, 0xc5, 0xd6, 0xe7, 0xf8, 0x09};
 
-static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn, int is_ca,
-                       long serial)
-{
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-                                              is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    if (is_ca) {
-        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    X509_sign(x, signer, EVP_sha256());
-    return x;
-}
-
-static int write_pem_cert(const char *path, X509 *x)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    int ok = PEM_write_X509(f, x);
-    fclose(f);
-    return ok == 1 ? 0 : -1;
-}
-
 static int make_creds_files(void)
 {
     strcpy(tmpdir, "/tmp/dtlsgw-engbad.XXXXXX");
@@ -142,25 +106,23 @@ static int make_creds_files(void)
     snprintf(path_srv_chain, sizeof(path_srv_chain), "%s/srv.pem", tmpdir);
     snprintf(path_srv_key, sizeof(path_srv_key), "%s/srv.key", tmpdir);
     snprintf(path_ca, sizeof(path_ca), "%s/ca.pem", tmpdir);
-    ca_key = EVP_EC_gen("P-256");
-    EVP_PKEY *srv_key = EVP_EC_gen("P-256");
-    cli_key = EVP_EC_gen("P-256");
-    other_key = EVP_EC_gen("P-256");
-    if (!ca_key || !srv_key || !cli_key || !other_key)
-        return -1;
-    ca_cert = make_cert(ca_key, ca_key, NULL, "dtlsgw test CA", 1, 1);
-    X509 *srv_cert = make_cert(srv_key, ca_key, ca_cert, "gateway.test", 0, 2);
-    cli_cert = make_cert(cli_key, ca_key, ca_cert, "device-1", 0, 3);
+    struct tl_cred ca, srv, cli, other;
+    const struct tl_cert_opts ca_o = {.cn = "dtlsgw test CA", .kind = TL_CERT_CA, .serial = 1};
+    const struct tl_cert_opts srv_o = {.cn = "gateway.test", .kind = TL_CERT_LEAF, .serial = 2};
+    const struct tl_cert_opts cli_o = {.cn = "device-1", .kind = TL_CERT_LEAF, .serial = 3};
     /* Self-signed, not from our CA. */
-    other_cert = make_cert(other_key, other_key, NULL, "stranger", 0, 4);
-    int rc = write_pem_cert(path_srv_chain, srv_cert) | write_pem_cert(path_ca, ca_cert);
-    FILE *f = fopen(path_srv_key, "w");
-    if (!f || PEM_write_PrivateKey(f, srv_key, NULL, NULL, 0, NULL, NULL) != 1)
-        rc = -1;
-    if (f)
-        fclose(f);
-    X509_free(srv_cert);
-    EVP_PKEY_free(srv_key);
+    const struct tl_cert_opts other_o = {.cn = "stranger", .kind = TL_CERT_LEAF, .serial = 4};
+    if (tl_cred_mint(&ca, TL_KEY_EC_P256, &ca_o, NULL) != 0)
+        return -1;
+    if (tl_cred_mint(&srv, TL_KEY_EC_P256, &srv_o, &ca) != 0 ||
+        tl_cred_mint(&cli, TL_KEY_EC_P256, &cli_o, &ca) != 0 ||
+        tl_cred_mint(&other, TL_KEY_EC_P256, &other_o, NULL) != 0)
+        return -1;
+    ca_key = ca.key, ca_cert = ca.cert;
+    cli_key = cli.key, cli_cert = cli.cert;
+    other_key = other.key, other_cert = other.cert;
+    int rc = tl_cred_write(&srv, path_srv_chain, path_srv_key) | tl_cred_write(&ca, path_ca, NULL);
+    tl_cred_free(&srv);
     return rc;
 }
 
