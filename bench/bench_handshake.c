@@ -43,9 +43,9 @@
 #include "hs.h"
 #include "tl_cert.h"
 #include "tl_clock.h"
+#include "tl_dq.h"
 
 #define MAX_DGRAM             16384
-#define DQ_MAX                64
 #define RUN_SECONDS_PER_SUITE 4.0
 #define MAX_HANDSHAKES        200000
 
@@ -104,9 +104,12 @@ static void die(const char *what)
     exit(1);
 }
 
-/* ---- datagram queue BIO (one BIO_write = one datagram) ---------------- */
-#define DQ_ON_FULL() die("datagram queue full")
-#include "dq_bio.h"
+/* ---- datagram queues (tests/lib/tl_dq.h: one BIO_write = one datagram) */
+static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
+{
+    if (tl_dq_push(q, p, len) != 0)
+        die("datagram queue full");
+}
 
 /* ---- credentials --------------------------------------------------------- */
 static const char *PSK_ID = "bench-device";
@@ -187,7 +190,7 @@ static SSL_CTX *client_ctx(const struct run_cfg *rc)
 static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_t n)
 {
     struct hs_result res = {0, 0, false};
-    struct dq to_cli = {0}, to_srv = {0};
+    struct tl_dq to_cli = {0}, to_srv = {0};
     static uint8_t buf[MAX_DGRAM], hvr[MAX_DGRAM];
     struct hs_peer peer = {.family = 4, .port = (uint16_t)(10000 + (n & 0x7fff))};
     peer.addr[0] = 10, peer.addr[1] = (uint8_t)(n >> 16), peer.addr[2] = (uint8_t)(n >> 8),
@@ -199,7 +202,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
     SSL *cli = SSL_new(cctx);
     if (!cli)
         die("SSL_new");
-    SSL_set_bio(cli, dq_bio(&to_cli), dq_bio(&to_srv));
+    SSL_set_bio(cli, tl_dq_bio(&to_cli), tl_dq_bio(&to_srv));
     SSL_set_options(cli, SSL_OP_NO_QUERY_MTU);
     SSL_set_mtu(cli, 1400);
     SSL_set_connect_state(cli);
@@ -214,7 +217,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
         if (client_done && established)
             break;
         long len;
-        while ((len = dq_pop(&to_srv, buf, sizeof(buf))) >= 0) {
+        while ((len = tl_dq_pop(&to_srv, buf, sizeof(buf))) >= 0) {
             uint64_t t0 = start_ns();
             if (!hs) {
                 size_t hvr_len = 0;
@@ -252,8 +255,8 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
         res.engine_ns += since(t0);
     }
     SSL_free(cli);
-    dq_clear(&to_cli);
-    dq_clear(&to_srv);
+    tl_dq_clear(&to_cli);
+    tl_dq_clear(&to_srv);
     return res;
 }
 
@@ -592,7 +595,7 @@ int main(int argc, char **argv)
         }
     }
     calibrate_clock();
-    if (dq_method_init() != 0)
+    if (tl_dq_method_init() != 0)
         die("BIO_meth_new");
     make_cert_files();
     struct hs_creds *creds = hs_creds_new();
@@ -628,6 +631,6 @@ int main(int argc, char **argv)
     hs_creds_free(creds);
     EVP_PKEY_free(srv_key);
     remove_cert_files();
-    BIO_meth_free(dq_method);
+    tl_dq_method_free();
     return 0;
 }
