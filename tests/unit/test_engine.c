@@ -30,7 +30,7 @@
 #include "tl_pair.h"
 
 /* ---- the client <-> engine pair: tests/lib/tl_pair.h -------------------- */
-/* A client datagram onto a queue (the queue must not be full). */
+/* A datagram onto a queue (the queue must not be full). */
 static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
 {
     CU_ASSERT_FATAL(q->n < TL_DQ_MAX);
