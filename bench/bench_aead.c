@@ -36,6 +36,7 @@
 
 #include "bench_raw.h"
 #include "cr_aead.h"
+#include "tl_clock.h"
 
 #define BENCH_BATCH             32
 #define BENCH_MAX_PAYLOAD_BYTES 1400
@@ -56,9 +57,7 @@ static inline uint64_t tsc(void)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)tl_mono_ns() * 1e-9;
 }
 
 static void calibrate_tsc(void)

@@ -41,17 +41,17 @@
 #include <openssl/x509.h>
 
 #include "hs.h"
+#include "tl_cert.h"
+#include "tl_clock.h"
+#include "tl_dq.h"
 
 #define MAX_DGRAM             16384
-#define DQ_MAX                64
 #define RUN_SECONDS_PER_SUITE 4.0
 #define MAX_HANDSHAKES        200000
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)tl_mono_ns() * 1e-9;
 }
 /* The timed sections use this thread's CPU time by default, so time the
  * process spends preempted on a loaded machine does not count; the cost of
@@ -104,9 +104,12 @@ static void die(const char *what)
     exit(1);
 }
 
-/* ---- datagram queue BIO (one BIO_write = one datagram) ---------------- */
-#define DQ_ON_FULL() die("datagram queue full")
-#include "dq_bio.h"
+/* ---- datagram queues (tests/lib/tl_dq.h: one BIO_write = one datagram) */
+static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
+{
+    if (tl_dq_push(q, p, len) != 0)
+        die("datagram queue full");
+}
 
 /* ---- credentials --------------------------------------------------------- */
 static const char *PSK_ID = "bench-device";
@@ -134,29 +137,14 @@ static void make_cert_files(void)
         die("mkdtemp");
     snprintf(path_chain, sizeof(path_chain), "%s/srv.pem", tmpdir);
     snprintf(path_key, sizeof(path_key), "%s/srv.key", tmpdir);
-    srv_key = EVP_EC_gen("P-256");
-    if (!srv_key)
-        die("EC keygen");
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, srv_key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"bench.gw", -1, -1,
-                               0);
-    X509_set_issuer_name(x, name);
-    X509_sign(x, srv_key, EVP_sha256());
-    FILE *f = fopen(path_chain, "w");
-    if (!f || PEM_write_X509(f, x) != 1)
-        die("write cert");
-    fclose(f);
-    f = fopen(path_key, "w");
-    if (!f || PEM_write_PrivateKey(f, srv_key, NULL, NULL, 0, NULL, NULL) != 1)
-        die("write key");
-    fclose(f);
-    X509_free(x);
+    const struct tl_cert_opts o = {.cn = "bench.gw", .not_before_s = -3600, .not_after_s = 86400};
+    struct tl_cred c;
+    if (tl_cred_mint(&c, TL_KEY_EC_P256, &o, NULL) != 0)
+        die("EC keygen / certificate");
+    if (tl_cred_write(&c, path_chain, path_key) != 0)
+        die("write cert / key");
+    srv_key = c.key; /* kept for the bound's signatures */
+    X509_free(c.cert);
 }
 
 static void remove_cert_files(void)
@@ -202,7 +190,7 @@ static SSL_CTX *client_ctx(const struct run_cfg *rc)
 static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_t n)
 {
     struct hs_result res = {0, 0, false};
-    struct dq to_cli = {0}, to_srv = {0};
+    struct tl_dq to_cli = {0}, to_srv = {0};
     static uint8_t buf[MAX_DGRAM], hvr[MAX_DGRAM];
     struct hs_peer peer = {.family = 4, .port = (uint16_t)(10000 + (n & 0x7fff))};
     peer.addr[0] = 10, peer.addr[1] = (uint8_t)(n >> 16), peer.addr[2] = (uint8_t)(n >> 8),
@@ -214,7 +202,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
     SSL *cli = SSL_new(cctx);
     if (!cli)
         die("SSL_new");
-    SSL_set_bio(cli, dq_bio(&to_cli), dq_bio(&to_srv));
+    SSL_set_bio(cli, tl_dq_bio(&to_cli), tl_dq_bio(&to_srv));
     SSL_set_options(cli, SSL_OP_NO_QUERY_MTU);
     SSL_set_mtu(cli, 1400);
     SSL_set_connect_state(cli);
@@ -229,7 +217,7 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
         if (client_done && established)
             break;
         long len;
-        while ((len = dq_pop(&to_srv, buf, sizeof(buf))) >= 0) {
+        while ((len = tl_dq_pop(&to_srv, buf, sizeof(buf))) >= 0) {
             uint64_t t0 = start_ns();
             if (!hs) {
                 size_t hvr_len = 0;
@@ -267,8 +255,8 @@ static struct hs_result one_handshake(struct hs_ctx *ctx, SSL_CTX *cctx, uint32_
         res.engine_ns += since(t0);
     }
     SSL_free(cli);
-    dq_clear(&to_cli);
-    dq_clear(&to_srv);
+    tl_dq_clear(&to_cli);
+    tl_dq_clear(&to_srv);
     return res;
 }
 
@@ -607,7 +595,7 @@ int main(int argc, char **argv)
         }
     }
     calibrate_clock();
-    if (dq_method_init() != 0)
+    if (tl_dq_method_init() != 0)
         die("BIO_meth_new");
     make_cert_files();
     struct hs_creds *creds = hs_creds_new();
@@ -643,6 +631,6 @@ int main(int argc, char **argv)
     hs_creds_free(creds);
     EVP_PKEY_free(srv_key);
     remove_cert_files();
-    BIO_meth_free(dq_method);
+    tl_dq_method_free();
     return 0;
 }

@@ -1,6 +1,7 @@
 /* test_util.h — small helpers shared by the test programs that drive real
- * peers (tests/e2e, tests/interop): a monotonic clock in ms, a sleep, a
- * whole-file reader and an argv builder.  Header-only; static functions.
+ * peers (tests/e2e, tests/interop): a whole-file reader and an argv
+ * builder.  Header-only; static functions.  The clock (tl_mono_ms,
+ * tl_sleep_ms) comes from tests/lib/tl_clock.h, included here.
  */
 #ifndef DTLSGW_TEST_UTIL_H
 #define DTLSGW_TEST_UTIL_H
@@ -11,21 +12,10 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "tl_clock.h"
+
 #define TEST_ARGV_MAX    48  /* arguments of one argv, NULL included */
 #define TEST_ARG_MAX_LEN 512 /* bytes of one argument */
-
-static inline uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static inline void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* The whole file as a NUL-terminated string (free() it); "" when the file
  * cannot be opened, NULL only when memory runs out. */

@@ -78,6 +78,7 @@
 
 #include "e2e_rawpsk.h"
 #include "test_util.h"
+#include "tl_addr.h"
 
 #define H_MAX_CLIENTS        1024
 #define H_MAX_SRCS           32
@@ -96,24 +97,19 @@ static void pace(uint64_t t0, unsigned sent, unsigned pps)
     if (pps == 0 || sent % 50 != 0)
         return;
     uint64_t due = t0 + (uint64_t)sent * 1000u / pps;
-    while (mono_ms() < due)
-        sleep_ms(1);
+    while (tl_mono_ms() < due)
+        tl_sleep_ms(1);
 }
 
+/* "IP:PORT" (tests/lib/tl_addr.h, IPv4; port 0 taken: bind addresses use
+ * it for "any"); 0 or -1 with the reason on stderr. */
 static int parse_ipport(const char *s, struct sockaddr_in *out)
 {
-    char ip[64];
-    const char *c = strrchr(s, ':');
-    if (!c || (size_t)(c - s) >= sizeof(ip))
+    int rc = tl_addr_parse_in4(s, TL_ADDR_PORT_ZERO, out);
+    if (rc != TL_ADDR_OK) {
+        fprintf(stderr, "e2e-helper: '%s': %s\n", s, tl_addr_strerror(rc));
         return -1;
-    memcpy(ip, s, (size_t)(c - s));
-    ip[c - s] = '\0';
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    int port = atoi(c + 1);
-    if (inet_pton(AF_INET, ip, &out->sin_addr) != 1 || port < 0 || port > 65535)
-        return -1;
-    out->sin_port = htons((uint16_t)port);
+    }
     return 0;
 }
 
@@ -255,7 +251,7 @@ static int cmd_garbage(const char *target_s, const char *src_s, unsigned n, uint
     rng_state = seed ? seed : 0x9E3779B97F4A7C15ull;
     uint8_t buf[H_DGRAM_MAX_BYTES];
     unsigned sent = 0;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tl_mono_ms();
     for (unsigned i = 0; i < n; i++) {
         size_t len = make_garbage(buf, i);
         /* most at the listener; some at a closed port and at the NAT range */
@@ -370,7 +366,7 @@ static void send_payload(struct cl *c, const char *tag, unsigned idx, unsigned r
     }
     int w = SSL_write(c->ssl, c->payload, (int)c->payload_len);
     g_sends += w > 0;
-    c->last_send_ms = mono_ms();
+    c->last_send_ms = tl_mono_ms();
 }
 
 /* Drives every client until all reached the goal or the deadline passed.
@@ -385,7 +381,7 @@ static void run_round(unsigned n, const char *tag, unsigned round, uint64_t dead
     static struct pollfd pfd[H_MAX_CLIENTS];
     for (;;) {
         unsigned pending = 0;
-        uint64_t now = mono_ms();
+        uint64_t now = tl_mono_ms();
         for (unsigned i = 0; i < n; i++) {
             struct cl *c = &g_cl[i];
             pfd[i].fd = c->fd;
@@ -488,8 +484,8 @@ static int abandon_handshake(SSL_CTX *ctx, const struct sockaddr_in *la,
     SSL *ssl = SSL_new(ctx);
     SSL_set_bio(ssl, bio, bio);
     SSL_set_connect_state(ssl);
-    uint64_t deadline = mono_ms() + 5000;
-    while (n_writes <= 2 && mono_ms() < deadline) {
+    uint64_t deadline = tl_mono_ms() + 5000;
+    while (n_writes <= 2 && tl_mono_ms() < deadline) {
         int r = SSL_do_handshake(ssl);
         if (r <= 0) {
             int e = SSL_get_error(ssl, r);
@@ -690,7 +686,7 @@ static int cmd_clients(int argc, char **argv)
         SSL_set_connect_state(c->ssl);
         SSL_do_handshake(c->ssl);
     }
-    run_round(n, tag, 1, mono_ms() + (uint64_t)timeout_ms);
+    run_round(n, tag, 1, tl_mono_ms() + (uint64_t)timeout_ms);
     unsigned est = 0, ok = 0, failed = 0;
     for (unsigned i = 0; i < n; i++) {
         est += g_cl[i].established;
@@ -711,7 +707,7 @@ static int cmd_clients(int argc, char **argv)
         if (!fgets(line, sizeof(line), stdin))
             line[0] = '\0';
         unsigned replays = 0, forged = 0, sent = 0;
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = tl_mono_ms();
         for (unsigned a = 0; a < attack; a++) {
             for (unsigned i = 0; i < n; i++) {
                 struct cl *c = &g_cl[i];
@@ -750,8 +746,8 @@ static int cmd_clients(int argc, char **argv)
         for (unsigned k = 0; k < 3 && old_len > 0 && g_cl[0].established; k++)
             hellos += send(g_cl[0].fd, old, old_len, 0) > 0;
         if (hellos > 0)
-            sleep_ms(300);
-        run_round(n, tag, 2, mono_ms() + (uint64_t)timeout_ms);
+            tl_sleep_ms(300);
+        run_round(n, tag, 2, tl_mono_ms() + (uint64_t)timeout_ms);
         ok = 0;
         for (unsigned i = 0; i < n; i++)
             ok += g_cl[i].established && g_cl[i].echoed && !g_cl[i].failed;
@@ -850,8 +846,8 @@ static long seq_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
  * bytes read into buf (0 none), -1 when the connection failed or closed. */
 static int seq_pump(SSL *ssl, int fd, char *buf, int cap, int ms)
 {
-    uint64_t deadline = mono_ms() + (uint64_t)ms;
-    while (mono_ms() < deadline) {
+    uint64_t deadline = tl_mono_ms() + (uint64_t)ms;
+    while (tl_mono_ms() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         (void)poll(&p, 1, 20);
         int r = SSL_read(ssl, buf, cap);
@@ -994,8 +990,8 @@ static int cmd_seqcheck(int argc, char **argv)
     SSL_set_bio(ssl, bio, bio);
     SSL_set_connect_state(ssl);
     char buf[256];
-    uint64_t deadline = mono_ms() + H_DEFAULT_TIMEOUT_MS;
-    while (!SSL_is_init_finished(ssl) && mono_ms() < deadline) {
+    uint64_t deadline = tl_mono_ms() + H_DEFAULT_TIMEOUT_MS;
+    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
         int r = SSL_do_handshake(ssl);
         if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
             break;
@@ -1015,9 +1011,9 @@ static int cmd_seqcheck(int argc, char **argv)
                 size_t l = seal_alert(ssl, seqs[i], rec);
                 sent += l > 0 && send(fd, rec, l, 0) == (ssize_t)l;
                 if (i == 0)
-                    sleep_ms(200); /* the original lands first */
+                    tl_sleep_ms(200); /* the original lands first */
             }
-        sleep_ms(300);
+        tl_sleep_ms(300);
         for (unsigned i = 0; sent == 3 && i < H_SEQ_ECHOES; i++)
             echoed += (unsigned)seq_echo(ssl, fd, 200 + i);
         printf("ALERTS sent=%u echoed=%u\n", sent, echoed);

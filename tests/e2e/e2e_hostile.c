@@ -44,6 +44,7 @@
 #include <openssl/ssl.h>
 
 #include "test_util.h"
+#include "tl_addr.h"
 
 #define HO_DGRAM_MAX_BYTES 2048
 #define HO_CAPTURE_MAX     64
@@ -61,21 +62,15 @@ static uint32_t rnd(void)
     return (uint32_t)(rng >> 11);
 }
 
+/* "IP:PORT" (tests/lib/tl_addr.h, IPv4, port 1..65535); 0 or -1 with the
+ * reason on stderr. */
 static int parse_ipport(const char *s, struct sockaddr_in *out)
 {
-    char ip[64];
-    const char *c = s ? strrchr(s, ':') : NULL;
-    if (!c || (size_t)(c - s) >= sizeof(ip))
+    int rc = tl_addr_parse_in4(s, 0, out);
+    if (rc != TL_ADDR_OK) {
+        fprintf(stderr, "e2e-hostile: '%s': %s\n", s ? s : "", tl_addr_strerror(rc));
         return -1;
-    memcpy(ip, s, (size_t)(c - s));
-    ip[c - s] = '\0';
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    char *end;
-    long port = strtol(c + 1, &end, 10);
-    if (inet_pton(AF_INET, ip, &out->sin_addr) != 1 || *end || port < 1 || port > 65535)
-        return -1;
-    out->sin_port = htons((uint16_t)port);
+    }
     return 0;
 }
 
@@ -174,8 +169,8 @@ static int cmd_flood(const char *target_s, const char *net_s, unsigned secs)
     int sb = 4 << 20;
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
     uint8_t pkt[HO_DGRAM_MAX_BYTES];
-    uint64_t sent = 0, bytes = 0, t0 = mono_ms(), end = t0 + (uint64_t)secs * 1000;
-    while (mono_ms() < end) {
+    uint64_t sent = 0, bytes = 0, t0 = tl_mono_ms(), end = t0 + (uint64_t)secs * 1000;
+    while (tl_mono_ms() < end) {
         for (int burst = 0; burst < 256; burst++) {
             size_t pl = make_hello(pkt + 28, rnd() & 1);
             struct iphdr *ip = (struct iphdr *)pkt;
@@ -212,7 +207,7 @@ static int cmd_flood(const char *target_s, const char *net_s, unsigned secs)
             }
         }
     }
-    double el = (double)(mono_ms() - t0) / 1000.0;
+    double el = (double)(tl_mono_ms() - t0) / 1000.0;
     printf("FLOOD sent=%" PRIu64 " bytes=%" PRIu64 " secs=%.1f pps=%.0f\n", sent, bytes, el,
            (double)sent / el);
     close(fd);
@@ -262,8 +257,8 @@ static long cap_cb(BIO *bio, int oper, const char *argp, size_t len, int argi, l
 
 static int pump(SSL *ssl, int fd, char *buf, int cap_len, unsigned ms)
 {
-    uint64_t end = mono_ms() + ms;
-    while (mono_ms() < end) {
+    uint64_t end = tl_mono_ms() + ms;
+    while (tl_mono_ms() < end) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         (void)poll(&p, 1, 10);
         int r = SSL_read(ssl, buf, cap_len);
@@ -491,8 +486,8 @@ static int cmd_mutate(int argc, char **argv)
     SSL_set_bio(ssl, bio, bio);
     SSL_set_connect_state(ssl);
     char buf[256];
-    uint64_t deadline = mono_ms() + 30000;
-    while (!SSL_is_init_finished(ssl) && mono_ms() < deadline) {
+    uint64_t deadline = tl_mono_ms() + 30000;
+    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
         int r = SSL_do_handshake(ssl);
         if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
             break;
@@ -519,7 +514,7 @@ static int cmd_mutate(int argc, char **argv)
         }
     }
     uint8_t d[HO_DGRAM_MAX_BYTES];
-    uint64_t bytes = 0, t0 = mono_ms();
+    uint64_t bytes = 0, t0 = tl_mono_ms();
     unsigned long sent = 0;
     while (sent < n) {
         const struct dgram *c = &cap[rnd() % n_cap];
@@ -546,11 +541,11 @@ static int cmd_mutate(int argc, char **argv)
             echoed += echo(ssl, fd, 100 + checks), checks++;
         }
     }
-    sleep_ms(300);
+    tl_sleep_ms(300);
     drain(fd);
     for (unsigned i = 0; i < 8; i++)
         echoed += echo(ssl, fd, 1000000 + i), checks++;
-    double el = (double)(mono_ms() - t0) / 1000.0;
+    double el = (double)(tl_mono_ms() - t0) / 1000.0;
     printf("MUTATE sent=%lu captured=%u checks=%u echoed=%u bytes=%" PRIu64 " secs=%.1f\n", sent,
            n_cap, checks, echoed, bytes, el);
     for (unsigned i = 0; i < HO_OTHER_SOCKETS; i++)

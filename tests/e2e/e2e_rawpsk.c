@@ -65,6 +65,7 @@
 #include <openssl/rand.h>
 
 #include "test_util.h"
+#include "tl_addr.h"
 
 /* Wire format (RFC 6347 §4.1, §4.2.2; RFC 5246 §7.4). */
 #define RP_REC_HDR_LEN       13
@@ -1264,20 +1265,16 @@ int e2e_rawpsk_main(int argc, char **argv)
     const struct suite *only = cipher ? suite_by_name(cipher) : NULL;
     long psk_len = key_hex ? hex_decode(key_hex, rp->psk, sizeof(rp->psk), false) : -1;
     struct sockaddr_in srv = {.sin_family = AF_INET}, la = {.sin_family = AF_INET};
-    char ip[64];
-    const char *colon = server_s ? strrchr(server_s, ':') : NULL;
-    if (!colon || (size_t)(colon - server_s) >= sizeof(ip) || (cipher && !only) || psk_len <= 0 ||
-        rp->split == 0 || rp->split > RP_MAX_SPLIT || n_records > RP_MAX_RECORDS ||
-        strlen(rp->psk_id) > 0xffff || (src_s && inet_pton(AF_INET, src_s, &la.sin_addr) != 1)) {
+    int arc = tl_addr_parse_in4(server_s, 0, &srv);
+    if (arc != TL_ADDR_OK || (cipher && !only) || psk_len <= 0 || rp->split == 0 ||
+        rp->split > RP_MAX_SPLIT || n_records > RP_MAX_RECORDS || strlen(rp->psk_id) > 0xffff ||
+        (src_s && inet_pton(AF_INET, src_s, &la.sin_addr) != 1)) {
+        if (arc != TL_ADDR_OK)
+            fprintf(stderr, "rawpsk: --server: %s\n", tl_addr_strerror(arc));
         fprintf(stderr, "rawpsk: --server IP:PORT --psk-key HEX needed; --cipher one of this "
                         "client's PSK suites, --split 1..16\n");
         return 2;
     }
-    memcpy(ip, server_s, (size_t)(colon - server_s));
-    ip[colon - server_s] = '\0';
-    srv.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, ip, &srv.sin_addr) != 1)
-        return 2;
     rp->psk_len = (size_t)psk_len;
     if (load_fixture(rp, hello, only) != 0)
         return 2;
@@ -1300,19 +1297,19 @@ int e2e_rawpsk_main(int argc, char **argv)
         return 1;
 
     /* The handshake, on a doubling resend timer of its own. */
-    uint64_t now = mono_ms(), deadline = now + (uint64_t)timeout_ms;
+    uint64_t now = tl_mono_ms(), deadline = now + (uint64_t)timeout_ms;
     unsigned timer_ms = RP_RESEND_INITIAL_MS;
     uint64_t resend_at = now + timer_ms;
     build_client_hello(rp);
     size_t ch_len = 0;
     send_flight(rp);
-    while (!rp->failed && rp->st != ST_ESTABLISHED && (now = mono_ms()) < deadline) {
+    while (!rp->failed && rp->st != ST_ESTABLISHED && (now = tl_mono_ms()) < deadline) {
         uint64_t until = resend_at < deadline ? resend_at : deadline;
         uint16_t msgs_before = rp->tx_msg_seq; /* grows with each new flight */
         int due = pump(rp, until > now ? (int)(until - now) : 0);
         if (rp->failed || rp->st == ST_ESTABLISHED)
             break;
-        now = mono_ms();
+        now = tl_mono_ms();
         if (due && rp->tx_msg_seq != msgs_before) { /* a new flight: the timer starts again */
             timer_ms = RP_RESEND_INITIAL_MS;
         } else if (due || now >= resend_at) {
@@ -1341,7 +1338,7 @@ int e2e_rawpsk_main(int argc, char **argv)
         rp->echoed_cur = false;
         printf("RAWPSK payload %u %s\n", i, payload);
         uint64_t next_send = 0;
-        while (!rp->echoed_cur && !rp->failed && (now = mono_ms()) < deadline) {
+        while (!rp->echoed_cur && !rp->failed && (now = tl_mono_ms()) < deadline) {
             if (now >= next_send) {
                 uint8_t buf[RP_DGRAM_MAX_BYTES];
                 struct wbuf w;
@@ -1367,8 +1364,8 @@ int e2e_rawpsk_main(int argc, char **argv)
         put_sealed_record(rp, &w, RP_CT_ALERT, al, 2);
         if (!w.err)
             (void)send(rp->fd, w.p, w.len, 0);
-        uint64_t end = mono_ms() + RP_CLOSE_WAIT_MS;
-        while (!rp->server_closed && mono_ms() < end)
+        uint64_t end = tl_mono_ms() + RP_CLOSE_WAIT_MS;
+        while (!rp->server_closed && tl_mono_ms() < end)
             (void)pump(rp, 20);
     }
     char hint[24] = "none", src[INET_ADDRSTRLEN] = "?";

@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -47,11 +46,12 @@
 #include "cu_main.h"
 #include "gw_ctl.h"
 #include "test_util.h"
+#include "tl_cert.h"
+#include "tl_proc.h"
 
 #define E2E_PATH_MAX_LEN        512
 #define E2E_CMD_MAX_LEN         2048
 #define E2E_MAX_ARGS            48
-#define E2E_MAX_PROCS           64
 #define E2E_CLIENT_TIMEOUT_S    15
 #define E2E_GW_START_TIMEOUT_MS 60000
 #define E2E_KILL_GRACE_MS       3000
@@ -126,139 +126,16 @@ __attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
 }
 
-/* ---- processes ----------------------------------------------------------- */
-
-struct proc {
-    pid_t pid;
-    int in_fd;
-    char out[E2E_PATH_MAX_LEN];
-    bool exited;
-    int status;
-};
-
-static pid_t g_procs[E2E_MAX_PROCS];
-
-static void reg(pid_t pid, bool add)
-{
-    for (unsigned i = 0; i < E2E_MAX_PROCS; i++) {
-        if (add && g_procs[i] == 0) {
-            g_procs[i] = pid;
-            return;
-        }
-        if (!add && g_procs[i] == pid) {
-            g_procs[i] = 0;
-            return;
-        }
-    }
-}
+/* ---- processes: tests/lib/tl_proc.h ---------------------------------------- */
 
 /* Starts argv in namespace ns (NULL: here), own process group, output to
  * out_name in the test dir, stdin from a pipe (want_stdin) or /dev/null. */
-static int proc_start(struct proc *p, const char *ns, const char *out_name, bool want_stdin,
+static int proc_start(struct tl_proc *p, const char *ns, const char *out_name, bool want_stdin,
                       char *const argv[])
 {
-    char *full[E2E_MAX_ARGS + 5];
-    unsigned k = 0;
-    if (ns) {
-        full[k++] = "ip";
-        full[k++] = "netns";
-        full[k++] = "exec";
-        full[k++] = (char *)ns;
-    }
-    for (unsigned i = 0; argv[i] && k < E2E_MAX_ARGS + 4; i++)
-        full[k++] = argv[i];
-    full[k] = NULL;
-    memset(p, 0, sizeof(*p));
-    p->in_fd = -1;
-    path_in(p->out, sizeof(p->out), out_name);
-    int pfd[2] = {-1, -1};
-    if (want_stdin && pipe2(pfd, O_CLOEXEC) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int in = want_stdin ? pfd[0] : open("/dev/null", O_RDONLY);
-        int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (in < 0 || out < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        execvp(full[0], full);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    reg(pid, true);
-    p->pid = pid;
-    if (want_stdin) {
-        close(pfd[0]);
-        p->in_fd = pfd[1];
-    }
-    return 0;
-}
-
-static bool proc_exited(struct proc *p)
-{
-    if (p->pid <= 0 || p->exited)
-        return true;
-    int st;
-    if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-        p->exited = true;
-        p->status = st;
-        reg(p->pid, false);
-        kill(-p->pid, SIGKILL);
-        return true;
-    }
-    return false;
-}
-
-/* Waits up to ms for the exit; true when exited. */
-static bool proc_wait(struct proc *p, unsigned ms)
-{
-    uint64_t end = mono_ms() + ms;
-    while (!proc_exited(p) && mono_ms() < end)
-        sleep_ms(10);
-    return p->exited;
-}
-
-static void proc_stop(struct proc *p, int sig)
-{
-    if (p->in_fd >= 0) {
-        close(p->in_fd);
-        p->in_fd = -1;
-    }
-    if (p->pid <= 0 || p->exited)
-        return;
-    kill(-p->pid, sig);
-    if (!proc_wait(p, E2E_KILL_GRACE_MS)) {
-        kill(-p->pid, SIGKILL);
-        waitpid(p->pid, &p->status, 0);
-        p->exited = true;
-        reg(p->pid, false);
-    }
-}
-
-/* Waits until the process output contains needle (or it exits / times out). */
-static bool proc_wait_output(struct proc *p, const char *needle, unsigned ms)
-{
-    uint64_t end = mono_ms() + ms;
-    for (;;) {
-        char *o = slurp(p->out);
-        bool found = o && strstr(o, needle);
-        free(o);
-        if (found)
-            return true;
-        if (mono_ms() >= end || proc_exited(p)) {
-            o = slurp(p->out);
-            found = o && strstr(o, needle);
-            free(o);
-            return found;
-        }
-        sleep_ms(20);
-    }
+    char out[E2E_PATH_MAX_LEN];
+    return tl_proc_spawn(p, ns, argv, path_in(out, sizeof(out), out_name),
+                         want_stdin ? TL_PROC_STDIN : 0);
 }
 
 /* ---- control socket --------------------------------------------------------- */
@@ -432,7 +309,7 @@ static int sessions_total(void)
 
 /* ---- topology, credentials, gateway ----------------------------------------- */
 
-static struct proc g_gw, g_echo, g_coap;
+static struct tl_proc g_gw, g_echo, g_coap;
 
 static void topo_down(void)
 {
@@ -480,16 +357,35 @@ static int make_creds(void)
         return -1;
     fprintf(f, "%s:%s\n%s:%s\n", PSK_ID, PSK_HEX, COAP_ID, COAP_KEY_HEX);
     fclose(f);
-    return sh("set -e; cd %s; "
-              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-              "-keyout ec.key -out ec.crt -days 30 -subj /CN=gwe-gateway "
-              "-addext subjectAltName=IP:" GW_IP ",DNS:gwe-gateway; "
-              "openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.crt "
-              "-days 30 -subj /CN=gwe-gateway-rsa -addext subjectAltName=IP:" GW_IP "; "
-              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes "
-              "-keyout ec384.key -out ec384.crt -days 30 -subj /CN=gwe-gateway-p384 "
-              "-addext subjectAltName=IP:" GW_IP,
-              g_dir);
+    /* As `openssl req -x509` makes them (OpenSSL 3.0's v3_ca defaults: key
+     * identifiers, critical CA:TRUE): the clients take each certificate as
+     * its own trust anchor. */
+    static const char *const req_x509_ext[] = {"basicConstraints=critical,CA:TRUE", NULL};
+    static const struct {
+        const char *name, *cn, *san;
+        enum tl_key_type type;
+    } certs[] = {
+        {"ec", "gwe-gateway", "IP:" GW_IP ",DNS:gwe-gateway", TL_KEY_EC_P256},
+        {"rsa", "gwe-gateway-rsa", "IP:" GW_IP, TL_KEY_RSA_2048},
+        {"ec384", "gwe-gateway-p384", "IP:" GW_IP, TL_KEY_EC_P384},
+    };
+    for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+        char crt[E2E_PATH_MAX_LEN], key[E2E_PATH_MAX_LEN], n[32];
+        const struct tl_cert_opts o = {
+            .cn = certs[i].cn, .san = certs[i].san, .key_ids = true, .ext = req_x509_ext};
+        struct tl_cred c;
+        if (tl_cred_mint(&c, certs[i].type, &o, NULL) != 0)
+            return -1;
+        snprintf(n, sizeof(n), "%s.crt", certs[i].name);
+        path_in(crt, sizeof(crt), n);
+        snprintf(n, sizeof(n), "%s.key", certs[i].name);
+        path_in(key, sizeof(key), n);
+        int rc = tl_cred_write(&c, crt, key);
+        tl_cred_free(&c);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int write_config(void)
@@ -567,31 +463,26 @@ static int start_gateway(void)
                     NULL};
     if (proc_start(&g_gw, g_ns_gw, "gateway.log", false, argv) != 0)
         return -1;
-    uint64_t end = mono_ms() + E2E_GW_START_TIMEOUT_MS;
-    while (mono_ms() < end) {
+    uint64_t end = tl_mono_ms() + E2E_GW_START_TIMEOUT_MS;
+    while (tl_mono_ms() < end) {
         json_t *s = ctl("stats");
         if (s) {
             json_decref(s);
             return 0;
         }
-        if (proc_exited(&g_gw))
+        if (tl_proc_poll(&g_gw))
             return -1;
-        sleep_ms(200);
+        tl_sleep_ms(200);
     }
     return -1;
 }
 
 static void teardown(void)
 {
-    proc_stop(&g_gw, SIGTERM);
-    proc_stop(&g_echo, SIGTERM);
-    proc_stop(&g_coap, SIGTERM);
-    for (unsigned i = 0; i < E2E_MAX_PROCS; i++)
-        if (g_procs[i] > 0) {
-            kill(-g_procs[i], SIGKILL);
-            waitpid(g_procs[i], NULL, 0);
-            g_procs[i] = 0;
-        }
+    tl_proc_stop(&g_gw, SIGTERM, E2E_KILL_GRACE_MS);
+    tl_proc_stop(&g_echo, SIGTERM, E2E_KILL_GRACE_MS);
+    tl_proc_stop(&g_coap, SIGTERM, E2E_KILL_GRACE_MS);
+    tl_proc_kill_all();
     topo_down();
     /* DPDK leaves its runtime folder behind */
     if (g_prefix[0])
@@ -650,7 +541,7 @@ static int suite_init(void)
     char *coap_argv[] = {"coap-server-notls", "-A", BE_IP, "-p", "5683", "-v", "6", NULL};
     if (proc_start(&g_echo, g_ns_be, "echo.out", false, echo_argv) != 0 ||
         proc_start(&g_coap, g_ns_be, "coap-server.log", false, coap_argv) != 0 ||
-        !proc_wait_output(&g_echo, "ECHO listening", 5000)) {
+        !tl_proc_wait_output(&g_echo, "ECHO listening", 5000)) {
         snprintf(g_setup_err, sizeof(g_setup_err), "backends did not start");
         return 0;
     }
@@ -702,22 +593,22 @@ static bool echo_session(const char *name, struct argvb *b, const char *ready, c
     line[ll++] = '\n';
     line[ll] = '\0';
     snprintf(out, sizeof(out), "client-%03u.log", no);
-    struct proc p;
+    struct tl_proc p;
     if (proc_start(&p, g_ns_cli, out, true, b->v) != 0)
         return false;
-    bool ok = proc_wait_output(&p, ready, E2E_CLIENT_TIMEOUT_S * 1000);
+    bool ok = tl_proc_wait_output(&p, ready, E2E_CLIENT_TIMEOUT_S * 1000);
     const char *why = ok ? NULL : "handshake did not complete";
     if (ok) {
         /* resend until echoed: the first datagram may meet an unresolved
          * next hop at the gateway */
         ok = false;
-        uint64_t end = mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+        uint64_t end = tl_mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
         char *expect_twice_line = line;
-        while (!ok && mono_ms() < end && !proc_exited(&p)) {
+        while (!ok && tl_mono_ms() < end && !tl_proc_poll(&p)) {
             if (write(p.in_fd, line, (size_t)ll) != ll)
                 break;
             for (int i = 0; i < 25 && !ok; i++) {
-                sleep_ms(40);
+                tl_sleep_ms(40);
                 char *o = slurp(p.out);
                 const char *r = o ? strstr(o, ready) : NULL;
                 ok = r && strstr(r, expect_twice_line);
@@ -740,7 +631,7 @@ static bool echo_session(const char *name, struct argvb *b, const char *ready, c
         free(be);
         why = ok ? NULL : "backend did not log the plaintext";
     }
-    proc_stop(&p, SIGTERM);
+    tl_proc_stop(&p, SIGTERM, E2E_KILL_GRACE_MS);
     if (!ok)
         fprintf(stderr, "e2e: %s: FAIL: %s (output %s)\n", name, why, p.out);
     return ok;
@@ -849,13 +740,13 @@ static void test_gnutls(void)
              * is checked, as counted by the gateway. */
             note = " (handshake only: gnutls-cli 3.7.9 crashes after ECDHE-PSK)";
             long long est0 = stat_now("CP_HS_ESTABLISHED");
-            struct proc p;
+            struct tl_proc p;
             ok = proc_start(&p, g_ns_cli, "gnutls-ecdhe-psk.log", true, b.v) == 0;
-            uint64_t end = mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
-            while (ok && stat_now("CP_HS_ESTABLISHED") <= est0 && mono_ms() < end)
-                sleep_ms(50);
+            uint64_t end = tl_mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+            while (ok && stat_now("CP_HS_ESTABLISHED") <= est0 && tl_mono_ms() < end)
+                tl_sleep_ms(50);
             ok = ok && stat_now("CP_HS_ESTABLISHED") > est0;
-            proc_stop(&p, SIGTERM);
+            tl_proc_stop(&p, SIGTERM, E2E_KILL_GRACE_MS);
         } else {
             ok = echo_session(sc->ossl, &b, "- Simple Client Mode", NULL);
         }
@@ -871,22 +762,22 @@ static void test_gnutls(void)
 static void test_coap(void)
 {
     REQUIRE_READY();
-    struct proc d;
+    struct tl_proc d;
     char *direct_argv[] = {"coap-client-notls", "-m", "get", "coap://" BE_IP "/", NULL};
     CU_ASSERT_EQUAL_FATAL(proc_start(&d, g_ns_be, "coap-direct.log", false, direct_argv), 0);
-    CU_ASSERT(proc_wait(&d, 10000));
+    CU_ASSERT(tl_proc_wait(&d, 10000));
     char *direct = slurp(d.out);
     CU_ASSERT_PTR_NOT_NULL_FATAL(direct);
     CU_ASSERT(strlen(direct) > 10);
     const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
     for (unsigned i = 0; i < 2; i++) {
-        struct proc c;
+        struct tl_proc c;
         char out[64];
         snprintf(out, sizeof(out), "%s.log", clients[i]);
         char *argv[] = {(char *)clients[i],        "-m", "get", "-u", COAP_ID, "-k", COAP_KEY,
                         "coaps://" GW_IP ":5684/", NULL};
         CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
-        bool exited = proc_wait(&c, 20000);
+        bool exited = tl_proc_wait(&c, 20000);
         CU_ASSERT(exited);
         char *got = slurp(c.out);
         bool same = got && strcmp(got, direct) == 0;
@@ -897,14 +788,14 @@ static void test_coap(void)
         CU_ASSERT(same);
         CU_ASSERT(exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
         free(got);
-        proc_stop(&c, SIGTERM);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
     }
     free(direct);
 }
 
 /* ---- e2e-helper driven tests ----------------------------------------------------- */
 
-static bool helper_clients(struct proc *p, const char *out, bool wait_go, const char *extra[])
+static bool helper_clients(struct tl_proc *p, const char *out, bool wait_go, const char *extra[])
 {
     char *argv[E2E_MAX_ARGS];
     unsigned k = 0;
@@ -934,7 +825,7 @@ static void test_many_clients_and_garbage(void)
     int sess0 = sessions_total();
     long long replaced0 = stat_now("CP_SESS_REPLACED");
 
-    struct proc cl;
+    struct tl_proc cl;
     char n_s[16], attack_s[16];
     snprintf(n_s, sizeof(n_s), "%d", E2E_N_MANY);
     snprintf(attack_s, sizeof(attack_s), "%d", E2E_ATTACK_PER_CLIENT);
@@ -959,7 +850,7 @@ static void test_many_clients_and_garbage(void)
     CU_ASSERT_FATAL(helper_clients(&cl, "many-clients.log", true, args));
     char want[64];
     snprintf(want, sizeof(want), "READY established=%d echoed=%d failed=0", E2E_N_MANY, E2E_N_MANY);
-    bool ready = proc_wait_output(&cl, "READY ", 90000);
+    bool ready = tl_proc_wait_output(&cl, "READY ", 90000);
     char *o = slurp(cl.out);
     bool all = o && strstr(o, want);
     printf("  %d clients: %s\n", E2E_N_MANY, all ? "all established and echoed" : "FAIL");
@@ -1019,21 +910,21 @@ static void test_many_clients_and_garbage(void)
     long long punt_g0 = stat_find(sg, "PUNT"), cpck_g0 = stat_find(sg, "DROP_CP_COOKIE");
     long long unk_g0 = stat_find(sg, "DROP_UNKNOWN_PEER");
     json_decref(sg);
-    struct proc g;
+    struct tl_proc g;
     char n_g[16];
     snprintf(n_g, sizeof(n_g), "%d", E2E_N_GARBAGE);
     char *gargv[] = {(char *)g_helper, "garbage", "--target", GW_IP ":4433", "--src",
                      "10.77.0.20",     "--n",     n_g,        "--pps",       "5000",
                      "--seed",         "7",       NULL};
     CU_ASSERT_FATAL(proc_start(&g, g_ns_cli, "garbage.log", false, gargv) == 0);
-    CU_ASSERT(proc_wait(&g, 60000));
+    CU_ASSERT(tl_proc_wait(&g, 60000));
     char *go = slurp(g.out);
     char want_sent[32];
     snprintf(want_sent, sizeof(want_sent), "SENT %d", E2E_N_GARBAGE);
     CU_ASSERT(go && strstr(go, want_sent));
     free(go);
-    sleep_ms(1000);
-    CU_ASSERT(!proc_exited(&g_gw));
+    tl_sleep_ms(1000);
+    CU_ASSERT(!tl_proc_poll(&g_gw));
     /* issue 8 finding 7: what the control plane would drop anyway (no
      * ClientHello) is dropped on the worker, not punted: the punt ring
      * stays free for handshakes, ARP and ICMP */
@@ -1051,7 +942,7 @@ static void test_many_clients_and_garbage(void)
 
     /* round 2: replays and forged sequence numbers, then fresh data */
     CU_ASSERT(write(cl.in_fd, "go\n", 3) == 3);
-    bool done = proc_wait_output(&cl, "DONE ", 60000);
+    bool done = tl_proc_wait_output(&cl, "DONE ", 60000);
     o = slurp(cl.out);
     snprintf(want, sizeof(want), "DONE echoed=%d failed=0", E2E_N_MANY);
     bool all2 = done && o && strstr(o, want);
@@ -1060,8 +951,8 @@ static void test_many_clients_and_garbage(void)
         fprintf(stderr, "e2e: round 2: %s\n", o ? o : "(no output)");
     free(o);
     CU_ASSERT(all2);
-    proc_stop(&cl, SIGTERM);
-    sleep_ms(500);
+    tl_proc_stop(&cl, SIGTERM, E2E_KILL_GRACE_MS);
+    tl_sleep_ms(500);
 
     json_t *s1 = ctl("stats");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
@@ -1108,28 +999,28 @@ static void test_many_clients_and_garbage(void)
     CU_ASSERT(drops + hvr + missed >= E2E_N_GARBAGE + 2 * n_attack);
     CU_ASSERT(replay + missed >= n_attack);
     CU_ASSERT(auth + missed >= n_attack);
-    CU_ASSERT(!proc_exited(&g_gw));
+    CU_ASSERT(!tl_proc_poll(&g_gw));
 }
 
 static void test_idle_reap(void)
 {
     REQUIRE_READY();
     long long reaped0 = stat_now("CP_SESS_IDLE_REAPED");
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server", GW_IP ":4435",    "--src", "10.77.0.3", "--src-port",
                           "41100",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
                           "--tag",    "idle",           NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "idle-client.log", false, args));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     CU_ASSERT_EQUAL(sessions_for("10.77.0.3", 41100), 1);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tl_mono_ms();
     int left = 1;
-    while (left != 0 && mono_ms() - t0 < (E2E_IDLE_TIMEOUT_S + 10) * 1000u) {
-        sleep_ms(250);
+    while (left != 0 && tl_mono_ms() - t0 < (E2E_IDLE_TIMEOUT_S + 10) * 1000u) {
+        tl_sleep_ms(250);
         left = sessions_for("10.77.0.3", 41100);
     }
-    uint64_t took = mono_ms() - t0;
+    uint64_t took = tl_mono_ms() - t0;
     printf("  idle session reaped after %.1f s (timeout %d s)\n", (double)took / 1000.0,
            E2E_IDLE_TIMEOUT_S);
     CU_ASSERT_EQUAL(left, 0);
@@ -1141,23 +1032,24 @@ static void test_close_notify(void)
 {
     REQUIRE_READY();
     long long closed0 = stat_now("CP_SESS_CLOSED");
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.4", "--src-port",
                           "41200",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
                           "--close",  "--tag",          "close", NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "close-client.log", false, args));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     char *o = slurp(c.out);
     CU_ASSERT(o && strstr(o, "READY established=1 echoed=1") && strstr(o, "CLOSED 1"));
     free(o);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tl_mono_ms();
     int left = 1;
-    while (left != 0 && mono_ms() - t0 < 2000) {
+    while (left != 0 && tl_mono_ms() - t0 < 2000) {
         left = sessions_for("10.77.0.4", 41200);
         if (left)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
-    printf("  close_notify: session removed after %llu ms\n", (unsigned long long)(mono_ms() - t0));
+    printf("  close_notify: session removed after %llu ms\n",
+           (unsigned long long)(tl_mono_ms() - t0));
     CU_ASSERT_EQUAL(left, 0);
     CU_ASSERT(stat_now("CP_SESS_CLOSED") > closed0);
 }
@@ -1170,7 +1062,7 @@ static void test_close_notify(void)
 static void test_unique_server_sequence(void)
 {
     REQUIRE_READY();
-    struct proc c;
+    struct tl_proc c;
     char *argv[] = {(char *)g_helper,
                     "seqcheck",
                     "--server",
@@ -1185,7 +1077,7 @@ static void test_unique_server_sequence(void)
                     PSK_HEX,
                     NULL};
     CU_ASSERT_FATAL(proc_start(&c, g_ns_cli, "seqcheck.log", false, argv) == 0);
-    CU_ASSERT(proc_wait(&c, 30000));
+    CU_ASSERT(tl_proc_wait(&c, 30000));
     char *o = slurp(c.out);
     const char *line = o ? strstr(o, "SEQ ") : NULL;
     unsigned records = 0, epoch1 = 0, dups = 1, echoed = 0;
@@ -1214,12 +1106,12 @@ static void test_alert_replay(void)
 {
     REQUIRE_READY();
     long long rep0 = stat_now("DROP_CP_ALERT_REPLAY"), auth0 = stat_now("DROP_CP_ALERT_AUTH");
-    struct proc c;
+    struct tl_proc c;
     char *argv[] = {(char *)g_helper, "seqcheck",  "--server",       GW_IP ":4433",
                     "--src",          "10.77.0.6", "--psk-identity", PSK_ID,
                     "--psk-key",      PSK_HEX,     "--alert-replay", NULL};
     CU_ASSERT_FATAL(proc_start(&c, g_ns_cli, "alertreplay.log", false, argv) == 0);
-    CU_ASSERT(proc_wait(&c, 30000));
+    CU_ASSERT(tl_proc_wait(&c, 30000));
     char *o = slurp(c.out);
     unsigned sent = 0, echoed = 0;
     const char *line = o ? strstr(o, "ALERTS ") : NULL;
@@ -1247,13 +1139,13 @@ static void test_replayed_hello_keeps_session(void)
     REQUIRE_READY();
     char hello[512];
     path_in(hello, sizeof(hello), "rehello.bin");
-    struct proc c;
+    struct tl_proc c;
     /* Connection 1 from 10.77.0.5:41350 keeps its ClientHello. */
     const char *args1[] = {"--server", GW_IP ":4433",    "--src",        "10.77.0.5", "--src-port",
                            "41350",    "--psk-identity", PSK_ID,         "--psk-key", PSK_HEX,
                            "--tag",    "rehello1",       "--save-hello", hello,       NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "rehello-client1.log", false, args1));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     /* Connection 2 from the same address:port replaces it; then the old
      * ClientHello is replayed at it. */
@@ -1263,10 +1155,10 @@ static void test_replayed_hello_keeps_session(void)
         "41350",    "--psk-identity", PSK_ID,           "--psk-key", PSK_HEX,
         "--tag",    "rehello2",       "--replay-hello", hello,       NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "rehello-client2.log", true, args2));
-    CU_ASSERT_FATAL(proc_wait_output(&c, "READY ", 20000));
+    CU_ASSERT_FATAL(tl_proc_wait_output(&c, "READY ", 20000));
     CU_ASSERT_EQUAL(stat_now("CP_SESS_REPLACED"), replaced0 + 1);
     CU_ASSERT(write(c.in_fd, "go\n", 3) == 3);
-    bool done = proc_wait_output(&c, "DONE ", 30000);
+    bool done = tl_proc_wait_output(&c, "DONE ", 30000);
     char *o = slurp(c.out);
     bool ok = done && o && strstr(o, "DONE echoed=1 failed=0") && strstr(o, "hellos=3");
     printf("  replayed ClientHello+cookie of an earlier connection: %s\n",
@@ -1275,7 +1167,7 @@ static void test_replayed_hello_keeps_session(void)
         fprintf(stderr, "e2e: replayed hello: %s\n", o ? o : "(no output)");
     free(o);
     CU_ASSERT(ok);
-    proc_stop(&c, SIGTERM);
+    tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
     CU_ASSERT_EQUAL(sessions_for("10.77.0.5", 41350), 1);
     CU_ASSERT_EQUAL(stat_now("CP_SESS_REPLACED"), replaced0 + 1);
 
@@ -1289,7 +1181,7 @@ static void test_replayed_hello_keeps_session(void)
                            "41351",    "--psk-identity", PSK_ID,         "--psk-key", PSK_HEX,
                            "--tag",    "rehello3",       "--save-hello", hello3,      NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "rehello-client3.log", false, args3));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     /* A second connection from 41351, so that the first one's ClientHello
      * is not the current session's (a duplicate of that is dropped before
@@ -1297,14 +1189,14 @@ static void test_replayed_hello_keeps_session(void)
     args3[11] = "rehello4";
     args3[12] = NULL;
     CU_ASSERT_FATAL(helper_clients(&c, "rehello-client4.log", false, args3));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     long long rot0 = stat_now("CP_COOKIE_ROTATED");
-    uint64_t t0 = mono_ms();
-    while (stat_now("CP_COOKIE_ROTATED") < rot0 + 2 && mono_ms() - t0 < 4 * E2E_COOKIE_ROTATE_MS)
-        sleep_ms(100);
+    uint64_t t0 = tl_mono_ms();
+    while (stat_now("CP_COOKIE_ROTATED") < rot0 + 2 && tl_mono_ms() - t0 < 4 * E2E_COOKIE_ROTATE_MS)
+        tl_sleep_ms(100);
     printf("  cookie secret rotated twice in %llu ms (period %d ms)\n",
-           (unsigned long long)(mono_ms() - t0), E2E_COOKIE_ROTATE_MS);
+           (unsigned long long)(tl_mono_ms() - t0), E2E_COOKIE_ROTATE_MS);
     CU_ASSERT(stat_now("CP_COOKIE_ROTATED") >= rot0 + 2);
     json_t *s0 = ctl("stats");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s0);
@@ -1312,10 +1204,10 @@ static void test_replayed_hello_keeps_session(void)
     json_decref(s0);
     char *sargv[] = {(char *)g_helper,  "send",   "--target", GW_IP ":4433", "--src",
                      "10.77.0.5:41351", "--file", hello3,     NULL};
-    struct proc snd;
+    struct tl_proc snd;
     CU_ASSERT_FATAL(proc_start(&snd, g_ns_cli, "rehello-send.log", false, sargv) == 0);
-    CU_ASSERT(proc_wait(&snd, 5000));
-    sleep_ms(300);
+    CU_ASSERT(tl_proc_wait(&snd, 5000));
+    tl_sleep_ms(300);
     json_t *s1 = ctl("stats");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
     CU_ASSERT(hvr_total(s1) > hvr0);
@@ -1330,7 +1222,7 @@ static void test_reconnect_same_port(void)
     long long est0 = stat_now("CP_HS_ESTABLISHED");
     long long repl0 = stat_now("CP_SESS_REPLACED");
     for (int round = 0; round < 2; round++) {
-        struct proc c;
+        struct tl_proc c;
         char out[64];
         snprintf(out, sizeof(out), "reconnect-%d.log", round);
         const char *args[] = {
@@ -1339,7 +1231,7 @@ static void test_reconnect_same_port(void)
             "--psk-key",  PSK_HEX,       "--tag",          round ? "reconnect2" : "reconnect1",
             NULL};
         CU_ASSERT_FATAL(helper_clients(&c, out, false, args));
-        CU_ASSERT(proc_wait(&c, 25000));
+        CU_ASSERT(tl_proc_wait(&c, 25000));
         char *o = slurp(c.out);
         bool ok = o && strstr(o, "READY established=1 echoed=1");
         printf("  connect %d from 10.77.0.5:41300: %s\n", round + 1, ok ? "PASS" : "FAIL");
@@ -1361,13 +1253,13 @@ static void test_restart_mid_handshake(void)
 {
     REQUIRE_READY();
     long long rst0 = stat_now("CP_HS_RESTARTED");
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server",        GW_IP ":4433", "--src",          "10.77.0.7",
                           "--src-port",      "41600",       "--psk-identity", PSK_ID,
                           "--psk-key",       PSK_HEX,       "--tag",          "restart",
                           "--abandon-first", NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "restart-client.log", false, args));
-    CU_ASSERT(proc_wait(&c, 25000));
+    CU_ASSERT(tl_proc_wait(&c, 25000));
     char *o = slurp(c.out);
     bool abandoned = o && strstr(o, "ABANDONED");
     bool ok = o && strstr(o, "READY established=1 echoed=1");
@@ -1391,7 +1283,7 @@ static void test_handshake_limits(void)
     long long to0 = stat_now("CP_HS_TIMEOUT");
     char stall_s[16];
     snprintf(stall_s, sizeof(stall_s), "%d", E2E_HS_PER_SOURCE);
-    struct proc c;
+    struct tl_proc c;
     /* client 0 from 10.77.0.21 (the stalled address), client 1 from .8 */
     const char *args[] = {"--server",
                           GW_IP ":4436",
@@ -1411,7 +1303,7 @@ static void test_handshake_limits(void)
                           "limits",
                           NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "limits-1.log", false, args));
-    CU_ASSERT(proc_wait(&c, 25000));
+    CU_ASSERT(tl_proc_wait(&c, 25000));
     char *o = slurp(c.out);
     char want[32];
     snprintf(want, sizeof(want), "STALLED %d", E2E_HS_PER_SOURCE);
@@ -1445,7 +1337,7 @@ static void test_handshake_limits(void)
                            "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
                            "--tag",          "limits2",     NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "limits-2.log", false, args2));
-    CU_ASSERT(proc_wait(&c, 25000));
+    CU_ASSERT(tl_proc_wait(&c, 25000));
     o = slurp(c.out);
     bool again = o && strstr(o, "READY established=1 echoed=1");
     free(o);
@@ -1522,38 +1414,38 @@ static void test_startup_errors(void)
 static void test_kill_command(void)
 {
     REQUIRE_READY();
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.6", "--src-port",
                           "41400",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
                           "--tag",    "kill",           NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "kill-client.log", false, args));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     CU_ASSERT_EQUAL(sessions_for("10.77.0.6", 41400), 1);
     /* through the real CLI */
-    struct proc k;
+    struct tl_proc k;
     char *kargv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6:41400", NULL};
     CU_ASSERT_FATAL(g_ctl && proc_start(&k, NULL, "ctl-kill.log", false, kargv) == 0);
-    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(tl_proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tl_mono_ms();
     int left = 1;
-    while (left != 0 && mono_ms() - t0 < 2000) {
+    while (left != 0 && tl_mono_ms() - t0 < 2000) {
         left = sessions_for("10.77.0.6", 41400);
         if (left)
-            sleep_ms(50);
+            tl_sleep_ms(50);
     }
     CU_ASSERT_EQUAL(left, 0);
     /* no such client: nothing killed */
     char *k2argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6:9", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill2.log", false, k2argv) == 0);
-    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(tl_proc_wait(&k, 5000));
     char *o = slurp(k.out);
     CU_ASSERT(o && strstr(o, "\"killed\":0"));
     free(o);
     /* an address alone: every port of it (none left here) */
     char *k4argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.6", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill4.log", false, k4argv) == 0);
-    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(tl_proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 0);
     o = slurp(k.out);
     CU_ASSERT(o && strstr(o, "\"killed\":"));
@@ -1561,7 +1453,7 @@ static void test_kill_command(void)
     /* malformed address: the CLI reports the error and exits 1 */
     char *k3argv[] = {(char *)g_ctl, "-s", g_sock, "--json", "kill", "10.77.0.x", NULL};
     CU_ASSERT_FATAL(proc_start(&k, NULL, "ctl-kill3.log", false, k3argv) == 0);
-    CU_ASSERT(proc_wait(&k, 5000));
+    CU_ASSERT(tl_proc_wait(&k, 5000));
     CU_ASSERT(WIFEXITED(k.status) && WEXITSTATUS(k.status) == 1);
 }
 
@@ -1574,9 +1466,9 @@ static void test_reload_psk_rotate_cookie(void)
     const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.7",    "--psk-identity",
                           new_id,     "--psk-key",   new_key, "--timeout-ms", "4000",
                           "--tag",    "reload",      NULL};
-    struct proc c;
+    struct tl_proc c;
     CU_ASSERT_FATAL(helper_clients(&c, "reload-before.log", false, args));
-    CU_ASSERT(proc_wait(&c, 15000));
+    CU_ASSERT(tl_proc_wait(&c, 15000));
     char *o = slurp(c.out);
     bool refused = o && strstr(o, "READY established=0");
     free(o);
@@ -1593,7 +1485,7 @@ static void test_reload_psk_rotate_cookie(void)
     json_decref(r);
 
     CU_ASSERT_FATAL(helper_clients(&c, "reload-after.log", false, args));
-    CU_ASSERT(proc_wait(&c, 15000));
+    CU_ASSERT(tl_proc_wait(&c, 15000));
     o = slurp(c.out);
     bool ok = o && strstr(o, "READY established=1 echoed=1");
     free(o);
@@ -1608,7 +1500,7 @@ static void test_reload_psk_rotate_cookie(void)
                                "41511",    "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
                                "--tag",    "reload-keep",    NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "reload-keep.log", false, keep_args));
-    CU_ASSERT(proc_wait(&c, 15000));
+    CU_ASSERT(tl_proc_wait(&c, 15000));
     int added0 = sessions_of_identity(new_id), kept0 = sessions_for("10.77.0.7", 41511);
     CU_ASSERT(added0 >= 1);
     CU_ASSERT_EQUAL(kept0, 1);
@@ -1645,7 +1537,7 @@ static void test_reload_psk_rotate_cookie(void)
                            "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
                            "--tag",          "rotated",     NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "rotate-after.log", false, args2));
-    CU_ASSERT(proc_wait(&c, 15000));
+    CU_ASSERT(tl_proc_wait(&c, 15000));
     o = slurp(c.out);
     ok = o && strstr(o, "READY established=1 echoed=1");
     free(o);
@@ -1662,7 +1554,7 @@ static void test_impaired_path(void)
     }
     unsigned ok_runs = 0;
     for (int seed = 1; seed <= 3; seed++) {
-        struct proc r, c;
+        struct tl_proc r, c;
         char seed_s[16], rout[64], cout[64];
         snprintf(seed_s, sizeof(seed_s), "%d", seed);
         snprintf(rout, sizeof(rout), "relay-%d.log", seed);
@@ -1671,12 +1563,12 @@ static void test_impaired_path(void)
                          GW_IP ":4433",   "--loss",   "0.2",   "--reorder", "0.2",       "--dup",
                          "0.2",           "--seed",   seed_s,  NULL};
         CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, rout, false, rargv) == 0);
-        sleep_ms(300);
+        tl_sleep_ms(300);
         const char *args[] = {
             "--server", "127.0.0.1:24000", "--n",   "4",     "--psk-identity", PSK_ID, "--psk-key",
             PSK_HEX,    "--timeout-ms",    "60000", "--tag", "lossy",          NULL};
         CU_ASSERT_FATAL(helper_clients(&c, cout, false, args));
-        proc_wait(&c, 70000);
+        tl_proc_wait(&c, 70000);
         char *o = slurp(c.out);
         bool ok = o && strstr(o, "READY established=4 echoed=4");
         printf("  20%% loss/reorder/dup, seed %d: %s\n", seed, ok ? "4/4 handshakes" : "FAIL");
@@ -1684,8 +1576,8 @@ static void test_impaired_path(void)
             fprintf(stderr, "e2e: relay run %d: %s\n", seed, o ? o : "(none)");
         free(o);
         ok_runs += ok;
-        proc_stop(&c, SIGTERM);
-        proc_stop(&r, SIGTERM);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
+        tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
     }
     CU_ASSERT_EQUAL(ok_runs, 3);
 }
@@ -1740,9 +1632,9 @@ static void test_no_ems_client(void)
     const char *args[] = {"--server",       GW_IP ":4433", "--src",     "10.77.0.8",
                           "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,
                           "--no-ems",       "--tag",       "no-ems",    NULL};
-    struct proc c;
+    struct tl_proc c;
     CU_ASSERT_FATAL(helper_clients(&c, "no-ems.log", false, args));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     char *o = slurp(c.out);
     bool ok = o && strstr(o, "READY established=1 echoed=1 failed=0");
     long long n = stat_now("CP_SESS_NO_EMS") - n0;
@@ -1803,9 +1695,9 @@ static void test_mbedtls_client(void)
         }
         argv[k] = NULL;
         long long closed0 = stat_now("CP_SESS_CLOSED");
-        struct proc c;
+        struct tl_proc c;
         CU_ASSERT_FATAL(proc_start(&c, g_ns_cli, out, false, (char **)argv) == 0);
-        bool exited = proc_wait(&c, 20000);
+        bool exited = tl_proc_wait(&c, 20000);
         char *o = slurp(c.out);
         snprintf(want, sizeof(want), "HANDSHAKE-OK suite=%s\n", cases[i].suite);
         bool hs = o && strstr(o, want);
@@ -1813,9 +1705,9 @@ static void test_mbedtls_client(void)
         char lp[E2E_PATH_MAX_LEN];
         char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
         bool logged = be && strstr(be, msg);
-        uint64_t end = mono_ms() + 3000;
-        while (stat_now("CP_SESS_CLOSED") == closed0 && mono_ms() < end)
-            sleep_ms(50);
+        uint64_t end = tl_mono_ms() + 3000;
+        while (stat_now("CP_SESS_CLOSED") == closed0 && tl_mono_ms() < end)
+            tl_sleep_ms(50);
         bool closed = stat_now("CP_SESS_CLOSED") > closed0;
         printf("  Mbed TLS, %s: handshake %s, echo %s, backend %s, close_notify %s\n",
                cases[i].what, hs ? "ok" : "FAIL", echo ? "ok" : "FAIL", logged ? "ok" : "FAIL",
@@ -1824,14 +1716,14 @@ static void test_mbedtls_client(void)
             printf("    client said: %.300s\n", o ? o : "(nothing)");
         CU_ASSERT(exited && c.exited && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
         CU_ASSERT(hs && echo && logged && closed);
-        proc_stop(&c, SIGTERM);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
         free(be);
         free(o);
     }
 }
 
 /* Starts e2e-helper rawpsk (tests/e2e/e2e_rawpsk.c) in gwe-cli. */
-static bool helper_rawpsk(struct proc *p, const char *out, const char *extra[])
+static bool helper_rawpsk(struct tl_proc *p, const char *out, const char *extra[])
 {
     char *argv[E2E_MAX_ARGS];
     unsigned k = 0;
@@ -1956,7 +1848,7 @@ static void test_rawpsk_no_extensions(void)
         for (unsigned j = 0; k->opts[j]; j++)
             args[na++] = k->opts[j];
         args[na] = NULL;
-        struct proc c, r = {.pid = 0, .in_fd = -1};
+        struct tl_proc c, r = {.pid = 0, .in_fd = -1};
         if (k->relay_seed) {
             if (!g_relay || access(g_relay, X_OK) != 0) {
                 CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
@@ -1981,10 +1873,10 @@ static void test_rawpsk_no_extensions(void)
             char rout[64];
             snprintf(rout, sizeof(rout), "relay-rawpsk-%s.log", k->relay_seed);
             CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, rout, false, rargv) == 0);
-            sleep_ms(300);
+            tl_sleep_ms(300);
         }
         CU_ASSERT_FATAL(helper_rawpsk(&c, out, args));
-        CU_ASSERT(proc_wait(&c, 50000));
+        CU_ASSERT(tl_proc_wait(&c, 50000));
         char *o = slurp(c.out);
         snprintf(want, sizeof(want), "RAWPSK established=1 echoed=%d suite=%s%s",
                  E2E_RAWPSK_RECORDS, k->iana ? k->iana : "TLS_PSK_WITH_", k->iana ? " ems=0 " : "");
@@ -2010,11 +1902,11 @@ static void test_rawpsk_no_extensions(void)
         if (sp)
             port = (unsigned)strtoul(sp + strlen(" src=10.77.0.8:"), NULL, 10);
         int left = k->relay_seed ? 0 : port ? 1 : -1;
-        for (uint64_t t0 = mono_ms();
-             !k->relay_seed && port && left != 0 && mono_ms() - t0 < 2000;) {
+        for (uint64_t t0 = tl_mono_ms();
+             !k->relay_seed && port && left != 0 && tl_mono_ms() - t0 < 2000;) {
             left = sessions_for("10.77.0.8", port);
             if (left)
-                sleep_ms(50);
+                tl_sleep_ms(50);
         }
         bool ok = hs_ok && frag_ok && logged == E2E_RAWPSK_RECORDS && no_ems == 1 && left == 0;
         printf("  no ClientHello extensions, %s: %s (backend logged %u/%d, CP_SESS_NO_EMS +%lld, "
@@ -2044,9 +1936,9 @@ static void test_rawpsk_no_extensions(void)
         if (k->relay_seed && rt)
             relay_resends += (unsigned)strtoul(rt + strlen(" retransmits="), NULL, 10);
         free(o);
-        proc_stop(&c, SIGTERM);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
         if (k->relay_seed) {
-            proc_stop(&r, SIGTERM);
+            tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
             char *rl = slurp(r.out);
             const char *st = rl ? strstr(rl, "impair-relay: up ") : NULL;
             const char *end = st ? strchr(st, '\n') : NULL;
@@ -2074,14 +1966,14 @@ static void test_fragmented_client_hello(void)
         PSK_ID,     "--psk-key",   PSK_HEX,        "--cipher",  "PSK-AES128-CCM8:ALL:@SECLEVEL=0",
         "--mtu",    mtu,           "--timeout-ms", "20000",     "--tag",
         "frag",     NULL};
-    struct proc c;
-    uint64_t t0 = mono_ms();
+    struct tl_proc c;
+    uint64_t t0 = tl_mono_ms();
     CU_ASSERT_FATAL(helper_clients(&c, "frag.log", false, args));
-    CU_ASSERT(proc_wait(&c, 30000));
+    CU_ASSERT(tl_proc_wait(&c, 30000));
     char *o = slurp(c.out);
     bool ok = o && strstr(o, "READY established=1 echoed=1 failed=0");
     printf("  ClientHello over several datagrams (link MTU %s): %s in %llu ms\n", mtu,
-           ok ? "established and echoed" : "FAIL", (unsigned long long)(mono_ms() - t0));
+           ok ? "established and echoed" : "FAIL", (unsigned long long)(tl_mono_ms() - t0));
     CU_ASSERT(ok);
     free(o);
 
@@ -2091,12 +1983,12 @@ static void test_fragmented_client_hello(void)
         CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
         return;
     }
-    struct proc r;
+    struct tl_proc r;
     char *rargv[] = {(char *)g_relay, "--listen", "24200", "--bind",    "127.0.0.1", "--to",
                      GW_IP ":4433",   "--loss",   "0",     "--reorder", "0.5",       "--dup",
                      "0.3",           "--seed",   "9",     NULL};
     CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, "relay-frag.log", false, rargv) == 0);
-    sleep_ms(300);
+    tl_sleep_ms(300);
     const char *args2[] = {"--server",
                            "127.0.0.1:24200",
                            "--n",
@@ -2114,16 +2006,16 @@ static void test_fragmented_client_hello(void)
                            "--tag",
                            "frag-reorder",
                            NULL};
-    t0 = mono_ms();
+    t0 = tl_mono_ms();
     CU_ASSERT_FATAL(helper_clients(&c, "frag-reorder.log", false, args2));
-    CU_ASSERT(proc_wait(&c, 40000));
+    CU_ASSERT(tl_proc_wait(&c, 40000));
     o = slurp(c.out);
     ok = o && strstr(o, "READY established=8 echoed=8 failed=0");
     printf("  ... reordered (50%%) and duplicated (30%%): %s in %llu ms\n",
-           ok ? "8 of 8 established and echoed" : "FAIL", (unsigned long long)(mono_ms() - t0));
+           ok ? "8 of 8 established and echoed" : "FAIL", (unsigned long long)(tl_mono_ms() - t0));
     CU_ASSERT(ok);
     free(o);
-    proc_stop(&r, SIGTERM);
+    tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
 }
 
 static long long hs_failures(const char *reason)
@@ -2144,10 +2036,10 @@ static void test_named_failures(void)
     const char *args[] = {"--server", GW_IP ":4433", "--src", "10.77.0.8",    "--psk-identity",
                           "nobody",   "--psk-key",   PSK_HEX, "--timeout-ms", "3000",
                           "--tag",    "named",       NULL};
-    struct proc c;
+    struct tl_proc c;
     CU_ASSERT_FATAL(helper_clients(&c, "named.log", false, args));
-    CU_ASSERT(proc_wait(&c, 15000));
-    sleep_ms(300);
+    CU_ASSERT(tl_proc_wait(&c, 15000));
+    tl_sleep_ms(300);
     long long u = hs_failures("unknown PSK identity") - u0;
     char *log = slurp(g_gw.out);
     const char *line = log ? strstr(log, "handshake failed: unknown PSK identity") : NULL;
@@ -2179,11 +2071,11 @@ static char *ctl_cli(const char *const *args, int *rc)
     for (unsigned i = 0; args[i] && k < 15; i++)
         argv[k++] = (char *)args[i];
     argv[k] = NULL;
-    struct proc p;
+    struct tl_proc p;
     *rc = -1;
     if (g_ctl == NULL || proc_start(&p, NULL, "ctl-cli.log", false, argv) != 0)
         return NULL;
-    if (proc_wait(&p, 5000) && WIFEXITED(p.status))
+    if (tl_proc_wait(&p, 5000) && WIFEXITED(p.status))
         *rc = WEXITSTATUS(p.status);
     return slurp(p.out);
 }
@@ -2360,16 +2252,16 @@ static void test_telemetry_and_metrics(void)
 {
     REQUIRE_READY();
     /* one session first, so the compared counters are not all zero */
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server", GW_IP ":4433",    "--src",     "10.77.0.4", "--src-port",
                           "41210",    "--psk-identity", PSK_ID,      "--psk-key", PSK_HEX,
                           "--close",  "--tag",          "telemetry", NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "telemetry-client.log", false, args));
-    CU_ASSERT(proc_wait(&c, 20000));
+    CU_ASSERT(tl_proc_wait(&c, 20000));
     char *o = slurp(c.out);
     CU_ASSERT(o && strstr(o, "READY established=1 echoed=1"));
     free(o);
-    sleep_ms(300); /* the close settles; nothing else runs now */
+    tl_sleep_ms(300); /* the close settles; nothing else runs now */
 
     static const char *const names[] = {"CP_SESS_INSTALLED", "CP_HS_ESTABLISHED", "CP_HS_STARTED",
                                         "CP_SESS_CLOSED", "CP_CLOSE_NOTIFY_SENT"};
@@ -2557,9 +2449,9 @@ static void test_hostile_flood(void)
     snprintf(secs_s, sizeof(secs_s), "%u", secs);
     char *fargv[] = {(char *)hostile, "flood",  "--target", GW_IP ":4433", "--src-net",
                      "10.66",         "--secs", secs_s,     NULL};
-    struct proc fl, cl;
+    struct tl_proc fl, cl;
     CU_ASSERT_FATAL(proc_start(&fl, g_ns_cli, "flood.log", false, fargv) == 0);
-    sleep_ms(1000);
+    tl_sleep_ms(1000);
     char tmo[16];
     snprintf(tmo, sizeof(tmo), "%u", secs * 1000 + 30000);
     const char *args[] = {"--server",
@@ -2579,14 +2471,14 @@ static void test_hostile_flood(void)
                           "flood",
                           NULL};
     CU_ASSERT_FATAL(helper_clients(&cl, "flood-clients.log", true, args));
-    bool ready = proc_wait_output(&cl, "READY ", secs * 1000 + 60000);
+    bool ready = tl_proc_wait_output(&cl, "READY ", secs * 1000 + 60000);
     CU_ASSERT(ready && write(cl.in_fd, "go\n", 3) == 3);
-    bool done = ready && proc_wait_output(&cl, "DONE ", secs * 1000 + 60000);
-    bool flood_still_on = !proc_exited(&fl);
-    CU_ASSERT(proc_wait(&fl, secs * 1000 + 30000));
+    bool done = ready && tl_proc_wait_output(&cl, "DONE ", secs * 1000 + 60000);
+    bool flood_still_on = !tl_proc_poll(&fl);
+    CU_ASSERT(tl_proc_wait(&fl, secs * 1000 + 30000));
     char *co = slurp(cl.out), *fo = slurp(fl.out);
-    proc_stop(&cl, SIGTERM);
-    sleep_ms(500);
+    tl_proc_stop(&cl, SIGTERM, E2E_KILL_GRACE_MS);
+    tl_sleep_ms(500);
     json_t *s1 = ctl("stats");
     CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
     long rss1, hwm1;
@@ -2651,20 +2543,20 @@ static void test_hostile_mutated(void)
     char *margv[] = {(char *)hostile,  "mutate",       "--server",  GW_IP ":4433",   "--src",
                      "10.77.0.21",     "--n",          n_s,         "--seed",        "11",
                      "--psk-identity", (char *)PSK_ID, "--psk-key", (char *)PSK_HEX, NULL};
-    struct proc m;
+    struct tl_proc m;
     CU_ASSERT_FATAL(proc_start(&m, g_ns_cli, "mutate.log", false, margv) == 0);
-    bool fin = proc_wait(&m, 600000);
+    bool fin = tl_proc_wait(&m, 600000);
     CU_ASSERT(fin);
     char *mo = slurp(m.out);
     bool alive = fin && WIFEXITED(m.status) && WEXITSTATUS(m.status) == 0;
-    CU_ASSERT(!proc_exited(&g_gw));
+    CU_ASSERT(!tl_proc_poll(&g_gw));
     /* new clients are still served */
-    struct proc c;
+    struct tl_proc c;
     const char *args[] = {"--server",  GW_IP ":4433",    "--n",  "20",        "--src",
                           "10.77.0.3", "--psk-identity", PSK_ID, "--psk-key", PSK_HEX,
                           "--tag",     "after-mutate",   NULL};
     CU_ASSERT_FATAL(helper_clients(&c, "after-mutate.log", false, args));
-    CU_ASSERT(proc_wait(&c, 60000));
+    CU_ASSERT(tl_proc_wait(&c, 60000));
     char *co = slurp(c.out);
     bool served = co && strstr(co, "READY established=20 echoed=20 failed=0");
     json_t *s1 = ctl("stats");
@@ -2715,12 +2607,12 @@ static void test_impaired_50(void)
         CU_FAIL("DTLSGW_IMPAIR_RELAY not set");
         return;
     }
-    struct proc r, c;
+    struct tl_proc r, c;
     char *rargv[] = {(char *)g_relay, "--listen", "24100", "--bind",    "127.0.0.1", "--to",
                      GW_IP ":4433",   "--loss",   "0.3",   "--reorder", "0.3",       "--dup",
                      "0.3",           "--seed",   "5",     NULL};
     CU_ASSERT_FATAL(proc_start(&r, g_ns_cli, "relay-50.log", false, rargv) == 0);
-    sleep_ms(300);
+    tl_sleep_ms(300);
     /* The clients' backoff doubles from 1 s but stops at 4 s.  With
      * libssl's default (doubling on to 32 s and 60 s) a client whose
      * Finished is lost five times running (1, 3, 7, 15, 31 s) next sends
@@ -2732,25 +2624,25 @@ static void test_impaired_50(void)
                           "--psk-key", PSK_HEX,           "--timeout-ms",
                           "150000",    "--max-timer-ms",  "4000",
                           "--tag",     "lossy50",         NULL};
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = tl_mono_ms();
     CU_ASSERT_FATAL(helper_clients(&c, "relay-50-clients.log", false, args));
-    proc_wait(&c, 170000);
+    tl_proc_wait(&c, 170000);
     char *o = slurp(c.out);
     bool ok = o && strstr(o, "READY established=50 echoed=50 failed=0");
     printf("  50 handshakes at 30%% loss, reorder, dup: %s in %.1f s (%s)\n",
-           ok ? "all complete" : "FAIL", (double)(mono_ms() - t0) / 1000.0,
+           ok ? "all complete" : "FAIL", (double)(tl_mono_ms() - t0) / 1000.0,
            o ? strtok(o, "\n") : "no output");
     CU_ASSERT(ok);
     free(o);
-    proc_stop(&r, SIGTERM);
+    tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
 }
 
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
-    CU_ASSERT(!proc_exited(&g_gw));
+    CU_ASSERT(!tl_proc_poll(&g_gw));
     kill(g_gw.pid, SIGTERM);
-    bool exited = proc_wait(&g_gw, 15000);
+    bool exited = tl_proc_wait(&g_gw, 15000);
     CU_ASSERT(exited);
     CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
     printf("  gateway stopped on SIGTERM: %s\n",

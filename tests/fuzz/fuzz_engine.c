@@ -10,7 +10,7 @@
  * A truncated last entry is fed as far as it goes.
  *
  * Credentials are made once in LLVMFuzzerInitialize: an ECDSA P-256 and an
- * RSA-2048 self-signed certificate (libcrypto, into a temp dir that is
+ * RSA-2048 self-signed certificate (tests/lib/tl_cert.h, into a temp dir that is
  * removed again; the ECDSA one is also the client-auth CA) and the PSK
  * identities the interop tests use, so captured ClientHellos select the
  * same suites.  Each input drives two handshakes: one without and one with
@@ -42,6 +42,7 @@
 #include <openssl/x509.h>
 
 #include "hs.h"
+#include "tl_cert.h"
 
 #define FUZZ_MAX_DGRAMS     64 /* entries fed per input */
 #define FUZZ_STEP_MS        10 /* clock advance per datagram */
@@ -60,40 +61,19 @@ static const char k_psk2[] = "secretPSK-coap01";
 
 static int write_self_signed(const char *dir, const char *name, EVP_PKEY *pk)
 {
-    char path[512];
-    int ok = 0;
-    X509 *x = X509_new();
-    if (x == NULL || pk == NULL)
-        goto out;
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    char crt[512], key[512];
     /* fixed dates: the same certificate bytes in every run */
-    ASN1_TIME_set_string(X509_getm_notBefore(x), "20260101000000Z");
-    ASN1_TIME_set_string(X509_getm_notAfter(x), "20451231235959Z");
-    X509_set_pubkey(x, pk);
-    X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-                               0);
-    X509_set_issuer_name(x, n);
-    if (X509_sign(x, pk, EVP_sha256()) <= 0)
-        goto out;
-    snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        goto out;
-    ok = PEM_write_X509(f, x);
-    fclose(f);
-    snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        ok = 0;
-        goto out;
-    }
-    ok = ok && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-out:
+    const struct tl_cert_opts o = {.cn = "localhost",
+                                   .serial = 1,
+                                   .not_before = "20260101000000Z",
+                                   .not_after = "20451231235959Z"};
+    X509 *x = pk != NULL ? tl_cert_new(pk, &o, NULL, NULL) : NULL;
+    snprintf(crt, sizeof(crt), "%s/%s.crt", dir, name);
+    snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+    int rc =
+        x != NULL && tl_pem_write_certs(crt, &x, 1) == 0 && tl_pem_write_key(key, pk) == 0 ? 0 : -1;
     X509_free(x);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 static int load_pair(const char *dir, const char *name, bool keep)
@@ -129,8 +109,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_creds = hs_creds_new();
     if (g_creds == NULL)
         abort();
-    EVP_PKEY *ec = EVP_EC_gen("P-256");
-    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    EVP_PKEY *ec = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *rsa = tl_key_new(TL_KEY_RSA_2048);
     if (write_self_signed(dir, "ec", ec) != 0 || write_self_signed(dir, "rsa", rsa) != 0 ||
         load_pair(dir, "ec", keep_dir != NULL) < 0 || load_pair(dir, "rsa", keep_dir != NULL) < 0) {
         fprintf(stderr, "fuzz-engine: certificate setup failed\n");

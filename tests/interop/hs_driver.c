@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include "hs.h"
+#include "tl_addr.h"
+#include "tl_clock.h"
 #include "udp_util.h"
 
 #define DRV_MAX_SESSIONS            128
@@ -388,6 +390,8 @@ int main(int argc, char **argv)
     const char *certs[DRV_MAX_CERTS], *keys[DRV_MAX_CERTS];
     unsigned n_certs = 0, n_keys = 0;
     long port = 0;
+    uint16_t port16;
+    int arc; /* a tl_addr_parse* result */
     struct hs_params params;
     hs_params_default(&params);
     bool cookies = true;
@@ -399,11 +403,11 @@ int main(int argc, char **argv)
             bind_addr = optarg;
             break;
         case 'p':
-            port = strtol(optarg, &end, 10);
-            if (*end != '\0' || port < 0 || port > 65535) {
-                fprintf(stderr, "hs-driver: bad --port %s\n", optarg);
+            if ((arc = tl_addr_parse_port(optarg, TL_ADDR_PORT_ZERO, &port16)) != TL_ADDR_OK) {
+                fprintf(stderr, "hs-driver: bad --port %s: %s\n", optarg, tl_addr_strerror(arc));
                 return 2;
             }
+            port = port16;
             break;
         case 'P':
             port_file = optarg;
@@ -463,8 +467,9 @@ int main(int argc, char **argv)
             g_have_backend = false;
             break;
         case 'B':
-            if (udpu_parse_hostport(optarg, &g_backend) != 0) {
-                fprintf(stderr, "hs-driver: bad --backend %s (want IPv4:PORT)\n", optarg);
+            if ((arc = tl_addr_parse_in4(optarg, 0, &g_backend)) != TL_ADDR_OK) {
+                fprintf(stderr, "hs-driver: bad --backend %s (want IPv4:PORT): %s\n", optarg,
+                        tl_addr_strerror(arc));
                 return 2;
             }
             g_have_backend = true;
@@ -554,7 +559,7 @@ int main(int argc, char **argv)
     static struct pollfd pfd[1 + DRV_MAX_SESSIONS];
     static struct session *pses[1 + DRV_MAX_SESSIONS];
     while (!udpu_stop) {
-        uint64_t now = udpu_now_ms();
+        uint64_t now = tl_mono_ms();
         uint64_t wake = now + DRV_POLL_MAX_MS;
         unsigned n = 0;
         pfd[n].fd = g_fd;
@@ -578,7 +583,7 @@ int main(int argc, char **argv)
             perror("hs-driver: poll");
             break;
         }
-        now = udpu_now_ms();
+        now = tl_mono_ms();
         if (r > 0 && (pfd[0].revents & POLLIN)) {
             for (unsigned burst = 0; burst < 64; burst++) {
                 struct sockaddr_in from;

@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tl_addr.h"
+#include "tl_clock.h"
 #include "udp_util.h"
 
 #define RELAY_MAX_CLIENTS     64
@@ -119,7 +121,7 @@ static void impair(struct client *c, enum dir d, const uint8_t *buf, size_t len)
         memcpy(h->buf, buf, len);
         h->len = len;
         h->used = true;
-        h->since_ms = udpu_now_ms();
+        h->since_ms = tl_mono_ms();
         g_cnt.reordered[d]++;
         if (dup) {
             g_cnt.duped[d]++;
@@ -217,6 +219,8 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     long listen_port = -1;
+    uint16_t port16;
+    int arc; /* a tl_addr_parse* result */
     const char *bind_addr = "127.0.0.1";
     const char *port_file = NULL;
     const char *log_path = NULL;
@@ -224,18 +228,19 @@ int main(int argc, char **argv)
     g_rng = 1;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
         switch (o) {
         case 'l':
-            listen_port = strtol(optarg, &end, 10);
-            if (*end != '\0' || listen_port < 0 || listen_port > 65535) {
-                fprintf(stderr, "impair-relay: bad --listen %s\n", optarg);
+            if ((arc = tl_addr_parse_port(optarg, TL_ADDR_PORT_ZERO, &port16)) != TL_ADDR_OK) {
+                fprintf(stderr, "impair-relay: bad --listen %s: %s\n", optarg,
+                        tl_addr_strerror(arc));
                 return 2;
             }
+            listen_port = port16;
             break;
         case 't':
-            if (udpu_parse_hostport(optarg, &g_target) != 0) {
-                fprintf(stderr, "impair-relay: bad --to %s (want IPv4:PORT)\n", optarg);
+            if ((arc = tl_addr_parse_in4(optarg, 0, &g_target)) != TL_ADDR_OK) {
+                fprintf(stderr, "impair-relay: bad --to %s (want IPv4:PORT): %s\n", optarg,
+                        tl_addr_strerror(arc));
                 return 2;
             }
             have_target = true;
@@ -319,7 +324,7 @@ int main(int argc, char **argv)
             perror("impair-relay: poll");
             break;
         }
-        uint64_t now = udpu_now_ms();
+        uint64_t now = tl_mono_ms();
         for (unsigned i = 0; r > 0 && i < n; i++) {
             if (!(pfd[i].revents & (POLLIN | POLLERR)))
                 continue;

@@ -11,39 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#define UDPU_HOST_MAX_LEN 64 /* bytes, including the NUL */
-#define UDPU_PORT_MAX     65535
 #define UDPU_PATH_MAX_LEN 1024 /* bytes, port file name + ".tmp" */
 
 volatile sig_atomic_t udpu_stop;
-
-uint64_t udpu_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int udpu_parse_hostport(const char *s, struct sockaddr_in *out)
-{
-    char host[UDPU_HOST_MAX_LEN];
-    const char *colon = strrchr(s, ':');
-    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > UDPU_PORT_MAX)
-        return -1;
-    memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
-}
 
 bool udpu_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 {

@@ -1,6 +1,7 @@
 /* udp_util.h — small helpers shared by the interop test tools (hs-driver,
- * impair-relay): monotonic milliseconds, "host:port" parsing, IPv4 address
- * comparison and the SIGTERM/SIGINT stop flag.
+ * impair-relay): IPv4 address comparison, the bound UDP socket and the
+ * SIGTERM/SIGINT stop flag.  The clock and "IP:port" parsing are
+ * tests/lib's (tl_clock.h, tl_addr.h).
  *
  * Owns: the stop flag.  Must not: own sockets or any tool's state.  Test
  * tools only, not the product.
@@ -15,12 +16,6 @@
 
 /* Set to 1 by SIGTERM/SIGINT once udpu_install_stop() ran. */
 extern volatile sig_atomic_t udpu_stop;
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t udpu_now_ms(void);
-
-/* "a.b.c.d:port" (IPv4, port 1..65535) -> *out; 0, or -1 if malformed. */
-int udpu_parse_hostport(const char *s, struct sockaddr_in *out);
 
 /* Same IPv4 address and port. */
 bool udpu_addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b);

@@ -19,6 +19,7 @@
 #include "cu_main.h"
 #include "hs.h"
 #include "hs_priv.h"
+#include "tl_cert.h"
 
 static char dir[128];
 
@@ -39,27 +40,18 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
+/* <prefix>-cert.pem: a self-signed certificate of cert_key (CN prefix);
+ * <prefix>-key.pem: key (another key than cert_key for a mismatch). */
 static void write_key_cert(const char *prefix, EVP_PKEY *key, EVP_PKEY *cert_key)
 {
     char n[64];
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, cert_key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)prefix, -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_sign(x, cert_key, EVP_sha256());
+    const struct tl_cert_opts o = {.cn = prefix, .serial = 7, .not_after_s = 3600};
+    X509 *x = tl_cert_new(cert_key, &o, NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
     snprintf(n, sizeof(n), "%s-cert.pem", prefix);
-    FILE *f = fopen(fpath(n), "w");
-    PEM_write_X509(f, x);
-    fclose(f);
+    CU_ASSERT_EQUAL(tl_pem_write_certs(fpath(n), &x, 1), 0);
     snprintf(n, sizeof(n), "%s-key.pem", prefix);
-    f = fopen(fpath(n), "w");
-    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
+    CU_ASSERT_EQUAL(tl_pem_write_key(fpath(n), key), 0);
     X509_free(x);
 }
 
@@ -208,10 +200,10 @@ static void test_psk_reload_diff(void)
 
 static void test_certs(void)
 {
-    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *ec384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    EVP_PKEY *ec521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
-    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *ec = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *ec384 = tl_key_new(TL_KEY_EC_P384);
+    EVP_PKEY *ec521 = tl_key_new(TL_KEY_EC_P521);
+    EVP_PKEY *rsa = tl_key_new(TL_KEY_RSA_2048);
     write_key_cert("ec", ec, ec);
     write_key_cert("ec384", ec384, ec384);
     write_key_cert("ec521", ec521, ec521);
@@ -271,13 +263,13 @@ static void test_certs(void)
  * stays; small RSA keys are refused.  Public API only. */
 static void test_cert_slot_once(void)
 {
-    EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *a384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    EVP_PKEY *b384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    EVP_PKEY *ra = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    EVP_PKEY *rb = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-    EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    EVP_PKEY *a = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *b = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *a384 = tl_key_new(TL_KEY_EC_P384);
+    EVP_PKEY *b384 = tl_key_new(TL_KEY_EC_P384);
+    EVP_PKEY *ra = tl_key_new(TL_KEY_RSA_2048);
+    EVP_PKEY *rb = tl_key_new(TL_KEY_RSA_3072);
+    EVP_PKEY *small = tl_key_new(TL_KEY_RSA_1024);
     write_key_cert("s256a", a, a);
     write_key_cert("s256b", b, b);
     write_key_cert("s384a", a384, a384);
@@ -368,7 +360,7 @@ static void test_secret_stdio_wiped(void)
     CU_ASSERT_FALSE(heap_holds(hexkey, 40));
 
     /* A PEM private key: no line of its base64 body survives. */
-    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ec = tl_key_new(TL_KEY_EC_P256);
     BIO *b = BIO_new(BIO_s_secmem()); /* cleared when freed or grown */
     PEM_write_bio_PrivateKey(b, ec, NULL, NULL, 0, NULL, NULL);
     char *pem = NULL;

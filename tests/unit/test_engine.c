@@ -26,113 +26,21 @@
 #include "cu_main.h"
 #include "hs.h"
 #include "hs_priv.h" /* HS_PSK_MAX_KEY_LEN */
+#include "tl_cert.h"
+#include "tl_pair.h"
 
-/* ---- datagram queue BIO ------------------------------------------------- */
-#define DQ_MAX 512
-
-struct dq {
-    uint8_t *pkt[DQ_MAX];
-    size_t len[DQ_MAX];
-    unsigned head, n;
-    unsigned total_pushed;
-    size_t max_len_seen;
-};
-
-static void dq_push(struct dq *q, const uint8_t *p, size_t len)
+/* ---- the client <-> engine pair: tests/lib/tl_pair.h -------------------- */
+/* A datagram onto a queue (the queue must not be full). */
+static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
 {
-    CU_ASSERT_FATAL(q->n < DQ_MAX);
-    unsigned i = (q->head + q->n) % DQ_MAX;
-    q->pkt[i] = malloc(len ? len : 1);
-    memcpy(q->pkt[i], p, len);
-    q->len[i] = len;
-    q->n++;
-    q->total_pushed++;
-    if (len > q->max_len_seen)
-        q->max_len_seen = len;
+    CU_ASSERT_FATAL(q->n < TL_DQ_MAX);
+    tl_dq_push(q, p, len);
 }
 
 /* Pops into a malloc'ed buffer owned by the caller. */
-static uint8_t *dq_pop(struct dq *q, size_t *len)
+static uint8_t *dq_pop(struct tl_dq *q, size_t *len)
 {
-    if (!q->n)
-        return NULL;
-    uint8_t *p = q->pkt[q->head];
-    *len = q->len[q->head];
-    q->head = (q->head + 1) % DQ_MAX;
-    q->n--;
-    return p;
-}
-
-static void dq_clear(struct dq *q)
-{
-    size_t l;
-    uint8_t *p;
-    while ((p = dq_pop(q, &l)))
-        free(p);
-}
-
-static int dq_bio_write(BIO *b, const char *data, int len)
-{
-    struct dq *q = BIO_get_data(b);
-    dq_push(q, (const uint8_t *)data, (size_t)len);
-    return len;
-}
-
-static int dq_bio_read(BIO *b, char *data, int len)
-{
-    struct dq *q = BIO_get_data(b);
-    size_t l;
-    BIO_clear_retry_flags(b);
-    uint8_t *p = dq_pop(q, &l);
-    if (!p) {
-        BIO_set_retry_read(b);
-        return -1;
-    }
-    if (l > (size_t)len)
-        l = (size_t)len;
-    memcpy(data, p, l);
-    free(p);
-    return (int)l;
-}
-
-static long dq_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-    (void)b;
-    (void)num;
-    (void)ptr;
-    switch (cmd) {
-    case BIO_CTRL_FLUSH:
-        return 1;
-    case BIO_CTRL_DGRAM_QUERY_MTU:
-        return 0;
-    case BIO_CTRL_WPENDING:
-        return 0;
-    case BIO_CTRL_PENDING: {
-        struct dq *q = BIO_get_data(b);
-        return q->n ? (long)q->len[q->head] : 0;
-    }
-    default:
-        return 0;
-    }
-}
-
-static int dq_bio_create(BIO *b)
-{
-    BIO_set_init(b, 1);
-    return 1;
-}
-
-static BIO_METHOD *dq_method(void)
-{
-    static BIO_METHOD *m;
-    if (!m) {
-        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "dgram-queue");
-        BIO_meth_set_write(m, dq_bio_write);
-        BIO_meth_set_read(m, dq_bio_read);
-        BIO_meth_set_ctrl(m, dq_bio_ctrl);
-        BIO_meth_set_create(m, dq_bio_create);
-    }
-    return m;
+    return tl_dq_take(q, len);
 }
 
 /* ---- fixtures ----------------------------------------------------------- */
@@ -167,150 +75,77 @@ static unsigned int fast_timer_cb(SSL *s, unsigned int timer_us)
     return timer_us == 0 ? 20000 : 2 * timer_us;
 }
 
-struct pair {
-    SSL_CTX *cctx;
-    SSL *ssl;
-    struct dq c2s, s2c;
-    struct hs_ctx *sctx;
-    struct hs_creds *creds;
-    struct hs *hs;
-    struct hs_peer peer;
-    uint64_t now;
-    bool server_established;
-    bool server_failed;
-    int server_alert;
-    unsigned hvr_sent;
-    unsigned server_dgrams;
-    size_t server_max_dgram;
-    /* drop the next n server datagrams (loss simulation) */
-    unsigned drop_server;
-    char app_rx[256];
-    size_t app_rx_len;
-};
-
-static void pair_free(struct pair *p)
+static void pair_free(struct tl_pair *p)
 {
-    SSL_free(p->ssl);
-    SSL_CTX_free(p->cctx);
-    hs_free(p->hs);
-    hs_ctx_free(p->sctx);
-    hs_creds_free(p->creds);
-    dq_clear(&p->c2s);
-    dq_clear(&p->s2c);
-    memset(p, 0, sizeof(*p));
+    struct hs_ctx *ctx = p->ctx;
+    struct hs_creds *creds = p->creds;
+    tl_pair_free(p);
+    hs_ctx_free(ctx);
+    hs_creds_free(creds);
 }
 
-static void push_out(struct pair *p, const struct hs_out *out)
+static void push_out(struct tl_pair *p, const struct hs_out *out)
 {
-    for (unsigned i = 0; i < out->n_dgrams; i++) {
-        p->server_dgrams++;
-        if (out->dgrams[i].len > p->server_max_dgram)
-            p->server_max_dgram = out->dgrams[i].len;
-        if (p->drop_server) {
-            p->drop_server--;
-            continue;
-        }
-        dq_push(&p->s2c, out->dgrams[i].data, out->dgrams[i].len);
-    }
-    for (unsigned i = 0; i < out->n_app; i++) {
-        size_t n = out->app[i].len;
-        if (n > sizeof(p->app_rx) - p->app_rx_len)
-            n = sizeof(p->app_rx) - p->app_rx_len;
-        memcpy(p->app_rx + p->app_rx_len, out->app[i].data, n);
-        p->app_rx_len += n;
-    }
-    if (out->event == HS_EV_ESTABLISHED)
-        p->server_established = true;
-    if (out->event == HS_EV_FAILED || out->event == HS_EV_TIMEOUT) {
-        p->server_failed = true;
-        p->server_alert = out->alert;
-    }
+    tl_pair_take_out(p, out);
+    CU_ASSERT_EQUAL(p->to_cli.n_full, 0);
 }
 
 /* Feeds one client datagram to the server side (cookie check first). */
-static void server_rx(struct pair *p, const uint8_t *d, size_t len)
+static void server_rx(struct tl_pair *p, const uint8_t *d, size_t len)
 {
     struct hs_out out;
-    if (!p->hs) {
-        uint8_t hvr[512];
-        size_t hvr_len = 0;
-        int v = hs_cookie_check(p->sctx, &p->peer, d, len, hvr, sizeof(hvr), &hvr_len);
-        if (v == HS_COOKIE_SEND_HVR) {
-            CU_ASSERT(hvr_len <= len);
-            p->hvr_sent++;
-            dq_push(&p->s2c, hvr, hvr_len);
-            return;
-        }
-        if (v != HS_COOKIE_VALID)
-            return;
-        p->hs = hs_new(p->sctx, &p->peer, p->now);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(p->hs);
-    }
-    if (p->server_failed)
-        return;
-    hs_input(p->hs, d, len, p->now, &out);
-    push_out(p, &out);
+    size_t hvr_len = 0;
+    int rx = tl_pair_deliver(p, d, len, &out, &hvr_len);
+    if (rx == TL_PAIR_RX_HVR)
+        CU_ASSERT(hvr_len <= len);
+    CU_ASSERT_FATAL(rx != TL_PAIR_RX_NO_HS);
+    CU_ASSERT_EQUAL(p->to_cli.n_full, 0);
 }
 
-static void pump_client_to_server(struct pair *p)
+static void pump_client_to_server(struct tl_pair *p)
 {
     size_t len = 0;
     uint8_t *d;
-    while ((d = dq_pop(&p->c2s, &len))) {
+    while ((d = dq_pop(&p->to_srv, &len))) {
         server_rx(p, d, len);
         free(d);
     }
 }
 
-static int pair_init(struct pair *p, const char *cipher_list, const struct hs_params *params,
+static int pair_init(struct tl_pair *p, const char *cipher_list, const struct hs_params *params,
                      struct hs_creds *creds)
 {
-    memset(p, 0, sizeof(*p));
-    p->peer.family = 4;
-    p->peer.addr[0] = 192;
-    p->peer.addr[1] = 0;
-    p->peer.addr[2] = 2;
-    p->peer.addr[3] = 7;
-    p->peer.port = 40000;
-    p->now = 1000000;
+    tl_pair_init(p, hs_ctx_new(params, creds), 40000);
     p->creds = creds;
-    p->sctx = hs_ctx_new(params, creds);
-    if (!p->sctx)
+    if (!p->ctx)
         return -1;
-    p->cctx = SSL_CTX_new(DTLS_client_method());
-    SSL_CTX_set_min_proto_version(p->cctx, DTLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version(p->cctx, DTLS1_2_VERSION);
-    if (SSL_CTX_set_cipher_list(p->cctx, cipher_list) != 1)
+    SSL_CTX *cctx = tl_pair_client_ctx();
+    if (cctx == NULL || SSL_CTX_set_cipher_list(cctx, cipher_list) != 1) {
+        SSL_CTX_free(cctx);
         return -1;
-    SSL_CTX_set_psk_client_callback(p->cctx, client_psk_cb);
-    SSL_CTX_set_verify(p->cctx, SSL_VERIFY_NONE, NULL);
-    p->ssl = SSL_new(p->cctx);
-    BIO *rb = BIO_new(dq_method()), *wb = BIO_new(dq_method());
-    BIO_set_data(rb, &p->s2c);
-    BIO_set_data(wb, &p->c2s);
-    SSL_set_bio(p->ssl, rb, wb);
-    SSL_set_options(p->ssl, SSL_OP_NO_QUERY_MTU);
-    SSL_set_mtu(p->ssl, params->mtu_bytes);
+    }
+    SSL_CTX_set_psk_client_callback(cctx, client_psk_cb);
+    if (tl_pair_client(p, cctx, params->mtu_bytes) != 0)
+        return -1;
     DTLS_set_link_mtu(p->ssl, params->mtu_bytes + 28);
     DTLS_set_timer_cb(p->ssl, fast_timer_cb);
-    SSL_set_connect_state(p->ssl);
     return 0;
 }
 
 /* Runs the handshake; returns 1 when both sides finished. */
-static int run_handshake(struct pair *p, unsigned max_rounds)
+static int run_handshake(struct tl_pair *p, unsigned max_rounds)
 {
     for (unsigned r = 0; r < max_rounds; r++) {
         int rc = SSL_do_handshake(p->ssl);
         pump_client_to_server(p);
-        if (rc == 1 && p->server_established)
+        if (rc == 1 && p->established)
             return 1;
         if (rc <= 0) {
             int e = SSL_get_error(p->ssl, rc);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
                 return 0;
         }
-        if (p->server_failed)
+        if (p->failed)
             return 0;
     }
     return 0;
@@ -325,7 +160,7 @@ static struct hs_creds *psk_creds(void)
 }
 
 /* Application data both ways after the handshake. */
-static void exchange_app_data(struct pair *p)
+static void exchange_app_data(struct tl_pair *p)
 {
     const char *c_msg = "ping from client";
     const char *s_msg = "pong from server";
@@ -341,14 +176,14 @@ static void exchange_app_data(struct pair *p)
 
     CU_ASSERT_EQUAL(
         hs_seal_app(p->hs, (const uint8_t *)s_msg, strlen(s_msg), rec, sizeof(rec), &rec_len), 0);
-    dq_push(&p->s2c, rec, rec_len);
+    dq_push(&p->to_cli, rec, rec_len);
     int n = SSL_read(p->ssl, buf, sizeof(buf));
     CU_ASSERT_EQUAL(n, (int)strlen(s_msg));
     if (n > 0)
         CU_ASSERT(memcmp(buf, s_msg, (size_t)n) == 0);
 }
 
-static void check_keys(struct pair *p, uint16_t suite)
+static void check_keys(struct tl_pair *p, uint16_t suite)
 {
     const struct hs_keys *k = hs_keys(p->hs);
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
@@ -366,15 +201,15 @@ static void check_keys(struct pair *p, uint16_t suite)
 static void run_psk_suite(uint16_t suite, const char *ossl_name)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     char list[128];
 
     hs_params_default(&params);
     snprintf(list, sizeof(list), "%s:@SECLEVEL=0", ossl_name);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    CU_ASSERT_EQUAL(p.hvr_sent, 1);
-    if (p.server_established) {
+    CU_ASSERT_EQUAL(p.n_hvr, 1);
+    if (p.established) {
         check_keys(&p, suite);
         exchange_app_data(&p);
         CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->peer_identity, psk_identity);
@@ -432,7 +267,7 @@ static void test_psk_wire_maxima(void)
     g_cli_identity = id;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct hs_params params;
-        struct pair p;
+        struct tl_pair p;
         char list[128];
         struct hs_creds *c = hs_creds_new();
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
@@ -441,7 +276,7 @@ static void test_psk_wire_maxima(void)
         snprintf(list, sizeof(list), "%s:@SECLEVEL=0", cases[i].ossl);
         CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, c), 0);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-        if (p.server_established) {
+        if (p.established) {
             check_keys(&p, cases[i].suite);
             exchange_app_data(&p);
             CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->peer_identity, id);
@@ -455,92 +290,66 @@ static void test_psk_wire_maxima(void)
 
 /* ---- certificates generated at test time -------------------------------- */
 /* The curve of make_pki's EC keys (suite_init sets P-384 for "ec384"). */
-static const char *pki_curve = "P-256";
+static enum tl_key_type pki_ec = TL_KEY_EC_P256;
 
-static EVP_PKEY *gen_key(bool rsa)
+/* A certificate of the test PKIs: O=dtlsgw test, valid for a day. */
+static int gen_cred(struct tl_cred *out, const char *cn, bool rsa, const struct tl_cred *issuer,
+                    bool ca, long serial)
 {
-    return rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-               : EVP_PKEY_Q_keygen(NULL, NULL, "EC", pki_curve);
-}
-
-static X509 *gen_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
-                      long serial)
-{
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"dtlsgw test", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e =
-        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
-                            ca ? "critical,keyCertSign,cRLSign"
-                               : "critical,digitalSignature,keyEncipherment");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    X509_sign(x, issuer_key, EVP_sha256());
-    return x;
+    const struct tl_cert_opts o = {
+        .cn = cn,
+        .org = "dtlsgw test",
+        .serial = serial,
+        .not_before_s = -3600,
+        .not_after_s = 86400,
+        .kind = ca ? TL_CERT_CA : TL_CERT_LEAF,
+        .key_usage = ca ? NULL : "critical,digitalSignature,keyEncipherment",
+    };
+    return tl_cred_mint(out, rsa ? TL_KEY_RSA_2048 : pki_ec, &o, issuer);
 }
 
 /* Writes <tmpdir>/<prefix>-chain.pem (leaf + n_inter intermediates),
- * <prefix>-key.pem and <prefix>-ca.pem (root). */
-static void make_pki(const char *prefix, bool rsa, unsigned n_inter)
+ * <prefix>-key.pem and <prefix>-ca.pem (root).  0, or -1 (the suite's
+ * set-up then fails). */
+static int make_pki(const char *prefix, bool rsa, unsigned n_inter)
 {
     char path[512];
-    EVP_PKEY *root_key = gen_key(rsa);
+    struct tl_cred root = {0}, inter[8] = {{0}}, leaf = {0};
     char root_cn[64];
+    int rc = 0;
     snprintf(root_cn, sizeof(root_cn), "%s root", prefix); /* a name per PKI */
-    X509 *root = gen_cert(root_cn, root_key, NULL, root_key, true, 1);
-    EVP_PKEY *keys[8];
-    X509 *certs[8];
-    X509 *issuer = root;
-    EVP_PKEY *issuer_key = root_key;
-    for (unsigned i = 0; i < n_inter; i++) {
+    rc |= gen_cred(&root, root_cn, rsa, NULL, true, 1);
+    const struct tl_cred *issuer = &root;
+    for (unsigned i = 0; i < n_inter && rc == 0; i++) {
         char cn[32];
         snprintf(cn, sizeof(cn), "intermediate %u", i);
-        keys[i] = gen_key(rsa);
-        certs[i] = gen_cert(cn, keys[i], issuer, issuer_key, true, 10 + i);
-        issuer = certs[i];
-        issuer_key = keys[i];
+        rc |= gen_cred(&inter[i], cn, rsa, issuer, true, 10 + i);
+        issuer = &inter[i];
     }
-    EVP_PKEY *leaf_key = gen_key(rsa);
     char leaf_cn[64];
     snprintf(leaf_cn, sizeof(leaf_cn), "%s leaf", prefix);
-    X509 *leaf = gen_cert(leaf_cn, leaf_key, issuer, issuer_key, false, 100);
+    if (rc == 0)
+        rc |= gen_cred(&leaf, leaf_cn, rsa, issuer, false, 100);
+    if (rc != 0)
+        goto out;
 
-    snprintf(path, sizeof(path), "%s/%s-chain.pem", tmpdir, prefix);
-    FILE *f = fopen(path, "w");
-    PEM_write_X509(f, leaf);
+    X509 *chain[9];
+    unsigned n = 0;
+    chain[n++] = leaf.cert;
     for (unsigned i = n_inter; i-- > 0;)
-        PEM_write_X509(f, certs[i]);
-    fclose(f);
+        chain[n++] = inter[i].cert;
+    snprintf(path, sizeof(path), "%s/%s-chain.pem", tmpdir, prefix);
+    rc |= tl_pem_write_certs(path, chain, n);
     snprintf(path, sizeof(path), "%s/%s-key.pem", tmpdir, prefix);
-    f = fopen(path, "w");
-    PEM_write_PrivateKey(f, leaf_key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
+    rc |= tl_pem_write_key(path, leaf.key);
     snprintf(path, sizeof(path), "%s/%s-ca.pem", tmpdir, prefix);
-    f = fopen(path, "w");
-    PEM_write_X509(f, root);
-    fclose(f);
-
-    X509_free(leaf);
-    EVP_PKEY_free(leaf_key);
-    for (unsigned i = 0; i < n_inter; i++) {
-        X509_free(certs[i]);
-        EVP_PKEY_free(keys[i]);
-    }
-    X509_free(root);
-    EVP_PKEY_free(root_key);
+    rc |= tl_cred_write(&root, path, NULL);
+out:
+    tl_cred_free(&leaf);
+    for (unsigned i = 0; i < n_inter; i++)
+        tl_cred_free(&inter[i]);
+    tl_cred_free(&root);
+    return rc;
 }
 
 static const char *tpath(const char *name)
@@ -557,14 +366,14 @@ static int suite_init(void)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/dtlsgw-test-engine-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
-    make_pki("ec", false, 1);
-    make_pki("rsa", true, 1);
-    make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
-    make_pki("client", false, 1); /* client certificate PKI */
-    pki_curve = "P-384";
-    make_pki("ec384", false, 1); /* the P-384 slot */
-    pki_curve = "P-256";
-    return 0;
+    int rc = make_pki("ec", false, 1);
+    rc |= make_pki("rsa", true, 1);
+    rc |= make_pki("big", true, 4);     /* multi-KB chain for MTU 576 */
+    rc |= make_pki("client", false, 1); /* client certificate PKI */
+    pki_ec = TL_KEY_EC_P384;
+    rc |= make_pki("ec384", false, 1); /* the P-384 slot */
+    pki_ec = TL_KEY_EC_P256;
+    return rc != 0;
 }
 
 static int suite_clean(void)
@@ -585,14 +394,14 @@ static struct hs_creds *cert_creds(void)
 static void run_cert_suite(uint16_t suite, const char *ossl_name)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     char list[128];
 
     hs_params_default(&params);
     snprintf(list, sizeof(list), "%s:@SECLEVEL=0", ossl_name);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, list, &params, cert_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established) {
+    if (p.established) {
         check_keys(&p, suite);
         exchange_app_data(&p);
         /* The client saw our leaf. */
@@ -640,16 +449,16 @@ static void test_rsa_chacha20(void)
 static void test_cookie_hvr_and_rotation(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     uint8_t hvr[512], *ch1, *ch2;
     size_t ch1_len = 0, ch2_len = 0, hvr_len = 0;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
-    ch1 = dq_pop(&p.c2s, &ch1_len);
+    ch1 = dq_pop(&p.to_srv, &ch1_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch1);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* RFC 6347 §4.2.1: HVR record seq = ClientHello record seq; versions
      * 0xfeff; message_seq echoes; never larger than the ClientHello. */
@@ -665,31 +474,31 @@ static void test_cookie_hvr_and_rotation(void)
     CU_ASSERT_EQUAL(hvr[27], 32);
     CU_ASSERT_EQUAL(hvr_len, 28 + 32);
     /* A datagram too small for the HVR is dropped. */
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, 40, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch1, 40, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch1, ch1_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
-    dq_push(&p.s2c, hvr, hvr_len);
+    dq_push(&p.to_cli, hvr, hvr_len);
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
-    ch2 = dq_pop(&p.c2s, &ch2_len);
+    ch2 = dq_pop(&p.to_srv, &ch2_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch2);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_VALID);
     /* Bound to the transport address. */
     struct hs_peer other = p.peer;
     other.port++;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     other = p.peer;
     other.addr[3]++;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &other, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Tampered cookie byte. */
     uint8_t *bad = malloc(ch2_len);
     memcpy(bad, ch2, ch2_len);
     size_t cookie_off = 13 + 12 + 2 + 32 + 1 + bad[13 + 12 + 2 + 32] + 1;
     bad[cookie_off + 3] ^= 1;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, bad, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Only the first fragment is needed: cut the datagram right after the
      * cookie and fix the lengths (fragment_length and record length). */
@@ -701,25 +510,25 @@ static void test_cookie_hvr_and_rotation(void)
     bad[13 + 11] = (uint8_t)frag_len;
     bad[11] = (uint8_t)((cut - 13) >> 8);
     bad[12] = (uint8_t)(cut - 13);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, bad, cut, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_VALID);
     /* One byte short of the cookie: not enough to check -> drop. */
     bad[13 + 11] = (uint8_t)(frag_len - 1);
     bad[12] = (uint8_t)(cut - 14);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, bad, cut - 1, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, bad, cut - 1, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     free(bad);
     /* Rotation: previous secret still accepted, the one before is not. */
-    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.ctx), 0);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_VALID);
-    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.sctx), 0);
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_ctx_rotate_cookie_secret(p.ctx), 0);
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, ch2, ch2_len, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_SEND_HVR);
     /* Not a ClientHello: drop. */
     uint8_t junk[64] = {23, 0xfe, 0xfd};
     junk[12] = 40;
-    CU_ASSERT_EQUAL(hs_cookie_check(p.sctx, &p.peer, junk, 53, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(p.ctx, &p.peer, junk, 53, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     free(ch1);
     free(ch2);
@@ -730,7 +539,7 @@ static void test_cookie_hvr_and_rotation(void)
 static void test_retransmit_on_timeout(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
 
     hs_params_default(&params);
@@ -740,22 +549,22 @@ static void test_retransmit_on_timeout(void)
     p.drop_server = 100;
     run_handshake(&p, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
-    CU_ASSERT(p.server_dgrams >= 1);
+    CU_ASSERT(p.n_server_dgrams >= 1);
     p.drop_server = 0;
     /* Not yet due. */
-    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now + 999, &out), 0);
+    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now_ms + 999, &out), 0);
     CU_ASSERT_EQUAL(out.n_dgrams, 0);
-    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 1000);
-    p.now += 1000;
-    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now, &out), 0);
+    CU_ASSERT_EQUAL(out.next_timer_ms, p.now_ms + 1000);
+    p.now_ms += 1000;
+    CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now_ms, &out), 0);
     CU_ASSERT(out.n_dgrams >= 1);
-    CU_ASSERT_EQUAL(out.next_timer_ms, p.now + 2000); /* doubled */
+    CU_ASSERT_EQUAL(out.next_timer_ms, p.now_ms + 2000); /* doubled */
     push_out(&p, &out);
     CU_ASSERT_EQUAL(hs_get_stats(p.hs)->retransmits, 1);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established) {
+    if (p.established) {
         /* No timer after the final flight. */
-        CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now + 100000, &out), 0);
+        CU_ASSERT_EQUAL(hs_timeout(p.hs, p.now_ms + 100000, &out), 0);
         CU_ASSERT_EQUAL(out.n_dgrams, 0);
         exchange_app_data(&p);
     }
@@ -765,7 +574,7 @@ static void test_retransmit_on_timeout(void)
 static void test_timeout_gives_up(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
     unsigned resent = 0;
 
@@ -778,7 +587,7 @@ static void test_timeout_gives_up(void)
     p.drop_server = 1000;
     run_handshake(&p, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
-    uint64_t t = p.now;
+    uint64_t t = p.now_ms;
     int rc = 0;
     uint64_t expect_delay = 1000;
     for (unsigned i = 0; i < 20; i++) {
@@ -806,7 +615,7 @@ static void test_timeout_gives_up(void)
 static void test_deadline_despite_peer_retransmits(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
 
     hs_params_default(&params);
@@ -817,13 +626,13 @@ static void test_deadline_despite_peer_retransmits(void)
     /* ClientHello -> HelloVerifyRequest, ClientHello with the cookie: kept. */
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
     pump_client_to_server(&p);
-    CU_ASSERT_EQUAL_FATAL(p.hvr_sent, 1);
+    CU_ASSERT_EQUAL_FATAL(p.n_hvr, 1);
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
     size_t ch_len = 0;
-    uint8_t *ch = dq_pop(&p.c2s, &ch_len);
+    uint8_t *ch = dq_pop(&p.to_srv, &ch_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch);
-    dq_clear(&p.c2s);
-    uint64_t start = p.now;
+    tl_dq_clear(&p.to_srv);
+    uint64_t start = p.now_ms;
     server_rx(&p, ch, ch_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
     uint64_t deadline = start + params.handshake_deadline_ms;
@@ -869,7 +678,7 @@ static void test_deadline_despite_peer_retransmits(void)
 static void test_retransmit_on_repeated_client_flight(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
@@ -881,9 +690,9 @@ static void test_retransmit_on_repeated_client_flight(void)
      * with flight 2 again (RFC 6347 §4.2.4). */
     usleep(30000);
     CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0);
-    unsigned before = p.server_dgrams;
+    unsigned before = p.n_server_dgrams;
     pump_client_to_server(&p);
-    CU_ASSERT(p.server_dgrams > before);
+    CU_ASSERT(p.n_server_dgrams > before);
     CU_ASSERT_EQUAL(hs_get_stats(p.hs)->retransmits, 1);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
     pair_free(&p);
@@ -892,36 +701,36 @@ static void test_retransmit_on_repeated_client_flight(void)
 static void test_resend_final_flight(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
                           0);
     /* Run until the server is established, losing its final flight. */
-    for (unsigned r = 0; r < 10 && !p.server_established; r++) {
+    for (unsigned r = 0; r < 10 && !p.established; r++) {
         SSL_do_handshake(p.ssl);
         size_t len = 0;
         uint8_t *d;
-        while ((d = dq_pop(&p.c2s, &len))) {
-            unsigned before = p.server_dgrams;
+        while ((d = dq_pop(&p.to_srv, &len))) {
+            unsigned before = p.n_server_dgrams;
             server_rx(&p, d, len);
             free(d);
-            if (p.server_established) {
+            if (p.established) {
                 /* drop what this input produced: the final flight */
-                while (p.s2c.n > 0 && p.server_dgrams > before) {
+                while (p.to_cli.n > 0 && p.n_server_dgrams > before) {
                     size_t l;
-                    free(dq_pop(&p.s2c, &l));
+                    free(dq_pop(&p.to_cli, &l));
                     before++;
                 }
             }
         }
     }
-    CU_ASSERT_FATAL(p.server_established);
+    CU_ASSERT_FATAL(p.established);
     CU_ASSERT(SSL_is_init_finished(p.ssl) == 0);
     uint64_t seq_next = hs_keys(p.hs)->server_write_seq_next;
     usleep(30000);
     CU_ASSERT(DTLSv1_handle_timeout(p.ssl) >= 0); /* client repeats its flight */
-    unsigned c2s_dgrams = p.c2s.n;
+    unsigned c2s_dgrams = p.to_srv.n;
     pump_client_to_server(&p);
     /* One resend for the whole repeated flight, however many datagrams. */
     CU_ASSERT(c2s_dgrams >= 1);
@@ -938,13 +747,13 @@ static void test_resend_final_flight(void)
 
 /* Pops every queued client datagram and splits it into single records
  * (malloc'd copies, at most SPLIT_MAX_RECORDS); returns their number. */
-static unsigned split_client_records(struct pair *p, uint8_t *recs[SPLIT_MAX_RECORDS],
+static unsigned split_client_records(struct tl_pair *p, uint8_t *recs[SPLIT_MAX_RECORDS],
                                      size_t lens[SPLIT_MAX_RECORDS])
 {
     unsigned n = 0;
     size_t len = 0;
     uint8_t *d;
-    while ((d = dq_pop(&p->c2s, &len))) {
+    while ((d = dq_pop(&p->to_srv, &len))) {
         size_t off = 0;
         while (off + 13 <= len && n < SPLIT_MAX_RECORDS) {
             size_t rl = 13 + (size_t)(d[off + 11] << 8 | d[off + 12]);
@@ -962,7 +771,7 @@ static unsigned split_client_records(struct pair *p, uint8_t *recs[SPLIT_MAX_REC
 
 /* Splits every queued client datagram into single records and delivers
  * epoch-1 records before the ChangeCipherSpec (reordering). */
-static void pump_reordered(struct pair *p)
+static void pump_reordered(struct tl_pair *p)
 {
     uint8_t *recs[SPLIT_MAX_RECORDS];
     size_t lens[SPLIT_MAX_RECORDS];
@@ -980,16 +789,16 @@ static void pump_reordered(struct pair *p)
 static void test_finished_before_ccs(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
-    for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
+    for (unsigned r = 0; r < 10 && !p.established && !p.failed; r++) {
         SSL_do_handshake(p.ssl);
         pump_reordered(&p);
     }
-    CU_ASSERT(p.server_established);
-    CU_ASSERT_FALSE(p.server_failed);
+    CU_ASSERT(p.established);
+    CU_ASSERT_FALSE(p.failed);
     CU_ASSERT_EQUAL(run_handshake(&p, 5), 1);
     pair_free(&p);
 }
@@ -998,14 +807,14 @@ static void test_finished_before_ccs(void)
 static void test_unknown_psk_identity(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     SSL_set_ex_data(p.ssl, 0, (void *)"nobody");
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT(p.server_failed);
-    CU_ASSERT_EQUAL(p.server_alert, 115); /* unknown_psk_identity */
+    CU_ASSERT(p.failed);
+    CU_ASSERT_EQUAL(p.alert, 115); /* unknown_psk_identity */
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_UNKNOWN_PSK);
     /* The client got the fatal alert. */
     SSL_do_handshake(p.ssl);
@@ -1023,7 +832,7 @@ static void test_unknown_psk_identity(void)
 static void test_wrong_psk_key(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     static const uint8_t wrong[16] = {0xde, 0xad};
 
     hs_params_default(&params);
@@ -1038,7 +847,7 @@ static void test_wrong_psk_key(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
     CU_ASSERT(hs_get_stats(p.hs)->bad_mac >= 1);
     struct hs_out out;
-    uint64_t t = p.now;
+    uint64_t t = p.now_ms;
     for (unsigned i = 0; i < 40; i++) {
         t += 60000;
         (void)hs_timeout(p.hs, t, &out);
@@ -1055,7 +864,7 @@ static void test_wrong_psk_key(void)
 static void test_ems_preferred(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_FALSE(params.require_ems);
@@ -1064,7 +873,7 @@ static void test_ems_preferred(void)
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
     CU_ASSERT(hs_keys(p.hs) != NULL && !hs_keys(p.hs)->ems);
-    if (p.server_established)
+    if (p.established)
         exchange_app_data(&p);
     pair_free(&p);
     ERR_clear_error();
@@ -1074,7 +883,7 @@ static void test_ems_preferred(void)
                           0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
     CU_ASSERT(hs_keys(p.hs) != NULL && hs_keys(p.hs)->ems);
-    if (p.server_established)
+    if (p.established)
         exchange_app_data(&p);
     pair_free(&p);
 
@@ -1084,7 +893,7 @@ static void test_ems_preferred(void)
                           0);
     SSL_set_options(p.ssl, SSL_OP_NO_EXTENDED_MASTER_SECRET);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 40); /* handshake_failure */
+    CU_ASSERT_EQUAL(p.alert, 40); /* handshake_failure */
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_EMS);
     pair_free(&p);
     ERR_clear_error();
@@ -1093,13 +902,13 @@ static void test_ems_preferred(void)
 static void test_no_common_suite(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     /* Certificate suite offered, but only PSK credentials configured. */
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 40);
+    CU_ASSERT_EQUAL(p.alert, 40);
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_SHARED_SUITE);
     char facts[160];
     printf("\n    no common suite: %s; client offered %s ",
@@ -1114,7 +923,7 @@ static void test_no_common_suite(void)
 static void test_dtls10_client(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ALL:@SECLEVEL=0", &params, psk_creds()), 0);
@@ -1122,7 +931,7 @@ static void test_dtls10_client(void)
     SSL_set_max_proto_version(p.ssl, DTLS1_VERSION);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT(p.hs != NULL);
-    CU_ASSERT_EQUAL(p.server_alert, 70);
+    CU_ASSERT_EQUAL(p.alert, 70);
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_VERSION);
     pair_free(&p);
     ERR_clear_error();
@@ -1131,14 +940,14 @@ static void test_dtls10_client(void)
 static void test_insufficient_security(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     hs_params_default(&params);
     params.suites[0] = HS_PSK_AES128_GCM;
     params.n_suites = 1;
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 71); /* insufficient_security */
+    CU_ASSERT_EQUAL(p.alert, 71); /* insufficient_security */
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_INSUFFICIENT);
     pair_free(&p);
     ERR_clear_error();
@@ -1147,7 +956,7 @@ static void test_insufficient_security(void)
 static void test_bad_mac_dropped_then_limit(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
 
     hs_params_default(&params);
@@ -1158,17 +967,17 @@ static void test_bad_mac_dropped_then_limit(void)
     const char *msg = "tamper me";
     SSL_write(p.ssl, msg, (int)strlen(msg));
     size_t len = 0;
-    uint8_t *d = dq_pop(&p.c2s, &len);
+    uint8_t *d = dq_pop(&p.to_srv, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     d[len - 1] ^= 0x80; /* tag */
     for (unsigned i = 0; i < 2; i++) {
-        CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+        CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now_ms, &out), 0);
         CU_ASSERT_EQUAL(out.n_app, 0);
         CU_ASSERT_EQUAL(out.n_dgrams, 0);
         CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
     }
     CU_ASSERT_EQUAL(hs_get_stats(p.hs)->bad_mac, 2);
-    CU_ASSERT(hs_input(p.hs, d, len, p.now, &out) < 0);
+    CU_ASSERT(hs_input(p.hs, d, len, p.now_ms, &out) < 0);
     CU_ASSERT_EQUAL(out.event, HS_EV_FAILED);
     CU_ASSERT_EQUAL(out.alert, 20); /* bad_record_mac */
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
@@ -1179,7 +988,7 @@ static void test_bad_mac_dropped_then_limit(void)
 static void test_close_notify(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
 
     hs_params_default(&params);
@@ -1187,9 +996,9 @@ static void test_close_notify(void)
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
     size_t len = 0;
-    uint8_t *d = dq_pop(&p.c2s, &len);
+    uint8_t *d = dq_pop(&p.to_srv, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now_ms, &out), 0);
     free(d);
     CU_ASSERT_EQUAL(out.event, HS_EV_CLOSED);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
@@ -1224,7 +1033,7 @@ static uint64_t rec_seq(const uint8_t *rec)
 static void test_engine_write_range(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
     uint8_t rec[256];
     size_t rec_len = 0;
@@ -1249,9 +1058,9 @@ static void test_engine_write_range(void)
     /* The close_notify answer has no number left: not sent, counted. */
     CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
     size_t len = 0;
-    uint8_t *d = dq_pop(&p.c2s, &len);
+    uint8_t *d = dq_pop(&p.to_srv, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now_ms, &out), 0);
     free(d);
     CU_ASSERT_EQUAL(out.event, HS_EV_CLOSED);
     CU_ASSERT_EQUAL(out.n_dgrams, 0);
@@ -1276,7 +1085,7 @@ static void test_engine_write_range(void)
 static void test_wipe_installed_keys(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     static const uint8_t zero[CR_AEAD_KEY_MAX_LEN];
 
     hs_params_default(&params);
@@ -1300,7 +1109,7 @@ static void test_wipe_installed_keys(void)
 static void test_renegotiation_refused(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_out out;
 
     hs_params_default(&params);
@@ -1310,11 +1119,11 @@ static void test_renegotiation_refused(void)
     CU_ASSERT_EQUAL(SSL_renegotiate(p.ssl), 1);
     SSL_do_handshake(p.ssl);
     size_t len = 0;
-    uint8_t *d = dq_pop(&p.c2s, &len);
+    uint8_t *d = dq_pop(&p.to_srv, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     CU_ASSERT_EQUAL(d[3], 0);
     CU_ASSERT_EQUAL(d[4], 1); /* epoch 1 ClientHello */
-    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now, &out), 0);
+    CU_ASSERT_EQUAL(hs_input(p.hs, d, len, p.now_ms, &out), 0);
     free(d);
     CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
@@ -1338,7 +1147,7 @@ static void test_renegotiation_refused(void)
 static void test_mtu_576_big_chain(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_creds *c = hs_creds_new();
 
     CU_ASSERT_EQUAL(hs_creds_load_cert(c, tpath("big-chain.pem"), tpath("big-key.pem")), 0);
@@ -1346,20 +1155,20 @@ static void test_mtu_576_big_chain(void)
     params.mtu_bytes = 576;
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params, c), 0);
     CU_ASSERT_EQUAL(run_handshake(&p, 30), 1);
-    CU_ASSERT(p.server_max_dgram <= 576);
-    CU_ASSERT(p.server_dgrams >= 8); /* > 4 KB of flight 2 */
+    CU_ASSERT(p.max_server_dgram <= 576);
+    CU_ASSERT(p.n_server_dgrams >= 8); /* > 4 KB of flight 2 */
     STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p.ssl);
     CU_ASSERT_PTR_NOT_NULL(chain);
     if (chain)
         CU_ASSERT_EQUAL(sk_X509_num(chain), 5);
-    if (p.server_established)
+    if (p.established)
         exchange_app_data(&p);
     pair_free(&p);
 }
 
 /* An ECDHE-ECDSA pair whose server trusts ca_file for client certificates
  * (mode), the client with the "client leaf" chain when client_has_cert. */
-static void client_auth_pair(struct pair *p, const char *ca_file, enum hs_client_auth mode,
+static void client_auth_pair(struct tl_pair *p, const char *ca_file, enum hs_client_auth mode,
                              bool client_has_cert)
 {
     struct hs_params params;
@@ -1378,10 +1187,10 @@ static void client_auth_pair(struct pair *p, const char *ca_file, enum hs_client
 
 static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, bool expect_ok)
 {
-    struct pair p;
+    struct tl_pair p;
     client_auth_pair(&p, "client-ca.pem", mode, client_has_cert);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), expect_ok ? 1 : 0);
-    if (expect_ok && p.server_established) {
+    if (expect_ok && p.established) {
         const struct hs_keys *k = hs_keys(p.hs);
         if (client_has_cert) {
             CU_ASSERT_PTR_NOT_NULL(strstr(k->peer_identity, "CN=client leaf"));
@@ -1391,7 +1200,7 @@ static void client_auth_case(enum hs_client_auth mode, bool client_has_cert, boo
         exchange_app_data(&p);
     }
     if (!expect_ok)
-        CU_ASSERT_EQUAL(p.server_alert, 40);
+        CU_ASSERT_EQUAL(p.alert, 40);
     pair_free(&p);
     ERR_clear_error();
 }
@@ -1412,11 +1221,11 @@ static void test_client_auth_optional(void)
 
 static void test_client_auth_untrusted(void)
 {
-    struct pair p;
+    struct tl_pair p;
     /* CA of another PKI: the client chain does not verify. */
     client_auth_pair(&p, "ec-ca.pem", HS_CLIENT_AUTH_REQUIRE, true);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
-    CU_ASSERT_EQUAL(p.server_alert, 42); /* bad_certificate */
+    CU_ASSERT_EQUAL(p.alert, 42); /* bad_certificate */
     CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_BAD_CLIENT_CERT);
     pair_free(&p);
     ERR_clear_error();
@@ -1427,13 +1236,13 @@ static void test_groups(void)
     static const char *const groups[] = {"X25519", "P-256", "P-384", "P-384:P-521"};
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
         struct hs_params params;
-        struct pair p;
+        struct tl_pair p;
         hs_params_default(&params);
         CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-RSA-AES128-GCM-SHA256", &params, cert_creds()),
                               0);
         CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, groups[i]), 1);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-        if (p.server_established)
+        if (p.established)
             exchange_app_data(&p);
         pair_free(&p);
     }
@@ -1446,14 +1255,14 @@ static void test_groups(void)
         {"X25519:P-256", 1}, {"P-384:P-256", 1}, {"X25519", 0}, {"P-384:P-521", 0}, {"P-521", 0}};
     for (size_t i = 0; i < sizeof(ec_cases) / sizeof(ec_cases[0]); i++) {
         struct hs_params params;
-        struct pair p;
+        struct tl_pair p;
         hs_params_default(&params);
         CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, cert_creds()),
                               0);
         CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, ec_cases[i].groups), 1);
         CU_ASSERT_EQUAL(run_handshake(&p, 20), ec_cases[i].ok);
         if (!ec_cases[i].ok) {
-            CU_ASSERT_EQUAL(p.server_alert, 40);
+            CU_ASSERT_EQUAL(p.alert, 40);
             CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_SHARED_GROUP);
         }
         pair_free(&p);
@@ -1487,7 +1296,7 @@ static void multi_cert_case(const char *cipher, const char *groups, const char *
                             const char *want_cn, int want_md_nid)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     char list[128], cn[64];
 
     hs_params_default(&params);
@@ -1505,7 +1314,7 @@ static void multi_cert_case(const char *cipher, const char *groups, const char *
     int md = 0;
     CU_ASSERT_EQUAL(SSL_get_peer_signature_nid(p.ssl, &md), 1);
     CU_ASSERT_EQUAL(md, want_md_nid);
-    if (p.server_established)
+    if (p.established)
         exchange_app_data(&p);
     pair_free(&p);
     ERR_clear_error();
@@ -1866,7 +1675,7 @@ static void test_cert_request_ca_names(void)
 
     /* A real client sees the same names. */
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     hs_params_default(&params);
     params.client_auth = HS_CLIENT_AUTH_OPTIONAL;
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, c), 0);
@@ -1885,7 +1694,7 @@ static void test_cert_request_ca_names(void)
 static void test_server_preference(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
 
     /* Client offers several; default order picks GCM before CCM-8. */
     hs_params_default(&params);
@@ -1893,7 +1702,7 @@ static void test_server_preference(void)
         pair_init(&p, "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
         0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established)
+    if (p.established)
         CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_GCM);
     pair_free(&p);
     /* Configured order wins. */
@@ -1904,7 +1713,7 @@ static void test_server_preference(void)
         pair_init(&p, "PSK-AES128-GCM-SHA256:PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()),
         0);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established)
+    if (p.established)
         CU_ASSERT_EQUAL(hs_keys(p.hs)->suite, HS_PSK_AES128_CCM8);
     pair_free(&p);
 }
@@ -1912,7 +1721,7 @@ static void test_server_preference(void)
 static void test_psk_hint_and_sni(void)
 {
     struct hs_params params;
-    struct pair p;
+    struct tl_pair p;
     struct hs_creds *c = psk_creds();
 
     CU_ASSERT_EQUAL(hs_creds_set_psk_hint(c, "gateway-hint"), 0);
@@ -1920,7 +1729,7 @@ static void test_psk_hint_and_sni(void)
     CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, c), 0);
     SSL_set_tlsext_host_name(p.ssl, "sensor.example");
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 1);
-    if (p.server_established) {
+    if (p.established) {
         CU_ASSERT_STRING_EQUAL(hs_keys(p.hs)->sni, "sensor.example");
         exchange_app_data(&p);
     }
@@ -1931,10 +1740,10 @@ static void test_psk_hint_and_sni(void)
  * datagram holding it lost once): the handshake still completes. */
 static void test_cert_verify_after_ccs(void)
 {
-    struct pair p;
+    struct tl_pair p;
     client_auth_pair(&p, "client-ca.pem", HS_CLIENT_AUTH_REQUIRE, true);
     unsigned moved = 0;
-    for (unsigned r = 0; r < 10 && !p.server_established && !p.server_failed; r++) {
+    for (unsigned r = 0; r < 10 && !p.established && !p.failed; r++) {
         SSL_do_handshake(p.ssl);
         uint8_t *recs[SPLIT_MAX_RECORDS];
         size_t lens[SPLIT_MAX_RECORDS];
@@ -1952,9 +1761,9 @@ static void test_cert_verify_after_ccs(void)
             free(recs[i]);
     }
     CU_ASSERT(moved >= 1);
-    CU_ASSERT(p.server_established);
+    CU_ASSERT(p.established);
     CU_ASSERT_EQUAL(run_handshake(&p, 5), 1);
-    if (p.server_established)
+    if (p.established)
         CU_ASSERT_PTR_NOT_NULL(strstr(hs_keys(p.hs)->peer_identity, "CN=client leaf"));
     pair_free(&p);
 }

@@ -31,6 +31,8 @@
 
 #include "dp_record.h"
 #include "hs.h"
+#include "tl_cert.h"
+#include "tl_pair.h"
 
 /* ---- alert descriptions (RFC 5246 §7.2, RFC 4279 §2, RFC 5746) ------- */
 #define AL_UNEXPECTED_MESSAGE   10
@@ -82,10 +84,12 @@ static void cnt_free(void *p, const char *f, int l)
 }
 static int counters_on;
 
-/* ---- datagram queue + BIO ---------------------------------------------- */
-#define DQ_MAX       128
-#define DQ_ON_FULL() CU_ASSERT_FATAL(!"datagram queue full")
-#include "dq_bio.h"
+/* ---- datagram queues: tests/lib/tl_dq.h ------------------------------- */
+static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
+{
+    if (tl_dq_push(q, p, len) != 0)
+        CU_ASSERT_FATAL(!"datagram queue full");
+}
 
 /* ---- test credentials -------------------------------------------------- */
 static char tmpdir[64];
@@ -97,43 +101,6 @@ static const char *PSK_ID = "client1";
 static const uint8_t PSK_KEY[16] = {0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x70, 0x81,
                                     0x92, 0xa3, 0xb4, 0xc5, 0xd6, 0xe7, 0xf8, 0x09};
 
-static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *cn, int is_ca,
-                       long serial)
-{
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-                                              is_ca ? "critical,CA:TRUE" : "CA:FALSE");
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    if (is_ca) {
-        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    X509_sign(x, signer, EVP_sha256());
-    return x;
-}
-
-static int write_pem_cert(const char *path, X509 *x)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    int ok = PEM_write_X509(f, x);
-    fclose(f);
-    return ok == 1 ? 0 : -1;
-}
-
 static int make_creds_files(void)
 {
     strcpy(tmpdir, "/tmp/dtlsgw-engbad.XXXXXX");
@@ -142,25 +109,23 @@ static int make_creds_files(void)
     snprintf(path_srv_chain, sizeof(path_srv_chain), "%s/srv.pem", tmpdir);
     snprintf(path_srv_key, sizeof(path_srv_key), "%s/srv.key", tmpdir);
     snprintf(path_ca, sizeof(path_ca), "%s/ca.pem", tmpdir);
-    ca_key = EVP_EC_gen("P-256");
-    EVP_PKEY *srv_key = EVP_EC_gen("P-256");
-    cli_key = EVP_EC_gen("P-256");
-    other_key = EVP_EC_gen("P-256");
-    if (!ca_key || !srv_key || !cli_key || !other_key)
-        return -1;
-    ca_cert = make_cert(ca_key, ca_key, NULL, "dtlsgw test CA", 1, 1);
-    X509 *srv_cert = make_cert(srv_key, ca_key, ca_cert, "gateway.test", 0, 2);
-    cli_cert = make_cert(cli_key, ca_key, ca_cert, "device-1", 0, 3);
+    struct tl_cred ca, srv, cli, other;
+    const struct tl_cert_opts ca_o = {.cn = "dtlsgw test CA", .kind = TL_CERT_CA, .serial = 1};
+    const struct tl_cert_opts srv_o = {.cn = "gateway.test", .kind = TL_CERT_LEAF, .serial = 2};
+    const struct tl_cert_opts cli_o = {.cn = "device-1", .kind = TL_CERT_LEAF, .serial = 3};
     /* Self-signed, not from our CA. */
-    other_cert = make_cert(other_key, other_key, NULL, "stranger", 0, 4);
-    int rc = write_pem_cert(path_srv_chain, srv_cert) | write_pem_cert(path_ca, ca_cert);
-    FILE *f = fopen(path_srv_key, "w");
-    if (!f || PEM_write_PrivateKey(f, srv_key, NULL, NULL, 0, NULL, NULL) != 1)
-        rc = -1;
-    if (f)
-        fclose(f);
-    X509_free(srv_cert);
-    EVP_PKEY_free(srv_key);
+    const struct tl_cert_opts other_o = {.cn = "stranger", .kind = TL_CERT_LEAF, .serial = 4};
+    if (tl_cred_mint(&ca, TL_KEY_EC_P256, &ca_o, NULL) != 0)
+        return -1;
+    if (tl_cred_mint(&srv, TL_KEY_EC_P256, &srv_o, &ca) != 0 ||
+        tl_cred_mint(&cli, TL_KEY_EC_P256, &cli_o, &ca) != 0 ||
+        tl_cred_mint(&other, TL_KEY_EC_P256, &other_o, NULL) != 0)
+        return -1;
+    ca_key = ca.key, ca_cert = ca.cert;
+    cli_key = cli.key, cli_cert = cli.cert;
+    other_key = other.key, other_cert = other.cert;
+    int rc = tl_cred_write(&srv, path_srv_chain, path_srv_key) | tl_cred_write(&ca, path_ca, NULL);
+    tl_cred_free(&srv);
     return rc;
 }
 
@@ -200,26 +165,14 @@ enum cli_kind {
 struct drv;
 typedef void (*flight_hook_fn)(struct drv *d, unsigned flight_no, void *arg);
 
+/* The client <-> engine pair (tests/lib/tl_pair.h) and this file's run
+ * loop state. */
 struct drv {
-    struct hs_ctx *ctx;
-    struct hs_creds *creds;
-    struct hs *hs;
-    struct hs_peer peer;
-    bool cookies;
-    SSL_CTX *cctx;
-    SSL *cli;
-    struct dq to_cli, to_srv;
-    uint64_t now_ms;
-    int last_rc;     /* last hs_input rc */
-    int failed;      /* engine said HS_EV_FAILED */
-    int established; /* engine said HS_EV_ESTABLISHED */
-    int alert;       /* alert of the failure, or -1 */
+    struct tl_pair t;
     int client_done;
     int client_error;
-    unsigned n_hvr, n_cookie_drop, n_inputs;
-    unsigned flights;       /* client flights seen */
-    uint64_t next_timer_ms; /* engine's last timer deadline */
-    uint16_t suite;         /* IANA id the client negotiated (after SH) */
+    unsigned flights; /* client flights seen */
+    uint16_t suite;   /* IANA id the client negotiated (after SH) */
     flight_hook_fn hook;
     void *hook_arg;
 };
@@ -251,111 +204,72 @@ static struct hs_ctx *g_ctx[2][3];
 static void drv_init(struct drv *d, enum cli_kind kind, bool cookies, enum hs_client_auth auth)
 {
     memset(d, 0, sizeof(*d));
-    d->alert = -1;
-    d->cookies = cookies;
     if (!g_creds)
         g_creds = make_creds();
     if (!g_ctx[cookies][auth])
         g_ctx[cookies][auth] = make_ctx(g_creds, cookies, auth);
-    d->creds = g_creds;
-    d->ctx = g_ctx[cookies][auth];
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d->ctx);
-    d->peer.family = 4;
-    d->peer.addr[0] = 192, d->peer.addr[1] = 0, d->peer.addr[2] = 2, d->peer.addr[3] = 7;
-    d->peer.port = 5684;
-    d->now_ms = 1000000;
+    tl_pair_init(&d->t, g_ctx[cookies][auth], 5684);
+    d->t.cookies = cookies;
+    d->t.creds = g_creds;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d->t.ctx);
 
     g_psk_identity = PSK_ID;
     g_psk_key = PSK_KEY;
     g_psk_key_len = sizeof(PSK_KEY);
-    d->cctx = SSL_CTX_new(DTLS_client_method());
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d->cctx);
-    SSL_CTX_set_min_proto_version(d->cctx, DTLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version(d->cctx, DTLS1_2_VERSION);
-    SSL_CTX_set_options(d->cctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_verify(d->cctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX *cctx = tl_pair_client_ctx();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cctx);
+    SSL_CTX_set_options(cctx, SSL_OP_NO_TICKET);
     if (kind == CLI_PSK) {
-        SSL_CTX_set_cipher_list(d->cctx, "PSK-AES128-CCM8");
-        SSL_CTX_set_psk_client_callback(d->cctx, client_psk_cb);
+        SSL_CTX_set_cipher_list(cctx, "PSK-AES128-CCM8");
+        SSL_CTX_set_psk_client_callback(cctx, client_psk_cb);
     } else {
-        SSL_CTX_set_cipher_list(d->cctx, "ECDHE-ECDSA-AES128-GCM-SHA256");
-        SSL_CTX_set1_groups_list(d->cctx, "X25519:P-256");
+        SSL_CTX_set_cipher_list(cctx, "ECDHE-ECDSA-AES128-GCM-SHA256");
+        SSL_CTX_set1_groups_list(cctx, "X25519:P-256");
         if (kind == CLI_ECDHE_CERT) {
-            SSL_CTX_use_certificate(d->cctx, cli_cert);
-            SSL_CTX_use_PrivateKey(d->cctx, cli_key);
+            SSL_CTX_use_certificate(cctx, cli_cert);
+            SSL_CTX_use_PrivateKey(cctx, cli_key);
         } else if (kind == CLI_ECDHE_OTHER_CERT) {
-            SSL_CTX_use_certificate(d->cctx, other_cert);
-            SSL_CTX_use_PrivateKey(d->cctx, other_key);
+            SSL_CTX_use_certificate(cctx, other_cert);
+            SSL_CTX_use_PrivateKey(cctx, other_key);
         }
     }
-    d->cli = SSL_new(d->cctx);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d->cli);
-    SSL_set_bio(d->cli, dq_bio(&d->to_cli), dq_bio(&d->to_srv));
-    SSL_set_options(d->cli, SSL_OP_NO_QUERY_MTU);
-    SSL_set_mtu(d->cli, 1400);
-    SSL_set_connect_state(d->cli);
+    CU_ASSERT_EQUAL_FATAL(tl_pair_client(&d->t, cctx, 1400), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d->t.ssl);
 }
 
 static void drv_free(struct drv *d)
 {
-    if (d->hs)
-        hs_free(d->hs);
-    SSL_free(d->cli);
-    SSL_CTX_free(d->cctx);
-    dq_clear(&d->to_cli);
-    dq_clear(&d->to_srv);
-}
-
-static void take_out(struct drv *d, const struct hs_out *out)
-{
-    for (unsigned i = 0; i < out->n_dgrams; i++) {
-        CU_ASSERT(out->dgrams[i].len <= HS_MTU_DEFAULT_BYTES);
-        dq_push(&d->to_cli, out->dgrams[i].data, out->dgrams[i].len);
-    }
-    d->next_timer_ms = out->next_timer_ms;
-    if (out->event == HS_EV_ESTABLISHED)
-        d->established = 1;
-    if (out->event == HS_EV_FAILED) {
-        d->failed = 1;
-        d->alert = out->alert;
-    }
+    tl_pair_free(&d->t);
 }
 
 /* Hands one datagram from the client to the server side. */
 static void srv_deliver(struct drv *d, const uint8_t *p, size_t len)
 {
     struct hs_out out;
-    if (d->failed)
+    size_t hvr_len = 0;
+    switch (tl_pair_deliver(&d->t, p, len, &out, &hvr_len)) {
+    case TL_PAIR_RX_SKIPPED:
         return;
-    if (!d->hs) {
-        if (d->cookies) {
-            uint8_t hvr[MAX_DGRAM];
-            size_t hvr_len = 0;
-            int v = hs_cookie_check(d->ctx, &d->peer, p, len, hvr, sizeof(hvr), &hvr_len);
-            if (v == HS_COOKIE_SEND_HVR) {
-                CU_ASSERT(hvr_len > 0 && hvr_len <= len);
-                dq_push(&d->to_cli, hvr, hvr_len);
-                d->n_hvr++;
-                return;
-            }
-            if (v != HS_COOKIE_VALID) {
-                CU_ASSERT_EQUAL(v, HS_COOKIE_DROP);
-                d->n_cookie_drop++;
-                return;
-            }
-        }
-        d->hs = hs_new(d->ctx, &d->peer, d->now_ms);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(d->hs);
+    case TL_PAIR_RX_HVR:
+        CU_ASSERT(hvr_len > 0 && hvr_len <= len);
+        CU_ASSERT_EQUAL(d->t.to_cli.n_full, 0);
+        return;
+    case TL_PAIR_RX_COOKIE_DROP:
+        CU_ASSERT_EQUAL(d->t.last_cookie, HS_COOKIE_DROP);
+        return;
+    case TL_PAIR_RX_NO_HS:
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d->t.hs);
+        return;
+    default:
+        break;
     }
-    memset(&out, 0, sizeof(out));
-    out.alert = -1;
-    d->last_rc = hs_input(d->hs, p, len, d->now_ms, &out);
-    d->n_inputs++;
-    take_out(d, &out);
-    if (d->last_rc < 0)
+    for (unsigned i = 0; i < out.n_dgrams; i++)
+        CU_ASSERT(out.dgrams[i].len <= HS_MTU_DEFAULT_BYTES);
+    CU_ASSERT_EQUAL(d->t.to_cli.n_full, 0);
+    if (d->t.last_rc < 0)
         CU_ASSERT_EQUAL(out.event, HS_EV_FAILED);
     if (out.event == HS_EV_FAILED)
-        CU_ASSERT(d->last_rc < 0);
+        CU_ASSERT(d->t.last_rc < 0);
 }
 
 static void client_step(struct drv *d)
@@ -363,15 +277,15 @@ static void client_step(struct drv *d)
     if (d->client_done || d->client_error)
         return;
     ERR_clear_error();
-    int r = SSL_do_handshake(d->cli);
+    int r = SSL_do_handshake(d->t.ssl);
     if (r == 1) {
         d->client_done = 1;
     } else {
-        int e = SSL_get_error(d->cli, r);
+        int e = SSL_get_error(d->t.ssl, r);
         if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
             d->client_error = 1;
     }
-    const SSL_CIPHER *c = SSL_get_current_cipher(d->cli);
+    const SSL_CIPHER *c = SSL_get_current_cipher(d->t.ssl);
     if (c)
         d->suite = (uint16_t)SSL_CIPHER_get_protocol_id(c);
 }
@@ -382,17 +296,17 @@ static void drv_run(struct drv *d)
     uint8_t buf[MAX_DGRAM];
     for (int round = 0; round < 40; round++) {
         client_step(d);
-        if (d->to_srv.n > 0) {
+        if (d->t.to_srv.n > 0) {
             d->flights++;
             if (d->hook)
                 d->hook(d, d->flights, d->hook_arg);
         }
-        if (d->to_srv.n == 0 && d->to_cli.n == 0)
+        if (d->t.to_srv.n == 0 && d->t.to_cli.n == 0)
             break;
         long n;
-        while ((n = dq_pop(&d->to_srv, buf, sizeof(buf))) >= 0)
+        while ((n = tl_dq_pop(&d->t.to_srv, buf, sizeof(buf))) >= 0)
             srv_deliver(d, buf, (size_t)n);
-        if (d->failed) {
+        if (d->t.failed) {
             /* The fatal alert reaches the client too. */
             client_step(d);
             break;
@@ -410,7 +324,7 @@ struct rec {
 };
 static struct rec recs_a[MAX_RECS];
 
-static unsigned flight_split(struct dq *q, struct rec *out)
+static unsigned flight_split(struct tl_dq *q, struct rec *out)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < q->n; i++) {
@@ -439,10 +353,10 @@ static size_t rec_encode(const struct rec *r, uint8_t *out)
 }
 
 /* Replaces the queue by the records, one datagram each, in the given order. */
-static void flight_set(struct dq *q, const struct rec *recs, const unsigned *order, unsigned n)
+static void flight_set(struct tl_dq *q, const struct rec *recs, const unsigned *order, unsigned n)
 {
     static uint8_t buf[MAX_DGRAM + 64];
-    dq_clear(q);
+    tl_dq_clear(q);
     for (unsigned i = 0; i < n; i++) {
         const struct rec *r = &recs[order ? order[i] : i];
         dq_push(q, buf, rec_encode(r, buf));
@@ -648,11 +562,11 @@ static void hook_reseal(struct drv *d, unsigned flight_no, void *arg)
     int *opened = arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int f = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
     CU_ASSERT_FATAL(f >= 0);
     struct ckeys k;
-    CU_ASSERT_FATAL(client_keys(d->cli, &k) == 0);
+    CU_ASSERT_FATAL(client_keys(d->t.ssl, &k) == 0);
     uint8_t pt[256];
     int len = open_rec(&k, &recs_a[f], pt);
     *opened = len;
@@ -660,25 +574,25 @@ static void hook_reseal(struct drv *d, unsigned flight_no, void *arg)
         return;
     CU_ASSERT_EQUAL(pt[0], HT_FINISHED);
     seal_rec(&k, DP_CT_HANDSHAKE, 1, recs_a[f].seq + 5, pt, (size_t)len, &recs_a[f]);
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 /* ---- assertions -------------------------------------------------------- */
 static void expect_alert(const struct drv *d, int a1, int a2, const char *what)
 {
-    int ok = d->failed && (d->alert == a1 || d->alert == a2) && !d->established;
+    int ok = d->t.failed && (d->t.alert == a1 || d->t.alert == a2) && !d->t.established;
     if (!ok)
-        printf("\n  %s: failed=%d alert=%d established=%d (want alert %d/%d)\n", what, d->failed,
-               d->alert, d->established, a1, a2);
+        printf("\n  %s: failed=%d alert=%d established=%d (want alert %d/%d)\n", what, d->t.failed,
+               d->t.alert, d->t.established, a1, a2);
     CU_ASSERT(ok);
 }
 
 static void expect_established(const struct drv *d, const char *what)
 {
-    int ok = d->established && d->client_done && !d->failed;
+    int ok = d->t.established && d->client_done && !d->t.failed;
     if (!ok)
-        printf("\n  %s: established=%d client_done=%d failed=%d alert=%d\n", what, d->established,
-               d->client_done, d->failed, d->alert);
+        printf("\n  %s: established=%d client_done=%d failed=%d alert=%d\n", what, d->t.established,
+               d->client_done, d->t.failed, d->t.alert);
     CU_ASSERT(ok);
 }
 
@@ -689,8 +603,8 @@ static void test_baseline_psk(void)
     drv_init(&d, CLI_PSK, true, HS_CLIENT_AUTH_NONE);
     drv_run(&d);
     expect_established(&d, "PSK baseline");
-    CU_ASSERT_EQUAL(d.n_hvr, 1);
-    const struct hs_keys *k = d.hs ? hs_keys(d.hs) : NULL;
+    CU_ASSERT_EQUAL(d.t.n_hvr, 1);
+    const struct hs_keys *k = d.t.hs ? hs_keys(d.t.hs) : NULL;
     CU_ASSERT_PTR_NOT_NULL(k);
     if (k) {
         CU_ASSERT_EQUAL(k->suite, HS_PSK_AES128_CCM8);
@@ -740,7 +654,7 @@ static void hook_epoch0_after_ccs(struct drv *d, unsigned flight_no, void *arg)
     (void)arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int ccs = find_type(recs_a, n, DP_CT_CHANGE_CIPHER_SPEC, 0);
     int fin = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
     CU_ASSERT_FATAL(ccs >= 0 && fin > ccs && n < MAX_RECS);
@@ -751,7 +665,7 @@ static void hook_epoch0_after_ccs(struct drv *d, unsigned flight_no, void *arg)
     rec_set_msg(&spoof, HT_FINISHED, finished_mseq(recs_a, n), bogus, sizeof(bogus));
     memmove(&recs_a[fin + 1], &recs_a[fin], (n - (unsigned)fin) * sizeof(recs_a[0]));
     recs_a[fin] = spoof;
-    flight_set(&d->to_srv, recs_a, NULL, n + 1);
+    flight_set(&d->t.to_srv, recs_a, NULL, n + 1);
 }
 
 static void test_epoch0_after_ccs(void)
@@ -763,7 +677,7 @@ static void test_epoch0_after_ccs(void)
         d.hook = hook_epoch0_after_ccs;
         drv_run(&d);
         expect_established(&d, "plaintext Finished between CCS and Finished");
-        CU_ASSERT(d.hs && hs_get_stats(d.hs)->dropped_records >= 1);
+        CU_ASSERT(d.t.hs && hs_get_stats(d.t.hs)->dropped_records >= 1);
         drv_free(&d);
     }
 }
@@ -782,19 +696,19 @@ static void test_ccs_before_client_hello(void)
     /* Not a ClientHello: the cookie check drops it, no state. */
     uint8_t hvr[256];
     size_t hvr_len = 0;
-    CU_ASSERT_EQUAL(hs_cookie_check(d.ctx, &d.peer, buf, n, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(d.t.ctx, &d.t.peer, buf, n, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     drv_free(&d);
 
     /* Cookies off: a handshake whose first datagram is a CCS. */
     drv_init(&d, CLI_PSK, false, HS_CLIENT_AUTH_NONE);
     srv_deliver(&d, buf, n);
-    CU_ASSERT(!d.established);
-    if (d.failed) {
+    CU_ASSERT(!d.t.established);
+    if (d.t.failed) {
         expect_alert(&d, AL_UNEXPECTED_MESSAGE, AL_UNEXPECTED_MESSAGE, "CCS first");
     } else {
         /* silently dropped: the real handshake then still works */
-        CU_ASSERT_EQUAL(d.to_cli.n, 0);
+        CU_ASSERT_EQUAL(d.t.to_cli.n, 0);
         drv_run(&d);
         expect_established(&d, "handshake after a dropped early CCS");
     }
@@ -808,14 +722,14 @@ static void hook_hvr_from_client(struct drv *d, unsigned flight_no, void *arg)
         return;
     /* Client sends a HelloVerifyRequest-style message (a server message)
      * as the first message of its second flight. */
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_KEY_EXCHANGE);
     CU_ASSERT_FATAL(i >= 0);
     uint16_t mseq = (uint16_t)((recs_a[i].body[4] << 8) | recs_a[i].body[5]);
     static const uint8_t hvr_body[] = {0xfe, 0xfd, 16, 1,  2,  3,  4,  5,  6, 7,
                                        8,    9,    10, 11, 12, 13, 14, 15, 16};
     rec_set_msg(&recs_a[i], HT_HELLO_VERIFY_REQUEST, mseq, hvr_body, sizeof(hvr_body));
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 static void test_hvr_from_client(void)
@@ -829,7 +743,7 @@ static void test_hvr_from_client(void)
     r.epoch = 0, r.seq = 0;
     uint8_t buf[128], hvr[256];
     size_t n = rec_encode(&r, buf), hvr_len;
-    CU_ASSERT_EQUAL(hs_cookie_check(d.ctx, &d.peer, buf, n, hvr, sizeof(hvr), &hvr_len),
+    CU_ASSERT_EQUAL(hs_cookie_check(d.t.ctx, &d.t.peer, buf, n, hvr, sizeof(hvr), &hvr_len),
                     HS_COOKIE_DROP);
     drv_free(&d);
     /* In place of the ClientKeyExchange. */
@@ -845,7 +759,7 @@ static void hook_client_hello_epoch1(struct drv *d, unsigned flight_no, void *ar
 {
     if (flight_no == 2) {
         /* keep a copy of the ClientHello (with cookie) */
-        unsigned n = flight_split(&d->to_srv, recs_a);
+        unsigned n = flight_split(&d->t.to_srv, recs_a);
         int i = find_msg(recs_a, n, HT_CLIENT_HELLO);
         CU_ASSERT_FATAL(i >= 0);
         struct rec *saved = malloc(sizeof(*saved));
@@ -859,13 +773,13 @@ static void hook_client_hello_epoch1(struct drv *d, unsigned flight_no, void *ar
         return;
     struct rec *ch = *(struct rec **)arg;
     struct ckeys k;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int f = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
     CU_ASSERT_FATAL(f >= 0);
-    CU_ASSERT_FATAL(client_keys(d->cli, &k) == 0);
+    CU_ASSERT_FATAL(client_keys(d->t.ssl, &k) == 0);
     seal_msg(&k, recs_a[f].seq, HT_CLIENT_HELLO, finished_mseq(recs_a, n), ch->body + 12,
              be24(ch->body + 1), &recs_a[f]);
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 static void test_client_hello_epoch1(void)
@@ -890,12 +804,12 @@ static void test_renegotiation_refused(void)
     drv_init(&d, CLI_PSK, true, HS_CLIENT_AUTH_NONE);
     drv_run(&d);
     expect_established(&d, "PSK");
-    if (!d.established) {
+    if (!d.t.established) {
         drv_free(&d);
         return;
     }
     struct ckeys k;
-    CU_ASSERT_FATAL(client_keys(d.cli, &k) == 0);
+    CU_ASSERT_FATAL(client_keys(d.t.ssl, &k) == 0);
     static const uint8_t ch_body[] = {
         0xfe, 0xfd, /* random */ 1,
         2,    3,    4,
@@ -921,14 +835,14 @@ static void test_renegotiation_refused(void)
     struct hs_out out;
     memset(&out, 0, sizeof(out));
     out.alert = -1;
-    int rc = hs_input(d.hs, buf, n, d.now_ms, &out);
+    int rc = hs_input(d.t.hs, buf, n, d.t.now_ms, &out);
     /* RFC 5746 §4.4 / RFC 5246 §7.2.2: the server refuses with one
      * no_renegotiation warning, protected in epoch 1, and the session
      * lives on; never a new handshake flight, never a fatal end. */
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(out.event, HS_EV_NONE);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
-    CU_ASSERT(hs_established(d.hs));
+    CU_ASSERT(hs_established(d.t.hs));
     if (out.n_dgrams == 1) {
         const uint8_t *a = out.dgrams[0].data;
         CU_ASSERT_EQUAL(a[0], 21); /* alert */
@@ -936,7 +850,7 @@ static void test_renegotiation_refused(void)
         uint64_t seq = 0;
         for (int i = 5; i < 11; i++)
             seq = seq << 8 | a[i];
-        CU_ASSERT(seq < hs_keys(d.hs)->server_write_seq_next);
+        CU_ASSERT(seq < hs_keys(d.t.hs)->server_write_seq_next);
     }
     drv_free(&d);
 }
@@ -944,7 +858,7 @@ static void test_renegotiation_refused(void)
 /* ---- reordered final flight: Finished before CCS is buffered ---------- */
 struct reorder_arg {
     unsigned mode;
-    struct dq saved; /* the genuine flight, for a retransmission */
+    struct tl_dq saved; /* the genuine flight, for a retransmission */
 };
 
 static void hook_reorder(struct drv *d, unsigned flight_no, void *arg)
@@ -953,9 +867,9 @@ static void hook_reorder(struct drv *d, unsigned flight_no, void *arg)
     unsigned mode = ra->mode;
     if (flight_no != 3)
         return;
-    for (unsigned i = 0; i < d->to_srv.n; i++)
-        dq_push(&ra->saved, d->to_srv.d[i], d->to_srv.len[i]);
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    for (unsigned i = 0; i < d->t.to_srv.n; i++)
+        dq_push(&ra->saved, d->t.to_srv.d[i], d->t.to_srv.len[i]);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int ccs = find_type(recs_a, n, DP_CT_CHANGE_CIPHER_SPEC, 0);
     int fin = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
     CU_ASSERT_FATAL(ccs >= 0 && fin >= 0 && n <= MAX_RECS);
@@ -975,7 +889,7 @@ static void hook_reorder(struct drv *d, unsigned flight_no, void *arg)
             if ((int)i != ccs && (int)i != fin)
                 order[k++] = i;
     }
-    flight_set(&d->to_srv, recs_a, order, k);
+    flight_set(&d->t.to_srv, recs_a, order, k);
 }
 
 static void test_finished_before_ccs(void)
@@ -991,7 +905,7 @@ static void test_finished_before_ccs(void)
             drv_run(&d);
             char what[96];
             snprintf(what, sizeof(what), "reordered flight (mode %u, %s)", m, ki ? "ECDHE" : "PSK");
-            if (m == 1 && !d.established && !d.failed) {
+            if (m == 1 && !d.t.established && !d.t.failed) {
                 /* Finished before even the ClientKeyExchange: an engine
                  * may drop the undecryptable future-epoch record
                  * (RFC 6347 §4.1 "MAY buffer"); the client's
@@ -999,12 +913,12 @@ static void test_finished_before_ccs(void)
                 uint8_t buf[MAX_DGRAM];
                 long len;
                 d.hook = NULL;
-                while ((len = dq_pop(&ra.saved, buf, sizeof(buf))) >= 0)
+                while ((len = tl_dq_pop(&ra.saved, buf, sizeof(buf))) >= 0)
                     srv_deliver(&d, buf, (size_t)len);
                 drv_run(&d);
             }
             expect_established(&d, what);
-            dq_clear(&ra.saved);
+            tl_dq_clear(&ra.saved);
             drv_free(&d);
         }
     }
@@ -1016,7 +930,7 @@ static void hook_swap_cke(struct drv *d, unsigned flight_no, void *arg)
     int to_ecdhe_format = *(int *)arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_KEY_EXCHANGE);
     CU_ASSERT_FATAL(i >= 0);
     uint16_t mseq = (uint16_t)((recs_a[i].body[4] << 8) | recs_a[i].body[5]);
@@ -1037,7 +951,7 @@ static void hook_swap_cke(struct drv *d, unsigned flight_no, void *arg)
         len = 9;
     }
     rec_set_msg(&recs_a[i], HT_CLIENT_KEY_EXCHANGE, mseq, body, len);
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 static void test_wrong_cke_format(void)
@@ -1070,20 +984,20 @@ static void hook_drop_cv(struct drv *d, unsigned flight_no, void *arg)
     (void)arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int cv = find_msg(recs_a, n, HT_CERTIFICATE_VERIFY);
     int fin = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
     CU_ASSERT_FATAL(cv >= 0 && fin >= 0);
     uint16_t cv_seq = (uint16_t)((recs_a[cv].body[4] << 8) | recs_a[cv].body[5]);
     struct ckeys k;
-    CU_ASSERT_FATAL(client_keys(d->cli, &k) == 0);
+    CU_ASSERT_FATAL(client_keys(d->t.ssl, &k) == 0);
     uint8_t vd[12] = {0};
     seal_msg(&k, recs_a[fin].seq, HT_FINISHED, cv_seq, vd, sizeof(vd), &recs_a[fin]);
     unsigned order[MAX_RECS], m = 0;
     for (unsigned i = 0; i < n; i++)
         if ((int)i != cv)
             order[m++] = i;
-    flight_set(&d->to_srv, recs_a, order, m);
+    flight_set(&d->t.to_srv, recs_a, order, m);
 }
 
 static void test_client_auth(void)
@@ -1095,18 +1009,18 @@ static void test_client_auth(void)
     drv_run(&d);
     expect_alert(&d, AL_UNEXPECTED_MESSAGE, AL_UNEXPECTED_MESSAGE,
                  "Certificate without CertificateVerify");
-    if (!d.failed && d.hs) {
+    if (!d.t.failed && d.t.hs) {
         /* Whatever else happens it must never complete: run the timers
          * out and see how it ends. */
         enum hs_event last = HS_EV_NONE;
-        for (int k = 0; k < 30 && d.next_timer_ms && last == HS_EV_NONE; k++) {
+        for (int k = 0; k < 30 && d.t.next_timer_ms && last == HS_EV_NONE; k++) {
             struct hs_out out;
             memset(&out, 0, sizeof(out));
-            d.now_ms = d.next_timer_ms;
-            (void)hs_timeout(d.hs, d.now_ms, &out);
-            d.next_timer_ms = out.next_timer_ms;
+            d.t.now_ms = d.t.next_timer_ms;
+            (void)hs_timeout(d.t.hs, d.t.now_ms, &out);
+            d.t.next_timer_ms = out.next_timer_ms;
             last = out.event;
-            CU_ASSERT(!hs_established(d.hs));
+            CU_ASSERT(!hs_established(d.t.hs));
         }
         printf("\n  (without CertificateVerify the engine waits; after its timers: "
                "event %d)",
@@ -1133,7 +1047,7 @@ static void hook_repeat_seq(struct drv *d, unsigned flight_no, void *arg)
     unsigned mode = *(unsigned *)arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_KEY_EXCHANGE);
     CU_ASSERT_FATAL(i >= 0 && n + 2 <= MAX_RECS);
     struct rec *orig = &recs_a[i];
@@ -1169,7 +1083,7 @@ static void hook_repeat_seq(struct drv *d, unsigned flight_no, void *arg)
         recs_a[n].seq = orig->seq + 100;
         order[m++] = n;
     }
-    flight_set(&d->to_srv, recs_a, order, m);
+    flight_set(&d->t.to_srv, recs_a, order, m);
 }
 
 static void test_repeated_seq(void)
@@ -1199,7 +1113,7 @@ static void hook_bad_frag(struct drv *d, unsigned flight_no, void *arg)
     enum frag_bad mode = *(enum frag_bad *)arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_KEY_EXCHANGE);
     CU_ASSERT_FATAL(i >= 0 && n + 2 <= MAX_RECS);
     struct rec *orig = &recs_a[i];
@@ -1246,7 +1160,7 @@ static void hook_bad_frag(struct drv *d, unsigned flight_no, void *arg)
     order[m++] = n;
     for (unsigned k = 0; k < n; k++)
         order[m++] = k;
-    flight_set(&d->to_srv, recs_a, order, m);
+    flight_set(&d->t.to_srv, recs_a, order, m);
 }
 
 static void test_bad_fragments(void)
@@ -1262,7 +1176,7 @@ static void test_bad_fragments(void)
         if (mode == FB_PAST_END || mode == FB_ZERO_LEN) {
             /* Malformed: either a fatal decode_error, or the record is
              * dropped silently and the genuine flight completes. */
-            if (d.failed)
+            if (d.t.failed)
                 expect_alert(&d, AL_DECODE_ERROR, AL_DECODE_ERROR, names[mode]);
             else
                 expect_established(&d, names[mode]);
@@ -1316,7 +1230,7 @@ static void capture_ch_template(void)
     struct drv d;
     drv_init(&d, CLI_PSK, false, HS_CLIENT_AUTH_NONE);
     client_step(&d);
-    unsigned n = flight_split(&d.to_srv, recs_a);
+    unsigned n = flight_split(&d.t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_HELLO);
     CU_ASSERT_FATAL(i >= 0);
     ch_template_len = be24(recs_a[i].body + 1);
@@ -1352,7 +1266,7 @@ static void test_client_hello_fields(void)
     /* ... and through the cookie check: dropped or HVR, never valid. */
     drv_init(&d, CLI_PSK, true, HS_CLIENT_AUTH_NONE);
     run_ch(&d, b, ch_template_len);
-    CU_ASSERT_PTR_NULL(d.hs);
+    CU_ASSERT_PTR_NULL(d.t.hs);
     drv_free(&d);
 
     /* Odd cipher-suite vector length (3 bytes: one suite and a half). */
@@ -1379,11 +1293,11 @@ static void test_client_hello_fields(void)
     o += ch_template_len - l.comp_off;
     drv_init(&d, CLI_PSK, false, HS_CLIENT_AUTH_NONE);
     run_ch(&d, b, o);
-    if (!(d.failed && (d.alert == AL_DECODE_ERROR || d.alert == AL_ILLEGAL_PARAMETER ||
-                       d.alert == AL_HANDSHAKE_FAILURE)))
-        printf("\n  empty suites: failed=%d alert=%d\n", d.failed, d.alert);
-    CU_ASSERT(d.failed && (d.alert == AL_DECODE_ERROR || d.alert == AL_ILLEGAL_PARAMETER ||
-                           d.alert == AL_HANDSHAKE_FAILURE));
+    if (!(d.t.failed && (d.t.alert == AL_DECODE_ERROR || d.t.alert == AL_ILLEGAL_PARAMETER ||
+                         d.t.alert == AL_HANDSHAKE_FAILURE)))
+        printf("\n  empty suites: failed=%d alert=%d\n", d.t.failed, d.t.alert);
+    CU_ASSERT(d.t.failed && (d.t.alert == AL_DECODE_ERROR || d.t.alert == AL_ILLEGAL_PARAMETER ||
+                             d.t.alert == AL_HANDSHAKE_FAILURE));
     drv_free(&d);
 
     /* Only suites we do not support: handshake_failure (RFC 5246 §7.4.1.3). */
@@ -1410,17 +1324,17 @@ static void test_truncated_client_hello(void)
         struct drv d;
         drv_init(&d, CLI_PSK, false, HS_CLIENT_AUTH_NONE);
         run_ch(&d, ch_template, cut);
-        int ok = d.failed && d.alert == AL_DECODE_ERROR && !d.established;
+        int ok = d.t.failed && d.t.alert == AL_DECODE_ERROR && !d.t.established;
         if (cut == l.ext_off) {
             /* No extensions at all: a well-formed ClientHello (RFC 5246
              * §7.4.1.2 makes them optional).  EMS is preferred, not
              * required, by default (RFC 7627 §5.2 lets the server go on
              * with the classic master secret): the handshake goes on. */
-            ok = !d.failed;
+            ok = !d.t.failed;
         }
         if (!ok && n_bad++ < 5)
             printf("\n  ClientHello cut at %zu of %zu: failed=%d alert=%d", cut, ch_template_len,
-                   d.failed, d.alert);
+                   d.t.failed, d.t.alert);
         CU_ASSERT(ok);
         drv_free(&d);
     }
@@ -1439,12 +1353,12 @@ static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
     struct trunc_arg *t = arg;
     if (flight_no != 3)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     if (t->type == HT_FINISHED) {
         int f = find_type(recs_a, n, DP_CT_HANDSHAKE, 1);
         CU_ASSERT_FATAL(f >= 0);
         struct ckeys k;
-        CU_ASSERT_FATAL(client_keys(d->cli, &k) == 0);
+        CU_ASSERT_FATAL(client_keys(d->t.ssl, &k) == 0);
         uint8_t vd[12];
         memset(vd, 0x33, sizeof(vd));
         t->full_len = 12;
@@ -1464,7 +1378,7 @@ static void hook_truncate(struct drv *d, unsigned flight_no, void *arg)
             r->len = 12 + t->cut;
         }
     }
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 static void truncate_all(enum cli_kind kind, enum hs_client_auth auth, uint8_t type,
@@ -1497,10 +1411,11 @@ static void truncate_all(enum cli_kind kind, enum hs_client_auth auth, uint8_t t
         n_applied++;
         if (t.full_len < min_len)
             min_len = t.full_len;
-        int ok = d.failed && !d.established && (d.alert == AL_DECODE_ERROR || d.alert == alt_alert);
+        int ok = d.t.failed && !d.t.established &&
+                 (d.t.alert == AL_DECODE_ERROR || d.t.alert == alt_alert);
         if (!ok && n_bad++ < 5)
             printf("\n  %s cut at %zu of %zu: failed=%d alert=%d", name, t.cut, t.full_len,
-                   d.failed, d.alert);
+                   d.t.failed, d.t.alert);
         CU_ASSERT(ok);
         drv_free(&d);
     }
@@ -1556,9 +1471,9 @@ static void test_unknown_psk_identity(void)
     /* The client's Finished fails authentication: the record is dropped
      * (bad_record_mac counted) or the handshake fails with decrypt_error /
      * bad_record_mac; it never completes. */
-    CU_ASSERT(!d.established);
-    if (d.failed)
-        CU_ASSERT(d.alert == AL_DECRYPT_ERROR || d.alert == AL_BAD_RECORD_MAC);
+    CU_ASSERT(!d.t.established);
+    if (d.t.failed)
+        CU_ASSERT(d.t.alert == AL_DECRYPT_ERROR || d.t.alert == AL_BAD_RECORD_MAC);
     drv_free(&d);
 }
 
@@ -1573,7 +1488,7 @@ static void hook_client_alert(struct drv *d, unsigned flight_no, void *arg)
     struct rec r = {.type = DP_CT_ALERT, .epoch = 0, .seq = 50, .len = 2};
     r.body[0] = 2;
     r.body[1] = AL_HANDSHAKE_FAILURE;
-    flight_set(&d->to_srv, &r, NULL, 1);
+    flight_set(&d->t.to_srv, &r, NULL, 1);
 }
 
 static void hook_repeat_client_hello(struct drv *d, unsigned flight_no, void *arg)
@@ -1583,10 +1498,10 @@ static void hook_repeat_client_hello(struct drv *d, unsigned flight_no, void *ar
         return;
     /* The cookie-bearing ClientHello arrives three times (client
      * retransmissions): one handshake, the flight resent, no failure. */
-    unsigned n = d->to_srv.n;
+    unsigned n = d->t.to_srv.n;
     for (unsigned i = 0; i < n; i++) {
-        dq_push(&d->to_srv, d->to_srv.d[i], d->to_srv.len[i]);
-        dq_push(&d->to_srv, d->to_srv.d[i], d->to_srv.len[i]);
+        dq_push(&d->t.to_srv, d->t.to_srv.d[i], d->t.to_srv.len[i]);
+        dq_push(&d->t.to_srv, d->t.to_srv.d[i], d->t.to_srv.len[i]);
     }
 }
 
@@ -1624,7 +1539,7 @@ static void hook_flip(struct drv *d, unsigned flight_no, void *arg)
     struct flip_arg *fa = arg;
     if (flight_no != fa->flight)
         return;
-    unsigned n = flight_split(&d->to_srv, recs_a);
+    unsigned n = flight_split(&d->t.to_srv, recs_a);
     /* Damage 1..3 bytes of epoch-0 handshake records (headers included). */
     unsigned eligible[MAX_RECS], n_el = 0;
     for (unsigned i = 0; i < n; i++)
@@ -1637,7 +1552,7 @@ static void hook_flip(struct drv *d, unsigned flight_no, void *arg)
         size_t at = (size_t)(flip_rnd(fa) % r->len);
         r->body[at] ^= (uint8_t)(1 + flip_rnd(fa) % 255);
     }
-    flight_set(&d->to_srv, recs_a, NULL, n);
+    flight_set(&d->t.to_srv, recs_a, NULL, n);
 }
 
 /* Whatever is damaged, the two ends never disagree: the server reports
@@ -1665,19 +1580,19 @@ static void test_random_flips(void)
             d.hook = hook_flip;
             d.hook_arg = &fa;
             drv_run(&d);
-            if (d.established != d.client_done)
+            if (d.t.established != d.client_done)
                 printf("\n  flip plan %zu run %u: server established=%d client done=%d", p, r,
-                       d.established, d.client_done);
-            CU_ASSERT_EQUAL(d.established, d.client_done);
-            CU_ASSERT(!(d.established && d.failed));
+                       d.t.established, d.client_done);
+            CU_ASSERT_EQUAL(d.t.established, d.client_done);
+            CU_ASSERT(!(d.t.established && d.t.failed));
             /* A damaged ClientHello may be answered with a fresh
              * HelloVerifyRequest and the client then succeeds with an
              * undamaged one; a damaged final flight never succeeds. */
             if (plans[p].flight == 3)
-                CU_ASSERT(!d.established);
-            n_est += d.established;
-            n_fail += d.failed;
-            n_stall += !d.established && !d.failed;
+                CU_ASSERT(!d.t.established);
+            n_est += d.t.established;
+            n_fail += d.t.failed;
+            n_stall += !d.t.established && !d.t.failed;
             drv_free(&d);
         }
     }
@@ -1692,10 +1607,10 @@ static void test_many_client_hellos(void)
     struct drv d;
     drv_init(&d, CLI_PSK, true, HS_CLIENT_AUTH_NONE);
     client_step(&d);
-    unsigned n = flight_split(&d.to_srv, recs_a);
+    unsigned n = flight_split(&d.t.to_srv, recs_a);
     int i = find_msg(recs_a, n, HT_CLIENT_HELLO);
     CU_ASSERT_FATAL(i >= 0);
-    dq_clear(&d.to_srv);
+    tl_dq_clear(&d.t.to_srv);
     static struct rec ch;
     ch = recs_a[i];
     uint8_t buf[2048], hvr[2048];
@@ -1710,7 +1625,7 @@ static void test_many_client_hellos(void)
         RAND_bytes(ch.body + 12 + 2, 32); /* a new client random */
         size_t len = rec_encode(&ch, buf);
         size_t a0 = n_ossl_alloc, live0 = n_ossl_alloc - n_ossl_free;
-        int v = hs_cookie_check(d.ctx, &d.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
+        int v = hs_cookie_check(d.t.ctx, &d.t.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
         transient += n_ossl_alloc - a0;
         if (counters_on)
             CU_ASSERT_EQUAL(n_ossl_alloc - n_ossl_free, live0);
@@ -1735,7 +1650,7 @@ static void test_many_client_hellos(void)
             live0 = n_ossl_alloc - n_ossl_free;
         RAND_bytes(ch.body + 12 + 2, 32);
         size_t len = rec_encode(&ch, buf);
-        int v = hs_cookie_check(d.ctx, &d.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
+        int v = hs_cookie_check(d.t.ctx, &d.t.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
         CU_ASSERT_EQUAL_FATAL(v, HS_COOKIE_SEND_HVR);
         /* HVR body: version(2) cookie<0..255> after record + fragment headers. */
         CU_ASSERT_FATAL(hvr_len > 13 + 12 + 3);
@@ -1757,20 +1672,20 @@ static void test_many_client_hellos(void)
         r2.epoch = 0;
         r2.seq = 1;
         len = rec_encode(&r2, buf);
-        v = hs_cookie_check(d.ctx, &d.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
+        v = hs_cookie_check(d.t.ctx, &d.t.peer, buf, len, hvr, sizeof(hvr), &hvr_len);
         CU_ASSERT_EQUAL(v, HS_COOKIE_VALID);
         /* The same cookie from another port is not valid. */
-        struct hs_peer other = d.peer;
+        struct hs_peer other = d.t.peer;
         other.port++;
-        CU_ASSERT_NOT_EQUAL(hs_cookie_check(d.ctx, &other, buf, len, hvr, sizeof(hvr), &hvr_len),
+        CU_ASSERT_NOT_EQUAL(hs_cookie_check(d.t.ctx, &other, buf, len, hvr, sizeof(hvr), &hvr_len),
                             HS_COOKIE_VALID);
         if (v != HS_COOKIE_VALID)
             continue;
-        struct hs *hs = hs_new(d.ctx, &d.peer, d.now_ms);
+        struct hs *hs = hs_new(d.t.ctx, &d.t.peer, d.t.now_ms);
         CU_ASSERT_PTR_NOT_NULL_FATAL(hs);
         struct hs_out out;
         memset(&out, 0, sizeof(out));
-        int rc = hs_input(hs, buf, len, d.now_ms, &out);
+        int rc = hs_input(hs, buf, len, d.t.now_ms, &out);
         CU_ASSERT_EQUAL(rc, 0);
         CU_ASSERT(out.n_dgrams > 0);
         if (rc == 0)
@@ -1793,13 +1708,13 @@ static void test_garbage_midway(void)
     uint8_t buf[MAX_DGRAM];
     for (int r = 0; r < 2; r++) {
         long n;
-        while ((n = dq_pop(&d.to_srv, buf, sizeof(buf))) >= 0)
+        while ((n = tl_dq_pop(&d.t.to_srv, buf, sizeof(buf))) >= 0)
             srv_deliver(&d, buf, (size_t)n);
         client_step(&d);
     }
-    CU_ASSERT_PTR_NOT_NULL_FATAL(d.hs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d.t.hs);
     uint64_t seed = 0x1234;
-    for (int k = 0; k < 2000 && !d.failed; k++) {
+    for (int k = 0; k < 2000 && !d.t.failed; k++) {
         size_t len = 13 + (size_t)(seed % 200);
         for (size_t b = 0; b < len; b++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -1818,19 +1733,19 @@ static void test_garbage_midway(void)
         }
         struct hs_out out;
         memset(&out, 0, sizeof(out));
-        int rc = hs_input(d.hs, buf, len, d.now_ms, &out);
+        int rc = hs_input(d.t.hs, buf, len, d.t.now_ms, &out);
         CU_ASSERT(rc == 0 || out.event == HS_EV_FAILED);
         if (out.event == HS_EV_FAILED)
-            d.failed = 1;
+            d.t.failed = 1;
     }
-    const struct hs_stats *st = hs_get_stats(d.hs);
+    const struct hs_stats *st = hs_get_stats(d.t.hs);
     CU_ASSERT_PTR_NOT_NULL(st);
     drv_free(&d);
 }
 
 static int suite_init(void)
 {
-    if (dq_method_init() != 0 || make_creds_files() != 0)
+    if (tl_dq_method_init() != 0 || make_creds_files() != 0)
         return -1;
     return 0;
 }
@@ -1848,7 +1763,7 @@ static int suite_clean(void)
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(cli_key);
     EVP_PKEY_free(other_key);
-    BIO_meth_free(dq_method);
+    tl_dq_method_free();
     return 0;
 }
 

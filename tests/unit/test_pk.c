@@ -11,6 +11,7 @@
 
 #include "cr_pk.h"
 #include "cu_main.h"
+#include "tl_cert.h"
 
 static void test_ecdhe_agreement(void)
 {
@@ -60,8 +61,8 @@ static void test_ecdhe_agreement(void)
 
 static void test_signatures(void)
 {
-    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *ec = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *rsa = tl_key_new(TL_KEY_RSA_2048);
     static const struct {
         uint16_t scheme;
         bool rsa;
@@ -122,30 +123,16 @@ static void test_signatures(void)
 
 static X509 *mk(const char *cn, EVP_PKEY *key, X509 *iss, EVP_PKEY *iss_key, bool ca)
 {
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : X509_get_subject_name(x));
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, iss ? iss : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e =
-        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-    X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    X509_sign(x, iss_key, EVP_sha256());
-    return x;
+    const struct tl_cert_opts o = {
+        .cn = cn, .not_before_s = -60, .not_after_s = 3600, .kind = ca ? TL_CERT_CA : TL_CERT_LEAF};
+    return tl_cert_new(key, &o, iss, iss_key);
 }
 
 static void test_chain(void)
 {
-    EVP_PKEY *rk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *ik = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    EVP_PKEY *lk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *rk = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *ik = tl_key_new(TL_KEY_EC_P256);
+    EVP_PKEY *lk = tl_key_new(TL_KEY_EC_P256);
     X509 *root = mk("root", rk, NULL, rk, true);
     X509 *inter = mk("inter", ik, root, rk, true);
     X509 *leaf = mk("device 42", lk, inter, ik, false);
