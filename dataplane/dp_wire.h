@@ -41,13 +41,13 @@ enum dp_content_type {
 };
 
 /* ---- handshake header (RFC 6347 §4.2.2) ---------------------------------- */
-#define DP_HS_HDR_LEN            12 /* type len(3) message_seq(2) frag_off(3) frag_len(3) */
-#define DP_HS_OFF_TYPE           0
-#define DP_HS_OFF_LENGTH         1
-#define DP_HS_OFF_MESSAGE_SEQ    4
-#define DP_HS_OFF_FRAGMENT_OFF   6
-#define DP_HS_OFF_FRAGMENT_LEN   9
-#define DP_HS_MSG_LEN_MAX        0xffffff /* uint24 */
+#define DP_HS_HDR_LEN          12 /* type len(3) message_seq(2) frag_off(3) frag_len(3) */
+#define DP_HS_OFF_TYPE         0
+#define DP_HS_OFF_LENGTH       1
+#define DP_HS_OFF_MESSAGE_SEQ  4
+#define DP_HS_OFF_FRAGMENT_OFF 6
+#define DP_HS_OFF_FRAGMENT_LEN 9
+#define DP_HS_MSG_LEN_MAX      0xffffff /* uint24 */
 
 /* HandshakeType (RFC 5246 §7.4, RFC 6347 §4.2.1) */
 #define DP_HS_CLIENT_HELLO         1
