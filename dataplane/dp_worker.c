@@ -1121,11 +1121,32 @@ static inline void sess_prefetch(const struct dp_session *s)
     rte_prefetch0(dp_session_replay_addr(s));
 }
 
-static inline struct dp_flow_slot *flow_slot(struct dp_worker *w, const struct dp_sess_key *k)
+/* The session key of a client datagram as its two 8-byte words (the
+ * layout of struct dp_sess_key): the IPv4 source and destination addresses
+ * are adjacent in the header as client_ip and local_ip are in the key, the
+ * UDP ports likewise, pad 0.  Built in registers and stored as two words:
+ * field-by-field stores read back as words stall on store forwarding. */
+_Static_assert(offsetof(struct dp_sess_key, client_ip) == 0 &&
+                   offsetof(struct dp_sess_key, local_ip) == 4 &&
+                   offsetof(struct dp_sess_key, client_port) == 8 &&
+                   offsetof(struct dp_sess_key, local_port) == 10 &&
+                   offsetof(struct dp_sess_key, pad) == 12 && sizeof(struct dp_sess_key) == 16,
+               "dp_sess_key as two words");
+_Static_assert(offsetof(struct rte_ipv4_hdr, dst_addr) ==
+                       offsetof(struct rte_ipv4_hdr, src_addr) + sizeof(rte_be32_t) &&
+                   offsetof(struct rte_udp_hdr, dst_port) ==
+                       offsetof(struct rte_udp_hdr, src_port) + sizeof(rte_be16_t),
+               "addresses and ports adjacent");
+static inline void sess_key_words(const struct cls *c, uint64_t *out_k0, uint64_t *out_k1)
 {
-    uint64_t k0, k1;
-    memcpy(&k0, k, 8);
-    memcpy(&k1, (const uint8_t *)k + 8, 8);
+    uint32_t ports;
+    memcpy(out_k0, &c->ip->src_addr, 8);
+    memcpy(&ports, &c->udp->src_port, 4);
+    *out_k1 = ports;
+}
+
+static inline struct dp_flow_slot *flow_slot(struct dp_worker *w, uint64_t k0, uint64_t k1)
+{
     uint64_t h = (k0 ^ (k1 * UINT64_C(0x9e3779b97f4a7c15))) * UINT64_C(0xff51afd7ed558ccd);
     return &w->flow[h >> 52 & (DP_FLOW_SLOTS - 1)];
 }
@@ -1156,13 +1177,11 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     for (unsigned i = 0; i < n; i++) {
         classify(w, pkts[i], &c[i]);
         if (c[i].kind == CLS_DTLS) {
-            struct dp_sess_key *k = &keys[n_keys];
-            k->client_ip = c[i].ip->src_addr;
-            k->local_ip = c[i].ip->dst_addr;
-            k->client_port = c[i].udp->src_port;
-            k->local_port = c[i].udp->dst_port;
-            k->pad = 0;
-            slot[n_keys] = flow_slot(w, k);
+            uint64_t k0, k1;
+            sess_key_words(&c[i], &k0, &k1);
+            memcpy(&keys[n_keys], &k0, 8);
+            memcpy((uint8_t *)&keys[n_keys] + 8, &k1, 8);
+            slot[n_keys] = flow_slot(w, k0, k1);
             rte_prefetch0(slot[n_keys]);
             key_of[i] = (uint8_t)n_keys++;
         }
