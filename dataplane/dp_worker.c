@@ -96,6 +96,9 @@ struct open_pkt {
     struct dp_session *s;
     uint16_t first_op;
     uint16_t n_ops;
+    /* An earlier frame of this batch holds records of s: re-check the
+     * replay window after the tag verified (flush_open). */
+    bool recheck;
 };
 
 struct dp_worker {
@@ -117,6 +120,10 @@ struct dp_worker {
     struct open_pkt open_pkts[DP_BURST];
     unsigned n_open_ops;
     unsigned n_open_pkts;
+    /* Batch number, stamped on each session with records in the batch
+     * (dp_session.open_batch) so that a second frame of the same session
+     * is known to need the post-tag replay re-check. */
+    uint32_t open_serial;
     /* backend → client: one record per frame */
     struct cr_aead_op seal_ops[DP_BURST];
     struct rte_mbuf *seal_pkts[DP_BURST];
@@ -278,6 +285,7 @@ struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx)
     w->lcore = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
     w->cnt = &dp_counters[w->lcore];
     w->recent_ticks = rte_get_tsc_hz() / 1000 * DP_RECENT_MS;
+    w->open_serial = 1; /* sessions start with open_batch 0 */
     w->aead = cr_aead_ctx_new();
     if (w->aead == NULL) {
         rte_free(w);
@@ -423,6 +431,42 @@ forward(struct dp_worker *w, struct rte_mbuf *out, const struct dp_session *s, u
     CNT(w, RX_RECORDS);
 }
 
+/* Sends record o of frame m (session s): in place when `in_place` (the
+ * frame's last good record: its other plaintexts were copied out before;
+ * 42 header bytes in front of the plaintext, which lies inside the
+ * received frame, one segment, checked in pass 1), else as a copy in a
+ * new mbuf. */
+static inline __attribute__((always_inline)) void
+emit_record(struct dp_worker *w, struct rte_mbuf *m, const struct cr_aead_op *o,
+            const struct dp_session *s, uint64_t nh_mac_le, bool in_place)
+{
+    if (in_place) {
+        m->data_off = (uint16_t)(o->out - (uint8_t *)m->buf_addr - DP_ETH_IP_UDP_LEN);
+        m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
+        m->ol_flags = 0;
+        forward(w, m, s, nh_mac_le);
+        return;
+    }
+    struct rte_mbuf *out = rte_pktmbuf_alloc(w->g->pool);
+    if (out == NULL) {
+        CNT(w, DROP_NO_MBUF);
+        return;
+    }
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
+    if (d == NULL) {
+        rte_pktmbuf_free(out);
+        CNT(w, DROP_TOO_BIG);
+        return;
+    }
+    memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
+    forward(w, out, s, nh_mac_le);
+}
+
+/* Post stage, one pass per frame: tag verdict, replay (re)check and update
+ * in record order, then each good record out in that order, the last one
+ * in place.  A record's good predecessor is sent when the next good one is
+ * found, so the in-place rewrite (which overwrites the bytes in front of
+ * the last plaintext) comes after every copy out of the frame. */
 static void flush_open(struct dp_worker *w)
 {
     struct dp_gw *g = w->g;
@@ -435,30 +479,38 @@ static void flush_open(struct dp_worker *w)
     PROF_TO(w, DP_PROF_POST);
 
     for (unsigned j = 0; j < w->n_open_pkts; j++) {
-        struct open_pkt *op = &w->open_pkts[j];
+        const struct open_pkt *op = &w->open_pkts[j];
         struct dp_session *s = op->s;
         struct rte_mbuf *m = op->m;
-        int last_good = -1;
+        /* Relaxed: a stale but valid MAC is fine (dp_nexthop). */
+        const uint64_t mw = __atomic_load_n(&g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
+        const bool nh_ok = (mw & DP_NH_VALID) != 0;
+        const uint64_t nh_mac_le = dp_word_to_mac_le(mw);
+        const struct cr_aead_op *pending = NULL; /* good, not yet sent */
         unsigned n_good = 0;
+        const unsigned end = (unsigned)op->first_op + op->n_ops;
 
-        for (unsigned k = op->first_op; k < (unsigned)op->first_op + op->n_ops; k++) {
-            struct cr_aead_op *o = &w->open_ops[k];
+        for (unsigned k = op->first_op; k < end; k++) {
+            const struct cr_aead_op *o = &w->open_ops[k];
             if (o->status != CR_OK) {
                 CNT(w, DROP_AUTH);
-                o->user = NULL;
                 continue;
             }
-            /* Second check: a duplicate inside this burst. */
-            if (dp_replay_check(s->replay, o->seq) != DP_REPLAY_OK) {
+            /* Second check, only where a duplicate inside this batch is
+             * possible: the record is not the first of this session in
+             * the batch (open_pkt.recheck), so an earlier one may have
+             * moved the window since the first check. */
+            if ((op->recheck || k != op->first_op) &&
+                dp_replay_check(s->replay, o->seq) != DP_REPLAY_OK) {
                 CNT(w, DROP_REPLAY);
-                o->user = NULL;
                 continue;
             }
             dp_replay_update(s->replay, o->seq);
             s->rx_records++;
-            o->user = o;
-            last_good = (int)k;
             n_good++;
+            if (pending != NULL && nh_ok)
+                emit_record(w, m, pending, s, nh_mac_le, false);
+            pending = o;
         }
         if (n_good == 0) {
             rte_pktmbuf_free(m);
@@ -466,48 +518,16 @@ static void flush_open(struct dp_worker *w)
         }
         /* Relaxed: the control plane only needs an approximate idle time. */
         __atomic_store_n(&s->last_rx_tsc, w->now_tsc, __ATOMIC_RELAXED);
-
-        uint64_t mw = __atomic_load_n(&g->nexthops[s->backend_nh].mac_word, __ATOMIC_RELAXED);
-        if (!(mw & DP_NH_VALID)) {
+        if (!nh_ok) {
             w->cnt->c[DP_CNT_DROP_NH_UNRESOLVED] += n_good;
             rte_pktmbuf_free(m);
             continue;
         }
-        uint64_t nh_mac_le = dp_word_to_mac_le(mw);
-
-        for (unsigned k = op->first_op; k < (unsigned)op->first_op + op->n_ops; k++) {
-            struct cr_aead_op *o = &w->open_ops[k];
-            if (o->user == NULL)
-                continue;
-            if ((int)k == last_good) {
-                /* In place (the last good record: the frame's other
-                 * plaintexts were copied out before): 42 header bytes in
-                 * front of the plaintext, which lies inside the received
-                 * frame (one segment, checked in pass 1). */
-                m->data_off = (uint16_t)(o->out - (uint8_t *)m->buf_addr - DP_ETH_IP_UDP_LEN);
-                m->data_len = (uint16_t)(DP_ETH_IP_UDP_LEN + o->len);
-                m->pkt_len = m->data_len;
-                m->ol_flags = 0;
-                forward(w, m, s, nh_mac_le);
-                continue;
-            }
-            struct rte_mbuf *out = rte_pktmbuf_alloc(g->pool);
-            if (out == NULL) {
-                CNT(w, DROP_NO_MBUF);
-                continue;
-            }
-            uint8_t *d = (uint8_t *)rte_pktmbuf_append(out, (uint16_t)(DP_ETH_IP_UDP_LEN + o->len));
-            if (d == NULL) {
-                rte_pktmbuf_free(out);
-                CNT(w, DROP_TOO_BIG);
-                continue;
-            }
-            memcpy(d + DP_ETH_IP_UDP_LEN, o->out, o->len);
-            forward(w, out, s, nh_mac_le);
-        }
+        emit_record(w, m, pending, s, nh_mac_le, true);
     }
     w->n_open_pkts = 0;
     w->n_open_ops = 0;
+    w->open_serial++;
     PROF_TO(w, prof_outer);
 }
 
@@ -542,6 +562,10 @@ static inline void open_pkt_add(struct dp_worker *w, struct rte_mbuf *m, struct 
     op->s = s;
     op->first_op = (uint16_t)first;
     op->n_ops = (uint16_t)n_ops;
+    /* Owner-only field.  A stale stamp equal to the serial (a wrap, a
+     * worker made again) only costs a re-check. */
+    op->recheck = s->open_batch == w->open_serial;
+    s->open_batch = w->open_serial;
 }
 
 /* The common datagram: exactly one application-data record of the
