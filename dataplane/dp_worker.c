@@ -85,6 +85,8 @@ uint64_t dp_counter_drops_total(void)
  * hash of the 4-tuple; a slot counts only while the table's removal
  * generation (dp_sess_gen) is the one it was filled under. */
 #define DP_FLOW_SLOTS 4096 /* power of two */
+/* Frames whose headers pass 1 prefetches ahead of the one it classifies. */
+#define DP_PREFETCH_AHEAD 4
 struct dp_flow_slot {
     uint64_t k0, k1; /* the dp_sess_key's two 8-byte words */
     uint64_t gen;
@@ -1187,18 +1189,20 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
     unsigned n_keys = 0;
 
     PROF_TO(w, DP_PROF_CLASSIFY);
-    /* Pass 0: prefetch the headers of every frame of the burst (Ethernet
-     * to the record header and explicit nonce: the first two cache lines),
-     * so that the memory fetches of all frames overlap instead of stalling
-     * one frame at a time in pass 1.  The AEAD reads each payload
-     * sequentially, which the hardware prefetcher follows. */
-    for (unsigned i = 0; i < n; i++) {
-        const uint8_t *b = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-        rte_prefetch0(b);
-        rte_prefetch0(b + RTE_CACHE_LINE_SIZE);
-    }
+    /* Prefetch each frame's headers DP_PREFETCH_AHEAD frames ahead of
+     * pass 1 (Ethernet to the record header and explicit nonce: 63 bytes,
+     * the first cache line at the default headroom), so that the fetches
+     * overlap the classification of the frames before.  A separate pass
+     * prefetching the whole burst up front cost ~5 cycles per record more
+     * in bench-dataplane (frames already cached, as after net_af_packet's
+     * copy), and two lines per frame no less.  The AEAD reads each
+     * payload sequentially, which the hardware prefetcher follows. */
+    for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD; i++)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], const uint8_t *));
     /* Pass 1: headers. */
     for (unsigned i = 0; i < n; i++) {
+        if (i + DP_PREFETCH_AHEAD < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], const uint8_t *));
         classify(w, pkts[i], &c[i]);
         if (c[i].kind == CLS_DTLS) {
             uint64_t k0, k1;
