@@ -552,8 +552,7 @@ static inline void open_op_add(struct dp_worker *w, struct dp_session *s, uint8_
     o->cid = NULL;
     o->cid_len = 0;
     o->type = type;
-    o->status = CR_ERR_INVAL;
-    o->user = NULL;
+    /* status: every op gets one from cr_aead_open_batch; user: unused. */
 }
 
 static inline void open_pkt_add(struct dp_worker *w, struct rte_mbuf *m, struct dp_session *s,
