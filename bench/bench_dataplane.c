@@ -37,8 +37,12 @@
  *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
  *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
+ *            [--general] [--passes N]
  * --size / --suite run only that record size / that suite (for profiling
  * one configuration; the measurement itself is unchanged).
+ * --general turns the worker's fast paths off (dp_worker_set_fast_paths):
+ * every frame takes the general checks, to measure what the fast paths buy.
+ * --passes N: N timed passes instead of 25 (a longer run for perf).
  * --nic-csum models a NIC with checksum offload in both directions: received
  * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
  * checksums to the NIC (default: the worker verifies and computes them in
@@ -94,6 +98,7 @@ static struct dp_gw g_gw;
 static unsigned g_max_workers, g_sessions = B_SESSIONS_DEFAULT, g_passes = B_PASSES;
 static unsigned g_lcores[B_MAX_WORKERS];
 static bool g_nic_csum;          /* mark frames as checksum-verified by the NIC */
+static bool g_general;           /* --general: the worker's fast paths off */
 static unsigned g_only_size;     /* --size: 0 = every size */
 static const char *g_only_suite; /* --suite: NULL = every suite */
 static struct rte_ring *g_txr[2][B_MAX_WORKERS + 1];
@@ -356,6 +361,8 @@ static int worker_run(void *arg)
     struct cr_aead_ctx *raw_ctx = cr_aead_ctx_new();
     if (w == NULL || raw_ctx == NULL)
         die("worker state");
+    if (g_general)
+        dp_worker_set_fast_paths(w, false);
     IMB_MGR *mgr = cr_aead_ctx_mgr(raw_ctx);
     unsigned lcore = rte_lcore_id();
     unsigned n_samples = 0, max_samples = g_passes * (bw->n_frames / B_BURST);
@@ -538,7 +545,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
         {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
-        {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {NULL, 0, NULL, 0}};
+        {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {"general", 0, NULL, 'g'},
+        {"passes", 1, NULL, 'p'},   {NULL, 0, NULL, 0}};
     int app_argc = argc - app_start;
     char **app_argv = argv + app_start;
     optind = 1;
@@ -566,14 +574,21 @@ int main(int argc, char **argv)
         case 'u':
             g_only_suite = optarg;
             break;
+        case 'g':
+            g_general = true;
+            break;
+        case 'p':
+            g_passes = (unsigned)atoi(optarg);
+            break;
         default:
             printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
-                   "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]\n");
+                   "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME] "
+                   "[--general] [--passes N]\n");
             return o == 'h' ? 0 : 2;
         }
     }
-    if (g_sessions < 1 || g_sessions > 4096 || max_req < 1)
-        die("bad --sessions / --max-workers");
+    if (g_sessions < 1 || g_sessions > 4096 || max_req < 1 || g_passes < 1 || g_passes > 100000)
+        die("bad --sessions / --max-workers / --passes");
 
     /* Workers run on worker lcores; with none, on the main lcore. */
     unsigned lc;

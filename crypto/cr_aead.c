@@ -50,6 +50,15 @@
 #define AEAD_PLAINTEXT_MAX_BYTES ((1u << 14) + 256u)
 #define AEAD_NONCE_LEN           12
 #define AEAD_SALT_LEN            4
+/* Key and tag lengths of the suites (RFC 5288, RFC 6655, RFC 7905): the one
+ * source of cr_aead_key_len() / cr_aead_tag_len() and of the constants the
+ * per-suite fill (fill_family()) and settle (settle_chunk()) compile in. */
+#define AEAD_KEY128_LEN 16 /* AES-128 */
+#define AEAD_KEY256_LEN 32 /* AES-256, ChaCha20 */
+#define AEAD_TAG_LEN    16 /* GCM, CCM, Poly1305 */
+#define AEAD_TAG8_LEN   8  /* CCM-8 */
+_Static_assert(AEAD_TAG_LEN == CR_AEAD_TAG_MAX_LEN && AEAD_KEY256_LEN == CR_AEAD_KEY_MAX_LEN,
+               "key/tag buffers");
 /* RFC 9146 §3: tls12_cid content type. */
 #define AEAD_TLS12_CID_TYPE 25
 /* Upper bound on FLUSH_BURST calls while draining one burst; a burst is at
@@ -185,10 +194,10 @@ size_t cr_aead_key_len(enum cr_aead_alg alg)
     case CR_AEAD_AES128_GCM:
     case CR_AEAD_AES128_CCM:
     case CR_AEAD_AES128_CCM8:
-        return 16;
+        return AEAD_KEY128_LEN;
     case CR_AEAD_AES256_GCM:
     case CR_AEAD_CHACHA20_POLY1305:
-        return 32;
+        return AEAD_KEY256_LEN;
     default:
         return 0;
     }
@@ -213,12 +222,12 @@ size_t cr_aead_tag_len(enum cr_aead_alg alg)
 {
     switch (alg) {
     case CR_AEAD_AES128_CCM8:
-        return 8;
+        return AEAD_TAG8_LEN;
     case CR_AEAD_AES128_GCM:
     case CR_AEAD_AES256_GCM:
     case CR_AEAD_AES128_CCM:
     case CR_AEAD_CHACHA20_POLY1305:
-        return 16;
+        return AEAD_TAG_LEN;
     default:
         return 0;
     }
@@ -435,7 +444,7 @@ static inline int tag_mismatch(const uint8_t *a, const uint8_t *b, unsigned tag_
     uint64_t a0, b0, a1 = 0, b1 = 0;
     memcpy(&a0, a, 8);
     memcpy(&b0, b, 8);
-    if (tag_len == 16) {
+    if (tag_len == AEAD_TAG_LEN) {
         memcpy(&a1, a + 8, 8);
         memcpy(&b1, b + 8, 8);
     }
@@ -452,7 +461,7 @@ static inline int tag_mismatch(const uint8_t *a, const uint8_t *b, unsigned tag_
 static inline __attribute__((always_inline)) int
 tag_mismatch_fixed(const uint8_t *a, const uint8_t *b, const unsigned tag_len)
 {
-    if (tag_len != 16)
+    if (tag_len != AEAD_TAG_LEN)
         return tag_mismatch(a, b, tag_len);
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
     __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
@@ -808,7 +817,11 @@ struct fill_result {
  * payload of 1..AEAD_PLAINTEXT_MAX_BYTES bytes with both buffers, a tag, an
  * explicit nonce where the suite has one, no CID.  Every other op (other
  * key, empty payload, CID record, invalid) takes fill_general(), which
- * validates it in full; the two paths write the same job fields. */
+ * validates it in full; the two paths write the same job fields.
+ * A twin of op_check() + build_nonce() + build_aad() + job_fill() for the
+ * common op, kept equal by the differential tests in tests/unit/test_aead.c
+ * ("one-key fast path mixed with other ops", test_fast_path_mix, and the
+ * EVP cross-checks), which run the same ops through both paths. */
 static inline __attribute__((always_inline)) struct fill_result
 fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
             const struct cr_aead_key *key0, const bool seal, const enum cr_aead_alg alg)
@@ -817,9 +830,10 @@ fill_family(struct cr_aead_ctx *ctx, struct cr_aead_op *ops, unsigned n,
                                  : alg == CR_AEAD_CHACHA20_POLY1305                     ? FAM_CHACHA
                                                                                         : FAM_CCM;
     /* fill_chunk() checked that key0's lengths are alg's. */
-    const uint64_t key_len =
-        alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305 ? 32 : 16;
-    const uint64_t tag_len = alg == CR_AEAD_AES128_CCM8 ? 8 : 16;
+    const uint64_t key_len = alg == CR_AEAD_AES256_GCM || alg == CR_AEAD_CHACHA20_POLY1305
+                                 ? AEAD_KEY256_LEN
+                                 : AEAD_KEY128_LEN;
+    const uint64_t tag_len = alg == CR_AEAD_AES128_CCM8 ? AEAD_TAG8_LEN : AEAD_TAG_LEN;
     const IMB_CIPHER_MODE mode = fam == FAM_GCM   ? IMB_CIPHER_GCM
                                  : fam == FAM_CCM ? IMB_CIPHER_CCM
                                                   : IMB_CIPHER_CHACHA20_POLY1305;
@@ -1060,14 +1074,14 @@ static unsigned settle_chunk(struct cr_aead_ctx *ctx, const IMB_JOB *job, struct
     unsigned tag_len = (ops != NULL ? ops : ctx->pending[0])->key->tag_len;
     if (ops != NULL) {
         if (seal)
-            return settle_same(ctx, job, ops, k, true, 16);
-        return tag_len == 16 ? settle_same(ctx, job, ops, k, false, 16)
-                             : settle_same(ctx, job, ops, k, false, 8);
+            return settle_same(ctx, job, ops, k, true, AEAD_TAG_LEN);
+        return tag_len == AEAD_TAG_LEN ? settle_same(ctx, job, ops, k, false, AEAD_TAG_LEN)
+                                       : settle_same(ctx, job, ops, k, false, AEAD_TAG8_LEN);
     }
     if (seal)
-        return settle_same(ctx, job, NULL, k, true, 16);
-    return tag_len == 16 ? settle_same(ctx, job, NULL, k, false, 16)
-                         : settle_same(ctx, job, NULL, k, false, 8);
+        return settle_same(ctx, job, NULL, k, true, AEAD_TAG_LEN);
+    return tag_len == AEAD_TAG_LEN ? settle_same(ctx, job, NULL, k, false, AEAD_TAG_LEN)
+                                   : settle_same(ctx, job, NULL, k, false, AEAD_TAG8_LEN);
 }
 
 /* Processes ops[0..n), n <= CR_AEAD_BATCH_MAX, as one burst: validate and

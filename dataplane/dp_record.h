@@ -4,8 +4,12 @@
  * checks, and writing record headers.  Pure C: no DPDK, no crypto, no
  * handshake knowledge.  Must not allocate.
  * dp_record_next / dp_record_split are static inline: they are the one
- * record parser of both the control plane and the worker's per-datagram
- * hot path (no separate "fast path" copy of these checks exists).
+ * record parser of the control plane and of the worker's general path.
+ * One copy of their checks exists, for the common datagram only (one
+ * application-data record, no CID): one_record_fast() in dp_worker.c, kept
+ * equal to this parser by the differential test "fast paths match the
+ * general checks" in tests/unit/test_worker.c; a change to the checks here
+ * must be made there too.
  */
 #ifndef DTLSGW_DP_RECORD_H
 #define DTLSGW_DP_RECORD_H

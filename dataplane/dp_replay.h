@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dp_wire.h"
+
 #define DP_REPLAY_WIN_MIN_BITS     64
 #define DP_REPLAY_WIN_MAX_BITS     8192
 #define DP_REPLAY_WIN_DEFAULT_BITS 1024
-#define DP_REPLAY_SEQ_MAX          ((UINT64_C(1) << 48) - 1)
+#define DP_REPLAY_SEQ_MAX          DP_REC_SEQ_MAX /* the 48-bit wire field (dp_wire.h) */
 
 enum dp_replay_verdict {
     DP_REPLAY_OK = 0,

@@ -78,6 +78,7 @@ struct dp_session {
     uint64_t tx_records;
     uint64_t last_rx_tsc;     /* relaxed store (owner), relaxed load (cp) */
     struct dp_replay *replay; /* points into this allocation */
+    uint32_t open_batch;      /* owner's AEAD batch that last held a record */
 
     /* ---- control plane only ---- */
     struct dp_session *rcu_next __rte_cache_aligned;

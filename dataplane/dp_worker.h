@@ -168,9 +168,11 @@ struct dp_worker *dp_worker_new(struct dp_gw *g, unsigned idx);
 void dp_worker_free(struct dp_worker *w);
 void dp_worker_process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_handoff);
 void dp_worker_flush(struct dp_worker *w);
-/* Tests: off sends every frame through the general checks only (the fast
- * paths for the common one-record datagram skipped), so that a test can
- * compare both on the same frames.  On by default. */
+/* Tests and bench-dataplane --general: off sends every frame through the
+ * general checks only (classify_fast() and one_record_fast(), the twins for
+ * the common one-record datagram, skipped), so that a test can compare both
+ * on the same frames (test_worker.c, test_fast_paths_match_general).  On by
+ * default. */
 void dp_worker_set_fast_paths(struct dp_worker *w, bool on);
 
 /* Stage profile (bench-dataplane-profile): built with -DDP_PROFILE_STAGES,

@@ -350,6 +350,31 @@ static void test_multi_record(void)
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_REPLAY), rp + 1);
 }
 
+/* Two frames of one session in one burst (one AEAD batch): both pass the
+ * pre-check, so the window must be checked again after the tags verified.
+ * A repeat of the same record is dropped, and so is a record that the
+ * other frame's jump moved left of the window. */
+static void test_replay_across_frames_in_burst(void)
+{
+    struct sess_snap start;
+    snap_save(&start);
+    uint64_t rp = cnt(DP_CNT_DROP_REPLAY);
+    uint64_t top = sess->replay->top;
+    struct rec_spec a = {DP_CT_APPLICATION_DATA, 1, top + 1, "once"};
+    struct rec_spec far = {DP_CT_APPLICATION_DATA, 1, top + 2 + 100000, "far ahead"};
+    struct rec_spec near = {DP_CT_APPLICATION_DATA, 1, top + 2, "now too old"};
+    struct rte_mbuf *ms[4] = {client_frame(&a, 1, 5555, false), client_frame(&a, 1, 5555, false),
+                              client_frame(&far, 1, 5555, false),
+                              client_frame(&near, 1, 5555, false)};
+    dp_worker_process(w, ms, 4, false);
+    dp_worker_flush(w);
+    expect_backend("once");
+    expect_backend("far ahead");
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_REPLAY), rp + 2);
+    snap_restore(&start); /* the later tests' sequence numbers */
+}
+
 static void test_burst_many(void)
 {
     enum {
@@ -1219,6 +1244,31 @@ static void test_cksum_differential(void)
     CU_PASS("20000 random buffers agree");
 }
 
+/* The same for the AVX2/SSE2 sum that CPUs without AVX-512BW run (the
+ * test above runs the AVX-512 one where the CPU has it). */
+static void test_cksum_no512_differential(void)
+{
+    static uint8_t buf[2100];
+    for (unsigned i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)rte_rand();
+    for (unsigned iter = 0; iter < 20000; iter++) {
+        size_t off = rte_rand() % 17;
+        size_t len = iter < 64 ? iter : rte_rand() % (sizeof(buf) - 17);
+        if (iter % 500 == 0) /* sums that wrap to 0xffff */
+            memset(buf + off, 0xff, len);
+        uint16_t want = rte_raw_cksum(buf + off, len);
+        uint16_t got = dp_raw_cksum_no512(buf + off, len);
+        if (want != got) {
+            CU_FAIL("dp_raw_cksum_no512 differs from rte_raw_cksum");
+            break;
+        }
+        if (iter % 500 == 0)
+            for (size_t k = 0; k < len; k++)
+                buf[off + k] = (uint8_t)rte_rand();
+    }
+    CU_PASS("20000 random buffers agree");
+}
+
 /* dp_pkt_write_ipv4_udp computes both checksums from the values it
  * stores; DPDK's own routines must verify what it wrote, for random
  * addresses, ports and payload lengths (odd ones included). */
@@ -1269,6 +1319,7 @@ void cu_register(void)
 {
     CU_pSuite p = CU_add_suite("dp_port", NULL, NULL);
     CU_add_test(p, "checksum vs rte_raw_cksum", test_cksum_differential);
+    CU_add_test(p, "checksum without AVX-512 vs rte_raw_cksum", test_cksum_no512_differential);
     CU_pSuite s = CU_add_suite("dp_worker", suite_init, suite_clean);
     CU_add_test(s, "client record forwarded to backend", test_forward_one);
     CU_add_test(s, "replay and bad tag dropped", test_replay_and_auth);
@@ -1288,6 +1339,8 @@ void cu_register(void)
     CU_add_test(s, "control-plane sealed frame", test_seal_frame);
     CU_add_test(s, "flow cache drops removed sessions", test_flow_cache_removal);
     CU_add_test(s, "fast paths match the general checks", test_fast_paths_match_general);
+    CU_add_test(s, "replay re-check across frames of one burst",
+                test_replay_across_frames_in_burst);
     CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
     CU_add_test(s, "written checksums verify", test_write_csums);
