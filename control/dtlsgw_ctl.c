@@ -5,7 +5,7 @@
  *   dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]
  *              COMMAND [ARG]
  *   commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |
- *             rotate-cookie | help   (sent to the gateway)
+ *             rotate-cookie | save | help   (sent to the gateway)
  *             metrics                (stats, as Prometheus text)
  *             top                    (stats every second, as rates)
  *
@@ -55,7 +55,7 @@ static void usage(FILE *f)
             "usage: dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]\n"
             "                  COMMAND [ARG]\n"
             "  commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |\n"
-            "            rotate-cookie | help | metrics | top\n"
+            "            rotate-cookie | save | help | metrics | top\n"
             "  -s SOCKET   control socket (default $DTLSGW_CTL_SOCKET or %s)\n"
             "  --json, -j  print the gateway's JSON reply as it came\n"
             "  -p          pretty-print the JSON reply\n"

@@ -19,6 +19,7 @@
 #include "dp_counters.h"
 #include "gw_listeners.h"
 #include "gw_peers.h"
+#include "gw_restart.h"
 #include "gw_sessions.h"
 #ifdef GW_HAVE_CTL
 #include "gw_http.h"
@@ -253,6 +254,26 @@ static int ctl_rotate_cookie(void *arg, json_t *res, char *err)
     return 0;
 }
 
+/* save: the state file now, while the workers run (gw_restart.h: the
+ * restore's state_seq_skip covers what the sessions send after it). */
+static int ctl_save(void *arg, json_t *res, char *err)
+{
+    struct gw_cp *cp = arg;
+    char why[GW_CTL_ERR_MAX_LEN] = "";
+    uint32_t n = 0;
+    int rc = gw_restart_save(cp, false, &n, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, GW_CTL_ERR_MAX_LEN, "%s", why[0] ? why : cr_strerror(rc));
+        return rc;
+    }
+    printf("dtlsgw: state file %s: saved %" PRIu32 " sessions (save command)\n",
+           cp->cfg->state_file, n);
+    fflush(stdout);
+    json_object_set_new(res, "saved", json_integer(n));
+    json_object_set_new(res, "file", json_string(cp->cfg->state_file));
+    return 0;
+}
+
 void gw_cmds_handlers(struct gw_cp *cp, struct gw_ctl_handlers *h)
 {
     memset(h, 0, sizeof(*h));
@@ -262,5 +283,6 @@ void gw_cmds_handlers(struct gw_cp *cp, struct gw_ctl_handlers *h)
     h->kill = ctl_kill;
     h->reload_psk = ctl_reload_psk;
     h->rotate_cookie = ctl_rotate_cookie;
+    h->save = ctl_save;
 }
 #endif

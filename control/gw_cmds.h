@@ -1,7 +1,7 @@
 /* gw_cmds.h — what the control plane reports and the commands it answers:
  * the stats snapshot (gw_cp.h: gw_cp_stats_snapshot, gw_cp_print_stats),
  * and, built with jansson (GW_HAVE_CTL), the control-socket handlers
- * (stats, sessions, kill, reload-psk, rotate-cookie) and the GET /metrics
+ * (stats, sessions, kill, reload-psk, rotate-cookie, save) and the GET /metrics
  * body.
  *
  * Owns: the JSON shape of each reply.  Must not: keep state of its own,

@@ -32,7 +32,18 @@
  *                   kernel's stack, e.g. 127.0.0.1:9464; gw_http.h),
  *   cookie_rotate (>= 1s, default 60s: every listener's cookie secret
  *                  is replaced this often; the previous one is still
- *                  accepted, so a cookie lives one to two periods)
+ *                  accepted, so a cookie lives one to two periods),
+ *   state_file: PATH (default off: hitless restart; every established
+ *                  session is written there on SIGTERM/SIGINT after the
+ *                  workers stopped, and by `dtlsgw-ctl save`, and restored
+ *                  at the next start; gw_state.h),
+ *   state_key_file: PATH (required with state_file: a cr_seal key file,
+ *                  48 bytes per key, the first one seals, readable by its
+ *                  owner only; checked at validation),
+ *   state_max_age (default 5m: an older state file is refused),
+ *   state_seq_skip (default 1048576, 1..2^40: added to every restored
+ *                  write sequence number; it covers the records a session
+ *                  sent after a `save` while the gateway ran on)
  * max_handshakes (default 4096) bounds the handshakes in progress (cookie
  * verified, not yet established) apart from max_sessions, so half-open
  * handshakes neither crowd out sessions nor the reverse: 4096 handshakes
@@ -61,6 +72,7 @@
 
 #include <yaml.h>
 
+#include "cr_seal.h"
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
@@ -121,6 +133,8 @@ void gw_config_default(struct gw_config *cfg)
     cfg->stats_interval_ms = 0;
     cfg->cookie_rotate_ms = GW_DEFAULT_COOKIE_ROTATE_MS;
     cfg->checksum_offload = true;
+    cfg->state_max_age_ms = GW_DEFAULT_STATE_MAX_AGE_MS;
+    cfg->state_seq_skip = GW_DEFAULT_STATE_SEQ_SKIP;
 }
 
 /* ---- parse state and error reporting ------------------------------------ */
@@ -875,6 +889,14 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     }
     if (strcmp(k, "cookie_rotate") == 0)
         return get_duration_ms(ps, v, ps->given, GW_COOKIE_ROTATE_MIN_MS, &cfg->cookie_rotate_ms);
+    if (strcmp(k, "state_file") == 0)
+        return get_string(ps, v, k, cfg->state_file, sizeof(cfg->state_file));
+    if (strcmp(k, "state_key_file") == 0)
+        return get_string(ps, v, k, cfg->state_key_file, sizeof(cfg->state_key_file));
+    if (strcmp(k, "state_max_age") == 0)
+        return get_duration_ms(ps, v, k, 1000, &cfg->state_max_age_ms);
+    if (strcmp(k, "state_seq_skip") == 0)
+        return get_uint(ps, v, k, 1, GW_STATE_SEQ_SKIP_MAX, &cfg->state_seq_skip);
     return unknown_key(ps, k, kn);
 }
 
@@ -1017,6 +1039,45 @@ static unsigned entry_key(char *buf, size_t cap, const char *list, unsigned i, c
 #define LISTENER_KEY(K)                                                                            \
     entry_key(kk, sizeof(kk), "listeners", i, listener_line_keys[GW_LKEY_##K],                     \
               l->key_line[GW_LKEY_##K], l->src_line)
+
+/* state_file needs state_key_file, a key file that loads (size, owner-only
+ * mode: cr_seal_ring_load), and a directory we may write the file into
+ * (it is replaced by rename). */
+CR_WUR static int validate_state(struct parse *ps, const struct gw_config *cfg)
+{
+    if (!cfg->state_file[0]) {
+        if (cfg->state_key_file[0])
+            return fail(ps, TOP_LINE(STATE_KEY_FILE), "state_key_file", CR_ERR_INVAL,
+                        "given without state_file");
+        return 0;
+    }
+    if (!cfg->state_key_file[0])
+        return fail(ps, TOP_LINE(STATE_FILE), "state_file", CR_ERR_INVAL,
+                    "needs state_key_file (a key file: head -c 48 /dev/urandom > F; chmod 600 F)");
+    char dir[GW_PATH_MAX_LEN];
+    snprintf(dir, sizeof(dir), "%s", cfg->state_file);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        return fail(ps, TOP_LINE(STATE_FILE), "state_file", CR_ERR_IO,
+                    "cannot write into directory '%s': %s", dir, strerror(errno));
+    struct cr_seal_ring ring;
+    memset(&ring, 0, sizeof(ring));
+    char why[200] = "";
+    int rc = cr_seal_ring_init(&ring);
+    if (rc == 0)
+        rc = cr_seal_ring_load(&ring, cfg->state_key_file, 0, why, sizeof(why));
+    cr_seal_ring_wipe(&ring);
+    if (rc < 0)
+        return fail(ps, TOP_LINE(STATE_KEY_FILE), "state_key_file", rc, "%s",
+                    why[0] ? why : cr_strerror(rc));
+    return 0;
+}
 
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 {
@@ -1171,6 +1232,7 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         return fail(&ps, TOP_LINE(MAX_HANDSHAKES_PER_SOURCE), "max_handshakes_per_source",
                     CR_ERR_INVAL, "%u out of range 1..max_handshakes (%u)",
                     cfg->max_handshakes_per_source, cfg->max_handshakes);
+    CR_GUARD(validate_state(&ps, cfg));
     return 0;
 }
 

@@ -51,7 +51,9 @@
     X(CONTROL_SOCKET, "control_socket")                                                            \
     X(MAX_SESSIONS, "max_sessions")                                                                \
     X(MAX_HANDSHAKES, "max_handshakes")                                                            \
-    X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")
+    X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")                                      \
+    X(STATE_FILE, "state_file")                                                                    \
+    X(STATE_KEY_FILE, "state_key_file")
 #define GW_KEY_ENUM(name, str) GW_TKEY_##name,
 enum gw_top_key {
     GW_TOP_LINE_KEYS(GW_KEY_ENUM) GW_TKEY_N
@@ -118,6 +120,13 @@ struct gw_listener_cfg {
 #define GW_DEFAULT_MAX_HANDSHAKES    4096u
 #define GW_DEFAULT_MAX_HS_PER_SOURCE 64u
 #define GW_MAX_HANDSHAKES_LIMIT      (16u * 1024 * 1024)
+/* Hitless restart (gw_state.h): the state file's defaults and bounds.  The
+ * skip is added to every restored write sequence number; at most 2^40, a
+ * 1/256 of the 48-bit space (RFC 6347 §4.1), so that a session can be
+ * restored many times before its epoch runs out. */
+#define GW_DEFAULT_STATE_MAX_AGE_MS 300000u
+#define GW_DEFAULT_STATE_SEQ_SKIP   (UINT64_C(1) << 20)
+#define GW_STATE_SEQ_SKIP_MAX       (UINT64_C(1) << 40)
 
 struct gw_config {
     struct gw_port_cfg ports[GW_MAX_PORTS];
@@ -136,8 +145,15 @@ struct gw_config {
     bool checksum_offload;              /* use NIC TX csum offload if offered */
     /* metrics_listen: Prometheus GET /metrics on this TCP address (the
      * kernel's stack, not a DPDK port); port 0: off (the default) */
-    uint32_t metrics_ipv4;        /* host order */
-    uint16_t metrics_port;        /* host order; 0: no HTTP endpoint */
+    uint32_t metrics_ipv4; /* host order */
+    uint16_t metrics_port; /* host order; 0: no HTTP endpoint */
+    /* hitless restart: established sessions saved here on SIGTERM/SIGINT
+     * and `save`, restored at start ("": off, the default); sealed with
+     * the first key of state_key_file (cr_seal.h key file) */
+    char state_file[GW_PATH_MAX_LEN];
+    char state_key_file[GW_PATH_MAX_LEN];
+    uint32_t state_max_age_ms;    /* older files are refused; default 5 min */
+    uint64_t state_seq_skip;      /* added to each restored write sequence */
     char source[GW_PATH_MAX_LEN]; /* config name for messages; "" default */
     uint32_t key_line[GW_TKEY_N]; /* line of each top-level key; 0: not in the file */
     /* what the file used that still works but is going away (old key

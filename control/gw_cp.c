@@ -46,6 +46,7 @@
 #include "gw_listeners.h"
 #include "gw_net.h"
 #include "gw_peers.h"
+#include "gw_restart.h"
 #include "gw_sessions.h"
 #include "gw_telemetry.h"
 #include "hs.h"
@@ -54,7 +55,8 @@
 #include "gw_http.h"
 #endif
 
-#define GW_CP_DUE_BURST 256 /* fired timers handled per loop */
+#define GW_CP_DUE_BURST           256 /* fired timers handled per loop */
+#define GW_STATE_SAVE_WHY_MAX_LEN 300
 
 /* The one place the gateway reads into a ClientHello (through the
  * engine's hs_ch_peek): the ClientHello.random of a
@@ -714,9 +716,25 @@ void gw_cp_shutdown(struct gw_cp *cp)
             for (unsigned i = 0; i < n; i++)
                 gw_cp_tx(cp, pkts[i]);
     }
-    /* Every live session gets a close_notify sealed with its write
-     * sequence; the workers stopped, so the grace period is immediate. */
-    gw_peers_free_all(cp, true);
+    /* Hitless restart (gw_restart.h): the workers stopped, so every
+     * wr_seq is final; the saved sessions get no close_notify, their
+     * clients keep them for the next run.  Without a state file, or when
+     * it cannot be written, every live session gets a close_notify sealed
+     * with its write sequence; the grace period is immediate. */
+    bool saved = false;
+    if (cp->cfg->state_file[0]) {
+        char why[GW_STATE_SAVE_WHY_MAX_LEN] = "";
+        uint32_t n = 0;
+        saved = gw_restart_save(cp, true, &n, why, sizeof(why)) == 0;
+        if (saved)
+            printf("dtlsgw: state file %s: saved %" PRIu32 " sessions (no close_notify)\n",
+                   cp->cfg->state_file, n);
+        else
+            printf("dtlsgw: state file %s: not saved: %s; sessions get close_notify\n",
+                   cp->cfg->state_file, why);
+        fflush(stdout);
+    }
+    gw_peers_free_all(cp, !saved);
     (void)gw_sess_reclaim(cp, true);
     uint64_t until = gw_cp_now_ms(cp) + GW_CP_SHUTDOWN_DRAIN_MS;
     while (gw_cp_now_ms(cp) < until) {

@@ -9,7 +9,9 @@
  *   gw_peers.c    the peer table, handshake admission, peer log lines;
  *   gw_sessions.c session install/removal/reclaim, NAT ports, alerts of
  *                 live sessions, close_notify, idle reaping, kill;
- *   gw_cmds.c     stats and the control-socket command handlers.
+ *   gw_cmds.c     stats and the control-socket command handlers;
+ *   gw_restart.c  the hitless-restart state file: save and restore of
+ *                 established sessions (format: gw_state.h).
  *
  * Owns: struct gw_cp and struct cp_peer.  Every field is written only on
  * the control-plane lcore; the exceptions say who else reads them (relaxed

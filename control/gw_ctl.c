@@ -266,6 +266,7 @@ enum cmd_id {
     CMD_KILL,
     CMD_RELOAD_PSK,
     CMD_ROTATE_COOKIE,
+    CMD_SAVE,
     CMD_HELP
 };
 static const struct {
@@ -279,6 +280,7 @@ static const struct {
     [CMD_KILL] = {"kill", true, true, false},
     [CMD_RELOAD_PSK] = {"reload-psk", true, false, false},
     [CMD_ROTATE_COOKIE] = {"rotate-cookie", true, false, false},
+    [CMD_SAVE] = {"save", true, false, false},
     [CMD_HELP] = {"help", false, false, true},
 };
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -368,6 +370,11 @@ static json_t *dispatch(struct gw_ctl *ctl, const struct gw_ctl_conn *c, char *l
         have = h && h->rotate_cookie;
         if (have)
             rc = h->rotate_cookie(h->arg, result, err);
+        break;
+    case CMD_SAVE:
+        have = h && h->save;
+        if (have)
+            rc = h->save(h->arg, result, err);
         break;
     default:
         for (size_t i = 0; i < N_CMDS; i++)

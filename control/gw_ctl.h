@@ -17,6 +17,7 @@
  *   A kill A.B.C.D         every session of that address (port 0 to the handler)
  *   A reload-psk           result: object
  *   A rotate-cookie        result: object
+ *   A save                 result: object, e.g. {"saved":N,"file":PATH}
  *   R help                 result: array of command names
  * Who may ask: anyone who can connect() may run R commands; the socket is
  * created GW_CTL_SOCKET_MODE (owner and group), so that is our euid, root
@@ -61,6 +62,7 @@ struct gw_ctl_handlers {
     int (*kill)(void *arg, uint32_t ipv4, uint16_t port, json_t *result_obj, char *err);
     int (*reload_psk)(void *arg, json_t *result_obj, char *err);
     int (*rotate_cookie)(void *arg, json_t *result_obj, char *err);
+    int (*save)(void *arg, json_t *result_obj, char *err);
 };
 
 struct gw_ctl;

@@ -4,8 +4,10 @@
  *
  *   dtlsgw [EAL options] -- --config FILE [options]
  *
- * Owns: process start-up order and shutdown order (stop RX in the workers,
- * close_notify to live sessions from the control plane, drain, exit 0).
+ * Owns: process start-up order (... control plane, restore of the state
+ * file's sessions, then the workers) and shutdown order (stop RX in the
+ * workers, save the live sessions to the state file when configured, else
+ * close_notify to them from the control plane, drain, exit 0).
  * Must not: do per-packet work, or leave a DPDK port or hugepage file
  * behind on a clean stop.
  */
@@ -26,6 +28,7 @@
 #include "dp_worker.h"
 #include "gw_config.h"
 #include "gw_cp.h"
+#include "gw_restart.h"
 
 #define GW_MAIN_MBUFS_MAX 262143u
 #define GW_MAIN_MBUFS_MIN 8191u
@@ -344,6 +347,10 @@ int main(int argc, char **argv)
         goto out_tables;
     }
 
+    /* Hitless restart: the saved sessions go back into the table before
+     * any worker reads it (gw_restart.h). */
+    gw_restart_restore(cp);
+
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -371,7 +378,12 @@ int main(int argc, char **argv)
 
     gw_cp_run(cp, &g_stop);
 
-    printf("dtlsgw: stopping: %u live session(s) get close_notify\n", dp_sess_count(g->sessions));
+    if (g_cfg.state_file[0])
+        printf("dtlsgw: stopping: %u live session(s) go to the state file %s\n",
+               dp_sess_count(g->sessions), g_cfg.state_file);
+    else
+        printf("dtlsgw: stopping: %u live session(s) get close_notify\n",
+               dp_sess_count(g->sessions));
     /* Release: workers stop polling RX and exit their loop. */
     __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
     rte_eal_mp_wait_lcore();

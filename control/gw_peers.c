@@ -92,24 +92,27 @@ void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer)
     peer->hs_counted = false;
 }
 
-struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
-                               const struct rte_ether_addr *mac, uint16_t port_idx,
-                               uint16_t listener, uint16_t worker)
+/* hs: the peer takes a handshake slot (gw_peer_hs_admit); without, it is
+ * a session's peer from the start (gw_peer_insert_session). */
+static struct cp_peer *peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
+                                   const struct rte_ether_addr *mac, uint16_t port_idx,
+                                   uint16_t listener, uint16_t worker, bool hs)
 {
     if (cp->n_peers >= cp->max_peers) {
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }
-    if (!gw_peer_hs_admit(cp, key->client_ip))
+    if (hs && !gw_peer_hs_admit(cp, key->client_ip))
         return NULL;
     struct cp_peer *peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
-        cp_hs_limit_release(cp->hs_limit, key->client_ip);
+        if (hs)
+            cp_hs_limit_release(cp->hs_limit, key->client_ip);
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }
     peer->cp = cp;
-    peer->hs_counted = true;
+    peer->hs_counted = hs;
     peer->key = *key;
     rte_ether_addr_copy(mac, &peer->mac);
     peer->port_idx = port_idx;
@@ -126,6 +129,20 @@ struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
     __atomic_fetch_add(&cp->g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)],
                        1, __ATOMIC_RELAXED);
     return peer;
+}
+
+struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
+                               const struct rte_ether_addr *mac, uint16_t port_idx,
+                               uint16_t listener, uint16_t worker)
+{
+    return peer_insert(cp, key, mac, port_idx, listener, worker, true);
+}
+
+struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const struct dp_sess_key *key,
+                                       const struct rte_ether_addr *mac, uint16_t port_idx,
+                                       uint16_t listener, uint16_t worker)
+{
+    return peer_insert(cp, key, mac, port_idx, listener, worker, false);
 }
 
 void gw_peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)

@@ -39,6 +39,12 @@ struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const struct dp_sess_key 
 struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
                                const struct rte_ether_addr *mac, uint16_t port_idx,
                                uint16_t listener, uint16_t worker);
+/* The same for a session restored from the state file (gw_restart.h): no
+ * handshake slot and no engine; the caller installs its session.  NULL
+ * when the table is full (DROP_CP_HS_LIMIT). */
+struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const struct dp_sess_key *key,
+                                       const struct rte_ether_addr *mac, uint16_t port_idx,
+                                       uint16_t listener, uint16_t worker);
 /* Ends everything the peer holds: its handshake slot, its session
  * (removed from the table; send_close: told close_notify once reclaimed),
  * its timer, its engine, its table entry.  peer is freed. */

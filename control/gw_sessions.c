@@ -43,6 +43,11 @@ int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li)
     return gw_nat_pick(cp->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
 }
 
+void gw_sess_nat_take(struct gw_cp *cp, uint16_t port)
+{
+    cp->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
+}
+
 void gw_sess_nat_free(struct gw_cp *cp, uint16_t port)
 {
     cp->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));

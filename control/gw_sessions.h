@@ -48,6 +48,8 @@ unsigned gw_sess_reclaim(struct gw_cp *cp, bool wait);
 
 /* A free NAT port of listener li, marked used, or -1 (range full). */
 int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li);
+/* Marks port used (a restored session's, gw_restart.c). */
+void gw_sess_nat_take(struct gw_cp *cp, uint16_t port);
 void gw_sess_nat_free(struct gw_cp *cp, uint16_t port);
 bool gw_sess_nat_used(const struct gw_cp *cp, uint16_t port);
 

@@ -321,6 +321,44 @@ int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx, enum cr_a
     return CR_OK;
 }
 
+int cr_aead_key_export(const struct cr_aead_key *key, enum cr_aead_alg *out_alg, uint8_t *out_key,
+                       size_t out_key_cap, size_t *out_key_len, uint8_t *out_iv, size_t out_iv_cap,
+                       size_t *out_iv_len)
+{
+    CR_ENSURE(key != NULL && out_alg != NULL && out_key != NULL && out_key_len != NULL &&
+                  out_iv != NULL && out_iv_len != NULL,
+              CR_ERR_INVAL);
+    CR_ENSURE(key->alg < CR_AEAD_N_ALGS, CR_ERR_INVAL);
+    enum cr_aead_alg alg = (enum cr_aead_alg)key->alg;
+    /* a wiped or never initialised key has key_len 0 */
+    CR_ENSURE(key->key_len == cr_aead_key_len(alg) &&
+                  key->fixed_iv_len == cr_aead_fixed_iv_len(alg),
+              CR_ERR_INVAL);
+    CR_ENSURE(out_key_cap >= key->key_len && out_iv_cap >= key->fixed_iv_len, CR_ERR_INVAL);
+    const uint8_t *raw;
+    switch (alg) {
+    case CR_AEAD_AES128_GCM:
+    case CR_AEAD_AES256_GCM:
+        /* ipsec-mb's GCM precompute stores the encryption round keys
+         * first: round keys 0 (and 1 for AES-256) are the key. */
+        raw = key->k.gcm.expanded_keys;
+        break;
+    case CR_AEAD_AES128_CCM:
+    case CR_AEAD_AES128_CCM8:
+        raw = (const uint8_t *)key->k.aes.enc;
+        break;
+    default:
+        raw = key->k.chacha;
+        break;
+    }
+    memcpy(out_key, raw, key->key_len);
+    memcpy(out_iv, key->fixed_iv, key->fixed_iv_len);
+    *out_alg = alg;
+    *out_key_len = key->key_len;
+    *out_iv_len = key->fixed_iv_len;
+    return CR_OK;
+}
+
 void cr_aead_key_wipe(struct cr_aead_key *key)
 {
     if (key != NULL)

@@ -103,6 +103,19 @@ const char *cr_aead_alg_name(enum cr_aead_alg alg);
 CR_WUR int cr_aead_key_init(struct cr_aead_key *key, struct cr_aead_ctx *ctx, enum cr_aead_alg alg,
                             const uint8_t *secret, size_t secret_len, const uint8_t *fixed_iv,
                             size_t fixed_iv_len);
+/* The raw key, fixed IV and algorithm back out of an initialised key
+ * (the hitless-restart state file saves them; cr_aead_key_init() with
+ * them gives a key that seals and opens identically).  The raw key is
+ * still in the expanded one: for AES (GCM and CCM) the first key_len
+ * bytes of the encryption schedule are the cipher key itself (FIPS 197
+ * §5.2: the first Nk words of w[] are the key), ChaCha20 keeps it as
+ * is.  out_key gets key_len bytes (out_key_cap at least
+ * CR_AEAD_KEY_MAX_LEN), out_iv fixed_iv_len bytes (out_iv_cap at least
+ * CR_AEAD_FIXED_IV_MAX_LEN).  CR_ERR_INVAL for a key that was never
+ * initialised (or wiped) or buffers too small. */
+CR_WUR int cr_aead_key_export(const struct cr_aead_key *key, enum cr_aead_alg *out_alg,
+                              uint8_t *out_key, size_t out_key_cap, size_t *out_key_len,
+                              uint8_t *out_iv, size_t out_iv_cap, size_t *out_iv_len);
 /* Wipes all key material. */
 void cr_aead_key_wipe(struct cr_aead_key *key);
 

@@ -56,6 +56,11 @@
     X(CP_FINAL_FLIGHT_REPEAT, 0, "epoch-1 handshake records to a live session")                    \
     X(CP_CH_FRAG_HELD, 0, "ClientHello fragments held until the message is whole (cookie after)")  \
     X(CP_CH_ASM_EVICTED, 0, "unfinished ClientHello reassemblies evicted to make room")            \
+    X(CP_STATE_SAVED, 0, "sessions written to the state file (SIGTERM or save)")                   \
+    X(CP_STATE_RESTORED, 0, "sessions restored from the state file at start")                      \
+    X(CP_STATE_SKIPPED, 0,                                                                         \
+      "saved sessions not restored (listener gone, NAT port, sequence space, install)")            \
+    X(CP_STATE_FILE_REFUSED, 0, "state files refused at start (key, altered, age, format)")        \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
     X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \

@@ -42,6 +42,12 @@
  *       the same record again and one at seq 800, then more echoes; prints
  *       "ALERTS sent=3 echoed=N".
  *
+ *   e2e-helper stream --server IP:PORT [--src IP] [--psk-identity ID
+ *       --psk-key HEX] [--cipher C] [--interval-ms N] [--tag T]
+ *       One long-lived DTLS 1.2 PSK session sending a numbered record
+ *       every N ms and reading the echoes, across a gateway restart;
+ *       stdin "mark" / "stop" (cmd_stream says what it prints).
+ *
  *   e2e-helper send --target IP:PORT --src IP:PORT --file F
  *       Sends F's bytes as one datagram from that source; prints "SENT 1".
  *
@@ -1048,10 +1054,206 @@ static int cmd_seqcheck(int argc, char **argv)
     return g_seq_dups == 0 && echoed >= H_SEQ_ECHOES ? 0 : 1;
 }
 
+/* ---- stream: a long-lived session across a gateway restart -------------- */
+
+#define H_STREAM_MAX_NUMBERS 65536
+#define H_STREAM_DRAIN_MS    800 /* after "stop": echoes still in flight */
+
+static bool g_st_established;
+static uint64_t g_st_max_seq, g_st_prev_seq, g_st_max_jump;
+static unsigned g_st_hs_after; /* server handshake records once established */
+static uint8_t g_st_echoed[H_STREAM_MAX_NUMBERS];
+
+/* seq_bio_cb's (epoch, sequence) record, plus the largest step between
+ * consecutive epoch-1 server sequence numbers and handshake records that
+ * arrive once the session is up (a new handshake). */
+static long stream_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                          int ret, size_t *processed)
+{
+    long r = seq_bio_cb(b, oper, argp, len, argi, argl, ret, processed);
+    if (oper != (BIO_CB_READ | BIO_CB_RETURN) || ret <= 0 || processed == NULL)
+        return r;
+    const uint8_t *d = (const uint8_t *)argp;
+    size_t n = *processed < len ? *processed : len, off = 0;
+    while (n - off >= 13) {
+        uint64_t epoch = (uint64_t)d[off + 3] << 8 | d[off + 4], seq = 0;
+        for (int i = 5; i < 11; i++)
+            seq = seq << 8 | d[off + i];
+        size_t rl = (size_t)d[off + 11] << 8 | d[off + 12];
+        if (g_st_established && d[off] == 22)
+            g_st_hs_after++;
+        if (epoch == 1) {
+            if (g_st_prev_seq != 0 && seq > g_st_prev_seq && seq - g_st_prev_seq > g_st_max_jump)
+                g_st_max_jump = seq - g_st_prev_seq;
+            g_st_prev_seq = seq;
+            if (seq > g_st_max_seq)
+                g_st_max_seq = seq;
+        }
+        if (rl > n - off - 13)
+            break;
+        off += 13 + rl;
+    }
+    return r;
+}
+
+/* e2e-helper stream --server IP:PORT [--src IP] [--psk-identity ID
+ *     --psk-key HEX] [--cipher C] [--interval-ms N] [--tag T]
+ * One PSK session that sends "T|n|" (n = 0, 1, ...) every N ms until told
+ * to stop, and reads the echoes.  Prints "STREAM established" once up;
+ * stdin "mark" prints "MARK next=n maxseq=S" (the next number it will
+ * send, the highest epoch-1 server sequence seen); "stop" (or EOF) stops
+ * sending, waits H_STREAM_DRAIN_MS for echoes in flight and prints
+ * "STREAM sent=S echoed=E after_mark_sent=A after_mark_echoed=B dups=D
+ * records=R hs_after=H max_jump=J max_gap_ms=G", and "MISSING n" per
+ * number sent after the mark and not echoed. */
+static int cmd_stream(int argc, char **argv)
+{
+    const char *server_s = NULL, *src_s = NULL, *cipher = "PSK-AES128-GCM-SHA256",
+               *key_hex = "00112233445566778899aabbccddeeff", *tag = "stream";
+    unsigned interval_ms = 20;
+    static const struct option opts[] = {
+        {"server", 1, NULL, 's'},  {"src", 1, NULL, 'a'},    {"psk-identity", 1, NULL, 'i'},
+        {"psk-key", 1, NULL, 'k'}, {"cipher", 1, NULL, 'c'}, {"interval-ms", 1, NULL, 'n'},
+        {"tag", 1, NULL, 't'},     {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (o == 's')
+            server_s = optarg;
+        else if (o == 'a')
+            src_s = optarg;
+        else if (o == 'i')
+            g_psk_id = optarg;
+        else if (o == 'k')
+            key_hex = optarg;
+        else if (o == 'c')
+            cipher = optarg;
+        else if (o == 'n')
+            interval_ms = (unsigned)atoi(optarg);
+        else if (o == 't')
+            tag = optarg;
+        else
+            return 2;
+    }
+    struct sockaddr_in srv, la = {.sin_family = AF_INET};
+    if (!server_s || parse_ipport(server_s, &srv) < 0 || interval_ms == 0 ||
+        (src_s && inet_pton(AF_INET, src_s, &la.sin_addr) != 1) || set_psk_hex(key_hex) < 0) {
+        fprintf(stderr, "stream: bad arguments\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1)
+        return 2;
+    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (bind(fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
+        connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
+        perror("stream: bind/connect");
+        return 1;
+    }
+    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &srv);
+    BIO_set_callback_ex(bio, stream_bio_cb);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+    char buf[512];
+    uint64_t deadline = mono_ms() + H_DEFAULT_TIMEOUT_MS;
+    while (!SSL_is_init_finished(ssl) && mono_ms() < deadline) {
+        int r = SSL_do_handshake(ssl);
+        if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
+            break;
+        (void)seq_pump(ssl, fd, buf, sizeof(buf), 20);
+    }
+    if (!SSL_is_init_finished(ssl)) {
+        printf("STREAM failed handshake\n");
+        return 1;
+    }
+    g_st_established = true;
+    printf("STREAM established\n");
+    unsigned next = 0, mark = UINT32_MAX, echoed = 0;
+    uint64_t last_send = 0, last_echo = mono_ms(), max_gap = 0, stop_at = 0;
+    char line[64];
+    size_t line_len = 0;
+    bool stdin_open = true;
+    for (;;) {
+        uint64_t now = mono_ms();
+        if (stop_at == 0 && now - last_send >= interval_ms && next < H_STREAM_MAX_NUMBERS) {
+            int l = snprintf(buf, sizeof(buf), "%s|%u|", tag, next);
+            if (SSL_write(ssl, buf, l) == l)
+                next++;
+            last_send = now;
+        }
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+        (void)poll(p, stdin_open ? 2 : 1, 5);
+        for (;;) {
+            int r = SSL_read(ssl, buf, sizeof(buf) - 1);
+            if (r <= 0)
+                break;
+            buf[r] = '\0';
+            size_t tl = strlen(tag);
+            if ((size_t)r > tl + 1 && strncmp(buf, tag, tl) == 0 && buf[tl] == '|') {
+                unsigned k = (unsigned)strtoul(buf + tl + 1, NULL, 10);
+                if (k < H_STREAM_MAX_NUMBERS && !g_st_echoed[k]) {
+                    g_st_echoed[k] = 1;
+                    echoed++;
+                    uint64_t t = mono_ms();
+                    if (t - last_echo > max_gap)
+                        max_gap = t - last_echo;
+                    last_echo = t;
+                }
+            }
+        }
+        ERR_clear_error();
+        if (stdin_open && (p[1].revents & (POLLIN | POLLHUP))) {
+            char c;
+            ssize_t r = read(0, &c, 1);
+            if (r <= 0) {
+                stdin_open = false;
+                if (stop_at == 0)
+                    stop_at = mono_ms();
+            } else if (c != '\n' && line_len < sizeof(line) - 1) {
+                line[line_len++] = c;
+            } else if (c == '\n') {
+                line[line_len] = '\0';
+                line_len = 0;
+                if (strcmp(line, "mark") == 0) {
+                    mark = next;
+                    printf("MARK next=%u maxseq=%" PRIu64 "\n", next, g_st_max_seq);
+                } else if (strcmp(line, "stop") == 0 && stop_at == 0) {
+                    stop_at = mono_ms();
+                }
+            }
+        }
+        if (stop_at != 0 && mono_ms() - stop_at >= H_STREAM_DRAIN_MS)
+            break;
+    }
+    unsigned am_sent = 0, am_echoed = 0;
+    for (unsigned k = mark; mark != UINT32_MAX && k < next; k++) {
+        am_sent++;
+        if (g_st_echoed[k])
+            am_echoed++;
+        else
+            printf("MISSING %u\n", k);
+    }
+    printf("STREAM sent=%u echoed=%u after_mark_sent=%u after_mark_echoed=%u dups=%u records=%u "
+           "hs_after=%u max_jump=%" PRIu64 " max_gap_ms=%" PRIu64 "\n",
+           next, echoed, am_sent, am_echoed, g_seq_dups, g_seq_n, g_st_hs_after, g_st_max_jump,
+           max_gap);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: e2e-helper echo|clients|seqcheck|rawpsk|garbage|send ...\n");
+        fprintf(stderr, "usage: e2e-helper echo|clients|seqcheck|stream|rawpsk|garbage|send ...\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -1061,6 +1263,8 @@ int main(int argc, char **argv)
         return cmd_seqcheck(argc - 1, argv + 1);
     if (strcmp(mode, "rawpsk") == 0)
         return e2e_rawpsk_main(argc - 1, argv + 1);
+    if (strcmp(mode, "stream") == 0)
+        return cmd_stream(argc - 1, argv + 1);
     const char *bind_s = NULL, *log_s = NULL, *target = NULL, *src = NULL, *file = NULL;
     unsigned n = 10000, pps = 0;
     uint64_t seed = 1;

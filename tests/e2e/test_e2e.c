@@ -388,6 +388,31 @@ static int make_creds(void)
     return 0;
 }
 
+/* ---- hitless restart (issue 10) ------------------------------------------------ */
+
+#define E2E_STATE_SEQ_SKIP  1048576 /* the default state_seq_skip */
+#define E2E_RESTART_CLIENTS 4
+#define E2E_RESTART_RUN_MS  1500 /* traffic before the restart and after the mark */
+#define E2E_STOP_TIMEOUT_MS 15000
+#define E2E_ARP_WAIT_MS     5000
+
+/* The suite's gateway saves its sessions to gw.state (sealed with
+ * state.key, 48 random bytes, mode 0600) on SIGTERM and restores them at
+ * start. */
+static int restart_config_append(void)
+{
+    char p[E2E_PATH_MAX_LEN];
+    if (sh("set -e; cd %s; head -c 48 /dev/urandom > state.key; chmod 600 state.key", g_dir) != 0)
+        return -1;
+    FILE *f = fopen(path_in(p, sizeof(p), "gw.yaml"), "a");
+    if (!f)
+        return -1;
+    fprintf(f, "state_file: %s/gw.state\nstate_key_file: %s/state.key\nstate_max_age: 5m\n", g_dir,
+            g_dir);
+    fclose(f);
+    return 0;
+}
+
 static int write_config(void)
 {
     char p[E2E_PATH_MAX_LEN];
@@ -446,7 +471,7 @@ static int write_config(void)
             g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock,
             E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
-    return 0;
+    return restart_config_append();
 }
 
 static int start_gateway(void)
@@ -2637,6 +2662,276 @@ static void test_impaired_50(void)
     tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
 }
 
+/* SIGTERM to the suite's gateway (its log kept as keep_log), then started
+ * again the way the suite starts it.  False when it did not exit 0 or did
+ * not come back. */
+static bool restart_gateway(const char *keep_log)
+{
+    char lp[E2E_PATH_MAX_LEN];
+    kill(g_gw.pid, SIGTERM);
+    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+    bool clean = exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0;
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), keep_log));
+    if (!exited)
+        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    if (start_gateway() != 0) {
+        g_ready = false;
+        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after a restart");
+        return false;
+    }
+    return clean;
+}
+
+/* The backend's next hop resolved again (a restarted gateway ARPs it). */
+static bool restart_wait_backend(void)
+{
+    uint64_t end = tl_mono_ms() + E2E_ARP_WAIT_MS;
+    while (tl_mono_ms() < end) {
+        if (stat_now("CP_ARP_LEARNED") >= 1)
+            return true;
+        tl_sleep_ms(20);
+    }
+    return false;
+}
+
+static bool gw_log_has(const char *needle)
+{
+    char *o = slurp(g_gw.out);
+    bool found = o && strstr(o, needle);
+    free(o);
+    return found;
+}
+
+struct restart_client {
+    struct tl_proc p;
+    char tag[32];
+    unsigned mark, sent, echoed, am_sent, am_echoed, dups, records, hs_after;
+    unsigned long long maxseq_before, max_jump, max_gap_ms;
+};
+
+/* Issue 10: long-lived clients (one per AEAD family) keep exchanging
+ * data across a gateway restart: SIGTERM saves their sessions, the new
+ * gateway restores them without a handshake (CP_HS_STARTED stays 0 in the
+ * new process), echoes resume, the backend receives every datagram sent
+ * after the restore completed (control socket up and the backend's next
+ * hop resolved), and no (epoch, sequence) of the gateway's repeats
+ * across the restart (the client sees the write sequence jump by
+ * state_seq_skip). */
+static void test_restart_keeps_sessions(void)
+{
+    REQUIRE_READY();
+    static const char *const ciphers[E2E_RESTART_CLIENTS] = {
+        "PSK-AES128-GCM-SHA256", "PSK-AES256-GCM-SHA384", "PSK-CHACHA20-POLY1305",
+        "PSK-AES128-CCM8"};
+    struct restart_client rc[E2E_RESTART_CLIENTS];
+    memset(rc, 0, sizeof(rc));
+    unsigned run = ++g_run_no, up = 0;
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++) {
+        char out[64], src[32];
+        snprintf(rc[i].tag, sizeof(rc[i].tag), "hr%u-%u", run, i);
+        snprintf(out, sizeof(out), "restart-client-%u.log", i);
+        snprintf(src, sizeof(src), "10.77.0.%u", 2 + i);
+        char *argv[] = {(char *)g_helper,
+                        "stream",
+                        "--server",
+                        GW_IP ":4433",
+                        "--src",
+                        src,
+                        "--cipher",
+                        (char *)ciphers[i],
+                        "--psk-identity",
+                        PSK_ID,
+                        "--psk-key",
+                        PSK_HEX,
+                        "--interval-ms",
+                        "20",
+                        "--tag",
+                        rc[i].tag,
+                        NULL};
+        CU_ASSERT_FATAL(proc_start(&rc[i].p, g_ns_cli, out, true, argv) == 0);
+    }
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
+        up += tl_proc_wait_output(&rc[i].p, "STREAM established", E2E_CLIENT_TIMEOUT_S * 1000);
+    CU_ASSERT_EQUAL_FATAL(up, E2E_RESTART_CLIENTS);
+    tl_sleep_ms(E2E_RESTART_RUN_MS);
+    int sess_before = sessions_total();
+    /* `dtlsgw-ctl save` while running writes the file too (SIGTERM
+     * replaces it below) */
+    json_t *sv = ctl("save");
+    long long n_saved = json_integer_value(json_object_get(sv, "saved"));
+    json_decref(sv);
+    char sp[E2E_PATH_MAX_LEN];
+    struct stat sst;
+    bool save_file =
+        stat(path_in(sp, sizeof(sp), "gw.state"), &sst) == 0 && (sst.st_mode & 0777) == 0600;
+    printf("  save command: %lld sessions written, file mode 0600 %s\n", n_saved,
+           save_file ? "yes" : "NO");
+    CU_ASSERT(n_saved >= E2E_RESTART_CLIENTS);
+    CU_ASSERT(save_file);
+
+    uint64_t t_stop = tl_mono_ms();
+    bool clean = restart_gateway("gateway-before-restart.log");
+    uint64_t t_up = tl_mono_ms();
+    CU_ASSERT(clean);
+    CU_ASSERT_FATAL(g_ready);
+    bool arp = restart_wait_backend();
+    CU_ASSERT(arp);
+    uint64_t t_restored = tl_mono_ms();
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
+        CU_ASSERT(write(rc[i].p.in_fd, "mark\n", 5) == 5);
+    tl_sleep_ms(E2E_RESTART_RUN_MS);
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
+        CU_ASSERT(write(rc[i].p.in_fd, "stop\n", 5) == 5);
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
+        CU_ASSERT(tl_proc_wait(&rc[i].p, 10000));
+
+    /* what the old gateway said when it stopped, what the new one did */
+    char lp[E2E_PATH_MAX_LEN];
+    char *old_log = slurp(path_in(lp, sizeof(lp), "gateway-before-restart.log"));
+    bool saved = old_log && strstr(old_log, "gw.state: saved ");
+    bool old_clean = old_log && !strstr(old_log, "Sanitizer") && !strstr(old_log, "runtime error:");
+    free(old_log);
+    bool restored_line = gw_log_has("gw.state: restored ");
+    long long restored = stat_now("CP_STATE_RESTORED"), hs_started = stat_now("CP_HS_STARTED");
+    long long refused = stat_now("CP_STATE_FILE_REFUSED");
+    bool consumed = access(path_in(lp, sizeof(lp), "gw.state"), F_OK) != 0;
+    printf("  %d sessions before the restart; stopped and up again in %llu ms (+%llu ms until the "
+           "backend next hop resolved); restored %lld, new handshakes %lld, file consumed %s\n",
+           sess_before, (unsigned long long)(t_up - t_stop),
+           (unsigned long long)(t_restored - t_up), restored, hs_started, consumed ? "yes" : "NO");
+    CU_ASSERT(saved);
+    CU_ASSERT(old_clean);
+    CU_ASSERT(restored_line);
+    CU_ASSERT(restored >= E2E_RESTART_CLIENTS);
+    CU_ASSERT_EQUAL(hs_started, 0);
+    CU_ASSERT_EQUAL(refused, 0);
+    CU_ASSERT(consumed);
+
+    char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
+    for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++) {
+        struct restart_client *c = &rc[i];
+        char *o = slurp(c->p.out);
+        const char *m = o ? strstr(o, "MARK ") : NULL;
+        const char *st = o ? strstr(o, "STREAM sent=") : NULL;
+        bool parsed =
+            m && st && sscanf(m, "MARK next=%u maxseq=%llu", &c->mark, &c->maxseq_before) == 2 &&
+            sscanf(st,
+                   "STREAM sent=%u echoed=%u after_mark_sent=%u after_mark_echoed=%u dups=%u "
+                   "records=%u hs_after=%u max_jump=%llu max_gap_ms=%llu",
+                   &c->sent, &c->echoed, &c->am_sent, &c->am_echoed, &c->dups, &c->records,
+                   &c->hs_after, &c->max_jump, &c->max_gap_ms) == 9;
+        CU_ASSERT(parsed);
+        if (!parsed) {
+            printf("  client %u output: %s\n", i, o ? o : "(none)");
+            free(o);
+            continue;
+        }
+        /* the backend got every record sent after the restore completed */
+        unsigned be_missing = 0;
+        for (unsigned k = c->mark; k < c->sent; k++) {
+            char needle[48];
+            snprintf(needle, sizeof(needle), " %s|%u|", c->tag, k);
+            be_missing += be == NULL || strstr(be, needle) == NULL;
+        }
+        printf("  %-22s sent %u (%u after the restore: %u echoed, backend missed %u); server "
+               "records %u, repeated (epoch, seq) %u, handshake records after setup %u; "
+               "largest sequence step %llu; longest echo gap %llu ms\n",
+               ciphers[i], c->sent, c->am_sent, c->am_echoed, be_missing, c->records, c->dups,
+               c->hs_after, c->max_jump, c->max_gap_ms);
+        CU_ASSERT(c->am_sent > 0);
+        CU_ASSERT_EQUAL(c->am_echoed, c->am_sent);
+        CU_ASSERT_EQUAL(be_missing, 0);
+        CU_ASSERT_EQUAL(c->dups, 0);
+        CU_ASSERT_EQUAL(c->hs_after, 0);
+        /* the restored write sequence starts state_seq_skip past the last
+         * one the old gateway had */
+        CU_ASSERT(c->max_jump >= E2E_STATE_SEQ_SKIP);
+        free(o);
+    }
+    free(be);
+}
+
+/* Issue 10: a state file that was altered, or sealed under another key,
+ * is refused with its reason on one line in the gateway log, moved aside,
+ * and the gateway starts empty and serves new clients. */
+static void test_restart_refuses_bad_state(void)
+{
+    REQUIRE_READY();
+    char lp[E2E_PATH_MAX_LEN], state[E2E_PATH_MAX_LEN], keyf[E2E_PATH_MAX_LEN];
+    path_in(state, sizeof(state), "gw.state");
+    path_in(keyf, sizeof(keyf), "state.key");
+    const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.6", "--n",
+                          "2",        "--psk-identity", PSK_ID,  "--psk-key", PSK_HEX,
+                          "--tag",    "restart-bad",    NULL};
+    struct {
+        const char *name, *needle;
+    } cases[] = {
+        {"altered", "refused: authentication failed: the file was altered"},
+        {"wrong key", "refused: sealed under a key that is not in state_key_file"},
+    };
+    for (unsigned ci = 0; ci < 2; ci++) {
+        /* a session the file will hold */
+        struct tl_proc cl;
+        CU_ASSERT_FATAL(helper_clients(&cl, "restart-bad-clients.log", false, args));
+        CU_ASSERT(tl_proc_wait(&cl, 30000));
+        CU_ASSERT(sessions_total() >= 2);
+        kill(g_gw.pid, SIGTERM);
+        bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+        CU_ASSERT_FATAL(exited);
+        struct stat stt;
+        bool written = stat(state, &stt) == 0 && (stt.st_mode & 0777) == 0600 && stt.st_size > 100;
+        CU_ASSERT(written);
+        if (ci == 0) {
+            /* one bit of one byte in the middle of the ciphertext */
+            int fd = open(state, O_RDWR);
+            uint8_t b = 0;
+            off_t at = written ? stt.st_size / 2 : 0;
+            bool flipped = fd >= 0 && pread(fd, &b, 1, at) == 1;
+            b ^= 0x10;
+            flipped = flipped && pwrite(fd, &b, 1, at) == 1;
+            if (fd >= 0)
+                close(fd);
+            CU_ASSERT(flipped);
+        } else {
+            CU_ASSERT(sh("head -c 48 /dev/urandom > %s; chmod 600 %s", keyf, keyf) == 0);
+        }
+        char keep[64];
+        snprintf(keep, sizeof(keep), "gateway-before-bad-state-%u.log", ci);
+        sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), keep));
+        if (start_gateway() != 0) {
+            g_ready = false;
+            snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not start after a bad file");
+            CU_FAIL_FATAL("gateway did not start");
+        }
+        bool said = gw_log_has(cases[ci].needle) && gw_log_has("starting with no sessions");
+        long long refused = stat_now("CP_STATE_FILE_REFUSED");
+        long long restored = stat_now("CP_STATE_RESTORED");
+        int sessions = sessions_total();
+        char aside[E2E_PATH_MAX_LEN + 16];
+        snprintf(aside, sizeof(aside), "%s.refused", state);
+        bool moved = access(state, F_OK) != 0 && access(aside, F_OK) == 0;
+        /* and it serves new clients */
+        CU_ASSERT_FATAL(restart_wait_backend());
+        CU_ASSERT_FATAL(helper_clients(&cl, "restart-bad-new.log", false, args));
+        CU_ASSERT(tl_proc_wait(&cl, 30000));
+        char *o = slurp(cl.out);
+        bool served = o && strstr(o, "READY established=2 echoed=2 failed=0");
+        free(o);
+        printf("  %s file: refused with its reason in the log %s, counted %lld, restored %lld, "
+               "sessions at start %d, moved aside %s, new clients served %s\n",
+               cases[ci].name, said ? "yes" : "NO", refused, restored, sessions,
+               moved ? "yes" : "NO", served ? "yes" : "NO");
+        if (!said)
+            sh("grep 'state file' %s >&2", g_gw.out);
+        CU_ASSERT(said);
+        CU_ASSERT_EQUAL(refused, 1);
+        CU_ASSERT_EQUAL(restored, 0);
+        CU_ASSERT_EQUAL(sessions, 0);
+        CU_ASSERT(moved);
+        CU_ASSERT(served);
+    }
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -2700,5 +2995,9 @@ void cu_register(void)
     CU_add_test(s, "spoofed ClientHello flood beside 100 real clients", test_hostile_flood);
     CU_add_test(s, "mutated datagrams at a live session", test_hostile_mutated);
     CU_add_test(s, "50 handshakes at 30% loss, reordering, duplication", test_impaired_50);
+    CU_add_test(s, "hitless restart: sessions continue, no handshake, no (epoch, seq) reused",
+                test_restart_keeps_sessions);
+    CU_add_test(s, "hitless restart: an altered state file, one of another key",
+                test_restart_refuses_bad_state);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -649,6 +650,86 @@ static int validate_text(const char *yaml, char *err, size_t err_len)
     return gw_config_validate(&c, err, (unsigned)err_len);
 }
 
+/* ---- hitless restart: state_file and its key -------------------------- */
+
+static void expect_state_err(const char *yaml, unsigned line, const char *key, const char *what)
+{
+    char err[GW_ERR_MAX_LEN], prefix[128];
+    int rc = validate_text(yaml, err, sizeof(err));
+    snprintf(prefix, sizeof(prefix), "c.yaml:%u: %s: ", line, key);
+    if (rc >= 0 || strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what)) {
+        printf("\n  want: %s...%s\n  got:  %s (rc %d)\n", prefix, what, err, rc);
+        CU_FAIL("state validation message mismatch");
+    }
+}
+
+static void test_state_keys(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN], yaml[1024], key_ok[200], key_open[200], key_short[200];
+    gw_config_default(&c);
+    CU_ASSERT_STRING_EQUAL(c.state_file, "");
+    CU_ASSERT_EQUAL(c.state_max_age_ms, 300000);
+    CU_ASSERT_EQUAL(c.state_seq_skip, 1048576);
+    snprintf(key_ok, sizeof(key_ok), "%s/state.key", tmpdir);
+    snprintf(key_open, sizeof(key_open), "%s/state-open.key", tmpdir);
+    snprintf(key_short, sizeof(key_short), "%s/state-short.key", tmpdir);
+    char k48[49];
+    memset(k48, 'k', 48);
+    k48[48] = 0;
+    write_file(key_ok, k48);
+    write_file(key_open, k48);
+    write_file(key_short, "short");
+    chmod(key_ok, 0600);
+    chmod(key_open, 0644);
+    chmod(key_short, 0600);
+
+    snprintf(yaml, sizeof(yaml),
+             "listeners:\n  - psk_file: %s\nstate_file: %s/gw.state\nstate_key_file: %s\n"
+             "state_max_age: 90s\nstate_seq_skip: 4096\n",
+             psk_path, tmpdir, key_ok);
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL_FATAL(gw_config_load_string(&c, yaml, "c.yaml", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(c.state_max_age_ms, 90000);
+    CU_ASSERT_EQUAL(c.state_seq_skip, 4096);
+    CU_ASSERT(strstr(c.state_file, "/gw.state") != NULL);
+    CU_ASSERT_STRING_EQUAL(c.state_key_file, key_ok);
+    CU_ASSERT_EQUAL(gw_config_validate(&c, err, sizeof(err)), 0);
+
+    expect_err("state_seq_skip: 0\n", 1, "state_seq_skip", "out of range 1..1099511627776");
+    expect_err("state_seq_skip: 1099511627777\n", 1, "state_seq_skip", "out of range");
+    expect_err("state_max_age: 5\n", 1, "state_max_age", "has no unit");
+    expect_err("state_max_age: 500ms\n", 1, "state_max_age", "below the minimum");
+    expect_err("state_file: [a]\n", 1, "state_file", "expected a scalar");
+
+    snprintf(yaml, sizeof(yaml), "listeners:\n  - psk_file: %s\nstate_file: %s/gw.state\n",
+             psk_path, tmpdir);
+    expect_state_err(yaml, 3, "state_file", "needs state_key_file");
+    snprintf(yaml, sizeof(yaml), "listeners:\n  - psk_file: %s\nstate_key_file: %s\n", psk_path,
+             key_ok);
+    expect_state_err(yaml, 3, "state_key_file", "given without state_file");
+    snprintf(yaml, sizeof(yaml),
+             "listeners:\n  - psk_file: %s\nstate_file: %s/gw.state\nstate_key_file: %s\n",
+             psk_path, tmpdir, key_open);
+    expect_state_err(yaml, 4, "state_key_file", "");
+    snprintf(yaml, sizeof(yaml),
+             "listeners:\n  - psk_file: %s\nstate_file: %s/gw.state\nstate_key_file: %s\n",
+             psk_path, tmpdir, key_short);
+    expect_state_err(yaml, 4, "state_key_file", "");
+    snprintf(yaml, sizeof(yaml),
+             "listeners:\n  - psk_file: %s\nstate_file: %s/gw.state\nstate_key_file: %s/none\n",
+             psk_path, tmpdir, tmpdir);
+    expect_state_err(yaml, 4, "state_key_file", "");
+    snprintf(yaml, sizeof(yaml),
+             "listeners:\n  - psk_file: %s\nstate_file: %s/no/such/dir/gw.state\n"
+             "state_key_file: %s\n",
+             psk_path, tmpdir, key_ok);
+    expect_state_err(yaml, 3, "state_file", "cannot write into directory");
+    unlink(key_ok);
+    unlink(key_open);
+    unlink(key_short);
+}
+
 static void expect_certs_err(const char *yaml, unsigned line, const char *key, const char *what)
 {
     char err[GW_ERR_MAX_LEN], prefix[128];
@@ -787,4 +868,5 @@ void cu_register(void)
     CU_add_test(s, "validate", test_validate);
     CU_add_test(s, "certs list", test_certs_list);
     CU_add_test(s, "metrics_listen", test_metrics_listen);
+    CU_add_test(s, "state_file, state_key_file, state_max_age, state_seq_skip", test_state_keys);
 }

@@ -199,8 +199,9 @@ static void test_sessions_and_help(void)
     json_decref(j);
     j = ask("help");
     r = json_object_get(j, "result");
-    CU_ASSERT_EQUAL(json_array_size(r), 6);
+    CU_ASSERT_EQUAL(json_array_size(r), 7);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(r, 2)), "kill");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(r, 5)), "save");
     json_decref(j);
 }
 
@@ -252,6 +253,7 @@ static void test_errors(void)
     expect_error("frobnicate", "unknown command 'frobnicate'");
     expect_error("stats now", "stats takes no argument");
     expect_error("rotate-cookie", "rotate-cookie: not supported");
+    expect_error("save", "save: not supported");
     reload_fails = 1;
     expect_error("reload-psk", "reload-psk: psk.txt:3: bad hex key");
     reload_fails = 2;
