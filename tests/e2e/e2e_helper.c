@@ -1162,8 +1162,8 @@ static int cmd_stream(int argc, char **argv)
     SSL_set_bio(ssl, bio, bio);
     SSL_set_connect_state(ssl);
     char buf[512];
-    uint64_t deadline = mono_ms() + H_DEFAULT_TIMEOUT_MS;
-    while (!SSL_is_init_finished(ssl) && mono_ms() < deadline) {
+    uint64_t deadline = tl_mono_ms() + H_DEFAULT_TIMEOUT_MS;
+    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
         int r = SSL_do_handshake(ssl);
         if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
             break;
@@ -1176,12 +1176,12 @@ static int cmd_stream(int argc, char **argv)
     g_st_established = true;
     printf("STREAM established\n");
     unsigned next = 0, mark = UINT32_MAX, echoed = 0;
-    uint64_t last_send = 0, last_echo = mono_ms(), max_gap = 0, stop_at = 0;
+    uint64_t last_send = 0, last_echo = tl_mono_ms(), max_gap = 0, stop_at = 0;
     char line[64];
     size_t line_len = 0;
     bool stdin_open = true;
     for (;;) {
-        uint64_t now = mono_ms();
+        uint64_t now = tl_mono_ms();
         if (stop_at == 0 && now - last_send >= interval_ms && next < H_STREAM_MAX_NUMBERS) {
             int l = snprintf(buf, sizeof(buf), "%s|%u|", tag, next);
             if (SSL_write(ssl, buf, l) == l)
@@ -1201,7 +1201,7 @@ static int cmd_stream(int argc, char **argv)
                 if (k < H_STREAM_MAX_NUMBERS && !g_st_echoed[k]) {
                     g_st_echoed[k] = 1;
                     echoed++;
-                    uint64_t t = mono_ms();
+                    uint64_t t = tl_mono_ms();
                     if (t - last_echo > max_gap)
                         max_gap = t - last_echo;
                     last_echo = t;
@@ -1215,7 +1215,7 @@ static int cmd_stream(int argc, char **argv)
             if (r <= 0) {
                 stdin_open = false;
                 if (stop_at == 0)
-                    stop_at = mono_ms();
+                    stop_at = tl_mono_ms();
             } else if (c != '\n' && line_len < sizeof(line) - 1) {
                 line[line_len++] = c;
             } else if (c == '\n') {
@@ -1225,11 +1225,11 @@ static int cmd_stream(int argc, char **argv)
                     mark = next;
                     printf("MARK next=%u maxseq=%" PRIu64 "\n", next, g_st_max_seq);
                 } else if (strcmp(line, "stop") == 0 && stop_at == 0) {
-                    stop_at = mono_ms();
+                    stop_at = tl_mono_ms();
                 }
             }
         }
-        if (stop_at != 0 && mono_ms() - stop_at >= H_STREAM_DRAIN_MS)
+        if (stop_at != 0 && tl_mono_ms() - stop_at >= H_STREAM_DRAIN_MS)
             break;
     }
     unsigned am_sent = 0, am_echoed = 0;
