@@ -1176,6 +1176,26 @@ static inline struct dp_flow_slot *flow_slot(struct dp_worker *w, uint64_t k0, u
     return &w->flow[h >> 52 & (DP_FLOW_SLOTS - 1)];
 }
 
+/* The flow cache for key j: a hit sets found[j] and prefetches the
+ * session; a miss joins kp[]/miss_of[] for the bulk lookup. */
+static inline void flow_probe(const struct dp_worker *w, const struct dp_sess_key *keys,
+                              struct dp_flow_slot *const *slot, struct dp_session **found,
+                              const struct dp_sess_key **kp, uint8_t *miss_of, unsigned *n_miss,
+                              unsigned j)
+{
+    const struct dp_flow_slot *fs = slot[j];
+    uint64_t k0, k1;
+    memcpy(&k0, &keys[j], 8);
+    memcpy(&k1, (const uint8_t *)&keys[j] + 8, 8);
+    if (fs->s != NULL && fs->gen == w->sess_gen && fs->k0 == k0 && fs->k1 == k1) {
+        found[j] = fs->s;
+        sess_prefetch(fs->s);
+        return;
+    }
+    kp[*n_miss] = &keys[j];
+    miss_of[(*n_miss)++] = (uint8_t)j;
+}
+
 static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n,
                           bool from_handoff)
 {
@@ -1198,7 +1218,13 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
      * payload sequentially, which the hardware prefetcher follows. */
     for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD; i++)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], const uint8_t *));
-    /* Pass 1: headers. */
+    /* Pass 1: headers, and the flow cache DP_PREFETCH_AHEAD keys behind
+     * (its slot was prefetched when that key was made), so that a hit's
+     * session lines are prefetched while the rest of the burst is
+     * classified.  Misses go to one bulk lookup below (rte_hash pipelines
+     * the bucket accesses of all keys). */
+    unsigned n_miss = 0, n_probed = 0;
+    uint8_t miss_of[DP_BURST];
     for (unsigned i = 0; i < n; i++) {
         if (i + DP_PREFETCH_AHEAD < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], const uint8_t *));
@@ -1211,26 +1237,13 @@ static void process_chunk(struct dp_worker *w, struct rte_mbuf **pkts, unsigned 
             slot[n_keys] = flow_slot(w, k0, k1);
             rte_prefetch0(slot[n_keys]);
             key_of[i] = (uint8_t)n_keys++;
+            if (n_keys > DP_PREFETCH_AHEAD)
+                flow_probe(w, keys, slot, found, kp, miss_of, &n_miss, n_probed++);
         }
     }
     PROF_TO(w, DP_PROF_LOOKUP);
-    /* Pass 2: the flow cache, then one bulk lookup for its misses
-     * (rte_hash pipelines the bucket accesses of all keys). */
-    unsigned n_miss = 0;
-    uint8_t miss_of[DP_BURST];
-    for (unsigned j = 0; j < n_keys; j++) {
-        struct dp_flow_slot *fs = slot[j];
-        uint64_t k0, k1;
-        memcpy(&k0, &keys[j], 8);
-        memcpy(&k1, (const uint8_t *)&keys[j] + 8, 8);
-        if (fs->s != NULL && fs->gen == w->sess_gen && fs->k0 == k0 && fs->k1 == k1) {
-            found[j] = fs->s;
-            sess_prefetch(fs->s);
-            continue;
-        }
-        kp[n_miss] = &keys[j];
-        miss_of[n_miss++] = (uint8_t)j;
-    }
+    while (n_probed < n_keys)
+        flow_probe(w, keys, slot, found, kp, miss_of, &n_miss, n_probed++);
     if (n_miss > 0) {
         struct dp_session *mf[DP_BURST];
         dp_sess_lookup_bulk(w->g->sessions, kp, n_miss, mf);
