@@ -24,12 +24,21 @@
  *                       handshake deadline, default 60s), idle_timeout,
  *                       bad_mac_limit, nat_ports: LO-HI,
  *                       psk_reload_ends_sessions (default true: reload-psk
- *                       ends sessions of removed or re-keyed identities)}]
+ *                       ends sessions of removed or re-keyed identities),
+ *                       session_tickets (default true: RFC 5077),
+ *                       ticket_lifetime (1s..7d, default 2h),
+ *                       ticket_key_file (overrides the top-level one)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
  *   stats_interval (0: off), checksum_offload,
  *   metrics_listen: A.B.C.D:PORT or off (default off: the Prometheus text
  *                   exposition on GET /metrics over HTTP/1.x, TCP on the
  *                   kernel's stack, e.g. 127.0.0.1:9464; gw_http.h),
+ *   ticket_key_file (48 bytes per key, mode 0600, shared by the gateways
+ *                    that accept each other's tickets; default none:
+ *                    random keys), ticket_key_rotate (>= 1m, default 12h:
+ *                    a new random key this often; the ring keeps the last
+ *                    CR_SEAL_RING_MAX, so ticket_lifetime must fit in the
+ *                    older ones' time),
  *   cookie_rotate (>= 1s, default 60s: every listener's cookie secret
  *                  is replaced this often; the previous one is still
  *                  accepted, so a cookie lives one to two periods),
@@ -76,19 +85,24 @@
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
-#define GW_CFG_FILE_MAX_BYTES       (1024 * 1024) /* larger config files are refused */
-#define GW_CFG_KEY_PATH_MAX_LEN     96
-#define GW_MAX_SESSIONS_LIMIT       (16u * 1024 * 1024)
-#define GW_DURATION_MAX_MS          UINT32_MAX
-#define GW_DEFAULT_LISTEN_PORT      4433
-#define GW_DEFAULT_BACKEND_PORT     5683
-#define GW_DEFAULT_IDLE_TIMEOUT_MS  300000u
-#define GW_DEFAULT_NAT_PORT_MIN     20000
-#define GW_DEFAULT_NAT_PORT_MAX     59999
-#define GW_DEFAULT_MAX_SESSIONS     65536u
-#define GW_DEFAULT_CONTROL_SOCKET   "/run/dtlsgw.sock"
-#define GW_DEFAULT_COOKIE_ROTATE_MS 60000u
-#define GW_COOKIE_ROTATE_MIN_MS     1000u
+#define GW_CFG_FILE_MAX_BYTES           (1024 * 1024) /* larger config files are refused */
+#define GW_CFG_KEY_PATH_MAX_LEN         96
+#define GW_MAX_SESSIONS_LIMIT           (16u * 1024 * 1024)
+#define GW_DURATION_MAX_MS              UINT32_MAX
+#define GW_DEFAULT_LISTEN_PORT          4433
+#define GW_DEFAULT_BACKEND_PORT         5683
+#define GW_DEFAULT_IDLE_TIMEOUT_MS      300000u
+#define GW_DEFAULT_NAT_PORT_MIN         20000
+#define GW_DEFAULT_NAT_PORT_MAX         59999
+#define GW_DEFAULT_MAX_SESSIONS         65536u
+#define GW_DEFAULT_CONTROL_SOCKET       "/run/dtlsgw.sock"
+#define GW_DEFAULT_COOKIE_ROTATE_MS     60000u
+#define GW_COOKIE_ROTATE_MIN_MS         1000u
+#define GW_DEFAULT_TICKET_LIFETIME_MS   (2u * 3600 * 1000)
+#define GW_TICKET_LIFETIME_MAX_MS       (7u * 24 * 3600 * 1000) /* RFC 8446's cap, kept here */
+#define GW_DEFAULT_TICKET_KEY_ROTATE_MS (12u * 3600 * 1000)
+#define GW_TICKET_KEY_ROTATE_MIN_MS     60000u
+#define GW_TICKET_RING_KEYS             4 /* == CR_SEAL_RING_MAX (gw_listeners.c asserts) */
 #define GW_IPV4(a, b, c, d)                                                                        \
     (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
@@ -111,6 +125,8 @@ static void listener_default(struct gw_listener_cfg *l, unsigned idx)
     l->backend_port = GW_DEFAULT_BACKEND_PORT;
     hs_params_default(&l->hs);
     l->psk_reload_ends_sessions = true;
+    l->session_tickets = true;
+    l->ticket_lifetime_ms = GW_DEFAULT_TICKET_LIFETIME_MS;
     l->replay_window_bits = DP_REPLAY_WIN_DEFAULT_BITS;
     l->idle_timeout_ms = GW_DEFAULT_IDLE_TIMEOUT_MS;
     l->nat_port_min = GW_DEFAULT_NAT_PORT_MIN;
@@ -135,6 +151,7 @@ void gw_config_default(struct gw_config *cfg)
     cfg->checksum_offload = true;
     cfg->state_max_age_ms = GW_DEFAULT_STATE_MAX_AGE_MS;
     cfg->state_seq_skip = GW_DEFAULT_STATE_SEQ_SKIP;
+    cfg->ticket_key_rotate_ms = GW_DEFAULT_TICKET_KEY_ROTATE_MS;
 }
 
 /* ---- parse state and error reporting ------------------------------------ */
@@ -711,6 +728,12 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         return get_bool(ps, v, full, &l->hs.require_ems);
     if (strcmp(k, "psk_reload_ends_sessions") == 0)
         return get_bool(ps, v, full, &l->psk_reload_ends_sessions);
+    if (strcmp(k, "session_tickets") == 0)
+        return get_bool(ps, v, full, &l->session_tickets);
+    if (strcmp(k, "ticket_lifetime") == 0)
+        return get_duration_ms(ps, v, full, 1000, &l->ticket_lifetime_ms);
+    if (strcmp(k, "ticket_key_file") == 0)
+        return get_string(ps, v, full, l->ticket_key_file, sizeof(l->ticket_key_file));
     if (strcmp(k, "replay_window") == 0) {
         CR_GUARD(get_uint(ps, v, full, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS, &u));
         if (u % 64 != 0)
@@ -877,6 +900,10 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     }
     if (strcmp(k, "checksum_offload") == 0)
         return get_bool(ps, v, k, &cfg->checksum_offload);
+    if (strcmp(k, "ticket_key_file") == 0)
+        return get_string(ps, v, k, cfg->ticket_key_file, sizeof(cfg->ticket_key_file));
+    if (strcmp(k, "ticket_key_rotate") == 0)
+        return get_duration_ms(ps, v, k, GW_TICKET_KEY_ROTATE_MIN_MS, &cfg->ticket_key_rotate_ms);
     if (strcmp(k, "metrics_listen") == 0) {
         const char *s;
         CR_GUARD(scalar(ps, v, k, &s));
@@ -1198,15 +1225,32 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
             snprintf(kk, sizeof(kk), "listeners[%u].certs[%u].key", i, j);
             CR_GUARD(check_readable(&ps, c->key_line ? c->key_line : c->src_line, kk, c->key_file));
         }
+        /* Session tickets: a lifetime the hint can say, and one the key
+         * ring can honour (random keys: a ticket opens while its key is
+         * one of the last GW_TICKET_RING_KEYS). */
+        if (l->ticket_lifetime_ms < 1000 || l->ticket_lifetime_ms > GW_TICKET_LIFETIME_MAX_MS)
+            return fail(&ps, LISTENER_KEY(TICKET_LIFETIME), kk, CR_ERR_INVAL,
+                        "%u ms out of range 1s..7d", l->ticket_lifetime_ms);
+        if (l->session_tickets && !l->ticket_key_file[0] && !cfg->ticket_key_file[0] &&
+            (uint64_t)l->ticket_lifetime_ms >
+                (uint64_t)cfg->ticket_key_rotate_ms * (GW_TICKET_RING_KEYS - 1))
+            return fail(&ps, LISTENER_KEY(TICKET_LIFETIME), kk, CR_ERR_INVAL,
+                        "%u ms is longer than the %d older ticket keys last (ticket_key_rotate "
+                        "%u ms each)",
+                        l->ticket_lifetime_ms, GW_TICKET_RING_KEYS - 1, cfg->ticket_key_rotate_ms);
         if (l->hs.client_auth != HS_CLIENT_AUTH_NONE && !l->ca_file[0])
             return fail(&ps, LISTENER_KEY(CLIENT_AUTH), kk, CR_ERR_INVAL,
                         "client_auth needs ca_file");
         const struct {
             enum gw_listener_key k;
             const char *path;
-        } files[] = {{GW_LKEY_CERT, l->cert_file},    {GW_LKEY_KEY, l->key_file},
-                     {GW_LKEY_CERT2, l->cert2_file},  {GW_LKEY_KEY2, l->key2_file},
-                     {GW_LKEY_PSK_FILE, l->psk_file}, {GW_LKEY_CA_FILE, l->ca_file}};
+        } files[] = {{GW_LKEY_CERT, l->cert_file},
+                     {GW_LKEY_KEY, l->key_file},
+                     {GW_LKEY_CERT2, l->cert2_file},
+                     {GW_LKEY_KEY2, l->key2_file},
+                     {GW_LKEY_PSK_FILE, l->psk_file},
+                     {GW_LKEY_CA_FILE, l->ca_file},
+                     {GW_LKEY_TICKET_KEY_FILE, l->ticket_key_file}};
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             if (!files[f].path[0])
                 continue;
@@ -1215,6 +1259,14 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
             CR_GUARD(check_readable(&ps, fl, kk, files[f].path));
         }
     }
+
+    if (cfg->ticket_key_file[0])
+        CR_GUARD(check_readable(&ps, TOP_LINE(TICKET_KEY_FILE), "ticket_key_file",
+                                cfg->ticket_key_file));
+    if (cfg->ticket_key_rotate_ms < GW_TICKET_KEY_ROTATE_MIN_MS)
+        return fail(&ps, TOP_LINE(TICKET_KEY_ROTATE), "ticket_key_rotate", CR_ERR_INVAL,
+                    "%u ms is below the minimum of %u ms", cfg->ticket_key_rotate_ms,
+                    GW_TICKET_KEY_ROTATE_MIN_MS);
 
     struct sockaddr_un sun;
     if (!cfg->control_socket[0])

@@ -45,10 +45,15 @@
     X(CERTS, "certs")                                                                              \
     X(PSK_FILE, "psk_file")                                                                        \
     X(CA_FILE, "ca_file")                                                                          \
+    X(SESSION_TICKETS, "session_tickets")                                                          \
+    X(TICKET_LIFETIME, "ticket_lifetime")                                                          \
+    X(TICKET_KEY_FILE, "ticket_key_file")                                                          \
     X(CLIENT_AUTH, "client_auth")
 /* Top-level keys validation talks about (line 0: not in the file). */
 #define GW_TOP_LINE_KEYS(X)                                                                        \
     X(CONTROL_SOCKET, "control_socket")                                                            \
+    X(TICKET_KEY_FILE, "ticket_key_file")                                                          \
+    X(TICKET_KEY_ROTATE, "ticket_key_rotate")                                                      \
     X(MAX_SESSIONS, "max_sessions")                                                                \
     X(MAX_HANDSHAKES, "max_handshakes")                                                            \
     X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")                                      \
@@ -113,6 +118,13 @@ struct gw_listener_cfg {
     /* reload-psk ends the sessions and handshakes of identities that were
      * removed or got a new key (default true) */
     bool psk_reload_ends_sessions;
+    /* RFC 5077 session tickets (default on): resumption without a full
+     * handshake; lifetime (the ticket_lifetime_hint, default 2h); the
+     * cr_seal key file shared with other gateways ("": the top-level
+     * ticket_key_file, else random keys rotated every ticket_key_rotate) */
+    bool session_tickets;
+    uint32_t ticket_lifetime_ms;
+    char ticket_key_file[GW_PATH_MAX_LEN];
     uint32_t src_line;            /* line of the entry in the config; 0: default */
     uint32_t key_line[GW_LKEY_N]; /* line of each key; 0: not in the file */
 };
@@ -143,6 +155,11 @@ struct gw_config {
     uint32_t stats_interval_ms;         /* 0: no periodic print */
     uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
     bool checksum_offload;              /* use NIC TX csum offload if offered */
+    /* session ticket keys of the listeners without their own
+     * ticket_key_file: this file ("": random keys, a new one every
+     * ticket_key_rotate_ms, default 12h, the previous ones still open) */
+    char ticket_key_file[GW_PATH_MAX_LEN];
+    uint32_t ticket_key_rotate_ms;
     /* metrics_listen: Prometheus GET /metrics on this TCP address (the
      * kernel's stack, not a DPDK port); port 0: off (the default) */
     uint32_t metrics_ipv4; /* host order */

@@ -145,11 +145,27 @@ static void timer_cb(struct rte_timer *t, void *arg)
     }
 }
 
+/* The counter of each reason a session ticket fell back to a full
+ * handshake (hs.h HS_RESUME_FALLBACKS; a reason without its counter in
+ * dp_counters.h does not compile). */
+static const enum dp_counter_id ticket_fallback_cnt[HS_RESUME_FB_N] = {[HS_RESUME_FB_NONE] =
+                                                                           DP_CNT_N,
+#define CP_X_TFB(name, text) [HS_RESUME_FB_##name] = DP_CNT_CP_TICKET_FB_##name,
+                                                                       HS_RESUME_FALLBACKS(CP_X_TFB)
+#undef CP_X_TFB
+};
+
 /* Adds what the engine refused during one call to the counters. */
 static void hs_count_refusals(const struct hs *hs, const struct hs_stats *before)
 {
     const struct hs_stats *st = hs_get_stats(hs);
     unsigned lc = rte_lcore_id();
+    if (st->tickets_issued != before->tickets_issued)
+        dp_cnt_add(lc, DP_CNT_CP_TICKET_ISSUED, st->tickets_issued - before->tickets_issued);
+    for (unsigned r = 1; r < HS_RESUME_FB_N; r++)
+        if (st->resume_fallbacks[r] != before->resume_fallbacks[r])
+            dp_cnt_add(lc, ticket_fallback_cnt[r],
+                       st->resume_fallbacks[r] - before->resume_fallbacks[r]);
     if (st->reasm_refused != before->reasm_refused)
         dp_cnt_add(lc, DP_CNT_DROP_CP_HS_REASM_CAP, st->reasm_refused - before->reasm_refused);
     if (st->peer_resends_limited != before->peer_resends_limited)
@@ -232,6 +248,8 @@ static bool handle_out(struct gw_cp *cp, struct cp_peer *peer, const struct hs_o
     switch (out->event) {
     case HS_EV_ESTABLISHED:
         dp_cnt_inc(DP_CNT_CP_HS_ESTABLISHED);
+        if (hs_keys(peer->hs) != NULL && hs_keys(peer->hs)->resumed)
+            dp_cnt_inc(DP_CNT_CP_HS_RESUMED);
         gw_peer_hs_done(cp, peer); /* a session now, under max_sessions */
         return true;
     case HS_EV_CLOSED:
@@ -673,6 +691,10 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
         if (cp->now_ms - cp->last_cookie_ms >= cp->cfg->cookie_rotate_ms) {
             (void)gw_listeners_rotate_cookies(cp);
             cp->last_cookie_ms = cp->now_ms;
+        }
+        if (cp->now_ms - cp->last_ticket_check_ms >= 1000) {
+            (void)gw_listeners_rotate_tickets(cp, cp->now_ms);
+            cp->last_ticket_check_ms = cp->now_ms;
         }
 #ifdef GW_HAVE_CTL
         if (cp->ctl != NULL && cp->now_ms - cp->last_ctl_ms >= 5) {

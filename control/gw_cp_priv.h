@@ -79,6 +79,10 @@ struct cp_listener {
     struct hs_creds *creds;
     struct hs_ctx *ctx;
     int nh; /* next hop towards the backend */
+    /* session ticket keys (RFC 5077), when session_tickets: loaded from
+     * the ticket_key_file, or random and rotated (gw_listeners_rotate_tickets) */
+    bool tickets;
+    struct cr_seal_ring tk_ring;
 };
 
 TAILQ_HEAD(cp_due_list, cp_peer);
@@ -109,8 +113,9 @@ struct gw_cp {
     uint64_t tick_per_ms;
     uint64_t now_ms;
     uint64_t last_reap_ms;
-    uint64_t last_cookie_ms;      /* last rotation of the listeners' cookie secrets */
-    uint64_t last_backlog_log_ms; /* last "reclaim queue full" message */
+    uint64_t last_cookie_ms;       /* last rotation of the listeners' cookie secrets */
+    uint64_t last_ticket_check_ms; /* last look at the ticket keys' age */
+    uint64_t last_backlog_log_ms;  /* last "reclaim queue full" message */
     /* handshakes that ended without a session, by reason (stats
      * "handshake_failures"; the log line names the reason too); single
      * writer, telemetry loads relaxed */

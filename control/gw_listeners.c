@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
@@ -16,6 +17,56 @@
  * what fills the punt ring. */
 #define CP_FRAG_PUNTS_PER_SEC 4096
 #define CP_HVR_MAX_BYTES      512
+
+/* The tickets' clock (hs_ticket_params.wall_clock_s): wall time, since
+ * tickets outlive the process and travel to other gateways. */
+static uint64_t ticket_wall_clock_s(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
+}
+
+/* RFC 5077 session tickets of listener i: keys from its (or the
+ * top-level) ticket_key_file, else one random key to start the ring. */
+static int listener_tickets(struct gw_cp *cp, unsigned i, char *err, size_t err_len)
+{
+    const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
+    struct cp_listener *cl = &cp->lst[i];
+    const char *file = l->ticket_key_file[0] ? l->ticket_key_file : cp->cfg->ticket_key_file;
+    uint64_t now = gw_cp_now_ms(cp);
+    char why[160];
+    int rc;
+
+    if (!l->session_tickets)
+        return CR_OK;
+    if ((rc = cr_seal_ring_init(&cl->tk_ring)) < 0) {
+        snprintf(err, err_len, "listener %s: session tickets: %s", l->name, cr_strerror(rc));
+        return rc;
+    }
+    cl->tickets = true;
+    if (file[0]) {
+        if ((rc = cr_seal_ring_load(&cl->tk_ring, file, now, why, sizeof(why))) < 0) {
+            snprintf(err, err_len, "listener %s: cannot load ticket_key_file %s: %s", l->name, file,
+                     why);
+            return rc;
+        }
+    } else if ((rc = cr_seal_ring_rotate(&cl->tk_ring, now)) < 0) {
+        snprintf(err, err_len, "listener %s: session tickets: no random key: %s", l->name,
+                 cr_strerror(rc));
+        return rc;
+    }
+    const struct hs_ticket_params tp = {
+        .ring = &cl->tk_ring,
+        .listener = l->name,
+        .lifetime_s = l->ticket_lifetime_ms / 1000,
+        .wall_clock_s = ticket_wall_clock_s,
+    };
+    if ((rc = hs_ctx_set_tickets(cl->ctx, &tp)) < 0)
+        snprintf(err, err_len, "listener %s: session tickets: %s", l->name, cr_strerror(rc));
+    return rc;
+}
 
 /* Credentials, handshake context and backend next hop of listener i. */
 static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len)
@@ -73,6 +124,7 @@ static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len
                  l->name);
         return rc;
     }
+    CR_GUARD(listener_tickets(cp, i, err, err_len));
     cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
     if (cl->nh < 0) {
         rc = CR_ERR_INVAL;
@@ -98,6 +150,9 @@ void gw_listeners_free(struct gw_cp *cp)
     for (unsigned i = 0; i < GW_MAX_LISTENERS; i++) {
         hs_ctx_free(cp->lst[i].ctx);
         hs_creds_free(cp->lst[i].creds);
+        if (cp->lst[i].tickets)
+            cr_seal_ring_wipe(&cp->lst[i].tk_ring);
+        cp->lst[i].tickets = false;
         cp->lst[i].ctx = NULL;
         cp->lst[i].creds = NULL;
     }
@@ -112,6 +167,24 @@ int gw_listeners_rotate_cookies(struct gw_cp *cp)
     for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
         CR_GUARD(hs_ctx_rotate_cookie_secret(cp->lst[i].ctx));
     dp_cnt_inc(DP_CNT_CP_COOKIE_ROTATED);
+    return 0;
+}
+
+_Static_assert(CR_SEAL_RING_MAX == 4, "gw_config.c GW_TICKET_RING_KEYS");
+
+int gw_listeners_rotate_tickets(struct gw_cp *cp, uint64_t now_ms)
+{
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++) {
+        struct cp_listener *cl = &cp->lst[i];
+        /* A shared key file is rotated by whoever writes it (a restart
+         * loads it again); random keys here.  RFC 5077 §5.5: the previous
+         * keys still open tickets (the ring keeps CR_SEAL_RING_MAX). */
+        if (!cl->tickets || cl->tk_ring.from_file || cl->tk_ring.n == 0 ||
+            now_ms - cl->tk_ring.k[0].born_ms < cp->cfg->ticket_key_rotate_ms)
+            continue;
+        CR_GUARD(cr_seal_ring_rotate(&cl->tk_ring, now_ms));
+        dp_cnt_inc(DP_CNT_CP_TICKET_KEY_ROTATED);
+    }
     return 0;
 }
 

@@ -29,6 +29,10 @@ void gw_listeners_free(struct gw_cp *cp);
  * rotate-cookie command, CP_COOKIE_ROTATED): the previous one is still
  * accepted, so a cookie lives one to two periods. */
 int gw_listeners_rotate_cookies(struct gw_cp *cp);
+/* A new random session-ticket key for every listener whose current one
+ * is ticket_key_rotate_ms old (those with a ticket_key_file keep the
+ * file's); CP_TICKET_KEY_ROTATED each. */
+int gw_listeners_rotate_tickets(struct gw_cp *cp, uint64_t now_ms);
 /* The control plane's cookie check of ClientHello d from key (on listener
  * li, port port_idx, L2 source mac): HS_COOKIE_VALID (valid, or cookies
  * off), HS_COOKIE_SEND_HVR (a HelloVerifyRequest was sent, CP_HVR_SENT)

@@ -61,6 +61,19 @@
     X(CP_STATE_SKIPPED, 0,                                                                         \
       "saved sessions not restored (listener gone, NAT port, sequence space, install)")            \
     X(CP_STATE_FILE_REFUSED, 0, "state files refused at start (key, altered, age, format)")        \
+    X(CP_HS_RESUMED, 0, "abbreviated handshakes from a session ticket (RFC 5077), completed")      \
+    X(CP_TICKET_ISSUED, 0, "session tickets sent (NewSessionTicket)")                              \
+    X(CP_TICKET_KEY_ROTATED, 0, "random session-ticket keys rotated")                              \
+    X(CP_TICKET_FB_UNSEALED, 0, "tickets not resumed: opened under none of the listener's keys")   \
+    X(CP_TICKET_FB_MALFORMED, 0, "tickets not resumed: state encoding malformed")                  \
+    X(CP_TICKET_FB_NO_EMS, 0, "tickets not resumed: session without extended master secret")       \
+    X(CP_TICKET_FB_EXPIRED, 0, "tickets not resumed: lifetime passed")                             \
+    X(CP_TICKET_FB_FUTURE, 0, "tickets not resumed: issued in the future")                         \
+    X(CP_TICKET_FB_VERSION, 0, "tickets not resumed: another protocol version")                    \
+    X(CP_TICKET_FB_SUITE, 0, "tickets not resumed: suite not offered or off on the listener")      \
+    X(CP_TICKET_FB_PSK, 0, "tickets not resumed: PSK identity removed or re-keyed")                \
+    X(CP_TICKET_FB_SNI, 0, "tickets not resumed: server_name differs")                             \
+    X(CP_TICKET_FB_CLIENT_AUTH, 0, "tickets not resumed: client certificate required, none")       \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
     X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \

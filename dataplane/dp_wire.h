@@ -53,6 +53,7 @@ enum dp_content_type {
 #define DP_HS_CLIENT_HELLO         1
 #define DP_HS_SERVER_HELLO         2
 #define DP_HS_HELLO_VERIFY_REQUEST 3
+#define DP_HS_NEW_SESSION_TICKET   4 /* RFC 5077 §3.3 */
 #define DP_HS_CERTIFICATE          11
 #define DP_HS_SERVER_KEY_EXCHANGE  12
 #define DP_HS_CERTIFICATE_REQUEST  13

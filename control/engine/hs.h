@@ -16,6 +16,7 @@
 
 #include "cr_aead.h"
 #include "cr_err.h"
+#include "hs_ticket.h"
 
 /* ---- limits (units in the names) ------------------------------------- */
 #define HS_MTU_DEFAULT_BYTES          1400
@@ -161,6 +162,35 @@ CR_WUR int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx);
  * dropped because the shared cap (reasm_max_bytes) was reached. */
 size_t hs_ctx_reasm_bytes(const struct hs_ctx *ctx);
 uint64_t hs_ctx_reasm_refused(const struct hs_ctx *ctx);
+
+/* ---- session tickets (RFC 5077) -----------------------------------------
+ * With tickets on, a full handshake of an EMS session whose ClientHello
+ * carried the (empty) SessionTicket extension ends with a NewSessionTicket
+ * (before our ChangeCipherSpec, §3.3), and a ClientHello carrying a ticket
+ * that opens and still fits the listener (hs.h HS_RESUME_FALLBACKS) gets
+ * the abbreviated handshake (RFC 5246 §7.3): ServerHello echoing the
+ * client's session_id (§3.4), ChangeCipherSpec, Finished, fresh keys from
+ * the stored master secret and the new randoms.  A ticket opened under an
+ * older key of the ring is renewed (a fresh NewSessionTicket with the same
+ * expiry); others are not re-issued.  Off by default. */
+#define HS_TICKET_LISTENER_MAX_LEN   64 /* the sealing AAD (a listener's name) */
+#define HS_TICKET_LIFETIME_DEFAULT_S (2 * 3600)
+struct cr_seal_ring;
+struct hs_ticket_params {
+    /* keys: not owned, must outlive ctx; the caller may rotate it between
+     * calls (same thread) */
+    struct cr_seal_ring *ring;
+    const char *listener; /* bound into every ticket; copied, at most
+                           * HS_TICKET_LISTENER_MAX_LEN bytes */
+    uint32_t lifetime_s;  /* > 0: expiry and ticket_lifetime_hint */
+    /* wall clock in seconds (tickets outlive processes and travel between
+     * gateways: not the engine's monotonic now_ms) */
+    uint64_t (*wall_clock_s)(void *arg);
+    void *clock_arg;
+};
+/* Turns tickets on (tp) or off (tp NULL) for the handshakes created after
+ * the call.  CR_ERR_INVAL on a missing ring, listener, clock or lifetime. */
+CR_WUR int hs_ctx_set_tickets(struct hs_ctx *ctx, const struct hs_ticket_params *tp);
 
 /* Transport address of the peer (bound into the cookie). */
 struct hs_peer {
@@ -344,7 +374,8 @@ struct hs_keys {
     char peer_identity[HS_IDENTITY_MAX_LEN + 1]; /* PSK identity or cert subject */
     char sni[HS_SNI_MAX_LEN + 1];
     enum hs_kex kex;
-    bool ems; /* master secret from the session hash (RFC 7627) */
+    bool ems;     /* master secret from the session hash (RFC 7627) */
+    bool resumed; /* abbreviated handshake from a session ticket (RFC 5077) */
 };
 
 /* Creates a handshake for a peer whose cookie verified (or with cookies
@@ -420,6 +451,28 @@ enum hs_drop_reason {
 const char *hs_drop_reason_str(enum hs_drop_reason r);
 const char *hs_drop_reason_name(enum hs_drop_reason r);
 
+/* Why a ClientHello's session ticket did not resume (RFC 5077 §3.4: the
+ * server then goes on with a full handshake), one name each: first the
+ * ticket's own (hs_ticket.h HS_TICKET_ERRORS, same order), then the
+ * listener's policy.  X(NAME, text). */
+#define HS_RESUME_FALLBACKS(X)                                                                     \
+    HS_TICKET_ERRORS(X)                                                                            \
+    X(VERSION, "ticket of another protocol version")                                               \
+    X(SUITE, "ticket's cipher suite not offered, or off on this listener")                         \
+    X(PSK, "ticket's PSK identity removed or re-keyed")                                            \
+    X(SNI, "server_name differs from the ticket's (RFC 6066 3)")                                   \
+    X(CLIENT_AUTH, "client certificate required, the ticket's session had none")
+enum hs_resume_fallback {
+    HS_RESUME_FB_NONE = 0,
+#define HS_RESUME_FB_X(name, text) HS_RESUME_FB_##name,
+    HS_RESUME_FALLBACKS(HS_RESUME_FB_X)
+#undef HS_RESUME_FB_X
+    HS_RESUME_FB_N
+};
+/* The reason's text and NAME ("?" when out of range). */
+const char *hs_resume_fallback_str(enum hs_resume_fallback r);
+const char *hs_resume_fallback_name(enum hs_resume_fallback r);
+
 struct hs_stats {
     uint64_t bad_mac;         /* records that failed authentication */
     uint64_t dropped_records; /* invalid records dropped silently (all reasons) */
@@ -433,6 +486,12 @@ struct hs_stats {
     uint64_t peer_resends_limited;
     /* dropped_records by reason: they add up to dropped_records */
     uint64_t dropped_by_reason[HS_DROP_N];
+    /* RFC 5077: NewSessionTickets sent (a full handshake's, or a renewed
+     * one on resumption), abbreviated handshakes started from a ticket,
+     * and tickets that fell back to a full handshake, by reason */
+    uint64_t tickets_issued;
+    uint64_t resumed;
+    uint64_t resume_fallbacks[HS_RESUME_FB_N];
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 
@@ -445,6 +504,7 @@ const struct hs_stats *hs_get_stats(const struct hs *hs);
     X(NO_SIG_SCHEME, "no signature algorithm fits our certificate")                                \
     X(INSUFFICIENT, "only suites configured off offered")                                          \
     X(NO_EMS, "extended_master_secret required, not offered")                                      \
+    X(RESUME_NO_EMS, "session ticket offered without extended_master_secret (RFC 7627 5.3)")       \
     X(VERSION, "no DTLS 1.2 offered")                                                              \
     X(UNKNOWN_PSK, "unknown PSK identity")                                                         \
     X(BAD_FINISHED, "client Finished did not verify or authenticate (wrong key?)")                 \

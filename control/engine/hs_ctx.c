@@ -102,3 +102,21 @@ int hs_ctx_rotate_cookie_secret(struct hs_ctx *ctx)
     CR_ENSURE(ctx, CR_ERR_INVAL);
     return cr_cookie_rotate(&ctx->cookie);
 }
+
+int hs_ctx_set_tickets(struct hs_ctx *ctx, const struct hs_ticket_params *tp)
+{
+    CR_ENSURE(ctx, CR_ERR_INVAL);
+    if (tp == NULL) {
+        ctx->tk_ring = NULL;
+        return 0;
+    }
+    CR_ENSURE(tp->ring && tp->listener && tp->wall_clock_s && tp->lifetime_s > 0 &&
+                  strlen(tp->listener) <= HS_TICKET_LISTENER_MAX_LEN,
+              CR_ERR_INVAL);
+    memcpy(ctx->tk_listener, tp->listener, strlen(tp->listener) + 1);
+    ctx->tk_lifetime_s = tp->lifetime_s;
+    ctx->tk_clock_s = tp->wall_clock_s;
+    ctx->tk_clock_arg = tp->clock_arg;
+    ctx->tk_ring = tp->ring;
+    return 0;
+}

@@ -9,6 +9,8 @@
  *   hs_client_auth.c    client Certificate and CertificateVerify
  *   hs_keys.c           transcript, ClientKeyExchange, master secret / EMS,
  *                       key block, Finished
+ *   hs_resume.c         RFC 5077 session tickets: resume or fall back,
+ *                       NewSessionTicket, the abbreviated handshake
  *   hs_records.c        epoch-1 record seal/open, alerts, early epoch-1
  *                       records, hs_close / hs_seal_app
  *   hs_errors.c         the one error → alert mapping, failure reasons
@@ -222,6 +224,9 @@ struct transition {
     step_handler fn;
     enum hs_state next; /* entered on HS_STEP_NEXT */
     enum hs_state alt;  /* entered on HS_STEP_ALT */
+    /* entered on HS_STEP_RESUME (the ClientHello's entry only; 0 where a
+     * handler never resumes, and such a step is an internal error) */
+    enum hs_state resume;
 };
 
 /* RFC 5246 §7.1: ChangeCipherSpec switches the client's read epoch.  Keys
@@ -270,11 +275,12 @@ static int on_ccs_repeat(struct hs *hs, const struct hs_reasm_msg *msg, struct h
  * dropped (HS_DROP_CCS_UNEXPECTED).  The state changes only in dispatch(),
  * from this table; hs_end() alone enters ST_CLOSED / ST_FAILED. */
 static const struct transition transitions[] = {
-    /* state, input, epoch, hash_first, handler, next, alt */
+    /* state, input, epoch, hash_first, handler, next, alt[, resume] */
     /* ClientHello -> flight 2; the client's Certificate first when the
-     * flight has a CertificateRequest */
-    {ST_WAIT_CH, DP_HS_CLIENT_HELLO, 0, false, hs_on_client_hello, ST_WAIT_CKE,
-     ST_WAIT_CLIENT_CERT},
+     * flight has a CertificateRequest; a ticket that resumes -> the
+     * abbreviated flight (ServerHello, [NewSessionTicket], CCS, Finished) */
+    {ST_WAIT_CH, DP_HS_CLIENT_HELLO, 0, false, hs_on_client_hello, ST_WAIT_CKE, ST_WAIT_CLIENT_CERT,
+     ST_WAIT_CCS_RESUMED},
     {ST_WAIT_CLIENT_CERT, DP_HS_CERTIFICATE, 0, true, hs_on_client_certificate, ST_WAIT_CKE,
      ST_WAIT_CKE},
     {ST_WAIT_CLIENT_CERT, IN_CCS, 0, false, on_ccs_early, ST_WAIT_CLIENT_CERT, ST_WAIT_CLIENT_CERT},
@@ -291,6 +297,12 @@ static const struct transition transitions[] = {
     {ST_WAIT_CCS, IN_CCS, 0, false, on_ccs_read_epoch1, ST_WAIT_FINISHED, ST_WAIT_FINISHED},
     /* Finished -> our CCS + Finished */
     {ST_WAIT_FINISHED, DP_HS_FINISHED, 1, false, hs_on_finished, ST_ESTABLISHED, ST_ESTABLISHED},
+    /* Abbreviated handshake (RFC 5246 §7.3, RFC 5077 §3.1): the client's
+     * CCS, then its Finished ends it (our flight already went) */
+    {ST_WAIT_CCS_RESUMED, IN_CCS, 0, false, on_ccs_read_epoch1, ST_WAIT_FINISHED_RESUMED,
+     ST_WAIT_FINISHED_RESUMED},
+    {ST_WAIT_FINISHED_RESUMED, DP_HS_FINISHED, 1, false, hs_on_finished_resumed, ST_ESTABLISHED,
+     ST_ESTABLISHED},
     {ST_ESTABLISHED, IN_CCS, 0, false, on_ccs_repeat, ST_ESTABLISHED, ST_ESTABLISHED},
 };
 
@@ -320,7 +332,8 @@ static int dispatch(struct hs *hs, uint16_t input, uint16_t epoch, const struct 
         CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
     int step = t->fn(hs, msg, out, now_ms);
     CR_GUARD(step);
-    hs->state = step == HS_STEP_ALT ? t->alt : t->next;
+    CR_ENSURE(step != HS_STEP_RESUME || t->resume != ST_WAIT_CH, CR_ERR_INVAL);
+    hs->state = step == HS_STEP_RESUME ? t->resume : step == HS_STEP_ALT ? t->alt : t->next;
     /* A ChangeCipherSpec that overtook the message before it (on_ccs_early)
      * is taken now that the handshake waits for it. */
     if (hs->state == ST_WAIT_CCS && hs->ccs_early) {

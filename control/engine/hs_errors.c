@@ -117,6 +117,8 @@ const char *hs_state_name(const struct hs *hs)
         [ST_WAIT_CERT_VERIFY] = "CertificateVerify",
         [ST_WAIT_CCS] = "ChangeCipherSpec",
         [ST_WAIT_FINISHED] = "Finished",
+        [ST_WAIT_CCS_RESUMED] = "ChangeCipherSpec (resumed)",
+        [ST_WAIT_FINISHED_RESUMED] = "Finished (resumed)",
         [ST_ESTABLISHED] = "established",
         [ST_CLOSED] = "closed",
         [ST_FAILED] = "failed",
@@ -125,6 +127,26 @@ const char *hs_state_name(const struct hs *hs)
         return "?";
     enum hs_state st = hs->state == ST_FAILED ? hs->ended_in : hs->state;
     return (unsigned)st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "?";
+}
+
+const char *hs_resume_fallback_str(enum hs_resume_fallback r)
+{
+    static const char *const text[] = {[HS_RESUME_FB_NONE] = "none",
+#define HS_RESUME_FB_X(name, t) [HS_RESUME_FB_##name] = t,
+                                       HS_RESUME_FALLBACKS(HS_RESUME_FB_X)
+#undef HS_RESUME_FB_X
+    };
+    return (unsigned)r < HS_RESUME_FB_N ? text[r] : "?";
+}
+
+const char *hs_resume_fallback_name(enum hs_resume_fallback r)
+{
+    static const char *const names[] = {[HS_RESUME_FB_NONE] = "NONE",
+#define HS_RESUME_FB_X(name, t) [HS_RESUME_FB_##name] = #name,
+                                        HS_RESUME_FALLBACKS(HS_RESUME_FB_X)
+#undef HS_RESUME_FB_X
+    };
+    return (unsigned)r < HS_RESUME_FB_N ? names[r] : "?";
 }
 
 const char *hs_drop_reason_str(enum hs_drop_reason r)

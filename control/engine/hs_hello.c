@@ -14,7 +14,7 @@
 
 #include <openssl/rand.h>
 
-static bool suite_offered(const struct client_hello *ch, uint16_t id)
+bool hs_ch_suite_offered(const struct client_hello *ch, uint16_t id)
 {
     struct hs_cur c = ch->suites;
     uint16_t v;
@@ -103,6 +103,14 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
             /* RFC 7627 §5.1: "extension_data" is empty. */
             CR_ENSURE(hs_cur_len(&body) == 0, CR_ERR_DECODE);
             ch->ems = true;
+            break;
+        case DP_EXT_SESSION_TICKET:
+            /* RFC 5077 §3.2: the extension_data is the ticket itself
+             * (opaque, the extension's own length), empty to ask for one.
+             * What it holds is judged later (hs_resume_try): a ticket that
+             * does not resume only means a full handshake. */
+            ch->ticket_sent = true;
+            ch->ticket = body;
             break;
         case DP_EXT_RENEGOTIATION_INFO: {
             /* RFC 5746 §3.6: "The server MUST then verify that the length of
@@ -237,7 +245,7 @@ static bool any_psk_offered(const struct hs *hs, const struct client_hello *ch)
 {
     for (unsigned i = 0; i < hs->ctx->n_suites; i++) {
         const struct hs_suite_info *s = hs_suite_find(hs->ctx->suites[i]);
-        if (s && s->kex == HS_KEX_PSK && suite_offered(ch, s->id) &&
+        if (s && s->kex == HS_KEX_PSK && hs_ch_suite_offered(ch, s->id) &&
             hs_creds_has_psk(hs->ctx->creds))
             return true;
     }
@@ -253,7 +261,7 @@ static int choose_suite(struct hs *hs, const struct client_hello *ch)
 
     for (unsigned i = 0; i < hs->ctx->n_suites; i++) {
         const struct hs_suite_info *s = hs_suite_find(hs->ctx->suites[i]);
-        if (!s || !suite_offered(ch, s->id))
+        if (!s || !hs_ch_suite_offered(ch, s->id))
             continue;
         uint16_t scheme = 0;
         const struct hs_cert_slot *cert = NULL;
@@ -331,6 +339,7 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
                   hs_cur_prefixed16(&c, &ch.suites) && hs_cur_prefixed8(&c, &comp),
               CR_ERR_DECODE);
     CR_ENSURE(hs_cur_len(&sid) <= DP_HELLO_SESSION_ID_MAX, CR_ERR_DECODE);
+    ch.session_id = sid;
     CR_ENSURE(hs_cur_len(&ch.suites) >= 2 && hs_cur_len(&ch.suites) % 2 == 0, CR_ERR_DECODE);
     CR_ENSURE(hs_cur_len(&comp) >= 1, CR_ERR_DECODE);
     if (hs_cur_len(&c) > 0) {
@@ -347,7 +356,7 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
         null_comp |= m == 0;
     CR_ENSURE(null_comp, HS_ERR_ILLEGAL);
     /* RFC 5746 §3.6: SCSV or an empty renegotiation_info both count. */
-    hs->secure_reneg = ch.reneg || suite_offered(&ch, DP_SCSV_EMPTY_RENEGOTIATION_INFO);
+    hs->secure_reneg = ch.reneg || hs_ch_suite_offered(&ch, DP_SCSV_EMPTY_RENEGOTIATION_INFO);
     hs->ems = ch.ems;
     /* RFC 7627 §5.2: a server that requires EMS aborts with
      * handshake_failure when the client did not offer it. */
@@ -369,8 +378,26 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
         return HS_ERR_HANDSHAKE;
     }
     memcpy(hs->client_random, random, DP_HELLO_RANDOM_LEN);
-    CR_GUARD(choose_suite(hs, &ch));
     CR_ENSURE(RAND_bytes(hs->server_random, DP_HELLO_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
+    /* RFC 5077 §3.1 / RFC 5246 §7.3: a ticket that resumes takes the
+     * abbreviated handshake (the table's resume step). */
+    int resume = hs_resume_try(hs, &ch);
+    CR_GUARD(resume);
+    if (resume == 1) {
+        hs->keys.suite = hs->suite->id;
+        hs->keys.kex = hs->suite->kex;
+        hs->keys.ems = true;
+        hs->keys.aead = hs->suite->aead;
+        hs->keys.resumed = true;
+        hs->next_msg_seq = msg->seq;
+        CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
+        CR_GUARD(hs_build_resumed_flight(hs, &ch));
+        hs->cur_timeout_ms = hs->ctx->p.retrans_initial_ms;
+        hs->timer_deadline_ms = now_ms + hs->cur_timeout_ms;
+        CR_GUARD(hs_emit_flight(hs, out));
+        return HS_STEP_RESUME;
+    }
+    CR_GUARD(choose_suite(hs, &ch));
     hs->cert_requested =
         hs->ctx->p.client_auth != HS_CLIENT_AUTH_NONE &&
         (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA);

@@ -68,33 +68,19 @@ static int transcript_hash(const struct hs *hs, uint8_t *out, size_t *out_len)
 
 /* ---- ClientKeyExchange and the key schedule ----------------------------- */
 
-static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
+/* RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random
+ * + client_random); AEAD suites have no MAC keys: client_write_key,
+ * server_write_key, client_write_IV, server_write_IV.  A resumed session
+ * (RFC 5246 §7.3) runs it again over its new randoms: fresh keys, and
+ * sequence numbers from 0 under them. */
+int hs_derive_key_block(struct hs *hs)
 {
-    uint8_t hash[CR_HASH_MAX_LEN], kb[HS_KEY_BLOCK_MAX_LEN];
-    size_t hash_len = 0;
+    uint8_t kb[HS_KEY_BLOCK_MAX_LEN];
     bool sha384 = hs->suite->sha384;
     enum cr_aead_alg alg = hs->suite->aead;
     size_t key_len = cr_aead_key_len(alg), iv_len = cr_aead_fixed_iv_len(alg);
     int rc;
 
-    if (hs->ems) {
-        /* RFC 7627 §4: master_secret = PRF(pre_master_secret,
-         * "extended master secret", session_hash)[0..47], session_hash being
-         * the hash of the handshake messages through ClientKeyExchange. */
-        CR_GUARD(transcript_hash(hs, hash, &hash_len));
-        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "extended master secret",
-                                    hash, hash_len, NULL, 0, hs->master, HS_MASTER_LEN),
-                      done);
-    } else {
-        /* RFC 5246 §8.1. */
-        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret",
-                                    hs->client_random, DP_HELLO_RANDOM_LEN, hs->server_random,
-                                    DP_HELLO_RANDOM_LEN, hs->master, HS_MASTER_LEN),
-                      done);
-    }
-    /* RFC 5246 §6.3: key_block = PRF(master, "key expansion", server_random
-     * + client_random); AEAD suites have no MAC keys: client_write_key,
-     * server_write_key, client_write_IV, server_write_IV. */
     CR_ENSURE_GOTO(key_len > 0 && 2 * key_len + 2 * iv_len <= sizeof(kb), CR_ERR_INVAL, done);
     CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, hs->master, HS_MASTER_LEN, "key expansion",
                                 hs->server_random, DP_HELLO_RANDOM_LEN, hs->client_random,
@@ -116,6 +102,34 @@ static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
     rc = 0;
 done:
     OPENSSL_cleanse(kb, sizeof(kb));
+    return rc;
+}
+
+static int derive_keys(struct hs *hs, const uint8_t *pms, size_t pms_len)
+{
+    uint8_t hash[CR_HASH_MAX_LEN];
+    size_t hash_len = 0;
+    bool sha384 = hs->suite->sha384;
+    int rc;
+
+    if (hs->ems) {
+        /* RFC 7627 §4: master_secret = PRF(pre_master_secret,
+         * "extended master secret", session_hash)[0..47], session_hash being
+         * the hash of the handshake messages through ClientKeyExchange. */
+        CR_GUARD(transcript_hash(hs, hash, &hash_len));
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "extended master secret",
+                                    hash, hash_len, NULL, 0, hs->master, HS_MASTER_LEN),
+                      done);
+    } else {
+        /* RFC 5246 §8.1. */
+        CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, sha384, pms, pms_len, "master secret",
+                                    hs->client_random, DP_HELLO_RANDOM_LEN, hs->server_random,
+                                    DP_HELLO_RANDOM_LEN, hs->master, HS_MASTER_LEN),
+                      done);
+    }
+    CR_GUARD_GOTO(hs_derive_key_block(hs), done);
+    rc = 0;
+done:
     OPENSSL_cleanse(hash, sizeof(hash));
     return rc;
 }
@@ -194,7 +208,7 @@ int hs_on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *msg, str
 
 /* ---- Finished ----------------------------------------------------------- */
 
-static int fill_established(struct hs *hs)
+void hs_fill_established(struct hs *hs)
 {
     hs->keys.epoch = 1;
     /* The ranges of the file comment: final-flight resends, then the
@@ -203,57 +217,72 @@ static int fill_established(struct hs *hs)
     hs->app_wseq_end = hs->app_wseq + HS_ENGINE_WSEQ_RESERVE;
     hs->keys.server_write_seq_next = hs->app_wseq_end;
     hs->keys.client_read_seq_top = hs->client_read_top;
-    return 0;
+}
+
+/* RFC 5246 §7.4.9: verify_data = PRF(master_secret, finished_label,
+ * Hash(handshake_messages))[0..11]. */
+int hs_finished_data(struct hs *hs, const char *label, uint8_t out[HS_VERIFY_DATA_LEN])
+{
+    uint8_t hash[CR_HASH_MAX_LEN];
+    size_t hash_len = 0;
+
+    CR_GUARD(transcript_hash(hs, hash, &hash_len));
+    return cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN, label, hash,
+                         hash_len, NULL, 0, out, HS_VERIFY_DATA_LEN);
+}
+
+int hs_add_ccs_finished(struct hs *hs)
+{
+    struct hs_buf b;
+    int rc;
+
+    hs_buf_init(&b, HS_VERIFY_DATA_LEN);
+    uint8_t *vd = hs_buf_reserve(&b, HS_VERIFY_DATA_LEN);
+    CR_ENSURE_GOTO(vd, CR_ERR_NOMEM, done);
+    CR_GUARD_GOTO(hs_finished_data(hs, "server finished", vd), done);
+    CR_GUARD_GOTO(hs_flight_add_ccs(&hs->flight, 0), done);
+    CR_GUARD_GOTO(hs_add_message(hs, 1, DP_HS_FINISHED, &b), done);
+    hs->write_epoch1 = true;
+    rc = 0;
+done:
+    hs_buf_free(&b);
+    return rc;
 }
 
 int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
                    uint64_t now_ms)
 {
-    uint8_t hash[CR_HASH_MAX_LEN], expect[HS_VERIFY_DATA_LEN];
-    size_t hash_len = 0;
-    struct hs_buf b;
-    int rc;
+    uint8_t expect[HS_VERIFY_DATA_LEN];
 
     (void)now_ms;
-    /* RFC 5246 §7.4.9: verify_data = PRF(master_secret, finished_label,
-     * Hash(handshake_messages))[0..11]. */
     CR_ENSURE(msg->len == HS_VERIFY_DATA_LEN, CR_ERR_DECODE);
-    CR_GUARD(transcript_hash(hs, hash, &hash_len));
-    CR_GUARD(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN,
-                           "client finished", hash, hash_len, NULL, 0, expect, sizeof(expect)));
+    CR_GUARD(hs_finished_data(hs, "client finished", expect));
     if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0) {
         hs->fail_reason = HS_FAIL_BAD_FINISHED;
         return HS_ERR_DECRYPT;
     }
     CR_GUARD(hs_transcript_add(hs, msg->type, msg->seq, msg->body, msg->len));
 
-    /* Final flight: ChangeCipherSpec + Finished (epoch 1). */
-    CR_GUARD(transcript_hash(hs, hash, &hash_len));
-    hs_buf_init(&b, HS_VERIFY_DATA_LEN);
-    uint8_t *vd = hs_buf_reserve(&b, HS_VERIFY_DATA_LEN);
-    CR_ENSURE_GOTO(vd, CR_ERR_NOMEM, done);
-    CR_GUARD_GOTO(cr_prf_derive(hs->ctx->prf, hs->suite->sha384, hs->master, HS_MASTER_LEN,
-                                "server finished", hash, hash_len, NULL, 0, vd, HS_VERIFY_DATA_LEN),
-                  done);
+    /* Final flight: [NewSessionTicket], ChangeCipherSpec + Finished
+     * (epoch 1).  RFC 5077 §3.3: the NewSessionTicket comes "after the
+     * client's Finished message and before the server's ChangeCipherSpec",
+     * and is part of the handshake messages our Finished covers. */
     hs_flight_reset(&hs->flight);
     hs->have_flight = true;
     hs->flight_final = true;
     hs_flight_started(hs);
-    CR_GUARD_GOTO(hs_flight_add_ccs(&hs->flight, 0), done);
-    CR_GUARD_GOTO(hs_add_message(hs, 1, DP_HS_FINISHED, &b), done);
-    hs->write_epoch1 = true;
-    CR_GUARD_GOTO(hs_emit_flight(hs, out), done);
+    if (hs->send_ticket)
+        CR_GUARD(hs_add_new_session_ticket(hs));
+    CR_GUARD(hs_add_ccs_finished(hs));
+    CR_GUARD(hs_emit_flight(hs, out));
     /* RFC 6347 §4.2.4: no timer after the final flight; it is resent only
      * when the client repeats its own final flight. */
     hs->timer_deadline_ms = 0;
-    CR_GUARD_GOTO(fill_established(hs), done);
+    hs_fill_established(hs);
     out->event = HS_EV_ESTABLISHED;
     /* The transcript is no longer needed. */
     hs_buf_free(&hs->transcript);
     cr_hash_run_free(hs->th);
     hs->th = NULL;
-    rc = 0;
-done:
-    hs_buf_free(&b);
-    return rc;
+    return 0;
 }

@@ -110,6 +110,12 @@ struct hs_ctx {
     /* Reassembly bytes of every handshake of this context (same thread);
      * each hs charges its allocations here. */
     struct hs_reasm_budget reasm_budget;
+    /* Session tickets (hs_ctx_set_tickets): off when tk_ring is NULL. */
+    struct cr_seal_ring *tk_ring; /* not owned */
+    char tk_listener[HS_TICKET_LISTENER_MAX_LEN + 1];
+    uint32_t tk_lifetime_s;
+    uint64_t (*tk_clock_s)(void *arg);
+    void *tk_clock_arg;
 };
 
 unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);
@@ -180,6 +186,10 @@ enum hs_state {
     ST_WAIT_CERT_VERIFY, /* CertificateVerify (client sent a certificate) */
     ST_WAIT_CCS,         /* ChangeCipherSpec record */
     ST_WAIT_FINISHED,    /* client Finished (epoch 1) */
+    /* the abbreviated handshake (RFC 5246 §7.3, RFC 5077 §3.1): our
+     * ServerHello .. Finished sent, the client's CCS and Finished next */
+    ST_WAIT_CCS_RESUMED,
+    ST_WAIT_FINISHED_RESUMED,
     ST_ESTABLISHED,
     ST_CLOSED,
     ST_FAILED,
@@ -270,6 +280,12 @@ struct hs {
     size_t app_cap;
     size_t app_used;
 
+    /* RFC 5077 session tickets */
+    bool send_ticket;     /* a NewSessionTicket goes in our next flight */
+    bool resumed;         /* abbreviated handshake from a ticket */
+    uint64_t tk_issued_s; /* a renewed ticket keeps the original expiry */
+    uint32_t tk_lifetime_s;
+
     struct hs_keys keys;
     struct hs_stats stats;
 };
@@ -288,6 +304,9 @@ struct client_hello {
     bool sig_algs_sent;
     uint16_t sig_algs[HS_SIG_ALGS_MAX];
     unsigned n_sig_algs;
+    struct hs_cur session_id;
+    bool ticket_sent; /* SessionTicket extension (RFC 5077 §3.2) */
+    struct hs_cur ticket;
 };
 
 /* Every silent drop: the total and its reason (hs.h HS_DROP_REASONS). */
@@ -302,6 +321,7 @@ static inline void hs_drop(struct hs *hs, enum hs_drop_reason why)
 enum hs_step {
     HS_STEP_NEXT = 0,
     HS_STEP_ALT = 1,
+    HS_STEP_RESUME = 2, /* the ClientHello's ticket resumes (abbreviated) */
 };
 
 /* ---- hs_engine.c: lifecycle, input dispatch, flights and timers -------- */
@@ -349,7 +369,27 @@ CR_WUR int hs_on_client_key_exchange(struct hs *hs, const struct hs_reasm_msg *m
 CR_WUR int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
                           uint64_t now_ms);
 
+/* ---- hs_hello.c / hs_resume.c: session tickets (RFC 5077) --------------- */
+bool hs_ch_suite_offered(const struct client_hello *ch, uint16_t id);
+/* Looks at the ClientHello's SessionTicket extension: 1 when its ticket
+ * resumes (suite, master secret, identity set; hs->resumed), 0 for a full
+ * handshake (a fallback counted by reason; send_ticket says whether that
+ * one issues a ticket), or < 0 (RFC 7627 §5.3: a valid ticket without
+ * extended_master_secret in the ClientHello aborts). */
+CR_WUR int hs_resume_try(struct hs *hs, const struct client_hello *ch);
+/* NewSessionTicket (RFC 5077 §3.3) into the flight (epoch 0): the session
+ * sealed under the listener's ring, or an empty ticket when sealing fails. */
+CR_WUR int hs_add_new_session_ticket(struct hs *hs);
+/* The abbreviated handshake's flight: ServerHello (echoing the client's
+ * session_id), [NewSessionTicket], ChangeCipherSpec, Finished. */
+CR_WUR int hs_build_resumed_flight(struct hs *hs, const struct client_hello *ch);
+CR_WUR int hs_on_finished_resumed(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out *out,
+                                  uint64_t now_ms);
+
 /* ---- hs_server_flight.c ------------------------------------------------- */
+/* ServerHello (RFC 5246 §7.4.1.3) with session_id sid into the flight. */
+CR_WUR int hs_add_server_hello(struct hs *hs, const struct client_hello *ch, const uint8_t *sid,
+                               size_t sid_len);
 /* Signature schemes of our CertificateRequest, accepted in the client's
  * CertificateVerify. */
 #define HS_N_CV_SCHEMES 5
@@ -361,5 +401,13 @@ CR_WUR int hs_transcript_add(struct hs *hs, uint8_t type, uint16_t seq, const ui
                              uint32_t len);
 /* One server message: transcript and current flight. */
 CR_WUR int hs_add_message(struct hs *hs, uint16_t epoch, uint8_t type, const struct hs_buf *b);
+/* Key block from hs->master and both randoms (RFC 5246 §6.3): record keys. */
+CR_WUR int hs_derive_key_block(struct hs *hs);
+/* verify_data = PRF(master, label, Hash(handshake_messages so far))[0..11]. */
+CR_WUR int hs_finished_data(struct hs *hs, const char *label, uint8_t out[HS_VERIFY_DATA_LEN]);
+/* Our ChangeCipherSpec + Finished into the flight (write epoch 1 on). */
+CR_WUR int hs_add_ccs_finished(struct hs *hs);
+/* The epoch-1 sequence ranges at ESTABLISHED (hs_engine.c's file comment). */
+void hs_fill_established(struct hs *hs);
 
 #endif

@@ -27,25 +27,23 @@ static bool is_ecdhe(const struct hs *hs)
     return hs->suite->kex != HS_KEX_PSK;
 }
 
-/* Flight 2: ServerHello, [Certificate], [ServerKeyExchange],
- * [CertificateRequest], ServerHelloDone (RFC 5246 §7.3). */
-int hs_build_server_flight(struct hs *hs, const struct client_hello *ch)
+/* ServerHello (RFC 5246 §7.4.1.3): our random, session_id sid (empty for
+ * a full handshake: no session-ID cache; the client's own for a resumed
+ * one, RFC 5077 §3.4), the suite, null compression and the extensions. */
+int hs_add_server_hello(struct hs *hs, const struct client_hello *ch, const uint8_t *sid,
+                        size_t sid_len)
 {
-    const struct hs_creds *cr = hs->ctx->creds;
     struct hs_buf b;
-    size_t m1, m2;
-    int rc = 0;
+    size_t m1;
+    int rc;
 
-    hs_flight_reset(&hs->flight);
-    hs->have_flight = true;
-    hs->flight_final = false;
-    hs_flight_started(hs);
+    CR_ENSURE(sid_len <= DP_HELLO_SESSION_ID_MAX, CR_ERR_INVAL);
     hs_buf_init(&b, HS_MSG_MAX_BYTES);
-
-    /* ServerHello */
     hs_buf_u16(&b, DP_VERSION_DTLS12);
     hs_buf_bytes(&b, hs->server_random, DP_HELLO_RANDOM_LEN);
-    hs_buf_u8(&b, 0); /* session_id: no resumption */
+    hs_buf_u8(&b, (uint8_t)sid_len);
+    if (sid_len > 0)
+        hs_buf_bytes(&b, sid, sid_len);
     hs_buf_u16(&b, hs->suite->id);
     hs_buf_u8(&b, 0); /* compression: null */
     hs_buf_open(&b, 2, &m1);
@@ -66,10 +64,37 @@ int hs_build_server_flight(struct hs *hs, const struct client_hello *ch)
         hs_buf_u8(&b, 1);
         hs_buf_u8(&b, DP_POINT_FORMAT_UNCOMPRESSED);
     }
+    if (hs->send_ticket) {
+        /* RFC 5077 §3.2: "The server uses a zero-length SessionTicket
+         * extension to indicate to the client that it will send a new
+         * session ticket using the NewSessionTicket handshake message". */
+        hs_buf_u16(&b, DP_EXT_SESSION_TICKET);
+        hs_buf_u16(&b, 0);
+    }
     hs_buf_close(&b, 2, m1);
     if (b.len >= 2 && b.p[b.len - 1] == 0 && b.p[b.len - 2] == 0 && m1 == b.len - 2)
         b.len -= 2; /* no extensions: omit the block */
-    CR_GUARD_GOTO(hs_add_message(hs, 0, DP_HS_SERVER_HELLO, &b), done);
+    rc = hs_add_message(hs, 0, DP_HS_SERVER_HELLO, &b);
+    hs_buf_free(&b);
+    return rc;
+}
+
+/* Flight 2: ServerHello, [Certificate], [ServerKeyExchange],
+ * [CertificateRequest], ServerHelloDone (RFC 5246 §7.3). */
+int hs_build_server_flight(struct hs *hs, const struct client_hello *ch)
+{
+    const struct hs_creds *cr = hs->ctx->creds;
+    struct hs_buf b;
+    size_t m1, m2;
+    int rc = 0;
+
+    hs_flight_reset(&hs->flight);
+    hs->have_flight = true;
+    hs->flight_final = false;
+    hs_flight_started(hs);
+    hs_buf_init(&b, HS_MSG_MAX_BYTES);
+
+    CR_GUARD_GOTO(hs_add_server_hello(hs, ch, NULL, 0), done);
 
     /* Certificate */
     if (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA) {

@@ -1670,6 +1670,49 @@ static void test_no_ems_client(void)
     free(o);
 }
 
+/* RFC 5077 session resumption through the gateway on its defaults
+ * (session_tickets on, random keys): s_client saves the session with its
+ * ticket (-sess_out), the second s_client resumes it (-sess_in: "Reused,
+ * TLSv1.2") and data flows through the resumed session's fresh keys;
+ * counted CP_TICKET_ISSUED and CP_HS_RESUMED. */
+static void test_ticket_resumption(void)
+{
+    REQUIRE_READY();
+    char sess[E2E_PATH_MAX_LEN];
+    path_in(sess, sizeof(sess), "resume-sess.pem");
+    unlink(sess);
+    long long issued0 = stat_now("CP_TICKET_ISSUED"), resumed0 = stat_now("CP_HS_RESUMED");
+    bool ok[2] = {false, false};
+    for (unsigned run = 0; run < 2; run++) {
+        struct argvb b = {.n = 0};
+        av(&b, "openssl");
+        av(&b, "s_client");
+        av(&b, "-dtls1_2");
+        av(&b, "-connect");
+        av(&b, GW_IP ":%d", PORT_ECHO);
+        av(&b, "-cipher");
+        av(&b, "PSK-AES128-CCM8");
+        av(&b, "-psk_identity");
+        av(&b, PSK_ID);
+        av(&b, "-psk");
+        av(&b, PSK_HEX);
+        av(&b, run == 0 ? "-sess_out" : "-sess_in");
+        av(&b, "%s", sess);
+        ok[run] = echo_session(run == 0 ? "ticket-full" : "ticket-resumed", &b, "Cipher is ",
+                               run == 0 ? "New, TLSv1.2, Cipher is PSK-AES128-CCM8"
+                                        : "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8");
+    }
+    long long issued = stat_now("CP_TICKET_ISSUED") - issued0;
+    long long resumed = stat_now("CP_HS_RESUMED") - resumed0;
+    printf("  s_client -sess_out then -sess_in: full %s, resumed %s; CP_TICKET_ISSUED +%lld, "
+           "CP_HS_RESUMED +%lld\n",
+           ok[0] ? "PASS" : "FAIL", ok[1] ? "PASS" : "FAIL", issued, resumed);
+    CU_ASSERT(ok[0]);
+    CU_ASSERT(ok[1]);
+    CU_ASSERT_EQUAL(issued, 1);
+    CU_ASSERT_EQUAL(resumed, 1);
+}
+
 /* The Mbed TLS client of the interop suite (tests/interop/mbedtls_client.c,
  * Debian's libmbedtls: the stack of most constrained devices) through the
  * real gateway on its defaults: PSK with AES-128-CCM-8 (what CoAP devices
@@ -2980,6 +3023,8 @@ void cu_register(void)
     CU_add_test(s, "dtlsgw-ctl reload-psk, rotate-cookie", test_reload_psk_rotate_cookie);
     CU_add_test(s, "handshakes through the impairment relay", test_impaired_path);
     CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
+    CU_add_test(s, "session ticket resumption (s_client -sess_out / -sess_in)",
+                test_ticket_resumption);
     CU_add_test(s, "the Mbed TLS client through the gateway (PSK CCM-8, ECDHE-ECDSA)",
                 test_mbedtls_client);
     CU_add_test(s, "a PSK client with no ClientHello extensions on the defaults",

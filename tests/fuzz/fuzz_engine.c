@@ -16,7 +16,11 @@
  * same suites.  Each input drives two handshakes: one without and one with
  * an (optional) client certificate request.  Cookies are off for both (the
  * fuzzer cannot compute cookies); every datagram is also run through
- * hs_cookie_check of a third, cookie-on context.
+ * hs_cookie_check of a third, cookie-on context.  A third handshake runs
+ * on a context with RFC 5077 session tickets on (one key from the
+ * deterministic stream), so the SessionTicket extension, random tickets
+ * (they fall back to a full handshake) and NewSessionTicket are reached;
+ * the seeds' Finished does not verify there (their server sent no ticket).
  *
  * Randomness: libcrypto's RAND method is replaced by the counter stream of
  * tests/interop/det_rand.h, rewound before every hs_new, and the
@@ -53,6 +57,15 @@ static struct hs_creds *g_creds;
 static struct hs_ctx *g_ctx;        /* cookies off: drives handshakes */
 static struct hs_ctx *g_cauth_ctx;  /* same, client certificate optional */
 static struct hs_ctx *g_cookie_ctx; /* cookies on: hs_cookie_check only */
+static struct hs_ctx *g_ticket_ctx; /* cookies off, session tickets on */
+static struct cr_seal_ring g_ring;
+static uint64_t g_wall_s = 1700000000;
+
+static uint64_t fuzz_wall_clock(void *arg)
+{
+    (void)arg;
+    return g_wall_s;
+}
 
 static bool g_verbose; /* FUZZ_ENGINE_VERBOSE: print events */
 
@@ -131,7 +144,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_cauth_ctx = hs_ctx_new(&p, g_creds);
     hs_params_default(&p);
     g_cookie_ctx = hs_ctx_new(&p, g_creds);
-    if (g_ctx == NULL || g_cauth_ctx == NULL || g_cookie_ctx == NULL)
+    p.cookie_required = false;
+    g_ticket_ctx = hs_ctx_new(&p, g_creds);
+    if (g_ctx == NULL || g_cauth_ctx == NULL || g_cookie_ctx == NULL || g_ticket_ctx == NULL)
+        abort();
+    const struct hs_ticket_params tp = {.ring = &g_ring,
+                                        .listener = "fuzz",
+                                        .lifetime_s = HS_TICKET_LIFETIME_DEFAULT_S,
+                                        .wall_clock_s = fuzz_wall_clock};
+    if (cr_seal_ring_init(&g_ring) != 0 || cr_seal_ring_rotate(&g_ring, 0) != 0 ||
+        hs_ctx_set_tickets(g_ticket_ctx, &tp) != 0)
         abort();
     return 0;
 }
@@ -173,8 +195,10 @@ static void run_one(struct hs_ctx *ctx, const uint8_t *data, size_t size)
         if (g_verbose)
             fprintf(stderr,
                     "fuzz-engine: %s dgram %u len %zu: rc %d event %d alert %d out %u app %u\n",
-                    ctx == g_ctx ? "plain" : "cauth", i, len, rc, (int)out.event, out.alert,
-                    out.n_dgrams, out.n_app);
+                    ctx == g_ctx         ? "plain"
+                    : ctx == g_cauth_ctx ? "cauth"
+                                         : "tickets",
+                    i, len, rc, (int)out.event, out.alert, out.n_dgrams, out.n_app);
         if (out.n_dgrams > HS_OUT_MAX_DGRAMS || out.n_app > HS_OUT_MAX_DGRAMS)
             abort();
         /* Touch every output byte so ASan sees stale pointers. */
@@ -213,5 +237,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Again with a CertificateRequest in the server's flight, so client
      * Certificate / CertificateVerify parsing is reached too. */
     run_one(g_cauth_ctx, data, size);
+    run_one(g_ticket_ctx, data, size);
     return 0;
 }

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hs.h"
@@ -241,10 +242,11 @@ static void on_established(struct session *s)
     if (hs_own_write_seq(s->hs) != 0)
         logf_("SEQ-ERROR id=%u", s->id);
     static const char *kex_names[] = {"PSK", "ECDHE_PSK", "ECDHE_ECDSA", "ECDHE_RSA"};
-    logf_("ESTABLISHED id=%u peer=%s suite=%s suite_id=0x%04X kex=%s identity=\"%s\" sni=\"%s\"",
+    logf_("ESTABLISHED id=%u peer=%s suite=%s suite_id=0x%04X kex=%s identity=\"%s\" sni=\"%s\" "
+          "resumed=%d",
           s->id, peer_str(&s->addr, ps, sizeof(ps)), si ? si->name : "?", k ? k->suite : 0,
           k && (unsigned)k->kex < 4 ? kex_names[k->kex] : "?", k ? k->peer_identity : "",
-          k ? k->sni : "");
+          k ? k->sni : "", k && k->resumed ? 1 : 0);
     s->suite = k ? k->suite : 0;
     if (g_have_backend && backend_open(s) != 0)
         logf_("BACKEND-ERROR id=%u: %s", s->id, strerror(errno));
@@ -352,6 +354,13 @@ static void on_backend_dgram(struct session *s, uint64_t now)
     }
 }
 
+/* --tickets: RFC 5077 session tickets under one random key. */
+static uint64_t wall_clock_s(void *arg)
+{
+    (void)arg;
+    return (uint64_t)time(NULL);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: hs-driver [--bind ADDR] [--port PORT] [--port-file FILE] [--log FILE]\n"
@@ -359,7 +368,7 @@ static void usage(void)
                     "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
                     "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
                     "       [--idle-ms MS] [--retrans-ms MS] [--retrans-max-ms MS]\n"
-                    "       [--deterministic-rand]\n");
+                    "       [--deterministic-rand] [--tickets]\n");
 }
 
 int main(int argc, char **argv)
@@ -383,6 +392,7 @@ int main(int argc, char **argv)
                                          {"retrans-ms", required_argument, NULL, 'r'},
                                          {"deterministic-rand", no_argument, NULL, 'D'},
                                          {"retrans-max-ms", required_argument, NULL, 'R'},
+                                         {"tickets", no_argument, NULL, 'T'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
@@ -394,7 +404,8 @@ int main(int argc, char **argv)
     int arc; /* a tl_addr_parse* result */
     struct hs_params params;
     hs_params_default(&params);
-    bool cookies = true;
+    bool cookies = true, tickets = false;
+    static struct cr_seal_ring ring;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end = NULL;
@@ -483,6 +494,9 @@ int main(int argc, char **argv)
         case 'D':
             g_det_rand = true;
             break;
+        case 'T':
+            tickets = true;
+            break;
         case 'i':
             g_idle_ms = strtoull(optarg, NULL, 10);
             break;
@@ -541,14 +555,25 @@ int main(int argc, char **argv)
         hs_creds_free(creds);
         return 1;
     }
+    if (tickets) {
+        const struct hs_ticket_params tp = {.ring = &ring,
+                                            .listener = "hs-driver",
+                                            .lifetime_s = HS_TICKET_LIFETIME_DEFAULT_S,
+                                            .wall_clock_s = wall_clock_s};
+        if (cr_seal_ring_init(&ring) != 0 || cr_seal_ring_rotate(&ring, tl_mono_ms()) != 0 ||
+            hs_ctx_set_tickets(ctx, &tp) != 0) {
+            fprintf(stderr, "hs-driver: cannot set up session tickets\n");
+            return 1;
+        }
+    }
 
     struct sockaddr_in la;
     g_fd = udpu_listen("hs-driver", bind_addr, port, SOCK_NONBLOCK, port_file, &la);
     if (g_fd < 0)
         return g_fd == -2 ? 2 : 1;
-    logf_("LISTENING %s:%u mode=%s cookies=%s mtu=%u%s", bind_addr, ntohs(la.sin_port),
-          g_have_backend ? "backend" : "echo", cookies ? "on" : "off", params.mtu_bytes,
-          g_det_rand ? " DETERMINISTIC-RAND(insecure)" : "");
+    logf_("LISTENING %s:%u mode=%s cookies=%s tickets=%s mtu=%u%s", bind_addr, ntohs(la.sin_port),
+          g_have_backend ? "backend" : "echo", cookies ? "on" : "off", tickets ? "on" : "off",
+          params.mtu_bytes, g_det_rand ? " DETERMINISTIC-RAND(insecure)" : "");
     for (unsigned i = 0; i < DRV_MAX_SESSIONS; i++)
         g_sess[i].be_fd = -1;
 
@@ -633,6 +658,8 @@ int main(int argc, char **argv)
           (unsigned long long)g_st.table_full, (unsigned long long)g_st.send_errors);
     hs_ctx_free(ctx);
     hs_creds_free(creds);
+    if (tickets)
+        cr_seal_ring_wipe(&ring);
     close(g_fd);
     if (g_log != stderr)
         fclose(g_log);

@@ -1601,6 +1601,66 @@ static void test_mbedtls(void)
     }
 }
 
+/* RFC 5077 session resumption against a driver with --tickets: s_client
+ * saves the session (-sess_out) and resumes it (-sess_in: "Reused,
+ * TLSv1.2"), gnutls-cli --resume reconnects on its own ("This is a resumed
+ * session"); the driver logs resumed=1 and the data still echoes. */
+static void test_resumption(void)
+{
+    static struct server tick;
+    char psk[IOP_PATH_MAX_LEN], ec[IOP_PATH_MAX_LEN], eck[IOP_PATH_MAX_LEN];
+    in_dir(psk, sizeof(psk), "psk.txt");
+    in_dir(ec, sizeof(ec), "ec.crt");
+    in_dir(eck, sizeof(eck), "ec.key");
+    const char *args[] = {"--echo", "--tickets", "--psk-file", psk, "--cert",
+                          ec,       "--key",     eck,          NULL};
+    CU_ASSERT_FATAL(server_start(&tick, "drv-tickets", args) == 0);
+    static const unsigned cases[] = {2 /* PSK-AES128-GCM */, 6 /* ECDHE-ECDSA-AES128-GCM */};
+    for (unsigned c = 0; c < 2; c++) {
+        unsigned i = cases[c];
+        struct run r;
+        static struct argvb b;
+        char sess[IOP_PATH_MAX_LEN], what[96];
+        strf(sess, sizeof(sess), "%s/sess-%u.pem", g_dir, i);
+        unlink(sess);
+        /* full handshake, the session (with its ticket) saved */
+        openssl_suite_run(&r, &b, i, &tick);
+        strf(what, sizeof(what), "%s: full, -sess_out", k_suites[i].ossl);
+        r.what = what;
+        av(&b, "-sess_out");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "New, TLSv1.2";
+        r.log_expect = "resumed=0";
+        CU_ASSERT_TRUE(run_echo(&r));
+        /* resumed from it */
+        openssl_suite_run(&r, &b, i, &tick);
+        static char what2[96];
+        strf(what2, sizeof(what2), "%s: resumed, -sess_in", k_suites[i].ossl);
+        r.what = what2;
+        av(&b, "-sess_in");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "Reused, TLSv1.2";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+
+        gnutls_suite_run(&r, &b, i, &tick);
+        static char what3[2][96];
+        strf(what3[c], sizeof(what3[c]), "%s: --resume", k_suites[i].ossl);
+        r.what = what3[c];
+        /* the host stays last */
+        b.n--;
+        av(&b, "--resume");
+        av(&b, "127.0.0.1");
+        run_set_argv(&r, &b);
+        r.expect[3] = "This is a resumed session";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+    }
+    CU_ASSERT_TRUE(server_stop(&tick));
+}
+
 /* Last: every driver stops on SIGTERM with status 0 (under ASan: no leak). */
 static void test_shutdown(void)
 {
@@ -1629,6 +1689,7 @@ void cu_register(void)
     CU_add_test(s, "refused handshakes", test_negative);
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);
+    CU_add_test(s, "session resumption (tickets)", test_resumption);
     CU_add_test(s, "drivers exit cleanly", test_shutdown);
 }
 

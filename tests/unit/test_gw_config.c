@@ -850,6 +850,53 @@ static void test_metrics_listen(void)
     expect_err("metrics_listen: [1]\n", 1, "metrics_listen", "expected a scalar");
 }
 
+/* RFC 5077 session tickets: per-listener switch and lifetime, key file
+ * top-level or per listener, rotation of random keys. */
+static void test_session_tickets(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN], yaml[2048];
+    gw_config_default(&c);
+    CU_ASSERT(c.listeners[0].session_tickets);
+    CU_ASSERT_EQUAL(c.listeners[0].ticket_lifetime_ms, 2u * 3600 * 1000);
+    CU_ASSERT_STRING_EQUAL(c.listeners[0].ticket_key_file, "");
+    CU_ASSERT_STRING_EQUAL(c.ticket_key_file, "");
+    CU_ASSERT_EQUAL(c.ticket_key_rotate_ms, 12u * 3600 * 1000);
+    snprintf(yaml, sizeof(yaml),
+             "ticket_key_file: %s\nticket_key_rotate: 1h\nlisteners:\n"
+             "  - {psk_file: %s, session_tickets: false}\n"
+             "  - {psk_file: %s, port: 4434, ticket_lifetime: 30m, ticket_key_file: %s}\n",
+             ca_path, psk_path, psk_path, key_path);
+    CU_ASSERT_EQUAL_FATAL(gw_config_load_string(&c, yaml, "t.yaml", err, sizeof(err)), 0);
+    CU_ASSERT_STRING_EQUAL(c.ticket_key_file, ca_path);
+    CU_ASSERT_EQUAL(c.ticket_key_rotate_ms, 3600u * 1000);
+    CU_ASSERT(!c.listeners[0].session_tickets);
+    CU_ASSERT(c.listeners[1].session_tickets);
+    CU_ASSERT_EQUAL(c.listeners[1].ticket_lifetime_ms, 30u * 60 * 1000);
+    CU_ASSERT_STRING_EQUAL(c.listeners[1].ticket_key_file, key_path);
+    CU_ASSERT_EQUAL(gw_config_validate(&c, err, sizeof(err)), 0);
+    /* parse errors */
+    expect_err("listeners:\n  - session_tickets: maybe\n", 2, "listeners[0].session_tickets", "");
+    expect_err("listeners:\n  - ticket_lifetime: 500ms\n", 2, "listeners[0].ticket_lifetime",
+               "below the minimum");
+    expect_err("listeners:\n  - ticket_lifetime: 7200\n", 2, "listeners[0].ticket_lifetime",
+               "has no unit");
+    expect_err("ticket_key_rotate: 30s\n", 1, "ticket_key_rotate", "below the minimum");
+    /* validation: lifetime range, what random keys can honour, files */
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    ticket_lifetime: 169h\n", 7,
+                     "listeners[0].ticket_lifetime", "out of range 1s..7d");
+    expect_valid_err(TWO_PORTS "ticket_key_rotate: 10m\nlisteners:\n  - psk_file: %s\n", 7,
+                     "listeners[0].ticket_lifetime", "longer than the 3 older ticket keys last");
+    CU_ASSERT_EQUAL(load_and_validate(TWO_PORTS "ticket_key_rotate: 10m\nlisteners:\n"
+                                                "  - psk_file: %s\n    session_tickets: false\n",
+                                      err, sizeof(err)),
+                    0);
+    expect_valid_err(TWO_PORTS "listeners:\n  - psk_file: %s\n    ticket_key_file: /nonexistent\n",
+                     7, "listeners[0].ticket_key_file", "cannot read");
+    expect_valid_err(TWO_PORTS "ticket_key_file: /nonexistent\nlisteners:\n  - psk_file: %s\n", 5,
+                     "ticket_key_file", "cannot read");
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
@@ -869,4 +916,5 @@ void cu_register(void)
     CU_add_test(s, "certs list", test_certs_list);
     CU_add_test(s, "metrics_listen", test_metrics_listen);
     CU_add_test(s, "state_file, state_key_file, state_max_age, state_seq_skip", test_state_keys);
+    CU_add_test(s, "session tickets", test_session_tickets);
 }
