@@ -73,7 +73,10 @@ static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len
                  l->name);
         return rc;
     }
-    cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
+    /* handshake_lcores: the next hops are the main lcore's (gw_net); a
+     * shard uses shard 0's index. */
+    cl->nh = cp->shard_idx == 0 ? gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4))
+                                : cp->sh->shard[0]->lst[i].nh;
     if (cl->nh < 0) {
         rc = CR_ERR_INVAL;
         snprintf(err, err_len,
@@ -126,7 +129,9 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
     memcpy(hp.addr, &key->client_ip, 4);
     hp.port = rte_be_to_cpu_16(key->client_port);
     hp.family = 4;
-    int v = hs_cookie_check(cp->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
+    /* Shard 0's context, whatever the shard: its secret is the one the
+     * workers' HelloVerifyRequests carry (gw_cp_priv.h). */
+    int v = hs_cookie_check(cp->sh->shard[0]->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
     if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
         struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip, key->client_ip,
                                               key->local_port, key->client_port, hvr, hvr_len);
