@@ -194,6 +194,9 @@ static void sessions_of(struct gw_cp *cp, json_t *res)
                             json_integer(rte_be_to_cpu_16(peer->key.client_port)));
         json_object_set_new(o, "listener", json_string(cp->cfg->listeners[peer->listener].name));
         json_object_set_new(o, "state", json_string(s ? "established" : "handshake"));
+        if (cp->sh->n_shards > 1) /* handshake_lcores: the lcore that owns the peer */
+            json_object_set_new(o, "handshake_lcore",
+                                json_integer(cp->sh->shard_lcore[cp->shard_idx]));
         const struct hs_keys *k = peer->hs ? hs_keys(peer->hs) : NULL;
         if (k != NULL) {
             const struct hs_suite_info *si = hs_suite_find(k->suite);
