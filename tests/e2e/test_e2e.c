@@ -1438,6 +1438,25 @@ static void test_startup_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "DPDK port"));
     if (rc == 0 || strstr(out, "DPDK port") == NULL)
         printf("%s\n", out);
+
+    /* handshake_lcores: 3 on 3 lcores: no lcore left for a worker */
+    path_in(cfg, sizeof(cfg), "bad-hsl.yaml");
+    f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
+            "handshake_lcores: 3\n",
+            g_dir);
+    fclose(f);
+    rc = run_bad_start("'--lcores=0@0,1@(0-1),2@(0-1)' --vdev=net_null0", cfg, out, sizeof(out));
+    printf("  handshake_lcores: 3 on 3 lcores: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores"));
+    if (rc == 0 || strstr(out, "needs at least 4 lcores") == NULL)
+        printf("%s\n", out);
 }
 
 static void test_kill_command(void)
