@@ -10,7 +10,8 @@
  * Owns: the total and an exact per-source count (open addressing, linear
  * probing, backward-shift deletion; at most max_handshakes sources, so the
  * table never fills).  Must not: touch DPDK, allocate after creation.
- * Called only on the control-plane lcore.
+ * Not thread-safe: the control plane calls it under its shards' shared lock
+ * (gw_cp_priv.h, handshake_lcores).
  */
 #ifndef DTLSGW_CP_HS_LIMIT_H
 #define DTLSGW_CP_HS_LIMIT_H

@@ -122,6 +122,20 @@ static void print_stats(json_t *r, bool all)
         json_t *v;
         json_object_foreach(hf, k, v) printf("  %-58s %8lld\n", k, ival(v));
     }
+    /* handshake_lcores: shown when the handshakes run on more than one lcore */
+    json_t *hl = json_object_get(r, "handshake_lcores");
+    if (json_array_size(hl) > 1) {
+        printf("handshakes per lcore\n  %-6s %12s %12s %12s %12s\n", "lcore", "started",
+               "established", "failed", "timeout");
+        size_t i;
+        json_t *h;
+        json_array_foreach(hl, i, h)
+        {
+            printf("  %-6lld %12lld %12lld %12lld %12lld\n", ival(json_object_get(h, "lcore")),
+                   ival(json_object_get(h, "started")), ival(json_object_get(h, "established")),
+                   ival(json_object_get(h, "failed")), ival(json_object_get(h, "timeout")));
+        }
+    }
     json_t *ports = json_object_get(r, "ports");
     if (json_array_size(ports) > 0) {
         printf("ports\n  %-4s %-16s %12s %12s %14s %14s %8s %8s %9s\n", "id", "driver", "ipackets",

@@ -28,10 +28,19 @@
 
 /* ---- stats ---------------------------------------------------------------- */
 
+/* Peers of every shard (relaxed loads: each shard's single-writer count). */
+static uint32_t peers_total(const struct gw_cp *cp)
+{
+    uint32_t n = 0;
+    for (unsigned k = 0; k < cp->sh->n_shards; k++)
+        n += __atomic_load_n(&cp->sh->shard[k]->n_peers, __ATOMIC_RELAXED);
+    return n;
+}
+
 void gw_cp_print_stats(struct gw_cp *cp, FILE *f, bool all)
 {
     fprintf(f, "dtlsgw: sessions=%u pending_free=%u peers=%u", dp_sess_count(cp->g->sessions),
-            dp_sess_pending(cp->g->sessions), cp->n_peers);
+            dp_sess_pending(cp->g->sessions), peers_total(cp));
     for (unsigned i = 0; i < DP_CNT_N; i++) {
         uint64_t v = dp_counter_total((enum dp_counter_id)i);
         if (v != 0 || all)
@@ -50,11 +59,26 @@ void gw_cp_stats_snapshot(const struct gw_cp *cp, struct gw_stats *out)
             out->drops += out->counters[i];
     }
     /* relaxed loads of single-writer values (the control plane's) */
-    for (unsigned i = 0; i < HS_FAIL_N; i++)
-        out->hs_fail[i] = __atomic_load_n(&cp->hs_fail[i], __ATOMIC_RELAXED);
+    const struct gw_cp_shared *sh = cp->sh;
+    for (unsigned k = 0; k < sh->n_shards; k++)
+        for (unsigned i = 0; i < HS_FAIL_N; i++)
+            out->hs_fail[i] += __atomic_load_n(&sh->shard[k]->hs_fail[i], __ATOMIC_RELAXED);
+    /* the handshake counters of each shard's lcore (dp_counters.h: one
+     * block per lcore, relaxed loads of another lcore's counter) */
+    out->n_hs_lcores =
+        sh->n_shards < GW_STATS_HS_LCORES_MAX ? sh->n_shards : GW_STATS_HS_LCORES_MAX;
+    for (unsigned k = 0; k < out->n_hs_lcores; k++) {
+        struct gw_stats_hs_lcore *h = &out->hs_lcores[k];
+        const uint64_t *c = dp_counters[sh->shard_lcore[k]].c;
+        h->lcore = sh->shard_lcore[k];
+        h->started = __atomic_load_n(&c[DP_CNT_CP_HS_STARTED], __ATOMIC_RELAXED);
+        h->established = __atomic_load_n(&c[DP_CNT_CP_HS_ESTABLISHED], __ATOMIC_RELAXED);
+        h->failed = __atomic_load_n(&c[DP_CNT_CP_HS_FAILED], __ATOMIC_RELAXED);
+        h->timeout = __atomic_load_n(&c[DP_CNT_CP_HS_TIMEOUT], __ATOMIC_RELAXED);
+    }
     out->sessions = dp_sess_count(cp->g->sessions);
     out->pending_free = dp_sess_pending(cp->g->sessions);
-    out->peers = __atomic_load_n(&cp->n_peers, __ATOMIC_RELAXED);
+    out->peers = peers_total(cp);
     /* fixed before the control plane was created */
     out->workers = cp->g->n_workers;
     out->n_ports = cp->g->n_ports;
@@ -96,6 +120,19 @@ static int ctl_stats(void *arg, json_t *res, char *err)
             json_object_set_new(hf, hs_fail_reason_text((enum hs_fail_reason)i),
                                 json_integer((json_int_t)st.hs_fail[i]));
     json_object_set_new(res, "handshake_failures", hf);
+    /* handshake_lcores: one entry per shard, the main lcore's first */
+    json_t *hl = json_array();
+    for (unsigned k = 0; k < st.n_hs_lcores; k++) {
+        const struct gw_stats_hs_lcore *h = &st.hs_lcores[k];
+        json_t *o = json_object();
+        json_object_set_new(o, "lcore", json_integer(h->lcore));
+        json_object_set_new(o, "started", json_integer((json_int_t)h->started));
+        json_object_set_new(o, "established", json_integer((json_int_t)h->established));
+        json_object_set_new(o, "failed", json_integer((json_int_t)h->failed));
+        json_object_set_new(o, "timeout", json_integer((json_int_t)h->timeout));
+        json_array_append_new(hl, o);
+    }
+    json_object_set_new(res, "handshake_lcores", hl);
     json_object_set_new(res, "workers", json_integer(st.workers));
     /* What the ports themselves counted: datagrams lost before a worker saw
      * them (RX ring full, no mbuf) are not in any DROP_ counter. */
@@ -139,10 +176,9 @@ static void ip_str(uint32_t be, char *out, size_t cap)
     snprintf(out, cap, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
 }
 
-static int ctl_sessions(void *arg, json_t *res, char *err)
+/* One shard's peers into res (the shard's lock held, or shard 0). */
+static void sessions_of(struct gw_cp *cp, json_t *res)
 {
-    (void)err;
-    struct gw_cp *cp = arg;
     uint32_t it = 0;
     const void *key;
     void *data;
@@ -158,6 +194,9 @@ static int ctl_sessions(void *arg, json_t *res, char *err)
                             json_integer(rte_be_to_cpu_16(peer->key.client_port)));
         json_object_set_new(o, "listener", json_string(cp->cfg->listeners[peer->listener].name));
         json_object_set_new(o, "state", json_string(s ? "established" : "handshake"));
+        if (cp->sh->n_shards > 1) /* handshake_lcores: the lcore that owns the peer */
+            json_object_set_new(o, "handshake_lcore",
+                                json_integer(cp->sh->shard_lcore[cp->shard_idx]));
         const struct hs_keys *k = peer->hs ? hs_keys(peer->hs) : NULL;
         if (k != NULL) {
             const struct hs_suite_info *si = hs_suite_find(k->suite);
@@ -180,6 +219,18 @@ static int ctl_sessions(void *arg, json_t *res, char *err)
         }
         json_array_append_new(res, o);
     }
+}
+
+/* Every shard's, each under its lock (gw_cp_priv.h). */
+static int ctl_sessions(void *arg, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    for (unsigned k = 0; k < cp->sh->n_shards; k++) {
+        gw_cp_shard_lock(cp->sh, k);
+        sessions_of(cp->sh->shard[k], res);
+        gw_cp_shard_unlock(cp->sh, k);
+    }
     return 0;
 }
 
@@ -189,7 +240,13 @@ static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *
 {
     (void)err;
     struct gw_cp *cp = arg;
-    uint64_t killed = gw_sess_kill(cp, rte_cpu_to_be_32(ipv4), rte_cpu_to_be_16(port));
+    uint64_t killed = 0;
+    /* every shard: an address alone has ports on several */
+    for (unsigned k = 0; k < cp->sh->n_shards; k++) {
+        gw_cp_shard_lock(cp->sh, k);
+        killed += gw_sess_kill(cp->sh->shard[k], rte_cpu_to_be_32(ipv4), rte_cpu_to_be_16(port));
+        gw_cp_shard_unlock(cp->sh, k);
+    }
     json_object_set_new(res, "killed", json_integer((json_int_t)killed));
     return 0;
 }
@@ -223,20 +280,28 @@ static int ctl_reload_psk(void *arg, json_t *res, char *err)
         const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
         if (l->psk_file[0] == 0)
             continue;
-        struct hs_psk_set *prev = NULL;
-        int rc = hs_creds_reload_psk_file(cp->lst[i].creds, l->psk_file, &prev);
-        if (rc < 0) {
-            snprintf(err, GW_CTL_ERR_MAX_LEN, "%.150s: %.40s", l->psk_file, cr_strerror(rc));
-            return rc;
+        /* Each shard has its own credentials (hs_ctx and hs_creds are
+         * single-threaded): each reloads the file, under its lock. */
+        for (unsigned k = 0; k < cp->sh->n_shards; k++) {
+            struct gw_cp *sc = cp->sh->shard[k];
+            struct hs_psk_set *prev = NULL;
+            gw_cp_shard_lock(cp->sh, k);
+            int rc = hs_creds_reload_psk_file(sc->lst[i].creds, l->psk_file, &prev);
+            if (rc < 0) {
+                gw_cp_shard_unlock(cp->sh, k);
+                snprintf(err, GW_CTL_ERR_MAX_LEN, "%.150s: %.40s", l->psk_file, cr_strerror(rc));
+                return rc;
+            }
+            if (l->psk_reload_ends_sessions) {
+                struct psk_match m = {.listener = i, .prev = prev};
+                uint64_t e = gw_peers_end_matching(sc, psk_gone_match, &m);
+                unsigned lc = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
+                dp_cnt_add(lc, DP_CNT_CP_PSK_RELOAD_ENDED, e);
+                ended += e;
+            }
+            gw_cp_shard_unlock(cp->sh, k);
+            hs_psk_set_free(prev);
         }
-        if (l->psk_reload_ends_sessions) {
-            struct psk_match m = {.listener = i, .prev = prev};
-            uint64_t e = gw_peers_end_matching(cp, psk_gone_match, &m);
-            unsigned lc = rte_lcore_id() < RTE_MAX_LCORE ? rte_lcore_id() : 0;
-            dp_cnt_add(lc, DP_CNT_CP_PSK_RELOAD_ENDED, e);
-            ended += e;
-        }
-        hs_psk_set_free(prev);
         n++;
     }
     json_object_set_new(res, "reloaded", json_integer(n));

@@ -29,6 +29,7 @@
  *                       ticket_lifetime (1s..7d, default 2h),
  *                       ticket_key_file (overrides the top-level one)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
+ *   handshake_lcores,
  *   stats_interval (0: off), checksum_offload,
  *   metrics_listen: A.B.C.D:PORT or off (default off: the Prometheus text
  *                   exposition on GET /metrics over HTTP/1.x, TCP on the
@@ -146,6 +147,7 @@ void gw_config_default(struct gw_config *cfg)
     cfg->max_sessions = GW_DEFAULT_MAX_SESSIONS;
     cfg->max_handshakes = GW_DEFAULT_MAX_HANDSHAKES;
     cfg->max_handshakes_per_source = GW_DEFAULT_MAX_HS_PER_SOURCE;
+    cfg->handshake_lcores = 1;
     cfg->stats_interval_ms = 0;
     cfg->cookie_rotate_ms = GW_DEFAULT_COOKIE_ROTATE_MS;
     cfg->checksum_offload = true;
@@ -889,6 +891,11 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
         cfg->max_handshakes_per_source = (uint32_t)u;
         return 0;
     }
+    if (strcmp(k, "handshake_lcores") == 0) {
+        CR_GUARD(get_uint(ps, v, k, 1, GW_MAX_HANDSHAKE_LCORES, &u));
+        cfg->handshake_lcores = (uint32_t)u;
+        return 0;
+    }
     if (strcmp(k, "stats_interval") == 0) {
         const char *s;
         CR_GUARD(scalar(ps, v, ps->given, &s));
@@ -1284,6 +1291,9 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         return fail(&ps, TOP_LINE(MAX_HANDSHAKES_PER_SOURCE), "max_handshakes_per_source",
                     CR_ERR_INVAL, "%u out of range 1..max_handshakes (%u)",
                     cfg->max_handshakes_per_source, cfg->max_handshakes);
+    if (cfg->handshake_lcores < 1 || cfg->handshake_lcores > GW_MAX_HANDSHAKE_LCORES)
+        return fail(&ps, TOP_LINE(HANDSHAKE_LCORES), "handshake_lcores", CR_ERR_INVAL,
+                    "%u out of range 1..%u", cfg->handshake_lcores, GW_MAX_HANDSHAKE_LCORES);
     CR_GUARD(validate_state(&ps, cfg));
     return 0;
 }

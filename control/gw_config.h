@@ -57,6 +57,7 @@
     X(MAX_SESSIONS, "max_sessions")                                                                \
     X(MAX_HANDSHAKES, "max_handshakes")                                                            \
     X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")                                      \
+    X(HANDSHAKE_LCORES, "handshake_lcores")                                                        \
     X(STATE_FILE, "state_file")                                                                    \
     X(STATE_KEY_FILE, "state_key_file")
 #define GW_KEY_ENUM(name, str) GW_TKEY_##name,
@@ -132,6 +133,7 @@ struct gw_listener_cfg {
 #define GW_DEFAULT_MAX_HANDSHAKES    4096u
 #define GW_DEFAULT_MAX_HS_PER_SOURCE 64u
 #define GW_MAX_HANDSHAKES_LIMIT      (16u * 1024 * 1024)
+#define GW_MAX_HANDSHAKE_LCORES      16u /* cp_shard.h CP_SHARD_MAX */
 /* Hitless restart (gw_state.h): the state file's defaults and bounds.  The
  * skip is added to every restored write sequence number; at most 2^40, a
  * 1/256 of the 48-bit space (RFC 6347 §4.1), so that a session can be
@@ -152,9 +154,12 @@ struct gw_config {
      * max_sessions (gw_config.c's header says why the defaults) */
     uint32_t max_handshakes;            /* default GW_DEFAULT_MAX_HANDSHAKES */
     uint32_t max_handshakes_per_source; /* default GW_DEFAULT_MAX_HS_PER_SOURCE */
-    uint32_t stats_interval_ms;         /* 0: no periodic print */
-    uint32_t cookie_rotate_ms;          /* cookie secret lifetime, default 60 s */
-    bool checksum_offload;              /* use NIC TX csum offload if offered */
+    /* lcores running handshakes: the main lcore and handshake_lcores - 1
+     * more (gw_cp_priv.h); default 1 */
+    uint32_t handshake_lcores;
+    uint32_t stats_interval_ms; /* 0: no periodic print */
+    uint32_t cookie_rotate_ms;  /* cookie secret lifetime, default 60 s */
+    bool checksum_offload;      /* use NIC TX csum offload if offered */
     /* session ticket keys of the listeners without their own
      * ticket_key_file: this file ("": random keys, a new one every
      * ticket_key_rotate_ms, default 12h, the previous ones still open) */

@@ -81,6 +81,17 @@ static const uint8_t *ch_random(const uint8_t *d, size_t len)
 void gw_cp_tx(struct gw_cp *cp, struct rte_mbuf *m)
 {
     struct dp_gw *g = cp->g;
+    /* A handshake lcore never touches a TX queue (the control TX queue
+     * and worker 0's cptx ring have one producer, the main lcore): its
+     * frames go to the main lcore over its hs_tx ring (gw_cp_run drains
+     * it). */
+    if (cp->hs_tx != NULL && rte_lcore_id() != rte_get_main_lcore()) {
+        if (rte_ring_enqueue(cp->hs_tx, m) != 0) {
+            dp_cnt_inc(DP_CNT_DROP_TX_FULL);
+            rte_pktmbuf_free(m);
+        }
+        return;
+    }
     unsigned p = m->port;
     if (p >= g->n_ports) {
         dp_cnt_inc(DP_CNT_DROP_TX_FULL);
@@ -412,6 +423,17 @@ static bool app_data_only(const struct dp_session *s, const struct dp_record *re
     return true;
 }
 
+/* Hands m (punted by worker) to the shard that owns its peer; true when
+ * it went (the shard frees it), false when its ring is full (counted). */
+static bool shard_dispatch(struct gw_cp *shard, struct rte_mbuf *m, unsigned worker)
+{
+    struct cp_shard_msg msg = {.m = m, .worker = worker};
+    if (rte_ring_enqueue_elem(shard->hs_in, &msg, sizeof(msg)) == 0)
+        return true;
+    dp_cnt_inc(DP_CNT_DROP_CP_SHARD_FULL);
+    return false;
+}
+
 /* Returns true when m was passed on (not to be freed by the caller). */
 static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
 {
@@ -434,6 +456,11 @@ static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
         .client_port = udp->src_port,
         .local_port = udp->dst_port,
     };
+    /* handshake_lcores: the peer's shard takes it from here (on the main
+     * lcore: another shard's datagram goes to that shard's ring). */
+    struct gw_cp *owner = gw_cp_shard_for(cp, &key);
+    if (owner != cp)
+        return shard_dispatch(owner, m, worker);
     struct cp_peer *peer = gw_peer_lookup(cp, &key);
     if (peer != NULL) {
         rte_ether_addr_copy(&eth->src_addr, &peer->mac);
@@ -548,6 +575,136 @@ static void telemetry_snapshot(void *arg, struct gw_stats *out)
     gw_cp_stats_snapshot(arg, out);
 }
 
+/* ---- handshake shards (handshake_lcores, gw_cp_priv.h) ------------------------------ */
+
+/* Shard k (k >= 1) beside shard 0 (cp0, complete): its own peer table,
+ * ClientHello reassembly, AEAD context, engine contexts and credentials;
+ * shard 0's limit table, next hops and cookie secrets.  Registered in
+ * cp0->sh first, so that gw_cp_free frees what was made on error. */
+static int shard_create(struct gw_cp *cp0, unsigned k, char *err, size_t err_len)
+{
+    struct gw_cp *cp = calloc(1, sizeof(*cp));
+    if (cp == NULL) {
+        snprintf(err, err_len, "handshake lcore %u: out of memory", k);
+        return CR_ERR_NOMEM;
+    }
+    TAILQ_INIT(&cp->due);
+    cp->cfg = cp0->cfg;
+    cp->g = cp0->g;
+    cp->sh = cp0->sh;
+    cp->shard_idx = k;
+    rte_spinlock_init(&cp->lock);
+    cp->hz = cp0->hz;
+    cp->tick_per_ms = cp0->tick_per_ms;
+    cp->hs_limit = cp0->hs_limit; /* shared, under sh->lock; shard 0 frees it */
+    cp->max_peers = cp0->max_peers;
+    cp->sh->shard[k] = cp;
+    cp->sh->n_shards = k + 1;
+    char name[RTE_RING_NAMESIZE];
+    snprintf(name, sizeof(name), "dgw_hs_in%u", k);
+    cp->hs_in = rte_ring_create_elem(name, sizeof(struct cp_shard_msg), CP_SHARD_RING_SIZE,
+                                     (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    snprintf(name, sizeof(name), "dgw_hs_tx%u", k);
+    cp->hs_tx = rte_ring_create(name, CP_SHARD_RING_SIZE, (int)rte_socket_id(),
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
+    cp->aead = cr_aead_ctx_new();
+    cp->ch_asm = cp_ch_asm_new();
+    if (cp->hs_in == NULL || cp->hs_tx == NULL || cp->aead == NULL || cp->ch_asm == NULL) {
+        snprintf(err, err_len, "handshake lcore %u: cannot create its rings and contexts", k);
+        return CR_ERR_NOMEM;
+    }
+    CR_GUARD(gw_peers_init(cp, err, err_len));
+    return gw_listeners_init(cp, err, err_len);
+}
+
+static void ring_free_mbufs(struct rte_ring *r, bool msgs)
+{
+    if (r == NULL)
+        return;
+    if (msgs) {
+        struct cp_shard_msg msg;
+        while (rte_ring_dequeue_elem(r, &msg, sizeof(msg)) == 0)
+            rte_pktmbuf_free(msg.m);
+    } else {
+        void *m;
+        while (rte_ring_dequeue(r, &m) == 0)
+            rte_pktmbuf_free(m);
+    }
+    rte_ring_free(r);
+}
+
+/* A shard made by shard_create, once its lcore stopped (or never ran). */
+static void shard_free(struct gw_cp *cp)
+{
+    gw_peers_destroy(cp);
+    gw_listeners_free(cp);
+    cr_aead_ctx_free(cp->aead);
+    cp_ch_asm_free(cp->ch_asm);
+    ring_free_mbufs(cp->hs_in, true);
+    ring_free_mbufs(cp->hs_tx, false);
+    free(cp);
+}
+
+/* The loop of a handshake lcore: its ring of punted datagrams, its timers,
+ * its idle sessions; its lock held while it works (the main lcore takes
+ * it for control-socket commands, gw_cmds.c).  Ends when the workers are
+ * told to stop (dp_gw.stop). */
+static int shard_main(void *arg)
+{
+    struct gw_cp *cp = arg;
+    struct dp_gw *g = cp->g;
+    struct cp_shard_msg msgs[GW_CP_PUNT_BURST];
+    uint32_t idle = 0;
+    cp->last_reap_ms = gw_cp_now_ms(cp);
+    /* acquire: pairs with the main lcore's release store of stop */
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+        rte_spinlock_lock(&cp->lock);
+        cp->now_ms = gw_cp_now_ms(cp);
+        unsigned n =
+            rte_ring_dequeue_burst_elem(cp->hs_in, msgs, sizeof(msgs[0]), GW_CP_PUNT_BURST, NULL);
+        for (unsigned i = 0; i < n; i++)
+            if (!dtls_input(cp, msgs[i].m, (unsigned)msgs[i].worker))
+                rte_pktmbuf_free(msgs[i].m);
+        rte_timer_manage(); /* this lcore's timers: its peers' */
+        process_fired(cp);
+        if (cp->now_ms - cp->last_reap_ms >= GW_CP_REAP_PERIOD_MS) {
+            gw_sess_reap_idle(cp);
+            cp->last_reap_ms = cp->now_ms;
+        }
+        if (cp->now_ms - cp->last_ticket_check_ms >= 1000) {
+            gw_listeners_sync_tickets(cp); /* shard 0's rotated ticket keys */
+            cp->last_ticket_check_ms = cp->now_ms;
+        }
+        rte_spinlock_unlock(&cp->lock);
+        if (n != 0) {
+            idle = 0;
+        } else if (g->idle_sleep_us != 0 && ++idle >= g->idle_polls) {
+            rte_delay_us_sleep(g->idle_sleep_us);
+            dp_cnt_inc(DP_CNT_IDLE_SLEEP);
+        }
+    }
+    return 0;
+}
+
+unsigned gw_cp_n_shards(const struct gw_cp *cp)
+{
+    return cp->sh->n_shards;
+}
+
+int gw_cp_launch_shards(struct gw_cp *cp, const unsigned *lcores, unsigned n)
+{
+    struct gw_cp_shared *sh = cp->sh;
+    if (n + 1 != sh->n_shards)
+        return -EINVAL;
+    for (unsigned k = 1; k < sh->n_shards; k++) {
+        sh->shard_lcore[k] = lcores[k - 1];
+        int rc = rte_eal_remote_launch(shard_main, sh->shard[k], lcores[k - 1]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g, char *err,
@@ -561,6 +718,16 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
         return CR_ERR_NOMEM;
     cp->cfg = cfg;
     cp->g = g;
+    cp->sh = calloc(1, sizeof(*cp->sh));
+    if (cp->sh == NULL) {
+        free(cp);
+        return CR_ERR_NOMEM;
+    }
+    rte_spinlock_init(&cp->sh->lock);
+    rte_spinlock_init(&cp->lock);
+    cp->sh->n_shards = 1;
+    cp->sh->shard[0] = cp;
+    cp->sh->shard_lcore[0] = rte_get_main_lcore();
     cp->hz = rte_get_timer_hz();
     cp->tick_per_ms = cp->hz / 1000 ? cp->hz / 1000 : 1;
     cp->workers_running = false;
@@ -571,7 +738,10 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
         rc = CR_ERR_NOMEM;
         goto fail;
     }
-    if (rte_timer_subsystem_init() < 0 && rte_errno != EALREADY) {
+    /* -EALREADY when an earlier gw_cp made it (DPDK 22.11 returns it
+     * without setting rte_errno) */
+    int trc = rte_timer_subsystem_init();
+    if (trc < 0 && trc != -EALREADY && rte_errno != EALREADY) {
         snprintf(err, err_len, "rte_timer subsystem init failed");
         rc = CR_ERR_NOMEM;
         goto fail;
@@ -606,6 +776,12 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
     rc = gw_listeners_init(cp, err, err_len);
     if (rc < 0)
         goto fail;
+    unsigned n_shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
+    for (unsigned k = 1; k < n_shards && k < CP_SHARD_MAX; k++) {
+        rc = shard_create(cp, k, err, err_len);
+        if (rc < 0)
+            goto fail;
+    }
     /* Set before the workers start; they only read it. */
     g->unknown_peer = gw_listeners_unknown_peer;
     g->unknown_peer_arg = cp;
@@ -674,6 +850,14 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
                 punt_input(cp, pkts[i], w);
             work += n;
         }
+        /* the handshake lcores' frames (gw_cp_tx): the main lcore sends */
+        for (unsigned k = 1; k < cp->sh->n_shards; k++) {
+            unsigned n = rte_ring_dequeue_burst(cp->sh->shard[k]->hs_tx, (void **)pkts,
+                                                GW_CP_PUNT_BURST, NULL);
+            for (unsigned i = 0; i < n; i++)
+                gw_cp_tx(cp, pkts[i]);
+            work += n;
+        }
         rte_timer_manage();
         process_fired(cp);
         if (cp->now_ms - cp->last_arp_ms >= 100) {
@@ -738,6 +922,17 @@ void gw_cp_shutdown(struct gw_cp *cp)
             for (unsigned i = 0; i < n; i++)
                 gw_cp_tx(cp, pkts[i]);
     }
+    /* The handshake lcores stopped with the workers: their queued input
+     * goes, their queued frames are sent. */
+    for (unsigned k = 1; k < cp->sh->n_shards; k++) {
+        struct gw_cp *sc = cp->sh->shard[k];
+        struct cp_shard_msg msg;
+        void *m;
+        while (rte_ring_dequeue_elem(sc->hs_in, &msg, sizeof(msg)) == 0)
+            rte_pktmbuf_free(msg.m);
+        while (rte_ring_dequeue(sc->hs_tx, &m) == 0)
+            gw_cp_tx(cp, m);
+    }
     /* Hitless restart (gw_restart.h): the workers stopped, so every
      * wr_seq is final; the saved sessions get no close_notify, their
      * clients keep them for the next run.  Without a state file, or when
@@ -756,7 +951,8 @@ void gw_cp_shutdown(struct gw_cp *cp)
                    cp->cfg->state_file, why);
         fflush(stdout);
     }
-    gw_peers_free_all(cp, !saved);
+    for (unsigned k = 0; k < cp->sh->n_shards; k++)
+        gw_peers_free_all(cp->sh->shard[k], !saved);
     (void)gw_sess_reclaim(cp, true);
     uint64_t until = gw_cp_now_ms(cp) + GW_CP_SHUTDOWN_DRAIN_MS;
     while (gw_cp_now_ms(cp) < until) {
@@ -777,6 +973,9 @@ void gw_cp_free(struct gw_cp *cp)
         cp->g->unknown_peer = NULL;
         cp->g->unknown_peer_arg = NULL;
     }
+    if (cp->sh != NULL)
+        for (unsigned k = cp->sh->n_shards; k-- > 1;)
+            shard_free(cp->sh->shard[k]);
     gw_peers_destroy(cp);
 #ifdef GW_HAVE_CTL
     gw_ctl_close(cp->ctl);
@@ -786,5 +985,6 @@ void gw_cp_free(struct gw_cp *cp)
     cr_aead_ctx_free(cp->aead);
     cp_hs_limit_free(cp->hs_limit);
     cp_ch_asm_free(cp->ch_asm);
+    free(cp->sh);
     free(cp);
 }

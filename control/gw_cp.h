@@ -1,4 +1,6 @@
-/* gw_cp.h — the control plane of dtlsgw, run on the main lcore.
+/* gw_cp.h — the control plane of dtlsgw, run on the main lcore (and, with
+ * handshake_lcores: N > 1, its handshakes spread over N shards: the main
+ * lcore and N-1 handshake lcores, gw_cp_priv.h).
  *
  * Owns: the per-peer handshake table (one thread, a plain rte_hash), the
  * handshake engine contexts and credentials of each listener, session
@@ -48,10 +50,18 @@ struct gw_stats_port {
 #undef GW_STATS_X_PORT_FIELD
 };
 
+#define GW_STATS_HS_LCORES_MAX 16 /* CP_SHARD_MAX */
 struct gw_stats {
     uint64_t counters[DP_CNT_N];
     uint64_t drops; /* sum of the DROP_* entries of counters[] */
     uint64_t hs_fail[HS_FAIL_N];
+    /* per handshake shard (handshake_lcores): its lcore and the handshake
+     * counters of that lcore */
+    unsigned n_hs_lcores;
+    struct gw_stats_hs_lcore {
+        unsigned lcore;
+        uint64_t started, established, failed, timeout;
+    } hs_lcores[GW_STATS_HS_LCORES_MAX];
 #define GW_STATS_X_GAUGE_FIELD(name, help) uint64_t name;
     GW_STATS_GAUGES(GW_STATS_X_GAUGE_FIELD)
 #undef GW_STATS_X_GAUGE_FIELD
@@ -66,6 +76,12 @@ struct gw_stats {
  * returns a negative CR_ERR_* with a message in err. */
 CR_WUR int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *g, char *err,
                         size_t err_len);
+/* handshake_lcores: the number of handshake shards (1: the main lcore
+ * alone), and the launch of shards 1..n on the n lcores given (after the
+ * workers; they stop when dp_gw.stop is set, and rte_eal_mp_wait_lcore
+ * joins them).  0 or a negative errno. */
+unsigned gw_cp_n_shards(const struct gw_cp *cp);
+int gw_cp_launch_shards(struct gw_cp *cp, const unsigned *lcores, unsigned n);
 /* Runs the control loop until *stop becomes non-zero. */
 void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop);
 /* After the workers stopped: send close_notify to every live session,

@@ -13,9 +13,11 @@
  *   gw_restart.c  the hitless-restart state file: save and restore of
  *                 established sessions (format: gw_state.h).
  *
- * Owns: struct gw_cp and struct cp_peer.  Every field is written only on
- * the control-plane lcore; the exceptions say who else reads them (relaxed
- * atomics: n_peers and hs_fail[] for the telemetry thread).
+ * Owns: struct gw_cp (one per handshake shard), struct gw_cp_shared and
+ * struct cp_peer.  Every field of a shard is written only on its lcore
+ * (or by the main lcore holding the shard's lock); the exceptions say who
+ * else reads them (relaxed atomics: n_peers and hs_fail[] for the
+ * telemetry thread).
  * Must not: be included by dataplane/ or by workers' code.
  */
 #ifndef DTLSGW_GW_CP_PRIV_H
@@ -28,7 +30,11 @@
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_spinlock.h>
 #include <rte_timer.h>
+
+#include "cp_shard.h"
 
 #include "dp_replay.h"
 #include "dp_session.h"
@@ -87,8 +93,63 @@ struct cp_listener {
 
 TAILQ_HEAD(cp_due_list, cp_peer);
 
+/* handshake_lcores (issue 10): the control plane is N shards, struct
+ * gw_cp each; shard 0 runs on the main lcore beside everything else the
+ * control plane does (punt rings, ARP/ICMP, reclaim, cookie rotation,
+ * control socket, metrics), shards 1..N-1 on handshake lcores of their
+ * own (gw_cp_shard_main).  A peer belongs to the shard cp_shard_of() names
+ * for its transport address: the main lcore hands its punted datagrams to
+ * that shard's hs_in ring, and the shard alone owns the peer, its engine,
+ * its timer (rte_timer is per lcore) and its table entry.  Each shard has
+ * its own engine contexts and credentials per listener (hs_ctx is
+ * single-threaded, hs.h); the cookie is checked with shard 0's contexts
+ * (hs_cookie_check is safe for concurrent readers: the workers use them
+ * too), so one secret and one rotation serve the workers and every shard.
+ *
+ * Shared by the shards, under gw_cp_shared.lock: the session table's
+ * writer side (DESIGN.md's single writer becomes one writer at a time:
+ * rte_hash's lock-free readers only need writers not to overlap, and the
+ * lock's release/acquire orders one writer's stores before the next's),
+ * the NAT-port bitmap and the handshake limit table (max_handshakes and
+ * max_handshakes_per_source stay gateway-wide).  Lock order: a shard's own
+ * lock (gw_cp.lock), then this one; never the reverse.  Sessions are
+ * reclaimed (their NAT port freed, our close_notify sealed and sent) only
+ * on the main lcore.  With N = 1 there is shard 0 alone, no ring, no
+ * second lcore, and the locks are never contended. */
+struct gw_cp_shared {
+    rte_spinlock_t lock;
+    uint64_t nat_used[CP_NAT_WORDS];
+    unsigned n_shards;
+    struct gw_cp *shard[CP_SHARD_MAX];
+    unsigned shard_lcore[CP_SHARD_MAX]; /* lcore of shard i (0: the main lcore) */
+    /* Session-ticket keys are one set for all shards (a client that comes
+     * back from another port lands on another shard): shard 0 owns the
+     * rings (its lst[i].tk_ring) and rotates them under lock, bumping
+     * tk_gen; the other shards copy shard 0's keys under lock when tk_gen
+     * moved (gw_listeners_sync_tickets, once a second). */
+    uint64_t tk_gen;
+};
+
+/* One punted datagram handed from the main lcore to a shard (hs_in). */
+struct cp_shard_msg {
+    struct rte_mbuf *m;
+    uint64_t worker; /* the worker whose ring punted it */
+};
+#define CP_SHARD_RING_SIZE 4096
+
 struct gw_cp {
     const struct gw_config *cfg;
+    /* handshake_lcores: the shared part (shard 0 owns it), this shard's
+     * index, its rings (NULL on shard 0: the main lcore works on it
+     * directly) and its lock: held by the shard's lcore while it works,
+     * taken by the main lcore to run a control-socket command on this
+     * shard's peers (sessions, kill, reload-psk, save). */
+    struct gw_cp_shared *sh;
+    unsigned shard_idx;
+    struct rte_ring *hs_in; /* main lcore → shard, struct cp_shard_msg, SP/SC */
+    struct rte_ring *hs_tx; /* shard → main lcore, frames to send, SP/SC */
+    rte_spinlock_t lock;
+    uint64_t tk_gen; /* shards > 0: the sh->tk_gen whose ticket keys they hold */
     /* Peers whose retransmission timer fired, oldest first: the loop's
      * timer pass handles these, never walks the peer table (issue 8
      * finding 7: a table of idle handshakes must not cost every loop). */
@@ -102,9 +163,8 @@ struct gw_cp {
      * (gw_cp_stats_snapshot) */
     uint32_t n_peers;
     uint32_t max_peers;
-    struct cp_hs_limit *hs_limit; /* max_handshakes, per source */
+    struct cp_hs_limit *hs_limit; /* max_handshakes, per source: shard 0's, under sh->lock */
     struct cp_ch_asm *ch_asm;     /* fragmented ClientHellos before the cookie check */
-    uint64_t nat_used[CP_NAT_WORDS];
     uint32_t rnd_pool[CP_RND_POOL_WORDS]; /* nat_rnd's batch of random words */
     unsigned rnd_left;
     unsigned rr_next;
@@ -144,5 +204,25 @@ static inline uint64_t gw_cp_now_ms(const struct gw_cp *cp)
  * 0's TX ring while the workers run, or queue 0 once they stopped.  Takes
  * m in every case (freed and counted when it cannot go). */
 void gw_cp_tx(struct gw_cp *cp, struct rte_mbuf *m);
+
+/* The shard that owns key (network order fields), cp being any shard. */
+static inline struct gw_cp *gw_cp_shard_for(const struct gw_cp *cp, const struct dp_sess_key *key)
+{
+    const struct gw_cp_shared *sh = cp->sh;
+    return sh->shard[cp_shard_of(key->client_ip, key->client_port, key->local_ip, key->local_port,
+                                 sh->n_shards)];
+}
+/* Called on the main lcore: lock/unlock shard i's state (shard 0 is the
+ * main lcore's own: no lock). */
+static inline void gw_cp_shard_lock(struct gw_cp_shared *sh, unsigned i)
+{
+    if (i != 0)
+        rte_spinlock_lock(&sh->shard[i]->lock);
+}
+static inline void gw_cp_shard_unlock(struct gw_cp_shared *sh, unsigned i)
+{
+    if (i != 0)
+        rte_spinlock_unlock(&sh->shard[i]->lock);
+}
 
 #endif

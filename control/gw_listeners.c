@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 
@@ -26,6 +28,31 @@ static uint64_t ticket_wall_clock_s(void *arg)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec > 0 ? (uint64_t)ts.tv_sec : 0;
+}
+
+/* handshake_lcores: dst (shard k > 0) takes the names, keys and ages of
+ * src (shard 0's ring, read under the shared lock; its use counters are
+ * shard 0's own and not read).  Each shard counts its own seals per key:
+ * a shard k > 0 starts a key with a budget of CR_SEAL_USES_MAX / n_shards,
+ * so the shards together stay under twice CR_SEAL_USES_MAX (2^31), far
+ * below the 2^32 random-IV seals SP 800-38D §8.3 allows one key. */
+static void copy_ticket_keys(struct cr_seal_ring *dst, const struct cr_seal_ring *src,
+                             unsigned n_shards)
+{
+    struct cr_seal_key k[CR_SEAL_RING_MAX];
+    memset(k, 0, sizeof(k));
+    for (unsigned i = 0; i < src->n; i++) {
+        memcpy(k[i].name, src->k[i].name, CR_SEAL_NAME_LEN);
+        memcpy(k[i].key, src->k[i].key, CR_SEAL_KEY_LEN);
+        k[i].born_ms = src->k[i].born_ms;
+        k[i].uses = CR_SEAL_USES_MAX - CR_SEAL_USES_MAX / (n_shards ? n_shards : 1);
+        for (unsigned j = 0; j < dst->n; j++)
+            if (memcmp(dst->k[j].name, k[i].name, CR_SEAL_NAME_LEN) == 0)
+                k[i].uses = dst->k[j].uses;
+    }
+    memcpy(dst->k, k, sizeof(k));
+    dst->n = src->n;
+    OPENSSL_cleanse(k, sizeof(k));
 }
 
 /* RFC 5077 session tickets of listener i: keys from its (or the
@@ -52,6 +79,9 @@ static int listener_tickets(struct gw_cp *cp, unsigned i, char *err, size_t err_
                      why);
             return rc;
         }
+    } else if (cp->shard_idx != 0) {
+        /* handshake_lcores: shard 0's random keys, not a ring of our own */
+        copy_ticket_keys(&cl->tk_ring, &cp->sh->shard[0]->lst[i].tk_ring, cp->sh->n_shards);
     } else if ((rc = cr_seal_ring_rotate(&cl->tk_ring, now)) < 0) {
         snprintf(err, err_len, "listener %s: session tickets: no random key: %s", l->name,
                  cr_strerror(rc));
@@ -125,7 +155,10 @@ static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len
         return rc;
     }
     CR_GUARD(listener_tickets(cp, i, err, err_len));
-    cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
+    /* handshake_lcores: the next hops are the main lcore's (gw_net); a
+     * shard uses shard 0's index. */
+    cl->nh = cp->shard_idx == 0 ? gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4))
+                                : cp->sh->shard[0]->lst[i].nh;
     if (cl->nh < 0) {
         rc = CR_ERR_INVAL;
         snprintf(err, err_len,
@@ -182,10 +215,29 @@ int gw_listeners_rotate_tickets(struct gw_cp *cp, uint64_t now_ms)
         if (!cl->tickets || cl->tk_ring.from_file || cl->tk_ring.n == 0 ||
             now_ms - cl->tk_ring.k[0].born_ms < cp->cfg->ticket_key_rotate_ms)
             continue;
-        CR_GUARD(cr_seal_ring_rotate(&cl->tk_ring, now_ms));
+        /* shard 0 only (gw_cp.c's main loop): the other shards copy */
+        rte_spinlock_lock(&cp->sh->lock);
+        int rc = cr_seal_ring_rotate(&cl->tk_ring, now_ms);
+        if (rc == 0) /* relaxed: the lock orders the keys; the load is a hint */
+            __atomic_store_n(&cp->sh->tk_gen, cp->sh->tk_gen + 1, __ATOMIC_RELAXED);
+        rte_spinlock_unlock(&cp->sh->lock);
+        CR_GUARD(rc);
         dp_cnt_inc(DP_CNT_CP_TICKET_KEY_ROTATED);
     }
     return 0;
+}
+
+void gw_listeners_sync_tickets(struct gw_cp *cp)
+{
+    if (cp->shard_idx == 0 || __atomic_load_n(&cp->sh->tk_gen, __ATOMIC_RELAXED) == cp->tk_gen)
+        return;
+    const struct gw_cp *s0 = cp->sh->shard[0];
+    rte_spinlock_lock(&cp->sh->lock);
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        if (cp->lst[i].tickets && !cp->lst[i].tk_ring.from_file)
+            copy_ticket_keys(&cp->lst[i].tk_ring, &s0->lst[i].tk_ring, cp->sh->n_shards);
+    cp->tk_gen = cp->sh->tk_gen;
+    rte_spinlock_unlock(&cp->sh->lock);
 }
 
 int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
@@ -199,7 +251,9 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
     memcpy(hp.addr, &key->client_ip, 4);
     hp.port = rte_be_to_cpu_16(key->client_port);
     hp.family = 4;
-    int v = hs_cookie_check(cp->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
+    /* Shard 0's context, whatever the shard: its secret is the one the
+     * workers' HelloVerifyRequests carry (gw_cp_priv.h). */
+    int v = hs_cookie_check(cp->sh->shard[0]->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
     if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
         struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip, key->client_ip,
                                               key->local_port, key->client_port, hvr, hvr_len);

@@ -33,6 +33,10 @@ int gw_listeners_rotate_cookies(struct gw_cp *cp);
  * is ticket_key_rotate_ms old (those with a ticket_key_file keep the
  * file's); CP_TICKET_KEY_ROTATED each. */
 int gw_listeners_rotate_tickets(struct gw_cp *cp, uint64_t now_ms);
+/* handshake_lcores, shards > 0, on their own lcore: takes shard 0's
+ * session-ticket keys when it rotated them (one set of keys for all
+ * shards: a returning client may land on any shard). */
+void gw_listeners_sync_tickets(struct gw_cp *cp);
 /* The control plane's cookie check of ClientHello d from key (on listener
  * li, port port_idx, L2 source mac): HS_COOKIE_VALID (valid, or cookies
  * off), HS_COOKIE_SEND_HVR (a HelloVerifyRequest was sent, CP_HVR_SENT)

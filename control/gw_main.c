@@ -28,6 +28,7 @@
 #include "dp_worker.h"
 #include "gw_config.h"
 #include "gw_cp.h"
+#include "gw_cp_priv.h" /* CP_SHARD_RING_SIZE */
 #include "gw_restart.h"
 
 #define GW_MAIN_MBUFS_MAX 262143u
@@ -50,7 +51,11 @@ static void usage(FILE *f)
             "and forwards the plaintext datagrams to UDP backends (one NAT port per session).\n"
             "\n"
             "EAL options (DPDK), e.g.:\n"
-            "  -l 0-2                      main lcore (control plane) + worker lcores\n"
+            "  -l 0-2                      main lcore (control plane) + worker lcores;\n"
+            "                              with handshake_lcores: N in the config, the\n"
+            "                              N-1 lcores after the main one run handshakes\n"
+            "                              and the rest are workers (-l 0-3 with N=2:\n"
+            "                              main 0, handshakes 1, workers 2-3)\n"
             "  --no-pci --vdev=net_af_packet0,iface=veth0,qpairs=2\n"
             "  --no-huge -m 512            run without hugepages\n"
             "  --file-prefix NAME          run several instances side by side\n"
@@ -219,6 +224,17 @@ int main(int argc, char **argv)
 
     struct dp_gw *g = &g_gw;
     unsigned n_lcores = rte_lcore_count();
+    /* lcores = the main one (control plane, handshake shard 0) +
+     * handshake_lcores - 1 handshake lcores + 1 or more workers */
+    unsigned n_hs = g_cfg.handshake_lcores > 1 ? g_cfg.handshake_lcores : 1;
+    if (n_hs > 1 && n_lcores < n_hs + 1) {
+        fprintf(stderr,
+                "dtlsgw: config: %s:%u: handshake_lcores: %u needs at least %u lcores (main + "
+                "%u handshake lcore(s) + 1 or more workers); got %u: use e.g. -l 0-%u\n",
+                g_cfg.source[0] ? g_cfg.source : "defaults",
+                g_cfg.key_line[GW_TKEY_HANDSHAKE_LCORES], n_hs, n_hs + 1, n_hs - 1, n_lcores, n_hs);
+        goto out_eal;
+    }
     if (n_lcores < 2) {
         fprintf(stderr,
                 "dtlsgw: need at least 2 lcores (main = control plane, 1+ workers); "
@@ -226,15 +242,19 @@ int main(int argc, char **argv)
                 n_lcores);
         goto out_eal;
     }
-    g->n_workers = n_lcores - 1;
+    g->n_workers = n_lcores - n_hs;
     if (g->n_workers > DP_MAX_WORKERS) {
         fprintf(stderr, "dtlsgw: at most %u worker lcores\n", DP_MAX_WORKERS);
         goto out_eal;
     }
-    unsigned wi = 0, lc;
+    unsigned wi = 0, hi = 0, lc;
+    unsigned hs_lcore[GW_MAX_HANDSHAKE_LCORES];
     RTE_LCORE_FOREACH_WORKER(lc)
     {
-        g->worker_lcore[wi++] = lc;
+        if (hi + 1 < n_hs)
+            hs_lcore[hi++] = lc;
+        else
+            g->worker_lcore[wi++] = lc;
     }
     g->idle_sleep_us = o.idle_sleep_us >= 0 ? (uint32_t)o.idle_sleep_us : DP_IDLE_SLEEP_US_DEFAULT;
     g->idle_polls = o.idle_polls > 0 ? (uint32_t)o.idle_polls : DP_IDLE_POLLS_DEFAULT;
@@ -265,7 +285,8 @@ int main(int argc, char **argv)
 
     unsigned want = g->n_ports * (g->n_workers + 1) * (DP_PORT_RX_DESC + DP_PORT_TX_DESC) +
                     g->n_workers * (DP_RING_PUNT_SIZE + DP_RING_HANDOFF_SIZE + DP_RING_CPTX_SIZE) +
-                    (g->n_workers + 1) * (DP_MBUF_CACHE + DP_TXBUF_MAX * DP_MAX_PORTS) + 4096;
+                    (g->n_workers + 1) * (DP_MBUF_CACHE + DP_TXBUF_MAX * DP_MAX_PORTS) +
+                    (n_hs - 1) * (2 * CP_SHARD_RING_SIZE + DP_MBUF_CACHE) + 4096;
     unsigned n_mbufs = GW_MAIN_MBUFS_MIN;
     while (n_mbufs < want && n_mbufs < GW_MAIN_MBUFS_MAX)
         n_mbufs = n_mbufs * 2 + 1;
@@ -370,10 +391,25 @@ int main(int argc, char **argv)
             goto out_cp;
         }
     }
+    /* Handshake lcores after the workers, as the main lcore's own loop:
+     * the session table was restored before either reads it. */
+    rc = gw_cp_launch_shards(cp, hs_lcore, hi);
+    if (rc != 0) {
+        fprintf(stderr, "dtlsgw: cannot launch the handshake lcores: %s\n", rte_strerror(-rc));
+        __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+        rte_eal_mp_wait_lcore();
+        goto out_cp;
+    }
     printf("dtlsgw: running: %u worker(s) on lcores", g->n_workers);
     for (unsigned i = 0; i < g->n_workers; i++)
         printf(" %u", g->worker_lcore[i]);
-    printf(", control plane on lcore %u; Ctrl-C to stop\n", rte_lcore_id());
+    printf(", control plane on lcore %u", rte_lcore_id());
+    if (hi > 0) {
+        printf(", handshakes on lcores %u", rte_lcore_id());
+        for (unsigned i = 0; i < hi; i++)
+            printf(" %u", hs_lcore[i]);
+    }
+    printf("; Ctrl-C to stop\n");
     fflush(stdout);
 
     gw_cp_run(cp, &g_stop);

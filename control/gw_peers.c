@@ -1,7 +1,8 @@
 /* gw_peers.c — see gw_peers.h.
  *
- * n_peers and peer_busy[] are written only here, on the control-plane
- * lcore.  n_peers: relaxed store, read relaxed by the telemetry thread
+ * n_peers and peer_busy[] are written only here, on the lcore of the
+ * peer's shard (gw_cp_priv.h; peer_busy[] with atomic add/sub, since
+ * shards share it).  n_peers: relaxed store, read relaxed by the telemetry thread
  * (gw_cp_stats_snapshot).  peer_busy[]: relaxed add/sub, loaded relaxed by
  * the workers, which only need to see it eventually: until they do, a
  * duplicate ClientHello gets one more HelloVerifyRequest, and a stale
@@ -25,8 +26,10 @@
 
 int gw_peers_init(struct gw_cp *cp, char *err, size_t err_len)
 {
+    char name[RTE_HASH_NAMESIZE];
+    snprintf(name, sizeof(name), "dgw_cp_peers%u", cp->shard_idx); /* one per shard */
     struct rte_hash_parameters hp = {
-        .name = "dgw_cp_peers",
+        .name = name,
         .entries = cp->max_peers * 2,
         .key_len = sizeof(struct dp_sess_key),
         .hash_func = rte_hash_crc,
@@ -70,9 +73,22 @@ struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const struct dp_sess_key 
     return data;
 }
 
+/* The limit table is shard 0's, shared by every shard: under cp->sh->lock
+ * (gw_cp_priv.h), so that max_handshakes and max_handshakes_per_source
+ * stay gateway-wide whatever the shard. */
+static void hs_limit_release(struct gw_cp *cp, uint32_t client_ip)
+{
+    rte_spinlock_lock(&cp->sh->lock);
+    cp_hs_limit_release(cp->hs_limit, client_ip);
+    rte_spinlock_unlock(&cp->sh->lock);
+}
+
 bool gw_peer_hs_admit(struct gw_cp *cp, uint32_t client_ip)
 {
-    switch (cp_hs_limit_admit(cp->hs_limit, client_ip)) {
+    rte_spinlock_lock(&cp->sh->lock);
+    enum cp_hs_verdict v = cp_hs_limit_admit(cp->hs_limit, client_ip);
+    rte_spinlock_unlock(&cp->sh->lock);
+    switch (v) {
     case CP_HS_ADMIT:
         return true;
     case CP_HS_REFUSE_TOTAL:
@@ -88,7 +104,7 @@ void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer)
 {
     if (!peer->hs_counted)
         return;
-    cp_hs_limit_release(cp->hs_limit, peer->key.client_ip);
+    hs_limit_release(cp, peer->key.client_ip);
     peer->hs_counted = false;
 }
 
@@ -107,7 +123,7 @@ static struct cp_peer *peer_insert(struct gw_cp *cp, const struct dp_sess_key *k
     struct cp_peer *peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
         if (hs)
-            cp_hs_limit_release(cp->hs_limit, key->client_ip);
+            hs_limit_release(cp, key->client_ip);
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }

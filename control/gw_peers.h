@@ -9,7 +9,8 @@
  * line about a peer.
  * Must not: start, drive or judge a handshake (gw_cp.c), touch the
  * session table (gw_sessions.c does, gw_peer_free asks it to), or block.
- * Called only on the control-plane lcore.
+ * Called only on the lcore of the peer's shard (handshake_lcores,
+ * gw_cp_priv.h), or on the main lcore holding that shard's lock.
  */
 #ifndef DTLSGW_GW_PEERS_H
 #define DTLSGW_GW_PEERS_H

@@ -116,17 +116,22 @@ int gw_restart_save(struct gw_cp *cp, bool workers_stopped, uint32_t *out_n, cha
         snprintf(why, why_len, "%s", cr_strerror(rc));
         return rc;
     }
-    uint32_t it = 0;
-    const void *key;
-    void *data;
-    while (rc == 0 && rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
-        const struct cp_peer *peer = data;
-        if (peer->sess == NULL)
-            continue;
-        rc = collect(cp, peer, workers_stopped, st);
-        if (rc == 0)
-            rc = gw_state_enc_add(&e, st);
-        OPENSSL_cleanse(st, sizeof(*st));
+    /* every shard's sessions (handshake_lcores), each under its lock */
+    for (unsigned k = 0; rc == 0 && k < cp->sh->n_shards; k++) {
+        uint32_t it = 0;
+        const void *key;
+        void *data;
+        gw_cp_shard_lock(cp->sh, k);
+        while (rc == 0 && rte_hash_iterate(cp->sh->shard[k]->peers, &key, &data, &it) >= 0) {
+            const struct cp_peer *peer = data;
+            if (peer->sess == NULL)
+                continue;
+            rc = collect(cp, peer, workers_stopped, st);
+            if (rc == 0)
+                rc = gw_state_enc_add(&e, st);
+            OPENSSL_cleanse(st, sizeof(*st));
+        }
+        gw_cp_shard_unlock(cp->sh, k);
     }
     uint32_t n = e.count;
     if (rc == 0)
@@ -197,6 +202,9 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
                               .local_ip = st->local_ip,
                               .client_port = st->client_port,
                               .local_port = st->local_port};
+    /* The peer's shard (handshake_lcores) holds it from now on; before the
+     * workers and the handshake lcores start, so the main lcore may. */
+    cp = gw_cp_shard_for(cp, &key);
     if (gw_peer_lookup(cp, &key) != NULL)
         return SKIP_INSTALL; /* the file named it twice */
     uint16_t port_idx = g->listeners[li].port_idx;

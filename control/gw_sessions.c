@@ -13,6 +13,7 @@
 #include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_lcore.h>
+#include <rte_spinlock.h>
 
 #include <openssl/rand.h>
 
@@ -37,25 +38,48 @@ static uint32_t nat_rnd(void *arg)
     return cp->rnd_pool[--cp->rnd_left];
 }
 
-int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li)
+/* The bitmap is shared by the handshake shards: every access holds
+ * cp->sh->lock (gw_cp_priv.h); the *_locked helpers are for callers that
+ * already hold it. */
+static int nat_alloc_locked(struct gw_cp *cp, unsigned li)
 {
     const struct gw_listener_cfg *l = &cp->cfg->listeners[li];
-    return gw_nat_pick(cp->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
+    return gw_nat_pick(cp->sh->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
+}
+
+static void nat_free_locked(struct gw_cp *cp, uint16_t port)
+{
+    cp->sh->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));
+}
+
+int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li)
+{
+    rte_spinlock_lock(&cp->sh->lock);
+    int port = nat_alloc_locked(cp, li);
+    rte_spinlock_unlock(&cp->sh->lock);
+    return port;
 }
 
 void gw_sess_nat_take(struct gw_cp *cp, uint16_t port)
 {
-    cp->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
+    rte_spinlock_lock(&cp->sh->lock);
+    cp->sh->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
+    rte_spinlock_unlock(&cp->sh->lock);
 }
 
 void gw_sess_nat_free(struct gw_cp *cp, uint16_t port)
 {
-    cp->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));
+    rte_spinlock_lock(&cp->sh->lock);
+    nat_free_locked(cp, port);
+    rte_spinlock_unlock(&cp->sh->lock);
 }
 
 bool gw_sess_nat_used(const struct gw_cp *cp, uint16_t port)
 {
-    return gw_nat_test(cp->nat_used, port) != 0;
+    rte_spinlock_lock(&cp->sh->lock);
+    bool used = gw_nat_test(cp->sh->nat_used, port) != 0;
+    rte_spinlock_unlock(&cp->sh->lock);
+    return used;
 }
 
 /* ---- removal and reclaim ---------------------------------------------------- */
@@ -65,14 +89,17 @@ void gw_sess_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     if (peer->sess == NULL)
         return;
     peer->sess->cp_ref = NULL;
+    rte_spinlock_lock(&cp->sh->lock); /* one table writer at a time */
     dp_sess_remove(cp->g->sessions, peer->sess, send_close);
+    rte_spinlock_unlock(&cp->sh->lock);
     peer->sess = NULL;
 }
 
+/* Runs inside dp_sess_reclaim, cp->sh->lock held, on the main lcore. */
 static void reclaim_cb(struct dp_session *s, void *arg)
 {
     struct gw_cp *cp = arg;
-    gw_sess_nat_free(cp, s->nat_port);
+    nat_free_locked(cp, s->nat_port);
     dp_cnt_inc(DP_CNT_CP_SESS_FREED);
     if (!s->send_close)
         return;
@@ -93,7 +120,12 @@ static void reclaim_cb(struct dp_session *s, void *arg)
 
 unsigned gw_sess_reclaim(struct gw_cp *cp, bool wait)
 {
-    return dp_sess_reclaim(cp->g->sessions, reclaim_cb, cp, wait);
+    /* Only the main lcore reclaims (shard 0's cp: its AEAD context seals
+     * the close_notify, its TX path sends it). */
+    rte_spinlock_lock(&cp->sh->lock);
+    unsigned n = dp_sess_reclaim(cp->g->sessions, reclaim_cb, cp, wait);
+    rte_spinlock_unlock(&cp->sh->lock);
+    return n;
 }
 
 /* ---- install ------------------------------------------------------------------ */
@@ -173,7 +205,9 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
     dp_replay_update(aw, k->client_read_seq_top);
     s->last_rx_tsc = rte_get_tsc_cycles();
     s->cp_ref = peer;
+    rte_spinlock_lock(&cp->sh->lock); /* one table writer at a time */
     rc = dp_sess_install(g->sessions, s);
+    rte_spinlock_unlock(&cp->sh->lock);
     if (rc == CR_ERR_BUSY) {
         /* The reclaim queue is full: some worker has not passed a
          * quiescent state for a while.  Refuse (the client retries) rather

@@ -1,5 +1,6 @@
 /* gw_sessions.h — the control plane's side of established sessions: it is
- * the single writer of the dataplane's session table (dp_session.h).
+ * the writer of the dataplane's session table (dp_session.h), one at a
+ * time under the shards' shared lock (gw_cp_priv.h).
  *
  * Owns: building a dp_session from a finished handshake's keys and
  * installing it (backend binding, owner worker, replay windows, the
@@ -17,8 +18,10 @@
  * Must not: write a session's owner-only fields (wr_seq, replay window,
  * counters) while a worker may still hold it (only in the reclaim callback,
  * after the grace period, or once the workers stopped), touch the handshake
- * engine beyond reading its keys, or block.  Called only on the
- * control-plane lcore.
+ * engine beyond reading its keys, or block.  Called on the lcore of the
+ * peer's shard (or the main lcore holding its lock); table writes, the NAT
+ * bitmap and reclaim hold the shards' shared lock (gw_cp_priv.h), and only
+ * the main lcore reclaims.
  */
 #ifndef DTLSGW_GW_SESSIONS_H
 #define DTLSGW_GW_SESSIONS_H

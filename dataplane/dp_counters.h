@@ -120,6 +120,7 @@
       "control plane: session refused, removed sessions wait for a stalled worker")                \
     X(DROP_CP_ALERT_REPLAY, 1, "control plane: encrypted alert replayed or too old")               \
     X(DROP_CP_ALERT_AUTH, 1, "control plane: alert failed authentication")                         \
+    X(DROP_CP_SHARD_FULL, 1, "control plane: a handshake lcore's input ring full")                 \
     X(DROP_CP_INSTALL, 1, "control plane: session install failed")                                 \
     X(DROP_CP_NO_NEXTHOP, 1, "control plane: no route/next hop for backend")
 

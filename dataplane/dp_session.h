@@ -8,7 +8,9 @@
  * Must not: know about handshakes, parse packets or allocate on lookup.
  *
  * Threads:
- *   - the control plane is the single writer: dp_sess_install/remove/reclaim;
+ *   - the control plane is the single writer: dp_sess_install/remove/reclaim
+ *     (with handshake_lcores several lcores call them, one at a time under
+ *     one lock, control/gw_cp_priv.h: still one writer at any moment);
  *   - workers read: dp_sess_lookup, dp_sess_by_nat, and report quiescent
  *     states on the table's QSBR variable once per loop, never holding a
  *     session pointer across a quiescent state, except a pointer cached

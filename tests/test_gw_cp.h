@@ -34,6 +34,7 @@ struct tgc_opts {
     uint16_t nat_min, nat_max;
     uint32_t max_handshakes, max_per_source;
     uint32_t max_sessions;
+    uint32_t handshake_lcores; /* shards made (none launched) */
 };
 
 static struct dp_gw tgc_g;
@@ -116,6 +117,8 @@ static inline int tgc_cp_create(const struct tgc_opts *o)
         tgc_cfg.max_handshakes_per_source = o->max_per_source;
     if (o->max_sessions != 0)
         tgc_cfg.max_sessions = o->max_sessions;
+    if (o->handshake_lcores != 0)
+        tgc_cfg.handshake_lcores = o->handshake_lcores;
     int rc = gw_cp_create(&tgc_cp, &tgc_cfg, &tgc_g, err, sizeof(err));
     if (rc < 0)
         fprintf(stderr, "gw_cp_create: %s\n", err);

@@ -474,17 +474,16 @@ static int write_config(void)
     return restart_config_append();
 }
 
-static int start_gateway(void)
+/* The gateway with config file cfg_name (in the run's folder) on the EAL
+ * lcores given; start_gateway() is the suite's. */
+static int start_gateway_with(const char *cfg_name, const char *lcores)
 {
     char cfg[E2E_PATH_MAX_LEN], vdev0[64], vdev1[64];
     snprintf(vdev0, sizeof(vdev0), "--vdev=net_af_packet0,iface=%s,qpairs=2", g_if_c0);
     snprintf(vdev1, sizeof(vdev1), "--vdev=net_af_packet1,iface=%s,qpairs=2", g_if_b0);
-    char *argv[] = {(char *)g_bin, "--lcores=0@0,1@(0-1),2@(0-1)",
-                    "--no-pci",    "--no-huge",
-                    "-m",          "1024",
-                    g_prefix,      vdev0,
-                    vdev1,         "--",
-                    "--config",    path_in(cfg, sizeof(cfg), "gw.yaml"),
+    char *argv[] = {(char *)g_bin, (char *)lcores, "--no-pci", "--no-huge",
+                    "-m",          "1024",         g_prefix,   vdev0,
+                    vdev1,         "--",           "--config", path_in(cfg, sizeof(cfg), cfg_name),
                     NULL};
     if (proc_start(&g_gw, g_ns_gw, "gateway.log", false, argv) != 0)
         return -1;
@@ -500,6 +499,11 @@ static int start_gateway(void)
         tl_sleep_ms(200);
     }
     return -1;
+}
+
+static int start_gateway(void)
+{
+    return start_gateway_with("gw.yaml", "--lcores=0@0,1@(0-1),2@(0-1)");
 }
 
 static void teardown(void)
@@ -1433,6 +1437,25 @@ static void test_startup_errors(void)
     CU_ASSERT(rc != 0 && rc != 124);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "DPDK port"));
     if (rc == 0 || strstr(out, "DPDK port") == NULL)
+        printf("%s\n", out);
+
+    /* handshake_lcores: 3 on 3 lcores: no lcore left for a worker */
+    path_in(cfg, sizeof(cfg), "bad-hsl.yaml");
+    f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
+            "handshake_lcores: 3\n",
+            g_dir);
+    fclose(f);
+    rc = run_bad_start("'--lcores=0@0,1@(0-1),2@(0-1)' --vdev=net_null0", cfg, out, sizeof(out));
+    printf("  handshake_lcores: 3 on 3 lcores: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores"));
+    if (rc == 0 || strstr(out, "needs at least 4 lcores") == NULL)
         printf("%s\n", out);
 }
 
@@ -2975,6 +2998,173 @@ static void test_restart_refuses_bad_state(void)
     }
 }
 
+/* ---- handshake_lcores (issue 10) ---------------------------------------------- */
+
+#define E2E_HSL_CLIENTS 50
+#define E2E_HSL_LCORES  "--lcores=0@0,1@(0-1),2@(0-1),3@(0-1)" /* main, 1 handshake, 2 workers */
+#define E2E_HSL_KILL_IP "10.77.0.3"
+
+/* Sessions of client address ip, and on how many handshake lcores. */
+static int hsl_sessions_of(const char *ip, unsigned *out_lcores)
+{
+    json_t *sl = ctl("sessions");
+    int n = 0;
+    unsigned seen = 0; /* bit per lcore id < 32 */
+    size_t i;
+    json_t *se;
+    json_array_foreach(sl, i, se)
+    {
+        const char *c = json_string_value(json_object_get(se, "client"));
+        if (c == NULL || strcmp(c, ip) != 0)
+            continue;
+        n++;
+        json_int_t lc = json_integer_value(json_object_get(se, "handshake_lcore"));
+        if (lc >= 0 && lc < 32)
+            seen |= 1u << lc;
+    }
+    json_decref(sl);
+    *out_lcores = (unsigned)__builtin_popcount(seen);
+    return n;
+}
+
+/* What the gateway on handshake_lcores: 2 must do: every client
+ * established, both lcores ran handshakes (per-lcore counters), sessions,
+ * kill and the stats table across both. */
+static void hsl_checks(void)
+{
+    CU_ASSERT(gw_log_has("handshakes on lcores 0 1"));
+    CU_ASSERT_FATAL(restart_wait_backend());
+    struct tl_proc cl;
+    char n_s[16];
+    snprintf(n_s, sizeof(n_s), "%d", E2E_HSL_CLIENTS);
+    const char *args[] = {"--server",
+                          GW_IP ":4433",
+                          "--n",
+                          n_s,
+                          "--src",
+                          "10.77.0.2,10.77.0.3,10.77.0.4,10.77.0.5",
+                          "--psk-identity",
+                          PSK_ID,
+                          "--psk-key",
+                          PSK_HEX,
+                          "--timeout-ms",
+                          "60000",
+                          "--tag",
+                          "hsl",
+                          NULL};
+    CU_ASSERT_FATAL(helper_clients(&cl, "hsl-clients.log", false, args));
+    CU_ASSERT(tl_proc_wait(&cl, 90000));
+    char want[64];
+    snprintf(want, sizeof(want), "READY established=%d echoed=%d failed=0", E2E_HSL_CLIENTS,
+             E2E_HSL_CLIENTS);
+    char *o = slurp(cl.out);
+    bool all = o && strstr(o, want);
+    printf("  %d clients through 2 handshake lcores: %s\n", E2E_HSL_CLIENTS,
+           all ? "all established and echoed" : "FAIL");
+    if (!all)
+        fprintf(stderr, "e2e: handshake_lcores clients: %s\n", o ? o : "(no output)");
+    free(o);
+    CU_ASSERT(all);
+
+    json_t *st = ctl("stats");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    json_t *hl = json_object_get(st, "handshake_lcores");
+    CU_ASSERT_EQUAL(json_array_size(hl), 2);
+    long long est_sum = 0;
+    size_t i;
+    json_t *h;
+    json_array_foreach(hl, i, h)
+    {
+        long long lc = json_integer_value(json_object_get(h, "lcore"));
+        long long started = json_integer_value(json_object_get(h, "started"));
+        long long est = json_integer_value(json_object_get(h, "established"));
+        printf("  handshake lcore %lld: started %lld, established %lld\n", lc, started, est);
+        CU_ASSERT(started > 0 && est > 0);
+        CU_ASSERT_EQUAL(lc, (long long)i); /* main lcore 0, then lcore 1 */
+        est_sum += est;
+    }
+    CU_ASSERT(est_sum >= E2E_HSL_CLIENTS);
+    CU_ASSERT_EQUAL(stat_find(st, "DROP_CP_SHARD_FULL"), 0);
+    json_decref(st);
+    int sess = sessions_total();
+    printf("  sessions: %d\n", sess);
+    CU_ASSERT(sess >= E2E_HSL_CLIENTS);
+
+    /* the human table shows the per-lcore counts */
+    struct tl_proc k;
+    char *sargv[] = {(char *)g_ctl, "-s", g_sock, "stats", NULL};
+    CU_ASSERT_FATAL(g_ctl && proc_start(&k, NULL, "hsl-ctl-stats.log", false, sargv) == 0);
+    CU_ASSERT(tl_proc_wait(&k, 5000));
+    o = slurp(k.out);
+    CU_ASSERT(o && strstr(o, "handshakes per lcore"));
+    free(o);
+
+    /* kill by address: its clients' sessions live on both lcores */
+    unsigned lcores = 0;
+    int before = hsl_sessions_of(E2E_HSL_KILL_IP, &lcores);
+    printf("  %s: %d sessions on %u handshake lcores\n", E2E_HSL_KILL_IP, before, lcores);
+    CU_ASSERT(before > 0);
+    CU_ASSERT_EQUAL(lcores, 2);
+    json_t *kr = ctl("kill " E2E_HSL_KILL_IP);
+    long long killed = kr ? json_integer_value(json_object_get(kr, "killed")) : -1;
+    json_decref(kr);
+    printf("  kill %s: %lld ended\n", E2E_HSL_KILL_IP, killed);
+    CU_ASSERT(killed >= before);
+    int left = before;
+    uint64_t t0 = tl_mono_ms();
+    while (left != 0 && tl_mono_ms() - t0 < 2000) {
+        left = hsl_sessions_of(E2E_HSL_KILL_IP, &lcores);
+        if (left)
+            tl_sleep_ms(50);
+    }
+    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT(sessions_total() >= sess - before);
+}
+
+/* The suite's gateway gives way (SIGTERM: its sessions go to the state
+ * file) to one with handshake_lcores: 2 on 4 lcores (the same file and
+ * state: it restores them into its shards), then comes back (restoring
+ * what that one saved from both shards). */
+static void test_handshake_lcores(void)
+{
+    REQUIRE_READY();
+    char lp[E2E_PATH_MAX_LEN];
+    CU_ASSERT_FATAL(sh("set -e; cd %s; cp gw.yaml gw-hsl.yaml; echo 'handshake_lcores: 2' >> "
+                       "gw-hsl.yaml",
+                       g_dir) == 0);
+    kill(g_gw.pid, SIGTERM);
+    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-hsl.log"));
+    if (!exited)
+        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    bool up = start_gateway_with("gw-hsl.yaml", E2E_HSL_LCORES) == 0;
+    CU_ASSERT(up);
+    if (up) {
+        hsl_checks();
+        CU_ASSERT(gw_log_has("restored"));
+        kill(g_gw.pid, SIGTERM);
+        exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+        bool clean = exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0;
+        printf("  gateway on handshake_lcores: 2 stopped: %s\n", clean ? "exit 0" : "FAIL");
+        CU_ASSERT(clean);
+        CU_ASSERT(gw_log_has("saved"));
+    } else {
+        fprintf(stderr, "e2e: the gateway with handshake_lcores: 2 did not start\n");
+    }
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-hsl.log"));
+    if (!exited)
+        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    if (start_gateway() != 0) {
+        g_ready = false;
+        snprintf(g_setup_err, sizeof(g_setup_err),
+                 "gateway did not come back after handshake_lcores");
+        CU_FAIL("the suite's gateway did not come back");
+        return;
+    }
+    CU_ASSERT(restart_wait_backend());
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -3040,6 +3230,8 @@ void cu_register(void)
     CU_add_test(s, "spoofed ClientHello flood beside 100 real clients", test_hostile_flood);
     CU_add_test(s, "mutated datagrams at a live session", test_hostile_mutated);
     CU_add_test(s, "50 handshakes at 30% loss, reordering, duplication", test_impaired_50);
+    CU_add_test(s, "handshake_lcores: 2: 50 clients over both lcores, sessions, kill",
+                test_handshake_lcores);
     CU_add_test(s, "hitless restart: sessions continue, no handshake, no (epoch, seq) reused",
                 test_restart_keeps_sessions);
     CU_add_test(s, "hitless restart: an altered state file, one of another key",

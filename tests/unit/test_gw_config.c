@@ -108,6 +108,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(c.max_sessions, 65536);
     CU_ASSERT_EQUAL(c.max_handshakes, 4096);
     CU_ASSERT_EQUAL(c.max_handshakes_per_source, 64);
+    CU_ASSERT_EQUAL(c.handshake_lcores, 1);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 0);
     CU_ASSERT(c.checksum_offload);
     CU_ASSERT_STRING_EQUAL(c.source, "");
@@ -170,6 +171,7 @@ static const char *full_yaml =
     "max_sessions: 1000\n"
     "max_handshakes: 300\n"
     "max_handshakes_per_source: 3\n"
+    "handshake_lcores: 3\n"
     "stats_interval: 2s\n"
     "cookie_rotate: 90s\n"
     "checksum_offload: off\n";
@@ -243,6 +245,7 @@ static void test_full_file(void)
     CU_ASSERT_EQUAL(c.max_sessions, 1000);
     CU_ASSERT_EQUAL(c.max_handshakes, 300);
     CU_ASSERT_EQUAL(c.max_handshakes_per_source, 3);
+    CU_ASSERT_EQUAL(c.handshake_lcores, 3);
     CU_ASSERT_EQUAL(c.stats_interval_ms, 2000);
     CU_ASSERT_EQUAL(c.cookie_rotate_ms, 90000);
     CU_ASSERT_FALSE(c.checksum_offload);
@@ -440,6 +443,8 @@ static void test_value_errors(void)
                "out of range 1..");
     expect_err("max_handshakes_per_source: [2]\n", 1, "max_handshakes_per_source",
                "expected a scalar, got a list");
+    expect_err("handshake_lcores: 0\n", 1, "handshake_lcores", "out of range 1..16");
+    expect_err("handshake_lcores: 17\n", 1, "handshake_lcores", "out of range 1..16");
     expect_err("max_sessions: 99999999999999999999999\n", 1, "max_sessions", "not a number");
     expect_err("checksum_offload: maybe\n", 1, "checksum_offload", "not a boolean");
     expect_err("ports:\n  - port_id: 70000\n    address: 10.0.0.1/24\n", 2, "ports[0].port_id",

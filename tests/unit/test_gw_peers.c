@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cp_hs_limit.h"
+#include "cr_seal.h"
 #include "cu_main.h"
+#include "gw_listeners.h"
 #include "gw_peers.h"
 #include "test_gw_cp.h"
 
@@ -195,6 +197,98 @@ static void test_log_rate_limit(void)
     gw_peer_free(tgc_cp, p, false);
 }
 
+/* handshake_lcores: 2 (issue 10): two shards made by gw_cp_create (none
+ * launched here), each peer in the shard of its address, the handshake
+ * limits and the next hops shared, engine contexts apart; freed and made
+ * again (names unique per shard). */
+static void test_two_shards(void)
+{
+    tgc_cp_free();
+    struct tgc_opts o = {
+        .max_handshakes = TP_MAX_HS, .max_per_source = TP_MAX_PER_SRC, .handshake_lcores = 2};
+    CU_ASSERT_FATAL(tgc_cp_create(&o) == 0);
+    CU_ASSERT_EQUAL_FATAL(gw_cp_n_shards(tgc_cp), 2);
+    struct gw_cp_shared *sh = tgc_cp->sh;
+    struct gw_cp *s0 = sh->shard[0], *s1 = sh->shard[1];
+    CU_ASSERT_PTR_EQUAL(s0, tgc_cp);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s1);
+    CU_ASSERT_PTR_NULL(s0->hs_in);
+    CU_ASSERT_PTR_NOT_NULL(s1->hs_in);
+    CU_ASSERT_PTR_NOT_NULL(s1->hs_tx);
+    CU_ASSERT_PTR_EQUAL(s1->hs_limit, s0->hs_limit);
+    CU_ASSERT_PTR_EQUAL(s1->sh, sh);
+    CU_ASSERT_EQUAL(s1->lst[0].nh, s0->lst[0].nh);
+    CU_ASSERT(s1->lst[0].ctx != NULL && s1->lst[0].ctx != s0->lst[0].ctx);
+    CU_ASSERT(s1->lst[0].creds != NULL && s1->lst[0].creds != s0->lst[0].creds);
+    /* one set of session-ticket keys: a returning client may land on the
+     * other shard; shard 0 rotates, shard 1 takes the new keys at its next
+     * check, keeping the old ones (its tickets still open) */
+    CU_ASSERT_FATAL(s0->lst[0].tickets && s1->lst[0].tickets);
+    CU_ASSERT_EQUAL(s1->lst[0].tk_ring.n, s0->lst[0].tk_ring.n);
+    CU_ASSERT(
+        memcmp(s1->lst[0].tk_ring.k[0].name, s0->lst[0].tk_ring.k[0].name, CR_SEAL_NAME_LEN) == 0 &&
+        memcmp(s1->lst[0].tk_ring.k[0].key, s0->lst[0].tk_ring.k[0].key, CR_SEAL_KEY_LEN) == 0);
+    uint8_t old_name[CR_SEAL_NAME_LEN];
+    memcpy(old_name, s0->lst[0].tk_ring.k[0].name, sizeof(old_name));
+    CU_ASSERT_EQUAL(gw_listeners_rotate_tickets(s0, s0->lst[0].tk_ring.k[0].born_ms +
+                                                        tgc_cfg.ticket_key_rotate_ms),
+                    0);
+    CU_ASSERT(memcmp(s0->lst[0].tk_ring.k[1].name, old_name, sizeof(old_name)) == 0);
+    CU_ASSERT(memcmp(s1->lst[0].tk_ring.k[0].name, old_name, sizeof(old_name)) == 0);
+    gw_listeners_sync_tickets(s1);
+    CU_ASSERT_EQUAL(s1->lst[0].tk_ring.n, 2);
+    CU_ASSERT(
+        memcmp(s1->lst[0].tk_ring.k[0].name, s0->lst[0].tk_ring.k[0].name, CR_SEAL_NAME_LEN) == 0 &&
+        memcmp(s1->lst[0].tk_ring.k[1].name, old_name, sizeof(old_name)) == 0);
+    /* a ticket sealed on one shard opens on the other */
+    uint8_t pt[8] = {1, 2, 3}, blob[8 + CR_SEAL_OVERHEAD], back[8];
+    size_t bl = 0, pl = 0;
+    CU_ASSERT_EQUAL(
+        cr_seal(&s1->lst[0].tk_ring, "t", NULL, 0, pt, sizeof(pt), blob, sizeof(blob), &bl), 0);
+    CU_ASSERT_EQUAL(
+        cr_unseal(&s0->lst[0].tk_ring, "t", NULL, 0, blob, bl, back, sizeof(back), &pl, NULL), 0);
+    /* shard 1 counts its own seals within its share of the key's budget */
+    CU_ASSERT(s1->lst[0].tk_ring.k[0].uses >= CR_SEAL_USES_MAX / 2);
+    CU_ASSERT(s0->lst[0].tk_ring.k[0].uses < CR_SEAL_USES_MAX / 2);
+    /* dispatch: the shard of cp_shard_of, from either shard; both used */
+    unsigned per[2] = {0};
+    for (unsigned port = 40000; port < 40200; port++) {
+        struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 30), (uint16_t)port);
+        unsigned want = cp_shard_of(k.client_ip, k.client_port, k.local_ip, k.local_port, 2);
+        CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s0, &k), sh->shard[want]);
+        CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s1, &k), sh->shard[want]);
+        per[want]++;
+    }
+    CU_ASSERT(per[0] > 50 && per[1] > 50);
+    /* one limit table: max_handshakes_per_source counts both shards */
+    uint32_t ip = TGC_IP(10, 0, 0, 31);
+    struct dp_sess_key k1 = key_of(ip, 41000), k2 = key_of(ip, 41001), k3 = key_of(ip, 41002);
+    struct cp_peer *p1 = gw_peer_insert(s1, &k1, &cl_mac, 0, 0, 0);
+    struct cp_peer *p0 = gw_peer_insert(s0, &k2, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p0);
+    CU_ASSERT_PTR_EQUAL(p1->cp, s1);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(s0->hs_limit, ip), 2);
+    CU_ASSERT_PTR_NULL(gw_peer_insert(s1, &k3, &cl_mac, 0, 0, 0));
+    CU_ASSERT_PTR_NULL(gw_peer_insert(s0, &k3, &cl_mac, 0, 0, 0));
+    /* peer tables apart */
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(s1, &k1), p1);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(s0, &k1));
+    CU_ASSERT_EQUAL(s0->n_peers, 1);
+    CU_ASSERT_EQUAL(s1->n_peers, 1);
+    gw_peer_free(s1, p1, false);
+    gw_peer_free(s0, p0, false);
+    CU_ASSERT_EQUAL(cp_hs_limit_total(s0->hs_limit), 0);
+    /* made again after a free: every name is released */
+    tgc_cp_free();
+    CU_ASSERT_FATAL(tgc_cp_create(&o) == 0);
+    CU_ASSERT_EQUAL(gw_cp_n_shards(tgc_cp), 2);
+    tgc_cp_free();
+    struct tgc_opts o1 = {.max_handshakes = TP_MAX_HS, .max_per_source = TP_MAX_PER_SRC};
+    CU_ASSERT_FATAL(tgc_cp_create(&o1) == 0);
+    CU_ASSERT_EQUAL(gw_cp_n_shards(tgc_cp), 1);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_peers", suite_init, suite_clean);
@@ -204,4 +298,5 @@ void cu_register(void)
     CU_add_test(s, "peer table full", test_table_full);
     CU_add_test(s, "end matching peers", test_end_matching);
     CU_add_test(s, "peer log rate limit", test_log_rate_limit);
+    CU_add_test(s, "handshake_lcores: 2: shards, dispatch, shared limits", test_two_shards);
 }
