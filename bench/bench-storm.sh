@@ -12,8 +12,8 @@
 #   (a) full      no tickets, no state file: the stopping gateway sends
 #                 close_notify to every session and the new one knows none;
 #                 clients handshake again as soon as it is back (one that
-#                 missed the close_notify after $LOST unanswered probes,
-#                 $PROBE_MS ms apart): full handshakes, all at once;
+#                 missed it after $LOST_MS ms without an echo, probing
+#                 every $PROBE_MS ms): full handshakes, all at once;
 #   (b) state     hitless restart (state_file / state_key_file): the
 #                 sessions are saved on SIGTERM and restored at start;
 #                 clients keep them and need no handshake;
@@ -29,7 +29,7 @@
 # back); p50/p99/max and the total (the last one back = max).
 #
 # Usage (root): bench/bench-storm.sh    env: BUILD=build OUT=/tmp/dtlsgw-bench-storm
-#   SESSIONS=10000 PROBE_MS=250 LOST=2 DEADLINE=120 HS_WINDOW=64 MODES="full state tickets"
+#   SESSIONS=10000 PROBE_MS=250 LOST_MS=2000 DEADLINE=120 HS_WINDOW=64 MODES="full state tickets"
 #   AUTHS="psk cert" SERVER_CPU=1 LOAD_CPU=0 DTLSLOAD=../shared/peers/dtlsload (udp-echo)
 # Prints a table and writes results.json to $OUT.  Prints figures; asserts
 # nothing about them.  Exit status 1 when a run failed outright.
@@ -38,7 +38,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 OUT=${OUT:-/tmp/dtlsgw-bench-storm}
 DTLSLOAD=${DTLSLOAD:-$ROOT/../shared/peers/dtlsload}
-SESSIONS=${SESSIONS:-10000} PROBE_MS=${PROBE_MS:-250} LOST=${LOST:-2} DEADLINE=${DEADLINE:-120}
+SESSIONS=${SESSIONS:-10000} PROBE_MS=${PROBE_MS:-250} LOST_MS=${LOST_MS:-2000} DEADLINE=${DEADLINE:-120}
 HS_WINDOW=${HS_WINDOW:-64} MODES=${MODES:-"full state tickets"} AUTHS=${AUTHS:-"psk cert"}
 SERVER_CPU=${SERVER_CPU:-1} LOAD_CPU=${LOAD_CPU:-0}
 IDLE_SLEEP_US=100
@@ -104,7 +104,7 @@ PIDS+=($!)
 
 cpu_name=$(lscpu | sed -n 's/^Model name: *//p')
 echo "bench-storm: $cpu_name, $(nproc) cpus; gateway on cpu $SERVER_CPU, client + udp-echo on cpu $LOAD_CPU"
-echo "  $SESSIONS sessions; after the restart a probe every ${PROBE_MS} ms, $LOST unanswered: new handshake"
+echo "  $SESSIONS sessions; after the restart a probe every ${PROBE_MS} ms, no echo for $LOST_MS ms: new handshake"
 
 # gw_config EXTRA_TOP EXTRA_LISTENER: writes $OUT/gw.yaml
 gw_config() {
@@ -205,7 +205,7 @@ state_key_file: $OUT/state.key" ;;
     local t0 cli out=$OUT/client.out
     t0=$(date +%s.%N)
     ip netns exec $NS_C taskset -c "$LOAD_CPU" "$CLIENT" -c "$SESSIONS" --hs-window "$HS_WINDOW" \
-        --probe-ms "$PROBE_MS" --lost "$LOST" --deadline "$DEADLINE" --ready-file "$OUT/ready" \
+        --probe-ms "$PROBE_MS" --lost-ms "$LOST_MS" --deadline "$DEADLINE" --ready-file "$OUT/ready" \
         "${cargs[@]}" $SRV_IP:$PORT >"$out" 2>>"$LOG" &
     cli=$!
     while [ ! -s "$OUT/ready" ] && kill -0 $cli 2>/dev/null; do sleep 0.1; done
@@ -236,7 +236,7 @@ for auth in $AUTHS; do
 done
 
 # ---- report ---------------------------------------------------------------------
-python3 - "$RES" "$OUT" "$cpu_name" "$SESSIONS" "$PROBE_MS" "$LOST" <<'EOF'
+python3 - "$RES" "$OUT" "$cpu_name" "$SESSIONS" "$PROBE_MS" "$LOST_MS" <<'EOF'
 import json, sys
 res, out, cpu, C, probe, lost = sys.argv[1:7]
 rows = []
@@ -251,7 +251,7 @@ print("\n%-18s %-20s %6s %6s %6s %9s | %9s %9s %9s | %9s %9s %9s | %s" %
        "p50 ms", "p99 ms", "max ms", "handshakes"))
 print("%-18s %-20s %6s %6s %6s %9s | %29s | %29s |" % ("", "", "", "", "", "",
       "from the kill (downtime incl.)", "from the gateway's return"))
-js = {"cpu": cpu, "sessions": int(C), "probe_ms": int(probe), "lost": int(lost), "runs": []}
+js = {"cpu": cpu, "sessions": int(C), "probe_ms": int(probe), "lost_ms": int(lost), "runs": []}
 failed = []
 for auth, mode, kv in rows:
     entry = {"auth": names.get(auth, auth), "mode": mode}

@@ -11,8 +11,8 @@
  *            arrive are ignored;
  *   SIGUSR2  the new gateway answers (t_storm): every session at once sends
  *            a probe (one record of --size bytes, tagged) and repeats it
- *            every --probe-ms; a session whose --lost probes in a row went
- *            unanswered (or that got a fatal alert) handshakes again on the
+ *            every --probe-ms; a session without an echo for --lost-ms
+ *            (or that got a fatal alert) handshakes again on the
  *            same socket (with --tickets offering its saved session, else a
  *            full handshake; libssl's own retransmission timer) and probes
  *            once it is up (a session that got close_notify or an alert
@@ -79,7 +79,7 @@ struct sess {
     SSL *ssl;
     SSL_SESSION *saved; /* --tickets: offered on the next handshake */
     uint64_t t_hs, t_probe;
-    unsigned unanswered; /* probes in a row without an echo */
+    uint64_t t_wait;     /* since when a probe is outstanding (none echoed since) */
     bool probe_out;      /* a probe of this generation is outstanding */
     bool settled;        /* setup: one probe echoed */
     unsigned handshakes; /* after the storm */
@@ -90,7 +90,7 @@ struct sess {
 
 static struct {
     struct sockaddr_in target;
-    unsigned sessions, hs_window, size, probe_ms, lost, deadline_s, setup_timeout_s;
+    unsigned sessions, hs_window, size, probe_ms, lost_ms, deadline_s, setup_timeout_s;
     const char *psk_id, *cipher, *groups, *ready_file;
     uint8_t psk[64];
     int psk_len;
@@ -99,7 +99,7 @@ static struct {
          .hs_window = 64,
          .size = 64,
          .probe_ms = 250,
-         .lost = 2,
+         .lost_ms = 2000,
          .deadline_s = 120,
          .setup_timeout_s = 300};
 
@@ -144,7 +144,9 @@ static void send_probe(struct sess *s)
     memcpy(pay, &tag, sizeof(tag));
     int r = SSL_write(s->ssl, pay, (int)cfg.size);
     if (r <= 0)
-        ERR_clear_error(); /* socket full: counts as unanswered */
+        ERR_clear_error(); /* socket full: as if lost */
+    if (!s->probe_out)
+        s->t_wait = now;
     s->t_probe = now;
     s->probe_out = true;
 }
@@ -168,7 +170,6 @@ static void start_handshake(struct sess *s)
     SSL_set_connect_state(s->ssl);
     s->state = S_HS;
     s->t_hs = now;
-    s->unanswered = 0;
     s->probe_out = false;
     s->closed = false;
     hs_inflight++;
@@ -246,7 +247,6 @@ static void on_readable(struct sess *s)
         if ((tag >> 8) != (uint64_t)s->idx || (uint8_t)tag != generation || !s->probe_out)
             continue; /* stale (before the restart) or not ours */
         s->probe_out = false;
-        s->unanswered = 0;
         if (phase == PH_SETUP && !s->settled) {
             s->settled = true;
             n_up++;
@@ -273,7 +273,7 @@ static void open_socket(struct sess *s)
 /* Every TICK_NS: handshake timers, probes, setup pacing. */
 static void tick(void)
 {
-    uint64_t probe_ns = (uint64_t)cfg.probe_ms * 1000000;
+    uint64_t probe_ns = (uint64_t)cfg.probe_ms * 1000000, lost_ns = (uint64_t)cfg.lost_ms * 1000000;
     for (unsigned i = 0; i < cfg.sessions; i++) {
         struct sess *s = &ss[i];
         if (s->state == S_HS) {
@@ -298,15 +298,11 @@ static void tick(void)
         if (s->state == S_IDLE && now - s->t_hs > probe_ns) {
             start_handshake(s);
             handshake(s);
+        } else if (s->state == S_UP && s->probe_out && now - s->t_wait >= lost_ns) {
+            start_handshake(s);
+            handshake(s);
         } else if (s->state == S_UP && now - s->t_probe >= probe_ns) {
-            if (s->probe_out)
-                s->unanswered++;
-            if (s->unanswered >= cfg.lost) {
-                start_handshake(s);
-                handshake(s);
-            } else {
-                send_probe(s);
-            }
+            send_probe(s);
         }
     }
     if (phase == PH_SETUP) {
@@ -364,11 +360,11 @@ static void report(void)
            "back_full_handshake=%u hs_attempts=%" PRIu64 " hs_failures=%" PRIu64
            " closed_by_peer=%" PRIu64 " downtime_ms=%.1f "
            "kill_p50_ms=%.1f kill_p99_ms=%.1f kill_max_ms=%.1f "
-           "storm_p50_ms=%.1f storm_p99_ms=%.1f storm_max_ms=%.1f probe_ms=%u lost=%u\n",
+           "storm_p50_ms=%.1f storm_p99_ms=%.1f storm_max_ms=%.1f probe_ms=%u lost_ms=%u\n",
            cfg.sessions, n_up, n, not_back, no_hs, resumed, full, hs_attempts, hs_failures, alerts,
            (double)(t_storm - t_kill) / 1e6, pct_ms(from_kill, n, 50), pct_ms(from_kill, n, 99),
            pct_ms(from_kill, n, 100), pct_ms(from_storm, n, 50), pct_ms(from_storm, n, 99),
-           pct_ms(from_storm, n, 100), cfg.probe_ms, cfg.lost);
+           pct_ms(from_storm, n, 100), cfg.probe_ms, cfg.lost_ms);
     fflush(stdout);
     free(from_kill);
     free(from_storm);
@@ -386,7 +382,9 @@ static void usage(int rc)
                     "  --hs-window N    handshakes in flight during setup (64)\n"
                     "  --size S         probe payload bytes, 8..16384 (64)\n"
                     "  --probe-ms MS    probe period after the restart (250)\n"
-                    "  --lost N         unanswered probes in a row before a new handshake (2)\n"
+                    "  --lost-ms MS     no echo this long (probes resent every --probe-ms, the\n"
+                    "                   first sent after t_storm or the last handshake): new\n"
+                    "                   handshake (2000, CoAP's ACK_TIMEOUT)\n"
                     "  --deadline S     give up S seconds after SIGUSR2 (120)\n"
                     "  --setup-timeout S  give up setup after S seconds (300)\n"
                     "  --ready-file F   written (\"up=N\") when setup is done\n");
@@ -402,7 +400,7 @@ static void parse_args(int argc, char **argv)
                                        {"hs-window", required_argument, 0, 'W'},
                                        {"size", required_argument, 0, 'S'},
                                        {"probe-ms", required_argument, 0, 'p'},
-                                       {"lost", required_argument, 0, 'l'},
+                                       {"lost-ms", required_argument, 0, 'l'},
                                        {"deadline", required_argument, 0, 'D'},
                                        {"setup-timeout", required_argument, 0, 'U'},
                                        {"ready-file", required_argument, 0, 'R'},
@@ -452,7 +450,7 @@ static void parse_args(int argc, char **argv)
             cfg.probe_ms = (unsigned)atoi(optarg);
             break;
         case 'l':
-            cfg.lost = (unsigned)atoi(optarg);
+            cfg.lost_ms = (unsigned)atoi(optarg);
             break;
         case 'D':
             cfg.deadline_s = (unsigned)atoi(optarg);
@@ -483,7 +481,7 @@ static void parse_args(int argc, char **argv)
     if (inet_pton(AF_INET, host, &cfg.target.sin_addr) != 1)
         die("target: IPv4 A.B.C.D:PORT");
     if (cfg.sessions < 1 || cfg.sessions > 1000000 || cfg.size < 8 || cfg.size > REC_MAX_BYTES ||
-        cfg.hs_window < 1 || cfg.probe_ms < 1 || cfg.lost < 1)
+        cfg.hs_window < 1 || cfg.probe_ms < 1 || cfg.lost_ms < 1)
         die("option out of range (see --help)");
 }
 
