@@ -42,8 +42,31 @@
  *       + 1 SHA-256 + 1 RSA-2048 PKCS#1 v1.5 signature (rsa_pkcs1_sha256,
  *       the engine's first choice for an RSA key when the client offers it,
  *       as libssl does); AEAD AES-128-GCM.
- *   RESUMPTION: not on main yet (session tickets): one entry in ROWS[] is
- *       kept for it, see "RESUMPTION ROW" below.
+ *   RESUME-PSK (TLS_PSK_WITH_AES_128_CCM_8), RESUME-ECDHE-ECDSA
+ *       (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256): the abbreviated handshake
+ *       (RFC 5246 §7.3) from a session ticket (RFC 5077), tickets on with a
+ *       one-key ring (cr_seal.h), the client offering the session of its
+ *       previous handshake.  Their bound, bound_resume, replaces the list
+ *       above: 2 cookie HMACs, RAND_bytes(32), 1 cr_unseal (AES-256-GCM,
+ *       hs_ticket.h's label, the listener as AAD) of a ticket-sized blob
+ *       (the ticket state of this row's session, sealed once beforehand),
+ *       [RESUME-PSK: 1 SHA-256 of identity || 0 || PSK, the ticket's PSK
+ *       digest the engine checks], 1 key block PRF from the ticket's master
+ *       secret, SHA-256 transcript over the second ClientHello (with its
+ *       cookie and ticket), ServerHello and server Finished with the sizes
+ *       the engine exchanged in the last warm-up handshake, 2 snapshots,
+ *       2 Finished PRFs, 1 AEAD seal (our Finished) + 1 AEAD open (the
+ *       client's) in the suite's AEAD.  No ticket seal: the engine renews
+ *       a ticket only when an older key of the ring opened it
+ *       (hs_resume.c), never with one key; were one sent, its
+ *       NewSessionTicket would count in the transcript sizes but not as a
+ *       seal here.  Only resumed handshakes (hs_keys()->resumed) are timed:
+ *       a row whose warm-up resumed none is skipped with an error, full
+ *       handshakes in the timed loop are left out and counted
+ *       ("not_resumed").  Each prints hs/s against its full-handshake row
+ *       of the same run (RESUME-PSK : PSK, the issue 10 target >= 3x per
+ *       core; RESUME-ECDHE-ECDSA : ECDHE-ECDSA-P256) as an extra line, or
+ *       the JSON keys vs_full_kex, vs_full.
  * The ratio hs/s : bound/s says how much the engine adds around the
  * unavoidable crypto (target >= 0.9).
  *
@@ -63,7 +86,9 @@
  *
  * Output: a table; with --json one JSON object per line with the keys kex,
  * suite, group, threads, hs_per_s, bound_per_s, ratio, us_per_hs, bound_us,
- * handshakes (+ efficiency, bound_efficiency for threads > 1).  Figures are
+ * handshakes (+ efficiency, bound_efficiency for threads > 1; + resumed,
+ * not_resumed for the resumption rows, and vs_full_kex, vs_full for their
+ * single-thread line when the full row ran).  Figures are
  * medians over the handshakes of the run.  Never asserts.
  */
 #include <pthread.h>
@@ -87,7 +112,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "cr_seal.h"
 #include "hs.h"
+#include "hs_ticket.h"
 #include "tl_cert.h"
 #include "tl_clock.h"
 #include "tl_dq.h"
@@ -254,9 +281,13 @@ struct row {
     enum bound_sig sig;
     enum bound_aead aead;
     size_t key_block_len;
-    bool client_tickets; /* leave the client's tickets on (else SSL_OP_NO_TICKET) */
+    bool client_tickets;  /* leave the client's tickets on (else SSL_OP_NO_TICKET) */
+    bool resume;          /* time only resumed handshakes (hs_keys()->resumed) */
+    const char *full_kex; /* the full-handshake row to compare hs/s with */
     /* engine parameters beyond the defaults */
     void (*params)(struct hs_params *p);
+    /* engine context set-up after hs_ctx_new (tickets) */
+    void (*ctx_setup)(struct worker *w);
     /* client: before each handshake's first flight, after it succeeded */
     void (*client_prep)(struct worker *w, SSL *cli);
     void (*client_done)(struct worker *w, SSL *cli);
@@ -269,6 +300,7 @@ struct hs_result {
     uint64_t engine_ns;
     int group_nid; /* the client's view of the negotiated group */
     bool ok;
+    bool resumed; /* the engine's view: hs_keys()->resumed */
 };
 
 /* Per thread: everything a thread touches, nothing shared. */
@@ -279,10 +311,16 @@ struct worker {
     struct hs_creds *creds;
     struct hs_ctx *ctx;
     SSL_CTX *cctx;
-    SSL_SESSION *session; /* for client_prep / client_done (resumption) */
+    SSL_SESSION *session;     /* for client_prep / client_done (resumption) */
+    struct cr_seal_ring ring; /* ticket keys (ctx_setup) */
+    bool have_ring;
+    /* epoch-0 handshake message sizes (12-byte header included) by type,
+     * of the last handshake (bound_resume's transcript) */
+    size_t msg_len[256];
     uint8_t buf[MAX_DGRAM], hvr[MAX_DGRAM];
     uint64_t *t, *tb;
-    size_t n_hs, n_fail;
+    size_t n_hs, n_fail, n_resumed, n_not_resumed;
+    bool skipped; /* a resumption row that did not resume */
     int group_nid;
     double hs_us, bound_us;
 };
@@ -312,9 +350,32 @@ static void dq_push(struct tl_dq *q, const uint8_t *p, size_t len)
         die("datagram queue full");
 }
 
+/* Records the epoch-0 handshake messages of one datagram in w->msg_len
+ * (DTLS record header 13 bytes, handshake header 12; outside the timed
+ * sections). */
+static void note_msgs(struct worker *w, const uint8_t *d, size_t len)
+{
+    size_t off = 0;
+    while (off + 13 <= len) {
+        size_t rl = (size_t)d[off + 11] << 8 | d[off + 12];
+        const uint8_t *f = d + off + 13;
+        if (off + 13 + rl > len)
+            break;
+        if (d[off] == 22 && d[off + 3] == 0 && d[off + 4] == 0) {
+            for (size_t q = 0; q + 12 <= rl;) {
+                size_t ml = (size_t)f[q + 1] << 16 | (size_t)f[q + 2] << 8 | f[q + 3];
+                size_t fl = (size_t)f[q + 9] << 16 | (size_t)f[q + 10] << 8 | f[q + 11];
+                w->msg_len[f[q]] = 12 + ml;
+                q += 12 + fl;
+            }
+        }
+        off += 13 + rl;
+    }
+}
+
 static struct hs_result one_handshake(struct worker *w, uint32_t n)
 {
-    struct hs_result res = {0, 0, false};
+    struct hs_result res = {0, 0, false, false};
     struct tl_dq to_cli = {0}, to_srv = {0};
     struct hs_peer peer = {.family = 4, .port = (uint16_t)(10000 + (n & 0x7fff))};
     peer.addr[0] = 10, peer.addr[1] = (uint8_t)(n >> 16), peer.addr[2] = (uint8_t)(n >> 8),
@@ -330,6 +391,7 @@ static struct hs_result one_handshake(struct worker *w, uint32_t n)
     SSL_set_options(cli, SSL_OP_NO_QUERY_MTU);
     SSL_set_mtu(cli, 1400);
     SSL_set_connect_state(cli);
+    memset(w->msg_len, 0, sizeof(w->msg_len));
     if (w->row->client_prep)
         w->row->client_prep(w, cli);
 
@@ -344,6 +406,7 @@ static struct hs_result one_handshake(struct worker *w, uint32_t n)
             break;
         long len;
         while ((len = tl_dq_pop(&to_srv, w->buf, sizeof(w->buf))) >= 0) {
+            note_msgs(w, w->buf, (size_t)len);
             uint64_t t0 = start_ns();
             if (!hs) {
                 size_t hvr_len = 0;
@@ -364,10 +427,14 @@ static struct hs_result one_handshake(struct worker *w, uint32_t n)
             }
             int rc = hs_input(hs, w->buf, (size_t)len, 0, &out);
             res.engine_ns += since(t0);
-            for (unsigned i = 0; i < out.n_dgrams; i++)
+            for (unsigned i = 0; i < out.n_dgrams; i++) {
+                note_msgs(w, out.dgrams[i].data, out.dgrams[i].len);
                 dq_push(&to_cli, out.dgrams[i].data, out.dgrams[i].len);
-            if (out.event == HS_EV_ESTABLISHED)
+            }
+            if (out.event == HS_EV_ESTABLISHED) {
                 established = true;
+                res.resumed = hs_keys(hs) && hs_keys(hs)->resumed;
+            }
             if (rc < 0 || out.event == HS_EV_FAILED) {
                 failed = true;
                 break;
@@ -378,6 +445,10 @@ static struct hs_result one_handshake(struct worker *w, uint32_t n)
     res.group_nid = SSL_get_negotiated_group(cli);
     if (res.ok && w->row->client_done)
         w->row->client_done(w, cli);
+    /* libssl marks a session not resumable when its SSL is freed without
+     * a shutdown (ssl_clear_bad_session): end a good one as closed. */
+    if (res.ok)
+        SSL_set_shutdown(cli, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     if (hs) {
         uint64_t t0 = start_ns();
         hs_free(hs);
@@ -409,7 +480,17 @@ struct bound_ctx {
     bool have_client_fin;
     uint8_t client_fin_ct[24];
     uint8_t client_fin_tag[16];
+    /* bound_resume: its own one-key ring, one sealed ticket state, the
+     * message sizes the engine exchanged (ClientHello, ServerHello,
+     * NewSessionTicket: 0 when none) */
+    bool have_ring;
+    struct cr_seal_ring ring;
+    uint8_t ticket[HS_TICKET_MAX_LEN];
+    size_t ticket_len;
+    size_t ch_len, sh_len, nst_len;
 };
+
+#define BENCH_LISTENER "bench"
 
 static void prf(struct bound_ctx *b, const uint8_t *secret, size_t secret_len, const char *label,
                 const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len)
@@ -523,6 +604,20 @@ static void bound_init(struct bound_ctx *b, const struct row *rc, int group_nid)
             EVP_PKEY_CTX_set_rsa_padding(b->sign_ctx, RSA_PKCS1_PADDING) != 1)
             die("sign ctx: RSA padding");
     }
+    if (rc->resume) {
+        /* The ticket: hs_ticket.h's state layout (fixed part + identity,
+         * no SNI), master secret at offset 7, sealed as the engine does. */
+        uint8_t st[HS_TICKET_STATE_MAX_LEN] = {HS_TICKET_FORMAT};
+        size_t st_len = HS_TICKET_FIXED_LEN + (rc->psk ? strlen(PSK_ID) : 0);
+        if (cr_seal_ring_init(&b->ring) != 0 || cr_seal_ring_rotate(&b->ring, 0) != 0)
+            die("bound init: ticket ring");
+        b->have_ring = true;
+        memset(st + 7, 0x5c, HS_TICKET_MASTER_LEN);
+        if (cr_seal(&b->ring, HS_TICKET_LABEL, (const uint8_t *)BENCH_LISTENER,
+                    strlen(BENCH_LISTENER), st, st_len, b->ticket, sizeof(b->ticket),
+                    &b->ticket_len) != 0)
+            die("bound init: ticket seal");
+    }
 }
 
 static void bound_free(struct bound_ctx *b)
@@ -539,6 +634,8 @@ static void bound_free(struct bound_ctx *b)
     EVP_CIPHER_free(b->cipher);
     EVP_PKEY_CTX_free(b->kg_ctx);
     EVP_PKEY_CTX_free(b->sign_ctx);
+    if (b->have_ring)
+        cr_seal_ring_wipe(&b->ring);
 }
 
 /* The transcript hash so far, through a snapshot (the running hash goes on). */
@@ -687,21 +784,96 @@ static void bound_full(struct bound_ctx *b, const struct row *r)
     OPENSSL_cleanse(kb, sizeof(kb));
 }
 
-/* ---- RESUMPTION ROW (session tickets: not on main yet) -------------------
- * For the tickets work (control/engine/ tickets): a resumption row is one
- * entry in ROWS[] (the commented-out one there), with
- *   .client_tickets = true          the client asks for and keeps a ticket;
- *   .params = <turn tickets on>     in hs_params (whatever the engine's key is);
- *   .client_done = keep_session     remembers the session (below, ready);
- *   .client_prep = offer_session    offers it on the next handshake (ready);
- *   .bound = <its bound>            the abbreviated handshake's bare crypto:
- *       2 cookie HMACs, RAND_bytes(32), the ticket's AEAD open (+ seal of a
- *       renewed ticket, if the engine renews), key block PRF, 2 Finished
- *       PRFs, transcript hashes, AEAD seal + open of the Finished records;
- *       write it like bound_full and list its ops in the file comment.
- * run_row() warms up with full handshakes, so w->session holds a session
- * before the first timed handshake.  Nothing else needs changing. */
-static void keep_session(struct worker *w, SSL *cli) __attribute__((unused));
+/* One abbreviated server handshake's worth of crypto (RFC 5246 §7.3, RFC
+ * 5077; the file comment). */
+static void bound_resume(struct bound_ctx *b, const struct row *r)
+{
+    static const uint8_t msgs[2048];
+    uint8_t secret[32] = {1}, mac[32], hash[32], kb[88], vd[12], seed[64] = {0};
+    uint8_t nonce[12] = {0}, aad[13] = {0}, ct[64], tag[16], cookie_in[60] = {2};
+    uint8_t st[HS_TICKET_STATE_MAX_LEN];
+    size_t st_len = 0;
+
+    /* Cookie: HMAC for the HVR, HMAC again to verify the echo. */
+    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
+    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
+
+    /* ServerHello.random (RFC 5246 §7.4.1.3). */
+    uint8_t server_random[32];
+    if (RAND_bytes(server_random, sizeof(server_random)) != 1)
+        die("RAND_bytes");
+
+    /* The ticket opens under the ring (hs_ticket_open). */
+    if (cr_unseal(&b->ring, HS_TICKET_LABEL, (const uint8_t *)BENCH_LISTENER,
+                  strlen(BENCH_LISTENER), b->ticket, b->ticket_len, st, sizeof(st), &st_len,
+                  NULL) != 0)
+        die("ticket open");
+    if (r->psk) {
+        /* The PSK still the session's (hs_resume.c policy():
+         * hs_ticket_psk_digest = SHA-256(identity || 0 || key)). */
+        if (EVP_DigestInit_ex(b->md, b->sha256, NULL) != 1 ||
+            EVP_DigestUpdate(b->md, PSK_ID, strlen(PSK_ID) + 1) != 1 ||
+            EVP_DigestUpdate(b->md, PSK_KEY, sizeof(PSK_KEY)) != 1 ||
+            EVP_DigestFinal_ex(b->md, hash, NULL) != 1)
+            die("PSK digest");
+    }
+    const uint8_t *ms = st + 7; /* the ticket's master secret */
+
+    /* Fresh keys from the stored master secret and the new randoms. */
+    prf(b, ms, HS_TICKET_MASTER_LEN, "key expansion", seed, 64, kb, r->key_block_len);
+
+    /* Transcript: ClientHello (cookie, ticket), ServerHello,
+     * [NewSessionTicket]; our Finished over them, sealed. */
+    EVP_DigestInit_ex(b->th, b->sha256, NULL);
+    EVP_DigestUpdate(b->th, msgs, b->ch_len);
+    EVP_DigestUpdate(b->th, msgs, b->sh_len);
+    if (b->nst_len)
+        EVP_DigestUpdate(b->th, msgs, b->nst_len);
+    th_snapshot(b, hash);
+    prf(b, ms, HS_TICKET_MASTER_LEN, "server finished", hash, 32, vd, sizeof(vd));
+    uint8_t fin[24] = {20};
+    aead_op(b, 1, kb + b->key_len, nonce, aad, fin, sizeof(fin), ct, tag);
+    EVP_DigestUpdate(b->th, fin, sizeof(fin));
+
+    /* Client Finished: open the record (sealed once beforehand, as in
+     * bound_full), check verify_data over ClientHello .. our Finished. */
+    static const uint8_t fin_key[32] = {7};
+    if (!b->have_client_fin) {
+        aead_op(b, 1, fin_key, nonce, aad, fin, sizeof(fin), b->client_fin_ct, b->client_fin_tag);
+        b->have_client_fin = true;
+    }
+    memcpy(tag, b->client_fin_tag, sizeof(tag));
+    aead_op(b, 0, fin_key, nonce, aad, b->client_fin_ct, sizeof(fin), fin, tag);
+    th_snapshot(b, hash);
+    prf(b, ms, HS_TICKET_MASTER_LEN, "client finished", hash, 32, vd, sizeof(vd));
+    OPENSSL_cleanse(st, sizeof(st));
+    OPENSSL_cleanse(kb, sizeof(kb));
+}
+
+/* ---- resumption rows ------------------------------------------------------
+ * The client keeps the session of each handshake (keep_session) and offers
+ * it on the next one (offer_session); run_worker() warms up with a full
+ * handshake first, so w->session holds a ticket before the first timed
+ * handshake.  The engine: tickets on, a one-key random ring per worker. */
+static uint64_t wall_clock_s(void *arg)
+{
+    (void)arg;
+    return (uint64_t)time(NULL);
+}
+static void tickets_on(struct worker *w)
+{
+    if (cr_seal_ring_init(&w->ring) != 0 || cr_seal_ring_rotate(&w->ring, 0) != 0)
+        die("ticket ring");
+    w->have_ring = true;
+    const struct hs_ticket_params tp = {
+        .ring = &w->ring,
+        .listener = BENCH_LISTENER,
+        .lifetime_s = HS_TICKET_LIFETIME_DEFAULT_S,
+        .wall_clock_s = wall_clock_s,
+    };
+    if (hs_ctx_set_tickets(w->ctx, &tp) != 0)
+        die("hs_ctx_set_tickets");
+}
 static void keep_session(struct worker *w, SSL *cli)
 {
     SSL_SESSION *s = SSL_get1_session(cli);
@@ -710,7 +882,6 @@ static void keep_session(struct worker *w, SSL *cli)
         w->session = s;
     }
 }
-static void offer_session(struct worker *w, SSL *cli) __attribute__((unused));
 static void offer_session(struct worker *w, SSL *cli)
 {
     if (w->session && SSL_set_session(cli, w->session) != 1)
@@ -749,13 +920,34 @@ static const struct row ROWS[] = {
      .sig = SIG_RSA2048_PKCS1,
      .aead = AEAD_GCM,
      .key_block_len = 2 * 16 + 2 * 4},
-    /* RESUMPTION ROW: fill in when tickets are on main (see above), e.g.
-     * {.kex = "RESUME-PSK", .suite_name = "TLS_PSK_WITH_AES_128_CCM_8",
-     *  .ossl_ciphers = "PSK-AES128-CCM8", .suite = HS_PSK_AES128_CCM8,
-     *  .psk = true, .aead = AEAD_CCM8, .key_block_len = 40,
-     *  .client_tickets = true, .params = tickets_on,
-     *  .client_prep = offer_session, .client_done = keep_session,
-     *  .bound = bound_resume}, */
+    {.kex = "RESUME-PSK",
+     .suite_name = "TLS_PSK_WITH_AES_128_CCM_8",
+     .ossl_ciphers = "PSK-AES128-CCM8",
+     .suite = HS_PSK_AES128_CCM8,
+     .psk = true,
+     .aead = AEAD_CCM8,
+     .key_block_len = 2 * 16 + 2 * 4,
+     .client_tickets = true,
+     .resume = true,
+     .full_kex = "PSK",
+     .ctx_setup = tickets_on,
+     .client_prep = offer_session,
+     .client_done = keep_session,
+     .bound = bound_resume},
+    {.kex = "RESUME-ECDHE-ECDSA",
+     .suite_name = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+     .ossl_ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256",
+     .suite = HS_ECDHE_ECDSA_AES128_GCM,
+     .ecdhe = true, /* the client's groups; no key exchange on resumption */
+     .aead = AEAD_GCM,
+     .key_block_len = 2 * 16 + 2 * 4,
+     .client_tickets = true,
+     .resume = true,
+     .full_kex = "ECDHE-ECDSA-P256",
+     .ctx_setup = tickets_on,
+     .client_prep = offer_session,
+     .client_done = keep_session,
+     .bound = bound_resume},
 };
 
 /* ---- statistics -------------------------------------------------------- */
@@ -787,6 +979,8 @@ static void *run_worker(void *arg)
     w->ctx = hs_ctx_new(&p, w->creds);
     if (!w->ctx)
         die("hs_ctx_new");
+    if (rc->ctx_setup)
+        rc->ctx_setup(w);
     w->cctx = client_ctx(rc);
     w->t = malloc(MAX_HANDSHAKES * sizeof(*w->t));
     w->tb = malloc(MAX_HANDSHAKES * sizeof(*w->tb));
@@ -794,40 +988,70 @@ static void *run_worker(void *arg)
         die("out of memory");
 
     /* Warm-up (lazy algorithm fetches on both sides); learn the group. */
+    unsigned warm_resumed = 0;
+    bool last_resumed = false;
     for (int i = 0; i < 20; i++) {
         struct hs_result h = one_handshake(w, (uint32_t)i);
         if (!h.ok)
             die("warm-up handshake failed");
         w->group_nid = h.group_nid;
+        warm_resumed += h.resumed;
+        last_resumed = h.resumed;
+    }
+    if (rc->resume && (warm_resumed == 0 || !last_resumed)) {
+        fprintf(stderr,
+                "bench-handshake: %s: %u of 20 warm-up handshakes resumed (the last one %s): "
+                "row skipped\n",
+                rc->kex, warm_resumed, last_resumed ? "did" : "did not");
+        w->skipped = true;
+        goto done;
     }
     void (*bound)(struct bound_ctx *, const struct row *) = rc->bound ? rc->bound : bound_full;
     struct bound_ctx b;
     bound_init(&b, rc, rc->ecdhe ? w->group_nid : 0);
+    /* the last warm-up handshake's sizes (resumption rows: a resumed one) */
+    b.ch_len = w->msg_len[1], b.sh_len = w->msg_len[2], b.nst_len = w->msg_len[4];
     for (int i = 0; i < 20; i++)
         bound(&b, rc);
     double t_end = now_s() + w->seconds;
     while (w->n_hs < MAX_HANDSHAKES && now_s() < t_end) {
-        struct hs_result h = one_handshake(w, (uint32_t)(w->n_hs + w->n_fail + 100));
+        struct hs_result h =
+            one_handshake(w, (uint32_t)(w->n_hs + w->n_fail + w->n_not_resumed + 100));
         if (!h.ok) {
             w->n_fail++;
             if (w->n_fail > 10)
                 die("handshakes keep failing");
             continue;
         }
+        if (rc->resume && !h.resumed) {
+            /* a full handshake: never timed as a resumption */
+            w->n_not_resumed++;
+            continue;
+        }
+        w->n_resumed += h.resumed;
         uint64_t t0 = start_ns();
         bound(&b, rc);
         w->tb[w->n_hs] = since(t0);
         w->t[w->n_hs++] = h.engine_ns;
     }
-    w->hs_us = median_ns(w->t, w->n_hs) / 1000.0;
-    w->bound_us = median_ns(w->tb, w->n_hs) / 1000.0;
+    if (w->n_hs == 0) {
+        fprintf(stderr, "bench-handshake: %s: no handshake timed (%zu not resumed): row skipped\n",
+                rc->kex, w->n_not_resumed);
+        w->skipped = true;
+    } else {
+        w->hs_us = median_ns(w->t, w->n_hs) / 1000.0;
+        w->bound_us = median_ns(w->tb, w->n_hs) / 1000.0;
+    }
     bound_free(&b);
+done:
     free(w->t);
     free(w->tb);
     SSL_SESSION_free(w->session);
     SSL_CTX_free(w->cctx);
     hs_ctx_free(w->ctx);
     hs_creds_free(w->creds);
+    if (w->have_ring)
+        cr_seal_ring_wipe(&w->ring);
     return NULL;
 }
 
@@ -835,8 +1059,9 @@ struct result {
     unsigned threads;
     double hs_per_s, bound_per_s; /* sums over the threads */
     double hs_us, bound_us;       /* medians (n threads: the mean of their medians) */
-    size_t n_hs;
+    size_t n_hs, n_resumed, n_not_resumed;
     int group_nid;
+    bool skipped; /* a thread's resumption row did not resume */
 };
 
 static struct result run_row(const struct row *rc, double seconds, unsigned n_threads)
@@ -857,19 +1082,24 @@ static struct result run_row(const struct row *rc, double seconds, unsigned n_th
         for (unsigned i = 0; i < n_threads; i++)
             pthread_join(ws[i].th, NULL);
     }
-    for (unsigned i = 0; i < n_threads; i++) {
+    for (unsigned i = 0; i < n_threads; i++)
+        r.skipped = r.skipped || ws[i].skipped;
+    for (unsigned i = 0; i < n_threads && !r.skipped; i++) {
         r.hs_per_s += 1e6 / ws[i].hs_us;
         r.bound_per_s += 1e6 / ws[i].bound_us;
         r.hs_us += ws[i].hs_us / n_threads;
         r.bound_us += ws[i].bound_us / n_threads;
         r.n_hs += ws[i].n_hs;
+        r.n_resumed += ws[i].n_resumed;
+        r.n_not_resumed += ws[i].n_not_resumed;
         r.group_nid = ws[i].group_nid;
     }
     return r;
 }
 
+/* full: the single-thread result of rc->full_kex in this run, or NULL. */
 static void print_result(const struct row *rc, const struct result *r, const struct result *single,
-                         bool json)
+                         const struct result *full, bool json)
 {
     const char *group = rc->ecdhe ? OBJ_nid2sn(r->group_nid) : "-";
     double eff = 0, beff = 0;
@@ -885,6 +1115,11 @@ static void print_result(const struct row *rc, const struct result *r, const str
                r->hs_per_s / r->bound_per_s, r->hs_us, r->bound_us, r->n_hs);
         if (r->threads > 1)
             printf(",\"efficiency\":%.3f,\"bound_efficiency\":%.3f", eff, beff);
+        if (rc->resume)
+            printf(",\"resumed\":%zu,\"not_resumed\":%zu", r->n_resumed, r->n_not_resumed);
+        if (full)
+            printf(",\"vs_full_kex\":\"%s\",\"vs_full\":%.3f", rc->full_kex,
+                   r->hs_per_s / full->hs_per_s);
         printf("}\n");
     } else {
         char e[16] = "-", be[16] = "-";
@@ -892,9 +1127,15 @@ static void print_result(const struct row *rc, const struct result *r, const str
             snprintf(e, sizeof(e), "%.3f", eff);
             snprintf(be, sizeof(be), "%.3f", beff);
         }
-        printf("%-17s %-44s %6s %3u %8.2f %9.0f %8.2f %9.0f %6.3f %6s %6s\n", rc->kex,
+        printf("%-18s %-44s %6s %3u %8.2f %9.0f %8.2f %9.0f %6.3f %6s %6s\n", rc->kex,
                rc->suite_name, group, r->threads, r->hs_us, r->hs_per_s, r->bound_us,
                r->bound_per_s, r->hs_per_s / r->bound_per_s, e, be);
+        if (rc->resume && r->n_not_resumed)
+            printf("  %s: %zu full handshakes left out (not resumed)\n", rc->kex, r->n_not_resumed);
+        if (full)
+            printf("  %s hs/s : %s hs/s = %.2f (%.0f / %.0f)%s\n", rc->kex, rc->full_kex,
+                   r->hs_per_s / full->hs_per_s, r->hs_per_s, full->hs_per_s,
+                   strcmp(rc->kex, "RESUME-PSK") == 0 ? "  [issue 10 target >= 3]" : "");
     }
     fflush(stdout);
 }
@@ -954,16 +1195,33 @@ int main(int argc, char **argv)
     make_cert_files();
 
     if (!json)
-        printf("%-17s %-44s %6s %3s %8s %9s %8s %9s %6s %6s %6s\n", "kex", "suite", "group", "thr",
+        printf("%-18s %-44s %6s %3s %8s %9s %8s %9s %6s %6s %6s\n", "kex", "suite", "group", "thr",
                "hs_us", "hs/s", "bound_us", "bound/s", "ratio", "eff", "b_eff");
-    for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
+    enum {
+        N_ROWS = sizeof(ROWS) / sizeof(ROWS[0])
+    };
+    struct result singles[N_ROWS];
+    bool ran[N_ROWS] = {false};
+    for (size_t i = 0; i < N_ROWS; i++) {
         if (only && strcmp(only, ROWS[i].kex) != 0)
             continue;
+        const struct result *full = NULL;
+        for (size_t k = 0; k < i && ROWS[i].full_kex; k++)
+            if (ran[k] && strcmp(ROWS[k].kex, ROWS[i].full_kex) == 0)
+                full = &singles[k];
         struct result single = run_row(&ROWS[i], seconds, 1);
-        print_result(&ROWS[i], &single, &single, json);
+        if (single.skipped)
+            continue;
+        singles[i] = single;
+        ran[i] = true;
+        print_result(&ROWS[i], &single, &single, full, json);
         for (unsigned n = 2; n <= max_threads; n++) {
             struct result r = run_row(&ROWS[i], seconds, n);
-            print_result(&ROWS[i], &r, &single, json);
+            if (r.skipped) {
+                fprintf(stderr, "bench-handshake: %s, %u threads: skipped\n", ROWS[i].kex, n);
+                continue;
+            }
+            print_result(&ROWS[i], &r, &single, NULL, json);
         }
     }
     EVP_PKEY_free(srv_ec_key);
