@@ -941,6 +941,49 @@ static int seq_echo(SSL *ssl, int fd, unsigned i)
     return 0;
 }
 
+/* The DTLS 1.2 PSK client of the seqcheck and stream modes: a context
+ * for cipher, a non-blocking UDP socket bound to la and connected to srv,
+ * cb watching every datagram, and the handshake run until it finishes or
+ * H_DEFAULT_TIMEOUT_MS pass (the caller checks SSL_is_init_finished).
+ * NULL with *rc 2 (bad cipher) or 1 (socket) when it cannot start. */
+static SSL *psk_dtls_connect(const char *who, const char *cipher, const struct sockaddr_in *la,
+                             const struct sockaddr_in *srv, BIO_callback_fn_ex cb,
+                             SSL_CTX **ctx_out, int *fd_out, int *rc, char *buf, size_t buf_len)
+{
+    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+    *rc = 2;
+    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1)
+        return NULL;
+    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
+    SSL_CTX_set_read_ahead(ctx, 1);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (bind(fd, (const struct sockaddr *)la, sizeof(*la)) != 0 ||
+        connect(fd, (const struct sockaddr *)srv, sizeof(*srv)) != 0) {
+        fprintf(stderr, "%s: bind/connect: %s\n", who, strerror(errno));
+        *rc = 1;
+        return NULL;
+    }
+    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
+    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, (void *)srv);
+    BIO_set_callback_ex(bio, cb);
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+    uint64_t deadline = tl_mono_ms() + H_DEFAULT_TIMEOUT_MS;
+    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
+        int r = SSL_do_handshake(ssl);
+        if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
+            break;
+        (void)seq_pump(ssl, fd, buf, (int)buf_len, 20);
+    }
+    *ctx_out = ctx;
+    *fd_out = fd;
+    *rc = 0;
+    return ssl;
+}
+
 static int cmd_seqcheck(int argc, char **argv)
 {
     const char *server_s = NULL, *src_s = NULL, *cipher = "PSK-AES128-GCM-SHA256",
@@ -976,33 +1019,13 @@ static int cmd_seqcheck(int argc, char **argv)
     }
     if (set_psk_hex(key_hex) < 0)
         return 2;
-    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
-    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
-    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1)
-        return 2;
-    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
-    SSL_CTX_set_read_ahead(ctx, 1);
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    if (bind(fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
-        connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
-        perror("seqcheck: bind/connect");
-        return 1;
-    }
-    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
-    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &srv);
-    BIO_set_callback_ex(bio, seq_bio_cb);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_bio(ssl, bio, bio);
-    SSL_set_connect_state(ssl);
+    SSL_CTX *ctx;
+    int fd, rc;
     char buf[256];
-    uint64_t deadline = tl_mono_ms() + H_DEFAULT_TIMEOUT_MS;
-    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
-        int r = SSL_do_handshake(ssl);
-        if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
-            break;
-        (void)seq_pump(ssl, fd, buf, sizeof(buf), 20);
-    }
+    SSL *ssl = psk_dtls_connect("seqcheck", cipher, &la, &srv, seq_bio_cb, &ctx, &fd, &rc, buf,
+                                sizeof(buf));
+    if (ssl == NULL)
+        return rc;
     unsigned echoed = 0;
     const char *reneg = "none";
     if (alert_replay) {
@@ -1142,33 +1165,13 @@ static int cmd_stream(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    SSL_CTX *ctx = SSL_CTX_new(DTLS_client_method());
-    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
-    if (SSL_CTX_set_cipher_list(ctx, cipher) != 1)
-        return 2;
-    SSL_CTX_set_psk_client_callback(ctx, psk_cb);
-    SSL_CTX_set_read_ahead(ctx, 1);
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    if (bind(fd, (struct sockaddr *)&la, sizeof(la)) != 0 ||
-        connect(fd, (struct sockaddr *)&srv, sizeof(srv)) != 0) {
-        perror("stream: bind/connect");
-        return 1;
-    }
-    BIO *bio = BIO_new_dgram(fd, BIO_NOCLOSE);
-    BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &srv);
-    BIO_set_callback_ex(bio, stream_bio_cb);
-    SSL *ssl = SSL_new(ctx);
-    SSL_set_bio(ssl, bio, bio);
-    SSL_set_connect_state(ssl);
+    SSL_CTX *ctx;
+    int fd, rc;
     char buf[512];
-    uint64_t deadline = tl_mono_ms() + H_DEFAULT_TIMEOUT_MS;
-    while (!SSL_is_init_finished(ssl) && tl_mono_ms() < deadline) {
-        int r = SSL_do_handshake(ssl);
-        if (r <= 0 && SSL_get_error(ssl, r) == SSL_ERROR_SSL)
-            break;
-        (void)seq_pump(ssl, fd, buf, sizeof(buf), 20);
-    }
+    SSL *ssl = psk_dtls_connect("stream", cipher, &la, &srv, stream_bio_cb, &ctx, &fd, &rc, buf,
+                                sizeof(buf));
+    if (ssl == NULL)
+        return rc;
     if (!SSL_is_init_finished(ssl)) {
         printf("STREAM failed handshake\n");
         return 1;
