@@ -53,7 +53,10 @@
  *   state_max_age (default 5m: an older state file is refused),
  *   state_seq_skip (default 1048576, 1..2^40: added to every restored
  *                  write sequence number; it covers the records a session
- *                  sent after a `save` while the gateway ran on)
+ *                  sent after a `save` while the gateway ran on),
+ *   capture (default false: when true the gateway serves dpdk-pdump, a
+ *                  DPDK secondary process; the EAL must then run with
+ *                  hugepages and its shared config, gw_config_check_capture)
  * max_handshakes (default 4096) bounds the handshakes in progress (cookie
  * verified, not yet established) apart from max_sessions, so half-open
  * handshakes neither crowd out sessions nor the reverse: 4096 handshakes
@@ -907,6 +910,8 @@ CR_WUR static int top_pair(struct parse *ps, void *obj, const char *path, const 
     }
     if (strcmp(k, "checksum_offload") == 0)
         return get_bool(ps, v, k, &cfg->checksum_offload);
+    if (strcmp(k, "capture") == 0)
+        return get_bool(ps, v, k, &cfg->capture);
     if (strcmp(k, "ticket_key_file") == 0)
         return get_string(ps, v, k, cfg->ticket_key_file, sizeof(cfg->ticket_key_file));
     if (strcmp(k, "ticket_key_rotate") == 0)
@@ -1314,4 +1319,65 @@ uint32_t gw_config_nat_ports(const struct gw_config *cfg)
                 n++;
             }
     return n;
+}
+
+/* EAL long options that turn the shared config off, with the shortest
+ * abbreviation getopt_long takes for each among the EAL's options
+ * ("--no-s" is no other option's prefix, "--in-" neither). */
+static const struct {
+    const char *name;
+    size_t min_len;
+} k_no_shconf_opts[] = {{"no-shconf", 4}, {"in-memory", 3}};
+
+const char *gw_eal_no_shconf_option(int argc, char *const argv[])
+{
+    for (int i = 0; i < argc && argv[i] != NULL; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break; /* the gateway's own options follow */
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        const char *name = a + 2;
+        size_t n = strlen(name);
+        for (size_t j = 0; j < sizeof(k_no_shconf_opts) / sizeof(k_no_shconf_opts[0]); j++)
+            if (n >= k_no_shconf_opts[j].min_len && n <= strlen(k_no_shconf_opts[j].name) &&
+                strncmp(name, k_no_shconf_opts[j].name, n) == 0)
+                return a;
+    }
+    return NULL;
+}
+
+/* dpdk-pdump (DPDK 22.11, app/pdump) is a secondary process: it attaches
+ * to the primary's runtime folder (/var/run/dpdk/PREFIX: shared config
+ * and the multi-process socket the capture requests travel over) and maps
+ * the primary's hugepage files, because the primary's RX/TX callbacks
+ * copy each packet into a ring and mempool the secondary created. */
+int gw_config_check_capture(const struct gw_config *cfg, const struct gw_eal_facts *eal, char *err,
+                            unsigned err_len)
+{
+    if (!cfg || !eal)
+        return CR_ERR_INVAL;
+    struct parse ps = {
+        .name = cfg->source[0] ? cfg->source : "<defaults>", .err = err, .err_len = err_len};
+    if (err && err_len)
+        err[0] = '\0';
+    if (!cfg->capture)
+        return 0;
+    if (eal->not_primary)
+        return fail(&ps, TOP_LINE(CAPTURE), "capture", CR_ERR_UNSUPPORTED,
+                    "true needs the gateway to be the DPDK primary process, not %s",
+                    eal->not_primary);
+    if (eal->no_shconf)
+        return fail(&ps, TOP_LINE(CAPTURE), "capture", CR_ERR_UNSUPPORTED,
+                    "true needs the EAL's shared config (dpdk-pdump is a DPDK secondary "
+                    "process), but %s turns it off: drop it and give --file-prefix NAME "
+                    "(dpdk-pdump --file-prefix NAME attaches)",
+                    eal->no_shconf);
+    if (eal->no_huge)
+        return fail(&ps, TOP_LINE(CAPTURE), "capture", CR_ERR_UNSUPPORTED,
+                    "true needs hugepages (dpdk-pdump, a DPDK secondary process, maps the "
+                    "gateway's memory), but %s gives the EAL anonymous memory: drop it and "
+                    "reserve hugepages (dpdk-hugepages.py --setup 1G)",
+                    eal->no_huge);
+    return 0;
 }

@@ -59,7 +59,8 @@
     X(MAX_HANDSHAKES_PER_SOURCE, "max_handshakes_per_source")                                      \
     X(HANDSHAKE_LCORES, "handshake_lcores")                                                        \
     X(STATE_FILE, "state_file")                                                                    \
-    X(STATE_KEY_FILE, "state_key_file")
+    X(STATE_KEY_FILE, "state_key_file")                                                            \
+    X(CAPTURE, "capture")
 #define GW_KEY_ENUM(name, str) GW_TKEY_##name,
 enum gw_top_key {
     GW_TOP_LINE_KEYS(GW_KEY_ENUM) GW_TKEY_N
@@ -174,8 +175,11 @@ struct gw_config {
      * the first key of state_key_file (cr_seal.h key file) */
     char state_file[GW_PATH_MAX_LEN];
     char state_key_file[GW_PATH_MAX_LEN];
-    uint32_t state_max_age_ms;    /* older files are refused; default 5 min */
-    uint64_t state_seq_skip;      /* added to each restored write sequence */
+    uint32_t state_max_age_ms; /* older files are refused; default 5 min */
+    uint64_t state_seq_skip;   /* added to each restored write sequence */
+    /* capture: the gateway serves dpdk-pdump (rte_pdump_init after the
+     * EAL, gw_config_check_capture); default off */
+    bool capture;
     char source[GW_PATH_MAX_LEN]; /* config name for messages; "" default */
     uint32_t key_line[GW_TKEY_N]; /* line of each top-level key; 0: not in the file */
     /* what the file used that still works but is going away (old key
@@ -198,6 +202,26 @@ int gw_config_load_string(struct gw_config *cfg, const char *yaml, const char *n
 /* Checks cross-field consistency (listener address on a port, files
  * readable, port ranges); same error format. */
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len);
+
+/* What the EAL runs with that decides whether `capture: true` can work:
+ * dpdk-pdump is a DPDK secondary process, which needs the primary's
+ * shared config files (its runtime folder, /var/run/dpdk/PREFIX) and
+ * memory it can map (hugepage files).  gw_main fills it after
+ * rte_eal_init; each field names the EAL option at fault, or NULL. */
+struct gw_eal_facts {
+    const char *not_primary; /* e.g. "--proc-type=secondary" */
+    const char *no_huge;     /* "--no-huge": anonymous memory, no secondary */
+    const char *no_shconf;   /* "--no-shconf" or "--in-memory": no shared config */
+};
+/* With cfg->capture, refuses EAL facts that make a capture impossible:
+ * returns CR_ERR_UNSUPPORTED and "file:line: capture: ..." naming the
+ * option and what to run instead; 0 otherwise (and without capture). */
+int gw_config_check_capture(const struct gw_config *cfg, const struct gw_eal_facts *eal, char *err,
+                            unsigned err_len);
+/* The EAL option among argv[0..argc) (before `--`) that turns the shared
+ * config off (--no-shconf, --in-memory, or a getopt abbreviation of
+ * either, as the EAL accepts them), or NULL. */
+const char *gw_eal_no_shconf_option(int argc, char *const argv[]);
 /* How many backend-side NAT ports the listeners have together (the union
  * of their nat_ports ranges, one shared pool): each session holds one, so
  * this bounds the sessions whatever max_sessions says.  Not thread-safe. */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_pdump.h>
 
 #include "dp_counters.h"
 #include "dp_worker.h"
@@ -58,7 +60,8 @@ static void usage(FILE *f)
             "                              main 0, handshakes 1, workers 2-3)\n"
             "  --no-pci --vdev=net_af_packet0,iface=veth0,qpairs=2\n"
             "  --no-huge -m 512            run without hugepages\n"
-            "  --file-prefix NAME          run several instances side by side\n"
+            "  --file-prefix NAME          run several instances side by side (and the\n"
+            "                              name dpdk-pdump --file-prefix attaches to)\n"
             "\n"
             "Options after --:\n"
             "  -c, --config FILE           YAML configuration (default: built-in defaults)\n"
@@ -160,6 +163,46 @@ static void ipv4_str(uint32_t h, char *out, size_t cap)
     snprintf(out, cap, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
 }
 
+/* capture: true (gw_config.h): dpdk-pdump attaches as a secondary
+ * process.  rte_pdump_init only registers the multi-process request
+ * handler; the RX/TX callbacks that copy packets are installed on the
+ * ports when a dpdk-pdump asks and removed when it stops, so the cost is
+ * per burst and only while a capture runs.  Returns 0 or -1 (message
+ * printed); *out_on says whether rte_pdump_uninit is due at exit. */
+static int capture_start(const struct gw_config *cfg, const char *no_shconf_opt, bool *out_on)
+{
+    char err[GW_ERR_MAX_LEN];
+    struct gw_eal_facts eal = {
+        .not_primary = rte_eal_process_type() == RTE_PROC_PRIMARY ? NULL : "--proc-type=secondary",
+        .no_huge = rte_eal_has_hugepages() ? NULL : "--no-huge",
+        .no_shconf = no_shconf_opt,
+    };
+    *out_on = false;
+    if (!cfg->capture)
+        return 0;
+    if (gw_config_check_capture(cfg, &eal, err, sizeof(err)) < 0) {
+        fprintf(stderr, "dtlsgw: config: %s\n", err);
+        return -1;
+    }
+    if (rte_pdump_init() != 0) {
+        /* ENOTSUP: the EAL's multi-process channel is off (--no-shconf
+         * in a spelling gw_eal_no_shconf_option did not see) */
+        fprintf(stderr, "dtlsgw: capture: rte_pdump_init failed: %s%s\n", rte_strerror(rte_errno),
+                rte_errno == ENOTSUP ? " (the EAL runs without its shared config: drop "
+                                       "--no-shconf / --in-memory)"
+                                     : "");
+        return -1;
+    }
+    *out_on = true;
+    char dir[GW_PATH_MAX_LEN];
+    snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+    printf("dtlsgw: capture: on; e.g. dpdk-pdump --file-prefix %s -- --pdump "
+           "'port=0,queue=*,rx-dev=/tmp/p0.pcap,tx-dev=/tmp/p0.pcap' (the backend side's "
+           "port carries plaintext)\n",
+           basename(dir));
+    return 0;
+}
+
 static struct dp_gw g_gw;
 static struct gw_config g_cfg;
 static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
@@ -171,6 +214,7 @@ int main(int argc, char **argv)
         .config = NULL, .stats_ms = -1, .idle_sleep_us = -1, .idle_polls = -1, .max_sessions = -1};
     struct gw_cp *cp = NULL;
     int rc, ret = 1;
+    bool capture_on = false;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* log lines in order when piped */
     /* --help works without EAL (EAL's own --help would exit non-zero). */
@@ -180,6 +224,8 @@ int main(int argc, char **argv)
             return 0;
         }
 
+    /* before rte_eal_init, whose getopt may reorder argv */
+    const char *no_shconf_opt = gw_eal_no_shconf_option(argc, argv);
     rc = rte_eal_init(argc, argv);
     if (rc < 0) {
         fprintf(stderr,
@@ -221,6 +267,8 @@ int main(int argc, char **argv)
                 "hold %u backend-side ports (one per session): at most %u sessions\n",
                 g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_ports,
                 nat_ports);
+    if (capture_start(&g_cfg, no_shconf_opt, &capture_on) != 0)
+        goto out_eal;
 
     struct dp_gw *g = &g_gw;
     unsigned n_lcores = rte_lcore_count();
@@ -437,6 +485,8 @@ out_ports:
     if (g->pool != NULL)
         rte_mempool_free(g->pool);
 out_eal:
+    if (capture_on)
+        (void)rte_pdump_uninit(); /* after the ports: no callback runs now */
     rte_eal_cleanup();
     if (ret == 0)
         printf("dtlsgw: stopped\n");

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian 12 packages dtlsgw needs to build, test and run.
 # Idempotent: does nothing when every package is already installed.
-# dpdk-dev ships /usr/bin/dpdk-telemetry.py (the e2e telemetry test uses it).
+# dpdk-dev ships /usr/bin/dpdk-telemetry.py (the e2e telemetry test uses it);
+# dpdk ships /usr/bin/dpdk-pdump (capture on DPDK ports, the e2e capture test).
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev libjansson-dev

@@ -475,16 +475,34 @@ static int write_config(void)
 }
 
 /* The gateway with config file cfg_name (in the run's folder) on the EAL
- * lcores given; start_gateway() is the suite's. */
-static int start_gateway_with(const char *cfg_name, const char *lcores)
+ * lcores given, on anonymous memory (--no-huge) or, with huge_dir, on the
+ * hugepages of that hugetlbfs mount (what a DPDK secondary process such
+ * as dpdk-pdump needs); start_gateway() is the suite's. */
+static int start_gateway_mem(const char *cfg_name, const char *lcores, const char *huge_dir)
 {
     char cfg[E2E_PATH_MAX_LEN], vdev0[64], vdev1[64];
     snprintf(vdev0, sizeof(vdev0), "--vdev=net_af_packet0,iface=%s,qpairs=2", g_if_c0);
     snprintf(vdev1, sizeof(vdev1), "--vdev=net_af_packet1,iface=%s,qpairs=2", g_if_b0);
-    char *argv[] = {(char *)g_bin, (char *)lcores, "--no-pci", "--no-huge",
-                    "-m",          "1024",         g_prefix,   vdev0,
-                    vdev1,         "--",           "--config", path_in(cfg, sizeof(cfg), cfg_name),
-                    NULL};
+    char *argv[16];
+    unsigned k = 0;
+    argv[k++] = (char *)g_bin;
+    argv[k++] = (char *)lcores;
+    argv[k++] = "--no-pci";
+    if (huge_dir) {
+        argv[k++] = "--huge-dir";
+        argv[k++] = (char *)huge_dir;
+    } else {
+        argv[k++] = "--no-huge";
+        argv[k++] = "-m";
+        argv[k++] = "1024";
+    }
+    argv[k++] = g_prefix;
+    argv[k++] = vdev0;
+    argv[k++] = vdev1;
+    argv[k++] = "--";
+    argv[k++] = "--config";
+    argv[k++] = path_in(cfg, sizeof(cfg), cfg_name);
+    argv[k] = NULL;
     if (proc_start(&g_gw, g_ns_gw, "gateway.log", false, argv) != 0)
         return -1;
     uint64_t end = tl_mono_ms() + E2E_GW_START_TIMEOUT_MS;
@@ -499,6 +517,11 @@ static int start_gateway_with(const char *cfg_name, const char *lcores)
         tl_sleep_ms(200);
     }
     return -1;
+}
+
+static int start_gateway_with(const char *cfg_name, const char *lcores)
+{
+    return start_gateway_mem(cfg_name, lcores, NULL);
 }
 
 static int start_gateway(void)
@@ -1456,6 +1479,27 @@ static void test_startup_errors(void)
     CU_ASSERT_PTR_NOT_NULL(
         strstr(out, "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores"));
     if (rc == 0 || strstr(out, "needs at least 4 lcores") == NULL)
+        printf("%s\n", out);
+
+    /* capture: true where dpdk-pdump could never attach (run_bad_start's
+     * EAL runs with --no-shconf and --no-huge) */
+    path_in(cfg, sizeof(cfg), "bad-capture.yaml");
+    f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
+            "capture: true\n",
+            g_dir);
+    fclose(f);
+    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
+    printf("  capture: true with --no-shconf: exit %d\n", rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad-capture.yaml:10: capture: true needs the EAL's shared "
+                                       "config (dpdk-pdump is a DPDK secondary process), but "
+                                       "--no-shconf turns it off"));
+    if (rc == 0 || strstr(out, "--no-shconf turns it off") == NULL)
         printf("%s\n", out);
 }
 
@@ -3165,6 +3209,252 @@ static void test_handshake_lcores(void)
     CU_ASSERT(restart_wait_backend());
 }
 
+/* ---- capture with dpdk-pdump (issue 9) ------------------------------------ */
+
+#define E2E_CAPTURE_HUGEPAGES  512   /* 2 MiB pages reserved for the run: 1 GiB */
+#define E2E_CAPTURE_PCAP_MAX   65535 /* bytes of one captured frame (pcap snaplen cap) */
+#define E2E_CAPTURE_READY_MS   20000
+#define E2E_PCAP_MAGIC_USEC    0xa1b2c3d4u
+#define E2E_PCAP_MAGIC_NSEC    0xa1b23c4du
+#define E2E_PCAP_FILE_HDR_LEN  24
+#define E2E_PCAP_REC_HDR_LEN   16
+#define E2E_ETH_HDR_LEN        14
+#define E2E_DTLS_REC_HDR_LEN   13
+#define E2E_CAPTURE_SRC        "10.77.0.9"
+#define E2E_CAPTURE_SRC_PORT   41240
+#define E2E_CAPTURE_SRC_PORT_S "41240"
+#define E2E_CAPTURE_TAG        "pdump"
+#define E2E_CAPTURE_MARK       "e2e|" E2E_CAPTURE_TAG "|client=0|round=1|"
+
+/* What one side's capture holds: the client's DTLS datagrams (port 0)
+ * or the plaintext towards and from the backend (port 1). */
+struct pcap_facts {
+    unsigned frames, udp;
+    unsigned hello_in, hvr_out, appdata_in, appdata_out; /* client <-> GW_IP:PORT_ECHO */
+    unsigned mark_to_be, mark_from_be;                   /* plaintext with the mark */
+    unsigned mark_anywhere;                              /* frames holding the mark at all */
+};
+
+static uint32_t ipv4_of(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
+}
+
+static uint32_t rd32(const uint8_t *p, bool swap)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+/* One frame: Ethernet, IPv4 (no fragment), UDP; the DTLS record header of
+ * the payload when it goes to or comes from the listener. */
+static void pcap_frame(struct pcap_facts *f, const uint8_t *b, size_t n)
+{
+    f->frames++;
+    if (memmem(b, n, E2E_CAPTURE_MARK, strlen(E2E_CAPTURE_MARK)))
+        f->mark_anywhere++;
+    if (n < E2E_ETH_HDR_LEN + 20 || b[12] != 0x08 || b[13] != 0x00)
+        return;
+    const uint8_t *ip = b + E2E_ETH_HDR_LEN;
+    size_t ihl = (size_t)(ip[0] & 15) * 4;
+    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 17 || n - E2E_ETH_HDR_LEN < ihl + 8)
+        return;
+    uint32_t src = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 | (uint32_t)ip[14] << 8 | ip[15];
+    uint32_t dst = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 | (uint32_t)ip[18] << 8 | ip[19];
+    const uint8_t *udp = ip + ihl;
+    unsigned sport = (unsigned)udp[0] << 8 | udp[1], dport = (unsigned)udp[2] << 8 | udp[3];
+    const uint8_t *pl = udp + 8;
+    size_t pl_len = n - E2E_ETH_HDR_LEN - ihl - 8;
+    f->udp++;
+    bool mark = memmem(pl, pl_len, E2E_CAPTURE_MARK, strlen(E2E_CAPTURE_MARK)) != NULL;
+    f->mark_to_be += mark && dst == ipv4_of(BE_IP);
+    f->mark_from_be += mark && src == ipv4_of(BE_IP);
+    if (pl_len < E2E_DTLS_REC_HDR_LEN || pl[1] != 0xfe)
+        return;
+    uint32_t cli = ipv4_of(E2E_CAPTURE_SRC), gw = ipv4_of(GW_IP);
+    bool in = src == cli && sport == E2E_CAPTURE_SRC_PORT && dst == gw && dport == PORT_ECHO;
+    bool out = src == gw && sport == PORT_ECHO && dst == cli && dport == E2E_CAPTURE_SRC_PORT;
+    unsigned epoch = (unsigned)pl[3] << 8 | pl[4];
+    /* RFC 6347 §4.1: type, version, epoch, sequence_number, length; the
+     * handshake header's msg_type follows (1 ClientHello, 3
+     * HelloVerifyRequest) */
+    bool hs = pl[0] == 22 && epoch == 0 && pl_len > E2E_DTLS_REC_HDR_LEN;
+    f->hello_in += in && hs && pl[E2E_DTLS_REC_HDR_LEN] == 1;
+    f->hvr_out += out && hs && pl[E2E_DTLS_REC_HDR_LEN] == 3;
+    f->appdata_in += in && pl[0] == 23 && epoch == 1;
+    f->appdata_out += out && pl[0] == 23 && epoch == 1;
+}
+
+/* Reads a classic pcap file (what dpdk-pdump's pcap vdev writes, usec or
+ * nsec timestamps, either byte order); -1 when it is not one. */
+static int pcap_read(const char *path, struct pcap_facts *f)
+{
+    memset(f, 0, sizeof(*f));
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    uint8_t hdr[E2E_PCAP_FILE_HDR_LEN], rec[E2E_PCAP_REC_HDR_LEN];
+    static uint8_t frame[E2E_CAPTURE_PCAP_MAX];
+    int rc = -1;
+    if (fread(hdr, 1, sizeof(hdr), fp) == sizeof(hdr)) {
+        uint32_t magic = rd32(hdr, false);
+        bool swap = magic == __builtin_bswap32(E2E_PCAP_MAGIC_USEC) ||
+                    magic == __builtin_bswap32(E2E_PCAP_MAGIC_NSEC);
+        if (swap || magic == E2E_PCAP_MAGIC_USEC || magic == E2E_PCAP_MAGIC_NSEC) {
+            rc = 0;
+            while (fread(rec, 1, sizeof(rec), fp) == sizeof(rec)) {
+                uint32_t incl = rd32(rec + 8, swap);
+                if (incl > sizeof(frame) || fread(frame, 1, incl, fp) != incl) {
+                    rc = -1; /* truncated or bogus record */
+                    break;
+                }
+                pcap_frame(f, frame, incl);
+            }
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+static long read_long_file(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    long v = -1;
+    if (fp) {
+        if (fscanf(fp, "%ld", &v) != 1)
+            v = -1;
+        fclose(fp);
+    }
+    return v;
+}
+
+static long meminfo_value(const char *key)
+{
+    char *m = slurp("/proc/meminfo");
+    const char *k = m ? strstr(m, key) : NULL;
+    long v = k ? strtol(k + strlen(key), NULL, 10) : -1;
+    free(m);
+    return v;
+}
+
+/* Issue 9: "how to capture traffic" on a NIC that DPDK drives.  With
+ * `capture: true` and hugepages, a gateway serves dpdk-pdump (a DPDK
+ * secondary process attached by --file-prefix): while one client
+ * handshakes and exchanges a record through the echo listener, the
+ * client-side port's capture holds its ClientHellos, our
+ * HelloVerifyRequest and epoch-1 application data both ways, never the
+ * plaintext; the backend-side port's capture holds that plaintext both
+ * ways.  Then the suite's gateway (no hugepages) comes back. */
+static void test_capture_pdump(void)
+{
+    REQUIRE_READY();
+    char huge[E2E_PATH_MAX_LEN], pc0[E2E_PATH_MAX_LEN], pc1[E2E_PATH_MAX_LEN], lp[E2E_PATH_MAX_LEN];
+    path_in(huge, sizeof(huge), "huge");
+    path_in(pc0, sizeof(pc0), "capture-client.pcap");
+    path_in(pc1, sizeof(pc1), "capture-backend.pcap");
+    long pages0 = read_long_file("/proc/sys/vm/nr_hugepages");
+    long free0 = meminfo_value("HugePages_Free:");
+    bool mounted = sh("mkdir -p %s && mount -t hugetlbfs -o pagesize=2M nodev %s", huge, huge) == 0;
+    bool reserved = mounted && pages0 >= 0 &&
+                    sh("echo %ld > /proc/sys/vm/nr_hugepages", pages0 + E2E_CAPTURE_HUGEPAGES) == 0;
+    long free1 = meminfo_value("HugePages_Free:");
+    printf("  hugetlbfs %s, %ld free 2 MiB pages (%ld before)\n",
+           mounted ? "mounted" : "NOT mounted", free1, free0);
+    CU_ASSERT(mounted && reserved && free1 - free0 >= E2E_CAPTURE_HUGEPAGES / 2);
+
+    /* the suite's config, capture on */
+    CU_ASSERT(sh("cp %s/gw.yaml %s/gw-capture.yaml && echo 'capture: true' >> %s/gw-capture.yaml",
+                 g_dir, g_dir, g_dir) == 0);
+    kill(g_gw.pid, SIGTERM);
+    CU_ASSERT(tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS));
+    tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-capture.log"));
+    bool up = mounted && reserved &&
+              start_gateway_mem("gw-capture.yaml", "--lcores=0@0,1@(0-1),2@(0-1)", huge) == 0;
+    CU_ASSERT(up);
+    CU_ASSERT(up && gw_log_has("dtlsgw: capture: on; e.g. dpdk-pdump --file-prefix"));
+
+    struct tl_proc pd = {0}, c = {0};
+    bool capturing = false;
+    if (up) {
+        char prefix[64], d0[2 * E2E_PATH_MAX_LEN + 96], d1[2 * E2E_PATH_MAX_LEN + 96];
+        snprintf(prefix, sizeof(prefix), "%s", g_prefix + strlen("--file-prefix="));
+        /* DPDK 22.11 app/pdump: one --pdump per port; rx-dev and tx-dev
+         * the same file puts both directions in it */
+        snprintf(d0, sizeof(d0),
+                 "port=0,queue=*,rx-dev=%s,tx-dev=%s,ring-size=4096,"
+                 "total-num-mbufs=8191",
+                 pc0, pc0);
+        snprintf(d1, sizeof(d1),
+                 "port=1,queue=*,rx-dev=%s,tx-dev=%s,ring-size=4096,"
+                 "total-num-mbufs=8191",
+                 pc1, pc1);
+        /* stdbuf: dpdk-pdump prints "capture for (N) tuples" once the
+         * capture is on, but into a file only at its exit otherwise */
+        char *argv[] = {"stdbuf", "-oL", "dpdk-pdump", "-l", "0",       "--no-pci", "--file-prefix",
+                        prefix,   "--",  "--pdump",    d0,   "--pdump", d1,         NULL};
+        CU_ASSERT(proc_start(&pd, g_ns_gw, "pdump.log", false, argv) == 0);
+        capturing = tl_proc_wait_output(&pd, "capture for (2) tuples", E2E_CAPTURE_READY_MS);
+        CU_ASSERT(capturing);
+        if (!capturing)
+            fprintf(stderr, "e2e: dpdk-pdump did not start capturing (see %s)\n", pd.out);
+    }
+    if (capturing) {
+        const char *args[] = {"--server",       GW_IP ":4433", "--src",
+                              E2E_CAPTURE_SRC,  "--src-port",  E2E_CAPTURE_SRC_PORT_S,
+                              "--psk-identity", PSK_ID,        "--psk-key",
+                              PSK_HEX,          "--close",     "--tag",
+                              E2E_CAPTURE_TAG,  NULL};
+        CU_ASSERT(helper_clients(&c, "capture-client.log", false, args));
+        CU_ASSERT(tl_proc_wait(&c, 20000));
+        char *o = slurp(c.out);
+        CU_ASSERT(o && strstr(o, "READY established=1 echoed=1"));
+        free(o);
+        tl_sleep_ms(300); /* the close_notify and last echoes reach the capture */
+    }
+    /* SIGINT: dpdk-pdump disables the capture and closes its pcap files */
+    tl_proc_stop(&pd, SIGINT, 10000);
+    printf("  dpdk-pdump: %s\n", pd.exited && WIFEXITED(pd.status) ? "stopped" : "killed");
+
+    struct pcap_facts f0, f1;
+    int r0 = pcap_read(pc0, &f0), r1 = pcap_read(pc1, &f1);
+    printf("  client side (port 0): %s, %u frames, %u UDP: ClientHello %u, HelloVerifyRequest %u, "
+           "epoch-1 application data in %u / out %u, plaintext mark in %u frames\n",
+           r0 == 0 ? "pcap" : "NOT a pcap", f0.frames, f0.udp, f0.hello_in, f0.hvr_out,
+           f0.appdata_in, f0.appdata_out, f0.mark_anywhere);
+    printf("  backend side (port 1): %s, %u frames, %u UDP: the plaintext mark to the backend %u, "
+           "from it %u\n",
+           r1 == 0 ? "pcap" : "NOT a pcap", f1.frames, f1.udp, f1.mark_to_be, f1.mark_from_be);
+    CU_ASSERT(r0 == 0 && r1 == 0);
+    CU_ASSERT(f0.hello_in >= 2); /* without and with the cookie */
+    CU_ASSERT(f0.hvr_out >= 1);
+    CU_ASSERT(f0.appdata_in >= 1 && f0.appdata_out >= 1);
+    CU_ASSERT_EQUAL(f0.mark_anywhere, 0); /* encrypted on the client side */
+    CU_ASSERT(f1.mark_to_be >= 1 && f1.mark_from_be >= 1);
+
+    /* the capturing gateway stops cleanly (its log free of sanitizer
+     * reports), then the suite's gateway comes back */
+    kill(g_gw.pid, SIGTERM);
+    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+    tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    char *log = slurp(g_gw.out);
+    CU_ASSERT(log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error:"));
+    free(log);
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-capture.log"));
+    if (mounted)
+        sh("umount %s", huge);
+    if (reserved)
+        sh("echo %ld > /proc/sys/vm/nr_hugepages", pages0);
+    if (start_gateway() != 0) {
+        g_ready = false;
+        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after the capture");
+    }
+    CU_ASSERT(g_ready);
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -3236,5 +3526,7 @@ void cu_register(void)
                 test_restart_keeps_sessions);
     CU_add_test(s, "hitless restart: an altered state file, one of another key",
                 test_restart_refuses_bad_state);
+    CU_add_test(s, "capture: dpdk-pdump records the client's DTLS and the backend's plaintext",
+                test_capture_pdump);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }

@@ -855,6 +855,63 @@ static void test_metrics_listen(void)
     expect_err("metrics_listen: [1]\n", 1, "metrics_listen", "expected a scalar");
 }
 
+/* capture: a boolean, default off; gw_config_check_capture refuses the EAL
+ * modes in which dpdk-pdump (a secondary process) cannot attach, naming
+ * the key's line and the option, and accepts everything without capture;
+ * gw_eal_no_shconf_option finds the options (and their abbreviations)
+ * before `--` only. */
+static void test_capture(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    const struct gw_eal_facts ok = {NULL, NULL, NULL};
+    const struct gw_eal_facts nohuge = {NULL, "--no-huge", NULL};
+    const struct gw_eal_facts noshconf = {NULL, NULL, "--in-memory"};
+    const struct gw_eal_facts secondary = {"--proc-type=secondary", NULL, NULL};
+
+    gw_config_default(&c);
+    CU_ASSERT_FALSE(c.capture);
+    /* off: any EAL mode will do */
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &nohuge, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &noshconf, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        gw_config_load_string(&c, "max_sessions: 100\ncapture: true\n", "c.yaml", err, sizeof(err)),
+        0);
+    CU_ASSERT(c.capture);
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &ok, err, sizeof(err)), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &nohuge, err, sizeof(err)), CR_ERR_UNSUPPORTED);
+    CU_ASSERT(strncmp(err, "c.yaml:2: capture: true needs hugepages", 39) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--no-huge"));
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &noshconf, err, sizeof(err)), CR_ERR_UNSUPPORTED);
+    CU_ASSERT(strncmp(err, "c.yaml:2: capture: true needs the EAL's shared config", 53) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--in-memory turns it off"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--file-prefix"));
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, &secondary, err, sizeof(err)), CR_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "primary process, not --proc-type=secondary"));
+    CU_ASSERT_EQUAL(gw_config_check_capture(&c, NULL, err, sizeof(err)), CR_ERR_INVAL);
+
+    CU_ASSERT_EQUAL(gw_config_load_string(&c, "capture: false\n", "c.yaml", err, sizeof(err)), 0);
+    CU_ASSERT_FALSE(c.capture);
+    expect_err("capture: sometimes\n", 1, "capture", "not a boolean");
+    expect_err("capture: true\ncapture: true\n", 2, "capture", "duplicate");
+
+    char *a1[] = {"dtlsgw", "-l", "0-2", "--no-shconf", "--file-prefix", "x", "--", "-c", "f"};
+    CU_ASSERT_STRING_EQUAL(gw_eal_no_shconf_option(9, a1), "--no-shconf");
+    char *a2[] = {"dtlsgw", "--in-mem", "--"};
+    CU_ASSERT_STRING_EQUAL(gw_eal_no_shconf_option(3, a2), "--in-mem");
+    char *a3[] = {"dtlsgw", "--no-s"};
+    CU_ASSERT_STRING_EQUAL(gw_eal_no_shconf_option(2, a3), "--no-s");
+    /* other options, too short to be one of them, or after `--` */
+    char *a4[] = {"dtlsgw",       "--no-huge",  "--no-pci", "--no-",       "--in",
+                  "--in-memoryx", "-no-shconf", "--",       "--no-shconf", NULL};
+    CU_ASSERT_PTR_NULL(gw_eal_no_shconf_option(10, a4));
+    char *a5[] = {"dtlsgw", NULL, "--no-shconf"}; /* stops at a NULL too */
+    CU_ASSERT_PTR_NULL(gw_eal_no_shconf_option(3, a5));
+    CU_ASSERT_PTR_NULL(gw_eal_no_shconf_option(0, a1));
+}
+
 /* RFC 5077 session tickets: per-listener switch and lifetime, key file
  * top-level or per listener, rotation of random keys. */
 static void test_session_tickets(void)
@@ -922,4 +979,5 @@ void cu_register(void)
     CU_add_test(s, "metrics_listen", test_metrics_listen);
     CU_add_test(s, "state_file, state_key_file, state_max_age, state_seq_skip", test_state_keys);
     CU_add_test(s, "session tickets", test_session_tickets);
+    CU_add_test(s, "capture and the EAL modes that rule it out", test_capture);
 }
