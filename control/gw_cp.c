@@ -208,7 +208,7 @@ static void hs_failed(struct gw_cp *cp, const struct cp_peer *peer, const struct
     /* single writer; telemetry reads it (relaxed, gw_cp_stats_snapshot) */
     __atomic_store_n(fc, *fc + 1, __ATOMIC_RELAXED);
     const struct hs_stats *st = hs_get_stats(peer->hs);
-    char facts[160], why[420];
+    char facts[HS_OFFER_FACTS_MAX_LEN], why[HS_OFFER_FACTS_MAX_LEN + 320];
     snprintf(why, sizeof(why),
              "handshake %s: %s; waiting for %s; client offered %s; flights %" PRIu64
              ", retransmits %" PRIu64 ", dropped records %" PRIu64 "%s",

@@ -528,9 +528,35 @@ enum hs_fail_reason {
 const char *hs_fail_reason_text(enum hs_fail_reason r);
 /* HS_FAIL_NONE until the handshake failed or timed out. */
 enum hs_fail_reason hs_fail_reason(const struct hs *hs);
-/* What the client offered, for the log line of a failure: suites (first
- * few, hex), groups, signature algorithms, EMS, version.  Returns buf. */
+/* What the client offered, for the log line of a failure: version,
+ * suites (first few, hex), supported_groups (the first HS_OFFER_GROUPS_MAX
+ * in the client's order, by name, unknown ones as 0xNNNN), whether it sent
+ * signature_algorithms, EMS.  Fits HS_OFFER_FACTS_MAX_LEN bytes (NUL
+ * included); a smaller buf gets a cut string.  Returns buf. */
+#define HS_OFFER_GROUPS_MAX    12
+#define HS_OFFER_FACTS_MAX_LEN 320
 const char *hs_offer_facts(const struct hs *hs, char *buf, size_t cap);
+/* The IANA TLS Supported Groups the logs name (RFC 8422 §5.1.1, RFC 7027,
+ * RFC 7919, RFC 8446 §4.2.7), e.g. "P-521", "x448", "ffdhe2048"; NULL for
+ * any other id. */
+#define HS_GROUP_NAMES(X)                                                                          \
+    X(0x0013, "secp192r1")                                                                         \
+    X(0x0015, "secp224r1")                                                                         \
+    X(0x0016, "secp256k1")                                                                         \
+    X(0x0017, "P-256")                                                                             \
+    X(0x0018, "P-384")                                                                             \
+    X(0x0019, "P-521")                                                                             \
+    X(0x001a, "brainpoolP256r1")                                                                   \
+    X(0x001b, "brainpoolP384r1")                                                                   \
+    X(0x001c, "brainpoolP512r1")                                                                   \
+    X(0x001d, "x25519")                                                                            \
+    X(0x001e, "x448")                                                                              \
+    X(0x0100, "ffdhe2048")                                                                         \
+    X(0x0101, "ffdhe3072")                                                                         \
+    X(0x0102, "ffdhe4096")                                                                         \
+    X(0x0103, "ffdhe6144")                                                                         \
+    X(0x0104, "ffdhe8192")
+const char *hs_group_name(uint16_t group);
 /* What the handshake waits for ("ClientKeyExchange", "Finished", ...,
  * "established"); after a failure or timeout, what it was waiting for
  * when it ended. */

@@ -9,6 +9,7 @@
 #endif
 #include "hs_priv.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 /* The single place where an error becomes an alert description. */
@@ -89,22 +90,56 @@ enum hs_fail_reason hs_fail_reason(const struct hs *hs)
     return hs != NULL ? hs->fail_reason : HS_FAIL_NONE;
 }
 
+const char *hs_group_name(uint16_t group)
+{
+    switch (group) {
+#define HS_GROUP_X(id, name)                                                                       \
+    case id:                                                                                       \
+        return name;
+        HS_GROUP_NAMES(HS_GROUP_X)
+#undef HS_GROUP_X
+    default:
+        return NULL;
+    }
+}
+
+/* snprintf at *n into buf, *n kept at most cap - 1 (a cut string). */
+__attribute__((format(printf, 4, 5))) static void put(char *buf, size_t cap, size_t *n,
+                                                      const char *fmt, ...)
+{
+    if (*n + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n = (size_t)w < cap - *n ? *n + (size_t)w : cap - 1;
+}
+
 const char *hs_offer_facts(const struct hs *hs, char *buf, size_t cap)
 {
+    size_t n = 0;
     if (cap == 0)
         return buf;
     buf[0] = '\0';
     if (hs == NULL || hs->offer_version == 0)
         return buf;
-    int n = snprintf(buf, cap, "version %04x, suites", hs->offer_version);
-    for (unsigned i = 0; i < hs->n_offer_suites && n > 0 && (size_t)n < cap; i++)
-        n += snprintf(buf + n, cap - (size_t)n, "%s%04x", i ? "," : " ", hs->offer_suites[i]);
-    if (n > 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, "%s, groups %s%s%s%s, sig_algs %s, EMS %s",
-                 hs->n_offer_suites == 4 ? ",..." : "", hs->offer_groups ? "" : "none",
-                 hs->offer_x25519 ? "x25519 " : "", hs->offer_p256 ? "P-256 " : "",
-                 hs->offer_p384 ? "P-384" : "", hs->offer_sig_algs ? "yes" : "none",
-                 hs->offer_ems ? "yes" : "no");
+    put(buf, cap, &n, "version %04x, suites", hs->offer_version);
+    for (unsigned i = 0; i < hs->n_offer_suites; i++)
+        put(buf, cap, &n, "%s%04x", i ? "," : " ", hs->offer_suites[i]);
+    put(buf, cap, &n, "%s, groups ", hs->n_offer_suites == 4 ? ",..." : "");
+    if (!hs->offer_groups)
+        put(buf, cap, &n, "none");
+    for (unsigned i = 0; i < hs->n_offer_groups; i++) {
+        const char *name = hs_group_name(hs->offer_group_ids[i]);
+        if (name)
+            put(buf, cap, &n, "%s%s", i ? "," : "", name);
+        else
+            put(buf, cap, &n, "%s0x%04x", i ? "," : "", hs->offer_group_ids[i]);
+    }
+    put(buf, cap, &n, "%s, sig_algs %s, EMS %s", hs->offer_groups_more ? ",..." : "",
+        hs->offer_sig_algs ? "yes" : "none", hs->offer_ems ? "yes" : "no");
     return buf;
 }
 

@@ -70,6 +70,10 @@ static int parse_extensions(struct hs *hs, struct hs_cur *exts, struct client_he
                       CR_ERR_DECODE);
             ch->groups_sent = true;
             while (hs_cur_u16(&list, &g)) {
+                if (ch->n_groups < HS_OFFER_GROUPS_MAX)
+                    ch->groups[ch->n_groups++] = g;
+                else
+                    ch->groups_more = true;
                 ch->x25519 |= g == CR_GROUP_X25519;
                 ch->p256 |= g == CR_GROUP_SECP256R1;
                 ch->p384 |= g == CR_GROUP_SECP384R1;
@@ -363,9 +367,9 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     hs->offer_version = ch.version;
     hs->offer_ems = ch.ems;
     hs->offer_groups = ch.groups_sent;
-    hs->offer_x25519 = ch.x25519;
-    hs->offer_p256 = ch.p256;
-    hs->offer_p384 = ch.p384;
+    memcpy(hs->offer_group_ids, ch.groups, ch.n_groups * sizeof(ch.groups[0]));
+    hs->n_offer_groups = ch.n_groups;
+    hs->offer_groups_more = ch.groups_more;
     hs->offer_sig_algs = ch.sig_algs_sent;
     {
         struct hs_cur sc = ch.suites;

@@ -214,7 +214,12 @@ struct hs {
     uint16_t offer_version;
     uint16_t offer_suites[4];
     unsigned n_offer_suites;
-    bool offer_ems, offer_groups, offer_x25519, offer_p256, offer_p384, offer_sig_algs;
+    bool offer_ems, offer_groups, offer_sig_algs;
+    /* supported_groups as sent: the first HS_OFFER_GROUPS_MAX ids, and
+     * whether more followed */
+    uint16_t offer_group_ids[HS_OFFER_GROUPS_MAX];
+    unsigned n_offer_groups;
+    bool offer_groups_more;
     const struct hs_suite_info *suite;
     /* the server certificate of a certificate suite, chosen with it
      * (choose_cert); NULL for PSK suites.  Points into ctx->creds. */
@@ -299,6 +304,9 @@ struct client_hello {
     bool reneg;
     bool groups_sent;
     bool x25519, p256, p384;
+    uint16_t groups[HS_OFFER_GROUPS_MAX]; /* the first ones, in order (facts) */
+    unsigned n_groups;
+    bool groups_more;
     bool formats_sent;
     bool uncompressed;
     bool sig_algs_sent;

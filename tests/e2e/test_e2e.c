@@ -2195,6 +2195,50 @@ static void test_named_failures(void)
     free(log);
 }
 
+/* Issue 9: a real client offering only P-521 (which the gateway does not
+ * serve: no ECDHE group, no certificate slot for it) fails with "no group
+ * in common", and its one log line names the group it offered. */
+static void test_failure_log_names_p521(void)
+{
+    REQUIRE_READY();
+    long long g0 = hs_failures("no group in common (ECDHE, or our certificate's curve)");
+    char out[E2E_PATH_MAX_LEN], ca[E2E_PATH_MAX_LEN];
+    struct argvb b = {.n = 0};
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, GW_IP ":%d", PORT_ECHO);
+    av(&b, "-bind");
+    av(&b, "10.77.0.20:41250");
+    av(&b, "-cipher");
+    av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    av(&b, "-groups");
+    av(&b, "P-521");
+    av(&b, "-CAfile");
+    av(&b, "%s", path_in(ca, sizeof(ca), "ec.crt"));
+    int rc = tl_proc_run(g_ns_cli, b.v, path_in(out, sizeof(out), "p521-client.log"), 15000);
+    tl_sleep_ms(300);
+    long long g = hs_failures("no group in common (ECDHE, or our certificate's curve)") - g0;
+    char *log = slurp(g_gw.out);
+    const char *line =
+        log ? strstr(log, "10.77.0.20:41250: handshake failed: no group in common") : NULL;
+    char shown[400] = "";
+    if (line != NULL) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        snprintf(shown, sizeof(shown), "%.*s", (int)(n < 399 ? n : 399), line);
+    }
+    printf("  s_client -groups P-521: exit %d, stats +%lld; log: %s\n", rc, g,
+           shown[0] ? shown : "(no line)");
+    CU_ASSERT(rc != 0);
+    CU_ASSERT_EQUAL(g, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(shown, "; client offered version fefd, suites c02b"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(shown, ", groups P-521, sig_algs yes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(shown, "(alert 40)"));
+    free(log);
+}
+
 /* Runs dtlsgw-ctl with args; its stdout (caller frees), exit status in *rc. */
 static char *ctl_cli(const char *const *args, int *rc)
 {
@@ -3510,6 +3554,7 @@ void cu_register(void)
     CU_add_test(s, "a PSK client with no ClientHello extensions on the defaults",
                 test_rawpsk_no_extensions);
     CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);
+    CU_add_test(s, "a P-521-only client: the failure log names P-521", test_failure_log_names_p521);
     CU_add_test(s, "dtlsgw-ctl tables, --json, metrics", test_ctl_outputs);
     CU_add_test(s, "telemetry socket and GET /metrics agree with dtlsgw-ctl",
                 test_telemetry_and_metrics);

@@ -1415,6 +1415,7 @@ struct raw_flight {
     bool failed;
     int alert;
     enum hs_fail_reason reason;
+    char facts[HS_OFFER_FACTS_MAX_LEN]; /* hs_offer_facts: the failure log's offer */
 };
 
 static void raw_flight_free(struct raw_flight *f)
@@ -1464,6 +1465,7 @@ static void raw_exchange(struct hs_creds *creds, enum hs_client_auth auth, uint1
     f->failed = rc < 0 || out.event == HS_EV_FAILED;
     f->alert = out.alert;
     f->reason = hs_fail_reason(hs);
+    hs_offer_facts(hs, f->facts, sizeof(f->facts));
     for (unsigned d = 0; d < out.n_dgrams; d++) {
         const uint8_t *p = out.dgrams[d].data;
         size_t left = out.dgrams[d].len;
@@ -1613,6 +1615,78 @@ static void test_cert_slots_raw(void)
     CU_ASSERT_EQUAL(f.reason, HS_FAIL_NO_SHARED_GROUP);
     raw_flight_free(&f);
     hs_creds_free(c);
+}
+
+/* Issue 9: the failure log's "client offered ..." names every group the
+ * ClientHello listed, in its order: the ones we serve, the known ones we
+ * do not (P-521, x448, ffdhe*), unknown ids as hex; the first
+ * HS_OFFER_GROUPS_MAX, then ",...", within HS_OFFER_FACTS_MAX_LEN. */
+static void test_offer_facts_groups(void)
+{
+    static const uint16_t p521[] = {25}, unknown[] = {0x1234},
+                          mixed[] = {30, 0x0100, 0x0104, 25, 0x6a6a, 22},
+                          many[] = {26, 27, 28, 26, 27, 28, 26, 27, 28, 26, 27, 28, 0x0102, 25};
+    static const struct {
+        const char *name;
+        const uint16_t *groups;
+        int n;
+        const char *want;
+    } cases[] = {
+        {"P-521 only", p521, 1, ", groups P-521, sig_algs none, EMS yes"},
+        {"an unknown group only", unknown, 1, ", groups 0x1234, sig_algs none, EMS yes"},
+        {"known we do not serve, GREASE", mixed, 6,
+         ", groups x448,ffdhe2048,ffdhe8192,P-521,0x6a6a,secp256k1, sig_algs none"},
+        {"14 groups", many, 14,
+         ", groups brainpoolP256r1,brainpoolP384r1,brainpoolP512r1,brainpoolP256r1,"
+         "brainpoolP384r1,brainpoolP512r1,brainpoolP256r1,brainpoolP384r1,brainpoolP512r1,"
+         "brainpoolP256r1,brainpoolP384r1,brainpoolP512r1,..., sig_algs none, EMS yes"},
+    };
+    uint8_t cr[32];
+    struct raw_flight f;
+    struct hs_creds *c = multi_cert_creds();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, cases[i].groups, cases[i].n,
+                     NULL, -1, &f, cr);
+        printf("\n    %s: %s; client offered %s", cases[i].name, hs_fail_reason_text(f.reason),
+               f.facts);
+        CU_ASSERT(f.failed && f.alert == 40);
+        CU_ASSERT_EQUAL(f.reason, HS_FAIL_NO_SHARED_GROUP);
+        CU_ASSERT(strncmp(f.facts, "version fefd, suites c02b", 25) == 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(f.facts, cases[i].want));
+        CU_ASSERT(strlen(f.facts) < sizeof(f.facts) - 1); /* not cut */
+        raw_flight_free(&f);
+    }
+    /* no supported_groups at all */
+    raw_exchange(c, HS_CLIENT_AUTH_NONE, HS_ECDHE_ECDSA_AES128_GCM, NULL, -1, NULL, -1, &f, cr);
+    CU_ASSERT_FALSE(f.failed);
+    raw_flight_free(&f);
+    hs_creds_free(c);
+
+    /* a real libssl client offering P-521 only */
+    struct hs_params params;
+    struct tl_pair p;
+    char facts[HS_OFFER_FACTS_MAX_LEN];
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ECDHE-ECDSA-AES128-GCM-SHA256", &params, cert_creds()), 0);
+    CU_ASSERT_EQUAL(SSL_set1_groups_list(p.ssl, "P-521"), 1);
+    CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
+    CU_ASSERT_EQUAL(hs_fail_reason(p.hs), HS_FAIL_NO_SHARED_GROUP);
+    hs_offer_facts(p.hs, facts, sizeof(facts));
+    printf("\n    libssl -groups P-521: client offered %s ", facts);
+    CU_ASSERT_PTR_NOT_NULL(strstr(facts, ", groups P-521, sig_algs yes, EMS yes"));
+    /* a buffer too small gets the cut string, NUL-terminated */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    hs_offer_facts(p.hs, small, sizeof(small));
+    CU_ASSERT_STRING_EQUAL(small, "version fefd, s");
+    pair_free(&p);
+    ERR_clear_error();
+
+    CU_ASSERT_STRING_EQUAL(hs_group_name(25), "P-521");
+    CU_ASSERT_STRING_EQUAL(hs_group_name(0x001e), "x448");
+    CU_ASSERT_STRING_EQUAL(hs_group_name(0x0103), "ffdhe6144");
+    CU_ASSERT_PTR_NULL(hs_group_name(0x1234));
+    CU_ASSERT_PTR_NULL(hs_group_name(0));
 }
 
 /* RFC 5246 §7.4.4: certificate_authorities lists the DER subjects of the
@@ -1912,6 +1986,8 @@ void cu_register(void)
     CU_add_test(s, "groups", test_groups);
     CU_add_test(s, "certificate slots: real clients", test_cert_slots_real_client);
     CU_add_test(s, "certificate slots: no signature_algorithms, P-384 only", test_cert_slots_raw);
+    CU_add_test(s, "failure log: every offered group named (P-521, unknown as hex)",
+                test_offer_facts_groups);
     CU_add_test(s, "CertificateRequest lists the client-CA names", test_cert_request_ca_names);
     CU_add_test(s, "server preference", test_server_preference);
     CU_add_test(s, "PSK hint and SNI", test_psk_hint_and_sni);
