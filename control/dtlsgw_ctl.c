@@ -3,11 +3,12 @@
  * (--json, or -p pretty), or as a Prometheus text exposition (metrics).
  *
  *   dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]
- *              COMMAND [ARG]
+ *              [-n COUNT] COMMAND [ARG]
  *   commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |
  *             rotate-cookie | save | help   (sent to the gateway)
  *             metrics                (stats, as Prometheus text)
- *             top                    (stats every second, as rates)
+ *             top                    (stats every second, as rates; -n COUNT
+ *                                     frames, then exit)
  *
  * Human output: stats grouped as traffic, handshakes and sessions, drops by
  * reason (DROP_*), handshake failures by reason, ports and the control
@@ -36,6 +37,7 @@
 
 #define CTL_DEFAULT_TIMEOUT_MS 3000
 #define CTL_TOP_ROWS           40
+#define CTL_TOP_PERIOD_MS      1000
 
 static volatile sig_atomic_t stop;
 
@@ -53,7 +55,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: dtlsgw-ctl [-s SOCKET] [--json|-p] [--all] [-t TIMEOUT_MS] [-w SECONDS]\n"
-            "                  COMMAND [ARG]\n"
+            "                  [-n COUNT] COMMAND [ARG]\n"
             "  commands: stats | sessions | kill A.B.C.D[:PORT] | reload-psk |\n"
             "            rotate-cookie | save | help | metrics | top\n"
             "  -s SOCKET   control socket (default $DTLSGW_CTL_SOCKET or %s)\n"
@@ -63,7 +65,9 @@ static void usage(FILE *f)
             "  -t MS       give up after MS milliseconds (default %d)\n"
             "  -w SECONDS  repeat every SECONDS until interrupted\n"
             "  metrics     the stats as a Prometheus text exposition (textfile collector)\n"
-            "  top         live view: counters per second, refreshed every second\n",
+            "  -n COUNT    top: stop after COUNT refreshes (default: until interrupted)\n"
+            "  top         live view: counters per second, refreshed every second (on a\n"
+            "              terminal in place; elsewhere, e.g. piped, one frame after another)\n",
             GW_CTL_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
 }
 
@@ -248,50 +252,71 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int run_top(const char *path, int timeout_ms)
+/* One frame of top: every counter that grew between the samples prev and
+ * cur (gw_cmds' stats results), as (cur - prev) / dt_s per second beside
+ * its total.  A counter that went down (another gateway answered) is
+ * left out.  clear: redraw the terminal in place. */
+static void top_frame(json_t *prev, json_t *cur, double dt_s, bool clear)
+{
+    printf("%sdtlsgw top   sessions %lld   peers %lld   (per second, over %.3f s;"
+           " Ctrl-C ends)\n\n",
+           clear ? "\033[H\033[2J" : "", ival(json_object_get(cur, "sessions")),
+           ival(json_object_get(cur, "peers")), dt_s);
+    json_t *c = json_object_get(cur, "counters");
+    json_t *pc = json_object_get(prev, "counters");
+    const char *k;
+    json_t *v;
+    unsigned rows = 0;
+    json_object_foreach(c, k, v)
+    {
+        long long d = ival(v) - ival(json_object_get(pc, k));
+        if (d <= 0 || rows >= CTL_TOP_ROWS)
+            continue;
+        rows++;
+        printf("  %-28s %14.1f/s %16lld total\n", k, (double)d / dt_s, ival(v));
+    }
+    if (rows == 0)
+        printf("  (idle)\n");
+    fflush(stdout);
+}
+
+/* Samples stats every CTL_TOP_PERIOD_MS and prints a frame from each two
+ * consecutive samples; frames > 0: that many, then exit 0. */
+static int run_top(const char *path, int timeout_ms, unsigned frames)
 {
     json_t *prev = NULL;
     uint64_t prev_ms = 0;
+    unsigned shown = 0;
     int status = 0;
-    while (!stop) {
+    bool clear = isatty(STDOUT_FILENO);
+    while (!stop && (frames == 0 || shown < frames)) {
         char *reply = NULL;
         if (gw_ctl_request(path, "stats", timeout_ms, &reply) < 0) {
             fprintf(stderr, "dtlsgw-ctl: %s: no answer\n", path);
             status = 2;
             break;
         }
+        uint64_t now = mono_ms();
         json_t *j = json_loads(reply, 0, NULL);
         free(reply);
-        json_t *r = json_object_get(j, "result");
-        uint64_t now = mono_ms();
-        if (prev != NULL && r != NULL) {
-            double dt = (double)(now - prev_ms) / 1000.0;
-            printf(
-                "\033[H\033[2Jdtlsgw top   sessions %lld   peers %lld   (per second, over %.1f s;"
-                " Ctrl-C ends)\n\n",
-                ival(json_object_get(r, "sessions")), ival(json_object_get(r, "peers")), dt);
-            json_t *c = json_object_get(r, "counters");
-            json_t *pc = json_object_get(json_object_get(prev, "result"), "counters");
-            const char *k;
-            json_t *v;
-            unsigned rows = 0;
-            json_object_foreach(c, k, v)
-            {
-                long long d = ival(v) - ival(json_object_get(pc, k));
-                if (d <= 0 || rows >= CTL_TOP_ROWS)
-                    continue;
-                rows++;
-                printf("  %-28s %14.0f/s %16lld total\n", k, (double)d / dt, ival(v));
-            }
-            if (rows == 0)
-                printf("  (idle)\n");
-            fflush(stdout);
+        if (!json_is_true(json_object_get(j, "ok"))) {
+            const char *msg = json_string_value(json_object_get(j, "error"));
+            fprintf(stderr, "dtlsgw-ctl: %s\n", msg ? msg : "stats: not a reply");
+            json_decref(j);
+            status = j ? 1 : 2;
+            break;
+        }
+        if (prev != NULL && now > prev_ms) {
+            top_frame(json_object_get(prev, "result"), json_object_get(j, "result"),
+                      (double)(now - prev_ms) / 1000.0, clear);
+            shown++;
         }
         json_decref(prev);
         prev = j;
         prev_ms = now;
-        for (int i = 0; i < 10 && !stop; i++)
-            usleep(100000);
+        /* the next sample CTL_TOP_PERIOD_MS after this one */
+        while (!stop && (frames == 0 || shown < frames) && mono_ms() - now < CTL_TOP_PERIOD_MS)
+            usleep(20000);
     }
     json_decref(prev);
     return status;
@@ -339,13 +364,13 @@ static int print_reply(const char *reply, const char *cmd, bool metrics, const s
 int main(int argc, char **argv)
 {
     const char *path = getenv("DTLSGW_CTL_SOCKET");
-    int timeout_ms = CTL_DEFAULT_TIMEOUT_MS, every_s = 0, opt;
+    int timeout_ms = CTL_DEFAULT_TIMEOUT_MS, every_s = 0, frames = 0, opt;
     struct opts o = {0};
     static const struct option longopts[] = {
         {"json", 0, NULL, 'j'}, {"all", 0, NULL, 'a'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
     if (!path || !*path)
         path = GW_CTL_DEFAULT_SOCKET;
-    while ((opt = getopt_long(argc, argv, "+s:pjat:w:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+s:pjat:w:n:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             path = optarg;
@@ -364,6 +389,13 @@ int main(int argc, char **argv)
             break;
         case 'w':
             every_s = atoi(optarg);
+            break;
+        case 'n':
+            frames = atoi(optarg);
+            if (frames <= 0) {
+                fprintf(stderr, "dtlsgw-ctl: -n: expected a count of 1 or more: %s\n", optarg);
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -395,7 +427,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (strcmp(cmd, "top") == 0)
-        return run_top(path, timeout_ms);
+        return run_top(path, timeout_ms, (unsigned)frames);
     bool metrics = strcmp(cmd, "metrics") == 0;
     const char *sent = metrics ? "stats" : cmd;
     int status;

@@ -2328,6 +2328,117 @@ struct http_job {
     int err; /* 0, or the step that failed */
 };
 
+/* One frame of `dtlsgw-ctl top`: its interval and per counter the rate
+ * and total it printed. */
+#define E2E_TOP_ROWS 64
+struct top_frame {
+    double dt_s;
+    unsigned n;
+    char name[E2E_TOP_ROWS][40];
+    double rate[E2E_TOP_ROWS];
+    long long total[E2E_TOP_ROWS];
+};
+
+/* Parses up to max frames of top's non-terminal output; the count. */
+static unsigned top_parse(char *text, struct top_frame *f, unsigned max)
+{
+    unsigned n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *over = strstr(line, "(per second, over ");
+        if (strncmp(line, "dtlsgw top ", 11) == 0 && over && n < max) {
+            memset(&f[n], 0, sizeof(f[n]));
+            if (sscanf(over, "(per second, over %lf s;", &f[n].dt_s) == 1)
+                n++;
+            continue;
+        }
+        struct top_frame *cur = n ? &f[n - 1] : NULL;
+        if (cur && cur->n < E2E_TOP_ROWS &&
+            sscanf(line, " %39s %lf/s %lld total", cur->name[cur->n], &cur->rate[cur->n],
+                   &cur->total[cur->n]) == 3)
+            cur->n++;
+    }
+    return n;
+}
+
+static int top_find(const struct top_frame *f, const char *name)
+{
+    for (unsigned i = 0; i < f->n; i++)
+        if (strcmp(f->name[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Issue 9: "`dtlsgw-ctl top` refreshes a live view of rates per second".
+ * Run non-interactively (-n 2, output to a file: no terminal escapes)
+ * while one client streams 50 records a second: the second frame's rate
+ * of every counter shown in both frames is (total2 - total1) / interval,
+ * the two samples' difference over the interval it prints, and the
+ * records the client sends show up at about their real rate. */
+static void test_ctl_top(void)
+{
+    REQUIRE_READY();
+    struct tl_proc st;
+    char *sargv[] = {(char *)g_helper, "stream",        "--server",
+                     GW_IP ":4433",    "--src",         "10.77.0.21",
+                     "--psk-key",      PSK_HEX,         "--psk-identity",
+                     PSK_ID,           "--interval-ms", "20",
+                     "--tag",          "top",           NULL};
+    CU_ASSERT_FATAL(proc_start(&st, g_ns_cli, "top-stream.log", true, sargv) == 0);
+    bool up = tl_proc_wait_output(&st, "STREAM established", E2E_CLIENT_TIMEOUT_S * 1000);
+    CU_ASSERT(up);
+    tl_sleep_ms(300);
+    const char *args[] = {"-n", "2", "top", NULL};
+    int rc = -1;
+    char *o = up ? ctl_cli(args, &rc) : NULL;
+    bool no_escapes = o && !strchr(o, '\033');
+    struct top_frame f[3];
+    unsigned nf = o ? top_parse(o, f, 3) : 0;
+    free(o);
+    CU_ASSERT(write(st.in_fd, "stop\n", 5) == 5);
+    tl_proc_wait(&st, 5000);
+    tl_proc_stop(&st, SIGTERM, E2E_KILL_GRACE_MS);
+
+    unsigned checked = 0, wrong = 0;
+    double rx_rate = -1;
+    if (nf == 2) {
+        for (unsigned i = 0; i < f[1].n; i++) {
+            int j = top_find(&f[0], f[1].name[i]);
+            if (j < 0)
+                continue;
+            double want = (double)(f[1].total[i] - f[0].total[j]) / f[1].dt_s;
+            /* printed with one decimal; the interval with three */
+            double diff = f[1].rate[i] > want ? f[1].rate[i] - want : want - f[1].rate[i];
+            if (diff > 0.06 + want * 1e-3) {
+                wrong++;
+                printf("  %s: shown %.1f/s, samples give %.2f/s\n", f[1].name[i], f[1].rate[i],
+                       want);
+            }
+            checked++;
+        }
+        int r = top_find(&f[1], "RX_RECORDS");
+        rx_rate = r >= 0 ? f[1].rate[r] : -1;
+    }
+    printf("  dtlsgw-ctl -n 2 top: exit %d, %u frames (intervals %.3f s, %.3f s), %u rates checked "
+           "against the samples (%u wrong), RX_RECORDS %.1f/s, no terminal escapes %s\n",
+           rc, nf, nf > 0 ? f[0].dt_s : 0, nf > 1 ? f[1].dt_s : 0, checked, wrong, rx_rate,
+           no_escapes ? "yes" : "NO");
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL(nf, 2);
+    CU_ASSERT(no_escapes);
+    CU_ASSERT(nf == 2 && f[0].dt_s >= 0.9 && f[1].dt_s >= 0.9 && f[1].dt_s < 5);
+    CU_ASSERT(checked >= 3);
+    CU_ASSERT_EQUAL(wrong, 0);
+    /* 50 records/s sent, their echoes too: well above 10/s, below 200/s */
+    CU_ASSERT(rx_rate > 10 && rx_rate < 200);
+
+    /* bad counts are usage errors */
+    const char *bad[] = {"-n", "0", "top", NULL};
+    o = ctl_cli(bad, &rc);
+    CU_ASSERT_EQUAL(rc, 2);
+    CU_ASSERT(o && strstr(o, "-n: expected a count of 1 or more"));
+    free(o);
+}
+
 /* Runs in its own thread: joins the gateway's network namespace (setns
  * changes only the calling thread), sends one request to metrics_listen
  * and reads until the gateway closes the connection (5 s at most). */
@@ -3556,6 +3667,7 @@ void cu_register(void)
     CU_add_test(s, "failed handshakes named in stats and log", test_named_failures);
     CU_add_test(s, "a P-521-only client: the failure log names P-521", test_failure_log_names_p521);
     CU_add_test(s, "dtlsgw-ctl tables, --json, metrics", test_ctl_outputs);
+    CU_add_test(s, "dtlsgw-ctl top: rates from two samples, -n COUNT", test_ctl_top);
     CU_add_test(s, "telemetry socket and GET /metrics agree with dtlsgw-ctl",
                 test_telemetry_and_metrics);
     CU_add_test(s, "config: old *_ms key names work, reported as deprecated",
