@@ -1415,6 +1415,29 @@ static int run_bad_start(const char *eal, const char *cfg, char *out, size_t out
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* A config of one PSK listener on DPDK port port_id plus extra (top-level
+ * lines from line 10 on) in file name: the gateway must refuse to start,
+ * non-zero and in time, with want in its output. */
+static void bad_start_expect(const char *what, const char *name, unsigned port_id,
+                             const char *extra, const char *eal, const char *want)
+{
+    char cfg[256], out[4096];
+    FILE *f = fopen(path_in(cfg, sizeof(cfg), name), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: %u\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n%s",
+            port_id, g_dir, extra);
+    fclose(f);
+    int rc = run_bad_start(eal, cfg, out, sizeof(out));
+    printf("  %s: exit %d\n", what, rc);
+    CU_ASSERT(rc != 0 && rc != 124);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+    if (rc == 0 || strstr(out, want) == NULL)
+        printf("%s\n", out);
+}
+
 /* Clear messages (and a non-zero exit) for bad EAL arguments, a config
  * port that does not exist, and an unreadable key file. */
 static void test_startup_errors(void)
@@ -1446,61 +1469,17 @@ static void test_startup_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad-key.yaml:10: listeners[0].key: cannot read"));
 
     /* a config port (1) that the EAL did not create (only port 0 exists) */
-    path_in(cfg, sizeof(cfg), "bad-port.yaml");
-    f = fopen(cfg, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f,
-            "ports:\n  - port_id: 1\n    address: 10.99.0.1/24\n"
-            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
-            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n",
-            g_dir);
-    fclose(f);
-    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
-    printf("  missing port: exit %d\n", rc);
-    CU_ASSERT(rc != 0 && rc != 124);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "DPDK port"));
-    if (rc == 0 || strstr(out, "DPDK port") == NULL)
-        printf("%s\n", out);
-
+    bad_start_expect("missing port", "bad-port.yaml", 1, "", "--vdev=net_null0", "DPDK port");
     /* handshake_lcores: 3 on 3 lcores: no lcore left for a worker */
-    path_in(cfg, sizeof(cfg), "bad-hsl.yaml");
-    f = fopen(cfg, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f,
-            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
-            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
-            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
-            "handshake_lcores: 3\n",
-            g_dir);
-    fclose(f);
-    rc = run_bad_start("'--lcores=0@0,1@(0-1),2@(0-1)' --vdev=net_null0", cfg, out, sizeof(out));
-    printf("  handshake_lcores: 3 on 3 lcores: exit %d\n", rc);
-    CU_ASSERT(rc != 0 && rc != 124);
-    CU_ASSERT_PTR_NOT_NULL(
-        strstr(out, "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores"));
-    if (rc == 0 || strstr(out, "needs at least 4 lcores") == NULL)
-        printf("%s\n", out);
-
+    bad_start_expect("handshake_lcores: 3 on 3 lcores", "bad-hsl.yaml", 0, "handshake_lcores: 3\n",
+                     "'--lcores=0@0,1@(0-1),2@(0-1)' --vdev=net_null0",
+                     "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores");
     /* capture: true where dpdk-pdump could never attach (run_bad_start's
      * EAL runs with --no-shconf and --no-huge) */
-    path_in(cfg, sizeof(cfg), "bad-capture.yaml");
-    f = fopen(cfg, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f,
-            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
-            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
-            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
-            "capture: true\n",
-            g_dir);
-    fclose(f);
-    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
-    printf("  capture: true with --no-shconf: exit %d\n", rc);
-    CU_ASSERT(rc != 0 && rc != 124);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad-capture.yaml:10: capture: true needs the EAL's shared "
-                                       "config (dpdk-pdump is a DPDK secondary process), but "
-                                       "--no-shconf turns it off"));
-    if (rc == 0 || strstr(out, "--no-shconf turns it off") == NULL)
-        printf("%s\n", out);
+    bad_start_expect("capture: true with --no-shconf", "bad-capture.yaml", 0, "capture: true\n",
+                     "--vdev=net_null0",
+                     "bad-capture.yaml:10: capture: true needs the EAL's shared config "
+                     "(dpdk-pdump is a DPDK secondary process), but --no-shconf turns it off");
 }
 
 static void test_kill_command(void)
@@ -1683,6 +1662,23 @@ static void test_impaired_path(void)
  * completes and sees the P-384 certificate (it trusts only that one and
  * checks it); a P-256 client gets the P-256 certificate; both exchange
  * data through the gateway. */
+/* openssl s_client, DTLS 1.2, to the echo listener with the one suite
+ * ECDHE-ECDSA-AES128-GCM-SHA256, these -groups, trusting ca_path. */
+static void s_client_ecdsa_argv(struct argvb *b, const char *groups, const char *ca_path)
+{
+    av(b, "openssl");
+    av(b, "s_client");
+    av(b, "-dtls1_2");
+    av(b, "-connect");
+    av(b, GW_IP ":%d", PORT_ECHO);
+    av(b, "-cipher");
+    av(b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    av(b, "-groups");
+    av(b, "%s", groups);
+    av(b, "-CAfile");
+    av(b, "%s", ca_path);
+}
+
 static void test_cert_per_client_groups(void)
 {
     REQUIRE_READY();
@@ -1696,17 +1692,7 @@ static void test_cert_per_client_groups(void)
     char p[E2E_PATH_MAX_LEN];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct argvb b = {.n = 0};
-        av(&b, "openssl");
-        av(&b, "s_client");
-        av(&b, "-dtls1_2");
-        av(&b, "-connect");
-        av(&b, GW_IP ":%d", PORT_ECHO);
-        av(&b, "-cipher");
-        av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
-        av(&b, "-groups");
-        av(&b, "%s", cases[i].groups);
-        av(&b, "-CAfile");
-        av(&b, "%s", path_in(p, sizeof(p), cases[i].ca));
+        s_client_ecdsa_argv(&b, cases[i].groups, path_in(p, sizeof(p), cases[i].ca));
         av(&b, "-verify_return_error");
         av(&b, "-verify_ip");
         av(&b, GW_IP);
@@ -2204,19 +2190,9 @@ static void test_failure_log_names_p521(void)
     long long g0 = hs_failures("no group in common (ECDHE, or our certificate's curve)");
     char out[E2E_PATH_MAX_LEN], ca[E2E_PATH_MAX_LEN];
     struct argvb b = {.n = 0};
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, GW_IP ":%d", PORT_ECHO);
+    s_client_ecdsa_argv(&b, "P-521", path_in(ca, sizeof(ca), "ec.crt"));
     av(&b, "-bind");
     av(&b, "10.77.0.20:41250");
-    av(&b, "-cipher");
-    av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
-    av(&b, "-groups");
-    av(&b, "P-521");
-    av(&b, "-CAfile");
-    av(&b, "%s", path_in(ca, sizeof(ca), "ec.crt"));
     int rc = tl_proc_run(g_ns_cli, b.v, path_in(out, sizeof(out), "p521-client.log"), 15000);
     tl_sleep_ms(300);
     long long g = hs_failures("no group in common (ECDHE, or our certificate's curve)") - g0;
