@@ -529,12 +529,29 @@ static int start_gateway(void)
     return start_gateway_with("gw.yaml", "--lcores=0@0,1@(0-1),2@(0-1)");
 }
 
+/* What the capture test changed on the machine, for teardown when the
+ * test did not get to undo it: the hugetlbfs mount under the run's folder
+ * and nr_hugepages before it was raised (-1: not raised). */
+static bool g_huge_mounted;
+static long g_huge_pages0 = -1;
+
+static void huge_undo(void)
+{
+    if (g_huge_mounted)
+        sh("umount %s/huge", g_dir);
+    g_huge_mounted = false;
+    if (g_huge_pages0 >= 0)
+        sh("echo %ld > /proc/sys/vm/nr_hugepages", g_huge_pages0);
+    g_huge_pages0 = -1;
+}
+
 static void teardown(void)
 {
     tl_proc_stop(&g_gw, SIGTERM, E2E_KILL_GRACE_MS);
     tl_proc_stop(&g_echo, SIGTERM, E2E_KILL_GRACE_MS);
     tl_proc_stop(&g_coap, SIGTERM, E2E_KILL_GRACE_MS);
     tl_proc_kill_all();
+    huge_undo(); /* after every DPDK process is gone */
     topo_down();
     /* DPDK leaves its runtime folder behind */
     if (g_prefix[0])
@@ -3488,8 +3505,11 @@ static void test_capture_pdump(void)
     long pages0 = read_long_file("/proc/sys/vm/nr_hugepages");
     long free0 = meminfo_value("HugePages_Free:");
     bool mounted = sh("mkdir -p %s && mount -t hugetlbfs -o pagesize=2M nodev %s", huge, huge) == 0;
+    g_huge_mounted = mounted;
     bool reserved = mounted && pages0 >= 0 &&
                     sh("echo %ld > /proc/sys/vm/nr_hugepages", pages0 + E2E_CAPTURE_HUGEPAGES) == 0;
+    if (reserved)
+        g_huge_pages0 = pages0;
     long free1 = meminfo_value("HugePages_Free:");
     printf("  hugetlbfs %s, %ld free 2 MiB pages (%ld before)\n",
            mounted ? "mounted" : "NOT mounted", free1, free0);
@@ -3575,10 +3595,7 @@ static void test_capture_pdump(void)
     CU_ASSERT(log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error:"));
     free(log);
     sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-capture.log"));
-    if (mounted)
-        sh("umount %s", huge);
-    if (reserved)
-        sh("echo %ld > /proc/sys/vm/nr_hugepages", pages0);
+    huge_undo();
     if (start_gateway() != 0) {
         g_ready = false;
         snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after the capture");
