@@ -85,6 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_err(va, ea);
         else
             check_cfg(&a);
+        /* capture is refused on anonymous memory exactly when it is on */
+        const struct gw_eal_facts nohuge = {NULL, "--no-huge", NULL};
+        int ca = gw_config_check_capture(&a, &nohuge, ea, sizeof(ea));
+        FUZZ_ENSURE((ca < 0) == a.capture);
+        if (ca < 0)
+            check_err(ca, ea);
     }
     free(text);
     return 0;
