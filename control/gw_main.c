@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,13 +215,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "dtlsgw: config: %s\n", err);
         goto out_eal;
     }
-    uint32_t nat_ports = gw_config_nat_ports(&g_cfg);
-    if (g_cfg.max_sessions > nat_ports && g_cfg.key_line[GW_TKEY_MAX_SESSIONS] != 0)
+    uint64_t nat_slots = gw_config_nat_slots(&g_cfg);
+    if (g_cfg.max_sessions > nat_slots && g_cfg.key_line[GW_TKEY_MAX_SESSIONS] != 0)
         fprintf(stderr,
                 "dtlsgw: config: warning: %s:%u: max_sessions: %u, but the listeners' nat_ports "
-                "hold %u backend-side ports (one per session): at most %u sessions\n",
-                g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_ports,
-                nat_ports);
+                "over the ports' nat_addresses hold %" PRIu64
+                " backend-side (address, port) slots (one per session): at most %" PRIu64
+                " sessions\n",
+                g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_slots,
+                nat_slots);
 
     struct dp_gw *g = &g_gw;
     unsigned n_lcores = rte_lcore_count();
@@ -350,8 +353,20 @@ int main(int argc, char **argv)
     g->n_listeners = g_cfg.n_listeners;
 
     uint32_t max_sessions = g_cfg.max_sessions ? g_cfg.max_sessions : DP_SESS_MAX_DEFAULT;
+    struct dp_nat_pool pools[DP_SESS_NAT_POOLS_MAX];
+    for (unsigned i = 0; i < g->n_ports && i < DP_SESS_NAT_POOLS_MAX; i++) {
+        gw_port_nat_pool(&g_cfg.ports[i], &pools[i].first, &pools[i].n_addrs);
+        if (pools[i].n_addrs > 1 || pools[i].first != g_cfg.ports[i].ipv4) {
+            char a[20], b[20];
+            ipv4_str(pools[i].first, a, sizeof(a));
+            ipv4_str(pools[i].first + pools[i].n_addrs - 1, b, sizeof(b));
+            printf("dtlsgw: port %s: NAT pool %s-%s (%u addresses, %u NAT slots)\n",
+                   g_cfg.ports[i].name, a, b, pools[i].n_addrs, pools[i].n_addrs * 65536u);
+        }
+    }
     g->sessions =
-        dp_sess_table_create("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id());
+        dp_sess_table_create_nat("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(),
+                                 pools, RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX));
     if (g->sessions == NULL) {
         fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
                 rte_strerror(rte_errno));

@@ -2,8 +2,9 @@
  * map and their RCU (QSBR) reclamation.
  *
  * Owns: the rte_hash (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
- * block, the single writer is the control plane), the NAT map (an array of
- * 65536 session pointers indexed by the gateway-side port), the QSBR
+ * block, the single writer is the control plane), the NAT map (65536
+ * session pointers per NAT pool address, indexed by the NAT slot
+ * (address index << 16) | gateway-side port), the QSBR
  * variable the workers report to, and the FIFO of removed sessions waiting
  * for their grace period.
  * Must not: be written by more than one thread (control plane), free a
@@ -14,6 +15,7 @@
 
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
@@ -23,7 +25,14 @@
 
 struct dp_sess_table {
     struct rte_hash *hash;
-    struct dp_session **nat; /* DP_SESS_NAT_PORTS entries */
+    struct dp_session **nat; /* n_nat_addrs * DP_SESS_NAT_PORTS entries */
+    /* NAT pools, read-only after create: pools[i] with its first address
+     * at address index pool_base[i]; n_pools == 0: one slot set, any
+     * address */
+    struct dp_nat_pool pools[DP_SESS_NAT_POOLS_MAX];
+    uint32_t pool_base[DP_SESS_NAT_POOLS_MAX];
+    unsigned n_pools;
+    uint32_t n_nat_addrs;
     struct rte_rcu_qsbr *qsbr;
     struct dp_session *pend_head; /* removed, waiting for grace period */
     struct dp_session *pend_tail;
@@ -35,6 +44,32 @@ struct dp_sess_table {
      * its own cache line, written only on removals */
     uint64_t gen __rte_cache_aligned;
 };
+
+size_t dp_session_memsize(uint32_t win_bits)
+{
+    size_t rsz = dp_replay_size(win_bits);
+    if (rsz == 0)
+        return 0;
+    return RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE) + rsz;
+}
+
+/* rte_hash's layout in DPDK 22.11 (lib/hash/rte_cuckoo_hash.c, no local
+ * cache, no extendable buckets): rte_align32pow2(entries) / 8 buckets of
+ * one cache line, entries + 1 key slots of sizeof(void *) + key_len
+ * rounded up to 16, and a ring of rte_align32pow2(entries + 1) uint32_t
+ * free slot indexes. */
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           struct dp_sess_mem *out)
+{
+    uint64_t pow2 = rte_align64pow2(max_sessions);
+    uint64_t key_entry = RTE_ALIGN_CEIL(sizeof(void *) + sizeof(struct dp_sess_key), 16);
+    out->hash_bytes =
+        (size_t)(pow2 / 8 * RTE_CACHE_LINE_SIZE + ((uint64_t)max_sessions + 1) * key_entry +
+                 rte_align64pow2((uint64_t)max_sessions + 1) * sizeof(uint32_t));
+    out->nat_bytes =
+        (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
+    out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
+}
 
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
 {
@@ -65,10 +100,41 @@ void dp_session_free(struct dp_session *s)
     rte_free(s);
 }
 
+/* Pools valid: at most DP_SESS_NAT_POOLS_MAX, DP_SESS_NAT_ADDRS_MAX
+ * addresses in all, none wrapping past 255.255.255.255, pairwise disjoint
+ * (ranges by subtraction).  The address count, or 0. */
+static uint32_t pools_check(const struct dp_nat_pool *pools, unsigned n_pools)
+{
+    if (n_pools > DP_SESS_NAT_POOLS_MAX || (n_pools != 0 && pools == NULL))
+        return 0;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < n_pools; i++) {
+        const struct dp_nat_pool *p = &pools[i];
+        if (p->n_addrs > DP_SESS_NAT_ADDRS_MAX - n ||
+            (p->n_addrs != 0 && p->n_addrs - 1 > UINT32_MAX - p->first))
+            return 0;
+        /* [a, a + na) and [b, b + nb) meet iff a - b < nb or b - a < na */
+        for (unsigned j = 0; j < i && p->n_addrs != 0; j++)
+            if (pools[j].n_addrs != 0 && (p->first - pools[j].first < pools[j].n_addrs ||
+                                          pools[j].first - p->first < p->n_addrs))
+                return 0;
+        n += p->n_addrs;
+    }
+    return n_pools == 0 ? 1 : n;
+}
+
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id)
 {
-    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE) {
+    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0);
+}
+
+struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
+                                               unsigned n_readers, int socket_id,
+                                               const struct dp_nat_pool *pools, unsigned n_pools)
+{
+    uint32_t n_addrs = pools_check(pools, n_pools);
+    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
         rte_errno = EINVAL;
         return NULL;
     }
@@ -79,6 +145,13 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
         return NULL;
     }
     t->max_sessions = max_sessions;
+    t->n_pools = n_pools;
+    t->n_nat_addrs = n_addrs;
+    for (unsigned i = 0, base = 0; i < n_pools; i++) {
+        t->pools[i] = pools[i];
+        t->pool_base[i] = base;
+        base += pools[i].n_addrs;
+    }
     t->max_pending = max_sessions / DP_SESS_PENDING_DIV;
     if (t->max_pending < DP_SESS_RECLAIM_BATCH)
         t->max_pending =
@@ -98,8 +171,9 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
-    t->nat = rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS,
-                                RTE_CACHE_LINE_SIZE, socket_id);
+    t->nat =
+        rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS * (size_t)n_addrs,
+                           RTE_CACHE_LINE_SIZE, socket_id);
     if (t->nat == NULL)
         goto fail;
     size_t qsz = rte_rcu_qsbr_get_memsize(n_readers);
@@ -149,7 +223,9 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
      * plus what is live.  A full queue means a reader stopped reporting
      * quiescent states (a stalled worker). */
     CR_ENSURE(t->n_pending < t->max_pending, CR_ERR_BUSY);
-    CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
+    int64_t slot = dp_sess_nat_slot(t, s->nat_ip, s->nat_port);
+    CR_ENSURE(slot >= 0, CR_ERR_INVAL);
+    CR_ENSURE(__atomic_load_n(&t->nat[slot], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
     CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release
      * semantics in LF mode, so a reader that finds the key sees every field
@@ -161,7 +237,7 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
     s->hash_pos = rte_hash_lookup(t->hash, &s->key);
     /* Release: a worker that loads this pointer (acquire) sees a fully
      * initialized session. */
-    __atomic_store_n(&t->nat[s->nat_port], s, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->nat[slot], s, __ATOMIC_RELEASE);
     s->installed = true;
     __atomic_store_n(&t->n_live, t->n_live + 1, __ATOMIC_RELAXED);
     return CR_OK;
@@ -189,8 +265,9 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
         s->hash_pos = pos;
     /* The control plane's port allocator keeps the NAT port itself
      * reserved until reclaim. */
-    if (__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == s)
-        __atomic_store_n(&t->nat[s->nat_port], NULL, __ATOMIC_RELEASE);
+    int64_t slot = dp_sess_nat_slot(t, s->nat_ip, s->nat_port);
+    if (slot >= 0 && __atomic_load_n(&t->nat[slot], __ATOMIC_RELAXED) == s)
+        __atomic_store_n(&t->nat[slot], NULL, __ATOMIC_RELEASE);
     __atomic_fetch_add(&t->gen, 1, __ATOMIC_RELEASE);
     s->installed = false;
     s->send_close = send_close;
@@ -270,10 +347,49 @@ struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp
     return data;
 }
 
-struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port)
+int64_t dp_sess_nat_slot(const struct dp_sess_table *t, uint32_t addr_be, uint16_t port)
 {
+    if (t->n_pools == 0)
+        return port;
+    /* The address index by subtraction from each pool's first address
+     * (one compare per pool; a port's pool is usually the first). */
+    uint32_t a = rte_be_to_cpu_32(addr_be);
+    for (unsigned i = 0; i < t->n_pools; i++) {
+        uint32_t off = a - t->pools[i].first;
+        if (off < t->pools[i].n_addrs)
+            return ((int64_t)(t->pool_base[i] + off) << 16) | port;
+    }
+    return -1;
+}
+
+bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be)
+{
+    return t->n_pools != 0 && dp_sess_nat_slot(t, addr_be, 0) >= 0;
+}
+
+const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
+                                           uint32_t *out_base)
+{
+    if (pi >= t->n_pools || t->pools[pi].n_addrs == 0)
+        return NULL;
+    if (out_base != NULL)
+        *out_base = t->pool_base[pi];
+    return &t->pools[pi];
+}
+
+uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t)
+{
+    return t->n_nat_addrs;
+}
+
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint32_t dst_addr_be,
+                                  uint16_t dst_port)
+{
+    int64_t slot = dp_sess_nat_slot(t, dst_addr_be, dst_port);
+    if (slot < 0)
+        return NULL;
     /* Acquire pairs with the release in dp_sess_install. */
-    return __atomic_load_n(&t->nat[nat_port], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&t->nat[slot], __ATOMIC_ACQUIRE);
 }
 
 void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,

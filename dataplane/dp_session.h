@@ -34,8 +34,15 @@
 #include "cr_aead.h"
 #include "dp_replay.h"
 
-#define DP_SESS_MAX_DEFAULT   65536
-#define DP_SESS_NAT_PORTS     65536
+#define DP_SESS_MAX_DEFAULT 65536
+#define DP_SESS_NAT_PORTS   65536 /* NAT slots per pool address: every UDP port */
+/* NAT address pools (issue 11): the backend-side source addresses of one
+ * DPDK port; a NAT slot is (pool address, UDP port), so a gateway holds up
+ * to DP_SESS_NAT_PORTS sessions per address.  Pools are indexed by the
+ * caller's port index; at most DP_SESS_NAT_ADDRS_MAX addresses in all
+ * (a map of 65536 pointers, 512 KiB, per address). */
+#define DP_SESS_NAT_POOLS_MAX 4 /* dp_port.h DP_MAX_PORTS */
+#define DP_SESS_NAT_ADDRS_MAX 1024
 #define DP_SESS_RECLAIM_BATCH 256
 /* Removed sessions waiting for their grace period: at most max_sessions /
  * DP_SESS_PENDING_DIV (at least DP_SESS_RECLAIM_BATCH, at most
@@ -93,6 +100,12 @@ struct dp_session {
 
 struct dp_sess_table;
 
+/* One port's NAT pool: n_addrs consecutive addresses from first. */
+struct dp_nat_pool {
+    uint32_t first;   /* host order */
+    uint32_t n_addrs; /* 0: the port has no pool */
+};
+
 /* Where dp_session_alloc places the replay window: right after the
  * session (what s->replay points to), computable without loading s. */
 static inline const void *dp_session_replay_addr(const struct dp_session *s)
@@ -110,6 +123,27 @@ void dp_session_free(struct dp_session *s);
  * 0..n_readers-1).  NULL on error (rte_errno set). */
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id);
+/* The same with NAT pools: pools[i] is port i's (n_pools <= DP_SESS_NAT_POOLS_MAX,
+ * disjoint, DP_SESS_NAT_ADDRS_MAX addresses in all); the NAT map gets 65536
+ * slots per pool address.  With n_pools == 0 (dp_sess_table_create) the map
+ * is one set of 65536 slots keyed by port alone, whatever the address (the
+ * worker still checks s->nat_ip). */
+struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
+                                               unsigned n_readers, int socket_id,
+                                               const struct dp_nat_pool *pools, unsigned n_pools);
+/* What the table of max_sessions entries takes at start, in bytes (the
+ * rte_hash with its key store, the NAT map of n_nat_addrs addresses, the
+ * QSBR variable), without the sessions themselves (dp_session_memsize). */
+struct dp_sess_mem {
+    size_t hash_bytes; /* rte_hash buckets + key store (estimated from its layout) */
+    size_t nat_bytes;
+    size_t qsbr_bytes;
+};
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           struct dp_sess_mem *out);
+/* One session's allocation with a replay window of win_bits, in bytes
+ * (keys and window included; 0 for a bad win_bits). */
+size_t dp_session_memsize(uint32_t win_bits);
 /* Frees every session still in the table or waiting; no reader may run. */
 void dp_sess_table_free(struct dp_sess_table *t);
 struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);
@@ -117,10 +151,10 @@ uint32_t dp_sess_count(const struct dp_sess_table *t);
 uint32_t dp_sess_pending(const struct dp_sess_table *t);
 uint32_t dp_sess_pending_max(const struct dp_sess_table *t);
 
-/* Control plane.  Publishes s (all read-only fields set, s->nat_port free).
- * 0, or CR_ERR_LIMIT (table full), CR_ERR_BUSY (dp_sess_pending_max removed
- * sessions still wait for a grace period), CR_ERR_INVAL (key or NAT port in
- * use). */
+/* Control plane.  Publishes s (all read-only fields set, its NAT slot
+ * (s->nat_ip, s->nat_port) free).  0, or CR_ERR_LIMIT (table full),
+ * CR_ERR_BUSY (dp_sess_pending_max removed sessions still wait for a grace
+ * period), CR_ERR_INVAL (key or NAT slot in use, nat_ip in no pool). */
 CR_WUR int dp_sess_install(struct dp_sess_table *t, struct dp_session *s);
 /* Control plane.  Unpublishes s; it is freed by dp_sess_reclaim once every
  * reader passed a quiescent state.  send_close: ask the reclaim callback to
@@ -144,9 +178,25 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
  * quiescent state, and after that state the reader reads a newer G. */
 uint64_t dp_sess_gen(const struct dp_sess_table *t);
 
+/* NAT pools (read-only after create; any thread).  The NAT slot of
+ * (addr_be, port): (address index << 16) | port, or -1 when addr_be is in
+ * no pool (with no pools: the port alone). */
+int64_t dp_sess_nat_slot(const struct dp_sess_table *t, uint32_t addr_be, uint16_t port);
+/* True when addr_be is an address of some pool. */
+bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be);
+/* Pool pi, with the address index of its first address in *out_base;
+ * NULL when the table has no pools or pi none.  The NAT map (and a NAT
+ * bitmap beside it) spans dp_sess_nat_n_addrs(t) addresses. */
+const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
+                                           uint32_t *out_base);
+uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t);
+
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
-struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
+/* The session whose NAT slot is (dst_addr_be, dst_port host order), or NULL
+ * (no session, or an address in no pool). */
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint32_t dst_addr_be,
+                                  uint16_t dst_port);
 /* n keys (n <= 64) at once; out[i] is the session or NULL. */
 void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,
                          struct dp_session **out);

@@ -107,8 +107,8 @@ static void test_install(void)
     /* in the dataplane table, under its key and its NAT port */
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, &p->key), s);
     CU_ASSERT(s->nat_port >= TS_NAT_MIN && s->nat_port <= TS_NAT_MAX);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_port), s);
-    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_port));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_ip, s->nat_port), s);
+    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_ip, s->nat_port));
     CU_ASSERT_PTR_EQUAL(s->cp_ref, p);
     /* bound to the listener's backend through port 1 */
     CU_ASSERT_EQUAL(s->backend_ip, TGC_IP(10, 0, 1, 2));
@@ -160,18 +160,19 @@ static void test_nat_exhaustion_and_reclaim(void)
     /* removal: gone from the table at once, its NAT port only once the
      * grace period is over (a worker may still hold the session) */
     uint16_t nat = a->sess->nat_port;
+    uint32_t nat_ip = a->sess->nat_ip;
     struct dp_sess_key ka = a->key;
     uint64_t freed = tgc_cnt(DP_CNT_CP_SESS_FREED);
     gw_sess_remove(tgc_cp, a, false);
     CU_ASSERT_PTR_NULL(a->sess);
     CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat));
-    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat_ip, nat));
+    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat_ip, nat));
     CU_ASSERT_EQUAL(dp_sess_pending(tgc_g.sessions), 1);
     CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_FREED), freed + 1);
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, nat));
     /* removing again is harmless */
     gw_sess_remove(tgc_cp, a, false);
     /* the freed port serves the next session */
@@ -179,8 +180,8 @@ static void test_nat_exhaustion_and_reclaim(void)
     CU_ASSERT_EQUAL(c->sess->nat_port, nat);
     gw_peers_free_all(tgc_cp, false);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 2);
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, TS_NAT_MIN));
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, TS_NAT_MAX));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, TS_NAT_MIN));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, TS_NAT_MAX));
     CU_ASSERT_EQUAL(tgc_tx_drain(0), 0);
 }
 

@@ -76,9 +76,9 @@ static void test_install_lookup_remove(void)
     CU_ASSERT_EQUAL(dp_sess_count(t), 2);
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &a->key), a);
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &b->key), b);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20000), a);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20001), b);
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20002));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 20000), a);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 20001), b);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 20002));
     struct dp_sess_key k = a->key;
     k.client_port = 0x2222;
     CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &k));
@@ -104,7 +104,7 @@ static void test_install_lookup_remove(void)
                                                                .local_ip = 0x0100000a,
                                                                .client_port = 0x1111,
                                                                .local_port = 0x5111}));
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 20000));
     /* No reader registered: the grace period is immediate. */
     n_cb = 0;
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, count_cb, NULL, false), 1);
@@ -186,7 +186,7 @@ static void test_capacity(void)
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
     struct dp_session *n = mk(0x0c000000u, 0x1000, 40003);
     CU_ASSERT_EQUAL(dp_sess_install(t, n), CR_OK);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 40003), n);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 40003), n);
     /* Random differential check against a naive list. */
     for (unsigned i = 0; i < CAP; i++) {
         if (i == 3)
