@@ -367,6 +367,82 @@ static void test_remove_reconnect_stress(void)
     t = NULL;
 }
 
+/* Issue 11: NAT pools.  Port 0's pool 10.0.2.10-10.0.2.12, port 1 none,
+ * port 2's 10.9.0.1 alone: the same UDP port on two pool addresses is two
+ * sessions; by_nat finds each by (address, port), an address outside every
+ * pool finds nothing (the worker drops and counts it), an install with such
+ * a nat_ip or a taken slot is refused; bad pools are refused at create. */
+static void test_nat_pools(void)
+{
+#define A(h) rte_cpu_to_be_32(0x0a00020au - 10 + (h)) /* 10.0.2.h */
+    const struct dp_nat_pool pools[3] = {
+        {.first = 0x0a00020a, .n_addrs = 3}, {0, 0}, {.first = 0x0a090001, .n_addrs = 1}};
+    t = dp_sess_table_create_nat("t_sess_pool", 64, 1, SOCKET_ID_ANY, pools, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(dp_sess_nat_n_addrs(t), 4);
+    uint32_t base = 99;
+    CU_ASSERT_PTR_NOT_NULL(dp_sess_nat_pool(t, 0, &base));
+    CU_ASSERT_EQUAL(base, 0);
+    CU_ASSERT_PTR_NULL(dp_sess_nat_pool(t, 1, &base));
+    CU_ASSERT_PTR_NOT_NULL(dp_sess_nat_pool(t, 2, &base));
+    CU_ASSERT_EQUAL(base, 3);
+    CU_ASSERT_PTR_NULL(dp_sess_nat_pool(t, 3, &base));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(10), 20000), 20000);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(12), 20000), 2 << 16 | 20000);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, rte_cpu_to_be_32(0x0a090001), 7), 3 << 16 | 7);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(9), 20000), -1);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(13), 20000), -1);
+    CU_ASSERT(dp_sess_is_nat_addr(t, A(11)) && !dp_sess_is_nat_addr(t, A(13)));
+
+    struct dp_session *s[3];
+    for (unsigned i = 0; i < 3; i++) {
+        s[i] = mk(0x0200000a + (i << 24), 0x1111, 20000); /* one UDP port */
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+        s[i]->nat_ip = A(10 + i);
+        CU_ASSERT_EQUAL(dp_sess_install(t, s[i]), CR_OK);
+    }
+    for (unsigned i = 0; i < 3; i++)
+        CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(10 + i), 20000), s[i]);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(10), 20001));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(13), 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(9), 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, rte_cpu_to_be_32(0x0a090001), 20000));
+    /* outside every pool, or a taken slot: refused */
+    struct dp_session *bad = mk(0x0900000a, 0x1111, 20000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+    bad->nat_ip = A(13);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_ERR_INVAL);
+    bad->nat_ip = A(11);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_ERR_INVAL);
+    bad->nat_ip = rte_cpu_to_be_32(0x0a090001);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_OK);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, rte_cpu_to_be_32(0x0a090001), 20000), bad);
+    /* removal clears only its own slot */
+    dp_sess_remove(t, s[1], false);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(11), 20000));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(10), 20000), s[0]);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(12), 20000), s[2]);
+    dp_sess_table_free(t);
+    t = NULL;
+#undef A
+
+    /* overlapping, wrapping or too many addresses: refused */
+    const struct dp_nat_pool overlap[2] = {{.first = 100, .n_addrs = 10},
+                                           {.first = 105, .n_addrs = 1}};
+    const struct dp_nat_pool overlap2[2] = {{.first = 105, .n_addrs = 1},
+                                            {.first = 100, .n_addrs = 10}};
+    const struct dp_nat_pool wrap[1] = {{.first = UINT32_MAX - 1, .n_addrs = 3}};
+    const struct dp_nat_pool big[2] = {{.first = 1000, .n_addrs = DP_SESS_NAT_ADDRS_MAX},
+                                       {.first = 1, .n_addrs = 1}};
+    const struct dp_nat_pool none[2] = {{0, 0}, {0, 0}};
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp1", 64, 1, SOCKET_ID_ANY, overlap, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp2", 64, 1, SOCKET_ID_ANY, overlap2, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp3", 64, 1, SOCKET_ID_ANY, wrap, 1));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp4", 64, 1, SOCKET_ID_ANY, big, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp5", 64, 1, SOCKET_ID_ANY, none, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp6", 64, 1, SOCKET_ID_ANY, overlap, 5));
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -374,6 +450,7 @@ void cu_register(void)
     CU_add_test(s, "install, lookup, NAT map, remove", test_install_lookup_remove);
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
+    CU_add_test(s, "NAT address pools", test_nat_pools);
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
 }
