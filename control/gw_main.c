@@ -24,6 +24,7 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 
 #include "dp_counters.h"
 #include "dp_worker.h"
@@ -164,6 +165,68 @@ static void ipv4_str(uint32_t h, char *out, size_t cap)
 static struct dp_gw g_gw;
 static struct gw_config g_cfg;
 static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
+
+/* Issue 11: max_sessions is sized at start.  What the sessions take, in
+ * bytes of DPDK memory: the session table (rte_hash and key store), the NAT
+ * map (65536 slots per pool address), the control plane's peer tables
+ * (one per handshake lcore, 2 * (max_sessions + max_handshakes) entries,
+ * gw_peers.c) and max_sessions sessions at the largest replay window
+ * (allocated per install, so only checked here).  Against what DPDK can
+ * still give: the heap's free bytes on this socket plus the free huge
+ * pages it may grow into (none with --no-huge: -m is all there is).
+ * 0, or -1 after one line naming max_sessions and both sizes. */
+static int check_session_memory(const struct gw_config *cfg, uint32_t max_sessions,
+                                unsigned n_readers, uint32_t n_nat_addrs)
+{
+    struct dp_sess_mem m;
+    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, &m);
+    uint32_t win = DP_REPLAY_WIN_MIN_BITS;
+    for (unsigned i = 0; i < cfg->n_listeners; i++)
+        win = RTE_MAX(win, cfg->listeners[i].replay_window_bits);
+    uint64_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
+    uint64_t shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
+    uint64_t peers =
+        shards * dp_hash_memsize(2 * ((uint64_t)max_sessions + max_hs), sizeof(struct dp_sess_key));
+    uint64_t sess = (uint64_t)max_sessions * dp_session_alloc_bytes(win);
+    uint64_t need = m.hash_bytes + m.nat_bytes + m.qsbr_bytes + peers + sess;
+    struct rte_malloc_socket_stats st;
+    uint64_t avail = 0;
+    if (rte_malloc_get_socket_stats((int)rte_socket_id(), &st) == 0)
+        avail = st.heap_freesz_bytes;
+    if (rte_eal_has_hugepages()) {
+        /* free 2 MiB / 1 GiB pages the heap may still map (dynamic memory) */
+        static const struct {
+            const char *path;
+            uint64_t bytes;
+        } hp[] = {{"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2ull << 20},
+                  {"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1ull << 30}};
+        for (size_t i = 0; i < RTE_DIM(hp); i++) {
+            FILE *f = fopen(hp[i].path, "r");
+            unsigned long long n = 0;
+            if (f != NULL) {
+                if (fscanf(f, "%llu", &n) != 1)
+                    n = 0;
+                fclose(f);
+            }
+            avail += n * hp[i].bytes;
+        }
+    }
+    printf("dtlsgw: max_sessions %u: %" PRIu64 " MiB of DPDK memory (session table %zu MiB, NAT "
+           "map %zu MiB for %u addresses, peer tables %" PRIu64 " MiB, sessions %" PRIu64
+           " MiB at %" PRIu64 " bytes each); %" PRIu64 " MiB available\n",
+           max_sessions, need >> 20, m.hash_bytes >> 20, m.nat_bytes >> 20, n_nat_addrs,
+           peers >> 20, sess >> 20, (uint64_t)dp_session_alloc_bytes(win), avail >> 20);
+    if (need <= avail)
+        return 0;
+    fprintf(stderr,
+            "dtlsgw: config: %s:%u: max_sessions: %u needs %" PRIu64
+            " MiB of DPDK memory but %" PRIu64
+            " MiB are available (heap free on socket %u plus free huge pages): give EAL more "
+            "memory (-m, huge pages) or lower max_sessions\n",
+            cfg->source[0] ? cfg->source : "defaults", cfg->key_line[GW_TKEY_MAX_SESSIONS],
+            max_sessions, need >> 20, avail >> 20, rte_socket_id());
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -364,6 +427,11 @@ int main(int argc, char **argv)
                    g_cfg.ports[i].name, a, b, pools[i].n_addrs, pools[i].n_addrs * 65536u);
         }
     }
+    uint32_t n_nat_addrs = 0;
+    for (unsigned i = 0; i < g->n_ports && i < DP_SESS_NAT_POOLS_MAX; i++)
+        n_nat_addrs += pools[i].n_addrs;
+    if (check_session_memory(&g_cfg, max_sessions, g->n_workers, n_nat_addrs) != 0)
+        goto out_ports;
     g->sessions =
         dp_sess_table_create_nat("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(),
                                  pools, RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX));

@@ -58,17 +58,27 @@ size_t dp_session_memsize(uint32_t win_bits)
  * one cache line, entries + 1 key slots of sizeof(void *) + key_len
  * rounded up to 16, and a ring of rte_align32pow2(entries + 1) uint32_t
  * free slot indexes. */
+size_t dp_hash_memsize(uint64_t entries, size_t key_len)
+{
+    uint64_t key_entry = RTE_ALIGN_CEIL(sizeof(void *) + key_len, 16);
+    return (size_t)(rte_align64pow2(entries) / 8 * RTE_CACHE_LINE_SIZE + (entries + 1) * key_entry +
+                    rte_align64pow2(entries + 1) * sizeof(uint32_t));
+}
+
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
                            struct dp_sess_mem *out)
 {
-    uint64_t pow2 = rte_align64pow2(max_sessions);
-    uint64_t key_entry = RTE_ALIGN_CEIL(sizeof(void *) + sizeof(struct dp_sess_key), 16);
-    out->hash_bytes =
-        (size_t)(pow2 / 8 * RTE_CACHE_LINE_SIZE + ((uint64_t)max_sessions + 1) * key_entry +
-                 rte_align64pow2((uint64_t)max_sessions + 1) * sizeof(uint32_t));
+    out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key));
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
+}
+
+size_t dp_session_alloc_bytes(uint32_t win_bits)
+{
+    size_t n = dp_session_memsize(win_bits);
+    /* rte_malloc's element header (struct malloc_elem, one cache line) */
+    return n ? n + RTE_CACHE_LINE_SIZE : 0;
 }
 
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)

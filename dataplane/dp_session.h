@@ -142,8 +142,13 @@ struct dp_sess_mem {
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
                            struct dp_sess_mem *out);
 /* One session's allocation with a replay window of win_bits, in bytes
- * (keys and window included; 0 for a bad win_bits). */
+ * (keys and window included; 0 for a bad win_bits); with rte_malloc's
+ * per-allocation header: dp_session_alloc_bytes. */
 size_t dp_session_memsize(uint32_t win_bits);
+size_t dp_session_alloc_bytes(uint32_t win_bits);
+/* What an rte_hash of entries keys of key_len bytes takes (DPDK 22.11's
+ * layout, without local caches or extendable buckets), in bytes. */
+size_t dp_hash_memsize(uint64_t entries, size_t key_len);
 /* Frees every session still in the table or waiting; no reader may run. */
 void dp_sess_table_free(struct dp_sess_table *t);
 struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);

@@ -1457,6 +1457,27 @@ static void test_startup_errors(void)
         strstr(out, "bad-hsl.yaml:10: handshake_lcores: 3 needs at least 4 lcores"));
     if (rc == 0 || strstr(out, "needs at least 4 lcores") == NULL)
         printf("%s\n", out);
+
+    /* issue 11: max_sessions sized at start: 10 M sessions cannot fit in
+     * -m 256, one clear line and exit 1, not a crash at the 100 000th
+     * install */
+    path_in(cfg, sizeof(cfg), "bad-maxsess.yaml");
+    f = fopen(cfg, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "ports:\n  - port_id: 0\n    address: 10.99.0.1/24\n"
+            "listeners:\n  - name: l\n    address: 10.99.0.1\n    port: 4433\n"
+            "    backend: 10.99.0.2:7\n    psk_file: %s/psk.txt\n"
+            "max_sessions: 10000000\n",
+            g_dir);
+    fclose(f);
+    rc = run_bad_start("--vdev=net_null0", cfg, out, sizeof(out));
+    printf("  max_sessions: 10000000 in -m 256: exit %d\n", rc);
+    CU_ASSERT_EQUAL(rc, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad-maxsess.yaml:10: max_sessions: 10000000 needs "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " MiB are available"));
+    if (rc != 1 || strstr(out, "max_sessions: 10000000 needs") == NULL)
+        printf("%s\n", out);
 }
 
 static void test_kill_command(void)
