@@ -4,24 +4,27 @@
  * table (dataplane/dp_session.c: rte_hash in lock-free mode, the NAT map,
  * sessions with their replay windows from rte_malloc).
  *
- * For each size N (default 1k, 16k, 60k; --sizes A,B,..): a table created for
- * --max sessions, N sessions allocated, keyed (random client address and
+ * For each size N (default 1k, 100k, 1M; --sizes A,B,..): a table created for
+ * --max sessions (default the largest size) with a NAT pool of
+ * ceil(--max / 65536) addresses (issue 11), N sessions allocated, keyed (random client address and
  * port), given AES-128-GCM keys both ways and installed; then lookups of
  * installed keys in random order, in bulks of 32 as a worker burst does
  * (dp_sess_lookup_bulk), cycles per lookup as the median of 15 passes over
- * 64k lookups; then everything removed and reclaimed.
+ * 64k lookups, and the same for the backend side (dp_sess_by_nat of a
+ * random session's (pool address, port)); then everything removed and
+ * reclaimed.
  * Memory comes from the DPDK heap's own accounting (rte_malloc socket
  * stats: allocated bytes), not from sizeof: the table's fixed part (hash
  * buckets and key store sized for --max, the NAT map, QSBR) divided by
  * --max, and what N installed sessions added, divided by N.
  *
- * Sizes stop below 65536 by default: the NAT map has one slot per
- * backend-side UDP port (DP_SESS_NAT_PORTS) shared by every listener, so
- * one gateway holds at most 65536 sessions today whatever max_sessions
- * says (issue 11 asks for 1 M; larger sizes are refused with that reason).
+ * The bytes per session are also broken down from the layout (hash entry,
+ * session, keys, replay window, rte_malloc's header, NAT slot) against the
+ * issue's target of 2.5 KiB.
  *
  * Usage: bench-sessions [EAL options] -- [--json] [--max N] [--sizes A,B,..]
- * Without EAL options: --no-pci --no-huge --no-shconf -m 2048 on CPU 0.
+ * Without EAL options: --no-pci --no-huge --no-shconf -m 4096 on CPU 0
+ * (1 M sessions take about 3 GiB).
  * Prints figures; asserts nothing about timings.
  */
 #include <getopt.h>
@@ -44,16 +47,17 @@
 #include "dp_replay.h"
 #include "dp_session.h"
 
-#define B_MAX_SIZES   8
-#define B_LOOKUPS     65536u /* lookups per pass */
-#define B_PASSES      15
-#define B_BULK        32
-#define B_DEFAULT_MAX 65536u
-#define B_WINDOW_BITS DP_REPLAY_WIN_DEFAULT_BITS
-#define B_KEY_LEN     16 /* AES-128-GCM */
-#define B_LOCAL_IP    0x0a000001u
-#define B_LOCAL_PORT  4433
-#define B_CLIENT_NET  0x0b000000u /* 11.0.0.0/8 */
+#define B_MAX_SIZES    8
+#define B_LOOKUPS      65536u /* lookups per pass */
+#define B_PASSES       15
+#define B_BULK         32
+#define B_WINDOW_BITS  DP_REPLAY_WIN_DEFAULT_BITS
+#define B_KEY_LEN      16 /* AES-128-GCM */
+#define B_LOCAL_IP     0x0a000001u
+#define B_LOCAL_PORT   4433
+#define B_CLIENT_NET   0x0b000000u /* 11.0.0.0/8 */
+#define B_NAT_FIRST    0x0a010000u /* 10.1.0.0: the NAT pool's first address */
+#define B_TARGET_BYTES 2560        /* issue 11: at most 2.5 KiB per session */
 
 static void die(const char *what)
 {
@@ -92,14 +96,17 @@ struct row {
     uint32_t n;
     double install_per_s, install_cycles;
     double bytes_per_session, fixed_bytes_per_slot;
-    double lookup_cycles;
+    double lookup_cycles, nat_cycles;
     uint64_t misses;
 };
 
 static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct row *r)
 {
     size_t h0 = heap_allocated();
-    struct dp_sess_table *t = dp_sess_table_create("bench_sess", max, 1, (int)rte_socket_id());
+    const struct dp_nat_pool pool = {.first = B_NAT_FIRST,
+                                     .n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS};
+    struct dp_sess_table *t =
+        dp_sess_table_create_nat("bench_sess", max, 1, (int)rte_socket_id(), &pool, 1);
     if (t == NULL)
         die("dp_sess_table_create (more memory: EAL -m)");
     size_t h1 = heap_allocated();
@@ -124,7 +131,8 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
             die("cr_aead_key_init");
         keys[i] = key_of(i);
         s->key = keys[i];
-        s->nat_port = (uint16_t)i;
+        s->nat_ip = rte_cpu_to_be_32(B_NAT_FIRST + i / DP_SESS_NAT_PORTS);
+        s->nat_port = (uint16_t)(i % DP_SESS_NAT_PORTS);
         s->explicit_nonce_len = 8;
         s->tag_len = 16;
         s->epoch = 1;
@@ -164,6 +172,19 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     }
     qsort(samples, B_PASSES, sizeof(samples[0]), cmp_u64);
     r->lookup_cycles = (double)samples[B_PASSES / 2] / B_LOOKUPS;
+    /* The backend side: one NAT map load per datagram. */
+    for (unsigned p = 0; p < B_PASSES; p++) {
+        for (uint32_t i = 0; i < B_LOOKUPS; i++)
+            order[i] = (uint32_t)(rte_rand() % n);
+        uint64_t a = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < B_LOOKUPS; i++) {
+            const struct dp_session *want = ss[order[i]];
+            r->misses += dp_sess_by_nat(t, want->nat_ip, want->nat_port) != want;
+        }
+        samples[p] = rte_rdtsc_precise() - a;
+    }
+    qsort(samples, B_PASSES, sizeof(samples[0]), cmp_u64);
+    r->nat_cycles = (double)samples[B_PASSES / 2] / B_LOOKUPS;
 
     for (uint32_t i = 0; i < n; i++) {
         dp_sess_remove(t, ss[i], false);
@@ -181,7 +202,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
 
 int main(int argc, char **argv)
 {
-    char *def_argv[] = {argv[0], "--no-pci", "--no-huge",   "--no-shconf",   "-m", "2048",
+    char *def_argv[] = {argv[0], "--no-pci", "--no-huge",   "--no-shconf",   "-m", "4096",
                         "-l",    "0",        "--log-level", "lib.eal:error", NULL};
     bool user_eal = false;
     for (int i = 1; i < argc; i++)
@@ -206,8 +227,8 @@ int main(int argc, char **argv)
     argv += dash;
 
     bool json = false;
-    uint32_t max = B_DEFAULT_MAX;
-    uint32_t sizes[B_MAX_SIZES] = {1000, 16000, 60000};
+    uint32_t max = 0; /* the largest size */
+    uint32_t sizes[B_MAX_SIZES] = {1000, 100000, 1000000};
     unsigned n_sizes = 3;
     static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
                                        {"max", required_argument, NULL, 'm'},
@@ -237,18 +258,21 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    uint32_t largest = 0;
+    for (unsigned i = 0; i < n_sizes; i++)
+        largest = RTE_MAX(largest, sizes[i]);
+    if (max == 0)
+        max = largest;
     for (unsigned i = 0; i < n_sizes; i++) {
         if (sizes[i] == 0 || sizes[i] > max) {
             fprintf(stderr, "bench-sessions: size %u not in 1..--max (%u)\n", sizes[i], max);
             return 2;
         }
-        if (sizes[i] > DP_SESS_NAT_PORTS) {
-            fprintf(stderr,
-                    "bench-sessions: size %u: a gateway holds at most %u sessions today (one "
-                    "NAT map slot per backend-side UDP port, DP_SESS_NAT_PORTS)\n",
-                    sizes[i], DP_SESS_NAT_PORTS);
-            return 2;
-        }
+    }
+    if ((uint64_t)max > (uint64_t)DP_SESS_NAT_ADDRS_MAX * DP_SESS_NAT_PORTS) {
+        fprintf(stderr, "bench-sessions: --max %u over %u NAT pool addresses\n", max,
+                DP_SESS_NAT_ADDRS_MAX);
+        return 2;
     }
     struct cr_aead_ctx *ctx = cr_aead_ctx_new();
     if (ctx == NULL)
@@ -261,8 +285,25 @@ int main(int argc, char **argv)
         printf("sizeof: dp_session %zu, cr_aead_key %zu, replay window %zu, hash key %zu\n",
                sizeof(struct dp_session), sizeof(struct cr_aead_key), dp_replay_size(B_WINDOW_BITS),
                sizeof(struct dp_sess_key));
-        printf("%9s | %12s %10s | %14s %16s %11s | %12s\n", "sessions", "installs/s", "cyc/inst",
-               "B/session", "table B/slot", "B total", "lookup cyc");
+        /* The layout's share of one session (at --max for the table's). */
+        struct dp_sess_mem m;
+        uint32_t n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS;
+        dp_sess_table_memsize(max, 1, n_addrs, &m);
+        size_t sess_al = RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
+        size_t keys = 2 * sizeof(struct cr_aead_key);
+        size_t win = dp_replay_size(B_WINDOW_BITS);
+        size_t hdr = dp_session_alloc_bytes(B_WINDOW_BITS) - dp_session_memsize(B_WINDOW_BITS);
+        double hash_b = (double)m.hash_bytes / max, nat_b = (double)m.nat_bytes / max;
+        double total = hash_b + (double)(sess_al + win + hdr) + nat_b;
+        printf("bytes per session (layout, table sized for %u, NAT map of %u addresses): hash "
+               "entry %.1f + session %zu (of which keys %zu = 2 x cr_aead_key, the rest %zu) + "
+               "replay window %zu + rte_malloc header %zu + NAT slot %.1f = %.0f; target %d: %s by "
+               "%.0f\n",
+               max, n_addrs, hash_b, sess_al, keys, sess_al - keys, win, hdr, nat_b, total,
+               B_TARGET_BYTES, total <= B_TARGET_BYTES ? "under" : "OVER",
+               total <= B_TARGET_BYTES ? B_TARGET_BYTES - total : total - B_TARGET_BYTES);
+        printf("%9s | %12s %10s | %14s %16s %11s | %12s %9s\n", "sessions", "installs/s",
+               "cyc/inst", "B/session", "table B/slot", "B total", "lookup cyc", "nat cyc");
     }
     int rc = 0;
     for (unsigned i = 0; i < n_sizes; i++) {
@@ -277,13 +318,15 @@ int main(int argc, char **argv)
         if (json)
             printf("{\"sessions\":%u,\"max\":%u,\"installs_per_s\":%.0f,\"install_cycles\":%.0f,"
                    "\"bytes_per_session\":%.0f,\"table_bytes_per_slot\":%.0f,"
-                   "\"bytes_total_per_session\":%.0f,\"lookup_cycles\":%.1f,\"ok\":%s}\n",
+                   "\"bytes_total_per_session\":%.0f,\"lookup_cycles\":%.1f,"
+                   "\"nat_lookup_cycles\":%.1f,\"ok\":%s}\n",
                    r.n, max, r.install_per_s, r.install_cycles, r.bytes_per_session,
-                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.misses ? "false" : "true");
+                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.nat_cycles,
+                   r.misses ? "false" : "true");
         else
-            printf("%9u | %12.0f %10.0f | %14.0f %16.0f %11.0f | %12.1f%s\n", r.n, r.install_per_s,
-                   r.install_cycles, r.bytes_per_session, r.fixed_bytes_per_slot, total,
-                   r.lookup_cycles, r.misses ? "  MISSES" : "");
+            printf("%9u | %12.0f %10.0f | %14.0f %16.0f %11.0f | %12.1f %9.1f%s\n", r.n,
+                   r.install_per_s, r.install_cycles, r.bytes_per_session, r.fixed_bytes_per_slot,
+                   total, r.lookup_cycles, r.nat_cycles, r.misses ? "  MISSES" : "");
         fflush(stdout);
     }
     cr_aead_ctx_free(ctx);
