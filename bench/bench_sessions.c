@@ -97,6 +97,7 @@ struct row {
     double install_per_s, install_cycles;
     double bytes_per_session, fixed_bytes_per_slot;
     double lookup_cycles, nat_cycles;
+    double alloc_cycles, keys_cycles, insert_cycles; /* the install's parts */
     uint64_t misses;
 };
 
@@ -116,11 +117,15 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
         die("calloc");
     uint8_t key[B_KEY_LEN], iv[4];
     rte_srand(42);
+    uint64_t c_alloc = 0, c_keys = 0, c_insert = 0;
     uint64_t t0 = rte_rdtsc_precise();
     for (uint32_t i = 0; i < n; i++) {
+        uint64_t a = rte_rdtsc();
         struct dp_session *s = dp_session_alloc(B_WINDOW_BITS, (int)rte_socket_id());
         if (s == NULL)
             die("dp_session_alloc (more memory: EAL -m)");
+        uint64_t b = rte_rdtsc();
+        c_alloc += b - a;
         for (unsigned b = 0; b < sizeof(key); b++)
             key[b] = (uint8_t)rte_rand();
         memcpy(iv, key, sizeof(iv));
@@ -129,6 +134,8 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
             cr_aead_key_init(&s->wr_key, ctx, CR_AEAD_AES128_GCM, key, sizeof(key), iv,
                              sizeof(iv)) != 0)
             die("cr_aead_key_init");
+        uint64_t c = rte_rdtsc();
+        c_keys += c - b;
         keys[i] = key_of(i);
         s->key = keys[i];
         s->nat_ip = rte_cpu_to_be_32(B_NAT_FIRST + i / DP_SESS_NAT_PORTS);
@@ -138,6 +145,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
         s->epoch = 1;
         if (dp_sess_install(t, s) != 0)
             die("dp_sess_install");
+        c_insert += rte_rdtsc() - c;
         ss[i] = s;
     }
     uint64_t t1 = rte_rdtsc_precise();
@@ -146,6 +154,9 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     r->n = n;
     r->install_cycles = (double)(t1 - t0) / n;
     r->install_per_s = hz / r->install_cycles;
+    r->alloc_cycles = (double)c_alloc / n;
+    r->keys_cycles = (double)c_keys / n;
+    r->insert_cycles = (double)c_insert / n;
     r->bytes_per_session = (double)(h2 - h1) / n;
     r->fixed_bytes_per_slot = (double)(h1 - h0) / max;
 
@@ -172,17 +183,31 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     }
     qsort(samples, B_PASSES, sizeof(samples[0]), cmp_u64);
     r->lookup_cycles = (double)samples[B_PASSES / 2] / B_LOOKUPS;
-    /* The backend side: one NAT map load per datagram. */
+    /* The backend side: one NAT map load per datagram, the (address,
+     * port) of random sessions read from a list made beforehand (as the
+     * worker reads them from the frame), the session not touched. */
+    uint32_t *nat_ip = malloc(sizeof(uint32_t) * B_LOOKUPS);
+    uint16_t *nat_port = malloc(sizeof(uint16_t) * B_LOOKUPS);
+    struct dp_session **want = malloc(sizeof(*want) * B_LOOKUPS);
+    if (nat_ip == NULL || nat_port == NULL || want == NULL)
+        die("malloc");
     for (unsigned p = 0; p < B_PASSES; p++) {
-        for (uint32_t i = 0; i < B_LOOKUPS; i++)
-            order[i] = (uint32_t)(rte_rand() % n);
-        uint64_t a = rte_rdtsc_precise();
         for (uint32_t i = 0; i < B_LOOKUPS; i++) {
-            const struct dp_session *want = ss[order[i]];
-            r->misses += dp_sess_by_nat(t, want->nat_ip, want->nat_port) != want;
+            uint32_t k = (uint32_t)(rte_rand() % n);
+            nat_ip[i] = rte_cpu_to_be_32(B_NAT_FIRST + k / DP_SESS_NAT_PORTS);
+            nat_port[i] = (uint16_t)(k % DP_SESS_NAT_PORTS);
+            want[i] = ss[k];
         }
+        uint64_t a = rte_rdtsc_precise();
+        for (uint32_t i = 0; i < B_LOOKUPS; i++)
+            order[i] = dp_sess_by_nat(t, nat_ip[i], nat_port[i]) != want[i];
         samples[p] = rte_rdtsc_precise() - a;
+        for (uint32_t i = 0; i < B_LOOKUPS; i++)
+            r->misses += order[i];
     }
+    free(nat_ip);
+    free(nat_port);
+    free(want);
     qsort(samples, B_PASSES, sizeof(samples[0]), cmp_u64);
     r->nat_cycles = (double)samples[B_PASSES / 2] / B_LOOKUPS;
 
@@ -204,25 +229,19 @@ int main(int argc, char **argv)
 {
     char *def_argv[] = {argv[0], "--no-pci", "--no-huge",   "--no-shconf",   "-m", "4096",
                         "-l",    "0",        "--log-level", "lib.eal:error", NULL};
-    bool user_eal = false;
-    for (int i = 1; i < argc; i++)
+    /* Find "--" before rte_eal_init: the EAL overwrites it with the
+     * program name (eal_parse_args: argv[optind - 1] = prgname). */
+    int dash = 0;
+    for (int i = 1; i < argc && dash == 0; i++)
         if (strcmp(argv[i], "--") == 0)
-            user_eal = i > 1;
+            dash = i;
     int used;
-    if (user_eal)
-        used = rte_eal_init(argc, argv);
-    else {
+    if (dash > 1)
+        used = rte_eal_init(dash + 1, argv);
+    else
         used = rte_eal_init((int)RTE_DIM(def_argv) - 1, def_argv);
-        used = 0;
-    }
     if (used < 0)
         die("rte_eal_init");
-    int dash = 0;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--") == 0) {
-            dash = i;
-            break;
-        }
     argc -= dash;
     argv += dash;
 
@@ -302,8 +321,9 @@ int main(int argc, char **argv)
                max, n_addrs, hash_b, sess_al, keys, sess_al - keys, win, hdr, nat_b, total,
                B_TARGET_BYTES, total <= B_TARGET_BYTES ? "under" : "OVER",
                total <= B_TARGET_BYTES ? B_TARGET_BYTES - total : total - B_TARGET_BYTES);
-        printf("%9s | %12s %10s | %14s %16s %11s | %12s %9s\n", "sessions", "installs/s",
-               "cyc/inst", "B/session", "table B/slot", "B total", "lookup cyc", "nat cyc");
+        printf("%9s | %12s %10s (%7s %7s %7s) | %14s %16s %11s | %12s %9s\n", "sessions",
+               "installs/s", "cyc/inst", "alloc", "keys", "insert", "B/session", "table B/slot",
+               "B total", "lookup cyc", "nat cyc");
     }
     int rc = 0;
     for (unsigned i = 0; i < n_sizes; i++) {
@@ -319,14 +339,17 @@ int main(int argc, char **argv)
             printf("{\"sessions\":%u,\"max\":%u,\"installs_per_s\":%.0f,\"install_cycles\":%.0f,"
                    "\"bytes_per_session\":%.0f,\"table_bytes_per_slot\":%.0f,"
                    "\"bytes_total_per_session\":%.0f,\"lookup_cycles\":%.1f,"
-                   "\"nat_lookup_cycles\":%.1f,\"ok\":%s}\n",
+                   "\"nat_lookup_cycles\":%.1f,\"alloc_cycles\":%.0f,\"keys_cycles\":%.0f,"
+                   "\"insert_cycles\":%.0f,\"ok\":%s}\n",
                    r.n, max, r.install_per_s, r.install_cycles, r.bytes_per_session,
-                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.nat_cycles,
-                   r.misses ? "false" : "true");
+                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.nat_cycles, r.alloc_cycles,
+                   r.keys_cycles, r.insert_cycles, r.misses ? "false" : "true");
         else
-            printf("%9u | %12.0f %10.0f | %14.0f %16.0f %11.0f | %12.1f %9.1f%s\n", r.n,
-                   r.install_per_s, r.install_cycles, r.bytes_per_session, r.fixed_bytes_per_slot,
-                   total, r.lookup_cycles, r.nat_cycles, r.misses ? "  MISSES" : "");
+            printf("%9u | %12.0f %10.0f (%7.0f %7.0f %7.0f) | %14.0f %16.0f %11.0f | %12.1f "
+                   "%9.1f%s\n",
+                   r.n, r.install_per_s, r.install_cycles, r.alloc_cycles, r.keys_cycles,
+                   r.insert_cycles, r.bytes_per_session, r.fixed_bytes_per_slot, total,
+                   r.lookup_cycles, r.nat_cycles, r.misses ? "  MISSES" : "");
         fflush(stdout);
     }
     cr_aead_ctx_free(ctx);
