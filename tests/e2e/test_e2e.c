@@ -3243,6 +3243,21 @@ static void test_nat_pool(void)
         CU_ASSERT(from[0] > 0 && from[1] > 0);
         CU_ASSERT_EQUAL(other, 0);
         CU_ASSERT_EQUAL(sessions_total(), 4);
+        /* dtlsgw-ctl sessions names each session's pool address */
+        json_t *ss = ctl("sessions");
+        unsigned by_ip[2] = {0, 0};
+        size_t si;
+        json_t *se;
+        json_array_foreach(ss, si, se)
+        {
+            const char *ni = json_string_value(json_object_get(se, "nat_ip"));
+            if (ni != NULL && strcmp(ni, "10.77.1.10") == 0)
+                by_ip[0]++;
+            if (ni != NULL && strcmp(ni, "10.77.1.11") == 0)
+                by_ip[1]++;
+        }
+        json_decref(ss);
+        CU_ASSERT(by_ip[0] == 2 && by_ip[1] == 2); /* two NAT ports per address */
         /* every slot is live: a fifth client is refused and counted */
         long long exh0 = stat_now("DROP_CP_NAT_EXHAUSTED");
         const char *args5[] = {
