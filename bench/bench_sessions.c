@@ -22,7 +22,12 @@
  * session, keys, replay window, rte_malloc's header, NAT slot) against the
  * issue's target of 2.5 KiB.
  *
+ * Each size runs twice (--alloc both, the default): sessions from
+ * rte_malloc per install, and from the reserve made at start
+ * (dp_sess_table_reserve, what the gateway does since issue 11).
+ *
  * Usage: bench-sessions [EAL options] -- [--json] [--max N] [--sizes A,B,..]
+ *            [--alloc malloc|reserve|both]
  * Without EAL options: --no-pci --no-huge --no-shconf -m 4096 on CPU 0
  * (1 M sessions take about 3 GiB).
  * Prints figures; asserts nothing about timings.
@@ -98,10 +103,15 @@ struct row {
     double bytes_per_session, fixed_bytes_per_slot;
     double lookup_cycles, nat_cycles;
     double alloc_cycles, keys_cycles, insert_cycles; /* the install's parts */
+    double reserve_s;                                /* making the reserve at start */
     uint64_t misses;
 };
 
-static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct row *r)
+/* reserve: sessions from the table's reserve made at start
+ * (dp_sess_table_reserve, what the gateway does), else rte_malloc per
+ * install; B/session is then the reserve's heap bytes over max (its
+ * pending and spare headroom included). */
+static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, bool reserve, struct row *r)
 {
     size_t h0 = heap_allocated();
     const struct dp_nat_pool pool = {.first = B_NAT_FIRST,
@@ -111,6 +121,11 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     if (t == NULL)
         die("dp_sess_table_create (more memory: EAL -m)");
     size_t h1 = heap_allocated();
+    uint64_t r0 = rte_rdtsc_precise();
+    if (reserve && dp_sess_table_reserve(t, B_WINDOW_BITS) != 0)
+        die(rte_strerror(rte_errno)); /* dp_sess_table_reserve: more memory (EAL -m)? */
+    r->reserve_s = (double)(rte_rdtsc_precise() - r0) / (double)rte_get_tsc_hz();
+    size_t h1r = heap_allocated();
     struct dp_session **ss = calloc(n, sizeof(*ss));
     struct dp_sess_key *keys = calloc(n, sizeof(*keys));
     if (ss == NULL || keys == NULL)
@@ -121,7 +136,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     uint64_t t0 = rte_rdtsc_precise();
     for (uint32_t i = 0; i < n; i++) {
         uint64_t a = rte_rdtsc();
-        struct dp_session *s = dp_session_alloc(B_WINDOW_BITS, (int)rte_socket_id());
+        struct dp_session *s = dp_sess_session_alloc(t, B_WINDOW_BITS, (int)rte_socket_id());
         if (s == NULL)
             die("dp_session_alloc (more memory: EAL -m)");
         uint64_t b = rte_rdtsc();
@@ -157,7 +172,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, struct r
     r->alloc_cycles = (double)c_alloc / n;
     r->keys_cycles = (double)c_keys / n;
     r->insert_cycles = (double)c_insert / n;
-    r->bytes_per_session = (double)(h2 - h1) / n;
+    r->bytes_per_session = reserve ? (double)(h1r - h1) / max : (double)(h2 - h1) / n;
     r->fixed_bytes_per_slot = (double)(h1 - h0) / max;
 
     /* Lookups of installed keys in random order, bulks of 32. */
@@ -246,12 +261,14 @@ int main(int argc, char **argv)
     argv += dash;
 
     bool json = false;
-    uint32_t max = 0; /* the largest size */
+    int alloc_mode = 'b'; /* --alloc malloc|reserve|both */
+    uint32_t max = 0;     /* the largest size */
     uint32_t sizes[B_MAX_SIZES] = {1000, 100000, 1000000};
     unsigned n_sizes = 3;
     static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
                                        {"max", required_argument, NULL, 'm'},
                                        {"sizes", required_argument, NULL, 's'},
+                                       {"alloc", required_argument, NULL, 'a'},
                                        {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -263,6 +280,16 @@ int main(int argc, char **argv)
         case 'm':
             max = (uint32_t)strtoul(optarg, NULL, 10);
             break;
+        case 'a':
+            alloc_mode = strcmp(optarg, "malloc") == 0    ? 'm'
+                         : strcmp(optarg, "reserve") == 0 ? 'r'
+                         : strcmp(optarg, "both") == 0    ? 'b'
+                                                          : 0;
+            if (alloc_mode == 0) {
+                fprintf(stderr, "bench-sessions: --alloc malloc|reserve|both\n");
+                return 2;
+            }
+            break;
         case 's': {
             n_sizes = 0;
             char *save = NULL;
@@ -273,7 +300,7 @@ int main(int argc, char **argv)
         }
         default:
             fprintf(stderr, "usage: bench-sessions [EAL options] -- [--json] [--max N] "
-                            "[--sizes A,B,..]\n");
+                            "[--sizes A,B,..] [--alloc malloc|reserve|both]\n");
             return 2;
         }
     }
@@ -321,14 +348,18 @@ int main(int argc, char **argv)
                max, n_addrs, hash_b, sess_al, keys, sess_al - keys, win, hdr, nat_b, total,
                B_TARGET_BYTES, total <= B_TARGET_BYTES ? "under" : "OVER",
                total <= B_TARGET_BYTES ? B_TARGET_BYTES - total : total - B_TARGET_BYTES);
-        printf("%9s | %12s %10s (%7s %7s %7s) | %14s %16s %11s | %12s %9s\n", "sessions",
-               "installs/s", "cyc/inst", "alloc", "keys", "insert", "B/session", "table B/slot",
-               "B total", "lookup cyc", "nat cyc");
+        printf("%9s %7s | %12s %10s (%7s %7s %7s) | %14s %16s %11s | %12s %9s\n", "sessions",
+               "alloc", "installs/s", "cyc/inst", "alloc", "keys", "insert", "B/session",
+               "table B/slot", "B total", "lookup cyc", "nat cyc");
     }
     int rc = 0;
-    for (unsigned i = 0; i < n_sizes; i++) {
+    for (unsigned k = 0; k < n_sizes * 2; k++) {
+        unsigned i = k / 2;
+        bool reserve = k % 2;
+        if ((reserve && alloc_mode == 'm') || (!reserve && alloc_mode == 'r'))
+            continue;
         struct row r;
-        run_size(ctx, max, sizes[i], &r);
+        run_size(ctx, max, sizes[i], reserve, &r);
         double total = r.bytes_per_session + r.fixed_bytes_per_slot;
         if (r.misses) {
             fprintf(stderr, "bench-sessions: %" PRIu64 " lookups missed at %u sessions\n", r.misses,
@@ -336,20 +367,26 @@ int main(int argc, char **argv)
             rc = 1;
         }
         if (json)
-            printf("{\"sessions\":%u,\"max\":%u,\"installs_per_s\":%.0f,\"install_cycles\":%.0f,"
+            printf("{\"sessions\":%u,\"alloc\":\"%s\",\"reserve_s\":%.3f,\"max\":%u,\"installs_per_"
+                   "s\":%.0f,\"install_cycles\":%.0f,"
                    "\"bytes_per_session\":%.0f,\"table_bytes_per_slot\":%.0f,"
                    "\"bytes_total_per_session\":%.0f,\"lookup_cycles\":%.1f,"
                    "\"nat_lookup_cycles\":%.1f,\"alloc_cycles\":%.0f,\"keys_cycles\":%.0f,"
                    "\"insert_cycles\":%.0f,\"ok\":%s}\n",
-                   r.n, max, r.install_per_s, r.install_cycles, r.bytes_per_session,
-                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.nat_cycles, r.alloc_cycles,
-                   r.keys_cycles, r.insert_cycles, r.misses ? "false" : "true");
+                   r.n, reserve ? "reserve" : "malloc", r.reserve_s, max, r.install_per_s,
+                   r.install_cycles, r.bytes_per_session, r.fixed_bytes_per_slot, total,
+                   r.lookup_cycles, r.nat_cycles, r.alloc_cycles, r.keys_cycles, r.insert_cycles,
+                   r.misses ? "false" : "true");
         else
-            printf("%9u | %12.0f %10.0f (%7.0f %7.0f %7.0f) | %14.0f %16.0f %11.0f | %12.1f "
+            printf("%9u %7s | %12.0f %10.0f (%7.0f %7.0f %7.0f) | %14.0f %16.0f %11.0f | %12.1f "
                    "%9.1f%s\n",
-                   r.n, r.install_per_s, r.install_cycles, r.alloc_cycles, r.keys_cycles,
-                   r.insert_cycles, r.bytes_per_session, r.fixed_bytes_per_slot, total,
-                   r.lookup_cycles, r.nat_cycles, r.misses ? "  MISSES" : "");
+                   r.n, reserve ? "reserve" : "malloc", r.install_per_s, r.install_cycles,
+                   r.alloc_cycles, r.keys_cycles, r.insert_cycles, r.bytes_per_session,
+                   r.fixed_bytes_per_slot, total, r.lookup_cycles, r.nat_cycles,
+                   r.misses ? "  MISSES" : "");
+        if (reserve && !json)
+            printf("%9s %7s   (the reserve for %u sessions took %.2f s at start)\n", "", "", max,
+                   r.reserve_s);
         fflush(stdout);
     }
     cr_aead_ctx_free(ctx);

@@ -166,12 +166,25 @@ static struct dp_gw g_gw;
 static struct gw_config g_cfg;
 static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
 
+/* The largest replay window of the listeners: what the session reserve
+ * makes room for (gw_sessions.c replay_bits: 0 is the default). */
+static uint32_t session_window_bits(const struct gw_config *cfg)
+{
+    uint32_t win = DP_REPLAY_WIN_MIN_BITS;
+    for (unsigned i = 0; i < cfg->n_listeners; i++)
+        win =
+            RTE_MAX(win, cfg->listeners[i].replay_window_bits ? cfg->listeners[i].replay_window_bits
+                                                              : DP_REPLAY_WIN_DEFAULT_BITS);
+    return win;
+}
+
 /* Issue 11: max_sessions is sized at start.  What the sessions take, in
  * bytes of DPDK memory: the session table (rte_hash and key store), the NAT
  * map (65536 slots per pool address), the control plane's peer tables
  * (one per handshake lcore, 2 * (max_sessions + max_handshakes) entries,
- * gw_peers.c) and max_sessions sessions at the largest replay window
- * (allocated per install, so only checked here).  Against what DPDK can
+ * gw_peers.c) and the session reserve (max_sessions sessions plus those
+ * waiting for their grace period, at the largest replay window;
+ * dp_sess_table_reserve, made right after).  Against what DPDK can
  * still give: the heap's free bytes on this socket plus the free huge
  * pages it may grow into (none with --no-huge: -m is all there is).
  * 0, or -1 after one line naming max_sessions and both sizes. */
@@ -180,14 +193,12 @@ static int check_session_memory(const struct gw_config *cfg, uint32_t max_sessio
 {
     struct dp_sess_mem m;
     dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, &m);
-    uint32_t win = DP_REPLAY_WIN_MIN_BITS;
-    for (unsigned i = 0; i < cfg->n_listeners; i++)
-        win = RTE_MAX(win, cfg->listeners[i].replay_window_bits);
+    uint32_t win = session_window_bits(cfg);
     uint64_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
     uint64_t shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
     uint64_t peers =
         shards * dp_hash_memsize(2 * ((uint64_t)max_sessions + max_hs), sizeof(struct dp_sess_key));
-    uint64_t sess = (uint64_t)max_sessions * dp_session_alloc_bytes(win);
+    uint64_t sess = dp_sess_reserve_count(max_sessions) * dp_session_alloc_bytes(win);
     uint64_t need = m.hash_bytes + m.nat_bytes + m.qsbr_bytes + peers + sess;
     struct rte_malloc_socket_stats st;
     uint64_t avail = 0;
@@ -439,6 +450,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
                 rte_strerror(rte_errno));
         goto out_ports;
+    }
+    if (dp_sess_table_reserve(g->sessions, session_window_bits(&g_cfg)) != 0) {
+        fprintf(stderr,
+                "dtlsgw: max_sessions: %u: cannot reserve the sessions' memory at start: %s (give "
+                "EAL more memory or lower max_sessions)\n",
+                max_sessions, rte_strerror(rte_errno));
+        goto out_tables;
     }
     rc = dp_gw_rings_create(g);
     if (rc != 0) {

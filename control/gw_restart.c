@@ -225,7 +225,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     struct rte_ether_addr mac;
     memcpy(mac.addr_bytes, st->client_mac, 6);
     uint32_t bits = lc->replay_window_bits ? lc->replay_window_bits : DP_REPLAY_WIN_DEFAULT_BITS;
-    struct dp_session *s = dp_session_alloc(bits, (int)rte_socket_id());
+    struct dp_session *s = dp_sess_session_alloc(g->sessions, bits, (int)rte_socket_id());
     if (s == NULL)
         return SKIP_INSTALL;
     (void)gw_sess_nat_take(cp, st->nat_ip, st->nat_port); /* in a pool: checked above */

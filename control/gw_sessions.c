@@ -205,8 +205,8 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
         dp_cnt_inc(DP_CNT_DROP_CP_NAT_EXHAUSTED);
         return CR_ERR_LIMIT;
     }
-    struct dp_session *s =
-        dp_session_alloc(replay_bits(lc->replay_window_bits), (int)rte_socket_id());
+    struct dp_session *s = dp_sess_session_alloc(g->sessions, replay_bits(lc->replay_window_bits),
+                                                 (int)rte_socket_id());
     if (s == NULL) {
         gw_sess_nat_free(cp, nat_ip, nat);
         return CR_ERR_NOMEM;

@@ -13,6 +13,7 @@
  */
 #include "dp_session.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -20,6 +21,7 @@
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 
 #include "cr_err.h"
 
@@ -39,7 +41,9 @@ struct dp_sess_table {
     uint32_t n_live;
     uint32_t n_pending;
     uint32_t max_sessions;
-    uint32_t max_pending; /* dp_sess_pending_max */
+    uint32_t max_pending;        /* dp_sess_pending_max */
+    struct rte_mempool *reserve; /* dp_sess_table_reserve; NULL: rte_malloc */
+    uint32_t reserve_win_bits;
     /* removal generation (dp_sess_gen), read by every worker each burst:
      * its own cache line, written only on removals */
     uint64_t gen __rte_cache_aligned;
@@ -107,7 +111,78 @@ void dp_session_free(struct dp_session *s)
     cr_aead_key_wipe(&s->rd_key);
     cr_aead_key_wipe(&s->wr_key);
     s->wr_seq = 0;
-    rte_free(s);
+    if (s->reserve != NULL)
+        rte_mempool_put(s->reserve, s);
+    else
+        rte_free(s);
+}
+
+int dp_sess_table_reserve(struct dp_sess_table *t, uint32_t win_bits)
+{
+    size_t sz = dp_session_memsize(win_bits);
+    if (t == NULL || sz == 0 || t->reserve != NULL) {
+        rte_errno = EINVAL;
+        return CR_ERR_INVAL;
+    }
+    char name[RTE_MEMPOOL_NAMESIZE];
+    snprintf(name, sizeof(name), "dp_sess_res_%p", (void *)t);
+    uint64_t n = dp_sess_reserve_count(t->max_sessions);
+    if (n > UINT32_MAX) {
+        rte_errno = EINVAL;
+        return CR_ERR_INVAL;
+    }
+    /* No per-lcore cache: sessions are taken on the handshake lcores and
+     * put back on the main lcore (reclaim), so cached objects would
+     * strand; the ring behind the pool is multi-producer/consumer.
+     * NO_IOVA_CONTIG: no device reads a session, so objects may cross
+     * pages (without it each 2.6 KiB session takes a whole 4 KiB page
+     * under --no-huge: bench-sessions measured 4.1 KiB per session). */
+    t->reserve = rte_mempool_create(
+        name, (unsigned)n, (unsigned)RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE), 0, 0, NULL, NULL,
+        NULL, NULL, rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+    if (t->reserve == NULL)
+        return CR_ERR_NOMEM;
+    t->reserve_win_bits = win_bits;
+    return CR_OK;
+}
+
+size_t dp_sess_reserve_elt_bytes(const struct dp_sess_table *t)
+{
+    if (t->reserve == NULL)
+        return 0;
+    return t->reserve->header_size + t->reserve->elt_size + t->reserve->trailer_size;
+}
+
+struct dp_session *dp_sess_session_alloc(struct dp_sess_table *t, uint32_t win_bits, int socket_id)
+{
+    if (t->reserve == NULL)
+        return dp_session_alloc(win_bits, socket_id);
+    size_t sz = dp_session_memsize(win_bits);
+    void *obj;
+    if (sz == 0 || win_bits > t->reserve_win_bits || rte_mempool_get(t->reserve, &obj) != 0)
+        return NULL;
+    struct dp_session *s = memset(obj, 0, sz);
+    s->replay = (struct dp_replay *)(uintptr_t)dp_session_replay_addr(s);
+    if (dp_replay_init(s->replay, win_bits) != 0) {
+        rte_mempool_put(t->reserve, s);
+        return NULL;
+    }
+    s->hash_pos = -1;
+    s->reserve = t->reserve;
+    return s;
+}
+
+static uint32_t pending_max(uint32_t max_sessions)
+{
+    uint32_t n = max_sessions / DP_SESS_PENDING_DIV;
+    if (n < DP_SESS_RECLAIM_BATCH)
+        n = max_sessions < DP_SESS_RECLAIM_BATCH ? max_sessions : DP_SESS_RECLAIM_BATCH;
+    return n;
+}
+
+uint64_t dp_sess_reserve_count(uint32_t max_sessions)
+{
+    return (uint64_t)max_sessions + pending_max(max_sessions) + DP_SESS_RESERVE_SPARE;
 }
 
 /* Pools valid: at most DP_SESS_NAT_POOLS_MAX, DP_SESS_NAT_ADDRS_MAX
@@ -162,10 +237,7 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
         t->pool_base[i] = base;
         base += pools[i].n_addrs;
     }
-    t->max_pending = max_sessions / DP_SESS_PENDING_DIV;
-    if (t->max_pending < DP_SESS_RECLAIM_BATCH)
-        t->max_pending =
-            max_sessions < DP_SESS_RECLAIM_BATCH ? max_sessions : DP_SESS_RECLAIM_BATCH;
+    t->max_pending = pending_max(max_sessions);
     struct rte_hash_parameters hp = {
         .name = name,
         .entries = max_sessions,
@@ -341,6 +413,7 @@ void dp_sess_table_free(struct dp_sess_table *t)
     rte_hash_free(t->hash);
     rte_free(t->nat);
     rte_free(t->qsbr);
+    rte_mempool_free(t->reserve); /* every session back in it (caller's rule) */
     rte_free(t);
 }
 

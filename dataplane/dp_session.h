@@ -94,8 +94,9 @@ struct dp_session {
     uint64_t rcu_token;
     int32_t hash_pos;
     bool installed;
-    bool send_close; /* send close_notify once reclaimed */
-    void *cp_ref;    /* control plane's back pointer */
+    bool send_close;             /* send close_notify once reclaimed */
+    void *cp_ref;                /* control plane's back pointer */
+    struct rte_mempool *reserve; /* its table's reserve, or NULL: rte_malloc */
 };
 
 struct dp_sess_table;
@@ -116,7 +117,7 @@ static inline const void *dp_session_replay_addr(const struct dp_session *s)
 /* Allocates a zeroed session with a replay window of win_bits (a multiple of
  * 64 in [DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS]).  NULL on error. */
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id);
-/* Wipes key material and frees. */
+/* Wipes key material and frees (back to its reserve, if it came from one). */
 void dp_session_free(struct dp_session *s);
 
 /* max_sessions entries; n_readers worker threads (QSBR thread ids
@@ -149,6 +150,24 @@ size_t dp_session_alloc_bytes(uint32_t win_bits);
 /* What an rte_hash of entries keys of key_len bytes takes (DPDK 22.11's
  * layout, without local caches or extendable buckets), in bytes. */
 size_t dp_hash_memsize(uint64_t entries, size_t key_len);
+/* Control plane, at start, before any session is allocated from t: a
+ * reserve of every session the table can hold (max_sessions live plus
+ * dp_sess_pending_max waiting for their grace period plus
+ * DP_SESS_RESERVE_SPARE being installed), each with room for a replay
+ * window of up to win_bits, in one rte_mempool (issue 11: session memory
+ * sized at start, no heap allocation per install).  0, or CR_ERR_NOMEM
+ * (rte_errno set), CR_ERR_INVAL (bad win_bits, reserve already made). */
+#define DP_SESS_RESERVE_SPARE 64
+CR_WUR int dp_sess_table_reserve(struct dp_sess_table *t, uint32_t win_bits);
+/* How many sessions the reserve of a table of max_sessions holds. */
+uint64_t dp_sess_reserve_count(uint32_t max_sessions);
+/* Control plane.  A zeroed session with a window of win_bits, from t's
+ * reserve when it has one (NULL when it is empty or win_bits exceeds its
+ * room), else from rte_malloc as dp_session_alloc. */
+struct dp_session *dp_sess_session_alloc(struct dp_sess_table *t, uint32_t win_bits, int socket_id);
+/* The reserve's bytes per session (element, header and trailer of the
+ * mempool), 0 without one. */
+size_t dp_sess_reserve_elt_bytes(const struct dp_sess_table *t);
 /* Frees every session still in the table or waiting; no reader may run. */
 void dp_sess_table_free(struct dp_sess_table *t);
 struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);

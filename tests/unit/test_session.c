@@ -443,6 +443,68 @@ static void test_nat_pools(void)
     CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp6", 64, 1, SOCKET_ID_ANY, overlap, 5));
 }
 
+/* Issue 11: the session reserve made at start holds max_sessions plus
+ * the pending and spare sessions, hands out zeroed sessions with their
+ * window, refuses a window over its room and, once empty, every further
+ * allocation (NULL, not a heap fallback); a freed session goes back and
+ * serves again, with its keys wiped. */
+static void test_reserve(void)
+{
+    enum {
+        CAP = 16
+    };
+    t = dp_sess_table_create("t_sess_res", CAP, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    /* no reserve yet: rte_malloc, as dp_session_alloc */
+    struct dp_session *heap = dp_sess_session_alloc(t, 128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(heap);
+    CU_ASSERT_PTR_NULL(heap->reserve);
+    dp_session_free(heap);
+    CU_ASSERT_EQUAL(dp_sess_reserve_elt_bytes(t), 0);
+    CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 0), CR_ERR_INVAL);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_table_reserve(t, 256), CR_OK);
+    CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 256), CR_ERR_INVAL); /* once */
+    CU_ASSERT(dp_sess_reserve_elt_bytes(t) >= dp_session_memsize(256));
+    uint64_t n = dp_sess_reserve_count(CAP);
+    CU_ASSERT_EQUAL(n, CAP + dp_sess_pending_max(t) + DP_SESS_RESERVE_SPARE);
+    CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 320, SOCKET_ID_ANY)); /* over its room */
+    struct dp_session **all = calloc(n, sizeof(*all));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    for (uint64_t i = 0; i < n; i++) {
+        all[i] = dp_sess_session_alloc(t, i % 2 ? 256 : 64, SOCKET_ID_ANY);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(all[i]);
+        CU_ASSERT_EQUAL(all[i]->replay->win_bits, i % 2 ? 256 : 64);
+        CU_ASSERT_EQUAL(all[i]->hash_pos, -1);
+        CU_ASSERT_EQUAL(all[i]->wr_seq, 0);
+        CU_ASSERT_EQUAL(dp_replay_check(all[i]->replay, 1), DP_REPLAY_OK);
+        all[i]->wr_seq = 77; /* dirty it for the reuse check */
+        dp_replay_update(all[i]->replay, 1);
+    }
+    CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 64, SOCKET_ID_ANY)); /* empty */
+    struct dp_session *back = all[3];
+    dp_session_free(back);
+    struct dp_session *again = dp_sess_session_alloc(t, 128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_EQUAL(again, back);
+    if (again != NULL) {
+        CU_ASSERT_EQUAL(again->wr_seq, 0);
+        CU_ASSERT_EQUAL(dp_replay_check(again->replay, 1), DP_REPLAY_OK);
+        all[3] = again;
+    }
+    /* one installed and removed through the table goes back too */
+    all[0]->key.client_ip = 0x01020304;
+    all[0]->nat_port = 20000;
+    CU_ASSERT_EQUAL(dp_sess_install(t, all[0]), CR_OK);
+    dp_sess_remove(t, all[0], false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
+    all[0] = dp_sess_session_alloc(t, 64, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL(all[0]);
+    for (uint64_t i = 0; i < n; i++)
+        dp_session_free(all[i]);
+    free(all);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -451,6 +513,7 @@ void cu_register(void)
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
     CU_add_test(s, "NAT address pools", test_nat_pools);
+    CU_add_test(s, "session reserve sized at start", test_reserve);
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
 }
