@@ -3,8 +3,9 @@
  *
  * Owns: the session object (keys, replay window, write sequence, backend
  * binding), the rte_hash keyed by (client ip, client port, local ip, local
- * port) with lock-free reader/writer concurrency, the NAT-port map (gateway
- * port towards the backend → session), and reclamation through rte_rcu_qsbr.
+ * port) with lock-free reader/writer concurrency, the NAT map (gateway-side
+ * (pool address, port) towards the backend → session), the session
+ * reserve (a mempool sized at start) and reclamation through rte_rcu_qsbr.
  * Must not: know about handshakes, parse packets or allocate on lookup.
  *
  * Threads:
