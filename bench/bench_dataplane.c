@@ -35,9 +35,32 @@
  * and their sum outside the AEAD; the rdtsc pairs add ~1 cycle per record
  * per stage, so compare its totals with bench-dataplane's, not across.
  *
+ * --handoff (issue 11): instead of the rows above, the hand-off ring path
+ * (dp_worker.c handoff()): records of sessions owned by worker 1 arrive at
+ * worker 0, which classifies and looks them up and puts them on worker 1's
+ * hand-off ring; worker 1 takes them off and runs the pipeline
+ * (from_handoff).  Both worker states run on one lcore one after the
+ * other, so each part is timed alone (receiver: dp_worker_process +
+ * flush on worker 0; owner: ring dequeue + dp_worker_process + flush + TX
+ * drain on worker 1) and set against the direct path (worker 1 receiving
+ * the same records itself), bursts alternating between passes.  Each row
+ * prints the direct and handed-off cycles per record, the extra, and the
+ * mean cost per record at the shares of hand-offs that RSS gives in
+ * practice.  Which records are handed off (gw_sessions.c: a session's
+ * owner is the worker that received its handshake when the client port
+ * spreads flows, else round robin): client records arrive by RSS on the
+ * client 4-tuple, the same hash as the handshake's, so none are handed off
+ * (with a port that does not spread, (W-1)/W are); backend replies arrive
+ * by RSS on the backend-side 4-tuple, which has nothing to do with the
+ * owner, so (W-1)/W of them are.  For request/reply traffic (one reply per
+ * client record) that is (W-1)/(2W) of all records: 25% at W = 2, 37.5%
+ * at W = 4, towards 50%.  The client records measured here stand for
+ * either direction (the hand-off cost is classify + lookup + enqueue +
+ * dequeue, the same for both).
+ *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
  *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
- *            [--general] [--passes N]
+ *            [--general] [--passes N] [--handoff]
  * --size / --suite run only that record size / that suite (for profiling
  * one configuration; the measurement itself is unchanged).
  * --general turns the worker's fast paths off (dp_worker_set_fast_paths):
@@ -99,6 +122,7 @@ static unsigned g_max_workers, g_sessions = B_SESSIONS_DEFAULT, g_passes = B_PAS
 static unsigned g_lcores[B_MAX_WORKERS];
 static bool g_nic_csum;          /* mark frames as checksum-verified by the NIC */
 static bool g_general;           /* --general: the worker's fast paths off */
+static bool g_handoff;           /* --handoff: the hand-off ring path's rows */
 static unsigned g_only_size;     /* --size: 0 = every size */
 static const char *g_only_suite; /* --suite: NULL = every suite */
 static struct rte_ring *g_txr[2][B_MAX_WORKERS + 1];
@@ -428,6 +452,149 @@ static int worker_run(void *arg)
     return 0;
 }
 
+/* ---- the hand-off ring path (--handoff) ------------------------------------------- */
+
+struct handoff_row {
+    double direct, receiver, owner; /* cycles per record, medians of bursts */
+    unsigned errors;
+};
+
+/* On the calling lcore: worker 0 receives worker 1's sessions' records
+ * and hands them off; worker 1 finishes them.  Even passes time the
+ * direct path (worker 1 receives), odd passes the hand-off; pass 0 and 1
+ * are warm-up (with byte checks). */
+static void handoff_run(struct handoff_row *row)
+{
+    struct bworker *bw = &g_bw[1];
+    struct dp_worker *w0 = dp_worker_new(&g_gw, 0), *w1 = dp_worker_new(&g_gw, 1);
+    if (w0 == NULL || w1 == NULL)
+        die("worker state");
+    if (g_general) {
+        dp_worker_set_fast_paths(w0, false);
+        dp_worker_set_fast_paths(w1, false);
+    }
+    unsigned lcore = rte_lcore_id();
+    unsigned bursts = bw->n_frames / B_BURST, n_d = 0, n_h = 0;
+    uint64_t *d = calloc((size_t)g_passes * bursts, sizeof(uint64_t));
+    uint64_t *r = calloc((size_t)g_passes * bursts, sizeof(uint64_t));
+    uint64_t *o = calloc((size_t)g_passes * bursts, sizeof(uint64_t));
+    if (d == NULL || r == NULL || o == NULL)
+        die("out of memory");
+    row->errors = 0;
+    for (unsigned p = 0; p < 2 * (g_passes + 1); p++) {
+        bool hand = p & 1, timed = p >= 2, check = p < 2;
+        for (unsigned i = 0; i < g_sessions; i++)
+            dp_replay_init(bw->sess[i]->replay, DP_REPLAY_WIN_DEFAULT_BITS);
+        uint64_t out0 = dp_counters[lcore].c[DP_CNT_HANDOFF_OUT];
+        unsigned next_check = 0, forwarded = 0;
+        for (unsigned f0 = 0; f0 < bw->n_frames; f0 += B_BURST) {
+            rx_fill(bw, f0);
+            if (!hand) {
+                uint64_t t0 = rte_rdtsc_precise();
+                dp_worker_process(w1, bw->mb + f0, B_BURST, false);
+                dp_worker_flush(w1);
+                forwarded += drain_tx(1, check, bw, &next_check);
+                uint64_t t1 = rte_rdtsc_precise();
+                if (timed)
+                    d[n_d++] = t1 - t0;
+                continue;
+            }
+            struct rte_mbuf *pk[B_BURST];
+            uint64_t t0 = rte_rdtsc_precise();
+            dp_worker_process(w0, bw->mb + f0, B_BURST, false);
+            dp_worker_flush(w0);
+            uint64_t t1 = rte_rdtsc_precise();
+            unsigned n = rte_ring_dequeue_burst(g_gw.handoff[1], (void **)pk, B_BURST, NULL);
+            dp_worker_process(w1, pk, n, true);
+            dp_worker_flush(w1);
+            forwarded += drain_tx(1, check, bw, &next_check);
+            uint64_t t2 = rte_rdtsc_precise();
+            if (n != B_BURST)
+                row->errors++;
+            if (timed) {
+                r[n_h] = t1 - t0;
+                o[n_h++] = t2 - t1;
+            }
+        }
+        /* every record forwarded; the hand-off passes took the ring */
+        if (forwarded != bw->n_frames ||
+            dp_counters[lcore].c[DP_CNT_HANDOFF_OUT] - out0 != (hand ? bw->n_frames : 0))
+            row->errors++;
+    }
+    qsort(d, n_d, sizeof(uint64_t), cmp_u64);
+    qsort(r, n_h, sizeof(uint64_t), cmp_u64);
+    qsort(o, n_h, sizeof(uint64_t), cmp_u64);
+    row->direct = (double)d[n_d / 2] / B_BURST;
+    row->receiver = (double)r[n_h / 2] / B_BURST;
+    row->owner = (double)o[n_h / 2] / B_BURST;
+    row->errors += bw->errors;
+    free(d);
+    free(r);
+    free(o);
+    dp_worker_free(w0);
+    dp_worker_free(w1);
+}
+
+static int handoff_rows(bool json)
+{
+    double hz = (double)rte_get_tsc_hz();
+    /* the shares of hand-offs RSS gives request/reply traffic (header) */
+    static const struct {
+        unsigned w;
+        double share;
+    } k_shares[] = {{2, 0.25}, {4, 0.375}};
+    if (!json)
+        printf("%-14s %5s | %9s | %9s %9s %9s | %9s | %s\n", "suite", "size", "direct", "receiver",
+               "owner", "handoff", "extra", "cyc/rec at RSS share (W workers)");
+    int rc = 0;
+    for (size_t a = 0; a < RTE_DIM(k_algs); a++) {
+        g_run_alg = k_algs[a];
+        if (g_only_suite != NULL && strcmp(g_only_suite, cr_aead_alg_name(g_run_alg)) != 0)
+            continue;
+        sessions_install(g_run_alg);
+        for (size_t si = 0; si < RTE_DIM(k_sizes); si++) {
+            g_run_size = k_sizes[si];
+            if (g_only_size != 0 && g_only_size != g_run_size)
+                continue;
+            frames_build(g_run_size);
+            g_bw[1].errors = 0;
+            struct handoff_row hr;
+            handoff_run(&hr);
+            double total = hr.receiver + hr.owner, extra = total - hr.direct;
+            if (hr.errors) {
+                fprintf(stderr,
+                        "bench-dataplane: handoff %s %u B: %u pass(es) with records not "
+                        "forwarded, not handed off or not byte-exact\n",
+                        cr_aead_alg_name(g_run_alg), g_run_size, hr.errors);
+                rc = 1;
+            }
+            if (json) {
+                printf("{\"mode\":\"handoff\",\"suite\":\"%s\",\"size\":%u,"
+                       "\"direct_cycles\":%.1f,\"receiver_cycles\":%.1f,\"owner_cycles\":%.1f,"
+                       "\"handoff_cycles\":%.1f,\"extra_cycles\":%.1f",
+                       cr_aead_alg_name(g_run_alg), g_run_size, hr.direct, hr.receiver, hr.owner,
+                       total, extra);
+                for (size_t k = 0; k < RTE_DIM(k_shares); k++)
+                    printf(",\"cycles_at_w%u_share_%.3f\":%.1f", k_shares[k].w, k_shares[k].share,
+                           hr.direct + k_shares[k].share * extra);
+                printf(",\"ok\":%s}\n", hr.errors ? "false" : "true");
+            } else {
+                printf("%-14s %5u | %9.1f | %9.1f %9.1f %9.1f | %+9.1f |",
+                       cr_aead_alg_name(g_run_alg), g_run_size, hr.direct, hr.receiver, hr.owner,
+                       total, extra);
+                for (size_t k = 0; k < RTE_DIM(k_shares); k++)
+                    printf(" W=%u %.1f%%: %.1f (%.2f Mrec/s)", k_shares[k].w,
+                           100 * k_shares[k].share, hr.direct + k_shares[k].share * extra,
+                           hz / (hr.direct + k_shares[k].share * extra) / 1e6);
+                printf("%s\n", hr.errors ? "  ERRORS" : "");
+            }
+            fflush(stdout);
+        }
+        sessions_remove();
+    }
+    return rc;
+}
+
 /* ---- setup ---------------------------------------------------------------------- */
 
 static void ports_create(void)
@@ -546,7 +713,7 @@ int main(int argc, char **argv)
         {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
         {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
         {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {"general", 0, NULL, 'g'},
-        {"passes", 1, NULL, 'p'},   {NULL, 0, NULL, 0}};
+        {"passes", 1, NULL, 'p'},   {"handoff", 0, NULL, 'H'},  {NULL, 0, NULL, 0}};
     int app_argc = argc - app_start;
     char **app_argv = argv + app_start;
     optind = 1;
@@ -580,10 +747,13 @@ int main(int argc, char **argv)
         case 'p':
             g_passes = (unsigned)atoi(optarg);
             break;
+        case 'H':
+            g_handoff = true;
+            break;
         default:
             printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
                    "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME] "
-                   "[--general] [--passes N]\n");
+                   "[--general] [--passes N] [--handoff]\n");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -597,8 +767,12 @@ int main(int argc, char **argv)
         if (g_max_workers < B_MAX_WORKERS && g_max_workers < max_req)
             g_lcores[g_max_workers++] = lc;
     }
-    bool on_main = g_max_workers == 0;
-    if (on_main) {
+    bool on_main = g_max_workers == 0 || g_handoff;
+    if (g_handoff) {
+        /* two worker states, both on this lcore (see the header) */
+        g_lcores[0] = g_lcores[1] = rte_get_main_lcore();
+        g_max_workers = 2;
+    } else if (on_main) {
         g_lcores[0] = rte_get_main_lcore();
         g_max_workers = 1;
     }
@@ -615,8 +789,18 @@ int main(int argc, char **argv)
                g_sessions, B_RECORDS_PER_SESSION, g_passes,
                g_nic_csum ? "by the NIC (RX+TX offload)" : "in software",
                cr_aead_ctx_arch_name(g_main_ctx), hz / 1e9);
-        printf("%-14s %5s %7s | %12s %9s | %12s %9s | %6s %9s\n", "suite", "size", "workers",
-               "rec/s/worker", "cyc/rec", "raw rec/s", "cyc/rec", "ratio", "overhead");
+        if (!g_handoff)
+            printf("%-14s %5s %7s | %12s %9s | %12s %9s | %6s %9s\n", "suite", "size", "workers",
+                   "rec/s/worker", "cyc/rec", "raw rec/s", "cyc/rec", "ratio", "overhead");
+        else
+            printf("hand-off ring path: worker 0 receives worker 1's sessions' records and "
+                   "hands them off, both on lcore %u (cycles/record, medians)\n",
+                   rte_lcore_id());
+    }
+    if (g_handoff) {
+        int hrc = handoff_rows(json);
+        rte_eal_cleanup();
+        return hrc;
     }
     int rc = 0;
     for (size_t a = 0; a < RTE_DIM(k_algs); a++) {

@@ -206,6 +206,9 @@ static void sessions_of(struct gw_cp *cp, json_t *res)
         if (s != NULL) {
             /* relaxed: the owner worker's counters, a recent value is enough */
             uint64_t last = __atomic_load_n(&s->last_rx_tsc, __ATOMIC_RELAXED);
+            char na[32];
+            ip_str(s->nat_ip, na, sizeof(na));
+            json_object_set_new(o, "nat_ip", json_string(na)); /* a NAT pool address */
             json_object_set_new(o, "nat_port", json_integer(s->nat_port));
             json_object_set_new(o, "owner", json_integer(s->owner));
             json_object_set_new(

@@ -10,7 +10,9 @@
  *
  * Accepted layout (every key optional; lists replace the defaults):
  *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D,
- *                       promiscuous: bool (default off)}]
+ *                       promiscuous: bool (default off), nat_addresses:
+ *                       "A.B.C.D-E.F.G.H" | A.B.C.D | N (the backend-side
+ *                       NAT pool; default the address alone)}]
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
  *                       cert2, key2, certs: [{cert, key}] (up to 3 certificates
  *                       with cert/cert2, one per key type: ECDSA P-256, ECDSA
@@ -363,6 +365,51 @@ static int ipv4_and_number(const char *s, char sep, uint32_t *out_ip, uint64_t *
     return 0;
 }
 
+/* nat_addresses: "A.B.C.D-E.F.G.H", "A.B.C.D" or a count N (from the
+ * port's address on), at most GW_MAX_NAT_ADDRESSES addresses. */
+CR_WUR static int get_nat_addresses(struct parse *ps, const yaml_node_t *n, const char *key,
+                                    struct gw_port_cfg *p)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    uint64_t count;
+    uint32_t lo, hi;
+    char lo_s[INET_ADDRSTRLEN];
+    const char *dash = strchr(s, '-');
+    p->nat_from_address = false;
+    if (parse_u64_text(s, &count) == 0) {
+        if (count < 1 || count > GW_MAX_NAT_ADDRESSES)
+            return fail(ps, node_line(n), key, CR_ERR_INVAL, "%s addresses out of range 1..%d", s,
+                        GW_MAX_NAT_ADDRESSES);
+        p->nat_from_address = true;
+        p->n_nat = (uint32_t)count;
+        return 0;
+    }
+    if (dash == NULL) {
+        CR_GUARD(get_ipv4(ps, n, key, &lo));
+        p->nat_first = lo;
+        p->n_nat = 1;
+        return 0;
+    }
+    if ((size_t)(dash - s) >= sizeof(lo_s))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address range (A.B.C.D-E.F.G.H)", s);
+    memcpy(lo_s, s, (size_t)(dash - s));
+    lo_s[dash - s] = '\0';
+    if (ipv4_text(lo_s, &lo) < 0 || ipv4_text(dash + 1, &hi) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an address range (A.B.C.D-E.F.G.H)", s);
+    if (hi < lo)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "'%s': the range is empty (first > last)",
+                    s);
+    if (hi - lo >= GW_MAX_NAT_ADDRESSES)
+        return fail(ps, node_line(n), key, CR_ERR_LIMIT, "'%s' holds %llu addresses, at most %d", s,
+                    (unsigned long long)hi - lo + 1, GW_MAX_NAT_ADDRESSES);
+    p->nat_first = lo;
+    p->n_nat = hi - lo + 1;
+    return 0;
+}
+
 /* "A.B.C.D/N" with N in 1..32. */
 CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
                                   uint32_t *out_ip, uint8_t *out_prefix)
@@ -682,6 +729,8 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
         return get_ipv4(ps, v, full, &p->gateway_ipv4);
     if (strcmp(k, "promiscuous") == 0)
         return get_bool(ps, v, full, &p->promiscuous);
+    if (strcmp(k, "nat_addresses") == 0)
+        return get_nat_addresses(ps, v, full, p);
     return unknown_key(ps, full, kn);
 }
 
@@ -1118,6 +1167,62 @@ CR_WUR static int validate_state(struct parse *ps, const struct gw_config *cfg)
     return 0;
 }
 
+/* Port i's NAT pool (ports[i].nat_addresses, issue 11): on the port's
+ * subnet, neither its network nor broadcast address, no other port's
+ * address, no gateway, no backend, no other port's pool, and no listening
+ * (address, port) inside a listener's nat_ports on a pool address.  The
+ * port's own address may be in its pool (it is by default). */
+CR_WUR static int validate_nat_pool(struct parse *ps, const struct gw_config *cfg, unsigned i)
+{
+    const struct gw_port_cfg *p = &cfg->ports[i];
+    char kk[GW_CFG_KEY_PATH_MAX_LEN + 32];
+    if (p->n_nat == 0)
+        return 0;
+    unsigned line = entry_key(kk, sizeof(kk), "ports", i, port_line_keys[GW_PKEY_NAT_ADDRESSES],
+                              p->key_line[GW_PKEY_NAT_ADDRESSES], p->src_line);
+    uint32_t first, n;
+    gw_port_nat_pool(p, &first, &n);
+    if (n - 1 > UINT32_MAX - first)
+        return fail(ps, line, kk, CR_ERR_INVAL,
+                    "%u addresses from the port's address pass 255.255.255.255", n);
+    uint32_t last = first + (n - 1);
+    uint32_t m = prefix_mask(p->prefix_len);
+    if ((first & m) != (p->ipv4 & m) || (last & m) != (p->ipv4 & m))
+        return fail(ps, line, kk, CR_ERR_INVAL, "pool is not inside the port's subnet /%u",
+                    p->prefix_len);
+    if (p->prefix_len <= 30 && (first == (p->ipv4 & m) || last == (p->ipv4 | ~m)))
+        return fail(ps, line, kk, CR_ERR_INVAL,
+                    "pool contains the subnet's network or broadcast address");
+    for (unsigned j = 0; j < cfg->n_ports; j++) {
+        const struct gw_port_cfg *o = &cfg->ports[j];
+        if (j != i && o->ipv4 - first < n)
+            return fail(ps, line, kk, CR_ERR_INVAL, "pool contains the address of ports[%u]", j);
+        if (o->gateway_ipv4 != 0 && o->gateway_ipv4 - first < n)
+            return fail(ps, line, kk, CR_ERR_INVAL, "pool contains the gateway of ports[%u]", j);
+        uint32_t of, on;
+        gw_port_nat_pool(o, &of, &on);
+        if (j < i && (first - of < on || of - first < n))
+            return fail(ps, line, kk, CR_ERR_INVAL, "pool overlaps the pool of ports[%u]", j);
+    }
+    for (unsigned j = 0; j < cfg->n_listeners; j++) {
+        const struct gw_listener_cfg *l = &cfg->listeners[j];
+        if (l->backend_ipv4 - first < n)
+            return fail(ps, line, kk, CR_ERR_INVAL, "pool contains the backend of listeners[%u]",
+                        j);
+        if (l->ipv4 - first >= n)
+            continue;
+        for (unsigned k = 0; k < cfg->n_listeners; k++) {
+            const struct gw_listener_cfg *o = &cfg->listeners[k];
+            if (l->udp_port >= o->nat_port_min && l->udp_port <= o->nat_port_max)
+                return fail(ps, line, kk, CR_ERR_INVAL,
+                            "pool contains the address of listeners[%u], whose port %u is in "
+                            "listeners[%u].nat_ports %u-%u",
+                            j, l->udp_port, k, o->nat_port_min, o->nat_port_max);
+        }
+    }
+    return 0;
+}
+
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 {
     if (!cfg)
@@ -1154,6 +1259,8 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                             "gateway is not another host on the port's subnet");
         }
     }
+    for (unsigned i = 0; i < cfg->n_ports; i++)
+        CR_GUARD(validate_nat_pool(&ps, cfg, i));
 
     for (unsigned i = 0; i < cfg->n_listeners; i++) {
         const struct gw_listener_cfg *l = &cfg->listeners[i];
@@ -1301,6 +1408,23 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                     "%u out of range 1..%u", cfg->handshake_lcores, GW_MAX_HANDSHAKE_LCORES);
     CR_GUARD(validate_state(&ps, cfg));
     return 0;
+}
+
+void gw_port_nat_pool(const struct gw_port_cfg *p, uint32_t *out_first, uint32_t *out_n)
+{
+    *out_first = p->n_nat == 0 || p->nat_from_address ? p->ipv4 : p->nat_first;
+    *out_n = p->n_nat == 0 ? 1 : p->n_nat;
+}
+
+uint64_t gw_config_nat_slots(const struct gw_config *cfg)
+{
+    uint64_t n_addrs = 0;
+    for (unsigned i = 0; i < cfg->n_ports && i < GW_MAX_PORTS; i++) {
+        uint32_t first, n;
+        gw_port_nat_pool(&cfg->ports[i], &first, &n);
+        n_addrs += n;
+    }
+    return n_addrs * gw_config_nat_ports(cfg);
 }
 
 uint32_t gw_config_nat_ports(const struct gw_config *cfg)

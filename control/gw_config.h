@@ -17,6 +17,9 @@
 #define GW_PATH_MAX_LEN  256
 #define GW_ERR_MAX_LEN   512
 #define GW_MAX_WARNINGS  8
+/* addresses in one port's NAT pool (ports[].nat_addresses): 65536 NAT
+ * slots each, a 512 KiB slice of the NAT map (dp_session.h) */
+#define GW_MAX_NAT_ADDRESSES 256
 /* certificates of one listener, all keys together (cert, cert2, certs):
  * one per certificate slot of the engine (ECDSA P-256, ECDSA P-384, RSA) */
 #define GW_MAX_LISTENER_CERTS 3
@@ -28,7 +31,8 @@
 #define GW_PORT_LINE_KEYS(X)                                                                       \
     X(ADDRESS, "address")                                                                          \
     X(PORT_ID, "port_id")                                                                          \
-    X(GATEWAY, "gateway")
+    X(GATEWAY, "gateway")                                                                          \
+    X(NAT_ADDRESSES, "nat_addresses")
 #define GW_LISTENER_LINE_KEYS(X)                                                                   \
     X(ADDRESS, "address")                                                                          \
     X(PORT, "port")                                                                                \
@@ -82,11 +86,22 @@ struct gw_port_cfg {
     uint16_t port_id; /* DPDK port id */
     uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
-    uint32_t gateway_ipv4;        /* next hop for off-link destinations; 0: none */
-    bool promiscuous;             /* default false */
+    uint32_t gateway_ipv4; /* next hop for off-link destinations; 0: none */
+    bool promiscuous;      /* default false */
+    /* NAT pool (issue 11): the backend-side source addresses of the
+     * sessions whose backend route uses this port.  nat_addresses: "A-B"
+     * or "A" (nat_first, n_nat), or a count N (nat_from_address: the N
+     * addresses from the port's address on); n_nat 0: the port's address
+     * alone (the default).  gw_port_nat_pool() resolves it. */
+    uint32_t nat_first; /* host order */
+    uint32_t n_nat;
+    bool nat_from_address;
     uint32_t src_line;            /* line of the entry in the config; 0: default */
     uint32_t key_line[GW_PKEY_N]; /* line of each key; 0: not in the file */
 };
+
+/* Port p's NAT pool: *out_n addresses from *out_first (host order). */
+void gw_port_nat_pool(const struct gw_port_cfg *p, uint32_t *out_first, uint32_t *out_n);
 
 /* One entry of a listener's `certs:` list. */
 struct gw_cert_cfg {
@@ -223,8 +238,12 @@ int gw_config_check_capture(const struct gw_config *cfg, const struct gw_eal_fac
  * either, as the EAL accepts them), or NULL. */
 const char *gw_eal_no_shconf_option(int argc, char *const argv[]);
 /* How many backend-side NAT ports the listeners have together (the union
- * of their nat_ports ranges, one shared pool): each session holds one, so
- * this bounds the sessions whatever max_sessions says.  Not thread-safe. */
+ * of their nat_ports ranges).  Not thread-safe. */
 uint32_t gw_config_nat_ports(const struct gw_config *cfg);
+/* How many NAT slots (pool address, port) the listeners can hold at most:
+ * gw_config_nat_ports times the addresses of every port's pool; each
+ * session holds one, so this bounds the sessions whatever max_sessions
+ * says.  Not thread-safe. */
+uint64_t gw_config_nat_slots(const struct gw_config *cfg);
 
 #endif

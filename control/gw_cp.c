@@ -723,6 +723,13 @@ int gw_cp_create(struct gw_cp **out, const struct gw_config *cfg, struct dp_gw *
         free(cp);
         return CR_ERR_NOMEM;
     }
+    cp->sh->nat_used = calloc((size_t)dp_sess_nat_n_addrs(g->sessions) * (DP_SESS_NAT_PORTS / 64),
+                              sizeof(uint64_t));
+    if (cp->sh->nat_used == NULL) {
+        free(cp->sh);
+        free(cp);
+        return CR_ERR_NOMEM;
+    }
     rte_spinlock_init(&cp->sh->lock);
     rte_spinlock_init(&cp->lock);
     cp->sh->n_shards = 1;
@@ -985,6 +992,8 @@ void gw_cp_free(struct gw_cp *cp)
     cr_aead_ctx_free(cp->aead);
     cp_hs_limit_free(cp->hs_limit);
     cp_ch_asm_free(cp->ch_asm);
+    if (cp->sh != NULL)
+        free(cp->sh->nat_used);
     free(cp->sh);
     free(cp);
 }

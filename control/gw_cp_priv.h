@@ -45,7 +45,6 @@
 #include "gw_net.h"
 #include "hs.h"
 
-#define CP_NAT_WORDS       (DP_SESS_NAT_PORTS / 64)
 #define CP_ALERT_WIN_WORDS 8 /* storage of a peer's alert window (DP_REPLAY_WIN_MIN_BITS) */
 #define CP_RND_POOL_WORDS  64
 #define CP_END_MATCH_BATCH 64 /* peers gw_peers_end_matching frees per walk */
@@ -118,7 +117,9 @@ TAILQ_HEAD(cp_due_list, cp_peer);
  * second lcore, and the locks are never contended. */
 struct gw_cp_shared {
     rte_spinlock_t lock;
-    uint64_t nat_used[CP_NAT_WORDS];
+    /* one bit per NAT slot of the session table (dp_sess_nat_slot):
+     * dp_sess_nat_n_addrs * 65536 bits, allocated by gw_cp_create */
+    uint64_t *nat_used;
     unsigned n_shards;
     struct gw_cp *shard[CP_SHARD_MAX];
     unsigned shard_lcore[CP_SHARD_MAX]; /* lcore of shard i (0: the main lcore) */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_pdump.h>
 
 #include "dp_counters.h"
@@ -207,6 +209,79 @@ static struct dp_gw g_gw;
 static struct gw_config g_cfg;
 static struct dp_worker_arg g_wargs[DP_MAX_WORKERS];
 
+/* The largest replay window of the listeners: what the session reserve
+ * makes room for (gw_sessions.c replay_bits: 0 is the default). */
+static uint32_t session_window_bits(const struct gw_config *cfg)
+{
+    uint32_t win = DP_REPLAY_WIN_MIN_BITS;
+    for (unsigned i = 0; i < cfg->n_listeners; i++)
+        win =
+            RTE_MAX(win, cfg->listeners[i].replay_window_bits ? cfg->listeners[i].replay_window_bits
+                                                              : DP_REPLAY_WIN_DEFAULT_BITS);
+    return win;
+}
+
+/* Issue 11: max_sessions is sized at start.  What the sessions take, in
+ * bytes of DPDK memory: the session table (rte_hash and key store), the NAT
+ * map (65536 slots per pool address), the control plane's peer tables
+ * (one per handshake lcore, 2 * (max_sessions + max_handshakes) entries,
+ * gw_peers.c) and the session reserve (max_sessions sessions plus those
+ * waiting for their grace period, at the largest replay window;
+ * dp_sess_table_reserve, made right after).  Against what DPDK can
+ * still give: the heap's free bytes on this socket plus the free huge
+ * pages it may grow into (none with --no-huge: -m is all there is).
+ * 0, or -1 after one line naming max_sessions and both sizes. */
+static int check_session_memory(const struct gw_config *cfg, uint32_t max_sessions,
+                                unsigned n_readers, uint32_t n_nat_addrs)
+{
+    struct dp_sess_mem m;
+    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, &m);
+    uint32_t win = session_window_bits(cfg);
+    uint64_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
+    uint64_t shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
+    uint64_t peers =
+        shards * dp_hash_memsize(2 * ((uint64_t)max_sessions + max_hs), sizeof(struct dp_sess_key));
+    uint64_t sess = dp_sess_reserve_count(max_sessions) * dp_session_alloc_bytes(win);
+    uint64_t need = m.hash_bytes + m.nat_bytes + m.qsbr_bytes + peers + sess;
+    struct rte_malloc_socket_stats st;
+    uint64_t avail = 0;
+    if (rte_malloc_get_socket_stats((int)rte_socket_id(), &st) == 0)
+        avail = st.heap_freesz_bytes;
+    if (rte_eal_has_hugepages()) {
+        /* free 2 MiB / 1 GiB pages the heap may still map (dynamic memory) */
+        static const struct {
+            const char *path;
+            uint64_t bytes;
+        } hp[] = {{"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", 2ull << 20},
+                  {"/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", 1ull << 30}};
+        for (size_t i = 0; i < RTE_DIM(hp); i++) {
+            FILE *f = fopen(hp[i].path, "r");
+            unsigned long long n = 0;
+            if (f != NULL) {
+                if (fscanf(f, "%llu", &n) != 1)
+                    n = 0;
+                fclose(f);
+            }
+            avail += n * hp[i].bytes;
+        }
+    }
+    printf("dtlsgw: max_sessions %u: %" PRIu64 " MiB of DPDK memory (session table %zu MiB, NAT "
+           "map %zu MiB for %u addresses, peer tables %" PRIu64 " MiB, sessions %" PRIu64
+           " MiB at %" PRIu64 " bytes each); %" PRIu64 " MiB available\n",
+           max_sessions, need >> 20, m.hash_bytes >> 20, m.nat_bytes >> 20, n_nat_addrs,
+           peers >> 20, sess >> 20, (uint64_t)dp_session_alloc_bytes(win), avail >> 20);
+    if (need <= avail)
+        return 0;
+    fprintf(stderr,
+            "dtlsgw: config: %s:%u: max_sessions: %u needs %" PRIu64
+            " MiB of DPDK memory but %" PRIu64
+            " MiB are available (heap free on socket %u plus free huge pages): give EAL more "
+            "memory (-m, huge pages) or lower max_sessions\n",
+            cfg->source[0] ? cfg->source : "defaults", cfg->key_line[GW_TKEY_MAX_SESSIONS],
+            max_sessions, need >> 20, avail >> 20, rte_socket_id());
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     char err[GW_ERR_MAX_LEN];
@@ -260,13 +335,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "dtlsgw: config: %s\n", err);
         goto out_eal;
     }
-    uint32_t nat_ports = gw_config_nat_ports(&g_cfg);
-    if (g_cfg.max_sessions > nat_ports && g_cfg.key_line[GW_TKEY_MAX_SESSIONS] != 0)
+    uint64_t nat_slots = gw_config_nat_slots(&g_cfg);
+    if (g_cfg.max_sessions > nat_slots && g_cfg.key_line[GW_TKEY_MAX_SESSIONS] != 0)
         fprintf(stderr,
                 "dtlsgw: config: warning: %s:%u: max_sessions: %u, but the listeners' nat_ports "
-                "hold %u backend-side ports (one per session): at most %u sessions\n",
-                g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_ports,
-                nat_ports);
+                "over the ports' nat_addresses hold %" PRIu64
+                " backend-side (address, port) slots (one per session): at most %" PRIu64
+                " sessions\n",
+                g_cfg.source, g_cfg.key_line[GW_TKEY_MAX_SESSIONS], g_cfg.max_sessions, nat_slots,
+                nat_slots);
     if (capture_start(&g_cfg, no_shconf_opt, &capture_on) != 0)
         goto out_eal;
 
@@ -398,12 +475,36 @@ int main(int argc, char **argv)
     g->n_listeners = g_cfg.n_listeners;
 
     uint32_t max_sessions = g_cfg.max_sessions ? g_cfg.max_sessions : DP_SESS_MAX_DEFAULT;
+    struct dp_nat_pool pools[DP_SESS_NAT_POOLS_MAX];
+    for (unsigned i = 0; i < g->n_ports && i < DP_SESS_NAT_POOLS_MAX; i++) {
+        gw_port_nat_pool(&g_cfg.ports[i], &pools[i].first, &pools[i].n_addrs);
+        if (pools[i].n_addrs > 1 || pools[i].first != g_cfg.ports[i].ipv4) {
+            char a[20], b[20];
+            ipv4_str(pools[i].first, a, sizeof(a));
+            ipv4_str(pools[i].first + pools[i].n_addrs - 1, b, sizeof(b));
+            printf("dtlsgw: port %s: NAT pool %s-%s (%u addresses, %u NAT slots)\n",
+                   g_cfg.ports[i].name, a, b, pools[i].n_addrs, pools[i].n_addrs * 65536u);
+        }
+    }
+    uint32_t n_nat_addrs = 0;
+    for (unsigned i = 0; i < g->n_ports && i < DP_SESS_NAT_POOLS_MAX; i++)
+        n_nat_addrs += pools[i].n_addrs;
+    if (check_session_memory(&g_cfg, max_sessions, g->n_workers, n_nat_addrs) != 0)
+        goto out_ports;
     g->sessions =
-        dp_sess_table_create("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id());
+        dp_sess_table_create_nat("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(),
+                                 pools, RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX));
     if (g->sessions == NULL) {
         fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
                 rte_strerror(rte_errno));
         goto out_ports;
+    }
+    if (dp_sess_table_reserve(g->sessions, session_window_bits(&g_cfg)) != 0) {
+        fprintf(stderr,
+                "dtlsgw: max_sessions: %u: cannot reserve the sessions' memory at start: %s (give "
+                "EAL more memory or lower max_sessions)\n",
+                max_sessions, rte_strerror(rte_errno));
+        goto out_tables;
     }
     rc = dp_gw_rings_create(g);
     if (rc != 0) {

@@ -90,6 +90,15 @@ static bool learn(struct gw_net *n, unsigned port, uint32_t ip_be, const struct 
     return took;
 }
 
+/* ip_be is one of port's NAT pool addresses (issue 11: the backends
+ * resolve every pool address to the port's MAC). */
+static bool in_nat_pool(const struct dp_gw *g, unsigned port, uint32_t ip_be)
+{
+    const struct dp_nat_pool *pool =
+        g->sessions != NULL ? dp_sess_nat_pool(g->sessions, port, NULL) : NULL;
+    return pool != NULL && rte_be_to_cpu_32(ip_be) - pool->first < pool->n_addrs;
+}
+
 static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now_ms)
 {
     struct dp_gw *g = n->g;
@@ -119,13 +128,15 @@ static struct rte_mbuf *arp_input(struct gw_net *n, struct rte_mbuf *m, uint64_t
         rte_pktmbuf_free(m);
         return NULL;
     }
-    if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) && d->arp_tip == p->ip_be) {
+    if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) &&
+        (d->arp_tip == p->ip_be || in_nat_pool(g, port, d->arp_tip))) {
         /* RFC 826: swap sender/target, fill in our hardware address. */
+        uint32_t tip = d->arp_tip;
         a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
         rte_ether_addr_copy(&d->arp_sha, &d->arp_tha);
         d->arp_tip = d->arp_sip;
         rte_ether_addr_copy(&p->mac, &d->arp_sha);
-        d->arp_sip = p->ip_be;
+        d->arp_sip = tip;
         rte_ether_addr_copy(&d->arp_tha, &eth->dst_addr);
         rte_ether_addr_copy(&p->mac, &eth->src_addr);
         m->ol_flags = 0;

@@ -177,6 +177,18 @@ static int find_listener(const struct gw_cp *cp, const struct gw_state_sess *st)
     return -1;
 }
 
+/* The saved NAT address is still one of the backend port's: in its NAT
+ * pool (issue 11), or its own address when the table has no pools. */
+static bool restored_nat_ip_ok(const struct dp_gw *g, int nh, uint32_t nat_ip_be)
+{
+    unsigned pi = g->nexthops[nh].port_idx;
+    uint32_t base;
+    const struct dp_nat_pool *pool = dp_sess_nat_pool(g->sessions, pi, &base);
+    if (pool == NULL)
+        return g->ports[pi].ip_be == nat_ip_be;
+    return rte_be_to_cpu_32(nat_ip_be) - pool->first < pool->n_addrs;
+}
+
 /* Installs one saved session; a skip reason, or SKIP_N when restored. */
 static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess *st)
 {
@@ -188,10 +200,10 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     int nh = cp->lst[li].nh;
     if (nh < 0 || rte_cpu_to_be_32(lc->backend_ipv4) != st->backend_ip ||
         rte_cpu_to_be_16(lc->backend_port) != st->backend_port ||
-        g->ports[g->nexthops[nh].port_idx].ip_be != st->nat_ip)
+        !restored_nat_ip_ok(g, nh, st->nat_ip))
         return SKIP_CHANGED;
     if (st->nat_port < lc->nat_port_min || st->nat_port > lc->nat_port_max ||
-        gw_sess_nat_used(cp, st->nat_port))
+        gw_sess_nat_used(cp, st->nat_ip, st->nat_port))
         return SKIP_NAT;
     /* RFC 6347 §4.1: sequence numbers never wrap within an epoch; the
      * skip (gw_config.h) puts the restored session past every number the
@@ -213,10 +225,10 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     struct rte_ether_addr mac;
     memcpy(mac.addr_bytes, st->client_mac, 6);
     uint32_t bits = lc->replay_window_bits ? lc->replay_window_bits : DP_REPLAY_WIN_DEFAULT_BITS;
-    struct dp_session *s = dp_session_alloc(bits, (int)rte_socket_id());
+    struct dp_session *s = dp_sess_session_alloc(g->sessions, bits, (int)rte_socket_id());
     if (s == NULL)
         return SKIP_INSTALL;
-    gw_sess_nat_take(cp, st->nat_port);
+    (void)gw_sess_nat_take(cp, st->nat_ip, st->nat_port); /* in a pool: checked above */
     enum cr_aead_alg alg = (enum cr_aead_alg)st->alg;
     struct cp_peer *peer = NULL;
     if (cr_aead_key_init(&s->rd_key, cp->aead, alg, st->rd.key, st->rd.key_len, st->rd.iv,
@@ -257,7 +269,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
 fail:
     if (peer != NULL)
         gw_peer_free(cp, peer, false); /* no session yet: only the entry */
-    gw_sess_nat_free(cp, st->nat_port);
+    gw_sess_nat_free(cp, st->nat_ip, st->nat_port);
     dp_session_free(s);
     return SKIP_INSTALL;
 }

@@ -38,46 +38,92 @@ static uint32_t nat_rnd(void *arg)
     return cp->rnd_pool[--cp->rnd_left];
 }
 
+/* The pool of listener li: the one of the port its backend route uses;
+ * a table without pools (tests) has one address set, the port's address.
+ * -1 without a next hop. */
+static int nat_pool_of(const struct gw_cp *cp, unsigned li, uint32_t *out_first, uint32_t *out_n,
+                       uint32_t *out_base)
+{
+    int nh = cp->lst[li].nh;
+    if (nh < 0)
+        return -1;
+    unsigned pi = cp->g->nexthops[nh].port_idx;
+    const struct dp_nat_pool *pool = dp_sess_nat_pool(cp->g->sessions, pi, out_base);
+    if (pool != NULL) {
+        *out_first = pool->first;
+        *out_n = pool->n_addrs;
+    } else {
+        *out_first = rte_be_to_cpu_32(cp->g->ports[pi].ip_be);
+        *out_n = 1;
+        *out_base = 0;
+    }
+    return 0;
+}
+
+/* The slot of (ip_be, port), or -1 (no pool holds ip_be). */
+static int64_t nat_slot(const struct gw_cp *cp, uint32_t ip_be, uint16_t port)
+{
+    return dp_sess_nat_slot(cp->g->sessions, ip_be, port);
+}
+
 /* The bitmap is shared by the handshake shards: every access holds
  * cp->sh->lock (gw_cp_priv.h); the *_locked helpers are for callers that
  * already hold it. */
-static int nat_alloc_locked(struct gw_cp *cp, unsigned li)
+static int nat_alloc_locked(struct gw_cp *cp, unsigned li, uint32_t *out_ip_be, uint16_t *out_port)
 {
     const struct gw_listener_cfg *l = &cp->cfg->listeners[li];
-    return gw_nat_pick(cp->sh->nat_used, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
+    uint32_t first, n, base;
+    if (nat_pool_of(cp, li, &first, &n, &base) < 0)
+        return -1;
+    int64_t slot =
+        gw_nat_pick_pool(cp->sh->nat_used, base, n, l->nat_port_min, l->nat_port_max, nat_rnd, cp);
+    if (slot < 0)
+        return -1;
+    *out_ip_be = rte_cpu_to_be_32(first + (uint32_t)(slot >> 16) - base);
+    *out_port = (uint16_t)(slot & 0xffff);
+    return 0;
 }
 
-static void nat_free_locked(struct gw_cp *cp, uint16_t port)
+static void nat_free_locked(struct gw_cp *cp, uint32_t ip_be, uint16_t port)
 {
-    cp->sh->nat_used[port / 64] &= ~(UINT64_C(1) << (port % 64));
+    int64_t slot = nat_slot(cp, ip_be, port);
+    if (slot >= 0)
+        cp->sh->nat_used[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
 }
 
-int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li)
+int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li, uint32_t *out_ip_be, uint16_t *out_port)
 {
     rte_spinlock_lock(&cp->sh->lock);
-    int port = nat_alloc_locked(cp, li);
+    int rc = nat_alloc_locked(cp, li, out_ip_be, out_port);
     rte_spinlock_unlock(&cp->sh->lock);
-    return port;
+    return rc;
 }
 
-void gw_sess_nat_take(struct gw_cp *cp, uint16_t port)
+bool gw_sess_nat_take(struct gw_cp *cp, uint32_t ip_be, uint16_t port)
+{
+    int64_t slot = nat_slot(cp, ip_be, port);
+    if (slot < 0)
+        return false;
+    rte_spinlock_lock(&cp->sh->lock);
+    cp->sh->nat_used[slot / 64] |= UINT64_C(1) << (slot % 64);
+    rte_spinlock_unlock(&cp->sh->lock);
+    return true;
+}
+
+void gw_sess_nat_free(struct gw_cp *cp, uint32_t ip_be, uint16_t port)
 {
     rte_spinlock_lock(&cp->sh->lock);
-    cp->sh->nat_used[port / 64] |= UINT64_C(1) << (port % 64);
+    nat_free_locked(cp, ip_be, port);
     rte_spinlock_unlock(&cp->sh->lock);
 }
 
-void gw_sess_nat_free(struct gw_cp *cp, uint16_t port)
+bool gw_sess_nat_used(const struct gw_cp *cp, uint32_t ip_be, uint16_t port)
 {
+    int64_t slot = nat_slot(cp, ip_be, port);
+    if (slot < 0)
+        return true;
     rte_spinlock_lock(&cp->sh->lock);
-    nat_free_locked(cp, port);
-    rte_spinlock_unlock(&cp->sh->lock);
-}
-
-bool gw_sess_nat_used(const struct gw_cp *cp, uint16_t port)
-{
-    rte_spinlock_lock(&cp->sh->lock);
-    bool used = gw_nat_test(cp->sh->nat_used, port) != 0;
+    bool used = gw_nat_test(cp->sh->nat_used, (uint32_t)slot) != 0;
     rte_spinlock_unlock(&cp->sh->lock);
     return used;
 }
@@ -99,7 +145,7 @@ void gw_sess_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
 static void reclaim_cb(struct dp_session *s, void *arg)
 {
     struct gw_cp *cp = arg;
-    nat_free_locked(cp, s->nat_port);
+    nat_free_locked(cp, s->nat_ip, s->nat_port);
     dp_cnt_inc(DP_CNT_CP_SESS_FREED);
     if (!s->send_close)
         return;
@@ -153,15 +199,16 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
         dp_cnt_inc(DP_CNT_DROP_CP_NO_NEXTHOP);
         return CR_ERR_INVAL;
     }
-    int nat = gw_sess_nat_alloc(cp, peer->listener);
-    if (nat < 0) {
+    uint32_t nat_ip;
+    uint16_t nat;
+    if (gw_sess_nat_alloc(cp, peer->listener, &nat_ip, &nat) < 0) {
         dp_cnt_inc(DP_CNT_DROP_CP_NAT_EXHAUSTED);
         return CR_ERR_LIMIT;
     }
-    struct dp_session *s =
-        dp_session_alloc(replay_bits(lc->replay_window_bits), (int)rte_socket_id());
+    struct dp_session *s = dp_sess_session_alloc(g->sessions, replay_bits(lc->replay_window_bits),
+                                                 (int)rte_socket_id());
     if (s == NULL) {
-        gw_sess_nat_free(cp, (uint16_t)nat);
+        gw_sess_nat_free(cp, nat_ip, nat);
         return CR_ERR_NOMEM;
     }
     s->key = peer->key;
@@ -175,8 +222,8 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
     s->backend_port = rte_cpu_to_be_16(lc->backend_port);
     s->backend_nh = (uint16_t)nh;
     s->backend_port_id = g->nexthops[nh].port_idx;
-    s->nat_ip = g->ports[s->backend_port_id].ip_be;
-    s->nat_port = (uint16_t)nat;
+    s->nat_ip = nat_ip;
+    s->nat_port = nat;
     s->client_port_id = peer->port_idx;
     s->client_mac = peer->mac;
     s->listener = peer->listener;
@@ -235,7 +282,7 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
     return CR_OK;
 fail:
     dp_cnt_inc(DP_CNT_DROP_CP_INSTALL);
-    gw_sess_nat_free(cp, (uint16_t)nat);
+    gw_sess_nat_free(cp, nat_ip, nat);
     dp_session_free(s);
     return rc;
 }

@@ -49,12 +49,18 @@ void gw_sess_remove(struct gw_cp *cp, struct cp_peer *peer, bool send_close);
  * at shutdown); returns how many. */
 unsigned gw_sess_reclaim(struct gw_cp *cp, bool wait);
 
-/* A free NAT port of listener li, marked used, or -1 (range full). */
-int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li);
-/* Marks port used (a restored session's, gw_restart.c). */
-void gw_sess_nat_take(struct gw_cp *cp, uint16_t port);
-void gw_sess_nat_free(struct gw_cp *cp, uint16_t port);
-bool gw_sess_nat_used(const struct gw_cp *cp, uint16_t port);
+/* NAT slots (issue 11): (address, port), the address from the NAT pool of
+ * the port listener li's backend route uses (dp_session.h).  A free slot
+ * of li's nat_ports over that pool, at random, marked used: 0 with
+ * *out_ip_be (network order) and *out_port (host order), or -1 (pool full,
+ * no next hop). */
+int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li, uint32_t *out_ip_be, uint16_t *out_port);
+/* Marks (ip_be, port) used (a restored session's, gw_restart.c); false
+ * when ip_be is in no pool. */
+bool gw_sess_nat_take(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
+void gw_sess_nat_free(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
+/* True when (ip_be, port) is taken or not a NAT slot at all. */
+bool gw_sess_nat_used(const struct gw_cp *cp, uint32_t ip_be, uint16_t port);
 
 /* One encrypted alert record r (the session's epoch) of peer's live
  * session: a close_notify ends the peer and is answered with ours

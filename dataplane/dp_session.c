@@ -2,8 +2,9 @@
  * map and their RCU (QSBR) reclamation.
  *
  * Owns: the rte_hash (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
- * block, the single writer is the control plane), the NAT map (an array of
- * 65536 session pointers indexed by the gateway-side port), the QSBR
+ * block, the single writer is the control plane), the NAT map (65536
+ * session pointers per NAT pool address, indexed by the NAT slot
+ * (address index << 16) | gateway-side port), the QSBR
  * variable the workers report to, and the FIFO of removed sessions waiting
  * for their grace period.
  * Must not: be written by more than one thread (control plane), free a
@@ -12,29 +13,77 @@
  */
 #include "dp_session.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_mempool.h>
 
 #include "cr_err.h"
 
 struct dp_sess_table {
     struct rte_hash *hash;
-    struct dp_session **nat; /* DP_SESS_NAT_PORTS entries */
+    struct dp_session **nat; /* n_nat_addrs * DP_SESS_NAT_PORTS entries */
+    /* NAT pools, read-only after create: pools[i] with its first address
+     * at address index pool_base[i]; n_pools == 0: one slot set, any
+     * address */
+    struct dp_nat_pool pools[DP_SESS_NAT_POOLS_MAX];
+    uint32_t pool_base[DP_SESS_NAT_POOLS_MAX];
+    unsigned n_pools;
+    uint32_t n_nat_addrs;
     struct rte_rcu_qsbr *qsbr;
     struct dp_session *pend_head; /* removed, waiting for grace period */
     struct dp_session *pend_tail;
     uint32_t n_live;
     uint32_t n_pending;
     uint32_t max_sessions;
-    uint32_t max_pending; /* dp_sess_pending_max */
+    uint32_t max_pending;        /* dp_sess_pending_max */
+    struct rte_mempool *reserve; /* dp_sess_table_reserve; NULL: rte_malloc */
+    uint32_t reserve_win_bits;
     /* removal generation (dp_sess_gen), read by every worker each burst:
      * its own cache line, written only on removals */
     uint64_t gen __rte_cache_aligned;
 };
+
+size_t dp_session_memsize(uint32_t win_bits)
+{
+    size_t rsz = dp_replay_size(win_bits);
+    if (rsz == 0)
+        return 0;
+    return RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE) + rsz;
+}
+
+/* rte_hash's layout in DPDK 22.11 (lib/hash/rte_cuckoo_hash.c, no local
+ * cache, no extendable buckets): rte_align32pow2(entries) / 8 buckets of
+ * one cache line, entries + 1 key slots of sizeof(void *) + key_len
+ * rounded up to 16, and a ring of rte_align32pow2(entries + 1) uint32_t
+ * free slot indexes. */
+size_t dp_hash_memsize(uint64_t entries, size_t key_len)
+{
+    uint64_t key_entry = RTE_ALIGN_CEIL(sizeof(void *) + key_len, 16);
+    return (size_t)(rte_align64pow2(entries) / 8 * RTE_CACHE_LINE_SIZE + (entries + 1) * key_entry +
+                    rte_align64pow2(entries + 1) * sizeof(uint32_t));
+}
+
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           struct dp_sess_mem *out)
+{
+    out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key));
+    out->nat_bytes =
+        (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
+    out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
+}
+
+size_t dp_session_alloc_bytes(uint32_t win_bits)
+{
+    size_t n = dp_session_memsize(win_bits);
+    /* rte_malloc's element header (struct malloc_elem, one cache line) */
+    return n ? n + RTE_CACHE_LINE_SIZE : 0;
+}
 
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
 {
@@ -62,13 +111,115 @@ void dp_session_free(struct dp_session *s)
     cr_aead_key_wipe(&s->rd_key);
     cr_aead_key_wipe(&s->wr_key);
     s->wr_seq = 0;
-    rte_free(s);
+    if (s->reserve != NULL)
+        rte_mempool_put(s->reserve, s);
+    else
+        rte_free(s);
+}
+
+int dp_sess_table_reserve(struct dp_sess_table *t, uint32_t win_bits)
+{
+    size_t sz = dp_session_memsize(win_bits);
+    if (t == NULL || sz == 0 || t->reserve != NULL) {
+        rte_errno = EINVAL;
+        return CR_ERR_INVAL;
+    }
+    char name[RTE_MEMPOOL_NAMESIZE];
+    snprintf(name, sizeof(name), "dp_sess_res_%p", (void *)t);
+    uint64_t n = dp_sess_reserve_count(t->max_sessions);
+    if (n > UINT32_MAX) {
+        rte_errno = EINVAL;
+        return CR_ERR_INVAL;
+    }
+    /* No per-lcore cache: sessions are taken on the handshake lcores and
+     * put back on the main lcore (reclaim), so cached objects would
+     * strand; the ring behind the pool is multi-producer/consumer.
+     * NO_IOVA_CONTIG: no device reads a session, so objects may cross
+     * pages (without it each 2.6 KiB session takes a whole 4 KiB page
+     * under --no-huge: bench-sessions measured 4.1 KiB per session). */
+    t->reserve = rte_mempool_create(
+        name, (unsigned)n, (unsigned)RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE), 0, 0, NULL, NULL,
+        NULL, NULL, rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+    if (t->reserve == NULL)
+        return CR_ERR_NOMEM;
+    t->reserve_win_bits = win_bits;
+    return CR_OK;
+}
+
+size_t dp_sess_reserve_elt_bytes(const struct dp_sess_table *t)
+{
+    if (t->reserve == NULL)
+        return 0;
+    return t->reserve->header_size + t->reserve->elt_size + t->reserve->trailer_size;
+}
+
+struct dp_session *dp_sess_session_alloc(struct dp_sess_table *t, uint32_t win_bits, int socket_id)
+{
+    if (t->reserve == NULL)
+        return dp_session_alloc(win_bits, socket_id);
+    size_t sz = dp_session_memsize(win_bits);
+    void *obj;
+    if (sz == 0 || win_bits > t->reserve_win_bits || rte_mempool_get(t->reserve, &obj) != 0)
+        return NULL;
+    struct dp_session *s = memset(obj, 0, sz);
+    s->replay = (struct dp_replay *)(uintptr_t)dp_session_replay_addr(s);
+    if (dp_replay_init(s->replay, win_bits) != 0) {
+        rte_mempool_put(t->reserve, s);
+        return NULL;
+    }
+    s->hash_pos = -1;
+    s->reserve = t->reserve;
+    return s;
+}
+
+static uint32_t pending_max(uint32_t max_sessions)
+{
+    uint32_t n = max_sessions / DP_SESS_PENDING_DIV;
+    if (n < DP_SESS_RECLAIM_BATCH)
+        n = max_sessions < DP_SESS_RECLAIM_BATCH ? max_sessions : DP_SESS_RECLAIM_BATCH;
+    return n;
+}
+
+uint64_t dp_sess_reserve_count(uint32_t max_sessions)
+{
+    return (uint64_t)max_sessions + pending_max(max_sessions) + DP_SESS_RESERVE_SPARE;
+}
+
+/* Pools valid: at most DP_SESS_NAT_POOLS_MAX, DP_SESS_NAT_ADDRS_MAX
+ * addresses in all, none wrapping past 255.255.255.255, pairwise disjoint
+ * (ranges by subtraction).  The address count, or 0. */
+static uint32_t pools_check(const struct dp_nat_pool *pools, unsigned n_pools)
+{
+    if (n_pools > DP_SESS_NAT_POOLS_MAX || (n_pools != 0 && pools == NULL))
+        return 0;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < n_pools; i++) {
+        const struct dp_nat_pool *p = &pools[i];
+        if (p->n_addrs > DP_SESS_NAT_ADDRS_MAX - n ||
+            (p->n_addrs != 0 && p->n_addrs - 1 > UINT32_MAX - p->first))
+            return 0;
+        /* [a, a + na) and [b, b + nb) meet iff a - b < nb or b - a < na */
+        for (unsigned j = 0; j < i && p->n_addrs != 0; j++)
+            if (pools[j].n_addrs != 0 && (p->first - pools[j].first < pools[j].n_addrs ||
+                                          pools[j].first - p->first < p->n_addrs))
+                return 0;
+        n += p->n_addrs;
+    }
+    return n_pools == 0 ? 1 : n;
 }
 
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id)
 {
-    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE) {
+    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0);
+}
+
+struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
+                                               unsigned n_readers, int socket_id,
+                                               const struct dp_nat_pool *pools, unsigned n_pools)
+{
+    uint32_t n_addrs = pools_check(pools, n_pools);
+    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
         rte_errno = EINVAL;
         return NULL;
     }
@@ -79,10 +230,14 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
         return NULL;
     }
     t->max_sessions = max_sessions;
-    t->max_pending = max_sessions / DP_SESS_PENDING_DIV;
-    if (t->max_pending < DP_SESS_RECLAIM_BATCH)
-        t->max_pending =
-            max_sessions < DP_SESS_RECLAIM_BATCH ? max_sessions : DP_SESS_RECLAIM_BATCH;
+    t->n_pools = n_pools;
+    t->n_nat_addrs = n_addrs;
+    for (unsigned i = 0, base = 0; i < n_pools; i++) {
+        t->pools[i] = pools[i];
+        t->pool_base[i] = base;
+        base += pools[i].n_addrs;
+    }
+    t->max_pending = pending_max(max_sessions);
     struct rte_hash_parameters hp = {
         .name = name,
         .entries = max_sessions,
@@ -98,8 +253,9 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
-    t->nat = rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS,
-                                RTE_CACHE_LINE_SIZE, socket_id);
+    t->nat =
+        rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS * (size_t)n_addrs,
+                           RTE_CACHE_LINE_SIZE, socket_id);
     if (t->nat == NULL)
         goto fail;
     size_t qsz = rte_rcu_qsbr_get_memsize(n_readers);
@@ -149,7 +305,9 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
      * plus what is live.  A full queue means a reader stopped reporting
      * quiescent states (a stalled worker). */
     CR_ENSURE(t->n_pending < t->max_pending, CR_ERR_BUSY);
-    CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
+    int64_t slot = dp_sess_nat_slot(t, s->nat_ip, s->nat_port);
+    CR_ENSURE(slot >= 0, CR_ERR_INVAL);
+    CR_ENSURE(__atomic_load_n(&t->nat[slot], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
     CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release
      * semantics in LF mode, so a reader that finds the key sees every field
@@ -161,7 +319,7 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
     s->hash_pos = rte_hash_lookup(t->hash, &s->key);
     /* Release: a worker that loads this pointer (acquire) sees a fully
      * initialized session. */
-    __atomic_store_n(&t->nat[s->nat_port], s, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->nat[slot], s, __ATOMIC_RELEASE);
     s->installed = true;
     __atomic_store_n(&t->n_live, t->n_live + 1, __ATOMIC_RELAXED);
     return CR_OK;
@@ -189,8 +347,9 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
         s->hash_pos = pos;
     /* The control plane's port allocator keeps the NAT port itself
      * reserved until reclaim. */
-    if (__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == s)
-        __atomic_store_n(&t->nat[s->nat_port], NULL, __ATOMIC_RELEASE);
+    int64_t slot = dp_sess_nat_slot(t, s->nat_ip, s->nat_port);
+    if (slot >= 0 && __atomic_load_n(&t->nat[slot], __ATOMIC_RELAXED) == s)
+        __atomic_store_n(&t->nat[slot], NULL, __ATOMIC_RELEASE);
     __atomic_fetch_add(&t->gen, 1, __ATOMIC_RELEASE);
     s->installed = false;
     s->send_close = send_close;
@@ -254,6 +413,7 @@ void dp_sess_table_free(struct dp_sess_table *t)
     rte_hash_free(t->hash);
     rte_free(t->nat);
     rte_free(t->qsbr);
+    rte_mempool_free(t->reserve); /* every session back in it (caller's rule) */
     rte_free(t);
 }
 
@@ -270,10 +430,49 @@ struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp
     return data;
 }
 
-struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port)
+int64_t dp_sess_nat_slot(const struct dp_sess_table *t, uint32_t addr_be, uint16_t port)
 {
+    if (t->n_pools == 0)
+        return port;
+    /* The address index by subtraction from each pool's first address
+     * (one compare per pool; a port's pool is usually the first). */
+    uint32_t a = rte_be_to_cpu_32(addr_be);
+    for (unsigned i = 0; i < t->n_pools; i++) {
+        uint32_t off = a - t->pools[i].first;
+        if (off < t->pools[i].n_addrs)
+            return ((int64_t)(t->pool_base[i] + off) << 16) | port;
+    }
+    return -1;
+}
+
+bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be)
+{
+    return t->n_pools != 0 && dp_sess_nat_slot(t, addr_be, 0) >= 0;
+}
+
+const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
+                                           uint32_t *out_base)
+{
+    if (pi >= t->n_pools || t->pools[pi].n_addrs == 0)
+        return NULL;
+    if (out_base != NULL)
+        *out_base = t->pool_base[pi];
+    return &t->pools[pi];
+}
+
+uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t)
+{
+    return t->n_nat_addrs;
+}
+
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint32_t dst_addr_be,
+                                  uint16_t dst_port)
+{
+    int64_t slot = dp_sess_nat_slot(t, dst_addr_be, dst_port);
+    if (slot < 0)
+        return NULL;
     /* Acquire pairs with the release in dp_sess_install. */
-    return __atomic_load_n(&t->nat[nat_port], __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&t->nat[slot], __ATOMIC_ACQUIRE);
 }
 
 void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,

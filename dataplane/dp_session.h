@@ -3,8 +3,9 @@
  *
  * Owns: the session object (keys, replay window, write sequence, backend
  * binding), the rte_hash keyed by (client ip, client port, local ip, local
- * port) with lock-free reader/writer concurrency, the NAT-port map (gateway
- * port towards the backend → session), and reclamation through rte_rcu_qsbr.
+ * port) with lock-free reader/writer concurrency, the NAT map (gateway-side
+ * (pool address, port) towards the backend → session), the session
+ * reserve (a mempool sized at start) and reclamation through rte_rcu_qsbr.
  * Must not: know about handshakes, parse packets or allocate on lookup.
  *
  * Threads:
@@ -34,8 +35,15 @@
 #include "cr_aead.h"
 #include "dp_replay.h"
 
-#define DP_SESS_MAX_DEFAULT   65536
-#define DP_SESS_NAT_PORTS     65536
+#define DP_SESS_MAX_DEFAULT 65536
+#define DP_SESS_NAT_PORTS   65536 /* NAT slots per pool address: every UDP port */
+/* NAT address pools (issue 11): the backend-side source addresses of one
+ * DPDK port; a NAT slot is (pool address, UDP port), so a gateway holds up
+ * to DP_SESS_NAT_PORTS sessions per address.  Pools are indexed by the
+ * caller's port index; at most DP_SESS_NAT_ADDRS_MAX addresses in all
+ * (a map of 65536 pointers, 512 KiB, per address). */
+#define DP_SESS_NAT_POOLS_MAX 4 /* dp_port.h DP_MAX_PORTS */
+#define DP_SESS_NAT_ADDRS_MAX 1024
 #define DP_SESS_RECLAIM_BATCH 256
 /* Removed sessions waiting for their grace period: at most max_sessions /
  * DP_SESS_PENDING_DIV (at least DP_SESS_RECLAIM_BATCH, at most
@@ -87,11 +95,18 @@ struct dp_session {
     uint64_t rcu_token;
     int32_t hash_pos;
     bool installed;
-    bool send_close; /* send close_notify once reclaimed */
-    void *cp_ref;    /* control plane's back pointer */
+    bool send_close;             /* send close_notify once reclaimed */
+    void *cp_ref;                /* control plane's back pointer */
+    struct rte_mempool *reserve; /* its table's reserve, or NULL: rte_malloc */
 };
 
 struct dp_sess_table;
+
+/* One port's NAT pool: n_addrs consecutive addresses from first. */
+struct dp_nat_pool {
+    uint32_t first;   /* host order */
+    uint32_t n_addrs; /* 0: the port has no pool */
+};
 
 /* Where dp_session_alloc places the replay window: right after the
  * session (what s->replay points to), computable without loading s. */
@@ -103,13 +118,57 @@ static inline const void *dp_session_replay_addr(const struct dp_session *s)
 /* Allocates a zeroed session with a replay window of win_bits (a multiple of
  * 64 in [DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS]).  NULL on error. */
 struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id);
-/* Wipes key material and frees. */
+/* Wipes key material and frees (back to its reserve, if it came from one). */
 void dp_session_free(struct dp_session *s);
 
 /* max_sessions entries; n_readers worker threads (QSBR thread ids
  * 0..n_readers-1).  NULL on error (rte_errno set). */
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id);
+/* The same with NAT pools: pools[i] is port i's (n_pools <= DP_SESS_NAT_POOLS_MAX,
+ * disjoint, DP_SESS_NAT_ADDRS_MAX addresses in all); the NAT map gets 65536
+ * slots per pool address.  With n_pools == 0 (dp_sess_table_create) the map
+ * is one set of 65536 slots keyed by port alone, whatever the address (the
+ * worker still checks s->nat_ip). */
+struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
+                                               unsigned n_readers, int socket_id,
+                                               const struct dp_nat_pool *pools, unsigned n_pools);
+/* What the table of max_sessions entries takes at start, in bytes (the
+ * rte_hash with its key store, the NAT map of n_nat_addrs addresses, the
+ * QSBR variable), without the sessions themselves (dp_session_memsize). */
+struct dp_sess_mem {
+    size_t hash_bytes; /* rte_hash buckets + key store (estimated from its layout) */
+    size_t nat_bytes;
+    size_t qsbr_bytes;
+};
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           struct dp_sess_mem *out);
+/* One session's allocation with a replay window of win_bits, in bytes
+ * (keys and window included; 0 for a bad win_bits); with rte_malloc's
+ * per-allocation header: dp_session_alloc_bytes. */
+size_t dp_session_memsize(uint32_t win_bits);
+size_t dp_session_alloc_bytes(uint32_t win_bits);
+/* What an rte_hash of entries keys of key_len bytes takes (DPDK 22.11's
+ * layout, without local caches or extendable buckets), in bytes. */
+size_t dp_hash_memsize(uint64_t entries, size_t key_len);
+/* Control plane, at start, before any session is allocated from t: a
+ * reserve of every session the table can hold (max_sessions live plus
+ * dp_sess_pending_max waiting for their grace period plus
+ * DP_SESS_RESERVE_SPARE being installed), each with room for a replay
+ * window of up to win_bits, in one rte_mempool (issue 11: session memory
+ * sized at start, no heap allocation per install).  0, or CR_ERR_NOMEM
+ * (rte_errno set), CR_ERR_INVAL (bad win_bits, reserve already made). */
+#define DP_SESS_RESERVE_SPARE 64
+CR_WUR int dp_sess_table_reserve(struct dp_sess_table *t, uint32_t win_bits);
+/* How many sessions the reserve of a table of max_sessions holds. */
+uint64_t dp_sess_reserve_count(uint32_t max_sessions);
+/* Control plane.  A zeroed session with a window of win_bits, from t's
+ * reserve when it has one (NULL when it is empty or win_bits exceeds its
+ * room), else from rte_malloc as dp_session_alloc. */
+struct dp_session *dp_sess_session_alloc(struct dp_sess_table *t, uint32_t win_bits, int socket_id);
+/* The reserve's bytes per session (element, header and trailer of the
+ * mempool), 0 without one. */
+size_t dp_sess_reserve_elt_bytes(const struct dp_sess_table *t);
 /* Frees every session still in the table or waiting; no reader may run. */
 void dp_sess_table_free(struct dp_sess_table *t);
 struct rte_rcu_qsbr *dp_sess_qsbr(struct dp_sess_table *t);
@@ -117,10 +176,10 @@ uint32_t dp_sess_count(const struct dp_sess_table *t);
 uint32_t dp_sess_pending(const struct dp_sess_table *t);
 uint32_t dp_sess_pending_max(const struct dp_sess_table *t);
 
-/* Control plane.  Publishes s (all read-only fields set, s->nat_port free).
- * 0, or CR_ERR_LIMIT (table full), CR_ERR_BUSY (dp_sess_pending_max removed
- * sessions still wait for a grace period), CR_ERR_INVAL (key or NAT port in
- * use). */
+/* Control plane.  Publishes s (all read-only fields set, its NAT slot
+ * (s->nat_ip, s->nat_port) free).  0, or CR_ERR_LIMIT (table full),
+ * CR_ERR_BUSY (dp_sess_pending_max removed sessions still wait for a grace
+ * period), CR_ERR_INVAL (key or NAT slot in use, nat_ip in no pool). */
 CR_WUR int dp_sess_install(struct dp_sess_table *t, struct dp_session *s);
 /* Control plane.  Unpublishes s; it is freed by dp_sess_reclaim once every
  * reader passed a quiescent state.  send_close: ask the reclaim callback to
@@ -144,9 +203,25 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
  * quiescent state, and after that state the reader reads a newer G. */
 uint64_t dp_sess_gen(const struct dp_sess_table *t);
 
+/* NAT pools (read-only after create; any thread).  The NAT slot of
+ * (addr_be, port): (address index << 16) | port, or -1 when addr_be is in
+ * no pool (with no pools: the port alone). */
+int64_t dp_sess_nat_slot(const struct dp_sess_table *t, uint32_t addr_be, uint16_t port);
+/* True when addr_be is an address of some pool. */
+bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be);
+/* Pool pi, with the address index of its first address in *out_base;
+ * NULL when the table has no pools or pi none.  The NAT map (and a NAT
+ * bitmap beside it) spans dp_sess_nat_n_addrs(t) addresses. */
+const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
+                                           uint32_t *out_base);
+uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t);
+
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
-struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
+/* The session whose NAT slot is (dst_addr_be, dst_port host order), or NULL
+ * (no session, or an address in no pool). */
+struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint32_t dst_addr_be,
+                                  uint16_t dst_port);
 /* n keys (n <= 64) at once; out[i] is the session or NULL. */
 void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,
                          struct dp_session **out);

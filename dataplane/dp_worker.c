@@ -1039,7 +1039,8 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
     int li = -1;
     if (ip->next_proto_id == IPPROTO_UDP && tot - ihl >= sizeof(struct rte_udp_hdr))
         li = find_listener(g, ip->dst_addr, udp->dst_port);
-    if (li < 0 && dp_gw_find_port_by_ip(g, ip->dst_addr) < 0) {
+    if (li < 0 && dp_gw_find_port_by_ip(g, ip->dst_addr) < 0 &&
+        !dp_sess_is_nat_addr(g->sessions, ip->dst_addr)) {
         drop(w, m, DP_CNT_DROP_NOT_FOR_US);
         return;
     }
@@ -1086,7 +1087,8 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
 static void nat_frame(struct dp_worker *w, struct rte_mbuf *m, const struct cls *c,
                       bool from_handoff)
 {
-    struct dp_session *s = dp_sess_by_nat(w->g->sessions, rte_be_to_cpu_16(c->udp->dst_port));
+    struct dp_session *s =
+        dp_sess_by_nat(w->g->sessions, c->ip->dst_addr, rte_be_to_cpu_16(c->udp->dst_port));
     if (s == NULL) {
         drop(w, m, DP_CNT_DROP_NO_LISTENER);
         return;

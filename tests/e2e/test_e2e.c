@@ -1497,6 +1497,12 @@ static void test_startup_errors(void)
                      "--vdev=net_null0",
                      "bad-capture.yaml:10: capture: true needs the EAL's shared config "
                      "(dpdk-pdump is a DPDK secondary process), but --no-shconf turns it off");
+    /* issue 11: max_sessions sized at start: 10 M sessions cannot fit in
+     * -m 256, one clear line and exit, not a crash at the 100 000th
+     * install */
+    bad_start_expect("max_sessions: 10000000 in -m 256", "bad-maxsess.yaml", 0,
+                     "max_sessions: 10000000\n", "--vdev=net_null0",
+                     "bad-maxsess.yaml:10: max_sessions: 10000000 needs ");
 }
 
 static void test_kill_command(void)
@@ -3603,6 +3609,109 @@ static void test_capture_pdump(void)
     CU_ASSERT(g_ready);
 }
 
+/* Issue 11: a NAT pool of two addresses on the backend port and the echo
+ * listener cut to two NAT ports: four clients need all four (address,
+ * port) slots, so the backend sees both pool addresses as sources (the
+ * kernel backend ARPs for both: the gateway answers for its pool), every
+ * reply reaches its client byte-exact, and a fifth client is refused
+ * (DROP_CP_NAT_EXHAUSTED).  On its own gateway, then the suite's again. */
+static void test_nat_pool(void)
+{
+    REQUIRE_READY();
+    char lp[E2E_PATH_MAX_LEN];
+    CU_ASSERT_FATAL(sh("set -e; cd %s; sed -e 's|address: " GW_BE_IP "/24}|address: " GW_BE_IP
+                       "/24, nat_addresses: \"10.77.1.10-10.77.1.11\"}|' -e "
+                       "'s|nat_ports: 20000-29999|nat_ports: 20000-20001|' gw.yaml > gw-pool.yaml; "
+                       "grep -q nat_addresses gw-pool.yaml; grep -q 20000-20001 gw-pool.yaml",
+                       g_dir) == 0);
+    kill(g_gw.pid, SIGTERM);
+    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-pool.log"));
+    if (!exited)
+        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    bool up = start_gateway_with("gw-pool.yaml", "--lcores=0@0,1@(0-1),2@(0-1)") == 0;
+    CU_ASSERT(up);
+    if (up) {
+        CU_ASSERT(gw_log_has("NAT pool 10.77.1.10-10.77.1.11 (2 addresses"));
+        struct tl_proc c;
+        const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.4,10.77.0.5", "--n",
+                              "4",        "--psk-identity", PSK_ID,  "--psk-key",           PSK_HEX,
+                              "--tag",    "pool",           NULL};
+        CU_ASSERT_FATAL(helper_clients(&c, "pool-clients.log", false, args));
+        CU_ASSERT(tl_proc_wait(&c, 30000));
+        char *o = slurp(c.out);
+        CU_ASSERT(o && strstr(o, "READY established=4 echoed=4 failed=0"));
+        if (!(o && strstr(o, "READY established=4 echoed=4 failed=0")))
+            fprintf(stderr, "e2e: pool clients: %s\n", o ? o : "(no output)");
+        free(o);
+        /* the backend saw both pool addresses, each carrying this run's
+         * clients, and never the port's own address */
+        char *be = slurp(path_in(lp, sizeof(lp), "echo-received.log"));
+        unsigned from[2] = {0, 0}, other = 0;
+        for (char *line = be ? strtok(be, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+            if (!strstr(line, " e2e|pool|"))
+                continue;
+            if (strncmp(line, "10.77.1.10:", 11) == 0)
+                from[0]++;
+            else if (strncmp(line, "10.77.1.11:", 11) == 0)
+                from[1]++;
+            else
+                other++;
+        }
+        free(be);
+        printf("  NAT pool: backend saw %u datagrams from 10.77.1.10, %u from 10.77.1.11, %u "
+               "from elsewhere\n",
+               from[0], from[1], other);
+        CU_ASSERT(from[0] > 0 && from[1] > 0);
+        CU_ASSERT_EQUAL(other, 0);
+        CU_ASSERT_EQUAL(sessions_total(), 4);
+        /* dtlsgw-ctl sessions names each session's pool address */
+        json_t *ss = ctl("sessions");
+        unsigned by_ip[2] = {0, 0};
+        size_t si;
+        json_t *se;
+        json_array_foreach(ss, si, se)
+        {
+            const char *ni = json_string_value(json_object_get(se, "nat_ip"));
+            if (ni != NULL && strcmp(ni, "10.77.1.10") == 0)
+                by_ip[0]++;
+            if (ni != NULL && strcmp(ni, "10.77.1.11") == 0)
+                by_ip[1]++;
+        }
+        json_decref(ss);
+        CU_ASSERT(by_ip[0] == 2 && by_ip[1] == 2); /* two NAT ports per address */
+        /* every slot is live: a fifth client is refused and counted */
+        long long exh0 = stat_now("DROP_CP_NAT_EXHAUSTED");
+        const char *args5[] = {
+            "--server",       GW_IP ":4433", "--src",     "10.77.0.6", "--n",          "1",
+            "--psk-identity", PSK_ID,        "--psk-key", PSK_HEX,     "--timeout-ms", "3000",
+            "--tag",          "pool5",       NULL};
+        CU_ASSERT_FATAL(helper_clients(&c, "pool-client5.log", false, args5));
+        CU_ASSERT(tl_proc_wait(&c, 20000));
+        o = slurp(c.out);
+        CU_ASSERT(o && strstr(o, "echoed=0"));
+        free(o);
+        CU_ASSERT(stat_now("DROP_CP_NAT_EXHAUSTED") > exh0);
+        CU_ASSERT_EQUAL(sessions_total(), 4);
+        kill(g_gw.pid, SIGTERM);
+        exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+        CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+    } else {
+        fprintf(stderr, "e2e: the gateway with a NAT pool did not start\n");
+    }
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-pool.log"));
+    if (!exited)
+        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    if (start_gateway() != 0) {
+        g_ready = false;
+        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after the NAT pool");
+        CU_FAIL("the suite's gateway did not come back");
+        return;
+    }
+    CU_ASSERT(restart_wait_backend());
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -3672,6 +3781,8 @@ void cu_register(void)
     CU_add_test(s, "50 handshakes at 30% loss, reordering, duplication", test_impaired_50);
     CU_add_test(s, "handshake_lcores: 2: 50 clients over both lcores, sessions, kill",
                 test_handshake_lcores);
+    CU_add_test(s, "NAT pool of two addresses: both used, replies reach their clients",
+                test_nat_pool);
     CU_add_test(s, "hitless restart: sessions continue, no handshake, no (epoch, seq) reused",
                 test_restart_keeps_sessions);
     CU_add_test(s, "hitless restart: an altered state file, one of another key",

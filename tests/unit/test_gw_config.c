@@ -563,6 +563,91 @@ static void expect_valid_err(const char *fmt, unsigned line, const char *key, co
 /* The format always receives psk, cert, key, ca paths in that order. */
 #define TWO_PORTS "ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"
 
+/* Issue 11: ports[].nat_addresses, parsed (range, one address, a count
+ * from the port's address) and validated with the key's line. */
+#define POOL_PORTS(pool)                                                                           \
+    "ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"                 \
+    "    nat_addresses: " pool "\nlisteners:\n  - psk_file: %s\n"
+
+static void test_nat_addresses(void)
+{
+    char err[GW_ERR_MAX_LEN];
+    struct gw_config c;
+    uint32_t first, n;
+    gw_config_default(&c);
+    gw_port_nat_pool(&c.ports[0], &first, &n); /* default: the address alone */
+    CU_ASSERT_EQUAL(first, c.ports[0].ipv4);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(gw_config_nat_slots(&c), 40000);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "ports:\n  - address: 10.0.0.1/24\n"
+                                          "  - {address: 10.0.2.1/24, port_id: 1, "
+                                          "nat_addresses: \"10.0.2.10-10.0.2.25\"}\n"
+                                          "  - {address: 10.0.3.1/24, port_id: 2, "
+                                          "nat_addresses: 10.0.3.7}\n"
+                                          "  - {address: 10.0.4.1/24, port_id: 3, "
+                                          "nat_addresses: 4}\n",
+                                          "x.yaml", err, sizeof(err)),
+                    0);
+    gw_port_nat_pool(&c.ports[1], &first, &n);
+    CU_ASSERT_EQUAL(first, 0x0a00020a);
+    CU_ASSERT_EQUAL(n, 16);
+    gw_port_nat_pool(&c.ports[2], &first, &n);
+    CU_ASSERT_EQUAL(first, 0x0a000307);
+    CU_ASSERT_EQUAL(n, 1);
+    gw_port_nat_pool(&c.ports[3], &first, &n);
+    CU_ASSERT_EQUAL(first, 0x0a000401); /* from the port's address on */
+    CU_ASSERT_EQUAL(n, 4);
+    CU_ASSERT_EQUAL(gw_config_nat_slots(&c), (uint64_t)(1 + 16 + 1 + 4) * 40000);
+
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    nat_addresses: 10.0.0.x\n", 3,
+               "ports[0].nat_addresses", "not an IPv4 address");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    nat_addresses: 10.0.0.9-10.0.0.x\n", 3,
+               "ports[0].nat_addresses", "not an address range");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    nat_addresses: 10.0.0.9-10.0.0.8\n", 3,
+               "ports[0].nat_addresses", "range is empty");
+    expect_err("ports:\n  - address: 10.0.0.1/16\n    nat_addresses: 10.0.0.9-10.0.1.9\n", 3,
+               "ports[0].nat_addresses", "holds 257 addresses, at most 256");
+    expect_err("ports:\n  - address: 10.0.0.1/16\n    nat_addresses: 0\n", 3,
+               "ports[0].nat_addresses", "out of range 1..256");
+    expect_err("ports:\n  - address: 10.0.0.1/16\n    nat_addresses: 257\n", 3,
+               "ports[0].nat_addresses", "out of range 1..256");
+
+    CU_ASSERT_EQUAL(load_and_validate(POOL_PORTS("10.0.1.10-10.0.1.25"), err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(load_and_validate(POOL_PORTS("10.0.1.1-10.0.1.1"), err, sizeof(err)), 0);
+    expect_valid_err(POOL_PORTS("10.0.1.200-10.0.2.3"), 5, "ports[1].nat_addresses",
+                     "not inside the port's subnet /24");
+    expect_valid_err(POOL_PORTS("10.0.2.10-10.0.2.12"), 5, "ports[1].nat_addresses",
+                     "not inside the port's subnet /24");
+    expect_valid_err(POOL_PORTS("10.0.1.250-10.0.1.255"), 5, "ports[1].nat_addresses",
+                     "network or broadcast");
+    expect_valid_err(POOL_PORTS("10.0.1.0-10.0.1.1"), 5, "ports[1].nat_addresses",
+                     "network or broadcast");
+    expect_valid_err(POOL_PORTS("10.0.1.1-10.0.1.5"), 5, "ports[1].nat_addresses",
+                     "contains the backend of listeners[0]");
+    expect_valid_err(POOL_PORTS("255"), 5, "ports[1].nat_addresses", "broadcast");
+    expect_valid_err("ports:\n  - address: 10.0.1.5/16\n  - address: 10.0.1.1/24\n    port_id: 1\n"
+                     "    nat_addresses: 10.0.1.2-10.0.1.9\nlisteners:\n  - psk_file: %s\n"
+                     "    backend: 10.0.9.9:5683\n",
+                     5, "ports[1].nat_addresses", "contains the address of ports[0]");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n  - address: 10.0.1.1/24\n    port_id: 1\n"
+                     "    gateway: 10.0.1.254\n    nat_addresses: 10.0.1.250-10.0.1.254\n"
+                     "listeners:\n  - psk_file: %s\n",
+                     6, "ports[1].nat_addresses", "contains the gateway of ports[1]");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/16\n    nat_addresses: 10.0.1.5-10.0.1.9\n"
+                     "  - address: 10.0.1.1/24\n    port_id: 1\n"
+                     "    nat_addresses: 10.0.1.9-10.0.1.12\nlisteners:\n  - psk_file: %s\n"
+                     "    backend: 10.0.9.9:5683\n",
+                     6, "ports[1].nat_addresses", "overlaps the pool of ports[0]");
+    /* a listener on a pool address whose port is a NAT port */
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    nat_addresses: 10.0.0.1-10.0.0.3\n"
+                     "listeners:\n  - psk_file: %s\n  - psk_file: %s\n    port: 4434\n"
+                     "    nat_ports: 4000-5000\n    backend: 10.0.0.9:5683\n",
+                     3, "ports[0].nat_addresses",
+                     "contains the address of listeners[0], whose port 4433 is in "
+                     "listeners[1].nat_ports 4000-5000");
+}
+
 static void test_validate(void)
 {
     char err[GW_ERR_MAX_LEN];
@@ -963,6 +1048,7 @@ void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
     CU_add_test(s, "defaults", test_defaults);
+    CU_add_test(s, "ports[].nat_addresses (issue 11)", test_nat_addresses);
     CU_add_test(s, "empty document keeps defaults", test_empty_keeps_defaults);
     CU_add_test(s, "full file, every key", test_full_file);
     CU_add_test(s, "durations", test_durations);

@@ -346,11 +346,91 @@ static void test_nat_pick_random(void)
     CU_ASSERT_EQUAL(gw_nat_pick(used, 30000, 29999, xs_rnd, &x), -1);
 }
 
+/* Issue 11: every address of a port's NAT pool is answered (with that
+ * address as the sender), on that port only; one past the pool is not. */
+static void test_arp_nat_pool(void)
+{
+    const struct dp_nat_pool pools[2] = {{.first = 0x0a000010, .n_addrs = 4}, {0, 0}};
+    g.sessions = dp_sess_table_create_nat("tn_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g.sessions);
+    uint64_t rs = cnt(DP_CNT_CP_ARP_REPLY_SENT), dr = cnt(DP_CNT_DROP_CP_ARP);
+    for (uint8_t h = 0x10; h < 0x14; h++) {
+        struct rte_mbuf *r =
+            net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, h), 0));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        struct rte_arp_hdr *a = rte_pktmbuf_mtod_offset(r, struct rte_arp_hdr *, RTE_ETHER_HDR_LEN);
+        CU_ASSERT_EQUAL(a->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REPLY));
+        CU_ASSERT_EQUAL(a->arp_data.arp_sip, IP(10, 0, 0, h));
+        CU_ASSERT_EQUAL(a->arp_data.arp_tip, IP(10, 0, 0, 50));
+        CU_ASSERT(rte_is_same_ether_addr(&a->arp_data.arp_sha, &g.ports[0].mac));
+        rte_pktmbuf_free(r);
+    }
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ARP_REPLY_SENT), rs + 4);
+    CU_ASSERT_PTR_NULL(
+        net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 0x14), 0)));
+    CU_ASSERT_PTR_NULL(
+        net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(10, 0, 0, 50), IP(10, 0, 0, 0x0f), 0)));
+    /* port 1 has no pool: port 0's pool addresses are not its */
+    CU_ASSERT_PTR_NULL(
+        net_in(0, arp_frame(RTE_ARP_OP_REQUEST, IP(192, 168, 7, 2), IP(10, 0, 0, 0x10), 1)));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ARP), dr + 3);
+    dp_sess_table_free(g.sessions);
+    g.sessions = NULL;
+}
+
+/* Issue 11: picks over a pool of addresses (base 3, 4 addresses, ports
+ * 20000-20999): every (address, port) once, spread over the addresses,
+ * then -1, and a freed slot of a full pool found again; no slot outside
+ * the pool's addresses touched. */
+static void test_nat_pick_pool(void)
+{
+    enum {
+        BASE = 3,
+        N_ADDRS = 4,
+        LO = 20000,
+        HI = 20999,
+        SPAN = HI - LO + 1
+    };
+    static uint64_t used[(BASE + N_ADDRS + 1) * 65536 / 64];
+    uint64_t x = 0x243F6A8885A308D3ull;
+    unsigned per_addr[N_ADDRS] = {0}, first_half[N_ADDRS] = {0};
+    memset(used, 0, sizeof(used));
+    for (uint32_t i = 0; i < N_ADDRS * SPAN; i++) {
+        int64_t slot = gw_nat_pick_pool(used, BASE, N_ADDRS, LO, HI, xs_rnd, &x);
+        CU_ASSERT_FATAL(slot >= 0);
+        uint32_t a = (uint32_t)(slot >> 16), port = (uint32_t)(slot & 0xffff);
+        CU_ASSERT_FATAL(a >= BASE && a < BASE + N_ADDRS && port >= LO && port <= HI);
+        per_addr[a - BASE]++;
+        if (i < N_ADDRS * SPAN / 2)
+            first_half[a - BASE]++;
+    }
+    for (unsigned a = 0; a < N_ADDRS; a++) {
+        CU_ASSERT_EQUAL(per_addr[a], SPAN); /* each slot exactly once */
+        /* random picks use every address, not one after the other: each
+         * gets about a quarter of the first half (500), far from 0 or 1000 */
+        printf("%s%u", a ? " " : "\n    first half per address: ", first_half[a]);
+        CU_ASSERT(first_half[a] > SPAN / 4 && first_half[a] < SPAN * 3 / 4);
+    }
+    printf("\n");
+    CU_ASSERT_EQUAL(gw_nat_pick_pool(used, BASE, N_ADDRS, LO, HI, xs_rnd, &x), -1); /* full */
+    for (uint32_t a = 0; a < BASE + N_ADDRS + 1; a++) {
+        bool in = a >= BASE && a < BASE + N_ADDRS;
+        CU_ASSERT_EQUAL(gw_nat_test(used, a << 16 | LO) != 0, in);
+        CU_ASSERT(!gw_nat_test(used, a << 16 | (LO - 1)) && !gw_nat_test(used, a << 16 | (HI + 1)));
+    }
+    uint32_t freed = (BASE + 2) << 16 | 20777;
+    used[freed / 64] &= ~(UINT64_C(1) << (freed % 64));
+    CU_ASSERT_EQUAL(gw_nat_pick_pool(used, BASE, N_ADDRS, LO, HI, xs_rnd, &x), (int64_t)freed);
+    CU_ASSERT_EQUAL(gw_nat_pick_pool(used, BASE, 0, LO, HI, xs_rnd, &x), -1);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_net", suite_init, suite_clean);
     CU_add_test(s, "next-hop selection", test_nexthop_select);
     CU_add_test(s, "ARP responder and learning", test_arp);
+    CU_add_test(s, "ARP for NAT pool addresses", test_arp_nat_pool);
+    CU_add_test(s, "NAT pick over an address pool", test_nat_pick_pool);
     CU_add_test(s, "ARP resolver timers", test_arp_tick);
     CU_add_test(s, "ICMP echo", test_icmp_echo);
     CU_add_test(s, "control-plane UDP frames", test_udp_frame);

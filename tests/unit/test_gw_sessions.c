@@ -107,8 +107,8 @@ static void test_install(void)
     /* in the dataplane table, under its key and its NAT port */
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, &p->key), s);
     CU_ASSERT(s->nat_port >= TS_NAT_MIN && s->nat_port <= TS_NAT_MAX);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_port), s);
-    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_port));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_ip, s->nat_port), s);
+    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_ip, s->nat_port));
     CU_ASSERT_PTR_EQUAL(s->cp_ref, p);
     /* bound to the listener's backend through port 1 */
     CU_ASSERT_EQUAL(s->backend_ip, TGC_IP(10, 0, 1, 2));
@@ -160,18 +160,19 @@ static void test_nat_exhaustion_and_reclaim(void)
     /* removal: gone from the table at once, its NAT port only once the
      * grace period is over (a worker may still hold the session) */
     uint16_t nat = a->sess->nat_port;
+    uint32_t nat_ip = a->sess->nat_ip;
     struct dp_sess_key ka = a->key;
     uint64_t freed = tgc_cnt(DP_CNT_CP_SESS_FREED);
     gw_sess_remove(tgc_cp, a, false);
     CU_ASSERT_PTR_NULL(a->sess);
     CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat));
-    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat_ip, nat));
+    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat_ip, nat));
     CU_ASSERT_EQUAL(dp_sess_pending(tgc_g.sessions), 1);
     CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_FREED), freed + 1);
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, nat));
     /* removing again is harmless */
     gw_sess_remove(tgc_cp, a, false);
     /* the freed port serves the next session */
@@ -179,9 +180,59 @@ static void test_nat_exhaustion_and_reclaim(void)
     CU_ASSERT_EQUAL(c->sess->nat_port, nat);
     gw_peers_free_all(tgc_cp, false);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 2);
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, TS_NAT_MIN));
-    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, TS_NAT_MAX));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, TS_NAT_MIN));
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, nat_ip, TS_NAT_MAX));
     CU_ASSERT_EQUAL(tgc_tx_drain(0), 0);
+}
+
+/* Issue 11: with a NAT pool of two addresses on the backend port (and two
+ * NAT ports) the control plane hands out all four (address, port) slots,
+ * each session under its own slot in the dataplane's NAT map, and refuses
+ * the fifth (DROP_CP_NAT_EXHAUSTED); a freed slot serves again. */
+static void test_nat_pool_exhaustion(void)
+{
+    tgc_cp_free();
+    struct dp_sess_table *saved = tgc_g.sessions;
+    const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a00010a, .n_addrs = 2}};
+    tgc_g.sessions = dp_sess_table_create_nat("tgc_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tgc_g.sessions);
+    struct tgc_opts o = {.nat_min = TS_NAT_MIN, .nat_max = TS_NAT_MAX};
+    CU_ASSERT_EQUAL_FATAL(tgc_cp_create(&o), 0);
+    struct cp_peer *p[4];
+    unsigned seen = 0; /* bit (address index * 2 + port - TS_NAT_MIN) */
+    for (unsigned i = 0; i < 4; i++) {
+        p[i] = new_session((uint8_t)(40 + i), 1000);
+        struct dp_session *s = p[i]->sess;
+        uint32_t a = rte_be_to_cpu_32(s->nat_ip) - 0x0a00010a;
+        CU_ASSERT_FATAL(a < 2 && s->nat_port >= TS_NAT_MIN && s->nat_port <= TS_NAT_MAX);
+        seen |= 1u << (a * 2 + s->nat_port - TS_NAT_MIN);
+        CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_ip, s->nat_port), s);
+        CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_ip, s->nat_port));
+    }
+    CU_ASSERT_EQUAL(seen, 0xf); /* both addresses, both ports */
+    uint64_t exh = tgc_cnt(DP_CNT_DROP_CP_NAT_EXHAUSTED);
+    struct cp_peer *c = new_peer(50, 1000);
+    struct hs_keys k;
+    fake_keys(&k);
+    CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_NAT_EXHAUSTED), exh + 1);
+    CU_ASSERT_PTR_NULL(c->sess);
+    /* the port's own address is not in this pool: not a NAT slot */
+    CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, tgc_g.ports[1].ip_be, TS_NAT_MIN));
+    uint32_t ip = p[2]->sess->nat_ip;
+    uint16_t port = p[2]->sess->nat_port;
+    gw_peer_free(tgc_cp, p[2], false);
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
+    CU_ASSERT_FALSE(gw_sess_nat_used(tgc_cp, ip, port));
+    CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_OK);
+    CU_ASSERT_EQUAL(c->sess->nat_ip, ip);
+    CU_ASSERT_EQUAL(c->sess->nat_port, port);
+    gw_peers_free_all(tgc_cp, false);
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 4);
+    tgc_cp_free();
+    dp_sess_table_free(tgc_g.sessions);
+    tgc_g.sessions = saved;
+    CU_ASSERT_EQUAL_FATAL(tgc_cp_create(&o), 0);
 }
 
 /* The one frame on port 0's TX ring holds an alert sealed with the server
@@ -390,6 +441,7 @@ void cu_register(void)
     CU_add_test(s, "session install", test_install);
     CU_add_test(s, "session install without keys", test_install_no_keys);
     CU_add_test(s, "NAT exhaustion, removal and reclaim", test_nat_exhaustion_and_reclaim);
+    CU_add_test(s, "NAT pool of two addresses: all slots, then refused", test_nat_pool_exhaustion);
     CU_add_test(s, "kill", test_kill);
     CU_add_test(s, "session alert open", test_alert_open);
     CU_add_test(s, "session alert input", test_alert_input);

@@ -76,9 +76,9 @@ static void test_install_lookup_remove(void)
     CU_ASSERT_EQUAL(dp_sess_count(t), 2);
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &a->key), a);
     CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &b->key), b);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20000), a);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 20001), b);
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20002));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 20000), a);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 20001), b);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 20002));
     struct dp_sess_key k = a->key;
     k.client_port = 0x2222;
     CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &k));
@@ -104,7 +104,7 @@ static void test_install_lookup_remove(void)
                                                                .local_ip = 0x0100000a,
                                                                .client_port = 0x1111,
                                                                .local_port = 0x5111}));
-    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 20000));
     /* No reader registered: the grace period is immediate. */
     n_cb = 0;
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, count_cb, NULL, false), 1);
@@ -186,7 +186,7 @@ static void test_capacity(void)
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
     struct dp_session *n = mk(0x0c000000u, 0x1000, 40003);
     CU_ASSERT_EQUAL(dp_sess_install(t, n), CR_OK);
-    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 40003), n);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, 40003), n);
     /* Random differential check against a naive list. */
     for (unsigned i = 0; i < CAP; i++) {
         if (i == 3)
@@ -367,6 +367,144 @@ static void test_remove_reconnect_stress(void)
     t = NULL;
 }
 
+/* Issue 11: NAT pools.  Port 0's pool 10.0.2.10-10.0.2.12, port 1 none,
+ * port 2's 10.9.0.1 alone: the same UDP port on two pool addresses is two
+ * sessions; by_nat finds each by (address, port), an address outside every
+ * pool finds nothing (the worker drops and counts it), an install with such
+ * a nat_ip or a taken slot is refused; bad pools are refused at create. */
+static void test_nat_pools(void)
+{
+#define A(h) rte_cpu_to_be_32(0x0a00020au - 10 + (h)) /* 10.0.2.h */
+    const struct dp_nat_pool pools[3] = {
+        {.first = 0x0a00020a, .n_addrs = 3}, {0, 0}, {.first = 0x0a090001, .n_addrs = 1}};
+    t = dp_sess_table_create_nat("t_sess_pool", 64, 1, SOCKET_ID_ANY, pools, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_EQUAL(dp_sess_nat_n_addrs(t), 4);
+    uint32_t base = 99;
+    CU_ASSERT_PTR_NOT_NULL(dp_sess_nat_pool(t, 0, &base));
+    CU_ASSERT_EQUAL(base, 0);
+    CU_ASSERT_PTR_NULL(dp_sess_nat_pool(t, 1, &base));
+    CU_ASSERT_PTR_NOT_NULL(dp_sess_nat_pool(t, 2, &base));
+    CU_ASSERT_EQUAL(base, 3);
+    CU_ASSERT_PTR_NULL(dp_sess_nat_pool(t, 3, &base));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(10), 20000), 20000);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(12), 20000), 2 << 16 | 20000);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, rte_cpu_to_be_32(0x0a090001), 7), 3 << 16 | 7);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(9), 20000), -1);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(13), 20000), -1);
+    CU_ASSERT(dp_sess_is_nat_addr(t, A(11)) && !dp_sess_is_nat_addr(t, A(13)));
+
+    struct dp_session *s[3];
+    for (unsigned i = 0; i < 3; i++) {
+        s[i] = mk(0x0200000a + (i << 24), 0x1111, 20000); /* one UDP port */
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+        s[i]->nat_ip = A(10 + i);
+        CU_ASSERT_EQUAL(dp_sess_install(t, s[i]), CR_OK);
+    }
+    for (unsigned i = 0; i < 3; i++)
+        CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(10 + i), 20000), s[i]);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(10), 20001));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(13), 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(9), 20000));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, rte_cpu_to_be_32(0x0a090001), 20000));
+    /* outside every pool, or a taken slot: refused */
+    struct dp_session *bad = mk(0x0900000a, 0x1111, 20000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+    bad->nat_ip = A(13);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_ERR_INVAL);
+    bad->nat_ip = A(11);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_ERR_INVAL);
+    bad->nat_ip = rte_cpu_to_be_32(0x0a090001);
+    CU_ASSERT_EQUAL(dp_sess_install(t, bad), CR_OK);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, rte_cpu_to_be_32(0x0a090001), 20000), bad);
+    /* removal clears only its own slot */
+    dp_sess_remove(t, s[1], false);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, A(11), 20000));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(10), 20000), s[0]);
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, A(12), 20000), s[2]);
+    dp_sess_table_free(t);
+    t = NULL;
+#undef A
+
+    /* overlapping, wrapping or too many addresses: refused */
+    const struct dp_nat_pool overlap[2] = {{.first = 100, .n_addrs = 10},
+                                           {.first = 105, .n_addrs = 1}};
+    const struct dp_nat_pool overlap2[2] = {{.first = 105, .n_addrs = 1},
+                                            {.first = 100, .n_addrs = 10}};
+    const struct dp_nat_pool wrap[1] = {{.first = UINT32_MAX - 1, .n_addrs = 3}};
+    const struct dp_nat_pool big[2] = {{.first = 1000, .n_addrs = DP_SESS_NAT_ADDRS_MAX},
+                                       {.first = 1, .n_addrs = 1}};
+    const struct dp_nat_pool none[2] = {{0, 0}, {0, 0}};
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp1", 64, 1, SOCKET_ID_ANY, overlap, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp2", 64, 1, SOCKET_ID_ANY, overlap2, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp3", 64, 1, SOCKET_ID_ANY, wrap, 1));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp4", 64, 1, SOCKET_ID_ANY, big, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp5", 64, 1, SOCKET_ID_ANY, none, 2));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp6", 64, 1, SOCKET_ID_ANY, overlap, 5));
+}
+
+/* Issue 11: the session reserve made at start holds max_sessions plus
+ * the pending and spare sessions, hands out zeroed sessions with their
+ * window, refuses a window over its room and, once empty, every further
+ * allocation (NULL, not a heap fallback); a freed session goes back and
+ * serves again, with its keys wiped. */
+static void test_reserve(void)
+{
+    enum {
+        CAP = 16
+    };
+    t = dp_sess_table_create("t_sess_res", CAP, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    /* no reserve yet: rte_malloc, as dp_session_alloc */
+    struct dp_session *heap = dp_sess_session_alloc(t, 128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(heap);
+    CU_ASSERT_PTR_NULL(heap->reserve);
+    dp_session_free(heap);
+    CU_ASSERT_EQUAL(dp_sess_reserve_elt_bytes(t), 0);
+    CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 0), CR_ERR_INVAL);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_table_reserve(t, 256), CR_OK);
+    CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 256), CR_ERR_INVAL); /* once */
+    CU_ASSERT(dp_sess_reserve_elt_bytes(t) >= dp_session_memsize(256));
+    uint64_t n = dp_sess_reserve_count(CAP);
+    CU_ASSERT_EQUAL(n, CAP + dp_sess_pending_max(t) + DP_SESS_RESERVE_SPARE);
+    CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 320, SOCKET_ID_ANY)); /* over its room */
+    struct dp_session **all = calloc(n, sizeof(*all));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+    for (uint64_t i = 0; i < n; i++) {
+        all[i] = dp_sess_session_alloc(t, i % 2 ? 256 : 64, SOCKET_ID_ANY);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(all[i]);
+        CU_ASSERT_EQUAL(all[i]->replay->win_bits, i % 2 ? 256 : 64);
+        CU_ASSERT_EQUAL(all[i]->hash_pos, -1);
+        CU_ASSERT_EQUAL(all[i]->wr_seq, 0);
+        CU_ASSERT_EQUAL(dp_replay_check(all[i]->replay, 1), DP_REPLAY_OK);
+        all[i]->wr_seq = 77; /* dirty it for the reuse check */
+        dp_replay_update(all[i]->replay, 1);
+    }
+    CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 64, SOCKET_ID_ANY)); /* empty */
+    struct dp_session *back = all[3];
+    dp_session_free(back);
+    struct dp_session *again = dp_sess_session_alloc(t, 128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_EQUAL(again, back);
+    if (again != NULL) {
+        CU_ASSERT_EQUAL(again->wr_seq, 0);
+        CU_ASSERT_EQUAL(dp_replay_check(again->replay, 1), DP_REPLAY_OK);
+        all[3] = again;
+    }
+    /* one installed and removed through the table goes back too */
+    all[0]->key.client_ip = 0x01020304;
+    all[0]->nat_port = 20000;
+    CU_ASSERT_EQUAL(dp_sess_install(t, all[0]), CR_OK);
+    dp_sess_remove(t, all[0], false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
+    all[0] = dp_sess_session_alloc(t, 64, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL(all[0]);
+    for (uint64_t i = 0; i < n; i++)
+        dp_session_free(all[i]);
+    free(all);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -374,6 +512,8 @@ void cu_register(void)
     CU_add_test(s, "install, lookup, NAT map, remove", test_install_lookup_remove);
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
+    CU_add_test(s, "NAT address pools", test_nat_pools);
+    CU_add_test(s, "session reserve sized at start", test_reserve);
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
 }

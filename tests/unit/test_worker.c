@@ -605,6 +605,50 @@ static void test_backend_drops(void)
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_TOO_BIG), tb + 1);
 }
 
+/* Issue 11: a backend reply to a NAT pool address (not the port's own)
+ * reaches the session holding that (address, port); one to the next
+ * address, outside the pool, is not ours (DROP_NOT_FOR_US), one to a pool
+ * address whose slot is free, or to the port's address outside the pool,
+ * has no session (DROP_NO_LISTENER). */
+static void test_nat_pool_reply(void)
+{
+    struct dp_sess_table *saved = g.sessions;
+    const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a000114, .n_addrs = 2}};
+    g.sessions = dp_sess_table_create_nat("tw_pool_sess", 64, 2, SOCKET_ID_ANY, pools, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g.sessions);
+    struct dp_session *ps = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ps);
+    struct dp_replay *win = ps->replay;
+    memcpy(ps, sess, offsetof(struct dp_session, wr_seq)); /* keys, addresses, binding */
+    ps->wr_seq = 100;
+    ps->replay = win;
+    ps->hash_pos = -1;
+    ps->installed = false;
+    ps->nat_ip = IP(10, 0, 1, 21);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, ps), CR_OK);
+    uint64_t nfu = cnt(DP_CNT_DROP_NOT_FOR_US), nl = cnt(DP_CNT_DROP_NO_LISTENER);
+    const uint32_t dst[4] = {IP(10, 0, 1, 21), IP(10, 0, 1, 22), IP(10, 0, 1, 20), IP(10, 0, 1, 1)};
+    for (unsigned i = 0; i < 4; i++) {
+        struct rte_mbuf *m = backend_frame("pool", 7000, 20000);
+        struct dp_port be = g.ports[1];
+        be.mac = nh_mac;
+        dp_pkt_write_ipv4_udp(m, &be, &g.ports[1].mac, IP(10, 0, 1, 2), dst[i],
+                              rte_cpu_to_be_16(7000), rte_cpu_to_be_16(20000));
+        run(m);
+        struct rte_mbuf *o = sent(0);
+        CU_ASSERT_EQUAL(o != NULL, i == 0);
+        if (o != NULL) {
+            open_client_record(o, 100, DP_CT_APPLICATION_DATA, "pool", 4);
+            rte_pktmbuf_free(o);
+        }
+    }
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NOT_FOR_US), nfu + 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NO_LISTENER), nl + 2);
+    CU_ASSERT_EQUAL(ps->wr_seq, 101);
+    dp_sess_table_free(g.sessions); /* frees ps (no reader runs) */
+    g.sessions = saved;
+}
+
 static void test_header_drops(void)
 {
     struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 300, "x"};
@@ -1332,6 +1376,7 @@ void cu_register(void)
     CU_add_test(s, "spoofed backend reply (wrong port, wrong MAC) dropped",
                 test_spoofed_backend_reply);
     CU_add_test(s, "backend-side drops", test_backend_drops);
+    CU_add_test(s, "backend reply to a NAT pool address", test_nat_pool_reply);
     CU_add_test(s, "header and checksum drops", test_header_drops);
     CU_add_test(s, "RX UDP checksum policy", test_csum_policy);
     CU_add_test(s, "next hop unresolved", test_nexthop_unresolved);
