@@ -1661,6 +1661,67 @@ static void test_resumption(void)
     CU_ASSERT_TRUE(server_stop(&tick));
 }
 
+/* RFC 5246 §7.4.1.2 session-ID resumption against a driver with
+ * --session-cache (and tickets on: clients that refuse tickets still
+ * resume): s_client -no_ticket -sess_out / -sess_in ("Reused, TLSv1.2"),
+ * gnutls-cli --resume --noticket ("This is a resumed session"); the
+ * driver logs resumed=1 and the data still echoes. */
+static void test_resumption_session_id(void)
+{
+    static struct server sc;
+    char psk[IOP_PATH_MAX_LEN], ec[IOP_PATH_MAX_LEN], eck[IOP_PATH_MAX_LEN];
+    in_dir(psk, sizeof(psk), "psk.txt");
+    in_dir(ec, sizeof(ec), "ec.crt");
+    in_dir(eck, sizeof(eck), "ec.key");
+    const char *args[] = {"--echo", "--tickets", "--session-cache", "64", "--psk-file", psk,
+                          "--cert", ec,          "--key",           eck,  NULL};
+    CU_ASSERT_FATAL(server_start(&sc, "drv-sesscache", args) == 0);
+    static const unsigned cases[] = {2 /* PSK-AES128-GCM */, 6 /* ECDHE-ECDSA-AES128-GCM */};
+    for (unsigned c = 0; c < 2; c++) {
+        unsigned i = cases[c];
+        struct run r;
+        static struct argvb b;
+        char sess[IOP_PATH_MAX_LEN];
+        static char what[2][3][96];
+        strf(sess, sizeof(sess), "%s/sessid-%u.pem", g_dir, i);
+        unlink(sess);
+        openssl_suite_run(&r, &b, i, &sc);
+        strf(what[c][0], sizeof(what[c][0]), "%s: full, -no_ticket -sess_out", k_suites[i].ossl);
+        r.what = what[c][0];
+        av(&b, "-no_ticket");
+        av(&b, "-sess_out");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "New, TLSv1.2";
+        r.log_expect = "resumed=0";
+        CU_ASSERT_TRUE(run_echo(&r));
+        openssl_suite_run(&r, &b, i, &sc);
+        strf(what[c][1], sizeof(what[c][1]), "%s: resumed by id, -no_ticket -sess_in",
+             k_suites[i].ossl);
+        r.what = what[c][1];
+        av(&b, "-no_ticket");
+        av(&b, "-sess_in");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "Reused, TLSv1.2";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+
+        gnutls_suite_run(&r, &b, i, &sc);
+        strf(what[c][2], sizeof(what[c][2]), "%s: --resume --noticket", k_suites[i].ossl);
+        r.what = what[c][2];
+        b.n--; /* the host stays last */
+        av(&b, "--resume");
+        av(&b, "--noticket");
+        av(&b, "127.0.0.1");
+        run_set_argv(&r, &b);
+        r.expect[3] = "This is a resumed session";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+    }
+    CU_ASSERT_TRUE(server_stop(&sc));
+}
+
 /* Last: every driver stops on SIGTERM with status 0 (under ASan: no leak). */
 static void test_shutdown(void)
 {
@@ -1690,6 +1751,7 @@ void cu_register(void)
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);
     CU_add_test(s, "session resumption (tickets)", test_resumption);
+    CU_add_test(s, "session resumption (session-ID cache)", test_resumption_session_id);
     CU_add_test(s, "drivers exit cleanly", test_shutdown);
 }
 
