@@ -125,10 +125,9 @@ unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);
 
 /* What the cookie covers (hs_cookie.c documents it): built from the peer and
  * the ClientHello fixed fields. */
-#define HS_COOKIE_INPUT_MAX_LEN (1 + 2 + 16 + 2 + 32 + 1 + 32)
+#define HS_COOKIE_INPUT_MAX_LEN (1 + 2 + 16 + 2 + 32)
 CR_WUR int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
-                           const uint8_t *random, const uint8_t *session_id, size_t session_id_len,
-                           uint8_t *out, size_t *out_len);
+                           const uint8_t *random, uint8_t *out, size_t *out_len);
 
 /* ==== the handshake (hs_engine.c and the files it calls) ================ */
 

@@ -1665,7 +1665,9 @@ static void test_resumption(void)
  * --session-cache (and tickets on: clients that refuse tickets still
  * resume): s_client -no_ticket -sess_out / -sess_in ("Reused, TLSv1.2"),
  * gnutls-cli --resume --noticket ("This is a resumed session"); the
- * driver logs resumed=1 and the data still echoes. */
+ * driver logs resumed=1 and the data still echoes.  And the Mbed TLS
+ * client (mbedtls_client.c --resume ticket|id) resuming its first
+ * connection's session on a second one, by ticket and by session_id. */
 static void test_resumption_session_id(void)
 {
     static struct server sc;
@@ -1718,6 +1720,29 @@ static void test_resumption_session_id(void)
         r.expect[3] = "This is a resumed session";
         r.log_expect = "resumed=1";
         CU_ASSERT_TRUE(run_echo(&r));
+
+        /* Mbed TLS: a second connection (new source port) with the first
+         * one's session, by ticket and by session_id alone */
+        static const char *const modes[] = {"ticket", "id"};
+        for (unsigned m = 0; m < 2; m++) {
+            const char *extra[] = {"--resume", modes[m], NULL};
+            static char mwhat[2][2][96];
+            strf(mwhat[c][m], sizeof(mwhat[c][m]), "%s: --resume %s", k_suites[i].ossl, modes[m]);
+            unsigned est0 = log_established(&sc, NULL, 0);
+            bool ok = mbed_run(mwhat[c][m], &sc, sc.port, &k_suites[i], extra, NULL, false);
+            char out[IOP_PATH_MAX_LEN], last[512];
+            strf(out, sizeof(out), "%s/run-%03u.out", g_dir, g_run_no);
+            char *o = slurp(out);
+            unsigned est1 = log_established(&sc, last, sizeof(last));
+            bool resumed =
+                o && strstr(o, "RESUMED=1") && strstr(last, "resumed=1") && est1 == est0 + 2;
+            if (ok && !resumed)
+                fprintf(stderr, "interop: mbedtls %s: not resumed (%s; %u handshakes): %s\n",
+                        mwhat[c][m], out, est1 - est0, last);
+            free(o);
+            CU_ASSERT_TRUE(ok);
+            CU_ASSERT_TRUE(resumed);
+        }
     }
     CU_ASSERT_TRUE(server_stop(&sc));
 }
@@ -1751,7 +1776,8 @@ void cu_register(void)
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);
     CU_add_test(s, "session resumption (tickets)", test_resumption);
-    CU_add_test(s, "session resumption (session-ID cache)", test_resumption_session_id);
+    CU_add_test(s, "session resumption (session-ID cache; Mbed TLS by ticket and id)",
+                test_resumption_session_id);
     CU_add_test(s, "drivers exit cleanly", test_shutdown);
 }
 
