@@ -960,6 +960,53 @@ static void test_sessid_refused(void)
     server_free(&s);
 }
 
+/* RFC 5246 §7.2.2: a resumed handshake that fails (here the client's
+ * fatal alert after our abbreviated flight) forgets its cached session. */
+static void test_sessid_forgotten_on_failure(void)
+{
+    struct server s;
+    struct conn a, b, c;
+    struct hs_out out;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
+    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    (void)SSL_do_handshake(b.p.ssl);
+    pump(&b.p); /* ClientHello -> HelloVerifyRequest */
+    (void)SSL_do_handshake(b.p.ssl);
+    pump(&b.p); /* ClientHello with the cookie -> the abbreviated flight */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
+    CU_ASSERT_EQUAL(hs_get_stats(b.p.hs)->sessid_hit, 1);
+    /* a fatal handshake_failure alert, epoch 0 (before the client's CCS) */
+    static const uint8_t alert[] = {DP_CT_ALERT,
+                                    0xfe,
+                                    0xfd,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    9,
+                                    0,
+                                    2,
+                                    DP_ALERT_LEVEL_FATAL,
+                                    DP_ALERT_HANDSHAKE_FAILURE};
+    CU_ASSERT_EQUAL(tl_pair_deliver(&b.p, alert, sizeof(alert), &out, NULL), TL_PAIR_RX_INPUT);
+    CU_ASSERT(b.p.failed);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 0);
+    tl_pair_free(&b.p);
+    connect_once(&c, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(c.ok && !c.reused);
+    CU_ASSERT_EQUAL(c.stats.sessid_miss, 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(c.sess);
+    server_free(&s);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("resume", suite_init, suite_clean);
@@ -989,4 +1036,6 @@ void cu_register(void)
     CU_add_test(s, "session id: no EMS, not cached; resumed without EMS aborted",
                 test_sessid_no_ems);
     CU_add_test(s, "session id: PSK re-keyed: refused", test_sessid_refused);
+    CU_add_test(s, "session id: forgotten when its resumed handshake fails",
+                test_sessid_forgotten_on_failure);
 }
