@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../control/cp_shard.h"
+
 #include <CUnit/CUnit.h>
 #include <jansson.h>
 
@@ -1841,9 +1843,10 @@ static long long stat_at(const char *sock, const char *name)
 }
 
 /* One s_client run (PSK-AES128-CCM8) to ip with -sess_out or -sess_in
- * (in: true) of sess, -no_ticket when asked; expect: its summary line. */
+ * (in: true) of sess, -no_ticket when asked, from bind (ADDR:PORT) when
+ * not NULL; expect: its summary line. */
 static bool sclient_sess(const char *name, const char *ip, bool in, const char *sess,
-                         bool no_ticket, const char *expect)
+                         bool no_ticket, const char *expect, const char *bind)
 {
     struct argvb b = {.n = 0};
     av(&b, "openssl");
@@ -1859,6 +1862,10 @@ static bool sclient_sess(const char *name, const char *ip, bool in, const char *
     av(&b, PSK_HEX);
     if (no_ticket)
         av(&b, "-no_ticket");
+    if (bind) {
+        av(&b, "-bind");
+        av(&b, "%s", bind);
+    }
     av(&b, in ? "-sess_in" : "-sess_out");
     av(&b, "%s", sess);
     bool ok = echo_session(name, &b, "Cipher is ", expect);
@@ -1893,9 +1900,9 @@ static void test_two_gateways(void)
               b_est0 = stat_at(sock2, "CP_HS_ESTABLISHED");
     long long b_start0 = stat_at(sock2, "CP_HS_STARTED");
     bool full = sclient_sess("A: full, -sess_out", GW_IP, false, sess, false,
-                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8");
+                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
     bool resumed = full && sclient_sess("B: resumed, -sess_in", GW2_IP, true, sess, false,
-                                        "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8");
+                                        "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
     long long a_issued = stat_now("CP_TICKET_ISSUED") - a_issued0;
     long long b_res = stat_at(sock2, "CP_HS_RESUMED") - b_res0;
     long long b_est = stat_at(sock2, "CP_HS_ESTABLISHED") - b_est0;
@@ -1914,11 +1921,11 @@ static void test_two_gateways(void)
     long long a_hit0 = stat_now("CP_SESSID_HIT"), a_stored0 = stat_now("CP_SESSID_STORED");
     long long b_miss0 = stat_at(sock2, "CP_SESSID_MISS");
     bool id_full = sclient_sess("A: -no_ticket -sess_out", GW_IP, false, sess_id, true,
-                                "New, TLSv1.2, Cipher is PSK-AES128-CCM8");
+                                "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
     bool id_res = id_full && sclient_sess("A: -no_ticket -sess_in", GW_IP, true, sess_id, true,
-                                          "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8");
+                                          "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
     bool id_b = id_full && sclient_sess("B: -no_ticket -sess_in", GW2_IP, true, sess_id, true,
-                                        "New, TLSv1.2, Cipher is PSK-AES128-CCM8");
+                                        "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
     long long a_hit = stat_now("CP_SESSID_HIT") - a_hit0;
     long long a_stored = stat_now("CP_SESSID_STORED") - a_stored0;
     long long b_miss = stat_at(sock2, "CP_SESSID_MISS") - b_miss0;
@@ -3222,6 +3229,50 @@ static int hsl_sessions_of(const char *ip, unsigned *out_lcores)
     return n;
 }
 
+/* handshake_lcores: 2: each lcore has its own session-ID cache.  From
+ * one client address, a session_id given on one lcore resumes from a
+ * source port whose peer hash (cp_shard.h) picks the same lcore
+ * (CP_SESSID_HIT), and from one that picks the other lcore it is a full
+ * handshake counted CP_SESSID_OTHER_SHARD. */
+#define E2E_HSL_SID_IP "10.77.0.9"
+static void hsl_session_id_checks(void)
+{
+    const uint32_t cli = inet_addr(E2E_HSL_SID_IP), gw = inet_addr(GW_IP);
+    const uint16_t p0 = 41500;
+    unsigned s0 = cp_shard_of(cli, htons(p0), gw, htons(PORT_ECHO), 2);
+    uint16_t same = 0, other = 0;
+    for (uint16_t p = p0 + 1; p < p0 + 200 && (!same || !other); p++) {
+        unsigned k = cp_shard_of(cli, htons(p), gw, htons(PORT_ECHO), 2);
+        if (k == s0 && !same)
+            same = p;
+        if (k != s0 && !other)
+            other = p;
+    }
+    CU_ASSERT_FATAL(same && other);
+    char sess[E2E_PATH_MAX_LEN], b0[32], b1[32], b2[32];
+    path_in(sess, sizeof(sess), "hsl-sessid.pem");
+    unlink(sess);
+    snprintf(b0, sizeof(b0), E2E_HSL_SID_IP ":%u", p0);
+    snprintf(b1, sizeof(b1), E2E_HSL_SID_IP ":%u", same);
+    snprintf(b2, sizeof(b2), E2E_HSL_SID_IP ":%u", other);
+    long long hit0 = stat_now("CP_SESSID_HIT"), oth0 = stat_now("CP_SESSID_OTHER_SHARD");
+    bool full = sclient_sess("hsl: -no_ticket -sess_out", GW_IP, false, sess, true,
+                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b0);
+    bool res = full && sclient_sess("hsl: -sess_in, same lcore", GW_IP, true, sess, true,
+                                    "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", b1);
+    bool oth = full && sclient_sess("hsl: -sess_in, other lcore", GW_IP, true, sess, true,
+                                    "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b2);
+    long long hit = stat_now("CP_SESSID_HIT") - hit0;
+    long long oth_n = stat_now("CP_SESSID_OTHER_SHARD") - oth0;
+    printf("  session id from port %u (lcore %u): port %u resumes (CP_SESSID_HIT +%lld), "
+           "port %u full (CP_SESSID_OTHER_SHARD +%lld)\n",
+           p0, s0, same, hit, other, oth_n);
+    CU_ASSERT(full && res && oth);
+    CU_ASSERT_EQUAL(hit, 1);
+    CU_ASSERT_EQUAL(oth_n, 1);
+    json_decref(ctl("kill " E2E_HSL_SID_IP)); /* leave no sessions of ours behind */
+}
+
 /* What the gateway on handshake_lcores: 2 must do: every client
  * established, both lcores ran handshakes (per-lcore counters), sessions,
  * kill and the stats table across both. */
@@ -3314,6 +3365,7 @@ static void hsl_checks(void)
     }
     CU_ASSERT_EQUAL(left, 0);
     CU_ASSERT(sessions_total() >= sess - before);
+    hsl_session_id_checks();
 }
 
 /* The suite's gateway gives way (SIGTERM: its sessions go to the state
