@@ -156,6 +156,12 @@ static void start_handshake(struct sess *s)
     if (s->ssl) {
         if (cfg.tickets && SSL_get_session(s->ssl) && !s->saved)
             s->saved = SSL_get1_session(s->ssl);
+        /* libssl marks the session not resumable when its SSL is freed
+         * without a shutdown (ssl_clear_bad_session), and s->saved is that
+         * same session: the connection ended cleanly (the gateway's
+         * close_notify, or it went away), so free it as a closed one. */
+        if (cfg.tickets)
+            SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(s->ssl);
     }
     ERR_clear_error();

@@ -29,7 +29,11 @@
  *                       ends sessions of removed or re-keyed identities),
  *                       session_tickets (default true: RFC 5077),
  *                       ticket_lifetime (1s..7d, default 2h),
- *                       ticket_key_file (overrides the top-level one)}]
+ *                       ticket_key_file (overrides the top-level one),
+ *                       session_cache (0..4194304 entries, default 10000:
+ *                       the session-ID cache of RFC 5246 §7.4.1.2 for
+ *                       clients without tickets, per handshake lcore;
+ *                       0: off; entries live ticket_lifetime)}]
  *   control_socket, max_sessions, max_handshakes, max_handshakes_per_source,
  *   handshake_lcores,
  *   stats_interval (0: off), checksum_offload,
@@ -133,6 +137,7 @@ static void listener_default(struct gw_listener_cfg *l, unsigned idx)
     l->psk_reload_ends_sessions = true;
     l->session_tickets = true;
     l->ticket_lifetime_ms = GW_DEFAULT_TICKET_LIFETIME_MS;
+    l->session_cache = HS_SESSION_CACHE_DEFAULT_ENTRIES;
     l->replay_window_bits = DP_REPLAY_WIN_DEFAULT_BITS;
     l->idle_timeout_ms = GW_DEFAULT_IDLE_TIMEOUT_MS;
     l->nat_port_min = GW_DEFAULT_NAT_PORT_MIN;
@@ -788,6 +793,11 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         return get_duration_ms(ps, v, full, 1000, &l->ticket_lifetime_ms);
     if (strcmp(k, "ticket_key_file") == 0)
         return get_string(ps, v, full, l->ticket_key_file, sizeof(l->ticket_key_file));
+    if (strcmp(k, "session_cache") == 0) {
+        CR_GUARD(get_uint(ps, v, full, 0, HS_SESSION_CACHE_MAX_ENTRIES, &u));
+        l->session_cache = (uint32_t)u;
+        return 0;
+    }
     if (strcmp(k, "replay_window") == 0) {
         CR_GUARD(get_uint(ps, v, full, DP_REPLAY_WIN_MIN_BITS, DP_REPLAY_WIN_MAX_BITS, &u));
         if (u % 64 != 0)

@@ -142,6 +142,10 @@ struct gw_listener_cfg {
     bool session_tickets;
     uint32_t ticket_lifetime_ms;
     char ticket_key_file[GW_PATH_MAX_LEN];
+    /* RFC 5246 §7.4.1.2 session-ID cache (hs.h hs_ctx_set_session_cache):
+     * entries per handshake lcore, 0 off (default 10000); each lives
+     * ticket_lifetime_ms */
+    uint32_t session_cache;
     uint32_t src_line;            /* line of the entry in the config; 0: default */
     uint32_t key_line[GW_LKEY_N]; /* line of each key; 0: not in the file */
 };

@@ -166,11 +166,32 @@ static const enum dp_counter_id ticket_fallback_cnt[HS_RESUME_FB_N] = {[HS_RESUM
 #undef CP_X_TFB
 };
 
+/* The session-ID cache's counters, by the hs_stats field that feeds each. */
+static const struct {
+    size_t off;
+    enum dp_counter_id cnt;
+} sessid_cnt[] = {
+    {offsetof(struct hs_stats, sessid_stored), DP_CNT_CP_SESSID_STORED},
+    {offsetof(struct hs_stats, sessid_evicted), DP_CNT_CP_SESSID_EVICTED},
+    {offsetof(struct hs_stats, sessid_expired), DP_CNT_CP_SESSID_EXPIRED},
+    {offsetof(struct hs_stats, sessid_hit), DP_CNT_CP_SESSID_HIT},
+    {offsetof(struct hs_stats, sessid_miss), DP_CNT_CP_SESSID_MISS},
+    {offsetof(struct hs_stats, sessid_other), DP_CNT_CP_SESSID_OTHER_SHARD},
+    {offsetof(struct hs_stats, sessid_refused), DP_CNT_CP_SESSID_REFUSED},
+};
+
 /* Adds what the engine refused during one call to the counters. */
 static void hs_count_refusals(const struct hs *hs, const struct hs_stats *before)
 {
     const struct hs_stats *st = hs_get_stats(hs);
     unsigned lc = rte_lcore_id();
+    for (size_t i = 0; i < sizeof(sessid_cnt) / sizeof(sessid_cnt[0]); i++) {
+        uint64_t now, was;
+        memcpy(&now, (const uint8_t *)st + sessid_cnt[i].off, sizeof(now));
+        memcpy(&was, (const uint8_t *)before + sessid_cnt[i].off, sizeof(was));
+        if (now != was)
+            dp_cnt_add(lc, sessid_cnt[i].cnt, now - was);
+    }
     if (st->tickets_issued != before->tickets_issued)
         dp_cnt_add(lc, DP_CNT_CP_TICKET_ISSUED, st->tickets_issued - before->tickets_issued);
     for (unsigned r = 1; r < HS_RESUME_FB_N; r++)
@@ -673,6 +694,7 @@ static int shard_main(void *arg)
         }
         if (cp->now_ms - cp->last_ticket_check_ms >= 1000) {
             gw_listeners_sync_tickets(cp); /* shard 0's rotated ticket keys */
+            gw_listeners_expire_sessions(cp);
             cp->last_ticket_check_ms = cp->now_ms;
         }
         rte_spinlock_unlock(&cp->lock);
@@ -885,6 +907,7 @@ void gw_cp_run(struct gw_cp *cp, volatile sig_atomic_t *stop)
         }
         if (cp->now_ms - cp->last_ticket_check_ms >= 1000) {
             (void)gw_listeners_rotate_tickets(cp, cp->now_ms);
+            gw_listeners_expire_sessions(cp);
             cp->last_ticket_check_ms = cp->now_ms;
         }
 #ifdef GW_HAVE_CTL

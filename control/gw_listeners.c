@@ -98,6 +98,36 @@ static int listener_tickets(struct gw_cp *cp, unsigned i, char *err, size_t err_
     return rc;
 }
 
+/* The session-ID cache of listener i (RFC 5246 §7.4.1.2), this shard's:
+ * a peer's handshakes all run on its shard (cp_shard.h), and a session_id
+ * given by another shard carries that shard's index in its first byte, so
+ * a reconnect that lands elsewhere counts CP_SESSID_OTHER_SHARD. */
+static int listener_sesscache(struct gw_cp *cp, unsigned i, char *err, size_t err_len)
+{
+    const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
+    if (l->session_cache == 0)
+        return CR_OK;
+    const struct hs_session_cache_params sp = {
+        .max_entries = l->session_cache,
+        .lifetime_s = l->ticket_lifetime_ms / 1000,
+        .id_tag = cp->cfg->handshake_lcores > 1 ? (int)cp->shard_idx : -1,
+    };
+    int rc = hs_ctx_set_session_cache(cp->lst[i].ctx, &sp);
+    if (rc < 0)
+        snprintf(err, err_len, "listener %s: session cache of %u entries: %s", l->name,
+                 l->session_cache, cr_strerror(rc));
+    return rc;
+}
+
+void gw_listeners_expire_sessions(struct gw_cp *cp)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < cp->cfg->n_listeners; i++)
+        n += hs_ctx_session_cache_expire(cp->lst[i].ctx, cp->now_ms);
+    if (n > 0)
+        dp_cnt_add(rte_lcore_id(), DP_CNT_CP_SESSID_EXPIRED, n);
+}
+
 /* Credentials, handshake context and backend next hop of listener i. */
 static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len)
 {
@@ -155,6 +185,7 @@ static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len
         return rc;
     }
     CR_GUARD(listener_tickets(cp, i, err, err_len));
+    CR_GUARD(listener_sesscache(cp, i, err, err_len));
     /* handshake_lcores: the next hops are the main lcore's (gw_net); a
      * shard uses shard 0's index. */
     cl->nh = cp->shard_idx == 0 ? gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4))

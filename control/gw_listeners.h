@@ -37,6 +37,10 @@ int gw_listeners_rotate_tickets(struct gw_cp *cp, uint64_t now_ms);
  * session-ticket keys when it rotated them (one set of keys for all
  * shards: a returning client may land on any shard). */
 void gw_listeners_sync_tickets(struct gw_cp *cp);
+/* The session-ID caches of cp's listeners (its shard's): entries past
+ * their life wiped, counted CP_SESSID_EXPIRED.  Once a second, on cp's
+ * lcore. */
+void gw_listeners_expire_sessions(struct gw_cp *cp);
 /* The control plane's cookie check of ClientHello d from key (on listener
  * li, port port_idx, L2 source mac): HS_COOKIE_VALID (valid, or cookies
  * off), HS_COOKIE_SEND_HVR (a HelloVerifyRequest was sent, CP_HVR_SENT)

@@ -61,7 +61,7 @@
     X(CP_STATE_SKIPPED, 0,                                                                         \
       "saved sessions not restored (listener gone, NAT port, sequence space, install)")            \
     X(CP_STATE_FILE_REFUSED, 0, "state files refused at start (key, altered, age, format)")        \
-    X(CP_HS_RESUMED, 0, "abbreviated handshakes from a session ticket (RFC 5077), completed")      \
+    X(CP_HS_RESUMED, 0, "abbreviated handshakes (session ticket or session-ID cache), completed")  \
     X(CP_TICKET_ISSUED, 0, "session tickets sent (NewSessionTicket)")                              \
     X(CP_TICKET_KEY_ROTATED, 0, "random session-ticket keys rotated")                              \
     X(CP_TICKET_FB_UNSEALED, 0, "tickets not resumed: opened under none of the listener's keys")   \
@@ -74,6 +74,17 @@
     X(CP_TICKET_FB_PSK, 0, "tickets not resumed: PSK identity removed or re-keyed")                \
     X(CP_TICKET_FB_SNI, 0, "tickets not resumed: server_name differs")                             \
     X(CP_TICKET_FB_CLIENT_AUTH, 0, "tickets not resumed: client certificate required, none")       \
+    X(CP_SESSID_STORED, 0,                                                                         \
+      "sessions put in the session-ID cache (full handshakes without ticket)")                     \
+    X(CP_SESSID_EVICTED, 0,                                                                        \
+      "session-ID cache entries evicted at session_cache (least recently used)")                   \
+    X(CP_SESSID_EXPIRED, 0, "session-ID cache entries dropped at ticket_lifetime")                 \
+    X(CP_SESSID_HIT, 0, "ClientHello session_ids resumed from the session-ID cache")               \
+    X(CP_SESSID_MISS, 0, "ClientHello session_ids not in the cache (full handshake)")              \
+    X(CP_SESSID_OTHER_SHARD, 0,                                                                    \
+      "ClientHello session_ids of another handshake lcore's cache (full)")                         \
+    X(CP_SESSID_REFUSED, 0,                                                                        \
+      "cached sessions not resumed: suite, PSK key, server_name, client auth")                     \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
     X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \

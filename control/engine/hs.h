@@ -192,6 +192,42 @@ struct hs_ticket_params {
  * the call.  CR_ERR_INVAL on a missing ring, listener, clock or lifetime. */
 CR_WUR int hs_ctx_set_tickets(struct hs_ctx *ctx, const struct hs_ticket_params *tp);
 
+/* ---- session-ID cache (RFC 5246 §7.4.1.2) ---------------------------------
+ * For clients that resume by session_id rather than by ticket: with the
+ * cache on, a full handshake of an EMS session that issues no ticket (the
+ * client asked for none, or tickets are off) gives a fresh random 32-byte
+ * session_id in its ServerHello, and the session goes into the context's
+ * cache when the handshake completes.  A ClientHello without a ticket
+ * (RFC 5077 §3.4: "If a ticket is presented by the client, the server MUST
+ * NOT attempt to use the Session ID in the ClientHello for stateful
+ * session resumption") whose session_id is in the cache, unexpired and
+ * still fits the listener (suite, PSK key, server_name, client auth, as
+ * for tickets) gets the abbreviated handshake with that session_id.  The
+ * cache is the context's (so bound to its listener), bounded (LRU
+ * eviction), holds EMS sessions only (RFC 7627 §5.3), forgets a session
+ * whose resumed handshake failed (RFC 5246 §7.2.2) and wipes every master
+ * secret it drops (control/engine/hs_sesscache.h).  Off by default. */
+#define HS_SESSION_CACHE_DEFAULT_ENTRIES 10000
+#define HS_SESSION_CACHE_MAX_ENTRIES     (1u << 22) /* == HS_SESSCACHE_MAX_ENTRIES */
+struct hs_session_cache_params {
+    uint32_t max_entries; /* 1..HS_SESSION_CACHE_MAX_ENTRIES */
+    uint32_t lifetime_s;  /* > 0: a session's life from its full handshake */
+    /* -1, or 0..255: the first byte of every session_id this context
+     * gives (a gateway's handshake shard), so that a session_id given by
+     * another context counts as hs_stats.sessid_other, not as a miss */
+    int id_tag;
+};
+/* Turns the cache on (p; a previous cache is dropped, wiped) or off (p
+ * NULL) for the ClientHellos processed after the call.  CR_ERR_INVAL on a
+ * bad parameter, CR_ERR_NOMEM. */
+CR_WUR int hs_ctx_set_session_cache(struct hs_ctx *ctx, const struct hs_session_cache_params *p);
+/* Removes (wipes) the cached sessions whose life had passed at now_ms
+ * (the clock of hs_input); returns how many.  Expired entries are also
+ * dropped when looked up or pushed out at the bound. */
+unsigned hs_ctx_session_cache_expire(struct hs_ctx *ctx, uint64_t now_ms);
+/* Sessions in the cache now (0 when off). */
+uint32_t hs_ctx_session_cache_count(const struct hs_ctx *ctx);
+
 /* Transport address of the peer (bound into the cookie). */
 struct hs_peer {
     uint8_t addr[16]; /* IPv4 in the first 4 bytes when family == 4 */
@@ -375,7 +411,7 @@ struct hs_keys {
     char sni[HS_SNI_MAX_LEN + 1];
     enum hs_kex kex;
     bool ems;     /* master secret from the session hash (RFC 7627) */
-    bool resumed; /* abbreviated handshake from a session ticket (RFC 5077) */
+    bool resumed; /* abbreviated handshake (a session ticket, or the session-ID cache) */
 };
 
 /* Creates a handshake for a peer whose cookie verified (or with cookies
@@ -492,6 +528,20 @@ struct hs_stats {
     uint64_t tickets_issued;
     uint64_t resumed;
     uint64_t resume_fallbacks[HS_RESUME_FB_N];
+    /* the session-ID cache: sessions stored by this full handshake, and
+     * the entries that pushed out at the bound; a ClientHello's
+     * session_id found and resumed (hit), not found (miss: never ours,
+     * evicted or forgotten), given by another context (hs_session_cache_
+     * params.id_tag), found past its life (expired, dropped), found but
+     * not resumable here (refused: suite, PSK key, server_name, client
+     * auth) */
+    uint64_t sessid_stored;
+    uint64_t sessid_evicted;
+    uint64_t sessid_hit;
+    uint64_t sessid_miss;
+    uint64_t sessid_other;
+    uint64_t sessid_expired;
+    uint64_t sessid_refused;
 };
 const struct hs_stats *hs_get_stats(const struct hs *hs);
 
@@ -504,7 +554,7 @@ const struct hs_stats *hs_get_stats(const struct hs *hs);
     X(NO_SIG_SCHEME, "no signature algorithm fits our certificate")                                \
     X(INSUFFICIENT, "only suites configured off offered")                                          \
     X(NO_EMS, "extended_master_secret required, not offered")                                      \
-    X(RESUME_NO_EMS, "session ticket offered without extended_master_secret (RFC 7627 5.3)")       \
+    X(RESUME_NO_EMS, "session resumed without extended_master_secret (RFC 7627 5.3)")              \
     X(VERSION, "no DTLS 1.2 offered")                                                              \
     X(UNKNOWN_PSK, "unknown PSK identity")                                                         \
     X(BAD_FINISHED, "client Finished did not verify or authenticate (wrong key?)")                 \

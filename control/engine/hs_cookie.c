@@ -7,12 +7,18 @@
  * What the cookie covers (in this order):
  *   peer family (1) || peer port (2, big endian) || peer address (16; an
  *   IPv4 address in the first 4 bytes, the rest zero) ||
- *   ClientHello.client_version (2) || ClientHello.random (32) ||
- *   ClientHello.session_id length (1) || session_id (0..32)
- * These are the fixed fields that precede the cookie, so they are inside
- * any first fragment that carries the cookie: a fragmented ClientHello is
+ *   ClientHello.client_version (2) || ClientHello.random (32)
+ * These are fixed fields that precede the cookie, so they are inside any
+ * first fragment that carries the cookie: a fragmented ClientHello is
  * checked on its first fragment alone.  cipher_suites and extensions are
- * not covered (they may be in later fragments).
+ * not covered (they may be in later fragments).  Nor is the session_id:
+ * RFC 6347 §4.2.1 asks the client to repeat it after the
+ * HelloVerifyRequest, but Mbed TLS 2.28 (the stack of many devices) draws
+ * a fresh random session_id for every ClientHello that carries a session
+ * ticket (RFC 5077 §3.4 lets a client send one), so a cookie bound to it
+ * never verified and such a client looped on HelloVerifyRequests
+ * (interop "Mbed TLS by ticket").  The random still binds the cookie to
+ * one ClientHello of one address and port.
  *
  * The cookie is HMAC-SHA256 truncated to 32 bytes, or shorter when the
  * HelloVerifyRequest would otherwise be larger than the ClientHello
@@ -36,13 +42,12 @@
 #define HS_HVR_FIXED_LEN (DP_REC_HDR_LEN + DP_HS_HDR_LEN + 2 + 1)
 
 int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const uint8_t *random,
-                    const uint8_t *session_id, size_t session_id_len, uint8_t *out, size_t *out_len)
+                    uint8_t *out, size_t *out_len)
 {
     size_t n = 0;
 
     CR_ENSURE(peer && random && out && out_len, CR_ERR_INVAL);
     CR_ENSURE(peer->family == 4 || peer->family == 6, CR_ERR_INVAL);
-    CR_ENSURE(session_id_len <= DP_HELLO_SESSION_ID_MAX, CR_ERR_INVAL);
     out[n++] = peer->family;
     out[n++] = (uint8_t)(peer->port >> 8);
     out[n++] = (uint8_t)peer->port;
@@ -53,10 +58,6 @@ int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version, const u
     out[n++] = (uint8_t)client_version;
     memcpy(out + n, random, DP_HELLO_RANDOM_LEN);
     n += DP_HELLO_RANDOM_LEN;
-    out[n++] = (uint8_t)session_id_len;
-    if (session_id_len)
-        memcpy(out + n, session_id, session_id_len);
-    n += session_id_len;
     *out_len = n;
     return 0;
 }
@@ -80,8 +81,7 @@ int hs_cookie_check(const struct hs_ctx *ctx, const struct hs_peer *peer, const 
         return HS_COOKIE_DROP;
     if ((v.client_version >> 8) != 0xfe)
         return HS_COOKIE_DROP;
-    if (hs_cookie_input(peer, v.client_version, v.random, v.session_id, v.session_id_len, in,
-                        &in_len) != 0)
+    if (hs_cookie_input(peer, v.client_version, v.random, in, &in_len) != 0)
         return HS_COOKIE_DROP;
 
     if (v.cookie_len > 0 && cr_cookie_verify(&ctx->cookie, in, in_len, v.cookie, v.cookie_len) == 0)

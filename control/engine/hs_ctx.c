@@ -17,6 +17,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "hs_sesscache.h"
+
 void hs_params_default(struct hs_params *p)
 {
     memset(p, 0, sizeof(*p)); /* no suites (the default order), no CID */
@@ -83,6 +85,7 @@ void hs_ctx_free(struct hs_ctx *ctx)
     cr_prf_free(ctx->prf);
     EVP_MD_CTX_free(ctx->md_scratch);
     cr_cookie_keys_wipe(&ctx->cookie);
+    hs_sesscache_free(ctx->sc); /* wipes every cached master secret */
     OPENSSL_cleanse(ctx, sizeof(*ctx));
     free(ctx);
 }
@@ -119,4 +122,29 @@ int hs_ctx_set_tickets(struct hs_ctx *ctx, const struct hs_ticket_params *tp)
     ctx->tk_clock_arg = tp->clock_arg;
     ctx->tk_ring = tp->ring;
     return 0;
+}
+
+int hs_ctx_set_session_cache(struct hs_ctx *ctx, const struct hs_session_cache_params *p)
+{
+    CR_ENSURE(ctx, CR_ERR_INVAL);
+    CR_ENSURE(!p || (p->max_entries > 0 && p->max_entries <= HS_SESSION_CACHE_MAX_ENTRIES &&
+                     p->lifetime_s > 0 && p->id_tag >= -1 && p->id_tag <= 255),
+              CR_ERR_INVAL);
+    struct hs_sesscache *sc = NULL;
+    if (p && !(sc = hs_sesscache_new(p->max_entries, (uint64_t)p->lifetime_s * 1000)))
+        return CR_ERR_NOMEM;
+    hs_sesscache_free(ctx->sc);
+    ctx->sc = sc;
+    ctx->sc_tag = p ? p->id_tag : -1;
+    return 0;
+}
+
+unsigned hs_ctx_session_cache_expire(struct hs_ctx *ctx, uint64_t now_ms)
+{
+    return ctx ? hs_sesscache_expire(ctx->sc, now_ms) : 0;
+}
+
+uint32_t hs_ctx_session_cache_count(const struct hs_ctx *ctx)
+{
+    return ctx ? hs_sesscache_count(ctx->sc) : 0;
 }

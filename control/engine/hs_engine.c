@@ -117,6 +117,10 @@ static int fail(struct hs *hs, struct hs_out *out, int err)
     out->next_timer_ms = 0;
     if (hs->fail_reason == HS_FAIL_NONE)
         hs->fail_reason = hs_reason_for_error(err);
+    /* RFC 5246 §7.2.2: "Servers and clients MUST forget any
+     * session-identifiers, keys, and secrets associated with a failed
+     * connection." */
+    hs_sesscache_forget(hs);
     hs_end(hs, ST_FAILED);
     return hs_public_error(err);
 }

@@ -383,9 +383,9 @@ int hs_on_client_hello(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_
     }
     memcpy(hs->client_random, random, DP_HELLO_RANDOM_LEN);
     CR_ENSURE(RAND_bytes(hs->server_random, DP_HELLO_RANDOM_LEN) == 1, CR_ERR_CRYPTO);
-    /* RFC 5077 §3.1 / RFC 5246 §7.3: a ticket that resumes takes the
-     * abbreviated handshake (the table's resume step). */
-    int resume = hs_resume_try(hs, &ch);
+    /* RFC 5077 §3.1 / RFC 5246 §7.3: a ticket or a cached session_id that
+     * resumes takes the abbreviated handshake (the table's resume step). */
+    int resume = hs_resume_try(hs, &ch, now_ms);
     CR_GUARD(resume);
     if (resume == 1) {
         hs->keys.suite = hs->suite->id;

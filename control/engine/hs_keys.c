@@ -254,7 +254,6 @@ int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out 
 {
     uint8_t expect[HS_VERIFY_DATA_LEN];
 
-    (void)now_ms;
     CR_ENSURE(msg->len == HS_VERIFY_DATA_LEN, CR_ERR_DECODE);
     CR_GUARD(hs_finished_data(hs, "client finished", expect));
     if (CRYPTO_memcmp(expect, msg->body, HS_VERIFY_DATA_LEN) != 0) {
@@ -279,6 +278,8 @@ int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct hs_out 
      * when the client repeats its own final flight. */
     hs->timer_deadline_ms = 0;
     hs_fill_established(hs);
+    /* The session is complete: resumable by its session_id from now. */
+    hs_sesscache_store(hs, now_ms);
     out->event = HS_EV_ESTABLISHED;
     /* The transcript is no longer needed. */
     hs_buf_free(&hs->transcript);

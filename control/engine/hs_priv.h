@@ -116,16 +116,18 @@ struct hs_ctx {
     uint32_t tk_lifetime_s;
     uint64_t (*tk_clock_s)(void *arg);
     void *tk_clock_arg;
+    /* The session-ID cache (hs_ctx_set_session_cache): off when NULL. */
+    struct hs_sesscache *sc;
+    int sc_tag; /* -1 or byte 0 of our session_ids */
 };
 
 unsigned hs_suite_default_order(uint16_t *out_ids, unsigned max);
 
 /* What the cookie covers (hs_cookie.c documents it): built from the peer and
  * the ClientHello fixed fields. */
-#define HS_COOKIE_INPUT_MAX_LEN (1 + 2 + 16 + 2 + 32 + 1 + 32)
+#define HS_COOKIE_INPUT_MAX_LEN (1 + 2 + 16 + 2 + 32)
 CR_WUR int hs_cookie_input(const struct hs_peer *peer, uint16_t client_version,
-                           const uint8_t *random, const uint8_t *session_id, size_t session_id_len,
-                           uint8_t *out, size_t *out_len);
+                           const uint8_t *random, uint8_t *out, size_t *out_len);
 
 /* ==== the handshake (hs_engine.c and the files it calls) ================ */
 
@@ -290,6 +292,12 @@ struct hs {
     bool resumed;         /* abbreviated handshake from a ticket */
     uint64_t tk_issued_s; /* a renewed ticket keeps the original expiry */
     uint32_t tk_lifetime_s;
+    /* The session-ID cache: our ServerHello's session_id (a fresh one for
+     * a full handshake that goes into the cache, or the client's for one
+     * resumed from it; empty otherwise) */
+    uint8_t session_id[DP_HELLO_SESSION_ID_MAX];
+    uint8_t session_id_len;
+    bool resumed_id; /* abbreviated handshake from the cache */
 
     struct hs_keys keys;
     struct hs_stats stats;
@@ -379,12 +387,20 @@ CR_WUR int hs_on_finished(struct hs *hs, const struct hs_reasm_msg *msg, struct 
 
 /* ---- hs_hello.c / hs_resume.c: session tickets (RFC 5077) --------------- */
 bool hs_ch_suite_offered(const struct client_hello *ch, uint16_t id);
-/* Looks at the ClientHello's SessionTicket extension: 1 when its ticket
- * resumes (suite, master secret, identity set; hs->resumed), 0 for a full
- * handshake (a fallback counted by reason; send_ticket says whether that
- * one issues a ticket), or < 0 (RFC 7627 §5.3: a valid ticket without
- * extended_master_secret in the ClientHello aborts). */
-CR_WUR int hs_resume_try(struct hs *hs, const struct client_hello *ch);
+/* Looks at the ClientHello's SessionTicket extension, then (without a
+ * ticket) its session_id in the session-ID cache: 1 when the session
+ * resumes (suite, master secret, identity set; hs->resumed, and
+ * hs->resumed_id with session_id for the cache), 0 for a full handshake
+ * (a fallback counted by reason; send_ticket says whether that one issues
+ * a ticket, session_id whether it goes into the cache), or < 0 (RFC 7627
+ * §5.3: a resumable session without extended_master_secret in the
+ * ClientHello aborts). */
+CR_WUR int hs_resume_try(struct hs *hs, const struct client_hello *ch, uint64_t now_ms);
+/* A completed full handshake with a session_id: its session into the
+ * cache (hs_sesscache.h; a failure only means it is not cached). */
+void hs_sesscache_store(struct hs *hs, uint64_t now_ms);
+/* RFC 5246 §7.2.2: a failed connection's cached session is forgotten. */
+void hs_sesscache_forget(struct hs *hs);
 /* NewSessionTicket (RFC 5077 §3.3) into the flight (epoch 0): the session
  * sealed under the listener's ring, or an empty ticket when sealing fails. */
 CR_WUR int hs_add_new_session_ticket(struct hs *hs);

@@ -1,5 +1,6 @@
-/* hs_resume.c — session resumption with RFC 5077 session tickets: whether
- * a ClientHello's ticket resumes (and why not, by reason), the
+/* hs_resume.c — session resumption with RFC 5077 session tickets and the
+ * session-ID cache (RFC 5246 §7.4.1.2, hs_sesscache.h): whether a
+ * ClientHello's ticket or session_id resumes (and why not, by reason), the
  * NewSessionTicket message, the abbreviated handshake's flight (RFC 5246
  * §7.3: ServerHello, [NewSessionTicket], ChangeCipherSpec, Finished) and
  * the client's Finished that ends it.
@@ -20,12 +21,17 @@
 
 #include <openssl/crypto.h>
 
+#include <openssl/rand.h>
+
+#include "hs_sesscache.h"
 #include "hs_ticket.h"
 
 _Static_assert((int)HS_RESUME_FB_UNSEALED == (int)HS_TICKET_ERR_UNSEALED &&
                    (int)HS_RESUME_FB_FUTURE == (int)HS_TICKET_ERR_FUTURE,
                "the first fallbacks are hs_ticket.h's errors, same values");
 _Static_assert(HS_TICKET_MASTER_LEN == HS_MASTER_LEN, "ticket master secret");
+_Static_assert(HS_SESSCACHE_ID_LEN == DP_HELLO_SESSION_ID_MAX, "a full session_id");
+_Static_assert(HS_SESSION_CACHE_MAX_ENTRIES == HS_SESSCACHE_MAX_ENTRIES, "hs.h cache bound");
 
 static void fallback(struct hs *hs, enum hs_resume_fallback why)
 {
@@ -76,7 +82,76 @@ static enum hs_resume_fallback policy(const struct hs *hs, const struct client_h
     return HS_RESUME_FB_NONE;
 }
 
-int hs_resume_try(struct hs *hs, const struct client_hello *ch)
+/* The session takes over st: suite, master secret, identity. */
+static void resume_from(struct hs *hs, const struct hs_ticket_state *st)
+{
+    hs->suite = hs_suite_find(st->suite);
+    memcpy(hs->master, st->master, HS_MASTER_LEN);
+    memcpy(hs->keys.peer_identity, st->identity, st->identity_len);
+    hs->keys.peer_identity[st->identity_len] = '\0';
+    hs->client_cert = (st->flags & HS_TICKET_FLAG_CLIENT_CERT) != 0;
+    hs->resumed = true;
+    hs->stats.resumed++;
+}
+
+/* RFC 5246 §7.4.1.2: "If the session_id is found and the server is
+ * willing to establish the new connection using the specified session
+ * state, the server will respond with the same value as was supplied by
+ * the client."  Otherwise a full handshake; when it issues no ticket and
+ * the session has EMS, it gets a fresh session_id for the cache. */
+static int sessid_try(struct hs *hs, const struct client_hello *ch, uint64_t now_ms)
+{
+    struct hs_ctx *ctx = hs->ctx;
+    const uint8_t *id = hs_cur_data(&ch->session_id);
+    size_t id_len = hs_cur_len(&ch->session_id);
+    struct hs_ticket_state st;
+
+    if (!ctx->sc)
+        return 0;
+    if (id_len > 0) {
+        int v = hs_sesscache_get(ctx->sc, id, id_len, now_ms, &st);
+        if (v == HS_SESSCACHE_EXPIRED)
+            hs->stats.sessid_expired++;
+        else if (v == HS_SESSCACHE_MISS && ctx->sc_tag >= 0 && id_len == HS_SESSCACHE_ID_LEN &&
+                 id[0] != (uint8_t)ctx->sc_tag)
+            hs->stats.sessid_other++;
+        else if (v == HS_SESSCACHE_MISS)
+            hs->stats.sessid_miss++;
+        if (v == HS_SESSCACHE_HIT) {
+            /* RFC 7627 §5.3, as for tickets: every cached session has
+             * EMS (hs_sesscache_put refuses others). */
+            if (!ch->ems) {
+                OPENSSL_cleanse(&st, sizeof(st));
+                hs->fail_reason = HS_FAIL_RESUME_NO_EMS;
+                return HS_ERR_HANDSHAKE;
+            }
+            enum hs_resume_fallback why = policy(hs, ch, &st);
+            if (why == HS_RESUME_FB_NONE) {
+                resume_from(hs, &st);
+                OPENSSL_cleanse(&st, sizeof(st));
+                memcpy(hs->session_id, id, id_len);
+                hs->session_id_len = (uint8_t)id_len;
+                hs->resumed_id = true;
+                hs->send_ticket = false; /* the client resumes by id; no ticket */
+                hs->stats.sessid_hit++;
+                return 1;
+            }
+            OPENSSL_cleanse(&st, sizeof(st));
+            hs->stats.sessid_refused++;
+        }
+    }
+    /* A full handshake: a session_id for the cache when the session may
+     * be resumed (RFC 7627 §5.3: EMS) and the client gets no ticket. */
+    if (hs->ems && !hs->send_ticket) {
+        CR_ENSURE(RAND_bytes(hs->session_id, HS_SESSCACHE_ID_LEN) == 1, CR_ERR_CRYPTO);
+        if (ctx->sc_tag >= 0)
+            hs->session_id[0] = (uint8_t)ctx->sc_tag;
+        hs->session_id_len = HS_SESSCACHE_ID_LEN;
+    }
+    return 0;
+}
+
+int hs_resume_try(struct hs *hs, const struct client_hello *ch, uint64_t now_ms)
 {
     const struct hs_ctx *ctx = hs->ctx;
     struct hs_ticket_state st;
@@ -84,12 +159,18 @@ int hs_resume_try(struct hs *hs, const struct client_hello *ch)
 
     hs->send_ticket = false;
     hs->resumed = false;
+    hs->resumed_id = false;
+    hs->session_id_len = 0;
+    /* RFC 5077 §3.4: "If a ticket is presented by the client, the server
+     * MUST NOT attempt to use the Session ID in the ClientHello for
+     * stateful session resumption." */
+    bool ticket_presented = ch->ticket_sent && hs_cur_len(&ch->ticket) > 0;
     if (!ctx->tk_ring || !ch->ticket_sent)
-        return 0; /* tickets off, or the client wants none */
+        return ticket_presented ? 0 : sessid_try(hs, ch, now_ms); /* tickets off, or none wanted */
     /* RFC 7627 §5.3: never issue a ticket for a session without EMS. */
     hs->send_ticket = hs->ems;
-    if (hs_cur_len(&ch->ticket) == 0)
-        return 0; /* asks for a ticket */
+    if (!ticket_presented)
+        return sessid_try(hs, ch, now_ms); /* asks for a ticket */
     int r =
         hs_ticket_open(ctx->tk_ring, ctx->tk_listener, hs_cur_data(&ch->ticket),
                        hs_cur_len(&ch->ticket), ctx->tk_clock_s(ctx->tk_clock_arg), &st, &renew);
@@ -112,11 +193,7 @@ int hs_resume_try(struct hs *hs, const struct client_hello *ch)
         fallback(hs, why);
         return 0;
     }
-    hs->suite = hs_suite_find(st.suite);
-    memcpy(hs->master, st.master, HS_MASTER_LEN);
-    memcpy(hs->keys.peer_identity, st.identity, st.identity_len);
-    hs->keys.peer_identity[st.identity_len] = '\0';
-    hs->client_cert = (st.flags & HS_TICKET_FLAG_CLIENT_CERT) != 0;
+    resume_from(hs, &st);
     hs->tk_issued_s = st.issued_s;
     hs->tk_lifetime_s = st.lifetime_s;
     /* RFC 5077 §3.3 lets the server renew the ticket on resumption: done
@@ -125,10 +202,52 @@ int hs_resume_try(struct hs *hs, const struct client_hello *ch)
      * master secret lives at most one ticket lifetime after its full
      * handshake.  Otherwise the client keeps the ticket it has. */
     hs->send_ticket = renew;
-    hs->resumed = true;
-    hs->stats.resumed++;
     OPENSSL_cleanse(&st, sizeof(st));
     return 1;
+}
+
+/* The session's state as a ticket or the cache keeps it (the caller
+ * sets issued_s and lifetime_s, and wipes st). */
+static int session_state(const struct hs *hs, struct hs_ticket_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->version = DP_VERSION_DTLS12;
+    st->suite = hs->suite->id;
+    st->kex = (uint8_t)hs->suite->kex;
+    st->flags =
+        (hs->ems ? HS_TICKET_FLAG_EMS : 0) | (hs->client_cert ? HS_TICKET_FLAG_CLIENT_CERT : 0);
+    memcpy(st->master, hs->master, HS_MASTER_LEN);
+    st->identity_len = (uint8_t)strnlen(hs->keys.peer_identity, HS_TICKET_ID_MAX_LEN);
+    memcpy(st->identity, hs->keys.peer_identity, st->identity_len);
+    st->sni_len = (uint8_t)strnlen(hs->keys.sni, HS_TICKET_SNI_MAX_LEN);
+    memcpy(st->sni, hs->keys.sni, st->sni_len);
+    if (!is_psk_kex(st->kex))
+        return 0;
+    const struct hs_psk_entry *e =
+        hs_creds_find_psk(hs->ctx->creds, (const uint8_t *)st->identity, st->identity_len);
+    return e ? hs_ticket_psk_digest(st->identity, e->key, e->key_len, st->psk_digest)
+             : CR_ERR_INVAL;
+}
+
+void hs_sesscache_store(struct hs *hs, uint64_t now_ms)
+{
+    struct hs_ticket_state st;
+    bool evicted = false;
+
+    if (!hs->ctx->sc || hs->resumed || hs->session_id_len != HS_SESSCACHE_ID_LEN || !hs->ems)
+        return;
+    if (session_state(hs, &st) == 0 &&
+        hs_sesscache_put(hs->ctx->sc, hs->session_id, &st, now_ms, &evicted) == 0) {
+        hs->stats.sessid_stored++;
+        hs->stats.sessid_evicted += evicted;
+    }
+    OPENSSL_cleanse(&st, sizeof(st));
+}
+
+void hs_sesscache_forget(struct hs *hs)
+{
+    if (hs->ctx->sc && hs->session_id_len == HS_SESSCACHE_ID_LEN)
+        (void)hs_sesscache_remove(hs->ctx->sc, hs->session_id, hs->session_id_len);
 }
 
 int hs_add_new_session_ticket(struct hs *hs)
@@ -141,32 +260,14 @@ int hs_add_new_session_ticket(struct hs *hs)
     uint32_t hint;
     struct hs_buf b;
     size_t m;
-    int rc;
 
-    memset(&st, 0, sizeof(st));
-    st.version = DP_VERSION_DTLS12;
-    st.suite = hs->suite->id;
-    st.kex = (uint8_t)hs->suite->kex;
-    st.flags =
-        (hs->ems ? HS_TICKET_FLAG_EMS : 0) | (hs->client_cert ? HS_TICKET_FLAG_CLIENT_CERT : 0);
-    memcpy(st.master, hs->master, HS_MASTER_LEN);
+    int rc = session_state(hs, &st);
     if (hs->resumed) {
         st.issued_s = hs->tk_issued_s;
         st.lifetime_s = hs->tk_lifetime_s;
     } else {
         st.issued_s = now_s;
         st.lifetime_s = ctx->tk_lifetime_s;
-    }
-    st.identity_len = (uint8_t)strnlen(hs->keys.peer_identity, HS_TICKET_ID_MAX_LEN);
-    memcpy(st.identity, hs->keys.peer_identity, st.identity_len);
-    st.sni_len = (uint8_t)strnlen(hs->keys.sni, HS_TICKET_SNI_MAX_LEN);
-    memcpy(st.sni, hs->keys.sni, st.sni_len);
-    rc = 0;
-    if (is_psk_kex(st.kex)) {
-        const struct hs_psk_entry *e =
-            hs_creds_find_psk(ctx->creds, (const uint8_t *)st.identity, st.identity_len);
-        rc =
-            e ? hs_ticket_psk_digest(st.identity, e->key, e->key_len, st.psk_digest) : CR_ERR_INVAL;
     }
     if (rc == 0)
         rc = hs_ticket_seal(ctx->tk_ring, ctx->tk_listener, &st, ticket, sizeof(ticket),

@@ -27,9 +27,10 @@ static bool is_ecdhe(const struct hs *hs)
     return hs->suite->kex != HS_KEX_PSK;
 }
 
-/* ServerHello (RFC 5246 §7.4.1.3): our random, session_id sid (empty for
- * a full handshake: no session-ID cache; the client's own for a resumed
- * one, RFC 5077 §3.4), the suite, null compression and the extensions. */
+/* ServerHello (RFC 5246 §7.4.1.3): our random, session_id sid (for a
+ * full handshake a fresh one when the session goes into the session-ID
+ * cache, else empty; the client's own for a resumed one, RFC 5077 §3.4),
+ * the suite, null compression and the extensions. */
 int hs_add_server_hello(struct hs *hs, const struct client_hello *ch, const uint8_t *sid,
                         size_t sid_len)
 {
@@ -94,7 +95,8 @@ int hs_build_server_flight(struct hs *hs, const struct client_hello *ch)
     hs_flight_started(hs);
     hs_buf_init(&b, HS_MSG_MAX_BYTES);
 
-    CR_GUARD_GOTO(hs_add_server_hello(hs, ch, NULL, 0), done);
+    /* the session-ID cache's fresh id, or empty (hs_resume.c sessid_try) */
+    CR_GUARD_GOTO(hs_add_server_hello(hs, ch, hs->session_id, hs->session_id_len), done);
 
     /* Certificate */
     if (hs->suite->kex == HS_KEX_ECDHE_ECDSA || hs->suite->kex == HS_KEX_ECDHE_RSA) {

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../control/cp_shard.h"
+
 #include <CUnit/CUnit.h>
 #include <jansson.h>
 
@@ -140,10 +142,10 @@ static int proc_start(struct tl_proc *p, const char *ns, const char *out_name, b
 
 /* ---- control socket --------------------------------------------------------- */
 
-static json_t *ctl(const char *cmd)
+static json_t *ctl_at(const char *sock, const char *cmd)
 {
     char *reply = NULL;
-    if (gw_ctl_request(g_sock, cmd, 5000, &reply) != 0)
+    if (gw_ctl_request(sock, cmd, 5000, &reply) != 0)
         return NULL;
     json_t *j = json_loads(reply, 0, NULL);
     free(reply);
@@ -152,6 +154,11 @@ static json_t *ctl(const char *cmd)
         res = json_incref(json_object_get(j, "result"));
     json_decref(j);
     return res;
+}
+
+static json_t *ctl(const char *cmd)
+{
+    return ctl_at(g_sock, cmd);
 }
 
 static bool key_matches(const char *key, const char *name)
@@ -315,7 +322,9 @@ static void topo_down(void)
 {
     if (!g_ns_gw[0])
         return;
-    sh("ip netns del %s; ip netns del %s; ip netns del %s; true", g_ns_gw, g_ns_cli, g_ns_be);
+    /* gw2: the second gateway's (test_two_gateways), if it is still there */
+    sh("ip netns del %s; ip netns del %s; ip netns del %s; ip netns del %s2 2>/dev/null; true",
+       g_ns_gw, g_ns_cli, g_ns_be, g_ns_gw);
 }
 
 /* Removes namespaces left by earlier runs whose process is gone. */
@@ -463,14 +472,19 @@ static int write_config(void)
             "    handshake_timeout: %dms\n"
             "    nat_ports: 50000-50999\n"
             "control_socket: %s\n"
+            "ticket_key_file: %s/ticket.key\n"
             "metrics_listen: 127.0.0.1:" E2E_METRICS_PORT "\n"
             "cookie_rotate: %dms\n"
             "max_sessions: 4096\n"
             "max_handshakes_per_source: %d\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE,
-            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock,
+            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock, g_dir,
             E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
+    /* session-ticket keys shared with the second gateway of
+     * test_two_gateways (one key, 16 name + 32 AES-256 bytes) */
+    if (sh("set -e; cd %s; head -c 48 /dev/urandom > ticket.key; chmod 600 ticket.key", g_dir) != 0)
+        return -1;
     return restart_config_append();
 }
 
@@ -1787,6 +1801,194 @@ static void test_ticket_resumption(void)
     CU_ASSERT(ok[1]);
     CU_ASSERT_EQUAL(issued, 1);
     CU_ASSERT_EQUAL(resumed, 1);
+}
+
+/* ---- two gateways sharing a ticket key file (issue 10) ----------------------- */
+
+#define GW2_IP    "10.77.2.1" /* gateway B, client side */
+#define GW2_CLI   "10.77.2.2" /* the client namespace's address towards B */
+#define GW2_BE_IP "10.77.3.1" /* gateway B, backend side */
+#define GW2_BE_NH "10.77.3.2" /* the backend namespace towards B: B's next hop */
+
+/* Gateway B in its own namespace gwe<pid>-gw2, with its own links to the
+ * client and backend namespaces; the backend (BE_IP) is off B's subnet,
+ * reached through the backend namespace's address on B's link.  B's
+ * listener has the name of the suite gateway's (a ticket is bound to its
+ * listener's name) and the suite's ticket_key_file. */
+static int gw2_up(struct tl_proc *gw, char *sock, size_t sock_len)
+{
+    int pid = (int)getpid();
+    char cfg[E2E_PATH_MAX_LEN];
+    if (sh("set -e; ip netns add %1$s2; ip -n %1$s2 link set lo up; "
+           "ip netns exec %1$s2 sysctl -qw net.ipv6.conf.all.disable_ipv6=1; "
+           "ip link add gwe%2$dc2 netns %1$s2 type veth peer name gwe%2$dc3 netns %3$s; "
+           "ip link add gwe%2$db2 netns %1$s2 type veth peer name gwe%2$db3 netns %4$s; "
+           "ip -n %1$s2 link set gwe%2$dc2 up; ip -n %1$s2 link set gwe%2$db2 up; "
+           "ip -n %3$s link set gwe%2$dc3 up; ip -n %4$s link set gwe%2$db3 up; "
+           "ip netns exec %3$s ethtool -K gwe%2$dc3 tx off; "
+           "ip netns exec %4$s ethtool -K gwe%2$db3 tx off; "
+           "ip -n %3$s addr add " GW2_CLI "/24 dev gwe%2$dc3; "
+           "ip -n %4$s addr add " GW2_BE_NH "/24 dev gwe%2$db3",
+           g_ns_gw, pid, g_ns_cli, g_ns_be) != 0)
+        return -1;
+    snprintf(sock, sock_len, "%s/gw2.sock", g_dir);
+    FILE *f = fopen(path_in(cfg, sizeof(cfg), "gw2.yaml"), "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "ports:\n"
+            "  - {name: clients, port_id: 0, address: " GW2_IP "/24}\n"
+            "  - {name: backends, port_id: 1, address: " GW2_BE_IP "/24, gateway: " GW2_BE_NH "}\n"
+            "listeners:\n"
+            "  - name: echo\n"
+            "    address: " GW2_IP "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    cert: %s/ec.crt\n"
+            "    key: %s/ec.key\n"
+            "    nat_ports: 20000-29999\n"
+            "control_socket: %s\n"
+            "ticket_key_file: %s/ticket.key\n"
+            "max_sessions: 256\n",
+            PORT_ECHO, g_dir, g_dir, g_dir, sock, g_dir);
+    fclose(f);
+    char vdev0[64], vdev1[64], prefix[48], ns[40];
+    snprintf(vdev0, sizeof(vdev0), "--vdev=net_af_packet0,iface=gwe%dc2", pid);
+    snprintf(vdev1, sizeof(vdev1), "--vdev=net_af_packet1,iface=gwe%db2", pid);
+    snprintf(prefix, sizeof(prefix), "--file-prefix=gwe%db", pid);
+    snprintf(ns, sizeof(ns), "%s2", g_ns_gw);
+    char *argv[] = {(char *)g_bin, "--lcores=0@0,1@(0-1)",
+                    "--no-pci",    "--no-huge",
+                    "-m",          "512",
+                    prefix,        vdev0,
+                    vdev1,         "--",
+                    "--config",    cfg,
+                    NULL};
+    if (proc_start(gw, ns, "gateway2.log", false, argv) != 0)
+        return -1;
+    uint64_t end = tl_mono_ms() + E2E_GW_START_TIMEOUT_MS;
+    while (tl_mono_ms() < end) {
+        json_t *s = ctl_at(sock, "stats");
+        if (s) {
+            json_decref(s);
+            return 0;
+        }
+        if (tl_proc_poll(gw))
+            return -1;
+        tl_sleep_ms(200);
+    }
+    return -1;
+}
+
+static void gw2_down(struct tl_proc *gw)
+{
+    tl_proc_stop(gw, SIGTERM, E2E_KILL_GRACE_MS);
+    sh("ip netns del %s2; rm -rf /var/run/dpdk/gwe%db; true", g_ns_gw, (int)getpid());
+}
+
+static long long stat_at(const char *sock, const char *name)
+{
+    json_t *s = ctl_at(sock, "stats");
+    long long v = s ? stat_find(s, name) : -1;
+    json_decref(s);
+    return v;
+}
+
+/* One s_client run (PSK-AES128-CCM8) to ip with -sess_out or -sess_in
+ * (in: true) of sess, -no_ticket when asked, from bind (ADDR:PORT) when
+ * not NULL; expect: its summary line. */
+static bool sclient_sess(const char *name, const char *ip, bool in, const char *sess,
+                         bool no_ticket, const char *expect, const char *bind)
+{
+    struct argvb b = {.n = 0};
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "%s:%d", ip, PORT_ECHO);
+    av(&b, "-cipher");
+    av(&b, "PSK-AES128-CCM8");
+    av(&b, "-psk_identity");
+    av(&b, PSK_ID);
+    av(&b, "-psk");
+    av(&b, PSK_HEX);
+    if (no_ticket)
+        av(&b, "-no_ticket");
+    if (bind) {
+        av(&b, "-bind");
+        av(&b, "%s", bind);
+    }
+    av(&b, in ? "-sess_in" : "-sess_out");
+    av(&b, "%s", sess);
+    bool ok = echo_session(name, &b, "Cipher is ", expect);
+    printf("  %-28s to %-10s %s\n", name, ip, ok ? "PASS" : "FAIL");
+    return ok;
+}
+
+/* A session established on the suite's gateway (A) resumes on gateway B,
+ * another instance in another namespace with the same ticket_key_file
+ * and listener name: s_client -sess_out against A, -sess_in against B
+ * ("Reused"), data through B; B counts the handshake as resumed
+ * (CP_HS_RESUMED +1, no full one: CP_HS_ESTABLISHED - CP_HS_RESUMED
+ * unchanged).  And the session-ID cache, which is each instance's own: a
+ * -no_ticket session resumes by id on A (CP_SESSID_HIT +1), on B it is a
+ * full handshake (CP_SESSID_MISS +1). */
+static void test_two_gateways(void)
+{
+    REQUIRE_READY();
+    struct tl_proc gw2;
+    char sock2[E2E_PATH_MAX_LEN], sess[E2E_PATH_MAX_LEN], sess_id[E2E_PATH_MAX_LEN];
+    memset(&gw2, 0, sizeof(gw2));
+    if (gw2_up(&gw2, sock2, sizeof(sock2)) != 0) {
+        gw2_down(&gw2);
+        CU_FAIL_FATAL("gateway B did not start (see gateway2.log, setup.log)");
+    }
+    path_in(sess, sizeof(sess), "two-gw-sess.pem");
+    path_in(sess_id, sizeof(sess_id), "two-gw-sessid.pem");
+    unlink(sess);
+    unlink(sess_id);
+    long long a_issued0 = stat_now("CP_TICKET_ISSUED");
+    long long b_res0 = stat_at(sock2, "CP_HS_RESUMED"),
+              b_est0 = stat_at(sock2, "CP_HS_ESTABLISHED");
+    long long b_start0 = stat_at(sock2, "CP_HS_STARTED");
+    bool full = sclient_sess("A: full, -sess_out", GW_IP, false, sess, false,
+                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    bool resumed = full && sclient_sess("B: resumed, -sess_in", GW2_IP, true, sess, false,
+                                        "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    long long a_issued = stat_now("CP_TICKET_ISSUED") - a_issued0;
+    long long b_res = stat_at(sock2, "CP_HS_RESUMED") - b_res0;
+    long long b_est = stat_at(sock2, "CP_HS_ESTABLISHED") - b_est0;
+    long long b_start = stat_at(sock2, "CP_HS_STARTED") - b_start0;
+    printf("  A: CP_TICKET_ISSUED +%lld; B: CP_HS_STARTED +%lld, CP_HS_ESTABLISHED +%lld, "
+           "CP_HS_RESUMED +%lld (full %lld)\n",
+           a_issued, b_start, b_est, b_res, b_est - b_res);
+    CU_ASSERT(full);
+    CU_ASSERT(resumed);
+    CU_ASSERT_EQUAL(a_issued, 1);
+    CU_ASSERT_EQUAL(b_start, 1);
+    CU_ASSERT_EQUAL(b_res, 1);
+    CU_ASSERT_EQUAL(b_est - b_res, 0);
+
+    /* session ids: A's own cache, not B's */
+    long long a_hit0 = stat_now("CP_SESSID_HIT"), a_stored0 = stat_now("CP_SESSID_STORED");
+    long long b_miss0 = stat_at(sock2, "CP_SESSID_MISS");
+    bool id_full = sclient_sess("A: -no_ticket -sess_out", GW_IP, false, sess_id, true,
+                                "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    bool id_res = id_full && sclient_sess("A: -no_ticket -sess_in", GW_IP, true, sess_id, true,
+                                          "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    bool id_b = id_full && sclient_sess("B: -no_ticket -sess_in", GW2_IP, true, sess_id, true,
+                                        "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    long long a_hit = stat_now("CP_SESSID_HIT") - a_hit0;
+    long long a_stored = stat_now("CP_SESSID_STORED") - a_stored0;
+    long long b_miss = stat_at(sock2, "CP_SESSID_MISS") - b_miss0;
+    printf("  session id: A CP_SESSID_STORED +%lld, CP_SESSID_HIT +%lld; B CP_SESSID_MISS +%lld\n",
+           a_stored, a_hit, b_miss);
+    CU_ASSERT(id_full && id_res && id_b);
+    CU_ASSERT_EQUAL(a_stored, 1);
+    CU_ASSERT_EQUAL(a_hit, 1);
+    CU_ASSERT_EQUAL(b_miss, 1);
+    gw2_down(&gw2);
 }
 
 /* The Mbed TLS client of the interop suite (tests/interop/mbedtls_client.c,
@@ -3225,6 +3427,50 @@ static int hsl_sessions_of(const char *ip, unsigned *out_lcores)
     return n;
 }
 
+/* handshake_lcores: 2: each lcore has its own session-ID cache.  From
+ * one client address, a session_id given on one lcore resumes from a
+ * source port whose peer hash (cp_shard.h) picks the same lcore
+ * (CP_SESSID_HIT), and from one that picks the other lcore it is a full
+ * handshake counted CP_SESSID_OTHER_SHARD. */
+#define E2E_HSL_SID_IP "10.77.0.9"
+static void hsl_session_id_checks(void)
+{
+    const uint32_t cli = inet_addr(E2E_HSL_SID_IP), gw = inet_addr(GW_IP);
+    const uint16_t p0 = 41500;
+    unsigned s0 = cp_shard_of(cli, htons(p0), gw, htons(PORT_ECHO), 2);
+    uint16_t same = 0, other = 0;
+    for (uint16_t p = p0 + 1; p < p0 + 200 && (!same || !other); p++) {
+        unsigned k = cp_shard_of(cli, htons(p), gw, htons(PORT_ECHO), 2);
+        if (k == s0 && !same)
+            same = p;
+        if (k != s0 && !other)
+            other = p;
+    }
+    CU_ASSERT_FATAL(same && other);
+    char sess[E2E_PATH_MAX_LEN], b0[32], b1[32], b2[32];
+    path_in(sess, sizeof(sess), "hsl-sessid.pem");
+    unlink(sess);
+    snprintf(b0, sizeof(b0), E2E_HSL_SID_IP ":%u", p0);
+    snprintf(b1, sizeof(b1), E2E_HSL_SID_IP ":%u", same);
+    snprintf(b2, sizeof(b2), E2E_HSL_SID_IP ":%u", other);
+    long long hit0 = stat_now("CP_SESSID_HIT"), oth0 = stat_now("CP_SESSID_OTHER_SHARD");
+    bool full = sclient_sess("hsl: -no_ticket -sess_out", GW_IP, false, sess, true,
+                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b0);
+    bool res = full && sclient_sess("hsl: -sess_in, same lcore", GW_IP, true, sess, true,
+                                    "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", b1);
+    bool oth = full && sclient_sess("hsl: -sess_in, other lcore", GW_IP, true, sess, true,
+                                    "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b2);
+    long long hit = stat_now("CP_SESSID_HIT") - hit0;
+    long long oth_n = stat_now("CP_SESSID_OTHER_SHARD") - oth0;
+    printf("  session id from port %u (lcore %u): port %u resumes (CP_SESSID_HIT +%lld), "
+           "port %u full (CP_SESSID_OTHER_SHARD +%lld)\n",
+           p0, s0, same, hit, other, oth_n);
+    CU_ASSERT(full && res && oth);
+    CU_ASSERT_EQUAL(hit, 1);
+    CU_ASSERT_EQUAL(oth_n, 1);
+    json_decref(ctl("kill " E2E_HSL_SID_IP)); /* leave no sessions of ours behind */
+}
+
 /* What the gateway on handshake_lcores: 2 must do: every client
  * established, both lcores ran handshakes (per-lcore counters), sessions,
  * kill and the stats table across both. */
@@ -3317,6 +3563,7 @@ static void hsl_checks(void)
     }
     CU_ASSERT_EQUAL(left, 0);
     CU_ASSERT(sessions_total() >= sess - before);
+    hsl_session_id_checks();
 }
 
 /* The suite's gateway gives way (SIGTERM: its sessions go to the state
@@ -3762,6 +4009,8 @@ void cu_register(void)
     CU_add_test(s, "a client without extended_master_secret on the defaults", test_no_ems_client);
     CU_add_test(s, "session ticket resumption (s_client -sess_out / -sess_in)",
                 test_ticket_resumption);
+    CU_add_test(s, "two gateways sharing ticket_key_file: A's session resumes on B; session ids",
+                test_two_gateways);
     CU_add_test(s, "the Mbed TLS client through the gateway (PSK CCM-8, ECDHE-ECDSA)",
                 test_mbedtls_client);
     CU_add_test(s, "a PSK client with no ClientHello extensions on the defaults",

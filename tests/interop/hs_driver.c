@@ -368,7 +368,7 @@ static void usage(void)
                     "       [--client-auth none|optional|require] [--mtu BYTES] [--suites LIST]\n"
                     "       [--no-cookie] [--echo | --backend HOST:PORT] [--capture DIR]\n"
                     "       [--idle-ms MS] [--retrans-ms MS] [--retrans-max-ms MS]\n"
-                    "       [--deterministic-rand] [--tickets]\n");
+                    "       [--deterministic-rand] [--tickets] [--session-cache N]\n");
 }
 
 int main(int argc, char **argv)
@@ -393,6 +393,7 @@ int main(int argc, char **argv)
                                          {"deterministic-rand", no_argument, NULL, 'D'},
                                          {"retrans-max-ms", required_argument, NULL, 'R'},
                                          {"tickets", no_argument, NULL, 'T'},
+                                         {"session-cache", required_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *port_file = NULL, *log_path = NULL;
@@ -405,6 +406,7 @@ int main(int argc, char **argv)
     struct hs_params params;
     hs_params_default(&params);
     bool cookies = true, tickets = false;
+    unsigned long session_cache = 0;
     static struct cr_seal_ring ring;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -497,6 +499,9 @@ int main(int argc, char **argv)
         case 'T':
             tickets = true;
             break;
+        case 'S':
+            session_cache = strtoul(optarg, NULL, 10);
+            break;
         case 'i':
             g_idle_ms = strtoull(optarg, NULL, 10);
             break;
@@ -563,6 +568,17 @@ int main(int argc, char **argv)
         if (cr_seal_ring_init(&ring) != 0 || cr_seal_ring_rotate(&ring, tl_mono_ms()) != 0 ||
             hs_ctx_set_tickets(ctx, &tp) != 0) {
             fprintf(stderr, "hs-driver: cannot set up session tickets\n");
+            return 1;
+        }
+    }
+    if (session_cache > 0) {
+        const struct hs_session_cache_params sp = {.max_entries = (uint32_t)session_cache,
+                                                   .lifetime_s = HS_TICKET_LIFETIME_DEFAULT_S,
+                                                   .id_tag = -1};
+        if (session_cache > HS_SESSION_CACHE_MAX_ENTRIES ||
+            hs_ctx_set_session_cache(ctx, &sp) != 0) {
+            fprintf(stderr, "hs-driver: cannot set up the session-ID cache of %lu\n",
+                    session_cache);
             return 1;
         }
     }

@@ -3,9 +3,15 @@
  * interop tests have a third independent implementation besides OpenSSL
  * and GnuTLS.  It does one handshake, sends one message, expects it echoed
  * byte-exact, sends close_notify and exits 0; anything else exits 1 with
- * Mbed TLS's error text.  Output lines for the test:
+ * Mbed TLS's error text.  With --resume ticket|id it then connects again
+ * (a new socket, so a new source port) offering the first connection's
+ * session (mbedtls_ssl_set_session), by RFC 5077 ticket or by session_id
+ * only (tickets off), and does the same exchange.  Output lines for the
+ * test:
  *   HANDSHAKE-OK suite=<Mbed TLS suite name>
  *   ECHO-OK <n> bytes
+ *   RESUMED=<0|1>   (--resume: whether the second connection kept the
+ *                    first one's master secret, i.e. was abbreviated)
  *
  * Owns: nothing beyond its own process.  Must not: be used as a peer where
  * it would replace a packaged client (it is a thin driver of the library,
@@ -57,25 +63,81 @@ static int fail(const char *what, int ret)
     return 1;
 }
 
+/* Connects (net fresh), handshakes, sends message, expects it echoed,
+ * sends close_notify: 0, or 1 with an ERROR line. */
+static int one_connection(mbedtls_ssl_context *ssl, mbedtls_net_context *net,
+                          mbedtls_timing_delay_context *timer, const char *host, const char *port,
+                          const char *message, int resend)
+{
+    int ret;
+    if ((ret = mbedtls_net_connect(net, host, port, MBEDTLS_NET_PROTO_UDP)) != 0) {
+        return fail("connect", ret);
+    }
+    mbedtls_ssl_set_bio(ssl, net, mbedtls_net_send, mbedtls_net_recv, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_timer_cb(ssl, timer, mbedtls_timing_set_delay, mbedtls_timing_get_delay);
+
+    do
+        ret = mbedtls_ssl_handshake(ssl);
+    while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+    if (ret != 0) {
+        return fail("handshake", ret);
+    }
+    printf("HANDSHAKE-OK suite=%s\n", mbedtls_ssl_get_ciphersuite(ssl));
+    fflush(stdout);
+
+    size_t msg_len = strlen(message);
+    static unsigned char reply[MC_MSG_MAX_LEN + 1];
+    int got = 0;
+    for (int attempt = 0; attempt < MC_READ_ATTEMPTS && !got; attempt++) {
+        if (attempt == 0 || resend) {
+            do
+                ret = mbedtls_ssl_write(ssl, (const unsigned char *)message, msg_len);
+            while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+            if (ret < 0) {
+                return fail("write", ret);
+            }
+        }
+        do
+            ret = mbedtls_ssl_read(ssl, reply, sizeof(reply) - 1);
+        while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+        if (ret == MBEDTLS_ERR_SSL_TIMEOUT)
+            continue;
+        if (ret <= 0) {
+            return fail("read", ret);
+        }
+        if ((size_t)ret != msg_len || memcmp(reply, message, msg_len) != 0) {
+            reply[ret] = '\0';
+            printf("ERROR echo mismatch: %d bytes \"%s\"\n", ret, (const char *)reply);
+            return 1;
+        }
+        got = 1;
+    }
+    if (!got) {
+        printf("ERROR no echo\n");
+        return 1;
+    }
+    printf("ECHO-OK %zu bytes\n", msg_len);
+    do
+        ret = mbedtls_ssl_close_notify(ssl);
+    while (ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"host", required_argument, NULL, 'H'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"suite", required_argument, NULL, 's'},
-                                         {"psk-identity", required_argument, NULL, 'i'},
-                                         {"psk", required_argument, NULL, 'k'},
-                                         {"ca", required_argument, NULL, 'a'},
-                                         {"cert", required_argument, NULL, 'c'},
-                                         {"key", required_argument, NULL, 'K'},
-                                         {"mtu", required_argument, NULL, 'm'},
-                                         {"message", required_argument, NULL, 'M'},
-                                         {"resend", no_argument, NULL, 'r'},
-                                         {"servername", required_argument, NULL, 'n'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'},   {"port", required_argument, NULL, 'p'},
+        {"suite", required_argument, NULL, 's'},  {"psk-identity", required_argument, NULL, 'i'},
+        {"psk", required_argument, NULL, 'k'},    {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'K'},
+        {"mtu", required_argument, NULL, 'm'},    {"message", required_argument, NULL, 'M'},
+        {"resend", no_argument, NULL, 'r'},       {"servername", required_argument, NULL, 'n'},
+        {"resume", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
     const char *servername = "localhost"; /* the name the certificate must carry */
     const char *host = "127.0.0.1", *port = NULL, *suite = NULL, *identity = NULL;
     const char *psk_hex = NULL, *ca = NULL, *cert = NULL, *key = NULL;
     const char *message = "mbedtls-interop-ping";
+    const char *resume = NULL; /* "ticket" or "id" */
     int mtu = 0, o;
     int resend = 0; /* lossy path: send the message again when no echo came */
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -116,15 +178,20 @@ int main(int argc, char **argv)
         case 'r':
             resend = 1;
             break;
+        case 'R':
+            resume = optarg;
+            break;
         default:
             fprintf(stderr, "usage: mbedtls-dtls-client --port P --suite NAME [--psk-identity ID "
                             "--psk HEX] [--ca F] [--cert F --key F] [--mtu N] [--message M] "
-                            "[--resend] [--servername NAME]\n");
+                            "[--resend] [--servername NAME] [--resume ticket|id]\n");
             return 2;
         }
     }
-    if (port == NULL || suite == NULL || strlen(message) > MC_MSG_MAX_LEN) {
-        fprintf(stderr, "mbedtls-dtls-client: --port and --suite are required\n");
+    if (port == NULL || suite == NULL || strlen(message) > MC_MSG_MAX_LEN ||
+        (resume != NULL && strcmp(resume, "ticket") != 0 && strcmp(resume, "id") != 0)) {
+        fprintf(stderr, "mbedtls-dtls-client: --port and --suite are required, "
+                        "--resume takes ticket or id\n");
         return 2;
     }
     int suites[2] = {mbedtls_ssl_get_ciphersuite_id(suite), 0};
@@ -141,6 +208,7 @@ int main(int argc, char **argv)
     mbedtls_timing_delay_context timer;
     mbedtls_x509_crt ca_crt, own_crt;
     mbedtls_pk_context own_key;
+    mbedtls_ssl_session saved;
     unsigned char psk[MC_PSK_MAX_LEN];
     size_t psk_len = 0;
     int rc = 1, ret;
@@ -153,6 +221,7 @@ int main(int argc, char **argv)
     mbedtls_x509_crt_init(&ca_crt);
     mbedtls_x509_crt_init(&own_crt);
     mbedtls_pk_init(&own_key);
+    mbedtls_ssl_session_init(&saved);
 
     if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0)) != 0) {
         rc = fail("drbg seed", ret);
@@ -171,6 +240,11 @@ int main(int argc, char **argv)
     mbedtls_ssl_conf_ciphersuites(&conf, suites);
     mbedtls_ssl_conf_handshake_timeout(&conf, MC_HS_MIN_MS, MC_HS_MAX_MS);
     mbedtls_ssl_conf_read_timeout(&conf, MC_READ_TIMEOUT_MS);
+    /* --resume id: the session_id alone (RFC 5246 §7.4.1.2); otherwise
+     * the library's default, tickets on (RFC 5077) */
+    mbedtls_ssl_conf_session_tickets(&conf, resume != NULL && strcmp(resume, "id") == 0
+                                                ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
+                                                : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
     if (psk_hex != NULL) {
         if (identity == NULL || hex_decode(psk_hex, psk, sizeof(psk), &psk_len) != 0) {
             printf("ERROR bad --psk / --psk-identity\n");
@@ -207,63 +281,37 @@ int main(int argc, char **argv)
     }
     if (mtu > 0)
         mbedtls_ssl_set_mtu(&ssl, (uint16_t)mtu);
-    if ((ret = mbedtls_net_connect(&net, host, port, MBEDTLS_NET_PROTO_UDP)) != 0) {
-        rc = fail("connect", ret);
+    if ((rc = one_connection(&ssl, &net, &timer, host, port, message, resend)) != 0)
         goto out;
-    }
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, mbedtls_net_recv_timeout);
-    mbedtls_ssl_set_timer_cb(&ssl, &timer, mbedtls_timing_set_delay, mbedtls_timing_get_delay);
-
-    do
-        ret = mbedtls_ssl_handshake(&ssl);
-    while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
-    if (ret != 0) {
-        rc = fail("handshake", ret);
-        goto out;
-    }
-    printf("HANDSHAKE-OK suite=%s\n", mbedtls_ssl_get_ciphersuite(&ssl));
-    fflush(stdout);
-
-    size_t msg_len = strlen(message);
-    static unsigned char reply[MC_MSG_MAX_LEN + 1];
-    int got = 0;
-    for (int attempt = 0; attempt < MC_READ_ATTEMPTS && !got; attempt++) {
-        if (attempt == 0 || resend) {
-            do
-                ret = mbedtls_ssl_write(&ssl, (const unsigned char *)message, msg_len);
-            while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
-            if (ret < 0) {
-                rc = fail("write", ret);
-                goto out;
-            }
-        }
-        do
-            ret = mbedtls_ssl_read(&ssl, reply, sizeof(reply) - 1);
-        while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
-        if (ret == MBEDTLS_ERR_SSL_TIMEOUT)
-            continue;
-        if (ret <= 0) {
-            rc = fail("read", ret);
+    if (resume != NULL) {
+        if ((ret = mbedtls_ssl_get_session(&ssl, &saved)) != 0) {
+            rc = fail("get session", ret);
             goto out;
         }
-        if ((size_t)ret != msg_len || memcmp(reply, message, msg_len) != 0) {
-            reply[ret] = '\0';
-            printf("ERROR echo mismatch: %d bytes \"%s\"\n", ret, (const char *)reply);
+        mbedtls_net_free(&net);
+        mbedtls_net_init(&net);
+        if ((ret = mbedtls_ssl_session_reset(&ssl)) != 0 ||
+            (ret = mbedtls_ssl_set_session(&ssl, &saved)) != 0) {
+            rc = fail("set session", ret);
             goto out;
         }
-        got = 1;
+        if ((rc = one_connection(&ssl, &net, &timer, host, port, message, resend)) != 0)
+            goto out;
+        mbedtls_ssl_session again;
+        mbedtls_ssl_session_init(&again);
+        if ((ret = mbedtls_ssl_get_session(&ssl, &again)) != 0) {
+            mbedtls_ssl_session_free(&again);
+            rc = fail("get session", ret);
+            goto out;
+        }
+        int resumed = memcmp(again.master, saved.master, sizeof(saved.master)) == 0;
+        mbedtls_ssl_session_free(&again);
+        printf("RESUMED=%d\n", resumed);
     }
-    if (!got) {
-        printf("ERROR no echo\n");
-        goto out;
-    }
-    printf("ECHO-OK %zu bytes\n", msg_len);
-    do
-        ret = mbedtls_ssl_close_notify(&ssl);
-    while (ret == MBEDTLS_ERR_SSL_WANT_WRITE);
     rc = 0;
 out:
     fflush(stdout);
+    mbedtls_ssl_session_free(&saved); /* zeroizes the master secret */
     mbedtls_net_free(&net);
     mbedtls_ssl_free(&ssl);
     mbedtls_ssl_config_free(&conf);

@@ -1661,6 +1661,92 @@ static void test_resumption(void)
     CU_ASSERT_TRUE(server_stop(&tick));
 }
 
+/* RFC 5246 §7.4.1.2 session-ID resumption against a driver with
+ * --session-cache (and tickets on: clients that refuse tickets still
+ * resume): s_client -no_ticket -sess_out / -sess_in ("Reused, TLSv1.2"),
+ * gnutls-cli --resume --noticket ("This is a resumed session"); the
+ * driver logs resumed=1 and the data still echoes.  And the Mbed TLS
+ * client (mbedtls_client.c --resume ticket|id) resuming its first
+ * connection's session on a second one, by ticket and by session_id. */
+static void test_resumption_session_id(void)
+{
+    static struct server sc;
+    char psk[IOP_PATH_MAX_LEN], ec[IOP_PATH_MAX_LEN], eck[IOP_PATH_MAX_LEN];
+    in_dir(psk, sizeof(psk), "psk.txt");
+    in_dir(ec, sizeof(ec), "ec.crt");
+    in_dir(eck, sizeof(eck), "ec.key");
+    const char *args[] = {"--echo", "--tickets", "--session-cache", "64", "--psk-file", psk,
+                          "--cert", ec,          "--key",           eck,  NULL};
+    CU_ASSERT_FATAL(server_start(&sc, "drv-sesscache", args) == 0);
+    static const unsigned cases[] = {2 /* PSK-AES128-GCM */, 6 /* ECDHE-ECDSA-AES128-GCM */};
+    for (unsigned c = 0; c < 2; c++) {
+        unsigned i = cases[c];
+        struct run r;
+        static struct argvb b;
+        char sess[IOP_PATH_MAX_LEN];
+        static char what[2][3][96];
+        strf(sess, sizeof(sess), "%s/sessid-%u.pem", g_dir, i);
+        unlink(sess);
+        openssl_suite_run(&r, &b, i, &sc);
+        strf(what[c][0], sizeof(what[c][0]), "%s: full, -no_ticket -sess_out", k_suites[i].ossl);
+        r.what = what[c][0];
+        av(&b, "-no_ticket");
+        av(&b, "-sess_out");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "New, TLSv1.2";
+        r.log_expect = "resumed=0";
+        CU_ASSERT_TRUE(run_echo(&r));
+        openssl_suite_run(&r, &b, i, &sc);
+        strf(what[c][1], sizeof(what[c][1]), "%s: resumed by id, -no_ticket -sess_in",
+             k_suites[i].ossl);
+        r.what = what[c][1];
+        av(&b, "-no_ticket");
+        av(&b, "-sess_in");
+        av(&b, "%s", sess);
+        run_set_argv(&r, &b);
+        r.expect[2] = "Reused, TLSv1.2";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+
+        gnutls_suite_run(&r, &b, i, &sc);
+        strf(what[c][2], sizeof(what[c][2]), "%s: --resume --noticket", k_suites[i].ossl);
+        r.what = what[c][2];
+        b.n--; /* the host stays last */
+        av(&b, "--resume");
+        av(&b, "--noticket");
+        av(&b, "127.0.0.1");
+        run_set_argv(&r, &b);
+        r.expect[3] = "This is a resumed session";
+        r.log_expect = "resumed=1";
+        CU_ASSERT_TRUE(run_echo(&r));
+
+        /* Mbed TLS: a second connection (new source port) with the first
+         * one's session, by ticket and by session_id alone */
+        static const char *const modes[] = {"ticket", "id"};
+        for (unsigned m = 0; m < 2; m++) {
+            const char *extra[] = {"--resume", modes[m], NULL};
+            static char mwhat[2][2][96];
+            strf(mwhat[c][m], sizeof(mwhat[c][m]), "%s: --resume %s", k_suites[i].ossl, modes[m]);
+            unsigned est0 = log_established(&sc, NULL, 0);
+            bool ok = mbed_run(mwhat[c][m], &sc, sc.port, &k_suites[i], extra, NULL, false);
+            char out[IOP_PATH_MAX_LEN], last[512];
+            strf(out, sizeof(out), "%s/run-%03u.out", g_dir, g_run_no);
+            char *o = slurp(out);
+            unsigned est1 = log_established(&sc, last, sizeof(last));
+            bool resumed =
+                o && strstr(o, "RESUMED=1") && strstr(last, "resumed=1") && est1 == est0 + 2;
+            if (ok && !resumed)
+                fprintf(stderr, "interop: mbedtls %s: not resumed (%s; %u handshakes): %s\n",
+                        mwhat[c][m], out, est1 - est0, last);
+            free(o);
+            CU_ASSERT_TRUE(ok);
+            CU_ASSERT_TRUE(resumed);
+        }
+    }
+    CU_ASSERT_TRUE(server_stop(&sc));
+}
+
 /* Last: every driver stops on SIGTERM with status 0 (under ASan: no leak). */
 static void test_shutdown(void)
 {
@@ -1690,6 +1776,8 @@ void cu_register(void)
     CU_add_test(s, "libcoap coaps:// via backend", test_coap);
     CU_add_test(s, "impaired path (impair-relay)", test_impaired);
     CU_add_test(s, "session resumption (tickets)", test_resumption);
+    CU_add_test(s, "session resumption (session-ID cache; Mbed TLS by ticket and id)",
+                test_resumption_session_id);
     CU_add_test(s, "drivers exit cleanly", test_shutdown);
 }
 

@@ -78,12 +78,16 @@ static void test_rotation(void)
 
 /* ---- hs_cookie_check on hand-built datagrams ------------------------------ */
 
+/* The session_id build_ch writes (g_sid_len bytes of g_sid_byte). */
+static size_t g_sid_len;
+static uint8_t g_sid_byte;
+
 /* ClientHello record: seq 5, message_seq ms, cookie of cookie_len bytes,
  * padded with pad bytes of cipher suites. */
 static size_t build_ch(uint8_t *p, uint16_t ms, const uint8_t *cookie, size_t cookie_len,
                        size_t pad)
 {
-    size_t body = 2 + 32 + 1 + 1 + cookie_len + 2 + pad + 2;
+    size_t body = 2 + 32 + 1 + g_sid_len + 1 + cookie_len + 2 + pad + 2;
     size_t n = 0;
     uint8_t *r = p;
     r[n++] = 22;
@@ -115,7 +119,9 @@ static size_t build_ch(uint8_t *p, uint16_t ms, const uint8_t *cookie, size_t co
     r[n++] = 0xfd;
     for (unsigned i = 0; i < 32; i++)
         r[n++] = (uint8_t)i;
-    r[n++] = 0; /* session_id */
+    r[n++] = (uint8_t)g_sid_len; /* session_id */
+    memset(r + n, g_sid_byte, g_sid_len);
+    n += g_sid_len;
     r[n++] = (uint8_t)cookie_len;
     if (cookie_len)
         memcpy(r + n, cookie, cookie_len);
@@ -127,6 +133,42 @@ static size_t build_ch(uint8_t *p, uint16_t ms, const uint8_t *cookie, size_t co
     r[n++] = 1;
     r[n++] = 0; /* compression null */
     return n;
+}
+
+/* The cookie binds the peer and the random, not the session_id: Mbed TLS
+ * 2.28 draws a new random session_id for the ClientHello that answers a
+ * HelloVerifyRequest when it offers a ticket (hs_cookie.c). */
+static void test_session_id_not_bound(void)
+{
+    struct hs_params params;
+    struct hs_creds *creds = hs_creds_new();
+    struct hs_peer peer = {{10, 0, 0, 1}, 5683, 4};
+    uint8_t ch[512], hvr[512], cookie[32];
+    size_t len, hvr_len = 0;
+    hs_params_default(&params);
+    struct hs_ctx *ctx = hs_ctx_new(&params, creds);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ctx);
+    g_sid_len = 32;
+    g_sid_byte = 0x11;
+    len = build_ch(ch, 0, NULL, 0, 2);
+    CU_ASSERT_EQUAL_FATAL(hs_cookie_check(ctx, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
+                          HS_COOKIE_SEND_HVR);
+    CU_ASSERT_EQUAL_FATAL(hvr[27], 32);
+    memcpy(cookie, hvr + 28, 32);
+    g_sid_byte = 0x22; /* another session_id, same random */
+    len = build_ch(ch, 1, cookie, 32, 2);
+    CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_VALID);
+    g_sid_len = 0;
+    len = build_ch(ch, 1, cookie, 32, 2);
+    CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_VALID);
+    /* the random stays bound */
+    ch[13 + 12 + 2] ^= 1;
+    CU_ASSERT_EQUAL(hs_cookie_check(ctx, &peer, ch, len, hvr, sizeof(hvr), &hvr_len),
+                    HS_COOKIE_SEND_HVR);
+    hs_ctx_free(ctx);
+    hs_creds_free(creds);
 }
 
 static void test_check_crafted(void)
@@ -208,4 +250,5 @@ void cu_register(void)
     CU_add_test(s, "rotation", test_rotation);
     s = CU_add_suite("hs_cookie", NULL, NULL);
     CU_add_test(s, "crafted ClientHellos", test_check_crafted);
+    CU_add_test(s, "cookie binds the random, not the session_id", test_session_id_not_bound);
 }

@@ -1022,6 +1022,18 @@ static void test_session_tickets(void)
     CU_ASSERT_EQUAL(c.listeners[1].ticket_lifetime_ms, 30u * 60 * 1000);
     CU_ASSERT_STRING_EQUAL(c.listeners[1].ticket_key_file, key_path);
     CU_ASSERT_EQUAL(gw_config_validate(&c, err, sizeof(err)), 0);
+    /* the session-ID cache: default, off, a size, the bound */
+    CU_ASSERT_EQUAL(c.listeners[0].session_cache, 10000u);
+    CU_ASSERT_EQUAL_FATAL(gw_config_load_string(&c,
+                                                "listeners:\n  - session_cache: 0\n"
+                                                "  - {port: 4434, session_cache: 500}\n",
+                                                "t.yaml", err, sizeof(err)),
+                          0);
+    CU_ASSERT_EQUAL(c.listeners[0].session_cache, 0u);
+    CU_ASSERT_EQUAL(c.listeners[1].session_cache, 500u);
+    expect_err("listeners:\n  - session_cache: 4194305\n", 2, "listeners[0].session_cache",
+               "out of range 0..4194304");
+    expect_err("listeners:\n  - session_cache: -1\n", 2, "listeners[0].session_cache", "");
     /* parse errors */
     expect_err("listeners:\n  - session_tickets: maybe\n", 2, "listeners[0].session_tickets", "");
     expect_err("listeners:\n  - ticket_lifetime: 500ms\n", 2, "listeners[0].ticket_lifetime",

@@ -9,7 +9,10 @@
  * expired, PSK identity re-keyed, suite off); a client without EMS on
  * resumption aborted (RFC 7627 §5.3); renewal after a key rotation; loss
  * of each flight of the abbreviated handshake and the client's repeated
- * final flight; two contexts sharing one key file.
+ * final flight; two contexts sharing one key file.  The session-ID cache
+ * (RFC 5246 §7.4.1.2): resume by id, none when a ticket is issued, unknown
+ * id / other listener, another context's tag, eviction at the bound,
+ * expiry, non-EMS not cached, a PSK re-keyed.
  */
 #ifndef NO_COMPAT_IMB_API_053
 #define NO_COMPAT_IMB_API_053
@@ -690,6 +693,320 @@ static void test_fallback_names(void)
     hs_creds_free(c);
 }
 
+/* ---- the session-ID cache (RFC 5246 §7.4.1.2) ------------------------------ */
+
+static void server_cache(struct server *s, uint32_t entries, uint32_t lifetime_s)
+{
+    const struct hs_session_cache_params sp = {
+        .max_entries = entries, .lifetime_s = lifetime_s, .id_tag = -1};
+    CU_ASSERT_EQUAL_FATAL(hs_ctx_set_session_cache(s->ctx, &sp), 0);
+}
+
+static unsigned sess_id_len(SSL_SESSION *sess)
+{
+    unsigned n = 0;
+    (void)SSL_SESSION_get_id(sess, &n);
+    return n;
+}
+
+/* A full handshake gives a 32-byte session_id and caches the session; a
+ * client that offers it (no ticket) resumes with fresh keys, again and
+ * again. tickets: the listener also issues tickets (the client asks for
+ * none: SSL_OP_NO_TICKET). */
+static void sessid_resume(const char *list, enum hs_kex kex, bool tickets)
+{
+    struct server s;
+    struct conn a, b, c;
+    server_init(&s, tickets ? "l1" : NULL, NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, list, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok);
+    CU_ASSERT(!a.reused && !a.keys.resumed && a.keys.ems && a.keys.kex == kex);
+    CU_ASSERT_EQUAL(a.stats.sessid_stored, 1);
+    CU_ASSERT_EQUAL(a.stats.tickets_issued, 0);
+    CU_ASSERT(!has_ticket(a.sess));
+    CU_ASSERT_EQUAL(sess_id_len(a.sess), 32);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
+
+    connect_once(&b, &s, list, a.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(b.ok);
+    CU_ASSERT(b.reused && b.keys.resumed);
+    CU_ASSERT_EQUAL(b.stats.sessid_hit, 1);
+    CU_ASSERT_EQUAL(b.stats.resumed, 1);
+    CU_ASSERT_EQUAL(b.stats.sessid_stored, 0);
+    CU_ASSERT_EQUAL(b.keys.suite, a.keys.suite);
+    CU_ASSERT_STRING_EQUAL(b.keys.peer_identity, a.keys.peer_identity);
+    CU_ASSERT(memcmp(a.keys.client_write_key, b.keys.client_write_key, a.keys.key_len) != 0);
+    CU_ASSERT(memcmp(a.keys.server_write_key, b.keys.server_write_key, a.keys.key_len) != 0);
+    connect_once(&c, &s, list, b.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(c.ok && c.reused && c.keys.resumed);
+    CU_ASSERT_EQUAL(c.stats.sessid_hit, 1);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(b.sess);
+    SSL_SESSION_free(c.sess);
+    server_free(&s);
+}
+
+static void test_sessid_psk(void)
+{
+    sessid_resume(PSK_LIST, HS_KEX_PSK, false);
+    sessid_resume(PSK_LIST, HS_KEX_PSK, true);
+}
+
+static void test_sessid_ecdsa(void)
+{
+    sessid_resume(ECDSA_LIST, HS_KEX_ECDHE_ECDSA, false);
+}
+
+/* A client that takes tickets gets one and an empty session_id (nothing
+ * cached: RFC 5077 clients resume by ticket); the cache off gives none. */
+static void test_sessid_not_with_tickets(void)
+{
+    struct server s;
+    struct conn a, b;
+    server_init(&s, "l1", NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, PSK_LIST, NULL, 0);
+    CU_ASSERT_FATAL(a.ok && has_ticket(a.sess));
+    CU_ASSERT_EQUAL(a.stats.sessid_stored, 0);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 0);
+    server_free(&s);
+    SSL_SESSION_free(a.sess);
+    server_init(&s, NULL, NULL);
+    connect_once(&b, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(b.ok);
+    CU_ASSERT_EQUAL(sess_id_len(b.sess), 0);
+    CU_ASSERT_EQUAL(b.stats.sessid_stored, 0);
+    SSL_SESSION_free(b.sess);
+    server_free(&s);
+}
+
+/* An id this context never gave (another listener's, or another
+ * instance's): a miss, a full handshake that caches a new id. */
+static void test_sessid_unknown_or_other_listener(void)
+{
+    struct server s1, s2;
+    struct conn a, b, c;
+    server_init(&s1, NULL, NULL);
+    server_init(&s2, NULL, NULL);
+    server_cache(&s1, 16, 3600);
+    server_cache(&s2, 16, 3600);
+    connect_once(&a, &s1, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    connect_once(&b, &s2, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(b.ok && !b.reused && !b.keys.resumed);
+    CU_ASSERT_EQUAL(b.stats.sessid_miss, 1);
+    CU_ASSERT_EQUAL(b.stats.sessid_hit, 0);
+    CU_ASSERT_EQUAL(b.stats.sessid_stored, 1);
+    CU_ASSERT_EQUAL(sess_id_len(b.sess), 32);
+    /* the new id resumes where it was given */
+    connect_once(&c, &s2, PSK_LIST, b.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(c.ok && c.reused && c.stats.sessid_hit == 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(b.sess);
+    SSL_SESSION_free(c.sess);
+    server_free(&s1);
+    server_free(&s2);
+}
+
+/* A tagged context (a gateway shard): an id with another tag counts as
+ * another context's, not as a miss. */
+static void test_sessid_other_tag(void)
+{
+    struct server s1, s2;
+    struct conn a, b;
+    const struct hs_session_cache_params p1 = {.max_entries = 4, .lifetime_s = 60, .id_tag = 1};
+    const struct hs_session_cache_params p2 = {.max_entries = 4, .lifetime_s = 60, .id_tag = 2};
+    const struct hs_session_cache_params bad = {.max_entries = 4, .lifetime_s = 60, .id_tag = 256};
+    server_init(&s1, NULL, NULL);
+    server_init(&s2, NULL, NULL);
+    CU_ASSERT_EQUAL_FATAL(hs_ctx_set_session_cache(s1.ctx, &p1), 0);
+    CU_ASSERT_EQUAL_FATAL(hs_ctx_set_session_cache(s2.ctx, &p2), 0);
+    CU_ASSERT_EQUAL(hs_ctx_set_session_cache(s2.ctx, &bad), CR_ERR_INVAL);
+    connect_once(&a, &s1, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    const unsigned char *id = SSL_SESSION_get_id(a.sess, NULL);
+    CU_ASSERT_EQUAL(id[0], 1);
+    connect_once(&b, &s2, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(b.ok && !b.reused);
+    CU_ASSERT_EQUAL(b.stats.sessid_other, 1);
+    CU_ASSERT_EQUAL(b.stats.sessid_miss, 0);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(b.sess);
+    server_free(&s1);
+    server_free(&s2);
+}
+
+/* At the bound the least recently used session goes (its secret wiped):
+ * it gets a full handshake, the others still resume. */
+static void test_sessid_eviction(void)
+{
+    struct server s;
+    struct conn a[3], b;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 2, 3600);
+    for (unsigned i = 0; i < 3; i++) {
+        connect_once(&a[i], &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+        CU_ASSERT_FATAL(a[i].ok);
+        CU_ASSERT_EQUAL(a[i].stats.sessid_evicted, i == 2 ? 1 : 0);
+    }
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 2);
+    connect_once(&b, &s, PSK_LIST, a[0].sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(b.ok && !b.reused && b.stats.sessid_miss == 1);
+    SSL_SESSION_free(b.sess);
+    /* that full handshake pushed out a[1]; a[2] still resumes */
+    connect_once(&b, &s, PSK_LIST, a[2].sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(b.ok && b.reused && b.stats.sessid_hit == 1);
+    SSL_SESSION_free(b.sess);
+    connect_once(&b, &s, PSK_LIST, a[1].sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(b.ok && !b.reused && b.stats.sessid_miss == 1);
+    SSL_SESSION_free(b.sess);
+    for (unsigned i = 0; i < 3; i++)
+        SSL_SESSION_free(a[i].sess);
+    server_free(&s);
+}
+
+/* Past its life a session does not resume (dropped at the lookup), and
+ * the sweep drops the rest. */
+static void test_sessid_expiry(void)
+{
+    struct server s;
+    struct conn a, a2, b;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 16, 10);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET); /* at TL_PAIR_START_MS */
+    connect_once(&a2, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && a2.ok);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 2);
+    /* just before: resumes */
+    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    b.p.now_ms += 9000;
+    b.ok = run(&b.p, 20) == 1;
+    conn_finish(&b);
+    CU_ASSERT(b.ok && b.reused);
+    SSL_SESSION_free(b.sess);
+    /* at the end of its life: full */
+    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    b.p.now_ms += 10000;
+    b.ok = run(&b.p, 20) == 1;
+    conn_finish(&b);
+    CU_ASSERT(b.ok && !b.reused);
+    CU_ASSERT_EQUAL(b.stats.sessid_expired, 1);
+    CU_ASSERT_EQUAL(b.stats.sessid_stored, 1);
+    SSL_SESSION_free(b.sess);
+    /* a2 and b's new session: b's is younger */
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 2);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_expire(s.ctx, TL_PAIR_START_MS + 10000), 1);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(a2.sess);
+    server_free(&s);
+}
+
+/* RFC 7627 §5.3: a session without EMS is never cached (no session_id);
+ * and a cached EMS session offered without EMS aborts. */
+static void test_sessid_no_ems(void)
+{
+    struct server s;
+    struct conn a, b;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET | SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    CU_ASSERT_FATAL(a.ok);
+    CU_ASSERT(!a.keys.ems);
+    CU_ASSERT_EQUAL(sess_id_len(a.sess), 0);
+    CU_ASSERT_EQUAL(a.stats.sessid_stored, 0);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 0);
+    SSL_SESSION_free(a.sess);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET | SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    b.ok = run(&b.p, 20) == 1;
+    CU_ASSERT(!b.ok && b.p.failed);
+    CU_ASSERT_EQUAL(b.p.alert, DP_ALERT_HANDSHAKE_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
+    CU_ASSERT_EQUAL(hs_fail_reason(b.p.hs), HS_FAIL_RESUME_NO_EMS);
+    tl_pair_free(&b.p);
+    SSL_SESSION_free(a.sess);
+    server_free(&s);
+}
+
+/* A cached session whose PSK identity got a new key: refused, full. */
+static void test_sessid_refused(void)
+{
+    struct server s;
+    struct conn a, b;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    FILE *f = fopen(tpath("psk-sessid.txt"), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "client1:");
+    for (unsigned i = 0; i < sizeof(psk_key2); i++)
+        fprintf(f, "%02x", psk_key2[i]);
+    fprintf(f, "\n");
+    fclose(f);
+    chmod(tpath("psk-sessid.txt"), 0600);
+    CU_ASSERT_EQUAL_FATAL(hs_creds_load_psk_file(s.creds, tpath("psk-sessid.txt")), 0);
+    g_cli_psk = psk_key2;
+    connect_once(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    g_cli_psk = psk_key;
+    CU_ASSERT(b.ok && !b.reused);
+    CU_ASSERT_EQUAL(b.stats.sessid_refused, 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(b.sess);
+    server_free(&s);
+}
+
+/* RFC 5246 §7.2.2: a resumed handshake that fails (here the client's
+ * fatal alert after our abbreviated flight) forgets its cached session. */
+static void test_sessid_forgotten_on_failure(void)
+{
+    struct server s;
+    struct conn a, b, c;
+    struct hs_out out;
+    server_init(&s, NULL, NULL);
+    server_cache(&s, 16, 3600);
+    connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
+    CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
+    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    (void)SSL_do_handshake(b.p.ssl);
+    pump(&b.p); /* ClientHello -> HelloVerifyRequest */
+    (void)SSL_do_handshake(b.p.ssl);
+    pump(&b.p); /* ClientHello with the cookie -> the abbreviated flight */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
+    CU_ASSERT_EQUAL(hs_get_stats(b.p.hs)->sessid_hit, 1);
+    /* a fatal handshake_failure alert, epoch 0 (before the client's CCS) */
+    static const uint8_t alert[] = {DP_CT_ALERT,
+                                    0xfe,
+                                    0xfd,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    9,
+                                    0,
+                                    2,
+                                    DP_ALERT_LEVEL_FATAL,
+                                    DP_ALERT_HANDSHAKE_FAILURE};
+    CU_ASSERT_EQUAL(tl_pair_deliver(&b.p, alert, sizeof(alert), &out, NULL), TL_PAIR_RX_INPUT);
+    CU_ASSERT(b.p.failed);
+    CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 0);
+    tl_pair_free(&b.p);
+    connect_once(&c, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
+    CU_ASSERT(c.ok && !c.reused);
+    CU_ASSERT_EQUAL(c.stats.sessid_miss, 1);
+    SSL_SESSION_free(a.sess);
+    SSL_SESSION_free(c.sess);
+    server_free(&s);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("resume", suite_init, suite_clean);
@@ -707,4 +1024,18 @@ void cu_register(void)
     CU_add_test(s, "resume with the client flight lost, repeated", test_loss_client_flight);
     CU_add_test(s, "altered ticket: full", test_garbage_ticket);
     CU_add_test(s, "fallback names, ticket params", test_fallback_names);
+    CU_add_test(s, "session id: resume PSK", test_sessid_psk);
+    CU_add_test(s, "session id: resume ECDHE-ECDSA", test_sessid_ecdsa);
+    CU_add_test(s, "session id: none when a ticket is issued or the cache is off",
+                test_sessid_not_with_tickets);
+    CU_add_test(s, "session id: unknown, other listener: full",
+                test_sessid_unknown_or_other_listener);
+    CU_add_test(s, "session id: another context's tag", test_sessid_other_tag);
+    CU_add_test(s, "session id: eviction at the bound", test_sessid_eviction);
+    CU_add_test(s, "session id: expiry", test_sessid_expiry);
+    CU_add_test(s, "session id: no EMS, not cached; resumed without EMS aborted",
+                test_sessid_no_ems);
+    CU_add_test(s, "session id: PSK re-keyed: refused", test_sessid_refused);
+    CU_add_test(s, "session id: forgotten when its resumed handshake fails",
+                test_sessid_forgotten_on_failure);
 }
