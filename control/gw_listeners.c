@@ -282,9 +282,9 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
  * punts them by dp_gw.peer_busy.  Runs on
  * worker lcores: reads only the listener's handshake context (cookie
  * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
-int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
-                              const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
-                              size_t *out_len)
+int gw_listeners_unknown_peer(void *arg, unsigned li, const struct dp_addr *peer,
+                              uint16_t peer_port_be, const uint8_t *d, size_t len, uint8_t *out,
+                              size_t out_cap, size_t *out_len)
 {
     const struct gw_cp *cp = arg;
     if (li >= cp->cfg->n_listeners)
@@ -309,9 +309,11 @@ int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint1
     }
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
-    memcpy(hp.addr, &peer_ip_be, 4);
+    /* The cookie binds the peer's address bytes and family (RFC 6347
+     * §4.2.1: the client's transport address). */
+    memcpy(hp.addr, dp_addr_bytes(peer), dp_addr_len(peer));
     hp.port = rte_be_to_cpu_16(peer_port_be);
-    hp.family = 4;
+    hp.family = dp_addr_is_v6(peer) ? 6 : 4;
     switch (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len)) {
     case HS_COOKIE_DROP:
         /* Not a ClientHello this listener could start a handshake from:

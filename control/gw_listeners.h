@@ -45,8 +45,8 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
                                 unsigned port_idx, const struct rte_ether_addr *mac,
                                 const uint8_t *d, size_t len);
 /* dp_unknown_peer_fn for dp_gw.unknown_peer (arg: the gw_cp). */
-int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
-                              const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
-                              size_t *out_len);
+int gw_listeners_unknown_peer(void *arg, unsigned li, const struct dp_addr *peer,
+                              uint16_t peer_port_be, const uint8_t *d, size_t len, uint8_t *out,
+                              size_t out_cap, size_t *out_len);
 
 #endif

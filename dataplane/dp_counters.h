@@ -76,13 +76,17 @@
     X(CP_TICKET_FB_CLIENT_AUTH, 0, "tickets not resumed: client certificate required, none")       \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
-    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \
+    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4, IPv6 nor ARP")                                    \
     X(DROP_IP_HEADER, 1, "bad IPv4 version/IHL/total length")                                      \
     X(DROP_IP_CSUM, 1, "bad IPv4 header checksum")                                                 \
     X(DROP_IP_FRAGMENT, 1, "IPv4 fragment")                                                        \
-    X(DROP_NOT_FOR_US, 1, "IPv4 destination is not one of our addresses")                          \
-    X(DROP_NOT_UDP, 1, "IPv4 protocol neither UDP nor ICMP")                                       \
-    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IPv4 length")                             \
+    X(DROP_IPV6_HEADER, 1, "bad IPv6 header (truncated, version, payload length)")                 \
+    X(DROP_IPV6_EXT, 1, "IPv6 extension header refused (order, count, option, routing, none)")     \
+    X(DROP_IPV6_FRAGMENT, 1, "IPv6 fragment (Fragment header; not reassembled)")                   \
+    X(DROP_IPV6_UDP_ZERO_CSUM, 1, "UDP over IPv6 with checksum 0 (RFC 8200 8.1)")                  \
+    X(DROP_NOT_FOR_US, 1, "IP destination is not one of our addresses")                            \
+    X(DROP_NOT_UDP, 1, "IP protocol neither UDP nor ICMP/ICMPv6")                                  \
+    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IP length")                               \
     X(DROP_UDP_CSUM, 1, "bad UDP checksum")                                                        \
     X(DROP_UNKNOWN_PEER, 1, "unknown peer, not a ClientHello (worker check)")                      \
     X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")                       \

@@ -1,8 +1,10 @@
 /* dp_session.c — session objects, the lock-free session table, the NAT-port
  * map and their RCU (QSBR) reclamation.
  *
- * Owns: the rte_hash (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
- * block, the single writer is the control plane), the NAT map (an array of
+ * Owns: the rte_hashes (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
+ * block, the single writer is the control plane; `hash` for IPv4 clients,
+ * `hash6` for IPv6 clients, each sized max_sessions, n_live bounding their
+ * sum), the NAT map (an array of
  * 65536 session pointers indexed by the gateway-side port), the QSBR
  * variable the workers report to, and the FIFO of removed sessions waiting
  * for their grace period.
@@ -12,6 +14,7 @@
  */
 #include "dp_session.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -22,7 +25,8 @@
 #include "cr_err.h"
 
 struct dp_sess_table {
-    struct rte_hash *hash;
+    struct rte_hash *hash;   /* struct dp_sess_key → session (IPv4 clients) */
+    struct rte_hash *hash6;  /* struct dp_sess_key6 → session (IPv6 clients) */
     struct dp_session **nat; /* DP_SESS_NAT_PORTS entries */
     struct rte_rcu_qsbr *qsbr;
     struct dp_session *pend_head; /* removed, waiting for grace period */
@@ -98,6 +102,14 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
+    /* The IPv6 table: same parameters, 40-byte key, its own name. */
+    char name6[RTE_HASH_NAMESIZE];
+    snprintf(name6, sizeof(name6), "%.*s6", RTE_HASH_NAMESIZE - 2, name);
+    hp.name = name6;
+    hp.key_len = sizeof(struct dp_sess_key6);
+    t->hash6 = rte_hash_create(&hp);
+    if (t->hash6 == NULL)
+        goto fail;
     t->nat = rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS,
                                 RTE_CACHE_LINE_SIZE, socket_id);
     if (t->nat == NULL)
@@ -111,6 +123,7 @@ fail:
     if (rte_errno == 0)
         rte_errno = ENOMEM;
     rte_hash_free(t->hash);
+    rte_hash_free(t->hash6);
     rte_free(t->nat);
     rte_free(t->qsbr);
     rte_free(t);
@@ -140,6 +153,18 @@ uint32_t dp_sess_pending_max(const struct dp_sess_table *t)
     return t->max_pending;
 }
 
+/* The table and key of s (by its client family). */
+static inline struct rte_hash *sess_hash(const struct dp_sess_table *t, const struct dp_session *s,
+                                         const void **out_key)
+{
+    if (s->family == DP_AF_V6) {
+        *out_key = &s->key6;
+        return t->hash6;
+    }
+    *out_key = &s->key;
+    return t->hash;
+}
+
 int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
 {
     CR_ENSURE(t != NULL && s != NULL && !s->installed, CR_ERR_INVAL);
@@ -150,15 +175,19 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
      * quiescent states (a stalled worker). */
     CR_ENSURE(t->n_pending < t->max_pending, CR_ERR_BUSY);
     CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
-    CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
+    CR_ENSURE(s->family == DP_AF_V4 || s->family == DP_AF_V6, CR_ERR_INVAL);
+    CR_ENSURE(s->backend_family == DP_AF_V4 || s->backend_family == DP_AF_V6, CR_ERR_INVAL);
+    const void *key;
+    struct rte_hash *h = sess_hash(t, s, &key);
+    CR_ENSURE(rte_hash_lookup(h, key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release
      * semantics in LF mode, so a reader that finds the key sees every field
      * written above. */
-    int32_t pos = rte_hash_add_key_data(t->hash, &s->key, s);
+    int32_t pos = rte_hash_add_key_data(h, key, s);
     if (pos == -ENOSPC)
         return CR_ERR_LIMIT;
     CR_ENSURE(pos >= 0, CR_ERR_INVAL);
-    s->hash_pos = rte_hash_lookup(t->hash, &s->key);
+    s->hash_pos = rte_hash_lookup(h, key);
     /* Release: a worker that loads this pointer (acquire) sees a fully
      * initialized session. */
     __atomic_store_n(&t->nat[s->nat_port], s, __ATOMIC_RELEASE);
@@ -184,7 +213,9 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
      *     for its token read the token with acquire order, so it sees the
      *     new generation and drops any pointer to s cached under an older
      *     one (dp_sess_gen). */
-    int32_t pos = rte_hash_del_key(t->hash, &s->key);
+    const void *key;
+    struct rte_hash *h = sess_hash(t, s, &key);
+    int32_t pos = rte_hash_del_key(h, key);
     if (pos >= 0)
         s->hash_pos = pos;
     /* The control plane's port allocator keeps the NAT port itself
@@ -220,8 +251,10 @@ unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *a
         if (t->pend_head == NULL)
             t->pend_tail = NULL;
         __atomic_store_n(&t->n_pending, t->n_pending - 1, __ATOMIC_RELAXED);
-        if (s->hash_pos >= 0)
-            rte_hash_free_key_with_position(t->hash, s->hash_pos);
+        if (s->hash_pos >= 0) {
+            const void *key;
+            rte_hash_free_key_with_position(sess_hash(t, s, &key), s->hash_pos);
+        }
         if (cb != NULL)
             cb(s, arg);
         dp_session_free(s);
@@ -234,8 +267,15 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next)
 {
     const void *key;
     void *data;
-    if (rte_hash_iterate(t->hash, &key, &data, next) < 0)
+    if ((*next & DP_SESS_ITER_V6) == 0) {
+        if (rte_hash_iterate(t->hash, &key, &data, next) >= 0)
+            return data;
+        *next = DP_SESS_ITER_V6;
+    }
+    uint32_t n6 = *next & ~DP_SESS_ITER_V6;
+    if (rte_hash_iterate(t->hash6, &key, &data, &n6) < 0)
         return NULL;
+    *next = n6 | DP_SESS_ITER_V6;
     return data;
 }
 
@@ -252,6 +292,7 @@ void dp_sess_table_free(struct dp_sess_table *t)
     }
     (void)dp_sess_reclaim(t, NULL, NULL, true);
     rte_hash_free(t->hash);
+    rte_hash_free(t->hash6);
     rte_free(t->nat);
     rte_free(t->qsbr);
     rte_free(t);
@@ -266,6 +307,14 @@ struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp
 {
     void *data = NULL;
     if (rte_hash_lookup_data(t->hash, k, &data) < 0)
+        return NULL;
+    return data;
+}
+
+struct dp_session *dp_sess_lookup6(const struct dp_sess_table *t, const struct dp_sess_key6 *k)
+{
+    void *data = NULL;
+    if (rte_hash_lookup_data(t->hash6, k, &data) < 0)
         return NULL;
     return data;
 }

@@ -2,9 +2,12 @@
  * (the control/data contract of DESIGN.md).
  *
  * Owns: the session object (keys, replay window, write sequence, backend
- * binding), the rte_hash keyed by (client ip, client port, local ip, local
- * port) with lock-free reader/writer concurrency, the NAT-port map (gateway
- * port towards the backend → session), and reclamation through rte_rcu_qsbr.
+ * binding), the rte_hashes keyed by (client ip, client port, local ip, local
+ * port) with lock-free reader/writer concurrency — one for IPv4 clients
+ * (16-byte key, the fast path's), one for IPv6 clients (40-byte key), both
+ * within one max_sessions budget —, the NAT-port map (gateway port towards
+ * the backend → session, either family), and reclamation through
+ * rte_rcu_qsbr.
  * Must not: know about handshakes, parse packets or allocate on lookup.
  *
  * Threads:
@@ -32,6 +35,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "cr_aead.h"
+#include "dp_addr.h"
 #include "dp_replay.h"
 
 #define DP_SESS_MAX_DEFAULT   65536
@@ -49,6 +53,17 @@
 struct dp_sess_key {
     uint32_t client_ip;
     uint32_t local_ip;
+    uint16_t client_port;
+    uint16_t local_port;
+    uint32_t pad;
+} __attribute__((aligned(8)));
+
+/* The key of a session whose client speaks IPv6: the same fields with
+ * 16-byte addresses, network order, 40 bytes (a multiple of 8 for
+ * rte_hash_crc), pad zero. */
+struct dp_sess_key6 {
+    uint8_t client_ip[16];
+    uint8_t local_ip[16];
     uint16_t client_port;
     uint16_t local_port;
     uint32_t pad;
@@ -72,7 +87,14 @@ struct dp_session {
     uint16_t listener;          /* listener index */
     uint8_t explicit_nonce_len; /* 8 (GCM/CCM) or 0 (ChaCha20) */
     uint8_t tag_len;
+    uint8_t family;                   /* DP_AF_V4: key, DP_AF_V6: key6 (client side) */
+    uint8_t backend_family;           /* DP_AF_V4: backend_ip/nat_ip, DP_AF_V6: *_ip6 */
     struct rte_ether_addr client_mac; /* L2 next hop towards the client */
+    /* IPv6 only (family / backend_family DP_AF_V6); key is zero for an
+     * IPv6 client, backend_ip/nat_ip for an IPv6 backend. */
+    struct dp_sess_key6 key6;
+    uint8_t backend_ip6[16];
+    uint8_t nat_ip6[16]; /* our address on the backend port */
 
     /* ---- owner worker only ---- */
     uint64_t wr_seq __rte_cache_aligned; /* next write sequence number */
@@ -117,7 +139,8 @@ uint32_t dp_sess_count(const struct dp_sess_table *t);
 uint32_t dp_sess_pending(const struct dp_sess_table *t);
 uint32_t dp_sess_pending_max(const struct dp_sess_table *t);
 
-/* Control plane.  Publishes s (all read-only fields set, s->nat_port free).
+/* Control plane.  Publishes s (all read-only fields set, s->nat_port free)
+ * under s->key or, when s->family is DP_AF_V6, s->key6.
  * 0, or CR_ERR_LIMIT (table full), CR_ERR_BUSY (dp_sess_pending_max removed
  * sessions still wait for a grace period), CR_ERR_INVAL (key or NAT port in
  * use). */
@@ -132,7 +155,10 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
  * pending are free (shutdown).  Returns the number freed. */
 typedef void (*dp_sess_reclaim_cb)(struct dp_session *s, void *arg);
 unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *arg, bool wait);
-/* Control plane: iterate live sessions (*next starts at 0); NULL at end. */
+/* Control plane: iterate live sessions of both families (*next starts at
+ * 0: the IPv4 table's positions, then the IPv6 table's with
+ * DP_SESS_ITER_V6 set); NULL at end. */
+#define DP_SESS_ITER_V6 (UINT32_C(1) << 31)
 struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next);
 
 /* Workers.  The table's removal generation (acquire load): dp_sess_remove
@@ -146,6 +172,7 @@ uint64_t dp_sess_gen(const struct dp_sess_table *t);
 
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);
+struct dp_session *dp_sess_lookup6(const struct dp_sess_table *t, const struct dp_sess_key6 *k);
 struct dp_session *dp_sess_by_nat(const struct dp_sess_table *t, uint16_t nat_port);
 /* n keys (n <= 64) at once; out[i] is the session or NULL. */
 void dp_sess_lookup_bulk(const struct dp_sess_table *t, const struct dp_sess_key **keys, unsigned n,

@@ -76,16 +76,16 @@ static const uint8_t k_s[16] = {21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 
 static const uint8_t iv_c[4] = {0xa1, 0xa2, 0xa3, 0xa4};
 static const uint8_t iv_s[4] = {0xb1, 0xb2, 0xb3, 0xb4};
 
-static int cookie_hook(void *arg, unsigned li, uint32_t ip_be, uint16_t port_be, const uint8_t *d,
-                       size_t len, uint8_t *out, size_t cap, size_t *out_len)
+static int cookie_hook(void *arg, unsigned li, const struct dp_addr *peer, uint16_t port_be,
+                       const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
     (void)arg;
     (void)li;
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
-    memcpy(hp.addr, &ip_be, 4);
+    memcpy(hp.addr, dp_addr_bytes(peer), dp_addr_len(peer));
     hp.port = rte_be_to_cpu_16(port_be);
-    hp.family = 4;
+    hp.family = dp_addr_is_v6(peer) ? 6 : 4;
     switch (hs_cookie_check(hctx, &hp, d, len, out, cap, out_len)) {
     case HS_COOKIE_DROP:
         *out_len = 0;
