@@ -33,6 +33,10 @@
     X(CP_ARP_REQUEST_SENT, 0, "ARP requests sent for next hops")                                   \
     X(CP_ARP_LEARNED, 0, "next-hop MAC addresses learned")                                         \
     X(CP_ICMP_ECHO_REPLY, 0, "ICMP echo replies sent")                                             \
+    X(CP_ICMP6_ECHO_REPLY, 0, "ICMPv6 echo replies sent")                                          \
+    X(CP_ND_NA_SENT, 0, "neighbor advertisements sent for our IPv6 addresses (NS, DAD)")           \
+    X(CP_ND_NS_SENT, 0, "neighbor solicitations sent for IPv6 next hops")                          \
+    X(CP_ND_LEARNED, 0, "IPv6 next hops resolved by a solicited advertisement")                    \
     X(CP_HVR_SENT, 0, "HelloVerifyRequests sent")                                                  \
     X(CP_HS_STARTED, 0, "handshakes started (cookie verified)")                                    \
     X(CP_HS_ESTABLISHED, 0, "handshakes completed")                                                \
@@ -111,6 +115,8 @@
     X(DROP_CP_UNKNOWN, 1, "control plane: not ARP/ICMP echo/DTLS for us")                          \
     X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")                                \
     X(DROP_CP_ARP_UNSOLICITED, 1, "control plane: ARP reply we did not ask for (not learned)")     \
+    X(DROP_CP_ND, 1, "control plane: ICMPv6/ND refused (invalid, not ours, ignored type)")         \
+    X(DROP_CP_ND_UNSOLICITED, 1, "control plane: neighbor advertisement we did not ask for")       \
     X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")                         \
     X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")                          \
     X(DROP_CP_HS_MAX, 1, "control plane: max_handshakes handshakes in progress")                   \
