@@ -198,10 +198,10 @@ static void build_frame6(struct bworker *bw, unsigned f, struct dp_session *s, u
     ip->payload_len = rte_cpu_to_be_16(udp_len);
     ip->proto = IPPROTO_UDP;
     ip->hop_limits = 64;
-    memcpy(ip->src_addr, s->key6.client_ip, 16);
-    memcpy(ip->dst_addr, s->key6.local_ip, 16);
-    udp->src_port = s->key6.client_port;
-    udp->dst_port = s->key6.local_port;
+    memcpy(ip->src_addr, s->v6->key6.client_ip, 16);
+    memcpy(ip->dst_addr, s->v6->key6.local_ip, 16);
+    udp->src_port = s->v6->key6.client_port;
+    udp->dst_port = s->v6->key6.local_port;
     udp->dgram_len = rte_cpu_to_be_16(udp_len);
     udp->dgram_cksum = 0;
     dp_record_write_hdr(rec, DP_CT_APPLICATION_DATA, 0xfefd, 1, seq, NULL, 0, rec_len);
@@ -328,19 +328,21 @@ static void sessions_install(enum cr_aead_alg alg)
             if (g_run_v6) {
                 /* client 2001:db8::<w>:<i>, backend over IPv6 too */
                 memset(&s->key, 0, sizeof(s->key));
+                if (dp_session_v6(s) != 0)
+                    die("session alloc");
                 s->family = DP_AF_V6;
-                memcpy(s->key6.client_ip, k_gw6_client, 16);
-                s->key6.client_ip[12] = (uint8_t)w;
-                s->key6.client_ip[14] = (uint8_t)(i >> 8);
-                s->key6.client_ip[15] = (uint8_t)(i + 2);
-                memcpy(s->key6.local_ip, k_gw6_client, 16);
-                s->key6.client_port = rte_cpu_to_be_16((uint16_t)(30000 + i));
-                s->key6.local_port = rte_cpu_to_be_16(B_LISTEN_PORT);
+                memcpy(s->v6->key6.client_ip, k_gw6_client, 16);
+                s->v6->key6.client_ip[12] = (uint8_t)w;
+                s->v6->key6.client_ip[14] = (uint8_t)(i >> 8);
+                s->v6->key6.client_ip[15] = (uint8_t)(i + 2);
+                memcpy(s->v6->key6.local_ip, k_gw6_client, 16);
+                s->v6->key6.client_port = rte_cpu_to_be_16((uint16_t)(30000 + i));
+                s->v6->key6.local_port = rte_cpu_to_be_16(B_LISTEN_PORT);
                 s->listener = 1;
                 s->backend_family = DP_AF_V6;
                 s->backend_ip = s->nat_ip = 0;
-                memcpy(s->backend_ip6, k_backend6, 16);
-                memcpy(s->nat_ip6, k_gw6_backend, 16);
+                memcpy(s->v6->backend_ip6, k_backend6, 16);
+                memcpy(s->v6->nat_ip6, k_gw6_backend, 16);
                 s->backend_nh = 1;
             }
             if (dp_sess_install(g_gw.sessions, s) != 0)

@@ -59,10 +59,19 @@ struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
     return s;
 }
 
+int dp_session_v6(struct dp_session *s)
+{
+    if (s->v6 != NULL)
+        return CR_OK;
+    s->v6 = rte_zmalloc("dp_session_v6", sizeof(*s->v6), 0);
+    return s->v6 != NULL ? CR_OK : CR_ERR_NOMEM;
+}
+
 void dp_session_free(struct dp_session *s)
 {
     if (s == NULL)
         return;
+    rte_free(s->v6);
     cr_aead_key_wipe(&s->rd_key);
     cr_aead_key_wipe(&s->wr_key);
     s->wr_seq = 0;
@@ -158,7 +167,7 @@ static inline struct rte_hash *sess_hash(const struct dp_sess_table *t, const st
                                          const void **out_key)
 {
     if (s->family == DP_AF_V6) {
-        *out_key = &s->key6;
+        *out_key = &s->v6->key6;
         return t->hash6;
     }
     *out_key = &s->key;
@@ -177,6 +186,8 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
     CR_ENSURE(__atomic_load_n(&t->nat[s->nat_port], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
     CR_ENSURE(s->family == DP_AF_V4 || s->family == DP_AF_V6, CR_ERR_INVAL);
     CR_ENSURE(s->backend_family == DP_AF_V4 || s->backend_family == DP_AF_V6, CR_ERR_INVAL);
+    CR_ENSURE(s->v6 != NULL || (s->family == DP_AF_V4 && s->backend_family == DP_AF_V4),
+              CR_ERR_INVAL);
     const void *key;
     struct rte_hash *h = sess_hash(t, s, &key);
     CR_ENSURE(rte_hash_lookup(h, key) < 0, CR_ERR_INVAL);

@@ -39,9 +39,7 @@
 #define DP_IDLE_SLEEP_US_DEFAULT 100
 #define DP_PEER_BUSY_SLOTS       65536
 
-/* A listener: family DP_AF_V4 with ip_be, or DP_AF_V6 with ip6 (ip_be 0).
- * ip_be, port_be and family are the first 7 bytes: the IPv4 match is one
- * masked 8-byte compare (find_listener in dp_worker.c). */
+/* A listener: family DP_AF_V4 with ip_be, or DP_AF_V6 with ip6 (ip_be 0). */
 struct dp_listener {
     uint32_t ip_be;
     uint16_t port_be;

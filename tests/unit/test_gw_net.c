@@ -346,7 +346,6 @@ static void test_nat_pick_random(void)
     CU_ASSERT_EQUAL(gw_nat_pick(used, 30000, 29999, xs_rnd, &x), -1);
 }
 
-
 /* ---- IPv6: gw_nd through gw_net --------------------------------------------- */
 
 static const uint8_t k6_ours[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};

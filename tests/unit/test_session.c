@@ -374,12 +374,16 @@ static struct dp_session *mk6(uint8_t last, uint16_t port, uint16_t nat)
         return NULL;
     static const uint8_t pfx[15] = {0x20, 0x01, 0x0d, 0xb8};
     s->family = DP_AF_V6;
-    memcpy(s->key6.client_ip, pfx, 15);
-    s->key6.client_ip[15] = last;
-    memcpy(s->key6.local_ip, pfx, 15);
-    s->key6.local_ip[15] = 1;
-    s->key6.client_port = port;
-    s->key6.local_port = 0x5111;
+    if (dp_session_v6(s) != 0) {
+        dp_session_free(s);
+        return NULL;
+    }
+    memcpy(s->v6->key6.client_ip, pfx, 15);
+    s->v6->key6.client_ip[15] = last;
+    memcpy(s->v6->key6.local_ip, pfx, 15);
+    s->v6->key6.local_ip[15] = 1;
+    s->v6->key6.client_port = port;
+    s->v6->key6.local_port = 0x5111;
     s->nat_port = nat;
     return s;
 }
@@ -409,11 +413,11 @@ static void test_v6_table(void)
     CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(dp_sess_install(t, x4), CR_ERR_LIMIT);
     for (unsigned i = 0; i < CAP / 2; i++) {
-        CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &v6[i]->key6), v6[i]);
+        CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &v6[i]->v6->key6), v6[i]);
         CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &v4[i]->key), v4[i]);
         CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, (uint16_t)(31000 + i)), v6[i]);
     }
-    struct dp_sess_key6 miss = v6[0]->key6;
+    struct dp_sess_key6 miss = v6[0]->v6->key6;
     miss.client_port = 0x3333;
     CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &miss));
     /* an IPv4 session's key is not looked up in the IPv6 table */
@@ -425,8 +429,15 @@ static void test_v6_table(void)
     struct dp_session *dup = mk6(2, 0x1111, 32002);
     dp_sess_remove(t, v4[3], false);
     CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
+    /* an IPv6 family without the IPv6 part is refused */
+    struct dp_session *bare = dp_session_alloc(128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bare);
+    bare->nat_port = 32003;
+    bare->backend_family = DP_AF_V6;
+    CU_ASSERT_EQUAL(dp_sess_install(t, bare), CR_ERR_INVAL);
+    dp_session_free(bare);
     dup->family = 7;
-    dup->key6.client_port = 0x4444;
+    dup->v6->key6.client_port = 0x4444;
     CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
     dp_session_free(dup);
     /* iteration: both families, each once */
@@ -443,14 +454,14 @@ static void test_v6_table(void)
     CU_ASSERT_EQUAL(n6, CAP / 2);
     /* remove an IPv6 one: gone from lookup and NAT map, reclaimed */
     dp_sess_remove(t, v6[1], false);
-    CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &v6[1]->key6));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &v6[1]->v6->key6));
     CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 31001));
     n_cb = 0;
     CU_ASSERT_EQUAL(dp_sess_reclaim(t, count_cb, NULL, true), 2);
     CU_ASSERT_EQUAL(n_cb, 2);
     /* room again: the IPv6 session that was refused now fits */
     CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_OK);
-    CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &x6->key6), x6);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &x6->v6->key6), x6);
     dp_session_free(x4);
     dp_sess_table_free(t);
     t = NULL;

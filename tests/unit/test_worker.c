@@ -1365,23 +1365,25 @@ static struct dp_session *sess_copy(void)
 
 static void key6_set(struct dp_session *s, uint16_t cport)
 {
+    CU_ASSERT_EQUAL_FATAL(dp_session_v6(s), 0);
     memset(&s->key, 0, sizeof(s->key));
-    memset(&s->key6, 0, sizeof(s->key6));
+    memset(&s->v6->key6, 0, sizeof(s->v6->key6));
     s->family = DP_AF_V6;
-    memcpy(s->key6.client_ip, a_c6, 16);
-    memcpy(s->key6.local_ip, a_l6, 16);
-    s->key6.client_port = rte_cpu_to_be_16(cport);
-    s->key6.local_port = rte_cpu_to_be_16(4433);
+    memcpy(s->v6->key6.client_ip, a_c6, 16);
+    memcpy(s->v6->key6.local_ip, a_l6, 16);
+    s->v6->key6.client_port = rte_cpu_to_be_16(cport);
+    s->v6->key6.local_port = rte_cpu_to_be_16(4433);
     s->listener = TW6_LISTENER;
 }
 
 static void backend6_set(struct dp_session *s, uint16_t nport)
 {
+    CU_ASSERT_EQUAL_FATAL(dp_session_v6(s), 0);
     s->backend_family = DP_AF_V6;
     s->backend_ip = 0;
     s->nat_ip = 0;
-    memcpy(s->backend_ip6, a_b6, 16);
-    memcpy(s->nat_ip6, a_n6, 16);
+    memcpy(s->v6->backend_ip6, a_b6, 16);
+    memcpy(s->v6->nat_ip6, a_n6, 16);
     s->backend_port = rte_cpu_to_be_16(7000);
     s->nat_port = nport;
     s->backend_nh = TW6_NH;
