@@ -83,6 +83,7 @@
 #include <yaml.h>
 
 #include "cr_seal.h"
+#include "dp_ipv6.h"
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
@@ -373,6 +374,50 @@ CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const 
     if (plen < 1 || plen > 32)
         return fail(ps, node_line(n), key, CR_ERR_INVAL,
                     "prefix length /%" PRIu64 " out of range 1..32", plen);
+    *out_prefix = (uint8_t)plen;
+    return 0;
+}
+
+/* An IPv6 literal (RFC 4291 §2.2, no zone) into out (16 bytes). */
+CR_WUR static int get_ipv6(struct parse *ps, const yaml_node_t *n, const char *key, uint8_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    if (inet_pton(AF_INET6, s, out) != 1)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address (e.g. 2001:db8::1)", s);
+    return 0;
+}
+
+/* "IPV6/N" with N in 1..128: a global unicast address for a port (not
+ * unspecified, multicast, loopback or link-local: the link-local one is
+ * derived from the MAC). */
+CR_WUR static int get_ipv6_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
+                                  uint8_t *out_ip, uint8_t *out_prefix)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    const char *at = strrchr(s, '/');
+    char ip[INET6_ADDRSTRLEN];
+    uint64_t plen = 0;
+    if (!at || (size_t)(at - s) >= sizeof(ip))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address with prefix (e.g. 2001:db8::1/64)", s);
+    memcpy(ip, s, (size_t)(at - s));
+    ip[at - s] = '\0';
+    if (inet_pton(AF_INET6, ip, out_ip) != 1 || parse_u64_text(at + 1, &plen) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address with prefix (e.g. 2001:db8::1/64)", s);
+    if (plen < 1 || plen > 128)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "prefix length /%" PRIu64 " out of range 1..128", plen);
+    static const uint8_t zero[16];
+    static const uint8_t loopback[16] = {[15] = 1};
+    if (memcmp(out_ip, zero, 16) == 0 || memcmp(out_ip, loopback, 16) == 0 || out_ip[0] == 0xff ||
+        (out_ip[0] == 0xfe && (out_ip[1] & 0xc0) == 0x80))
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "'%s' is not a unicast global address (the link-local one comes from the MAC)",
+                    ip);
     *out_prefix = (uint8_t)plen;
     return 0;
 }
@@ -677,6 +722,16 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
     }
     if (strcmp(k, "gateway") == 0)
         return get_ipv4(ps, v, full, &p->gateway_ipv4);
+    if (strcmp(k, "address6") == 0) {
+        CR_GUARD(get_ipv6_prefix(ps, v, full, p->ipv6, &p->prefix6_len));
+        p->has_ipv6 = true;
+        return 0;
+    }
+    if (strcmp(k, "gateway6") == 0) {
+        CR_GUARD(get_ipv6(ps, v, full, p->gateway6));
+        p->has_gateway6 = true;
+        return 0;
+    }
     if (strcmp(k, "promiscuous") == 0)
         return get_bool(ps, v, full, &p->promiscuous);
     return unknown_key(ps, full, kn);
@@ -1147,6 +1202,24 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
             if ((p->gateway_ipv4 & m) != (p->ipv4 & m) || p->gateway_ipv4 == p->ipv4)
                 return fail(&ps, PORT_KEY(GATEWAY), kk, CR_ERR_INVAL,
                             "gateway is not another host on the port's subnet");
+        }
+        for (unsigned j = 0; j < i && p->has_ipv6; j++)
+            if (cfg->ports[j].has_ipv6 && memcmp(cfg->ports[j].ipv6, p->ipv6, 16) == 0)
+                return fail(&ps, PORT_KEY(ADDRESS6), kk, CR_ERR_INVAL,
+                            "address6 already used by ports[%u]", j);
+        if (p->has_gateway6) {
+            if (!p->has_ipv6)
+                return fail(&ps, PORT_KEY(GATEWAY6), kk, CR_ERR_INVAL,
+                            "gateway6 needs address6 on the same port");
+            /* RFC 4861 §8: a router's address as a next hop is link-local;
+             * an on-link global one is accepted too. */
+            const uint8_t *g6 = p->gateway6;
+            bool link_local = g6[0] == 0xfe && (g6[1] & 0xc0) == 0x80;
+            if (g6[0] == 0xff || memcmp(g6, p->ipv6, 16) == 0 ||
+                (!link_local && !dp_ipv6_same_prefix(g6, p->ipv6, p->prefix6_len)))
+                return fail(&ps, PORT_KEY(GATEWAY6), kk, CR_ERR_INVAL,
+                            "gateway6 is neither link-local nor another host on address6's "
+                            "prefix");
         }
     }
 

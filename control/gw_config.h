@@ -28,7 +28,9 @@
 #define GW_PORT_LINE_KEYS(X)                                                                       \
     X(ADDRESS, "address")                                                                          \
     X(PORT_ID, "port_id")                                                                          \
-    X(GATEWAY, "gateway")
+    X(GATEWAY, "gateway")                                                                          \
+    X(ADDRESS6, "address6")                                                                        \
+    X(GATEWAY6, "gateway6")
 #define GW_LISTENER_LINE_KEYS(X)                                                                   \
     X(ADDRESS, "address")                                                                          \
     X(PORT, "port")                                                                                \
@@ -81,7 +83,16 @@ struct gw_port_cfg {
     uint16_t port_id; /* DPDK port id */
     uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
-    uint32_t gateway_ipv4;        /* next hop for off-link destinations; 0: none */
+    uint32_t gateway_ipv4; /* next hop for off-link destinations; 0: none */
+    /* IPv6 (`address6: 2001:db8::1/64`, optional): the port's global
+     * address and on-link prefix; its link-local address is derived from
+     * the port's MAC (EUI-64).  `gateway6`: the off-link next hop
+     * (link-local or on the prefix). */
+    bool has_ipv6;
+    uint8_t ipv6[16];
+    uint8_t prefix6_len;
+    bool has_gateway6;
+    uint8_t gateway6[16];
     bool promiscuous;             /* default false */
     uint32_t src_line;            /* line of the entry in the config; 0: default */
     uint32_t key_line[GW_PKEY_N]; /* line of each key; 0: not in the file */

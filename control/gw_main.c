@@ -11,6 +11,7 @@
  * Must not: do per-packet work, or leave a DPDK port or hugepage file
  * behind on a clean stop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <rte_lcore.h>
 
 #include "dp_counters.h"
+#include "dp_ipv6.h"
 #include "dp_worker.h"
 #include "gw_config.h"
 #include "gw_cp.h"
@@ -307,10 +309,24 @@ int main(int argc, char **argv)
         p->prefix_len = pc->prefix_len;
         p->gw_be = rte_cpu_to_be_32(pc->gateway_ipv4);
         p->promiscuous = pc->promiscuous;
+        p->has_ip6 = pc->has_ipv6;
+        p->prefix6_len = pc->prefix6_len;
+        memcpy(p->ip6, pc->ipv6, sizeof(p->ip6));
+        if (pc->has_gateway6)
+            memcpy(p->gw6, pc->gateway6, sizeof(p->gw6));
         rc = dp_port_init(p, g->n_workers, g->pool, g_cfg.checksum_offload, err, sizeof(err));
         if (rc != 0) {
             fprintf(stderr, "dtlsgw: %s\n", err);
             goto out_ports;
+        }
+        /* RFC 4291 §2.5.6: the link-local address from the port's MAC
+         * (known once the port is up). */
+        if (p->has_ip6) {
+            dp_ipv6_link_local_from_mac(p->mac.addr_bytes, p->ip6_ll);
+            char a6[INET6_ADDRSTRLEN], ll[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, p->ip6, a6, sizeof(a6));
+            inet_ntop(AF_INET6, p->ip6_ll, ll, sizeof(ll));
+            printf("dtlsgw: port %s IPv6 %s/%u link-local %s\n", pc->name, a6, p->prefix6_len, ll);
         }
         char ip[20];
         ipv4_str(pc->ipv4, ip, sizeof(ip));
