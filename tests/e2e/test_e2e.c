@@ -67,6 +67,8 @@
 #define GW_IP              "10.77.0.1"
 #define GW_BE_IP           "10.77.1.1"
 #define BE_IP              "10.77.1.2"
+#define GW_IP6             "2001:db8:77::1" /* the clients' port's address6 */
+#define CLI_IP6            "2001:db8:77::2"
 #define CLI_IP             "10.77.0.2"
 #define PORT_ECHO          4433
 #define PORT_COAP          5684
@@ -422,7 +424,7 @@ static int write_config(void)
     fprintf(f,
             "# written by test-e2e\n"
             "ports:\n"
-            "  - {name: clients, port_id: 0, address: " GW_IP "/24}\n"
+            "  - {name: clients, port_id: 0, address: " GW_IP "/24, address6: " GW_IP6 "/64}\n"
             "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24}\n"
             "listeners:\n"
             "  - name: echo\n"
@@ -3165,6 +3167,42 @@ static void test_handshake_lcores(void)
     CU_ASSERT(restart_wait_backend());
 }
 
+/* IPv6 on the clients' port (issue 9): the client namespace, IPv6 turned
+ * on for this test only (nodad: no DAD delay; no router solicitations),
+ * resolves the gateway's address by Neighbor Discovery and pings it; a
+ * datagram too big for one frame is sent as IPv6 fragments, which the
+ * workers count (DROP_IPV6_FRAGMENT) and nothing answers; the gateway is
+ * still there for IPv4 afterwards. */
+static void test_ipv6_nd_ping(void)
+{
+    REQUIRE_READY();
+    long long er0 = stat_now("CP_ICMP6_ECHO_REPLY"), na0 = stat_now("CP_ND_NA_SENT");
+    long long fr0 = stat_now("DROP_IPV6_FRAGMENT");
+    int rc = sh("set -e; ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=0; "
+                "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.router_solicitations=0; "
+                "ip -n %1$s addr add " CLI_IP6 "/64 dev %2$s nodad",
+                g_ns_cli, g_if_c1);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    rc = sh("ip netns exec %s ping -6 -c 3 -i 0.2 -W 2 " GW_IP6 " > %s/ping6.out 2>&1", g_ns_cli,
+            g_dir);
+    if (rc != 0)
+        sh("cat %s/ping6.out >&2; ip -n %s -6 neigh >&2", g_dir, g_ns_cli);
+    CU_ASSERT_EQUAL(rc, 0);
+    long long er1 = stat_now("CP_ICMP6_ECHO_REPLY"), na1 = stat_now("CP_ND_NA_SENT");
+    CU_ASSERT(er1 >= er0 + 3);
+    CU_ASSERT(na1 > na0); /* the client asked for our MAC by NS */
+    /* 3000 bytes of echo data: two fragments on a 1500-byte link */
+    rc = sh("ip netns exec %s ping -6 -c 1 -W 1 -s 3000 " GW_IP6 " > /dev/null 2>&1", g_ns_cli);
+    CU_ASSERT(rc != 0); /* no reassembly, no reply */
+    CU_ASSERT(stat_now("DROP_IPV6_FRAGMENT") >= fr0 + 2);
+    CU_ASSERT_EQUAL(stat_now("CP_ICMP6_ECHO_REPLY"), er1);
+    sh("ip -n %1$s addr del " CLI_IP6 "/64 dev %2$s; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; true",
+       g_ns_cli, g_if_c1);
+    /* IPv4 still answers */
+    CU_ASSERT_EQUAL(sh("ip netns exec %s ping -c 1 -W 2 " GW_IP " > /dev/null", g_ns_cli), 0);
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -3236,5 +3274,6 @@ void cu_register(void)
                 test_restart_keeps_sessions);
     CU_add_test(s, "hitless restart: an altered state file, one of another key",
                 test_restart_refuses_bad_state);
+    CU_add_test(s, "IPv6: ND and ping -6 to the gateway, fragments counted", test_ipv6_nd_ping);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }
