@@ -83,6 +83,7 @@
 #include <yaml.h>
 
 #include "cr_seal.h"
+#include "dp_addr.h"
 #include "dp_ipv6.h"
 #include "dp_replay.h"
 
@@ -754,8 +755,24 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         l->udp_port = (uint16_t)u;
         return 0;
     }
-    if (strcmp(k, "backend") == 0)
+    if (strcmp(k, "backend") == 0) {
+        const char *bs;
+        CR_GUARD(scalar(ps, v, full, &bs));
+        if (bs[0] == '[') {
+            struct dp_addr a;
+            uint16_t port = 0;
+            if (!dp_addr_port_parse(bs, &a, &port))
+                return fail(ps, node_line(v), full, CR_ERR_DECODE,
+                            "'%s' is not an IPv6 address and port ([2001:db8::2]:PORT)", bs);
+            l->backend_is_v6 = true;
+            memcpy(l->backend_ipv6, a.u.v6, 16);
+            l->backend_ipv4 = 0;
+            l->backend_port = port;
+            return 0;
+        }
+        l->backend_is_v6 = false;
         return get_ipv4_port(ps, v, full, &l->backend_ipv4, &l->backend_port);
+    }
     if (strcmp(k, "cert") == 0)
         return get_string(ps, v, full, l->cert_file, sizeof(l->cert_file));
     if (strcmp(k, "key") == 0)
@@ -879,7 +896,16 @@ CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *pat
     if (strcmp(k, "address") == 0) {
         char full[GW_CFG_KEY_PATH_MAX_LEN];
         KEY_PATH(full, path, k);
-        CR_GUARD(get_ipv4(ps, v, full, &lc->l->ipv4));
+        const char *as;
+        CR_GUARD(scalar(ps, v, full, &as));
+        if (strchr(as, ':') != NULL) {
+            CR_GUARD(get_ipv6(ps, v, full, lc->l->ipv6));
+            lc->l->has_ipv6 = true;
+            lc->l->ipv4 = 0;
+        } else {
+            CR_GUARD(get_ipv4(ps, v, full, &lc->l->ipv4));
+            lc->l->has_ipv6 = false;
+        }
         ps->listener_addr_set[lc->idx] = true;
         return 0;
     }
@@ -1168,6 +1194,13 @@ CR_WUR static int validate_state(struct parse *ps, const struct gw_config *cfg)
     return 0;
 }
 
+static bool same_listener_addr(const struct gw_listener_cfg *a, const struct gw_listener_cfg *b)
+{
+    if (a->has_ipv6 != b->has_ipv6)
+        return false;
+    return a->has_ipv6 ? memcmp(a->ipv6, b->ipv6, 16) == 0 : a->ipv4 == b->ipv4;
+}
+
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
 {
     if (!cfg)
@@ -1229,23 +1262,27 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         snprintf(key, sizeof(key), "listeners[%u]", i);
         bool on_port = false;
         for (unsigned j = 0; j < cfg->n_ports; j++)
-            on_port |= cfg->ports[j].ipv4 == l->ipv4;
+            on_port |= l->has_ipv6
+                           ? cfg->ports[j].has_ipv6 && memcmp(cfg->ports[j].ipv6, l->ipv6, 16) == 0
+                           : cfg->ports[j].ipv4 == l->ipv4;
         if (!on_port)
             return fail(&ps, LISTENER_KEY(ADDRESS), kk, CR_ERR_INVAL,
-                        "address is not one of the ports' addresses");
+                        l->has_ipv6 ? "address is not one of the ports' address6"
+                                    : "address is not one of the ports' addresses");
         if (l->udp_port == 0)
             return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL, "port 0");
         for (unsigned j = 0; j < i; j++)
-            if (cfg->listeners[j].ipv4 == l->ipv4 && cfg->listeners[j].udp_port == l->udp_port)
+            if (same_listener_addr(&cfg->listeners[j], l) &&
+                cfg->listeners[j].udp_port == l->udp_port)
                 return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL,
                             "address and port already used by listeners[%u]", j);
-        if (l->backend_ipv4 == 0 || l->backend_port == 0)
+        if ((l->backend_ipv4 == 0 && !l->backend_is_v6) || l->backend_port == 0)
             return fail(&ps, LISTENER_KEY(BACKEND), kk, CR_ERR_INVAL, "no backend address:port");
         if (l->nat_port_min == 0 || l->nat_port_min > l->nat_port_max)
             return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL, "nat_ports range is empty");
         for (unsigned j = 0; j < cfg->n_listeners; j++) {
             const struct gw_listener_cfg *o = &cfg->listeners[j];
-            if (o->ipv4 == l->ipv4 && o->udp_port >= l->nat_port_min &&
+            if (same_listener_addr(o, l) && o->udp_port >= l->nat_port_min &&
                 o->udp_port <= l->nat_port_max)
                 return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL,
                             "nat_ports %u-%u contain the listening port %u of listeners[%u]",

@@ -112,6 +112,13 @@ struct gw_listener_cfg {
     uint16_t udp_port;     /* default 4433 */
     uint32_t backend_ipv4; /* host order */
     uint16_t backend_port;
+    /* IPv6 (`address: 2001:db8::1`, one of the ports' address6; `backend:
+     * "[2001:db8:1::2]:5683"`): then ipv4 / backend_ipv4 are 0.  Either
+     * side may be either family. */
+    bool has_ipv6;
+    uint8_t ipv6[16];
+    bool backend_is_v6;
+    uint8_t backend_ipv6[16];
     char cert_file[GW_PATH_MAX_LEN]; /* may be empty */
     char key_file[GW_PATH_MAX_LEN];
     char cert2_file[GW_PATH_MAX_LEN]; /* optional second (e.g. RSA) cert */

@@ -348,20 +348,25 @@ int main(int argc, char **argv)
         dl->ip_be = rte_cpu_to_be_32(l->ipv4);
         dl->port_be = rte_cpu_to_be_16(l->udp_port);
         dl->cid_len = l->hs.cid_len;
-        int pi = dp_gw_find_port_by_ip(g, dl->ip_be);
+        dl->family = l->has_ipv6 ? DP_AF_V6 : DP_AF_V4;
+        struct dp_addr la = l->has_ipv6 ? dp_addr_v6(l->ipv6) : dp_addr_v4(dl->ip_be);
+        struct dp_addr ba = l->backend_is_v6 ? dp_addr_v6(l->backend_ipv6)
+                                             : dp_addr_v4(rte_cpu_to_be_32(l->backend_ipv4));
+        char ip[DP_ADDR_STR_MAX_BYTES], bip[DP_ADDR_STR_MAX_BYTES];
+        dp_addr_port_str(&la, l->udp_port, ip, sizeof(ip));
+        dp_addr_port_str(&ba, l->backend_port, bip, sizeof(bip));
+        if (l->has_ipv6)
+            memcpy(dl->ip6, l->ipv6, sizeof(dl->ip6));
+        int pi =
+            l->has_ipv6 ? dp_gw_find_port_by_ip6(g, l->ipv6) : dp_gw_find_port_by_ip(g, dl->ip_be);
         if (pi < 0) {
-            char ip[20];
-            ipv4_str(l->ipv4, ip, sizeof(ip));
             fprintf(stderr, "dtlsgw: listener %s: address %s is not a port's address\n", l->name,
                     ip);
             goto out_ports;
         }
         dl->port_idx = (uint16_t)pi;
-        char ip[20], bip[20];
-        ipv4_str(l->ipv4, ip, sizeof(ip));
-        ipv4_str(l->backend_ipv4, bip, sizeof(bip));
-        printf("dtlsgw: listener %s on %s:%u -> backend %s:%u (nat ports %u-%u)\n", l->name, ip,
-               l->udp_port, bip, l->backend_port, l->nat_port_min, l->nat_port_max);
+        printf("dtlsgw: listener %s on %s -> backend %s (nat ports %u-%u)\n", l->name, ip, bip,
+               l->nat_port_min, l->nat_port_max);
     }
     g->n_listeners = g_cfg.n_listeners;
 

@@ -417,3 +417,36 @@ struct rte_mbuf *gw_net_udp_frame(struct dp_gw *g, unsigned port_idx,
     m->port = (uint16_t)port_idx;
     return m;
 }
+
+struct rte_mbuf *gw_net_udp_frame6(struct dp_gw *g, unsigned port_idx,
+                                   const struct rte_ether_addr *dst_mac, const uint8_t *src_ip,
+                                   const uint8_t *dst_ip, uint16_t src_port, uint16_t dst_port,
+                                   const uint8_t *data, size_t len)
+{
+    if (port_idx >= g->n_ports ||
+        len > g->ports[port_idx].mtu - (size_t)(DP_IPV6_FIXED_HDR_LEN + DP_UDP_HDR_LEN))
+        return NULL;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+    if (m == NULL)
+        return NULL;
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP6_UDP_LEN + len));
+    if (d == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    memcpy(d + DP_ETH_IP6_UDP_LEN, data, len);
+    dp_pkt_write_ipv6_udp(m, &g->ports[port_idx], dst_mac, src_ip, dst_ip, src_port, dst_port);
+    m->port = (uint16_t)port_idx;
+    return m;
+}
+
+struct rte_mbuf *gw_net_udp_frame_key(struct dp_gw *g, unsigned port_idx,
+                                      const struct rte_ether_addr *dst_mac, const cp_key_t *key,
+                                      const uint8_t *data, size_t len)
+{
+    if (cp_key_is_v4(key))
+        return gw_net_udp_frame(g, port_idx, dst_mac, cp_key_local_v4(key), cp_key_client_v4(key),
+                                key->local_port, key->client_port, data, len);
+    return gw_net_udp_frame6(g, port_idx, dst_mac, key->local_ip, key->client_ip, key->local_port,
+                             key->client_port, data, len);
+}

@@ -21,6 +21,7 @@
 
 #include <rte_mbuf.h>
 
+#include "cp_key.h"
 #include "dp_worker.h"
 #include "gw_nd.h"
 
@@ -84,5 +85,14 @@ struct rte_mbuf *gw_net_udp_frame(struct dp_gw *g, unsigned port_idx,
                                   const struct rte_ether_addr *dst_mac, uint32_t src_ip,
                                   uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
                                   const uint8_t *data, size_t len);
+/* The same over IPv6 (addresses 16 bytes; UDP checksum always). */
+struct rte_mbuf *gw_net_udp_frame6(struct dp_gw *g, unsigned port_idx,
+                                   const struct rte_ether_addr *dst_mac, const uint8_t *src_ip,
+                                   const uint8_t *dst_ip, uint16_t src_port, uint16_t dst_port,
+                                   const uint8_t *data, size_t len);
+/* From key's local address:port to its client, either family. */
+struct rte_mbuf *gw_net_udp_frame_key(struct dp_gw *g, unsigned port_idx,
+                                      const struct rte_ether_addr *dst_mac, const cp_key_t *key,
+                                      const uint8_t *data, size_t len);
 
 #endif

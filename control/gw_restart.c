@@ -126,6 +126,12 @@ int gw_restart_save(struct gw_cp *cp, bool workers_stopped, uint32_t *out_n, cha
             const struct cp_peer *peer = data;
             if (peer->sess == NULL)
                 continue;
+            /* The state file's format holds IPv4 addresses: a session
+             * with an IPv6 side is not saved (it handshakes again). */
+            if (peer->sess->family != DP_AF_V4 || peer->sess->backend_family != DP_AF_V4) {
+                dp_cnt_inc(DP_CNT_CP_STATE_SKIPPED);
+                continue;
+            }
             rc = collect(cp, peer, workers_stopped, st);
             if (rc == 0)
                 rc = gw_state_enc_add(&e, st);
@@ -170,7 +176,8 @@ static int find_listener(const struct gw_cp *cp, const struct gw_state_sess *st)
 {
     for (unsigned i = 0; i < cp->cfg->n_listeners; i++) {
         const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
-        if (strcmp(l->name, st->listener) == 0 && rte_cpu_to_be_32(l->ipv4) == st->local_ip &&
+        if (strcmp(l->name, st->listener) == 0 && !l->has_ipv6 &&
+            rte_cpu_to_be_32(l->ipv4) == st->local_ip &&
             rte_cpu_to_be_16(l->udp_port) == st->local_port)
             return (int)i;
     }
@@ -186,7 +193,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
         return SKIP_LISTENER;
     const struct gw_listener_cfg *lc = &cp->cfg->listeners[li];
     int nh = cp->lst[li].nh;
-    if (nh < 0 || rte_cpu_to_be_32(lc->backend_ipv4) != st->backend_ip ||
+    if (nh < 0 || lc->backend_is_v6 || rte_cpu_to_be_32(lc->backend_ipv4) != st->backend_ip ||
         rte_cpu_to_be_16(lc->backend_port) != st->backend_port ||
         g->ports[g->nexthops[nh].port_idx].ip_be != st->nat_ip)
         return SKIP_CHANGED;
@@ -202,10 +209,12 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
                               .local_ip = st->local_ip,
                               .client_port = st->client_port,
                               .local_port = st->local_port};
+    struct dp_addr ca = dp_addr_v4(st->client_ip), la = dp_addr_v4(st->local_ip);
+    cp_key_t pkey = cp_key_make(&ca, st->client_port, &la, st->local_port);
     /* The peer's shard (handshake_lcores) holds it from now on; before the
      * workers and the handshake lcores start, so the main lcore may. */
-    cp = gw_cp_shard_for(cp, &key);
-    if (gw_peer_lookup(cp, &key) != NULL)
+    cp = gw_cp_shard_for(cp, &pkey);
+    if (gw_peer_lookup(cp, &pkey) != NULL)
         return SKIP_INSTALL; /* the file named it twice */
     uint16_t port_idx = g->listeners[li].port_idx;
     uint16_t owner =
@@ -242,7 +251,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     s->wr_seq = st->wr_seq + cp->cfg->state_seq_skip;
     gw_state_window_import(&st->rx, s->replay);
     s->last_rx_tsc = rte_get_tsc_cycles();
-    peer = gw_peer_insert_session(cp, &key, &mac, port_idx, (uint16_t)li, owner);
+    peer = gw_peer_insert_session(cp, &pkey, &mac, port_idx, (uint16_t)li, owner);
     if (peer == NULL)
         goto fail;
     struct dp_replay *aw = (struct dp_replay *)peer->alert_win;

@@ -164,18 +164,36 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
         gw_sess_nat_free(cp, (uint16_t)nat);
         return CR_ERR_NOMEM;
     }
-    s->key = peer->key;
+    if (cp_key_is_v4(&peer->key)) {
+        s->key.client_ip = cp_key_client_v4(&peer->key);
+        s->key.local_ip = cp_key_local_v4(&peer->key);
+        s->key.client_port = peer->key.client_port;
+        s->key.local_port = peer->key.local_port;
+    } else {
+        CR_GUARD_GOTO(dp_session_v6(s), fail);
+        s->family = DP_AF_V6;
+        s->v6->key6 = peer->key;
+    }
     CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key, k->key_len,
                                    k->client_write_iv, k->iv_len),
                   fail);
     CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key, k->key_len,
                                    k->server_write_iv, k->iv_len),
                   fail);
-    s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
     s->backend_port = rte_cpu_to_be_16(lc->backend_port);
     s->backend_nh = (uint16_t)nh;
     s->backend_port_id = g->nexthops[nh].port_idx;
-    s->nat_ip = g->ports[s->backend_port_id].ip_be;
+    if (lc->backend_is_v6) {
+        /* our backend-side address: the backend port's global IPv6 one
+         * (gw_listeners_init checked it has one) */
+        CR_GUARD_GOTO(dp_session_v6(s), fail);
+        s->backend_family = DP_AF_V6;
+        memcpy(s->v6->backend_ip6, lc->backend_ipv6, 16);
+        memcpy(s->v6->nat_ip6, g->ports[s->backend_port_id].ip6, 16);
+    } else {
+        s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
+        s->nat_ip = g->ports[s->backend_port_id].ip_be;
+    }
     s->nat_port = (uint16_t)nat;
     s->client_port_id = peer->port_idx;
     s->client_mac = peer->mac;
@@ -328,7 +346,7 @@ void gw_sess_reap_idle(struct gw_cp *cp)
 }
 
 struct kill_match {
-    uint32_t ip_be;
+    uint8_t ip[16];   /* the client address as in cp_key_t (IPv4-mapped) */
     uint16_t port_be; /* 0: every port */
 };
 
@@ -336,12 +354,19 @@ static bool kill_match(struct gw_cp *cp, struct cp_peer *peer, void *arg)
 {
     (void)cp;
     const struct kill_match *m = arg;
-    return peer->key.client_ip == m->ip_be &&
+    return memcmp(peer->key.client_ip, m->ip, 16) == 0 &&
            (m->port_be == 0 || peer->key.client_port == m->port_be);
 }
 
 uint64_t gw_sess_kill(struct gw_cp *cp, uint32_t ip_be, uint16_t port_be)
 {
-    struct kill_match m = {.ip_be = ip_be, .port_be = port_be};
+    struct dp_addr a = dp_addr_v4(ip_be);
+    return gw_sess_kill_addr(cp, &a, port_be);
+}
+
+uint64_t gw_sess_kill_addr(struct gw_cp *cp, const struct dp_addr *a, uint16_t port_be)
+{
+    struct kill_match m = {.port_be = port_be};
+    cp_addr_map(m.ip, a);
     return gw_peers_end_matching(cp, kill_match, &m);
 }

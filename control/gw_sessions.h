@@ -71,5 +71,7 @@ void gw_sess_reap_idle(struct gw_cp *cp);
  * (network order; port_be 0: every port of that address), each told
  * close_notify; returns how many ended (0: no such client). */
 uint64_t gw_sess_kill(struct gw_cp *cp, uint32_t ip_be, uint16_t port_be);
+/* The same for an address of either family. */
+uint64_t gw_sess_kill_addr(struct gw_cp *cp, const struct dp_addr *a, uint16_t port_be);
 
 #endif

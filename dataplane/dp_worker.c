@@ -1186,8 +1186,11 @@ static __attribute__((noinline)) void classify6(struct dp_worker *w, struct rte_
         drop(w, m, ipv6_drop_reason(rc));
         return;
     }
-    /* RFC 4291 §2.7: a multicast address is never a source. */
-    if (dp_ipv6_is_multicast(v.src)) {
+    /* RFC 4291 §2.7: a multicast address is never a source; §2.5.5.2: an
+     * IPv4-mapped one does not appear on the wire (and the control plane
+     * keys IPv4 peers by it, control/cp_key.h). */
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (dp_ipv6_is_multicast(v.src) || memcmp(v.src, v4_mapped, sizeof(v4_mapped)) == 0) {
         drop(w, m, DP_CNT_DROP_IPV6_HEADER);
         return;
     }

@@ -31,32 +31,27 @@ static int suite_clean(void)
     return 0;
 }
 
-static struct dp_sess_key key_of(uint32_t ip_be, uint16_t port)
+static cp_key_t key_of(uint32_t ip_be, uint16_t port)
 {
-    struct dp_sess_key k;
-    memset(&k, 0, sizeof(k));
-    k.client_ip = ip_be;
-    k.client_port = rte_cpu_to_be_16(port);
-    k.local_ip = TGC_IP(10, 0, 0, 1);
-    k.local_port = rte_cpu_to_be_16(4433);
-    return k;
+    struct dp_addr c = dp_addr_v4(ip_be), l = dp_addr_v4(TGC_IP(10, 0, 0, 1));
+    return cp_key_make(&c, rte_cpu_to_be_16(port), &l, rte_cpu_to_be_16(4433));
 }
 
 static struct cp_peer *insert(uint32_t ip_be, uint16_t port)
 {
-    struct dp_sess_key k = key_of(ip_be, port);
+    cp_key_t k = key_of(ip_be, port);
     return gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
 }
 
-static uint32_t busy(const struct dp_sess_key *k)
+static uint32_t busy(const cp_key_t *k)
 {
-    return tgc_g.peer_busy[dp_peer_slot(k->client_ip, k->client_port)];
+    return tgc_g.peer_busy[dp_peer_slot(cp_key_client_fold(k), k->client_port)];
 }
 
 static void test_insert_lookup_free(void)
 {
     uint32_t ip = TGC_IP(10, 0, 0, 20);
-    struct dp_sess_key k = key_of(ip, 40000);
+    cp_key_t k = key_of(ip, 40000);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k));
     struct cp_peer *p = gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
@@ -72,7 +67,7 @@ static void test_insert_lookup_free(void)
     CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 1);
     CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 1);
     /* another port of the same address is another peer */
-    struct dp_sess_key k2 = key_of(ip, 40001);
+    cp_key_t k2 = key_of(ip, 40001);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k2));
     /* the stats snapshot sees the same count */
     struct gw_stats st;
@@ -95,7 +90,7 @@ static void test_per_source_cap(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     /* max_handshakes_per_source (2) from one address: the third waits */
-    struct dp_sess_key k3 = key_of(ip, 1002);
+    cp_key_t k3 = key_of(ip, 1002);
     CU_ASSERT_PTR_NULL(insert(ip, 1002));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k3));
@@ -165,7 +160,7 @@ static void test_table_full(void)
 static bool match_ip(struct gw_cp *cp, struct cp_peer *peer, void *arg)
 {
     (void)cp;
-    return peer->key.client_ip == *(const uint32_t *)arg;
+    return cp_key_is_v4(&peer->key) && cp_key_client_v4(&peer->key) == *(const uint32_t *)arg;
 }
 
 static void test_end_matching(void)
@@ -178,7 +173,7 @@ static void test_end_matching(void)
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 3);
     CU_ASSERT_EQUAL(gw_peers_end_matching(tgc_cp, match_ip, &ip), 2);
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 1);
-    struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 81), 1);
+    cp_key_t k = key_of(TGC_IP(10, 0, 0, 81), 1);
     CU_ASSERT_PTR_NOT_NULL(gw_peer_lookup(tgc_cp, &k));
     gw_peers_free_all(tgc_cp, false);
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
@@ -253,8 +248,9 @@ static void test_two_shards(void)
     /* dispatch: the shard of cp_shard_of, from either shard; both used */
     unsigned per[2] = {0};
     for (unsigned port = 40000; port < 40200; port++) {
-        struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 30), (uint16_t)port);
-        unsigned want = cp_shard_of(k.client_ip, k.client_port, k.local_ip, k.local_port, 2);
+        cp_key_t k = key_of(TGC_IP(10, 0, 0, 30), (uint16_t)port);
+        unsigned want =
+            cp_shard_of(cp_key_client_v4(&k), k.client_port, cp_key_local_v4(&k), k.local_port, 2);
         CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s0, &k), sh->shard[want]);
         CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s1, &k), sh->shard[want]);
         per[want]++;
@@ -262,7 +258,7 @@ static void test_two_shards(void)
     CU_ASSERT(per[0] > 50 && per[1] > 50);
     /* one limit table: max_handshakes_per_source counts both shards */
     uint32_t ip = TGC_IP(10, 0, 0, 31);
-    struct dp_sess_key k1 = key_of(ip, 41000), k2 = key_of(ip, 41001), k3 = key_of(ip, 41002);
+    cp_key_t k1 = key_of(ip, 41000), k2 = key_of(ip, 41001), k3 = key_of(ip, 41002);
     struct cp_peer *p1 = gw_peer_insert(s1, &k1, &cl_mac, 0, 0, 0);
     struct cp_peer *p0 = gw_peer_insert(s0, &k2, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p1);

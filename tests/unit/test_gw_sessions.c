@@ -70,14 +70,22 @@ static void fake_keys(struct hs_keys *k)
     k->ems = true;
 }
 
+/* The dataplane's IPv4 key of an IPv4 peer key. */
+static const struct dp_sess_key *v4key(const cp_key_t *k)
+{
+    static struct dp_sess_key out;
+    memset(&out, 0, sizeof(out));
+    out.client_ip = cp_key_client_v4(k);
+    out.local_ip = cp_key_local_v4(k);
+    out.client_port = k->client_port;
+    out.local_port = k->local_port;
+    return &out;
+}
+
 static struct cp_peer *new_peer(uint8_t host, uint16_t port)
 {
-    struct dp_sess_key key;
-    memset(&key, 0, sizeof(key));
-    key.client_ip = TGC_IP(10, 0, 0, host);
-    key.client_port = rte_cpu_to_be_16(port);
-    key.local_ip = TGC_IP(10, 0, 0, 1);
-    key.local_port = rte_cpu_to_be_16(4433);
+    struct dp_addr c = dp_addr_v4(TGC_IP(10, 0, 0, host)), l = dp_addr_v4(TGC_IP(10, 0, 0, 1));
+    cp_key_t key = cp_key_make(&c, rte_cpu_to_be_16(port), &l, rte_cpu_to_be_16(4433));
     struct cp_peer *p = gw_peer_insert(tgc_cp, &key, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     return p;
@@ -105,7 +113,7 @@ static void test_install(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_INSTALLED), inst + 1);
     /* in the dataplane table, under its key and its NAT port */
-    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, &p->key), s);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, v4key(&p->key)), s);
     CU_ASSERT(s->nat_port >= TS_NAT_MIN && s->nat_port <= TS_NAT_MAX);
     CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_port), s);
     CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_port));
@@ -154,17 +162,17 @@ static void test_nat_exhaustion_and_reclaim(void)
     CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_NAT_EXHAUSTED), exh + 1);
     CU_ASSERT_PTR_NULL(c->sess);
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &c->key));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&c->key)));
     CU_ASSERT_EQUAL(dp_sess_count(tgc_g.sessions), 2);
 
     /* removal: gone from the table at once, its NAT port only once the
      * grace period is over (a worker may still hold the session) */
     uint16_t nat = a->sess->nat_port;
-    struct dp_sess_key ka = a->key;
+    cp_key_t ka = a->key;
     uint64_t freed = tgc_cnt(DP_CNT_CP_SESS_FREED);
     gw_sess_remove(tgc_cp, a, false);
     CU_ASSERT_PTR_NULL(a->sess);
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&ka)));
     CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat));
     CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat));
     CU_ASSERT_EQUAL(dp_sess_pending(tgc_g.sessions), 1);
@@ -219,11 +227,11 @@ static int sent_alert(uint64_t seq)
 static void test_kill(void)
 {
     struct cp_peer *a = new_session(40, 5000);
-    struct dp_sess_key ka = a->key;
+    cp_key_t ka = a->key;
     uint64_t cn = tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT);
     /* an unknown client: nothing ends, the count says so */
     CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 41), 0), 0);
-    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, ka.client_ip, rte_cpu_to_be_16(5001)), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, cp_key_client_v4(&ka), rte_cpu_to_be_16(5001)), 0);
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &ka), a);
     CU_ASSERT_EQUAL(dp_sess_count(tgc_g.sessions), 1);
 #ifdef GW_HAVE_CTL
@@ -239,9 +247,9 @@ static void test_kill(void)
 #endif
     /* the session's client: ended, told close_notify after the grace
      * period at the session's write sequence */
-    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, ka.client_ip, ka.client_port), 1);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, cp_key_client_v4(&ka), ka.client_port), 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &ka));
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&ka)));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT), cn);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT), cn + 1);
@@ -336,7 +344,7 @@ static void test_alert_input(void)
     struct alert_rec a;
     /* a warning that is no close_notify: the session stays */
     struct cp_peer *p = new_session(60, 7000);
-    struct dp_sess_key kp = p->key;
+    cp_key_t kp = p->key;
     alert_rec(&a, 4, DP_ALERT_LEVEL_WARNING, DP_ALERT_NO_RENEGOTIATION, false, 0);
     CU_ASSERT_TRUE(gw_sess_alert_input(tgc_cp, p, &a.r));
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &kp), p);
@@ -350,7 +358,7 @@ static void test_alert_input(void)
     CU_ASSERT_FALSE(gw_sess_alert_input(tgc_cp, p, &a.r));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_CLOSED), closed + 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &kp));
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &kp));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&kp)));
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(sent_alert(TS_WSEQ), DP_ALERT_LEVEL_WARNING << 8 | DP_ALERT_CLOSE_NOTIFY);
     /* a fatal alert: the session ends without an answer */
@@ -368,7 +376,7 @@ static void test_alert_input(void)
 static void test_reap_idle(void)
 {
     struct cp_peer *p = new_session(70, 7000), *q = new_session(71, 7000);
-    struct dp_sess_key kq = q->key;
+    cp_key_t kq = q->key;
     uint64_t reaped = tgc_cnt(DP_CNT_CP_SESS_IDLE_REAPED);
     /* p heard from just now; q silent for longer than the idle timeout */
     uint64_t idle_tsc = (uint64_t)tgc_cfg.listeners[0].idle_timeout_ms * (rte_get_tsc_hz() / 1000);

@@ -1705,7 +1705,12 @@ static void test_v6_header_drops(void)
     m = client6_frame(&r, 1, 5555);
     rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 8)[0] = 0xff; /* multicast source */
     run(m);
-    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 3);
+    /* an IPv4-mapped source (::ffff:10.0.0.2): never on the wire */
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, 2};
+    m = client6_frame(&r, 1, 5555);
+    write6(m, &cl_mac, &g.ports[0].mac, mapped, a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 4);
 
     /* RFC 8200 §8.1: a zero UDP checksum is refused, to a listener too. */
     c = cnt(DP_CNT_DROP_IPV6_UDP_ZERO_CSUM);
