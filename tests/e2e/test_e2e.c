@@ -74,6 +74,8 @@
 #define PORT_COAP          5684
 #define PORT_IDLE          4435
 #define PORT_LIMITS        4436
+#define PORT_V6_ECHO       4437   /* IPv6 listener, IPv4 echo backend */
+#define PORT_V6_COAP       5685   /* IPv6 listener, IPv4 CoAP backend */
 #define E2E_METRICS_PORT   "9464" /* metrics_listen, inside the gateway namespace */
 #define E2E_METRICS_PORT_N 9464
 #define PSK_ID             "gwe-client"
@@ -367,7 +369,7 @@ static int make_creds(void)
         const char *name, *cn, *san;
         enum tl_key_type type;
     } certs[] = {
-        {"ec", "gwe-gateway", "IP:" GW_IP ",DNS:gwe-gateway", TL_KEY_EC_P256},
+        {"ec", "gwe-gateway", "IP:" GW_IP ",IP:" GW_IP6 ",DNS:gwe-gateway", TL_KEY_EC_P256},
         {"rsa", "gwe-gateway-rsa", "IP:" GW_IP, TL_KEY_RSA_2048},
         {"ec384", "gwe-gateway-p384", "IP:" GW_IP, TL_KEY_EC_P384},
     };
@@ -464,14 +466,30 @@ static int write_config(void)
             "    retransmit_initial_ms: 500\n"
             "    handshake_timeout: %dms\n"
             "    nat_ports: 50000-50999\n"
+            "  - name: v6echo\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    cert: %s/ec.crt\n"
+            "    key: %s/ec.key\n"
+            "    idle_timeout: 120s\n"
+            "    nat_ports: 51000-51999\n"
+            "  - name: v6coap\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":5683\n"
+            "    psk_file: %s/psk.txt\n"
+            "    idle_timeout: 120s\n"
+            "    nat_ports: 52000-52999\n"
             "control_socket: %s\n"
             "metrics_listen: 127.0.0.1:" E2E_METRICS_PORT "\n"
             "cookie_rotate: %dms\n"
             "max_sessions: 4096\n"
             "max_handshakes_per_source: %d\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE,
-            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock,
-            E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
+            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, PORT_V6_ECHO, g_dir,
+            g_dir, g_dir, PORT_V6_COAP, g_dir, g_sock, E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
     return restart_config_append();
 }
@@ -3167,6 +3185,148 @@ static void test_handshake_lcores(void)
     CU_ASSERT(restart_wait_backend());
 }
 
+/* IPv6 turned on in the client namespace for one test (nodad: no DAD
+ * delay; no router solicitations); off again by v6_client_down. */
+static int v6_client_up(void)
+{
+    return sh("set -e; ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=0; "
+              "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.router_solicitations=0; "
+              "ip -n %1$s addr add " CLI_IP6 "/64 dev %2$s nodad",
+              g_ns_cli, g_if_c1);
+}
+
+static void v6_client_down(void)
+{
+    sh("ip -n %1$s addr del " CLI_IP6 "/64 dev %2$s; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; true",
+       g_ns_cli, g_if_c1);
+}
+
+/* DTLS over IPv6 (issue 9): an IPv6 listener towards the IPv4 backends,
+ * with openssl s_client (PSK and certificate), gnutls-cli (PSK) and both
+ * libcoap clients (coaps+PSK, byte-exact against the backend); dtlsgw-ctl
+ * sessions lists the IPv6 client and kill [V6]:PORT ends its sessions. */
+static void test_ipv6_dtls(void)
+{
+    REQUIRE_READY();
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    char p[E2E_PATH_MAX_LEN];
+    /* openssl, PSK */
+    struct argvb b = {.n = 0};
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "[" GW_IP6 "]:%d", PORT_V6_ECHO);
+    av(&b, "-cipher");
+    av(&b, "PSK-AES128-GCM-SHA256");
+    av(&b, "-psk_identity");
+    av(&b, PSK_ID);
+    av(&b, "-psk");
+    av(&b, PSK_HEX);
+    bool ok = echo_session("v6-openssl-psk", &b, "Cipher is ", "Cipher is PSK-AES128-GCM-SHA256");
+    printf("  openssl s_client over IPv6, PSK          %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* openssl, ECDHE-ECDSA with the certificate checked against the IPv6
+     * address */
+    b.n = 0;
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "[" GW_IP6 "]:%d", PORT_V6_ECHO);
+    av(&b, "-cipher");
+    av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    av(&b, "-CAfile");
+    av(&b, "%s", path_in(p, sizeof(p), "ec.crt"));
+    av(&b, "-verify_return_error");
+    av(&b, "-verify_ip");
+    av(&b, GW_IP6);
+    ok = echo_session("v6-openssl-cert", &b, "Cipher is ",
+                      "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256");
+    printf("  openssl s_client over IPv6, certificate  %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* gnutls-cli, PSK */
+    b.n = 0;
+    av(&b, "gnutls-cli");
+    av(&b, "--udp");
+    av(&b, "--port");
+    av(&b, "%d", PORT_V6_ECHO);
+    av(&b, "--priority");
+    av(&b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-GCM");
+    av(&b, "--pskusername");
+    av(&b, PSK_ID);
+    av(&b, "--pskkey");
+    av(&b, PSK_HEX);
+    av(&b, GW_IP6);
+    ok = echo_session("v6-gnutls-psk", &b, "- Simple Client Mode", NULL);
+    printf("  gnutls-cli over IPv6, PSK                %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* both libcoap clients, byte-exact against the backend */
+    struct tl_proc d;
+    char *direct_argv[] = {"coap-client-notls", "-m", "get", "coap://" BE_IP "/", NULL};
+    CU_ASSERT_EQUAL_FATAL(proc_start(&d, g_ns_be, "coap6-direct.log", false, direct_argv), 0);
+    CU_ASSERT(tl_proc_wait(&d, 10000));
+    char *direct = slurp(d.out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(direct);
+    const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
+    char uri[96];
+    snprintf(uri, sizeof(uri), "coaps://[" GW_IP6 "]:%d/", PORT_V6_COAP);
+    for (unsigned i = 0; i < 2; i++) {
+        struct tl_proc c;
+        char out[64];
+        snprintf(out, sizeof(out), "%s-v6.log", clients[i]);
+        char *argv[] = {(char *)clients[i], "-m", "get", "-u", COAP_ID, "-k", COAP_KEY, uri, NULL};
+        CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
+        bool exited = tl_proc_wait(&c, 20000);
+        char *got = slurp(c.out);
+        bool same = exited && got && strcmp(got, direct) == 0;
+        printf("  %-20s coaps over IPv6 GET / %s\n", clients[i],
+               same ? "PASS (byte-exact)" : "FAIL");
+        if (!same)
+            fprintf(stderr, "e2e: %s over IPv6 got:\n%s\n", clients[i], got ? got : "(none)");
+        CU_ASSERT(same);
+        free(got);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
+    }
+    free(direct);
+    /* dtlsgw-ctl sessions: the IPv6 client; kill [V6]:PORT, then kill V6 */
+    json_t *s = ctl("sessions");
+    size_t i;
+    json_t *e;
+    long long v6_port = -1;
+    unsigned n_v6 = 0;
+    json_array_foreach(s, i, e)
+    {
+        const char *c = json_string_value(json_object_get(e, "client"));
+        if (c && strcmp(c, CLI_IP6) == 0) {
+            n_v6++;
+            v6_port = json_integer_value(json_object_get(e, "client_port"));
+        }
+    }
+    json_decref(s);
+    CU_ASSERT(n_v6 >= 3);
+    CU_ASSERT_FATAL(v6_port > 0);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "kill [" CLI_IP6 "]:%lld", v6_port);
+    json_t *k = ctl(cmd);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "killed")), 1);
+    json_decref(k);
+    k = ctl("kill " CLI_IP6);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "killed")), n_v6 - 1);
+    json_decref(k);
+    s = ctl("sessions");
+    n_v6 = 0;
+    json_array_foreach(s, i, e)
+    {
+        const char *c = json_string_value(json_object_get(e, "client"));
+        n_v6 += c && strcmp(c, CLI_IP6) == 0;
+    }
+    json_decref(s);
+    CU_ASSERT_EQUAL(n_v6, 0);
+    v6_client_down();
+}
+
 /* IPv6 on the clients' port (issue 9): the client namespace, IPv6 turned
  * on for this test only (nodad: no DAD delay; no router solicitations),
  * resolves the gateway's address by Neighbor Discovery and pings it; a
@@ -3178,11 +3338,8 @@ static void test_ipv6_nd_ping(void)
     REQUIRE_READY();
     long long er0 = stat_now("CP_ICMP6_ECHO_REPLY"), na0 = stat_now("CP_ND_NA_SENT");
     long long fr0 = stat_now("DROP_IPV6_FRAGMENT");
-    int rc = sh("set -e; ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=0; "
-                "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.router_solicitations=0; "
-                "ip -n %1$s addr add " CLI_IP6 "/64 dev %2$s nodad",
-                g_ns_cli, g_if_c1);
-    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    int rc;
     rc = sh("ip netns exec %s ping -6 -c 3 -i 0.2 -W 2 " GW_IP6 " > %s/ping6.out 2>&1", g_ns_cli,
             g_dir);
     if (rc != 0)
@@ -3196,9 +3353,7 @@ static void test_ipv6_nd_ping(void)
     CU_ASSERT(rc != 0); /* no reassembly, no reply */
     CU_ASSERT(stat_now("DROP_IPV6_FRAGMENT") >= fr0 + 2);
     CU_ASSERT_EQUAL(stat_now("CP_ICMP6_ECHO_REPLY"), er1);
-    sh("ip -n %1$s addr del " CLI_IP6 "/64 dev %2$s; "
-       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; true",
-       g_ns_cli, g_if_c1);
+    v6_client_down();
     /* IPv4 still answers */
     CU_ASSERT_EQUAL(sh("ip netns exec %s ping -c 1 -W 2 " GW_IP " > /dev/null", g_ns_cli), 0);
 }
@@ -3275,5 +3430,7 @@ void cu_register(void)
     CU_add_test(s, "hitless restart: an altered state file, one of another key",
                 test_restart_refuses_bad_state);
     CU_add_test(s, "IPv6: ND and ping -6 to the gateway, fragments counted", test_ipv6_nd_ping);
+    CU_add_test(s, "IPv6: openssl, gnutls-cli, libcoap over an IPv6 listener; sessions, kill",
+                test_ipv6_dtls);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }
