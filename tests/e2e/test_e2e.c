@@ -69,6 +69,8 @@
 #define BE_IP              "10.77.1.2"
 #define GW_IP6             "2001:db8:77::1" /* the clients' port's address6 */
 #define CLI_IP6            "2001:db8:77::2"
+#define GW_BE_IP6          "2001:db8:78::1" /* the backends' port's address6 */
+#define BE_IP6             "2001:db8:78::2" /* an IPv6 CoAP backend (test_ipv6_backend) */
 #define CLI_IP             "10.77.0.2"
 #define PORT_ECHO          4433
 #define PORT_COAP          5684
@@ -76,6 +78,8 @@
 #define PORT_LIMITS        4436
 #define PORT_V6_ECHO       4437   /* IPv6 listener, IPv4 echo backend */
 #define PORT_V6_COAP       5685   /* IPv6 listener, IPv4 CoAP backend */
+#define PORT_V6_V6         5686   /* IPv6 listener, IPv6 CoAP backend */
+#define PORT_V4_V6         5687   /* IPv4 listener, IPv6 CoAP backend */
 #define E2E_METRICS_PORT   "9464" /* metrics_listen, inside the gateway namespace */
 #define E2E_METRICS_PORT_N 9464
 #define PSK_ID             "gwe-client"
@@ -427,7 +431,8 @@ static int write_config(void)
             "# written by test-e2e\n"
             "ports:\n"
             "  - {name: clients, port_id: 0, address: " GW_IP "/24, address6: " GW_IP6 "/64}\n"
-            "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24}\n"
+            "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24, address6: " GW_BE_IP6
+            "/64}\n"
             "listeners:\n"
             "  - name: echo\n"
             "    address: " GW_IP "\n"
@@ -482,6 +487,18 @@ static int write_config(void)
             "    psk_file: %s/psk.txt\n"
             "    idle_timeout: 120s\n"
             "    nat_ports: 52000-52999\n"
+            "  - name: v6v6\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: \"[" BE_IP6 "]:5683\"\n"
+            "    psk_file: %s/psk.txt\n"
+            "    nat_ports: 53000-53999\n"
+            "  - name: v4v6\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: \"[" BE_IP6 "]:5683\"\n"
+            "    psk_file: %s/psk.txt\n"
+            "    nat_ports: 54000-54999\n"
             "control_socket: %s\n"
             "metrics_listen: 127.0.0.1:" E2E_METRICS_PORT "\n"
             "cookie_rotate: %dms\n"
@@ -489,7 +506,8 @@ static int write_config(void)
             "max_handshakes_per_source: %d\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE,
             g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, PORT_V6_ECHO, g_dir,
-            g_dir, g_dir, PORT_V6_COAP, g_dir, g_sock, E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
+            g_dir, g_dir, PORT_V6_COAP, g_dir, PORT_V6_V6, g_dir, PORT_V4_V6, g_dir, g_sock,
+            E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
     return restart_config_append();
 }
@@ -3327,6 +3345,78 @@ static void test_ipv6_dtls(void)
     v6_client_down();
 }
 
+/* An IPv6 backend (issue 9): IPv6 turned on in the backend namespace, a
+ * CoAP server on BE_IP6; the gateway resolves it by Neighbor Discovery and
+ * forwards to it from its backends' port address6, from an IPv6 listener
+ * (IPv6 end to end) and from an IPv4 one; both libcoap clients get what
+ * the server gives directly, byte for byte. */
+static void test_ipv6_backend(void)
+{
+    REQUIRE_READY();
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    CU_ASSERT_EQUAL_FATAL(sh("set -e; ip netns exec %1$s sysctl -qw "
+                             "net.ipv6.conf.%2$s.disable_ipv6=0; "
+                             "ip netns exec %1$s sysctl -qw "
+                             "net.ipv6.conf.%2$s.router_solicitations=0; "
+                             /* lo too: the direct request to our own address */
+                             "ip netns exec %1$s sysctl -qw net.ipv6.conf.lo.disable_ipv6=0; "
+                             "ip -n %1$s addr add " BE_IP6 "/64 dev %2$s nodad",
+                             g_ns_be, g_if_b1),
+                          0);
+    struct tl_proc srv;
+    char *srv_argv[] = {"coap-server-notls", "-A", BE_IP6, "-p", "5683", NULL};
+    CU_ASSERT_EQUAL_FATAL(proc_start(&srv, g_ns_be, "coap6-server.log", false, srv_argv), 0);
+    char *direct = NULL;
+    for (int t = 0; t < 20 && (direct == NULL || strlen(direct) < 10); t++) {
+        free(direct);
+        direct = NULL;
+        tl_sleep_ms(100);
+        struct tl_proc d;
+        char *dargv[] = {"coap-client-notls", "-m", "get", "coap://[" BE_IP6 "]/", NULL};
+        if (proc_start(&d, g_ns_be, "coap6-direct-v6.log", false, dargv) == 0 &&
+            tl_proc_wait(&d, 5000))
+            direct = slurp(d.out);
+    }
+    CU_ASSERT_FATAL(direct != NULL && strlen(direct) > 10);
+    const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
+    struct {
+        const char *what;
+        char uri[96];
+    } via[2] = {{"IPv6 listener -> IPv6 backend", ""}, {"IPv4 listener -> IPv6 backend", ""}};
+    snprintf(via[0].uri, sizeof(via[0].uri), "coaps://[" GW_IP6 "]:%d/", PORT_V6_V6);
+    snprintf(via[1].uri, sizeof(via[1].uri), "coaps://" GW_IP ":%d/", PORT_V4_V6);
+    for (unsigned v = 0; v < 2; v++)
+        for (unsigned i = 0; i < 2; i++) {
+            char out[64];
+            snprintf(out, sizeof(out), "%s-be6-%u.log", clients[i], v);
+            char *argv[] = {(char *)clients[i], "-m",       "get", "-u", COAP_ID, "-k",
+                            COAP_KEY,           via[v].uri, NULL};
+            struct tl_proc c;
+            CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
+            bool exited = tl_proc_wait(&c, 20000);
+            char *got = slurp(c.out);
+            bool same = exited && got && strcmp(got, direct) == 0;
+            printf("  %-20s %s %s\n", clients[i], via[v].what, same ? "PASS (byte-exact)" : "FAIL");
+            if (!same)
+                fprintf(stderr, "e2e: %s %s got:\n%s\n", clients[i], via[v].what,
+                        got ? got : "(none)");
+            CU_ASSERT(same);
+            free(got);
+            tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
+        }
+    /* the backend was resolved by Neighbor Discovery */
+    CU_ASSERT(stat_now("CP_ND_LEARNED") >= 1);
+    free(direct);
+    tl_proc_stop(&srv, SIGTERM, E2E_KILL_GRACE_MS);
+    json_decref(ctl("kill " CLI_IP6));
+    json_decref(ctl("kill 10.77.0.2"));
+    sh("ip -n %1$s addr del " BE_IP6 "/64 dev %2$s; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.lo.disable_ipv6=1; true",
+       g_ns_be, g_if_b1);
+    v6_client_down();
+}
+
 /* IPv6 on the clients' port (issue 9): the client namespace, IPv6 turned
  * on for this test only (nodad: no DAD delay; no router solicitations),
  * resolves the gateway's address by Neighbor Discovery and pings it; a
@@ -3432,5 +3522,7 @@ void cu_register(void)
     CU_add_test(s, "IPv6: ND and ping -6 to the gateway, fragments counted", test_ipv6_nd_ping);
     CU_add_test(s, "IPv6: openssl, gnutls-cli, libcoap over an IPv6 listener; sessions, kill",
                 test_ipv6_dtls);
+    CU_add_test(s, "IPv6: an IPv6 backend from IPv6 and IPv4 listeners (libcoap byte-exact)",
+                test_ipv6_backend);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }
