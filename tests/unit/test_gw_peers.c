@@ -285,10 +285,45 @@ static void test_two_shards(void)
     CU_ASSERT_EQUAL(gw_cp_n_shards(tgc_cp), 1);
 }
 
+/* An IPv6 peer: its own entry (not confused with an IPv4 one whose
+ * address has the same low bytes), the workers' busy slot is the one
+ * dp_peer_slot_addr gives them for that address, the per-source limit
+ * counts it under its folded address; cp_key round trip. */
+static void test_v6_peer(void)
+{
+    static const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, [12] = 10, 0, 0, 20};
+    static const uint8_t l6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    struct dp_addr c = dp_addr_v6(c6), l = dp_addr_v6(l6);
+    cp_key_t k6 = cp_key_make(&c, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    cp_key_t k4 = key_of(TGC_IP(10, 0, 0, 20), 40000);
+    struct dp_addr back = cp_key_client(&k6);
+    CU_ASSERT(dp_addr_eq(&back, &c));
+    back = cp_key_client(&k4);
+    CU_ASSERT_EQUAL(back.family, DP_AF_V4);
+    CU_ASSERT_EQUAL(back.u.v4, TGC_IP(10, 0, 0, 20));
+    struct cp_peer *p6 = gw_peer_insert(tgc_cp, &k6, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p6);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k4));
+    struct cp_peer *p4 = gw_peer_insert(tgc_cp, &k4, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p4);
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k6), p6);
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
+    uint32_t slot6 = dp_peer_slot_addr(&c, rte_cpu_to_be_16(40000));
+    CU_ASSERT(tgc_g.peer_busy[slot6] >= 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, dp_addr_fold32(&c)), 1);
+    gw_peer_free(tgc_cp, p6, false);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, dp_addr_fold32(&c)), 0);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k6));
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
+    gw_peer_free(tgc_cp, p4, false);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_peers", suite_init, suite_clean);
     CU_add_test(s, "peer insert/lookup/free", test_insert_lookup_free);
+    CU_add_test(s, "IPv6 peer beside an IPv4 one", test_v6_peer);
     CU_add_test(s, "per-source handshake cap", test_per_source_cap);
     CU_add_test(s, "global handshake cap", test_global_cap);
     CU_add_test(s, "peer table full", test_table_full);

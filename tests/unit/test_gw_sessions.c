@@ -392,11 +392,78 @@ static void test_reap_idle(void)
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
 }
 
+/* An IPv6 client (a v6 peer key) on the IPv4 backend: installed under its
+ * IPv6 key in the IPv6 table (not the IPv4 one), backend side IPv4 as the
+ * listener says; then a listener with an IPv6 backend: the session's
+ * backend side is IPv6, from the backend port's address6; kill by address
+ * of either family. */
+static void test_install_v6(void)
+{
+    static const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x22};
+    static const uint8_t l6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    struct dp_addr c = dp_addr_v6(c6), l = dp_addr_v6(l6);
+    cp_key_t key = cp_key_make(&c, rte_cpu_to_be_16(41000), &l, rte_cpu_to_be_16(4433));
+    CU_ASSERT_FALSE(cp_key_is_v4(&key));
+    struct cp_peer *p = gw_peer_insert(tgc_cp, &key, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    struct hs_keys k;
+    fake_keys(&k);
+    CU_ASSERT_EQUAL_FATAL(gw_sess_install_keys(tgc_cp, p, &k), CR_OK);
+    gw_peer_hs_done(tgc_cp, p);
+    struct dp_session *s = p->sess;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->family, DP_AF_V6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->v6);
+    CU_ASSERT(memcmp(s->v6->key6.client_ip, c6, 16) == 0);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(tgc_g.sessions, &s->v6->key6), s);
+    struct dp_sess_key none;
+    memset(&none, 0, sizeof(none));
+    none.client_port = key.client_port;
+    none.local_port = key.local_port;
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &none));
+    CU_ASSERT_EQUAL(s->backend_family, DP_AF_V4);
+    CU_ASSERT_EQUAL(s->backend_ip, TGC_IP(10, 0, 1, 2));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_port), s);
+    /* an IPv4 kill of the same bytes does not touch it; the IPv6 one does */
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 34), 0), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill_addr(tgc_cp, &c, rte_cpu_to_be_16(41001)), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill_addr(tgc_cp, &c, 0), 1);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &key));
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
+    CU_ASSERT_EQUAL(tgc_tx_drain(0), 1); /* its close_notify, over IPv6 */
+
+    /* IPv6 backend: the listener's backend and next hop made IPv6 */
+    static const uint8_t b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 2};
+    static const uint8_t n6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1};
+    struct gw_listener_cfg saved = tgc_cfg.listeners[0];
+    struct dp_port saved_port = tgc_g.ports[1];
+    tgc_cfg.listeners[0].backend_is_v6 = true;
+    memcpy(tgc_cfg.listeners[0].backend_ipv6, b6, 16);
+    tgc_g.ports[1].has_ip6 = true;
+    memcpy(tgc_g.ports[1].ip6, n6, 16);
+    struct cp_peer *q = new_peer(35, 41002);
+    fake_keys(&k);
+    CU_ASSERT_EQUAL_FATAL(gw_sess_install_keys(tgc_cp, q, &k), CR_OK);
+    gw_peer_hs_done(tgc_cp, q);
+    CU_ASSERT_EQUAL(q->sess->family, DP_AF_V4);
+    CU_ASSERT_EQUAL(q->sess->backend_family, DP_AF_V6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q->sess->v6);
+    CU_ASSERT(memcmp(q->sess->v6->backend_ip6, b6, 16) == 0);
+    CU_ASSERT(memcmp(q->sess->v6->nat_ip6, n6, 16) == 0);
+    CU_ASSERT_EQUAL(q->sess->backend_ip, 0);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 35), 0), 1);
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
+    CU_ASSERT_EQUAL(tgc_tx_drain(0), 1);
+    tgc_cfg.listeners[0] = saved;
+    tgc_g.ports[1] = saved_port;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_sessions", suite_init, suite_clean);
     CU_add_test(s, "session install", test_install);
     CU_add_test(s, "session install without keys", test_install_no_keys);
+    CU_add_test(s, "IPv6 client, IPv6 backend: install, kill", test_install_v6);
     CU_add_test(s, "NAT exhaustion, removal and reclaim", test_nat_exhaustion_and_reclaim);
     CU_add_test(s, "kill", test_kill);
     CU_add_test(s, "session alert open", test_alert_open);
