@@ -2821,6 +2821,31 @@ struct restart_client {
  * hop resolved), and no (epoch, sequence) of the gateway's repeats
  * across the restart (the client sees the write sequence jump by
  * state_seq_skip). */
+static int v6_client_up(void);
+static void v6_client_down(void);
+
+/* Writes text + newline to a running openssl s_client and waits until the
+ * echo backend's reply shows in its output. */
+static bool v6_echoed(struct tl_proc *p, const char *text)
+{
+    char line[96];
+    int ll = snprintf(line, sizeof(line), "%s\n", text);
+    uint64_t end = tl_mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+    while (tl_mono_ms() < end && !tl_proc_poll(p)) {
+        if (write(p->in_fd, line, (size_t)ll) != ll)
+            return false;
+        for (int i = 0; i < 10; i++) {
+            tl_sleep_ms(50);
+            char *o = slurp(p->out);
+            bool ok = o && strstr(o, text) != NULL;
+            free(o);
+            if (ok)
+                return true;
+        }
+    }
+    return false;
+}
+
 static void test_restart_keeps_sessions(void)
 {
     REQUIRE_READY();
@@ -2857,6 +2882,26 @@ static void test_restart_keeps_sessions(void)
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         up += tl_proc_wait_output(&rc[i].p, "STREAM established", E2E_CLIENT_TIMEOUT_S * 1000);
     CU_ASSERT_EQUAL_FATAL(up, E2E_RESTART_CLIENTS);
+    /* and one IPv6 client (openssl s_client, PSK, on the IPv6 listener):
+     * its session goes through the state file too (format 2) */
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    struct tl_proc v6c;
+    char *v6argv[] = {"openssl",
+                      "s_client",
+                      "-dtls1_2",
+                      "-connect",
+                      "[" GW_IP6 "]:4437" /* PORT_V6_ECHO */,
+                      "-cipher",
+                      "PSK-AES128-GCM-SHA256",
+                      "-psk_identity",
+                      PSK_ID,
+                      "-psk",
+                      PSK_HEX,
+                      "-quiet",
+                      NULL};
+    CU_ASSERT_FATAL(proc_start(&v6c, g_ns_cli, "restart-client-v6.log", true, v6argv) == 0);
+    bool v6_before = v6_echoed(&v6c, "v6-before-restart");
+    CU_ASSERT(v6_before);
     tl_sleep_ms(E2E_RESTART_RUN_MS);
     int sess_before = sessions_total();
     /* `dtlsgw-ctl save` while running writes the file too (SIGTERM
@@ -2884,6 +2929,12 @@ static void test_restart_keeps_sessions(void)
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         CU_ASSERT(write(rc[i].p.in_fd, "mark\n", 5) == 5);
     tl_sleep_ms(E2E_RESTART_RUN_MS);
+    bool v6_after = v6_echoed(&v6c, "v6-after-restart");
+    printf("  IPv6 s_client: echoed before the restart %s, after %s (same session)\n",
+           v6_before ? "yes" : "NO", v6_after ? "yes" : "NO");
+    CU_ASSERT(v6_after);
+    tl_proc_stop(&v6c, SIGTERM, E2E_KILL_GRACE_MS);
+    v6_client_down();
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         CU_ASSERT(write(rc[i].p.in_fd, "stop\n", 5) == 5);
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
