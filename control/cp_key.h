@@ -99,6 +99,22 @@ static inline uint32_t cp_key_client_fold(const cp_key_t *k)
     return dp_addr_fold32(&a);
 }
 
+/* The per-source handshake limit's key (cp_hs_limit.h): an IPv4 client's
+ * address (network order, the upper 32 bits zero: the key it always had),
+ * an IPv6 client's /64 prefix.  A /64 in 0000:0000::/32 (reserved, never
+ * global unicast) gets bit 63 set so that it never meets an IPv4 key. */
+static inline uint64_t cp_key_source_id(const cp_key_t *k)
+{
+    if (cp_key_is_v4(k))
+        return cp_key_client_v4(k);
+    uint64_t p = 0;
+    for (int i = 0; i < 8; i++)
+        p = p << 8 | k->client_ip[i];
+    if ((p >> 32) == 0)
+        p |= UINT64_C(1) << 63;
+    return p;
+}
+
 static inline uint32_t cp_key_local_fold(const cp_key_t *k)
 {
     struct dp_addr a = cp_key_local(k);

@@ -334,7 +334,7 @@ static void replace_handshake(struct gw_cp *cp, struct cp_peer *peer, const uint
     /* A session becoming a handshake again takes a handshake slot; when
      * none is free the session stays. */
     if (!peer->hs_counted) {
-        if (!gw_peer_hs_admit(cp, cp_key_client_fold(&peer->key)))
+        if (!gw_peer_hs_admit(cp, cp_key_source_id(&peer->key)))
             return;
         peer->hs_counted = true;
     }

@@ -76,14 +76,14 @@ struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const cp_key_t *key)
 /* The limit table is shard 0's, shared by every shard: under cp->sh->lock
  * (gw_cp_priv.h), so that max_handshakes and max_handshakes_per_source
  * stay gateway-wide whatever the shard. */
-static void hs_limit_release(struct gw_cp *cp, uint32_t client_ip)
+static void hs_limit_release(struct gw_cp *cp, uint64_t client_ip)
 {
     rte_spinlock_lock(&cp->sh->lock);
     cp_hs_limit_release(cp->hs_limit, client_ip);
     rte_spinlock_unlock(&cp->sh->lock);
 }
 
-bool gw_peer_hs_admit(struct gw_cp *cp, uint32_t client_ip)
+bool gw_peer_hs_admit(struct gw_cp *cp, uint64_t client_ip)
 {
     rte_spinlock_lock(&cp->sh->lock);
     enum cp_hs_verdict v = cp_hs_limit_admit(cp->hs_limit, client_ip);
@@ -104,7 +104,7 @@ void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer)
 {
     if (!peer->hs_counted)
         return;
-    hs_limit_release(cp, cp_key_client_fold(&peer->key));
+    hs_limit_release(cp, cp_key_source_id(&peer->key));
     peer->hs_counted = false;
 }
 
@@ -118,12 +118,12 @@ static struct cp_peer *peer_insert(struct gw_cp *cp, const cp_key_t *key,
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }
-    if (hs && !gw_peer_hs_admit(cp, cp_key_client_fold(key)))
+    if (hs && !gw_peer_hs_admit(cp, cp_key_source_id(key)))
         return NULL;
     struct cp_peer *peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
         if (hs)
-            hs_limit_release(cp, cp_key_client_fold(key));
+            hs_limit_release(cp, cp_key_source_id(key));
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }

@@ -55,12 +55,11 @@ void gw_peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close);
 uint64_t gw_peers_end_matching(struct gw_cp *cp,
                                bool (*match)(struct gw_cp *, struct cp_peer *, void *), void *arg);
 
-/* One more handshake in progress from client_ip (network order; IPv6:
- * cp_key_client_fold, so IPv6 sources share a budget only when their
- * addresses fold alike), or a
- * counted refusal: DROP_CP_HS_MAX (max_handshakes in all) or
- * DROP_CP_HS_PER_SOURCE (max_handshakes_per_source from that address). */
-bool gw_peer_hs_admit(struct gw_cp *cp, uint32_t client_ip);
+/* One more handshake in progress from source (cp_key_source_id: an IPv4
+ * address, an IPv6 /64), or a counted refusal: DROP_CP_HS_MAX
+ * (max_handshakes in all) or DROP_CP_HS_PER_SOURCE
+ * (max_handshakes_per_source from that source). */
+bool gw_peer_hs_admit(struct gw_cp *cp, uint64_t source);
 /* The peer's handshake ended (ESTABLISHED, failed, freed): its slot is
  * free.  Idempotent. */
 void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer);

@@ -310,9 +310,30 @@ static void test_v6_peer(void)
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
     uint32_t slot6 = dp_peer_slot_addr(&c, rte_cpu_to_be_16(40000));
     CU_ASSERT(tgc_g.peer_busy[slot6] >= 1);
-    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, dp_addr_fold32(&c)), 1);
+    /* per-source limit: the IPv6 client's /64 (cp_key_source_id) */
+    CU_ASSERT_EQUAL(cp_key_source_id(&k6), UINT64_C(0x20010db800000000));
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, cp_key_source_id(&k6)), 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, TGC_IP(10, 0, 0, 20)), 1);
+    /* another address of the same /64 shares its budget (max 2 here):
+     * the third handshake from that /64 is refused */
+    static const uint8_t c6b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x77};
+    static const uint8_t c6c[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 1, 0x78};
+    struct dp_addr cb = dp_addr_v6(c6b), cc = dp_addr_v6(c6c);
+    cp_key_t kb = cp_key_make(&cb, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    cp_key_t kc = cp_key_make(&cc, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    struct cp_peer *pb = gw_peer_insert(tgc_cp, &kb, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+    uint64_t refused = tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE);
+    CU_ASSERT_PTR_NULL(gw_peer_insert(tgc_cp, &kc, &cl_mac, 0, 0, 0));
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
+    /* a /64 in 0000:0000::/32 never shares an IPv4 source's key */
+    static const uint8_t low[16] = {0, 0, 0, 0, 10, 0, 0, 20, [15] = 1};
+    struct dp_addr la6 = dp_addr_v6(low);
+    cp_key_t kl = cp_key_make(&la6, rte_cpu_to_be_16(1), &l, rte_cpu_to_be_16(4433));
+    CU_ASSERT_NOT_EQUAL(cp_key_source_id(&kl), cp_key_source_id(&k4));
+    gw_peer_free(tgc_cp, pb, false);
     gw_peer_free(tgc_cp, p6, false);
-    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, dp_addr_fold32(&c)), 0);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, cp_key_source_id(&k6)), 0);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k6));
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
     gw_peer_free(tgc_cp, p4, false);
