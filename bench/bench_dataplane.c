@@ -60,12 +60,16 @@
  *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
  *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
- *            [--general] [--passes N] [--handoff]
+ *            [--general] [--passes N] [--handoff] [--ip v4|v6]
  * --size / --suite run only that record size / that suite (for profiling
  * one configuration; the measurement itself is unchanged).
  * --general turns the worker's fast paths off (dp_worker_set_fast_paths):
  * every frame takes the general checks, to measure what the fast paths buy.
  * --passes N: N timed passes instead of 25 (a longer run for perf).
+ * Every row is run over IPv4 (client and backend, the fast path's case)
+ * and over IPv6 (client and backend: the general classify with the IPv6
+ * header walk, the IPv6 session table and flow cache, IPv6 rewrite with
+ * its mandatory UDP checksum); --ip v4 / --ip v6 runs only one.
  * --nic-csum models a NIC with checksum offload in both directions: received
  * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
  * checksums to the NIC (default: the worker verifies and computes them in
@@ -96,6 +100,7 @@
 
 #include "bench_raw.h"
 #include "cr_aead.h"
+#include "dp_addr.h"
 #include "dp_counters.h"
 #include "dp_port.h"
 #include "dp_record.h"
@@ -126,6 +131,15 @@ static bool g_handoff;           /* --handoff: the hand-off ring path's rows */
 static unsigned g_only_size;     /* --size: 0 = every size */
 static const char *g_only_suite; /* --suite: NULL = every suite */
 static struct rte_ring *g_txr[2][B_MAX_WORKERS + 1];
+static bool g_run_v6; /* the IPv6 rows: sessions, frames, checks */
+static int g_only_ip; /* --ip: 0 both, 4 or 6 */
+/* IPv6 rows: the gateway's client-side / backend-side addresses, the
+ * backend; listener 1 and next hop 1 are the IPv6 ones. */
+static const uint8_t k_gw6_client[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                         0,    0,    0,    0,    0, 0, 0, 1};
+static const uint8_t k_gw6_backend[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0,
+                                          0,    0,    0,    0,    0, 0, 0, 1};
+static const uint8_t k_backend6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
 static struct cr_aead_ctx *g_main_ctx;
 
 static void die(const char *what)
@@ -176,8 +190,68 @@ static uint32_t client_ip(unsigned w, unsigned s)
     return B_IP(10, 100 + w, (s >> 8) & 255, s & 255);
 }
 
+/* The raw path's op for frame f: same record, out of place, nonce/AAD
+ * prepared. */
+static void raw_op_prepare(struct bworker *bw, unsigned f, const struct cr_aead_op *op, uint8_t *ct)
+{
+    struct cr_aead_op *ro = &bw->ops[f];
+    *ro = *op;
+    ro->in = ct;
+    ro->out = bw->scratch + (size_t)(f % B_BURST) * 1400;
+    if (cr_aead_build_aad(ro, bw->aad[f]) != CR_DTLS_AAD_LEN)
+        die("aad");
+    cr_aead_build_nonce(ro, bw->nonce[f]);
+}
+
+/* The IPv6 twin of build_frame: Eth|IPv6|UDP|DTLS record, UDP checksum
+ * from DPDK's rte_ipv6_udptcp_cksum. */
+static void build_frame6(struct bworker *bw, unsigned f, struct dp_session *s, uint64_t seq,
+                         unsigned size, const uint8_t *pt, uint16_t udp_len, uint16_t rec_len)
+{
+    uint8_t *b = bw->frames + (size_t)f * B_FRAME_MAX_BYTES;
+    unsigned nl = s->explicit_nonce_len;
+    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
+    struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(b + RTE_ETHER_HDR_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 40);
+    uint8_t *rec = b + DP_ETH_IP6_UDP_LEN;
+    rte_ether_addr_copy(&g_gw.ports[0].mac, &eth->dst_addr);
+    rte_ether_addr_copy(&s->client_mac, &eth->src_addr);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    memset(ip, 0, 40);
+    ip->vtc_flow = rte_cpu_to_be_32(UINT32_C(6) << 28);
+    ip->payload_len = rte_cpu_to_be_16(udp_len);
+    ip->proto = IPPROTO_UDP;
+    ip->hop_limits = 64;
+    memcpy(ip->src_addr, s->v6->key6.client_ip, 16);
+    memcpy(ip->dst_addr, s->v6->key6.local_ip, 16);
+    udp->src_port = s->v6->key6.client_port;
+    udp->dst_port = s->v6->key6.local_port;
+    udp->dgram_len = rte_cpu_to_be_16(udp_len);
+    udp->dgram_cksum = 0;
+    dp_record_write_hdr(rec, DP_CT_APPLICATION_DATA, 0xfefd, 1, seq, NULL, 0, rec_len);
+    uint8_t *expl = rec + DP_REC_HDR_LEN;
+    if (nl)
+        cr_aead_explicit_nonce(expl, 1, seq);
+    struct cr_aead_op op = {.key = &s->rd_key,
+                            .in = pt,
+                            .out = expl + nl,
+                            .tag = expl + nl + size,
+                            .len = size,
+                            .epoch = 1,
+                            .version = 0xfefd,
+                            .seq = seq,
+                            .explicit_nonce = nl ? expl : NULL,
+                            .type = DP_CT_APPLICATION_DATA};
+    if (cr_aead_seal_batch(g_main_ctx, &op, 1) != 1)
+        die("sealing a template record failed");
+    udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+    bw->frame_len[f] = (uint16_t)(DP_ETH_IP6_UDP_LEN + DP_REC_HDR_LEN + rec_len);
+    raw_op_prepare(bw, f, &op, expl + nl);
+}
+
 /* Builds Eth|IPv4|UDP|DTLS record (epoch 1, seq) with the session's
- * client_write key (the session's rd_key) over a patterned payload. */
+ * client_write key (the session's rd_key) over a patterned payload
+ * (IPv6 rows: build_frame6). */
 static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, unsigned si,
                         uint64_t seq, unsigned size)
 {
@@ -188,6 +262,10 @@ static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, un
     unsigned nl = s->explicit_nonce_len, tl = s->tag_len;
     uint16_t rec_len = (uint16_t)(nl + size + tl);
     uint16_t udp_len = (uint16_t)(8 + DP_REC_HDR_LEN + rec_len);
+    if (g_run_v6) {
+        build_frame6(bw, f, s, seq, size, pt, udp_len, rec_len);
+        return;
+    }
     struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
@@ -228,14 +306,7 @@ static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, un
     udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
     bw->frame_len[f] = (uint16_t)(DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN + rec_len);
 
-    /* the raw path's op: same record, out of place, nonce/AAD prepared */
-    struct cr_aead_op *ro = &bw->ops[f];
-    *ro = op;
-    ro->in = expl + nl;
-    ro->out = bw->scratch + (size_t)(f % B_BURST) * 1400;
-    if (cr_aead_build_aad(ro, bw->aad[f]) != CR_DTLS_AAD_LEN)
-        die("aad");
-    cr_aead_build_nonce(ro, bw->nonce[f]);
+    raw_op_prepare(bw, f, &op, expl + nl);
 }
 
 /* ---- sessions ------------------------------------------------------------------ */
@@ -278,6 +349,26 @@ static void sessions_install(enum cr_aead_alg alg)
             struct rte_ether_addr mac = {{0x02, 0, 0, (uint8_t)w, (uint8_t)(i >> 8), (uint8_t)i}};
             s->client_mac = mac;
             s->wr_seq = 1;
+            if (g_run_v6) {
+                /* client 2001:db8::<w>:<i>, backend over IPv6 too */
+                memset(&s->key, 0, sizeof(s->key));
+                if (dp_session_v6(s) != 0)
+                    die("session alloc");
+                s->family = DP_AF_V6;
+                memcpy(s->v6->key6.client_ip, k_gw6_client, 16);
+                s->v6->key6.client_ip[12] = (uint8_t)w;
+                s->v6->key6.client_ip[14] = (uint8_t)(i >> 8);
+                s->v6->key6.client_ip[15] = (uint8_t)(i + 2);
+                memcpy(s->v6->key6.local_ip, k_gw6_client, 16);
+                s->v6->key6.client_port = rte_cpu_to_be_16((uint16_t)(30000 + i));
+                s->v6->key6.local_port = rte_cpu_to_be_16(B_LISTEN_PORT);
+                s->listener = 1;
+                s->backend_family = DP_AF_V6;
+                s->backend_ip = s->nat_ip = 0;
+                memcpy(s->v6->backend_ip6, k_backend6, 16);
+                memcpy(s->v6->nat_ip6, k_gw6_backend, 16);
+                s->backend_nh = 1;
+            }
             if (dp_sess_install(g_gw.sessions, s) != 0)
                 die("session install");
             g_bw[w].sess[i] = s;
@@ -346,8 +437,10 @@ static unsigned drain_tx(unsigned idx, bool check, struct bworker *bw, unsigned 
             for (unsigned i = 0; i < n; i++, (*next_check)++) {
                 unsigned f = *next_check;
                 const uint8_t *d = rte_pktmbuf_mtod(out[i], const uint8_t *);
-                if (out[i]->data_len != DP_ETH_IP_UDP_LEN + g_run_size ||
-                    memcmp(d + DP_ETH_IP_UDP_LEN, bw->plain + (size_t)f * 1400, g_run_size) != 0)
+                unsigned hdr = g_run_v6 ? DP_ETH_IP6_UDP_LEN : DP_ETH_IP_UDP_LEN;
+                if (out[i]->data_len != hdr + g_run_size ||
+                    memcmp(d + hdr, bw->plain + (size_t)f * 1400, g_run_size) != 0 ||
+                    (g_run_v6 && (d[12] != 0x86 || d[13] != 0xdd)))
                     bw->errors++;
             }
         }
@@ -621,6 +714,9 @@ static void ports_create(void)
         dp->port_id = (uint16_t)id;
         dp->ip_be = rte_cpu_to_be_32(p == 0 ? B_IP(10, 0, 0, 1) : B_IP(10, 0, 1, 1));
         dp->prefix_len = p == 0 ? 8 : 24;
+        dp->has_ip6 = true;
+        dp->prefix6_len = 64;
+        memcpy(dp->ip6, p == 0 ? k_gw6_client : k_gw6_backend, 16);
         if (dp_port_init(dp, g_max_workers, g_gw.pool, false, err, sizeof(err)) != 0)
             die(err);
         /* --nic-csum: the NIC fills the TX checksums (checksum_offload on a
@@ -642,12 +738,21 @@ static void gw_setup(void)
     g_gw.listeners[0].ip_be = g_gw.ports[0].ip_be;
     g_gw.listeners[0].port_be = rte_cpu_to_be_16(B_LISTEN_PORT);
     g_gw.listeners[0].port_idx = 0;
-    g_gw.n_listeners = 1;
+    /* listener 1: the IPv6 rows' */
+    g_gw.listeners[1].family = DP_AF_V6;
+    memcpy(g_gw.listeners[1].ip6, k_gw6_client, 16);
+    g_gw.listeners[1].port_be = rte_cpu_to_be_16(B_LISTEN_PORT);
+    g_gw.listeners[1].port_idx = 0;
+    g_gw.n_listeners = 2;
     struct rte_ether_addr be_mac = {{0x02, 0xbe, 0, 0, 0, 2}};
     g_gw.nexthops[0].ip_be = rte_cpu_to_be_32(B_IP(10, 0, 1, 2));
     g_gw.nexthops[0].port_idx = 1;
     g_gw.nexthops[0].mac_word = DP_NH_VALID | dp_mac_to_word(&be_mac);
-    g_gw.n_nexthops = 1;
+    g_gw.nexthops[1].family = DP_AF_V6;
+    memcpy(g_gw.nexthops[1].ip6, k_backend6, 16);
+    g_gw.nexthops[1].port_idx = 1;
+    g_gw.nexthops[1].mac_word = DP_NH_VALID | dp_mac_to_word(&be_mac);
+    g_gw.n_nexthops = 2;
     g_gw.sessions = dp_sess_table_create("bdp_sess", g_max_workers * g_sessions * 2 + 64,
                                          g_max_workers, (int)rte_socket_id());
     if (g_gw.sessions == NULL)
@@ -713,7 +818,8 @@ int main(int argc, char **argv)
         {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
         {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
         {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {"general", 0, NULL, 'g'},
-        {"passes", 1, NULL, 'p'},   {"handoff", 0, NULL, 'H'},  {NULL, 0, NULL, 0}};
+        {"passes", 1, NULL, 'p'},   {"handoff", 0, NULL, 'H'},  {"ip", 1, NULL, 'i'},
+        {NULL, 0, NULL, 0}};
     int app_argc = argc - app_start;
     char **app_argv = argv + app_start;
     optind = 1;
@@ -750,10 +856,15 @@ int main(int argc, char **argv)
         case 'H':
             g_handoff = true;
             break;
+        case 'i':
+            g_only_ip = strcmp(optarg, "v4") == 0 ? 4 : strcmp(optarg, "v6") == 0 ? 6 : -1;
+            if (g_only_ip < 0)
+                die("--ip takes v4 or v6");
+            break;
         default:
             printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
                    "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME] "
-                   "[--general] [--passes N] [--handoff]\n");
+                   "[--general] [--passes N] [--handoff] [--ip v4|v6]\n");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -790,8 +901,9 @@ int main(int argc, char **argv)
                g_nic_csum ? "by the NIC (RX+TX offload)" : "in software",
                cr_aead_ctx_arch_name(g_main_ctx), hz / 1e9);
         if (!g_handoff)
-            printf("%-14s %5s %7s | %12s %9s | %12s %9s | %6s %9s\n", "suite", "size", "workers",
-                   "rec/s/worker", "cyc/rec", "raw rec/s", "cyc/rec", "ratio", "overhead");
+            printf("%-14s %2s %5s %7s | %12s %9s | %12s %9s | %6s %9s\n", "suite", "ip", "size",
+                   "workers", "rec/s/worker", "cyc/rec", "raw rec/s", "cyc/rec", "ratio",
+                   "overhead");
         else
             printf("hand-off ring path: worker 0 receives worker 1's sessions' records and "
                    "hands them off, both on lcore %u (cycles/record, medians)\n",
@@ -803,7 +915,11 @@ int main(int argc, char **argv)
         return hrc;
     }
     int rc = 0;
-    for (size_t a = 0; a < RTE_DIM(k_algs); a++) {
+    for (unsigned fam = 0; fam < 2 * RTE_DIM(k_algs); fam++) {
+        size_t a = fam % RTE_DIM(k_algs);
+        g_run_v6 = fam >= RTE_DIM(k_algs);
+        if (g_only_ip != 0 && g_only_ip != (g_run_v6 ? 6 : 4))
+            continue;
         g_run_alg = k_algs[a];
         if (g_only_suite != NULL && strcmp(g_only_suite, cr_aead_alg_name(g_run_alg)) != 0)
             continue;
@@ -842,23 +958,26 @@ int main(int argc, char **argv)
                 double rps = hz / dp_cyc, raw_rps = hz / raw_cyc;
                 if (errors) {
                     fprintf(stderr,
-                            "bench-dataplane: %s %u B %u workers: %u pass(es) with "
+                            "bench-dataplane: %s %s %u B %u workers: %u pass(es) with "
                             "records not forwarded or not byte-exact\n",
-                            cr_aead_alg_name(g_run_alg), g_run_size, nw, errors);
+                            cr_aead_alg_name(g_run_alg), g_run_v6 ? "IPv6" : "IPv4", g_run_size, nw,
+                            errors);
                     rc = 1;
                 }
                 if (json)
-                    printf("{\"suite\":\"%s\",\"size\":%u,\"workers\":%u,\"rps_per_worker\":%.0f,"
+                    printf("{\"suite\":\"%s\",\"ip\":\"%s\",\"size\":%u,\"workers\":%u,\"rps_per_"
+                           "worker\":%.0f,"
                            "\"raw_rps\":%.0f,\"ratio\":%.3f,\"cycles_per_record\":%.1f,"
                            "\"raw_cycles_per_record\":%.1f,\"overhead_cycles\":%.1f,"
                            "\"csum\":\"%s\",\"ok\":%s}\n",
-                           cr_aead_alg_name(g_run_alg), g_run_size, nw, rps, raw_rps, rps / raw_rps,
-                           dp_cyc, raw_cyc, dp_cyc - raw_cyc, g_nic_csum ? "nic" : "sw",
-                           errors ? "false" : "true");
+                           cr_aead_alg_name(g_run_alg), g_run_v6 ? "v6" : "v4", g_run_size, nw, rps,
+                           raw_rps, rps / raw_rps, dp_cyc, raw_cyc, dp_cyc - raw_cyc,
+                           g_nic_csum ? "nic" : "sw", errors ? "false" : "true");
                 else
-                    printf("%-14s %5u %7u | %12.0f %9.1f | %12.0f %9.1f | %6.3f %9.1f%s\n",
-                           cr_aead_alg_name(g_run_alg), g_run_size, nw, rps, dp_cyc, raw_rps,
-                           raw_cyc, rps / raw_rps, dp_cyc - raw_cyc, errors ? "  ERRORS" : "");
+                    printf("%-14s %2s %5u %7u | %12.0f %9.1f | %12.0f %9.1f | %6.3f %9.1f%s\n",
+                           cr_aead_alg_name(g_run_alg), g_run_v6 ? "v6" : "v4", g_run_size, nw, rps,
+                           dp_cyc, raw_rps, raw_cyc, rps / raw_rps, dp_cyc - raw_cyc,
+                           errors ? "  ERRORS" : "");
                 if (g_bw[0].profiled) { /* worker 0's stages, cycles per record */
                     double sum = 0;
                     printf("%s    stages (worker 0, mean cycles/record):", json ? "# " : "");

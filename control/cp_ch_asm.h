@@ -30,7 +30,7 @@
 #define CP_CH_ASM_SLOTS     64
 #define CP_CH_ASM_MAX_BYTES 4096 /* ClientHello body; larger ones are refused */
 #define CP_CH_ASM_TTL_MS    3000 /* > the 1 s initial retransmission timer */
-#define CP_CH_ASM_KEY_LEN   16   /* the caller's peer key (dp_sess_key) */
+#define CP_CH_ASM_KEY_LEN   40   /* the caller's peer key (cp_key_t, cp_key.h) */
 /* The rebuilt datagram: record header, handshake header, body. */
 #define CP_CH_ASM_OUT_MAX_BYTES (DP_REC_HDR_LEN + DP_HS_HDR_LEN + CP_CH_ASM_MAX_BYTES)
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 struct src_slot {
-    uint32_t ip;
+    uint64_t ip;    /* the source key (cp_hs_limit.h) */
     uint32_t count; /* 0: empty */
 };
 
@@ -25,11 +25,11 @@ struct cp_hs_limit {
     struct src_slot slots[];
 };
 
-static uint32_t slot_of(const struct cp_hs_limit *l, uint32_t ip)
+static uint32_t slot_of(const struct cp_hs_limit *l, uint64_t ip)
 {
     /* Keyed multiply-xorshift (splitmix64 finaliser): a peer that cannot
      * predict the seed cannot aim many addresses at one run. */
-    uint64_t x = ((uint64_t)ip ^ l->seed) + 0x9e3779b97f4a7c15ull;
+    uint64_t x = (ip ^ l->seed) + 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     x ^= x >> 31;
@@ -37,7 +37,7 @@ static uint32_t slot_of(const struct cp_hs_limit *l, uint32_t ip)
 }
 
 /* Index of ip's slot, or of the empty slot where it would go. */
-static uint32_t find(const struct cp_hs_limit *l, uint32_t ip)
+static uint32_t find(const struct cp_hs_limit *l, uint64_t ip)
 {
     uint32_t i = slot_of(l, ip);
     while (l->slots[i].count != 0 && l->slots[i].ip != ip)
@@ -68,7 +68,7 @@ void cp_hs_limit_free(struct cp_hs_limit *l)
     free(l);
 }
 
-enum cp_hs_verdict cp_hs_limit_admit(struct cp_hs_limit *l, uint32_t ip)
+enum cp_hs_verdict cp_hs_limit_admit(struct cp_hs_limit *l, uint64_t ip)
 {
     if (l->total >= l->max_total)
         return CP_HS_REFUSE_TOTAL;
@@ -81,7 +81,7 @@ enum cp_hs_verdict cp_hs_limit_admit(struct cp_hs_limit *l, uint32_t ip)
     return CP_HS_ADMIT;
 }
 
-void cp_hs_limit_release(struct cp_hs_limit *l, uint32_t ip)
+void cp_hs_limit_release(struct cp_hs_limit *l, uint64_t ip)
 {
     uint32_t i = find(l, ip);
     if (l->slots[i].count == 0)
@@ -108,7 +108,7 @@ uint32_t cp_hs_limit_total(const struct cp_hs_limit *l)
     return l->total;
 }
 
-uint32_t cp_hs_limit_of_source(const struct cp_hs_limit *l, uint32_t ip)
+uint32_t cp_hs_limit_of_source(const struct cp_hs_limit *l, uint64_t ip)
 {
     return l->slots[find(l, ip)].count;
 }

@@ -1,8 +1,10 @@
 /* cp_hs_limit.h — admission of new handshakes on the control plane: at
  * most max_handshakes in progress at once (separate from max_sessions, so
  * established sessions are never crowded out by half-open handshakes nor
- * the reverse), and at most max_per_source of them from one client IPv4
- * address (so one host cannot take every handshake slot).
+ * the reverse), and at most max_per_source of them from one source (so one
+ * host cannot take every handshake slot).  A source is a 64-bit key: an
+ * IPv4 client address, or an IPv6 client's /64 (cp_key_source_id in
+ * cp_key.h): one IPv6 host has a whole /64 to pick addresses from.
  *
  * A handshake counts from its admission (after the cookie verified) until
  * it ends: ESTABLISHED (it is a session then), failed, timed out or freed.
@@ -37,10 +39,10 @@ CR_WUR struct cp_hs_limit *cp_hs_limit_new(uint32_t max_handshakes, uint32_t max
 void cp_hs_limit_free(struct cp_hs_limit *l);
 /* Admits one more handshake from ip (any byte order, used as a key) and
  * counts it, or refuses it and counts nothing. */
-enum cp_hs_verdict cp_hs_limit_admit(struct cp_hs_limit *l, uint32_t ip);
+enum cp_hs_verdict cp_hs_limit_admit(struct cp_hs_limit *l, uint64_t ip);
 /* The end of a handshake admit() counted for ip. */
-void cp_hs_limit_release(struct cp_hs_limit *l, uint32_t ip);
+void cp_hs_limit_release(struct cp_hs_limit *l, uint64_t ip);
 uint32_t cp_hs_limit_total(const struct cp_hs_limit *l);
-uint32_t cp_hs_limit_of_source(const struct cp_hs_limit *l, uint32_t ip);
+uint32_t cp_hs_limit_of_source(const struct cp_hs_limit *l, uint64_t ip);
 
 #endif

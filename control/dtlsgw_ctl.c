@@ -197,9 +197,14 @@ static void print_sessions(json_t *arr)
             snprintf(tx, sizeof(tx), "%lld", ival(json_object_get(s, "tx_records")));
             snprintf(idle, sizeof(idle), "%lld", ival(json_object_get(s, "idle_ms")));
         }
-        printf("%-15s %5lld  %-12.12s %-11s %-40.40s %-24.24s %5s %5s %10s %10s %8s\n",
-               sval(s, "client"), ival(json_object_get(s, "client_port")), sval(s, "listener"),
-               sval(s, "state"), sval(s, "suite"), sval(s, "identity"), nat, owner, rx, tx, idle);
+        /* an IPv6 client in brackets (RFC 5952 §6), so address and port
+         * read as [addr]:port */
+        char client[64];
+        const char *ca = sval(s, "client");
+        snprintf(client, sizeof(client), strchr(ca, ':') ? "[%s]" : "%s", ca);
+        printf("%-15s %5lld  %-12.12s %-11s %-40.40s %-24.24s %5s %5s %10s %10s %8s\n", client,
+               ival(json_object_get(s, "client_port")), sval(s, "listener"), sval(s, "state"),
+               sval(s, "suite"), sval(s, "identity"), nat, owner, rx, tx, idle);
     }
     printf("%zu session(s)\n", json_array_size(arr));
 }

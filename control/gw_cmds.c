@@ -170,12 +170,6 @@ int gw_cmds_http_metrics_body(void *arg, char **out_body, size_t *out_len)
     return rc;
 }
 
-static void ip_str(uint32_t be, char *out, size_t cap)
-{
-    uint32_t h = rte_be_to_cpu_32(be);
-    snprintf(out, cap, "%u.%u.%u.%u", h >> 24, (h >> 16) & 255, (h >> 8) & 255, h & 255);
-}
-
 /* One shard's peers into res (the shard's lock held, or shard 0). */
 static void sessions_of(struct gw_cp *cp, json_t *res)
 {
@@ -186,9 +180,10 @@ static void sessions_of(struct gw_cp *cp, json_t *res)
     while (rte_hash_iterate(cp->peers, &key, &data, &it) >= 0) {
         struct cp_peer *peer = data;
         struct dp_session *s = peer->sess;
-        char a[32];
+        char a[DP_ADDR_STR_MAX_BYTES];
         json_t *o = json_object();
-        ip_str(peer->key.client_ip, a, sizeof(a));
+        struct dp_addr ca = cp_key_client(&peer->key);
+        dp_addr_ntop(&ca, a, sizeof(a));
         json_object_set_new(o, "client", json_string(a));
         json_object_set_new(o, "client_port",
                             json_integer(rte_be_to_cpu_16(peer->key.client_port)));
@@ -206,9 +201,13 @@ static void sessions_of(struct gw_cp *cp, json_t *res)
         if (s != NULL) {
             /* relaxed: the owner worker's counters, a recent value is enough */
             uint64_t last = __atomic_load_n(&s->last_rx_tsc, __ATOMIC_RELAXED);
-            char na[32];
-            ip_str(s->nat_ip, na, sizeof(na));
-            json_object_set_new(o, "nat_ip", json_string(na)); /* a NAT pool address */
+            /* our backend-side address: a NAT pool address, or the
+             * backend port's address6 for an IPv6 backend */
+            char na[DP_ADDR_STR_MAX_BYTES];
+            struct dp_addr nat =
+                s->backend_family == DP_AF_V6 ? dp_addr_v6(s->v6->nat_ip6) : dp_addr_v4(s->nat_ip);
+            dp_addr_ntop(&nat, na, sizeof(na));
+            json_object_set_new(o, "nat_ip", json_string(na));
             json_object_set_new(o, "nat_port", json_integer(s->nat_port));
             json_object_set_new(o, "owner", json_integer(s->owner));
             json_object_set_new(
@@ -248,6 +247,22 @@ static int ctl_kill(void *arg, uint32_t ipv4, uint16_t port, json_t *res, char *
     for (unsigned k = 0; k < cp->sh->n_shards; k++) {
         gw_cp_shard_lock(cp->sh, k);
         killed += gw_sess_kill(cp->sh->shard[k], rte_cpu_to_be_32(ipv4), rte_cpu_to_be_16(port));
+        gw_cp_shard_unlock(cp->sh, k);
+    }
+    json_object_set_new(res, "killed", json_integer((json_int_t)killed));
+    return 0;
+}
+
+/* kill [V6][:PORT]: the same for an IPv6 client. */
+static int ctl_kill6(void *arg, const uint8_t *ip6, uint16_t port, json_t *res, char *err)
+{
+    (void)err;
+    struct gw_cp *cp = arg;
+    uint64_t killed = 0;
+    struct dp_addr a = dp_addr_v6(ip6);
+    for (unsigned k = 0; k < cp->sh->n_shards; k++) {
+        gw_cp_shard_lock(cp->sh, k);
+        killed += gw_sess_kill_addr(cp->sh->shard[k], &a, rte_cpu_to_be_16(port));
         gw_cp_shard_unlock(cp->sh, k);
     }
     json_object_set_new(res, "killed", json_integer((json_int_t)killed));
@@ -349,6 +364,7 @@ void gw_cmds_handlers(struct gw_cp *cp, struct gw_ctl_handlers *h)
     h->stats = ctl_stats;
     h->sessions = ctl_sessions;
     h->kill = ctl_kill;
+    h->kill6 = ctl_kill6;
     h->reload_psk = ctl_reload_psk;
     h->rotate_cookie = ctl_rotate_cookie;
     h->save = ctl_save;

@@ -92,6 +92,8 @@
 #include <yaml.h>
 
 #include "cr_seal.h"
+#include "dp_addr.h"
+#include "dp_ipv6.h"
 #include "dp_replay.h"
 
 /* ---- limits (units in the names) -------------------------------------- */
@@ -432,6 +434,50 @@ CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const 
     return 0;
 }
 
+/* An IPv6 literal (RFC 4291 §2.2, no zone) into out (16 bytes). */
+CR_WUR static int get_ipv6(struct parse *ps, const yaml_node_t *n, const char *key, uint8_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    if (inet_pton(AF_INET6, s, out) != 1)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address (e.g. 2001:db8::1)", s);
+    return 0;
+}
+
+/* "IPV6/N" with N in 1..128: a global unicast address for a port (not
+ * unspecified, multicast, loopback or link-local: the link-local one is
+ * derived from the MAC). */
+CR_WUR static int get_ipv6_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
+                                  uint8_t *out_ip, uint8_t *out_prefix)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    const char *at = strrchr(s, '/');
+    char ip[INET6_ADDRSTRLEN];
+    uint64_t plen = 0;
+    if (!at || (size_t)(at - s) >= sizeof(ip))
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address with prefix (e.g. 2001:db8::1/64)", s);
+    memcpy(ip, s, (size_t)(at - s));
+    ip[at - s] = '\0';
+    if (inet_pton(AF_INET6, ip, out_ip) != 1 || parse_u64_text(at + 1, &plen) < 0)
+        return fail(ps, node_line(n), key, CR_ERR_DECODE,
+                    "'%s' is not an IPv6 address with prefix (e.g. 2001:db8::1/64)", s);
+    if (plen < 1 || plen > 128)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "prefix length /%" PRIu64 " out of range 1..128", plen);
+    static const uint8_t zero[16];
+    static const uint8_t loopback[16] = {[15] = 1};
+    if (memcmp(out_ip, zero, 16) == 0 || memcmp(out_ip, loopback, 16) == 0 || out_ip[0] == 0xff ||
+        (out_ip[0] == 0xfe && (out_ip[1] & 0xc0) == 0x80))
+        return fail(ps, node_line(n), key, CR_ERR_INVAL,
+                    "'%s' is not a unicast global address (the link-local one comes from the MAC)",
+                    ip);
+    *out_prefix = (uint8_t)plen;
+    return 0;
+}
+
 /* "A.B.C.D:P" with P in 1..65535. */
 CR_WUR static int get_ipv4_port(struct parse *ps, const yaml_node_t *n, const char *key,
                                 uint32_t *out_ip, uint16_t *out_port)
@@ -732,6 +778,16 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
     }
     if (strcmp(k, "gateway") == 0)
         return get_ipv4(ps, v, full, &p->gateway_ipv4);
+    if (strcmp(k, "address6") == 0) {
+        CR_GUARD(get_ipv6_prefix(ps, v, full, p->ipv6, &p->prefix6_len));
+        p->has_ipv6 = true;
+        return 0;
+    }
+    if (strcmp(k, "gateway6") == 0) {
+        CR_GUARD(get_ipv6(ps, v, full, p->gateway6));
+        p->has_gateway6 = true;
+        return 0;
+    }
     if (strcmp(k, "promiscuous") == 0)
         return get_bool(ps, v, full, &p->promiscuous);
     if (strcmp(k, "nat_addresses") == 0)
@@ -756,8 +812,24 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
         l->udp_port = (uint16_t)u;
         return 0;
     }
-    if (strcmp(k, "backend") == 0)
+    if (strcmp(k, "backend") == 0) {
+        const char *bs;
+        CR_GUARD(scalar(ps, v, full, &bs));
+        if (bs[0] == '[') {
+            struct dp_addr a;
+            uint16_t port = 0;
+            if (!dp_addr_port_parse(bs, &a, &port))
+                return fail(ps, node_line(v), full, CR_ERR_DECODE,
+                            "'%s' is not an IPv6 address and port ([2001:db8::2]:PORT)", bs);
+            l->backend_is_v6 = true;
+            memcpy(l->backend_ipv6, a.u.v6, 16);
+            l->backend_ipv4 = 0;
+            l->backend_port = port;
+            return 0;
+        }
+        l->backend_is_v6 = false;
         return get_ipv4_port(ps, v, full, &l->backend_ipv4, &l->backend_port);
+    }
     if (strcmp(k, "cert") == 0)
         return get_string(ps, v, full, l->cert_file, sizeof(l->cert_file));
     if (strcmp(k, "key") == 0)
@@ -886,7 +958,16 @@ CR_WUR static int listener_pair_idx(struct parse *ps, void *obj, const char *pat
     if (strcmp(k, "address") == 0) {
         char full[GW_CFG_KEY_PATH_MAX_LEN];
         KEY_PATH(full, path, k);
-        CR_GUARD(get_ipv4(ps, v, full, &lc->l->ipv4));
+        const char *as;
+        CR_GUARD(scalar(ps, v, full, &as));
+        if (strchr(as, ':') != NULL) {
+            CR_GUARD(get_ipv6(ps, v, full, lc->l->ipv6));
+            lc->l->has_ipv6 = true;
+            lc->l->ipv4 = 0;
+        } else {
+            CR_GUARD(get_ipv4(ps, v, full, &lc->l->ipv4));
+            lc->l->has_ipv6 = false;
+        }
         ps->listener_addr_set[lc->idx] = true;
         return 0;
     }
@@ -1216,10 +1297,10 @@ CR_WUR static int validate_nat_pool(struct parse *ps, const struct gw_config *cf
     }
     for (unsigned j = 0; j < cfg->n_listeners; j++) {
         const struct gw_listener_cfg *l = &cfg->listeners[j];
-        if (l->backend_ipv4 - first < n)
+        if (!l->backend_is_v6 && l->backend_ipv4 - first < n)
             return fail(ps, line, kk, CR_ERR_INVAL, "pool contains the backend of listeners[%u]",
                         j);
-        if (l->ipv4 - first >= n)
+        if (l->has_ipv6 || l->ipv4 - first >= n)
             continue;
         for (unsigned k = 0; k < cfg->n_listeners; k++) {
             const struct gw_listener_cfg *o = &cfg->listeners[k];
@@ -1231,6 +1312,13 @@ CR_WUR static int validate_nat_pool(struct parse *ps, const struct gw_config *cf
         }
     }
     return 0;
+}
+
+static bool same_listener_addr(const struct gw_listener_cfg *a, const struct gw_listener_cfg *b)
+{
+    if (a->has_ipv6 != b->has_ipv6)
+        return false;
+    return a->has_ipv6 ? memcmp(a->ipv6, b->ipv6, 16) == 0 : a->ipv4 == b->ipv4;
 }
 
 int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
@@ -1268,6 +1356,24 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
                 return fail(&ps, PORT_KEY(GATEWAY), kk, CR_ERR_INVAL,
                             "gateway is not another host on the port's subnet");
         }
+        for (unsigned j = 0; j < i && p->has_ipv6; j++)
+            if (cfg->ports[j].has_ipv6 && memcmp(cfg->ports[j].ipv6, p->ipv6, 16) == 0)
+                return fail(&ps, PORT_KEY(ADDRESS6), kk, CR_ERR_INVAL,
+                            "address6 already used by ports[%u]", j);
+        if (p->has_gateway6) {
+            if (!p->has_ipv6)
+                return fail(&ps, PORT_KEY(GATEWAY6), kk, CR_ERR_INVAL,
+                            "gateway6 needs address6 on the same port");
+            /* RFC 4861 §8: a router's address as a next hop is link-local;
+             * an on-link global one is accepted too. */
+            const uint8_t *g6 = p->gateway6;
+            bool link_local = g6[0] == 0xfe && (g6[1] & 0xc0) == 0x80;
+            if (g6[0] == 0xff || memcmp(g6, p->ipv6, 16) == 0 ||
+                (!link_local && !dp_ipv6_same_prefix(g6, p->ipv6, p->prefix6_len)))
+                return fail(&ps, PORT_KEY(GATEWAY6), kk, CR_ERR_INVAL,
+                            "gateway6 is neither link-local nor another host on address6's "
+                            "prefix");
+        }
     }
     for (unsigned i = 0; i < cfg->n_ports; i++)
         CR_GUARD(validate_nat_pool(&ps, cfg, i));
@@ -1278,23 +1384,27 @@ int gw_config_validate(const struct gw_config *cfg, char *err, unsigned err_len)
         snprintf(key, sizeof(key), "listeners[%u]", i);
         bool on_port = false;
         for (unsigned j = 0; j < cfg->n_ports; j++)
-            on_port |= cfg->ports[j].ipv4 == l->ipv4;
+            on_port |= l->has_ipv6
+                           ? cfg->ports[j].has_ipv6 && memcmp(cfg->ports[j].ipv6, l->ipv6, 16) == 0
+                           : cfg->ports[j].ipv4 == l->ipv4;
         if (!on_port)
             return fail(&ps, LISTENER_KEY(ADDRESS), kk, CR_ERR_INVAL,
-                        "address is not one of the ports' addresses");
+                        l->has_ipv6 ? "address is not one of the ports' address6"
+                                    : "address is not one of the ports' addresses");
         if (l->udp_port == 0)
             return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL, "port 0");
         for (unsigned j = 0; j < i; j++)
-            if (cfg->listeners[j].ipv4 == l->ipv4 && cfg->listeners[j].udp_port == l->udp_port)
+            if (same_listener_addr(&cfg->listeners[j], l) &&
+                cfg->listeners[j].udp_port == l->udp_port)
                 return fail(&ps, LISTENER_KEY(PORT), kk, CR_ERR_INVAL,
                             "address and port already used by listeners[%u]", j);
-        if (l->backend_ipv4 == 0 || l->backend_port == 0)
+        if ((l->backend_ipv4 == 0 && !l->backend_is_v6) || l->backend_port == 0)
             return fail(&ps, LISTENER_KEY(BACKEND), kk, CR_ERR_INVAL, "no backend address:port");
         if (l->nat_port_min == 0 || l->nat_port_min > l->nat_port_max)
             return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL, "nat_ports range is empty");
         for (unsigned j = 0; j < cfg->n_listeners; j++) {
             const struct gw_listener_cfg *o = &cfg->listeners[j];
-            if (o->ipv4 == l->ipv4 && o->udp_port >= l->nat_port_min &&
+            if (same_listener_addr(o, l) && o->udp_port >= l->nat_port_min &&
                 o->udp_port <= l->nat_port_max)
                 return fail(&ps, LISTENER_KEY(NAT_PORTS), kk, CR_ERR_INVAL,
                             "nat_ports %u-%u contain the listening port %u of listeners[%u]",

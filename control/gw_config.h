@@ -32,7 +32,9 @@
     X(ADDRESS, "address")                                                                          \
     X(PORT_ID, "port_id")                                                                          \
     X(GATEWAY, "gateway")                                                                          \
-    X(NAT_ADDRESSES, "nat_addresses")
+    X(NAT_ADDRESSES, "nat_addresses")                                                              \
+    X(ADDRESS6, "address6")                                                                        \
+    X(GATEWAY6, "gateway6")
 #define GW_LISTENER_LINE_KEYS(X)                                                                   \
     X(ADDRESS, "address")                                                                          \
     X(PORT, "port")                                                                                \
@@ -87,7 +89,16 @@ struct gw_port_cfg {
     uint32_t ipv4;    /* host order */
     uint8_t prefix_len;
     uint32_t gateway_ipv4; /* next hop for off-link destinations; 0: none */
-    bool promiscuous;      /* default false */
+    /* IPv6 (`address6: 2001:db8::1/64`, optional): the port's global
+     * address and on-link prefix; its link-local address is derived from
+     * the port's MAC (EUI-64).  `gateway6`: the off-link next hop
+     * (link-local or on the prefix). */
+    bool has_ipv6;
+    uint8_t ipv6[16];
+    uint8_t prefix6_len;
+    bool has_gateway6;
+    uint8_t gateway6[16];
+    bool promiscuous; /* default false */
     /* NAT pool (issue 11): the backend-side source addresses of the
      * sessions whose backend route uses this port.  nat_addresses: "A-B"
      * or "A" (nat_first, n_nat), or a count N (nat_from_address: the N
@@ -117,6 +128,13 @@ struct gw_listener_cfg {
     uint16_t udp_port;     /* default 4433 */
     uint32_t backend_ipv4; /* host order */
     uint16_t backend_port;
+    /* IPv6 (`address: 2001:db8::1`, one of the ports' address6; `backend:
+     * "[2001:db8:1::2]:5683"`): then ipv4 / backend_ipv4 are 0.  Either
+     * side may be either family. */
+    bool has_ipv6;
+    uint8_t ipv6[16];
+    bool backend_is_v6;
+    uint8_t backend_ipv6[16];
     char cert_file[GW_PATH_MAX_LEN]; /* may be empty */
     char key_file[GW_PATH_MAX_LEN];
     char cert2_file[GW_PATH_MAX_LEN]; /* optional second (e.g. RSA) cert */

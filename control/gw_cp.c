@@ -39,6 +39,7 @@
 #include "cp_hs_limit.h"
 #include "cr_aead.h"
 #include "dp_counters.h"
+#include "dp_ipv6.h"
 #include "dp_record.h"
 #include "dp_wire.h"
 #include "gw_cmds.h"
@@ -125,8 +126,7 @@ static void send_to_peer(struct gw_cp *cp, const struct cp_peer *peer, const uin
                          size_t len)
 {
     struct rte_mbuf *m =
-        gw_net_udp_frame(cp->g, peer->port_idx, &peer->mac, peer->key.local_ip, peer->key.client_ip,
-                         peer->key.local_port, peer->key.client_port, data, len);
+        gw_net_udp_frame_key(cp->g, peer->port_idx, &peer->mac, &peer->key, data, len);
     if (m == NULL) {
         dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
         return;
@@ -139,9 +139,10 @@ static void send_to_peer(struct gw_cp *cp, const struct cp_peer *peer, const uin
 static void peer_hs_peer(const struct cp_peer *peer, struct hs_peer *hp)
 {
     memset(hp, 0, sizeof(*hp));
-    memcpy(hp->addr, &peer->key.client_ip, 4);
+    struct dp_addr a = cp_key_client(&peer->key);
+    memcpy(hp->addr, dp_addr_bytes(&a), dp_addr_len(&a));
     hp->port = rte_be_to_cpu_16(peer->key.client_port);
-    hp->family = 4;
+    hp->family = dp_addr_is_v6(&a) ? 6 : 4;
 }
 
 static void timer_cb(struct rte_timer *t, void *arg)
@@ -354,7 +355,7 @@ static void replace_handshake(struct gw_cp *cp, struct cp_peer *peer, const uint
     /* A session becoming a handshake again takes a handshake slot; when
      * none is free the session stays. */
     if (!peer->hs_counted) {
-        if (!gw_peer_hs_admit(cp, peer->key.client_ip))
+        if (!gw_peer_hs_admit(cp, cp_key_source_id(&peer->key)))
             return;
         peer->hs_counted = true;
     }
@@ -459,24 +460,40 @@ static bool shard_dispatch(struct gw_cp *shard, struct rte_mbuf *m, unsigned wor
 static bool dtls_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
 {
     struct dp_gw *g = cp->g;
-    /* The worker validated Ethernet/IPv4/UDP lengths and checksums. */
+    /* The worker validated Ethernet/IP/UDP lengths and checksums (IPv6:
+     * the extension-header walk too; dp_ipv6_parse again finds the UDP
+     * header). */
     struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-    struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-    uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+    struct rte_udp_hdr *udp;
+    struct dp_addr src, dst;
+    int li;
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+        struct dp_ipv6_view v;
+        const uint8_t *ip6 = (const uint8_t *)(eth + 1);
+        if (dp_ipv6_parse(ip6, m->data_len - RTE_ETHER_HDR_LEN, &v) != DP_IPV6_OK ||
+            v.proto != DP_IPPROTO_UDP || v.l4_len < sizeof(*udp)) {
+            dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
+            return false;
+        }
+        udp = (struct rte_udp_hdr *)(uintptr_t)(ip6 + v.l4_off);
+        src = dp_addr_v6(v.src);
+        dst = dp_addr_v6(v.dst);
+        li = dp_gw_find_listener6(g, v.dst, udp->dst_port);
+    } else {
+        struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+        uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+        udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+        src = dp_addr_v4(ip->src_addr);
+        dst = dp_addr_v4(ip->dst_addr);
+        li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
+    }
     const uint8_t *d = (const uint8_t *)(udp + 1);
     size_t len = rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp);
-    int li = dp_gw_find_listener(g, ip->dst_addr, udp->dst_port);
     if (li < 0 || m->port >= g->n_ports) {
         dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
         return false;
     }
-    struct dp_sess_key key = {
-        .client_ip = ip->src_addr,
-        .local_ip = ip->dst_addr,
-        .client_port = udp->src_port,
-        .local_port = udp->dst_port,
-    };
+    cp_key_t key = cp_key_make(&src, udp->src_port, &dst, udp->dst_port);
     /* handshake_lcores: the peer's shard takes it from here (on the main
      * lcore: another shard's datagram goes to that shard's ring). */
     struct gw_cp *owner = gw_cp_shard_for(cp, &key);
@@ -558,6 +575,18 @@ static void punt_input(struct gw_cp *cp, struct rte_mbuf *m, unsigned worker)
     if (m->data_len >= RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + 8 &&
         eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
         ((const struct rte_ipv4_hdr *)(eth + 1))->next_proto_id == IPPROTO_UDP) {
+        if (!dtls_input(cp, m, worker))
+            rte_pktmbuf_free(m);
+        return;
+    }
+    /* IPv6: UDP (to a listener, the worker checked) is DTLS; the rest
+     * (ICMPv6, behind extension headers or not) is gw_net's (ND, echo). */
+    struct dp_ipv6_view v;
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+        m->data_len > RTE_ETHER_HDR_LEN &&
+        dp_ipv6_parse(rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN),
+                      m->data_len - RTE_ETHER_HDR_LEN, &v) == DP_IPV6_OK &&
+        v.proto == DP_IPPROTO_UDP) {
         if (!dtls_input(cp, m, worker))
             rte_pktmbuf_free(m);
         return;

@@ -34,6 +34,7 @@
 #include <rte_spinlock.h>
 #include <rte_timer.h>
 
+#include "cp_key.h"
 #include "cp_shard.h"
 
 #include "dp_replay.h"
@@ -54,7 +55,7 @@ struct gw_cp;
 /* A peer: one client transport address with a handshake in progress, a
  * live session, or both (a session being replaced, RFC 6347 §4.2.8). */
 struct cp_peer {
-    struct dp_sess_key key;
+    cp_key_t key; /* both families (cp_key.h) */
     struct hs *hs;
     struct dp_session *sess;
     struct rte_timer timer;
@@ -207,11 +208,11 @@ static inline uint64_t gw_cp_now_ms(const struct gw_cp *cp)
 void gw_cp_tx(struct gw_cp *cp, struct rte_mbuf *m);
 
 /* The shard that owns key (network order fields), cp being any shard. */
-static inline struct gw_cp *gw_cp_shard_for(const struct gw_cp *cp, const struct dp_sess_key *key)
+static inline struct gw_cp *gw_cp_shard_for(const struct gw_cp *cp, const cp_key_t *key)
 {
     const struct gw_cp_shared *sh = cp->sh;
-    return sh->shard[cp_shard_of(key->client_ip, key->client_port, key->local_ip, key->local_port,
-                                 sh->n_shards)];
+    return sh->shard[cp_shard_of(cp_key_client_fold(key), key->client_port, cp_key_local_fold(key),
+                                 key->local_port, sh->n_shards)];
 }
 /* Called on the main lcore: lock/unlock shard i's state (shard 0 is the
  * main lcore's own: no lock). */

@@ -72,6 +72,34 @@ CR_WUR static int fill_sockaddr(struct sockaddr_un *sa, const char *path)
     return 0;
 }
 
+/* An IPv6 client: "[V6]:PORT", "[V6]" or "V6" (the last two: every port).
+ * 0, or CR_ERR_DECODE when text is not one of those. */
+static int parse_kill_target6(const char *text, uint8_t out_ip6[16], uint16_t *out_port)
+{
+    char ip[INET6_ADDRSTRLEN];
+    *out_port = 0;
+    if (text[0] != '[')
+        return inet_pton(AF_INET6, text, out_ip6) == 1 ? 0 : CR_ERR_DECODE;
+    const char *end = strchr(text, ']');
+    CR_ENSURE(end && (size_t)(end - text - 1) < sizeof(ip), CR_ERR_DECODE);
+    memcpy(ip, text + 1, (size_t)(end - text - 1));
+    ip[end - text - 1] = '\0';
+    CR_ENSURE(inet_pton(AF_INET6, ip, out_ip6) == 1, CR_ERR_DECODE);
+    if (end[1] == '\0')
+        return 0;
+    CR_ENSURE(end[1] == ':', CR_ERR_DECODE);
+    const char *p = end + 2;
+    CR_ENSURE(*p >= '0' && *p <= '9' && strlen(p) <= 5, CR_ERR_DECODE);
+    unsigned long port = 0;
+    for (; *p; p++) {
+        CR_ENSURE(*p >= '0' && *p <= '9', CR_ERR_DECODE);
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    CR_ENSURE(port >= 1 && port <= 65535, CR_ERR_DECODE);
+    *out_port = (uint16_t)port;
+    return 0;
+}
+
 /* "A.B.C.D" alone: every port (port 0). */
 static int parse_kill_target(const char *text, uint32_t *out_ipv4, uint16_t *out_port)
 {
@@ -323,7 +351,7 @@ static json_t *dispatch(struct gw_ctl *ctl, const struct gw_ctl_conn *c, char *l
         return error_reply(msg);
     }
     if (cmds[which].wants_arg && !*arg)
-        return error_reply("usage: kill A.B.C.D[:PORT]");
+        return error_reply("usage: kill A.B.C.D[:PORT] | [IPV6][:PORT]");
     if (!cmds[which].wants_arg && *arg) {
         snprintf(msg, sizeof(msg), "%s takes no argument", cmd);
         return error_reply(msg);
@@ -351,9 +379,16 @@ static json_t *dispatch(struct gw_ctl *ctl, const struct gw_ctl_conn *c, char *l
     case CMD_KILL: {
         uint32_t ip;
         uint16_t port;
+        uint8_t ip6[16];
+        if (parse_kill_target6(arg, ip6, &port) == 0) {
+            have = h && h->kill6;
+            if (have)
+                rc = h->kill6(h->arg, ip6, port, result, err);
+            break;
+        }
         if (parse_kill_target(arg, &ip, &port) < 0) {
             json_decref(result);
-            snprintf(msg, sizeof(msg), "kill: '%.60s' is not A.B.C.D[:PORT]", arg);
+            snprintf(msg, sizeof(msg), "kill: '%.60s' is not A.B.C.D[:PORT] or [IPV6][:PORT]", arg);
             return error_reply(msg);
         }
         have = h && h->kill;

@@ -15,6 +15,7 @@
  *   R sessions             result: array of session objects
  *   A kill A.B.C.D:PORT    result: object, e.g. {"killed":1}
  *   A kill A.B.C.D         every session of that address (port 0 to the handler)
+ *   A kill [V6]:PORT, kill V6 or [V6]: the same for an IPv6 client (kill6)
  *   A reload-psk           result: object
  *   A rotate-cookie        result: object
  *   A save                 result: object, e.g. {"saved":N,"file":PATH}
@@ -60,6 +61,8 @@ struct gw_ctl_handlers {
     int (*sessions)(void *arg, json_t *result_array, char *err);
     /* ipv4 and port in host order; port 0: every port of that address. */
     int (*kill)(void *arg, uint32_t ipv4, uint16_t port, json_t *result_obj, char *err);
+    /* ip6: 16 bytes, network order; port host order, 0: every port */
+    int (*kill6)(void *arg, const uint8_t *ip6, uint16_t port, json_t *result_obj, char *err);
     int (*reload_psk)(void *arg, json_t *result_obj, char *err);
     int (*rotate_cookie)(void *arg, json_t *result_obj, char *err);
     int (*save)(void *arg, json_t *result_obj, char *err);

@@ -188,16 +188,30 @@ static int listener_open(struct gw_cp *cp, unsigned i, char *err, size_t err_len
     CR_GUARD(listener_sesscache(cp, i, err, err_len));
     /* handshake_lcores: the next hops are the main lcore's (gw_net); a
      * shard uses shard 0's index. */
-    cl->nh = cp->shard_idx == 0 ? gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4))
-                                : cp->sh->shard[0]->lst[i].nh;
+    if (cp->shard_idx != 0)
+        cl->nh = cp->sh->shard[0]->lst[i].nh;
+    else if (l->backend_is_v6)
+        cl->nh = gw_net_nexthop_add6(&cp->net, l->backend_ipv6);
+    else
+        cl->nh = gw_net_nexthop_add(&cp->net, rte_cpu_to_be_32(l->backend_ipv4));
     if (cl->nh < 0) {
         rc = CR_ERR_INVAL;
+        struct dp_addr ba = l->backend_is_v6 ? dp_addr_v6(l->backend_ipv6)
+                                             : dp_addr_v4(rte_cpu_to_be_32(l->backend_ipv4));
+        char b[DP_ADDR_STR_MAX_BYTES];
         snprintf(err, err_len,
-                 "listener %s: backend %u.%u.%u.%u is on no port's subnet "
-                 "and no port has a gateway",
-                 l->name, l->backend_ipv4 >> 24, (l->backend_ipv4 >> 16) & 255,
-                 (l->backend_ipv4 >> 8) & 255, l->backend_ipv4 & 255);
+                 l->backend_is_v6 ? "listener %s: backend %s is on no port's IPv6 prefix "
+                                    "and no port has a gateway6"
+                                  : "listener %s: backend %s is on no port's subnet "
+                                    "and no port has a gateway",
+                 l->name, dp_addr_ntop(&ba, b, sizeof(b)));
         return rc;
+    }
+    /* An IPv6 backend is reached from the backend port's global IPv6
+     * address (the session's nat_ip6). */
+    if (l->backend_is_v6 && !cp->g->ports[cp->g->nexthops[cl->nh].port_idx].has_ip6) {
+        snprintf(err, err_len, "listener %s: IPv6 backend on a port without address6", l->name);
+        return CR_ERR_INVAL;
     }
     return CR_OK;
 }
@@ -271,7 +285,7 @@ void gw_listeners_sync_tickets(struct gw_cp *cp)
     rte_spinlock_unlock(&cp->sh->lock);
 }
 
-int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
+int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const cp_key_t *key,
                                 unsigned port_idx, const struct rte_ether_addr *mac,
                                 const uint8_t *d, size_t len)
 {
@@ -279,15 +293,15 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
     size_t hvr_len = 0;
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
-    memcpy(hp.addr, &key->client_ip, 4);
+    struct dp_addr client = cp_key_client(key);
+    memcpy(hp.addr, dp_addr_bytes(&client), dp_addr_len(&client));
     hp.port = rte_be_to_cpu_16(key->client_port);
-    hp.family = 4;
+    hp.family = dp_addr_is_v6(&client) ? 6 : 4;
     /* Shard 0's context, whatever the shard: its secret is the one the
      * workers' HelloVerifyRequests carry (gw_cp_priv.h). */
     int v = hs_cookie_check(cp->sh->shard[0]->lst[li].ctx, &hp, d, len, hvr, sizeof(hvr), &hvr_len);
     if (v == HS_COOKIE_SEND_HVR && cp->cfg->listeners[li].hs.cookie_required) {
-        struct rte_mbuf *m = gw_net_udp_frame(cp->g, port_idx, mac, key->local_ip, key->client_ip,
-                                              key->local_port, key->client_port, hvr, hvr_len);
+        struct rte_mbuf *m = gw_net_udp_frame_key(cp->g, port_idx, mac, key, hvr, hvr_len);
         if (m == NULL) {
             dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
         } else {
@@ -313,9 +327,9 @@ int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_s
  * punts them by dp_gw.peer_busy.  Runs on
  * worker lcores: reads only the listener's handshake context (cookie
  * secrets are safe for concurrent readers, cr_cookie.h) and the config. */
-int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
-                              const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
-                              size_t *out_len)
+int gw_listeners_unknown_peer(void *arg, unsigned li, const struct dp_addr *peer,
+                              uint16_t peer_port_be, const uint8_t *d, size_t len, uint8_t *out,
+                              size_t out_cap, size_t *out_len)
 {
     const struct gw_cp *cp = arg;
     if (li >= cp->cfg->n_listeners)
@@ -340,9 +354,11 @@ int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint1
     }
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
-    memcpy(hp.addr, &peer_ip_be, 4);
+    /* The cookie binds the peer's address bytes and family (RFC 6347
+     * §4.2.1: the client's transport address). */
+    memcpy(hp.addr, dp_addr_bytes(peer), dp_addr_len(peer));
     hp.port = rte_be_to_cpu_16(peer_port_be);
-    hp.family = 4;
+    hp.family = dp_addr_is_v6(peer) ? 6 : 4;
     switch (hs_cookie_check(cp->lst[li].ctx, &hp, d, len, out, out_cap, out_len)) {
     case HS_COOKIE_DROP:
         /* Not a ClientHello this listener could start a handshake from:

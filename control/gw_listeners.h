@@ -45,12 +45,12 @@ void gw_listeners_expire_sessions(struct gw_cp *cp);
  * li, port port_idx, L2 source mac): HS_COOKIE_VALID (valid, or cookies
  * off), HS_COOKIE_SEND_HVR (a HelloVerifyRequest was sent, CP_HVR_SENT)
  * or HS_COOKIE_DROP (DROP_CP_COOKIE). */
-int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const struct dp_sess_key *key,
+int gw_listeners_cookie_verdict(struct gw_cp *cp, unsigned li, const cp_key_t *key,
                                 unsigned port_idx, const struct rte_ether_addr *mac,
                                 const uint8_t *d, size_t len);
 /* dp_unknown_peer_fn for dp_gw.unknown_peer (arg: the gw_cp). */
-int gw_listeners_unknown_peer(void *arg, unsigned li, uint32_t peer_ip_be, uint16_t peer_port_be,
-                              const uint8_t *d, size_t len, uint8_t *out, size_t out_cap,
-                              size_t *out_len);
+int gw_listeners_unknown_peer(void *arg, unsigned li, const struct dp_addr *peer,
+                              uint16_t peer_port_be, const uint8_t *d, size_t len, uint8_t *out,
+                              size_t out_cap, size_t *out_len);
 
 #endif

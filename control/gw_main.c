@@ -11,6 +11,7 @@
  * Must not: do per-packet work, or leave a DPDK port or hugepage file
  * behind on a clean stop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,6 +30,7 @@
 #include <rte_pdump.h>
 
 #include "dp_counters.h"
+#include "dp_ipv6.h"
 #include "dp_worker.h"
 #include "gw_config.h"
 #include "gw_cp.h"
@@ -432,10 +434,24 @@ int main(int argc, char **argv)
         p->prefix_len = pc->prefix_len;
         p->gw_be = rte_cpu_to_be_32(pc->gateway_ipv4);
         p->promiscuous = pc->promiscuous;
+        p->has_ip6 = pc->has_ipv6;
+        p->prefix6_len = pc->prefix6_len;
+        memcpy(p->ip6, pc->ipv6, sizeof(p->ip6));
+        if (pc->has_gateway6)
+            memcpy(p->gw6, pc->gateway6, sizeof(p->gw6));
         rc = dp_port_init(p, g->n_workers, g->pool, g_cfg.checksum_offload, err, sizeof(err));
         if (rc != 0) {
             fprintf(stderr, "dtlsgw: %s\n", err);
             goto out_ports;
+        }
+        /* RFC 4291 §2.5.6: the link-local address from the port's MAC
+         * (known once the port is up). */
+        if (p->has_ip6) {
+            dp_ipv6_link_local_from_mac(p->mac.addr_bytes, p->ip6_ll);
+            char a6[INET6_ADDRSTRLEN], ll[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, p->ip6, a6, sizeof(a6));
+            inet_ntop(AF_INET6, p->ip6_ll, ll, sizeof(ll));
+            printf("dtlsgw: port %s IPv6 %s/%u link-local %s\n", pc->name, a6, p->prefix6_len, ll);
         }
         char ip[20];
         ipv4_str(pc->ipv4, ip, sizeof(ip));
@@ -457,20 +473,25 @@ int main(int argc, char **argv)
         dl->ip_be = rte_cpu_to_be_32(l->ipv4);
         dl->port_be = rte_cpu_to_be_16(l->udp_port);
         dl->cid_len = l->hs.cid_len;
-        int pi = dp_gw_find_port_by_ip(g, dl->ip_be);
+        dl->family = l->has_ipv6 ? DP_AF_V6 : DP_AF_V4;
+        struct dp_addr la = l->has_ipv6 ? dp_addr_v6(l->ipv6) : dp_addr_v4(dl->ip_be);
+        struct dp_addr ba = l->backend_is_v6 ? dp_addr_v6(l->backend_ipv6)
+                                             : dp_addr_v4(rte_cpu_to_be_32(l->backend_ipv4));
+        char ip[DP_ADDR_STR_MAX_BYTES], bip[DP_ADDR_STR_MAX_BYTES];
+        dp_addr_port_str(&la, l->udp_port, ip, sizeof(ip));
+        dp_addr_port_str(&ba, l->backend_port, bip, sizeof(bip));
+        if (l->has_ipv6)
+            memcpy(dl->ip6, l->ipv6, sizeof(dl->ip6));
+        int pi =
+            l->has_ipv6 ? dp_gw_find_port_by_ip6(g, l->ipv6) : dp_gw_find_port_by_ip(g, dl->ip_be);
         if (pi < 0) {
-            char ip[20];
-            ipv4_str(l->ipv4, ip, sizeof(ip));
             fprintf(stderr, "dtlsgw: listener %s: address %s is not a port's address\n", l->name,
                     ip);
             goto out_ports;
         }
         dl->port_idx = (uint16_t)pi;
-        char ip[20], bip[20];
-        ipv4_str(l->ipv4, ip, sizeof(ip));
-        ipv4_str(l->backend_ipv4, bip, sizeof(bip));
-        printf("dtlsgw: listener %s on %s:%u -> backend %s:%u (nat ports %u-%u)\n", l->name, ip,
-               l->udp_port, bip, l->backend_port, l->nat_port_min, l->nat_port_max);
+        printf("dtlsgw: listener %s on %s -> backend %s (nat ports %u-%u)\n", l->name, ip, bip,
+               l->nat_port_min, l->nat_port_max);
     }
     g->n_listeners = g_cfg.n_listeners;
 

@@ -19,6 +19,126 @@ void gw_net_init(struct gw_net *n, struct dp_gw *g)
 {
     memset(n, 0, sizeof(*n));
     n->g = g;
+    gw_nd_init(&n->nd);
+    for (unsigned i = 0; i < DP_MAX_PORTS; i++)
+        n->nd_port[i] = -1;
+    for (unsigned i = 0; i < DP_MAX_NEXTHOPS; i++)
+        n->nd_nh[i] = -1;
+    for (unsigned i = 0; i < g->n_ports && i < DP_MAX_PORTS; i++) {
+        const struct dp_port *p = &g->ports[i];
+        if (!p->has_ip6)
+            continue;
+        static const uint8_t zero[16];
+        bool has_gw = memcmp(p->gw6, zero, sizeof(zero)) != 0;
+        int k = gw_nd_port_add(&n->nd, p->mac.addr_bytes, p->ip6, p->prefix6_len,
+                               has_gw ? p->gw6 : NULL);
+        if (k < 0)
+            continue; /* more IPv6 ports than gw_nd holds: that one stays IPv4-only */
+        n->nd_port[i] = (int8_t)k;
+        n->dp_port_of_nd[k] = (uint8_t)i;
+    }
+}
+
+int gw_net_nexthop_add6(struct gw_net *n, const uint8_t dst[16])
+{
+    struct dp_gw *g = n->g;
+    int k = gw_nd_nexthop_add(&n->nd, dst);
+    if (k < 0)
+        return -1;
+    for (unsigned i = 0; i < g->n_nexthops; i++)
+        if (n->nd_nh[i] == k)
+            return (int)i;
+    if (g->n_nexthops >= DP_MAX_NEXTHOPS)
+        return -1;
+    unsigned i = g->n_nexthops;
+    struct dp_nexthop *e = &g->nexthops[i];
+    e->family = DP_AF_V6;
+    e->ip_be = 0;
+    memcpy(e->ip6, n->nd.nh[k].ip, 16);
+    e->port_idx = n->dp_port_of_nd[n->nd.nh[k].port];
+    __atomic_store_n(&e->mac_word, 0, __ATOMIC_RELAXED);
+    n->nd_nh[i] = (int16_t)k;
+    g->n_nexthops++;
+    return (int)i;
+}
+
+/* Publishes gw_nd's resolved next hops to the workers (one 64-bit store
+ * each, as learn() does for ARP). */
+static void nd_publish(struct gw_net *n)
+{
+    struct dp_gw *g = n->g;
+    for (unsigned i = 0; i < g->n_nexthops; i++) {
+        uint8_t mac[6];
+        if (n->nd_nh[i] < 0 || !gw_nd_nexthop_mac(&n->nd, (unsigned)n->nd_nh[i], mac))
+            continue;
+        struct rte_ether_addr a;
+        memcpy(a.addr_bytes, mac, 6);
+        uint64_t w = dp_mac_to_word(&a) | DP_NH_VALID;
+        if (__atomic_load_n(&g->nexthops[i].mac_word, __ATOMIC_RELAXED) != w)
+            __atomic_store_n(&g->nexthops[i].mac_word, w, __ATOMIC_RELAXED);
+    }
+}
+
+/* gw_nd's events of one call as the gateway's counters: every drop one
+ * DROP_CP_ND (unsolicited advertisements DROP_CP_ND_UNSOLICITED), the rest
+ * their event counters. */
+static void nd_count(const uint64_t *before, const uint64_t *after)
+{
+    for (unsigned e = 0; e < GW_ND_EV_N; e++) {
+        uint64_t d = after[e] - before[e];
+        if (d == 0)
+            continue;
+        enum dp_counter_id id;
+        switch (e) {
+        case GW_ND_EV_NS_ANSWERED:
+        case GW_ND_EV_DAD_ANSWERED:
+            id = DP_CNT_CP_ND_NA_SENT;
+            break;
+        case GW_ND_EV_ECHO_ANSWERED:
+            id = DP_CNT_CP_ICMP6_ECHO_REPLY;
+            break;
+        case GW_ND_EV_NA_LEARNED:
+            id = DP_CNT_CP_ND_LEARNED;
+            break;
+        case GW_ND_EV_NS_SENT:
+            id = DP_CNT_CP_ND_NS_SENT;
+            break;
+        case GW_ND_EV_DROP_NA_UNSOLICITED:
+            id = DP_CNT_DROP_CP_ND_UNSOLICITED;
+            break;
+        default:
+            id = DP_CNT_DROP_CP_ND;
+            break;
+        }
+        for (uint64_t k = 0; k < d; k++)
+            dp_cnt_inc(id);
+    }
+}
+
+static struct rte_mbuf *nd_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now_ms)
+{
+    if (m->port >= n->g->n_ports || m->port >= DP_MAX_PORTS || n->nd_port[m->port] < 0) {
+        dp_cnt_inc(DP_CNT_DROP_CP_ND);
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    uint64_t before[GW_ND_EV_N];
+    memcpy(before, n->nd.events, sizeof(before));
+    size_t out_len = 0;
+    size_t cap = (size_t)m->data_len + rte_pktmbuf_tailroom(m);
+    enum gw_nd_verdict v =
+        gw_nd_input(&n->nd, (unsigned)n->nd_port[m->port], rte_pktmbuf_mtod(m, uint8_t *),
+                    m->data_len, cap, now_ms, &out_len);
+    nd_count(before, n->nd.events);
+    nd_publish(n);
+    if (v != GW_ND_REPLY || out_len > cap || out_len > UINT16_MAX) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    m->data_len = (uint16_t)out_len;
+    m->pkt_len = (uint32_t)out_len;
+    m->ol_flags = 0;
+    return m;
 }
 
 int gw_net_nexthop_add(struct gw_net *n, uint32_t dst_ip_be)
@@ -206,6 +326,8 @@ struct rte_mbuf *gw_net_input(struct gw_net *n, struct rte_mbuf *m, uint64_t now
         if (ip->next_proto_id == IPPROTO_ICMP)
             return icmp_input(n, m);
     }
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+        return nd_input(n, m, now_ms);
     dp_cnt_inc(DP_CNT_DROP_CP_UNKNOWN);
     rte_pktmbuf_free(m);
     return NULL;
@@ -245,6 +367,8 @@ unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **ou
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n->g->n_nexthops && k < max; i++) {
+        if (n->g->nexthops[i].family == DP_AF_V6)
+            continue; /* resolved by ND (below) */
         uint64_t period =
             gw_net_nexthop_resolved(n, i) ? GW_NET_ARP_REFRESH_MS : GW_NET_ARP_RETRY_MS;
         if (n->nh_last_req_ms[i] != 0 && now_ms - n->nh_last_req_ms[i] < period)
@@ -258,6 +382,28 @@ unsigned gw_net_arp_tick(struct gw_net *n, uint64_t now_ms, struct rte_mbuf **ou
         n->nh_asking[i] = true;
         out[k++] = m;
         dp_cnt_inc(DP_CNT_CP_ARP_REQUEST_SENT);
+    }
+    /* IPv6 next hops: gw_nd's solicitations (never ARPed, above). */
+    if (k < max && n->nd.n_nh > 0) {
+        uint8_t frames[GW_ND_MAX_NEXTHOPS][GW_ND_FRAME_LEN];
+        unsigned ports[GW_ND_MAX_NEXTHOPS];
+        unsigned want = max - k < GW_ND_MAX_NEXTHOPS ? max - k : GW_ND_MAX_NEXTHOPS;
+        uint64_t before[GW_ND_EV_N];
+        memcpy(before, n->nd.events, sizeof(before));
+        unsigned nf = gw_nd_tick(&n->nd, now_ms, frames, ports, want);
+        nd_count(before, n->nd.events);
+        for (unsigned i = 0; i < nf; i++) {
+            struct rte_mbuf *m = rte_pktmbuf_alloc(n->g->pool);
+            uint8_t *d = m ? (uint8_t *)rte_pktmbuf_append(m, GW_ND_FRAME_LEN) : NULL;
+            if (d == NULL) {
+                rte_pktmbuf_free(m);
+                dp_cnt_inc(DP_CNT_DROP_NO_MBUF);
+                break;
+            }
+            memcpy(d, frames[i], GW_ND_FRAME_LEN);
+            m->port = n->dp_port_of_nd[ports[i]];
+            out[k++] = m;
+        }
     }
     return k;
 }
@@ -281,4 +427,37 @@ struct rte_mbuf *gw_net_udp_frame(struct dp_gw *g, unsigned port_idx,
     dp_pkt_write_ipv4_udp(m, &g->ports[port_idx], dst_mac, src_ip, dst_ip, src_port, dst_port);
     m->port = (uint16_t)port_idx;
     return m;
+}
+
+struct rte_mbuf *gw_net_udp_frame6(struct dp_gw *g, unsigned port_idx,
+                                   const struct rte_ether_addr *dst_mac, const uint8_t *src_ip,
+                                   const uint8_t *dst_ip, uint16_t src_port, uint16_t dst_port,
+                                   const uint8_t *data, size_t len)
+{
+    if (port_idx >= g->n_ports ||
+        len > g->ports[port_idx].mtu - (size_t)(DP_IPV6_FIXED_HDR_LEN + DP_UDP_HDR_LEN))
+        return NULL;
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+    if (m == NULL)
+        return NULL;
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP6_UDP_LEN + len));
+    if (d == NULL) {
+        rte_pktmbuf_free(m);
+        return NULL;
+    }
+    memcpy(d + DP_ETH_IP6_UDP_LEN, data, len);
+    dp_pkt_write_ipv6_udp(m, &g->ports[port_idx], dst_mac, src_ip, dst_ip, src_port, dst_port);
+    m->port = (uint16_t)port_idx;
+    return m;
+}
+
+struct rte_mbuf *gw_net_udp_frame_key(struct dp_gw *g, unsigned port_idx,
+                                      const struct rte_ether_addr *dst_mac, const cp_key_t *key,
+                                      const uint8_t *data, size_t len)
+{
+    if (cp_key_is_v4(key))
+        return gw_net_udp_frame(g, port_idx, dst_mac, cp_key_local_v4(key), cp_key_client_v4(key),
+                                key->local_port, key->client_port, data, len);
+    return gw_net_udp_frame6(g, port_idx, dst_mac, key->local_ip, key->client_ip, key->local_port,
+                             key->client_port, data, len);
 }

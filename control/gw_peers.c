@@ -31,7 +31,7 @@ int gw_peers_init(struct gw_cp *cp, char *err, size_t err_len)
     struct rte_hash_parameters hp = {
         .name = name,
         .entries = cp->max_peers * 2,
-        .key_len = sizeof(struct dp_sess_key),
+        .key_len = sizeof(cp_key_t),
         .hash_func = rte_hash_crc,
         .socket_id = (int)rte_socket_id(),
     };
@@ -65,7 +65,7 @@ void gw_peers_destroy(struct gw_cp *cp)
     cp->peers = NULL;
 }
 
-struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const struct dp_sess_key *key)
+struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const cp_key_t *key)
 {
     void *data = NULL;
     if (rte_hash_lookup_data(cp->peers, key, &data) < 0)
@@ -76,14 +76,14 @@ struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const struct dp_sess_key 
 /* The limit table is shard 0's, shared by every shard: under cp->sh->lock
  * (gw_cp_priv.h), so that max_handshakes and max_handshakes_per_source
  * stay gateway-wide whatever the shard. */
-static void hs_limit_release(struct gw_cp *cp, uint32_t client_ip)
+static void hs_limit_release(struct gw_cp *cp, uint64_t client_ip)
 {
     rte_spinlock_lock(&cp->sh->lock);
     cp_hs_limit_release(cp->hs_limit, client_ip);
     rte_spinlock_unlock(&cp->sh->lock);
 }
 
-bool gw_peer_hs_admit(struct gw_cp *cp, uint32_t client_ip)
+bool gw_peer_hs_admit(struct gw_cp *cp, uint64_t client_ip)
 {
     rte_spinlock_lock(&cp->sh->lock);
     enum cp_hs_verdict v = cp_hs_limit_admit(cp->hs_limit, client_ip);
@@ -104,13 +104,13 @@ void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer)
 {
     if (!peer->hs_counted)
         return;
-    hs_limit_release(cp, peer->key.client_ip);
+    hs_limit_release(cp, cp_key_source_id(&peer->key));
     peer->hs_counted = false;
 }
 
 /* hs: the peer takes a handshake slot (gw_peer_hs_admit); without, it is
  * a session's peer from the start (gw_peer_insert_session). */
-static struct cp_peer *peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
+static struct cp_peer *peer_insert(struct gw_cp *cp, const cp_key_t *key,
                                    const struct rte_ether_addr *mac, uint16_t port_idx,
                                    uint16_t listener, uint16_t worker, bool hs)
 {
@@ -118,12 +118,12 @@ static struct cp_peer *peer_insert(struct gw_cp *cp, const struct dp_sess_key *k
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }
-    if (hs && !gw_peer_hs_admit(cp, key->client_ip))
+    if (hs && !gw_peer_hs_admit(cp, cp_key_source_id(key)))
         return NULL;
     struct cp_peer *peer = calloc(1, sizeof(*peer));
     if (peer == NULL) {
         if (hs)
-            hs_limit_release(cp, key->client_ip);
+            hs_limit_release(cp, cp_key_source_id(key));
         dp_cnt_inc(DP_CNT_DROP_CP_HS_LIMIT);
         return NULL;
     }
@@ -142,19 +142,20 @@ static struct cp_peer *peer_insert(struct gw_cp *cp, const struct dp_sess_key *k
         return NULL;
     }
     __atomic_store_n(&cp->n_peers, cp->n_peers + 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&cp->g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)],
-                       1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(
+        &cp->g->peer_busy[dp_peer_slot(cp_key_client_fold(&peer->key), peer->key.client_port)], 1,
+        __ATOMIC_RELAXED);
     return peer;
 }
 
-struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
+struct cp_peer *gw_peer_insert(struct gw_cp *cp, const cp_key_t *key,
                                const struct rte_ether_addr *mac, uint16_t port_idx,
                                uint16_t listener, uint16_t worker)
 {
     return peer_insert(cp, key, mac, port_idx, listener, worker, true);
 }
 
-struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const struct dp_sess_key *key,
+struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const cp_key_t *key,
                                        const struct rte_ether_addr *mac, uint16_t port_idx,
                                        uint16_t listener, uint16_t worker)
 {
@@ -175,8 +176,8 @@ void gw_peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close)
     if (rte_hash_del_key(cp->peers, &peer->key) >= 0) {
         __atomic_store_n(&cp->n_peers, cp->n_peers - 1, __ATOMIC_RELAXED);
         __atomic_fetch_sub(
-            &cp->g->peer_busy[dp_peer_slot(peer->key.client_ip, peer->key.client_port)], 1,
-            __ATOMIC_RELAXED);
+            &cp->g->peer_busy[dp_peer_slot(cp_key_client_fold(&peer->key), peer->key.client_port)],
+            1, __ATOMIC_RELAXED);
     }
     free(peer);
 }
@@ -214,10 +215,11 @@ void gw_peer_log(struct gw_cp *cp, const struct cp_peer *peer, const char *what,
     }
     if (cp->log_n++ >= GW_CP_LOG_PER_SEC)
         return;
-    uint32_t ip = rte_be_to_cpu_32(peer->key.client_ip);
-    char al[24] = "";
+    char al[24] = "", who[DP_ADDR_STR_MAX_BYTES];
     if (alert >= 0)
         snprintf(al, sizeof(al), " (alert %d)", alert);
-    printf("dtlsgw: %u.%u.%u.%u:%u: %s%s\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
-           rte_be_to_cpu_16(peer->key.client_port), what, al);
+    struct dp_addr a = cp_key_client(&peer->key);
+    printf("dtlsgw: %s: %s%s\n",
+           dp_addr_port_str(&a, rte_be_to_cpu_16(peer->key.client_port), who, sizeof(who)), what,
+           al);
 }

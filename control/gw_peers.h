@@ -2,7 +2,7 @@
  * address the gateway holds state for (a handshake in progress after the
  * cookie verified, a live session, or both while one replaces the other).
  *
- * Owns: the rte_hash of struct cp_peer keyed by dp_sess_key, n_peers and
+ * Owns: the rte_hash of struct cp_peer keyed by cp_key_t (cp_key.h), n_peers and
  * the workers' peer_busy hint (dp_worker.h) of each peer, admission of new
  * handshakes (max_peers, then cp_hs_limit: max_handshakes in all and
  * max_handshakes_per_source from one address), and the rate-limited log
@@ -32,18 +32,18 @@ void gw_peers_free_all(struct gw_cp *cp, bool send_close);
 void gw_peers_destroy(struct gw_cp *cp);
 
 /* The peer of key, or NULL. */
-struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const struct dp_sess_key *key);
+struct cp_peer *gw_peer_lookup(const struct gw_cp *cp, const cp_key_t *key);
 /* A new peer with a handshake slot (hs_counted) and no engine yet, in the
  * table and announced to the workers (peer_busy); NULL when refused, each
  * refusal counted: the table is full or the peer cannot be stored
  * (DROP_CP_HS_LIMIT), or gw_peer_hs_admit said no. */
-struct cp_peer *gw_peer_insert(struct gw_cp *cp, const struct dp_sess_key *key,
+struct cp_peer *gw_peer_insert(struct gw_cp *cp, const cp_key_t *key,
                                const struct rte_ether_addr *mac, uint16_t port_idx,
                                uint16_t listener, uint16_t worker);
 /* The same for a session restored from the state file (gw_restart.h): no
  * handshake slot and no engine; the caller installs its session.  NULL
  * when the table is full (DROP_CP_HS_LIMIT). */
-struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const struct dp_sess_key *key,
+struct cp_peer *gw_peer_insert_session(struct gw_cp *cp, const cp_key_t *key,
                                        const struct rte_ether_addr *mac, uint16_t port_idx,
                                        uint16_t listener, uint16_t worker);
 /* Ends everything the peer holds: its handshake slot, its session
@@ -55,10 +55,11 @@ void gw_peer_free(struct gw_cp *cp, struct cp_peer *peer, bool send_close);
 uint64_t gw_peers_end_matching(struct gw_cp *cp,
                                bool (*match)(struct gw_cp *, struct cp_peer *, void *), void *arg);
 
-/* One more handshake in progress from client_ip (network order), or a
- * counted refusal: DROP_CP_HS_MAX (max_handshakes in all) or
- * DROP_CP_HS_PER_SOURCE (max_handshakes_per_source from that address). */
-bool gw_peer_hs_admit(struct gw_cp *cp, uint32_t client_ip);
+/* One more handshake in progress from source (cp_key_source_id: an IPv4
+ * address, an IPv6 /64), or a counted refusal: DROP_CP_HS_MAX
+ * (max_handshakes in all) or DROP_CP_HS_PER_SOURCE
+ * (max_handshakes_per_source from that source). */
+bool gw_peer_hs_admit(struct gw_cp *cp, uint64_t source);
 /* The peer's handshake ended (ESTABLISHED, failed, freed): its slot is
  * free.  Idempotent. */
 void gw_peer_hs_done(struct gw_cp *cp, struct cp_peer *peer);

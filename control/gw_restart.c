@@ -64,13 +64,28 @@ static int collect(struct gw_cp *cp, const struct cp_peer *peer, bool workers_st
     const struct dp_session *s = peer->sess;
     memset(st, 0, sizeof(*st));
     snprintf(st->listener, sizeof(st->listener), "%s", cp->cfg->listeners[s->listener].name);
-    st->client_ip = s->key.client_ip;
-    st->client_port = s->key.client_port;
-    st->local_ip = s->key.local_ip;
-    st->local_port = s->key.local_port;
-    st->backend_ip = s->backend_ip;
+    /* addresses IPv4-mapped or IPv6 (gw_state.h) */
+    struct dp_addr a;
+    if (s->family == DP_AF_V6) {
+        a = dp_addr_v6(s->v6->key6.client_ip);
+        cp_addr_map(st->client_ip, &a);
+        a = dp_addr_v6(s->v6->key6.local_ip);
+        cp_addr_map(st->local_ip, &a);
+        st->client_port = s->v6->key6.client_port;
+        st->local_port = s->v6->key6.local_port;
+    } else {
+        a = dp_addr_v4(s->key.client_ip);
+        cp_addr_map(st->client_ip, &a);
+        a = dp_addr_v4(s->key.local_ip);
+        cp_addr_map(st->local_ip, &a);
+        st->client_port = s->key.client_port;
+        st->local_port = s->key.local_port;
+    }
+    a = s->backend_family == DP_AF_V6 ? dp_addr_v6(s->v6->backend_ip6) : dp_addr_v4(s->backend_ip);
+    cp_addr_map(st->backend_ip, &a);
+    a = s->backend_family == DP_AF_V6 ? dp_addr_v6(s->v6->nat_ip6) : dp_addr_v4(s->nat_ip);
+    cp_addr_map(st->nat_ip, &a);
     st->backend_port = s->backend_port;
-    st->nat_ip = s->nat_ip;
     st->nat_port = s->nat_port;
     memcpy(st->client_mac, s->client_mac.addr_bytes, 6);
     st->owner = s->owner;
@@ -170,7 +185,11 @@ static int find_listener(const struct gw_cp *cp, const struct gw_state_sess *st)
 {
     for (unsigned i = 0; i < cp->cfg->n_listeners; i++) {
         const struct gw_listener_cfg *l = &cp->cfg->listeners[i];
-        if (strcmp(l->name, st->listener) == 0 && rte_cpu_to_be_32(l->ipv4) == st->local_ip &&
+        struct dp_addr la =
+            l->has_ipv6 ? dp_addr_v6(l->ipv6) : dp_addr_v4(rte_cpu_to_be_32(l->ipv4));
+        uint8_t lm[GW_STATE_ADDR_LEN];
+        cp_addr_map(lm, &la);
+        if (strcmp(l->name, st->listener) == 0 && memcmp(lm, st->local_ip, sizeof(lm)) == 0 &&
             rte_cpu_to_be_16(l->udp_port) == st->local_port)
             return (int)i;
     }
@@ -198,26 +217,49 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
         return SKIP_LISTENER;
     const struct gw_listener_cfg *lc = &cp->cfg->listeners[li];
     int nh = cp->lst[li].nh;
-    if (nh < 0 || rte_cpu_to_be_32(lc->backend_ipv4) != st->backend_ip ||
+    if (nh < 0)
+        return SKIP_CHANGED;
+    /* the same backend and our same backend-side address, each family */
+    const struct dp_port *bp = &g->ports[g->nexthops[nh].port_idx];
+    struct dp_addr ba = lc->backend_is_v6 ? dp_addr_v6(lc->backend_ipv6)
+                                          : dp_addr_v4(rte_cpu_to_be_32(lc->backend_ipv4));
+    struct dp_addr na = lc->backend_is_v6 ? dp_addr_v6(bp->ip6) : dp_addr_v4(bp->ip_be);
+    uint8_t bm[GW_STATE_ADDR_LEN], nm[GW_STATE_ADDR_LEN];
+    cp_addr_map(bm, &ba);
+    cp_addr_map(nm, &na);
+    /* the NAT slot's address: the saved IPv4 one, or for an IPv6 backend
+     * the one naming the slots of its port (gw_sess_nat_slot_ip6) */
+    uint32_t slot_ip;
+    if (lc->backend_is_v6)
+        slot_ip = gw_sess_nat_slot_ip6(cp, g->nexthops[nh].port_idx);
+    else
+        memcpy(&slot_ip, st->nat_ip + 12, 4);
+    if (memcmp(bm, st->backend_ip, sizeof(bm)) != 0 ||
         rte_cpu_to_be_16(lc->backend_port) != st->backend_port ||
-        !restored_nat_ip_ok(g, nh, st->nat_ip))
+        !(lc->backend_is_v6 ? memcmp(nm, st->nat_ip, sizeof(nm)) == 0
+                            : restored_nat_ip_ok(g, nh, slot_ip)))
         return SKIP_CHANGED;
     if (st->nat_port < lc->nat_port_min || st->nat_port > lc->nat_port_max ||
-        gw_sess_nat_used(cp, st->nat_ip, st->nat_port))
+        gw_sess_nat_used(cp, slot_ip, st->nat_port))
         return SKIP_NAT;
     /* RFC 6347 §4.1: sequence numbers never wrap within an epoch; the
      * skip (gw_config.h) puts the restored session past every number the
      * old run may have used. */
     if (st->wr_seq > DP_REPLAY_SEQ_MAX - cp->cfg->state_seq_skip)
         return SKIP_SEQ;
-    struct dp_sess_key key = {.client_ip = st->client_ip,
-                              .local_ip = st->local_ip,
-                              .client_port = st->client_port,
-                              .local_port = st->local_port};
+    /* the file's addresses are cp_key_t's (IPv4-mapped or IPv6) */
+    cp_key_t pkey;
+    memset(&pkey, 0, sizeof(pkey));
+    memcpy(pkey.client_ip, st->client_ip, sizeof(pkey.client_ip));
+    memcpy(pkey.local_ip, st->local_ip, sizeof(pkey.local_ip));
+    pkey.client_port = st->client_port;
+    pkey.local_port = st->local_port;
+    if (cp_key_is_v4(&pkey) != cp_addr_is_v4_mapped(pkey.local_ip))
+        return SKIP_LISTENER; /* one family per side */
     /* The peer's shard (handshake_lcores) holds it from now on; before the
      * workers and the handshake lcores start, so the main lcore may. */
-    cp = gw_cp_shard_for(cp, &key);
-    if (gw_peer_lookup(cp, &key) != NULL)
+    cp = gw_cp_shard_for(cp, &pkey);
+    if (gw_peer_lookup(cp, &pkey) != NULL)
         return SKIP_INSTALL; /* the file named it twice */
     uint16_t port_idx = g->listeners[li].port_idx;
     uint16_t owner =
@@ -228,7 +270,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     struct dp_session *s = dp_sess_session_alloc(g->sessions, bits, (int)rte_socket_id());
     if (s == NULL)
         return SKIP_INSTALL;
-    (void)gw_sess_nat_take(cp, st->nat_ip, st->nat_port); /* in a pool: checked above */
+    (void)gw_sess_nat_take(cp, slot_ip, st->nat_port); /* in a pool: checked above */
     enum cr_aead_alg alg = (enum cr_aead_alg)st->alg;
     struct cp_peer *peer = NULL;
     if (cr_aead_key_init(&s->rd_key, cp->aead, alg, st->rd.key, st->rd.key_len, st->rd.iv,
@@ -236,12 +278,30 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
         cr_aead_key_init(&s->wr_key, cp->aead, alg, st->wr.key, st->wr.key_len, st->wr.iv,
                          st->wr.iv_len) < 0)
         goto fail;
-    s->key = key;
-    s->backend_ip = st->backend_ip;
+    if (cp_key_is_v4(&pkey)) {
+        s->key.client_ip = cp_key_client_v4(&pkey);
+        s->key.local_ip = cp_key_local_v4(&pkey);
+        s->key.client_port = pkey.client_port;
+        s->key.local_port = pkey.local_port;
+    } else {
+        if (dp_session_v6(s) != 0)
+            goto fail;
+        s->family = DP_AF_V6;
+        s->v6->key6 = pkey;
+    }
+    if (lc->backend_is_v6) {
+        if (dp_session_v6(s) != 0)
+            goto fail;
+        s->backend_family = DP_AF_V6;
+        memcpy(s->v6->backend_ip6, st->backend_ip, 16);
+        memcpy(s->v6->nat_ip6, st->nat_ip, 16);
+    } else {
+        memcpy(&s->backend_ip, st->backend_ip + 12, 4);
+    }
+    s->nat_ip = slot_ip;
     s->backend_port = st->backend_port;
     s->backend_nh = (uint16_t)nh;
     s->backend_port_id = g->nexthops[nh].port_idx;
-    s->nat_ip = st->nat_ip;
     s->nat_port = st->nat_port;
     s->client_port_id = port_idx;
     s->client_mac = mac;
@@ -254,7 +314,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
     s->wr_seq = st->wr_seq + cp->cfg->state_seq_skip;
     gw_state_window_import(&st->rx, s->replay);
     s->last_rx_tsc = rte_get_tsc_cycles();
-    peer = gw_peer_insert_session(cp, &key, &mac, port_idx, (uint16_t)li, owner);
+    peer = gw_peer_insert_session(cp, &pkey, &mac, port_idx, (uint16_t)li, owner);
     if (peer == NULL)
         goto fail;
     struct dp_replay *aw = (struct dp_replay *)peer->alert_win;
@@ -269,7 +329,7 @@ static enum skip_reason restore_one(struct gw_cp *cp, const struct gw_state_sess
 fail:
     if (peer != NULL)
         gw_peer_free(cp, peer, false); /* no session yet: only the entry */
-    gw_sess_nat_free(cp, st->nat_ip, st->nat_port);
+    gw_sess_nat_free(cp, slot_ip, st->nat_port);
     dp_session_free(s);
     return SKIP_INSTALL;
 }

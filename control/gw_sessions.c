@@ -57,7 +57,19 @@ static int nat_pool_of(const struct gw_cp *cp, unsigned li, uint32_t *out_first,
         *out_n = 1;
         *out_base = 0;
     }
+    /* An IPv6 backend's sessions have one backend-side IPv6 address (the
+     * port's address6): their slots are the ports of the pool's first
+     * address, the slot the workers look up for an IPv6 reply
+     * (dp_worker.c nat_frame). */
+    if (cp->cfg->listeners[li].backend_is_v6)
+        *out_n = 1;
     return 0;
+}
+
+uint32_t gw_sess_nat_slot_ip6(const struct gw_cp *cp, unsigned port_idx)
+{
+    const struct dp_nat_pool *pool = dp_sess_nat_pool(cp->g->sessions, port_idx, NULL);
+    return pool != NULL ? rte_cpu_to_be_32(pool->first) : cp->g->ports[port_idx].ip_be;
 }
 
 /* The slot of (ip_be, port), or -1 (no pool holds ip_be). */
@@ -211,19 +223,40 @@ int gw_sess_install_keys(struct gw_cp *cp, struct cp_peer *peer, const struct hs
         gw_sess_nat_free(cp, nat_ip, nat);
         return CR_ERR_NOMEM;
     }
-    s->key = peer->key;
+    if (cp_key_is_v4(&peer->key)) {
+        s->key.client_ip = cp_key_client_v4(&peer->key);
+        s->key.local_ip = cp_key_local_v4(&peer->key);
+        s->key.client_port = peer->key.client_port;
+        s->key.local_port = peer->key.local_port;
+    } else {
+        CR_GUARD_GOTO(dp_session_v6(s), fail);
+        s->family = DP_AF_V6;
+        s->v6->key6 = peer->key;
+    }
     CR_GUARD_GOTO(cr_aead_key_init(&s->rd_key, cp->aead, k->aead, k->client_write_key, k->key_len,
                                    k->client_write_iv, k->iv_len),
                   fail);
     CR_GUARD_GOTO(cr_aead_key_init(&s->wr_key, cp->aead, k->aead, k->server_write_key, k->key_len,
                                    k->server_write_iv, k->iv_len),
                   fail);
-    s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
     s->backend_port = rte_cpu_to_be_16(lc->backend_port);
     s->backend_nh = (uint16_t)nh;
     s->backend_port_id = g->nexthops[nh].port_idx;
+    /* the NAT slot (nat_ip, nat_port): for an IPv6 backend nat_ip is the
+     * first address of the backend port's pool and only names the slot
+     * (nat_pool_of) */
     s->nat_ip = nat_ip;
     s->nat_port = nat;
+    if (lc->backend_is_v6) {
+        /* our backend-side address: the backend port's global IPv6 one
+         * (gw_listeners_init checked it has one) */
+        CR_GUARD_GOTO(dp_session_v6(s), fail);
+        s->backend_family = DP_AF_V6;
+        memcpy(s->v6->backend_ip6, lc->backend_ipv6, 16);
+        memcpy(s->v6->nat_ip6, g->ports[s->backend_port_id].ip6, 16);
+    } else {
+        s->backend_ip = rte_cpu_to_be_32(lc->backend_ipv4);
+    }
     s->client_port_id = peer->port_idx;
     s->client_mac = peer->mac;
     s->listener = peer->listener;
@@ -375,7 +408,7 @@ void gw_sess_reap_idle(struct gw_cp *cp)
 }
 
 struct kill_match {
-    uint32_t ip_be;
+    uint8_t ip[16];   /* the client address as in cp_key_t (IPv4-mapped) */
     uint16_t port_be; /* 0: every port */
 };
 
@@ -383,12 +416,19 @@ static bool kill_match(struct gw_cp *cp, struct cp_peer *peer, void *arg)
 {
     (void)cp;
     const struct kill_match *m = arg;
-    return peer->key.client_ip == m->ip_be &&
+    return memcmp(peer->key.client_ip, m->ip, 16) == 0 &&
            (m->port_be == 0 || peer->key.client_port == m->port_be);
 }
 
 uint64_t gw_sess_kill(struct gw_cp *cp, uint32_t ip_be, uint16_t port_be)
 {
-    struct kill_match m = {.ip_be = ip_be, .port_be = port_be};
+    struct dp_addr a = dp_addr_v4(ip_be);
+    return gw_sess_kill_addr(cp, &a, port_be);
+}
+
+uint64_t gw_sess_kill_addr(struct gw_cp *cp, const struct dp_addr *a, uint16_t port_be)
+{
+    struct kill_match m = {.port_be = port_be};
+    cp_addr_map(m.ip, a);
     return gw_peers_end_matching(cp, kill_match, &m);
 }

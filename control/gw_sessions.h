@@ -58,6 +58,10 @@ int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li, uint32_t *out_ip_be, uint16
 /* Marks (ip_be, port) used (a restored session's, gw_restart.c); false
  * when ip_be is in no pool. */
 bool gw_sess_nat_take(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
+/* The address naming the NAT slots of IPv6-backend sessions on DPDK port
+ * port_idx (network order): the first address of its pool, or the port's
+ * address without pools. */
+uint32_t gw_sess_nat_slot_ip6(const struct gw_cp *cp, unsigned port_idx);
 void gw_sess_nat_free(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
 /* True when (ip_be, port) is taken or not a NAT slot at all. */
 bool gw_sess_nat_used(const struct gw_cp *cp, uint32_t ip_be, uint16_t port);
@@ -77,5 +81,7 @@ void gw_sess_reap_idle(struct gw_cp *cp);
  * (network order; port_be 0: every port of that address), each told
  * close_notify; returns how many ended (0: no such client). */
 uint64_t gw_sess_kill(struct gw_cp *cp, uint32_t ip_be, uint16_t port_be);
+/* The same for an address of either family. */
+uint64_t gw_sess_kill_addr(struct gw_cp *cp, const struct dp_addr *a, uint16_t port_be);
 
 #endif

@@ -184,13 +184,13 @@ int gw_state_enc_add(struct gw_state_enc *e, const struct gw_state_sess *s)
     CR_GUARD(enc_reserve(e, need));
     put_u8(e, (uint8_t)nl);
     put_bytes(e, s->listener, nl);
-    put_bytes(e, &s->client_ip, 4);
+    put_bytes(e, s->client_ip, GW_STATE_ADDR_LEN);
     put_bytes(e, &s->client_port, 2);
-    put_bytes(e, &s->local_ip, 4);
+    put_bytes(e, s->local_ip, GW_STATE_ADDR_LEN);
     put_bytes(e, &s->local_port, 2);
-    put_bytes(e, &s->backend_ip, 4);
+    put_bytes(e, s->backend_ip, GW_STATE_ADDR_LEN);
     put_bytes(e, &s->backend_port, 2);
-    put_bytes(e, &s->nat_ip, 4);
+    put_bytes(e, s->nat_ip, GW_STATE_ADDR_LEN);
     put_u16(e, s->nat_port);
     put_bytes(e, s->client_mac, 6);
     put_u16(e, s->owner);
@@ -388,12 +388,12 @@ static bool rd_sess(struct rd *r, struct gw_state_sess *s)
     s->listener[nl] = '\0';
     if (memchr(s->listener, '\0', nl) != NULL)
         return false;
-    if (!rd_bytes(r, &s->client_ip, 4) || !rd_bytes(r, &s->client_port, 2) ||
-        !rd_bytes(r, &s->local_ip, 4) || !rd_bytes(r, &s->local_port, 2) ||
-        !rd_bytes(r, &s->backend_ip, 4) || !rd_bytes(r, &s->backend_port, 2) ||
-        !rd_bytes(r, &s->nat_ip, 4) || !rd_u16(r, &s->nat_port) || !rd_bytes(r, s->client_mac, 6) ||
-        !rd_u16(r, &s->owner) || !rd_u8(r, &s->alg) || !rd_u16(r, &s->epoch) ||
-        !rd_u16(r, &s->version))
+    if (!rd_bytes(r, s->client_ip, GW_STATE_ADDR_LEN) || !rd_bytes(r, &s->client_port, 2) ||
+        !rd_bytes(r, s->local_ip, GW_STATE_ADDR_LEN) || !rd_bytes(r, &s->local_port, 2) ||
+        !rd_bytes(r, s->backend_ip, GW_STATE_ADDR_LEN) || !rd_bytes(r, &s->backend_port, 2) ||
+        !rd_bytes(r, s->nat_ip, GW_STATE_ADDR_LEN) || !rd_u16(r, &s->nat_port) ||
+        !rd_bytes(r, s->client_mac, 6) || !rd_u16(r, &s->owner) || !rd_u8(r, &s->alg) ||
+        !rd_u16(r, &s->epoch) || !rd_u16(r, &s->version))
         return false;
     if (s->alg >= CR_AEAD_N_ALGS)
         return false;

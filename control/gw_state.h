@@ -7,13 +7,15 @@
  * mode 0600):
  *     magic "DTLSGWS1" (8) | cr_seal blob (key_name, iv, ciphertext, tag)
  * sealed with label GW_STATE_LABEL and the magic as additional data.  The
- * plaintext, all integers big-endian, IPv4 addresses and ports as on the
+ * plaintext, all integers big-endian, addresses 16 bytes (an IPv4 one
+ * IPv4-mapped, ::ffff:a.b.c.d, RFC 4291 §2.5.5.2) and ports as on the
  * wire (the NAT port as a number):
- *     version u16 (1) | flags u16 (0) | created_ms u64 (wall clock, Unix
+ *     version u16 (2; 1 held 4-byte IPv4 addresses: refused, those
+ *     sessions handshake again) | flags u16 (0) | created_ms u64 (wall clock, Unix
  *     ms) | count u32 | count session records
  * one session record:
- *     name_len u8 (1..31) | listener name | client ip 4, port 2 |
- *     local (listener) ip 4, port 2 | backend ip 4, port 2 | nat ip 4,
+ *     name_len u8 (1..31) | listener name | client ip 16, port 2 |
+ *     local (listener) ip 16, port 2 | backend ip 16, port 2 | nat ip 16,
  *     port u16 | client mac 6 | owner u16 | alg u8 (enum cr_aead_alg) |
  *     epoch u16 | version u16 |
  *     read (client_write) key_len u8, key, iv_len u8, fixed iv |
@@ -49,7 +51,8 @@
 #define GW_STATE_MAGIC           "DTLSGWS1"
 #define GW_STATE_MAGIC_LEN       8
 #define GW_STATE_LABEL           "dtlsgw restart v1"
-#define GW_STATE_FORMAT_VERSION  1
+#define GW_STATE_FORMAT_VERSION  2
+#define GW_STATE_ADDR_LEN        16                   /* every address, IPv4 ones IPv4-mapped */
 #define GW_STATE_HDR_LEN         16                   /* version, flags, created_ms, count */
 #define GW_STATE_NAME_MAX_LEN    31                   /* a listener name (gw_listener_cfg.name) */
 #define GW_STATE_FILE_MAX_BYTES  (CR_SEAL_PT_MAX_LEN) /* larger files are refused */
@@ -73,9 +76,11 @@ struct gw_state_window {
 
 struct gw_state_sess {
     char listener[GW_STATE_NAME_MAX_LEN + 1];
-    uint32_t client_ip, local_ip, backend_ip, nat_ip; /* network order */
-    uint16_t client_port, local_port, backend_port;   /* network order */
-    uint16_t nat_port;                                /* host order */
+    /* network order, IPv4 ones IPv4-mapped (control/cp_key.h) */
+    uint8_t client_ip[GW_STATE_ADDR_LEN], local_ip[GW_STATE_ADDR_LEN];
+    uint8_t backend_ip[GW_STATE_ADDR_LEN], nat_ip[GW_STATE_ADDR_LEN];
+    uint16_t client_port, local_port, backend_port; /* network order */
+    uint16_t nat_port;                              /* host order */
     uint8_t client_mac[6];
     uint16_t owner;
     uint8_t alg; /* enum cr_aead_alg */

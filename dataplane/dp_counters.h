@@ -33,6 +33,10 @@
     X(CP_ARP_REQUEST_SENT, 0, "ARP requests sent for next hops")                                   \
     X(CP_ARP_LEARNED, 0, "next-hop MAC addresses learned")                                         \
     X(CP_ICMP_ECHO_REPLY, 0, "ICMP echo replies sent")                                             \
+    X(CP_ICMP6_ECHO_REPLY, 0, "ICMPv6 echo replies sent")                                          \
+    X(CP_ND_NA_SENT, 0, "neighbor advertisements sent for our IPv6 addresses (NS, DAD)")           \
+    X(CP_ND_NS_SENT, 0, "neighbor solicitations sent for IPv6 next hops")                          \
+    X(CP_ND_LEARNED, 0, "IPv6 next hops resolved by a solicited advertisement")                    \
     X(CP_HVR_SENT, 0, "HelloVerifyRequests sent")                                                  \
     X(CP_HS_STARTED, 0, "handshakes started (cookie verified)")                                    \
     X(CP_HS_ESTABLISHED, 0, "handshakes completed")                                                \
@@ -87,13 +91,17 @@
       "cached sessions not resumed: suite, PSK key, server_name, client auth")                     \
     X(DROP_SHORT_FRAME, 1, "frame shorter than its headers")                                       \
     X(DROP_MULTISEG, 1, "multi-segment mbuf")                                                      \
-    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4 nor ARP")                                          \
+    X(DROP_NOT_IPV4, 1, "ethertype neither IPv4, IPv6 nor ARP")                                    \
     X(DROP_IP_HEADER, 1, "bad IPv4 version/IHL/total length")                                      \
     X(DROP_IP_CSUM, 1, "bad IPv4 header checksum")                                                 \
     X(DROP_IP_FRAGMENT, 1, "IPv4 fragment")                                                        \
-    X(DROP_NOT_FOR_US, 1, "IPv4 destination is not one of our addresses")                          \
-    X(DROP_NOT_UDP, 1, "IPv4 protocol neither UDP nor ICMP")                                       \
-    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IPv4 length")                             \
+    X(DROP_IPV6_HEADER, 1, "bad IPv6 header (truncated, version, payload length)")                 \
+    X(DROP_IPV6_EXT, 1, "IPv6 extension header refused (order, count, option, routing, none)")     \
+    X(DROP_IPV6_FRAGMENT, 1, "IPv6 fragment (Fragment header; not reassembled)")                   \
+    X(DROP_IPV6_UDP_ZERO_CSUM, 1, "UDP over IPv6 with checksum 0 (RFC 8200 8.1)")                  \
+    X(DROP_NOT_FOR_US, 1, "IP destination is not one of our addresses")                            \
+    X(DROP_NOT_UDP, 1, "IP protocol neither UDP nor ICMP/ICMPv6")                                  \
+    X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IP length")                               \
     X(DROP_UDP_CSUM, 1, "bad UDP checksum")                                                        \
     X(DROP_UNKNOWN_PEER, 1, "unknown peer, not a ClientHello (worker check)")                      \
     X(DROP_NO_LISTENER, 1, "UDP to a port that is neither listener nor NAT")                       \
@@ -118,6 +126,8 @@
     X(DROP_CP_UNKNOWN, 1, "control plane: not ARP/ICMP echo/DTLS for us")                          \
     X(DROP_CP_ARP, 1, "control plane: ARP not for us or malformed")                                \
     X(DROP_CP_ARP_UNSOLICITED, 1, "control plane: ARP reply we did not ask for (not learned)")     \
+    X(DROP_CP_ND, 1, "control plane: ICMPv6/ND refused (invalid, not ours, ignored type)")         \
+    X(DROP_CP_ND_UNSOLICITED, 1, "control plane: neighbor advertisement we did not ask for")       \
     X(DROP_CP_COOKIE, 1, "control plane: unknown peer, not a ClientHello")                         \
     X(DROP_CP_HS_LIMIT, 1, "control plane: too many handshakes/sessions")                          \
     X(DROP_CP_HS_MAX, 1, "control plane: max_handshakes handshakes in progress")                   \

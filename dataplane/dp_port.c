@@ -141,6 +141,13 @@ int dp_port_init(struct dp_port *p, unsigned n_workers, struct rte_mempool *pool
         (void)rte_eth_promiscuous_enable(p->port_id);
     else
         (void)rte_eth_promiscuous_disable(p->port_id);
+    /* IPv6: Neighbor Solicitations for our addresses arrive at their
+     * solicited-node groups' multicast MACs (33:33:ff:..., RFC 2464 §7);
+     * the workers keep only ICMPv6 to those groups (dp_worker.c classify6).
+     * Best effort: a device without the switch (net_af_packet on a veth
+     * delivers every frame anyway) keeps its default. */
+    if (p->has_ip6)
+        (void)rte_eth_allmulticast_enable(p->port_id);
     return 0;
 }
 

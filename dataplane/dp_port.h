@@ -84,6 +84,14 @@ struct dp_port {
     uint32_t ip_be; /* our address, network order */
     uint32_t gw_be; /* next hop for off-link, network order; 0 none */
     struct rte_ether_addr mac;
+    /* IPv6 (has_ip6): our global address and its prefix, the link-local
+     * one (EUI-64 of mac, dp_ipv6_link_local_from_mac, set by the caller),
+     * the off-link next hop (all zero: none). */
+    bool has_ip6;
+    uint8_t prefix6_len;
+    uint8_t ip6[16];
+    uint8_t ip6_ll[16];
+    uint8_t gw6[16];
     char driver[32];
 };
 
@@ -415,6 +423,107 @@ dp_pkt_write_ipv4_udp(struct rte_mbuf *m, const struct dp_port *p,
                       uint16_t src_port, uint16_t dst_port)
 {
     dp_pkt_write_ipv4_udp_le(m, p, dp_mac_le48(dst_mac), src_ip, dst_ip, src_port, dst_port);
+}
+
+/* IPv6 (RFC 8200) as the gateway writes it: no extension headers, traffic
+ * class and flow label 0, hop limit DP_IPV6_HOP_LIMIT. */
+#define DP_IPV6_FIXED_HDR_LEN 40
+#define DP_IPV6_HOP_LIMIT     64
+#define DP_ETH_IP6_UDP_LEN    (RTE_ETHER_HDR_LEN + DP_IPV6_FIXED_HDR_LEN + DP_UDP_HDR_LEN) /* 62 */
+
+/* The native-order partial sum of a 16-byte address (four 32-bit words:
+ * the same folded value as its eight 16-bit words). */
+static inline uint64_t dp_ip6_addr_sum(const uint8_t *a)
+{
+    uint32_t w[4];
+    memcpy(w, a, sizeof(w));
+    return (uint64_t)w[0] + w[1] + w[2] + w[3];
+}
+
+/* Writes Ethernet + IPv6 + UDP headers in front of the UDP payload that
+ * starts at the mbuf's data offset 62 (m's data_len == 62 + payload
+ * length), with the UDP checksum that IPv6 makes mandatory (RFC 8200 §8.1:
+ * pseudo-header of both addresses, the upper-layer length and Next Header
+ * 17; a computed 0 sent as 0xffff) — in software, or, under
+ * tx_csum_offload, the pseudo-header sum for the NIC to finish.  Addresses
+ * 16 bytes each, ports network order. */
+static inline void dp_pkt_write_ipv6_udp_le(struct rte_mbuf *m, const struct dp_port *p,
+                                            uint64_t dst_mac_le, const uint8_t *src_ip,
+                                            const uint8_t *dst_ip, uint16_t src_port,
+                                            uint16_t dst_port)
+{
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - DP_IPV6_FIXED_HDR_LEN);
+    uint16_t udp_len_be = rte_cpu_to_be_16(udp_len);
+    uint64_t dmac = dst_mac_le, smac = dp_mac_le48(&p->mac);
+    uint64_t w0 = dmac | smac << 48;
+    uint64_t w1 = smac >> 16 | (uint64_t)RTE_BE16(RTE_ETHER_TYPE_IPV6) << 32 |
+                  (uint64_t)0x60 << 48; /* version 6, traffic class 0 */
+    memcpy(b, &w0, 8);
+    memcpy(b + 8, &w1, 8);
+    uint8_t *ip = b + RTE_ETHER_HDR_LEN;
+    /* bytes 2..3: the rest of traffic class / flow label, 0 */
+    ip[2] = 0;
+    ip[3] = 0;
+    memcpy(ip + 4, &udp_len_be, 2);
+    ip[6] = IPPROTO_UDP;
+    ip[7] = DP_IPV6_HOP_LIMIT;
+    memcpy(ip + 8, src_ip, 16);
+    memcpy(ip + 24, dst_ip, 16);
+    uint8_t *udp = ip + DP_IPV6_FIXED_HDR_LEN;
+    memcpy(udp, &src_port, 2);
+    memcpy(udp + 2, &dst_port, 2);
+    memcpy(udp + 4, &udp_len_be, 2);
+    m->l2_len = RTE_ETHER_HDR_LEN;
+    m->l3_len = DP_IPV6_FIXED_HDR_LEN;
+    m->pkt_len = m->data_len;
+    /* Pseudo-header as native-order words (see dp_udp_sum): the 32-bit
+     * upper-layer length and the Next Header word {0, 17}. */
+    uint64_t phdr = dp_ip6_addr_sum(src_ip) + dp_ip6_addr_sum(dst_ip) + udp_len_be +
+                    rte_cpu_to_be_16(IPPROTO_UDP);
+    uint16_t udp_csum;
+    if (p->tx_csum_offload) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+        udp_csum = dp_cksum_fold64(phdr);
+    } else {
+        uint64_t sum = phdr + src_port + dst_port + udp_len_be +
+                       dp_raw_cksum(udp + DP_UDP_HDR_LEN, (size_t)udp_len - DP_UDP_HDR_LEN);
+        uint16_t c = (uint16_t)~dp_cksum_fold64(sum);
+        udp_csum = c == 0 ? 0xffff : c;
+    }
+    memcpy(udp + 6, &udp_csum, 2);
+}
+
+static inline void dp_pkt_write_ipv6_udp(struct rte_mbuf *m, const struct dp_port *p,
+                                         const struct rte_ether_addr *dst_mac,
+                                         const uint8_t *src_ip, const uint8_t *dst_ip,
+                                         uint16_t src_port, uint16_t dst_port)
+{
+    dp_pkt_write_ipv6_udp_le(m, p, dp_mac_le48(dst_mac), src_ip, dst_ip, src_port, dst_port);
+}
+
+/* The folded UDP-over-IPv6 sum of l4_len bytes at udp between src and dst
+ * (checksum field as it is): 0xffff when the datagram verifies. */
+static inline uint16_t dp_udp6_sum(const uint8_t *src, const uint8_t *dst, const void *udp,
+                                   uint16_t l4_len)
+{
+    uint64_t sum = dp_ip6_addr_sum(src) + dp_ip6_addr_sum(dst) + rte_cpu_to_be_16(l4_len) +
+                   rte_cpu_to_be_16(IPPROTO_UDP) + dp_raw_cksum(udp, l4_len);
+    return dp_cksum_fold64(sum);
+}
+
+/* Verifies a received UDP-over-IPv6 checksum (the caller refused a zero
+ * one, RFC 8200 §8.1, and checked l4_len against the IPv6 length). */
+static inline bool dp_pkt_udp6_csum_ok(const struct rte_mbuf *m, const uint8_t *src,
+                                       const uint8_t *dst, const struct rte_udp_hdr *udp,
+                                       uint16_t l4_len)
+{
+    uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        return true;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD || udp->dgram_cksum == 0)
+        return false;
+    return dp_udp6_sum(src, dst, udp, l4_len) == 0xffff;
 }
 
 /* Verifies a received IPv4 header checksum (ihl already validated). */

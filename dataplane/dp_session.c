@@ -1,10 +1,13 @@
 /* dp_session.c — session objects, the lock-free session table, the NAT-port
  * map and their RCU (QSBR) reclamation.
  *
- * Owns: the rte_hash (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
- * block, the single writer is the control plane), the NAT map (65536
- * session pointers per NAT pool address, indexed by the NAT slot
- * (address index << 16) | gateway-side port), the QSBR
+ * Owns: the rte_hashes (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
+ * block, the single writer is the control plane; `hash` for IPv4 clients,
+ * `hash6` for IPv6 clients, each sized max_sessions, n_live bounding their
+ * sum), the NAT map (65536 session pointers per NAT pool address, indexed
+ * by the NAT slot (address index << 16) | gateway-side port, either
+ * backend family: an IPv6 backend's session takes its slot under the first
+ * address of its port's pool), the QSBR
  * variable the workers report to, and the FIFO of removed sessions waiting
  * for their grace period.
  * Must not: be written by more than one thread (control plane), free a
@@ -26,7 +29,8 @@
 #include "cr_err.h"
 
 struct dp_sess_table {
-    struct rte_hash *hash;
+    struct rte_hash *hash;   /* struct dp_sess_key → session (IPv4 clients) */
+    struct rte_hash *hash6;  /* struct dp_sess_key6 → session (IPv6 clients) */
     struct dp_session **nat; /* n_nat_addrs * DP_SESS_NAT_PORTS entries */
     /* NAT pools, read-only after create: pools[i] with its first address
      * at address index pool_base[i]; n_pools == 0: one slot set, any
@@ -72,7 +76,9 @@ size_t dp_hash_memsize(uint64_t entries, size_t key_len)
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
                            struct dp_sess_mem *out)
 {
-    out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key));
+    /* both tables: IPv4 and IPv6 clients, each sized max_sessions */
+    out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key)) +
+                      dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key6));
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
@@ -104,10 +110,19 @@ struct dp_session *dp_session_alloc(uint32_t win_bits, int socket_id)
     return s;
 }
 
+int dp_session_v6(struct dp_session *s)
+{
+    if (s->v6 != NULL)
+        return CR_OK;
+    s->v6 = rte_zmalloc("dp_session_v6", sizeof(*s->v6), 0);
+    return s->v6 != NULL ? CR_OK : CR_ERR_NOMEM;
+}
+
 void dp_session_free(struct dp_session *s)
 {
     if (s == NULL)
         return;
+    rte_free(s->v6);
     cr_aead_key_wipe(&s->rd_key);
     cr_aead_key_wipe(&s->wr_key);
     s->wr_seq = 0;
@@ -253,6 +268,14 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
+    /* The IPv6 table: same parameters, 40-byte key, its own name. */
+    char name6[RTE_HASH_NAMESIZE];
+    snprintf(name6, sizeof(name6), "%.*s6", RTE_HASH_NAMESIZE - 2, name);
+    hp.name = name6;
+    hp.key_len = sizeof(struct dp_sess_key6);
+    t->hash6 = rte_hash_create(&hp);
+    if (t->hash6 == NULL)
+        goto fail;
     t->nat =
         rte_zmalloc_socket("dp_sess_nat", sizeof(t->nat[0]) * DP_SESS_NAT_PORTS * (size_t)n_addrs,
                            RTE_CACHE_LINE_SIZE, socket_id);
@@ -267,6 +290,7 @@ fail:
     if (rte_errno == 0)
         rte_errno = ENOMEM;
     rte_hash_free(t->hash);
+    rte_hash_free(t->hash6);
     rte_free(t->nat);
     rte_free(t->qsbr);
     rte_free(t);
@@ -296,6 +320,18 @@ uint32_t dp_sess_pending_max(const struct dp_sess_table *t)
     return t->max_pending;
 }
 
+/* The table and key of s (by its client family). */
+static inline struct rte_hash *sess_hash(const struct dp_sess_table *t, const struct dp_session *s,
+                                         const void **out_key)
+{
+    if (s->family == DP_AF_V6) {
+        *out_key = &s->v6->key6;
+        return t->hash6;
+    }
+    *out_key = &s->key;
+    return t->hash;
+}
+
 int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
 {
     CR_ENSURE(t != NULL && s != NULL && !s->installed, CR_ERR_INVAL);
@@ -308,15 +344,21 @@ int dp_sess_install(struct dp_sess_table *t, struct dp_session *s)
     int64_t slot = dp_sess_nat_slot(t, s->nat_ip, s->nat_port);
     CR_ENSURE(slot >= 0, CR_ERR_INVAL);
     CR_ENSURE(__atomic_load_n(&t->nat[slot], __ATOMIC_RELAXED) == NULL, CR_ERR_INVAL);
-    CR_ENSURE(rte_hash_lookup(t->hash, &s->key) < 0, CR_ERR_INVAL);
+    CR_ENSURE(s->family == DP_AF_V4 || s->family == DP_AF_V6, CR_ERR_INVAL);
+    CR_ENSURE(s->backend_family == DP_AF_V4 || s->backend_family == DP_AF_V6, CR_ERR_INVAL);
+    CR_ENSURE(s->v6 != NULL || (s->family == DP_AF_V4 && s->backend_family == DP_AF_V4),
+              CR_ERR_INVAL);
+    const void *key;
+    struct rte_hash *h = sess_hash(t, s, &key);
+    CR_ENSURE(rte_hash_lookup(h, key) < 0, CR_ERR_INVAL);
     /* rte_hash_add_key_data publishes the data pointer with release
      * semantics in LF mode, so a reader that finds the key sees every field
      * written above. */
-    int32_t pos = rte_hash_add_key_data(t->hash, &s->key, s);
+    int32_t pos = rte_hash_add_key_data(h, key, s);
     if (pos == -ENOSPC)
         return CR_ERR_LIMIT;
     CR_ENSURE(pos >= 0, CR_ERR_INVAL);
-    s->hash_pos = rte_hash_lookup(t->hash, &s->key);
+    s->hash_pos = rte_hash_lookup(h, key);
     /* Release: a worker that loads this pointer (acquire) sees a fully
      * initialized session. */
     __atomic_store_n(&t->nat[slot], s, __ATOMIC_RELEASE);
@@ -342,7 +384,9 @@ void dp_sess_remove(struct dp_sess_table *t, struct dp_session *s, bool send_clo
      *     for its token read the token with acquire order, so it sees the
      *     new generation and drops any pointer to s cached under an older
      *     one (dp_sess_gen). */
-    int32_t pos = rte_hash_del_key(t->hash, &s->key);
+    const void *key;
+    struct rte_hash *h = sess_hash(t, s, &key);
+    int32_t pos = rte_hash_del_key(h, key);
     if (pos >= 0)
         s->hash_pos = pos;
     /* The control plane's port allocator keeps the NAT port itself
@@ -379,8 +423,10 @@ unsigned dp_sess_reclaim(struct dp_sess_table *t, dp_sess_reclaim_cb cb, void *a
         if (t->pend_head == NULL)
             t->pend_tail = NULL;
         __atomic_store_n(&t->n_pending, t->n_pending - 1, __ATOMIC_RELAXED);
-        if (s->hash_pos >= 0)
-            rte_hash_free_key_with_position(t->hash, s->hash_pos);
+        if (s->hash_pos >= 0) {
+            const void *key;
+            rte_hash_free_key_with_position(sess_hash(t, s, &key), s->hash_pos);
+        }
         if (cb != NULL)
             cb(s, arg);
         dp_session_free(s);
@@ -393,8 +439,15 @@ struct dp_session *dp_sess_iterate(struct dp_sess_table *t, uint32_t *next)
 {
     const void *key;
     void *data;
-    if (rte_hash_iterate(t->hash, &key, &data, next) < 0)
+    if ((*next & DP_SESS_ITER_V6) == 0) {
+        if (rte_hash_iterate(t->hash, &key, &data, next) >= 0)
+            return data;
+        *next = DP_SESS_ITER_V6;
+    }
+    uint32_t n6 = *next & ~DP_SESS_ITER_V6;
+    if (rte_hash_iterate(t->hash6, &key, &data, &n6) < 0)
         return NULL;
+    *next = n6 | DP_SESS_ITER_V6;
     return data;
 }
 
@@ -411,6 +464,7 @@ void dp_sess_table_free(struct dp_sess_table *t)
     }
     (void)dp_sess_reclaim(t, NULL, NULL, true);
     rte_hash_free(t->hash);
+    rte_hash_free(t->hash6);
     rte_free(t->nat);
     rte_free(t->qsbr);
     rte_mempool_free(t->reserve); /* every session back in it (caller's rule) */
@@ -426,6 +480,14 @@ struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp
 {
     void *data = NULL;
     if (rte_hash_lookup_data(t->hash, k, &data) < 0)
+        return NULL;
+    return data;
+}
+
+struct dp_session *dp_sess_lookup6(const struct dp_sess_table *t, const struct dp_sess_key6 *k)
+{
+    void *data = NULL;
+    if (rte_hash_lookup_data(t->hash6, k, &data) < 0)
         return NULL;
     return data;
 }

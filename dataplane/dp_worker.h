@@ -22,6 +22,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "dp_addr.h"
 #include "dp_port.h"
 #include "dp_session.h"
 
@@ -38,19 +39,24 @@
 #define DP_IDLE_SLEEP_US_DEFAULT 100
 #define DP_PEER_BUSY_SLOTS       65536
 
+/* A listener: family DP_AF_V4 with ip_be, or DP_AF_V6 with ip6 (ip_be 0). */
 struct dp_listener {
     uint32_t ip_be;
     uint16_t port_be;
-    uint16_t port_idx; /* index into dp_gw.ports */
+    uint8_t family;
     uint8_t cid_len;
+    uint16_t port_idx; /* index into dp_gw.ports */
+    uint8_t ip6[16];
 };
 
 /* A next hop: ip is set by the control plane before the entry is used;
  * mac_word is published with one atomic 64-bit store: bit 63 valid, low 48
  * bits the MAC.  Workers load it relaxed: a stale but valid MAC is fine. */
 struct dp_nexthop {
-    uint32_t ip_be;
+    uint32_t ip_be; /* DP_AF_V4 */
     uint16_t port_idx;
+    uint8_t family; /* DP_AF_V4 or DP_AF_V6 (then ip6, resolved by ND) */
+    uint8_t ip6[16];
     uint64_t mac_word;
 };
 #define DP_NH_VALID (UINT64_C(1) << 63)
@@ -88,7 +94,7 @@ enum dp_peer_verdict {
     DP_PEER_DROP = 2
 };
 #define DP_PEER_REPLY_MAX_BYTES 256
-typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, uint32_t peer_ip_be,
+typedef int (*dp_unknown_peer_fn)(void *arg, unsigned listener, const struct dp_addr *peer,
                                   uint16_t peer_port_be, const uint8_t *dgram, size_t len,
                                   uint8_t *out, size_t out_cap, size_t *out_len);
 
@@ -96,6 +102,13 @@ static inline uint32_t dp_peer_slot(uint32_t ip_be, uint16_t port_be)
 {
     uint32_t h = (ip_be ^ ((uint32_t)port_be << 16) ^ port_be) * 0x9e3779b1u;
     return h >> 16; /* DP_PEER_BUSY_SLOTS == 2^16 */
+}
+
+/* The same for either family: an IPv4 address gives dp_peer_slot's slot,
+ * an IPv6 one that of its folded 32 bits (dp_addr_fold32). */
+static inline uint32_t dp_peer_slot_addr(const struct dp_addr *a, uint16_t port_be)
+{
+    return dp_peer_slot(dp_addr_fold32(a), port_be);
 }
 
 /* Shared between the control plane (writer of everything here before the
@@ -146,10 +159,17 @@ struct dp_worker_arg {
 };
 int dp_worker_main(void *arg);
 
-/* For the control plane: the listener matching (ip, port), or -1. */
+/* For the control plane: the IPv4 listener matching (ip, port), or -1. */
 int dp_gw_find_listener(const struct dp_gw *g, uint32_t ip_be, uint16_t port_be);
+/* The IPv6 listener matching (ip6, port), or -1. */
+int dp_gw_find_listener6(const struct dp_gw *g, const uint8_t *ip6, uint16_t port_be);
 /* The port owning ip_be as its address, or -1. */
 int dp_gw_find_port_by_ip(const struct dp_gw *g, uint32_t ip_be);
+/* The port owning ip6 (its global or link-local address), or -1. */
+int dp_gw_find_port_by_ip6(const struct dp_gw *g, const uint8_t *ip6);
+/* The port for which ip6 is the solicited-node multicast address (RFC 4291
+ * §2.7.1) of one of its addresses, or -1. */
+int dp_gw_find_port_by_solicited(const struct dp_gw *g, const uint8_t *ip6);
 
 /* Encrypts one record of `type` with the session's write key at its current
  * wr_seq (then increments it) into a new frame to the client.  Only for the

@@ -6,7 +6,7 @@
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libdpdk-dev dpdk dpdk-dev libipsec-mb-dev libssl-dev openssl libcunit1-dev libyaml-dev libjansson-dev
-gnutls-bin libcoap3-bin libmbedtls-dev iproute2 ethtool procps python3 clang-format"
+gnutls-bin libcoap3-bin libmbedtls-dev iproute2 iputils-ping ethtool procps python3 clang-format"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

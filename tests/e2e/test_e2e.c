@@ -69,11 +69,19 @@
 #define GW_IP              "10.77.0.1"
 #define GW_BE_IP           "10.77.1.1"
 #define BE_IP              "10.77.1.2"
+#define GW_IP6             "2001:db8:77::1" /* the clients' port's address6 */
+#define CLI_IP6            "2001:db8:77::2"
+#define GW_BE_IP6          "2001:db8:78::1" /* the backends' port's address6 */
+#define BE_IP6             "2001:db8:78::2" /* an IPv6 CoAP backend (test_ipv6_backend) */
 #define CLI_IP             "10.77.0.2"
 #define PORT_ECHO          4433
 #define PORT_COAP          5684
 #define PORT_IDLE          4435
 #define PORT_LIMITS        4436
+#define PORT_V6_ECHO       4437   /* IPv6 listener, IPv4 echo backend */
+#define PORT_V6_COAP       5685   /* IPv6 listener, IPv4 CoAP backend */
+#define PORT_V6_V6         5686   /* IPv6 listener, IPv6 CoAP backend */
+#define PORT_V4_V6         5687   /* IPv4 listener, IPv6 CoAP backend */
 #define E2E_METRICS_PORT   "9464" /* metrics_listen, inside the gateway namespace */
 #define E2E_METRICS_PORT_N 9464
 #define PSK_ID             "gwe-client"
@@ -374,7 +382,7 @@ static int make_creds(void)
         const char *name, *cn, *san;
         enum tl_key_type type;
     } certs[] = {
-        {"ec", "gwe-gateway", "IP:" GW_IP ",DNS:gwe-gateway", TL_KEY_EC_P256},
+        {"ec", "gwe-gateway", "IP:" GW_IP ",IP:" GW_IP6 ",DNS:gwe-gateway", TL_KEY_EC_P256},
         {"rsa", "gwe-gateway-rsa", "IP:" GW_IP, TL_KEY_RSA_2048},
         {"ec384", "gwe-gateway-p384", "IP:" GW_IP, TL_KEY_EC_P384},
     };
@@ -431,8 +439,9 @@ static int write_config(void)
     fprintf(f,
             "# written by test-e2e\n"
             "ports:\n"
-            "  - {name: clients, port_id: 0, address: " GW_IP "/24}\n"
-            "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24}\n"
+            "  - {name: clients, port_id: 0, address: " GW_IP "/24, address6: " GW_IP6 "/64}\n"
+            "  - {name: backends, port_id: 1, address: " GW_BE_IP "/24, address6: " GW_BE_IP6
+            "/64}\n"
             "listeners:\n"
             "  - name: echo\n"
             "    address: " GW_IP "\n"
@@ -471,6 +480,34 @@ static int write_config(void)
             "    retransmit_initial_ms: 500\n"
             "    handshake_timeout: %dms\n"
             "    nat_ports: 50000-50999\n"
+            "  - name: v6echo\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":7000\n"
+            "    psk_file: %s/psk.txt\n"
+            "    cert: %s/ec.crt\n"
+            "    key: %s/ec.key\n"
+            "    idle_timeout: 120s\n"
+            "    nat_ports: 51000-51999\n"
+            "  - name: v6coap\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: " BE_IP ":5683\n"
+            "    psk_file: %s/psk.txt\n"
+            "    idle_timeout: 120s\n"
+            "    nat_ports: 52000-52999\n"
+            "  - name: v6v6\n"
+            "    address: " GW_IP6 "\n"
+            "    port: %d\n"
+            "    backend: \"[" BE_IP6 "]:5683\"\n"
+            "    psk_file: %s/psk.txt\n"
+            "    nat_ports: 53000-53999\n"
+            "  - name: v4v6\n"
+            "    address: " GW_IP "\n"
+            "    port: %d\n"
+            "    backend: \"[" BE_IP6 "]:5683\"\n"
+            "    psk_file: %s/psk.txt\n"
+            "    nat_ports: 54000-54999\n"
             "control_socket: %s\n"
             "ticket_key_file: %s/ticket.key\n"
             "metrics_listen: 127.0.0.1:" E2E_METRICS_PORT "\n"
@@ -478,7 +515,8 @@ static int write_config(void)
             "max_sessions: 4096\n"
             "max_handshakes_per_source: %d\n",
             PORT_ECHO, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, PORT_COAP, g_dir, PORT_IDLE,
-            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, g_sock, g_dir,
+            g_dir, E2E_IDLE_TIMEOUT_S, PORT_LIMITS, g_dir, E2E_HS_TIMEOUT_MS, PORT_V6_ECHO, g_dir,
+            g_dir, g_dir, PORT_V6_COAP, g_dir, PORT_V6_V6, g_dir, PORT_V4_V6, g_dir, g_sock, g_dir,
             E2E_COOKIE_ROTATE_MS, E2E_HS_PER_SOURCE);
     fclose(f);
     /* session-ticket keys shared with the second gateway of
@@ -3183,6 +3221,31 @@ struct restart_client {
  * hop resolved), and no (epoch, sequence) of the gateway's repeats
  * across the restart (the client sees the write sequence jump by
  * state_seq_skip). */
+static int v6_client_up(void);
+static void v6_client_down(void);
+
+/* Writes text + newline to a running openssl s_client and waits until the
+ * echo backend's reply shows in its output. */
+static bool v6_echoed(struct tl_proc *p, const char *text)
+{
+    char line[96];
+    int ll = snprintf(line, sizeof(line), "%s\n", text);
+    uint64_t end = tl_mono_ms() + E2E_CLIENT_TIMEOUT_S * 1000;
+    while (tl_mono_ms() < end && !tl_proc_poll(p)) {
+        if (write(p->in_fd, line, (size_t)ll) != ll)
+            return false;
+        for (int i = 0; i < 10; i++) {
+            tl_sleep_ms(50);
+            char *o = slurp(p->out);
+            bool ok = o && strstr(o, text) != NULL;
+            free(o);
+            if (ok)
+                return true;
+        }
+    }
+    return false;
+}
+
 static void test_restart_keeps_sessions(void)
 {
     REQUIRE_READY();
@@ -3219,6 +3282,26 @@ static void test_restart_keeps_sessions(void)
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         up += tl_proc_wait_output(&rc[i].p, "STREAM established", E2E_CLIENT_TIMEOUT_S * 1000);
     CU_ASSERT_EQUAL_FATAL(up, E2E_RESTART_CLIENTS);
+    /* and one IPv6 client (openssl s_client, PSK, on the IPv6 listener):
+     * its session goes through the state file too (format 2) */
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    struct tl_proc v6c;
+    char *v6argv[] = {"openssl",
+                      "s_client",
+                      "-dtls1_2",
+                      "-connect",
+                      "[" GW_IP6 "]:4437" /* PORT_V6_ECHO */,
+                      "-cipher",
+                      "PSK-AES128-GCM-SHA256",
+                      "-psk_identity",
+                      PSK_ID,
+                      "-psk",
+                      PSK_HEX,
+                      "-quiet",
+                      NULL};
+    CU_ASSERT_FATAL(proc_start(&v6c, g_ns_cli, "restart-client-v6.log", true, v6argv) == 0);
+    bool v6_before = v6_echoed(&v6c, "v6-before-restart");
+    CU_ASSERT(v6_before);
     tl_sleep_ms(E2E_RESTART_RUN_MS);
     int sess_before = sessions_total();
     /* `dtlsgw-ctl save` while running writes the file too (SIGTERM
@@ -3246,6 +3329,12 @@ static void test_restart_keeps_sessions(void)
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         CU_ASSERT(write(rc[i].p.in_fd, "mark\n", 5) == 5);
     tl_sleep_ms(E2E_RESTART_RUN_MS);
+    bool v6_after = v6_echoed(&v6c, "v6-after-restart");
+    printf("  IPv6 s_client: echoed before the restart %s, after %s (same session)\n",
+           v6_before ? "yes" : "NO", v6_after ? "yes" : "NO");
+    CU_ASSERT(v6_after);
+    tl_proc_stop(&v6c, SIGTERM, E2E_KILL_GRACE_MS);
+    v6_client_down();
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
         CU_ASSERT(write(rc[i].p.in_fd, "stop\n", 5) == 5);
     for (unsigned i = 0; i < E2E_RESTART_CLIENTS; i++)
@@ -3866,8 +3955,8 @@ static void test_nat_pool(void)
 {
     REQUIRE_READY();
     char lp[E2E_PATH_MAX_LEN];
-    CU_ASSERT_FATAL(sh("set -e; cd %s; sed -e 's|address: " GW_BE_IP "/24}|address: " GW_BE_IP
-                       "/24, nat_addresses: \"10.77.1.10-10.77.1.11\"}|' -e "
+    CU_ASSERT_FATAL(sh("set -e; cd %s; sed -e 's|address: " GW_BE_IP "/24,|address: " GW_BE_IP
+                       "/24, nat_addresses: \"10.77.1.10-10.77.1.11\",|' -e "
                        "'s|nat_ports: 20000-29999|nat_ports: 20000-20001|' gw.yaml > gw-pool.yaml; "
                        "grep -q nat_addresses gw-pool.yaml; grep -q 20000-20001 gw-pool.yaml",
                        g_dir) == 0);
@@ -3959,6 +4048,256 @@ static void test_nat_pool(void)
     CU_ASSERT(restart_wait_backend());
 }
 
+/* IPv6 turned on in the client namespace for one test (nodad: no DAD
+ * delay; no router solicitations); off again by v6_client_down. */
+static int v6_client_up(void)
+{
+    return sh("set -e; ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=0; "
+              "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.router_solicitations=0; "
+              "ip -n %1$s addr add " CLI_IP6 "/64 dev %2$s nodad",
+              g_ns_cli, g_if_c1);
+}
+
+static void v6_client_down(void)
+{
+    sh("ip -n %1$s addr del " CLI_IP6 "/64 dev %2$s; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; true",
+       g_ns_cli, g_if_c1);
+}
+
+/* DTLS over IPv6 (issue 9): an IPv6 listener towards the IPv4 backends,
+ * with openssl s_client (PSK and certificate), gnutls-cli (PSK) and both
+ * libcoap clients (coaps+PSK, byte-exact against the backend); dtlsgw-ctl
+ * sessions lists the IPv6 client and kill [V6]:PORT ends its sessions. */
+static void test_ipv6_dtls(void)
+{
+    REQUIRE_READY();
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    char p[E2E_PATH_MAX_LEN];
+    /* openssl, PSK */
+    struct argvb b = {.n = 0};
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "[" GW_IP6 "]:%d", PORT_V6_ECHO);
+    av(&b, "-cipher");
+    av(&b, "PSK-AES128-GCM-SHA256");
+    av(&b, "-psk_identity");
+    av(&b, PSK_ID);
+    av(&b, "-psk");
+    av(&b, PSK_HEX);
+    bool ok = echo_session("v6-openssl-psk", &b, "Cipher is ", "Cipher is PSK-AES128-GCM-SHA256");
+    printf("  openssl s_client over IPv6, PSK          %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* openssl, ECDHE-ECDSA with the certificate checked against the IPv6
+     * address */
+    b.n = 0;
+    av(&b, "openssl");
+    av(&b, "s_client");
+    av(&b, "-dtls1_2");
+    av(&b, "-connect");
+    av(&b, "[" GW_IP6 "]:%d", PORT_V6_ECHO);
+    av(&b, "-cipher");
+    av(&b, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    av(&b, "-CAfile");
+    av(&b, "%s", path_in(p, sizeof(p), "ec.crt"));
+    av(&b, "-verify_return_error");
+    av(&b, "-verify_ip");
+    av(&b, GW_IP6);
+    ok = echo_session("v6-openssl-cert", &b, "Cipher is ",
+                      "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256");
+    printf("  openssl s_client over IPv6, certificate  %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* gnutls-cli, PSK */
+    b.n = 0;
+    av(&b, "gnutls-cli");
+    av(&b, "--udp");
+    av(&b, "--port");
+    av(&b, "%d", PORT_V6_ECHO);
+    av(&b, "--priority");
+    av(&b, "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:-CIPHER-ALL:+AES-128-GCM");
+    av(&b, "--pskusername");
+    av(&b, PSK_ID);
+    av(&b, "--pskkey");
+    av(&b, PSK_HEX);
+    av(&b, GW_IP6);
+    ok = echo_session("v6-gnutls-psk", &b, "- Simple Client Mode", NULL);
+    printf("  gnutls-cli over IPv6, PSK                %s\n", ok ? "PASS" : "FAIL");
+    CU_ASSERT(ok);
+    /* both libcoap clients, byte-exact against the backend */
+    struct tl_proc d;
+    char *direct_argv[] = {"coap-client-notls", "-m", "get", "coap://" BE_IP "/", NULL};
+    CU_ASSERT_EQUAL_FATAL(proc_start(&d, g_ns_be, "coap6-direct.log", false, direct_argv), 0);
+    CU_ASSERT(tl_proc_wait(&d, 10000));
+    char *direct = slurp(d.out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(direct);
+    const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
+    char uri[96];
+    snprintf(uri, sizeof(uri), "coaps://[" GW_IP6 "]:%d/", PORT_V6_COAP);
+    for (unsigned i = 0; i < 2; i++) {
+        struct tl_proc c;
+        char out[64];
+        snprintf(out, sizeof(out), "%s-v6.log", clients[i]);
+        char *argv[] = {(char *)clients[i], "-m", "get", "-u", COAP_ID, "-k", COAP_KEY, uri, NULL};
+        CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
+        bool exited = tl_proc_wait(&c, 20000);
+        char *got = slurp(c.out);
+        bool same = exited && got && strcmp(got, direct) == 0;
+        printf("  %-20s coaps over IPv6 GET / %s\n", clients[i],
+               same ? "PASS (byte-exact)" : "FAIL");
+        if (!same)
+            fprintf(stderr, "e2e: %s over IPv6 got:\n%s\n", clients[i], got ? got : "(none)");
+        CU_ASSERT(same);
+        free(got);
+        tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
+    }
+    free(direct);
+    /* dtlsgw-ctl sessions: the IPv6 client (the clients that ended with a
+     * close_notify are gone: let those land first); kill [V6]:PORT, then
+     * kill V6 */
+    tl_sleep_ms(300);
+    json_t *s = ctl("sessions");
+    size_t i;
+    json_t *e;
+    long long v6_port = -1;
+    unsigned n_v6 = 0;
+    json_array_foreach(s, i, e)
+    {
+        const char *c = json_string_value(json_object_get(e, "client"));
+        if (c && strcmp(c, CLI_IP6) == 0) {
+            n_v6++;
+            v6_port = json_integer_value(json_object_get(e, "client_port"));
+        }
+    }
+    json_decref(s);
+    if (n_v6 == 0)
+        fprintf(stderr, "e2e: no IPv6 session listed by dtlsgw-ctl sessions\n");
+    CU_ASSERT(n_v6 >= 1);
+    CU_ASSERT_FATAL(v6_port > 0);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "kill [" CLI_IP6 "]:%lld", v6_port);
+    json_t *k = ctl(cmd);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "killed")), 1);
+    json_decref(k);
+    k = ctl("kill " CLI_IP6);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "killed")), n_v6 - 1);
+    json_decref(k);
+    s = ctl("sessions");
+    n_v6 = 0;
+    json_array_foreach(s, i, e)
+    {
+        const char *c = json_string_value(json_object_get(e, "client"));
+        n_v6 += c && strcmp(c, CLI_IP6) == 0;
+    }
+    json_decref(s);
+    CU_ASSERT_EQUAL(n_v6, 0);
+    v6_client_down();
+}
+
+/* An IPv6 backend (issue 9): IPv6 turned on in the backend namespace, a
+ * CoAP server on BE_IP6; the gateway resolves it by Neighbor Discovery and
+ * forwards to it from its backends' port address6, from an IPv6 listener
+ * (IPv6 end to end) and from an IPv4 one; both libcoap clients get what
+ * the server gives directly, byte for byte. */
+static void test_ipv6_backend(void)
+{
+    REQUIRE_READY();
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    CU_ASSERT_EQUAL_FATAL(sh("set -e; ip netns exec %1$s sysctl -qw "
+                             "net.ipv6.conf.%2$s.disable_ipv6=0; "
+                             "ip netns exec %1$s sysctl -qw "
+                             "net.ipv6.conf.%2$s.router_solicitations=0; "
+                             /* lo too: the direct request to our own address */
+                             "ip netns exec %1$s sysctl -qw net.ipv6.conf.lo.disable_ipv6=0; "
+                             "ip -n %1$s addr add " BE_IP6 "/64 dev %2$s nodad",
+                             g_ns_be, g_if_b1),
+                          0);
+    struct tl_proc srv;
+    char *srv_argv[] = {"coap-server-notls", "-A", BE_IP6, "-p", "5683", NULL};
+    CU_ASSERT_EQUAL_FATAL(proc_start(&srv, g_ns_be, "coap6-server.log", false, srv_argv), 0);
+    char *direct = NULL;
+    for (int t = 0; t < 20 && (direct == NULL || strlen(direct) < 10); t++) {
+        free(direct);
+        direct = NULL;
+        tl_sleep_ms(100);
+        struct tl_proc d;
+        char *dargv[] = {"coap-client-notls", "-m", "get", "coap://[" BE_IP6 "]/", NULL};
+        if (proc_start(&d, g_ns_be, "coap6-direct-v6.log", false, dargv) == 0 &&
+            tl_proc_wait(&d, 5000))
+            direct = slurp(d.out);
+    }
+    CU_ASSERT_FATAL(direct != NULL && strlen(direct) > 10);
+    const char *clients[] = {"coap-client-openssl", "coap-client-gnutls"};
+    struct {
+        const char *what;
+        char uri[96];
+    } via[2] = {{"IPv6 listener -> IPv6 backend", ""}, {"IPv4 listener -> IPv6 backend", ""}};
+    snprintf(via[0].uri, sizeof(via[0].uri), "coaps://[" GW_IP6 "]:%d/", PORT_V6_V6);
+    snprintf(via[1].uri, sizeof(via[1].uri), "coaps://" GW_IP ":%d/", PORT_V4_V6);
+    for (unsigned v = 0; v < 2; v++)
+        for (unsigned i = 0; i < 2; i++) {
+            char out[64];
+            snprintf(out, sizeof(out), "%s-be6-%u.log", clients[i], v);
+            char *argv[] = {(char *)clients[i], "-m",       "get", "-u", COAP_ID, "-k",
+                            COAP_KEY,           via[v].uri, NULL};
+            struct tl_proc c;
+            CU_ASSERT_EQUAL_FATAL(proc_start(&c, g_ns_cli, out, false, argv), 0);
+            bool exited = tl_proc_wait(&c, 20000);
+            char *got = slurp(c.out);
+            bool same = exited && got && strcmp(got, direct) == 0;
+            printf("  %-20s %s %s\n", clients[i], via[v].what, same ? "PASS (byte-exact)" : "FAIL");
+            if (!same)
+                fprintf(stderr, "e2e: %s %s got:\n%s\n", clients[i], via[v].what,
+                        got ? got : "(none)");
+            CU_ASSERT(same);
+            free(got);
+            tl_proc_stop(&c, SIGTERM, E2E_KILL_GRACE_MS);
+        }
+    /* the backend was resolved by Neighbor Discovery */
+    CU_ASSERT(stat_now("CP_ND_LEARNED") >= 1);
+    free(direct);
+    tl_proc_stop(&srv, SIGTERM, E2E_KILL_GRACE_MS);
+    json_decref(ctl("kill " CLI_IP6));
+    json_decref(ctl("kill 10.77.0.2"));
+    sh("ip -n %1$s addr del " BE_IP6 "/64 dev %2$s; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.%2$s.disable_ipv6=1; "
+       "ip netns exec %1$s sysctl -qw net.ipv6.conf.lo.disable_ipv6=1; true",
+       g_ns_be, g_if_b1);
+    v6_client_down();
+}
+
+/* IPv6 on the clients' port (issue 9): the client namespace, IPv6 turned
+ * on for this test only (nodad: no DAD delay; no router solicitations),
+ * resolves the gateway's address by Neighbor Discovery and pings it; a
+ * datagram too big for one frame is sent as IPv6 fragments, which the
+ * workers count (DROP_IPV6_FRAGMENT) and nothing answers; the gateway is
+ * still there for IPv4 afterwards. */
+static void test_ipv6_nd_ping(void)
+{
+    REQUIRE_READY();
+    long long er0 = stat_now("CP_ICMP6_ECHO_REPLY"), na0 = stat_now("CP_ND_NA_SENT");
+    long long fr0 = stat_now("DROP_IPV6_FRAGMENT");
+    CU_ASSERT_EQUAL_FATAL(v6_client_up(), 0);
+    int rc;
+    rc = sh("ip netns exec %s ping -6 -c 3 -i 0.2 -W 2 " GW_IP6 " > %s/ping6.out 2>&1", g_ns_cli,
+            g_dir);
+    if (rc != 0)
+        sh("cat %s/ping6.out >&2; ip -n %s -6 neigh >&2", g_dir, g_ns_cli);
+    CU_ASSERT_EQUAL(rc, 0);
+    long long er1 = stat_now("CP_ICMP6_ECHO_REPLY"), na1 = stat_now("CP_ND_NA_SENT");
+    CU_ASSERT(er1 >= er0 + 3);
+    CU_ASSERT(na1 > na0); /* the client asked for our MAC by NS */
+    /* 3000 bytes of echo data: two fragments on a 1500-byte link */
+    rc = sh("ip netns exec %s ping -6 -c 1 -W 1 -s 3000 " GW_IP6 " > /dev/null 2>&1", g_ns_cli);
+    CU_ASSERT(rc != 0); /* no reassembly, no reply */
+    CU_ASSERT(stat_now("DROP_IPV6_FRAGMENT") >= fr0 + 2);
+    CU_ASSERT_EQUAL(stat_now("CP_ICMP6_ECHO_REPLY"), er1);
+    v6_client_down();
+    /* IPv4 still answers */
+    CU_ASSERT_EQUAL(sh("ip netns exec %s ping -c 1 -W 2 " GW_IP " > /dev/null", g_ns_cli), 0);
+}
+
 static void test_clean_stop(void)
 {
     REQUIRE_READY();
@@ -4038,5 +4377,10 @@ void cu_register(void)
                 test_restart_refuses_bad_state);
     CU_add_test(s, "capture: dpdk-pdump records the client's DTLS and the backend's plaintext",
                 test_capture_pdump);
+    CU_add_test(s, "IPv6: ND and ping -6 to the gateway, fragments counted", test_ipv6_nd_ping);
+    CU_add_test(s, "IPv6: openssl, gnutls-cli, libcoap over an IPv6 listener; sessions, kill",
+                test_ipv6_dtls);
+    CU_add_test(s, "IPv6: an IPv6 backend from IPv6 and IPv4 listeners (libcoap byte-exact)",
+                test_ipv6_backend);
     CU_add_test(s, "clean stop on SIGTERM", test_clean_stop);
 }

@@ -1,7 +1,7 @@
 /* fuzz_classify.c — libFuzzer target for the worker's receive path
  * (dataplane/dp_worker.c: classify, the fast twins, session lookup, replay,
  * record split, AEAD open, NAT, punts, hand-off) on the real pipeline: two
- * net_ring ports, one listener, one installed session, the stateless cookie
+ * net_ring ports, one IPv4 and one IPv6 listener, one installed session, the stateless cookie
  * check of a real engine context as the unknown-peer hook.
  *
  * Input: byte 0 selects how the rest becomes one frame:
@@ -22,7 +22,8 @@
  *     punt and hand-off ring drained, the pool holds what it held before;
  *   - every epoch-1 record the worker sends to the client carries a
  *     sequence number above every earlier one (a nonce is never reused);
- *   - every IPv4 header the worker transmits has a valid checksum.
+ *   - every IPv4 header the worker transmits has a valid checksum, every
+ *     IPv6 datagram a valid UDP checksum.
  * State (the session's replay window, its write sequence) carries over from
  * input to input, as on a live gateway.
  */
@@ -42,6 +43,7 @@
 #include <rte_ring.h>
 
 #include "dp_counters.h"
+#include "dp_ipv6.h"
 #include "dp_record.h"
 #include "dp_worker.h"
 #include "hs.h"
@@ -76,16 +78,16 @@ static const uint8_t k_s[16] = {21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 
 static const uint8_t iv_c[4] = {0xa1, 0xa2, 0xa3, 0xa4};
 static const uint8_t iv_s[4] = {0xb1, 0xb2, 0xb3, 0xb4};
 
-static int cookie_hook(void *arg, unsigned li, uint32_t ip_be, uint16_t port_be, const uint8_t *d,
-                       size_t len, uint8_t *out, size_t cap, size_t *out_len)
+static int cookie_hook(void *arg, unsigned li, const struct dp_addr *peer, uint16_t port_be,
+                       const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
     (void)arg;
     (void)li;
     struct hs_peer hp;
     memset(&hp, 0, sizeof(hp));
-    memcpy(hp.addr, &ip_be, 4);
+    memcpy(hp.addr, dp_addr_bytes(peer), dp_addr_len(peer));
     hp.port = rte_be_to_cpu_16(port_be);
-    hp.family = 4;
+    hp.family = dp_addr_is_v6(peer) ? 6 : 4;
     switch (hs_cookie_check(hctx, &hp, d, len, out, cap, out_len)) {
     case HS_COOKIE_DROP:
         *out_len = 0;
@@ -149,10 +151,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (dp_port_init(&g.ports[p], 1, g.pool, false, err, sizeof(err)) != 0)
             die(err);
     }
-    g.n_listeners = 1;
+    /* IPv6 beside IPv4: 2001:db8::1 on port 0 (listener 1 on it),
+     * 2001:db8:1::1 on port 1 */
+    for (int p = 0; p < 2; p++) {
+        static const uint8_t a6[2][16] = {{0x20, 0x01, 0x0d, 0xb8, [15] = 1},
+                                          {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1}};
+        g.ports[p].has_ip6 = true;
+        g.ports[p].prefix6_len = 64;
+        memcpy(g.ports[p].ip6, a6[p], 16);
+        dp_ipv6_link_local_from_mac(g.ports[p].mac.addr_bytes, g.ports[p].ip6_ll);
+    }
+    g.n_listeners = 2;
     g.listeners[0].ip_be = IP(10, 0, 0, 1);
     g.listeners[0].port_be = rte_cpu_to_be_16(4433);
     g.listeners[0].port_idx = 0;
+    g.listeners[1].family = DP_AF_V6;
+    memcpy(g.listeners[1].ip6, g.ports[0].ip6, 16);
+    g.listeners[1].port_be = rte_cpu_to_be_16(4433);
+    g.listeners[1].port_idx = 0;
     g.n_nexthops = 1;
     g.nexthops[0].ip_be = IP(10, 0, 1, 2);
     g.nexthops[0].port_idx = 1;
@@ -303,6 +319,17 @@ static void check_tx(struct rte_mbuf *m, unsigned port)
 {
     const uint8_t *b = rte_pktmbuf_mtod(m, const uint8_t *);
     uint32_t len = m->data_len;
+    /* IPv6 (a HelloVerifyRequest to an IPv6 peer): a well-formed header
+     * and its mandatory UDP checksum right */
+    if (len > RTE_ETHER_HDR_LEN && b[12] == 0x86 && b[13] == 0xdd) {
+        struct dp_ipv6_view v;
+        FUZZ_ENSURE(dp_ipv6_parse(b + RTE_ETHER_HDR_LEN, len - RTE_ETHER_HDR_LEN, &v) ==
+                    DP_IPV6_OK);
+        if (v.proto == DP_IPPROTO_UDP)
+            FUZZ_ENSURE(dp_ipv6_l4_cksum_ok(v.src, v.dst, DP_IPPROTO_UDP,
+                                            b + RTE_ETHER_HDR_LEN + v.l4_off, v.l4_len, 6));
+        return;
+    }
     if (len < DP_ETH_IP_UDP_LEN || b[12] != 0x08 || b[13] != 0x00)
         return;
     const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);

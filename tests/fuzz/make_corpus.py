@@ -59,6 +59,37 @@ def main():
     more()
 
 
+def ip6(a):
+    import ipaddress
+    return ipaddress.IPv6Address(a).packed
+
+
+def frame6(src, dst, sport, dport, payload, ext=b"", first_next=17,
+           dst_mac=b"\x02\x00\x00\x00\x00\x01", src_mac=b"\x02\x00\x00\x00\x00\x02"):
+    """Ethernet/IPv6 (+ extension headers ext, the first one first_next)/UDP,
+    UDP checksum over the RFC 8200 pseudo-header."""
+    udp_len = 8 + len(payload)
+    ip = struct.pack("!IHBB", 0x60000000, len(ext) + udp_len, first_next if ext else 17, 64)
+    ip += ip6(src) + ip6(dst)
+    pseudo = ip6(src) + ip6(dst) + struct.pack("!IxxxB", udp_len, 17)
+    udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
+    c = csum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+    return dst_mac + src_mac + b"\x86\xdd" + ip + ext + udp
+
+
+def icmp6_ns(src, target):
+    """A Neighbor Solicitation for target to its solicited-node group."""
+    t = ip6(target)
+    dst = b"\xff\x02" + b"\x00" * 9 + b"\x01\xff" + t[13:]
+    body = struct.pack("!BBHI", 135, 0, 0, 0) + t + b"\x01\x01\x02\x00\x00\x00\x00\x02"
+    pseudo = ip6(src) + dst + struct.pack("!IxxxB", len(body), 58)
+    c = csum(pseudo + body)
+    body = body[:2] + struct.pack("!H", c) + body[4:]
+    ip = struct.pack("!IHBB", 0x60000000, len(body), 58, 255) + ip6(src) + dst
+    return b"\x33\x33\xff" + t[13:] + b"\x02\x00\x00\x00\x00\x02\x86\xdd" + ip + body
+
+
 def write_all(name, seeds):
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", name)
     os.makedirs(out, exist_ok=True)
@@ -169,6 +200,16 @@ def more():
         + bytes([0x97, 4, 0, 4]) + b"junk",
         "sealed_handshake": b"\x0a" + bytes([2, 5, 0, 12]) + b"\x14" + b"\x00" * 11,
         "backend_payload": b"\x03" + b"payload from the backend",
+        # IPv6 (issue 9): the IPv6 listener [2001:db8::1]:4433, extension
+        # headers skipped and refused, Neighbor Discovery
+        "v6_client_hello": b"\x00" + frame6("2001:db8::9", "2001:db8::1", 40000, 4433,
+                                            client_hello()),
+        "v6_hbh_client_hello": b"\x00" + frame6("2001:db8::9", "2001:db8::1", 40002, 4433,
+                                                client_hello(), ext=b"\x11\x00\x01\x04" + b"\x00" * 4,
+                                                first_next=0),
+        "v6_fragment": b"\x00" + frame6("2001:db8::9", "2001:db8::1", 40003, 4433, b"frag",
+                                        ext=b"\x11\x00\x00\x01\x00\x00\x00\x2a", first_next=44),
+        "v6_ns": b"\x00" + icmp6_ns("fe80::2", "2001:db8::1"),
     })
 
 

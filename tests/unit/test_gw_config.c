@@ -1056,9 +1056,59 @@ static void test_session_tickets(void)
                      "ticket_key_file", "cannot read");
 }
 
+/* Ports' IPv6 keys: address6 (global, with prefix) and gateway6; errors
+ * at the key's line. */
+static void test_ipv6_port_keys(void)
+{
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL_FATAL(gw_config_load_string(&c,
+                                                "ports:\n  - address: 10.0.0.1/24\n"
+                                                "    address6: 2001:db8::1/64\n"
+                                                "    gateway6: fe80::1\n"
+                                                "  - address: 10.0.1.1/24\n    port_id: 1\n",
+                                                "t.yaml", err, sizeof(err)),
+                          0);
+    static const uint8_t want[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    static const uint8_t want_gw[16] = {0xfe, 0x80, [15] = 1};
+    CU_ASSERT(c.ports[0].has_ipv6);
+    CU_ASSERT(memcmp(c.ports[0].ipv6, want, 16) == 0);
+    CU_ASSERT_EQUAL(c.ports[0].prefix6_len, 64);
+    CU_ASSERT(c.ports[0].has_gateway6);
+    CU_ASSERT(memcmp(c.ports[0].gateway6, want_gw, 16) == 0);
+    CU_ASSERT(!c.ports[1].has_ipv6);
+    CU_ASSERT_EQUAL(c.ports[0].key_line[GW_PKEY_ADDRESS6], 3);
+
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::1\n", 3,
+               "ports[0].address6", "with prefix");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::g/64\n", 3,
+               "ports[0].address6", "with prefix");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::1/129\n", 3,
+               "ports[0].address6", "out of range 1..128");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: fe80::1/64\n", 3,
+               "ports[0].address6", "not a unicast global address");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: ff02::1/64\n", 3,
+               "ports[0].address6", "not a unicast global address");
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    gateway6: 10.0.0.2\n", 3, "ports[0].gateway6",
+               "not an IPv6 address");
+
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    gateway6: fe80::1\n"
+                     "listeners:\n  - psk_file: %s\n",
+                     3, "ports[0].gateway6", "needs address6");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::1/64\n"
+                     "    gateway6: 2001:db8:1::1\nlisteners:\n  - psk_file: %s\n",
+                     4, "ports[0].gateway6", "neither link-local nor another host");
+    expect_valid_err("ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::1/64\n"
+                     "  - address: 10.0.1.1/24\n    port_id: 1\n    address6: 2001:db8::1/64\n"
+                     "listeners:\n  - psk_file: %s\n",
+                     6, "ports[1].address6", "already used by ports[0]");
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
+    CU_add_test(s, "IPv6 port keys (address6, gateway6)", test_ipv6_port_keys);
     CU_add_test(s, "defaults", test_defaults);
     CU_add_test(s, "ports[].nat_addresses (issue 11)", test_nat_addresses);
     CU_add_test(s, "empty document keeps defaults", test_empty_keeps_defaults);

@@ -87,11 +87,14 @@ static int h_reload(void *arg, json_t *res, char *err)
     return 0;
 }
 
+static int h_kill6(void *arg, const uint8_t *ip6, uint16_t port, json_t *res, char *err);
+
 static struct gw_ctl_handlers handlers = {
     .arg = &n_stats,
     .stats = h_stats,
     .sessions = h_sessions,
     .kill = h_kill,
+    .kill6 = h_kill6,
     .reload_psk = h_reload,
     .rotate_cookie = NULL, /* "not supported" path */
 };
@@ -217,6 +220,50 @@ static void test_big_reply(void)
         json_integer_value(json_object_get(json_array_get(r, N_BIG_SESSIONS - 1), "index")),
         N_BIG_SESSIONS - 1);
     json_decref(j);
+}
+
+static atomic_int n_kill6;
+static uint8_t kill6_ip[16];
+static atomic_uint kill6_port;
+
+static int h_kill6(void *arg, const uint8_t *ip6, uint16_t port, json_t *res, char *err)
+{
+    (void)arg;
+    (void)err;
+    n_kill6++;
+    memcpy(kill6_ip, ip6, 16);
+    kill6_port = port;
+    json_object_set_new(res, "killed", json_integer(2));
+    return 0;
+}
+
+/* kill of an IPv6 client: [V6]:PORT, [V6], V6 reach kill6; malformed
+ * brackets and ports are refused before any handler. */
+static void test_kill6(void)
+{
+    static const uint8_t want[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+    int before = n_kill6, before4 = n_kill;
+    json_t *j = ask("kill [2001:db8::2]:40001");
+    CU_ASSERT(json_is_true(json_object_get(j, "ok")));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "result"), "killed")), 2);
+    json_decref(j);
+    CU_ASSERT_EQUAL(n_kill6, before + 1);
+    CU_ASSERT(memcmp(kill6_ip, want, 16) == 0);
+    CU_ASSERT_EQUAL(kill6_port, 40001);
+    j = ask("kill [2001:db8::2]");
+    json_decref(j);
+    CU_ASSERT_EQUAL(kill6_port, 0);
+    j = ask("kill 2001:db8::2");
+    json_decref(j);
+    CU_ASSERT_EQUAL(n_kill6, before + 3);
+    CU_ASSERT_EQUAL(kill6_port, 0);
+    expect_error("kill [2001:db8::2]:0", "is not A.B.C.D[:PORT] or [IPV6][:PORT]");
+    expect_error("kill [2001:db8::2]:70000", "is not A.B.C.D[:PORT] or [IPV6][:PORT]");
+    expect_error("kill [2001:db8::2", "is not A.B.C.D[:PORT] or [IPV6][:PORT]");
+    expect_error("kill [10.1.2.3]:80", "is not A.B.C.D[:PORT] or [IPV6][:PORT]");
+    expect_error("kill [2001:db8::2]x", "is not A.B.C.D[:PORT] or [IPV6][:PORT]");
+    CU_ASSERT_EQUAL(n_kill6, before + 3);
+    CU_ASSERT_EQUAL(n_kill, before4);
 }
 
 static void test_kill(void)
@@ -706,6 +753,7 @@ void cu_register(void)
     CU_add_test(s, "sessions and help", test_sessions_and_help);
     CU_add_test(s, "big reply (20000 sessions)", test_big_reply);
     CU_add_test(s, "kill", test_kill);
+    CU_add_test(s, "kill of an IPv6 client", test_kill6);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "raw requests", test_raw_requests);
     CU_add_test(s, "more connections than slots", test_many_connections);

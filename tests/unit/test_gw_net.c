@@ -424,6 +424,159 @@ static void test_nat_pick_pool(void)
     CU_ASSERT_EQUAL(gw_nat_pick_pool(used, BASE, 0, LO, HI, xs_rnd, &x), -1);
 }
 
+/* ---- IPv6: gw_nd through gw_net --------------------------------------------- */
+
+static const uint8_t k6_ours[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t k6_peer[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42};
+static const uint8_t k6_other[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x43};
+
+/* Ethernet + IPv6 (hop limit 255) + ICMPv6 body (checksum filled by
+ * dp_ipv6_l4_cksum) from the peer, received on port 0. */
+static struct rte_mbuf *icmp6_frame(const uint8_t *dst, const uint8_t *body, size_t blen)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(54 + blen));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    memset(f, 0, 54);
+    if (dst[0] == 0xff)
+        dp_ipv6_multicast_mac(dst, f);
+    else
+        memcpy(f, g.ports[0].mac.addr_bytes, 6);
+    memcpy(f + 6, peer_mac.addr_bytes, 6);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    f[14] = 0x60;
+    f[18] = (uint8_t)(blen >> 8);
+    f[19] = (uint8_t)blen;
+    f[20] = DP_IPPROTO_ICMPV6;
+    f[21] = 255;
+    memcpy(f + 22, k6_peer, 16);
+    memcpy(f + 38, dst, 16);
+    memcpy(f + 54, body, blen);
+    f[56] = f[57] = 0;
+    uint16_t c = dp_ipv6_l4_cksum(k6_peer, dst, DP_IPPROTO_ICMPV6, f + 54, blen);
+    f[56] = (uint8_t)(c >> 8);
+    f[57] = (uint8_t)c;
+    m->port = 0;
+    return m;
+}
+
+/* The ICMPv6 message of a frame gw_net sent, checked: IPv6 to dst from
+ * src, checksum right (dp_ipv6_l4_cksum_ok). */
+static const uint8_t *icmp6_check(struct rte_mbuf *m, const uint8_t *src, const uint8_t *dst)
+{
+    const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+    CU_ASSERT_FATAL(m->data_len >= 54 + 4);
+    CU_ASSERT(f[12] == 0x86 && f[13] == 0xdd && f[20] == DP_IPPROTO_ICMPV6);
+    CU_ASSERT(memcmp(f + 6, g.ports[0].mac.addr_bytes, 6) == 0);
+    CU_ASSERT(memcmp(f + 22, src, 16) == 0);
+    CU_ASSERT(memcmp(f + 38, dst, 16) == 0);
+    size_t plen = (size_t)f[18] << 8 | f[19];
+    CU_ASSERT_EQUAL(m->data_len, 54 + plen);
+    CU_ASSERT(dp_ipv6_l4_cksum_ok(f + 22, f + 38, DP_IPPROTO_ICMPV6, f + 54, plen, 2));
+    return f + 54;
+}
+
+/* ICMPv6 punted by the workers reaches gw_nd: a Neighbor Solicitation
+ * for our address (to its solicited-node group) is answered, an echo
+ * request is answered, an IPv6 next hop is solicited by the resolver tick
+ * and learned from the solicited answer (published to the workers), an
+ * unsolicited one is counted and not learned; a port without IPv6 refuses. */
+static void test_nd(void)
+{
+    static struct dp_gw g6;
+    static struct gw_net n6;
+    g6 = g;
+    g6.ports[0].has_ip6 = true;
+    g6.ports[0].prefix6_len = 64;
+    memcpy(g6.ports[0].ip6, k6_ours, 16);
+    dp_ipv6_link_local_from_mac(g6.ports[0].mac.addr_bytes, g6.ports[0].ip6_ll);
+    g6.n_nexthops = 0;
+    gw_net_init(&n6, &g6);
+
+    uint8_t body[32];
+    memset(body, 0, sizeof(body));
+    body[0] = GW_ICMP6_NS;
+    memcpy(body + 8, k6_ours, 16);
+    body[24] = GW_ND_OPT_SLLA;
+    body[25] = 1;
+    memcpy(body + 26, peer_mac.addr_bytes, 6);
+    uint8_t sn[16];
+    dp_ipv6_solicited_node(k6_ours, sn);
+    uint64_t na = cnt(DP_CNT_CP_ND_NA_SENT);
+    struct rte_mbuf *r = gw_net_input(&n6, icmp6_frame(sn, body, 32), 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    const uint8_t *icmp = icmp6_check(r, k6_ours, k6_peer);
+    CU_ASSERT_EQUAL(icmp[0], GW_ICMP6_NA);
+    CU_ASSERT(icmp[4] & GW_ND_NA_FLAG_S);
+    CU_ASSERT(memcmp(icmp + 8, k6_ours, 16) == 0);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ND_NA_SENT), na + 1);
+    rte_pktmbuf_free(r);
+
+    uint8_t echo[16] = {GW_ICMP6_ECHO_REQ, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
+    uint64_t er = cnt(DP_CNT_CP_ICMP6_ECHO_REPLY);
+    r = gw_net_input(&n6, icmp6_frame(k6_ours, echo, sizeof(echo)), 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    icmp = icmp6_check(r, k6_ours, k6_peer);
+    CU_ASSERT_EQUAL(icmp[0], GW_ICMP6_ECHO_REP);
+    CU_ASSERT(memcmp(icmp + 4, echo + 4, sizeof(echo) - 4) == 0);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ICMP6_ECHO_REPLY), er + 1);
+    rte_pktmbuf_free(r);
+
+    /* next hop: solicited, then learned from the solicited answer only */
+    int nh = gw_net_nexthop_add6(&n6, k6_peer);
+    CU_ASSERT_EQUAL_FATAL(nh, 0);
+    CU_ASSERT_EQUAL(gw_net_nexthop_add6(&n6, k6_peer), nh);
+    CU_ASSERT_EQUAL(g6.nexthops[nh].family, DP_AF_V6);
+    CU_ASSERT_EQUAL(g6.nexthops[nh].port_idx, 0);
+    CU_ASSERT(!gw_net_nexthop_resolved(&n6, (unsigned)nh));
+    uint64_t ns = cnt(DP_CNT_CP_ND_NS_SENT);
+    struct rte_mbuf *out[8];
+    unsigned k = gw_net_arp_tick(&n6, 2000, out, 8);
+    CU_ASSERT_EQUAL_FATAL(k, 1);
+    CU_ASSERT_EQUAL(out[0]->port, 0);
+    dp_ipv6_solicited_node(k6_peer, sn);
+    icmp = rte_pktmbuf_mtod_offset(out[0], const uint8_t *, 54);
+    CU_ASSERT_EQUAL(icmp[0], GW_ICMP6_NS);
+    CU_ASSERT(memcmp(icmp + 8, k6_peer, 16) == 0);
+    CU_ASSERT(memcmp(rte_pktmbuf_mtod_offset(out[0], const uint8_t *, 38), sn, 16) == 0);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ND_NS_SENT), ns + 1);
+    rte_pktmbuf_free(out[0]);
+    /* an advertisement for an address we did not ask about: not learned */
+    uint8_t adv[32];
+    memset(adv, 0, sizeof(adv));
+    adv[0] = GW_ICMP6_NA;
+    adv[4] = GW_ND_NA_FLAG_S | GW_ND_NA_FLAG_O;
+    memcpy(adv + 8, k6_other, 16);
+    adv[24] = GW_ND_OPT_TLLA;
+    adv[25] = 1;
+    memcpy(adv + 26, peer_mac.addr_bytes, 6);
+    uint64_t un = cnt(DP_CNT_DROP_CP_ND_UNSOLICITED), le = cnt(DP_CNT_CP_ND_LEARNED);
+    CU_ASSERT_PTR_NULL(gw_net_input(&n6, icmp6_frame(k6_ours, adv, 32), 2100));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ND_UNSOLICITED), un + 1);
+    CU_ASSERT(!gw_net_nexthop_resolved(&n6, (unsigned)nh));
+    memcpy(adv + 8, k6_peer, 16);
+    CU_ASSERT_PTR_NULL(gw_net_input(&n6, icmp6_frame(k6_ours, adv, 32), 2100));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_CP_ND_LEARNED), le + 1);
+    CU_ASSERT(gw_net_nexthop_resolved(&n6, (unsigned)nh));
+    CU_ASSERT_EQUAL(g6.nexthops[nh].mac_word, dp_mac_to_word(&peer_mac) | DP_NH_VALID);
+    /* the IPv6 next hop is never ARPed: the next tick sends nothing yet */
+    CU_ASSERT_EQUAL(gw_net_arp_tick(&n6, 2200, out, 8), 0);
+
+    /* ICMPv6 on a port without IPv6 (port 1): refused, counted */
+    uint64_t dr = cnt(DP_CNT_DROP_CP_ND);
+    struct rte_mbuf *m = icmp6_frame(k6_ours, echo, sizeof(echo));
+    m->port = 1;
+    CU_ASSERT_PTR_NULL(gw_net_input(&n6, m, 2300));
+    /* a bad checksum: gw_nd's drop, one DROP_CP_ND */
+    m = icmp6_frame(k6_ours, echo, sizeof(echo));
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 60)[0] ^= 1;
+    CU_ASSERT_PTR_NULL(gw_net_input(&n6, m, 2300));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_CP_ND), dr + 2);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_net", suite_init, suite_clean);
@@ -435,4 +588,5 @@ void cu_register(void)
     CU_add_test(s, "ICMP echo", test_icmp_echo);
     CU_add_test(s, "control-plane UDP frames", test_udp_frame);
     CU_add_test(s, "NAT ports chosen at random, whole range usable", test_nat_pick_random);
+    CU_add_test(s, "IPv6: ND and ICMPv6 echo through gw_net", test_nd);
 }

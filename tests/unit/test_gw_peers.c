@@ -31,32 +31,27 @@ static int suite_clean(void)
     return 0;
 }
 
-static struct dp_sess_key key_of(uint32_t ip_be, uint16_t port)
+static cp_key_t key_of(uint32_t ip_be, uint16_t port)
 {
-    struct dp_sess_key k;
-    memset(&k, 0, sizeof(k));
-    k.client_ip = ip_be;
-    k.client_port = rte_cpu_to_be_16(port);
-    k.local_ip = TGC_IP(10, 0, 0, 1);
-    k.local_port = rte_cpu_to_be_16(4433);
-    return k;
+    struct dp_addr c = dp_addr_v4(ip_be), l = dp_addr_v4(TGC_IP(10, 0, 0, 1));
+    return cp_key_make(&c, rte_cpu_to_be_16(port), &l, rte_cpu_to_be_16(4433));
 }
 
 static struct cp_peer *insert(uint32_t ip_be, uint16_t port)
 {
-    struct dp_sess_key k = key_of(ip_be, port);
+    cp_key_t k = key_of(ip_be, port);
     return gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
 }
 
-static uint32_t busy(const struct dp_sess_key *k)
+static uint32_t busy(const cp_key_t *k)
 {
-    return tgc_g.peer_busy[dp_peer_slot(k->client_ip, k->client_port)];
+    return tgc_g.peer_busy[dp_peer_slot(cp_key_client_fold(k), k->client_port)];
 }
 
 static void test_insert_lookup_free(void)
 {
     uint32_t ip = TGC_IP(10, 0, 0, 20);
-    struct dp_sess_key k = key_of(ip, 40000);
+    cp_key_t k = key_of(ip, 40000);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k));
     struct cp_peer *p = gw_peer_insert(tgc_cp, &k, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
@@ -72,7 +67,7 @@ static void test_insert_lookup_free(void)
     CU_ASSERT_EQUAL(cp_hs_limit_total(tgc_cp->hs_limit), 1);
     CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, ip), 1);
     /* another port of the same address is another peer */
-    struct dp_sess_key k2 = key_of(ip, 40001);
+    cp_key_t k2 = key_of(ip, 40001);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k2));
     /* the stats snapshot sees the same count */
     struct gw_stats st;
@@ -95,7 +90,7 @@ static void test_per_source_cap(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     /* max_handshakes_per_source (2) from one address: the third waits */
-    struct dp_sess_key k3 = key_of(ip, 1002);
+    cp_key_t k3 = key_of(ip, 1002);
     CU_ASSERT_PTR_NULL(insert(ip, 1002));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k3));
@@ -165,7 +160,7 @@ static void test_table_full(void)
 static bool match_ip(struct gw_cp *cp, struct cp_peer *peer, void *arg)
 {
     (void)cp;
-    return peer->key.client_ip == *(const uint32_t *)arg;
+    return cp_key_is_v4(&peer->key) && cp_key_client_v4(&peer->key) == *(const uint32_t *)arg;
 }
 
 static void test_end_matching(void)
@@ -178,7 +173,7 @@ static void test_end_matching(void)
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 3);
     CU_ASSERT_EQUAL(gw_peers_end_matching(tgc_cp, match_ip, &ip), 2);
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 1);
-    struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 81), 1);
+    cp_key_t k = key_of(TGC_IP(10, 0, 0, 81), 1);
     CU_ASSERT_PTR_NOT_NULL(gw_peer_lookup(tgc_cp, &k));
     gw_peers_free_all(tgc_cp, false);
     CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
@@ -253,8 +248,9 @@ static void test_two_shards(void)
     /* dispatch: the shard of cp_shard_of, from either shard; both used */
     unsigned per[2] = {0};
     for (unsigned port = 40000; port < 40200; port++) {
-        struct dp_sess_key k = key_of(TGC_IP(10, 0, 0, 30), (uint16_t)port);
-        unsigned want = cp_shard_of(k.client_ip, k.client_port, k.local_ip, k.local_port, 2);
+        cp_key_t k = key_of(TGC_IP(10, 0, 0, 30), (uint16_t)port);
+        unsigned want =
+            cp_shard_of(cp_key_client_v4(&k), k.client_port, cp_key_local_v4(&k), k.local_port, 2);
         CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s0, &k), sh->shard[want]);
         CU_ASSERT_PTR_EQUAL(gw_cp_shard_for(s1, &k), sh->shard[want]);
         per[want]++;
@@ -262,7 +258,7 @@ static void test_two_shards(void)
     CU_ASSERT(per[0] > 50 && per[1] > 50);
     /* one limit table: max_handshakes_per_source counts both shards */
     uint32_t ip = TGC_IP(10, 0, 0, 31);
-    struct dp_sess_key k1 = key_of(ip, 41000), k2 = key_of(ip, 41001), k3 = key_of(ip, 41002);
+    cp_key_t k1 = key_of(ip, 41000), k2 = key_of(ip, 41001), k3 = key_of(ip, 41002);
     struct cp_peer *p1 = gw_peer_insert(s1, &k1, &cl_mac, 0, 0, 0);
     struct cp_peer *p0 = gw_peer_insert(s0, &k2, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p1);
@@ -289,10 +285,66 @@ static void test_two_shards(void)
     CU_ASSERT_EQUAL(gw_cp_n_shards(tgc_cp), 1);
 }
 
+/* An IPv6 peer: its own entry (not confused with an IPv4 one whose
+ * address has the same low bytes), the workers' busy slot is the one
+ * dp_peer_slot_addr gives them for that address, the per-source limit
+ * counts it under its folded address; cp_key round trip. */
+static void test_v6_peer(void)
+{
+    static const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, [12] = 10, 0, 0, 20};
+    static const uint8_t l6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    struct dp_addr c = dp_addr_v6(c6), l = dp_addr_v6(l6);
+    cp_key_t k6 = cp_key_make(&c, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    cp_key_t k4 = key_of(TGC_IP(10, 0, 0, 20), 40000);
+    struct dp_addr back = cp_key_client(&k6);
+    CU_ASSERT(dp_addr_eq(&back, &c));
+    back = cp_key_client(&k4);
+    CU_ASSERT_EQUAL(back.family, DP_AF_V4);
+    CU_ASSERT_EQUAL(back.u.v4, TGC_IP(10, 0, 0, 20));
+    struct cp_peer *p6 = gw_peer_insert(tgc_cp, &k6, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p6);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k4));
+    struct cp_peer *p4 = gw_peer_insert(tgc_cp, &k4, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p4);
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k6), p6);
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
+    uint32_t slot6 = dp_peer_slot_addr(&c, rte_cpu_to_be_16(40000));
+    CU_ASSERT(tgc_g.peer_busy[slot6] >= 1);
+    /* per-source limit: the IPv6 client's /64 (cp_key_source_id) */
+    CU_ASSERT_EQUAL(cp_key_source_id(&k6), UINT64_C(0x20010db800000000));
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, cp_key_source_id(&k6)), 1);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, TGC_IP(10, 0, 0, 20)), 1);
+    /* another address of the same /64 shares its budget (max 2 here):
+     * the third handshake from that /64 is refused */
+    static const uint8_t c6b[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x77};
+    static const uint8_t c6c[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 1, 0x78};
+    struct dp_addr cb = dp_addr_v6(c6b), cc = dp_addr_v6(c6c);
+    cp_key_t kb = cp_key_make(&cb, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    cp_key_t kc = cp_key_make(&cc, rte_cpu_to_be_16(40000), &l, rte_cpu_to_be_16(4433));
+    struct cp_peer *pb = gw_peer_insert(tgc_cp, &kb, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+    uint64_t refused = tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE);
+    CU_ASSERT_PTR_NULL(gw_peer_insert(tgc_cp, &kc, &cl_mac, 0, 0, 0));
+    CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_HS_PER_SOURCE), refused + 1);
+    /* a /64 in 0000:0000::/32 never shares an IPv4 source's key */
+    static const uint8_t low[16] = {0, 0, 0, 0, 10, 0, 0, 20, [15] = 1};
+    struct dp_addr la6 = dp_addr_v6(low);
+    cp_key_t kl = cp_key_make(&la6, rte_cpu_to_be_16(1), &l, rte_cpu_to_be_16(4433));
+    CU_ASSERT_NOT_EQUAL(cp_key_source_id(&kl), cp_key_source_id(&k4));
+    gw_peer_free(tgc_cp, pb, false);
+    gw_peer_free(tgc_cp, p6, false);
+    CU_ASSERT_EQUAL(cp_hs_limit_of_source(tgc_cp->hs_limit, cp_key_source_id(&k6)), 0);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &k6));
+    CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &k4), p4);
+    gw_peer_free(tgc_cp, p4, false);
+    CU_ASSERT_EQUAL(tgc_cp->n_peers, 0);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_peers", suite_init, suite_clean);
     CU_add_test(s, "peer insert/lookup/free", test_insert_lookup_free);
+    CU_add_test(s, "IPv6 peer beside an IPv4 one", test_v6_peer);
     CU_add_test(s, "per-source handshake cap", test_per_source_cap);
     CU_add_test(s, "global handshake cap", test_global_cap);
     CU_add_test(s, "peer table full", test_table_full);

@@ -70,14 +70,22 @@ static void fake_keys(struct hs_keys *k)
     k->ems = true;
 }
 
+/* The dataplane's IPv4 key of an IPv4 peer key. */
+static const struct dp_sess_key *v4key(const cp_key_t *k)
+{
+    static struct dp_sess_key out;
+    memset(&out, 0, sizeof(out));
+    out.client_ip = cp_key_client_v4(k);
+    out.local_ip = cp_key_local_v4(k);
+    out.client_port = k->client_port;
+    out.local_port = k->local_port;
+    return &out;
+}
+
 static struct cp_peer *new_peer(uint8_t host, uint16_t port)
 {
-    struct dp_sess_key key;
-    memset(&key, 0, sizeof(key));
-    key.client_ip = TGC_IP(10, 0, 0, host);
-    key.client_port = rte_cpu_to_be_16(port);
-    key.local_ip = TGC_IP(10, 0, 0, 1);
-    key.local_port = rte_cpu_to_be_16(4433);
+    struct dp_addr c = dp_addr_v4(TGC_IP(10, 0, 0, host)), l = dp_addr_v4(TGC_IP(10, 0, 0, 1));
+    cp_key_t key = cp_key_make(&c, rte_cpu_to_be_16(port), &l, rte_cpu_to_be_16(4433));
     struct cp_peer *p = gw_peer_insert(tgc_cp, &key, &cl_mac, 0, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     return p;
@@ -105,7 +113,7 @@ static void test_install(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_INSTALLED), inst + 1);
     /* in the dataplane table, under its key and its NAT port */
-    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, &p->key), s);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup(tgc_g.sessions, v4key(&p->key)), s);
     CU_ASSERT(s->nat_port >= TS_NAT_MIN && s->nat_port <= TS_NAT_MAX);
     CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_ip, s->nat_port), s);
     CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, s->nat_ip, s->nat_port));
@@ -154,18 +162,18 @@ static void test_nat_exhaustion_and_reclaim(void)
     CU_ASSERT_EQUAL(gw_sess_install_keys(tgc_cp, c, &k), CR_ERR_LIMIT);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_DROP_CP_NAT_EXHAUSTED), exh + 1);
     CU_ASSERT_PTR_NULL(c->sess);
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &c->key));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&c->key)));
     CU_ASSERT_EQUAL(dp_sess_count(tgc_g.sessions), 2);
 
     /* removal: gone from the table at once, its NAT port only once the
      * grace period is over (a worker may still hold the session) */
     uint16_t nat = a->sess->nat_port;
     uint32_t nat_ip = a->sess->nat_ip;
-    struct dp_sess_key ka = a->key;
+    cp_key_t ka = a->key;
     uint64_t freed = tgc_cnt(DP_CNT_CP_SESS_FREED);
     gw_sess_remove(tgc_cp, a, false);
     CU_ASSERT_PTR_NULL(a->sess);
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&ka)));
     CU_ASSERT_PTR_NULL(dp_sess_by_nat(tgc_g.sessions, nat_ip, nat));
     CU_ASSERT_TRUE(gw_sess_nat_used(tgc_cp, nat_ip, nat));
     CU_ASSERT_EQUAL(dp_sess_pending(tgc_g.sessions), 1);
@@ -270,11 +278,11 @@ static int sent_alert(uint64_t seq)
 static void test_kill(void)
 {
     struct cp_peer *a = new_session(40, 5000);
-    struct dp_sess_key ka = a->key;
+    cp_key_t ka = a->key;
     uint64_t cn = tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT);
     /* an unknown client: nothing ends, the count says so */
     CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 41), 0), 0);
-    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, ka.client_ip, rte_cpu_to_be_16(5001)), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, cp_key_client_v4(&ka), rte_cpu_to_be_16(5001)), 0);
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &ka), a);
     CU_ASSERT_EQUAL(dp_sess_count(tgc_g.sessions), 1);
 #ifdef GW_HAVE_CTL
@@ -290,9 +298,9 @@ static void test_kill(void)
 #endif
     /* the session's client: ended, told close_notify after the grace
      * period at the session's write sequence */
-    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, ka.client_ip, ka.client_port), 1);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, cp_key_client_v4(&ka), ka.client_port), 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &ka));
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &ka));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&ka)));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT), cn);
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_CLOSE_NOTIFY_SENT), cn + 1);
@@ -387,7 +395,7 @@ static void test_alert_input(void)
     struct alert_rec a;
     /* a warning that is no close_notify: the session stays */
     struct cp_peer *p = new_session(60, 7000);
-    struct dp_sess_key kp = p->key;
+    cp_key_t kp = p->key;
     alert_rec(&a, 4, DP_ALERT_LEVEL_WARNING, DP_ALERT_NO_RENEGOTIATION, false, 0);
     CU_ASSERT_TRUE(gw_sess_alert_input(tgc_cp, p, &a.r));
     CU_ASSERT_PTR_EQUAL(gw_peer_lookup(tgc_cp, &kp), p);
@@ -401,7 +409,7 @@ static void test_alert_input(void)
     CU_ASSERT_FALSE(gw_sess_alert_input(tgc_cp, p, &a.r));
     CU_ASSERT_EQUAL(tgc_cnt(DP_CNT_CP_SESS_CLOSED), closed + 1);
     CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &kp));
-    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &kp));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, v4key(&kp)));
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
     CU_ASSERT_EQUAL(sent_alert(TS_WSEQ), DP_ALERT_LEVEL_WARNING << 8 | DP_ALERT_CLOSE_NOTIFY);
     /* a fatal alert: the session ends without an answer */
@@ -419,7 +427,7 @@ static void test_alert_input(void)
 static void test_reap_idle(void)
 {
     struct cp_peer *p = new_session(70, 7000), *q = new_session(71, 7000);
-    struct dp_sess_key kq = q->key;
+    cp_key_t kq = q->key;
     uint64_t reaped = tgc_cnt(DP_CNT_CP_SESS_IDLE_REAPED);
     /* p heard from just now; q silent for longer than the idle timeout */
     uint64_t idle_tsc = (uint64_t)tgc_cfg.listeners[0].idle_timeout_ms * (rte_get_tsc_hz() / 1000);
@@ -435,11 +443,83 @@ static void test_reap_idle(void)
     CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
 }
 
+/* An IPv6 client (a v6 peer key) on the IPv4 backend: installed under its
+ * IPv6 key in the IPv6 table (not the IPv4 one), backend side IPv4 as the
+ * listener says; then a listener with an IPv6 backend: the session's
+ * backend side is IPv6, from the backend port's address6; kill by address
+ * of either family. */
+static void test_install_v6(void)
+{
+    static const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x22};
+    static const uint8_t l6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    struct dp_addr c = dp_addr_v6(c6), l = dp_addr_v6(l6);
+    cp_key_t key = cp_key_make(&c, rte_cpu_to_be_16(41000), &l, rte_cpu_to_be_16(4433));
+    CU_ASSERT_FALSE(cp_key_is_v4(&key));
+    struct cp_peer *p = gw_peer_insert(tgc_cp, &key, &cl_mac, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    struct hs_keys k;
+    fake_keys(&k);
+    CU_ASSERT_EQUAL_FATAL(gw_sess_install_keys(tgc_cp, p, &k), CR_OK);
+    gw_peer_hs_done(tgc_cp, p);
+    struct dp_session *s = p->sess;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(s->family, DP_AF_V6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->v6);
+    CU_ASSERT(memcmp(s->v6->key6.client_ip, c6, 16) == 0);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(tgc_g.sessions, &s->v6->key6), s);
+    struct dp_sess_key none;
+    memset(&none, 0, sizeof(none));
+    none.client_port = key.client_port;
+    none.local_port = key.local_port;
+    CU_ASSERT_PTR_NULL(dp_sess_lookup(tgc_g.sessions, &none));
+    CU_ASSERT_EQUAL(s->backend_family, DP_AF_V4);
+    CU_ASSERT_EQUAL(s->backend_ip, TGC_IP(10, 0, 1, 2));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, s->nat_ip, s->nat_port), s);
+    /* an IPv4 kill of the same bytes does not touch it; the IPv6 one does */
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 34), 0), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill_addr(tgc_cp, &c, rte_cpu_to_be_16(41001)), 0);
+    CU_ASSERT_EQUAL(gw_sess_kill_addr(tgc_cp, &c, 0), 1);
+    CU_ASSERT_PTR_NULL(gw_peer_lookup(tgc_cp, &key));
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
+    CU_ASSERT_EQUAL(tgc_tx_drain(0), 1); /* its close_notify, over IPv6 */
+
+    /* IPv6 backend: the listener's backend and next hop made IPv6 */
+    static const uint8_t b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 2};
+    static const uint8_t n6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1};
+    struct gw_listener_cfg saved = tgc_cfg.listeners[0];
+    struct dp_port saved_port = tgc_g.ports[1];
+    tgc_cfg.listeners[0].backend_is_v6 = true;
+    memcpy(tgc_cfg.listeners[0].backend_ipv6, b6, 16);
+    tgc_g.ports[1].has_ip6 = true;
+    memcpy(tgc_g.ports[1].ip6, n6, 16);
+    struct cp_peer *q = new_peer(35, 41002);
+    fake_keys(&k);
+    CU_ASSERT_EQUAL_FATAL(gw_sess_install_keys(tgc_cp, q, &k), CR_OK);
+    gw_peer_hs_done(tgc_cp, q);
+    CU_ASSERT_EQUAL(q->sess->family, DP_AF_V4);
+    CU_ASSERT_EQUAL(q->sess->backend_family, DP_AF_V6);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(q->sess->v6);
+    CU_ASSERT(memcmp(q->sess->v6->backend_ip6, b6, 16) == 0);
+    CU_ASSERT(memcmp(q->sess->v6->nat_ip6, n6, 16) == 0);
+    CU_ASSERT_EQUAL(q->sess->backend_ip, 0);
+    /* its NAT slot: under the address the workers use for an IPv6 reply
+     * on the backend port (the port's address here: no pools) */
+    CU_ASSERT_EQUAL(q->sess->nat_ip, gw_sess_nat_slot_ip6(tgc_cp, q->sess->backend_port_id));
+    CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, q->sess->nat_ip, q->sess->nat_port),
+                        q->sess);
+    CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 35), 0), 1);
+    CU_ASSERT_EQUAL(gw_sess_reclaim(tgc_cp, false), 1);
+    CU_ASSERT_EQUAL(tgc_tx_drain(0), 1);
+    tgc_cfg.listeners[0] = saved;
+    tgc_g.ports[1] = saved_port;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_sessions", suite_init, suite_clean);
     CU_add_test(s, "session install", test_install);
     CU_add_test(s, "session install without keys", test_install_no_keys);
+    CU_add_test(s, "IPv6 client, IPv6 backend: install, kill", test_install_v6);
     CU_add_test(s, "NAT exhaustion, removal and reclaim", test_nat_exhaustion_and_reclaim);
     CU_add_test(s, "NAT pool of two addresses: all slots, then refused", test_nat_pool_exhaustion);
     CU_add_test(s, "kill", test_kill);

@@ -54,13 +54,13 @@ static void rnd_sess(struct gw_state_sess *s, unsigned i)
     memset(s, 0, sizeof(*s));
     snprintf(s->listener, sizeof(s->listener), "%s%u", i % 3 ? "echo" : "a-very-long-name-", i);
     s->listener[GW_STATE_NAME_MAX_LEN] = '\0';
-    rnd_bytes(&s->client_ip, 4);
+    rnd_bytes(s->client_ip, GW_STATE_ADDR_LEN);
     rnd_bytes(&s->client_port, 2);
-    rnd_bytes(&s->local_ip, 4);
+    rnd_bytes(s->local_ip, GW_STATE_ADDR_LEN);
     rnd_bytes(&s->local_port, 2);
-    rnd_bytes(&s->backend_ip, 4);
+    rnd_bytes(s->backend_ip, GW_STATE_ADDR_LEN);
     rnd_bytes(&s->backend_port, 2);
-    rnd_bytes(&s->nat_ip, 4);
+    rnd_bytes(s->nat_ip, GW_STATE_ADDR_LEN);
     s->nat_port = (uint16_t)(20000 + i);
     rnd_bytes(s->client_mac, 6);
     s->owner = (uint16_t)(i % 4);
@@ -297,14 +297,21 @@ static void test_lying_plaintext(void)
         free(f);
     }
     put_u32_at(e.buf + 12, e.count);
-    /* a version this gateway does not read */
-    e.buf[1] = 2;
+    /* versions this gateway does not read: 1 (4-byte IPv4 addresses,
+     * before IPv6) and a later one */
     size_t len = 0;
-    uint8_t *f = seal_pt(e.buf, e.len, &len);
-    CU_ASSERT_EQUAL(open_file(f, len, NOW_MS, why), CR_ERR_UNSUPPORTED);
-    CU_ASSERT(strstr(why, "format version 2") != NULL);
-    free(f);
+    uint8_t *f;
     e.buf[1] = 1;
+    f = seal_pt(e.buf, e.len, &len);
+    CU_ASSERT_EQUAL(open_file(f, len, NOW_MS, why), CR_ERR_UNSUPPORTED);
+    CU_ASSERT(strstr(why, "format version 1, this gateway reads 2") != NULL);
+    free(f);
+    e.buf[1] = 3;
+    f = seal_pt(e.buf, e.len, &len);
+    CU_ASSERT_EQUAL(open_file(f, len, NOW_MS, why), CR_ERR_UNSUPPORTED);
+    CU_ASSERT(strstr(why, "format version 3") != NULL);
+    free(f);
+    e.buf[1] = 2;
     /* flags */
     e.buf[3] = 1;
     CU_ASSERT_EQUAL(gw_state_check(e.buf, e.len, NOW_MS, MAX_AGE_MS, NULL, why, sizeof(why)),

@@ -501,6 +501,104 @@ static void test_reserve(void)
     for (uint64_t i = 0; i < n; i++)
         dp_session_free(all[i]);
     free(all);
+}
+
+static struct dp_session *mk6(uint8_t last, uint16_t port, uint16_t nat)
+{
+    struct dp_session *s = dp_session_alloc(128, SOCKET_ID_ANY);
+    if (s == NULL)
+        return NULL;
+    static const uint8_t pfx[15] = {0x20, 0x01, 0x0d, 0xb8};
+    s->family = DP_AF_V6;
+    if (dp_session_v6(s) != 0) {
+        dp_session_free(s);
+        return NULL;
+    }
+    memcpy(s->v6->key6.client_ip, pfx, 15);
+    s->v6->key6.client_ip[15] = last;
+    memcpy(s->v6->key6.local_ip, pfx, 15);
+    s->v6->key6.local_ip[15] = 1;
+    s->v6->key6.client_port = port;
+    s->v6->key6.local_port = 0x5111;
+    s->nat_port = nat;
+    return s;
+}
+
+/* IPv6 clients: their own table beside the IPv4 one (an IPv4 key with the
+ * same bytes finds nothing there), one max_sessions budget for both, one
+ * NAT map, iteration over both, removal and reclaim by family. */
+static void test_v6_table(void)
+{
+    enum {
+        CAP = 8
+    };
+    t = dp_sess_table_create("t_sess6", CAP, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct dp_session *v4[CAP], *v6[CAP];
+    for (unsigned i = 0; i < CAP / 2; i++) {
+        v4[i] = mk(0x0200000a + (uint32_t)(i << 24), 0x1111, (uint16_t)(30000 + i));
+        v6[i] = mk6((uint8_t)(2 + i), 0x1111, (uint16_t)(31000 + i));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v4[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v6[i]);
+        CU_ASSERT_EQUAL(dp_sess_install(t, v4[i]), CR_OK);
+        CU_ASSERT_EQUAL(dp_sess_install(t, v6[i]), CR_OK);
+    }
+    CU_ASSERT_EQUAL(dp_sess_count(t), CAP);
+    /* the budget is shared: a ninth session of either family is refused */
+    struct dp_session *x6 = mk6(200, 0x2222, 32000), *x4 = mk(0x0900000a, 0x2222, 32001);
+    CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_ERR_LIMIT);
+    CU_ASSERT_EQUAL(dp_sess_install(t, x4), CR_ERR_LIMIT);
+    for (unsigned i = 0; i < CAP / 2; i++) {
+        CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &v6[i]->v6->key6), v6[i]);
+        CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &v4[i]->key), v4[i]);
+        CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(t, 0, (uint16_t)(31000 + i)), v6[i]);
+    }
+    struct dp_sess_key6 miss = v6[0]->v6->key6;
+    miss.client_port = 0x3333;
+    CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &miss));
+    /* an IPv4 session's key is not looked up in the IPv6 table */
+    struct dp_sess_key6 as6;
+    memset(&as6, 0, sizeof(as6));
+    memcpy(&as6, &v4[0]->key, sizeof(v4[0]->key));
+    CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &as6));
+    /* duplicate key of the same family refused; a bad family refused */
+    struct dp_session *dup = mk6(2, 0x1111, 32002);
+    dp_sess_remove(t, v4[3], false);
+    CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
+    /* an IPv6 family without the IPv6 part is refused */
+    struct dp_session *bare = dp_session_alloc(128, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bare);
+    bare->nat_port = 32003;
+    bare->backend_family = DP_AF_V6;
+    CU_ASSERT_EQUAL(dp_sess_install(t, bare), CR_ERR_INVAL);
+    dp_session_free(bare);
+    dup->family = 7;
+    dup->v6->key6.client_port = 0x4444;
+    CU_ASSERT_EQUAL(dp_sess_install(t, dup), CR_ERR_INVAL);
+    dp_session_free(dup);
+    /* iteration: both families, each once */
+    uint32_t it = 0;
+    unsigned n4 = 0, n6 = 0;
+    struct dp_session *s;
+    while ((s = dp_sess_iterate(t, &it)) != NULL) {
+        if (s->family == DP_AF_V6)
+            n6++;
+        else
+            n4++;
+    }
+    CU_ASSERT_EQUAL(n4, CAP / 2 - 1);
+    CU_ASSERT_EQUAL(n6, CAP / 2);
+    /* remove an IPv6 one: gone from lookup and NAT map, reclaimed */
+    dp_sess_remove(t, v6[1], false);
+    CU_ASSERT_PTR_NULL(dp_sess_lookup6(t, &v6[1]->v6->key6));
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 31001));
+    n_cb = 0;
+    CU_ASSERT_EQUAL(dp_sess_reclaim(t, count_cb, NULL, true), 2);
+    CU_ASSERT_EQUAL(n_cb, 2);
+    /* room again: the IPv6 session that was refused now fits */
+    CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_OK);
+    CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &x6->v6->key6), x6);
+    dp_session_free(x4);
     dp_sess_table_free(t);
     t = NULL;
 }
@@ -516,4 +614,5 @@ void cu_register(void)
     CU_add_test(s, "session reserve sized at start", test_reserve);
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
+    CU_add_test(s, "IPv6 table beside the IPv4 one, one budget", test_v6_table);
 }

@@ -16,6 +16,7 @@
 
 #include "cu_main.h"
 #include "dp_counters.h"
+#include "dp_ipv6.h"
 #include "dp_record.h"
 #include "dp_worker.h"
 #include "test_eal.h"
@@ -169,12 +170,13 @@ struct rec_spec {
 
 /* A UDP frame from src to dst carrying the given records; app data records
  * are sealed with the reference client key. */
-static struct rte_mbuf *client_frame(const struct rec_spec *rs, unsigned n, uint16_t sport,
-                                     bool tamper)
+/* The records alone, after hdr bytes left for the caller's headers. */
+static struct rte_mbuf *records_frame(const struct rec_spec *rs, unsigned n, bool tamper,
+                                      uint16_t hdr)
 {
     struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, DP_ETH_IP_UDP_LEN);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, hdr);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     for (unsigned i = 0; i < n; i++) {
         uint16_t tl = (uint16_t)strlen(rs[i].text);
@@ -205,6 +207,13 @@ static struct rte_mbuf *client_frame(const struct rec_spec *rs, unsigned n, uint
         if (tamper)
             r[21 + tl] ^= 0x01;
     }
+    return m;
+}
+
+static struct rte_mbuf *client_frame(const struct rec_spec *rs, unsigned n, uint16_t sport,
+                                     bool tamper)
+{
+    struct rte_mbuf *m = records_frame(rs, n, tamper, DP_ETH_IP_UDP_LEN);
     dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), IP(10, 0, 0, 1),
                           rte_cpu_to_be_16(sport), rte_cpu_to_be_16(4433));
     m->port = 0;
@@ -465,11 +474,9 @@ static void test_punt_net_apart(void)
     CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
 }
 
-static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t want_type,
-                               const void *want, size_t tl)
+static void open_record(const uint8_t *p, uint16_t len, uint64_t want_seq, uint8_t want_type,
+                        const void *want, size_t tl)
 {
-    uint16_t len;
-    const uint8_t *p = check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, 5555, &len);
     CU_ASSERT_EQUAL_FATAL(len, 13 + 8 + tl + 16);
     CU_ASSERT_EQUAL(p[0], want_type);
     CU_ASSERT_EQUAL(dp_load_be16(p + 1), DP_VERSION_DTLS12);
@@ -491,6 +498,14 @@ static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t wa
     o.type = want_type;
     CU_ASSERT_EQUAL(cr_aead_open_batch(ref_ctx, &o, 1), 1);
     CU_ASSERT(memcmp(buf + 8, want, tl) == 0);
+}
+
+static void open_client_record(struct rte_mbuf *m, uint64_t want_seq, uint8_t want_type,
+                               const void *want, size_t tl)
+{
+    uint16_t len;
+    const uint8_t *p = check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, 5555, &len);
+    open_record(p, len, want_seq, want_type, want, tl);
 }
 
 /* Application data sharing a datagram with records for the control plane
@@ -711,9 +726,16 @@ static void test_header_drops(void)
 
     c = cnt(DP_CNT_DROP_NOT_IPV4);
     m = client_frame(&r, 1, 5555, false);
-    rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type = rte_cpu_to_be_16(0x86dd);
+    rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type = rte_cpu_to_be_16(0x88cc); /* LLDP */
     run(m);
     CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NOT_IPV4), c + 1);
+
+    /* An IPv4 packet labelled IPv6: the IPv6 walk refuses its version. */
+    c = cnt(DP_CNT_DROP_IPV6_HEADER);
+    m = client_frame(&r, 1, 5555, false);
+    rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type = rte_cpu_to_be_16(0x86dd);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 1);
 
     c = cnt(DP_CNT_DROP_RECORD_MALFORMED);
     struct rec_spec bad = {DP_CT_APPLICATION_DATA, 1, 302, "y"};
@@ -1192,12 +1214,13 @@ static unsigned hook_calls;
 
 /* A stand-in for the control plane's cookie check: handshake records get
  * a short reply, type 99 a reply larger than the datagram, the rest punt. */
-static int test_hook(void *arg, unsigned listener, uint32_t ip, uint16_t port, const uint8_t *d,
-                     size_t len, uint8_t *out, size_t cap, size_t *out_len)
+static int test_hook(void *arg, unsigned listener, const struct dp_addr *peer, uint16_t port,
+                     const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
     CU_ASSERT_PTR_EQUAL(arg, &g);
     CU_ASSERT_EQUAL(listener, 0);
-    CU_ASSERT_EQUAL(ip, IP(10, 0, 0, 2));
+    CU_ASSERT_EQUAL(peer->family, DP_AF_V4);
+    CU_ASSERT_EQUAL(peer->u.v4, IP(10, 0, 0, 2));
     CU_ASSERT(port == rte_cpu_to_be_16(6001) || port == rte_cpu_to_be_16(6002));
     hook_calls++;
     if (len > 0 && d[0] == DP_CT_HANDSHAKE) {
@@ -1359,6 +1382,762 @@ static void test_write_csums(void)
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
+/* ---- IPv6 -------------------------------------------------------------------- */
+
+/* Client side 2001:db8::/64 (gateway ::1, client ::2), backend side
+ * 2001:db8:1::/64 (gateway ::1, backend ::2). */
+static const uint8_t a_l6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t a_c6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+static const uint8_t a_n6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+static const uint8_t a_b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+#define TW6_LISTENER 1
+#define TW6_NH       1
+/* v6 client → v6 backend, v6 client → v4 backend, v4 client → v6 backend */
+static struct dp_session *s66, *s64, *s46;
+
+/* A copy of sess's read-only part with a fresh replay window. */
+static struct dp_session *sess_copy(void)
+{
+    struct dp_session *s = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    struct dp_replay *rp = s->replay;
+    memcpy(s, sess, offsetof(struct dp_session, wr_seq));
+    s->replay = rp;
+    s->wr_seq = 1;
+    return s;
+}
+
+static void key6_set(struct dp_session *s, uint16_t cport)
+{
+    CU_ASSERT_EQUAL_FATAL(dp_session_v6(s), 0);
+    memset(&s->key, 0, sizeof(s->key));
+    memset(&s->v6->key6, 0, sizeof(s->v6->key6));
+    s->family = DP_AF_V6;
+    memcpy(s->v6->key6.client_ip, a_c6, 16);
+    memcpy(s->v6->key6.local_ip, a_l6, 16);
+    s->v6->key6.client_port = rte_cpu_to_be_16(cport);
+    s->v6->key6.local_port = rte_cpu_to_be_16(4433);
+    s->listener = TW6_LISTENER;
+}
+
+static void backend6_set(struct dp_session *s, uint16_t nport)
+{
+    CU_ASSERT_EQUAL_FATAL(dp_session_v6(s), 0);
+    s->backend_family = DP_AF_V6;
+    s->backend_ip = 0;
+    s->nat_ip = 0;
+    memcpy(s->v6->backend_ip6, a_b6, 16);
+    memcpy(s->v6->nat_ip6, a_n6, 16);
+    s->backend_port = rte_cpu_to_be_16(7000);
+    s->nat_port = nport;
+    s->backend_nh = TW6_NH;
+}
+
+/* The IPv6 side of the test gateway, added once, after the IPv4 tests'
+ * set-up (which it leaves as it was: listener 0, next hop 0, sess). */
+static void v6_setup(void)
+{
+    if (s66 != NULL)
+        return;
+    for (int p = 0; p < 2; p++) {
+        g.ports[p].has_ip6 = true;
+        g.ports[p].prefix6_len = 64;
+        memcpy(g.ports[p].ip6, p == 0 ? a_l6 : a_n6, 16);
+        dp_ipv6_link_local_from_mac(g.ports[p].mac.addr_bytes, g.ports[p].ip6_ll);
+    }
+    struct dp_listener *l = &g.listeners[TW6_LISTENER];
+    memset(l, 0, sizeof(*l));
+    l->family = DP_AF_V6;
+    memcpy(l->ip6, a_l6, 16);
+    l->port_be = rte_cpu_to_be_16(4433);
+    l->port_idx = 0;
+    g.n_listeners = 2;
+    struct dp_nexthop *nh = &g.nexthops[TW6_NH];
+    nh->family = DP_AF_V6;
+    memcpy(nh->ip6, a_b6, 16);
+    nh->port_idx = 1;
+    nh->mac_word = dp_mac_to_word(&nh_mac) | DP_NH_VALID;
+    g.n_nexthops = 2;
+    s66 = sess_copy();
+    key6_set(s66, 5555);
+    backend6_set(s66, 20100);
+    s64 = sess_copy();
+    key6_set(s64, 5556);
+    s64->nat_port = 20101;
+    s46 = sess_copy();
+    s46->key.client_port = rte_cpu_to_be_16(5557);
+    backend6_set(s46, 20102);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s66), 0);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s64), 0);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s46), 0);
+}
+
+/* Ethernet + IPv6 + ext_len bytes of extension headers (the fixed
+ * header's Next Header first_next) + UDP in front of the payload at
+ * 62 + ext_len; the UDP checksum from dp_ipv6.h's byte-wise
+ * dp_ipv6_l4_cksum (not the worker's summing code). */
+static void write6(struct rte_mbuf *m, const struct rte_ether_addr *smac,
+                   const struct rte_ether_addr *dmac, const uint8_t *src, const uint8_t *dst,
+                   uint16_t sport, uint16_t dport, uint8_t first_next, const uint8_t *ext,
+                   uint16_t ext_len)
+{
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    memcpy(b, dmac->addr_bytes, 6);
+    memcpy(b + 6, smac->addr_bytes, 6);
+    b[12] = 0x86;
+    b[13] = 0xdd;
+    uint8_t *ip = b + 14;
+    uint16_t l4 = (uint16_t)(m->data_len - 14 - 40 - ext_len);
+    uint16_t plen = (uint16_t)(ext_len + l4);
+    memset(ip, 0, 40);
+    ip[0] = 0x60;
+    ip[4] = (uint8_t)(plen >> 8);
+    ip[5] = (uint8_t)plen;
+    ip[6] = first_next;
+    ip[7] = 64;
+    memcpy(ip + 8, src, 16);
+    memcpy(ip + 24, dst, 16);
+    if (ext_len > 0)
+        memcpy(ip + 40, ext, ext_len);
+    uint8_t *u = ip + 40 + ext_len;
+    uint16_t sp = rte_cpu_to_be_16(sport), dp = rte_cpu_to_be_16(dport);
+    memcpy(u, &sp, 2);
+    memcpy(u + 2, &dp, 2);
+    u[4] = (uint8_t)(l4 >> 8);
+    u[5] = (uint8_t)l4;
+    u[6] = u[7] = 0;
+    uint16_t c = dp_ipv6_l4_cksum(src, dst, DP_IPPROTO_UDP, u, l4);
+    u[6] = (uint8_t)(c >> 8);
+    u[7] = (uint8_t)c;
+}
+
+static struct rte_mbuf *client6_frame_ext(const struct rec_spec *rs, unsigned n, uint16_t sport,
+                                          bool tamper, uint8_t first_next, const uint8_t *ext,
+                                          uint16_t ext_len)
+{
+    struct rte_mbuf *m = records_frame(rs, n, tamper, (uint16_t)(DP_ETH_IP6_UDP_LEN + ext_len));
+    write6(m, &cl_mac, &g.ports[0].mac, a_c6, a_l6, sport, 4433, first_next, ext, ext_len);
+    m->port = 0;
+    return m;
+}
+
+static struct rte_mbuf *client6_frame(const struct rec_spec *rs, unsigned n, uint16_t sport)
+{
+    return client6_frame_ext(rs, n, sport, false, DP_IPPROTO_UDP, NULL, 0);
+}
+
+static struct rte_mbuf *backend6_frame(const char *text, uint16_t sport, uint16_t dport)
+{
+    size_t tl = strlen(text);
+    struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP6_UDP_LEN + tl));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    memcpy(d + DP_ETH_IP6_UDP_LEN, text, tl);
+    write6(m, &nh_mac, &g.ports[1].mac, a_b6, a_n6, sport, dport, DP_IPPROTO_UDP, NULL, 0);
+    m->port = 1;
+    return m;
+}
+
+/* Checks Eth/IPv6/UDP of a sent frame (checksum against DPDK's
+ * rte_ipv6_udptcp_cksum), returns the UDP payload. */
+static const uint8_t *check_udp6(struct rte_mbuf *m, const struct rte_ether_addr *dmac,
+                                 const uint8_t *sip, const uint8_t *dip, uint16_t sport,
+                                 uint16_t dport, uint16_t *out_len)
+{
+    uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+    struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(b + 14);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + 54);
+    CU_ASSERT(memcmp(b, dmac->addr_bytes, 6) == 0);
+    CU_ASSERT(b[12] == 0x86 && b[13] == 0xdd);
+    CU_ASSERT_EQUAL(b[14], 0x60);
+    CU_ASSERT_EQUAL(ip->proto, IPPROTO_UDP);
+    CU_ASSERT_EQUAL(ip->hop_limits, 64);
+    CU_ASSERT(memcmp(b + 22, sip, 16) == 0);
+    CU_ASSERT(memcmp(b + 38, dip, 16) == 0);
+    CU_ASSERT_EQUAL(udp->src_port, rte_cpu_to_be_16(sport));
+    CU_ASSERT_EQUAL(udp->dst_port, rte_cpu_to_be_16(dport));
+    CU_ASSERT_EQUAL(rte_be_to_cpu_16(ip->payload_len), m->data_len - 54);
+    CU_ASSERT_EQUAL(rte_be_to_cpu_16(udp->dgram_len), m->data_len - 54);
+    CU_ASSERT(udp->dgram_cksum != 0);
+    uint16_t got = udp->dgram_cksum;
+    udp->dgram_cksum = 0;
+    CU_ASSERT_EQUAL(got, rte_ipv6_udptcp_cksum(ip, udp));
+    udp->dgram_cksum = got;
+    *out_len = (uint16_t)(m->data_len - 62);
+    return b + 62;
+}
+
+static void expect_backend6(uint16_t nport, const char *text)
+{
+    struct rte_mbuf *m = sent(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint16_t len;
+    const uint8_t *p = check_udp6(m, &nh_mac, a_n6, a_b6, nport, 7000, &len);
+    CU_ASSERT(len == strlen(text) && memcmp(p, text, len) == 0);
+    rte_pktmbuf_free(m);
+}
+
+/* Every family pairing through the worker, both directions: the v6
+ * headers written (addresses, ports, lengths, hop limit, checksum) and
+ * the records opened with the reference key. */
+static void test_v6_forward(void)
+{
+    v6_setup();
+    uint64_t recs = cnt(DP_CNT_RX_RECORDS);
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 1, "v6 to v6"};
+    run(client6_frame(&r, 1, 5555));
+    expect_backend6(20100, "v6 to v6");
+    CU_ASSERT_EQUAL(s66->rx_records, 1);
+    /* a second one: from the IPv6 flow cache */
+    r.seq = 2;
+    run(client6_frame(&r, 1, 5555));
+    expect_backend6(20100, "v6 to v6");
+    CU_ASSERT_EQUAL(s66->rx_records, 2);
+
+    r.text = "v6 to v4";
+    run(client6_frame(&r, 1, 5556));
+    expect_backend_port(20101, 7000, "v6 to v4");
+    r.text = "v4 to v6";
+    run(client_frame(&r, 1, 5557, false));
+    expect_backend6(20102, "v4 to v6");
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), recs + 4);
+
+    /* Replies: IPv6 backend → IPv6 client, IPv4 backend → IPv6 client,
+     * IPv6 backend → IPv4 client. */
+    uint16_t len;
+    const uint8_t *p;
+    struct rte_mbuf *m;
+    run(backend6_frame("pong 66", 7000, 20100));
+    m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 5555, &len);
+    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 66", 7);
+    rte_pktmbuf_free(m);
+    run(backend_frame("pong 64", 7000, 20101));
+    m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 5556, &len);
+    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 64", 7);
+    rte_pktmbuf_free(m);
+    run(backend6_frame("pong 46", 7000, 20102));
+    m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    p = check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, 5557, &len);
+    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 46", 7);
+    rte_pktmbuf_free(m);
+    CU_ASSERT_EQUAL(s66->wr_seq, 2);
+
+    /* A backend reply of the other family than the session's backend, or
+     * from another address, is not the backend's. */
+    uint64_t np = cnt(DP_CNT_DROP_NAT_PEER);
+    run(backend_frame("v4 to a v6 backend's port", 7000, 20100));
+    run(backend6_frame("v6 to a v4 backend's port", 7000, 20101));
+    m = backend6_frame("from another address", 7000, 20100);
+    uint8_t *src = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 8);
+    src[15] = 9;
+    write6(m, &nh_mac, &g.ports[1].mac, src, a_n6, 7000, 20100, DP_IPPROTO_UDP, NULL, 0);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NAT_PEER), np + 3);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+/* An options header (Hop-by-Hop or Destination) of 8 bytes: next, len 0,
+ * then one option of type opt with 4 data bytes (PadN: skipped). */
+static void opt_hdr(uint8_t *h, uint8_t next, uint8_t opt)
+{
+    h[0] = next;
+    h[1] = 0;
+    h[2] = opt;
+    h[3] = 4;
+    memset(h + 4, 0, 4);
+}
+
+/* RFC 8200 §4 cases, each as one frame to the IPv6 session: what is
+ * skipped is forwarded, what is refused is counted by reason. */
+static void test_v6_ext_headers(void)
+{
+    v6_setup();
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 100, "behind ext headers"};
+    uint8_t ext[9 * 8];
+    uint64_t c;
+
+    /* Hop-by-Hop (PadN) then Destination Options then a Routing header
+     * with Segments Left 0: all skipped. */
+    opt_hdr(ext, DP_IPPROTO_DSTOPTS, DP_IPV6_OPT_PADN);
+    opt_hdr(ext + 8, DP_IPPROTO_ROUTING, DP_IPV6_OPT_PADN);
+    memset(ext + 16, 0, 8);
+    ext[16] = DP_IPPROTO_UDP; /* routing: next, len 0, type 0, segments left 0 */
+    run(client6_frame_ext(&r, 1, 5555, false, DP_IPPROTO_HOPOPTS, ext, 24));
+    expect_backend6(20100, "behind ext headers");
+
+    /* an option to skip when unknown (type 0x1e: high bits 00) */
+    r.seq++;
+    opt_hdr(ext, DP_IPPROTO_UDP, 0x1e);
+    run(client6_frame_ext(&r, 1, 5555, false, DP_IPPROTO_DSTOPTS, ext, 8));
+    expect_backend6(20100, "behind ext headers");
+
+    struct {
+        uint8_t first;
+        unsigned n_hdrs; /* 8-byte headers in ext */
+        enum dp_counter_id why;
+        const char *what;
+    } bad[] = {
+        {DP_IPPROTO_DSTOPTS, 2, DP_CNT_DROP_IPV6_EXT, "Hop-by-Hop not first"},
+        {DP_IPPROTO_ROUTING, 1, DP_CNT_DROP_IPV6_EXT, "routing, segments left 1"},
+        {DP_IPPROTO_FRAGMENT, 1, DP_CNT_DROP_IPV6_FRAGMENT, "fragment"},
+        {DP_IPPROTO_DSTOPTS, 1, DP_CNT_DROP_IPV6_EXT, "unknown option, discard"},
+        {DP_IPPROTO_DSTOPTS, 9, DP_CNT_DROP_IPV6_EXT, "nine extension headers"},
+        {DP_IPPROTO_NONE, 0, DP_CNT_DROP_IPV6_EXT, "no next header"},
+    };
+    for (unsigned i = 0; i < RTE_DIM(bad); i++) {
+        memset(ext, 0, sizeof(ext));
+        switch (i) {
+        case 0:
+            opt_hdr(ext, DP_IPPROTO_HOPOPTS, DP_IPV6_OPT_PADN);
+            opt_hdr(ext + 8, DP_IPPROTO_UDP, DP_IPV6_OPT_PADN);
+            break;
+        case 1:
+            ext[0] = DP_IPPROTO_UDP;
+            ext[3] = 1;
+            break;
+        case 2: /* fragment header: next, reserved, offset 0 / M=1, id */
+            ext[0] = DP_IPPROTO_UDP;
+            ext[3] = 1;
+            ext[7] = 42;
+            break;
+        case 3:
+            opt_hdr(ext, DP_IPPROTO_UDP, 0xc2);
+            break;
+        case 4:
+            for (unsigned k = 0; k < 9; k++)
+                opt_hdr(ext + 8 * k, k == 8 ? DP_IPPROTO_UDP : DP_IPPROTO_DSTOPTS,
+                        DP_IPV6_OPT_PADN);
+            break;
+        default:
+            break;
+        }
+        c = cnt(bad[i].why);
+        r.seq++;
+        run(client6_frame_ext(&r, 1, 5555, false, bad[i].first, ext,
+                              (uint16_t)(8 * bad[i].n_hdrs)));
+        if (cnt(bad[i].why) != c + 1)
+            fprintf(stderr, "ext case '%s' not counted\n", bad[i].what);
+        CU_ASSERT_EQUAL(cnt(bad[i].why), c + 1);
+        CU_ASSERT_PTR_NULL(sent(1));
+    }
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+/* The IPv6 header checks besides the extension headers. */
+static void test_v6_header_drops(void)
+{
+    v6_setup();
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 200, "x"};
+    struct rte_mbuf *m;
+    uint64_t c;
+
+    c = cnt(DP_CNT_DROP_IPV6_HEADER);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_trim(m, 10); /* payload length beyond the frame */
+    run(m);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_trim(m, (uint16_t)(m->data_len - 14 - 39)); /* 39 bytes of IPv6 */
+    run(m);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 8)[0] = 0xff; /* multicast source */
+    run(m);
+    /* an IPv4-mapped source (::ffff:10.0.0.2): never on the wire */
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, 2};
+    m = client6_frame(&r, 1, 5555);
+    write6(m, &cl_mac, &g.ports[0].mac, mapped, a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 4);
+
+    /* RFC 8200 §8.1: a zero UDP checksum is refused, to a listener too. */
+    c = cnt(DP_CNT_DROP_IPV6_UDP_ZERO_CSUM);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 54)->dgram_cksum = 0;
+    run(m);
+    m = backend6_frame("zero", 7000, 20100);
+    rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 54)->dgram_cksum = 0;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_UDP_ZERO_CSUM), c + 2);
+
+    /* A bad checksum: verified at once on the backend side, deferred on
+     * the session's fast path (the tag decides) and checked before an
+     * unknown peer's datagram leaves it. */
+    c = cnt(DP_CNT_DROP_UDP_CSUM);
+    m = backend6_frame("bad sum", 7000, 20100);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 62)[0] ^= 1;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c + 1);
+    struct rec_spec hs = {DP_CT_HANDSHAKE, 0, 0, "clienthello"};
+    m = client6_frame(&hs, 1, 6100);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 62 + 13)[0] ^= 1;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c + 2);
+    uint64_t au = cnt(DP_CNT_DROP_AUTH);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 62 + 30)[0] ^= 1;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_AUTH), au + 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_CSUM), c + 2);
+
+    /* Not ours: another destination; UDP to a solicited-node address. */
+    c = cnt(DP_CNT_DROP_NOT_FOR_US);
+    m = client6_frame(&r, 1, 5555);
+    uint8_t other[16];
+    memcpy(other, a_l6, 16);
+    other[15] = 0x99;
+    write6(m, &cl_mac, &g.ports[0].mac, a_c6, other, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+    run(m);
+    uint8_t sn[16];
+    dp_ipv6_solicited_node(a_l6, sn);
+    m = client6_frame(&r, 1, 5555);
+    write6(m, &cl_mac, &g.ports[0].mac, a_c6, sn, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+    run(m);
+    /* An IPv4 datagram to 0.0.0.0 on the IPv6 listener's port: the IPv6
+     * listener's zero ip_be must not match it. */
+    m = client_frame(&r, 1, 5555, false);
+    dp_pkt_write_ipv4_udp(m, &client_sim, &g.ports[0].mac, IP(10, 0, 0, 2), 0,
+                          rte_cpu_to_be_16(5555), rte_cpu_to_be_16(4433));
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NOT_FOR_US), c + 3);
+
+    /* A protocol that is neither UDP nor ICMPv6 (TCP) to our address. */
+    c = cnt(DP_CNT_DROP_NOT_UDP);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14)[6] = 6;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NOT_UDP), c + 1);
+
+    c = cnt(DP_CNT_DROP_UDP_LEN);
+    m = client6_frame(&r, 1, 5555);
+    rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 54)->dgram_len =
+        rte_cpu_to_be_16((uint16_t)(m->data_len - 54 - 1));
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_UDP_LEN), c + 1);
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_PTR_NULL(sent(0));
+    ring_drain(g.punt[0]);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+/* ICMPv6 for the gateway (echo to its global or link-local address,
+ * Neighbor Solicitations to its solicited-node addresses) goes to the
+ * control plane's ND/ICMP ring; other multicast does not. */
+static void test_v6_icmp_punt(void)
+{
+    v6_setup();
+    struct rec_spec body = {DP_CT_HANDSHAKE, 0, 0, "icmpv6 body"};
+    uint8_t dsts[5][16];
+    memcpy(dsts[0], a_l6, 16);
+    memcpy(dsts[1], g.ports[0].ip6_ll, 16);
+    dp_ipv6_solicited_node(a_l6, dsts[2]);
+    dp_ipv6_solicited_node(g.ports[0].ip6_ll, dsts[3]);
+    memcpy(dsts[4], a_n6, 16); /* the backend-side port's address */
+    uint64_t pu = cnt(DP_CNT_PUNT);
+    for (unsigned i = 0; i < RTE_DIM(dsts); i++) {
+        struct rte_mbuf *m = client6_frame(&body, 1, 7777);
+        write6(m, &cl_mac, &g.ports[0].mac, a_c6, dsts[i], 7777, 4433, DP_IPPROTO_ICMPV6, NULL, 0);
+        rte_pktmbuf_mtod_offset(m, uint8_t *, 14)[6] = DP_IPPROTO_ICMPV6;
+        run(m);
+    }
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu + RTE_DIM(dsts));
+    CU_ASSERT_EQUAL(ring_drain(g.punt_net[0]), RTE_DIM(dsts));
+    uint64_t nf = cnt(DP_CNT_DROP_NOT_FOR_US);
+    static const uint8_t all_nodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    struct rte_mbuf *m = client6_frame(&body, 1, 7777);
+    write6(m, &cl_mac, &g.ports[0].mac, a_c6, all_nodes, 7777, 4433, DP_IPPROTO_ICMPV6, NULL, 0);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14)[6] = DP_IPPROTO_ICMPV6;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_NOT_FOR_US), nf + 1);
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt_net[0]), 0);
+}
+
+/* Hand-off of IPv6 frames to the owner, and the IPv6 flow cache after a
+ * removal (the replacing session, or none). */
+static void test_v6_handoff_flow_cache(void)
+{
+    v6_setup();
+    uint64_t ho = cnt(DP_CNT_HANDOFF_OUT);
+    g.n_workers = 2;
+    s66->owner = 1;
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 300, "v6 for worker 1"};
+    run(client6_frame(&r, 1, 5555));
+    run(backend6_frame("v6 reply for worker 1", 7000, 20100));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_HANDOFF_OUT), ho + 2);
+    struct rte_mbuf *ms[2];
+    CU_ASSERT_EQUAL(rte_ring_dequeue_burst(g.handoff[1], (void **)ms, 2, NULL), 2);
+    s66->owner = 0;
+    g.n_workers = 1;
+    dp_worker_process(w, ms, 2, true);
+    dp_worker_flush(w);
+    expect_backend6(20100, "v6 for worker 1");
+    struct rte_mbuf *c = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    uint16_t len;
+    (void)check_udp6(c, &cl_mac, a_l6, a_c6, 4433, 5555, &len);
+    rte_pktmbuf_free(c);
+
+    struct dp_session *a = sess_copy();
+    key6_set(a, 5558);
+    backend6_set(a, 20103);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, a), 0);
+    struct rec_spec q = {DP_CT_APPLICATION_DATA, 1, 10, "first"};
+    run(client6_frame(&q, 1, 5558));
+    expect_backend6(20103, "first");
+    q.seq = 11;
+    run(client6_frame(&q, 1, 5558)); /* from the cache */
+    expect_backend6(20103, "first");
+    dp_sess_remove(g.sessions, a, false);
+    struct dp_session *b = sess_copy();
+    key6_set(b, 5558);
+    backend6_set(b, 20104);
+    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, b), 0);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(g.sessions, NULL, NULL, true), 1);
+    q.seq = 12;
+    q.text = "second";
+    run(client6_frame(&q, 1, 5558));
+    expect_backend6(20104, "second");
+    CU_ASSERT_EQUAL(b->rx_records, 1);
+    uint64_t fwd = cnt(DP_CNT_RX_RECORDS);
+    dp_sess_remove(g.sessions, b, false);
+    CU_ASSERT_EQUAL(dp_sess_reclaim(g.sessions, NULL, NULL, true), 1);
+    q.seq = 13;
+    run(client6_frame(&q, 1, 5558));
+    CU_ASSERT_PTR_NULL(sent(1));
+    CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), fwd);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1); /* unknown peer: punted (no hook) */
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+/* Application data beside a handshake record over IPv6: forwarded, and
+ * the punted remainder has consistent IPv6/UDP lengths and a valid
+ * (mandatory) UDP checksum. */
+static void test_v6_mixed_datagram(void)
+{
+    v6_setup();
+    struct rec_spec rs[2] = {{DP_CT_APPLICATION_DATA, 1, 400, "v6 data"},
+                             {DP_CT_HANDSHAKE, 1, 401, "repeated finished"}};
+    uint8_t ext[8];
+    opt_hdr(ext, DP_IPPROTO_UDP, DP_IPV6_OPT_PADN);
+    run(client6_frame_ext(rs, 2, 5555, false, DP_IPPROTO_HOPOPTS, ext, 8));
+    expect_backend6(20100, "v6 data");
+    void *o = NULL;
+    CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue(g.punt[0], &o), 0);
+    struct rte_mbuf *p = o;
+    const uint8_t *d = rte_pktmbuf_mtod(p, const uint8_t *);
+    size_t r1 = 13 + 8 + strlen(rs[1].text) + 16;
+    CU_ASSERT_EQUAL(p->data_len, 62 + 8 + r1);
+    CU_ASSERT_EQUAL(dp_load_be16(d + 14 + 4), 8 + 8 + r1);
+    struct dp_ipv6_view v;
+    memset(&v, 0, sizeof(v));
+    CU_ASSERT_EQUAL_FATAL(dp_ipv6_parse(d + 14, p->data_len - 14u, &v), DP_IPV6_OK);
+    CU_ASSERT_EQUAL(v.l4_len, 8 + r1);
+    CU_ASSERT(dp_ipv6_l4_cksum_ok(v.src, v.dst, DP_IPPROTO_UDP, d + 14 + v.l4_off, v.l4_len, 6));
+    CU_ASSERT_EQUAL(d[14 + v.l4_off + 8], DP_CT_HANDSHAKE);
+    rte_pktmbuf_free(p);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+static unsigned hook6_calls;
+
+static int test_hook6(void *arg, unsigned listener, const struct dp_addr *peer, uint16_t port,
+                      const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    (void)arg;
+    (void)d;
+    (void)len;
+    CU_ASSERT_EQUAL(listener, TW6_LISTENER);
+    CU_ASSERT_EQUAL(peer->family, DP_AF_V6);
+    CU_ASSERT(memcmp(peer->u.v6, a_c6, 16) == 0);
+    CU_ASSERT_EQUAL(port, rte_cpu_to_be_16(6200));
+    hook6_calls++;
+    CU_ASSERT_FATAL(cap >= 5);
+    memcpy(out, "HVR6!", 5);
+    *out_len = 5;
+    return DP_PEER_REPLY;
+}
+
+/* The worker's stateless reply to an IPv6 peer: in place, extension
+ * headers dropped, addresses swapped, checksum right; a busy slot
+ * (dp_peer_slot_addr) sends the datagram to the control plane. */
+static void test_v6_unknown_peer_hook(void)
+{
+    v6_setup();
+    g.unknown_peer = test_hook6;
+    g.unknown_peer_arg = &g;
+    struct rec_spec ch = {DP_CT_HANDSHAKE, 0, 0, "v6 clienthello"};
+    uint8_t ext[16];
+    opt_hdr(ext, DP_IPPROTO_DSTOPTS, DP_IPV6_OPT_PADN);
+    opt_hdr(ext + 8, DP_IPPROTO_UDP, DP_IPV6_OPT_PADN);
+    uint64_t hv = cnt(DP_CNT_HVR_SENT);
+    run(client6_frame_ext(&ch, 1, 6200, false, DP_IPPROTO_HOPOPTS, ext, 16));
+    CU_ASSERT_EQUAL(hook6_calls, 1);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_HVR_SENT), hv + 1);
+    struct rte_mbuf *m = sent(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint16_t len;
+    const uint8_t *p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 6200, &len);
+    CU_ASSERT(len == 5 && memcmp(p, "HVR6!", 5) == 0);
+    rte_pktmbuf_free(m);
+    struct dp_addr peer = dp_addr_v6(a_c6);
+    uint32_t slot = dp_peer_slot_addr(&peer, rte_cpu_to_be_16(6201));
+    g.peer_busy[slot] = 1;
+    run(client6_frame(&ch, 1, 6201));
+    g.peer_busy[slot] = 0;
+    CU_ASSERT_EQUAL(hook6_calls, 1);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+    g.unknown_peer = NULL;
+    g.unknown_peer_arg = NULL;
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+static void test_v6_seal_frame(void)
+{
+    v6_setup();
+    uint64_t seq0 = s66->wr_seq;
+    static const uint8_t cn[2] = {1, 0};
+    struct rte_mbuf *m = dp_session_seal_frame(&g, s66, ref_ctx, DP_CT_ALERT, cn, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    uint16_t len;
+    const uint8_t *p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 5555, &len);
+    open_record(p, len, seq0, DP_CT_ALERT, cn, sizeof(cn));
+    rte_pktmbuf_free(m);
+}
+
+/* fast paths vs general checks on IPv6 frames of s66 (one_record_fast
+ * serves IPv6 sessions too; classify_fast leaves them to classify). */
+static void test_v6_fast_paths_match_general(void)
+{
+    v6_setup();
+    enum {
+        N = 1500
+    };
+    static struct emitted ef, eg;
+    static char text[256];
+    unsigned lc = rte_lcore_id();
+    uint64_t next_seq = 1000;
+    size_t rsz = dp_replay_size(TW_REPLAY_WIN_BITS);
+    uint8_t w0[TW_SNAP_WIN_MAX_BYTES], wf[TW_SNAP_WIN_MAX_BYTES], wg[TW_SNAP_WIN_MAX_BYTES];
+    unsigned mismatches = 0, forwarded = 0;
+    for (unsigned i = 0; i < N && mismatches < 5; i++) {
+        struct rec_spec rs[2];
+        unsigned nrec = rte_rand() % 5 == 0 ? 2 : 1;
+        for (unsigned k = 0; k < nrec; k++) {
+            unsigned tl = (unsigned)(rte_rand() % 200);
+            for (unsigned j = 0; j < tl; j++)
+                text[j] = (char)('a' + rte_rand() % 26);
+            text[tl] = '\0';
+            uint64_t x = rte_rand() % 100;
+            rs[k].type = x < 90 ? DP_CT_APPLICATION_DATA : DP_CT_HANDSHAKE;
+            rs[k].epoch = rte_rand() % 10 == 0 ? 2 : 1;
+            x = rte_rand() % 100;
+            rs[k].seq = x < 85 ? next_seq++ : next_seq - 1 - rte_rand() % 4;
+            rs[k].text = text;
+        }
+        struct rte_mbuf *mf =
+            client6_frame_ext(rs, nrec, 5555, rte_rand() % 10 == 0, DP_IPPROTO_UDP, NULL, 0);
+        uint8_t *d = rte_pktmbuf_mtod(mf, uint8_t *);
+        switch (rte_rand() % 6) {
+        case 0:
+            d[62 + rte_rand() % DP_REC_HDR_LEN] ^= (uint8_t)(1 + rte_rand() % 255);
+            write6(mf, &cl_mac, &g.ports[0].mac, a_c6, a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+            break;
+        case 1:
+            (void)rte_pktmbuf_trim(mf, (uint16_t)(1 + rte_rand() % 3));
+            write6(mf, &cl_mac, &g.ports[0].mac, a_c6, a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+            break;
+        case 2:
+            mf->ol_flags |=
+                rte_rand() % 2 ? RTE_MBUF_F_RX_L4_CKSUM_GOOD : RTE_MBUF_F_RX_L4_CKSUM_BAD;
+            break;
+        default:
+            break;
+        }
+        struct rte_mbuf *mg = rte_pktmbuf_copy(mf, g.pool, 0, UINT32_MAX);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mg);
+        mg->ol_flags = mf->ol_flags;
+        memcpy(w0, s66->replay, rsz);
+        uint64_t rx0 = s66->rx_records, rxf;
+        struct dp_lcore_counters c0 = dp_counters[lc], cf, cg;
+        dp_worker_set_fast_paths(w, true);
+        run(mf);
+        collect(&ef);
+        cf = dp_counters[lc];
+        memcpy(wf, s66->replay, rsz);
+        rxf = s66->rx_records;
+        memcpy(s66->replay, w0, rsz);
+        s66->rx_records = rx0;
+        dp_counters[lc] = c0;
+        dp_worker_set_fast_paths(w, false);
+        run(mg);
+        collect(&eg);
+        cg = dp_counters[lc];
+        memcpy(wg, s66->replay, rsz);
+        dp_worker_set_fast_paths(w, true);
+        bool same = ef.len == eg.len && memcmp(ef.buf, eg.buf, ef.len) == 0 &&
+                    memcmp(&cf, &cg, sizeof(cf)) == 0 && memcmp(wf, wg, rsz) == 0 &&
+                    rxf == s66->rx_records;
+        if (!same) {
+            mismatches++;
+            fprintf(stderr, "v6 fast/general mismatch at frame %u\n", i);
+        }
+        forwarded += cg.c[DP_CNT_RX_RECORDS] != c0.c[DP_CNT_RX_RECORDS];
+    }
+    CU_ASSERT_EQUAL(mismatches, 0);
+    CU_ASSERT(forwarded > N / 3);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+/* dp_pkt_write_ipv6_udp's checksum against DPDK's on random addresses,
+ * ports and payloads (odd lengths included); with TX offload the
+ * pseudo-header sum (rte_ipv6_phdr_cksum) and the flags. */
+static void test_write6_csums(void)
+{
+    struct dp_port p = g.ports[1];
+    p.tx_csum_offload = false;
+    for (unsigned iter = 0; iter < 500; iter++) {
+        uint16_t len = (uint16_t)(rte_rand() % 1400);
+        uint8_t src[16], dst[16];
+        for (int k = 0; k < 16; k++) {
+            src[k] = (uint8_t)rte_rand();
+            dst[k] = iter % 53 == 0 ? 0xff : (uint8_t)rte_rand();
+        }
+        struct rte_mbuf *m = rte_pktmbuf_alloc(g.pool);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(DP_ETH_IP6_UDP_LEN + len));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        for (uint16_t k = 0; k < len; k++)
+            d[DP_ETH_IP6_UDP_LEN + k] = (uint8_t)rte_rand();
+        uint16_t sp = (uint16_t)rte_rand(), dpt = (uint16_t)rte_rand();
+        dp_pkt_write_ipv6_udp(m, &p, &nh_mac, src, dst, sp, dpt);
+        struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(d + 14);
+        struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(d + 54);
+        uint16_t got = udp->dgram_cksum;
+        udp->dgram_cksum = 0;
+        bool ok = got != 0 && got == rte_ipv6_udptcp_cksum(ip, udp) &&
+                  dp_ipv6_l4_cksum(src, dst, DP_IPPROTO_UDP, (const uint8_t *)udp, len + 8u) ==
+                      rte_be_to_cpu_16(got) &&
+                  rte_be_to_cpu_16(ip->payload_len) == len + 8 && m->l3_len == 40;
+        p.tx_csum_offload = true;
+        m->ol_flags = 0;
+        dp_pkt_write_ipv6_udp(m, &p, &nh_mac, src, dst, sp, dpt);
+        p.tx_csum_offload = false;
+        ok = ok && m->ol_flags == (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM) &&
+             udp->dgram_cksum == rte_ipv6_phdr_cksum(ip, m->ol_flags);
+        rte_pktmbuf_free(m);
+        if (!ok) {
+            CU_FAIL("written IPv6/UDP checksum wrong");
+            break;
+        }
+    }
+}
+
 void cu_register(void)
 {
     CU_pSuite p = CU_add_suite("dp_port", NULL, NULL);
@@ -1389,6 +2168,16 @@ void cu_register(void)
     CU_add_test(s, "unknown-peer hook (worker HelloVerifyRequest)", test_unknown_peer_hook);
     CU_add_test(s, "garbage datagrams counted", test_garbage);
     CU_add_test(s, "written checksums verify", test_write_csums);
+    CU_add_test(s, "IPv6: every family pairing, both directions", test_v6_forward);
+    CU_add_test(s, "IPv6: extension headers skipped or refused", test_v6_ext_headers);
+    CU_add_test(s, "IPv6: header and checksum drops", test_v6_header_drops);
+    CU_add_test(s, "IPv6: ICMPv6/ND to the control plane", test_v6_icmp_punt);
+    CU_add_test(s, "IPv6: hand-off and flow cache", test_v6_handoff_flow_cache);
+    CU_add_test(s, "IPv6: application data next to other records", test_v6_mixed_datagram);
+    CU_add_test(s, "IPv6: unknown-peer hook reply", test_v6_unknown_peer_hook);
+    CU_add_test(s, "IPv6: control-plane sealed frame", test_v6_seal_frame);
+    CU_add_test(s, "IPv6: fast paths match the general checks", test_v6_fast_paths_match_general);
+    CU_add_test(s, "IPv6: written checksums verify", test_write6_csums);
     /* Last: its sequence numbers (400000+) move the session's window. */
     CU_add_test(s, "single-record datagram edges", test_single_record_edges);
 }
