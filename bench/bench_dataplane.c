@@ -60,7 +60,7 @@
  *
  * Usage: bench-dataplane [EAL options] -- [--json] [--quick]
  *            [--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME]
- *            [--general] [--passes N] [--handoff] [--ip v4|v6]
+ *            [--general] [--passes N] [--handoff] [--ip v4|v6] [--backend-csum-zero]
  * --size / --suite run only that record size / that suite (for profiling
  * one configuration; the measurement itself is unchanged).
  * --general turns the worker's fast paths off (dp_worker_set_fast_paths):
@@ -70,6 +70,9 @@
  * and over IPv6 (client and backend: the general classify with the IPv6
  * header walk, the IPv6 session table and flow cache, IPv6 rewrite with
  * its mandatory UDP checksum); --ip v4 / --ip v6 runs only one.
+ * --backend-csum-zero: the backend port has backend_udp_checksum: false
+ * (the config's option for a trusted backend link): the IPv4 datagrams to
+ * the backend carry UDP checksum 0; the rest stays in software.
  * --nic-csum models a NIC with checksum offload in both directions: received
  * frames carry "IPv4/UDP checksum good" flags and the worker leaves the TX
  * checksums to the NIC (default: the worker verifies and computes them in
@@ -126,6 +129,7 @@ static struct dp_gw g_gw;
 static unsigned g_max_workers, g_sessions = B_SESSIONS_DEFAULT, g_passes = B_PASSES;
 static unsigned g_lcores[B_MAX_WORKERS];
 static bool g_nic_csum;          /* mark frames as checksum-verified by the NIC */
+static bool g_backend_csum_zero; /* backend port: UDP checksum 0 to backends */
 static bool g_general;           /* --general: the worker's fast paths off */
 static bool g_handoff;           /* --handoff: the hand-off ring path's rows */
 static unsigned g_only_size;     /* --size: 0 = every size */
@@ -722,6 +726,7 @@ static void ports_create(void)
         /* --nic-csum: the NIC fills the TX checksums (checksum_offload on a
          * capable port); net_ring itself offers no offload. */
         dp->tx_csum_offload = g_nic_csum;
+        dp->backend_udp_csum_zero = p == 1 && g_backend_csum_zero;
     }
     g_gw.n_ports = 2;
 }
@@ -814,12 +819,20 @@ int main(int argc, char **argv)
 
     bool json = false;
     unsigned max_req = B_MAX_WORKERS;
-    static const struct option opts[] = {
-        {"json", 0, NULL, 'j'},     {"quick", 0, NULL, 'q'},    {"max-workers", 1, NULL, 'w'},
-        {"sessions", 1, NULL, 's'}, {"nic-csum", 0, NULL, 'c'}, {"help", 0, NULL, 'h'},
-        {"size", 1, NULL, 'z'},     {"suite", 1, NULL, 'u'},    {"general", 0, NULL, 'g'},
-        {"passes", 1, NULL, 'p'},   {"handoff", 0, NULL, 'H'},  {"ip", 1, NULL, 'i'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"json", 0, NULL, 'j'},
+                                         {"quick", 0, NULL, 'q'},
+                                         {"max-workers", 1, NULL, 'w'},
+                                         {"sessions", 1, NULL, 's'},
+                                         {"nic-csum", 0, NULL, 'c'},
+                                         {"help", 0, NULL, 'h'},
+                                         {"size", 1, NULL, 'z'},
+                                         {"suite", 1, NULL, 'u'},
+                                         {"general", 0, NULL, 'g'},
+                                         {"passes", 1, NULL, 'p'},
+                                         {"handoff", 0, NULL, 'H'},
+                                         {"ip", 1, NULL, 'i'},
+                                         {"backend-csum-zero", 0, NULL, 'Z'},
+                                         {NULL, 0, NULL, 0}};
     int app_argc = argc - app_start;
     char **app_argv = argv + app_start;
     optind = 1;
@@ -856,6 +869,9 @@ int main(int argc, char **argv)
         case 'H':
             g_handoff = true;
             break;
+        case 'Z':
+            g_backend_csum_zero = true;
+            break;
         case 'i':
             g_only_ip = strcmp(optarg, "v4") == 0 ? 4 : strcmp(optarg, "v6") == 0 ? 6 : -1;
             if (g_only_ip < 0)
@@ -864,7 +880,7 @@ int main(int argc, char **argv)
         default:
             printf("usage: bench-dataplane [EAL options] -- [--json] [--quick] "
                    "[--max-workers K] [--sessions S] [--nic-csum] [--size B] [--suite NAME] "
-                   "[--general] [--passes N] [--handoff] [--ip v4|v6]\n");
+                   "[--general] [--passes N] [--handoff] [--ip v4|v6] [--backend-csum-zero]\n");
             return o == 'h' ? 0 : 2;
         }
     }
@@ -898,7 +914,9 @@ int main(int argc, char **argv)
                "%u records/session/pass, %u passes (median burst), checksums %s, "
                "ipsec-mb %s, TSC %.2f GHz\n",
                g_sessions, B_RECORDS_PER_SESSION, g_passes,
-               g_nic_csum ? "by the NIC (RX+TX offload)" : "in software",
+               g_nic_csum            ? "by the NIC (RX+TX offload)"
+               : g_backend_csum_zero ? "in software, UDP checksum 0 to the backend"
+                                     : "in software",
                cr_aead_ctx_arch_name(g_main_ctx), hz / 1e9);
         if (!g_handoff)
             printf("%-14s %2s %5s %7s | %12s %9s | %12s %9s | %6s %9s\n", "suite", "ip", "size",
@@ -972,7 +990,10 @@ int main(int argc, char **argv)
                            "\"csum\":\"%s\",\"ok\":%s}\n",
                            cr_aead_alg_name(g_run_alg), g_run_v6 ? "v6" : "v4", g_run_size, nw, rps,
                            raw_rps, rps / raw_rps, dp_cyc, raw_cyc, dp_cyc - raw_cyc,
-                           g_nic_csum ? "nic" : "sw", errors ? "false" : "true");
+                           g_nic_csum            ? "nic"
+                           : g_backend_csum_zero ? "sw-backend0"
+                                                 : "sw",
+                           errors ? "false" : "true");
                 else
                     printf("%-14s %2s %5u %7u | %12.0f %9.1f | %12.0f %9.1f | %6.3f %9.1f%s\n",
                            cr_aead_alg_name(g_run_alg), g_run_v6 ? "v6" : "v4", g_run_size, nw, rps,

@@ -10,7 +10,9 @@
  *
  * Accepted layout (every key optional; lists replace the defaults):
  *   ports:            [{name, port_id, address: A.B.C.D/N, gateway: A.B.C.D,
- *                       promiscuous: bool (default off), nat_addresses:
+ *                       promiscuous: bool (default off),
+ *                       backend_udp_checksum: bool (default on; off: UDP
+ *                       checksum 0 on IPv4 datagrams to backends), nat_addresses:
  *                       "A.B.C.D-E.F.G.H" | A.B.C.D | N (the backend-side
  *                       NAT pool; default the address alone)}]
  *   listeners:        [{name, address, port, backend: A.B.C.D:P, cert, key,
@@ -125,6 +127,7 @@ static void port_default(struct gw_port_cfg *p, unsigned idx)
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "net%u", idx);
     p->port_id = (uint16_t)idx;
+    p->backend_udp_checksum = true;
 }
 
 static void listener_default(struct gw_listener_cfg *l, unsigned idx)
@@ -790,6 +793,8 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
     }
     if (strcmp(k, "promiscuous") == 0)
         return get_bool(ps, v, full, &p->promiscuous);
+    if (strcmp(k, "backend_udp_checksum") == 0)
+        return get_bool(ps, v, full, &p->backend_udp_checksum);
     if (strcmp(k, "nat_addresses") == 0)
         return get_nat_addresses(ps, v, full, p);
     return unknown_key(ps, full, kn);

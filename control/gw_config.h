@@ -99,6 +99,10 @@ struct gw_port_cfg {
     bool has_gateway6;
     uint8_t gateway6[16];
     bool promiscuous; /* default false */
+    /* backend_udp_checksum: false: the IPv4 datagrams the workers forward
+     * to backends through this port carry UDP checksum 0 (RFC 768: "no
+     * checksum"), for a trusted backend link; default true */
+    bool backend_udp_checksum;
     /* NAT pool (issue 11): the backend-side source addresses of the
      * sessions whose backend route uses this port.  nat_addresses: "A-B"
      * or "A" (nat_first, n_nat), or a count N (nat_from_address: the N

@@ -434,6 +434,7 @@ int main(int argc, char **argv)
         p->prefix_len = pc->prefix_len;
         p->gw_be = rte_cpu_to_be_32(pc->gateway_ipv4);
         p->promiscuous = pc->promiscuous;
+        p->backend_udp_csum_zero = !pc->backend_udp_checksum;
         p->has_ip6 = pc->has_ipv6;
         p->prefix6_len = pc->prefix6_len;
         memcpy(p->ip6, pc->ipv6, sizeof(p->ip6));

@@ -80,6 +80,9 @@ struct dp_port {
     bool spread;    /* RX queues spread flows (RSS / fanout) */
     bool tx_csum_offload;
     bool promiscuous; /* caller's: receive frames for any MAC (off by default) */
+    /* caller's: IPv4 datagrams forwarded to backends through this port
+     * carry UDP checksum 0 (dp_pkt_write_ipv4_udp_le's csum_zero) */
+    bool backend_udp_csum_zero;
     uint8_t prefix_len;
     uint32_t ip_be; /* our address, network order */
     uint32_t gw_be; /* next hop for off-link, network order; 0 none */
@@ -350,10 +353,15 @@ static inline uint64_t dp_mac_le48(const struct rte_ether_addr *a)
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
  * the checksums per the policy above.  dst_mac_le: the destination MAC as
- * dp_mac_le48 gives it.  All addresses/ports network order. */
+ * dp_mac_le48 gives it.  All addresses/ports network order.  csum_zero
+ * (a constant at every call site): the UDP checksum field is 0, "no
+ * checksum" (RFC 768; IPv4 only), neither computed nor left to the NIC —
+ * the datagrams to backends of a port with backend_udp_csum_zero; the IPv4
+ * header checksum is still written (or offloaded). */
 static inline __attribute__((always_inline)) void
-dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t dst_mac_le,
-                         uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port)
+dp_pkt_write_ipv4_udp_x(struct rte_mbuf *m, const struct dp_port *p, uint64_t dst_mac_le,
+                        uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port,
+                        bool csum_zero)
 {
     uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
     uint16_t udp_len = (uint16_t)(m->data_len - RTE_ETHER_HDR_LEN - DP_IPV4_HDR_LEN);
@@ -393,20 +401,26 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
     if (p->tx_csum_offload) {
         /* The NIC finishes both; the UDP field holds the pseudo-header sum
          * (rte_ipv4_phdr_cksum's value). */
-        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-        udp_csum = dp_cksum_fold64(phdr);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+        if (!csum_zero) {
+            m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+            udp_csum = dp_cksum_fold64(phdr);
+        }
     } else {
         uint64_t ip_sum = addrs + rte_cpu_to_be_16(RTE_IPV4_VHL_DEF << 8) + tot_len_be +
                           rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) +
                           rte_cpu_to_be_16(DP_IPV4_TTL << 8 | IPPROTO_UDP);
         w3 |= (uint16_t)~dp_cksum_fold64(ip_sum);
-        /* RFC 768: the pseudo header, the UDP header (ports, length,
-         * checksum 0) and the payload. */
-        uint64_t udp_sum = phdr + src_port + dst_port + udp_len_be +
-                           dp_raw_cksum(b + DP_ETH_IP_UDP_LEN, (size_t)udp_len - DP_UDP_HDR_LEN);
-        uint16_t c = (uint16_t)~dp_cksum_fold64(udp_sum);
-        /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */
-        udp_csum = c == 0 ? 0xffff : c;
+        if (!csum_zero) {
+            /* RFC 768: the pseudo header, the UDP header (ports, length,
+             * checksum 0) and the payload. */
+            uint64_t udp_sum =
+                phdr + src_port + dst_port + udp_len_be +
+                dp_raw_cksum(b + DP_ETH_IP_UDP_LEN, (size_t)udp_len - DP_UDP_HDR_LEN);
+            uint16_t c = (uint16_t)~dp_cksum_fold64(udp_sum);
+            /* RFC 768: a computed 0 is sent as all ones (0 means "none"). */
+            udp_csum = c == 0 ? 0xffff : c;
+        }
     }
     memcpy(b, &w0, 8);
     memcpy(b + 8, &w1, 8);
@@ -414,6 +428,13 @@ dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t d
     memcpy(b + 24, &w3, 8);
     memcpy(b + 32, &w4, 8);
     memcpy(b + 40, &udp_csum, sizeof(udp_csum));
+}
+
+static inline __attribute__((always_inline)) void
+dp_pkt_write_ipv4_udp_le(struct rte_mbuf *m, const struct dp_port *p, uint64_t dst_mac_le,
+                         uint32_t src_ip, uint32_t dst_ip, uint16_t src_port, uint16_t dst_port)
+{
+    dp_pkt_write_ipv4_udp_x(m, p, dst_mac_le, src_ip, dst_ip, src_port, dst_port, false);
 }
 
 /* The same with the destination MAC as an address. */

@@ -521,8 +521,13 @@ forward(struct dp_worker *w, struct rte_mbuf *out, const struct dp_session *s, u
         forward6(w, out, s, nh_mac_le);
         return;
     }
-    dp_pkt_write_ipv4_udp_le(out, &w->g->ports[s->backend_port_id], nh_mac_le, s->nat_ip,
-                             s->backend_ip, rte_cpu_to_be_16(s->nat_port), s->backend_port);
+    const struct dp_port *p = &w->g->ports[s->backend_port_id];
+    if (unlikely(p->backend_udp_csum_zero))
+        dp_pkt_write_ipv4_udp_x(out, p, nh_mac_le, s->nat_ip, s->backend_ip,
+                                rte_cpu_to_be_16(s->nat_port), s->backend_port, true);
+    else
+        dp_pkt_write_ipv4_udp_x(out, p, nh_mac_le, s->nat_ip, s->backend_ip,
+                                rte_cpu_to_be_16(s->nat_port), s->backend_port, false);
     tx_enqueue(w, s->backend_port_id, out);
     CNT(w, RX_RECORDS);
 }

@@ -3722,6 +3722,7 @@ struct pcap_facts {
     unsigned frames, udp;
     unsigned hello_in, hvr_out, appdata_in, appdata_out; /* client <-> GW_IP:PORT_ECHO */
     unsigned mark_to_be, mark_from_be;                   /* plaintext with the mark */
+    unsigned mark_to_be_csum0;                           /* ... with UDP checksum 0 */
     unsigned mark_anywhere;                              /* frames holding the mark at all */
 };
 
@@ -3760,6 +3761,7 @@ static void pcap_frame(struct pcap_facts *f, const uint8_t *b, size_t n)
     f->udp++;
     bool mark = memmem(pl, pl_len, E2E_CAPTURE_MARK, strlen(E2E_CAPTURE_MARK)) != NULL;
     f->mark_to_be += mark && dst == ipv4_of(BE_IP);
+    f->mark_to_be_csum0 += mark && dst == ipv4_of(BE_IP) && udp[6] == 0 && udp[7] == 0;
     f->mark_from_be += mark && src == ipv4_of(BE_IP);
     if (pl_len < E2E_DTLS_REC_HDR_LEN || pl[1] != 0xfe)
         return;
@@ -3836,7 +3838,10 @@ static long meminfo_value(const char *key)
  * client-side port's capture holds its ClientHellos, our
  * HelloVerifyRequest and epoch-1 application data both ways, never the
  * plaintext; the backend-side port's capture holds that plaintext both
- * ways.  Then the suite's gateway (no hugepages) comes back. */
+ * ways.  The backend port has backend_udp_checksum: false (issue 11): the
+ * plaintext reaches the backend with UDP checksum 0 and the kernel's echo
+ * server takes it (the echo comes back).  Then the suite's gateway (no
+ * hugepages) comes back. */
 static void test_capture_pdump(void)
 {
     REQUIRE_READY();
@@ -3857,9 +3862,12 @@ static void test_capture_pdump(void)
            mounted ? "mounted" : "NOT mounted", free1, free0);
     CU_ASSERT(mounted && reserved && free1 - free0 >= E2E_CAPTURE_HUGEPAGES / 2);
 
-    /* the suite's config, capture on */
-    CU_ASSERT(sh("cp %s/gw.yaml %s/gw-capture.yaml && echo 'capture: true' >> %s/gw-capture.yaml",
-                 g_dir, g_dir, g_dir) == 0);
+    /* the suite's config, capture on, no UDP checksum towards the backend */
+    CU_ASSERT(sh("set -e; cd %s; sed -e 's|address: " GW_BE_IP "/24,|address: " GW_BE_IP
+                 "/24, backend_udp_checksum: false,|' gw.yaml > gw-capture.yaml; "
+                 "grep -q 'backend_udp_checksum: false' gw-capture.yaml; "
+                 "echo 'capture: true' >> gw-capture.yaml",
+                 g_dir) == 0);
     kill(g_gw.pid, SIGTERM);
     CU_ASSERT(tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS));
     tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
@@ -3917,15 +3925,17 @@ static void test_capture_pdump(void)
            "epoch-1 application data in %u / out %u, plaintext mark in %u frames\n",
            r0 == 0 ? "pcap" : "NOT a pcap", f0.frames, f0.udp, f0.hello_in, f0.hvr_out,
            f0.appdata_in, f0.appdata_out, f0.mark_anywhere);
-    printf("  backend side (port 1): %s, %u frames, %u UDP: the plaintext mark to the backend %u, "
-           "from it %u\n",
-           r1 == 0 ? "pcap" : "NOT a pcap", f1.frames, f1.udp, f1.mark_to_be, f1.mark_from_be);
+    printf("  backend side (port 1): %s, %u frames, %u UDP: the plaintext mark to the backend %u "
+           "(UDP checksum 0: %u), from it %u\n",
+           r1 == 0 ? "pcap" : "NOT a pcap", f1.frames, f1.udp, f1.mark_to_be, f1.mark_to_be_csum0,
+           f1.mark_from_be);
     CU_ASSERT(r0 == 0 && r1 == 0);
     CU_ASSERT(f0.hello_in >= 2); /* without and with the cookie */
     CU_ASSERT(f0.hvr_out >= 1);
     CU_ASSERT(f0.appdata_in >= 1 && f0.appdata_out >= 1);
     CU_ASSERT_EQUAL(f0.mark_anywhere, 0); /* encrypted on the client side */
     CU_ASSERT(f1.mark_to_be >= 1 && f1.mark_from_be >= 1);
+    CU_ASSERT_EQUAL(f1.mark_to_be_csum0, f1.mark_to_be); /* backend_udp_checksum: false */
 
     /* the capturing gateway stops cleanly (its log free of sanitizer
      * reports), then the suite's gateway comes back */

@@ -386,6 +386,20 @@ static void test_durations(void)
     CU_ASSERT_TRUE(c.ports[1].promiscuous);
     expect_err("ports:\n  - {port_id: 0, address: 10.0.0.1/24, promiscuous: often}\n", 2,
                "ports[0].promiscuous", "not a boolean");
+    /* ports[].backend_udp_checksum: on unless configured off (issue 11). */
+    CU_ASSERT_TRUE(c.ports[0].backend_udp_checksum);
+    CU_ASSERT_TRUE(c.ports[1].backend_udp_checksum);
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "ports:\n  - {port_id: 0, address: 10.0.0.1/24}\n"
+                                          "  - {port_id: 1, address: 10.0.1.1/24, "
+                                          "backend_udp_checksum: false}\n",
+                                          "s", err, sizeof(err)),
+                    0);
+    CU_ASSERT_TRUE(c.ports[0].backend_udp_checksum);
+    CU_ASSERT_FALSE(c.ports[1].backend_udp_checksum);
+    expect_err("ports:\n  - {port_id: 0, address: 10.0.0.1/24, backend_udp_checksum: no way}\n", 2,
+               "ports[0].backend_udp_checksum", "not a boolean");
     /* cookie_rotate_ms: default 60 s, at least 1 s (issue 8 finding 5). */
     gw_config_default(&c);
     CU_ASSERT_EQUAL(c.cookie_rotate_ms, 60000);

@@ -315,6 +315,49 @@ static void expect_backend(const char *text)
 
 /* ---- tests ------------------------------------------------------------------- */
 
+/* A port with backend_udp_csum_zero (config backend_udp_checksum: false):
+ * the datagram to the backend carries UDP checksum 0 ("no checksum", RFC
+ * 768) and a valid IPv4 header checksum, in software and under TX offload
+ * (no UDP offload flag); the same port's flag off again gives the full
+ * checksum.  Registered last: its sequence numbers (5000000+) move the
+ * session's window. */
+static void test_backend_csum_zero(void)
+{
+    struct dp_port *bp = &g.ports[1];
+    const bool offload_was = bp->tx_csum_offload;
+    for (int offload = 0; offload < 2; offload++) {
+        bp->tx_csum_offload = offload != 0;
+        bp->backend_udp_csum_zero = true;
+        struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 5000000 + (uint64_t)offload, "csum zero"};
+        run(client_frame(&r, 1, 5555, false));
+        struct rte_mbuf *m = sent(1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        uint8_t *b = rte_pktmbuf_mtod(m, uint8_t *);
+        struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + 14);
+        struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + 34);
+        CU_ASSERT_EQUAL(udp->dgram_cksum, 0);
+        CU_ASSERT_EQUAL(m->ol_flags & RTE_MBUF_F_TX_UDP_CKSUM, 0);
+        if (offload) {
+            CU_ASSERT((m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM) != 0);
+        } else {
+            m->ol_flags = 0;
+            CU_ASSERT(dp_pkt_ipv4_csum_ok(m, ip));
+            uint16_t got_ip = ip->hdr_checksum;
+            ip->hdr_checksum = 0;
+            CU_ASSERT_EQUAL(got_ip, rte_ipv4_cksum(ip));
+        }
+        CU_ASSERT_EQUAL(rte_be_to_cpu_16(udp->dgram_len), 8 + strlen("csum zero"));
+        CU_ASSERT(memcmp(b + 42, "csum zero", strlen("csum zero")) == 0);
+        rte_pktmbuf_free(m);
+    }
+    bp->tx_csum_offload = false;
+    bp->backend_udp_csum_zero = false;
+    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 5000002, "csum again"};
+    run(client_frame(&r, 1, 5555, false));
+    expect_backend("csum again");
+    bp->tx_csum_offload = offload_was;
+}
+
 static void test_forward_one(void)
 {
     uint64_t before = cnt(DP_CNT_RX_RECORDS);
@@ -2180,4 +2223,6 @@ void cu_register(void)
     CU_add_test(s, "IPv6: written checksums verify", test_write6_csums);
     /* Last: its sequence numbers (400000+) move the session's window. */
     CU_add_test(s, "single-record datagram edges", test_single_record_edges);
+    CU_add_test(s, "backend_udp_checksum off: UDP checksum 0 to the backend",
+                test_backend_csum_zero);
 }
