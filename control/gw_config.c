@@ -437,6 +437,29 @@ CR_WUR static int get_ipv4_prefix(struct parse *ps, const yaml_node_t *n, const 
     return 0;
 }
 
+/* Why the gateway cannot exchange datagrams with a, as a port's own
+ * address, a next hop or a backend: NULL when it can (RFC 4291): the
+ * unspecified address (§2.5.2) and loopback (§2.5.3) are no peer on a
+ * link, a multicast address (§2.7) is never a source nor a single peer,
+ * an IPv4-mapped one (§2.5.5.2) never appears on the wire (an IPv4 peer
+ * is written as IPv4), and a link-local one (§2.5.6) only where
+ * link_local_ok: the gateway has no zone index (RFC 4007 §11) to say on
+ * which link it lies. */
+static const char *ipv6_unusable(const uint8_t *a, bool link_local_ok)
+{
+    if (dp_ipv6_is_unspecified(a))
+        return "the unspecified address";
+    if (dp_ipv6_is_loopback(a))
+        return "the loopback address";
+    if (dp_ipv6_is_multicast(a))
+        return "a multicast address";
+    if (dp_ipv6_is_v4_mapped(a))
+        return "an IPv4-mapped address (write the IPv4 address itself)";
+    if (!link_local_ok && dp_ipv6_is_link_local(a))
+        return "link-local (no zone/scope support: give a global address)";
+    return NULL;
+}
+
 /* An IPv6 literal (RFC 4291 §2.2, no zone) into out (16 bytes). */
 CR_WUR static int get_ipv6(struct parse *ps, const yaml_node_t *n, const char *key, uint8_t *out)
 {
@@ -448,9 +471,24 @@ CR_WUR static int get_ipv6(struct parse *ps, const yaml_node_t *n, const char *k
     return 0;
 }
 
+/* gateway6: a unicast next hop; link-local is the usual router address
+ * (RFC 4861 §8) and gw_nd resolves it on the port, from the port's own
+ * link-local address. */
+CR_WUR static int get_ipv6_gateway(struct parse *ps, const yaml_node_t *n, const char *key,
+                                   uint8_t *out)
+{
+    const char *s;
+    CR_GUARD(scalar(ps, n, key, &s));
+    CR_GUARD(get_ipv6(ps, n, key, out));
+    const char *why = ipv6_unusable(out, true);
+    if (why != NULL)
+        return fail(ps, node_line(n), key, CR_ERR_INVAL, "'%s' is %s: not a next hop", s, why);
+    return 0;
+}
+
 /* "IPV6/N" with N in 1..128: a global unicast address for a port (not
- * unspecified, multicast, loopback or link-local: the link-local one is
- * derived from the MAC). */
+ * unspecified, loopback, multicast, IPv4-mapped or link-local: the
+ * link-local one is derived from the MAC). */
 CR_WUR static int get_ipv6_prefix(struct parse *ps, const yaml_node_t *n, const char *key,
                                   uint8_t *out_ip, uint8_t *out_prefix)
 {
@@ -470,13 +508,12 @@ CR_WUR static int get_ipv6_prefix(struct parse *ps, const yaml_node_t *n, const 
     if (plen < 1 || plen > 128)
         return fail(ps, node_line(n), key, CR_ERR_INVAL,
                     "prefix length /%" PRIu64 " out of range 1..128", plen);
-    static const uint8_t zero[16];
-    static const uint8_t loopback[16] = {[15] = 1};
-    if (memcmp(out_ip, zero, 16) == 0 || memcmp(out_ip, loopback, 16) == 0 || out_ip[0] == 0xff ||
-        (out_ip[0] == 0xfe && (out_ip[1] & 0xc0) == 0x80))
+    const char *why = ipv6_unusable(out_ip, false);
+    if (why != NULL)
         return fail(ps, node_line(n), key, CR_ERR_INVAL,
-                    "'%s' is not a unicast global address (the link-local one comes from the MAC)",
-                    ip);
+                    "'%s' is not a unicast global address (%s; the link-local one comes from the "
+                    "MAC)",
+                    ip, why);
     *out_prefix = (uint8_t)plen;
     return 0;
 }
@@ -787,7 +824,7 @@ CR_WUR static int port_pair(struct parse *ps, void *obj, const char *path, const
         return 0;
     }
     if (strcmp(k, "gateway6") == 0) {
-        CR_GUARD(get_ipv6(ps, v, full, p->gateway6));
+        CR_GUARD(get_ipv6_gateway(ps, v, full, p->gateway6));
         p->has_gateway6 = true;
         return 0;
     }
@@ -826,6 +863,10 @@ CR_WUR static int listener_pair(struct parse *ps, void *obj, const char *path, c
             if (!dp_addr_port_parse(bs, &a, &port))
                 return fail(ps, node_line(v), full, CR_ERR_DECODE,
                             "'%s' is not an IPv6 address and port ([2001:db8::2]:PORT)", bs);
+            const char *why = ipv6_unusable(a.u.v6, false);
+            if (why != NULL)
+                return fail(ps, node_line(v), full, CR_ERR_INVAL,
+                            "'%s': the address is %s, no backend the gateway can answer", bs, why);
             l->backend_is_v6 = true;
             memcpy(l->backend_ipv6, a.u.v6, 16);
             l->backend_ipv4 = 0;

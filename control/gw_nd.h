@@ -6,9 +6,12 @@
  * frames its workers punt and transmits what it returns.
  *
  * Owns: the IPv6 next-hop entries (address, port, MAC, resolution state)
- * and its event counters.  Must not: be called from a worker, block, or
+ * and its event counters.  Must not: be called from a worker, block,
  * answer for an address that is not one of the ports' (global or the
- * link-local derived from the port's MAC).
+ * link-local derived from the port's MAC), or answer (or learn from) a
+ * source nobody can be answered at: multicast, ::1, IPv4-mapped, and ::
+ * except a duplicate address detection probe, whose advertisement goes
+ * to all-nodes (RFC 4861 §7.2.4).
  *
  * Learning, as gw_net does for ARP: a next hop's MAC is taken only from a
  * solicited Neighbor Advertisement (S flag) for a target we asked about,
@@ -69,6 +72,7 @@
     X(DROP_NOT_ICMP6, "not ICMPv6")                                                                \
     X(DROP_CKSUM, "ICMPv6 checksum wrong")                                                         \
     X(DROP_ND_INVALID, "ND message fails RFC 4861 validation")                                     \
+    X(DROP_BAD_SOURCE, "source never answered: multicast, ::1, IPv4-mapped, :: except DAD")        \
     X(DROP_NOT_OURS, "target or destination is not one of our addresses")                          \
     X(DROP_NA_UNSOLICITED, "advertisement we did not ask for (not learned)")                       \
     X(DROP_ECHO_INVALID, "echo request to a multicast address or malformed")                       \

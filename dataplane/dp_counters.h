@@ -99,6 +99,7 @@
     X(DROP_IPV6_EXT, 1, "IPv6 extension header refused (order, count, option, routing, none)")     \
     X(DROP_IPV6_FRAGMENT, 1, "IPv6 fragment (Fragment header; not reassembled)")                   \
     X(DROP_IPV6_UDP_ZERO_CSUM, 1, "UDP over IPv6 with checksum 0 (RFC 8200 8.1)")                  \
+    X(DROP_IPV6_SOURCE, 1, "IPv6 source multicast, loopback, IPv4-mapped, or unspecified (UDP)")   \
     X(DROP_NOT_FOR_US, 1, "IP destination is not one of our addresses")                            \
     X(DROP_NOT_UDP, 1, "IP protocol neither UDP nor ICMP/ICMPv6")                                  \
     X(DROP_UDP_LEN, 1, "UDP length inconsistent with the IP length")                               \

@@ -268,6 +268,21 @@ static inline bool dp_ipv6_is_link_local(const uint8_t *a)
     return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
 }
 
+/* RFC 4291 §2.5.3: ::1, never sent outside a node nor accepted from a link. */
+static inline bool dp_ipv6_is_loopback(const uint8_t *a)
+{
+    static const uint8_t loopback[DP_IPV6_ADDR_LEN] = {[15] = 1};
+    return memcmp(a, loopback, DP_IPV6_ADDR_LEN) == 0;
+}
+
+/* RFC 4291 §2.5.5.2: ::ffff:0:0/96, an IPv4 node's address as IPv6 API
+ * text; never on the wire. */
+static inline bool dp_ipv6_is_v4_mapped(const uint8_t *a)
+{
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, pfx, sizeof(pfx)) == 0;
+}
+
 /* RFC 4291 §2.7.1: ff02::1:ffXX:XXXX from the address's low 24 bits. */
 static inline void dp_ipv6_solicited_node(const uint8_t *a, uint8_t out[DP_IPV6_ADDR_LEN])
 {

@@ -1191,12 +1191,22 @@ static __attribute__((noinline)) void classify6(struct dp_worker *w, struct rte_
         drop(w, m, ipv6_drop_reason(rc));
         return;
     }
-    /* RFC 4291 §2.7: a multicast address is never a source; §2.5.5.2: an
-     * IPv4-mapped one does not appear on the wire (and the control plane
-     * keys IPv4 peers by it, control/cp_key.h). */
-    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (dp_ipv6_is_multicast(v.src) || memcmp(v.src, v4_mapped, sizeof(v4_mapped)) == 0) {
-        drop(w, m, DP_CNT_DROP_IPV6_HEADER);
+    /* Sources nobody can be answered at, refused before any lookup so
+     * that no handshake, cookie reply or session is ever made for one:
+     * RFC 4291 §2.7 "Multicast addresses must not be used as source
+     * addresses in IPv6 packets"; §2.5.3 the loopback address "must not
+     * be used as the source address in IPv6 packets that are sent
+     * outside of a single node"; §2.5.5.2 an IPv4-mapped address does
+     * not appear on the wire (and the control plane keys IPv4 peers by
+     * it, control/cp_key.h); §2.5.2 the unspecified address only "in the
+     * Source Address field of any IPv6 packets sent by an initializing
+     * host before it has learned its own address": ICMPv6 from it goes on
+     * (RFC 4862 §5.4 duplicate address detection probes are Neighbor
+     * Solicitations from ::, control/gw_nd.c validates them), UDP does
+     * not. */
+    if (dp_ipv6_is_multicast(v.src) || dp_ipv6_is_v4_mapped(v.src) || dp_ipv6_is_loopback(v.src) ||
+        (dp_ipv6_is_unspecified(v.src) && v.proto != DP_IPPROTO_ICMPV6)) {
+        drop(w, m, DP_CNT_DROP_IPV6_SOURCE);
         return;
     }
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip6 + v.l4_off);

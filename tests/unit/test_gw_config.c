@@ -1119,10 +1119,76 @@ static void test_ipv6_port_keys(void)
                      6, "ports[1].address6", "already used by ports[0]");
 }
 
+/* IPv6 addresses the gateway cannot exchange datagrams with are refused
+ * at the key's line: as a backend ::, ::1, multicast, IPv4-mapped and
+ * link-local (no zone); as a port's address6 the same; as gateway6 the
+ * same except link-local, the usual router address (resolved by gw_nd
+ * from the port's link-local address). */
+static void test_ipv6_unusable_addresses(void)
+{
+    static const struct {
+        const char *addr, *why;
+    } bad[] = {
+        {"::", "unspecified"},
+        {"::1", "loopback"},
+        {"ff02::1", "multicast"},
+        {"ff0e::2", "multicast"},
+        {"::ffff:10.0.1.2", "IPv4-mapped"},
+        {"fe80::2", "link-local"},
+        {"febf::2", "link-local"},
+    };
+    char yaml[512], what[64];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(yaml, sizeof(yaml), "listeners:\n  - backend: \"[%s]:7000\"\n", bad[i].addr);
+        snprintf(what, sizeof(what), "'[%s]:7000': the address is", bad[i].addr);
+        expect_err(yaml, 2, "listeners[0].backend", what);
+        expect_err(yaml, 2, "listeners[0].backend", bad[i].why);
+        snprintf(yaml, sizeof(yaml), "ports:\n  - address: 10.0.0.1/24\n    address6: \"%s/96\"\n",
+                 bad[i].addr);
+        expect_err(yaml, 3, "ports[0].address6", "not a unicast global address");
+        expect_err(yaml, 3, "ports[0].address6", bad[i].why);
+        if (strcmp(bad[i].why, "link-local") == 0)
+            continue;
+        snprintf(yaml, sizeof(yaml),
+                 "ports:\n  - address: 10.0.0.1/24\n    address6: 2001:db8::1/64\n"
+                 "    gateway6: \"%s\"\n",
+                 bad[i].addr);
+        snprintf(what, sizeof(what), "'%s' is", bad[i].addr);
+        expect_err(yaml, 4, "ports[0].gateway6", what);
+        expect_err(yaml, 4, "ports[0].gateway6", bad[i].why);
+    }
+    /* neither IPv4-mapped port address nor next hop inside its prefix */
+    expect_err("ports:\n  - address: 10.0.0.1/24\n    address6: ::ffff:10.0.0.1/96\n"
+               "    gateway6: ::ffff:10.0.0.2\n",
+               3, "ports[0].address6", "IPv4-mapped");
+
+    /* what is fine: a global backend, link-local and on-link gateway6 */
+    struct gw_config c;
+    char err[GW_ERR_MAX_LEN];
+    gw_config_default(&c);
+    CU_ASSERT_EQUAL(gw_config_load_string(&c,
+                                          "ports:\n  - address: 10.0.0.1/24\n"
+                                          "    address6: 2001:db8::1/64\n"
+                                          "    gateway6: fe80::1\n"
+                                          "  - address: 10.0.1.1/24\n    port_id: 1\n"
+                                          "    address6: 2001:db8:1::1/64\n"
+                                          "    gateway6: 2001:db8:1::fe\n"
+                                          "listeners:\n  - backend: \"[2001:db8:1::2]:7000\"\n",
+                                          "t.yaml", err, sizeof(err)),
+                    0);
+    static const uint8_t want_be[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 2};
+    CU_ASSERT(c.listeners[0].backend_is_v6);
+    CU_ASSERT(memcmp(c.listeners[0].backend_ipv6, want_be, 16) == 0);
+    CU_ASSERT(c.ports[0].has_gateway6 && c.ports[0].gateway6[0] == 0xfe);
+    CU_ASSERT(c.ports[1].has_gateway6 && c.ports[1].gateway6[15] == 0xfe);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("gw_config", suite_init, suite_clean);
     CU_add_test(s, "IPv6 port keys (address6, gateway6)", test_ipv6_port_keys);
+    CU_add_test(s, "IPv6 addresses the gateway cannot answer refused",
+                test_ipv6_unusable_addresses);
     CU_add_test(s, "defaults", test_defaults);
     CU_add_test(s, "ports[].nat_addresses (issue 11)", test_nat_addresses);
     CU_add_test(s, "empty document keeps defaults", test_empty_keeps_defaults);

@@ -381,6 +381,93 @@ static void test_resolution(void)
     CU_ASSERT_EQUAL(gw_nd_tick(&nd, 3000 + GW_ND_REFRESH_MS, frames, ports, 4), 2);
 }
 
+/* Sources nobody can be answered at (RFC 4291): no echo reply, no
+ * advertisement, nothing learned; a solicitation from :: is duplicate
+ * address detection, answered to all-nodes (RFC 4861 §7.2.4), never to ::. */
+static void test_bad_sources(void)
+{
+    struct gw_nd nd;
+    struct fb b;
+    uint8_t m[128], snm[16], mc[6], copy[FRAME_CAP], mac[6];
+    size_t out;
+    static const uint8_t unspec[16], loopback[16] = {[15] = 1};
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, 2};
+    static const uint8_t all_nodes[16] = {0xff, 2, [15] = 1};
+    static const uint8_t sol_mc[16] = {0xff, 2, [11] = 1, 0xff, 0, 0, 0x99};
+    struct {
+        const char *what;
+        const uint8_t *src;
+        uint8_t type; /* NS with a source link-layer option, echo request or NA */
+    } cases[] = {
+        {"NS from ::1", loopback, GW_ICMP6_NS},
+        {"NS from ::ffff:10.0.0.2", mapped, GW_ICMP6_NS},
+        {"NS from ff02::1", all_nodes, GW_ICMP6_NS},
+        {"NS from a solicited-node group", sol_mc, GW_ICMP6_NS},
+        {"echo from ::", unspec, GW_ICMP6_ECHO_REQ},
+        {"echo from ::1", loopback, GW_ICMP6_ECHO_REQ},
+        {"echo from ::ffff:10.0.0.2", mapped, GW_ICMP6_ECHO_REQ},
+        {"echo from ff02::1", all_nodes, GW_ICMP6_ECHO_REQ},
+        {"NA from ::", unspec, GW_ICMP6_NA},
+        {"NA from ::1", loopback, GW_ICMP6_NA},
+        {"NA from ::ffff:10.0.0.2", mapped, GW_ICMP6_NA},
+    };
+    port_setup(&nd);
+    dp_ipv6_solicited_node(k_addr, snm);
+    dp_ipv6_multicast_mac(snm, mc);
+    CU_ASSERT_EQUAL_FATAL(gw_nd_nexthop_add(&nd, k_peer), 0);
+    uint8_t frames[2][GW_ND_FRAME_LEN];
+    unsigned ports[2];
+    CU_ASSERT_EQUAL(gw_nd_tick(&nd, 1000, frames, ports, 2), 1); /* k_peer asked */
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].type == GW_ICMP6_NS) {
+            build(&b, mc, cases[i].src, snm, 255, NULL, 0, 0, m, ns_body(m, k_addr, k_peer_mac));
+        } else if (cases[i].type == GW_ICMP6_NA) {
+            build(&b, k_mac, cases[i].src, k_addr, 255, NULL, 0, 0, m,
+                  na_body(m, k_peer, GW_ND_NA_FLAG_S | GW_ND_NA_FLAG_O, k_peer_mac));
+        } else {
+            memset(m, 0, 64);
+            m[0] = GW_ICMP6_ECHO_REQ;
+            m[7] = 1;
+            build(&b, k_mac, cases[i].src, k_addr, 64, NULL, 0, 0, m, 64);
+        }
+        memcpy(copy, b.f, sizeof(copy));
+        uint64_t before = nd.events[GW_ND_EV_DROP_BAD_SOURCE];
+        out = 99;
+        enum gw_nd_verdict vd = gw_nd_input(&nd, 0, b.f, b.len, sizeof(b.f), 1010, &out);
+        bool ok = vd == GW_ND_CONSUMED && out == 0 &&
+                  nd.events[GW_ND_EV_DROP_BAD_SOURCE] == before + 1 &&
+                  memcmp(copy, b.f, sizeof(copy)) == 0;
+        if (!ok)
+            printf("  case '%s' not refused as DROP_BAD_SOURCE\n", cases[i].what);
+        CU_ASSERT(ok);
+    }
+    CU_ASSERT_EQUAL(nd.events[GW_ND_EV_NS_ANSWERED], 0);
+    CU_ASSERT_EQUAL(nd.events[GW_ND_EV_ECHO_ANSWERED], 0);
+    CU_ASSERT_EQUAL(nd.events[GW_ND_EV_NA_LEARNED], 0);
+    CU_ASSERT(!gw_nd_nexthop_mac(&nd, 0, mac));
+    /* the same advertisement from the neighbour itself is learned */
+    build(&b, k_mac, k_peer, k_addr, 255, NULL, 0, 0, m,
+          na_body(m, k_peer, GW_ND_NA_FLAG_S | GW_ND_NA_FLAG_O, k_peer_mac));
+    CU_ASSERT_EQUAL(gw_nd_input(&nd, 0, b.f, b.len, sizeof(b.f), 1010, &out), GW_ND_CONSUMED);
+    CU_ASSERT(gw_nd_nexthop_mac(&nd, 0, mac) && memcmp(mac, k_peer_mac, 6) == 0);
+
+    /* DAD for our global and our link-local address: to all-nodes, S clear */
+    uint8_t ll[16], llsnm[16], llmc[6];
+    dp_ipv6_link_local_from_mac(k_mac, ll);
+    dp_ipv6_solicited_node(ll, llsnm);
+    dp_ipv6_multicast_mac(llsnm, llmc);
+    const uint8_t *tgt[2] = {k_addr, ll}, *grp[2] = {snm, llsnm}, *gmac[2] = {mc, llmc};
+    for (int k = 0; k < 2; k++) {
+        build(&b, gmac[k], unspec, grp[k], 255, NULL, 0, 0, m, ns_body(m, tgt[k], NULL));
+        CU_ASSERT_EQUAL(gw_nd_input(&nd, 0, b.f, b.len, sizeof(b.f), 1010, &out), GW_ND_REPLY);
+        CU_ASSERT(reply_ok(&b, out, tgt[k], all_nodes, 255));
+        CU_ASSERT(b.f[0] == 0x33 && b.f[1] == 0x33 && b.f[2] == 0 && b.f[5] == 0x01);
+        CU_ASSERT_EQUAL(b.f[54 + 4] & GW_ND_NA_FLAG_S, 0);
+        CU_ASSERT(memcmp(b.f + 14 + 24, unspec, 16) != 0);
+    }
+    CU_ASSERT_EQUAL(nd.events[GW_ND_EV_DAD_ANSWERED], 2);
+}
+
 static void test_ipv6_walk(void)
 {
     uint8_t p[200];
@@ -508,5 +595,6 @@ void cu_register(void)
     CU_add_test(s, "NS for our addresses answered (RFC 4861 7.2.4)", test_ns_answered);
     CU_add_test(s, "invalid or foreign NS refused and counted", test_ns_refused);
     CU_add_test(s, "ICMPv6 echo", test_echo);
+    CU_add_test(s, "unanswerable sources refused, DAD to all-nodes", test_bad_sources);
     CU_add_test(s, "next-hop resolution learns only solicited answers", test_resolution);
 }

@@ -1677,7 +1677,8 @@ static void test_v6_forward(void)
     run(backend_frame("v4 to a v6 backend's port", 7000, 20100));
     run(backend6_frame("v6 to a v4 backend's port", 7000, 20101));
     m = backend6_frame("from another address", 7000, 20100);
-    uint8_t *src = rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 8);
+    uint8_t src[16]; /* a copy: write6 clears the header before it writes */
+    memcpy(src, a_b6, 16);
     src[15] = 9;
     write6(m, &nh_mac, &g.ports[1].mac, src, a_n6, 7000, 20100, DP_IPPROTO_UDP, NULL, 0);
     run(m);
@@ -1789,15 +1790,7 @@ static void test_v6_header_drops(void)
     m = client6_frame(&r, 1, 5555);
     rte_pktmbuf_trim(m, (uint16_t)(m->data_len - 14 - 39)); /* 39 bytes of IPv6 */
     run(m);
-    m = client6_frame(&r, 1, 5555);
-    rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 8)[0] = 0xff; /* multicast source */
-    run(m);
-    /* an IPv4-mapped source (::ffff:10.0.0.2): never on the wire */
-    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, 2};
-    m = client6_frame(&r, 1, 5555);
-    write6(m, &cl_mac, &g.ports[0].mac, mapped, a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
-    run(m);
-    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 4);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_HEADER), c + 2);
 
     /* RFC 8200 §8.1: a zero UDP checksum is refused, to a listener too. */
     c = cnt(DP_CNT_DROP_IPV6_UDP_ZERO_CSUM);
@@ -1866,6 +1859,94 @@ static void test_v6_header_drops(void)
     CU_ASSERT_PTR_NULL(sent(1));
     CU_ASSERT_PTR_NULL(sent(0));
     ring_drain(g.punt[0]);
+    CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
+}
+
+static unsigned bad_src_hook_calls;
+
+static int bad_src_hook(void *arg, unsigned listener, const struct dp_addr *peer, uint16_t port,
+                        const uint8_t *d, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    (void)arg;
+    (void)listener;
+    (void)peer;
+    (void)port;
+    (void)d;
+    (void)len;
+    (void)out;
+    (void)cap;
+    *out_len = 0;
+    bad_src_hook_calls++;
+    return DP_PEER_PUNT;
+}
+
+/* Sources nobody can be answered at (RFC 4291: unspecified, loopback,
+ * IPv4-mapped, multicast): a ClientHello, application data or a backend
+ * datagram from one is dropped as DROP_IPV6_SOURCE before any lookup, on
+ * the fast paths and the general ones, so that neither the worker's
+ * cookie hook nor the control plane (no punt) ever sees it; ICMPv6 from
+ * :: (a duplicate address detection probe) still goes to ND, ICMPv6 from
+ * ::1 does not. */
+static void test_v6_bad_sources(void)
+{
+    v6_setup();
+    static const uint8_t unspec[16], loopback[16] = {[15] = 1};
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 10, 0, 0, 2};
+    static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+    const uint8_t *bad[] = {unspec, loopback, mapped, all_nodes};
+    struct rec_spec ch = {DP_CT_HANDSHAKE, 0, 0, "clienthello from nowhere"};
+    struct rec_spec ad = {DP_CT_APPLICATION_DATA, 1, 500, "data from nowhere"};
+    g.unknown_peer = bad_src_hook;
+    g.unknown_peer_arg = &g;
+    bad_src_hook_calls = 0;
+    uint64_t c = cnt(DP_CNT_DROP_IPV6_SOURCE), pu = cnt(DP_CNT_PUNT);
+    unsigned n = 0;
+    for (int fast = 1; fast >= 0; fast--) {
+        dp_worker_set_fast_paths(w, fast != 0);
+        for (unsigned i = 0; i < RTE_DIM(bad); i++) {
+            struct rte_mbuf *m = client6_frame(&ch, 1, 6300);
+            write6(m, &cl_mac, &g.ports[0].mac, bad[i], a_l6, 6300, 4433, DP_IPPROTO_UDP, NULL, 0);
+            run(m);
+            m = client6_frame(&ad, 1, 5555);
+            write6(m, &cl_mac, &g.ports[0].mac, bad[i], a_l6, 5555, 4433, DP_IPPROTO_UDP, NULL, 0);
+            run(m);
+            m = backend6_frame("reply from nowhere", 7000, 20100);
+            write6(m, &nh_mac, &g.ports[1].mac, bad[i], a_n6, 7000, 20100, DP_IPPROTO_UDP, NULL, 0);
+            run(m);
+            n += 3;
+        }
+    }
+    dp_worker_set_fast_paths(w, true);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_SOURCE), c + n);
+    CU_ASSERT_EQUAL(bad_src_hook_calls, 0);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_PUNT), pu);
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt[0]), 0);
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt_net[0]), 0);
+    CU_ASSERT_PTR_NULL(sent(0));
+    CU_ASSERT_PTR_NULL(sent(1));
+
+    /* ICMPv6 to our solicited-node address: from :: to ND, from ::1 not */
+    struct rec_spec body = {DP_CT_HANDSHAKE, 0, 0, "icmpv6 body"};
+    uint8_t sn[16];
+    dp_ipv6_solicited_node(a_l6, sn);
+    struct rte_mbuf *m = client6_frame(&body, 1, 7777);
+    write6(m, &cl_mac, &g.ports[0].mac, unspec, sn, 7777, 4433, DP_IPPROTO_ICMPV6, NULL, 0);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14)[6] = DP_IPPROTO_ICMPV6;
+    run(m);
+    CU_ASSERT_EQUAL(ring_drain(g.punt_net[0]), 1);
+    m = client6_frame(&body, 1, 7777);
+    write6(m, &cl_mac, &g.ports[0].mac, loopback, sn, 7777, 4433, DP_IPPROTO_ICMPV6, NULL, 0);
+    rte_pktmbuf_mtod_offset(m, uint8_t *, 14)[6] = DP_IPPROTO_ICMPV6;
+    run(m);
+    CU_ASSERT_EQUAL(cnt(DP_CNT_DROP_IPV6_SOURCE), c + n + 1);
+    CU_ASSERT_EQUAL(rte_ring_count(g.punt_net[0]), 0);
+
+    /* the same ClientHello from a real client does reach the hook */
+    run(client6_frame(&ch, 1, 6300));
+    CU_ASSERT_EQUAL(bad_src_hook_calls, 1);
+    CU_ASSERT_EQUAL(ring_drain(g.punt[0]), 1);
+    g.unknown_peer = NULL;
+    g.unknown_peer_arg = NULL;
     CU_ASSERT_EQUAL(rte_mempool_in_use_count(g.pool), 0);
 }
 
@@ -2214,6 +2295,7 @@ void cu_register(void)
     CU_add_test(s, "IPv6: every family pairing, both directions", test_v6_forward);
     CU_add_test(s, "IPv6: extension headers skipped or refused", test_v6_ext_headers);
     CU_add_test(s, "IPv6: header and checksum drops", test_v6_header_drops);
+    CU_add_test(s, "IPv6: unanswerable sources dropped, DAD still to ND", test_v6_bad_sources);
     CU_add_test(s, "IPv6: ICMPv6/ND to the control plane", test_v6_icmp_punt);
     CU_add_test(s, "IPv6: hand-off and flow cache", test_v6_handoff_flow_cache);
     CU_add_test(s, "IPv6: application data next to other records", test_v6_mixed_datagram);
