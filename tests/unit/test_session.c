@@ -465,6 +465,12 @@ static void test_reserve(void)
     CU_ASSERT_EQUAL_FATAL(dp_sess_table_reserve(t, 256), CR_OK);
     CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 256), CR_ERR_INVAL); /* once */
     CU_ASSERT(dp_sess_reserve_elt_bytes(t) >= dp_session_memsize(256));
+    /* no padding to spread objects over memory channels (NO_SPREAD): the
+     * session rounded to a cache line plus the mempool's one-line object
+     * header; with a 256-bit window 37 + 1 lines, which spreading pads to
+     * 39 */
+    CU_ASSERT(dp_sess_reserve_elt_bytes(t) <=
+              RTE_ALIGN_CEIL(dp_session_memsize(256), RTE_CACHE_LINE_SIZE) + RTE_CACHE_LINE_SIZE);
     uint64_t n = dp_sess_reserve_count(CAP);
     CU_ASSERT_EQUAL(n, CAP + dp_sess_pending_max(t) + DP_SESS_RESERVE_SPARE);
     CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 320, SOCKET_ID_ANY)); /* over its room */
