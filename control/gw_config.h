@@ -150,7 +150,7 @@ struct gw_listener_cfg {
     char psk_file[GW_PATH_MAX_LEN]; /* psktool format; may be empty */
     char ca_file[GW_PATH_MAX_LEN];  /* client auth CA; may be empty */
     struct hs_params hs;            /* suites, mtu, cookie, timers, client auth */
-    uint32_t replay_window_bits;    /* default 1024 */
+    uint32_t replay_window_bits;    /* default DP_REPLAY_WIN_DEFAULT_BITS (960) */
     uint32_t idle_timeout_ms;       /* default 300000 */
     uint16_t nat_port_min;          /* gateway-side ports towards backend */
     uint16_t nat_port_max;          /* default 20000..59999 */

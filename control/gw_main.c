@@ -142,8 +142,8 @@ static int parse_app_args(int argc, char **argv, struct app_opts *o)
             }
             break;
         case 3:
-            if (parse_long(optarg, 8, 16777216, &o->max_sessions) != 0) {
-                fprintf(stderr, "dtlsgw: --max-sessions: expected 8..16777216: %s\n", optarg);
+            if (parse_long(optarg, 1, 16777216, &o->max_sessions) != 0) {
+                fprintf(stderr, "dtlsgw: --max-sessions: expected 1..16777216: %s\n", optarg);
                 return -1;
             }
             break;

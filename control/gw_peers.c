@@ -30,7 +30,10 @@ int gw_peers_init(struct gw_cp *cp, char *err, size_t err_len)
     snprintf(name, sizeof(name), "dgw_cp_peers%u", cp->shard_idx); /* one per shard */
     struct rte_hash_parameters hp = {
         .name = name,
-        .entries = cp->max_peers * 2,
+        /* at least 8: rte_hash_create refuses less than one bucket
+         * (max_sessions and max_handshakes may both be 1); max_peers
+         * still bounds the peers (peer_insert) */
+        .entries = RTE_MAX(cp->max_peers * 2, 8u),
         .key_len = sizeof(cp_key_t),
         .hash_func = rte_hash_crc,
         .socket_id = (int)rte_socket_id(),

@@ -15,9 +15,20 @@
 
 #include "dp_wire.h"
 
-#define DP_REPLAY_WIN_MIN_BITS     64
-#define DP_REPLAY_WIN_MAX_BITS     8192
-#define DP_REPLAY_WIN_DEFAULT_BITS 1024
+#define DP_REPLAY_WIN_MIN_BITS 64
+#define DP_REPLAY_WIN_MAX_BITS 8192
+/* The default window: 960 bits = 64 * (16 - 1).  RFC 6347 §4.1.2.6: "A
+ * minimum window size of 32 MUST be supported, but a window size of 64 is
+ * preferred and SHOULD be employed as the default.  Another window size
+ * (larger than the minimum) MAY be chosen by the receiver."  We take a
+ * larger one, so that deep reordering at high record rates is not dropped
+ * as OLD, and size it by the ring (dp_replay.c): a window of W bits needs
+ * W / 64 + 1 words (the word holding top is only partly in use), rounded
+ * up to a power of two.  960 bits is the largest window whose
+ * ring is 16 words (128 bytes, none unused); 1024 bits needed 17 words,
+ * rounded to 32 (256 bytes, 15 of them unused).  With 960 the session's
+ * allocation is 128 bytes smaller (issue 11: at most 2.5 KiB a session). */
+#define DP_REPLAY_WIN_DEFAULT_BITS 960
 #define DP_REPLAY_SEQ_MAX          DP_REC_SEQ_MAX /* the 48-bit wire field (dp_wire.h) */
 
 enum dp_replay_verdict {

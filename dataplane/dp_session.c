@@ -3,13 +3,13 @@
  *
  * Owns: the rte_hashes (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
  * block, the single writer is the control plane; `hash` for IPv4 clients,
- * `hash6` for IPv6 clients, each sized max_sessions, n_live bounding their
- * sum), the NAT map (65536 session pointers per NAT pool address, indexed
- * by the NAT slot (address index << 16) | gateway-side port, either
- * backend family: an IPv6 backend's session takes its slot under the first
- * address of its port's pool), the QSBR
- * variable the workers report to, and the FIFO of removed sessions waiting
- * for their grace period.
+ * `hash6` for IPv6 clients, each sized max_sessions but at least 8,
+ * rte_hash's minimum; n_live bounds their sum by max_sessions), the NAT
+ * map (65536 session pointers per NAT pool address, indexed by the NAT
+ * slot (address index << 16) | gateway-side port, either backend family:
+ * an IPv6 backend's session takes its slot under the first address of its
+ * port's pool), the QSBR variable the workers report to, and the FIFO of
+ * removed sessions waiting for their grace period.
  * Must not: be written by more than one thread (control plane), free a
  * session or a hash key slot before every reader passed a quiescent state
  * after its removal, or allocate on the reader path.
@@ -73,12 +73,25 @@ size_t dp_hash_memsize(uint64_t entries, size_t key_len)
                     rte_align64pow2(entries + 1) * sizeof(uint32_t));
 }
 
+/* rte_hash_create refuses fewer entries than one bucket holds
+ * (RTE_HASH_BUCKET_ENTRIES, 8), and the config accepts max_sessions from
+ * 1: the tables get at least 8 entries.  The budget stays max_sessions
+ * (dp_sess_install counts n_live against it, not the hash's room). */
+#define HASH_ENTRIES_MIN 8
+
+static uint32_t hash_entries(uint32_t max_sessions)
+{
+    return max_sessions < HASH_ENTRIES_MIN ? HASH_ENTRIES_MIN : max_sessions;
+}
+
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
                            struct dp_sess_mem *out)
 {
-    /* both tables: IPv4 and IPv6 clients, each sized max_sessions */
-    out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key)) +
-                      dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key6));
+    /* both tables: IPv4 and IPv6 clients, each sized max_sessions (at
+     * least HASH_ENTRIES_MIN) */
+    uint32_t entries = hash_entries(max_sessions);
+    out->hash_bytes = dp_hash_memsize(entries, sizeof(struct dp_sess_key)) +
+                      dp_hash_memsize(entries, sizeof(struct dp_sess_key6));
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
@@ -151,10 +164,16 @@ int dp_sess_table_reserve(struct dp_sess_table *t, uint32_t win_bits)
      * strand; the ring behind the pool is multi-producer/consumer.
      * NO_IOVA_CONTIG: no device reads a session, so objects may cross
      * pages (without it each 2.6 KiB session takes a whole 4 KiB page
-     * under --no-huge: bench-sessions measured 4.1 KiB per session). */
+     * under --no-huge: bench-sessions measured 4.1 KiB per session).
+     * NO_SPREAD: without it the mempool pads each object (its header line
+     * included) to a number of cache lines coprime with the memory
+     * channels times ranks (4 x 1 unless EAL is told: an odd number), to
+     * spread objects over the channels; a session with a 256-bit window,
+     * 37 lines and the header, was padded from 38 to 39.  Sessions are
+     * reached by lookup, never walked in order: the padding buys nothing. */
     t->reserve = rte_mempool_create(
         name, (unsigned)n, (unsigned)RTE_ALIGN_CEIL(sz, RTE_CACHE_LINE_SIZE), 0, 0, NULL, NULL,
-        NULL, NULL, rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+        NULL, NULL, rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG | RTE_MEMPOOL_F_NO_SPREAD);
     if (t->reserve == NULL)
         return CR_ERR_NOMEM;
     t->reserve_win_bits = win_bits;
@@ -234,7 +253,7 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
                                                const struct dp_nat_pool *pools, unsigned n_pools)
 {
     uint32_t n_addrs = pools_check(pools, n_pools);
-    if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
+    if (max_sessions == 0 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
         rte_errno = EINVAL;
         return NULL;
     }
@@ -255,7 +274,7 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
     t->max_pending = pending_max(max_sessions);
     struct rte_hash_parameters hp = {
         .name = name,
-        .entries = max_sessions,
+        .entries = hash_entries(max_sessions), /* the budget: t->max_sessions */
         .key_len = sizeof(struct dp_sess_key),
         .hash_func = rte_hash_crc,
         .hash_func_init_val = 0x9e3779b9,

@@ -155,8 +155,9 @@ void dp_session_free(struct dp_session *s);
  * no-op when it has one.  0 or CR_ERR_NOMEM. */
 CR_WUR int dp_session_v6(struct dp_session *s);
 
-/* max_sessions entries; n_readers worker threads (QSBR thread ids
- * 0..n_readers-1).  NULL on error (rte_errno set). */
+/* max_sessions entries (>= 1; the hashes get at least 8, rte_hash's
+ * minimum, but installs stop at max_sessions); n_readers worker threads
+ * (QSBR thread ids 0..n_readers-1).  NULL on error (rte_errno set). */
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id);
 /* The same with NAT pools: pools[i] is port i's (n_pools <= DP_SESS_NAT_POOLS_MAX,

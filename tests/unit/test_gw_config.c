@@ -94,7 +94,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(l->udp_port, 4433);
     CU_ASSERT_EQUAL(l->backend_ipv4, IP(10, 0, 1, 2));
     CU_ASSERT_EQUAL(l->backend_port, 5683);
-    CU_ASSERT_EQUAL(l->replay_window_bits, 1024);
+    CU_ASSERT_EQUAL(l->replay_window_bits, 960); /* DP_REPLAY_WIN_DEFAULT_BITS */
     CU_ASSERT_EQUAL(l->idle_timeout_ms, 300000);
     CU_ASSERT_EQUAL(l->nat_port_min, 20000);
     CU_ASSERT_EQUAL(l->nat_port_max, 59999);

@@ -157,6 +157,26 @@ static void test_table_full(void)
     gw_peer_free(tgc_cp, a, false);
 }
 
+/* max_sessions 1 with max_handshakes 1 (the config's minimums): a peer
+ * table for 2 peers, whose rte_hash (2 * max_peers entries) is below
+ * rte_hash's minimum of 8: the control plane is made all the same, and
+ * max_peers still bounds the peers. */
+static void test_tiny_limits(void)
+{
+    tgc_cp_free();
+    struct tgc_opts o = {.max_sessions = 1, .max_handshakes = 1, .max_per_source = 1};
+    CU_ASSERT_FATAL(tgc_cp_create(&o) == 0);
+    CU_ASSERT_EQUAL(tgc_cp->max_peers, 2);
+    struct cp_peer *a = insert(TGC_IP(10, 0, 0, 80), 3000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    /* the one handshake slot is taken: a second source waits */
+    CU_ASSERT_PTR_NULL(insert(TGC_IP(10, 0, 0, 81), 3000));
+    gw_peer_free(tgc_cp, a, false);
+    tgc_cp_free();
+    struct tgc_opts o1 = {.max_handshakes = TP_MAX_HS, .max_per_source = TP_MAX_PER_SRC};
+    CU_ASSERT_FATAL(tgc_cp_create(&o1) == 0);
+}
+
 static bool match_ip(struct gw_cp *cp, struct cp_peer *peer, void *arg)
 {
     (void)cp;
@@ -348,6 +368,7 @@ void cu_register(void)
     CU_add_test(s, "per-source handshake cap", test_per_source_cap);
     CU_add_test(s, "global handshake cap", test_global_cap);
     CU_add_test(s, "peer table full", test_table_full);
+    CU_add_test(s, "max_sessions 1, max_handshakes 1", test_tiny_limits);
     CU_add_test(s, "end matching peers", test_end_matching);
     CU_add_test(s, "peer log rate limit", test_log_rate_limit);
     CU_add_test(s, "handshake_lcores: 2: shards, dispatch, shared limits", test_two_shards);

@@ -17,7 +17,7 @@
 
 #include "dp_replay.h"
 
-static const uint32_t g_sizes[] = {64, 128, 192, 1024, 4096, 8192};
+static const uint32_t g_sizes[] = {64, 128, 192, 960, 1024, 4096, 8192};
 #define N_SIZES (sizeof(g_sizes) / sizeof(g_sizes[0]))
 
 static uint64_t g_rng = 0x243f6a8885a308d3ULL;
@@ -62,6 +62,21 @@ static void test_sizes(void)
     CU_ASSERT_EQUAL(dp_replay_size(63), dp_replay_size(64));
     CU_ASSERT_EQUAL(dp_replay_size(65), dp_replay_size(128));
     CU_ASSERT(dp_replay_size(128) > dp_replay_size(64));
+    /* The ring of W bits is win_bits / 64 + 1 words rounded up to a power
+     * of two: exact (no unused word) for W = 64 * (2^k - 1).  The default
+     * is such a window: 960 bits, 16 words (1024 bits took 32). */
+    CU_ASSERT_EQUAL(dp_replay_init(r, 960), 0);
+    CU_ASSERT_EQUAL(r->n_words, 16);
+    CU_ASSERT_EQUAL(dp_replay_init(r, 1024), 0);
+    CU_ASSERT_EQUAL(r->n_words, 32);
+    CU_ASSERT_EQUAL(dp_replay_init(r, DP_REPLAY_WIN_DEFAULT_BITS), 0);
+    CU_ASSERT_EQUAL(r->n_words, DP_REPLAY_WIN_DEFAULT_BITS / DP_REPLAY_WORD_BITS + 1);
+    CU_ASSERT_EQUAL(dp_replay_size(DP_REPLAY_WIN_DEFAULT_BITS),
+                    sizeof(struct dp_replay) + (size_t)r->n_words * sizeof(uint64_t));
+    /* RFC 6347 §4.1.2.6: "A minimum window size of 32 MUST be supported,
+     * but a window size of 64 is preferred and SHOULD be employed as the
+     * default." -- ours is larger (reordering across workers) */
+    CU_ASSERT(DP_REPLAY_WIN_DEFAULT_BITS >= 64);
 }
 
 /* One step of an edge case: seq = base + w_mult * W + off. */

@@ -168,7 +168,7 @@ static void test_capacity(void)
     };
     t = dp_sess_table_create("t_sess3", CAP, 1, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-    CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad", 4, 1, SOCKET_ID_ANY));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad", 0, 1, SOCKET_ID_ANY));
     CU_ASSERT_PTR_NULL(dp_sess_table_create("t_bad2", 64, 0, SOCKET_ID_ANY));
     struct dp_session *s[CAP + 1];
     unsigned ok = 0;
@@ -465,6 +465,12 @@ static void test_reserve(void)
     CU_ASSERT_EQUAL_FATAL(dp_sess_table_reserve(t, 256), CR_OK);
     CU_ASSERT_EQUAL(dp_sess_table_reserve(t, 256), CR_ERR_INVAL); /* once */
     CU_ASSERT(dp_sess_reserve_elt_bytes(t) >= dp_session_memsize(256));
+    /* no padding to spread objects over memory channels (NO_SPREAD): the
+     * session rounded to a cache line plus the mempool's one-line object
+     * header; with a 256-bit window 37 + 1 lines, which spreading pads to
+     * 39 */
+    CU_ASSERT(dp_sess_reserve_elt_bytes(t) <=
+              RTE_ALIGN_CEIL(dp_session_memsize(256), RTE_CACHE_LINE_SIZE) + RTE_CACHE_LINE_SIZE);
     uint64_t n = dp_sess_reserve_count(CAP);
     CU_ASSERT_EQUAL(n, CAP + dp_sess_pending_max(t) + DP_SESS_RESERVE_SPARE);
     CU_ASSERT_PTR_NULL(dp_sess_session_alloc(t, 320, SOCKET_ID_ANY)); /* over its room */
@@ -603,6 +609,51 @@ static void test_v6_table(void)
     t = NULL;
 }
 
+/* max_sessions 1..7 (the config's range starts at 1): rte_hash refuses
+ * fewer than 8 entries (one bucket), so the tables are made with 8, but
+ * the budget stays max_sessions: exactly N installs succeed, the next is
+ * refused (either family), and a reclaimed slot serves again. */
+static void test_small_tables(void)
+{
+    static const uint32_t caps[] = {1, 3, 7};
+    for (unsigned c = 0; c < RTE_DIM(caps); c++) {
+        uint32_t cap = caps[c];
+        char name[32];
+        snprintf(name, sizeof(name), "t_small%u", cap);
+        t = dp_sess_table_create(name, cap, 1, SOCKET_ID_ANY);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        struct dp_session *s[8];
+        for (uint32_t i = 0; i < cap; i++) {
+            s[i] = mk(0x0a000000u + i, 0x1000, (uint16_t)(40000 + i));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+            CU_ASSERT_EQUAL(dp_sess_install(t, s[i]), CR_OK);
+        }
+        CU_ASSERT_EQUAL(dp_sess_count(t), cap);
+        struct dp_session *x4 = mk(0x0b000000u, 0x1000, 41000), *x6 = mk6(9, 0x1000, 41001);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(x4);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(x6);
+        CU_ASSERT_EQUAL(dp_sess_install(t, x4), CR_ERR_LIMIT);
+        CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_ERR_LIMIT);
+        CU_ASSERT_EQUAL(dp_sess_count(t), cap);
+        for (uint32_t i = 0; i < cap; i++)
+            CU_ASSERT_PTR_EQUAL(dp_sess_lookup(t, &s[i]->key), s[i]);
+        CU_ASSERT_PTR_NULL(dp_sess_lookup(t, &x4->key));
+        /* remove + reclaim: the refused IPv6 one fits, then nothing more */
+        dp_sess_remove(t, s[0], false);
+        CU_ASSERT_EQUAL(dp_sess_reclaim(t, NULL, NULL, true), 1);
+        CU_ASSERT_EQUAL(dp_sess_install(t, x6), CR_OK);
+        CU_ASSERT_EQUAL(dp_sess_install(t, x4), CR_ERR_LIMIT);
+        dp_session_free(x4);
+        dp_sess_table_free(t);
+        t = NULL;
+    }
+    /* the start-up estimate counts the tables as made: 8 entries each */
+    struct dp_sess_mem m1, m8;
+    dp_sess_table_memsize(1, 1, 1, &m1);
+    dp_sess_table_memsize(8, 1, 1, &m8);
+    CU_ASSERT_EQUAL(m1.hash_bytes, m8.hash_bytes);
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -615,4 +666,5 @@ void cu_register(void)
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
     CU_add_test(s, "IPv6 table beside the IPv4 one, one budget", test_v6_table);
+    CU_add_test(s, "max_sessions 1..7: tables of 8, budget exact", test_small_tables);
 }
