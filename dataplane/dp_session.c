@@ -62,26 +62,50 @@ size_t dp_session_memsize(uint32_t win_bits)
 }
 
 /* rte_hash's layout in DPDK 22.11 (lib/hash/rte_cuckoo_hash.c, no local
- * cache, no extendable buckets): rte_align32pow2(entries) / 8 buckets of
- * one cache line, entries + 1 key slots of sizeof(void *) + key_len
- * rounded up to 16, and a ring of rte_align32pow2(entries + 1) uint32_t
- * free slot indexes. */
-size_t dp_hash_memsize(uint64_t entries, size_t key_len)
+ * cache): rte_align32pow2(entries) / 8 buckets of one cache line, entries
+ * + 1 key slots of sizeof(void *) + key_len rounded up to 16, and a ring
+ * of rte_align32pow2(entries + 1) uint32_t free slot indexes; with
+ * extendable buckets (ext: RTE_HASH_EXTRA_FLAGS_EXT_TABLE) as many
+ * buckets again, their free ring (one uint32_t each, rounded up to a
+ * power of two) and, in lock-free mode, one uint32_t per key slot
+ * (ext_bkt_to_free). */
+size_t dp_hash_memsize_ext(uint64_t entries, size_t key_len, bool ext)
 {
     uint64_t key_entry = RTE_ALIGN_CEIL(sizeof(void *) + key_len, 16);
-    return (size_t)(rte_align64pow2(entries) / 8 * RTE_CACHE_LINE_SIZE + (entries + 1) * key_entry +
-                    rte_align64pow2(entries + 1) * sizeof(uint32_t));
+    uint64_t n_bkt = rte_align64pow2(entries) / 8;
+    uint64_t bytes = n_bkt * RTE_CACHE_LINE_SIZE + (entries + 1) * key_entry +
+                     rte_align64pow2(entries + 1) * sizeof(uint32_t);
+    if (ext)
+        bytes += n_bkt * RTE_CACHE_LINE_SIZE + rte_align64pow2(n_bkt + 1) * sizeof(uint32_t) +
+                 (entries + 1) * sizeof(uint32_t);
+    return (size_t)bytes;
 }
 
-/* rte_hash_create refuses fewer entries than one bucket holds
+size_t dp_hash_memsize(uint64_t entries, size_t key_len)
+{
+    return dp_hash_memsize_ext(entries, key_len, false);
+}
+
+/* The hash tables' room: a key slot for every live session and every
+ * removed one still waiting for its grace period (lock-free mode frees a
+ * deleted key's slot only in dp_sess_reclaim; dp_sess_install refuses at
+ * max_sessions live or max_pending pending), with extendable buckets
+ * (RTE_HASH_EXTRA_FLAGS_EXT_TABLE) so that every one of those keys fits:
+ * the cuckoo buckets alone refuse keys from ~97% full (a table of exactly
+ * max_sessions refused installs between 64000 and 65000 of 65536).
+ * rte_hash_create refuses fewer entries than one bucket holds
  * (RTE_HASH_BUCKET_ENTRIES, 8), and the config accepts max_sessions from
- * 1: the tables get at least 8 entries.  The budget stays max_sessions
- * (dp_sess_install counts n_live against it, not the hash's room). */
+ * 1: at least 8.  The budget stays max_sessions (dp_sess_install counts
+ * n_live against it, not the hash's room). */
 #define HASH_ENTRIES_MIN 8
+#define HASH_EXTRA_FLAGS (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE)
+
+static uint32_t pending_max(uint32_t max_sessions);
 
 static uint32_t hash_entries(uint32_t max_sessions)
 {
-    return max_sessions < HASH_ENTRIES_MIN ? HASH_ENTRIES_MIN : max_sessions;
+    uint64_t n = (uint64_t)max_sessions + pending_max(max_sessions);
+    return n < HASH_ENTRIES_MIN ? HASH_ENTRIES_MIN : (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
 }
 
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
@@ -90,8 +114,8 @@ void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n
     /* both tables: IPv4 and IPv6 clients, each sized max_sessions (at
      * least HASH_ENTRIES_MIN) */
     uint32_t entries = hash_entries(max_sessions);
-    out->hash_bytes = dp_hash_memsize(entries, sizeof(struct dp_sess_key)) +
-                      dp_hash_memsize(entries, sizeof(struct dp_sess_key6));
+    out->hash_bytes = dp_hash_memsize_ext(entries, sizeof(struct dp_sess_key), true) +
+                      dp_hash_memsize_ext(entries, sizeof(struct dp_sess_key6), true);
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
@@ -274,15 +298,16 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
     t->max_pending = pending_max(max_sessions);
     struct rte_hash_parameters hp = {
         .name = name,
-        .entries = hash_entries(max_sessions), /* the budget: t->max_sessions */
+        .entries = hash_entries(max_sessions), /* live + pending; budget t->max_sessions */
         .key_len = sizeof(struct dp_sess_key),
         .hash_func = rte_hash_crc,
         .hash_func_init_val = 0x9e3779b9,
         .socket_id = socket_id,
         /* Lock-free readers with one writer; implies NO_FREE_ON_DEL, so a
-         * deleted key slot is only recycled by dp_sess_reclaim after the
-         * grace period (a reader may still be comparing that key). */
-        .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+         * deleted key slot (and an emptied extendable bucket) is only
+         * recycled by dp_sess_reclaim after the grace period (a reader may
+         * still be comparing that key). */
+        .extra_flag = HASH_EXTRA_FLAGS,
     };
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)

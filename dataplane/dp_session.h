@@ -186,6 +186,8 @@ size_t dp_session_alloc_bytes(uint32_t win_bits);
 /* What an rte_hash of entries keys of key_len bytes takes (DPDK 22.11's
  * layout, without local caches or extendable buckets), in bytes. */
 size_t dp_hash_memsize(uint64_t entries, size_t key_len);
+/* The same with extendable buckets (RTE_HASH_EXTRA_FLAGS_EXT_TABLE) when ext. */
+size_t dp_hash_memsize_ext(uint64_t entries, size_t key_len, bool ext);
 /* Control plane, at start, before any session is allocated from t: a
  * reserve of every session the table can hold (max_sessions live plus
  * dp_sess_pending_max waiting for their grace period plus

@@ -648,10 +648,71 @@ static void test_small_tables(void)
         t = NULL;
     }
     /* the start-up estimate counts the tables as made: 8 entries each */
-    struct dp_sess_mem m1, m8;
+    struct dp_sess_mem m1, m3;
     dp_sess_table_memsize(1, 1, 1, &m1);
-    dp_sess_table_memsize(8, 1, 1, &m8);
-    CU_ASSERT_EQUAL(m1.hash_bytes, m8.hash_bytes);
+    dp_sess_table_memsize(3, 1, 1, &m3);
+    CU_ASSERT_EQUAL(m1.hash_bytes, m3.hash_bytes);
+    CU_ASSERT_EQUAL(m1.hash_bytes, dp_hash_memsize_ext(8, sizeof(struct dp_sess_key), true) +
+                                       dp_hash_memsize_ext(8, sizeof(struct dp_sess_key6), true));
+}
+
+/* A table filled to max_sessions (a power of two, where the buckets are
+ * exactly full): every install succeeds — rte_hash's cuckoo buckets alone
+ * refuse keys at ~97% (the extendable buckets take the rest) — and with
+ * the table full, removed sessions waiting for their grace period
+ * (n_pending) do not take the room of new ones: their key slots are
+ * counted on top (a full gateway under churn keeps accepting).  Then the
+ * pending ones are reclaimed and the table empties. */
+static unsigned reclaim_all(struct dp_sess_table *tb)
+{
+    unsigned got = 0, r;
+    while ((r = dp_sess_reclaim(tb, NULL, NULL, true)) > 0)
+        got += r;
+    return got;
+}
+
+static void test_full_table(void)
+{
+    enum {
+        N = 32768,
+        CHURN = 512
+    };
+    t = dp_sess_table_create("t_full", N, 1, SOCKET_ID_ANY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    struct dp_session **s = calloc(N + CHURN, sizeof(*s));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    unsigned refused = 0;
+    for (uint32_t i = 0; i < N + CHURN; i++) {
+        /* keys spread as real clients' are: address and port from a mix */
+        uint32_t h = i * 2654435761u;
+        s[i] =
+            mk(0x0a000000u | (h >> 8), (uint16_t)(1024 + (h & 0xff) * 251 + i % 251), (uint16_t)i);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+    }
+    for (uint32_t i = 0; i < N; i++)
+        refused += dp_sess_install(t, s[i]) != CR_OK;
+    CU_ASSERT_EQUAL(refused, 0);
+    CU_ASSERT_EQUAL(dp_sess_count(t), N);
+    CU_ASSERT_EQUAL(dp_sess_install(t, s[N]), CR_ERR_LIMIT);
+    /* churn at full: CHURN removed (pending, no reclaim), CHURN new in */
+    for (uint32_t i = 0; i < CHURN; i++)
+        dp_sess_remove(t, s[i], false);
+    CU_ASSERT_EQUAL(dp_sess_pending(t), CHURN);
+    refused = 0;
+    for (uint32_t i = N; i < N + CHURN; i++)
+        refused += dp_sess_install(t, s[i]) != CR_OK;
+    CU_ASSERT_EQUAL(refused, 0);
+    CU_ASSERT_EQUAL(dp_sess_count(t), N);
+    for (uint32_t i = CHURN; i < N + CHURN; i++)
+        CU_ASSERT_PTR_EQUAL_FATAL(dp_sess_lookup(t, &s[i]->key), s[i]);
+    CU_ASSERT_EQUAL(reclaim_all(t), CHURN);
+    for (uint32_t i = CHURN; i < N + CHURN; i++)
+        dp_sess_remove(t, s[i], false);
+    CU_ASSERT_EQUAL(reclaim_all(t), N);
+    CU_ASSERT_EQUAL(dp_sess_count(t), 0);
+    free(s);
+    dp_sess_table_free(t);
+    t = NULL;
 }
 
 void cu_register(void)
@@ -667,4 +728,6 @@ void cu_register(void)
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);
     CU_add_test(s, "IPv6 table beside the IPv4 one, one budget", test_v6_table);
     CU_add_test(s, "max_sessions 1..7: tables of 8, budget exact", test_small_tables);
+    CU_add_test(s, "a full table: every install up to max_sessions, churn while full",
+                test_full_table);
 }
