@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
@@ -255,6 +256,18 @@ bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be);
 const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
                                            uint32_t *out_base);
 uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t);
+/* The address naming the NAT slots of IPv6-backend sessions on port pi
+ * (network order): the first address of pi's pool, or port_ip_be (the
+ * port's own IPv4 address, network order) when pi has none.  The one
+ * rule for both sides: the control plane installs those sessions under
+ * it (control/gw_sessions.c gw_sess_nat_slot_ip6), the workers look an
+ * IPv6 reply up by it (dp_worker.c nat_frame). */
+static inline uint32_t dp_sess_nat_slot_ip6(const struct dp_sess_table *t, unsigned pi,
+                                            uint32_t port_ip_be)
+{
+    const struct dp_nat_pool *pool = dp_sess_nat_pool(t, pi, NULL);
+    return pool != NULL ? rte_cpu_to_be_32(pool->first) : port_ip_be;
+}
 
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);

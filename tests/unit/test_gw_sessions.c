@@ -505,6 +505,7 @@ static void test_install_v6(void)
     /* its NAT slot: under the address the workers use for an IPv6 reply
      * on the backend port (the port's address here: no pools) */
     CU_ASSERT_EQUAL(q->sess->nat_ip, gw_sess_nat_slot_ip6(tgc_cp, q->sess->backend_port_id));
+    CU_ASSERT_EQUAL(q->sess->nat_ip, tgc_g.ports[q->sess->backend_port_id].ip_be);
     CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, q->sess->nat_ip, q->sess->nat_port),
                         q->sess);
     CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 35), 0), 1);

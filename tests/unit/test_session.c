@@ -393,6 +393,13 @@ static void test_nat_pools(void)
     CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(9), 20000), -1);
     CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(13), 20000), -1);
     CU_ASSERT(dp_sess_is_nat_addr(t, A(11)) && !dp_sess_is_nat_addr(t, A(13)));
+    /* IPv6-backend sessions' slots: under the first address of their
+     * port's pool, the port's own address where it has none */
+    const uint32_t own = rte_cpu_to_be_32(0x0a000101);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 0, own), A(10));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 1, own), own);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 2, own), rte_cpu_to_be_32(0x0a090001));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 3, own), own);
 
     struct dp_session *s[3];
     for (unsigned i = 0; i < 3; i++) {
