@@ -3,7 +3,8 @@
  *
  * Owns: the rte_hashes (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
  * block, the single writer is the control plane; `hash` for IPv4 clients,
- * `hash6` for IPv6 clients, each sized max_sessions, n_live bounding their
+ * `hash6` for IPv6 clients, each sized max_sessions (`hash6`
+ * DP_SESS_V6_MIN_ENTRIES on a gateway without IPv6), n_live bounding their
  * sum), the NAT map (65536 session pointers per NAT pool address, indexed
  * by the NAT slot (address index << 16) | gateway-side port, either
  * backend family: an IPv6 backend's session takes its slot under the first
@@ -73,12 +74,18 @@ size_t dp_hash_memsize(uint64_t entries, size_t key_len)
                     rte_align64pow2(entries + 1) * sizeof(uint32_t));
 }
 
-void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
-                           struct dp_sess_mem *out)
+/* The IPv6 clients' table's entries (dp_sess_table_create_nat). */
+static uint32_t entries6(uint32_t max_sessions, bool ipv6)
 {
-    /* both tables: IPv4 and IPv6 clients, each sized max_sessions */
+    return ipv6 ? max_sessions : DP_SESS_V6_MIN_ENTRIES;
+}
+
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           bool ipv6, struct dp_sess_mem *out)
+{
+    /* both tables: IPv4 clients (max_sessions) and IPv6 clients */
     out->hash_bytes = dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key)) +
-                      dp_hash_memsize(max_sessions, sizeof(struct dp_sess_key6));
+                      dp_hash_memsize(entries6(max_sessions, ipv6), sizeof(struct dp_sess_key6));
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
@@ -226,12 +233,13 @@ static uint32_t pools_check(const struct dp_nat_pool *pools, unsigned n_pools)
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id)
 {
-    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0);
+    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0, true);
 }
 
 struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
                                                unsigned n_readers, int socket_id,
-                                               const struct dp_nat_pool *pools, unsigned n_pools)
+                                               const struct dp_nat_pool *pools, unsigned n_pools,
+                                               bool ipv6)
 {
     uint32_t n_addrs = pools_check(pools, n_pools);
     if (max_sessions < 8 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
@@ -268,11 +276,13 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
-    /* The IPv6 table: same parameters, 40-byte key, its own name. */
+    /* The IPv6 table: same parameters, 40-byte key, its own name, the
+     * smallest size without IPv6. */
     char name6[RTE_HASH_NAMESIZE];
     snprintf(name6, sizeof(name6), "%.*s6", RTE_HASH_NAMESIZE - 2, name);
     hp.name = name6;
     hp.key_len = sizeof(struct dp_sess_key6);
+    hp.entries = entries6(max_sessions, ipv6);
     t->hash6 = rte_hash_create(&hp);
     if (t->hash6 == NULL)
         goto fail;

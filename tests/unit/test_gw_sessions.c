@@ -202,7 +202,8 @@ static void test_nat_pool_exhaustion(void)
     tgc_cp_free();
     struct dp_sess_table *saved = tgc_g.sessions;
     const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a00010a, .n_addrs = 2}};
-    tgc_g.sessions = dp_sess_table_create_nat("tgc_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2);
+    tgc_g.sessions =
+        dp_sess_table_create_nat("tgc_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tgc_g.sessions);
     struct tgc_opts o = {.nat_min = TS_NAT_MIN, .nat_max = TS_NAT_MAX};
     CU_ASSERT_EQUAL_FATAL(tgc_cp_create(&o), 0);

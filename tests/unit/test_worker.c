@@ -629,7 +629,7 @@ static void test_nat_pool_reply(void)
 {
     struct dp_sess_table *saved = g.sessions;
     const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a000114, .n_addrs = 2}};
-    g.sessions = dp_sess_table_create_nat("tw_pool_sess", 64, 2, SOCKET_ID_ANY, pools, 2);
+    g.sessions = dp_sess_table_create_nat("tw_pool_sess", 64, 2, SOCKET_ID_ANY, pools, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g.sessions);
     struct dp_session *ps = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ps);
