@@ -207,31 +207,19 @@ static void raw_op_prepare(struct bworker *bw, unsigned f, const struct cr_aead_
     cr_aead_build_nonce(ro, bw->nonce[f]);
 }
 
-/* The IPv6 twin of build_frame: Eth|IPv6|UDP|DTLS record, UDP checksum
- * from DPDK's rte_ipv6_udptcp_cksum. */
-static void build_frame6(struct bworker *bw, unsigned f, struct dp_session *s, uint64_t seq,
-                         unsigned size, const uint8_t *pt, uint16_t udp_len, uint16_t rec_len)
+/* Frame f's Ethernet header (the client towards port 0) and its DTLS
+ * record at rec (epoch 1, seq, rec_len bytes): pt sealed with the
+ * session's client_write key (its rd_key); then the raw path's op. */
+static void frame_eth_record(struct bworker *bw, unsigned f, struct dp_session *s, uint64_t seq,
+                             unsigned size, const uint8_t *pt, uint16_t ether_type, uint8_t *rec,
+                             uint16_t rec_len)
 {
-    uint8_t *b = bw->frames + (size_t)f * B_FRAME_MAX_BYTES;
-    unsigned nl = s->explicit_nonce_len;
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
-    struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(b + RTE_ETHER_HDR_LEN);
-    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 40);
-    uint8_t *rec = b + DP_ETH_IP6_UDP_LEN;
+    struct rte_ether_hdr *eth =
+        (struct rte_ether_hdr *)(bw->frames + (size_t)f * B_FRAME_MAX_BYTES);
     rte_ether_addr_copy(&g_gw.ports[0].mac, &eth->dst_addr);
     rte_ether_addr_copy(&s->client_mac, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-    memset(ip, 0, 40);
-    ip->vtc_flow = rte_cpu_to_be_32(UINT32_C(6) << 28);
-    ip->payload_len = rte_cpu_to_be_16(udp_len);
-    ip->proto = IPPROTO_UDP;
-    ip->hop_limits = 64;
-    memcpy(ip->src_addr, s->v6->key6.client_ip, 16);
-    memcpy(ip->dst_addr, s->v6->key6.local_ip, 16);
-    udp->src_port = s->v6->key6.client_port;
-    udp->dst_port = s->v6->key6.local_port;
-    udp->dgram_len = rte_cpu_to_be_16(udp_len);
-    udp->dgram_cksum = 0;
+    eth->ether_type = rte_cpu_to_be_16(ether_type);
+    unsigned nl = s->explicit_nonce_len;
     dp_record_write_hdr(rec, DP_CT_APPLICATION_DATA, 0xfefd, 1, seq, NULL, 0, rec_len);
     uint8_t *expl = rec + DP_REC_HDR_LEN;
     if (nl)
@@ -248,9 +236,31 @@ static void build_frame6(struct bworker *bw, unsigned f, struct dp_session *s, u
                             .type = DP_CT_APPLICATION_DATA};
     if (cr_aead_seal_batch(g_main_ctx, &op, 1) != 1)
         die("sealing a template record failed");
+    raw_op_prepare(bw, f, &op, expl + nl);
+}
+
+/* The IPv6 twin of build_frame: Eth|IPv6|UDP|DTLS record, UDP checksum
+ * from DPDK's rte_ipv6_udptcp_cksum. */
+static void build_frame6(struct bworker *bw, unsigned f, struct dp_session *s, uint64_t seq,
+                         unsigned size, const uint8_t *pt, uint16_t udp_len, uint16_t rec_len)
+{
+    uint8_t *b = bw->frames + (size_t)f * B_FRAME_MAX_BYTES;
+    struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(b + RTE_ETHER_HDR_LEN);
+    struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 40);
+    memset(ip, 0, 40);
+    ip->vtc_flow = rte_cpu_to_be_32(UINT32_C(6) << 28);
+    ip->payload_len = rte_cpu_to_be_16(udp_len);
+    ip->proto = IPPROTO_UDP;
+    ip->hop_limits = 64;
+    memcpy(ip->src_addr, s->v6->key6.client_ip, 16);
+    memcpy(ip->dst_addr, s->v6->key6.local_ip, 16);
+    udp->src_port = s->v6->key6.client_port;
+    udp->dst_port = s->v6->key6.local_port;
+    udp->dgram_len = rte_cpu_to_be_16(udp_len);
+    udp->dgram_cksum = 0;
+    frame_eth_record(bw, f, s, seq, size, pt, RTE_ETHER_TYPE_IPV6, b + DP_ETH_IP6_UDP_LEN, rec_len);
     udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
     bw->frame_len[f] = (uint16_t)(DP_ETH_IP6_UDP_LEN + DP_REC_HDR_LEN + rec_len);
-    raw_op_prepare(bw, f, &op, expl + nl);
 }
 
 /* Builds Eth|IPv4|UDP|DTLS record (epoch 1, seq) with the session's
@@ -270,14 +280,8 @@ static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, un
         build_frame6(bw, f, s, seq, size, pt, udp_len, rec_len);
         return;
     }
-    struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
     struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(b + RTE_ETHER_HDR_LEN);
     struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(b + RTE_ETHER_HDR_LEN + 20);
-    uint8_t *rec = b + DP_ETH_IP_UDP_LEN;
-
-    rte_ether_addr_copy(&g_gw.ports[0].mac, &eth->dst_addr);
-    rte_ether_addr_copy(&s->client_mac, &eth->src_addr);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     memset(ip, 0, 20);
     ip->version_ihl = RTE_IPV4_VHL_DEF;
     ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + 20));
@@ -289,28 +293,10 @@ static void build_frame(struct bworker *bw, unsigned f, struct dp_session *s, un
     udp->dst_port = s->key.local_port;
     udp->dgram_len = rte_cpu_to_be_16(udp_len);
     udp->dgram_cksum = 0;
-
-    dp_record_write_hdr(rec, DP_CT_APPLICATION_DATA, 0xfefd, 1, seq, NULL, 0, rec_len);
-    uint8_t *expl = rec + DP_REC_HDR_LEN;
-    if (nl)
-        cr_aead_explicit_nonce(expl, 1, seq);
-    struct cr_aead_op op = {.key = &s->rd_key,
-                            .in = pt,
-                            .out = expl + nl,
-                            .tag = expl + nl + size,
-                            .len = size,
-                            .epoch = 1,
-                            .version = 0xfefd,
-                            .seq = seq,
-                            .explicit_nonce = nl ? expl : NULL,
-                            .type = DP_CT_APPLICATION_DATA};
-    if (cr_aead_seal_batch(g_main_ctx, &op, 1) != 1)
-        die("sealing a template record failed");
+    frame_eth_record(bw, f, s, seq, size, pt, RTE_ETHER_TYPE_IPV4, b + DP_ETH_IP_UDP_LEN, rec_len);
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
     bw->frame_len[f] = (uint16_t)(DP_ETH_IP_UDP_LEN + DP_REC_HDR_LEN + rec_len);
-
-    raw_op_prepare(bw, f, &op, expl + nl);
 }
 
 /* ---- sessions ------------------------------------------------------------------ */

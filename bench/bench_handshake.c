@@ -123,6 +123,7 @@
 #define RUN_SECONDS_PER_SUITE 4.0
 #define MAX_HANDSHAKES        200000
 #define MAX_THREADS           64
+#define BOUND_FIN_LEN         24 /* a Finished message: 12-byte header, 12 verify_data */
 
 static double now_s(void)
 {
@@ -478,7 +479,7 @@ struct bound_ctx {
     size_t client_point_len;
     EVP_PKEY_CTX *sign_ctx; /* EVP_PKEY_sign_init'ed once */
     bool have_client_fin;
-    uint8_t client_fin_ct[24];
+    uint8_t client_fin_ct[BOUND_FIN_LEN];
     uint8_t client_fin_tag[16];
     /* bound_resume: its own one-key ring, one sealed ticket state, the
      * message sizes the engine exchanged (ClientHello, ServerHello,
@@ -682,23 +683,44 @@ static void bound_ecdhe(struct bound_ctx *b, uint8_t *params, size_t *params_len
     EVP_PKEY_free(eph);
 }
 
+/* What both kinds of handshake start with: the cookie's HMAC for the
+ * HelloVerifyRequest and again to verify the echo; ServerHello.random
+ * (RFC 5246 §7.4.1.3): 32 bytes from the CSPRNG. */
+static void bound_hello(struct bound_ctx *b, uint8_t server_random[32])
+{
+    uint8_t secret[32] = {1}, mac[32], cookie_in[60] = {2};
+    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
+    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
+    if (RAND_bytes(server_random, 32) != 1)
+        die("RAND_bytes");
+}
+
+/* The client's Finished record opened into fin (its plaintext, also what
+ * it was sealed from).  The client's sealed Finished is made once (its
+ * cost is not the server's) under a fixed key, since with ECDHE the key
+ * block differs on every iteration; opening it costs the same as under
+ * the session's keys. */
+static void bound_open_client_fin(struct bound_ctx *b, uint8_t fin[BOUND_FIN_LEN])
+{
+    static const uint8_t fin_key[32] = {7};
+    uint8_t nonce[12] = {0}, aad[13] = {0}, tag[16];
+    if (!b->have_client_fin) {
+        aead_op(b, 1, fin_key, nonce, aad, fin, BOUND_FIN_LEN, b->client_fin_ct, b->client_fin_tag);
+        b->have_client_fin = true;
+    }
+    memcpy(tag, b->client_fin_tag, sizeof(tag));
+    aead_op(b, 0, fin_key, nonce, aad, b->client_fin_ct, BOUND_FIN_LEN, fin, tag);
+}
+
 /* One full server handshake's worth of crypto (the file comment). */
 static void bound_full(struct bound_ctx *b, const struct row *r)
 {
     static const uint8_t msgs[2048];
-    uint8_t secret[32] = {1}, mac[32], hash[32], ms[48], kb[88], vd[12];
+    uint8_t hash[32], ms[48], kb[88], vd[12];
     uint8_t seed[64] = {0}, pms[2 + 66 + 2 + 64], nonce[12] = {0}, aad[13] = {0}, ct[64], tag[16];
-    uint8_t cookie_in[60] = {2};
     size_t n = 0;
-
-    /* Cookie: HMAC for the HVR, HMAC again to verify the echo. */
-    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
-    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
-
-    /* ServerHello.random (RFC 5246 §7.4.1.3): 32 bytes from the CSPRNG. */
     uint8_t server_random[32];
-    if (RAND_bytes(server_random, sizeof(server_random)) != 1)
-        die("RAND_bytes");
+    bound_hello(b, server_random);
 
     /* Transcript: ClientHello (the one with the cookie), ServerHello. */
     EVP_DigestInit_ex(b->th, b->sha256, NULL);
@@ -763,17 +785,8 @@ static void bound_full(struct bound_ctx *b, const struct row *r)
     /* Client Finished: open the record, check verify_data. */
     th_snapshot(b, hash);
     prf(b, ms, 48, "client finished", hash, 32, vd, sizeof(vd));
-    uint8_t fin[24] = {20};
-    /* The client's sealed Finished is made once (its cost is not the
-     * server's) under a fixed key, since with ECDHE the key block differs on
-     * every iteration; opening it costs the same as under kb. */
-    static const uint8_t fin_key[32] = {7};
-    if (!b->have_client_fin) {
-        aead_op(b, 1, fin_key, nonce, aad, fin, sizeof(fin), b->client_fin_ct, b->client_fin_tag);
-        b->have_client_fin = true;
-    }
-    memcpy(tag, b->client_fin_tag, sizeof(tag));
-    aead_op(b, 0, fin_key, nonce, aad, b->client_fin_ct, sizeof(fin), fin, tag);
+    uint8_t fin[BOUND_FIN_LEN] = {20};
+    bound_open_client_fin(b, fin);
     EVP_DigestUpdate(b->th, fin, sizeof(fin));
     /* Server Finished: compute, seal. */
     th_snapshot(b, hash);
@@ -789,19 +802,12 @@ static void bound_full(struct bound_ctx *b, const struct row *r)
 static void bound_resume(struct bound_ctx *b, const struct row *r)
 {
     static const uint8_t msgs[2048];
-    uint8_t secret[32] = {1}, mac[32], hash[32], kb[88], vd[12], seed[64] = {0};
-    uint8_t nonce[12] = {0}, aad[13] = {0}, ct[64], tag[16], cookie_in[60] = {2};
+    uint8_t hash[32], kb[88], vd[12], seed[64] = {0};
+    uint8_t nonce[12] = {0}, aad[13] = {0}, ct[64], tag[16];
     uint8_t st[HS_TICKET_STATE_MAX_LEN];
     size_t st_len = 0;
-
-    /* Cookie: HMAC for the HVR, HMAC again to verify the echo. */
-    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
-    cookie_mac(b, secret, cookie_in, sizeof(cookie_in), mac);
-
-    /* ServerHello.random (RFC 5246 §7.4.1.3). */
     uint8_t server_random[32];
-    if (RAND_bytes(server_random, sizeof(server_random)) != 1)
-        die("RAND_bytes");
+    bound_hello(b, server_random);
 
     /* The ticket opens under the ring (hs_ticket_open). */
     if (cr_unseal(&b->ring, HS_TICKET_LABEL, (const uint8_t *)BENCH_LISTENER,
@@ -831,19 +837,13 @@ static void bound_resume(struct bound_ctx *b, const struct row *r)
         EVP_DigestUpdate(b->th, msgs, b->nst_len);
     th_snapshot(b, hash);
     prf(b, ms, HS_TICKET_MASTER_LEN, "server finished", hash, 32, vd, sizeof(vd));
-    uint8_t fin[24] = {20};
+    uint8_t fin[BOUND_FIN_LEN] = {20};
     aead_op(b, 1, kb + b->key_len, nonce, aad, fin, sizeof(fin), ct, tag);
     EVP_DigestUpdate(b->th, fin, sizeof(fin));
 
-    /* Client Finished: open the record (sealed once beforehand, as in
-     * bound_full), check verify_data over ClientHello .. our Finished. */
-    static const uint8_t fin_key[32] = {7};
-    if (!b->have_client_fin) {
-        aead_op(b, 1, fin_key, nonce, aad, fin, sizeof(fin), b->client_fin_ct, b->client_fin_tag);
-        b->have_client_fin = true;
-    }
-    memcpy(tag, b->client_fin_tag, sizeof(tag));
-    aead_op(b, 0, fin_key, nonce, aad, b->client_fin_ct, sizeof(fin), fin, tag);
+    /* Client Finished: open the record, check verify_data over
+     * ClientHello .. our Finished. */
+    bound_open_client_fin(b, fin);
     th_snapshot(b, hash);
     prf(b, ms, HS_TICKET_MASTER_LEN, "client finished", hash, 32, vd, sizeof(vd));
     OPENSSL_cleanse(st, sizeof(st));

@@ -117,7 +117,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, bool res
     const struct dp_nat_pool pool = {.first = B_NAT_FIRST,
                                      .n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS};
     struct dp_sess_table *t =
-        dp_sess_table_create_nat("bench_sess", max, 1, (int)rte_socket_id(), &pool, 1);
+        dp_sess_table_create_nat("bench_sess", max, 1, (int)rte_socket_id(), &pool, 1, true);
     if (t == NULL)
         die("dp_sess_table_create (more memory: EAL -m)");
     size_t h1 = heap_allocated();
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
         /* The layout's share of one session (at --max for the table's). */
         struct dp_sess_mem m;
         uint32_t n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS;
-        dp_sess_table_memsize(max, 1, n_addrs, &m);
+        dp_sess_table_memsize(max, 1, n_addrs, true, &m);
         size_t sess_al = RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
         size_t keys = 2 * sizeof(struct cr_aead_key);
         size_t win = dp_replay_size(B_WINDOW_BITS);

@@ -1593,6 +1593,17 @@ uint64_t gw_config_nat_slots(const struct gw_config *cfg)
     return n_addrs * gw_config_nat_ports(cfg);
 }
 
+bool gw_config_uses_ipv6(const struct gw_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->n_ports && i < GW_MAX_PORTS; i++)
+        if (cfg->ports[i].has_ipv6)
+            return true;
+    for (unsigned i = 0; i < cfg->n_listeners && i < GW_MAX_LISTENERS; i++)
+        if (cfg->listeners[i].has_ipv6 || cfg->listeners[i].backend_is_v6)
+            return true;
+    return false;
+}
+
 uint32_t gw_config_nat_ports(const struct gw_config *cfg)
 {
     /* Every listener's nat_ports draw from one map of backend-side UDP

@@ -271,5 +271,9 @@ uint32_t gw_config_nat_ports(const struct gw_config *cfg);
  * session holds one, so this bounds the sessions whatever max_sessions
  * says.  Not thread-safe. */
 uint64_t gw_config_nat_slots(const struct gw_config *cfg);
+/* Whether the gateway has IPv6 at all: a port with address6, a listener
+ * on an IPv6 address or towards an IPv6 backend.  Without, the session
+ * table's IPv6 part is the minimum (dp_session.h DP_SESS_V6_MIN_ENTRIES). */
+bool gw_config_uses_ipv6(const struct gw_config *cfg);
 
 #endif

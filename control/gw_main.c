@@ -224,7 +224,8 @@ static uint32_t session_window_bits(const struct gw_config *cfg)
 }
 
 /* Issue 11: max_sessions is sized at start.  What the sessions take, in
- * bytes of DPDK memory: the session table (rte_hash and key store), the NAT
+ * bytes of DPDK memory: the session table (rte_hashes and key stores; the
+ * IPv6 clients' one the minimum when the config has no IPv6), the NAT
  * map (65536 slots per pool address), the control plane's peer tables
  * (one per handshake lcore, 2 * (max_sessions + max_handshakes) entries,
  * gw_peers.c) and the session reserve (max_sessions sessions plus those
@@ -237,7 +238,7 @@ static int check_session_memory(const struct gw_config *cfg, uint32_t max_sessio
                                 unsigned n_readers, uint32_t n_nat_addrs)
 {
     struct dp_sess_mem m;
-    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, &m);
+    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, gw_config_uses_ipv6(cfg), &m);
     uint32_t win = session_window_bits(cfg);
     uint64_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
     uint64_t shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
@@ -513,9 +514,9 @@ int main(int argc, char **argv)
         n_nat_addrs += pools[i].n_addrs;
     if (check_session_memory(&g_cfg, max_sessions, g->n_workers, n_nat_addrs) != 0)
         goto out_ports;
-    g->sessions =
-        dp_sess_table_create_nat("dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(),
-                                 pools, RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX));
+    g->sessions = dp_sess_table_create_nat(
+        "dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(), pools,
+        RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX), gw_config_uses_ipv6(&g_cfg));
     if (g->sessions == NULL) {
         fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
                 rte_strerror(rte_errno));

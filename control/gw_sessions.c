@@ -68,8 +68,7 @@ static int nat_pool_of(const struct gw_cp *cp, unsigned li, uint32_t *out_first,
 
 uint32_t gw_sess_nat_slot_ip6(const struct gw_cp *cp, unsigned port_idx)
 {
-    const struct dp_nat_pool *pool = dp_sess_nat_pool(cp->g->sessions, port_idx, NULL);
-    return pool != NULL ? rte_cpu_to_be_32(pool->first) : cp->g->ports[port_idx].ip_be;
+    return dp_sess_nat_slot_ip6(cp->g->sessions, port_idx, cp->g->ports[port_idx].ip_be);
 }
 
 /* The slot of (ip_be, port), or -1 (no pool holds ip_be). */

@@ -60,7 +60,7 @@ int gw_sess_nat_alloc(struct gw_cp *cp, unsigned li, uint32_t *out_ip_be, uint16
 bool gw_sess_nat_take(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
 /* The address naming the NAT slots of IPv6-backend sessions on DPDK port
  * port_idx (network order): the first address of its pool, or the port's
- * address without pools. */
+ * address without pools (dp_session.h dp_sess_nat_slot_ip6). */
 uint32_t gw_sess_nat_slot_ip6(const struct gw_cp *cp, unsigned port_idx);
 void gw_sess_nat_free(struct gw_cp *cp, uint32_t ip_be, uint16_t port);
 /* True when (ip_be, port) is taken or not a NAT slot at all. */

@@ -3,13 +3,14 @@
  *
  * Owns: the rte_hashes (RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF: readers never
  * block, the single writer is the control plane; `hash` for IPv4 clients,
- * `hash6` for IPv6 clients, each sized max_sessions but at least 8,
- * rte_hash's minimum; n_live bounds their sum by max_sessions), the NAT
- * map (65536 session pointers per NAT pool address, indexed by the NAT
- * slot (address index << 16) | gateway-side port, either backend family:
- * an IPv6 backend's session takes its slot under the first address of its
- * port's pool), the QSBR variable the workers report to, and the FIFO of
- * removed sessions waiting for their grace period.
+ * `hash6` for IPv6 clients, each with room for max_sessions + the pending
+ * ones (hash_entries; `hash6` DP_SESS_V6_MIN_ENTRIES on a gateway without
+ * IPv6), n_live bounding their sum by max_sessions), the NAT map (65536
+ * session pointers per NAT pool address, indexed by the NAT slot (address
+ * index << 16) | gateway-side port, either backend family: an IPv6
+ * backend's session takes its slot under the first address of its port's
+ * pool), the QSBR variable the workers report to, and the FIFO of removed
+ * sessions waiting for their grace period.
  * Must not: be written by more than one thread (control plane), free a
  * session or a hash key slot before every reader passed a quiescent state
  * after its removal, or allocate on the reader path.
@@ -108,14 +109,19 @@ static uint32_t hash_entries(uint32_t max_sessions)
     return n < HASH_ENTRIES_MIN ? HASH_ENTRIES_MIN : (uint32_t)RTE_MIN(n, (uint64_t)UINT32_MAX);
 }
 
-void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
-                           struct dp_sess_mem *out)
+/* The IPv6 clients' table's entries (dp_sess_table_create_nat). */
+static uint32_t entries6(uint32_t max_sessions, bool ipv6)
 {
-    /* both tables: IPv4 and IPv6 clients, each sized max_sessions (at
-     * least HASH_ENTRIES_MIN) */
-    uint32_t entries = hash_entries(max_sessions);
-    out->hash_bytes = dp_hash_memsize_ext(entries, sizeof(struct dp_sess_key), true) +
-                      dp_hash_memsize_ext(entries, sizeof(struct dp_sess_key6), true);
+    return ipv6 ? hash_entries(max_sessions) : DP_SESS_V6_MIN_ENTRIES;
+}
+
+void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
+                           bool ipv6, struct dp_sess_mem *out)
+{
+    /* both tables: IPv4 clients (hash_entries) and IPv6 clients */
+    out->hash_bytes =
+        dp_hash_memsize_ext(hash_entries(max_sessions), sizeof(struct dp_sess_key), true) +
+        dp_hash_memsize_ext(entries6(max_sessions, ipv6), sizeof(struct dp_sess_key6), true);
     out->nat_bytes =
         (size_t)(n_nat_addrs ? n_nat_addrs : 1) * DP_SESS_NAT_PORTS * sizeof(struct dp_session *);
     out->qsbr_bytes = rte_rcu_qsbr_get_memsize(n_readers ? n_readers : 1);
@@ -269,12 +275,13 @@ static uint32_t pools_check(const struct dp_nat_pool *pools, unsigned n_pools)
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id)
 {
-    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0);
+    return dp_sess_table_create_nat(name, max_sessions, n_readers, socket_id, NULL, 0, true);
 }
 
 struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
                                                unsigned n_readers, int socket_id,
-                                               const struct dp_nat_pool *pools, unsigned n_pools)
+                                               const struct dp_nat_pool *pools, unsigned n_pools,
+                                               bool ipv6)
 {
     uint32_t n_addrs = pools_check(pools, n_pools);
     if (max_sessions == 0 || n_readers == 0 || n_readers > RTE_MAX_LCORE || n_addrs == 0) {
@@ -312,11 +319,13 @@ struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_se
     t->hash = rte_hash_create(&hp);
     if (t->hash == NULL)
         goto fail;
-    /* The IPv6 table: same parameters, 40-byte key, its own name. */
+    /* The IPv6 table: same parameters, 40-byte key, its own name, the
+     * smallest size without IPv6. */
     char name6[RTE_HASH_NAMESIZE];
     snprintf(name6, sizeof(name6), "%.*s6", RTE_HASH_NAMESIZE - 2, name);
     hp.name = name6;
     hp.key_len = sizeof(struct dp_sess_key6);
+    hp.entries = entries6(max_sessions, ipv6);
     t->hash6 = rte_hash_create(&hp);
     if (t->hash6 == NULL)
         goto fail;

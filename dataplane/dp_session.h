@@ -4,8 +4,9 @@
  * Owns: the session object (keys, replay window, write sequence, backend
  * binding), the rte_hashes keyed by (client ip, client port, local ip, local
  * port) with lock-free reader/writer concurrency — one for IPv4 clients
- * (16-byte key, the fast path's), one for IPv6 clients (40-byte key), both
- * within one max_sessions budget —, the NAT map (gateway-side (pool
+ * (16-byte key, the fast path's), one for IPv6 clients (40-byte key; the
+ * smallest rte_hash when the gateway has no IPv6), both within one
+ * max_sessions budget —, the NAT map (gateway-side (pool
  * address, port) towards the backend → session, either family), the
  * session reserve (a mempool sized at start) and reclamation through
  * rte_rcu_qsbr.
@@ -31,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
@@ -49,6 +51,10 @@
 #define DP_SESS_NAT_POOLS_MAX 4 /* dp_port.h DP_MAX_PORTS */
 #define DP_SESS_NAT_ADDRS_MAX 1024
 #define DP_SESS_RECLAIM_BATCH 256
+/* The IPv6 clients' table of a gateway without IPv6 (dp_sess_table_create_nat
+ * with ipv6 false): rte_hash's smallest (one bucket), so that it costs next
+ * to nothing and an IPv6 lookup still has a table to miss in. */
+#define DP_SESS_V6_MIN_ENTRIES 8
 /* Removed sessions waiting for their grace period: at most max_sessions /
  * DP_SESS_PENDING_DIV (at least DP_SESS_RECLAIM_BATCH, at most
  * max_sessions); installs are refused (CR_ERR_BUSY) while the queue is that
@@ -156,7 +162,8 @@ void dp_session_free(struct dp_session *s);
 CR_WUR int dp_session_v6(struct dp_session *s);
 
 /* max_sessions entries (>= 1; the hashes get at least 8, rte_hash's
- * minimum, but installs stop at max_sessions); n_readers worker threads
+ * minimum, but installs stop at max_sessions), IPv6 clients included;
+ * n_readers worker threads
  * (QSBR thread ids 0..n_readers-1).  NULL on error (rte_errno set). */
 struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessions,
                                            unsigned n_readers, int socket_id);
@@ -164,20 +171,25 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
  * disjoint, DP_SESS_NAT_ADDRS_MAX addresses in all); the NAT map gets 65536
  * slots per pool address.  With n_pools == 0 (dp_sess_table_create) the map
  * is one set of 65536 slots keyed by port alone, whatever the address (the
- * worker still checks s->nat_ip). */
+ * worker still checks s->nat_ip).  ipv6 false (a gateway with no IPv6
+ * address, listener or backend): the IPv6 clients' table has
+ * DP_SESS_V6_MIN_ENTRIES entries, not max_sessions (an install past them:
+ * CR_ERR_LIMIT). */
 struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
                                                unsigned n_readers, int socket_id,
-                                               const struct dp_nat_pool *pools, unsigned n_pools);
-/* What the table of max_sessions entries takes at start, in bytes (the
- * rte_hash with its key store, the NAT map of n_nat_addrs addresses, the
- * QSBR variable), without the sessions themselves (dp_session_memsize). */
+                                               const struct dp_nat_pool *pools, unsigned n_pools,
+                                               bool ipv6);
+/* What the table of max_sessions entries (ipv6: as for
+ * dp_sess_table_create_nat) takes at start, in bytes (the rte_hashes with
+ * their key stores, the NAT map of n_nat_addrs addresses, the QSBR
+ * variable), without the sessions themselves (dp_session_memsize). */
 struct dp_sess_mem {
     size_t hash_bytes; /* rte_hash buckets + key store (estimated from its layout) */
     size_t nat_bytes;
     size_t qsbr_bytes;
 };
 void dp_sess_table_memsize(uint32_t max_sessions, unsigned n_readers, uint32_t n_nat_addrs,
-                           struct dp_sess_mem *out);
+                           bool ipv6, struct dp_sess_mem *out);
 /* One session's allocation with a replay window of win_bits, in bytes
  * (keys and window included; 0 for a bad win_bits); with rte_malloc's
  * per-allocation header: dp_session_alloc_bytes. */
@@ -258,6 +270,18 @@ bool dp_sess_is_nat_addr(const struct dp_sess_table *t, uint32_t addr_be);
 const struct dp_nat_pool *dp_sess_nat_pool(const struct dp_sess_table *t, unsigned pi,
                                            uint32_t *out_base);
 uint32_t dp_sess_nat_n_addrs(const struct dp_sess_table *t);
+/* The address naming the NAT slots of IPv6-backend sessions on port pi
+ * (network order): the first address of pi's pool, or port_ip_be (the
+ * port's own IPv4 address, network order) when pi has none.  The one
+ * rule for both sides: the control plane installs those sessions under
+ * it (control/gw_sessions.c gw_sess_nat_slot_ip6), the workers look an
+ * IPv6 reply up by it (dp_worker.c nat_frame). */
+static inline uint32_t dp_sess_nat_slot_ip6(const struct dp_sess_table *t, unsigned pi,
+                                            uint32_t port_ip_be)
+{
+    const struct dp_nat_pool *pool = dp_sess_nat_pool(t, pi, NULL);
+    return pool != NULL ? rte_cpu_to_be_32(pool->first) : port_ip_be;
+}
 
 /* Workers (and control plane).  Lock-free. */
 struct dp_session *dp_sess_lookup(const struct dp_sess_table *t, const struct dp_sess_key *k);

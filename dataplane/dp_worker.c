@@ -1367,14 +1367,12 @@ static void classify(struct dp_worker *w, struct rte_mbuf *m, struct cls *c)
 }
 
 /* The address naming the NAT slots of IPv6-backend sessions on port
- * port_id (network order; control/gw_sessions.c gw_sess_nat_slot_ip6 is
- * the control plane's twin). */
+ * port_id (network order): dp_sess_nat_slot_ip6, the control plane's
+ * rule; a port the gateway does not have has no address (0). */
 static uint32_t nat_slot_ip6(const struct dp_gw *g, uint16_t port_id)
 {
-    const struct dp_nat_pool *pool = dp_sess_nat_pool(g->sessions, port_id, NULL);
-    if (pool != NULL)
-        return rte_cpu_to_be_32(pool->first);
-    return port_id < g->n_ports ? g->ports[port_id].ip_be : 0;
+    return dp_sess_nat_slot_ip6(g->sessions, port_id,
+                                port_id < g->n_ports ? g->ports[port_id].ip_be : 0);
 }
 
 /* Pass 3, backend side: the NAT map names the session. */

@@ -1798,6 +1798,53 @@ static void test_no_ems_client(void)
     free(o);
 }
 
+/* One step of a resumption check: s_client to ip, from bind (ADDR:PORT;
+ * NULL: any source), expected to resume ("Reused") or to make a full
+ * handshake ("New"). */
+struct sess_step {
+    const char *name, *ip, *bind;
+    bool reused;
+};
+
+/* s_client runs (PSK-AES128-CCM8, -no_ticket when asked): steps[0] saves
+ * its session into the file sess (-sess_out), each later step offers it
+ * (-sess_in), only once steps[0] passed.  out_ok[i]: step i ended with
+ * the summary line it expects. */
+static void sclient_sess(const char *sess, bool no_ticket, const struct sess_step *steps,
+                         unsigned n_steps, bool *out_ok)
+{
+    for (unsigned i = 0; i < n_steps; i++) {
+        const struct sess_step *st = &steps[i];
+        out_ok[i] = false;
+        if (i > 0 && !out_ok[0])
+            continue;
+        struct argvb b = {.n = 0};
+        av(&b, "openssl");
+        av(&b, "s_client");
+        av(&b, "-dtls1_2");
+        av(&b, "-connect");
+        av(&b, "%s:%d", st->ip, PORT_ECHO);
+        av(&b, "-cipher");
+        av(&b, "PSK-AES128-CCM8");
+        av(&b, "-psk_identity");
+        av(&b, PSK_ID);
+        av(&b, "-psk");
+        av(&b, PSK_HEX);
+        if (no_ticket)
+            av(&b, "-no_ticket");
+        if (st->bind) {
+            av(&b, "-bind");
+            av(&b, "%s", st->bind);
+        }
+        av(&b, i == 0 ? "-sess_out" : "-sess_in");
+        av(&b, "%s", sess);
+        out_ok[i] = echo_session(st->name, &b, "Cipher is ",
+                                 st->reused ? "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8"
+                                            : "New, TLSv1.2, Cipher is PSK-AES128-CCM8");
+        printf("  %-28s to %-10s %s\n", st->name, st->ip, out_ok[i] ? "PASS" : "FAIL");
+    }
+}
+
 /* RFC 5077 session resumption through the gateway on its defaults
  * (session_tickets on, random keys): s_client saves the session with its
  * ticket (-sess_out), the second s_client resumes it (-sess_in: "Reused,
@@ -1810,26 +1857,11 @@ static void test_ticket_resumption(void)
     path_in(sess, sizeof(sess), "resume-sess.pem");
     unlink(sess);
     long long issued0 = stat_now("CP_TICKET_ISSUED"), resumed0 = stat_now("CP_HS_RESUMED");
-    bool ok[2] = {false, false};
-    for (unsigned run = 0; run < 2; run++) {
-        struct argvb b = {.n = 0};
-        av(&b, "openssl");
-        av(&b, "s_client");
-        av(&b, "-dtls1_2");
-        av(&b, "-connect");
-        av(&b, GW_IP ":%d", PORT_ECHO);
-        av(&b, "-cipher");
-        av(&b, "PSK-AES128-CCM8");
-        av(&b, "-psk_identity");
-        av(&b, PSK_ID);
-        av(&b, "-psk");
-        av(&b, PSK_HEX);
-        av(&b, run == 0 ? "-sess_out" : "-sess_in");
-        av(&b, "%s", sess);
-        ok[run] = echo_session(run == 0 ? "ticket-full" : "ticket-resumed", &b, "Cipher is ",
-                               run == 0 ? "New, TLSv1.2, Cipher is PSK-AES128-CCM8"
-                                        : "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8");
-    }
+    bool ok[2];
+    sclient_sess(sess, false,
+                 (const struct sess_step[]){{"ticket-full", GW_IP, NULL, false},
+                                            {"ticket-resumed", GW_IP, NULL, true}},
+                 2, ok);
     long long issued = stat_now("CP_TICKET_ISSUED") - issued0;
     long long resumed = stat_now("CP_HS_RESUMED") - resumed0;
     printf("  s_client -sess_out then -sess_in: full %s, resumed %s; CP_TICKET_ISSUED +%lld, "
@@ -1933,37 +1965,6 @@ static long long stat_at(const char *sock, const char *name)
     return v;
 }
 
-/* One s_client run (PSK-AES128-CCM8) to ip with -sess_out or -sess_in
- * (in: true) of sess, -no_ticket when asked, from bind (ADDR:PORT) when
- * not NULL; expect: its summary line. */
-static bool sclient_sess(const char *name, const char *ip, bool in, const char *sess,
-                         bool no_ticket, const char *expect, const char *bind)
-{
-    struct argvb b = {.n = 0};
-    av(&b, "openssl");
-    av(&b, "s_client");
-    av(&b, "-dtls1_2");
-    av(&b, "-connect");
-    av(&b, "%s:%d", ip, PORT_ECHO);
-    av(&b, "-cipher");
-    av(&b, "PSK-AES128-CCM8");
-    av(&b, "-psk_identity");
-    av(&b, PSK_ID);
-    av(&b, "-psk");
-    av(&b, PSK_HEX);
-    if (no_ticket)
-        av(&b, "-no_ticket");
-    if (bind) {
-        av(&b, "-bind");
-        av(&b, "%s", bind);
-    }
-    av(&b, in ? "-sess_in" : "-sess_out");
-    av(&b, "%s", sess);
-    bool ok = echo_session(name, &b, "Cipher is ", expect);
-    printf("  %-28s to %-10s %s\n", name, ip, ok ? "PASS" : "FAIL");
-    return ok;
-}
-
 /* A session established on the suite's gateway (A) resumes on gateway B,
  * another instance in another namespace with the same ticket_key_file
  * and listener name: s_client -sess_out against A, -sess_in against B
@@ -1990,10 +1991,11 @@ static void test_two_gateways(void)
     long long b_res0 = stat_at(sock2, "CP_HS_RESUMED"),
               b_est0 = stat_at(sock2, "CP_HS_ESTABLISHED");
     long long b_start0 = stat_at(sock2, "CP_HS_STARTED");
-    bool full = sclient_sess("A: full, -sess_out", GW_IP, false, sess, false,
-                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
-    bool resumed = full && sclient_sess("B: resumed, -sess_in", GW2_IP, true, sess, false,
-                                        "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    bool ok[2];
+    sclient_sess(sess, false,
+                 (const struct sess_step[]){{"A: full, -sess_out", GW_IP, NULL, false},
+                                            {"B: resumed, -sess_in", GW2_IP, NULL, true}},
+                 2, ok);
     long long a_issued = stat_now("CP_TICKET_ISSUED") - a_issued0;
     long long b_res = stat_at(sock2, "CP_HS_RESUMED") - b_res0;
     long long b_est = stat_at(sock2, "CP_HS_ESTABLISHED") - b_est0;
@@ -2001,8 +2003,8 @@ static void test_two_gateways(void)
     printf("  A: CP_TICKET_ISSUED +%lld; B: CP_HS_STARTED +%lld, CP_HS_ESTABLISHED +%lld, "
            "CP_HS_RESUMED +%lld (full %lld)\n",
            a_issued, b_start, b_est, b_res, b_est - b_res);
-    CU_ASSERT(full);
-    CU_ASSERT(resumed);
+    CU_ASSERT(ok[0]);
+    CU_ASSERT(ok[1]);
     CU_ASSERT_EQUAL(a_issued, 1);
     CU_ASSERT_EQUAL(b_start, 1);
     CU_ASSERT_EQUAL(b_res, 1);
@@ -2011,18 +2013,18 @@ static void test_two_gateways(void)
     /* session ids: A's own cache, not B's */
     long long a_hit0 = stat_now("CP_SESSID_HIT"), a_stored0 = stat_now("CP_SESSID_STORED");
     long long b_miss0 = stat_at(sock2, "CP_SESSID_MISS");
-    bool id_full = sclient_sess("A: -no_ticket -sess_out", GW_IP, false, sess_id, true,
-                                "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
-    bool id_res = id_full && sclient_sess("A: -no_ticket -sess_in", GW_IP, true, sess_id, true,
-                                          "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
-    bool id_b = id_full && sclient_sess("B: -no_ticket -sess_in", GW2_IP, true, sess_id, true,
-                                        "New, TLSv1.2, Cipher is PSK-AES128-CCM8", NULL);
+    bool id_ok[3];
+    sclient_sess(sess_id, true,
+                 (const struct sess_step[]){{"A: -no_ticket -sess_out", GW_IP, NULL, false},
+                                            {"A: -no_ticket -sess_in", GW_IP, NULL, true},
+                                            {"B: -no_ticket -sess_in", GW2_IP, NULL, false}},
+                 3, id_ok);
     long long a_hit = stat_now("CP_SESSID_HIT") - a_hit0;
     long long a_stored = stat_now("CP_SESSID_STORED") - a_stored0;
     long long b_miss = stat_at(sock2, "CP_SESSID_MISS") - b_miss0;
     printf("  session id: A CP_SESSID_STORED +%lld, CP_SESSID_HIT +%lld; B CP_SESSID_MISS +%lld\n",
            a_stored, a_hit, b_miss);
-    CU_ASSERT(id_full && id_res && id_b);
+    CU_ASSERT(id_ok[0] && id_ok[1] && id_ok[2]);
     CU_ASSERT_EQUAL(a_stored, 1);
     CU_ASSERT_EQUAL(a_hit, 1);
     CU_ASSERT_EQUAL(b_miss, 1);
@@ -3166,26 +3168,6 @@ static void test_impaired_50(void)
     tl_proc_stop(&r, SIGTERM, E2E_KILL_GRACE_MS);
 }
 
-/* SIGTERM to the suite's gateway (its log kept as keep_log), then started
- * again the way the suite starts it.  False when it did not exit 0 or did
- * not come back. */
-static bool restart_gateway(const char *keep_log)
-{
-    char lp[E2E_PATH_MAX_LEN];
-    kill(g_gw.pid, SIGTERM);
-    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-    bool clean = exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0;
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), keep_log));
-    if (!exited)
-        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    if (start_gateway() != 0) {
-        g_ready = false;
-        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after a restart");
-        return false;
-    }
-    return clean;
-}
-
 /* The backend's next hop resolved again (a restarted gateway ARPs it). */
 static bool restart_wait_backend(void)
 {
@@ -3196,6 +3178,75 @@ static bool restart_wait_backend(void)
         tl_sleep_ms(20);
     }
     return false;
+}
+
+/* SIGTERM to the running gateway (the suite's or one a test started in
+ * its place), waited for up to E2E_STOP_TIMEOUT_MS.  True when it exited
+ * 0; *out_exited (NULL: not wanted) whether it exited at all. */
+static bool gw_term(bool *out_exited)
+{
+    kill(g_gw.pid, SIGTERM);
+    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+    if (out_exited)
+        *out_exited = exited;
+    return exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0;
+}
+
+/* The gateway that was told to stop is gone (SIGKILL when it has not
+ * exited; nothing for one that has) and its log kept as keep_log. */
+static void gw_keep_log(const char *keep_log)
+{
+    char lp[E2E_PATH_MAX_LEN];
+    tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), keep_log));
+}
+
+/* The suite's gateway started again; when it does not come up the suite
+ * is no longer ready, with err as the reason, and false. */
+static bool gw_back(const char *err)
+{
+    if (start_gateway() == 0)
+        return true;
+    g_ready = false;
+    snprintf(g_setup_err, sizeof(g_setup_err), "%s", err);
+    return false;
+}
+
+/* The suite's gateway gives way (SIGTERM, exit 0 asserted, its log kept
+ * as keep_log) to one on cfg_name (in the run's folder) and lcores; true
+ * (asserted) when that one is up.  gw_restore() brings the suite's back. */
+static bool gw_swap(const char *keep_log, const char *cfg_name, const char *lcores)
+{
+    CU_ASSERT(gw_term(NULL));
+    gw_keep_log(keep_log);
+    bool up = start_gateway_with(cfg_name, lcores) == 0;
+    CU_ASSERT(up);
+    return up;
+}
+
+/* After a test's own gateway was told to stop: its log kept as keep_log,
+ * the suite's gateway back (a failure with err when it does not come)
+ * and its backend's next hop resolved. */
+static void gw_restore(const char *keep_log, const char *err)
+{
+    gw_keep_log(keep_log);
+    if (!gw_back(err)) {
+        CU_FAIL("the suite's gateway did not come back");
+        return;
+    }
+    CU_ASSERT(restart_wait_backend());
+}
+
+/* SIGTERM to the suite's gateway (its log kept as keep_log), then started
+ * again the way the suite starts it.  False when it did not exit 0 or did
+ * not come back. */
+static bool restart_gateway(const char *keep_log)
+{
+    bool clean = gw_term(NULL);
+    gw_keep_log(keep_log);
+    if (!gw_back("gateway did not come back after a restart"))
+        return false;
+    return clean;
 }
 
 static bool gw_log_has(const char *needle)
@@ -3412,7 +3463,7 @@ static void test_restart_keeps_sessions(void)
 static void test_restart_refuses_bad_state(void)
 {
     REQUIRE_READY();
-    char lp[E2E_PATH_MAX_LEN], state[E2E_PATH_MAX_LEN], keyf[E2E_PATH_MAX_LEN];
+    char state[E2E_PATH_MAX_LEN], keyf[E2E_PATH_MAX_LEN];
     path_in(state, sizeof(state), "gw.state");
     path_in(keyf, sizeof(keyf), "state.key");
     const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.6", "--n",
@@ -3430,8 +3481,8 @@ static void test_restart_refuses_bad_state(void)
         CU_ASSERT_FATAL(helper_clients(&cl, "restart-bad-clients.log", false, args));
         CU_ASSERT(tl_proc_wait(&cl, 30000));
         CU_ASSERT(sessions_total() >= 2);
-        kill(g_gw.pid, SIGTERM);
-        bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
+        bool exited;
+        gw_term(&exited);
         CU_ASSERT_FATAL(exited);
         struct stat stt;
         bool written = stat(state, &stt) == 0 && (stt.st_mode & 0777) == 0600 && stt.st_size > 100;
@@ -3452,12 +3503,9 @@ static void test_restart_refuses_bad_state(void)
         }
         char keep[64];
         snprintf(keep, sizeof(keep), "gateway-before-bad-state-%u.log", ci);
-        sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), keep));
-        if (start_gateway() != 0) {
-            g_ready = false;
-            snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not start after a bad file");
+        gw_keep_log(keep);
+        if (!gw_back("gateway did not start after a bad file"))
             CU_FAIL_FATAL("gateway did not start");
-        }
         bool said = gw_log_has(cases[ci].needle) && gw_log_has("starting with no sessions");
         long long refused = stat_now("CP_STATE_FILE_REFUSED");
         long long restored = stat_now("CP_STATE_RESTORED");
@@ -3543,18 +3591,18 @@ static void hsl_session_id_checks(void)
     snprintf(b1, sizeof(b1), E2E_HSL_SID_IP ":%u", same);
     snprintf(b2, sizeof(b2), E2E_HSL_SID_IP ":%u", other);
     long long hit0 = stat_now("CP_SESSID_HIT"), oth0 = stat_now("CP_SESSID_OTHER_SHARD");
-    bool full = sclient_sess("hsl: -no_ticket -sess_out", GW_IP, false, sess, true,
-                             "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b0);
-    bool res = full && sclient_sess("hsl: -sess_in, same lcore", GW_IP, true, sess, true,
-                                    "Reused, TLSv1.2, Cipher is PSK-AES128-CCM8", b1);
-    bool oth = full && sclient_sess("hsl: -sess_in, other lcore", GW_IP, true, sess, true,
-                                    "New, TLSv1.2, Cipher is PSK-AES128-CCM8", b2);
+    bool ok[3];
+    sclient_sess(sess, true,
+                 (const struct sess_step[]){{"hsl: -no_ticket -sess_out", GW_IP, b0, false},
+                                            {"hsl: -sess_in, same lcore", GW_IP, b1, true},
+                                            {"hsl: -sess_in, other lcore", GW_IP, b2, false}},
+                 3, ok);
     long long hit = stat_now("CP_SESSID_HIT") - hit0;
     long long oth_n = stat_now("CP_SESSID_OTHER_SHARD") - oth0;
     printf("  session id from port %u (lcore %u): port %u resumes (CP_SESSID_HIT +%lld), "
            "port %u full (CP_SESSID_OTHER_SHARD +%lld)\n",
            p0, s0, same, hit, other, oth_n);
-    CU_ASSERT(full && res && oth);
+    CU_ASSERT(ok[0] && ok[1] && ok[2]);
     CU_ASSERT_EQUAL(hit, 1);
     CU_ASSERT_EQUAL(oth_n, 1);
     json_decref(ctl("kill " E2E_HSL_SID_IP)); /* leave no sessions of ours behind */
@@ -3662,41 +3710,20 @@ static void hsl_checks(void)
 static void test_handshake_lcores(void)
 {
     REQUIRE_READY();
-    char lp[E2E_PATH_MAX_LEN];
     CU_ASSERT_FATAL(sh("set -e; cd %s; cp gw.yaml gw-hsl.yaml; echo 'handshake_lcores: 2' >> "
                        "gw-hsl.yaml",
                        g_dir) == 0);
-    kill(g_gw.pid, SIGTERM);
-    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-hsl.log"));
-    if (!exited)
-        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    bool up = start_gateway_with("gw-hsl.yaml", E2E_HSL_LCORES) == 0;
-    CU_ASSERT(up);
-    if (up) {
+    if (gw_swap("gateway-before-hsl.log", "gw-hsl.yaml", E2E_HSL_LCORES)) {
         hsl_checks();
         CU_ASSERT(gw_log_has("restored"));
-        kill(g_gw.pid, SIGTERM);
-        exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-        bool clean = exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0;
+        bool clean = gw_term(NULL);
         printf("  gateway on handshake_lcores: 2 stopped: %s\n", clean ? "exit 0" : "FAIL");
         CU_ASSERT(clean);
         CU_ASSERT(gw_log_has("saved"));
     } else {
         fprintf(stderr, "e2e: the gateway with handshake_lcores: 2 did not start\n");
     }
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-hsl.log"));
-    if (!exited)
-        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    if (start_gateway() != 0) {
-        g_ready = false;
-        snprintf(g_setup_err, sizeof(g_setup_err),
-                 "gateway did not come back after handshake_lcores");
-        CU_FAIL("the suite's gateway did not come back");
-        return;
-    }
-    CU_ASSERT(restart_wait_backend());
+    gw_restore("gateway-hsl.log", "gateway did not come back after handshake_lcores");
 }
 
 /* ---- capture with dpdk-pdump (issue 9) ------------------------------------ */
@@ -3845,7 +3872,7 @@ static long meminfo_value(const char *key)
 static void test_capture_pdump(void)
 {
     REQUIRE_READY();
-    char huge[E2E_PATH_MAX_LEN], pc0[E2E_PATH_MAX_LEN], pc1[E2E_PATH_MAX_LEN], lp[E2E_PATH_MAX_LEN];
+    char huge[E2E_PATH_MAX_LEN], pc0[E2E_PATH_MAX_LEN], pc1[E2E_PATH_MAX_LEN];
     path_in(huge, sizeof(huge), "huge");
     path_in(pc0, sizeof(pc0), "capture-client.pcap");
     path_in(pc1, sizeof(pc1), "capture-backend.pcap");
@@ -3868,10 +3895,10 @@ static void test_capture_pdump(void)
                  "grep -q 'backend_udp_checksum: false' gw-capture.yaml; "
                  "echo 'capture: true' >> gw-capture.yaml",
                  g_dir) == 0);
-    kill(g_gw.pid, SIGTERM);
-    CU_ASSERT(tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS));
-    tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-capture.log"));
+    bool exited;
+    gw_term(&exited);
+    CU_ASSERT(exited);
+    gw_keep_log("gateway-before-capture.log");
     bool up = mounted && reserved &&
               start_gateway_mem("gw-capture.yaml", "--lcores=0@0,1@(0-1),2@(0-1)", huge) == 0;
     CU_ASSERT(up);
@@ -3939,20 +3966,13 @@ static void test_capture_pdump(void)
 
     /* the capturing gateway stops cleanly (its log free of sanitizer
      * reports), then the suite's gateway comes back */
-    kill(g_gw.pid, SIGTERM);
-    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
-    tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
+    CU_ASSERT(gw_term(NULL));
+    gw_keep_log("gateway-capture.log");
     char *log = slurp(g_gw.out);
     CU_ASSERT(log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error:"));
     free(log);
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-capture.log"));
     huge_undo();
-    if (start_gateway() != 0) {
-        g_ready = false;
-        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after the capture");
-    }
-    CU_ASSERT(g_ready);
+    CU_ASSERT(gw_back("gateway did not come back after the capture"));
 }
 
 /* Issue 11: a NAT pool of two addresses on the backend port and the echo
@@ -3970,15 +3990,7 @@ static void test_nat_pool(void)
                        "'s|nat_ports: 20000-29999|nat_ports: 20000-20001|' gw.yaml > gw-pool.yaml; "
                        "grep -q nat_addresses gw-pool.yaml; grep -q 20000-20001 gw-pool.yaml",
                        g_dir) == 0);
-    kill(g_gw.pid, SIGTERM);
-    bool exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-    CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-before-pool.log"));
-    if (!exited)
-        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    bool up = start_gateway_with("gw-pool.yaml", "--lcores=0@0,1@(0-1),2@(0-1)") == 0;
-    CU_ASSERT(up);
-    if (up) {
+    if (gw_swap("gateway-before-pool.log", "gw-pool.yaml", "--lcores=0@0,1@(0-1),2@(0-1)")) {
         CU_ASSERT(gw_log_has("NAT pool 10.77.1.10-10.77.1.11 (2 addresses"));
         struct tl_proc c;
         const char *args[] = {"--server", GW_IP ":4433",    "--src", "10.77.0.4,10.77.0.5", "--n",
@@ -4040,22 +4052,11 @@ static void test_nat_pool(void)
         free(o);
         CU_ASSERT(stat_now("DROP_CP_NAT_EXHAUSTED") > exh0);
         CU_ASSERT_EQUAL(sessions_total(), 4);
-        kill(g_gw.pid, SIGTERM);
-        exited = tl_proc_wait(&g_gw, E2E_STOP_TIMEOUT_MS);
-        CU_ASSERT(exited && WIFEXITED(g_gw.status) && WEXITSTATUS(g_gw.status) == 0);
+        CU_ASSERT(gw_term(NULL));
     } else {
         fprintf(stderr, "e2e: the gateway with a NAT pool did not start\n");
     }
-    sh("cp %s %s", g_gw.out, path_in(lp, sizeof(lp), "gateway-pool.log"));
-    if (!exited)
-        tl_proc_stop(&g_gw, SIGKILL, E2E_KILL_GRACE_MS);
-    if (start_gateway() != 0) {
-        g_ready = false;
-        snprintf(g_setup_err, sizeof(g_setup_err), "gateway did not come back after the NAT pool");
-        CU_FAIL("the suite's gateway did not come back");
-        return;
-    }
-    CU_ASSERT(restart_wait_backend());
+    gw_restore("gateway-pool.log", "gateway did not come back after the NAT pool");
 }
 
 /* IPv6 turned on in the client namespace for one test (nodad: no DAD

@@ -1601,6 +1601,51 @@ static void test_mbedtls(void)
     }
 }
 
+/* One s_client run of suite i against srv with the session file sess:
+ * -sess_out (in: false; a full handshake, "New, TLSv1.2", logged
+ * resumed=0) or -sess_in ("Reused, TLSv1.2", resumed=1), -no_ticket when
+ * asked; the matrix column is the suite's name and what. */
+static bool openssl_sess_run(unsigned i, struct server *srv, const char *sess, bool in,
+                             bool no_ticket, const char *what)
+{
+    struct run r;
+    static struct argvb b;
+    char col[96];
+    openssl_suite_run(&r, &b, i, srv);
+    strf(col, sizeof(col), "%s: %s", k_suites[i].ossl, what);
+    r.what = col;
+    if (no_ticket)
+        av(&b, "-no_ticket");
+    av(&b, in ? "-sess_in" : "-sess_out");
+    av(&b, "%s", sess);
+    run_set_argv(&r, &b);
+    r.expect[2] = in ? "Reused, TLSv1.2" : "New, TLSv1.2";
+    r.log_expect = in ? "resumed=1" : "resumed=0";
+    return run_echo(&r);
+}
+
+/* gnutls-cli --resume (--noticket when asked) of suite i against srv: it
+ * reconnects on its own, "This is a resumed session", logged resumed=1;
+ * the matrix column is the suite's name and what. */
+static bool gnutls_resume_run(unsigned i, struct server *srv, bool no_ticket, const char *what)
+{
+    struct run r;
+    static struct argvb b;
+    char col[96];
+    gnutls_suite_run(&r, &b, i, srv);
+    strf(col, sizeof(col), "%s: %s", k_suites[i].ossl, what);
+    r.what = col;
+    b.n--; /* the host stays last */
+    av(&b, "--resume");
+    if (no_ticket)
+        av(&b, "--noticket");
+    av(&b, "127.0.0.1");
+    run_set_argv(&r, &b);
+    r.expect[3] = "This is a resumed session";
+    r.log_expect = "resumed=1";
+    return run_echo(&r);
+}
+
 /* RFC 5077 session resumption against a driver with --tickets: s_client
  * saves the session (-sess_out) and resumes it (-sess_in: "Reused,
  * TLSv1.2"), gnutls-cli --resume reconnects on its own ("This is a resumed
@@ -1618,45 +1663,13 @@ static void test_resumption(void)
     static const unsigned cases[] = {2 /* PSK-AES128-GCM */, 6 /* ECDHE-ECDSA-AES128-GCM */};
     for (unsigned c = 0; c < 2; c++) {
         unsigned i = cases[c];
-        struct run r;
-        static struct argvb b;
-        char sess[IOP_PATH_MAX_LEN], what[96];
+        char sess[IOP_PATH_MAX_LEN];
         strf(sess, sizeof(sess), "%s/sess-%u.pem", g_dir, i);
         unlink(sess);
-        /* full handshake, the session (with its ticket) saved */
-        openssl_suite_run(&r, &b, i, &tick);
-        strf(what, sizeof(what), "%s: full, -sess_out", k_suites[i].ossl);
-        r.what = what;
-        av(&b, "-sess_out");
-        av(&b, "%s", sess);
-        run_set_argv(&r, &b);
-        r.expect[2] = "New, TLSv1.2";
-        r.log_expect = "resumed=0";
-        CU_ASSERT_TRUE(run_echo(&r));
-        /* resumed from it */
-        openssl_suite_run(&r, &b, i, &tick);
-        static char what2[96];
-        strf(what2, sizeof(what2), "%s: resumed, -sess_in", k_suites[i].ossl);
-        r.what = what2;
-        av(&b, "-sess_in");
-        av(&b, "%s", sess);
-        run_set_argv(&r, &b);
-        r.expect[2] = "Reused, TLSv1.2";
-        r.log_expect = "resumed=1";
-        CU_ASSERT_TRUE(run_echo(&r));
-
-        gnutls_suite_run(&r, &b, i, &tick);
-        static char what3[2][96];
-        strf(what3[c], sizeof(what3[c]), "%s: --resume", k_suites[i].ossl);
-        r.what = what3[c];
-        /* the host stays last */
-        b.n--;
-        av(&b, "--resume");
-        av(&b, "127.0.0.1");
-        run_set_argv(&r, &b);
-        r.expect[3] = "This is a resumed session";
-        r.log_expect = "resumed=1";
-        CU_ASSERT_TRUE(run_echo(&r));
+        /* full handshake, the session (with its ticket) saved; resumed from it */
+        CU_ASSERT_TRUE(openssl_sess_run(i, &tick, sess, false, false, "full, -sess_out"));
+        CU_ASSERT_TRUE(openssl_sess_run(i, &tick, sess, true, false, "resumed, -sess_in"));
+        CU_ASSERT_TRUE(gnutls_resume_run(i, &tick, false, "--resume"));
     }
     CU_ASSERT_TRUE(server_stop(&tick));
 }
@@ -1681,45 +1694,13 @@ static void test_resumption_session_id(void)
     static const unsigned cases[] = {2 /* PSK-AES128-GCM */, 6 /* ECDHE-ECDSA-AES128-GCM */};
     for (unsigned c = 0; c < 2; c++) {
         unsigned i = cases[c];
-        struct run r;
-        static struct argvb b;
         char sess[IOP_PATH_MAX_LEN];
-        static char what[2][3][96];
         strf(sess, sizeof(sess), "%s/sessid-%u.pem", g_dir, i);
         unlink(sess);
-        openssl_suite_run(&r, &b, i, &sc);
-        strf(what[c][0], sizeof(what[c][0]), "%s: full, -no_ticket -sess_out", k_suites[i].ossl);
-        r.what = what[c][0];
-        av(&b, "-no_ticket");
-        av(&b, "-sess_out");
-        av(&b, "%s", sess);
-        run_set_argv(&r, &b);
-        r.expect[2] = "New, TLSv1.2";
-        r.log_expect = "resumed=0";
-        CU_ASSERT_TRUE(run_echo(&r));
-        openssl_suite_run(&r, &b, i, &sc);
-        strf(what[c][1], sizeof(what[c][1]), "%s: resumed by id, -no_ticket -sess_in",
-             k_suites[i].ossl);
-        r.what = what[c][1];
-        av(&b, "-no_ticket");
-        av(&b, "-sess_in");
-        av(&b, "%s", sess);
-        run_set_argv(&r, &b);
-        r.expect[2] = "Reused, TLSv1.2";
-        r.log_expect = "resumed=1";
-        CU_ASSERT_TRUE(run_echo(&r));
-
-        gnutls_suite_run(&r, &b, i, &sc);
-        strf(what[c][2], sizeof(what[c][2]), "%s: --resume --noticket", k_suites[i].ossl);
-        r.what = what[c][2];
-        b.n--; /* the host stays last */
-        av(&b, "--resume");
-        av(&b, "--noticket");
-        av(&b, "127.0.0.1");
-        run_set_argv(&r, &b);
-        r.expect[3] = "This is a resumed session";
-        r.log_expect = "resumed=1";
-        CU_ASSERT_TRUE(run_echo(&r));
+        CU_ASSERT_TRUE(openssl_sess_run(i, &sc, sess, false, true, "full, -no_ticket -sess_out"));
+        CU_ASSERT_TRUE(
+            openssl_sess_run(i, &sc, sess, true, true, "resumed by id, -no_ticket -sess_in"));
+        CU_ASSERT_TRUE(gnutls_resume_run(i, &sc, true, "--resume --noticket"));
 
         /* Mbed TLS: a second connection (new source port) with the first
          * one's session, by ticket and by session_id alone */

@@ -1,6 +1,7 @@
 /* tl_pair.c — see tl_pair.h. */
 #include "tl_pair.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void tl_pair_init(struct tl_pair *p, struct hs_ctx *ctx, uint16_t port)
@@ -118,4 +119,38 @@ void tl_pair_free(struct tl_pair *p)
     tl_dq_clear(&p->to_srv);
     tl_dq_clear(&p->to_cli);
     memset(p, 0, sizeof(*p));
+}
+
+void tl_pair_pump(struct tl_pair *p, tl_pair_rx_fn rx)
+{
+    size_t len = 0;
+    uint8_t *d;
+    while ((d = tl_dq_take(&p->to_srv, &len)) != NULL) {
+        rx(p, d, len);
+        free(d);
+    }
+}
+
+int tl_pair_run(struct tl_pair *p, unsigned max_rounds, tl_pair_rx_fn rx)
+{
+    for (unsigned r = 0; r < max_rounds; r++) {
+        int rc = SSL_do_handshake(p->ssl);
+        tl_pair_pump(p, rx);
+        if (rc == 1 && p->established)
+            return 1;
+        if (rc <= 0) {
+            int e = SSL_get_error(p->ssl, rc);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                return 0;
+        }
+        if (p->failed)
+            return 0;
+    }
+    return 0;
+}
+
+unsigned int tl_pair_fast_timer_cb(SSL *ssl, unsigned int timer_us)
+{
+    (void)ssl;
+    return timer_us == 0 ? TL_PAIR_FAST_TIMER_FIRST_US : 2 * timer_us;
 }

@@ -26,9 +26,10 @@
 #include "hs.h"
 #include "tl_dq.h"
 
-#define TL_PAIR_HVR_MAX_BYTES 16384 /* a HelloVerifyRequest is never larger than the CH */
-#define TL_PAIR_APP_RX_BYTES  256   /* application data kept; the rest is cut */
-#define TL_PAIR_START_MS      1000000
+#define TL_PAIR_HVR_MAX_BYTES       16384 /* a HelloVerifyRequest is never larger than the CH */
+#define TL_PAIR_APP_RX_BYTES        256   /* application data kept; the rest is cut */
+#define TL_PAIR_START_MS            1000000
+#define TL_PAIR_FAST_TIMER_FIRST_US 20000 /* tl_pair_fast_timer_cb: the first timeout */
 #define TL_PAIR_PEER_IPV4                                                                          \
     {                                                                                              \
         192, 0, 2, 7                                                                               \
@@ -92,6 +93,24 @@ int tl_pair_deliver(struct tl_pair *p, const uint8_t *d, size_t len, struct hs_o
 
 /* Applies one engine output (of hs_input, hs_timeout or hs_close). */
 void tl_pair_take_out(struct tl_pair *p, const struct hs_out *out);
+
+/* The test's hand-over of one client datagram to the server side (most
+ * call tl_pair_deliver and assert on its result); it does not free d. */
+typedef void (*tl_pair_rx_fn)(struct tl_pair *p, const uint8_t *d, size_t len);
+
+/* Every datagram queued towards the server, oldest first, through rx,
+ * each freed after. */
+void tl_pair_pump(struct tl_pair *p, tl_pair_rx_fn rx);
+
+/* The handshake, up to max_rounds client steps (SSL_do_handshake, then
+ * tl_pair_pump through rx).  1 when both sides finished; 0 when the
+ * client failed (not WANT_READ / WANT_WRITE), the server did, or the
+ * rounds ran out. */
+int tl_pair_run(struct tl_pair *p, unsigned max_rounds, tl_pair_rx_fn rx);
+
+/* For DTLS_set_timer_cb on the client: retransmission after 20 ms,
+ * doubling (libssl's default starts at 1 s). */
+unsigned int tl_pair_fast_timer_cb(SSL *ssl, unsigned int timer_us);
 
 /* Frees the client, the hs and the queued datagrams; zeroes *p. */
 void tl_pair_free(struct tl_pair *p);

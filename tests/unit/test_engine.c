@@ -68,13 +68,6 @@ static unsigned int client_psk_cb(SSL *ssl, const char *hint, char *identity,
     return (unsigned int)g_cli_psk_len;
 }
 
-static unsigned int fast_timer_cb(SSL *s, unsigned int timer_us)
-{
-    (void)s;
-    /* Client retransmission: 20 ms, doubling. */
-    return timer_us == 0 ? 20000 : 2 * timer_us;
-}
-
 static void pair_free(struct tl_pair *p)
 {
     struct hs_ctx *ctx = p->ctx;
@@ -104,12 +97,7 @@ static void server_rx(struct tl_pair *p, const uint8_t *d, size_t len)
 
 static void pump_client_to_server(struct tl_pair *p)
 {
-    size_t len = 0;
-    uint8_t *d;
-    while ((d = dq_pop(&p->to_srv, &len))) {
-        server_rx(p, d, len);
-        free(d);
-    }
+    tl_pair_pump(p, server_rx);
 }
 
 static int pair_init(struct tl_pair *p, const char *cipher_list, const struct hs_params *params,
@@ -128,27 +116,14 @@ static int pair_init(struct tl_pair *p, const char *cipher_list, const struct hs
     if (tl_pair_client(p, cctx, params->mtu_bytes) != 0)
         return -1;
     DTLS_set_link_mtu(p->ssl, params->mtu_bytes + 28);
-    DTLS_set_timer_cb(p->ssl, fast_timer_cb);
+    DTLS_set_timer_cb(p->ssl, tl_pair_fast_timer_cb);
     return 0;
 }
 
 /* Runs the handshake; returns 1 when both sides finished. */
 static int run_handshake(struct tl_pair *p, unsigned max_rounds)
 {
-    for (unsigned r = 0; r < max_rounds; r++) {
-        int rc = SSL_do_handshake(p->ssl);
-        pump_client_to_server(p);
-        if (rc == 1 && p->established)
-            return 1;
-        if (rc <= 0) {
-            int e = SSL_get_error(p->ssl, rc);
-            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-                return 0;
-        }
-        if (p->failed)
-            return 0;
-    }
-    return 0;
+    return tl_pair_run(p, max_rounds, server_rx);
 }
 
 static struct hs_creds *psk_creds(void)
@@ -157,6 +132,15 @@ static struct hs_creds *psk_creds(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     CU_ASSERT_EQUAL(hs_creds_add_psk(c, psk_identity, psk_key, sizeof(psk_key)), 0);
     return c;
+}
+
+/* A pair on the default parameters and psk_creds(), the client
+ * offering the cipher list list. */
+static void psk_pair(struct tl_pair *p, const char *list)
+{
+    struct hs_params params;
+    hs_params_default(&params);
+    CU_ASSERT_EQUAL_FATAL(pair_init(p, list, &params, psk_creds()), 0);
 }
 
 /* Application data both ways after the handshake. */
@@ -448,13 +432,11 @@ static void test_rsa_chacha20(void)
 /* ---- cookie exchange ---------------------------------------------------- */
 static void test_cookie_hvr_and_rotation(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     uint8_t hvr[512], *ch1, *ch2;
     size_t ch1_len = 0, ch2_len = 0, hvr_len = 0;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     CU_ASSERT(SSL_do_handshake(p.ssl) <= 0);
     ch1 = dq_pop(&p.to_srv, &ch1_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ch1);
@@ -538,13 +520,10 @@ static void test_cookie_hvr_and_rotation(void)
 /* ---- retransmission ----------------------------------------------------- */
 static void test_retransmit_on_timeout(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     struct hs_out out;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     /* CH1 -> HVR, CH2 -> flight 2 (lost). */
     p.drop_server = 100;
     run_handshake(&p, 3);
@@ -677,11 +656,9 @@ static void test_deadline_despite_peer_retransmits(void)
 
 static void test_retransmit_on_repeated_client_flight(void)
 {
-    struct hs_params params;
     struct tl_pair p;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     p.drop_server = 100;
     run_handshake(&p, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p.hs);
@@ -700,12 +677,9 @@ static void test_retransmit_on_repeated_client_flight(void)
 
 static void test_resend_final_flight(void)
 {
-    struct hs_params params;
     struct tl_pair p;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     /* Run until the server is established, losing its final flight. */
     for (unsigned r = 0; r < 10 && !p.established; r++) {
         SSL_do_handshake(p.ssl);
@@ -788,11 +762,9 @@ static void pump_reordered(struct tl_pair *p)
 
 static void test_finished_before_ccs(void)
 {
-    struct hs_params params;
     struct tl_pair p;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     for (unsigned r = 0; r < 10 && !p.established && !p.failed; r++) {
         SSL_do_handshake(p.ssl);
         pump_reordered(&p);
@@ -806,11 +778,9 @@ static void test_finished_before_ccs(void)
 /* ---- failures ----------------------------------------------------------- */
 static void test_unknown_psk_identity(void)
 {
-    struct hs_params params;
     struct tl_pair p;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     SSL_set_ex_data(p.ssl, 0, (void *)"nobody");
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
     CU_ASSERT(p.failed);
@@ -831,12 +801,10 @@ static void test_unknown_psk_identity(void)
  * verify (decrypt_error), named as such. */
 static void test_wrong_psk_key(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     static const uint8_t wrong[16] = {0xde, 0xad};
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     g_cli_psk = wrong;
     g_cli_psk_len = sizeof(wrong);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
@@ -922,11 +890,9 @@ static void test_no_common_suite(void)
  * protocol_version. */
 static void test_dtls10_client(void)
 {
-    struct hs_params params;
     struct tl_pair p;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "ALL:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "ALL:@SECLEVEL=0");
     SSL_set_min_proto_version(p.ssl, DTLS1_VERSION);
     SSL_set_max_proto_version(p.ssl, DTLS1_VERSION);
     CU_ASSERT_EQUAL(run_handshake(&p, 20), 0);
@@ -987,12 +953,10 @@ static void test_bad_mac_dropped_then_limit(void)
 
 static void test_close_notify(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     struct hs_out out;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(SSL_shutdown(p.ssl), 0);
     size_t len = 0;
@@ -1007,7 +971,7 @@ static void test_close_notify(void)
     pair_free(&p);
 
     /* Server-initiated. */
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-CCM8:@SECLEVEL=0", &params, psk_creds()), 0);
+    psk_pair(&p, "PSK-AES128-CCM8:@SECLEVEL=0");
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(hs_close(p.hs, &out), 0);
     CU_ASSERT_EQUAL(out.n_dgrams, 1);
@@ -1032,15 +996,12 @@ static uint64_t rec_seq(const uint8_t *rec)
  * sends nothing, until a caller without a dataplane takes the rest. */
 static void test_engine_write_range(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     struct hs_out out;
     uint8_t rec[256];
     size_t rec_len = 0;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     uint64_t dp_first = hs_keys(p.hs)->server_write_seq_next, prev = 0;
     CU_ASSERT(dp_first >= HS_ENGINE_WSEQ_RESERVE);
@@ -1068,8 +1029,7 @@ static void test_engine_write_range(void)
     pair_free(&p);
 
     /* No dataplane: the engine owns the whole sequence. */
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     CU_ASSERT_EQUAL(hs_own_write_seq(p.hs), CR_ERR_INVAL); /* not yet established */
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(hs_own_write_seq(p.hs), 0);
@@ -1084,13 +1044,10 @@ static void test_engine_write_range(void)
  * the master secret, and still resends its final flight and seals. */
 static void test_wipe_installed_keys(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     static const uint8_t zero[CR_AEAD_KEY_MAX_LEN];
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     const struct hs_keys *k = hs_keys(p.hs);
     CU_ASSERT_FATAL(k != NULL);
@@ -1108,13 +1065,10 @@ static void test_wipe_installed_keys(void)
 
 static void test_renegotiation_refused(void)
 {
-    struct hs_params params;
     struct tl_pair p;
     struct hs_out out;
 
-    hs_params_default(&params);
-    CU_ASSERT_EQUAL_FATAL(pair_init(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0", &params, psk_creds()),
-                          0);
+    psk_pair(&p, "PSK-AES128-GCM-SHA256:@SECLEVEL=0");
     CU_ASSERT_EQUAL_FATAL(run_handshake(&p, 20), 1);
     CU_ASSERT_EQUAL(SSL_renegotiate(p.ssl), 1);
     SSL_do_handshake(p.ssl);

@@ -351,7 +351,7 @@ static void test_nat_pick_random(void)
 static void test_arp_nat_pool(void)
 {
     const struct dp_nat_pool pools[2] = {{.first = 0x0a000010, .n_addrs = 4}, {0, 0}};
-    g.sessions = dp_sess_table_create_nat("tn_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2);
+    g.sessions = dp_sess_table_create_nat("tn_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g.sessions);
     uint64_t rs = cnt(DP_CNT_CP_ARP_REPLY_SENT), dr = cnt(DP_CNT_DROP_CP_ARP);
     for (uint8_t h = 0x10; h < 0x14; h++) {

@@ -202,7 +202,8 @@ static void test_nat_pool_exhaustion(void)
     tgc_cp_free();
     struct dp_sess_table *saved = tgc_g.sessions;
     const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a00010a, .n_addrs = 2}};
-    tgc_g.sessions = dp_sess_table_create_nat("tgc_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2);
+    tgc_g.sessions =
+        dp_sess_table_create_nat("tgc_pool_sess", 64, 1, SOCKET_ID_ANY, pools, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tgc_g.sessions);
     struct tgc_opts o = {.nat_min = TS_NAT_MIN, .nat_max = TS_NAT_MAX};
     CU_ASSERT_EQUAL_FATAL(tgc_cp_create(&o), 0);
@@ -505,6 +506,7 @@ static void test_install_v6(void)
     /* its NAT slot: under the address the workers use for an IPv6 reply
      * on the backend port (the port's address here: no pools) */
     CU_ASSERT_EQUAL(q->sess->nat_ip, gw_sess_nat_slot_ip6(tgc_cp, q->sess->backend_port_id));
+    CU_ASSERT_EQUAL(q->sess->nat_ip, tgc_g.ports[q->sess->backend_port_id].ip_be);
     CU_ASSERT_PTR_EQUAL(dp_sess_by_nat(tgc_g.sessions, q->sess->nat_ip, q->sess->nat_port),
                         q->sess);
     CU_ASSERT_EQUAL(gw_sess_kill(tgc_cp, TGC_IP(10, 0, 0, 35), 0), 1);

@@ -60,12 +60,6 @@ static unsigned int client_psk_cb(SSL *ssl, const char *hint, char *identity,
     return sizeof(psk_key);
 }
 
-static unsigned int fast_timer_cb(SSL *s, unsigned int timer_us)
-{
-    (void)s;
-    return timer_us == 0 ? 20000 : 2 * timer_us;
-}
-
 static const char *tpath(const char *name)
 {
     static char buf[4][256];
@@ -155,31 +149,13 @@ static void server_rx(struct tl_pair *p, const uint8_t *d, size_t len)
 
 static void pump(struct tl_pair *p)
 {
-    size_t len = 0;
-    uint8_t *d;
-    while ((d = tl_dq_take(&p->to_srv, &len))) {
-        server_rx(p, d, len);
-        free(d);
-    }
+    tl_pair_pump(p, server_rx);
 }
 
 /* Runs the handshake; 1 when both sides finished. */
 static int run(struct tl_pair *p, unsigned rounds)
 {
-    for (unsigned r = 0; r < rounds; r++) {
-        int rc = SSL_do_handshake(p->ssl);
-        pump(p);
-        if (rc == 1 && p->established)
-            return 1;
-        if (rc <= 0) {
-            int e = SSL_get_error(p->ssl, rc);
-            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-                return 0;
-        }
-        if (p->failed)
-            return 0;
-    }
-    return 0;
+    return tl_pair_run(p, rounds, server_rx);
 }
 
 /* A client for ctx with cipher list, resuming sess when not NULL;
@@ -195,7 +171,7 @@ static void conn_start(struct conn *c, struct server *s, const char *list, SSL_S
     SSL_CTX_set_psk_client_callback(cctx, client_psk_cb);
     SSL_CTX_set_options(cctx, opts);
     CU_ASSERT_EQUAL_FATAL(tl_pair_client(&c->p, cctx, 1400), 0);
-    DTLS_set_timer_cb(c->p.ssl, fast_timer_cb);
+    DTLS_set_timer_cb(c->p.ssl, tl_pair_fast_timer_cb);
     if (sess != NULL)
         CU_ASSERT_EQUAL(SSL_set_session(c->p.ssl, sess), 1);
 }
@@ -332,6 +308,37 @@ static void check_fallback(const struct conn *c, enum hs_resume_fallback why)
         printf("\n  expected fallback %s\n", hs_resume_fallback_name(why));
 }
 
+/* RFC 7627 §5.3: sess had EMS, the client offers it without EMS (opts:
+ * SSL_OP_* to set besides SSL_OP_NO_EXTENDED_MASTER_SECRET): the
+ * handshake aborts with handshake_failure, HS_FAIL_RESUME_NO_EMS. */
+static void check_resume_no_ems_aborts(struct server *s, SSL_SESSION *sess, uint64_t opts)
+{
+    struct conn b;
+    conn_start(&b, s, PSK_LIST, sess, opts | SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    b.ok = run(&b.p, 20) == 1;
+    CU_ASSERT(!b.ok);
+    CU_ASSERT(b.p.failed);
+    CU_ASSERT_EQUAL(b.p.alert, DP_ALERT_HANDSHAKE_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
+    CU_ASSERT_EQUAL(hs_fail_reason(b.p.hs), HS_FAIL_RESUME_NO_EMS);
+    tl_pair_free(&b.p);
+}
+
+/* client1 gets a new key, psk_key2 (reload-psk), from the PSK file name
+ * in the run's folder; the client offers it while g_cli_psk says so. */
+static void rekey_client1(struct server *s, const char *name)
+{
+    FILE *f = fopen(tpath(name), "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "client1:");
+    for (unsigned i = 0; i < sizeof(psk_key2); i++)
+        fprintf(f, "%02x", psk_key2[i]);
+    fprintf(f, "\n");
+    fclose(f);
+    chmod(tpath(name), 0600);
+    CU_ASSERT_EQUAL_FATAL(hs_creds_load_psk_file(s->creds, tpath(name)), 0);
+}
+
 static void test_other_listener_or_key(void)
 {
     struct server s1, s2, s3;
@@ -380,20 +387,12 @@ static void test_expired(void)
 static void test_resume_without_ems(void)
 {
     struct server s;
-    struct conn a, b;
+    struct conn a;
     server_init(&s, "l1", NULL);
     connect_once(&a, &s, PSK_LIST, NULL, 0);
     CU_ASSERT_FATAL(a.ok && has_ticket(a.sess));
-    /* RFC 7627 §5.3: the ticket's session had EMS, the new ClientHello
-     * does not offer it: abort with handshake_failure */
-    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_EXTENDED_MASTER_SECRET);
-    b.ok = run(&b.p, 20) == 1;
-    CU_ASSERT(!b.ok);
-    CU_ASSERT(b.p.failed);
-    CU_ASSERT_EQUAL(b.p.alert, DP_ALERT_HANDSHAKE_FAILURE);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
-    CU_ASSERT_EQUAL(hs_fail_reason(b.p.hs), HS_FAIL_RESUME_NO_EMS);
-    tl_pair_free(&b.p);
+    /* the ticket's session had EMS, the new ClientHello does not offer it */
+    check_resume_no_ems_aborts(&s, a.sess, 0);
     SSL_SESSION_free(a.sess);
     server_free(&s);
 }
@@ -406,15 +405,7 @@ static void test_psk_rekeyed(void)
     connect_once(&a, &s, PSK_LIST, NULL, 0);
     CU_ASSERT_FATAL(a.ok && has_ticket(a.sess));
     /* the identity gets a new key (reload-psk): its tickets resume no more */
-    FILE *f = fopen(tpath("psk.txt"), "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "client1:");
-    for (unsigned i = 0; i < sizeof(psk_key2); i++)
-        fprintf(f, "%02x", psk_key2[i]);
-    fprintf(f, "\n");
-    fclose(f);
-    chmod(tpath("psk.txt"), 0600);
-    CU_ASSERT_EQUAL_FATAL(hs_creds_load_psk_file(s.creds, tpath("psk.txt")), 0);
+    rekey_client1(&s, "psk.txt");
     g_cli_psk = psk_key2;
     connect_once(&b, &s, PSK_LIST, a.sess, 0);
     g_cli_psk = psk_key;
@@ -519,7 +510,23 @@ static SSL_SESSION *first_session(struct server *s)
     return a.sess;
 }
 
-/* The client moves on its timer (fast_timer_cb: 20 ms, doubling). */
+/* A connection offering sess (opts: SSL_OP_* to set) taken up to the
+ * server's abbreviated flight: ClientHello -> HelloVerifyRequest, the
+ * ClientHello with the cookie -> ServerHello .. Finished, of which the
+ * next drop datagrams are lost. */
+static void resume_to_server_flight(struct conn *c, struct server *s, SSL_SESSION *sess,
+                                    uint64_t opts, unsigned drop)
+{
+    conn_start(c, s, PSK_LIST, sess, opts);
+    (void)SSL_do_handshake(c->p.ssl);
+    pump(&c->p);
+    (void)SSL_do_handshake(c->p.ssl);
+    c->p.drop_server = drop;
+    pump(&c->p);
+    c->p.drop_server = 0;
+}
+
+/* The client moves on its timer (tl_pair_fast_timer_cb: 20 ms, doubling). */
 static void client_timer(struct tl_pair *p)
 {
     usleep(25000);
@@ -537,13 +544,7 @@ static void test_loss_server_flight(void)
     SSL_SESSION *sess = first_session(&s);
 
     /* by the server's timer */
-    conn_start(&b, &s, PSK_LIST, sess, 0);
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p); /* CH1 -> HVR */
-    (void)SSL_do_handshake(b.p.ssl);
-    b.p.drop_server = 100;
-    pump(&b.p); /* CH2 -> the resumed flight, lost */
-    b.p.drop_server = 0;
+    resume_to_server_flight(&b, &s, sess, 0, 100); /* the resumed flight lost */
     CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
     CU_ASSERT_EQUAL(hs_get_stats(b.p.hs)->resumed, 1);
     CU_ASSERT_STRING_EQUAL(hs_state_name(b.p.hs), "ChangeCipherSpec (resumed)");
@@ -559,13 +560,7 @@ static void test_loss_server_flight(void)
     SSL_SESSION_free(b.sess);
 
     /* by the client repeating its ClientHello */
-    conn_start(&b, &s, PSK_LIST, sess, 0);
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p);
-    (void)SSL_do_handshake(b.p.ssl);
-    b.p.drop_server = 100;
-    pump(&b.p);
-    b.p.drop_server = 0;
+    resume_to_server_flight(&b, &s, sess, 0, 100);
     client_timer(&b.p);
     pump(&b.p);
     CU_ASSERT_EQUAL(hs_get_stats(b.p.hs)->retransmits, 1);
@@ -590,11 +585,7 @@ static void test_loss_client_flight(void)
     server_init(&s, "l1", NULL);
     SSL_SESSION *sess = first_session(&s);
 
-    conn_start(&b, &s, PSK_LIST, sess, 0);
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p);
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p);                                    /* the resumed flight reaches the client */
+    resume_to_server_flight(&b, &s, sess, 0, 0);   /* the resumed flight reaches the client */
     CU_ASSERT_EQUAL(SSL_do_handshake(b.p.ssl), 1); /* the client is done */
     CU_ASSERT(b.p.to_srv.n >= 1);
     tl_dq_clear(&b.p.to_srv); /* its CCS + Finished lost */
@@ -909,7 +900,7 @@ static void test_sessid_expiry(void)
 static void test_sessid_no_ems(void)
 {
     struct server s;
-    struct conn a, b;
+    struct conn a;
     server_init(&s, NULL, NULL);
     server_cache(&s, 16, 3600);
     connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET | SSL_OP_NO_EXTENDED_MASTER_SECRET);
@@ -921,13 +912,7 @@ static void test_sessid_no_ems(void)
     SSL_SESSION_free(a.sess);
     connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
     CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
-    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET | SSL_OP_NO_EXTENDED_MASTER_SECRET);
-    b.ok = run(&b.p, 20) == 1;
-    CU_ASSERT(!b.ok && b.p.failed);
-    CU_ASSERT_EQUAL(b.p.alert, DP_ALERT_HANDSHAKE_FAILURE);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
-    CU_ASSERT_EQUAL(hs_fail_reason(b.p.hs), HS_FAIL_RESUME_NO_EMS);
-    tl_pair_free(&b.p);
+    check_resume_no_ems_aborts(&s, a.sess, SSL_OP_NO_TICKET);
     SSL_SESSION_free(a.sess);
     server_free(&s);
 }
@@ -941,15 +926,7 @@ static void test_sessid_refused(void)
     server_cache(&s, 16, 3600);
     connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
     CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
-    FILE *f = fopen(tpath("psk-sessid.txt"), "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fprintf(f, "client1:");
-    for (unsigned i = 0; i < sizeof(psk_key2); i++)
-        fprintf(f, "%02x", psk_key2[i]);
-    fprintf(f, "\n");
-    fclose(f);
-    chmod(tpath("psk-sessid.txt"), 0600);
-    CU_ASSERT_EQUAL_FATAL(hs_creds_load_psk_file(s.creds, tpath("psk-sessid.txt")), 0);
+    rekey_client1(&s, "psk-sessid.txt");
     g_cli_psk = psk_key2;
     connect_once(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
     g_cli_psk = psk_key;
@@ -972,11 +949,7 @@ static void test_sessid_forgotten_on_failure(void)
     connect_once(&a, &s, PSK_LIST, NULL, SSL_OP_NO_TICKET);
     CU_ASSERT_FATAL(a.ok && sess_id_len(a.sess) == 32);
     CU_ASSERT_EQUAL(hs_ctx_session_cache_count(s.ctx), 1);
-    conn_start(&b, &s, PSK_LIST, a.sess, SSL_OP_NO_TICKET);
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p); /* ClientHello -> HelloVerifyRequest */
-    (void)SSL_do_handshake(b.p.ssl);
-    pump(&b.p); /* ClientHello with the cookie -> the abbreviated flight */
+    resume_to_server_flight(&b, &s, a.sess, SSL_OP_NO_TICKET, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b.p.hs);
     CU_ASSERT_EQUAL(hs_get_stats(b.p.hs)->sessid_hit, 1);
     /* a fatal handshake_failure alert, epoch 0 (before the client's CCS) */

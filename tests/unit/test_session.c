@@ -10,6 +10,7 @@
 
 #include <rte_eal.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 
 #include "cu_main.h"
 #include "dp_session.h"
@@ -377,7 +378,7 @@ static void test_nat_pools(void)
 #define A(h) rte_cpu_to_be_32(0x0a00020au - 10 + (h)) /* 10.0.2.h */
     const struct dp_nat_pool pools[3] = {
         {.first = 0x0a00020a, .n_addrs = 3}, {0, 0}, {.first = 0x0a090001, .n_addrs = 1}};
-    t = dp_sess_table_create_nat("t_sess_pool", 64, 1, SOCKET_ID_ANY, pools, 3);
+    t = dp_sess_table_create_nat("t_sess_pool", 64, 1, SOCKET_ID_ANY, pools, 3, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT_EQUAL(dp_sess_nat_n_addrs(t), 4);
     uint32_t base = 99;
@@ -393,6 +394,13 @@ static void test_nat_pools(void)
     CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(9), 20000), -1);
     CU_ASSERT_EQUAL(dp_sess_nat_slot(t, A(13), 20000), -1);
     CU_ASSERT(dp_sess_is_nat_addr(t, A(11)) && !dp_sess_is_nat_addr(t, A(13)));
+    /* IPv6-backend sessions' slots: under the first address of their
+     * port's pool, the port's own address where it has none */
+    const uint32_t own = rte_cpu_to_be_32(0x0a000101);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 0, own), A(10));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 1, own), own);
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 2, own), rte_cpu_to_be_32(0x0a090001));
+    CU_ASSERT_EQUAL(dp_sess_nat_slot_ip6(t, 3, own), own);
 
     struct dp_session *s[3];
     for (unsigned i = 0; i < 3; i++) {
@@ -435,12 +443,12 @@ static void test_nat_pools(void)
     const struct dp_nat_pool big[2] = {{.first = 1000, .n_addrs = DP_SESS_NAT_ADDRS_MAX},
                                        {.first = 1, .n_addrs = 1}};
     const struct dp_nat_pool none[2] = {{0, 0}, {0, 0}};
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp1", 64, 1, SOCKET_ID_ANY, overlap, 2));
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp2", 64, 1, SOCKET_ID_ANY, overlap2, 2));
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp3", 64, 1, SOCKET_ID_ANY, wrap, 1));
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp4", 64, 1, SOCKET_ID_ANY, big, 2));
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp5", 64, 1, SOCKET_ID_ANY, none, 2));
-    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp6", 64, 1, SOCKET_ID_ANY, overlap, 5));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp1", 64, 1, SOCKET_ID_ANY, overlap, 2, true));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp2", 64, 1, SOCKET_ID_ANY, overlap2, 2, true));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp3", 64, 1, SOCKET_ID_ANY, wrap, 1, true));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp4", 64, 1, SOCKET_ID_ANY, big, 2, true));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp5", 64, 1, SOCKET_ID_ANY, none, 2, true));
+    CU_ASSERT_PTR_NULL(dp_sess_table_create_nat("t_bp6", 64, 1, SOCKET_ID_ANY, overlap, 5, true));
 }
 
 /* Issue 11: the session reserve made at start holds max_sessions plus
@@ -649,8 +657,8 @@ static void test_small_tables(void)
     }
     /* the start-up estimate counts the tables as made: 8 entries each */
     struct dp_sess_mem m1, m3;
-    dp_sess_table_memsize(1, 1, 1, &m1);
-    dp_sess_table_memsize(3, 1, 1, &m3);
+    dp_sess_table_memsize(1, 1, 1, true, &m1);
+    dp_sess_table_memsize(3, 1, 1, true, &m3);
     CU_ASSERT_EQUAL(m1.hash_bytes, m3.hash_bytes);
     CU_ASSERT_EQUAL(m1.hash_bytes, dp_hash_memsize_ext(8, sizeof(struct dp_sess_key), true) +
                                        dp_hash_memsize_ext(8, sizeof(struct dp_sess_key6), true));
@@ -715,6 +723,82 @@ static void test_full_table(void)
     t = NULL;
 }
 
+/* DPDK heap bytes in use on this socket. */
+static size_t heap_used(void)
+{
+    struct rte_malloc_socket_stats st;
+    CU_ASSERT_EQUAL_FATAL(rte_malloc_get_socket_stats((int)rte_socket_id(), &st), 0);
+    return st.heap_allocsz_bytes;
+}
+
+/* A gateway without IPv6 (ipv6 false): the IPv6 clients' table has
+ * DP_SESS_V6_MIN_ENTRIES entries, in the start-up estimate and in what
+ * DPDK gives the table; IPv4 clients keep the whole budget, an IPv6
+ * session past the minimum is refused (CR_ERR_LIMIT). */
+static void test_v6_table_minimal(void)
+{
+    enum {
+        CAP = 65536
+    };
+    struct dp_sess_mem m4, m46;
+    dp_sess_table_memsize(CAP, 1, 1, false, &m4);
+    dp_sess_table_memsize(CAP, 1, 1, true, &m46);
+    /* room for the live and the pending sessions (CAP / DP_SESS_PENDING_DIV
+     * at this size), extendable buckets */
+    const uint64_t room = CAP + CAP / DP_SESS_PENDING_DIV;
+    size_t h4 = dp_hash_memsize_ext(room, sizeof(struct dp_sess_key), true);
+    size_t full6 = dp_hash_memsize_ext(room, sizeof(struct dp_sess_key6), true);
+    size_t min6 = dp_hash_memsize_ext(DP_SESS_V6_MIN_ENTRIES, sizeof(struct dp_sess_key6), true);
+    CU_ASSERT_EQUAL(m46.hash_bytes, h4 + full6);
+    CU_ASSERT_EQUAL(m4.hash_bytes, h4 + min6);
+    CU_ASSERT(min6 < 4096 && full6 > 1000 * min6);
+    CU_ASSERT_EQUAL(m4.nat_bytes, m46.nat_bytes);
+    CU_ASSERT_EQUAL(m4.qsbr_bytes, m46.qsbr_bytes);
+
+    size_t h0 = heap_used();
+    struct dp_sess_table *a =
+        dp_sess_table_create_nat("t_min6_a", CAP, 1, SOCKET_ID_ANY, NULL, 0, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    size_t h1 = heap_used();
+    t = dp_sess_table_create_nat("t_min6_b", CAP, 1, SOCKET_ID_ANY, NULL, 0, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    size_t h2 = heap_used();
+    dp_sess_table_free(a);
+    size_t with6 = h1 - h0, without6 = h2 - h1;
+    printf("\n  table of %u: %zu bytes with IPv6, %zu without (estimate %zu less)\n", CAP, with6,
+           without6, full6 - min6);
+    CU_ASSERT(without6 < with6 && with6 - without6 >= (full6 - min6) / 10 * 9);
+
+    struct dp_session *v6[DP_SESS_V6_MIN_ENTRIES];
+    for (unsigned i = 0; i < DP_SESS_V6_MIN_ENTRIES; i++) {
+        v6[i] = mk6((uint8_t)(2 + i), 0x1111, (uint16_t)(31000 + i));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v6[i]);
+        CU_ASSERT_EQUAL(dp_sess_install(t, v6[i]), CR_OK);
+    }
+    struct dp_session *x6 = mk6(200, 0x2222, 32000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x6);
+    int rc6 = dp_sess_install(t, x6);
+    CU_ASSERT_EQUAL(rc6, CR_ERR_LIMIT);
+    CU_ASSERT_PTR_NULL(dp_sess_by_nat(t, 0, 32000));
+    if (rc6 != CR_OK)
+        dp_session_free(x6); /* else the table's, freed with it */
+    for (unsigned i = 0; i < DP_SESS_V6_MIN_ENTRIES; i++)
+        CU_ASSERT_PTR_EQUAL(dp_sess_lookup6(t, &v6[i]->v6->key6), v6[i]);
+    enum {
+        N4 = 1000
+    };
+    unsigned ok4 = 0;
+    for (unsigned i = 0; i < N4; i++) {
+        struct dp_session *s = mk(0x0200000a + (uint32_t)(i << 8), 0x1111, (uint16_t)(1000 + i));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        ok4 += dp_sess_install(t, s) == CR_OK;
+    }
+    CU_ASSERT_EQUAL(ok4, N4);
+    CU_ASSERT_EQUAL(dp_sess_count(t), DP_SESS_V6_MIN_ENTRIES + N4);
+    dp_sess_table_free(t);
+    t = NULL;
+}
+
 void cu_register(void)
 {
     CU_pSuite s = CU_add_suite("dp_session", suite_init, suite_clean);
@@ -723,6 +807,7 @@ void cu_register(void)
     CU_add_test(s, "RCU grace period", test_grace_period);
     CU_add_test(s, "capacity and slot reuse", test_capacity);
     CU_add_test(s, "NAT address pools", test_nat_pools);
+    CU_add_test(s, "IPv6 clients' table at its minimum without IPv6", test_v6_table_minimal);
     CU_add_test(s, "session reserve sized at start", test_reserve);
     CU_add_test(s, "reclaim queue bounded while a reader stalls", test_reclaim_backlog_bounded);
     CU_add_test(s, "remove/reconnect stress (flow-cache protocol)", test_remove_reconnect_stress);

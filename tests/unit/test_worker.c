@@ -672,7 +672,7 @@ static void test_nat_pool_reply(void)
 {
     struct dp_sess_table *saved = g.sessions;
     const struct dp_nat_pool pools[2] = {{0, 0}, {.first = 0x0a000114, .n_addrs = 2}};
-    g.sessions = dp_sess_table_create_nat("tw_pool_sess", 64, 2, SOCKET_ID_ANY, pools, 2);
+    g.sessions = dp_sess_table_create_nat("tw_pool_sess", 64, 2, SOCKET_ID_ANY, pools, 2, true);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g.sessions);
     struct dp_session *ps = dp_session_alloc(TW_REPLAY_WIN_BITS, SOCKET_ID_ANY);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ps);
@@ -1329,9 +1329,10 @@ static void test_unknown_peer_hook(void)
     g.unknown_peer_arg = NULL;
 }
 
-/* dp_port.h's checksum against rte_raw_cksum on random data, lengths and
- * start offsets (odd ones included). */
-static void test_cksum_differential(void)
+/* A checksum of dp_port.h (named name) against rte_raw_cksum on 20000
+ * random buffers: random data, lengths and start offsets (odd ones
+ * included), and sums that wrap to 0xffff. */
+static void cksum_differential(uint16_t (*sum)(const void *, size_t), const char *name)
 {
     static uint8_t buf[2100];
     for (unsigned i = 0; i < sizeof(buf); i++)
@@ -1342,9 +1343,11 @@ static void test_cksum_differential(void)
         if (iter % 500 == 0) /* sums that wrap to 0xffff */
             memset(buf + off, 0xff, len);
         uint16_t want = rte_raw_cksum(buf + off, len);
-        uint16_t got = dp_raw_cksum(buf + off, len);
+        uint16_t got = sum(buf + off, len);
         if (want != got) {
-            CU_FAIL("dp_raw_cksum differs from rte_raw_cksum");
+            fprintf(stderr, "%s differs from rte_raw_cksum (length %zu, offset %zu)\n", name, len,
+                    off);
+            CU_FAIL("the checksum differs from rte_raw_cksum");
             break;
         }
         if (iter % 500 == 0)
@@ -1354,29 +1357,16 @@ static void test_cksum_differential(void)
     CU_PASS("20000 random buffers agree");
 }
 
-/* The same for the AVX2/SSE2 sum that CPUs without AVX-512BW run (the
- * test above runs the AVX-512 one where the CPU has it). */
+/* dp_raw_cksum: the AVX-512 sum where the CPU has it. */
+static void test_cksum_differential(void)
+{
+    cksum_differential(dp_raw_cksum, "dp_raw_cksum");
+}
+
+/* The AVX2/SSE2 sum that CPUs without AVX-512BW run. */
 static void test_cksum_no512_differential(void)
 {
-    static uint8_t buf[2100];
-    for (unsigned i = 0; i < sizeof(buf); i++)
-        buf[i] = (uint8_t)rte_rand();
-    for (unsigned iter = 0; iter < 20000; iter++) {
-        size_t off = rte_rand() % 17;
-        size_t len = iter < 64 ? iter : rte_rand() % (sizeof(buf) - 17);
-        if (iter % 500 == 0) /* sums that wrap to 0xffff */
-            memset(buf + off, 0xff, len);
-        uint16_t want = rte_raw_cksum(buf + off, len);
-        uint16_t got = dp_raw_cksum_no512(buf + off, len);
-        if (want != got) {
-            CU_FAIL("dp_raw_cksum_no512 differs from rte_raw_cksum");
-            break;
-        }
-        if (iter % 500 == 0)
-            for (size_t k = 0; k < len; k++)
-                buf[off + k] = (uint8_t)rte_rand();
-    }
-    CU_PASS("20000 random buffers agree");
+    cksum_differential(dp_raw_cksum_no512, "dp_raw_cksum_no512");
 }
 
 /* dp_pkt_write_ipv4_udp computes both checksums from the values it
@@ -1437,6 +1427,21 @@ static const uint8_t a_b6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0,
 #define TW6_NH       1
 /* v6 client → v6 backend, v6 client → v4 backend, v4 client → v6 backend */
 static struct dp_session *s66, *s64, *s46;
+
+/* Those three family pairings: the client's and the backend's family,
+ * the client's source port, the session's NAT port, the text forwarded
+ * to the backend and its reply. */
+static const struct v6_pair {
+    struct dp_session **s;
+    bool client6, backend6;
+    uint16_t cport, nport;
+    const char *text, *reply;
+} k_v6_pairs[] = {
+    {&s66, true, true, 5555, 20100, "v6 to v6", "pong 66"},
+    {&s64, true, false, 5556, 20101, "v6 to v4", "pong 64"},
+    {&s46, false, true, 5557, 20102, "v4 to v6", "pong 46"},
+};
+#define TW6_N_PAIRS (sizeof(k_v6_pairs) / sizeof(k_v6_pairs[0]))
 
 /* A copy of sess's read-only part with a fresh replay window. */
 static struct dp_session *sess_copy(void)
@@ -1501,18 +1506,21 @@ static void v6_setup(void)
     nh->port_idx = 1;
     nh->mac_word = dp_mac_to_word(&nh_mac) | DP_NH_VALID;
     g.n_nexthops = 2;
-    s66 = sess_copy();
-    key6_set(s66, 5555);
-    backend6_set(s66, 20100);
-    s64 = sess_copy();
-    key6_set(s64, 5556);
-    s64->nat_port = 20101;
-    s46 = sess_copy();
-    s46->key.client_port = rte_cpu_to_be_16(5557);
-    backend6_set(s46, 20102);
-    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s66), 0);
-    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s64), 0);
-    CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, s46), 0);
+    for (unsigned i = 0; i < TW6_N_PAIRS; i++) {
+        const struct v6_pair *vp = &k_v6_pairs[i];
+        struct dp_session *s = sess_copy();
+        if (vp->client6)
+            key6_set(s, vp->cport);
+        else
+            s->key.client_port = rte_cpu_to_be_16(vp->cport);
+        if (vp->backend6)
+            backend6_set(s, vp->nport);
+        else
+            s->nat_port = vp->nport;
+        *vp->s = s;
+    }
+    for (unsigned i = 0; i < TW6_N_PAIRS; i++)
+        CU_ASSERT_EQUAL_FATAL(dp_sess_install(g.sessions, *k_v6_pairs[i].s), 0);
 }
 
 /* Ethernet + IPv6 + ext_len bytes of extension headers (the fixed
@@ -1628,22 +1636,21 @@ static void test_v6_forward(void)
 {
     v6_setup();
     uint64_t recs = cnt(DP_CNT_RX_RECORDS);
-    struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 1, "v6 to v6"};
-    run(client6_frame(&r, 1, 5555));
-    expect_backend6(20100, "v6 to v6");
-    CU_ASSERT_EQUAL(s66->rx_records, 1);
-    /* a second one: from the IPv6 flow cache */
-    r.seq = 2;
-    run(client6_frame(&r, 1, 5555));
-    expect_backend6(20100, "v6 to v6");
-    CU_ASSERT_EQUAL(s66->rx_records, 2);
-
-    r.text = "v6 to v4";
-    run(client6_frame(&r, 1, 5556));
-    expect_backend_port(20101, 7000, "v6 to v4");
-    r.text = "v4 to v6";
-    run(client_frame(&r, 1, 5557, false));
-    expect_backend6(20102, "v4 to v6");
+    for (unsigned i = 0; i < TW6_N_PAIRS; i++) {
+        const struct v6_pair *vp = &k_v6_pairs[i];
+        /* v6 to v6 twice: the second one from the IPv6 flow cache */
+        unsigned n = vp->client6 && vp->backend6 ? 2 : 1;
+        for (unsigned k = 0; k < n; k++) {
+            struct rec_spec r = {DP_CT_APPLICATION_DATA, 1, 1 + k, vp->text};
+            run(vp->client6 ? client6_frame(&r, 1, vp->cport)
+                            : client_frame(&r, 1, vp->cport, false));
+            if (vp->backend6)
+                expect_backend6(vp->nport, vp->text);
+            else
+                expect_backend_port(vp->nport, 7000, vp->text);
+            CU_ASSERT_EQUAL((*vp->s)->rx_records, 1 + k);
+        }
+    }
     CU_ASSERT_EQUAL(cnt(DP_CNT_RX_RECORDS), recs + 4);
 
     /* Replies: IPv6 backend → IPv6 client, IPv4 backend → IPv6 client,
@@ -1651,24 +1658,18 @@ static void test_v6_forward(void)
     uint16_t len;
     const uint8_t *p;
     struct rte_mbuf *m;
-    run(backend6_frame("pong 66", 7000, 20100));
-    m = sent(0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 5555, &len);
-    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 66", 7);
-    rte_pktmbuf_free(m);
-    run(backend_frame("pong 64", 7000, 20101));
-    m = sent(0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    p = check_udp6(m, &cl_mac, a_l6, a_c6, 4433, 5556, &len);
-    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 64", 7);
-    rte_pktmbuf_free(m);
-    run(backend6_frame("pong 46", 7000, 20102));
-    m = sent(0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-    p = check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, 5557, &len);
-    open_record(p, len, 1, DP_CT_APPLICATION_DATA, "pong 46", 7);
-    rte_pktmbuf_free(m);
+    for (unsigned i = 0; i < TW6_N_PAIRS; i++) {
+        const struct v6_pair *vp = &k_v6_pairs[i];
+        run(vp->backend6 ? backend6_frame(vp->reply, 7000, vp->nport)
+                         : backend_frame(vp->reply, 7000, vp->nport));
+        m = sent(0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        p = vp->client6
+                ? check_udp6(m, &cl_mac, a_l6, a_c6, 4433, vp->cport, &len)
+                : check_udp(m, &cl_mac, IP(10, 0, 0, 1), IP(10, 0, 0, 2), 4433, vp->cport, &len);
+        open_record(p, len, 1, DP_CT_APPLICATION_DATA, vp->reply, strlen(vp->reply));
+        rte_pktmbuf_free(m);
+    }
     CU_ASSERT_EQUAL(s66->wr_seq, 2);
 
     /* A backend reply of the other family than the session's backend, or
