@@ -27,7 +27,10 @@
  * (dp_sess_table_reserve, what the gateway does since issue 11).
  *
  * Usage: bench-sessions [EAL options] -- [--json] [--max N] [--sizes A,B,..]
- *            [--alloc malloc|reserve|both]
+ *            [--alloc malloc|reserve|both] [--v4-only]
+ * --v4-only: the table of a gateway without IPv6 (no address6, IPv6
+ * listener or backend): the IPv6 clients' hash at its minimum
+ * (DP_SESS_V6_MIN_ENTRIES) instead of sized for --max.
  * Without EAL options: --no-pci --no-huge --no-shconf -m 4096 on CPU 0
  * (1 M sessions take about 3 GiB).
  * Prints figures; asserts nothing about timings.
@@ -64,6 +67,7 @@
 #define B_NAT_FIRST    0x0a010000u /* 10.1.0.0: the NAT pool's first address */
 #define B_TARGET_BYTES 2560        /* issue 11: at most 2.5 KiB per session */
 
+static bool g_ipv6 = true; /* --v4-only: false */
 static void die(const char *what)
 {
     fprintf(stderr, "bench-sessions: %s\n", what);
@@ -117,7 +121,7 @@ static void run_size(struct cr_aead_ctx *ctx, uint32_t max, uint32_t n, bool res
     const struct dp_nat_pool pool = {.first = B_NAT_FIRST,
                                      .n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS};
     struct dp_sess_table *t =
-        dp_sess_table_create_nat("bench_sess", max, 1, (int)rte_socket_id(), &pool, 1, true);
+        dp_sess_table_create_nat("bench_sess", max, 1, (int)rte_socket_id(), &pool, 1, g_ipv6);
     if (t == NULL)
         die("dp_sess_table_create (more memory: EAL -m)");
     size_t h1 = heap_allocated();
@@ -265,17 +269,19 @@ int main(int argc, char **argv)
     uint32_t max = 0;     /* the largest size */
     uint32_t sizes[B_MAX_SIZES] = {1000, 100000, 1000000};
     unsigned n_sizes = 3;
-    static const struct option lo[] = {{"json", no_argument, NULL, 'j'},
-                                       {"max", required_argument, NULL, 'm'},
-                                       {"sizes", required_argument, NULL, 's'},
-                                       {"alloc", required_argument, NULL, 'a'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"json", no_argument, NULL, 'j'},        {"max", required_argument, NULL, 'm'},
+        {"sizes", required_argument, NULL, 's'}, {"alloc", required_argument, NULL, 'a'},
+        {"v4-only", no_argument, NULL, '4'},     {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
+            break;
+        case '4':
+            g_ipv6 = false;
             break;
         case 'm':
             max = (uint32_t)strtoul(optarg, NULL, 10);
@@ -300,7 +306,7 @@ int main(int argc, char **argv)
         }
         default:
             fprintf(stderr, "usage: bench-sessions [EAL options] -- [--json] [--max N] "
-                            "[--sizes A,B,..] [--alloc malloc|reserve|both]\n");
+                            "[--sizes A,B,..] [--alloc malloc|reserve|both] [--v4-only]\n");
             return 2;
         }
     }
@@ -334,13 +340,16 @@ int main(int argc, char **argv)
         /* The layout's share of one session (at --max for the table's). */
         struct dp_sess_mem m;
         uint32_t n_addrs = (max + DP_SESS_NAT_PORTS - 1) / DP_SESS_NAT_PORTS;
-        dp_sess_table_memsize(max, 1, n_addrs, true, &m);
+        dp_sess_table_memsize(max, 1, n_addrs, g_ipv6, &m);
         size_t sess_al = RTE_ALIGN_CEIL(sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
         size_t keys = 2 * sizeof(struct cr_aead_key);
         size_t win = dp_replay_size(B_WINDOW_BITS);
         size_t hdr = dp_session_alloc_bytes(B_WINDOW_BITS) - dp_session_memsize(B_WINDOW_BITS);
         double hash_b = (double)m.hash_bytes / max, nat_b = (double)m.nat_bytes / max;
         double total = hash_b + (double)(sess_al + win + hdr) + nat_b;
+        printf("IPv6 clients' table: %s\n",
+               g_ipv6 ? "sized for --max (a gateway with IPv6)"
+                      : "at its minimum (--v4-only: a gateway without IPv6)");
         printf("bytes per session (layout, table sized for %u, NAT map of %u addresses): hash "
                "entry %.1f + session %zu (of which keys %zu = 2 x cr_aead_key, the rest %zu) + "
                "replay window %zu + rte_malloc header %zu + NAT slot %.1f = %.0f; target %d: %s by "
