@@ -543,6 +543,12 @@ static int start_gateway_mem(const char *cfg_name, const char *lcores, const cha
     if (huge_dir) {
         argv[k++] = "--huge-dir";
         argv[k++] = (char *)huge_dir;
+        /* dpdk-pdump (a secondary process) maps the memory at the
+         * primary's addresses; DPDK's default place lies among the shared
+         * libraries, where the secondary's own mappings may already be
+         * ("Cannot reserve 17179869184 bytes at [0x7f...]", seen under
+         * ASan).  32 TiB is free in both (and above ASan's shadow). */
+        argv[k++] = "--base-virtaddr=0x200000000000";
     } else {
         argv[k++] = "--no-huge";
         argv[k++] = "-m";
