@@ -28,8 +28,8 @@
  *
  * Usage: bench-sessions [EAL options] -- [--json] [--max N] [--sizes A,B,..]
  *            [--alloc malloc|reserve|both] [--v4-only]
- * --v4-only: the table of a gateway without IPv6 (no address6, IPv6
- * listener or backend): the IPv6 clients' hash at its minimum
+ * --v4-only: the table of a gateway without IPv6 listeners (IPv6
+ * backends and ports' address6 allowed): the IPv6 clients' hash at its minimum
  * (DP_SESS_V6_MIN_ENTRIES) instead of sized for --max.
  * Without EAL options: --no-pci --no-huge --no-shconf -m 4096 on CPU 0
  * (1 M sessions take about 3 GiB).
@@ -349,7 +349,7 @@ int main(int argc, char **argv)
         double total = hash_b + (double)(sess_al + win + hdr) + nat_b;
         printf("IPv6 clients' table: %s\n",
                g_ipv6 ? "sized for --max (a gateway with IPv6)"
-                      : "at its minimum (--v4-only: a gateway without IPv6)");
+                      : "at its minimum (--v4-only: a gateway without IPv6 listeners)");
         printf("bytes per session (layout, table sized for %u, NAT map of %u addresses): hash "
                "entry %.1f + session %zu (of which keys %zu = 2 x cr_aead_key, the rest %zu) + "
                "replay window %zu + rte_malloc header %zu + NAT slot %.1f = %.0f; target %d: %s by "

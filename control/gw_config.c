@@ -1593,13 +1593,10 @@ uint64_t gw_config_nat_slots(const struct gw_config *cfg)
     return n_addrs * gw_config_nat_ports(cfg);
 }
 
-bool gw_config_uses_ipv6(const struct gw_config *cfg)
+bool gw_config_has_ipv6_clients(const struct gw_config *cfg)
 {
-    for (unsigned i = 0; i < cfg->n_ports && i < GW_MAX_PORTS; i++)
-        if (cfg->ports[i].has_ipv6)
-            return true;
     for (unsigned i = 0; i < cfg->n_listeners && i < GW_MAX_LISTENERS; i++)
-        if (cfg->listeners[i].has_ipv6 || cfg->listeners[i].backend_is_v6)
+        if (cfg->listeners[i].has_ipv6)
             return true;
     return false;
 }

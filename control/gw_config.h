@@ -271,9 +271,11 @@ uint32_t gw_config_nat_ports(const struct gw_config *cfg);
  * session holds one, so this bounds the sessions whatever max_sessions
  * says.  Not thread-safe. */
 uint64_t gw_config_nat_slots(const struct gw_config *cfg);
-/* Whether the gateway has IPv6 at all: a port with address6, a listener
- * on an IPv6 address or towards an IPv6 backend.  Without, the session
- * table's IPv6 part is the minimum (dp_session.h DP_SESS_V6_MIN_ENTRIES). */
-bool gw_config_uses_ipv6(const struct gw_config *cfg);
+/* Whether the gateway can have IPv6 clients: a listener on an IPv6
+ * address (a session's client has its listener's family; IPv6 backends
+ * and ports' address6 alone put nothing in the IPv6 clients' table).
+ * Without, the session table's IPv6 part is the minimum (dp_session.h
+ * DP_SESS_V6_MIN_ENTRIES). */
+bool gw_config_has_ipv6_clients(const struct gw_config *cfg);
 
 #endif

@@ -238,7 +238,8 @@ static int check_session_memory(const struct gw_config *cfg, uint32_t max_sessio
                                 unsigned n_readers, uint32_t n_nat_addrs)
 {
     struct dp_sess_mem m;
-    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, gw_config_uses_ipv6(cfg), &m);
+    dp_sess_table_memsize(max_sessions, n_readers, n_nat_addrs, gw_config_has_ipv6_clients(cfg),
+                          &m);
     uint32_t win = session_window_bits(cfg);
     uint64_t max_hs = cfg->max_handshakes ? cfg->max_handshakes : GW_DEFAULT_MAX_HANDSHAKES;
     uint64_t shards = cfg->handshake_lcores > 1 ? cfg->handshake_lcores : 1;
@@ -516,7 +517,7 @@ int main(int argc, char **argv)
         goto out_ports;
     g->sessions = dp_sess_table_create_nat(
         "dgw_sessions", max_sessions, g->n_workers, (int)rte_socket_id(), pools,
-        RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX), gw_config_uses_ipv6(&g_cfg));
+        RTE_MIN(g->n_ports, (unsigned)DP_SESS_NAT_POOLS_MAX), gw_config_has_ipv6_clients(&g_cfg));
     if (g->sessions == NULL) {
         fprintf(stderr, "dtlsgw: cannot create the session table (%u sessions): %s\n", max_sessions,
                 rte_strerror(rte_errno));

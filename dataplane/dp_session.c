@@ -5,7 +5,7 @@
  * block, the single writer is the control plane; `hash` for IPv4 clients,
  * `hash6` for IPv6 clients, each with room for max_sessions + the pending
  * ones (hash_entries; `hash6` DP_SESS_V6_MIN_ENTRIES on a gateway without
- * IPv6), n_live bounding their sum by max_sessions), the NAT map (65536
+ * IPv6 listeners), n_live bounding their sum by max_sessions), the NAT map (65536
  * session pointers per NAT pool address, indexed by the NAT slot (address
  * index << 16) | gateway-side port, either backend family: an IPv6
  * backend's session takes its slot under the first address of its port's

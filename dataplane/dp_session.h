@@ -51,7 +51,7 @@
 #define DP_SESS_NAT_POOLS_MAX 4 /* dp_port.h DP_MAX_PORTS */
 #define DP_SESS_NAT_ADDRS_MAX 1024
 #define DP_SESS_RECLAIM_BATCH 256
-/* The IPv6 clients' table of a gateway without IPv6 (dp_sess_table_create_nat
+/* The IPv6 clients' table of a gateway without IPv6 listeners (dp_sess_table_create_nat
  * with ipv6 false): rte_hash's smallest (one bucket), so that it costs next
  * to nothing and an IPv6 lookup still has a table to miss in. */
 #define DP_SESS_V6_MIN_ENTRIES 8
@@ -172,7 +172,7 @@ struct dp_sess_table *dp_sess_table_create(const char *name, uint32_t max_sessio
  * slots per pool address.  With n_pools == 0 (dp_sess_table_create) the map
  * is one set of 65536 slots keyed by port alone, whatever the address (the
  * worker still checks s->nat_ip).  ipv6 false (a gateway with no IPv6
- * address, listener or backend): the IPv6 clients' table has
+ * listener, so no IPv6 client): the IPv6 clients' table has
  * DP_SESS_V6_MIN_ENTRIES entries, not max_sessions (an install past them:
  * CR_ERR_LIMIT). */
 struct dp_sess_table *dp_sess_table_create_nat(const char *name, uint32_t max_sessions,
