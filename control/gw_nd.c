@@ -286,18 +286,6 @@ static enum gw_nd_verdict on_echo(struct gw_nd *nd, const struct gw_nd_port *p, 
     return GW_ND_REPLY;
 }
 
-/* A source we never send to (RFC 4291): multicast (§2.7 "must not be
- * used as source addresses"), loopback (§2.5.3, never from a link),
- * IPv4-mapped (§2.5.5.2, never on the wire), and the unspecified address
- * (§2.5.2) except where dad_ok: a Neighbor Solicitation from :: is a
- * duplicate address detection probe, answered to all-nodes (RFC 4861
- * §7.2.4), never to ::. */
-static bool src_refused(const uint8_t *src, bool dad_ok)
-{
-    return dp_ipv6_is_multicast(src) || dp_ipv6_is_loopback(src) || dp_ipv6_is_v4_mapped(src) ||
-           (!dad_ok && dp_ipv6_is_unspecified(src));
-}
-
 enum gw_nd_verdict gw_nd_input(struct gw_nd *nd, unsigned port, uint8_t *frame, size_t len,
                                size_t cap, uint64_t now_ms, size_t *out_len)
 {
@@ -321,7 +309,9 @@ enum gw_nd_verdict gw_nd_input(struct gw_nd *nd, unsigned port, uint8_t *frame, 
     const struct gw_nd_port *p = &nd->port[port];
     switch (icmp[0]) {
     case GW_ICMP6_NS:
-        if (src_refused(v.src, true))
+        /* :: allowed: a solicitation from it is a duplicate address
+         * detection probe, answered to all-nodes (RFC 4861 §7.2.4) */
+        if (dp_ipv6_src_refused(v.src, true))
             return drop(nd, GW_ND_EV_DROP_BAD_SOURCE);
         /* §7.1.1 forbids extension headers only by the hop limit; a
          * solicitation with them is still answered without them */
@@ -329,12 +319,12 @@ enum gw_nd_verdict gw_nd_input(struct gw_nd *nd, unsigned port, uint8_t *frame, 
     case GW_ICMP6_NA:
         /* §4.4: the source is "an address assigned to the interface from
          * which the advertisement is sent" */
-        if (src_refused(v.src, false))
+        if (dp_ipv6_src_refused(v.src, false))
             return drop(nd, GW_ND_EV_DROP_BAD_SOURCE);
         return on_na(nd, port, &v, icmp, now_ms);
     case GW_ICMP6_ECHO_REQ:
         /* RFC 4443 §4.2: the reply goes to the request's source */
-        if (src_refused(v.src, false))
+        if (dp_ipv6_src_refused(v.src, false))
             return drop(nd, GW_ND_EV_DROP_BAD_SOURCE);
         return on_echo(nd, p, frame, &v, cap, out_len);
     default:

@@ -283,6 +283,18 @@ static inline bool dp_ipv6_is_v4_mapped(const uint8_t *a)
     return memcmp(a, pfx, sizeof(pfx)) == 0;
 }
 
+/* A source nobody can be answered at (RFC 4291): multicast (§2.7 "must
+ * not be used as source addresses"), loopback (§2.5.3, never from a
+ * link), IPv4-mapped (§2.5.5.2, never on the wire), and the unspecified
+ * address (§2.5.2) unless unspecified_ok (a duplicate address detection
+ * probe, RFC 4862 §5.4, comes from ::).  The workers' rule for every
+ * datagram and gw_nd's for the ND/echo messages it answers. */
+static inline bool dp_ipv6_src_refused(const uint8_t *src, bool unspecified_ok)
+{
+    return dp_ipv6_is_multicast(src) || dp_ipv6_is_loopback(src) || dp_ipv6_is_v4_mapped(src) ||
+           (!unspecified_ok && dp_ipv6_is_unspecified(src));
+}
+
 /* RFC 4291 §2.7.1: ff02::1:ffXX:XXXX from the address's low 24 bits. */
 static inline void dp_ipv6_solicited_node(const uint8_t *a, uint8_t out[DP_IPV6_ADDR_LEN])
 {

@@ -81,7 +81,7 @@ struct dp_port {
     bool tx_csum_offload;
     bool promiscuous; /* caller's: receive frames for any MAC (off by default) */
     /* caller's: IPv4 datagrams forwarded to backends through this port
-     * carry UDP checksum 0 (dp_pkt_write_ipv4_udp_le's csum_zero) */
+     * carry UDP checksum 0 (dp_pkt_write_ipv4_udp_x's csum_zero) */
     bool backend_udp_csum_zero;
     uint8_t prefix_len;
     uint32_t ip_be; /* our address, network order */
@@ -353,8 +353,8 @@ static inline uint64_t dp_mac_le48(const struct rte_ether_addr *a)
  * of the UDP payload that starts at the mbuf's data offset 42 (the caller
  * reserved the 42 bytes: m's data_len == 42 + payload_len) and finishes
  * the checksums per the policy above.  dst_mac_le: the destination MAC as
- * dp_mac_le48 gives it.  All addresses/ports network order.  csum_zero
- * (a constant at every call site): the UDP checksum field is 0, "no
+ * dp_mac_le48 gives it.  All addresses/ports network order.  csum_zero:
+ * the UDP checksum field is 0, "no
  * checksum" (RFC 768; IPv4 only), neither computed nor left to the NIC —
  * the datagrams to backends of a port with backend_udp_csum_zero; the IPv4
  * header checksum is still written (or offloaded). */

@@ -522,12 +522,9 @@ forward(struct dp_worker *w, struct rte_mbuf *out, const struct dp_session *s, u
         return;
     }
     const struct dp_port *p = &w->g->ports[s->backend_port_id];
-    if (unlikely(p->backend_udp_csum_zero))
-        dp_pkt_write_ipv4_udp_x(out, p, nh_mac_le, s->nat_ip, s->backend_ip,
-                                rte_cpu_to_be_16(s->nat_port), s->backend_port, true);
-    else
-        dp_pkt_write_ipv4_udp_x(out, p, nh_mac_le, s->nat_ip, s->backend_ip,
-                                rte_cpu_to_be_16(s->nat_port), s->backend_port, false);
+    dp_pkt_write_ipv4_udp_x(out, p, nh_mac_le, s->nat_ip, s->backend_ip,
+                            rte_cpu_to_be_16(s->nat_port), s->backend_port,
+                            p->backend_udp_csum_zero);
     tx_enqueue(w, s->backend_port_id, out);
     CNT(w, RX_RECORDS);
 }
@@ -1204,8 +1201,7 @@ static __attribute__((noinline)) void classify6(struct dp_worker *w, struct rte_
      * (RFC 4862 §5.4 duplicate address detection probes are Neighbor
      * Solicitations from ::, control/gw_nd.c validates them), UDP does
      * not. */
-    if (dp_ipv6_is_multicast(v.src) || dp_ipv6_is_v4_mapped(v.src) || dp_ipv6_is_loopback(v.src) ||
-        (dp_ipv6_is_unspecified(v.src) && v.proto != DP_IPPROTO_ICMPV6)) {
+    if (dp_ipv6_src_refused(v.src, v.proto == DP_IPPROTO_ICMPV6)) {
         drop(w, m, DP_CNT_DROP_IPV6_SOURCE);
         return;
     }
